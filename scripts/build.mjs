@@ -1,0 +1,25 @@
+// Bundles the extension and the CLI with esbuild. One bundle each, CommonJS, Node 20.
+// serialport stays external: its native prebuilds are loaded from node_modules at run time.
+import * as esbuild from 'esbuild';
+
+const watch = process.argv.includes('--watch');
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  logLevel: 'warning',
+  external: ['vscode', 'serialport', '@serialport/*'],
+};
+const targets = [
+  { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
+  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
+];
+
+if (watch) {
+  for (const t of targets) (await esbuild.context(t)).watch();
+  console.log('watching src/ ...');
+} else {
+  await Promise.all(targets.map((t) => esbuild.build(t)));
+}

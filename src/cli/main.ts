@@ -1,0 +1,88 @@
+import { parseArgs, Args } from './args';
+import type { CliCommand, CliIo } from './command';
+import { isUserError } from '../core/errors';
+import { securityCommands } from './commands/security';
+import { deviceCommands } from './commands/device';
+import { simCommands } from './commands/sim';
+import { efuseCommands } from './commands/efuse';
+import { firmwareCommands } from './commands/firmware';
+import { VERSION } from '../core/version';
+
+export const allCommands: CliCommand[] = [
+  ...securityCommands,
+  ...deviceCommands,
+  ...simCommands,
+  ...efuseCommands,
+  ...firmwareCommands,
+];
+
+function findCommand(argv: string[]): { cmd: CliCommand; rest: string[] } | undefined {
+  // Two-word commands (`device info`) win over one-word ones.
+  const two = argv.slice(0, 2).join(' ');
+  const byTwo = allCommands.find((c) => c.name === two);
+  if (byTwo) return { cmd: byTwo, rest: argv.slice(2) };
+  const byOne = allCommands.find((c) => c.name === argv[0]);
+  if (byOne) return { cmd: byOne, rest: argv.slice(1) };
+  return undefined;
+}
+
+function usage(): string {
+  const width = Math.max(...allCommands.map((c) => c.name.length));
+  return [
+    `pycom-secure ${VERSION}: secure boot v1 and flash encryption for Pycom boards (ESP32).`,
+    '',
+    'Usage: pycom-secure <command> [options]',
+    '',
+    ...allCommands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `pycom-secure <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+/** Runs one CLI invocation; returns the exit code. Never throws. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    io.out(usage());
+    return argv.length === 0 ? 2 : 0;
+  }
+  if (argv[0] === '--version') {
+    io.out(VERSION);
+    return 0;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    io.err(`pycom-secure: unknown command "${argv.slice(0, 2).join(' ')}"; run \`pycom-secure --help\` for the list.`);
+    return 2;
+  }
+  const { cmd, rest } = found;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(`Usage: pycom-secure ${cmd.usage}\n\n${cmd.summary}${cmd.help ? `\n\n${cmd.help}` : ''}`);
+    return 0;
+  }
+  try {
+    const args = new Args(parseArgs(rest, cmd.options, cmd.name), cmd.name);
+    const code = await cmd.run(args, io);
+    return code ?? 0;
+  } catch (e) {
+    if (isUserError(e)) {
+      io.err(`pycom-secure ${cmd.name}: ${e.message}`);
+      return 2;
+    }
+    // A bug, not bad input: say so plainly, without dumping state that could hold key bytes.
+    const msg = e instanceof Error ? e.message : String(e);
+    io.err(`pycom-secure ${cmd.name}: internal error: ${msg}. Please report this with the command you ran.`);
+    return 3;
+  }
+}
+
+export const processIo: CliIo = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+};
+
+/** Entry point used by bin/pycom-secure.js. */
+export function main(): void {
+  runCli(process.argv.slice(2), processIo).then((code) => {
+    process.exitCode = code;
+  });
+}
