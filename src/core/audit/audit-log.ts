@@ -1,0 +1,140 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { VERSION } from '../version';
+
+/**
+ * The record of every irreversible step: `secure/audit.jsonl`, one JSON object per line,
+ * append-only, fsync'ed after each line so a power cut leaves at most a torn last line.
+ * Never holds key bytes: callers pass fingerprints only (and `assertNoKeyBytes` checks).
+ */
+export type AuditPhase = 'intent' | 'step-intent' | 'step-done' | 'done' | 'failed';
+
+export interface AuditRecord {
+  time: string;
+  tool: string;
+  version: string;
+  /** Ties the lines of one operation together. */
+  id: string;
+  phase: AuditPhase;
+  operation: string;
+  mac: string;
+  revision?: string;
+  step?: string;
+  plan?: unknown;
+  keyFingerprints?: Record<string, string>;
+  efuseBefore?: unknown;
+  efuseAfter?: unknown;
+  result?: string;
+  message?: string;
+}
+
+export type AuditInput = Omit<AuditRecord, 'time' | 'tool' | 'version'>;
+
+export function newOperationId(): string {
+  return `${new Date().toISOString().replace(/[-:.TZ]/g, '')}-${randomBytes(4).toString('hex')}`;
+}
+
+export class AuditLog {
+  constructor(readonly file: string) {}
+
+  /** Appends one line and flushes it to disk before returning. */
+  append(input: AuditInput): AuditRecord {
+    const rec: AuditRecord = { time: new Date().toISOString(), tool: 'pycom-secure', version: VERSION, ...input };
+    const line = JSON.stringify(rec) + '\n';
+    const dir = path.dirname(this.file);
+    const isNew = !fs.existsSync(this.file);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const fd = fs.openSync(this.file, 'a', 0o600);
+    try {
+      // A torn previous line would swallow this one; start on a fresh line.
+      const size = fs.fstatSync(fd).size;
+      if (size > 0 && !endsWithNewline(this.file, size)) fs.writeSync(fd, '\n');
+      fs.writeSync(fd, line);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (isNew) fsyncDir(dir);
+    return rec;
+  }
+
+  read(): AuditReadResult {
+    return readAudit(this.file);
+  }
+}
+
+function endsWithNewline(file: string, size: number): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, size - 1);
+    return b[0] === 0x0a;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function fsyncDir(dir: string): void {
+  // Makes the new file's directory entry durable; not possible on every platform (Windows).
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
+export interface AuditReadResult {
+  records: AuditRecord[];
+  /** Lines that could not be parsed (1-based line numbers); a torn last line is the usual case. */
+  damaged: { line: number; last: boolean }[];
+}
+
+/** Reads the log, keeping every good line and reporting the damaged ones instead of failing. */
+export function readAudit(file: string): AuditReadResult {
+  if (!fs.existsSync(file)) return { records: [], damaged: [] };
+  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  const records: AuditRecord[] = [];
+  const damaged: AuditReadResult['damaged'] = [];
+  lines.forEach((text, i) => {
+    if (text.trim() === '') return;
+    try {
+      const v = JSON.parse(text) as AuditRecord;
+      if (typeof v !== 'object' || v === null || typeof v.id !== 'string' || typeof v.phase !== 'string') throw new Error('not a record');
+      records.push(v);
+    } catch {
+      damaged.push({ line: i + 1, last: i === lines.length - 1 });
+    }
+  });
+  return { records, damaged };
+}
+
+/** Operations that wrote an intent but neither a done nor a failed line: interrupted burns. */
+export function interruptedOperations(records: readonly AuditRecord[], mac?: string): AuditRecord[] {
+  const closed = new Set(records.filter((r) => r.phase === 'done' || r.phase === 'failed').map((r) => r.id));
+  return records.filter((r) => r.phase === 'intent' && !closed.has(r.id) && (mac === undefined || r.mac === mac));
+}
+
+/** Steps of an operation that have a step-done line. */
+export function completedSteps(records: readonly AuditRecord[], id: string): Set<string> {
+  return new Set(records.filter((r) => r.id === id && r.phase === 'step-done' && r.step).map((r) => r.step!));
+}
+
+/**
+ * Refuses to write a record that contains the hex of any key it is told about: the last
+ * line of defence against key bytes reaching the log through some nested state object.
+ */
+export function assertNoKeyBytes(input: unknown, keys: readonly Uint8Array[]): void {
+  const text = JSON.stringify(input).toLowerCase();
+  for (const k of keys) {
+    const forward = Buffer.from(k).toString('hex');
+    const reversed = Buffer.from(k).reverse().toString('hex');
+    if (text.includes(forward) || text.includes(reversed)) throw new Error('refusing to write key material to the audit log');
+  }
+}

@@ -1,0 +1,86 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../errors';
+import { readInputFile, writeFileAtomic } from '../util/atomic-file';
+import { fingerprint } from '../util/fingerprint';
+import { gitExposureWarning } from './git-check';
+
+/** File names inside the key store; the same names Pycom's makefile and espsecure use. */
+export const SIGNING_KEY_FILE = 'secure_boot_signing_key.pem';
+export const FLASH_KEY_FILE = 'flash_encryption_key.bin';
+export const AUDIT_FILE = 'audit.jsonl';
+export const DEVICES_DIR = 'devices';
+export const DEFAULT_KEY_STORE = 'secure';
+
+/** One flash key for every board (Pycom's documented way) or one per board (Espressif's production advice). */
+export type FlashKeyMode = 'shared' | 'per-device';
+
+export interface FlashKeyResult {
+  path: string;
+  key: Uint8Array;
+  /** True when this call generated the key (first use for that board). */
+  created: boolean;
+  fingerprint: string;
+}
+
+/** Canonical MAC text `aa:bb:cc:dd:ee:ff`; refuses anything else so paths stay predictable. */
+export function normaliseMac(mac: string): string {
+  const hex = mac.trim().toLowerCase().replace(/[:-]/g, '');
+  if (!/^[0-9a-f]{12}$/.test(hex)) throw new UserError('E_MAC', `"${mac}" is not a MAC address; write it as six hex bytes such as 24:0a:c4:12:34:56.`);
+  return hex.match(/../g)!.join(':');
+}
+
+/** Directory name for a board: the MAC with dashes, because colons are not allowed in Windows paths. */
+export function macDirName(mac: string): string {
+  return normaliseMac(mac).replace(/:/g, '-');
+}
+
+export class KeyStore {
+  readonly dir: string;
+  constructor(dir: string = DEFAULT_KEY_STORE) {
+    this.dir = path.resolve(dir);
+  }
+
+  get signingKeyPath(): string {
+    return path.join(this.dir, SIGNING_KEY_FILE);
+  }
+  get sharedFlashKeyPath(): string {
+    return path.join(this.dir, FLASH_KEY_FILE);
+  }
+  get auditPath(): string {
+    return path.join(this.dir, AUDIT_FILE);
+  }
+  deviceFlashKeyPath(mac: string): string {
+    return path.join(this.dir, DEVICES_DIR, macDirName(mac), FLASH_KEY_FILE);
+  }
+
+  /** Warning sentence when the store could be committed to git by accident. */
+  exposureWarning(): string | undefined {
+    return gitExposureWarning(this.dir);
+  }
+
+  ensureDir(): void {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * The flash-encryption key for a board. Per-device keys are generated on first use (0600,
+   * never overwritten); the shared key must already exist (it is generated explicitly, once).
+   * `length` is 32, or 24 on chips with the 3/4 coding scheme.
+   */
+  flashKeyFor(mac: string, mode: FlashKeyMode, length: 24 | 32): FlashKeyResult {
+    const file = mode === 'shared' ? this.sharedFlashKeyPath : this.deviceFlashKeyPath(mac);
+    if (fs.existsSync(file)) {
+      const key = readInputFile(file, 'flash-encryption key file');
+      return { path: file, key, created: false, fingerprint: fingerprint(key) };
+    }
+    if (mode === 'shared') {
+      throw new UserError('E_NO_KEY', `There is no shared flash-encryption key at ${file}; generate one first (pycom-secure generate-flash-encryption-key) or use per-device keys.`);
+    }
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const key = new Uint8Array(randomBytes(length));
+    writeFileAtomic(file, key, { mode: 0o600, exclusive: true, what: 'flash-encryption key file' });
+    return { path: file, key, created: true, fingerprint: fingerprint(key) };
+  }
+}
