@@ -1,0 +1,55 @@
+import { UserError } from '../errors';
+import { fail, type MessageCode, type MessageContext } from '../connect/messages';
+import type { ReadFailure, ReadFailureKind } from './frame-reader';
+import { RomError } from '../rom/opcodes';
+
+/**
+ * A UserError from talking to the chip that keeps what the connection logic needs to pick a
+ * better explanation: how the read failed, the ROM's error code, and the text seen meanwhile.
+ */
+export class LinkError extends UserError {
+  constructor(
+    code: MessageCode,
+    message: string,
+    readonly failure?: ReadFailureKind,
+    readonly romError?: number,
+    readonly noise: Buffer = Buffer.alloc(0),
+  ) {
+    super(code, message);
+    this.name = 'LinkError';
+  }
+}
+
+export function linkError(code: MessageCode, ctx: MessageContext, extra: { failure?: ReadFailureKind; romError?: number; noise?: Buffer } = {}): LinkError {
+  const e = fail(code, ctx);
+  return new LinkError(code, e.message, extra.failure, extra.romError, extra.noise);
+}
+
+/** Printable excerpt of noise for a message: the last line or so, control bytes shown as dots. */
+export function noiseSnippet(noise: Buffer, max = 60): string {
+  const text = noise.toString('latin1').replace(/[^\x20-\x7e]+/g, ' ').trim();
+  return text.length > max ? `…${text.slice(-max)}` : text;
+}
+
+export function fromReadFailure(f: ReadFailure, ctx: MessageContext): LinkError {
+  const extra = { failure: f.kind, noise: f.noise };
+  switch (f.kind) {
+    case 'no-data':
+      return linkError('E_NO_DATA', ctx, extra);
+    case 'noise':
+      return linkError('E_NOISE', { ...ctx, detail: `"${noiseSnippet(f.noise)}"` }, extra);
+    case 'mid-frame':
+      return linkError('E_TIMEOUT_MID_FRAME', { ...ctx, received: f.received }, extra);
+    case 'stream-stopped':
+      return linkError('E_TIMEOUT_STREAM_STOPPED', ctx, extra);
+    case 'closed':
+      return linkError('E_LINK_CLOSED', ctx, extra);
+  }
+}
+
+/** Link failures after which re-sending the same packet is harmless (the ROM did not act on it, or we cannot tell but the data is identical). */
+export function isTransientLinkFailure(e: unknown): boolean {
+  if (!(e instanceof LinkError)) return false;
+  if (e.romError === RomError.INVALID_CRC) return true;
+  return e.failure === 'no-data' || e.failure === 'stream-stopped' || e.failure === 'mid-frame' || e.failure === 'noise';
+}

@@ -1,0 +1,266 @@
+import { Op, SYNC_PAYLOAD, ROM_ERROR_TEXT, RomError, opName, READ_FLASH_SLOW_MAX } from '../rom/opcodes';
+import { slipEncode } from '../rom/slip';
+import { checksum, decodeResponse, encodeRequest, words } from '../rom/packet';
+import type { Transport } from '../transport/transport';
+import { realClock, type Clock } from './clock';
+import { FrameReader, ReadFailure } from './frame-reader';
+import { LinkError, fromReadFailure, linkError } from './link-error';
+import { DEFAULT_TIMEOUT_MS, MD5_MS_PER_MB, MEM_END_ROM_TIMEOUT_MS, SYNC_TIMEOUT_MS, timeoutPerMb } from './timeouts';
+
+export interface RomLoaderOptions {
+  clock?: Clock;
+  /** Advice on entering download mode, quoted when the chip sends nothing (set by connect()). */
+  downloadHint?: string;
+  /** Receives one line per command, for --verbose output. Never gets payload bytes. */
+  trace?: (line: string) => void;
+}
+
+export interface CommandResult {
+  /** The header's value field: meaningful for READ_REG (and SYNC) only. */
+  value: number;
+  /** Response data before the status bytes. */
+  payload: Buffer;
+}
+
+/** Register addresses the loader itself needs (esp32-rom-protocol.md §6.10, §7.2). */
+export const CHIP_MAGIC_REG = 0x40001000;
+export const ESP32_MAGIC = 0x00f01d83;
+export const RTC_CALI_CFG1_REG = 0x3ff5f06c;
+/** EFUSE_BLK0_RDATA4: CLK8M_FREQ lives in bits 7:0 (a register address, not a field table). */
+const EFUSE_BLK0_RDATA4 = 0x3ff5a010;
+
+/** Frames a command may be answered by before we give up on matching (esptool: 100). */
+const MAX_NON_MATCHING = 100;
+
+/**
+ * Client of the ESP32 mask-ROM serial loader. One command at a time; each one discards stale
+ * input, sends a SLIP frame and waits for the reply whose opcode matches (§4.4), checking the
+ * 4-byte ROM status. Never uploads a flasher stub: everything here is the ROM's own command set.
+ */
+export class RomLoader {
+  readonly reader: FrameReader;
+  readonly clock: Clock;
+  downloadHint: string | undefined;
+  private readonly trace: ((line: string) => void) | undefined;
+  private busy = false;
+
+  constructor(
+    readonly transport: Transport,
+    opts: RomLoaderOptions = {},
+  ) {
+    this.clock = opts.clock ?? realClock;
+    this.reader = new FrameReader(transport, { clock: this.clock });
+    this.downloadHint = opts.downloadHint;
+    this.trace = opts.trace;
+    this.reader.start();
+  }
+
+  dispose(): void {
+    this.reader.stop();
+  }
+
+  get port(): string {
+    return this.transport.url;
+  }
+
+  /**
+   * Sends one command and returns its matching reply. `payloadLen` is how many data bytes
+   * precede the status (MD5: 32, READ_FLASH_SLOW: 64); the status is read right after them.
+   */
+  async command(op: number, data: Uint8Array, chk = 0, timeoutMs = DEFAULT_TIMEOUT_MS, payloadLen = 0): Promise<CommandResult> {
+    if (this.busy) throw new Error('RomLoader: commands must not overlap');
+    this.busy = true;
+    try {
+      this.reader.discardPending();
+      this.trace?.(`> ${opName(op)} (${data.length} bytes)`);
+      await this.transport.write(slipEncode(encodeRequest(op, data, chk)));
+      return await this.awaitReply(op, timeoutMs, payloadLen);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async awaitReply(op: number, timeoutMs: number, payloadLen: number): Promise<CommandResult> {
+    const ctx = { port: this.port, op: opName(op), howToEnter: this.downloadHint };
+    for (let skipped = 0; skipped <= MAX_NON_MATCHING; skipped++) {
+      let frame: Buffer;
+      try {
+        frame = await this.reader.readFrame(timeoutMs);
+      } catch (e) {
+        if (e instanceof ReadFailure) throw fromReadFailure(e, ctx);
+        throw e;
+      }
+      const resp = decodeResponse(frame);
+      if (!resp) {
+        // Not a reply (text between two C0 bytes, a request echoed by a loopback): keep for diagnostics.
+        this.reader.note(frame);
+        continue;
+      }
+      if (resp.op !== op) {
+        if (resp.data.length >= 2 && resp.data[0] !== 0 && resp.data[1] === RomError.INVALID_MESSAGE) {
+          await this.drainAfterRejection();
+          throw linkError('E_UNSUPPORTED_COMMAND', ctx, { romError: RomError.INVALID_MESSAGE });
+        }
+        continue; // a stale reply to an earlier command (e.g. the 7 extra SYNC replies)
+      }
+      if (resp.data.length < payloadLen + 2) {
+        throw linkError('E_BAD_REPLY', { ...ctx, detail: `${resp.data.length} data bytes, expected at least ${payloadLen + 2}` });
+      }
+      const status = resp.data[payloadLen]!;
+      const code = resp.data[payloadLen + 1]!;
+      this.trace?.(`< ${opName(op)} status ${status} ${code}`);
+      if (status !== 0) {
+        const detail = ROM_ERROR_TEXT[code] ?? `unknown ROM error 0x${code.toString(16).padStart(2, '0')}`;
+        throw linkError('E_ROM_ERROR', { ...ctx, detail }, { romError: code });
+      }
+      return { value: resp.value, payload: Buffer.from(resp.data.subarray(0, payloadLen)) };
+    }
+    throw linkError('E_NO_MATCHING_REPLY', ctx);
+  }
+
+  /**
+   * After an unknown-opcode rejection the ROM may repeat the frame (esptool's comment says up
+   * to 8 times, UNCONFIRMED): wait briefly and throw away whatever arrived, so the next command
+   * does not read them.
+   */
+  private async drainAfterRejection(): Promise<void> {
+    await this.clock.sleep(200);
+    this.reader.discardPending();
+    await this.transport.flushInput().catch(() => undefined);
+  }
+
+  /** SYNC (§6.2): the ROM answers 8 times; we return the first value and swallow the rest. */
+  async sync(timeoutMs = SYNC_TIMEOUT_MS): Promise<number> {
+    const first = await this.command(Op.SYNC, SYNC_PAYLOAD, 0, timeoutMs);
+    for (let i = 0; i < 7; i++) {
+      try {
+        await this.reader.readFrame(Math.max(timeoutMs, 50));
+      } catch {
+        break; // the rest, if any, are skipped by opcode matching later
+      }
+    }
+    return first.value >>> 0;
+  }
+
+  async readReg(addr: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<number> {
+    return (await this.command(Op.READ_REG, words(addr), 0, timeoutMs)).value >>> 0;
+  }
+
+  /** WRITE_REG with one (addr, value, mask, delay) tuple; mask ≠ all-ones is read-modify-write in the ROM. */
+  async writeReg(addr: number, value: number, mask = 0xffffffff, delayUs = 0): Promise<void> {
+    await this.command(Op.WRITE_REG, words(addr, value, mask, delayUs));
+  }
+
+  /** Sets the bits of `mask` to `value` shifted into place, leaving the others (esptool's update_reg). */
+  async updateReg(addr: number, mask: number, value: number): Promise<void> {
+    const shift = mask === 0 ? 0 : 31 - Math.clz32(mask & -mask);
+    const old = await this.readReg(addr);
+    await this.writeReg(addr, ((old & ~mask) | ((value << shift) & mask)) >>> 0);
+  }
+
+  /** SPI_ATTACH: the ROM takes 8 bytes (config + a zero "legacy" word); config 0 = default/eFuse pins. */
+  async spiAttach(config = 0): Promise<void> {
+    await this.command(Op.SPI_ATTACH, words(config, 0));
+  }
+
+  async spiSetParams(totalSize: number): Promise<void> {
+    await this.command(Op.SPI_SET_PARAMS, words(0, totalSize, 0x10000, 0x1000, 0x100, 0xffff));
+  }
+
+  /**
+   * CHANGE_BAUDRATE with the ESP32 ROM workaround (§6.10): the ROM computes its divider from a
+   * crystal frequency it estimated itself, so we reproduce that estimate and pre-distort the rate.
+   * The reply comes at the old rate; then both sides switch.
+   */
+  async changeBaud(baud: number): Promise<void> {
+    const requested = await this.romBaudFor(baud);
+    await this.command(Op.CHANGE_BAUDRATE, words(requested, 0));
+    await this.transport.setBaud(baud);
+    await this.clock.sleep(50);
+    this.reader.discardPending();
+    await this.transport.flushInput();
+  }
+
+  /** The value to send so the ROM ends up at `baud`; the plain rate when the estimate is unusable. */
+  async romBaudFor(baud: number): Promise<number> {
+    const cali = ((await this.readReg(RTC_CALI_CFG1_REG)) >>> 7) & 0x1ffffff;
+    const ck8m = (await this.readReg(EFUSE_BLK0_RDATA4)) & 0xff;
+    const romXtal = (cali * 15625 * ck8m) / 40;
+    // Conservative: esptool would send 0 when both read as zero; we send the plain rate instead.
+    if (romXtal <= 0) return baud;
+    const valid = romXtal > 33e6 ? 40e6 : 26e6;
+    return Math.floor((baud * romXtal) / valid);
+  }
+
+  async flashBegin(eraseSize: number, blocks: number, blockSize: number, offset: number, timeoutMs: number): Promise<void> {
+    await this.command(Op.FLASH_BEGIN, words(eraseSize, blocks, blockSize, offset), 0, timeoutMs);
+  }
+
+  async flashData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    await this.dataCommand(Op.FLASH_DATA, block, seq, timeoutMs);
+  }
+
+  /** FLASH_END: `reboot` false leaves the loader and runs the code in flash (the ROM's "1"). */
+  async flashEnd(reboot: boolean): Promise<void> {
+    await this.command(Op.FLASH_END, words(reboot ? 0 : 1));
+  }
+
+  async flashDeflBegin(eraseSize: number, blocks: number, blockSize: number, offset: number, timeoutMs: number): Promise<void> {
+    await this.command(Op.FLASH_DEFL_BEGIN, words(eraseSize, blocks, blockSize, offset), 0, timeoutMs);
+  }
+
+  async flashDeflData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
+    await this.dataCommand(Op.FLASH_DEFL_DATA, block, seq, timeoutMs);
+  }
+
+  async flashDeflEnd(reboot: boolean): Promise<void> {
+    await this.command(Op.FLASH_DEFL_END, words(reboot ? 0 : 1));
+  }
+
+  /** SPI_FLASH_MD5 over raw flash; the ROM answers 32 lowercase hex characters. */
+  async flashMd5(addr: number, size: number): Promise<string> {
+    const r = await this.command(Op.SPI_FLASH_MD5, words(addr, size, 0, 0), 0, timeoutPerMb(MD5_MS_PER_MB, size), 32);
+    const hex = r.payload.toString('latin1');
+    if (!/^[0-9a-f]{32}$/i.test(hex)) throw linkError('E_BAD_REPLY', { port: this.port, op: 'SPI_FLASH_MD5', detail: 'the digest is not 32 hex characters' });
+    return hex.toLowerCase();
+  }
+
+  /** READ_FLASH_SLOW: at most 64 bytes per command; the reply always carries 64. */
+  async readFlashSlow(addr: number, length: number): Promise<Buffer> {
+    if (length < 1 || length > READ_FLASH_SLOW_MAX) throw new RangeError(`READ_FLASH_SLOW length ${length} is outside 1..64`);
+    const r = await this.command(Op.READ_FLASH_SLOW, words(addr, length), 0, DEFAULT_TIMEOUT_MS, READ_FLASH_SLOW_MAX);
+    return r.payload.subarray(0, length);
+  }
+
+  async memBegin(size: number, blocks: number, blockSize: number, addr: number): Promise<void> {
+    await this.command(Op.MEM_BEGIN, words(size, blocks, blockSize, addr));
+  }
+
+  async memData(block: Uint8Array, seq: number): Promise<void> {
+    await this.dataCommand(Op.MEM_DATA, block, seq, DEFAULT_TIMEOUT_MS);
+  }
+
+  /**
+   * MEM_END: entry 0 just finishes; otherwise the ROM jumps to `entry` and may never answer
+   * (the code it runs can take over the UART), so a missing reply is not an error then.
+   */
+  async memEnd(entry = 0): Promise<void> {
+    const data = words(entry === 0 ? 1 : 0, entry);
+    if (entry === 0) {
+      await this.command(Op.MEM_END, data);
+      return;
+    }
+    try {
+      await this.command(Op.MEM_END, data, 0, MEM_END_ROM_TIMEOUT_MS);
+    } catch (e) {
+      if (!(e instanceof LinkError) || e.failure === undefined || e.failure === 'closed') throw e;
+    }
+  }
+
+  /** *_DATA packets: 16-byte sub-header (len, seq, 0, 0), data, XOR checksum over the data. */
+  private async dataCommand(op: number, block: Uint8Array, seq: number, timeoutMs: number): Promise<void> {
+    const payload = Buffer.concat([words(block.length, seq, 0, 0), block]);
+    await this.command(op, payload, checksum(block), timeoutMs);
+  }
+}
+
