@@ -1,0 +1,143 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../errors';
+import { BOARDS, BOARD_FIRMWARE, boardFromAppFile, type BoardId } from '../boards/firmware';
+import { decryptFlashData } from '../crypto/flash-encryption';
+import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
+import type { LayoutId } from '../partition/layouts';
+import { DIGEST_ADDRESS, FACTORY_ADDRESS, PARTITION_TABLE_ADDRESS } from '../partition/layouts';
+import { classifyContent, type ContentInfo } from './content';
+import { DIGEST_FILE, GENERATIONS, factoryName, hex, type GenerationId } from './generations';
+
+/**
+ * Finds the secure outputs in a build directory (`build/<BOARD>/release`) and says what each is:
+ * role, target address, encrypted or plain, signed or not, board and generation (pycom.md §1.5).
+ */
+export type OutputRole = 'bootloader-digest' | 'partition-table' | 'app' | 'ota-copy';
+
+export interface BuildOutput {
+  path: string;
+  /** Relative to the build dir, with forward slashes. */
+  rel: string;
+  role: OutputRole;
+  address: number;
+  encrypted: boolean;
+  /** Known only for plaintext files, or encrypted ones when a key was given. */
+  signed?: boolean;
+  /** For encrypted files with a key: whether the decryption at `address` is valid content. */
+  decryptsValid?: boolean;
+  board: BoardId;
+  generation: GenerationId;
+  /** Partition tables: which layout (Era D builds both 4MB and 8MB). */
+  layout?: LayoutId;
+  /** Something the user must know about this file (e.g. the rc1-rc4 wrong OTA address). */
+  warning?: string;
+}
+
+export interface BuildOutputs {
+  dir: string;
+  board: BoardId;
+  generation: GenerationId;
+  outputs: BuildOutput[];
+  /** Signed plaintext app and table kept by 1.18/1.20-rc builds: inputs for host-side processing. */
+  plainApp?: string;
+  plainPartitionTable?: string;
+  plainBootloader?: string;
+}
+
+export interface FindOptions {
+  board?: BoardId;
+  generation?: GenerationId;
+  /** With the flash key, encrypted files are decrypted at their address to check and classify them. */
+  flashKey?: Uint8Array;
+  flashCryptConf?: number;
+}
+
+function exists(dir: string, rel: string): boolean {
+  return fs.existsSync(path.join(dir, rel));
+}
+
+function detectBoard(dir: string): BoardId {
+  const parts = path.resolve(dir).split(path.sep);
+  const fromPath = BOARDS.find((b) => parts.includes(b));
+  if (fromPath) return fromPath;
+  const files = fs.readdirSync(dir);
+  const boards = new Set(files.map(boardFromAppFile).filter((b): b is BoardId => b !== undefined));
+  if (boards.size === 1) return [...boards][0]!;
+  throw new UserError('E_BUILD_BOARD', `Cannot tell which board ${dir} was built for${boards.size > 1 ? ` (it holds apps for ${[...boards].join(', ')})` : ' (no app binary found)'}; pass --board.`);
+}
+
+function detectGeneration(dir: string, board: BoardId): GenerationId {
+  const app = BOARD_FIRMWARE[board].appBin;
+  if (exists(dir, 'lib/partitions_8MB.bin_enc') || exists(dir, 'lib/partitions_4MB.bin_enc') || exists(dir, `${app}_enc`)) return 'D';
+  if (!exists(dir, `${app}_enc_0x10000`)) {
+    throw new UserError('E_BUILD_OUTPUTS', `${dir} holds no secure build outputs for ${board} (no ${app}_enc or ${app}_enc_0x10000); run the build with SECURE=on first.`);
+  }
+  // 1.18 and 1.20 rc builds keep the signed plaintext table: its ota_0 tells them apart.
+  let ota0: number | undefined;
+  try {
+    const t = parsePartitionTable(fs.readFileSync(path.join(dir, 'lib/partitions.bin')).subarray(0, TABLE_MAX_LEN));
+    ota0 = t.entries.find((e) => e.type === 0 && e.subtype === 0x10)?.offset;
+  } catch {
+    ota0 = undefined;
+  }
+  const has = (a: number) => exists(dir, `${app}_enc_${hex(a)}`);
+  if (ota0 === 0x210000 || has(0x210000)) return 'C-rc12-13';
+  if (ota0 === 0x1c0000) return has(0x1a0000) ? 'C-rc1-4' : 'C-rc5-11';
+  if (has(0x1c0000)) return 'C-rc5-11';
+  return 'B';
+}
+
+function inspect(file: string, address: number, o: FindOptions): Pick<BuildOutput, 'encrypted' | 'signed' | 'decryptsValid'> {
+  const data = fs.readFileSync(file);
+  const plain: ContentInfo = classifyContent(data);
+  if (plain.kind !== 'unknown') return { encrypted: false, ...(plain.signed !== undefined ? { signed: plain.signed } : {}) };
+  if (!o.flashKey || data.length % 16 !== 0) return { encrypted: true };
+  const dec = classifyContent(decryptFlashData(data, { key: o.flashKey, address, flashCryptConf: o.flashCryptConf ?? 0xf }));
+  return { encrypted: true, decryptsValid: dec.kind !== 'unknown', ...(dec.signed !== undefined ? { signed: dec.signed } : {}) };
+}
+
+export function findBuildOutputs(dir: string, o: FindOptions = {}): BuildOutputs {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new UserError('E_BUILD_DIR', `The build directory ${dir} does not exist; build first (pycom-secure build) or give the path of build/<BOARD>/release.`);
+  }
+  const board = o.board ?? detectBoard(dir);
+  const generation = o.generation ?? detectGeneration(dir, board);
+  const gen = GENERATIONS[generation];
+  const app = BOARD_FIRMWARE[board].appBin;
+  const outputs: BuildOutput[] = [];
+  const add = (rel: string, role: OutputRole, address: number, extra: Partial<BuildOutput> = {}) => {
+    const p = path.join(dir, rel);
+    if (!fs.existsSync(p)) return;
+    outputs.push({ path: p, rel, role, address, board, generation, ...inspect(p, address, o), ...extra });
+  };
+  add(DIGEST_FILE, 'bootloader-digest', DIGEST_ADDRESS);
+  for (const t of gen.partitionTables[board]) add(t.file, 'partition-table', PARTITION_TABLE_ADDRESS, { layout: t.layout });
+  add(factoryName(gen, app), 'app', FACTORY_ADDRESS);
+  const prefix = `${app}_enc_0x`;
+  for (const f of fs.readdirSync(dir).filter((n) => n.startsWith(prefix)).sort()) {
+    const address = parseInt(f.slice(prefix.length), 16);
+    if (address === FACTORY_ADDRESS) continue;
+    const slots = gen.otaSlots[board];
+    const warning = slots.includes(address)
+      ? undefined
+      : `${f} is encrypted for ${hex(address)}, but ${board} firmware ${gen.versions} has its OTA slot at ${slots.map(hex).join(' or ')}; it would never boot there.`;
+    add(f, 'ota-copy', address, warning ? { warning } : {});
+  }
+  const plainIf = (rel: string) => {
+    const p = path.join(dir, rel);
+    return fs.existsSync(p) && classifyContent(fs.readFileSync(p)).kind !== 'unknown' ? p : undefined;
+  };
+  const plainApp = plainIf(app);
+  const plainPartitionTable = plainIf('lib/partitions.bin');
+  const plainBootloader = plainIf('bootloader/bootloader.bin');
+  return {
+    dir,
+    board,
+    generation,
+    outputs,
+    ...(plainApp ? { plainApp } : {}),
+    ...(plainPartitionTable ? { plainPartitionTable } : {}),
+    ...(plainBootloader ? { plainBootloader } : {}),
+  };
+}

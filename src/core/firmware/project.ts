@@ -1,0 +1,88 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../errors';
+import { GENERATIONS, generationForVersion, type Generation, type GenerationId } from './generations';
+
+/**
+ * Recognises a pycom-micropython-sigfox checkout and its secure-build generation. The version
+ * header is the reliable signal; the makefile's own text is the fallback (pycom.md §1.1, §1.4).
+ */
+export interface FirmwareProject {
+  /** The checkout's root (the directory holding `esp32/`). */
+  root: string;
+  /** `<root>/esp32`: where make runs and where SECURE_KEY/ENCRYPT_KEY are resolved. */
+  esp32Dir: string;
+  version?: string;
+  generation: Generation;
+  /** How the generation was decided, for messages. */
+  evidence: string;
+}
+
+// UNCONFIRMED: the header name; pycom-micropython-sigfox defines SW_VERSION_NUMBER in esp32/pycom_version.h.
+const VERSION_FILE = 'pycom_version.h';
+
+function read(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Finds the checkout from a path inside it: the root, `esp32/`, or any directory below. */
+export function findProjectRoot(start: string): string | undefined {
+  let dir = path.resolve(start);
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'esp32', 'Makefile'))) return dir;
+    if (path.basename(dir) === 'esp32' && fs.existsSync(path.join(dir, 'Makefile')) && fs.existsSync(path.join(dir, 'application.mk'))) {
+      return path.dirname(dir);
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/** Reads the makefiles' text and decides the generation from what they build. */
+export function generationFromMakefiles(text: string): { id: GenerationId; evidence: string } | undefined {
+  if (!/SECURE/.test(text)) return undefined;
+  if (/^\s*ENCRYPT\s*\?=/m.test(text)) return { id: 'A', evidence: 'the makefile has a separate ENCRYPT option' };
+  if (/partitions_4MB/.test(text) && /partitions_8MB/.test(text) && /makepkg\.sh/.test(text) && /_ENC/.test(text)) {
+    return { id: 'D', evidence: 'the makefile builds both 4MB and 8MB partition tables and an _ENC package' };
+  }
+  if (/partitions_8MB/.test(text)) return { id: 'C-rc12-13', evidence: 'the makefile picks a 4MB or 8MB partition CSV per board' };
+  if (/_enc_0x1C0000/i.test(text)) return { id: 'C-rc5-11', evidence: 'the makefile encrypts the OTA copy for 0x1C0000' };
+  if (/_enc_0x1A0000/i.test(text)) return { id: 'B', evidence: 'the makefile encrypts the OTA copy for 0x1A0000' };
+  return undefined;
+}
+
+export function readVersion(esp32Dir: string): string | undefined {
+  const h = read(path.join(esp32Dir, VERSION_FILE));
+  return h ? /SW_VERSION_NUMBER\s+"([^"]+)"/.exec(h)?.[1] : undefined;
+}
+
+export function detectProject(start: string): FirmwareProject {
+  const root = findProjectRoot(start);
+  if (!root) {
+    throw new UserError('E_NOT_PYCOM', `${start} is not inside a pycom-micropython-sigfox checkout (no esp32/Makefile found); clone https://github.com/pycom/pycom-micropython-sigfox or give its path.`);
+  }
+  const esp32Dir = path.join(root, 'esp32');
+  const version = readVersion(esp32Dir);
+  const fromVersion = version ? generationForVersion(version) : undefined;
+  const mk = [read(path.join(esp32Dir, 'Makefile')) ?? '', read(path.join(esp32Dir, 'application.mk')) ?? ''].join('\n');
+  const fromMake = generationFromMakefiles(mk);
+  // Era B and rc1-4 share the makefile's 0x1A0000 text; only the version or the CSV tells them apart.
+  let id: GenerationId | undefined = fromVersion ?? fromMake?.id;
+  let evidence = fromVersion ? `SW_VERSION_NUMBER ${version}` : fromMake?.evidence ?? '';
+  if (!fromVersion && id === 'B') {
+    const csv = read(path.join(esp32Dir, 'lib', 'partitions.csv')) ?? '';
+    if (/0x1C0000/i.test(csv)) {
+      id = 'C-rc1-4';
+      evidence += ' while lib/partitions.csv puts ota_0 at 0x1C0000';
+    }
+  }
+  if (!id) {
+    throw new UserError('E_NO_SECURE_BUILD', `The checkout at ${root}${version ? ` (firmware ${version})` : ''} has no secure build (SECURE=on appeared in 1.17.2); check out 1.18.x or 1.20.x.`);
+  }
+  return { root, esp32Dir, ...(version ? { version } : {}), generation: GENERATIONS[id], evidence };
+}

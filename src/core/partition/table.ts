@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import { UserError } from '../errors';
+
+/**
+ * The ESP32 binary partition table (esp32-boot-security.md §5.3): 32-byte entries at 0x8000,
+ * an MD5 record (magic 0xEBEB) over the preceding entries, then 0xFF up to 0xC00 bytes. A signed
+ * table is those 0xC00 bytes followed by the 68-byte signature block (esp32-security.md §3.1).
+ */
+export const TABLE_MAX_LEN = 0xc00;
+export const ENTRY_SIZE = 32;
+export const SIGNATURE_BLOCK_LEN = 68;
+const ENTRY_MAGIC = 0x50aa;
+const MD5_MAGIC = 0xebeb;
+const FLAG_ENCRYPTED = 0x1;
+
+export interface PartitionEntry {
+  label: string;
+  /** 0 app, 1 data. */
+  type: number;
+  subtype: number;
+  offset: number;
+  size: number;
+  /** Flags bit 0. App partitions are encrypted by the hardware regardless of this flag. */
+  encrypted: boolean;
+}
+
+export interface PartitionTable {
+  entries: PartitionEntry[];
+  /** Whether an MD5 record was present (and, when it was, it matched: a mismatch is an error). */
+  hasMd5: boolean;
+  /** Whether 68 bytes after 0xC00 look like a v1 signature block (version word 0). */
+  signed: boolean;
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).toUpperCase()}`;
+}
+
+/** Whether the partition holds something the hardware reads through flash encryption. */
+export function isEncryptedPartition(e: PartitionEntry): boolean {
+  return e.type === 0 || e.encrypted;
+}
+
+/**
+ * Parses a plaintext table. `what` names the source in messages (e.g. the file name).
+ * Throws a UserError with the bootloader's own wording when it would refuse the table too.
+ */
+export function parsePartitionTable(bytes: Uint8Array, what = 'the partition table'): PartitionTable {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < ENTRY_SIZE) {
+    throw new UserError('E_PT_SHORT', `${what} is only ${buf.length} bytes; a partition table has at least one 32-byte entry.`);
+  }
+  const entries: PartitionEntry[] = [];
+  let hasMd5 = false;
+  const limit = Math.min(buf.length, TABLE_MAX_LEN);
+  let off = 0;
+  for (; off + ENTRY_SIZE <= limit; off += ENTRY_SIZE) {
+    const magic = buf.readUInt16LE(off);
+    if (magic === 0xffff) break;
+    if (magic === MD5_MAGIC) {
+      const want = createHash('md5').update(buf.subarray(0, off)).digest();
+      if (!want.equals(buf.subarray(off + 16, off + 32))) {
+        throw new UserError('E_PT_MD5', `${what}: the MD5 record does not match the entries (the table is corrupt, or it was decrypted with the wrong key or address).`);
+      }
+      hasMd5 = true;
+      continue;
+    }
+    if (magic !== ENTRY_MAGIC) {
+      throw new UserError('E_PT_MAGIC', `${what}: partition ${entries.length} invalid magic number ${hex(magic)} (not a partition table, or encrypted data read as plaintext).`);
+    }
+    const rawLabel = buf.subarray(off + 12, off + 28);
+    const nul = rawLabel.indexOf(0);
+    entries.push({
+      type: buf[off + 2]!,
+      subtype: buf[off + 3]!,
+      offset: buf.readUInt32LE(off + 4),
+      size: buf.readUInt32LE(off + 8),
+      label: rawLabel.subarray(0, nul < 0 ? 16 : nul).toString('latin1'),
+      encrypted: (buf.readUInt32LE(off + 28) & FLAG_ENCRYPTED) !== 0,
+    });
+  }
+  if (entries.length === 0) throw new UserError('E_PT_EMPTY', `${what} has no entries.`);
+  const signed = buf.length >= TABLE_MAX_LEN + SIGNATURE_BLOCK_LEN && buf.readUInt32LE(TABLE_MAX_LEN) === 0;
+  return { entries, hasMd5, signed };
+}
+
+/** Checks the entries among themselves: alignment, overlaps, the space below the table. */
+export function validatePartitionTable(t: PartitionTable, what = 'the partition table', flashSize?: number): void {
+  const sorted = [...t.entries].sort((a, b) => a.offset - b.offset);
+  for (const e of sorted) {
+    const align = e.type === 0 ? 0x10000 : 0x1000;
+    if (e.offset % align !== 0) {
+      throw new UserError('E_PT_ALIGN', `${what}: partition "${e.label}" starts at ${hex(e.offset)}, which is not ${hex(align)}-aligned.`);
+    }
+    if (e.offset < 0x9000) {
+      throw new UserError('E_PT_LOW', `${what}: partition "${e.label}" starts at ${hex(e.offset)}, inside the bootloader or the table itself.`);
+    }
+    if (e.size === 0) throw new UserError('E_PT_SIZE', `${what}: partition "${e.label}" has size 0.`);
+    if (flashSize !== undefined && e.offset + e.size > flashSize) {
+      throw new UserError('E_PT_FLASH', `${what}: partition "${e.label}" ends at ${hex(e.offset + e.size)}, past the end of the ${flashSize / 0x100000} MB flash.`);
+    }
+  }
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!;
+    const b = sorted[i]!;
+    if (a.offset + a.size > b.offset) {
+      throw new UserError('E_PT_OVERLAP', `${what}: partitions "${a.label}" (${hex(a.offset)}-${hex(a.offset + a.size)}) and "${b.label}" (${hex(b.offset)}) overlap.`);
+    }
+  }
+}
+
+/** Serialises entries as gen_esp32part does: entries, MD5 record, 0xFF up to 0xC00 bytes. */
+export function writePartitionTable(entries: readonly PartitionEntry[], opts: { md5?: boolean } = {}): Buffer {
+  const out = Buffer.alloc(TABLE_MAX_LEN, 0xff);
+  let off = 0;
+  for (const e of entries) {
+    if (off + 2 * ENTRY_SIZE > TABLE_MAX_LEN) throw new RangeError('too many partition entries');
+    out.writeUInt16LE(ENTRY_MAGIC, off);
+    out[off + 2] = e.type;
+    out[off + 3] = e.subtype;
+    out.writeUInt32LE(e.offset, off + 4);
+    out.writeUInt32LE(e.size, off + 8);
+    out.fill(0, off + 12, off + 28);
+    out.write(e.label.slice(0, 16), off + 12, 'latin1');
+    out.writeUInt32LE(e.encrypted ? FLAG_ENCRYPTED : 0, off + 28);
+    off += ENTRY_SIZE;
+  }
+  if (opts.md5 ?? true) {
+    out.writeUInt16LE(MD5_MAGIC, off);
+    out.fill(0xff, off + 2, off + 16);
+    createHash('md5').update(out.subarray(0, off)).digest().copy(out, off + 16);
+  }
+  return out;
+}
+
+/** The app partition containing `address` at its start, if any. */
+export function partitionAt(t: PartitionTable, address: number): PartitionEntry | undefined {
+  return t.entries.find((e) => e.offset === address);
+}
