@@ -1,0 +1,114 @@
+/**
+ * How a key file ends up in the ESP32 eFuse key registers (BLOCK1..3, EFUSE_BLKn_WDATA0..7) when
+ * espefuse burn_key writes it, and back. Used by the eFuse model and by key verification.
+ *
+ * - `reverse`: espefuse reverses the key file bytes only for the aliases `flash_encryption` and
+ *   `secure_boot_v1` (the hardware reads the block byte-reversed); raw BLOCKn names do not.
+ * - `coding: '3/4'`: 24 data bytes in four 6-byte groups, each followed by two check bytes.
+ */
+
+export type CodingScheme = 'none' | '3/4';
+
+export interface KeyLayoutOptions {
+  reverse: boolean;
+  coding: CodingScheme;
+}
+
+export const BLOCK_WORDS = 8;
+
+function keyLengthFor(coding: CodingScheme): number {
+  return coding === '3/4' ? 24 : 32;
+}
+
+function popcount8(b: number): number {
+  let n = 0;
+  for (let v = b; v; v &= v - 1) n++;
+  return n;
+}
+
+/** The two 3/4-coding check bytes of one 6-byte group: XOR, and Σ i·popcount(byte_i) for i = 1..6. */
+export function codingCheckBytes(group: Uint8Array): [number, number] {
+  let xor = 0;
+  let sum = 0;
+  group.forEach((b, i) => {
+    xor ^= b;
+    sum += (i + 1) * popcount8(b);
+  });
+  return [xor, sum & 0xff];
+}
+
+function wordsLE(bytes: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < bytes.length; i += 4) out.push((bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) >>> 0);
+  return out;
+}
+
+function bytesLE(words: readonly number[]): Uint8Array {
+  const out = new Uint8Array(words.length * 4);
+  words.forEach((w, i) => {
+    out[4 * i] = w & 0xff;
+    out[4 * i + 1] = (w >>> 8) & 0xff;
+    out[4 * i + 2] = (w >>> 16) & 0xff;
+    out[4 * i + 3] = (w >>> 24) & 0xff;
+  });
+  return out;
+}
+
+/** The data bytes as stored in the block (possibly reversed), before any coding. */
+function blockData(key: Uint8Array, opts: KeyLayoutOptions): Uint8Array {
+  const len = keyLengthFor(opts.coding);
+  if (key.length !== len) {
+    throw new RangeError(`a key for coding scheme ${opts.coding} must be ${len} bytes, not ${key.length}`);
+  }
+  const data = Uint8Array.from(key);
+  if (opts.reverse) data.reverse();
+  return data;
+}
+
+/** The 8 words written to EFUSE_BLKn_WDATA0..7 (3/4 coding: data groups with their check bytes). */
+export function keyFileToBlockWords(key: Uint8Array, opts: KeyLayoutOptions): number[] {
+  const data = blockData(key, opts);
+  if (opts.coding === 'none') return wordsLE(data);
+  const raw = new Uint8Array(32);
+  for (let g = 0; g < 4; g++) {
+    const group = data.subarray(6 * g, 6 * g + 6);
+    raw.set(group, 8 * g);
+    const [x, s] = codingCheckBytes(group);
+    raw[8 * g + 6] = x;
+    raw[8 * g + 7] = s;
+  }
+  return wordsLE(raw);
+}
+
+/** The words read back in EFUSE_BLKn_RDATA: 8 for coding None, the 6 decoded data words for 3/4. */
+export function keyFileToReadWords(key: Uint8Array, opts: KeyLayoutOptions): number[] {
+  return wordsLE(blockData(key, opts));
+}
+
+/**
+ * Inverse of keyFileToBlockWords / keyFileToReadWords: accepts the 8 written words, or for 3/4
+ * coding also the 6 decoded read-back words. Throws when 3/4 check bytes do not match (a
+ * corrupted or partially burned block).
+ */
+export function blockWordsToKeyFile(words: readonly number[], opts: KeyLayoutOptions): Uint8Array {
+  let data: Uint8Array;
+  if (opts.coding === 'none') {
+    if (words.length !== BLOCK_WORDS) throw new RangeError(`coding scheme none needs ${BLOCK_WORDS} words, not ${words.length}`);
+    data = bytesLE(words);
+  } else if (words.length === 6) {
+    data = bytesLE(words);
+  } else if (words.length === BLOCK_WORDS) {
+    const raw = bytesLE(words);
+    data = new Uint8Array(24);
+    for (let g = 0; g < 4; g++) {
+      const group = raw.subarray(8 * g, 8 * g + 6);
+      const [x, s] = codingCheckBytes(group);
+      if (raw[8 * g + 6] !== x || raw[8 * g + 7] !== s) throw new RangeError(`3/4 coding check bytes of group ${g} do not match its data`);
+      data.set(group, 6 * g);
+    }
+  } else {
+    throw new RangeError(`coding scheme 3/4 needs 8 raw or 6 decoded words, not ${words.length}`);
+  }
+  if (opts.reverse) data.reverse();
+  return data;
+}

@@ -1,0 +1,60 @@
+import { p256 } from '@noble/curves/nist.js';
+import { UserError } from '../errors';
+import type { EcPrivateKey } from './signing-key';
+
+/**
+ * Secure boot v1 image signatures: ECDSA P-256 over SHA-256 of the whole file, appended as a
+ * 68-byte block (uint32 version 0, then r‖s big-endian). Signing is RFC 6979 deterministic and
+ * s is NOT normalised to low-s, which is what espsecure does; verification must accept high-s
+ * too, or half of all valid espsecure signatures would be refused.
+ */
+
+export const SIGNATURE_BLOCK_LEN = 68;
+const OPTS = { prehash: true, lowS: false } as const;
+
+/** The 68-byte block to append to `data`. */
+export function signatureBlock(data: Uint8Array, key: EcPrivateKey): Uint8Array {
+  const sig = p256.sign(data, key.d, OPTS);
+  if (!verifyRaw(data, sig, key.publicKey)) {
+    // Never expected; refusing beats writing an image the bootloader would reject.
+    throw new Error('the new signature did not verify against its own public key');
+  }
+  const block = new Uint8Array(SIGNATURE_BLOCK_LEN);
+  block.set(sig, 4);
+  return block;
+}
+
+/** `data` followed by its signature block. */
+export function signData(data: Uint8Array, key: EcPrivateKey): Uint8Array {
+  const out = new Uint8Array(data.length + SIGNATURE_BLOCK_LEN);
+  out.set(data);
+  out.set(signatureBlock(data, key), data.length);
+  return out;
+}
+
+function verifyRaw(data: Uint8Array, sig: Uint8Array, publicKey: Uint8Array): boolean {
+  const pub = new Uint8Array(65);
+  pub[0] = 4;
+  pub.set(publicKey, 1);
+  try {
+    return p256.verify(sig, data, pub, OPTS);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks a signed file against a 64-byte X‖Y public key. Returns false for a wrong signature;
+ * throws when the file cannot be a signed image at all.
+ */
+export function verifySignedData(signed: Uint8Array, publicKey: Uint8Array, file = 'The signed file'): boolean {
+  if (signed.length < SIGNATURE_BLOCK_LEN) {
+    throw new UserError('E_SIG_SHORT', `${file} is only ${signed.length} bytes, too short to end with a 68-byte signature block; sign it first with sign-data.`);
+  }
+  const at = signed.length - SIGNATURE_BLOCK_LEN;
+  const version = (signed[at]! | (signed[at + 1]! << 8) | (signed[at + 2]! << 16) | (signed[at + 3]! << 24)) >>> 0;
+  if (version !== 0) {
+    throw new UserError('E_SIG_VERSION', `${file} ends with a signature block of version ${version}, but secure boot v1 only has version 0; the file is not signed with sign-data --version 1, or it was modified.`);
+  }
+  return verifyRaw(signed.subarray(0, at), signed.subarray(at + 4), publicKey);
+}
