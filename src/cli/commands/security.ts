@@ -1,3 +1,243 @@
-import type { CliCommand } from '../command';
+import * as path from 'node:path';
+import type { Args, OptionSpec } from '../args';
+import type { CliCommand, CliIo } from '../command';
+import { UserError } from '../../core/errors';
+import { readInputFile, writeFileAtomic } from '../../core/util/atomic-file';
+import { fingerprint } from '../../core/util/fingerprint';
+import { readHardwareKeyFile, readSigningKeyFile, readVerifyingKeyFile, writeNewKeyFile } from '../../core/keys/key-files';
+import { generateFlashEncryptionKey } from '../../core/crypto/flash-key';
+import { encodeSec1Pem, generateSigningKey } from '../../core/crypto/signing-key';
+import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
+import { digestSecureBootloader } from '../../core/crypto/bootloader-digest';
+import { SIGNATURE_BLOCK_LEN, signData, verifySignedData } from '../../core/crypto/signature';
+import { decryptFlashData, encryptFlashData } from '../../core/crypto/flash-encryption';
+import { readEspImage, checksumOk, hashOk } from '../../core/image/esp-image';
+import { describeImage } from '../../core/image/describe-image';
 
-export const securityCommands: CliCommand[] = [];
+// Option spellings: espsecure v5 (hyphens) first, v4 underscores and short forms as aliases.
+const VERSION: OptionSpec = { name: 'version' };
+const KEYFILE: OptionSpec = { name: 'keyfile', aliases: ['-k'] };
+const KEYLEN: OptionSpec = { name: 'keylen' };
+const OUTPUT: OptionSpec = { name: 'output', aliases: ['-o'] };
+const IV: OptionSpec = { name: 'iv' };
+const ADDRESS: OptionSpec = { name: 'address', aliases: ['-a'] };
+const CONF: OptionSpec = { name: 'flash-crypt-conf', aliases: ['flash_crypt_conf'] };
+const AES_XTS: OptionSpec = { name: 'aes-xts', aliases: ['aes_xts', '-x'], flag: true };
+
+/** Secure boot v1 only: v2 needs silicon Pycom modules do not have. */
+function requireV1(args: Args): void {
+  const v = args.opt('version') ?? '1';
+  if (v === '1') return;
+  if (v === '2') {
+    throw new UserError('E_SBV2', 'secure boot v2 needs ESP32 revision 3 and Pycom modules are revision 0/1, so only --version 1 is supported.');
+  }
+  throw new UserError('E_USAGE', `--version must be 1 (secure boot v1), not "${v}".`);
+}
+
+function keylen(args: Args): 256 | 192 {
+  const v = args.opt('keylen') ?? '256';
+  if (v === '256' || v === '192') return Number(v) as 256 | 192;
+  throw new UserError('E_USAGE', `--keylen must be 256 (coding scheme None) or 192 (3/4 coding scheme) for the ESP32, not "${v}".`);
+}
+
+function flashParams(args: Args): { key: Uint8Array; address: number; flashCryptConf: number } {
+  if (args.flag('aes-xts')) {
+    throw new UserError('E_USAGE', 'AES-XTS flash encryption is for ESP32-S2/S3/C3 and later; the ESP32 in Pycom modules uses its own scheme, so drop --aes-xts.');
+  }
+  const key = readHardwareKeyFile(args.need('keyfile'), 'flash-encryption');
+  return { key, address: args.int('address'), flashCryptConf: args.int('flash-crypt-conf', 0xf) };
+}
+
+function keyBits(key: Uint8Array): string {
+  return key.length === 24 ? '192-bit key (3/4 coding, extended)' : `${key.length * 8}-bit key`;
+}
+
+const generateFlashKey: CliCommand = {
+  name: 'generate-flash-encryption-key',
+  summary: 'Create a random flash encryption key file (mode 0600, never overwritten).',
+  usage: 'generate-flash-encryption-key [--keylen 256|192] KEYFILE',
+  help: 'Use --keylen 192 for chips whose CODING_SCHEME efuse is 3/4.',
+  options: [KEYLEN],
+  run(args, io) {
+    const bits = keylen(args);
+    args.maxPositionals(1);
+    const file = args.positional(0, 'KEYFILE');
+    const fp = writeNewKeyFile(file, generateFlashEncryptionKey(bits));
+    io.out(`Wrote a ${bits}-bit flash encryption key to ${file} (fingerprint ${fp}).`);
+  },
+};
+
+const generateSigning: CliCommand = {
+  name: 'generate-signing-key',
+  summary: 'Create an ECDSA NIST P-256 secure boot v1 signing key (SEC1 PEM, mode 0600).',
+  usage: 'generate-signing-key [--version 1] KEYFILE',
+  options: [VERSION],
+  run(args, io) {
+    requireV1(args);
+    args.maxPositionals(1);
+    const file = args.positional(0, 'KEYFILE');
+    const key = generateSigningKey();
+    writeNewKeyFile(file, encodeSec1Pem(key));
+    io.out(`Wrote an ECDSA NIST P-256 signing key to ${file} (public key fingerprint ${fingerprint(key.publicKey)}).`);
+  },
+};
+
+const extractPublicKey: CliCommand = {
+  name: 'extract-public-key',
+  summary: 'Write the 64-byte raw public key (X‖Y) that the bootloader embeds.',
+  usage: 'extract-public-key [--version 1] --keyfile KEY.pem OUTFILE',
+  options: [VERSION, KEYFILE],
+  run(args, io) {
+    requireV1(args);
+    args.maxPositionals(1);
+    const keyFile = args.need('keyfile');
+    const out = args.positional(0, 'OUTFILE');
+    const key = readSigningKeyFile(keyFile);
+    writeFileAtomic(out, key.publicKey, { what: 'public key file' });
+    io.out(`Public key of ${keyFile} written to ${out} (fingerprint ${fingerprint(key.publicKey)}).`);
+  },
+};
+
+const digestPrivate: CliCommand = {
+  name: 'digest-private-key',
+  summary: 'Derive the reflashable secure boot key (SHA-256 of the signing key) as a key file.',
+  usage: 'digest-private-key --keyfile KEY.pem [--keylen 256|192] OUTFILE',
+  options: [KEYFILE, KEYLEN],
+  run(args, io) {
+    const bits = keylen(args);
+    args.maxPositionals(1);
+    const keyFile = args.need('keyfile');
+    const out = args.positional(0, 'OUTFILE');
+    const fp = writeNewKeyFile(out, digestPrivateKey(readSigningKeyFile(keyFile), bits));
+    io.out(`Secure boot key (${bits}-bit) derived from ${keyFile} written to ${out} (fingerprint ${fp}).`);
+  },
+};
+
+const digestBootloader: CliCommand = {
+  name: 'digest-secure-bootloader',
+  summary: 'Prepend the secure boot v1 IV and digest to a bootloader image (flash the result at 0x0).',
+  usage: 'digest-secure-bootloader --keyfile KEY.bin [--iv IV.bin] --output OUT IMAGE',
+  help: 'Without --iv a random 128-byte IV is used (any IV is valid; it is stored in the output). Without --output the result goes to IMAGE-digest-0x0000.bin.',
+  options: [KEYFILE, IV, OUTPUT],
+  run(args, io) {
+    args.maxPositionals(1);
+    const imageFile = args.positional(0, 'IMAGE');
+    const key = readHardwareKeyFile(args.need('keyfile'), 'digest');
+    const ivFile = args.opt('iv');
+    const iv = ivFile === undefined ? undefined : new Uint8Array(readInputFile(ivFile, 'IV file'));
+    const image = readInputFile(imageFile, 'bootloader image');
+    const out = args.opt('output') ?? `${imageFile.replace(/\.[^./\\]*$/, '')}-digest-0x0000.bin`;
+    const r = digestSecureBootloader(image, key, iv, `The bootloader image ${imageFile}`);
+    writeFileAtomic(out, r.output);
+    if (r.droppedBytes > 0) io.err(`Note: the last ${r.droppedBytes} bytes (appended SHA-256) are not covered by the ROM's digest and were left out, as espsecure does.`);
+    io.out(`Digest of ${imageFile} (${keyBits(key)}, fingerprint ${fingerprint(key)}) and image written to ${out}; flash it at 0x0.`);
+  },
+};
+
+const signDataCmd: CliCommand = {
+  name: 'sign-data',
+  summary: 'Append a secure boot v1 signature (ECDSA P-256, SHA-256, deterministic) to a file.',
+  usage: 'sign-data [--version 1] --keyfile KEY.pem --output OUT DATAFILE',
+  help: 'Without --output the signature is appended to DATAFILE in place (as espsecure does); a file already signed by this key is refused, so running twice cannot double-sign.',
+  options: [VERSION, KEYFILE, OUTPUT],
+  run(args, io) {
+    requireV1(args);
+    args.maxPositionals(1);
+    const dataFile = args.positional(0, 'DATAFILE');
+    const key = readSigningKeyFile(args.need('keyfile'));
+    const data = readInputFile(dataFile, 'data file');
+    const out = args.opt('output') ?? dataFile;
+    if (path.resolve(out) === path.resolve(dataFile) && data.length >= SIGNATURE_BLOCK_LEN && alreadySigned(data, key.publicKey)) {
+      throw new UserError('E_ALREADY_SIGNED', `${dataFile} already ends with a signature by this key; signing it again in place would sign the signature, so use the file as it is.`);
+    }
+    writeFileAtomic(out, signData(data, key));
+    io.out(`Signed ${data.length} bytes of ${dataFile} with key ${fingerprint(key.publicKey)}; wrote ${out}.`);
+  },
+};
+
+function alreadySigned(data: Uint8Array, publicKey: Uint8Array): boolean {
+  try {
+    return verifySignedData(data, publicKey);
+  } catch {
+    return false;
+  }
+}
+
+const verifySignature: CliCommand = {
+  name: 'verify-signature',
+  summary: 'Check the secure boot v1 signature at the end of a signed file.',
+  usage: 'verify-signature [--version 1] --keyfile KEY DATAFILE',
+  help: 'KEY may be the signing key (SEC1 PEM), a PUBLIC KEY PEM, or the 64-byte file from extract-public-key.',
+  options: [VERSION, KEYFILE],
+  run(args, io) {
+    requireV1(args);
+    args.maxPositionals(1);
+    const dataFile = args.positional(0, 'DATAFILE');
+    const pub = readVerifyingKeyFile(args.need('keyfile'));
+    const signed = readInputFile(dataFile, 'signed file');
+    if (!verifySignedData(signed, pub, `The signed file ${dataFile}`)) {
+      throw new UserError('E_SIG_INVALID', `Signature is not valid: ${dataFile} was not signed by key ${fingerprint(pub)}, or was modified after signing.`);
+    }
+    io.out(`Signature is valid (key ${fingerprint(pub)}).`);
+  },
+};
+
+function flashCommand(direction: 'encrypt' | 'decrypt'): CliCommand {
+  const input = direction === 'encrypt' ? 'PLAINTEXT' : 'CIPHERTEXT';
+  return {
+    name: `${direction}-flash-data`,
+    summary:
+      direction === 'encrypt'
+        ? 'Encrypt data for writing pre-encrypted to ESP32 flash at a given address.'
+        : 'Decrypt data read from ESP32 encrypted flash at a given address.',
+    usage: `${direction}-flash-data --keyfile KEY.bin --address ADDR [--flash-crypt-conf CONF] --output OUT ${input}`,
+    help: [
+      'ADDR must be a multiple of 16 and below 0x1000000; CONF is the FLASH_CRYPT_CONFIG efuse (default 0xF). Both accept hex (0x...) or decimal.',
+      direction === 'encrypt'
+        ? 'Input that is not a multiple of 16 bytes is padded with 0xFF (deterministic, unlike espsecure, which pads with random bytes).'
+        : 'The input must be a multiple of 16 bytes.',
+    ].join('\n'),
+    options: [KEYFILE, ADDRESS, CONF, OUTPUT, AES_XTS],
+    run(args: Args, io: CliIo) {
+      args.maxPositionals(1);
+      const inFile = args.positional(0, input);
+      const out = args.need('output');
+      const p = flashParams(args);
+      const data = readInputFile(inFile, direction === 'encrypt' ? 'plaintext file' : 'ciphertext file');
+      const result = direction === 'encrypt' ? encryptFlashData(data, p) : decryptFlashData(data, p);
+      writeFileAtomic(out, result);
+      if (p.flashCryptConf === 0) io.err('Warning: FLASH_CRYPT_CONFIG 0 disables the per-block key tweak; every 16-byte block uses the same key.');
+      if (result.length !== data.length) io.err(`Note: padded with ${result.length - data.length} bytes of 0xFF to a multiple of 16.`);
+      io.out(`${direction === 'encrypt' ? 'Encrypted' : 'Decrypted'} ${data.length} bytes for flash address 0x${p.address.toString(16)} (FLASH_CRYPT_CONFIG 0x${p.flashCryptConf.toString(16)}, ${keyBits(p.key)}, fingerprint ${fingerprint(p.key)}); wrote ${out}.`);
+    },
+  };
+}
+
+const imageInfo: CliCommand = {
+  name: 'image-info',
+  summary: 'Show an ESP32 image: header, segments, checksum, appended hash, signature block.',
+  usage: 'image-info IMAGE',
+  help: 'Exits 1 when the checksum or the appended SHA-256 is wrong.',
+  options: [],
+  run(args, io) {
+    args.maxPositionals(1);
+    const file = args.positional(0, 'IMAGE');
+    const data = readInputFile(file, 'image');
+    const img = readEspImage(data, `The image ${file}`);
+    for (const line of describeImage(img, data.length)) io.out(line);
+    return checksumOk(img) && hashOk(img) !== false ? 0 : 1;
+  },
+};
+
+export const securityCommands: CliCommand[] = [
+  generateFlashKey,
+  generateSigning,
+  extractPublicKey,
+  digestPrivate,
+  digestBootloader,
+  signDataCmd,
+  verifySignature,
+  flashCommand('encrypt'),
+  flashCommand('decrypt'),
+  imageInfo,
+];
