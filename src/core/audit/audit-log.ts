@@ -115,9 +115,12 @@ export function readAudit(file: string): AuditReadResult {
   return { records, damaged };
 }
 
-/** Operations that wrote an intent but neither a done nor a failed line: interrupted burns. */
+/**
+ * Operations that wrote an intent but no done line: interrupted burns. A `failed` line does not
+ * close an operation: it only says how it was interrupted (the board may be half-burned).
+ */
 export function interruptedOperations(records: readonly AuditRecord[], mac?: string): AuditRecord[] {
-  const closed = new Set(records.filter((r) => r.phase === 'done' || r.phase === 'failed').map((r) => r.id));
+  const closed = new Set(records.filter((r) => r.phase === 'done').map((r) => r.id));
   return records.filter((r) => r.phase === 'intent' && !closed.has(r.id) && (mac === undefined || r.mac === mac));
 }
 

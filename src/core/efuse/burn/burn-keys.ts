@@ -1,0 +1,213 @@
+import { UserError } from '../../errors';
+import { fingerprint } from '../../util/fingerprint';
+import { completedSteps, interruptedOperations, type AuditRecord } from '../../audit/audit-log';
+import { normaliseMac } from '../../keystore/key-store';
+import { field, fieldWords, isRdDisSet, isWrDisSet, popcount, readFieldRaw, type EfuseBlock, type EfuseWords } from '../fields';
+import { blockDataBytes, blockProgramWords, bytesToWords } from '../coding';
+import { decodeEfuses, isThreeFour, type DecodedEfuses, type KeyBlockState } from '../decode';
+import type { EfuseSnapshot } from '../access';
+import { block0Changes, keyBlockChanges, type BurnPlan, type PlanStep } from './plan';
+import { checkKeys, checkTarget, type BurnTarget } from './key-checks';
+
+/**
+ * Pycom's eFuse sequence (pycom.md §1.7) as one plan, in the order that cannot leave a board
+ * with keys nobody knows: both keys first (read back and compared while still readable), then
+ * their read/write protection, then FLASH_CRYPT_CONFIG, encryption on, secure boot on, and the
+ * optional hardening.
+ */
+export const OPERATION = 'burn-keys';
+
+export interface BurnKeysInput {
+  target: BurnTarget;
+  /** Key-file order (as espsecure writes it); burned reversed, like espefuse's `flash_encryption` alias. */
+  flashKey?: Uint8Array;
+  /** The reflashable secure boot key (digest of the signing key), key-file order. */
+  secureBootKey?: Uint8Array;
+  hardening: boolean;
+  /** Earlier audit records of this key store, to recognise steps of an interrupted run. */
+  history?: readonly AuditRecord[];
+}
+
+export const STEP = {
+  flashKey: 'flash-key',
+  secureBootKey: 'secure-boot-key',
+  protectKeys: 'protect-keys',
+  cryptConfig: 'flash-crypt-config',
+  cryptCnt: 'flash-crypt-cnt',
+  secureBoot: 'abs-done-0',
+  hardening: 'hardening',
+} as const;
+
+export const HARDENING_FIELDS = ['DISABLE_DL_ENCRYPT', 'DISABLE_DL_DECRYPT', 'DISABLE_DL_CACHE', 'JTAG_DISABLE'] as const;
+
+/** Key-block data in register order: the key file reversed (what the hardware expects). */
+export function keyRegisterBytes(key: Uint8Array): Buffer {
+  return Buffer.from(key).reverse();
+}
+
+/** What goes into the audit log and the plan about the state: BLOCK0 in full, key blocks as status only. */
+export function redactState(dec: DecodedEfuses): unknown {
+  const kb = (k: KeyBlockState): unknown => ({ status: k.status, readable: k.readable, writeable: k.writeable, ...(k.fingerprint ? { fingerprint: k.fingerprint } : {}) });
+  return {
+    block0: dec.words[0]!.map((w) => `0x${(w >>> 0).toString(16).padStart(8, '0')}`),
+    block1: kb(dec.keyBlocks[1]),
+    block2: kb(dec.keyBlocks[2]),
+    block3: kb(dec.keyBlocks[3]),
+    decStatus: dec.decStatus,
+  };
+}
+
+interface Ctx {
+  words: EfuseWords;
+  dec: DecodedEfuses;
+  threeFour: boolean;
+  /** Steps with a verified step-done record for this MAC, by step id → key fingerprint. */
+  verified: Map<string, string | undefined>;
+  /** Key fingerprints an interrupted run of this MAC was burning (partial bits allowed). */
+  interruptedKeys: Set<string>;
+}
+
+function auditEvidence(history: readonly AuditRecord[], mac: string): Pick<Ctx, 'verified' | 'interruptedKeys'> {
+  const mine = history.filter((r) => r.mac === mac && r.operation === OPERATION);
+  const verified = new Map<string, string | undefined>();
+  for (const r of mine) {
+    if (r.phase === 'step-done' && r.step) verified.set(`${r.step}:${r.keyFingerprints?.[r.step] ?? ''}`, r.keyFingerprints?.[r.step]);
+  }
+  const interruptedKeys = new Set<string>();
+  for (const r of interruptedOperations(mine, mac)) for (const fp of Object.values(r.keyFingerprints ?? {})) interruptedKeys.add(fp);
+  return { verified, interruptedKeys };
+}
+
+function keyStep(ctx: Ctx, id: string, block: 1 | 2, key: Uint8Array, title: string, effect: string): PlanStep {
+  const state = ctx.dec.keyBlocks[block];
+  const fp = fingerprint(key);
+  const data = keyRegisterBytes(key);
+  const program = blockProgramWords(data, ctx.threeFour);
+  const expect = [...bytesToWords(data), ...(ctx.threeFour ? [0, 0] : [])];
+  const name = `BLOCK${block}`;
+  const base = { id, title, effect, block: block as EfuseBlock, fields: [] as PlanStep['fields'], protections: [] as string[], irreversible: true as const, keyFingerprint: fp };
+  if (state.status === 'protected') {
+    if (ctx.verified.has(`${id}:${fp}`)) return { ...base, registers: [], status: 'done', verifiedBy: 'audit' };
+    throw new UserError('E_KEY_BLOCK_PROTECTED', `${name} is already read-protected and no verified record says it holds this key (fingerprint ${fp}); burning it could never be checked, so nothing was burned.`);
+  }
+  const current = blockDataBytes(ctx.words[block]!, ctx.threeFour);
+  if (current.equals(data)) return { ...base, registers: [], status: 'done', verifiedBy: 'readback' };
+  if (!state.writeable) {
+    throw new UserError('E_KEY_BLOCK_PROTECTED', `${name} is write-protected (WR_DIS bit ${6 + block}) ${state.status === 'empty' ? 'while empty, so it can never take a key' : 'and holds a different key'}; nothing was burned.`);
+  }
+  if (state.status === 'data') {
+    const subset = current.every((b, i) => (b & ~data[i]!) === 0);
+    if (!(subset && ctx.interruptedKeys.has(fp))) {
+      throw new UserError('E_KEY_BLOCK_USED', `${name} already holds a different key (fingerprint ${state.fingerprint}); bits can only be added, never cleared, so nothing was burned.`);
+    }
+  }
+  return {
+    ...base,
+    fields: [{ name, from: state.status === 'empty' ? 'empty' : 'partly burned (interrupted run)', to: `key ${fp}` }],
+    registers: keyBlockChanges(block, program),
+    status: 'pending',
+    burn: () => ({ block, program, expect }),
+  };
+}
+
+/** A BLOCK0 step that sets fields to values; `done` when they already hold them. */
+function block0Step(ctx: Ctx, id: string, title: string, effect: string, sets: { name: string; value: number; show?: (v: number) => string }[], protections: string[]): PlanStep {
+  const setWords = new Array<number>(7).fill(0);
+  const fields: PlanStep['fields'] = [];
+  for (const s of sets) {
+    const f = field(s.name);
+    const cur = Number(readFieldRaw(ctx.words, f));
+    if ((cur & s.value) === s.value) continue;
+    if (f.rdDis !== undefined && isRdDisSet(ctx.words, f.rdDis)) {
+      throw new UserError('E_FIELD_HIDDEN', `${f.name} is read-protected, so its current value cannot be checked; nothing was burned.`);
+    }
+    if (f.wrDis !== undefined && isWrDisSet(ctx.words, f.wrDis)) {
+      throw new UserError('E_FIELD_PROTECTED', `${f.name} is write-protected (WR_DIS bit ${f.wrDis}) at ${cur}, so it can never become ${s.value}; nothing was burned.`);
+    }
+    const show = s.show ?? ((v: number) => String(v));
+    fields.push({ name: f.name, from: show(cur), to: show(cur | s.value) });
+    fieldWords(f, cur | s.value).forEach((w, i) => (setWords[i] = (setWords[i]! | w) >>> 0));
+  }
+  const registers = block0Changes(ctx.words[0]!, setWords);
+  const step: PlanStep = { id, title, effect, block: 0, fields, registers, protections, irreversible: true, status: registers.length ? 'pending' : 'done' };
+  if (step.status === 'done') step.verifiedBy = 'readback';
+  else step.burn = () => ({ block: 0, program: setWords, expect: setWords });
+  return step;
+}
+
+const hex = (v: number): string => `0x${v.toString(16).toUpperCase()}`;
+
+/** Builds the plan, or throws a UserError saying why nothing may be burned. Reads nothing from the device. */
+export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPlan {
+  checkTarget(input.target);
+  const mac = normaliseMac(input.target.mac);
+  const dec = decodeEfuses(snap);
+  if (dec.codingScheme === undefined) throw new UserError('E_CODING_HIDDEN', 'CODING_SCHEME is read-protected on this chip, so the key length cannot be known; nothing was burned.');
+  if (dec.codingScheme === 2) throw new UserError('E_CODING_REPEAT', 'This chip uses the Repeat coding scheme, which no tool supports for keys; nothing was burned.');
+  if (dec.mac !== mac) throw new UserError('E_MAC_MISMATCH', `The eFuses report MAC ${dec.mac} but the board was identified as ${mac}; reconnect and try again, nothing was burned.`);
+  const threeFour = isThreeFour(dec.codingScheme);
+  if (!input.flashKey && !dec.flashEncryptionEnabled) {
+    throw new UserError('E_NO_FLASH_KEY', 'The plan would enable flash encryption without a flash-encryption key in BLOCK1; the chip would then make up a key nobody knows. Give --flash-key; nothing was burned.');
+  }
+  if (!input.secureBootKey && !dec.secureBootV1) {
+    throw new UserError('E_NO_SECURE_BOOT_KEY', 'The plan would enable secure boot without a secure boot key in BLOCK2; the bootloader could then never be updated. Give --secure-boot-key or --signing-key; nothing was burned.');
+  }
+  if (!input.flashKey || !input.secureBootKey) {
+    throw new UserError('E_KEYS_REQUIRED', 'Burn Keys needs both the flash-encryption key and the secure boot key, so that every burned key is known and recorded; nothing was burned.');
+  }
+  checkKeys(input.flashKey, input.secureBootKey, threeFour ? 24 : 32);
+  const history = input.history ?? [];
+  const ctx: Ctx = { words: snap.words, dec, threeFour, ...auditEvidence(history, mac) };
+
+  const steps: PlanStep[] = [
+    keyStep(ctx, STEP.flashKey, 1, input.flashKey, 'Burn the flash-encryption key into BLOCK1',
+      'The AES key the flash cache decrypts with; written byte-reversed (the espefuse "flash_encryption" order) and read back before it is protected.'),
+    keyStep(ctx, STEP.secureBootKey, 2, input.secureBootKey, 'Burn the secure boot key into BLOCK2',
+      'The reflashable secure boot key (digest of the signing key); written byte-reversed (the "secure_boot_v1" order) and read back before it is protected.'),
+    block0Step(ctx, STEP.protectKeys, 'Read- and write-protect both key blocks',
+      'Software (and every tool) can no longer read or change BLOCK1 and BLOCK2; the hardware still uses them. The bootloader insists on this.',
+      [{ name: 'RD_DIS', value: 0b0011, show: hex }, { name: 'WR_DIS', value: (1 << 7) | (1 << 8), show: hex }],
+      ['BLOCK1 and BLOCK2 read as zeros from now on', 'BLOCK1 and BLOCK2 can never be changed']),
+    block0Step(ctx, STEP.cryptConfig, 'Set FLASH_CRYPT_CONFIG to 0xF', 'Every key bit gets the per-address tweak (what ESP-IDF uses).',
+      [{ name: 'FLASH_CRYPT_CONFIG', value: 0xf, show: hex }], []),
+    cryptCntStep(ctx),
+    block0Step(ctx, STEP.secureBoot, 'Enable secure boot v1 (ABS_DONE_0)',
+      'From the next reset the ROM only starts a bootloader whose digest at 0x0 matches the BLOCK2 key.', [{ name: 'ABS_DONE_0', value: 1 }], []),
+  ];
+  if (input.hardening) {
+    steps.push(block0Step(ctx, STEP.hardening, 'Hardening: disable download-mode encryption, decryption, cache and JTAG',
+      'Closes the serial and JTAG ways to use or read the keys; afterwards the board can only be updated with images encrypted on the host.',
+      HARDENING_FIELDS.map((name) => ({ name, value: 1 })), []));
+  }
+  const warnings: string[] = [];
+  if (!input.hardening) warnings.push('Without --hardening the UART download mode can still encrypt and decrypt flash and JTAG stays open (Pycom\'s default flow).');
+  const interrupted = interruptedOperations(history.filter((r) => r.operation === OPERATION), mac);
+  const last = interrupted[interrupted.length - 1];
+  const plan: BurnPlan = {
+    operation: OPERATION,
+    mac,
+    revision: String(input.target.revision),
+    codingScheme: threeFour ? '3/4 (192-bit keys)' : 'None (256-bit keys)',
+    before: redactState(dec),
+    steps,
+    warnings,
+  };
+  if (last) plan.resumes = { id: last.id, time: last.time, stepsDone: [...completedSteps(history, last.id)] };
+  return plan;
+}
+
+function cryptCntStep(ctx: Ctx): PlanStep {
+  const f = field('FLASH_CRYPT_CNT');
+  const cur = Number(readFieldRaw(ctx.words, f));
+  if (popcount(cur) % 2 === 1) {
+    return block0Step(ctx, STEP.cryptCnt, 'Enable flash encryption (FLASH_CRYPT_CNT)', 'Already odd: flash encryption is on.', [], []);
+  }
+  if (cur === 0x7f) throw new UserError('E_CRYPT_CNT_FULL', 'FLASH_CRYPT_CNT has no bits left; nothing was burned.');
+  // Burn the lowest zero bit, as the bootloader does: the count becomes odd.
+  let bit = 0;
+  while ((cur >> bit) & 1) bit++;
+  const left = Math.floor((7 - popcount(cur | (1 << bit))) / 2);
+  return block0Step(ctx, STEP.cryptCnt, 'Enable flash encryption (FLASH_CRYPT_CNT)',
+    `An odd count turns flash encryption on: the ROM decrypts everything it reads. ${left} plaintext re-flash cycle${left === 1 ? '' : 's'} remain afterwards.`,
+    [{ name: 'FLASH_CRYPT_CNT', value: 1 << bit, show: (v) => `0b${v.toString(2).padStart(7, '0')}` }], []);
+}

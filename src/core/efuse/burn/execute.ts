@@ -1,0 +1,120 @@
+import { UserError } from '../../errors';
+import { AuditLog, assertNoKeyBytes, newOperationId } from '../../audit/audit-log';
+import { normaliseMac } from '../../keystore/key-store';
+import { readEfuses, type EfuseRegisterAccess } from '../access';
+import { blockDataBytes } from '../coding';
+import { decodeEfuses, isThreeFour, type DecodedEfuses } from '../decode';
+import { burnBlock, type EngineOptions } from './engine';
+import { pendingSteps, type BurnPlan } from './plan';
+import { HARDENING_FIELDS, STEP, keyRegisterBytes, redactState } from './burn-keys';
+
+/**
+ * Carries out a Burn Keys plan: confirm → for each pending step, record the intent, burn,
+ * verify, record the result → verify the final state → record done. The audit lines are
+ * fsync'ed before and after each step, so an interruption leaves a trace the next run uses.
+ */
+export interface ExecuteOptions {
+  /** Must repeat the plan's MAC: the user's proof they mean this board. */
+  confirmMac: string | undefined;
+  flashKey: Uint8Array;
+  secureBootKey: Uint8Array;
+  audit?: AuditLog;
+  revision?: string;
+  engine?: EngineOptions;
+  onProgress?(message: string): void;
+}
+
+export interface ExecuteResult {
+  id: string;
+  burned: string[];
+  after: DecodedEfuses;
+}
+
+export function checkConfirmation(plan: BurnPlan, confirmMac: string | undefined): void {
+  let given: string | undefined;
+  try {
+    given = confirmMac === undefined ? undefined : normaliseMac(confirmMac);
+  } catch {
+    given = undefined;
+  }
+  if (given !== plan.mac) {
+    throw new UserError('E_NOT_CONFIRMED', `Nothing was burned: confirm by repeating the MAC of the connected board (--confirm ${plan.mac}); ${confirmMac === undefined ? 'no confirmation was given' : `"${confirmMac}" does not match`}.`);
+  }
+}
+
+function verifyStep(stepId: string, dec: DecodedEfuses, o: ExecuteOptions): void {
+  const threeFour = isThreeFour(dec.codingScheme);
+  const keyCheck = (block: 1 | 2, key: Uint8Array): void => {
+    const got = blockDataBytes(dec.words[block]!, threeFour);
+    if (!got.equals(keyRegisterBytes(key))) {
+      throw new UserError('E_KEY_READBACK', `BLOCK${block} does not read back as the key that was burned; it was NOT protected and nothing further was burned. Keep the board and the audit log and check it with \`efuse summary\`.`);
+    }
+  };
+  if (stepId === STEP.flashKey) keyCheck(1, o.flashKey);
+  if (stepId === STEP.secureBootKey) keyCheck(2, o.secureBootKey);
+  if (stepId === STEP.protectKeys) {
+    for (const b of [1, 2] as const) {
+      const k = dec.keyBlocks[b];
+      if (k.readable || k.writeable || dec.words[b]!.some((w) => w !== 0)) {
+        throw new UserError('E_PROTECT_FAILED', `BLOCK${b} is not both read- and write-protected after the burn; stop and check the board with \`efuse summary\`.`);
+      }
+    }
+  }
+}
+
+function finalChecks(dec: DecodedEfuses, plan: BurnPlan): string[] {
+  const problems: string[] = [];
+  if (dec.keyBlocks[1].status !== 'protected' || dec.keyBlocks[1].writeable) problems.push('BLOCK1 is not protected');
+  if (dec.keyBlocks[2].status !== 'protected' || dec.keyBlocks[2].writeable) problems.push('BLOCK2 is not protected');
+  if (!dec.flashEncryptionEnabled) problems.push('flash encryption is not on');
+  if (dec.flashCryptConfig !== 0xf) problems.push('FLASH_CRYPT_CONFIG is not 0xF');
+  if (!dec.secureBootV1) problems.push('ABS_DONE_0 is not set');
+  if (plan.steps.some((s) => s.id === STEP.hardening)) {
+    for (const n of HARDENING_FIELDS) if (dec.fields.find((f) => f.field.name === n)?.raw !== 1n) problems.push(`${n} is not set`);
+  }
+  return problems;
+}
+
+export async function executeBurnKeys(access: EfuseRegisterAccess, plan: BurnPlan, o: ExecuteOptions): Promise<ExecuteResult> {
+  checkConfirmation(plan, o.confirmMac);
+  const keys = [o.flashKey, o.secureBootKey];
+  const fps: Record<string, string> = {};
+  for (const s of plan.steps) if (s.keyFingerprint) fps[s.id] = s.keyFingerprint;
+  const id = newOperationId();
+  const log = (rec: Parameters<AuditLog['append']>[0]): void => {
+    if (!o.audit) return;
+    assertNoKeyBytes(rec, keys);
+    o.audit.append(rec);
+  };
+  const common = { id, operation: plan.operation, mac: plan.mac, revision: o.revision ?? plan.revision, keyFingerprints: fps };
+  const before = decodeEfuses(await readEfuses(access));
+  log({ ...common, phase: 'intent', plan, efuseBefore: redactState(before), ...(plan.resumes ? { message: `resumes interrupted run ${plan.resumes.id}` } : {}) });
+  const burned: string[] = [];
+  try {
+    for (const step of pendingSteps(plan)) {
+      o.onProgress?.(`Burning: ${step.title}...`);
+      const stepBefore = decodeEfuses(await readEfuses(access));
+      log({ ...common, phase: 'step-intent', step: step.id, efuseBefore: redactState(stepBefore) });
+      await burnBlock(access, step.burn!(), { ...o.engine, onProgress: o.onProgress });
+      const after = decodeEfuses(await readEfuses(access));
+      verifyStep(step.id, after, o);
+      log({ ...common, phase: 'step-done', step: step.id, efuseAfter: redactState(after), result: 'verified' });
+      burned.push(step.id);
+    }
+    const after = decodeEfuses(await readEfuses(access));
+    const problems = finalChecks(after, plan);
+    if (problems.length) throw new UserError('E_FINAL_STATE', `After the burn ${problems.join(', ')}; keep the board and the audit log and check it with \`efuse summary\`.`);
+    log({ ...common, phase: 'done', efuseAfter: redactState(after), result: 'ok' });
+    if (plan.resumes) log({ ...common, id: plan.resumes.id, phase: 'done', result: 'ok', message: `finished by ${id}` });
+    return { id, burned, after };
+  } catch (e) {
+    // The device may be gone (power, cable): the record says so; the next run resumes from the state.
+    const msg = e instanceof Error ? e.message : String(e);
+    try {
+      log({ ...common, phase: 'failed', result: 'interrupted', message: msg });
+    } catch {
+      /* the original error matters more */
+    }
+    throw e;
+  }
+}
