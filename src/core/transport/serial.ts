@@ -18,6 +18,8 @@ export class SerialTransport implements Transport {
   private readonly closed = new Listeners<[Error | undefined]>();
   /** True while we close the port ourselves to reopen it (not a close the user should see). */
   private reopening = false;
+  /** The OS asserts both lines when a port opens (hupcl); we track what we set since. */
+  private lines: Required<ModemSignals> = { dtr: true, rts: true };
 
   constructor(
     readonly url: string,
@@ -49,6 +51,7 @@ export class SerialTransport implements Transport {
       // Errors also surface through the failing call or the close event; this keeps Node from throwing.
     });
     this.port = port;
+    this.lines = { dtr: true, rts: true };
   }
 
   async close(): Promise<void> {
@@ -90,8 +93,12 @@ export class SerialTransport implements Transport {
 
   async setSignals(signals: ModemSignals): Promise<void> {
     const port = this.need();
-    // One call sets both lines (one TIOCMSET on Unix), avoiding the transient where they differ.
-    await new Promise<void>((resolve, reject) => port.set(signals, (err) => (err ? reject(mapSerialError(err, this.url)) : resolve())));
+    // serialport fills unspecified lines with defaults (DTR and RTS asserted), so always send
+    // both, keeping the one not mentioned. One call = one TIOCMSET on Unix (no transient), and
+    // on Windows it re-sends DTR with every RTS change, which usbser.sys needs.
+    const next = { dtr: signals.dtr ?? this.lines.dtr, rts: signals.rts ?? this.lines.rts };
+    await new Promise<void>((resolve, reject) => port.set(next, (err) => (err ? reject(mapSerialError(err, this.url)) : resolve())));
+    this.lines = next;
   }
 
   async setDataBits(bits: 5 | 6 | 7 | 8): Promise<void> {

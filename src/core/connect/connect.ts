@@ -1,0 +1,176 @@
+import type { EntryStrategy, UsbBoard } from '../boards/usb-ids';
+import type { Transport } from '../transport/transport';
+import { realClock, type Clock } from '../loader/clock';
+import { RomLoader, CHIP_MAGIC_REG, ESP32_MAGIC } from '../loader/rom-loader';
+import { LinkError } from '../loader/link-error';
+import { SYNC_TIMEOUT_MS } from '../loader/timeouts';
+import { analyzeBootLog } from './boot-log';
+import { fail, type MessageContext } from './messages';
+import { picEnterDownload } from './pic';
+import { classicSchedule, runReset, type ResetSequence } from './reset';
+import { chooseStrategy, downloadModeHint, NONE_INSTRUCTIONS, type ResetMode } from './strategy';
+import { UserError } from '../errors';
+
+export const DEFAULT_BAUD = 921600;
+export const INITIAL_BAUD = 115200;
+export const UART0_CLKDIV_REG = 0x3ff40014;
+
+export interface ConnectOptions {
+  reset?: ResetMode;
+  /** Baud to switch to after identification; 115200 or less means stay (default 921600). */
+  baud?: number;
+  /** The board behind the port, from its USB ids (chooses the strategy in `auto`). */
+  board?: UsbBoard;
+  /** Reset+sync attempts (default 7 for classic, 3 for pic, 2 for none). */
+  attempts?: number;
+  /** SYNC reply timeout (§9: 100 ms); tests over slow CI links may raise it. */
+  syncTimeoutMs?: number;
+  clock?: Clock;
+  /** Progress and warnings for the user (stderr in the CLI). */
+  log?: (line: string) => void;
+  trace?: (line: string) => void;
+}
+
+export interface Connection {
+  loader: RomLoader;
+  transport: Transport;
+  strategy: EntryStrategy;
+  /** The rate the link runs at now. */
+  baud: number;
+  /** UART0 clock divider read at 115200, for the crystal estimate (§7.3). */
+  uartClkDivAtInitialBaud: number;
+  warnings: string[];
+}
+
+/**
+ * Gets the chip into its ROM loader and talking: enter download mode the board's way, SYNC at
+ * 115200, check it is an ESP32, then switch to the requested baud with a fallback to 115200.
+ * The transport must already be open. Every failure is a UserError naming cause and next step.
+ */
+export async function connect(transport: Transport, opts: ConnectOptions = {}): Promise<Connection> {
+  const clock = opts.clock ?? realClock;
+  const log = opts.log ?? ((): void => undefined);
+  const remote = !transport.capabilities.modemLines;
+  const strategy = chooseStrategy(opts.reset ?? 'auto', opts.board, transport.capabilities, transport.url);
+  const hint = downloadModeHint(strategy, opts.board, remote && (opts.reset ?? 'auto') === 'auto');
+  const loader = new RomLoader(transport, { clock, downloadHint: hint, trace: opts.trace });
+  const warnings: string[] = [];
+  try {
+    if (transport.baud !== INITIAL_BAUD) await transport.setBaud(INITIAL_BAUD);
+    await enterAndSync(loader, strategy, { ...opts, clock, log, hint, remote });
+    const magic = await loader.readReg(CHIP_MAGIC_REG);
+    if (magic !== ESP32_MAGIC) throw fail('E_NOT_ESP32', { port: transport.url, value: magic });
+    const clkdiv = (await loader.readReg(UART0_CLKDIV_REG)) & 0xfffff;
+    const conn: Connection = { loader, transport, strategy, baud: INITIAL_BAUD, uartClkDivAtInitialBaud: clkdiv, warnings };
+    await switchBaud(conn, opts.baud ?? DEFAULT_BAUD, { ...opts, clock, log, hint, remote });
+    return conn;
+  } catch (e) {
+    loader.dispose();
+    throw e;
+  }
+}
+
+interface Ctx extends ConnectOptions {
+  clock: Clock;
+  log: (line: string) => void;
+  hint: string;
+  remote: boolean;
+}
+
+async function enterAndSync(loader: RomLoader, strategy: EntryStrategy, ctx: Ctx): Promise<void> {
+  const t = loader.transport;
+  const schedule: ResetSequence[] = classicSchedule();
+  const attempts = ctx.attempts ?? (strategy === 'classic' ? 7 : strategy === 'pic' ? 3 : 2);
+  const syncTimeout = ctx.syncTimeoutMs ?? SYNC_TIMEOUT_MS;
+  if (strategy === 'none' && !ctx.remote) ctx.log(NONE_INSTRUCTIONS);
+  let lastError: unknown;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    loader.reader.clearNoise();
+    if (strategy === 'pic') {
+      const version = await picEnterDownload(t, { clock: ctx.clock });
+      if (attempt === 0) ctx.log(`PIC firmware ${version}: module switched to download mode.`);
+    } else if (strategy === 'classic') {
+      const seq = schedule[attempt % schedule.length]!;
+      await t.flushInput();
+      await runReset(t, seq, ctx.clock);
+      ctx.trace?.(`reset: ${seq.name}`);
+    }
+    for (let i = 0; i < 5; i++) {
+      try {
+        await t.flushInput();
+        await loader.sync(syncTimeout);
+        return;
+      } catch (e) {
+        if (!(e instanceof LinkError) || e.failure === 'closed' || e.failure === undefined) throw e;
+        lastError = e;
+        await ctx.clock.sleep(50);
+      }
+    }
+    // A boot log that names the cause ends the attempts early only when retrying cannot help.
+    const finding = analyzeBootLog(loader.reader.noise());
+    if (finding?.kind === 'download-disabled') break;
+    if (strategy === 'none' && finding) break;
+  }
+  throw explain(loader, lastError, ctx);
+}
+
+/** Picks the most specific reason: what the board printed beats how the read failed. */
+function explain(loader: RomLoader, lastError: unknown, ctx: Ctx): UserError {
+  const mc: MessageContext = { port: loader.transport.url, howToEnter: ctx.hint };
+  const finding = analyzeBootLog(loader.reader.noise());
+  switch (finding?.kind) {
+    case 'download-disabled':
+      return fail('E_DOWNLOAD_DISABLED', mc);
+    case 'download-waiting':
+      return fail('E_TX_DOWN', mc);
+    case 'wrong-boot-mode':
+      return fail('E_WRONG_BOOT_MODE', { ...mc, value: finding.mode });
+    case 'flash-read-error':
+      return fail('E_FLASH_BOOT_FAILED', { ...mc, detail: finding.text });
+    case 'firmware':
+      return fail('E_RUNNING_FIRMWARE', { ...mc, detail: finding.text });
+    case undefined:
+      break;
+  }
+  if (lastError instanceof LinkError) {
+    // "Stream stopped" during sync still means the ROM never answered: say download mode.
+    if (lastError.failure === 'stream-stopped' || lastError.failure === 'no-data') return fail('E_NO_DATA', mc);
+    return lastError;
+  }
+  if (lastError instanceof UserError) return lastError;
+  return fail('E_NO_DATA', mc);
+}
+
+/**
+ * CHANGE_BAUDRATE, then proves the link with a READ_REG. If the faster rate does not hold,
+ * asks the chip to go back, re-enters download mode if the board can be reset, and continues
+ * at 115200 with a warning. Over TCP the rate means nothing, so nothing is changed.
+ */
+async function switchBaud(conn: Connection, baud: number, ctx: Ctx): Promise<void> {
+  const { loader, transport } = conn;
+  if (baud <= INITIAL_BAUD || !transport.capabilities.baud) return;
+  try {
+    await loader.changeBaud(baud);
+    await loader.readReg(CHIP_MAGIC_REG, 1000);
+    conn.baud = baud;
+    return;
+  } catch (e) {
+    if (!(e instanceof LinkError) || e.failure === 'closed') throw e;
+  }
+  const warning = `The link did not hold at ${baud} baud; continuing at ${INITIAL_BAUD} baud (slower, but reliable).`;
+  await transport.setBaud(INITIAL_BAUD);
+  await ctx.clock.sleep(50);
+  try {
+    await loader.sync(Math.max(ctx.syncTimeoutMs ?? SYNC_TIMEOUT_MS, 200));
+  } catch {
+    if (conn.strategy === 'none') throw fail('E_BAUD_TOO_HIGH', { port: transport.url, baud });
+    try {
+      await enterAndSync(loader, conn.strategy, { ...ctx, attempts: 2 });
+    } catch {
+      throw fail('E_BAUD_TOO_HIGH', { port: transport.url, baud });
+    }
+  }
+  conn.baud = INITIAL_BAUD;
+  conn.warnings.push(warning);
+  ctx.log(warning);
+}
