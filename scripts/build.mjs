@@ -15,6 +15,8 @@ const common = {
 const targets = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
+  // The webview app runs in the editor's browser sandbox: one self-contained IIFE, no Node.
+  { bundle: true, platform: 'browser', target: 'es2022', format: 'iife', sourcemap: true, logLevel: 'warning', entryPoints: ['webview/src/main.ts'], outfile: 'dist/webview/main.js', tsconfig: 'webview/tsconfig.json' },
 ];
 
 if (watch) {

@@ -1,0 +1,36 @@
+import * as path from 'node:path';
+import { KeyStore } from '../core/keystore/key-store';
+import { generateSigningKey, encodeSec1Pem } from '../core/crypto/signing-key';
+import { generateFlashEncryptionKey } from '../core/crypto/flash-key';
+import { writeNewKeyFile } from '../core/keys/key-files';
+import { fingerprint } from '../core/util/fingerprint';
+
+export interface GeneratedKey {
+  what: string;
+  path: string;
+  fingerprint: string;
+}
+
+/**
+ * Generates the keys the store is missing: the secure boot signing key and, unless keys are
+ * per-device (created when a board is first burned), the shared flash-encryption key.
+ * Existing keys are kept: the core refuses to overwrite key files.
+ */
+export function generateMissingKeys(dir: string, perDevice: boolean, exists: (p: string) => boolean): { created: GeneratedKey[]; kept: string[] } {
+  const ks = new KeyStore(dir);
+  ks.ensureDir();
+  const created: GeneratedKey[] = [];
+  const kept: string[] = [];
+  if (exists(ks.signingKeyPath)) kept.push(path.basename(ks.signingKeyPath));
+  else {
+    const key = generateSigningKey();
+    writeNewKeyFile(ks.signingKeyPath, encodeSec1Pem(key));
+    // Signing keys are named by their public key's fingerprint, like the CLI does.
+    created.push({ what: 'signing key', path: ks.signingKeyPath, fingerprint: fingerprint(key.publicKey) });
+  }
+  if (!perDevice) {
+    if (exists(ks.sharedFlashKeyPath)) kept.push(path.basename(ks.sharedFlashKeyPath));
+    else created.push({ what: 'flash-encryption key', path: ks.sharedFlashKeyPath, fingerprint: writeNewKeyFile(ks.sharedFlashKeyPath, generateFlashEncryptionKey(256)) });
+  }
+  return { created, kept };
+}

@@ -1,0 +1,55 @@
+import { EFUSE_FIELDS, readFieldRaw, isWrDisSet, isRdDisSet, type EfuseWords, type EfuseField } from '../../core/efuse/fields';
+import { fingerprint } from '../../core/util/fingerprint';
+import type { EfuseFieldView, EfuseSnapshot } from '../../../webview/src/protocol';
+
+function bitsText(f: EfuseField): string {
+  return [f.wrDis !== undefined ? `WR_DIS[${f.wrDis}]` : '', f.rdDis !== undefined ? `RD_DIS[${f.rdDis}]` : ''].filter(Boolean).join(' ');
+}
+
+function rawText(v: bigint, len: number): string {
+  return len <= 8 ? v.toString(2).padStart(len, '0') : `0x${v.toString(16).padStart(Math.ceil(len / 4), '0')}`;
+}
+
+/**
+ * A field's display value. Key blocks never leave the extension as bytes: a fingerprint (or
+ * "empty") stands in for them, in the value and in the raw bits alike.
+ */
+function valueText(f: EfuseField, v: bigint): { value: string; raw: string } {
+  if (f.display === 'key' || f.name === 'BLOCK3') {
+    const bytes = Buffer.from(v.toString(16).padStart(Math.ceil(f.len / 4), '0'), 'hex');
+    const text = v === 0n ? 'empty' : `set, fingerprint ${fingerprint(bytes)}`;
+    return { value: text, raw: text };
+  }
+  const value = f.display === 'flag' ? (v ? 'True' : 'False') : f.values?.[Number(v)] ?? v.toString();
+  return { value, raw: rawText(v, f.len) };
+}
+
+/** The inspector's field list before any board is read: positions and protection bits only. */
+export function fieldTableSnapshot(): EfuseSnapshot {
+  const fields: EfuseFieldView[] = EFUSE_FIELDS.map((f) => ({
+    name: f.name, category: f.category, description: f.description, block: f.block, bit: f.bit, len: f.len,
+    value: '—', raw: '—', readProtected: undefined, writeProtected: undefined, protectionBits: bitsText(f),
+  }));
+  return { source: 'field table only (no board read yet)', hasValues: false, fields, blocks: [] };
+}
+
+/** A snapshot of real eFuse words (as read by the core) for the views and the inspector. */
+export function snapshotFromWords(words: EfuseWords, source: string): EfuseSnapshot {
+  const keyBlocks = new Set<number>(EFUSE_FIELDS.filter((f) => f.display === 'key').map((f) => f.block));
+  const fields: EfuseFieldView[] = EFUSE_FIELDS.map((f) => {
+    const { value, raw } = valueText(f, readFieldRaw(words, f));
+    return {
+      name: f.name, category: f.category, description: f.description, block: f.block, bit: f.bit, len: f.len, value, raw,
+      readProtected: f.rdDis !== undefined ? isRdDisSet(words, f.rdDis) : false,
+      writeProtected: f.wrDis !== undefined ? isWrDisSet(words, f.wrDis) : false,
+      protectionBits: bitsText(f),
+    };
+  });
+  const blocks = words.map((w, block) => ({
+    block,
+    hex: keyBlocks.has(block) && block > 0
+      ? (w.every((x) => x === 0) ? 'empty key block' : `key block, fingerprint ${fingerprint(Buffer.from(Uint32Array.from(w).buffer))}`)
+      : w.map((x) => (x >>> 0).toString(16).padStart(8, '0')).join(' '),
+  }));
+  return { source, hasValues: true, fields, blocks };
+}

@@ -1,0 +1,41 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { KeyStore, DEVICES_DIR, FLASH_KEY_FILE } from '../../core/keystore/key-store';
+import { fingerprint } from '../../core/util/fingerprint';
+import { readHardwareKeyFile, readSigningKeyFile } from '../../core/keys/key-files';
+import type { KeyStoreListing } from '../trees/keys-nodes';
+
+type Fp = { path: string; fingerprint: string };
+
+/**
+ * The bytes stay in these functions: only the fingerprint leaves. A file the core cannot parse
+ * is listed as unreadable rather than hidden, so the user sees the store is not healthy.
+ */
+function fp(file: string, read: (f: string) => Uint8Array): Fp | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return { path: file, fingerprint: fingerprint(read(file)) };
+  } catch {
+    return { path: file, fingerprint: 'unreadable' };
+  }
+}
+const flashKey = (f: string) => fp(f, (p) => readHardwareKeyFile(p, 'flash-encryption'));
+const signingKey = (f: string) => fp(f, (p) => readSigningKeyFile(p).publicKey);
+
+/** Reads the key store for the Keys view. Undefined when the store does not exist or is empty. */
+export function listKeyStore(dir: string): KeyStoreListing | undefined {
+  if (!fs.existsSync(dir)) return undefined;
+  const ks = new KeyStore(dir);
+  const devicesDir = path.join(ks.dir, DEVICES_DIR);
+  const deviceKeys = fs.existsSync(devicesDir)
+    ? fs.readdirSync(devicesDir).sort().flatMap((d) => {
+        const k = flashKey(path.join(devicesDir, d, FLASH_KEY_FILE));
+        return k ? [{ mac: d.replace(/-/g, ':'), ...k }] : [];
+      })
+    : [];
+  const signing = signingKey(ks.signingKeyPath);
+  const flash = flashKey(ks.sharedFlashKeyPath);
+  if (!signing && !flash && deviceKeys.length === 0) return undefined;
+  const gitWarning = ks.exposureWarning();
+  return { dir: ks.dir, deviceKeys, ...(signing ? { signingKey: signing } : {}), ...(flash ? { flashKey: flash } : {}), ...(gitWarning ? { gitWarning } : {}) };
+}

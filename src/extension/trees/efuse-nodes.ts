@@ -1,0 +1,33 @@
+import type { EfuseSnapshot } from '../../../webview/src/protocol';
+import type { UiNode } from './node-tree';
+
+/**
+ * eFuse view rows: fields by category, lock icons for protection, and fields whose value
+ * changed since the previous read marked. Empty until a board has been read.
+ */
+export function efuseNodes(s: EfuseSnapshot | undefined, previous: EfuseSnapshot | undefined): UiNode[] {
+  if (!s || !s.hasValues) return [];
+  const before = new Map(previous?.fields.map((f) => [f.name, f.value]) ?? []);
+  const categories = [...new Set(s.fields.map((f) => f.category))].sort();
+  return categories.map((cat) => ({
+    id: `efuse/cat/${cat}`,
+    label: cat,
+    icon: 'symbol-namespace',
+    children: s.fields
+      .filter((f) => f.category === cat)
+      .map((f) => {
+        const old = before.get(f.name);
+        const changed = old !== undefined && old !== f.value;
+        const icon = changed ? 'diff-modified' : f.readProtected ? 'eye-closed' : f.writeProtected ? 'lock' : 'unlock';
+        const prot = [f.readProtected ? 'read-protected' : '', f.writeProtected ? 'write-protected' : ''].filter(Boolean).join(', ') || 'not protected';
+        return {
+          id: `efuse/field/${f.name}`,
+          label: f.name,
+          description: changed ? `${f.value} (was ${old})` : f.value,
+          tooltip: `${f.description}\nBLOCK${f.block} bit ${f.bit}, ${f.len} bit(s); ${prot}`,
+          icon,
+          ...(changed ? { color: 'gitDecoration.modifiedResourceForeground' } : {}),
+        };
+      }),
+  }));
+}

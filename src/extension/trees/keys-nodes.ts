@@ -1,0 +1,29 @@
+import type { UiNode } from './node-tree';
+
+/** What the Keys view needs from the key store; fingerprints only, never key bytes. */
+export interface KeyStoreListing {
+  dir: string;
+  signingKey?: { path: string; fingerprint: string };
+  flashKey?: { path: string; fingerprint: string };
+  deviceKeys: { mac: string; path: string; fingerprint: string }[];
+  gitWarning?: string;
+}
+
+export function keysNodes(k: KeyStoreListing | undefined): UiNode[] {
+  if (!k) return [];
+  const nodes: UiNode[] = [];
+  if (k.gitWarning) nodes.push({ id: 'keys/git', label: 'Key store is not ignored by git', tooltip: k.gitWarning, icon: 'warning', color: 'list.warningForeground', contextValue: 'pycom.keys.gitWarning' });
+  if (k.signingKey) nodes.push({ id: 'keys/signing', label: 'Secure boot signing key', description: k.signingKey.fingerprint, tooltip: `${k.signingKey.path}\nfingerprint ${k.signingKey.fingerprint}`, icon: 'key', contextValue: 'pycom.key', resourcePath: k.signingKey.path });
+  if (k.flashKey) nodes.push({ id: 'keys/flash', label: 'Flash encryption key (shared)', description: k.flashKey.fingerprint, tooltip: `${k.flashKey.path}\nfingerprint ${k.flashKey.fingerprint}`, icon: 'lock', contextValue: 'pycom.key', resourcePath: k.flashKey.path });
+  if (k.deviceKeys.length) {
+    nodes.push({
+      id: 'keys/devices',
+      label: 'Per-device flash keys',
+      description: String(k.deviceKeys.length),
+      icon: 'circuit-board',
+      children: k.deviceKeys.map((d) => ({ id: `keys/device/${d.mac}`, label: d.mac, description: d.fingerprint, tooltip: `${d.path}\nfingerprint ${d.fingerprint}`, icon: 'lock', contextValue: 'pycom.key', resourcePath: d.path })),
+    });
+  }
+  // Only a warning and no keys: still show it, the welcome content would hide it.
+  return nodes;
+}

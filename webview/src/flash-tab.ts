@@ -1,0 +1,40 @@
+import { overallPercent, type FlashProgressView } from './protocol';
+import { el, clear } from './dom';
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(5, '0')}`;
+}
+
+function bar(label: string, value: number, max: number, id?: string): HTMLElement {
+  const pct = max > 0 ? Math.floor((Math.min(value, max) * 100) / max) : 0;
+  const progress = el('vscode-progress-bar', { 'aria-label': label, max: String(max || 1), value: String(Math.min(value, max)) });
+  return el('div', { class: 'bar', ...(id ? { 'data-testid': id } : {}) }, el('span', { class: 'bar-label' }, label), progress, el('span', { class: 'bar-pct' }, `${pct}%`));
+}
+
+function formatEta(s: number | undefined): string {
+  if (s === undefined) return '—';
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m} min ${Math.round(s % 60)} s` : `${Math.round(s)} s`;
+}
+
+/** Renders the flash tab: overall bar, one bar per region, throughput, ETA, log, cancel. */
+export function renderFlash(root: Element, p: FlashProgressView | undefined, onCancel: () => void): void {
+  clear(root);
+  if (!p) {
+    root.append(el('p', { class: 'muted' }, 'No flash in progress. Use the status-bar button or "Pycom: Flash Secure Firmware".'));
+    return;
+  }
+  const total = p.regions.reduce((n, r) => n + r.size, 0);
+  const pct = overallPercent(p);
+  root.append(el('p', { 'data-testid': 'flash-state' }, `${p.board}: ${p.state}`));
+  root.append(bar(`Overall (${pct}%)`, pct, 100, 'flash-overall'));
+  for (const r of p.regions) root.append(bar(`${r.name} @ ${hex(r.address)}`, r.written, r.size));
+  const kbps = p.bytesPerSecond !== undefined ? `${(p.bytesPerSecond / 1024).toFixed(1)} KiB/s` : '—';
+  root.append(el('p', {}, `Throughput: ${kbps} · ETA: ${formatEta(p.etaSeconds)} · ${total} bytes`));
+  if (p.state === 'running') {
+    const cancel = el('vscode-button', { secondary: '' }, 'Cancel');
+    cancel.addEventListener('click', onCancel);
+    root.append(cancel);
+  }
+  root.append(el('pre', { class: 'log', 'aria-label': 'flash log' }, p.log.join('\n')));
+}

@@ -1,0 +1,61 @@
+// The Pycom webview app: two tabs (eFuse inspector, flash progress) built from @vscode-elements.
+import '@vscode-elements/elements/dist/vscode-tabs/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
+import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
+import '@vscode-elements/elements/dist/vscode-table/index.js';
+import '@vscode-elements/elements/dist/vscode-table-header/index.js';
+import '@vscode-elements/elements/dist/vscode-table-header-cell/index.js';
+import '@vscode-elements/elements/dist/vscode-table-body/index.js';
+import '@vscode-elements/elements/dist/vscode-table-row/index.js';
+import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import { isHostMessage, TABS, type HostMessage, type WebviewMessage, type WebviewState } from './protocol';
+import { renderEfuses } from './efuse-tab';
+import { renderFlash } from './flash-tab';
+
+interface VsCodeApi {
+  postMessage(m: WebviewMessage): void;
+  getState(): WebviewState | undefined;
+  setState(s: WebviewState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+// State survives hide/show (and a reload) through getState/setState, not through the host.
+let state: WebviewState = vscode.getState() ?? { tab: 'efuses' };
+
+const tabs = document.getElementById('tabs') as HTMLElement & { selectedIndex: number };
+const efuseRoot = document.getElementById('efuse-root')!;
+const flashRoot = document.getElementById('flash-root')!;
+
+function render(): void {
+  tabs.selectedIndex = TABS.indexOf(state.tab);
+  renderEfuses(efuseRoot, state.efuses);
+  renderFlash(flashRoot, state.flash, () => vscode.postMessage({ type: 'cancelFlash' }));
+  vscode.setState(state);
+}
+
+function apply(m: HostMessage): void {
+  switch (m.type) {
+    case 'showTab': state = { ...state, tab: m.tab }; break;
+    case 'efuses': state = { ...state, efuses: m.snapshot }; break;
+    case 'flash': state = { ...state, flash: m.progress }; break;
+  }
+  render();
+}
+
+window.addEventListener('message', (e: MessageEvent<unknown>) => {
+  if (isHostMessage(e.data)) apply(e.data);
+});
+tabs.addEventListener('vsc-tabs-select', (e: Event) => {
+  const idx = (e as CustomEvent<{ selectedIndex: number }>).detail.selectedIndex;
+  const tab = TABS[idx];
+  if (tab && tab !== state.tab) {
+    state = { ...state, tab };
+    vscode.setState(state);
+    vscode.postMessage({ type: 'tabChanged', tab });
+  }
+});
+render();
+vscode.postMessage({ type: 'ready' });

@@ -1,0 +1,150 @@
+/**
+ * The typed message protocol between the extension host and the Pycom webview panel.
+ * Shared by both sides (the extension bundles it for Node, the webview for the browser), so it
+ * must stay free of `vscode` and DOM types. Everything crossing the boundary is plain JSON.
+ *
+ * Key material never crosses this boundary: eFuse key blocks arrive already masked by the
+ * extension, and keys are only ever named by fingerprint.
+ */
+
+export type Tab = 'efuses' | 'flash';
+export const TABS: readonly Tab[] = ['efuses', 'flash'];
+
+/** One eFuse field as the inspector shows it. All strings are display text, derived by the core. */
+export interface EfuseFieldView {
+  name: string;
+  category: string;
+  description: string;
+  block: number;
+  /** First bit inside the block and the width, for the "raw bits" column. */
+  bit: number;
+  len: number;
+  value: string;
+  /** The field's raw bits as a binary or hex string. */
+  raw: string;
+  /** undefined when no board has been read (the protection state is unknown). */
+  readProtected: boolean | undefined;
+  writeProtected: boolean | undefined;
+  /** Which protection bits guard the field, e.g. "WR_DIS[7] RD_DIS[3]", or "" when none. */
+  protectionBits: string;
+  /** Value after a planned burn; present only when the panel shows a burn plan. */
+  after?: string;
+}
+
+export interface EfuseBlockView {
+  block: number;
+  hex: string;
+  afterHex?: string;
+}
+
+export interface EfuseSnapshot {
+  /** Where the values come from: "virtual GPy 24:0a:c4:…", "/dev/ttyACM0", or "field table only". */
+  source: string;
+  /** False when no board has been read yet: the table lists fields without values. */
+  hasValues: boolean;
+  fields: EfuseFieldView[];
+  blocks: EfuseBlockView[];
+  /** Set when the snapshot shows a burn plan (before/after columns). */
+  plan?: { title: string; irreversible: string[] };
+}
+
+export interface FlashRegionView {
+  name: string;
+  address: number;
+  size: number;
+  written: number;
+}
+
+export type FlashState = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface FlashProgressView {
+  board: string;
+  state: FlashState;
+  regions: FlashRegionView[];
+  bytesPerSecond?: number;
+  etaSeconds?: number;
+  log: string[];
+}
+
+/** Extension → webview. */
+export type HostMessage =
+  | { type: 'showTab'; tab: Tab }
+  | { type: 'efuses'; snapshot: EfuseSnapshot }
+  | { type: 'flash'; progress: FlashProgressView };
+
+/** Webview → extension. */
+export type WebviewMessage =
+  | { type: 'ready' }
+  | { type: 'tabChanged'; tab: Tab }
+  | { type: 'refreshEfuses' }
+  | { type: 'cancelFlash' };
+
+export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Validates a message from the webview. The webview is a browser context that renders device
+ * data, so the host treats whatever it posts as untrusted: exact types, no extra keys.
+ */
+export function parseWebviewMessage(raw: unknown): ParseResult<WebviewMessage> {
+  if (!isRecord(raw)) return { ok: false, error: 'webview message is not an object' };
+  const type = raw.type;
+  if (typeof type !== 'string') return { ok: false, error: 'webview message has no string "type"' };
+  const keys = Object.keys(raw);
+  const onlyKeys = (allowed: string[]): string | undefined => {
+    const extra = keys.filter((k) => !allowed.includes(k));
+    return extra.length ? `webview message "${type}" has unexpected field(s): ${extra.join(', ')}` : undefined;
+  };
+  switch (type) {
+    case 'ready':
+    case 'refreshEfuses':
+    case 'cancelFlash': {
+      const err = onlyKeys(['type']);
+      return err ? { ok: false, error: err } : { ok: true, message: { type } };
+    }
+    case 'tabChanged': {
+      const err = onlyKeys(['type', 'tab']);
+      if (err) return { ok: false, error: err };
+      const tab = raw.tab;
+      if (typeof tab !== 'string' || !(TABS as readonly string[]).includes(tab)) {
+        return { ok: false, error: `webview message "tabChanged" has an unknown tab: ${JSON.stringify(tab)}` };
+      }
+      return { ok: true, message: { type, tab: tab as Tab } };
+    }
+    default:
+      return { ok: false, error: `unknown webview message type: ${JSON.stringify(type).slice(0, 40)}` };
+  }
+}
+
+/** Overall progress of a flash, 0..100, from the per-region byte counts. */
+export function overallPercent(p: FlashProgressView): number {
+  const total = p.regions.reduce((n, r) => n + r.size, 0);
+  if (total === 0) return p.state === 'done' ? 100 : 0;
+  const done = p.regions.reduce((n, r) => n + Math.min(r.written, r.size), 0);
+  return Math.floor((done * 100) / total);
+}
+
+/** State the webview persists with vscode.setState so hide/show does not lose it. */
+export interface WebviewState {
+  tab: Tab;
+  efuses?: EfuseSnapshot;
+  flash?: FlashProgressView;
+}
+
+/** Host messages are produced by our own code, but the webview still checks the shape before rendering. */
+export function isHostMessage(raw: unknown): raw is HostMessage {
+  if (!isRecord(raw)) return false;
+  switch (raw.type) {
+    case 'showTab':
+      return typeof raw.tab === 'string' && (TABS as readonly string[]).includes(raw.tab);
+    case 'efuses':
+      return isRecord(raw.snapshot) && Array.isArray(raw.snapshot.fields) && Array.isArray(raw.snapshot.blocks);
+    case 'flash':
+      return isRecord(raw.progress) && Array.isArray(raw.progress.regions) && Array.isArray(raw.progress.log);
+    default:
+      return false;
+  }
+}
