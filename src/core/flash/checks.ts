@@ -1,0 +1,222 @@
+import { UserError } from '../errors';
+import { computeBootloaderDigest } from '../crypto/bootloader-digest';
+import { decryptFlashData } from '../crypto/flash-encryption';
+import { classifyContent, type ContentKind } from '../firmware/content';
+import { hex } from '../firmware/generations';
+import { fingerprint } from '../util/fingerprint';
+import { CONFIG_SECTOR_ADDRESS, LAYOUTS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../partition/layouts';
+import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, type PartitionEntry } from '../partition/table';
+import { describeRegion, type FlashPlan, type PlanRegion } from './plan';
+
+/**
+ * Everything that is checked before the first byte is written. Each refusal is a UserError whose
+ * sentence names the file, the address and the reason, so nothing half-written is ever left behind
+ * by a plan that could have been rejected up front (issue 5 §3).
+ */
+export interface ChipSecurity {
+  /** FLASH_CRYPT_CNT has an odd number of bits set. */
+  flashEncryption: boolean;
+  /** ABS_DONE_0 is burned. */
+  secureBoot: boolean;
+  flashCryptConf?: number;
+  flashSize?: number;
+}
+
+export interface BootPrediction {
+  boots: boolean;
+  /** Why not, in the words of the boot log when possible. */
+  reason?: string;
+}
+
+/** D's boot prediction, applied to the flash as it would be after the plan. */
+export type BootPredictor = (plan: FlashPlan) => BootPrediction | Promise<BootPrediction>;
+
+export interface CheckContext {
+  /** The connected chip's state; undefined when only the plan itself can be checked (dry run without a board). */
+  chip?: ChipSecurity;
+  /** The flash-encryption key for this board from the key store (never printed: fingerprint only). */
+  flashKey?: Uint8Array;
+  /** The secure boot key as it is in BLOCK2 (key-file order), when known (readable, or what we burned). */
+  secureBootKey?: Uint8Array;
+  forceConfigSector?: boolean;
+  predictBoot?: BootPredictor;
+}
+
+export interface CheckReport {
+  /** Non-fatal remarks (e.g. size not checked because the table was unreadable). */
+  notes: string[];
+  /** Plaintext of each region as the chip will read it (decrypted when encrypted and a key was known). */
+  plaintext: Map<PlanRegion, Uint8Array>;
+}
+
+const EXPECTED: Partial<Record<PlanRegion['role'], ContentKind>> = {
+  'bootloader-digest': 'digest-image',
+  bootloader: 'image',
+  'partition-table': 'partition-table',
+  app: 'image',
+  'ota-copy': 'image',
+};
+const KIND_TEXT: Record<ContentKind, string> = {
+  image: 'an ESP32 app image',
+  'digest-image': 'a secure boot digest + bootloader image',
+  'partition-table': 'a partition table',
+  unknown: 'valid content',
+};
+
+/** Addresses worth trying when a file decrypts to garbage, to tell the user where it belongs. */
+const CANDIDATE_ADDRESSES = [0x0, 0x8000, 0x10000, 0x1a0000, 0x1c0000, 0x210000];
+
+function refuse(code: string, msg: string): never {
+  throw new UserError(code, msg);
+}
+
+function end(r: PlanRegion): number {
+  return r.address + r.data.length;
+}
+
+function decryptAt(data: Uint8Array, address: number, key: Uint8Array, conf: number): Uint8Array {
+  const whole = data.length - (data.length % 16);
+  return decryptFlashData(data.subarray(0, whole), { key, address, flashCryptConf: conf });
+}
+
+function whereItDecrypts(data: Uint8Array, key: Uint8Array, conf: number, not: number): number | undefined {
+  for (const a of CANDIDATE_ADDRESSES) {
+    if (a === not) continue;
+    const d = decryptAt(data, a, key, conf);
+    if (classifyContent(d).kind !== 'unknown') return a;
+  }
+  return undefined;
+}
+
+/** Static checks: alignment, overlaps, the config sector, sizes against the flash and the table. */
+function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly PartitionEntry[] | undefined, notes: string[]): void {
+  const sorted = [...plan.regions].sort((a, b) => a.address - b.address);
+  for (const r of sorted) {
+    // Writes erase whole 4 KB sectors: an unaligned start would erase bytes before it.
+    if (r.address % SECTOR_SIZE !== 0) {
+      refuse('E_PLAN_ALIGN', `${describeRegion(r)} does not start on a 4 KB sector boundary (0x1000); writing it would erase data before it, so give an aligned address.`);
+    }
+    if (r.encrypted && r.address % 32 !== 0) refuse('E_PLAN_ALIGN', `${describeRegion(r)}: encrypted data must start on a 32-byte boundary.`);
+    if (!ctx.forceConfigSector && r.address < CONFIG_SECTOR_ADDRESS + SECTOR_SIZE && end(r) > CONFIG_SECTOR_ADDRESS) {
+      refuse('E_PLAN_CONFIG_SECTOR', `${describeRegion(r)} would overwrite the config sector at 0x3FF000, which holds this module's LoRa/Sigfox identity (MAC, Sigfox ID/PAC); remove it from the plan, or pass --force-config-sector if you really mean to restore that sector.`);
+    }
+    const flashSize = ctx.chip?.flashSize;
+    if (flashSize !== undefined && end(r) > flashSize) {
+      refuse('E_PLAN_FLASH_SIZE', `${describeRegion(r)} ends at ${hex(end(r))}, past the end of the ${flashSize / 0x100000} MB flash.`);
+    }
+  }
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!;
+    const b = sorted[i]!;
+    if (end(a) > b.address) refuse('E_PLAN_OVERLAP', `${describeRegion(a)} overlaps ${describeRegion(b)}; each byte of flash can come from one file only.`);
+  }
+  for (const r of sorted) {
+    if (r.role === 'bootloader-digest' && end(r) > PARTITION_TABLE_ADDRESS) {
+      refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} runs into the partition table at 0x8000; the bootloader must end before it.`);
+    }
+    if (r.role === 'partition-table' && r.data.length > SECTOR_SIZE) {
+      refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} is larger than the 4 KB partition-table sector.`);
+    }
+    if (r.address < 0x9000) continue;
+    if (!partitions) {
+      notes.push(`The size of ${describeRegion(r)} was not checked against a partition table.`);
+      continue;
+    }
+    const p = partitions.find((e) => r.address >= e.offset && r.address < e.offset + e.size);
+    if (p && end(r) > p.offset + p.size) {
+      refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} is larger than the "${p.label}" partition it goes into (${hex(p.offset)}, ${p.size} bytes); the build does not fit this layout.`);
+    }
+  }
+}
+
+export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promise<CheckReport> {
+  const notes: string[] = [];
+  const plaintext = new Map<PlanRegion, Uint8Array>();
+  const conf = ctx.chip?.flashCryptConf ?? 0xf;
+
+  // 1. What each file is, as the chip will read it (decrypting encrypted ones at their address).
+  for (const r of plan.regions) {
+    if (!r.encrypted) {
+      plaintext.set(r, r.data);
+      continue;
+    }
+    if (!ctx.flashKey) {
+      refuse('E_PLAN_NO_KEY', `${describeRegion(r)} is encrypted but there is no flash-encryption key for this board in the key store, so it cannot be checked; add the key (or use the board's key store) before flashing.`);
+    }
+    if (r.data.length % 16 !== 0) refuse('E_PLAN_DECRYPT', `${describeRegion(r)} is not a whole number of 16-byte blocks, so it is not a flash-encryption output.`);
+    plaintext.set(r, decryptAt(r.data, r.address, ctx.flashKey, conf));
+  }
+  for (const r of plan.regions) {
+    const want = EXPECTED[r.role];
+    if (!want) continue;
+    const got = classifyContent(plaintext.get(r)!);
+    if (got.kind === want) continue;
+    if (r.encrypted) {
+      const other = whereItDecrypts(r.data, ctx.flashKey!, conf, r.address);
+      refuse(
+        'E_PLAN_DECRYPT',
+        other !== undefined
+          ? `${describeRegion(r)} was encrypted for address ${hex(other)}, not ${hex(r.address)}: decrypted at ${hex(r.address)} it is not ${KIND_TEXT[want]}; write it at ${hex(other)} or use the file built for ${hex(r.address)}.`
+          : `${describeRegion(r)} does not decrypt to ${KIND_TEXT[want]} at ${hex(r.address)} with the flash key ${fingerprint(ctx.flashKey!)}: it was encrypted for another address or with another key.`,
+      );
+    }
+    refuse('E_PLAN_CONTENT', `${describeRegion(r)} is not ${KIND_TEXT[want]} (${got.problem ?? `it is ${KIND_TEXT[got.kind]}`}); check the file and the address.`);
+  }
+
+  // 2. Layout, with the plan's own partition table when it can be read.
+  const table = plan.regions.find((r) => r.role === 'partition-table');
+  let partitions: readonly PartitionEntry[] | undefined;
+  if (table) partitions = parsePartitionTable(plaintext.get(table)!.subarray(0, TABLE_MAX_LEN), describeRegion(table)).entries;
+  else if (plan.layout) partitions = LAYOUTS[plan.layout];
+  checkLayout(plan, ctx, partitions, notes);
+
+  // 3. The chip's encryption state must match what each file is.
+  const chip = ctx.chip;
+  if (chip) {
+    for (const r of plan.regions) {
+      if (chip.flashEncryption && !r.encrypted && readThroughEncryption(r, partitions)) {
+        refuse('E_PLAN_PLAINTEXT', `${describeRegion(r)} is plaintext, but flash encryption is on: the chip would decrypt it into garbage (the "flash read err, 1000" boot loop); use the file encrypted for ${hex(r.address)}.`);
+      }
+      if (!chip.flashEncryption && r.encrypted) {
+        refuse('E_PLAN_ENCRYPTED', `${describeRegion(r)} is encrypted, but flash encryption is off on this chip, so it would be read as garbage; burn the keys and FLASH_CRYPT_CNT first, or flash the plaintext build.`);
+      }
+    }
+    if (chip.secureBoot) {
+      for (const r of plan.regions) {
+        if (r.address < PARTITION_TABLE_ADDRESS && !(r.role === 'bootloader-digest' && r.address === 0)) {
+          refuse('E_PLAN_BOOTLOADER', `${describeRegion(r)}: secure boot is on, and below 0x8000 only the reflashable digest image (bootloader-reflash-digest.bin_enc at 0x0) may be written; anything else there stops the chip from booting.`);
+        }
+      }
+    }
+  }
+
+  // 4. The digest must be made with the key in BLOCK2, or the ROM prints "secure boot check fail".
+  if (ctx.secureBootKey) {
+    for (const r of plan.regions.filter((x) => x.role === 'bootloader-digest')) {
+      const p = plaintext.get(r)!;
+      const image = p.subarray(0x1000, 0x1000 + Math.floor((p.length - 0x1000) / 128) * 128);
+      const digest = computeBootloaderDigest(ctx.secureBootKey, p.subarray(0, 128), image);
+      if (!Buffer.from(digest).equals(Buffer.from(p.subarray(0x80, 0xc0)))) {
+        refuse('E_PLAN_DIGEST_KEY', `${describeRegion(r)} was digested with a secure boot key other than the one in BLOCK2 (fingerprint ${fingerprint(ctx.secureBootKey)}); the ROM would print "secure boot check fail". Rebuild the bootloader with this board's signing key.`);
+      }
+    }
+  }
+
+  // 5. Finally: would the device boot afterwards?
+  if (ctx.predictBoot) {
+    const p = await ctx.predictBoot(plan);
+    if (!p.boots) refuse('E_PLAN_NO_BOOT', `After this plan the device would not boot: ${p.reason ?? 'the boot prediction failed'}; nothing was written.`);
+  } else {
+    notes.push('Boot prediction was not run.');
+  }
+  return { notes, plaintext };
+}
+
+/** Whether the chip reads this region through the decrypting cache (so it must be ciphertext). */
+function readThroughEncryption(r: PlanRegion, partitions: readonly PartitionEntry[] | undefined): boolean {
+  if (r.role === 'config') return false;
+  if (r.role !== 'data') return true;
+  const p = partitions?.find((e) => r.address >= e.offset && r.address < e.offset + e.size);
+  // Unknown partition: assume it is encrypted, the conservative answer.
+  return p ? isEncryptedPartition(p) : true;
+}

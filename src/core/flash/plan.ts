@@ -1,0 +1,90 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../errors';
+import type { BoardId } from '../boards/firmware';
+import type { GenerationId } from '../firmware/generations';
+import { hex } from '../firmware/generations';
+import type { BuildOutputs } from '../firmware/outputs';
+import { classifyContent } from '../firmware/content';
+import { readInputFile } from '../util/atomic-file';
+import { BOOTLOADER_ADDRESS, CONFIG_SECTOR_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, type LayoutId } from '../partition/layouts';
+
+/**
+ * A flash plan: which bytes go to which address, what they are, and whether they are already
+ * encrypted for that address. Built from a build directory or from explicit ADDR FILE pairs, then
+ * checked (checks.ts) before a single byte is written.
+ */
+export type RegionRole = 'bootloader-digest' | 'bootloader' | 'partition-table' | 'app' | 'ota-copy' | 'config' | 'data';
+
+export interface PlanRegion {
+  address: number;
+  file: string;
+  data: Uint8Array;
+  role: RegionRole;
+  encrypted: boolean;
+}
+
+export interface FlashPlan {
+  regions: PlanRegion[];
+  board?: BoardId;
+  generation?: GenerationId;
+  /** The partition layout the plan's table describes (for size checks when the table is encrypted and no key is known). */
+  layout?: LayoutId;
+}
+
+export function describeRegion(r: PlanRegion): string {
+  return `${path.basename(r.file)} at ${hex(r.address)} (${r.role}, ${r.encrypted ? 'encrypted' : 'plaintext'}, ${r.data.length} bytes)`;
+}
+
+/** The layout for a flash size: Era D builds both tables; 8 MB modules take the 8MB one. */
+function pickTable(b: BuildOutputs, flashSize: number | undefined) {
+  const tables = b.outputs.filter((o) => o.role === 'partition-table');
+  if (tables.length <= 1) return tables[0];
+  const want: LayoutId = flashSize !== undefined && flashSize >= 0x800000 ? '8MB' : '4MB';
+  if (flashSize === undefined) {
+    throw new UserError('E_PLAN_FLASH_SIZE', `${b.dir} has partition tables for 4 MB and 8 MB modules; connect the board (its flash size decides) or pass --flash-size.`);
+  }
+  return tables.find((t) => t.layout === want) ?? tables[0];
+}
+
+/** The full secure set of a build: digest at 0x0, partition table at 0x8000, factory app at 0x10000. */
+export function planFromBuild(b: BuildOutputs, opts: { flashSize?: number } = {}): FlashPlan {
+  const digest = b.outputs.find((o) => o.role === 'bootloader-digest');
+  const table = pickTable(b, opts.flashSize);
+  const app = b.outputs.find((o) => o.role === 'app');
+  const missing = [!digest && 'the bootloader digest image', !table && 'the partition table', !app && 'the app'].filter(Boolean);
+  if (missing.length) {
+    throw new UserError('E_PLAN_INCOMPLETE', `${b.dir} lacks ${missing.join(', ')}; run the secure build for both TARGET=boot and TARGET=app.`);
+  }
+  const regions = [digest!, table!, app!].map((o) => ({
+    address: o.address,
+    file: o.path,
+    data: new Uint8Array(fs.readFileSync(o.path)),
+    role: o.role,
+    encrypted: o.encrypted,
+  }));
+  return { regions, board: b.board, generation: b.generation, ...(table!.layout ? { layout: table!.layout } : {}) };
+}
+
+/** The role an explicit `ADDR FILE` pair most likely has, from its address and (if plain) its bytes. */
+export function guessRole(address: number, data: Uint8Array): { role: RegionRole; encrypted: boolean } {
+  const c = classifyContent(data);
+  const encrypted = c.kind === 'unknown';
+  if (address >= CONFIG_SECTOR_ADDRESS && address < CONFIG_SECTOR_ADDRESS + 0x1000) return { role: 'config', encrypted: false };
+  if (address === DIGEST_ADDRESS) return { role: encrypted || c.kind === 'digest-image' ? 'bootloader-digest' : c.kind === 'image' ? 'bootloader' : 'data', encrypted };
+  if (address === BOOTLOADER_ADDRESS) return { role: 'bootloader', encrypted };
+  if (address === PARTITION_TABLE_ADDRESS) return { role: 'partition-table', encrypted };
+  if (c.kind === 'image' || (encrypted && address >= 0x10000 && address % 0x10000 === 0)) return { role: 'app', encrypted };
+  if (c.kind === 'partition-table') return { role: 'partition-table', encrypted };
+  return { role: 'data', encrypted };
+}
+
+export function planFromPairs(pairs: ReadonlyArray<{ address: number; file: string }>): FlashPlan {
+  if (pairs.length === 0) throw new UserError('E_USAGE', 'Nothing to flash: give --build DIR or ADDR FILE pairs.');
+  const regions = pairs.map(({ address, file }) => {
+    const data = new Uint8Array(readInputFile(file, 'file to flash'));
+    if (data.length === 0) throw new UserError('E_PLAN_EMPTY', `${file} is empty; there is nothing to write at ${hex(address)}.`);
+    return { address, file, data, ...guessRole(address, data) };
+  });
+  return { regions };
+}
