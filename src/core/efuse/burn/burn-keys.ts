@@ -3,7 +3,8 @@ import { fingerprint } from '../../util/fingerprint';
 import { completedSteps, interruptedOperations, type AuditRecord } from '../../audit/audit-log';
 import { normaliseMac } from '../../keystore/key-store';
 import { field, fieldWords, isRdDisSet, isWrDisSet, popcount, readFieldRaw, type EfuseBlock, type EfuseWords } from '../fields';
-import { blockDataBytes, blockProgramWords, bytesToWords } from '../coding';
+import { blockDataBytes } from '../coding';
+import { keyFileToBlockWords, keyFileToReadWords } from '../../crypto/efuse-key-layout';
 import { decodeEfuses, isThreeFour, type DecodedEfuses, type KeyBlockState } from '../decode';
 import type { EfuseSnapshot } from '../access';
 import { block0Changes, keyBlockChanges, type BurnPlan, type PlanStep } from './plan';
@@ -82,8 +83,10 @@ function keyStep(ctx: Ctx, id: string, block: 1 | 2, key: Uint8Array, title: str
   const state = ctx.dec.keyBlocks[block];
   const fp = fingerprint(key);
   const data = keyRegisterBytes(key);
-  const program = blockProgramWords(data, ctx.threeFour);
-  const expect = [...bytesToWords(data), ...(ctx.threeFour ? [0, 0] : [])];
+  // The espefuse alias semantics: key file reversed into the block, 3/4-encoded when the chip codes.
+  const layout = { reverse: true, coding: ctx.threeFour ? '3/4' : 'none' } as const;
+  const program = keyFileToBlockWords(key, layout);
+  const expect = [...keyFileToReadWords(key, layout), ...(ctx.threeFour ? [0, 0] : [])];
   const name = `BLOCK${block}`;
   const base = { id, title, effect, block: block as EfuseBlock, fields: [] as PlanStep['fields'], protections: [] as string[], irreversible: true as const, keyFingerprint: fp };
   if (state.status === 'protected') {
