@@ -5,6 +5,7 @@ import type { Transport } from '../transport/transport';
 import { realClock, type Clock } from './clock';
 import { FrameReader, ReadFailure } from './frame-reader';
 import { LinkError, fromReadFailure, linkError } from './link-error';
+import { writeFlash, md5, readFlash, type FlashProgress, type WriteFlashOptions, type WriteFlashResult } from './flash';
 import { DEFAULT_TIMEOUT_MS, MD5_MS_PER_MB, MEM_END_ROM_TIMEOUT_MS, SYNC_TIMEOUT_MS, timeoutPerMb } from './timeouts';
 
 export interface RomLoaderOptions {
@@ -255,6 +256,19 @@ export class RomLoader {
     } catch (e) {
       if (!(e instanceof LinkError) || e.failure === undefined || e.failure === 'closed') throw e;
     }
+  }
+
+  /** Writes and verifies `data` at `addr` (see flash.ts): progress events, cancellation between blocks. */
+  writeFlash(addr: number, data: Uint8Array, opts: WriteFlashOptions = {}): Promise<WriteFlashResult> {
+    return writeFlash(this, addr, data, opts);
+  }
+
+  md5(addr: number, length: number): Promise<string> {
+    return md5(this, addr, length);
+  }
+
+  readFlash(addr: number, length: number, opts: { onProgress?: (p: FlashProgress) => void; signal?: AbortSignal } = {}): Promise<Buffer> {
+    return readFlash(this, addr, length, opts);
   }
 
   /** *_DATA packets: 16-byte sub-header (len, seq, 0, 0), data, XOR checksum over the data. */
