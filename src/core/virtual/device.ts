@@ -1,0 +1,316 @@
+/**
+ * VirtualEsp32 — the virtual Pycom board (ESP32 ROM loader, eFuse controller, SPI NOR flash).
+ *
+ *   const dev = new VirtualEsp32({ profile: 'GPY', seed: 'bench-1' });   // factory-fresh GPy
+ *   const { host, device } = createMemoryPair();                           // or a TCP socket
+ *   dev.attach(device);             // listen on the device side of a link
+ *   dev.reset('download');          // P2/GPIO0 low + reset: prints the boot log, loader ready
+ *   await host.open(); ... SLIP frames ... (the ROM loader answers)
+ *   dev.flash.read(0x1000, 16); dev.efuse.rawField('FLASH_CRYPT_CNT'); dev.efuse.visibleField('BLOCK1')
+ *
+ * Options: profile (WIPY, WIPY2, LOPY, SIPY, GPY, FIPY, LOPY4; default GPY), seed (MAC),
+ * codingScheme ('none' | '3/4'), timing (true or a TimingModel; off by default), faults
+ * (a Faults instance or FaultOptions), efuse (physical eFuse words to start from).
+ *
+ * Line model (esp32-rom-protocol.md §3.1, auto-reset transistors): EN is low while RTS is
+ * asserted and DTR is not; GPIO0 is low while DTR is asserted and RTS is not. Releasing EN boots
+ * the chip after a short RC delay, sampling GPIO0 then. Links without modem lines (TCP) never
+ * send line events: the board then behaves as if P2 were jumpered to GND.
+ */
+import { SlipDecoder, slipEncode } from '../rom/slip';
+import type { DeviceEndpoint, ModemSignals, Unsubscribe } from '../transport/transport';
+import type { EfuseWords } from '../efuse/fields';
+import { factoryMacBytes } from '../efuse/fields';
+import type { PycomModule } from '../boards/modules';
+import { downloadBootLog, getBootPredictor, normalBootHeader, BOOT_DOWNLOAD, BOOT_FLASH } from './boot-log';
+import { EfuseController } from './efuse-controller';
+import { Faults, PowerLoss, type FaultOptions } from './faults';
+import { factoryProfile, type CodingSchemeOption } from './profiles';
+import { RegisterSpace } from './registers';
+import { RomLoader } from './rom-loader';
+import { SpiFlash } from './spi-flash';
+import { Spi1 } from './spi1';
+import { DEFAULT_TIMING, sleep, uartMs, type TimingModel } from './timing';
+
+export type DeviceMode = 'download' | 'normal';
+/** 'off': power lost (fault) until the next reset; 'reset': EN held low; 'ram': running uploaded code. */
+export type DeviceState = DeviceMode | 'off' | 'reset' | 'ram';
+
+export interface VirtualEsp32Options {
+  profile?: string;
+  seed?: string;
+  codingScheme?: CodingSchemeOption;
+  timing?: boolean | TimingModel;
+  faults?: Faults | FaultOptions;
+  /** Physical eFuse words to start from instead of the factory image. */
+  efuse?: EfuseWords;
+  /** Opcode byte in the reply to an unknown command (§5.3, UNCONFIRMED; default 0x00). */
+  unknownOpcodeReplyOp?: number;
+}
+
+/** Baud mismatch beyond which UART bytes are garbage (a UART tolerates roughly ±3 %). */
+const BAUD_TOLERANCE = 0.03;
+/** RC delay between EN release and the chip sampling its straps. */
+const EN_RC_DELAY_MS = 2;
+const ROM_BAUD = 115200;
+
+export class VirtualEsp32 {
+  readonly module: PycomModule;
+  readonly chipRevision: number;
+  readonly flash: SpiFlash;
+  readonly efuse: EfuseController;
+  readonly registers: RegisterSpace;
+  readonly faults: Faults;
+  readonly timing: TimingModel | undefined;
+  readonly seed: string;
+  /** Problems inside the model (bugs), kept for tests instead of crashing the host process. */
+  readonly internalErrors: Error[] = [];
+
+  private readonly spi1: Spi1;
+  private readonly loader: RomLoader;
+  private decoder = new SlipDecoder();
+  private endpoint: DeviceEndpoint | undefined;
+  private subs: Unsubscribe[] = [];
+  private stateValue: DeviceState = 'reset';
+  private strapValue = BOOT_DOWNLOAD;
+  private uartBaudValue = ROM_BAUD;
+  private lineBaud: number | undefined;
+  private lineDataBits = 8;
+  private autobaud = true;
+  private gpio0Low = true;
+  private enLow = false;
+  private epoch = 0;
+  private work: Promise<void> = Promise.resolve();
+  private outChain: Promise<void> = Promise.resolve();
+  private bootTimer: NodeJS.Timeout | undefined;
+  private readonly textListeners = new Set<(text: string) => void>();
+
+  constructor(opts: VirtualEsp32Options = {}) {
+    const profile = factoryProfile(opts.profile ?? 'GPY', opts.seed ?? 'default', opts.codingScheme ?? 'none');
+    this.module = profile.module;
+    this.seed = profile.seed;
+    this.chipRevision = profile.module.chipRevision;
+    this.flash = new SpiFlash({ size: profile.module.flashSize });
+    this.efuse = new EfuseController({ raw: opts.efuse ?? profile.efuse });
+    this.faults = opts.faults instanceof Faults ? opts.faults : new Faults(opts.faults);
+    this.efuse.onProgramWord = (b, w) => this.faults.step('efuse-word', `BLOCK${b} word ${w}`);
+    this.timing = opts.timing === true ? DEFAULT_TIMING : opts.timing || undefined;
+    this.spi1 = new Spi1(this.flash);
+    this.registers = new RegisterSpace({
+      efuse: this.efuse,
+      spi1: this.spi1,
+      chipRevision: this.chipRevision,
+      strap: () => this.strapValue,
+      uartBaud: () => this.uartBaudValue,
+    });
+    this.loader = new RomLoader({
+      flash: this.flash,
+      regs: this.registers,
+      faults: this.faults,
+      timing: this.timing,
+      send: (packet) => this.send(slipEncode(packet)),
+      uartBaud: () => this.uartBaudValue,
+      setUartBaud: (b) => {
+        this.uartBaudValue = b;
+        this.autobaud = false;
+      },
+      leaveLoader: (run) => this.leaveLoader(run),
+      jumpToRam: () => {
+        this.stateValue = 'ram';
+      },
+      unknownOpcodeReplyOp: opts.unknownOpcodeReplyOp ?? 0x00,
+    });
+  }
+
+  /** Current state: 'download', 'normal', 'off', 'reset' or 'ram'. */
+  get state(): DeviceState {
+    return this.stateValue;
+  }
+
+  /** The chip's UART0 baud rate. */
+  get uartBaud(): number {
+    return this.uartBaudValue;
+  }
+
+  /** Factory MAC bytes (printed order). */
+  get mac(): Buffer {
+    return factoryMacBytes(this.efuse.rawWords());
+  }
+
+  /** Listens to the text/bytes the chip prints (decoded as latin1), e.g. boot logs. */
+  onText(fn: (text: string) => void): Unsubscribe {
+    this.textListeners.add(fn);
+    return () => this.textListeners.delete(fn);
+  }
+
+  /** Connects the chip's UART (and its EN/GPIO0 lines) to a link. Replaces any previous link. */
+  attach(endpoint: DeviceEndpoint): void {
+    this.detach();
+    this.endpoint = endpoint;
+    this.lineBaud = undefined;
+    this.lineDataBits = 8;
+    this.subs = [
+      endpoint.onData((chunk) => this.receive(chunk)),
+      endpoint.onSignals((s) => this.signals(s)),
+      endpoint.onBaud((b) => {
+        this.lineBaud = b;
+      }),
+      endpoint.onDataBits((bits) => {
+        this.lineDataBits = bits;
+      }),
+      endpoint.onClose(() => this.detach(endpoint)),
+    ];
+  }
+
+  /** Disconnects from the link (board state is kept). */
+  detach(which?: DeviceEndpoint): void {
+    if (which && which !== this.endpoint) return;
+    for (const u of this.subs) u();
+    this.subs = [];
+    this.endpoint = undefined;
+  }
+
+  /**
+   * Resets the chip (power-on reset, or `reason` as printed on the rst: line) into download mode
+   * (GPIO0 low) or a normal flash boot. Also restores power after a power-loss fault.
+   */
+  reset(mode: DeviceMode = 'download', reason = 0x1): void {
+    this.epoch++;
+    if (this.bootTimer) clearTimeout(this.bootTimer);
+    this.bootTimer = undefined;
+    this.faults.lost = undefined;
+    this.efuse.reset();
+    this.spi1.reset();
+    this.registers.reset();
+    this.loader.reset();
+    this.decoder = new SlipDecoder();
+    this.uartBaudValue = ROM_BAUD;
+    this.autobaud = true;
+    this.work = Promise.resolve();
+    if (mode === 'download') {
+      this.strapValue = BOOT_DOWNLOAD;
+      this.stateValue = 'download';
+      this.print(downloadBootLog(this.chipRevision, reason));
+    } else {
+      this.strapValue = BOOT_FLASH;
+      this.stateValue = 'normal';
+      this.bootFromFlash(normalBootHeader(this.chipRevision, reason), reason);
+    }
+  }
+
+  /** Cuts power now (as a fault campaign would): the board stays silent until reset(). */
+  powerOff(): void {
+    this.epoch++;
+    this.stateValue = 'off';
+  }
+
+  /** Resolves once every received command has been processed and every reply handed to the link. */
+  async idle(): Promise<void> {
+    let w: Promise<void>;
+    do {
+      w = this.work;
+      await w;
+      await this.outChain;
+    } while (w !== this.work);
+  }
+
+  private bootFromFlash(header: string, reason: number): void {
+    const predictor = getBootPredictor();
+    if (!predictor) {
+      this.print(header);
+      return;
+    }
+    const p = predictor({ chipRevision: this.chipRevision, resetReason: reason, efuse: this.efuse.rawWords(), flash: this.flash, romHeader: header });
+    if (p.efuseAfter) this.efuse.setRaw(p.efuseAfter);
+    for (const w of p.flashWrites ?? []) {
+      if (w.erase) this.flash.eraseRange(w.offset, w.data.length);
+      this.flash.program(w.offset, w.data);
+    }
+    this.print(header + p.log);
+  }
+
+  private leaveLoader(runUserCode: boolean): void {
+    if (runUserCode) {
+      // "Run user code": the ROM continues into the flash boot path without a reset.
+      this.epoch++;
+      this.stateValue = 'normal';
+      this.bootFromFlash('', 0x1);
+    } else {
+      // Reboot: a software reset; the latched strap still selects the same boot mode
+      // (whether a ROM reboot re-samples GPIO0 is UNCONFIRMED).
+      this.reset(this.strapValue === BOOT_DOWNLOAD ? 'download' : 'normal', 0x3);
+    }
+  }
+
+  private signals(s: Required<ModemSignals>): void {
+    const enLow = s.rts && !s.dtr;
+    this.gpio0Low = s.dtr && !s.rts;
+    if (enLow && !this.enLow) {
+      this.enLow = true;
+      this.epoch++;
+      if (this.bootTimer) clearTimeout(this.bootTimer);
+      this.bootTimer = undefined;
+      this.stateValue = 'reset';
+    } else if (!enLow && this.enLow) {
+      this.enLow = false;
+      this.bootTimer = setTimeout(() => {
+        this.bootTimer = undefined;
+        if (!this.enLow) this.reset(this.gpio0Low ? 'download' : 'normal', 0x1);
+      }, EN_RC_DELAY_MS);
+    }
+  }
+
+  private baudMatches(): boolean {
+    if (this.lineBaud === undefined) return true;
+    return Math.abs(this.lineBaud / this.uartBaudValue - 1) <= BAUD_TOLERANCE;
+  }
+
+  private receive(chunk: Buffer): void {
+    if (this.stateValue !== 'download') return; // reset, off, running firmware: the ROM loader is not listening
+    if (this.lineDataBits !== 8) return; // 5-bit PIC traffic is noise to the ESP32
+    const { data, delayMs } = this.faults.filter('to-device', chunk);
+    if (this.autobaud && this.lineBaud !== undefined) this.uartBaudValue = this.lineBaud; // ROM auto-baud (§1)
+    if (!this.baudMatches()) return;
+    const epoch = this.epoch;
+    const run = async (): Promise<void> => {
+      if (delayMs) await sleep(delayMs);
+      if (epoch !== this.epoch || this.stateValue !== 'download') return;
+      for (const ev of this.decoder.push(data)) {
+        if (ev.kind !== 'frame') continue;
+        if (epoch !== this.epoch || this.stateValue !== 'download') return;
+        try {
+          await this.loader.handleFrame(ev.data);
+        } catch (e) {
+          if (e instanceof PowerLoss) {
+            this.powerOff();
+            return;
+          }
+          this.internalErrors.push(e instanceof Error ? e : new Error(String(e)));
+        }
+      }
+    };
+    this.work = this.work.then(run);
+  }
+
+  private print(text: string): void {
+    for (const fn of this.textListeners) fn(text);
+    void this.send(Buffer.from(text, 'latin1'));
+  }
+
+  /** Sends bytes out of UART0, in order, through the fault and timing models. */
+  private send(bytes: Buffer): Promise<void> {
+    const epoch = this.epoch;
+    const baud = this.uartBaudValue;
+    this.outChain = this.outChain.then(async () => {
+      if (epoch !== this.epoch) return;
+      const { data, delayMs } = this.faults.filter('to-host', bytes);
+      const wait = delayMs + (this.timing ? uartMs(this.timing, data.length, baud) : 0);
+      if (wait) await sleep(wait);
+      if (epoch !== this.epoch || !this.endpoint) return;
+      // At the wrong baud the host receives garbage; modelled as nothing arriving.
+      if (this.lineBaud !== undefined && Math.abs(this.lineBaud / baud - 1) > BAUD_TOLERANCE) return;
+      this.endpoint.write(data);
+    });
+    return this.outChain;
+  }
+}

@@ -1,0 +1,116 @@
+import { EfuseController } from './efuse-controller';
+import { Spi1 } from './spi1';
+
+/**
+ * The ESP32 address space as the ROM loader's READ_REG/WRITE_REG see it
+ * (esp32-rom-protocol.md §6.3, §6.10, §7.3, §7.4, §15).
+ */
+export const CHIP_MAGIC_ADDR = 0x40001000;
+export const CHIP_MAGIC_ESP32 = 0x00f01d83;
+export const APB_CTL_DATE_ADDR = 0x3ff6607c;
+export const UART0_CLKDIV_ADDR = 0x3ff40014;
+export const RTC_CALI_ADDR = 0x3ff5f06c;
+export const GPIO_STRAP_ADDR = 0x3ff44038;
+export const RTC_CNTL_SDIO_CONF_ADDR = 0x3ff48074;
+export const UART_DATE_ADDR = 0x60000078;
+
+/** APB clock in download mode: the 40 MHz crystal. */
+export const APB_HZ = 40_000_000;
+
+/** APB_CTL_DATE: bit31 = 1 only on rev3 (real values UNCONFIRMED, §15). */
+export function apbCtlDate(chipRevision: number): number {
+  return chipRevision >= 3 ? 0x80000000 : 0x16042000;
+}
+
+/** The RTC calibration value that makes esptool's crystal estimate `cali·15625·ck8m/40` ≈ 40 MHz. */
+export function rtcCaliFor(ck8m: number): number {
+  if (ck8m === 0) return 0;
+  return Math.round((APB_HZ * 40) / (15625 * ck8m)) & 0x1ffffff;
+}
+
+/** esptool's estimate of the crystal the ROM measured (§6.10). */
+export function romXtalEstimate(cali: number, ck8m: number): number {
+  return (cali * 15625 * ck8m) / 40;
+}
+
+export interface RegisterSpaceDeps {
+  efuse: EfuseController;
+  spi1: Spi1;
+  chipRevision: number;
+  /** GPIO_STRAP value latched at the last chip reset (0x03 download, 0x13 flash boot). */
+  strap(): number;
+  /** Current UART0 baud rate of the chip. */
+  uartBaud(): number;
+}
+
+/** A word-addressed register/memory map; unknown addresses behave like plain RAM. */
+export class RegisterSpace {
+  /** Writes to addresses without a model (and MEM_DATA uploads) are kept here. */
+  private readonly memory = new Map<number, number>();
+  private sdioConf = 0;
+
+  constructor(private readonly d: RegisterSpaceDeps) {}
+
+  reset(): void {
+    this.memory.clear();
+    this.sdioConf = 0;
+  }
+
+  read(addr: number): number {
+    const a = addr >>> 0;
+    if (EfuseController.owns(a)) return this.d.efuse.readReg(a);
+    if (Spi1.owns(a)) return this.d.spi1.read(a);
+    switch (a) {
+      case CHIP_MAGIC_ADDR:
+        return CHIP_MAGIC_ESP32;
+      case APB_CTL_DATE_ADDR:
+        return apbCtlDate(this.d.chipRevision);
+      case UART0_CLKDIV_ADDR:
+        return Math.round(APB_HZ / this.d.uartBaud()) & 0xfffff;
+      case RTC_CALI_ADDR: {
+        const ck8m = this.d.efuse.rawField('CLK8M_FREQ');
+        return (rtcCaliFor(Number(ck8m)) << 7) >>> 0;
+      }
+      case GPIO_STRAP_ADDR:
+        return this.d.strap();
+      case RTC_CNTL_SDIO_CONF_ADDR:
+        return this.sdioConf;
+      default:
+        // Other addresses: RAM-like behaviour (last value written, else 0). What the ROM returns
+        // for unmapped addresses is UNCONFIRMED; no ESP32 tool reads them.
+        return this.memory.get(a) ?? 0;
+    }
+  }
+
+  write(addr: number, value: number): void {
+    const a = addr >>> 0;
+    const v = value >>> 0;
+    if (EfuseController.owns(a)) return this.d.efuse.writeReg(a, v);
+    if (Spi1.owns(a)) return this.d.spi1.write(a, v);
+    switch (a) {
+      case CHIP_MAGIC_ADDR:
+      case APB_CTL_DATE_ADDR:
+      case UART0_CLKDIV_ADDR:
+      case RTC_CALI_ADDR:
+      case GPIO_STRAP_ADDR:
+      case UART_DATE_ADDR:
+        return; // ROM / read-only or harmless (esptool's delay target)
+      case RTC_CNTL_SDIO_CONF_ADDR:
+        this.sdioConf = v;
+        return;
+      default:
+        this.memory.set(a, v);
+    }
+  }
+
+  /** MEM_DATA: bytes into RAM (kept as little-endian words). */
+  writeBytes(addr: number, data: Uint8Array): void {
+    for (let i = 0; i < data.length; i++) {
+      const a = (addr + i) >>> 0;
+      const wa = (a & ~3) >>> 0;
+      const shift = (a & 3) * 8;
+      const old = this.memory.get(wa) ?? 0;
+      this.memory.set(wa, ((old & ~(0xff << shift)) | (data[i]! << shift)) >>> 0);
+    }
+  }
+}
