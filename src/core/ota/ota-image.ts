@@ -1,0 +1,95 @@
+import { UserError } from '../errors';
+import * as fs from 'node:fs';
+import { BOARD_FIRMWARE, type BoardId } from '../boards/firmware';
+import { decryptFlashData } from '../crypto/flash-encryption';
+import { classifyContent } from '../firmware/content';
+import { GENERATIONS, hex, type GenerationId } from '../firmware/generations';
+import type { BuildOutputs } from '../firmware/outputs';
+import { FACTORY_ADDRESS, LAYOUTS } from '../partition/layouts';
+import { encryptFor } from '../secure-build/process';
+import { fingerprint } from '../util/fingerprint';
+
+/**
+ * The OTA image: the signed app encrypted for the slot the board will write it to. Pycom's OTA
+ * writes the bytes raw (the image must arrive encrypted for that exact address), so the slot is
+ * either given or asked from the running board, and must be a slot this board and firmware
+ * generation really have (pycom.md §1.11, §1.12: the rc1-rc4 0x1A0000 bug, the doc's 0x1A0000).
+ */
+export function knownSlots(board: BoardId, generation: GenerationId): number[] {
+  return [FACTORY_ADDRESS, ...GENERATIONS[generation].otaSlots[board]];
+}
+
+export function checkSlot(board: BoardId, generation: GenerationId, slot: number, source: 'board' | 'option'): void {
+  const known = knownSlots(board, generation);
+  if (!known.includes(slot)) {
+    const said = source === 'board' ? `The board answered ${hex(slot)} to pycom.ota_slot()` : `--slot ${hex(slot)}`;
+    throw new UserError('E_OTA_SLOT', `${said}, which is not a slot of ${BOARD_FIRMWARE[board].name} firmware ${GENERATIONS[generation].versions} (known: ${known.map(hex).join(', ')}); check the board, the build's firmware version and the address, nothing was written.`);
+  }
+}
+
+/** Largest app partition that starts at `slot` in any Pycom layout. */
+function slotSize(slot: number): number | undefined {
+  const sizes = Object.values(LAYOUTS).flatMap((l) => l.filter((e) => e.type === 0 && e.offset === slot).map((e) => e.size));
+  return sizes.length ? Math.max(...sizes) : undefined;
+}
+
+export interface OtaImageOptions {
+  build: BuildOutputs;
+  slot: number;
+  slotSource: 'board' | 'option';
+  flashKey?: Uint8Array;
+  flashCryptConf?: number;
+}
+
+export interface OtaImage {
+  data: Uint8Array;
+  slot: number;
+  /** Where the bytes came from, for the user. */
+  source: string;
+}
+
+function decryptsValid(data: Uint8Array, slot: number, key: Uint8Array, conf: number): boolean {
+  if (data.length % 16 !== 0) return false;
+  return classifyContent(decryptFlashData(data, { key, address: slot, flashCryptConf: conf })).kind === 'image';
+}
+
+export function makeOtaImage(o: OtaImageOptions): OtaImage {
+  const { build, slot } = o;
+  const conf = o.flashCryptConf ?? 0xf;
+  checkSlot(build.board, build.generation, slot, o.slotSource);
+  const copy = build.outputs.find((x) => (x.role === 'ota-copy' || x.role === 'app') && x.address === slot && x.encrypted);
+  let out: OtaImage | undefined;
+  if (copy && (!o.flashKey || decryptsValid(fs.readFileSync(copy.path), slot, o.flashKey, conf))) {
+    out = { data: new Uint8Array(fs.readFileSync(copy.path)), slot, source: copy.rel };
+  } else {
+    // No file for this slot (or rc1-rc4's copy for the wrong address): re-encrypt the signed app.
+    if (!o.flashKey) {
+      throw new UserError('E_OTA_NO_KEY', `The build has no app encrypted for ${hex(slot)} and there is no flash key in the key store to make one; add the board's key (or pass the key store).`);
+    }
+    let signed: Uint8Array | undefined;
+    let from = '';
+    if (build.plainApp) {
+      signed = new Uint8Array(fs.readFileSync(build.plainApp));
+      from = 'the signed plaintext app';
+    } else {
+      const factory = build.outputs.find((x) => x.role === 'app' && x.address === FACTORY_ADDRESS && x.encrypted);
+      if (factory) {
+        signed = decryptFlashData(new Uint8Array(fs.readFileSync(factory.path)), { key: o.flashKey, address: FACTORY_ADDRESS, flashCryptConf: conf });
+        from = `${factory.rel} decrypted at 0x10000`;
+      }
+    }
+    const c = signed ? classifyContent(signed) : undefined;
+    if (!signed || c?.kind !== 'image') {
+      throw new UserError('E_OTA_SOURCE', `No valid app to re-encrypt for ${hex(slot)} in ${build.dir} with the flash key ${fingerprint(o.flashKey)} (the build may use another key); rebuild with this board's keys.`);
+    }
+    if (c.signed === false) {
+      throw new UserError('E_OTA_UNSIGNED', `The app in ${build.dir} is not signed; a board with secure boot rejects unsigned OTA images, so sign it first.`);
+    }
+    out = { data: encryptFor(signed, slot, o.flashKey, conf), slot, source: `${from}, re-encrypted for ${hex(slot)}` };
+  }
+  const size = slotSize(slot);
+  if (size !== undefined && out.data.length > size) {
+    throw new UserError('E_OTA_TOO_BIG', `The app (${out.data.length} bytes) does not fit the ${size}-byte slot at ${hex(slot)}.`);
+  }
+  return out;
+}

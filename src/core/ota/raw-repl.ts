@@ -1,0 +1,102 @@
+import { UserError } from '../errors';
+
+/**
+ * MicroPython's raw REPL, enough to run one statement on a board in normal boot and read what it
+ * printed: Ctrl-C (stop the running script), Ctrl-A (enter raw mode, the board answers
+ * "raw REPL; CTRL-B to exit\r\n>"), the code, Ctrl-D (run; the board answers
+ * `OK<stdout>\x04<stderr>\x04>`), Ctrl-B (back to the friendly REPL).
+ */
+export interface ReplLink {
+  write(data: Uint8Array): Promise<void>;
+  onData(listener: (chunk: Buffer) => void): () => void;
+}
+
+export interface RawReplResult {
+  stdout: string;
+  stderr: string;
+}
+
+const CTRL_A = 0x01;
+const CTRL_B = 0x02;
+const CTRL_C = 0x03;
+const CTRL_D = 0x04;
+
+class Reader {
+  private buf = '';
+  private waiter: (() => void) | undefined;
+  private readonly off: () => void;
+  constructor(link: ReplLink) {
+    this.off = link.onData((c) => {
+      this.buf += c.toString('latin1');
+      this.waiter?.();
+    });
+  }
+  /** Resolves with everything up to and including `token`, consuming it. */
+  async until(token: string, timeoutMs: number, what: string): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const i = this.buf.indexOf(token);
+      if (i >= 0) {
+        const out = this.buf.slice(0, i + token.length);
+        this.buf = this.buf.slice(i + token.length);
+        return out;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new UserError('E_REPL_TIMEOUT', `The board did not answer in time while ${what}; check that it runs MicroPython in normal boot (not download mode) on this port and that no other program holds the port.`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.waiter = undefined;
+    }
+  }
+  discard(): void {
+    this.buf = '';
+  }
+  close(): void {
+    this.off();
+  }
+}
+
+export async function rawReplExec(link: ReplLink, code: string, opts: { timeoutMs?: number } = {}): Promise<RawReplResult> {
+  const timeoutMs = opts.timeoutMs ?? 3000;
+  const r = new Reader(link);
+  try {
+    // Two Ctrl-C: the first may only interrupt a blocking call inside the running script.
+    await link.write(Uint8Array.of(0x0d, CTRL_C, CTRL_C));
+    await new Promise((res) => setTimeout(res, 50));
+    r.discard();
+    await link.write(Uint8Array.of(CTRL_A));
+    await r.until('raw REPL; CTRL-B to exit\r\n>', timeoutMs, 'entering the raw REPL');
+    await link.write(Buffer.from(code, 'utf8'));
+    await link.write(Uint8Array.of(CTRL_D));
+    await r.until('OK', timeoutMs, 'waiting for the raw REPL to accept the code');
+    const stdout = (await r.until('\x04', timeoutMs, 'running the code')).slice(0, -1);
+    const stderr = (await r.until('\x04', timeoutMs, 'reading the error output')).slice(0, -1);
+    await r.until('>', timeoutMs, 'waiting for the raw REPL prompt');
+    await link.write(Uint8Array.of(CTRL_B));
+    return { stdout, stderr };
+  } finally {
+    r.close();
+  }
+}
+
+/** Asks the running firmware which slot the next OTA image must be written to (pycom.md §1.11). */
+export async function queryOtaSlot(link: ReplLink, opts: { timeoutMs?: number } = {}): Promise<number> {
+  const res = await rawReplExec(link, 'import pycom; print(pycom.ota_slot())', opts);
+  if (res.stderr.trim()) {
+    const last = res.stderr.trim().split(/\r?\n/).pop();
+    throw new UserError('E_REPL_ERROR', `The board could not report its OTA slot (${last}); this firmware may lack pycom.ota_slot(), so pass --slot.`);
+  }
+  const text = res.stdout.trim();
+  const n = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text.slice(2), 16) : /^\d+$/.test(text) ? parseInt(text, 10) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw new UserError('E_REPL_ANSWER', `The board answered "${text.slice(0, 60)}" to pycom.ota_slot(), which is not an address; pass --slot.`);
+  }
+  return n;
+}
