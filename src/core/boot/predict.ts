@@ -1,0 +1,224 @@
+import { decryptFlashData } from '../crypto/flash-encryption';
+import { bootloaderDigestInput, computeBootloaderDigest } from '../crypto/bootloader-digest';
+import { verifySignedData } from '../crypto/signature';
+import { readEspImage, checksumOk, hashOk, type EspImage } from '../image/esp-image';
+import { parsePartitionTable } from '../partition/table';
+import { flashEncryptionOn, type BootEfuses } from './boot-efuses';
+
+/**
+ * "Will it boot?": the boot decision procedure of esp32-boot-security.md §7 as a pure function
+ * of the eFuses and the flash bytes. It says whether the board boots, where it stops, the text a
+ * real board prints (§6) and why, in words a user can act on.
+ */
+export type BootOutcome =
+  | 'app-running'
+  | 'bootloader-started'
+  | 'first-boot-provisioning'
+  | 'no-bootloader'
+  | 'bootloader-checksum'
+  | 'secure-boot-check-fail'
+  | 'partition-table'
+  | 'no-app';
+
+export interface BootInput {
+  efuse: BootEfuses;
+  /** Raw flash bytes (what esptool would read, ciphertext if encrypted). */
+  readFlash(offset: number, length: number): Uint8Array;
+  flashSize: number;
+  /** The 64-byte X‖Y secure boot verification key compiled into the bootloader, when known. */
+  signingPublicKey?: Uint8Array;
+}
+
+export interface BootVerdict {
+  boots: boolean;
+  outcome: BootOutcome;
+  /** One sentence: what the user sees and why. */
+  reason: string;
+  /** Lines the board prints after the ROM header (banner + rst line). */
+  log: string[];
+  /** The ROM resets and tries again forever (watchdog loop). */
+  resetLoop: boolean;
+  /** Non-fatal risks worth showing (§7 end). */
+  hazards: string[];
+}
+
+const BOOTLOADER_AT = 0x1000;
+const BOOTLOADER_MAX = 0x7000;
+const TABLE_AT = 0x8000;
+const TABLE_LEN = 0xc00;
+const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
+
+/** What the ROM/cache reads: decrypted when flash encryption is on, raw otherwise. */
+function makeView(input: BootInput): (a: number, n: number) => Uint8Array {
+  const fe = flashEncryptionOn(input.efuse);
+  return (a, n) => {
+    const len = Math.max(0, Math.min(n, input.flashSize - a));
+    const raw = input.readFlash(a, len);
+    if (!fe) return raw;
+    // Whole 32-byte blocks keep the tweak aligned; cut back to the requested range afterwards.
+    const start = a & ~31;
+    const end = Math.min(input.flashSize, (a + len + 31) & ~31);
+    const plain = decryptFlashData(input.readFlash(start, end - start), { key: input.efuse.flashKey, address: start, flashCryptConf: input.efuse.flashCryptConfig });
+    return plain.subarray(a - start, a - start + len);
+  };
+}
+
+function hazards(e: BootEfuses): string[] {
+  const out: string[] = [];
+  const fe = flashEncryptionOn(e);
+  if (fe && !e.disableDlDecrypt) out.push('Flash encryption is on but DISABLE_DL_DECRYPT is not burned: download mode can still read decrypted flash.');
+  if (fe && e.flashCryptConfig !== 0xf) out.push(`Flash encryption is on with FLASH_CRYPT_CONFIG ${hex(e.flashCryptConfig, 1)} instead of 0xF: weaker per-address tweak.`);
+  if (fe && (!e.blk1.readProtected || !e.blk1.writeProtected)) out.push('The flash-encryption key in BLOCK1 is not both read- and write-protected.');
+  if (e.absDone0 && (!e.blk2.readProtected || !e.blk2.writeProtected)) out.push('The secure boot key in BLOCK2 is not both read- and write-protected.');
+  if ((fe || e.absDone0) && !e.jtagDisable) out.push('JTAG is still enabled.');
+  if (fe) {
+    const left = e.cryptCntWriteProtected ? 0 : Math.floor((7 - popcount7(e.flashCryptCnt)) / 2);
+    if (left === 0) out.push('No plaintext re-flash cycles are left (FLASH_CRYPT_CNT).');
+  }
+  return out;
+}
+
+function popcount7(v: number): number {
+  let n = 0;
+  for (let x = v & 0x7f; x; x &= x - 1) n++;
+  return n;
+}
+
+function fail(outcome: BootOutcome, reason: string, log: string[], e: BootEfuses, resetLoop = true): BootVerdict {
+  return { boots: false, outcome, reason, log, resetLoop, hazards: hazards(e) };
+}
+
+function romLoadLines(img: EspImage): string[] {
+  return [
+    'configsip: 0, SPIWP:0xee',
+    'clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00',
+    'mode:DIO, clock div:2',
+    ...img.segments.map((s) => `load:${hex(s.loadAddress)},len:${s.length}`),
+    `entry ${hex(img.entryPoint)}`,
+  ];
+}
+
+function parseImage(bytes: Uint8Array, what: string): EspImage | undefined {
+  try {
+    return readEspImage(bytes, what);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bootloader build profile, guessed from the log strings inside the (decrypted) image (§4). */
+export function bootloaderProfile(image: Uint8Array): { secureBoot: boolean; flashEncryption: boolean } {
+  const text = Buffer.from(image).toString('latin1');
+  return { secureBoot: text.includes('Checking secure boot'), flashEncryption: text.includes('Checking flash encryption') };
+}
+
+export function predictBoot(input: BootInput): BootVerdict {
+  const e = input.efuse;
+  const fe = flashEncryptionOn(e);
+  const view = makeView(input);
+  const log: string[] = [];
+
+  // B. ROM: the 2nd-stage bootloader at 0x1000.
+  const blBytes = view(BOOTLOADER_AT, BOOTLOADER_MAX);
+  if (blBytes[0] !== 0xe9) {
+    const word = Buffer.from(blBytes.subarray(0, 4)).readUInt32LE(0);
+    const lines = e.revision >= 3 ? new Array<string>(8).fill(`invalid header: ${hex(word)}`) : ['flash read err, 1000', 'ets_main.c 371 '];
+    const why = word === 0xffffffff && !fe
+      ? 'the flash at 0x1000 is erased: no bootloader was written'
+      : fe
+        ? 'flash encryption is on, so the ROM decrypts 0x1000 with the BLOCK1 key and finds no image there: the bootloader was written in plaintext, encrypted with another key, or encrypted for another address'
+        : 'there is no ESP32 image at 0x1000 (wrong offset, or an encrypted image while flash encryption is off)';
+    return fail('no-bootloader', `The board prints "${lines[0]}" and resets forever: ${why}.`, [...log, ...lines], e);
+  }
+  const bl = parseImage(blBytes, 'The bootloader');
+  if (!bl) {
+    return fail('no-bootloader', 'The board prints "flash read err, 1000" and resets forever: the bootloader image at 0x1000 is truncated or corrupt.', ['flash read err, 1000', 'ets_main.c 371 '], e);
+  }
+  if (!checksumOk(bl)) {
+    const line = `csum err:0x${bl.computedChecksum.toString(16).padStart(2, '0')}!=0x${bl.storedChecksum.toString(16).padStart(2, '0')}`;
+    const tail = e.consoleDebugDisable ? [] : ['ets_main.c 371 ', 'Falling back to built-in command interpreter.', 'OK', '>'];
+    return fail('bootloader-checksum', `The board prints "${line}": the bootloader image at 0x1000 is corrupt (checksum mismatch).`, [line, ...tail], e, e.consoleDebugDisable);
+  }
+  if (e.absDone0) {
+    const iv = view(0, 128);
+    const stored = Buffer.from(view(0x80, 64));
+    const digest = Buffer.from(computeBootloaderDigest(e.secureBootKey, iv, bootloaderDigestInput(blBytes.subarray(0, bl.imageEnd), bl.hashAppended)));
+    if (!digest.equals(stored)) {
+      // UNCONFIRMED: exact position of this line relative to the load lines (§8.2); printed first here.
+      return fail('secure-boot-check-fail', 'The board prints "secure boot check fail" and resets forever: secure boot is on and the digest at 0x0 does not match the bootloader for the key in BLOCK2 (digest made with another key, another bootloader, or not written).', ['secure boot check fail'], e);
+    }
+  }
+  log.push(...romLoadLines(bl));
+  const profile = bootloaderProfile(blBytes.subarray(0, bl.imageEnd));
+
+  // C. 2nd stage: partition table and app.
+  const tableBytes = view(TABLE_AT, TABLE_LEN + 68);
+  if (e.absDone0 && profile.secureBoot && input.signingPublicKey) {
+    log.push('I (0) boot: Verifying partition table signature...');
+    let ok = false;
+    try {
+      ok = verifySignedData(tableBytes, input.signingPublicKey);
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      log.push('E (0) boot: Failed to verify partition table signature.', 'E (0) boot: load partition table error!');
+      return fail('partition-table', 'The bootloader stops with "Failed to verify partition table signature.": the partition table is not signed with the key the bootloader trusts.', log, e, false);
+    }
+  }
+  let app: { offset: number; size: number } | undefined;
+  try {
+    const table = parsePartitionTable(tableBytes.subarray(0, TABLE_LEN));
+    const apps = table.entries.filter((p) => p.type === 0);
+    app = apps.find((p) => p.subtype === 0) ?? apps[0];
+  } catch {
+    const magic = Buffer.from(tableBytes.subarray(0, 2)).readUInt16LE(0);
+    log.push(`E (0) flash_parts: partition 0 invalid magic number 0x${magic.toString(16)}`, 'E (0) boot: Failed to verify partition table', 'E (0) boot: load partition table error!');
+    return fail('partition-table', `The bootloader stops with "partition 0 invalid magic number 0x${magic.toString(16)}": ${fe ? 'the partition table at 0x8000 is not encrypted for this key and address' : 'there is no valid partition table at 0x8000'}.`, log, e, false);
+  }
+  if (!app) {
+    log.push('E (0) boot: No bootable app partitions in the partition table');
+    return fail('no-app', 'The bootloader finds no app partition in the partition table.', log, e, false);
+  }
+  const appBytes = view(app.offset, app.size);
+  const img = parseImage(appBytes, 'The app');
+  if (!img || !checksumOk(img) || hashOk(img) === false) {
+    const why = !img ? (appBytes[0] === 0xe9 ? 'the image is truncated' : `image at ${hex(app.offset)} has invalid magic byte`) : 'the image is corrupt (checksum or hash)';
+    log.push(`E (0) esp_image: ${why}`, 'E (0) boot: No bootable app partitions in the partition table');
+    return fail('no-app', `The bootloader finds no bootable app: at ${hex(app.offset)} ${why}${fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : ''}.`, log, e, false);
+  }
+  if (e.absDone0 && profile.secureBoot && input.signingPublicKey) {
+    log.push('I (0) esp_image: Verifying image signature...');
+    let ok = false;
+    try {
+      ok = verifySignedData(appBytes.subarray(0, img.imageEnd + 68), input.signingPublicKey);
+    } catch {
+      ok = false;
+    }
+    if (!ok) {
+      log.push('E (0) secure_boot: Secure boot signature verification failed');
+      return fail('no-app', 'The bootloader refuses the app: "Secure boot signature verification failed" (not signed with the signing key whose digest is in BLOCK2).', log, e, false);
+    }
+  }
+  log.push(`I (0) boot: Loaded app from partition at offset ${hex(app.offset, 1)}`);
+  // First-boot provisioning: keys generated on the chip, known to nobody (pycom.md warning).
+  const genSb = profile.secureBoot && !e.absDone0 && e.blk2.empty && !e.blk2.readProtected && !e.blk2.writeProtected;
+  const genFe = profile.flashEncryption && !fe && e.flashCryptCnt === 0 && e.blk1.empty && !e.blk1.readProtected && !e.blk1.writeProtected;
+  if (genSb || genFe) {
+    if (genSb) log.push('I (0) secure_boot: Generating new secure boot key...');
+    if (genFe) log.push('I (0) flash_encrypt: Generating new flash encryption key...');
+    return {
+      boots: true,
+      outcome: 'first-boot-provisioning',
+      reason: `The bootloader will generate its own ${[genSb ? 'secure boot key' : '', genFe ? 'flash-encryption key' : ''].filter(Boolean).join(' and ')} on the chip: nobody will ever know ${genSb && genFe ? 'them' : 'it'}, the bootloader can never be replaced and only 3 plaintext re-flashes remain. Burn your keys first.`,
+      log,
+      resetLoop: false,
+      hazards: hazards(e),
+    };
+  }
+  if (fe && profile.flashEncryption) {
+    const left = e.cryptCntWriteProtected ? 0 : Math.floor((7 - popcount7(e.flashCryptCnt)) / 2);
+    log.push(`I (0) flash_encrypt: flash encryption is enabled (${left} plaintext flashes left)`);
+  }
+  return { boots: true, outcome: 'app-running', reason: `The app at ${hex(app.offset, 1)} starts.`, log, resetLoop: false, hazards: hazards(e) };
+}
