@@ -1,7 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { Op, SYNC_PAYLOAD } from '../../src/core/rom/opcodes';
-import { words } from '../../src/core/rom/packet';
-import { memoryBoard, status } from './virtual-harness';
+import { createHash } from 'node:crypto';
+import * as zlib from 'node:zlib';
+import { Op, RomError, SYNC_PAYLOAD } from '../../src/core/rom/opcodes';
+import { decodeResponse, encodeRequest, words } from '../../src/core/rom/packet';
+import { slipEncode } from '../../src/core/rom/slip';
+import { dataBlock, memoryBoard, status } from './virtual-harness';
 
 describe('virtual ESP32 ROM loader: basics', () => {
   it('prints the download-mode boot log on reset', async () => {
@@ -27,5 +30,136 @@ describe('virtual ESP32 ROM loader: basics', () => {
     assert.deepEqual(status(r), [0, 0]);
     const a = await client.one(Op.SPI_ATTACH, words(0, 0));
     assert.equal(a.value, 0x00f01d83);
+  });
+});
+
+const SPI1 = 0x3ff42000;
+
+describe('virtual ESP32 ROM loader: registers and flash', () => {
+  it('WRITE_REG applies masks (read-modify-write) and full-mask stores', async () => {
+    const { client } = await memoryBoard();
+    const a = 0x3ffe0000;
+    assert.deepEqual(status(await client.one(Op.WRITE_REG, words(a, 0x12345678, 0xffffffff, 0))), [0, 0]);
+    await client.one(Op.WRITE_REG, words(a, 0x0000ab00, 0x0000ff00, 0));
+    assert.equal((await client.one(Op.READ_REG, words(a))).value, 0x1234ab78);
+    // two tuples in one command
+    await client.one(Op.WRITE_REG, words(a, 0, 0xffffffff, 0, 0x60000078, 0, 0, 10));
+    assert.equal((await client.one(Op.READ_REG, words(a))).value, 0);
+    assert.deepEqual(status(await client.one(Op.WRITE_REG, Buffer.alloc(12))), [1, RomError.INVALID_MESSAGE]);
+  });
+
+  it('answers the identity registers esptool reads', async () => {
+    const { client } = await memoryBoard({ profile: 'LOPY4' });
+    assert.equal((await client.one(Op.READ_REG, words(0x3ff44038))).value, 0x03);
+    assert.equal((await client.one(Op.READ_REG, words(0x3ff40014))).value & 0xfffff, 347);
+    const cali = ((await client.one(Op.READ_REG, words(0x3ff5f06c))).value >>> 7) & 0x1ffffff;
+    const ck8m = (await client.one(Op.READ_REG, words(0x3ff5a010))).value & 0xff;
+    assert.equal((cali * 15625 * ck8m) / 40, 40e6);
+    const w3 = (await client.one(Op.READ_REG, words(0x3ff5a00c))).value;
+    assert.equal((w3 >>> 15) & 1, 1, 'LoPy4 is revision 1');
+    assert.equal((await client.one(Op.READ_REG, words(0x3ff6607c))).value >>> 31, 0);
+  });
+
+  it('identifies the flash through SPI1 user commands (RDID) like esptool', async () => {
+    const { client } = await memoryBoard({ profile: 'SIPY' });
+    await client.one(Op.WRITE_REG, words(SPI1 + 0x2c, 23, 0xffffffff, 0)); // MISO_DLEN 24 bits
+    await client.one(Op.WRITE_REG, words(SPI1 + 0x1c, 1 << 31 | 1 << 28, 0xffffffff, 0)); // USER: COMMAND|MISO
+    await client.one(Op.WRITE_REG, words(SPI1 + 0x24, (7 << 28) | 0x9f, 0xffffffff, 0));
+    await client.one(Op.WRITE_REG, words(SPI1 + 0x80, 0, 0xffffffff, 0));
+    await client.one(Op.WRITE_REG, words(SPI1, 1 << 18, 0xffffffff, 0));
+    assert.equal((await client.one(Op.READ_REG, words(SPI1))).value & (1 << 18), 0);
+    const id = (await client.one(Op.READ_REG, words(SPI1 + 0x80))).value;
+    assert.equal((id >>> 16) & 0xff, 0x16, 'SiPy: 4 MB');
+  });
+
+  it('answers an unknown opcode with 01 05 under a different opcode', async () => {
+    const { client } = await memoryBoard();
+    const r = await client.one(0xd4, Buffer.alloc(16));
+    assert.notEqual(r.op, 0xd4);
+    assert.deepEqual([...r.data], [1, 5, 0, 0]);
+    const s = await client.one(Op.GET_SECURITY_INFO, Buffer.alloc(0));
+    assert.notEqual(s.op, Op.GET_SECURITY_INFO);
+  });
+
+  it('refuses flash commands before SPI_ATTACH and a 4-byte SPI_ATTACH', async () => {
+    const { client } = await memoryBoard();
+    assert.deepEqual(status(await client.one(Op.FLASH_BEGIN, words(0x1000, 4, 0x400, 0x1000))), [1, RomError.INVALID_MESSAGE]);
+    assert.deepEqual(status(await client.one(Op.SPI_ATTACH, words(0))), [1, RomError.INVALID_MESSAGE]);
+    assert.deepEqual(status(await client.one(Op.SPI_ATTACH, words(0, 0))), [0, 0]);
+  });
+
+  it('writes flash: erase on BEGIN, data at offset+seq*blocksize, checksum error 01 07, MD5 and READ_FLASH_SLOW', async () => {
+    const { dev, client } = await memoryBoard();
+    await client.one(Op.SPI_ATTACH, words(0, 0));
+    dev.flash.program(0x10000, Buffer.alloc(0x2000, 0x00)); // stale content gets erased by BEGIN
+    const img = createHash('sha256').update('x').digest();
+    const data = Buffer.concat(Array.from({ length: 64 }, () => img)); // 2048 bytes
+    assert.deepEqual(status(await client.one(Op.FLASH_BEGIN, words(data.length, 2, 0x400, 0x10000))), [0, 0]);
+    assert.equal(dev.flash.read(0x10000, 0x1000).every((b) => b === 0xff), true, 'the overlapping sector is erased');
+    assert.equal(dev.flash.read(0x11000, 0x1000).every((b) => b === 0x00), true, 'the next sector is untouched');
+    const b1 = dataBlock(data.subarray(0x400), 1);
+    assert.deepEqual(status(await client.one(Op.FLASH_DATA, b1, { chk: true })), [0, 0]);
+    const b0 = dataBlock(data.subarray(0, 0x400), 0);
+    assert.deepEqual(status(await client.one(Op.FLASH_DATA, b0, { chkValue: 0x12 })), [1, RomError.INVALID_CRC]);
+    assert.deepEqual(status(await client.one(Op.FLASH_DATA, b0, { chk: true })), [0, 0]);
+    assert.deepEqual(dev.flash.read(0x10000, data.length), data);
+    const md5 = await client.one(Op.SPI_FLASH_MD5, words(0x10000, data.length, 0, 0));
+    assert.equal(md5.data.subarray(0, 32).toString('ascii'), createHash('md5').update(data).digest('hex'));
+    assert.deepEqual(status(md5), [0, 0]);
+    const rd = await client.one(Op.READ_FLASH_SLOW, words(0x10000, 16));
+    assert.equal(rd.data.length, 68);
+    assert.deepEqual(rd.data.subarray(0, 16), data.subarray(0, 16));
+    assert.deepEqual(status(await client.one(Op.READ_FLASH_SLOW, words(0, 65))), [1, RomError.FLASH_READ_LENGTH_ERROR]);
+    assert.deepEqual(status(await client.one(Op.FLASH_BEGIN, words(0x1000, 4, 0x400, dev.flash.size))), [1, RomError.FAILED_TO_ACT]);
+  });
+
+  it('has NOR semantics: writing over unerased data ANDs it and the ROM reports 01 08', async () => {
+    const { dev, client } = await memoryBoard();
+    await client.one(Op.SPI_ATTACH, words(0, 0));
+    dev.flash.program(0x20000, Buffer.alloc(0x400, 0x0f));
+    await client.one(Op.FLASH_BEGIN, words(0, 1, 0x400, 0x20000)); // erase size 0: nothing erased
+    const r = await client.one(Op.FLASH_DATA, dataBlock(Buffer.alloc(0x400, 0xf0), 0), { chk: true });
+    assert.deepEqual(status(r), [1, RomError.FLASH_WRITE_ERROR]);
+    assert.equal(dev.flash.read(0x20000, 1)[0], 0x00);
+    dev.flash.eraseSector(0x20000);
+    assert.equal(dev.flash.read(0x20fff, 1)[0], 0xff);
+  });
+
+  it('writes compressed data (FLASH_DEFL_*) and reports a corrupt stream as 01 0B', async () => {
+    const { dev, client } = await memoryBoard();
+    await client.one(Op.SPI_ATTACH, words(0, 0));
+    const plain = Buffer.concat(Array.from({ length: 300 }, (_, i) => createHash('sha256').update(String(i % 7)).digest()));
+    const comp = zlib.deflateSync(plain, { level: 9 });
+    const rounded = Math.ceil(plain.length / 0x400) * 0x400;
+    const blocks = Math.ceil(comp.length / 0x400);
+    assert.deepEqual(status(await client.one(Op.FLASH_DEFL_BEGIN, words(rounded, blocks, 0x400, 0x1000))), [0, 0]);
+    for (let i = 0; i < blocks; i++) {
+      const r = await client.one(Op.FLASH_DEFL_DATA, dataBlock(comp.subarray(i * 0x400, (i + 1) * 0x400), i), { chk: true });
+      assert.deepEqual(status(r), [0, 0]);
+    }
+    assert.deepEqual(dev.flash.read(0x1000, plain.length), plain);
+    await client.one(Op.FLASH_DEFL_BEGIN, words(0x1000, 1, 0x400, 0x40000));
+    const bad = Buffer.from('this is not a zlib stream at all, no');
+    assert.deepEqual(status(await client.one(Op.FLASH_DEFL_DATA, dataBlock(bad, 0), { chk: true })), [1, RomError.DEFLATE_ERROR]);
+  });
+
+  it('rejects a request whose size field disagrees with its data', async () => {
+    const { client } = await memoryBoard();
+    const req = encodeRequest(Op.READ_REG, words(0x40001000));
+    req.writeUInt16LE(8, 2);
+    const start = client.frames.length;
+    await client.transport.write(slipEncode(req));
+    await client.waitFor(() => client.frames.length > start);
+    assert.deepEqual(status(decodeResponse(client.frames[start]!)!), [1, RomError.INVALID_MESSAGE]);
+  });
+
+  it('changes baud: replies at the old rate, then runs at the requested rate (crystal pre-distortion inverted)', async () => {
+    const { dev, client } = await memoryBoard();
+    const r = await client.one(Op.CHANGE_BAUDRATE, words(921600, 0));
+    assert.deepEqual(status(r), [0, 0]);
+    await dev.idle();
+    assert.equal(dev.uartBaud, 921600);
+    await client.transport.setBaud(921600);
+    assert.equal((await client.one(Op.READ_REG, words(0x40001000))).value, 0x00f01d83);
   });
 });

@@ -1,3 +1,99 @@
+import * as fs from 'node:fs';
 import type { CliCommand } from '../command';
+import type { Args } from '../args';
+import { UserError } from '../../core/errors';
+import { MODULE_IDS } from '../../core/boards/modules';
+import { VirtualEsp32 } from '../../core/virtual/device';
+import { resolveModule, type CodingSchemeOption } from '../../core/virtual/profiles';
+import { loadStateFile, saveStateFile } from '../../core/virtual/state-file';
+import { startSimServer } from '../../core/virtual/tcp-server';
 
-export const simCommands: CliCommand[] = [];
+function codingScheme(args: Args): CodingSchemeOption {
+  const v = args.opt('coding-scheme') ?? 'none';
+  if (v !== 'none' && v !== '3/4') throw new UserError('E_USAGE', `${args.command}: --coding-scheme must be none or 3/4, not "${v}".`);
+  return v;
+}
+
+function profile(args: Args): string | undefined {
+  const p = args.opt('profile');
+  if (p !== undefined) resolveModule(p);
+  return p;
+}
+
+/** The board to serve: from the state file when it exists, else factory-fresh. */
+function openBoard(args: Args): VirtualEsp32 {
+  const state = args.opt('state');
+  const prof = profile(args);
+  const timing = args.flag('timing');
+  if (state && fs.existsSync(state)) {
+    const dev = loadStateFile(state, { timing });
+    if (prof && resolveModule(prof).id !== dev.module.id) {
+      throw new UserError('E_USAGE', `${args.command}: the state file ${state} holds a ${dev.module.id} board, not ${prof.toUpperCase()}; drop --profile or use another state file.`);
+    }
+    return dev;
+  }
+  const dev = new VirtualEsp32({ profile: prof ?? 'GPY', codingScheme: codingScheme(args), timing, seed: args.opt('seed') });
+  if (state) saveStateFile(state, dev);
+  return dev;
+}
+
+const serve: CliCommand = {
+  name: 'sim serve',
+  summary: 'Serve a virtual Pycom board (ESP32 ROM loader) on a local TCP port for rehearsals and tests.',
+  usage: `sim serve [--port N] [--profile ${MODULE_IDS.join('|')}] [--state FILE] [--timing] [--coding-scheme none|3/4] [--seed TEXT]`,
+  help: [
+    'Connect with --port socket://127.0.0.1:PORT. One client at a time; each connection resets the board into',
+    'download mode. With --state the board (eFuses and flash) is loaded from FILE if it exists and saved back',
+    'after every disconnect and on exit. --port 0 (the default) picks a free port. Stops on Ctrl-C.',
+  ].join('\n'),
+  options: [{ name: 'port' }, { name: 'profile' }, { name: 'state' }, { name: 'timing', flag: true }, { name: 'coding-scheme' }, { name: 'seed' }],
+  async run(args, io) {
+    args.maxPositionals(0);
+    const port = args.int('port', 0);
+    if (port < 0 || port > 65535) throw new UserError('E_USAGE', `${args.command}: --port must be 0..65535.`);
+    const dev = openBoard(args);
+    const state = args.opt('state');
+    const save = (): void => {
+      if (state) saveStateFile(state, dev);
+    };
+    let server;
+    try {
+      server = await startSimServer(dev, { port, onDisconnect: save });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new UserError('E_PORT_IN_USE', `${args.command}: port ${port} is already in use; choose another with --port, or 0 for a free one.`);
+      throw e;
+    }
+    io.out(`listening on ${server.host}:${server.port}`);
+    await new Promise<void>((resolve) => {
+      const stop = (): void => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+    await server.close();
+    save();
+    return 0;
+  },
+};
+
+const resetState: CliCommand = {
+  name: 'sim reset-state',
+  summary: 'Create (or overwrite) a virtual board state file with a factory-fresh board.',
+  usage: `sim reset-state --state FILE [--profile ${MODULE_IDS.join('|')}] [--coding-scheme none|3/4] [--seed TEXT]`,
+  options: [{ name: 'state' }, { name: 'profile' }, { name: 'coding-scheme' }, { name: 'seed' }],
+  run(args, io) {
+    args.maxPositionals(0);
+    const state = args.need('state');
+    const dev = new VirtualEsp32({ profile: profile(args) ?? 'GPY', codingScheme: codingScheme(args), seed: args.opt('seed') });
+    saveStateFile(state, dev);
+    const mac = [...dev.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    io.out(`fresh ${dev.module.title} board (MAC ${mac}, ${dev.flash.size / 1048576} MB flash) written to ${state}`);
+    return 0;
+  },
+};
+
+export const simCommands: CliCommand[] = [serve, resetState];
