@@ -1,3 +1,275 @@
-import type { CliCommand } from '../command';
+import * as path from 'node:path';
+import type { CliCommand, CliIo } from '../command';
+import { parseIntArg, type Args } from '../args';
+import { UserError } from '../../core/errors';
+import { parseBoard, type BoardId } from '../../core/boards/firmware';
+import { detectProject } from '../../core/firmware/project';
+import { runBuild, type BuildTarget } from '../../core/firmware/build-runner';
+import { findBuildOutputs } from '../../core/firmware/outputs';
+import { hex } from '../../core/firmware/generations';
+import { planFromBuild, planFromPairs, describeRegion, type FlashPlan } from '../../core/flash/plan';
+import { checkPlan } from '../../core/flash/checks';
+import { runFlashSession, keysForBoard } from '../../core/flash/session';
+import { romFlashIo } from '../../core/flash/rom-io';
+import { differingRanges } from '../../core/flash/writer';
+import { explainBootLog } from '../../core/flash/boot-log-catalogue';
+import { makeOtaImage } from '../../core/ota/ota-image';
+import { queryOtaSlot } from '../../core/ota/raw-repl';
+import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
+import { readHardwareKeyFile } from '../../core/keys/key-files';
+import { transportFromUrl } from '../../core/transport/open';
+import type { Transport } from '../../core/transport/transport';
+import { connect } from '../../core/connect/connect';
+import { exitDownloadMode } from '../../core/connect/download-mode';
+import { RESET_MODES, type ResetMode } from '../../core/connect/strategy';
+import { identify } from '../../core/chip/identify';
+import { writeFileAtomic } from '../../core/util/atomic-file';
+import { fingerprint } from '../../core/util/fingerprint';
+import * as fs from 'node:fs';
 
-export const firmwareCommands: CliCommand[] = [];
+function board(args: Args, required: boolean): BoardId | undefined {
+  const v = args.opt('board');
+  if (v === undefined) {
+    if (required) throw new UserError('E_USAGE', `${args.command}: --board is required (WIPY, LOPY, SIPY, GPY, FIPY or LOPY4).`);
+    return undefined;
+  }
+  const b = parseBoard(v);
+  if (!b) throw new UserError('E_USAGE', `${args.command}: --board must be WIPY, LOPY, SIPY, GPY, FIPY or LOPY4, not "${v}".`);
+  return b;
+}
+
+function resetMode(args: Args): ResetMode {
+  const v = args.opt('reset') ?? 'auto';
+  if (!(RESET_MODES as readonly string[]).includes(v)) throw new UserError('E_USAGE', `${args.command}: --reset must be one of ${RESET_MODES.join(', ')}, not "${v}".`);
+  return v as ResetMode;
+}
+
+function store(args: Args): KeyStore {
+  return new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+}
+
+/** `--build DIR` or `ADDR FILE ...` pairs. */
+function plan(args: Args, flashSize: number | undefined, flashKey?: Uint8Array): FlashPlan {
+  const build = args.opt('build');
+  const pos = args.parsed.positionals;
+  if (build && pos.length) throw new UserError('E_USAGE', `${args.command}: give either --build DIR or ADDR FILE pairs, not both.`);
+  if (build) return planFromBuild(findBuildOutputs(build, { ...(board(args, false) ? { board: board(args, false)! } : {}), ...(flashKey ? { flashKey } : {}) }), flashSize !== undefined ? { flashSize } : {});
+  if (pos.length === 0 || pos.length % 2 !== 0) throw new UserError('E_USAGE', `${args.command}: give --build DIR or pairs of ADDR FILE.`);
+  const pairs = [];
+  for (let i = 0; i < pos.length; i += 2) pairs.push({ address: parseIntArg(pos[i]!, 'ADDR', args.command), file: pos[i + 1]! });
+  return planFromPairs(pairs);
+}
+
+async function withPort<T>(port: string, baud: number, fn: (t: Transport) => Promise<T>): Promise<T> {
+  const t = transportFromUrl(port, baud);
+  await t.open();
+  try {
+    return await fn(t);
+  } finally {
+    await t.close().catch(() => undefined);
+  }
+}
+
+/** Collects what the board prints for `ms` milliseconds. */
+async function capture(t: Transport, ms: number, during?: () => Promise<unknown>): Promise<string> {
+  let text = '';
+  const off = t.onData((c) => {
+    text += c.toString('latin1');
+  });
+  try {
+    await during?.();
+    await new Promise((r) => setTimeout(r, ms));
+  } finally {
+    off();
+  }
+  return text;
+}
+
+function printBootLog(io: CliIo, text: string): number {
+  for (const line of text.split(/\r?\n/)) if (line.trim()) io.out(`  | ${line}`);
+  const ex = explainBootLog(text);
+  for (const f of ex.findings) io.out(`  ${f.entry.severity === 'failure' ? '✗' : f.entry.severity === 'success' ? '✓' : '•'} "${f.line}": ${f.entry.meaning}.`);
+  io.out(ex.summary);
+  return ex.verdict === 'failed' ? 1 : 0;
+}
+
+const PROGRESS_STEP = 0.1;
+
+const build: CliCommand = {
+  name: 'build',
+  summary: "Run Pycom's secure build (make SECURE=on) for a board, with diagnostics.",
+  usage: 'build --board GPY [--project DIR] [--target boot|app|boot_app] [--signing-key PEM] [--flash-key BIN] [--key-store DIR]',
+  help: "Needs Pycom's xtensa-esp32-elf toolchain on PATH and IDF_PATH set to pycom-esp-idf. Keys default to the key store's secure_boot_signing_key.pem and flash_encryption_key.bin.",
+  options: [{ name: 'board' }, { name: 'project' }, { name: 'target' }, { name: 'signing-key' }, { name: 'flash-key' }, { name: 'key-store' }],
+  async run(args, io) {
+    args.maxPositionals(0);
+    const b = board(args, true)!;
+    const target = (args.opt('target') ?? 'boot_app') as BuildTarget;
+    if (!['boot', 'app', 'boot_app'].includes(target)) throw new UserError('E_USAGE', 'build: --target must be boot, app or boot_app.');
+    const project = detectProject(args.opt('project') ?? process.cwd());
+    const ks = store(args);
+    io.err(`Firmware ${project.version ?? '(version unknown)'}: generation ${project.generation.id}, ${project.generation.label} (${project.evidence}).`);
+    for (const k of project.generation.knownIssues) io.err(`warning: ${k}`);
+    const ac = new AbortController();
+    const onSig = () => ac.abort();
+    process.once('SIGINT', onSig);
+    try {
+      const res = await runBuild({
+        esp32Dir: project.esp32Dir,
+        board: b,
+        target,
+        signingKey: path.resolve(args.opt('signing-key') ?? ks.signingKeyPath),
+        flashKey: path.resolve(args.opt('flash-key') ?? ks.sharedFlashKeyPath),
+        encryptFlag: project.generation.needsEncryptFlag,
+        signal: ac.signal,
+        onLine: (line) => io.err(line),
+      });
+      const errors = res.diagnostics.filter((d) => d.severity === 'error').length;
+      const warnings = res.diagnostics.filter((d) => d.severity === 'warning').length;
+      io.out(`make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).`);
+      return res.exitCode === 0 ? 0 : 1;
+    } finally {
+      process.off('SIGINT', onSig);
+    }
+  },
+};
+
+const flashOptions = [
+  { name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'flash-size' },
+  { name: 'incremental', flag: true }, { name: 'dry-run', flag: true }, { name: 'force-config-sector', flag: true }, { name: 'no-compress', flag: true }, { name: 'boot-log-ms' },
+];
+
+const flash: CliCommand = {
+  name: 'flash',
+  summary: 'Check a flash plan against the board, its eFuses and the key store, then write it (verified) and show the boot log.',
+  usage: 'flash --port PORT (--build DIR | ADDR FILE ...) [--incremental] [--dry-run] [--force-config-sector] [--key-store DIR]',
+  options: flashOptions,
+  async run(args, io) {
+    const port = args.opt('port');
+    const ks = store(args);
+    if (!port) {
+      if (!args.flag('dry-run')) throw new UserError('E_USAGE', 'flash: --port is required (only --dry-run checks a plan without a board).');
+      const key = fs.existsSync(ks.sharedFlashKeyPath) ? readHardwareKeyFile(ks.sharedFlashKeyPath, 'flash-encryption') : undefined;
+      const p = plan(args, args.opt('flash-size') ? args.int('flash-size') : undefined, key);
+      const r = await checkPlan(p, key ? { flashKey: key } : {});
+      for (const reg of p.regions) io.out(`  ${describeRegion(reg)}`);
+      for (const n of r.notes) io.err(`note: ${n}`);
+      io.out('Dry run: the plan passed the checks that need no board; nothing was written.');
+      return;
+    }
+    return withPort(port, 115200, async (t) => {
+      const conn = await connect(t, { reset: resetMode(args), baud: args.int('baud', 921600), log: (l) => io.err(l) });
+      try {
+        const info = await identify(conn);
+        const keys = keysForBoard(ks, info);
+        if (keys.flashKeySource) io.err(`Flash key: ${keys.flashKeySource}.`);
+        const p = plan(args, info.flash.sizeBytes, keys.flashKey);
+        let nextShown = 0;
+        const result = await runFlashSession({
+          io: romFlashIo(conn.loader),
+          info,
+          plan: p,
+          store: ks,
+          keys,
+          incremental: args.flag('incremental'),
+          dryRun: args.flag('dry-run'),
+          forceConfigSector: args.flag('force-config-sector'),
+          compress: !args.flag('no-compress'),
+          log: (l) => io.err(l),
+          onProgress: (e) => {
+            const frac = e.bytesDone / Math.max(1, e.bytesTotal);
+            if (e.phase === 'done' || frac >= nextShown) {
+              nextShown = frac + PROGRESS_STEP;
+              io.err(`[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}: ${Math.round(frac * 100)}% (${Math.round(e.throughput / 1024)} KiB/s${e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : ''})`);
+            }
+          },
+        });
+        for (const n of result.report.notes) io.err(`note: ${n}`);
+        if (args.flag('dry-run')) {
+          io.out('Dry run: every check passed; nothing was written.');
+          return;
+        }
+        for (const r of result.results) io.out(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5).`);
+        await t.setBaud(115200);
+        const log = await capture(t, args.int('boot-log-ms', 2000), () => exitDownloadMode(t, resetMode(args), undefined));
+        return printBootLog(io, log);
+      } finally {
+        conn.loader.dispose();
+      }
+    });
+  },
+};
+
+const verifyFlash: CliCommand = {
+  name: 'verify-flash',
+  summary: 'Compare the board\'s flash with a build or ADDR FILE pairs (MD5 per 4 KB sector).',
+  usage: 'verify-flash --port PORT (--build DIR | ADDR FILE ...) [--board B]',
+  options: [{ name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }],
+  async run(args, io) {
+    return withPort(args.need('port'), 115200, async (t) => {
+      const conn = await connect(t, { reset: resetMode(args), baud: args.int('baud', 921600), log: (l) => io.err(l) });
+      try {
+        const info = await identify(conn);
+        const p = plan(args, info.flash.sizeBytes, keysForBoard(store(args), info).flashKey);
+        const fio = romFlashIo(conn.loader);
+        let bad = 0;
+        for (const r of p.regions) {
+          const diff = await differingRanges(fio, r.address, r.data);
+          if (diff.length) bad++;
+          io.out(`${describeRegion(r)}: ${diff.length ? `differs in ${diff.map(([a, b]) => `${hex(r.address + a)}-${hex(r.address + b)}`).join(', ')}` : 'verify OK (digest matched)'}`);
+        }
+        return bad ? 1 : 0;
+      } finally {
+        conn.loader.dispose();
+      }
+    });
+  },
+};
+
+const otaImage: CliCommand = {
+  name: 'ota-image',
+  summary: 'Write the app encrypted for the board\'s OTA slot (asked from the running board unless --slot is given).',
+  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT] --output OUT [--key-store DIR] [--mac MAC]',
+  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }],
+  async run(args, io) {
+    args.maxPositionals(0);
+    const b = board(args, true)!;
+    const out = args.need('output');
+    const ks = store(args);
+    const mac = args.opt('mac');
+    const keyFile = mac && fs.existsSync(ks.deviceFlashKeyPath(mac)) ? ks.deviceFlashKeyPath(mac) : fs.existsSync(ks.sharedFlashKeyPath) ? ks.sharedFlashKeyPath : undefined;
+    const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
+    const outputs = findBuildOutputs(args.need('build'), { board: b, ...(flashKey ? { flashKey } : {}) });
+    let slot: number;
+    let source: 'board' | 'option';
+    if (args.opt('slot') !== undefined) {
+      slot = args.int('slot');
+      source = 'option';
+    } else {
+      const port = args.opt('port');
+      if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
+      slot = await withPort(port, 115200, (t) => queryOtaSlot(t));
+      source = 'board';
+      io.err(`The board says its next OTA slot is ${hex(slot)}.`);
+    }
+    const img = makeOtaImage({ build: outputs, slot, slotSource: source, ...(flashKey ? { flashKey } : {}) });
+    writeFileAtomic(out, img.data);
+    io.out(`Wrote ${out}: ${img.data.length} bytes for slot ${hex(slot)} from ${img.source}${flashKey ? ` (flash key ${fingerprint(flashKey)})` : ''}.`);
+  },
+};
+
+const monitor: CliCommand = {
+  name: 'monitor',
+  summary: 'Show what the board prints at 115200 baud (after a reset into normal boot), with explanations of known failure lines.',
+  usage: 'monitor --port PORT [--seconds N] [--no-reset] [--reset auto|pic|classic|none]',
+  options: [{ name: 'port' }, { name: 'seconds' }, { name: 'no-reset', flag: true }, { name: 'reset' }],
+  async run(args, io) {
+    args.maxPositionals(0);
+    return withPort(args.need('port'), 115200, async (t) => {
+      const text = await capture(t, args.int('seconds', 5) * 1000, args.flag('no-reset') ? undefined : () => exitDownloadMode(t, resetMode(args), undefined));
+      return printBootLog(io, text);
+    });
+  },
+};
+
+export const firmwareCommands: CliCommand[] = [build, flash, verifyFlash, otaImage, monitor];

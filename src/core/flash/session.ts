@@ -1,0 +1,95 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ChipInfo } from '../chip/identify';
+import { digestPrivateKey } from '../crypto/secure-boot-key';
+import { readHardwareKeyFile, readSigningKeyFile } from '../keys/key-files';
+import { DEVICES_DIR, macDirName, type KeyStore } from '../keystore/key-store';
+import { fingerprint } from '../util/fingerprint';
+import { checkPlan, type BootPredictor, type CheckReport } from './checks';
+import { FlashJournal } from './journal';
+import type { FlashPlan } from './plan';
+import { backupConfigSector, writePlan, type FlashIo, type FlashProgressEvent, type RegionResult } from './writer';
+
+/**
+ * One `flash` run against a connected board: keys from the key store, every check, the config
+ * sector backup, then the writes. Kept separate from the CLI so the editor runs the same steps.
+ */
+export interface BoardKeys {
+  flashKey?: Uint8Array;
+  flashKeySource?: string;
+  secureBootKey?: Uint8Array;
+}
+
+/** The board's flash key (its own per-device key first, then the shared one) and the BLOCK2 key. */
+export function keysForBoard(store: KeyStore, info: Pick<ChipInfo, 'mac' | 'security'>): BoardKeys {
+  const out: BoardKeys = {};
+  const perDevice = store.deviceFlashKeyPath(info.mac.address);
+  const file = fs.existsSync(perDevice) ? perDevice : fs.existsSync(store.sharedFlashKeyPath) ? store.sharedFlashKeyPath : undefined;
+  if (file) {
+    out.flashKey = readHardwareKeyFile(file, 'flash-encryption');
+    out.flashKeySource = `${path.relative(process.cwd(), file) || file} (fingerprint ${fingerprint(out.flashKey)})`;
+  }
+  // Only when a secure boot key is (or is about to be) in BLOCK2 does the digest have to match it.
+  const blk2InUse = info.security.secureBoot.v1Enabled || info.security.keys.secureBoot !== 'empty';
+  if (blk2InUse && fs.existsSync(store.signingKeyPath)) {
+    const len = out.flashKey?.length === 24 ? 192 : 256;
+    out.secureBootKey = digestPrivateKey(readSigningKeyFile(store.signingKeyPath), len);
+  }
+  return out;
+}
+
+export function deviceDir(store: KeyStore, mac: string): string {
+  return path.join(store.dir, DEVICES_DIR, macDirName(mac));
+}
+
+export interface FlashSessionOptions {
+  io: FlashIo;
+  info: Pick<ChipInfo, 'mac' | 'security' | 'flash'>;
+  plan: FlashPlan;
+  store: KeyStore;
+  keys?: BoardKeys;
+  incremental?: boolean;
+  dryRun?: boolean;
+  forceConfigSector?: boolean;
+  compress?: boolean;
+  predictBoot?: BootPredictor;
+  signal?: AbortSignal;
+  onProgress?: (e: FlashProgressEvent) => void;
+  log?: (line: string) => void;
+}
+
+export interface FlashSessionResult {
+  report: CheckReport;
+  results: RegionResult[];
+  configBackup?: { path: string; created: boolean };
+}
+
+export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSessionResult> {
+  const log = o.log ?? ((): void => undefined);
+  const keys = o.keys ?? keysForBoard(o.store, o.info as ChipInfo);
+  const sec = o.info.security;
+  const report = await checkPlan(o.plan, {
+    chip: {
+      flashEncryption: sec.flashEncryption.enabled,
+      secureBoot: sec.secureBoot.v1Enabled,
+      flashCryptConf: sec.flashEncryption.config === 'protected' ? 0xf : sec.flashEncryption.config,
+      ...(o.info.flash.sizeBytes !== undefined ? { flashSize: o.info.flash.sizeBytes } : {}),
+    },
+    ...(keys.flashKey ? { flashKey: keys.flashKey } : {}),
+    ...(keys.secureBootKey ? { secureBootKey: keys.secureBootKey } : {}),
+    ...(o.forceConfigSector ? { forceConfigSector: true } : {}),
+    ...(o.predictBoot ? { predictBoot: o.predictBoot } : {}),
+  });
+  if (o.dryRun) return { report, results: [] };
+  const dir = deviceDir(o.store, o.info.mac.address);
+  const configBackup = await backupConfigSector(o.io, dir, o.info.flash.sizeBytes);
+  if (configBackup?.created) log(`Saved the config sector (LoRa/Sigfox identity) to ${configBackup.path}.`);
+  const results = await writePlan(o.plan, o.io, {
+    journal: new FlashJournal(path.join(dir, 'flash-journal.json')),
+    ...(o.incremental ? { incremental: true } : {}),
+    ...(o.compress !== undefined ? { compress: o.compress } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+  });
+  return { report, results, ...(configBackup ? { configBackup } : {}) };
+}
