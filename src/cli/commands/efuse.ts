@@ -1,3 +1,139 @@
-import type { CliCommand } from '../command';
+import type { CliCommand, CliIo } from '../command';
+import type { Args } from '../args';
+import { UserError } from '../../core/errors';
+import { transportFromUrl } from '../../core/transport/open';
+import { connect, DEFAULT_BAUD, type Connection } from '../../core/connect/connect';
+import { identify, type ChipInfo } from '../../core/chip/identify';
+import { readInputFile } from '../../core/util/atomic-file';
+import { readEfuses } from '../../core/efuse/access';
+import { decodeEfuses, isThreeFour } from '../../core/efuse/decode';
+import { summaryJson, summaryText } from '../../core/efuse/summary';
+import { dumpText } from '../../core/efuse/dump';
+import { planBurnKeys } from '../../core/efuse/burn/burn-keys';
+import { checkConfirmation, executeBurnKeys } from '../../core/efuse/burn/execute';
+import { pendingSteps, renderPlan } from '../../core/efuse/burn/plan';
+import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
+import { AuditLog, readAudit } from '../../core/audit/audit-log';
+import { parseSigningKey } from '../../core/crypto/signing-key';
+import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
 
-export const efuseCommands: CliCommand[] = [];
+const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
+
+/** Opens PORT (serial or socket://), gets the ROM loader talking and identifies the chip. */
+async function withDevice<T>(args: Args, io: CliIo, fn: (conn: Connection, chip: ChipInfo) => Promise<T>): Promise<T> {
+  const t = transportFromUrl(args.need('port'));
+  await t.open();
+  try {
+    const conn = await connect(t, { baud: args.int('baud', DEFAULT_BAUD), log: (l) => io.err(l) });
+    try {
+      return await fn(conn, await identify(conn));
+    } finally {
+      conn.loader.dispose();
+    }
+  } finally {
+    await t.close().catch(() => undefined);
+  }
+}
+
+const summary: CliCommand = {
+  name: 'efuse summary',
+  summary: 'Show every eFuse field of the connected ESP32 (espefuse names; --json in espefuse\'s summary JSON shape). Key bytes are never shown.',
+  usage: 'efuse summary --port PORT [--json]',
+  options: [...PORT_OPTS, { name: 'json', flag: true }],
+  async run(args, io) {
+    args.maxPositionals(0);
+    const dec = await withDevice(args, io, async (conn) => decodeEfuses(await readEfuses(conn.loader)));
+    io.out(args.flag('json') ? JSON.stringify(summaryJson(dec), null, 4) : summaryText(dec));
+  },
+};
+
+const dump: CliCommand = {
+  name: 'efuse dump',
+  summary: 'Print the raw eFuse block words (espefuse dump format; words of readable key blocks are masked).',
+  usage: 'efuse dump --port PORT',
+  options: PORT_OPTS,
+  async run(args, io) {
+    args.maxPositionals(0);
+    const dec = await withDevice(args, io, async (conn) => decodeEfuses(await readEfuses(conn.loader)));
+    io.out(dumpText(dec));
+  },
+};
+
+const HARDENING_HELP = [
+  '--hardening also burns (each is permanent):',
+  '  DISABLE_DL_ENCRYPT  download mode can no longer encrypt flash (esptool --encrypt stops working);',
+  '                      cost: updates over serial need images encrypted on the host with your key.',
+  '  DISABLE_DL_DECRYPT  download mode can no longer read decrypted flash; cost: none for normal use,',
+  '                      but read-back of flash contents over serial returns ciphertext only.',
+  '  DISABLE_DL_CACHE    no flash cache in download mode, closing another way to read decrypted flash;',
+  '                      cost: stub loaders that rely on the cache cannot run.',
+  '  JTAG_DISABLE        closes the JTAG debug port (a way to read RAM and keys in use);',
+  '                      cost: no hardware debugging of this board, ever.',
+].join('\n');
+
+function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
+  const file = args.opt('secure-boot-key');
+  const pem = args.opt('signing-key');
+  if ((file === undefined) === (pem === undefined)) {
+    throw new UserError('E_USAGE', `${args.command}: give exactly one of --secure-boot-key KEY.bin or --signing-key SIGNING.pem.`);
+  }
+  if (file !== undefined) return readInputFile(file, 'secure boot key file');
+  // The reflashable secure boot key is the digest of the signing key, never its public key.
+  const key = parseSigningKey(readInputFile(pem!, 'signing key file'), pem!);
+  return digestPrivateKey(key, threeFour ? 192 : 256);
+}
+
+const burnKeys: CliCommand = {
+  name: 'efuse burn-keys',
+  summary: 'Burn the flash-encryption and secure boot keys and enable flash encryption and secure boot, as one plan you see and confirm. Permanent.',
+  usage: 'efuse burn-keys --port PORT --flash-key FLASH_KEY.bin (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--dry-run] [--confirm MAC] [--key-store DIR]',
+  help: [
+    'Steps: flash-encryption key -> BLOCK1, secure boot key -> BLOCK2 (both read back and compared),',
+    'then both read- and write-protected, FLASH_CRYPT_CONFIG = 0xF, FLASH_CRYPT_CNT odd (encryption on),',
+    'ABS_DONE_0 (secure boot on). None of this can be undone. --dry-run prints the plan and burns nothing.',
+    'Without --dry-run nothing is burned unless --confirm repeats the MAC of the connected board (or you type it when asked).',
+    'An interrupted burn resumes: run the same command again; finished steps are verified and skipped.',
+    'Every step is recorded in KEY_STORE/audit.jsonl (fingerprints only, never key bytes).',
+    '',
+    HARDENING_HELP,
+  ].join('\n'),
+  options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }],
+  async run(args, io) {
+    args.maxPositionals(0);
+    const flashKey = readInputFile(args.need('flash-key'), 'flash-encryption key file');
+    const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+    const warning = store.exposureWarning();
+    if (warning) io.err(`Warning: ${warning}`);
+    const audit = new AuditLog(store.auditPath);
+    const history = readAudit(audit.file);
+    for (const d of history.damaged) io.err(`Warning: line ${d.line} of ${audit.file} is damaged${d.last ? ' (torn last line: the previous run was cut off while writing it)' : ''}; the other lines are used.`);
+    return withDevice(args, io, async (conn, chip) => {
+      const snap = await readEfuses(conn.loader);
+      const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
+      const secureBootKey = loadSecureBootKey(args, threeFour);
+      const plan = planBurnKeys(snap, {
+        target: { chip: chip.chip, revision: chip.revision.major, mac: chip.mac.address },
+        flashKey, secureBootKey, hardening: args.flag('hardening'), history: history.records,
+      });
+      io.out(renderPlan(plan));
+      if (args.flag('dry-run')) {
+        io.out('Dry run: nothing was burned.');
+        return 0;
+      }
+      if (pendingSteps(plan).length === 0) return 0;
+      let confirm = args.opt('confirm');
+      if (confirm === undefined && io.prompt) confirm = await io.prompt(`Type the MAC of this board (${plan.mac}) to burn, anything else aborts: `);
+      checkConfirmation(plan, confirm);
+      store.ensureDir();
+      // The crystal sets the eFuse timing; 48 MHz has no entry in the table, 40 MHz timing is the safe choice (UNCONFIRMED).
+      const apbMhz = chip.crystalMhz === 26 ? 26 : 40;
+      const r = await executeBurnKeys(conn.loader, plan, {
+        confirmMac: confirm, flashKey, secureBootKey, audit, revision: chip.revision.text, engine: { apbMhz }, onProgress: (m) => io.err(m),
+      });
+      io.out(`Done: ${r.burned.length} step(s) burned and verified; both keys protected, flash encryption and secure boot on. Recorded in ${audit.file} (${r.id}).`);
+      return 0;
+    });
+  },
+};
+
+export const efuseCommands: CliCommand[] = [summary, dump, burnKeys];
