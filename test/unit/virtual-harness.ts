@@ -34,6 +34,11 @@ export class RawClient {
     }
   }
 
+  /** Sends a request without waiting for anything; `chk` computes the data checksum. */
+  async send(op: number, data: Uint8Array, chk = false): Promise<void> {
+    await this.transport.write(slipEncode(encodeRequest(op, data, chk ? checksum(Buffer.from(data).subarray(16)) : 0)));
+  }
+
   /** Sends a request and returns the next `n` responses. */
   async command(op: number, data: Uint8Array, opts: { chk?: boolean; n?: number; chkValue?: number } = {}): Promise<Response[]> {
     const start = this.frames.length;

@@ -1,0 +1,121 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { UserError } from '../../src/core/errors';
+import * as R from '../../src/core/efuse/registers';
+import { Op, RomError } from '../../src/core/rom/opcodes';
+import { words } from '../../src/core/rom/packet';
+import { VirtualEsp32 } from '../../src/core/virtual/device';
+import { exportState, loadStateFile, saveStateFile } from '../../src/core/virtual/state-file';
+import { dataBlock, memoryBoard, status } from './virtual-harness';
+
+describe('virtual board state file', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vstate-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('round-trips eFuses and flash, and stays small for a mostly erased 8 MB flash', () => {
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 's1' });
+    dev.flash.program(0x1000, Buffer.from('bootloader bytes'));
+    dev.flash.program(0x7ff000, Buffer.alloc(0x1000, 0x5a));
+    const words = dev.efuse.rawWords();
+    words[2]![0] = 0xdeadbeef;
+    dev.efuse.setRaw(words);
+    const file = path.join(dir, 'board.json');
+    saveStateFile(file, dev);
+    assert.ok(fs.statSync(file).size < 4096);
+    const back = loadStateFile(file);
+    assert.equal(back.module.id, 'GPY');
+    assert.deepEqual(back.mac, dev.mac);
+    assert.deepEqual(back.efuse.rawWords(), dev.efuse.rawWords());
+    assert.deepEqual(back.flash.read(0x1000, 16), Buffer.from('bootloader bytes'));
+    assert.deepEqual(back.flash.read(0x7ff000, 0x1000), Buffer.alloc(0x1000, 0x5a));
+    assert.deepEqual(exportState(back), exportState(dev));
+  });
+
+  it('explains what is wrong with a bad state file', () => {
+    const file = path.join(dir, 'bad.json');
+    const expectMsg = (content: string, re: RegExp): void => {
+      fs.writeFileSync(file, content);
+      assert.throws(() => loadStateFile(file), (e: unknown) => e instanceof UserError && re.test(e.message) && e.message.includes(file));
+    };
+    expectMsg('{"format": "pycom', /not valid JSON/);
+    expectMsg('[]', /not a JSON object/);
+    expectMsg('{"format":"other"}', /not a virtual board state/);
+    const good = exportState(new VirtualEsp32({ profile: 'SIPY' }));
+    expectMsg(JSON.stringify({ ...good, version: 9 }), /version 9/);
+    expectMsg(JSON.stringify({ ...good, profile: 'XPY' }), /profile XPY is unknown/);
+    expectMsg(JSON.stringify({ ...good, efuse: good.efuse.slice(0, 3) }), /4 blocks/);
+    expectMsg(JSON.stringify({ ...good, sectors: [{ index: 1, data: 'AAAA' }] }), /sector 1 is corrupt|sector 1 holds/);
+    expectMsg(JSON.stringify({ ...good, sectors: [{ index: 99999, data: '' }] }), /outside/);
+    assert.throws(() => loadStateFile(path.join(dir, 'missing.json')), /does not exist/);
+  });
+});
+
+describe('virtual board faults', () => {
+  it('power loss during an eFuse program leaves some words burned, the rest blank, and a silent board', async () => {
+    const { dev, client } = await memoryBoard();
+    const wr = (a: number, v: number): Promise<unknown> => client.one(Op.WRITE_REG, words(a, v, 0xffffffff, 0));
+    for (let i = 0; i < 8; i++) await wr(R.wdataAddr(1, i), 0x11111111 * (i + 1));
+    await wr(R.EFUSE_CONF, R.CONF_PROGRAM_MAGIC);
+    dev.faults.setPowerLoss({ kind: 'efuse-word', step: 4 });
+    const before = client.frames.length;
+    await client.send(Op.WRITE_REG, words(R.EFUSE_CMD, R.CMD_PGM, 0xffffffff, 0));
+    await new Promise((r) => setTimeout(r, 20));
+    await dev.idle();
+    assert.equal(dev.state, 'off');
+    assert.equal(client.frames.length, before, 'no reply after power loss');
+    dev.reset('download');
+    const raw = dev.efuse.rawWords()[1]!;
+    assert.deepEqual(raw.slice(0, 3), [0x11111111, 0x22222222, 0x33333333]);
+    assert.deepEqual(raw.slice(3), [0, 0, 0, 0, 0]);
+    assert.deepEqual(dev.efuse.readWords()[1], raw, 'read window consistent with the physical bits after reset');
+  });
+
+  it('power loss during a flash write leaves a sector erased but not written', async () => {
+    const { dev, client } = await memoryBoard();
+    await client.one(Op.SPI_ATTACH, words(0, 0));
+    dev.flash.program(0x30000, Buffer.alloc(0x2000, 0x00));
+    dev.faults.setPowerLoss({ kind: 'flash-erase', step: 2 });
+    await client.send(Op.FLASH_BEGIN, words(0x2000, 8, 0x400, 0x30000));
+    await new Promise((r) => setTimeout(r, 20));
+    await dev.idle();
+    assert.equal(dev.state, 'off');
+    assert.ok(dev.flash.read(0x30000, 0x1000).every((b) => b === 0xff), 'first sector erased');
+    assert.ok(dev.flash.read(0x31000, 0x1000).every((b) => b === 0x00), 'second sector untouched');
+
+    dev.reset('download');
+    await client.one(Op.SPI_ATTACH, words(0, 0));
+    dev.faults.setPowerLoss({ kind: 'flash-program', step: 1 });
+    await client.send(Op.FLASH_BEGIN, words(0x400, 1, 0x400, 0x31000));
+    await new Promise((r) => setTimeout(r, 20));
+    await dev.idle();
+    assert.equal(dev.state, 'download', 'BEGIN (erase) completed');
+    const blk = dataBlock(Buffer.alloc(0x400, 0x42), 0);
+    await client.send(Op.FLASH_DATA, blk, true);
+    await new Promise((r) => setTimeout(r, 20));
+    await dev.idle();
+    assert.equal(dev.state, 'off');
+    assert.ok(dev.flash.read(0x31000, 0x1000).every((b) => b === 0xff), 'erased, nothing written');
+  });
+
+  it('corrupts and drops bytes on the link', async () => {
+    const { dev, client } = await memoryBoard();
+    await client.one(Op.SPI_ATTACH, words(0, 0));
+    await client.one(Op.FLASH_BEGIN, words(0x400, 1, 0x400, 0x40000));
+    // corrupt one data byte in the next host → device frame (offset 1 + 8 header + 16 sub-header + 5)
+    dev.faults.addByteFault({ direction: 'to-device', action: 'corrupt', atByte: 30, xor: 0x01 });
+    const r = await client.one(Op.FLASH_DATA, dataBlock(Buffer.alloc(0x400, 0x33), 0), { chk: true });
+    assert.deepEqual(status(r), [1, RomError.INVALID_CRC]);
+    dev.faults.clearByteFaults();
+    dev.faults.addByteFault({ direction: 'to-host', action: 'drop', atByte: 0, count: 1000 });
+    const before = client.frames.length;
+    await client.send(Op.READ_REG, words(0x40001000));
+    await new Promise((r2) => setTimeout(r2, 20));
+    await dev.idle();
+    assert.equal(client.frames.length, before);
+  });
+});
