@@ -21,7 +21,9 @@ export async function cli(argv: string[]): Promise<CliResult> {
 /** Runs a CLI bundle from bundleCli() as a real child process, the way bin/pycom-secure.js does. */
 export function cliProcess(bundle: string, argv: string[]): CliResult {
   const launcher = 'require(process.argv[1]).main()';
-  const r = spawnSync(process.execPath, ['-e', launcher, bundle, ...argv], { encoding: 'utf8' });
+  // The bundle lives in a temp dir, so point module resolution at the repo for its externals.
+  const env = { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') };
+  const r = spawnSync(process.execPath, ['-e', launcher, bundle, ...argv], { encoding: 'utf8', env });
   const lines = (s: string): string[] => s.split('\n').filter((l) => l.length > 0);
   return { code: r.status ?? -1, stdout: lines(r.stdout), stderr: lines(r.stderr) };
 }
