@@ -84,7 +84,13 @@ async function enterAndSync(loader: RomLoader, strategy: EntryStrategy, ctx: Ctx
   const syncTimeout = ctx.syncTimeoutMs ?? SYNC_TIMEOUT_MS;
   if (strategy === 'none' && !ctx.remote) ctx.log(NONE_INSTRUCTIONS);
   let lastError: unknown;
+  // What the board printed over all attempts (bounded): a boot log may come only once.
+  let seen: Buffer = Buffer.alloc(0);
+  const remember = (): void => {
+    seen = Buffer.concat([seen, loader.reader.noise()]).subarray(-8192);
+  };
   for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) remember();
     loader.reader.clearNoise();
     if (strategy === 'pic') {
       const version = await picEnterDownload(t, { clock: ctx.clock });
@@ -107,17 +113,18 @@ async function enterAndSync(loader: RomLoader, strategy: EntryStrategy, ctx: Ctx
       }
     }
     // A boot log that names the cause ends the attempts early only when retrying cannot help.
-    const finding = analyzeBootLog(loader.reader.noise());
+    const finding = analyzeBootLog(Buffer.concat([seen, loader.reader.noise()]));
     if (finding?.kind === 'download-disabled') break;
     if (strategy === 'none' && finding) break;
   }
-  throw explain(loader, lastError, ctx);
+  remember();
+  throw explain(loader, seen, lastError, ctx);
 }
 
 /** Picks the most specific reason: what the board printed beats how the read failed. */
-function explain(loader: RomLoader, lastError: unknown, ctx: Ctx): UserError {
+function explain(loader: RomLoader, seen: Buffer, lastError: unknown, ctx: Ctx): UserError {
   const mc: MessageContext = { port: loader.transport.url, howToEnter: ctx.hint };
-  const finding = analyzeBootLog(loader.reader.noise());
+  const finding = analyzeBootLog(seen);
   switch (finding?.kind) {
     case 'download-disabled':
       return fail('E_DOWNLOAD_DISABLED', mc);

@@ -170,7 +170,8 @@ export class FrameReader {
     if (this.bytesThisWait > 0) return new ReadFailure('noise', 0, noise);
     if (this.bytesSeen === 0) return new ReadFailure('no-data', 0, noise);
     if (this.framesSeen > 0) return new ReadFailure('stream-stopped', 0, noise);
-    return new ReadFailure('noise', 0, noise);
+    // Text came earlier (a boot log) but nothing during this wait: still "no answer".
+    return new ReadFailure('no-data', 0, noise);
   }
 
   private keepNoise(data: Uint8Array): void {

@@ -1,0 +1,167 @@
+import { strict as assert } from 'node:assert';
+import type { ModemSignals, Transport, TransportCapabilities, Unsubscribe } from '../../src/core/transport/transport';
+import { Listeners } from '../../src/core/transport/listeners';
+import { connect } from '../../src/core/connect/connect';
+import { picEnterDownload, picExitDownload } from '../../src/core/connect/pic';
+import { analyzeBootLog } from '../../src/core/connect/boot-log';
+import { mapSerialError } from '../../src/core/transport/serial';
+import { instantSleepClock } from '../../src/core/loader/clock';
+import { isUserError } from '../../src/core/errors';
+import { MESSAGES } from '../../src/core/connect/messages';
+import { findUsbBoard } from '../../src/core/boards/usb-ids';
+
+type Event = { write: number[] } | { bits: number } | { signals: ModemSignals } | { baud: number };
+
+/** Records everything the host does; `respond` scripts what the "board" sends back. */
+class RecordingTransport implements Transport {
+  readonly url = '/dev/ttyFAKE0';
+  readonly capabilities: TransportCapabilities = { modemLines: true, dataBits: true, baud: true };
+  readonly events: Event[] = [];
+  isOpen = true;
+  baud = 115200;
+  dataBits = 8;
+  private readonly data = new Listeners<[Buffer]>();
+  private readonly closed = new Listeners<[Error | undefined]>();
+  constructor(private readonly respond: (bytes: Buffer, t: RecordingTransport) => Buffer | undefined = () => undefined) {}
+  async open(): Promise<void> {}
+  async close(): Promise<void> {}
+  async write(d: Uint8Array): Promise<void> {
+    this.events.push({ write: [...d] });
+    const reply = this.respond(Buffer.from(d), this);
+    if (reply) setImmediate(() => this.data.emit(reply));
+  }
+  emit(b: Buffer): void {
+    this.data.emit(b);
+  }
+  onData(fn: (c: Buffer) => void): Unsubscribe {
+    return this.data.add(fn);
+  }
+  onClose(fn: (e?: Error) => void): Unsubscribe {
+    return this.closed.add(fn);
+  }
+  async flushInput(): Promise<void> {}
+  async setBaud(b: number): Promise<void> {
+    this.baud = b;
+    this.events.push({ baud: b });
+  }
+  async setSignals(s: ModemSignals): Promise<void> {
+    this.events.push({ signals: s });
+  }
+  async setDataBits(bits: 5 | 6 | 7 | 8): Promise<void> {
+    this.dataBits = bits;
+    this.events.push({ bits });
+  }
+  writes(): string[] {
+    return this.events.flatMap((e) => ('write' in e ? [Buffer.from(e.write).toString('hex')] : []));
+  }
+}
+
+/** A PIC that answers FW_VER (0x11) with `version` while the port runs at 5 data bits. */
+function pic(version: number | undefined) {
+  return (b: Buffer, t: RecordingTransport): Buffer | undefined => (t.dataBits === 5 && b.length === 1 && b[0] === 0x11 && version !== undefined ? Buffer.from([version & 0xff, version >> 8]) : undefined);
+}
+
+const fastPic = { clock: instantSleepClock, replyTimeoutMs: 200 };
+
+describe('Pycom PIC protocol (pycom.md §2.4, byte for byte)', () => {
+  it('enter: version check at 5 data bits, then the v0.9.3 sequence, then back to 8 bits', async () => {
+    const t = new RecordingTransport(pic(12));
+    assert.equal(await picEnterDownload(t, fastPic), 12);
+    assert.deepEqual(t.writes(), ['11', '028c00df0000', '020c00df0000', '028e00fe0000', '020e00fe0000', '028e00df0000', '020e00df0000', '020e00ff2000', '028e00ff2000']);
+    const bits = t.events.flatMap((e) => ('bits' in e ? [e.bits] : []));
+    assert.deepEqual(bits, [5, 8]);
+    const firstWrite = t.events.findIndex((e) => 'write' in e);
+    assert.ok(t.events.findIndex((e) => 'bits' in e && e.bits === 5) < firstWrite, '5 data bits before the first byte');
+  });
+
+  it('exit: RA5 high, RC0 back to input, reset pulse', async () => {
+    const t = new RecordingTransport(pic(6));
+    await picExitDownload(t, fastPic);
+    assert.deepEqual(t.writes(), ['11', '028c00df0000', '020c00ff2000', '028e00ff0100', '028e00df0000', '020e00df0000', '020e00ff2000', '028e00ff2000']);
+  });
+
+  it('PIC firmware below 6: says the board firmware must be updated, sends nothing else', async () => {
+    const t = new RecordingTransport(pic(5));
+    await assert.rejects(picEnterDownload(t, fastPic), (e: unknown) => isUserError(e) && e.code === 'E_PIC_FIRMWARE_OLD' && /update the expansion board firmware/.test(e.message));
+    assert.deepEqual(t.writes(), ['11']);
+    assert.equal(t.dataBits, 8, 'port back at 8 data bits');
+  });
+
+  it('no PIC answer: specific error', async () => {
+    const t = new RecordingTransport(pic(undefined));
+    await assert.rejects(picEnterDownload(t, fastPic), (e: unknown) => isUserError(e) && e.code === 'E_PIC_NO_ANSWER');
+  });
+});
+
+function connectFails(t: Transport, reset: 'none' | 'classic', code: string, re?: RegExp): Promise<void> {
+  return assert.rejects(connect(t, { reset, clock: instantSleepClock, syncTimeoutMs: 20, attempts: 2 }), (e: unknown) => {
+    assert.ok(isUserError(e), String(e));
+    assert.equal(e.code, code, e.message);
+    if (re) assert.match(e.message, re);
+    return true;
+  });
+}
+
+describe('download-mode entry failures name their cause', () => {
+  it('silence: not in download mode, with the way in', async () => {
+    await connectFails(new RecordingTransport(), 'none', 'E_NO_DATA', /P2 \(GPIO0\) to GND/);
+  });
+
+  it('boot log with boot:0x13 (SPI_FAST_FLASH_BOOT): wrong boot mode', async () => {
+    const log = Buffer.from('ets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n');
+    let sent = false;
+    const t = new RecordingTransport(() => (sent ? undefined : ((sent = true), log)));
+    await connectFails(t, 'classic', 'E_WRONG_BOOT_MODE', /0x13/);
+  });
+
+  it('boot log says waiting for download but no sync reply: TX path down', async () => {
+    const log = Buffer.from('rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download\r\n');
+    let sent = false;
+    const t = new RecordingTransport(() => (sent ? undefined : ((sent = true), log)));
+    await connectFails(t, 'classic', 'E_TX_DOWN');
+  });
+
+  it('MicroPython REPL answering: running firmware', async () => {
+    const t = new RecordingTransport(() => Buffer.from('\r\nPycom MicroPython 1.20.2.r4 [v1.11-ffb0e1c] on 2021-01-12; GPy with ESP32\r\n>>> '));
+    await connectFails(t, 'none', 'E_RUNNING_FIRMWARE', /MicroPython/);
+  });
+
+  it('port busy / permission denied / missing port map to their own messages', () => {
+    const busy = mapSerialError(new Error('Error: Resource temporarily unavailable Cannot lock port'), '/dev/ttyACM0', 'open');
+    assert.equal(busy.code, 'E_PORT_BUSY');
+    assert.match(busy.message, /another program/);
+    const perm = mapSerialError(Object.assign(new Error('Error: Permission denied, cannot open /dev/ttyACM0'), { code: 'EACCES' }), '/dev/ttyACM0', 'open');
+    assert.equal(perm.code, 'E_PORT_PERMISSION');
+    if (process.platform === 'linux') assert.match(perm.message, /dialout/);
+    assert.equal(mapSerialError(new Error('Error: No such file or directory, cannot open /dev/ttyUSB9'), '/dev/ttyUSB9', 'open').code, 'E_PORT_NOT_FOUND');
+  });
+
+  it('classic on a link without modem lines is refused with advice', async () => {
+    const t = new RecordingTransport();
+    (t as { capabilities: TransportCapabilities }).capabilities = { modemLines: false, dataBits: false, baud: false };
+    await connectFails(t, 'classic', 'E_NO_MODEM_LINES', /--reset none/);
+  });
+
+  it('every message names a next step (one sentence with a colon or semicolon)', () => {
+    for (const [code, tmpl] of Object.entries(MESSAGES)) {
+      const text = tmpl({ port: 'P', howToEnter: 'do X' });
+      assert.match(text, /[:;]/, code);
+      assert.ok(text.endsWith('.'), code);
+    }
+  });
+});
+
+describe('boot log and USB ids', () => {
+  it('parses the last boot line', () => {
+    assert.deepEqual(analyzeBootLog('boot:0x3 (DOWNLOAD)\nwaiting for download\n...boot:0x13 (SPI_FAST_FLASH_BOOT)\n'), { kind: 'wrong-boot-mode', mode: 0x13 });
+    assert.deepEqual(analyzeBootLog('rst:0x10 boot:0x13 (SPI_FAST_FLASH_BOOT)\nflash read err, 1000\nets_main.c 371'), { kind: 'flash-read-error', text: 'flash read err, 1000' });
+    assert.equal(analyzeBootLog('random text'), undefined);
+  });
+
+  it('recognises Pycom boards and their download-mode strategy', () => {
+    assert.equal(findUsbBoard(0x04d8, 0xf013)?.name, 'Pytrack');
+    assert.equal(findUsbBoard(0x04d8, 0xef98)?.entry, 'pic');
+    assert.equal(findUsbBoard(0x04d8, 0xed14)?.name, 'Pygate');
+    assert.equal(findUsbBoard(0x0403, 0x6015)?.entry, 'none');
+  });
+});
