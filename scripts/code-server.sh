@@ -79,6 +79,30 @@ cs_install_vsix() {
     --install-extension "$vsix" >&2
 }
 
+# cs_workspace DIR [SOCKET_URL] -> a sample workspace: a copy of the fixture firmware project
+# (or a minimal MicroPython project) with settings pointing at the virtual board when one runs.
+cs_workspace() {
+  local ws="$1" port_url="${2:-}" repo fw=""
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  rm -rf "$ws"; mkdir -p "$ws/.vscode"
+  if [ -d "$repo/test/fixtures/firmware" ]; then
+    cp -r "$repo/test/fixtures/firmware" "$ws/firmware"
+    fw="firmware/pycom-micropython-sigfox/esp32"
+    [ -d "$ws/$fw" ] || fw="firmware"
+  else
+    printf 'print("hello from a Pycom board")\n' >"$ws/main.py"
+    printf 'import machine\n' >"$ws/boot.py"
+  fi
+  # The key store stays empty so "Generate Keys" has something to do; git would warn if tracked.
+  node -e 'const [f,fw,port]=process.argv.slice(1);const s={"pycom.keyStorePath":"secure","pycom.board":"GPy"};if(fw)s["pycom.firmwarePath"]=fw;if(port)s["pycom.port"]=port;require("fs").writeFileSync(f,JSON.stringify(s,null,2))' \
+    "$ws/.vscode/settings.json" "$fw" "$port_url"
+}
+
+# True when the CLI bundle has `pycom-secure sim serve` (the virtual ESP32 is landing separately).
+cs_has_sim() {
+  node "$1/dist/cli.js" --help 2>/dev/null | grep -q 'sim serve'
+}
+
 # A free TCP port on 127.0.0.1 (the kernel picks it).
 cs_free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();});'

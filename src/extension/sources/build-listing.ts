@@ -1,18 +1,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { findProjectRoot } from '../../core/firmware/project';
 import type { BuildListing } from '../trees/builds-nodes';
 
 /** Where build outputs are looked for, relative to the project. */
 const OUTPUT_DIRS = ['build', 'dist', '.'];
 
 /**
- * Finds the firmware project and its .bin outputs. A folder counts as a firmware project when
- * it has a build/ folder, a pycom.json, or boot.py/main.py (a MicroPython project).
+ * Finds the firmware project (a pycom-micropython-sigfox checkout, recognised by the core) and
+ * the .bin files under its esp32/ folder.
  */
-export function listBuilds(project: string | undefined, board: string): BuildListing | undefined {
-  if (!project || !fs.existsSync(project)) return undefined;
-  const markers = ['build', 'pycom.json', 'boot.py', 'main.py', 'sdkconfig'];
-  if (!markers.some((m) => fs.existsSync(path.join(project, m)))) return undefined;
+export function listBuilds(start: string | undefined, board: string): BuildListing | undefined {
+  if (!start || !fs.existsSync(start)) return undefined;
+  const root = findProjectRoot(start);
+  if (!root) return undefined;
+  const project = path.join(root, 'esp32');
   const outputs: BuildListing['outputs'] = [];
   for (const d of OUTPUT_DIRS) {
     const dir = path.join(project, d);

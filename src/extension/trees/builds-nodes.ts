@@ -15,7 +15,7 @@ export function buildsNodes(b: BuildListing | undefined): UiNode[] {
   return [
     {
       id: 'builds/project',
-      label: b.project.split(/[\\/]/).pop() || b.project,
+      label: b.project.split(/[\\/]/).slice(-2).join('/'),
       description: b.board,
       tooltip: b.project,
       icon: 'folder',
