@@ -1,0 +1,155 @@
+import { strict as assert } from 'node:assert';
+import fc from 'fast-check';
+import { createMemoryPair } from '../../src/core/transport/memory';
+import { RomLoader } from '../../src/core/loader/rom-loader';
+import { FrameReader, ReadFailure } from '../../src/core/loader/frame-reader';
+import { decodeRequest, encodeResponse, decodeResponse } from '../../src/core/rom/packet';
+import { SlipDecoder, slipEncode } from '../../src/core/rom/slip';
+import { Op } from '../../src/core/rom/opcodes';
+import { instantSleepClock } from '../../src/core/loader/clock';
+import { isUserError } from '../../src/core/errors';
+import type { Transport } from '../../src/core/transport/transport';
+
+const OK = Buffer.from([0, 0, 0, 0]);
+
+/** A scripted ROM: `answer` returns raw bytes to send for each decoded request. */
+async function scripted(answer: (op: number, data: Buffer, n: number) => Buffer | undefined): Promise<{ loader: RomLoader; host: Transport }> {
+  const { host, device } = createMemoryPair();
+  const dec = new SlipDecoder();
+  let n = 0;
+  device.onData((chunk) => {
+    for (const ev of dec.push(chunk)) {
+      if (ev.kind !== 'frame') continue;
+      const req = decodeRequest(ev.data);
+      if ('error' in req) continue;
+      const out = answer(req.op, req.data, n++);
+      if (out) device.write(out);
+    }
+  });
+  await host.open();
+  return { loader: new RomLoader(host, { clock: instantSleepClock }), host };
+}
+
+const reply = (op: number, value: number, data: Buffer = OK): Buffer => slipEncode(encodeResponse(op, value, data));
+
+function code(c: string, re?: RegExp) {
+  return (e: unknown): boolean => {
+    assert.ok(isUserError(e), String(e));
+    assert.equal(e.code, c, e.message);
+    if (re) assert.match(e.message, re);
+    return true;
+  };
+}
+
+describe('ROM loader client (scripted device)', () => {
+  it('skips stale replies and short/foreign frames before the matching one', async () => {
+    const { loader } = await scripted((op) =>
+      Buffer.concat([reply(Op.SYNC, 1), slipEncode(Buffer.from([1, 2])), slipEncode(Buffer.from('hello')), reply(op, 0xdeadbeef)]),
+    );
+    assert.equal(await loader.readReg(0x40001000), 0xdeadbeef);
+  });
+
+  it('maps ROM status codes to their plain text', async () => {
+    const { loader } = await scripted((op) => reply(op, 0, Buffer.from([1, 0x08, 0, 0])));
+    await assert.rejects(loader.writeReg(0x3ff42080, 1), code('E_ROM_ERROR', /flash write failed/));
+  });
+
+  it('bad checksum reply (01 07) on a plain flash block is retried, then reported', async () => {
+    let dataTries = 0;
+    const { loader } = await scripted((op) => {
+      if (op === Op.FLASH_DATA) {
+        dataTries++;
+        return reply(op, 0, Buffer.from([1, 0x07, 0, 0]));
+      }
+      return reply(op, 0);
+    });
+    await assert.rejects(loader.writeFlash(0x1000, Buffer.alloc(16, 1), { compress: false, verify: false }), code('E_ROM_ERROR', /checksum/));
+    assert.equal(dataTries, 3);
+  });
+
+  it('an unsupported-command frame (other opcode, 01 05) raises unsupported', async () => {
+    const { loader } = await scripted(() => reply(0x00, 0, Buffer.from([1, 0x05, 0, 0])));
+    await assert.rejects(loader.command(0xd4, Buffer.alloc(16)), code('E_UNSUPPORTED_COMMAND', /0xd4|stub/));
+  });
+
+  it('no data at all vs a reply that stops mid-frame', async () => {
+    const silent = await scripted(() => undefined);
+    await assert.rejects(silent.loader.command(Op.READ_REG, Buffer.alloc(4), 0, 50), code('E_NO_DATA'));
+    const partial = await scripted((op) => reply(op, 1).subarray(0, 6));
+    await assert.rejects(partial.loader.command(Op.READ_REG, Buffer.alloc(4), 0, 50), code('E_TIMEOUT_MID_FRAME', /stopped half-way/));
+  });
+
+  it('a reply too short for its status is malformed', async () => {
+    const { loader } = await scripted((op) => reply(op, 0, Buffer.alloc(0)));
+    await assert.rejects(loader.readReg(0), code('E_BAD_REPLY'));
+  });
+
+  it('MD5 reply: 32 hex chars before the status', async () => {
+    const { loader } = await scripted((op) => reply(op, 0, Buffer.concat([Buffer.from('0123456789abcdef0123456789abcdef'), OK])));
+    assert.equal(await loader.md5(0, 4096), '0123456789abcdef0123456789abcdef');
+  });
+
+  it('CHANGE_BAUDRATE sends the crystal-estimate pre-distorted rate (§6.10)', async () => {
+    let sent = -1;
+    const { loader, host } = await scripted((op, data) => {
+      if (op === Op.READ_REG) {
+        const addr = data.readUInt32LE(0);
+        return reply(op, addr === 0x3ff5f06c ? 2008 << 7 : addr === 0x3ff5a010 ? 0x33 : 0);
+      }
+      if (op === Op.CHANGE_BAUDRATE) sent = data.readUInt32LE(0);
+      return reply(op, 0);
+    });
+    await loader.changeBaud(921600);
+    const romXtal = (2008 * 15625 * 0x33) / 40;
+    assert.equal(sent, Math.floor((921600 * romXtal) / 40e6));
+    assert.equal(host.baud, 921600);
+  });
+});
+
+describe('frame reader and reply parser under random input', () => {
+  it('never throws, never grows without bound, and always settles', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 30 }), async (chunks) => {
+        const { host } = createMemoryPair();
+        const r = new FrameReader(host, { clock: instantSleepClock, maxQueued: 8, maxNoiseKept: 256 });
+        for (const c of chunks) r.push(Buffer.from(c));
+        assert.ok(r.noise().length <= 256 + 4096);
+        for (let i = 0; i < 10; i++) {
+          try {
+            const f = await r.readFrame(1);
+            decodeResponse(f); // must not throw
+          } catch (e) {
+            assert.ok(e instanceof ReadFailure);
+            break;
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('adversarial: valid replies interleaved with garbage are all recovered', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.uint8Array({ maxLength: 40 }), fc.integer({ min: 0, max: 0xffffffff })), { minLength: 1, maxLength: 20 }), (parts) => {
+        const { host } = createMemoryPair();
+        const r = new FrameReader(host, { clock: instantSleepClock, maxQueued: 1000 });
+        const values: number[] = [];
+        for (const [junk, v] of parts) {
+          // Printable garbage (boot-log-like text) between frames; each reply must survive it.
+          r.push(Buffer.from(junk.map((b) => 0x20 + (b % 0x5f))));
+          r.push(reply(Op.READ_REG, v));
+          values.push(v);
+        }
+        const got: number[] = [];
+        let f: Buffer | undefined;
+        const q = (r as unknown as { queue: Buffer[] }).queue;
+        while ((f = q.shift())) {
+          const resp = decodeResponse(f);
+          if (resp) got.push(resp.value);
+        }
+        assert.deepEqual(got, values);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
