@@ -10,6 +10,7 @@ import { identify } from '../../src/core/chip/identify';
 import { instantSleepClock, realClock } from '../../src/core/loader/clock';
 import { CHIP_MAGIC_REG, ESP32_MAGIC } from '../../src/core/loader/rom-loader';
 import { isUserError } from '../../src/core/errors';
+import { runCli } from '../../src/cli/main';
 
 /** Generous for loaded CI machines; the virtual chip answers at once. */
 const SYNC_MS = 2000;
@@ -147,6 +148,30 @@ describe('loader against the virtual ESP32', () => {
     } finally {
       await t.close();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('pycom-secure device info --port socket://… shows the virtual GPy (human and JSON)', async () => {
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'cli' });
+    dev.reset('download');
+    const server = net.createServer((s) => dev.attach(socketEndpoint(s)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `socket://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    try {
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l) };
+      assert.equal(await runCli(['device', 'info', '--port', url], io), 0, err.join('\n'));
+      assert.match(out.join('\n'), /Chip: +ESP32-/);
+      assert.match(out.join('\n'), /Flash encryption: off/);
+      out.length = 0;
+      assert.equal(await runCli(['device', 'info', '--port', url, '--json'], io), 0, err.join('\n'));
+      const j = JSON.parse(out.join('\n')) as { chip: string; security: { secureBoot: { v1Enabled: boolean } } };
+      assert.equal(j.chip, 'ESP32');
+      assert.equal(j.security.secureBoot.v1Enabled, false);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+      server.unref();
     }
   });
 });
