@@ -72,7 +72,8 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
     chip: {
       flashEncryption: sec.flashEncryption.enabled,
       secureBoot: sec.secureBoot.v1Enabled,
-      flashCryptConf: sec.flashEncryption.config === 'protected' ? 0xf : sec.flashEncryption.config,
+      // Before encryption is on, CONFIG is not burned yet: judge files by the 0xF that will be.
+      flashCryptConf: sec.flashEncryption.enabled && sec.flashEncryption.config !== 'protected' ? sec.flashEncryption.config : 0xf,
       ...(o.info.flash.sizeBytes !== undefined ? { flashSize: o.info.flash.sizeBytes } : {}),
     },
     ...(keys.flashKey ? { flashKey: keys.flashKey } : {}),

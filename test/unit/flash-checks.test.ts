@@ -1,0 +1,96 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { findBuildOutputs } from '../../src/core/firmware/outputs';
+import { planFromBuild, planFromPairs, type FlashPlan } from '../../src/core/flash/plan';
+import { runFlashSession, keysForBoard } from '../../src/core/flash/session';
+import { encryptFor } from '../../src/core/secure-build/process';
+import { digestSecureBootloader } from '../../src/core/crypto/bootloader-digest';
+import { fixtureBootloader, FIXTURE_IV } from '../../scripts/make-fixture-firmware';
+import { KEYS, fixtureStore, flashMd5, predictor, secureBuild, tmpDir, virtualBoard, type Board } from './flash-harness';
+
+function file(data: Uint8Array): string {
+  const p = path.join(tmpDir('f-'), 'x.bin');
+  fs.writeFileSync(p, data);
+  return p;
+}
+
+describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', function () {
+  let secured: Board;
+  let plainBoard: Board;
+  let build: string;
+  before(async () => {
+    secured = await virtualBoard('GPY', { burn: true, seed: 'refusals' });
+    plainBoard = await virtualBoard('GPY', { seed: 'refusals-plain' });
+    build = secureBuild('GPY');
+  });
+  after(() => {
+    secured.close();
+    plainBoard.close();
+  });
+  const out = () => findBuildOutputs(build, { flashKey: KEYS.flashKey });
+  const byRole = (role: string) => out().outputs.find((o) => o.role === role)!.path;
+
+  async function refused(b: Board, plan: FlashPlan, code: RegExp, message: RegExp, extra: { forceConfigSector?: boolean; noPredict?: boolean } = {}): Promise<void> {
+    const before = flashMd5(b.dev);
+    const store = fixtureStore();
+    await assert.rejects(
+      runFlashSession({ io: b.io, info: b.info, plan, store, keys: keysForBoard(store, b.info), ...(extra.noPredict ? {} : { predictBoot: predictor(b.dev) }), ...(extra.forceConfigSector ? { forceConfigSector: true } : {}) }),
+      (e: Error & { code?: string }) => {
+        assert.match(e.code ?? '', code);
+        assert.match(e.message, message);
+        return true;
+      },
+    );
+    assert.equal(flashMd5(b.dev), before);
+  }
+
+  it('overlapping regions', async () => {
+    await refused(secured, planFromPairs([{ address: 0x10000, file: byRole('app') }, { address: 0x11000, file: byRole('app') }]), /E_PLAN_(OVERLAP|DECRYPT)/, /./);
+  });
+  it('misaligned address', async () => {
+    const p = planFromPairs([{ address: 0x10000, file: byRole('app') }]);
+    p.regions[0]!.address = 0x10100;
+    await refused(secured, p, /E_PLAN_(ALIGN|DECRYPT)/, /./);
+  });
+  it('misaligned address (plaintext data region)', async () => {
+    await refused(plainBoard, planFromPairs([{ address: 0x9100, file: file(new Uint8Array(64).fill(1)) }]), /E_PLAN_ALIGN/, /4 KB sector boundary/);
+  });
+  it('overlap of two plaintext data files', async () => {
+    await refused(plainBoard, planFromPairs([{ address: 0x9000, file: file(new Uint8Array(0x2000).fill(1)) }, { address: 0xa000, file: file(new Uint8Array(16).fill(2)) }]), /E_PLAN_OVERLAP/, /overlaps/);
+  });
+  it('file larger than its partition', async () => {
+    const big = secureBuild('GPY', 0x1f0000, 'big');
+    await refused(secured, planFromBuild(findBuildOutputs(big), { flashSize: 0x800000 }), /E_PLAN_TOO_BIG/, /larger than the "factory" partition/);
+  });
+  it('the same files at wrong addresses: encrypted for another address', async () => {
+    await refused(secured, planFromPairs([{ address: 0x0, file: byRole('bootloader-digest') }, { address: 0x8000, file: byRole('partition-table') }, { address: 0x210000, file: byRole('app') }]), /E_PLAN_DECRYPT/, /encrypted for address 0x10000, not 0x210000/);
+  });
+  it('wrong key', async () => {
+    const other = encryptFor(fs.readFileSync(byRole('app')), 0x10000, new Uint8Array(32).fill(9));
+    await refused(secured, planFromPairs([{ address: 0x10000, file: file(other) }]), /E_PLAN_DECRYPT/, /another address or with another key/);
+  });
+  it('plaintext image for a chip with flash encryption on', async () => {
+    await refused(secured, planFromPairs([{ address: 0x1000, file: file(fixtureBootloader()) }]), /E_PLAN_PLAINTEXT/, /flash read err, 1000/);
+  });
+  it('encrypted images for a chip with encryption off', async () => {
+    await refused(plainBoard, planFromBuild(out(), { flashSize: 0x800000 }), /E_PLAN_ENCRYPTED/, /flash encryption is off/);
+  });
+  it('digest made with a key other than the one in BLOCK2', async () => {
+    const digest = digestSecureBootloader(fixtureBootloader(), new Uint8Array(32).fill(3), FIXTURE_IV).output;
+    await refused(secured, planFromPairs([{ address: 0x0, file: file(encryptFor(digest, 0, KEYS.flashKey)) }]), /E_PLAN_DIGEST_KEY/, /secure boot check fail/);
+  });
+  it('anything below 0x8000 but the digest image once secure boot is on', async () => {
+    const pad = encryptFor(new Uint8Array(0x1000).fill(0xff), 0x4000, KEYS.flashKey);
+    await refused(secured, planFromPairs([{ address: 0x4000, file: file(pad) }]), /E_PLAN_BOOTLOADER/, /below 0x8000/);
+  });
+  it('the config sector unless forced', async () => {
+    await refused(plainBoard, planFromPairs([{ address: 0x3ff000, file: file(new Uint8Array(0x1000).fill(0)) }]), /E_PLAN_CONFIG_SECTOR/, /LoRa\/Sigfox identity/);
+  });
+  it('a plan after which the device would not boot (boot prediction)', async () => {
+    // Only the table and the app: erased digest sector means the ROM finds no bootloader.
+    const p = planFromBuild(out(), { flashSize: 0x800000 });
+    p.regions = p.regions.filter((r) => r.role !== 'bootloader-digest');
+    await refused(secured, p, /E_PLAN_NO_BOOT/, /would not boot/);
+  });
+});

@@ -1,0 +1,87 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { VirtualEsp32 } from '../../src/core/virtual/device';
+import { createMemoryPair } from '../../src/core/transport/memory';
+import { connect, type Connection } from '../../src/core/connect/connect';
+import { identify, type ChipInfo } from '../../src/core/chip/identify';
+import { instantSleepClock } from '../../src/core/loader/clock';
+import { directAccess } from '../../src/core/efuse/controller-access';
+import { readEfuses } from '../../src/core/efuse/access';
+import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
+import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
+import { AuditLog } from '../../src/core/audit/audit-log';
+import { bootEfusesFromRaw } from '../../src/core/boot/boot-efuses';
+import { predictBoot, type BootVerdict } from '../../src/core/boot/predict';
+import { KeyStore } from '../../src/core/keystore/key-store';
+import { romFlashIo } from '../../src/core/flash/rom-io';
+import { planBootPredictor } from '../../src/core/flash/boot-check';
+import type { FlashIo } from '../../src/core/flash/writer';
+import type { BoardId } from '../../src/core/boards/firmware';
+import { writeSecureBuildDir } from '../../src/core/secure-build/process';
+import { FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureKeys } from '../../scripts/make-fixture-firmware';
+
+export const KEYS = fixtureKeys();
+
+export function tmpDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A key store holding the fixture signing key and shared flash key. */
+export function fixtureStore(): KeyStore {
+  const store = new KeyStore(path.join(tmpDir('ks-'), 'secure'));
+  store.ensureDir();
+  fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem, { mode: 0o600 });
+  fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey, { mode: 0o600 });
+  return store;
+}
+
+/** A secure build directory (Era D names) for `board`, made host-side from the fixture images. */
+export function secureBuild(board: BoardId, appSize = 24 * 1024, seed = 'fixture-app'): string {
+  const dir = path.join(tmpDir('build-'), 'build', board, 'release');
+  writeSecureBuildDir(dir, board, { bootloader: fixtureBootloader(), app: fixtureApp(appSize, seed), iv: FIXTURE_IV }, KEYS);
+  return dir;
+}
+
+export interface Board {
+  dev: VirtualEsp32;
+  conn: Connection;
+  info: ChipInfo;
+  io: FlashIo;
+  close(): void;
+}
+
+export async function virtualBoard(profile = 'GPY', opts: { burn?: boolean; seed?: string } = {}): Promise<Board> {
+  const dev = new VirtualEsp32({ profile, seed: opts.seed ?? 'flash-test' });
+  if (opts.burn) await burnKeys(dev);
+  const { host, device } = createMemoryPair();
+  dev.attach(device);
+  dev.reset('download');
+  await host.open();
+  const conn = await connect(host, { reset: 'none', baud: 115200, clock: instantSleepClock, syncTimeoutMs: 2000 });
+  const info = await identify(conn);
+  return { dev, conn, info, io: romFlashIo(conn.loader), close: () => conn.loader.dispose() };
+}
+
+/** Burns the fixture keys, FLASH_CRYPT_CONFIG/CNT and ABS_DONE_0 with D's Burn Keys. */
+export async function burnKeys(dev: VirtualEsp32): Promise<void> {
+  const access = directAccess(dev.efuse);
+  const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+  const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: false, history: [] });
+  const audit = new AuditLog(path.join(tmpDir('audit-'), 'audit.jsonl'));
+  await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, audit });
+}
+
+export function flashMd5(dev: VirtualEsp32): string {
+  return createHash('md5').update(dev.flash.read(0, dev.flash.size)).digest('hex');
+}
+
+export function predictor(dev: VirtualEsp32) {
+  return planBootPredictor({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), flashSize: dev.flash.size, base: (o, n) => dev.flash.read(o, n), signingPublicKey: KEYS.signingKey.publicKey });
+}
+
+/** The boot prediction for the device's flash as it is now. */
+export function bootNow(dev: VirtualEsp32): BootVerdict {
+  return predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size, signingPublicKey: KEYS.signingKey.publicKey });
+}
