@@ -46,15 +46,20 @@ export function expandKey(key: Int32Array, ek: Int32Array): void {
   }
 }
 
-/** Round keys for the "equivalent inverse cipher", so decryption can use the same table shape. */
-export function invertKey(ek: Int32Array, dk: Int32Array): void {
+/**
+ * Expansion straight into "equivalent inverse cipher" round keys (round order reversed,
+ * InvMixColumns applied to rounds 1..13), so decryption can use the same table shape. Fused
+ * because the flash "encrypt" direction needs this once per 32 bytes. `ek` is scratch.
+ */
+export function expandDecryptKey(key: Int32Array, ek: Int32Array, dk: Int32Array): void {
+  expandKey(key, ek);
   for (let c = 0; c < 4; c++) {
     dk[c] = ek[56 + c]!;
     dk[56 + c] = ek[c]!;
   }
   for (let i = 4; i < 56; i++) {
-    const w = ek[(56 - (i & ~3)) + (i & 3)]!;
-    dk[i] = IMC0[w >>> 24]! ^ IMC1[(w >>> 16) & 255]! ^ IMC2[(w >>> 8) & 255]! ^ IMC3[w & 255]!;
+    const w = ek[i]!;
+    dk[56 - (i & ~3) + (i & 3)] = IMC0[w >>> 24]! ^ IMC1[(w >>> 16) & 255]! ^ IMC2[(w >>> 8) & 255]! ^ IMC3[w & 255]!;
   }
 }
 
@@ -119,7 +124,7 @@ export function aes256Block(key: Uint8Array, block: Uint8Array, direction: 'encr
   let rk = ek;
   if (direction === 'decrypt') {
     rk = new Int32Array(ROUND_KEY_WORDS);
-    invertKey(ek, rk);
+    expandDecryptKey(beWords(key, 8), ek, rk);
   }
   const w = beWords(block, 4);
   const state = new Int32Array([w[3]!, w[2]!, w[1]!, w[0]!]);

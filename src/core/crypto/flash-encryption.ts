@@ -1,5 +1,5 @@
 import { UserError } from '../errors';
-import { ROUND_KEY_WORDS, decryptRev, encryptRev, expandKey, invertKey } from './aes256';
+import { ROUND_KEY_WORDS, decryptRev, encryptRev, expandDecryptKey, expandKey } from './aes256';
 import { FIRST_TWEAK_BIT, LAST_TWEAK_BIT, MAX_FLASH_ADDRESS, tweakMasks } from './flash-tweak';
 
 const TWEAK_BITS = ((1 << (LAST_TWEAK_BIT + 1)) - 1) & ~((1 << FIRST_TWEAK_BIT) - 1);
@@ -79,8 +79,8 @@ function transform(buf: Uint8Array, p: FlashCryptParams, direction: 'encrypt' | 
       }
       keyAddr = block;
       if (changed) {
-        expandKey(cur, ek);
-        if (direction === 'encrypt') invertKey(ek, dk);
+        if (direction === 'encrypt') expandDecryptKey(cur, ek, dk);
+        else expandKey(cur, ek);
       }
     }
     if (direction === 'encrypt') decryptRev(rk, u, j);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { UserError } from '../errors';
 import type { EcPrivateKey } from './signing-key';
@@ -10,12 +11,17 @@ import type { EcPrivateKey } from './signing-key';
  */
 
 export const SIGNATURE_BLOCK_LEN = 68;
-const OPTS = { prehash: true, lowS: false } as const;
+// We hash with node:crypto (native, ~20x faster than a JS SHA-256 on multi-MiB apps) and hand
+// noble the digest; RFC 6979 derives k from that same digest, so the bytes are unchanged.
+const OPTS = { prehash: false, lowS: false } as const;
+
+const sha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(data).digest());
 
 /** The 68-byte block to append to `data`. */
 export function signatureBlock(data: Uint8Array, key: EcPrivateKey): Uint8Array {
-  const sig = p256.sign(data, key.d, OPTS);
-  if (!verifyRaw(data, sig, key.publicKey)) {
+  const digest = sha256(data);
+  const sig = p256.sign(digest, key.d, OPTS);
+  if (!verifyDigest(digest, sig, key.publicKey)) {
     // Never expected; refusing beats writing an image the bootloader would reject.
     throw new Error('the new signature did not verify against its own public key');
   }
@@ -32,12 +38,12 @@ export function signData(data: Uint8Array, key: EcPrivateKey): Uint8Array {
   return out;
 }
 
-function verifyRaw(data: Uint8Array, sig: Uint8Array, publicKey: Uint8Array): boolean {
+function verifyDigest(digest: Uint8Array, sig: Uint8Array, publicKey: Uint8Array): boolean {
   const pub = new Uint8Array(65);
   pub[0] = 4;
   pub.set(publicKey, 1);
   try {
-    return p256.verify(sig, data, pub, OPTS);
+    return p256.verify(sig, digest, pub, OPTS);
   } catch {
     return false;
   }
@@ -56,5 +62,5 @@ export function verifySignedData(signed: Uint8Array, publicKey: Uint8Array, file
   if (version !== 0) {
     throw new UserError('E_SIG_VERSION', `${file} ends with a signature block of version ${version}, but secure boot v1 only has version 0; the file is not signed with sign-data --version 1, or it was modified.`);
   }
-  return verifyRaw(signed.subarray(0, at), signed.subarray(at + 4), publicKey);
+  return verifyDigest(sha256(signed.subarray(0, at)), signed.subarray(at + 4), publicKey);
 }
