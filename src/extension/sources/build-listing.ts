@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import { findProjectRoot } from '../../core/firmware/project';
 import type { BuildListing } from '../trees/builds-nodes';
 
-/** Where build outputs are looked for, relative to the project. */
-const OUTPUT_DIRS = ['build', 'dist', '.'];
+/** Where build outputs are looked for, relative to esp32/ (never the folder itself: it holds key files). */
+const OUTPUT_DIRS = ['build'];
 
 /**
  * Finds the firmware project (a pycom-micropython-sigfox checkout, recognised by the core) and
