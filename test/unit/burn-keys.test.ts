@@ -162,7 +162,7 @@ describe('burn keys', () => {
       { name: 'malformed key (all zeros)', code: 'E_KEY_MALFORMED', re: /identical bytes/, over: () => ({ flashKey: new Uint8Array(32) }) },
       { name: 'the same file for both keys', code: 'E_SAME_KEY', re: /same bytes/, over: (s) => ({ secureBootKey: s.flashKey }) },
       { name: 'not an ESP32', code: 'E_CHIP', re: /not an original ESP32/, over: () => ({ target: { chip: 'ESP32-S2', revision: 0, mac: MAC } }) },
-      { name: 'unsupported revision', code: 'E_CHIP_REVISION', re: /revision 0/, over: () => ({ target: { chip: 'ESP32', revision: 0, mac: MAC } }) },
+      { name: 'unsupported revision', code: 'E_CHIP_REVISION', re: /revision 7/, over: () => ({ target: { chip: 'ESP32', revision: 7, mac: MAC } }) },
       { name: 'ABS_DONE_0 write-protected', code: 'E_FIELD_PROTECTED', re: /ABS_DONE_0 is write-protected/, prepare: (s) => setBlock0(s, 'WR_DIS', 1 << 12) },
     ];
     for (const c of cases) {

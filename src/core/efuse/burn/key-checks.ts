@@ -10,11 +10,12 @@ export interface BurnTarget {
 }
 
 /**
- * Revisions accepted. Revision 0 is refused: Pycom's own firmware treats it differently (flash
- * layout) and its ROM predates the fixes later revisions carry. UNCONFIRMED whether rev 0 would
- * work; refusing is the conservative choice because nothing here can be undone.
+ * Revisions accepted. Secure boot v1 and ESP32 flash encryption exist on every original-ESP32
+ * revision (v2 needs rev 3, v1 does not go away there), and Pycom's 4 MB modules (LoPy, SiPy,
+ * WiPy 2) carry revision 0 chips (pycom.md §1.9), so refusing rev 0 would lock out boards Pycom's
+ * own secure flow supports. Anything else (an unknown revision number) is refused.
  */
-export const SUPPORTED_REVISIONS: readonly number[] = [1, 2, 3];
+export const SUPPORTED_REVISIONS: readonly number[] = [0, 1, 2, 3];
 
 export function checkTarget(t: BurnTarget): void {
   if (t.chip.trim().toUpperCase() !== 'ESP32') {
