@@ -6,3 +6,4 @@ bash scripts/setup.sh
 npx tsc -p . --noEmit
 npx eslint src test scripts bench
 npx mocha
+bash scripts/test-e2e.sh
