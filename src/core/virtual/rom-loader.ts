@@ -11,6 +11,11 @@ import { sleep, type TimingModel } from './timing';
  * 4 status bytes `[status, error, 0, 0]` and a stale value field (the last READ_REG result).
  * No flasher stub is emulated (this product never uploads one): MEM_END with a jump hands
  * control to code the model cannot run, so the board goes silent until it is reset.
+ *
+ * DISABLE_DL_ENCRYPT / _DECRYPT / _CACHE (esp32-rom-protocol.md §11.1) restrict the
+ * flash-encryption engine and the MMU cache in download mode. No ROM command uses either (the
+ * ROM has no encrypted write, and READ_FLASH_SLOW / MD5 read raw flash through SPI), so they
+ * have no observable effect on this loader; they matter to a stub model, which is not built.
  */
 export interface LoaderEnv {
   flash: SpiFlash;

@@ -8,14 +8,12 @@ export interface TimingModel {
   bitsPerByte: number;
   sectorEraseMs: number;
   pageProgramMs: number;
-  efuseProgramMs: number;
 }
 
 export const DEFAULT_TIMING: TimingModel = {
   bitsPerByte: 10,
   sectorEraseMs: 45,
   pageProgramMs: 0.7,
-  efuseProgramMs: 5,
 };
 
 export function uartMs(t: TimingModel, bytes: number, baud: number): number {
