@@ -163,3 +163,33 @@ describe('virtual ESP32 ROM loader: registers and flash', () => {
     assert.equal((await client.one(Op.READ_REG, words(0x40001000))).value, 0x00f01d83);
   });
 });
+
+describe('virtual ESP32 reset lines', () => {
+  it('boots into download mode when EN is released with GPIO0 low (classic DTR/RTS sequence), normal otherwise', async () => {
+    const { dev, client } = await memoryBoard();
+    const t = client.transport;
+    const settle = async (): Promise<void> => {
+      await new Promise((r) => setTimeout(r, 30));
+      await dev.idle();
+    };
+    // hard reset: EN pulsed with GPIO0 released → flash boot
+    await t.setSignals({ dtr: false, rts: true });
+    await settle();
+    assert.equal(dev.state, 'reset');
+    await t.setSignals({ rts: false });
+    await settle();
+    assert.equal(dev.state, 'normal');
+    client.noise = '';
+    // classic: lines one at a time; the transient (DTR, RTS) = (1, 1) is absorbed by the EN RC delay
+    await t.setSignals({ dtr: false });
+    await t.setSignals({ rts: true });
+    await settle();
+    await t.setSignals({ dtr: true });
+    await t.setSignals({ rts: false });
+    await settle();
+    await t.setSignals({ dtr: false });
+    await settle();
+    assert.equal(dev.state, 'download');
+    assert.match(client.noise, /boot:0x3 .*\r\nwaiting for download/);
+  });
+});

@@ -78,6 +78,9 @@ export class VirtualEsp32 {
   private lineDataBits = 8;
   private autobaud = true;
   private gpio0Low = true;
+  /** GPIO0 level changes since EN was released: the strap is sampled as of release + RC delay. */
+  private gpio0History: Array<{ at: number; low: boolean }> = [];
+  private enReleasedAt = 0;
   private enLow = false;
   private epoch = 0;
   private work: Promise<void> = Promise.resolve();
@@ -244,7 +247,9 @@ export class VirtualEsp32 {
 
   private signals(s: Required<ModemSignals>): void {
     const enLow = s.rts && !s.dtr;
-    this.gpio0Low = s.dtr && !s.rts;
+    const gpio0Low = s.dtr && !s.rts;
+    if (gpio0Low !== this.gpio0Low) this.gpio0History.push({ at: Date.now(), low: gpio0Low });
+    this.gpio0Low = gpio0Low;
     if (enLow && !this.enLow) {
       this.enLow = true;
       this.epoch++;
@@ -253,9 +258,17 @@ export class VirtualEsp32 {
       this.stateValue = 'reset';
     } else if (!enLow && this.enLow) {
       this.enLow = false;
+      this.enReleasedAt = Date.now();
+      this.gpio0History = [{ at: this.enReleasedAt, low: this.gpio0Low }];
       this.bootTimer = setTimeout(() => {
         this.bootTimer = undefined;
-        if (!this.enLow) this.reset(this.gpio0Low ? 'download' : 'normal', 0x1);
+        if (this.enLow) return;
+        // A late timer (busy event loop) must not change what the chip sampled: use the GPIO0
+        // level as it was at release + RC delay.
+        const sampleAt = this.enReleasedAt + EN_RC_DELAY_MS;
+        let low = this.gpio0History[0]!.low;
+        for (const h of this.gpio0History) if (h.at <= sampleAt) low = h.low;
+        this.reset(low ? 'download' : 'normal', 0x1);
       }, EN_RC_DELAY_MS);
     }
   }

@@ -12,7 +12,8 @@ import { SECTOR_SIZE } from './spi-flash';
  * Board state file: the physical eFuse bits and the flash content of a virtual board, so that
  * a board keeps its state between runs like a real one. JSON, versioned; flash is stored
  * sparsely (only sectors that are not all 0xFF), each deflated and base64-encoded, so a
- * factory-fresh 8 MB board is a few hundred bytes.
+ * factory-fresh 8 MB board is a few hundred bytes. The file holds the eFuse key blocks in
+ * clear (a rehearsal may burn real keys), so it is written owner-only (0600).
  */
 export const STATE_FORMAT = 'pycom-secure-virtual-esp32';
 export const STATE_VERSION = 1;
@@ -44,7 +45,7 @@ export function exportState(dev: VirtualEsp32): StateFileV1 {
 }
 
 export function saveStateFile(file: string, dev: VirtualEsp32): void {
-  writeFileAtomic(file, Buffer.from(JSON.stringify(exportState(dev)) + '\n'), { what: 'virtual board state file' });
+  writeFileAtomic(file, Buffer.from(JSON.stringify(exportState(dev)) + '\n'), { what: 'virtual board state file', mode: 0o600 });
 }
 
 function bad(file: string, what: string): UserError {
