@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { encode34 } from '../../src/core/efuse/coding34';
+import { keyFileToBlockWords } from '../../src/core/crypto/efuse-key-layout';
 import { emptyWords, factoryMacBytes, field, macCrc8, readFieldNumber, withField, type EfuseWords } from '../../src/core/efuse/fields';
 import * as R from '../../src/core/efuse/registers';
 import { MODULE_IDS } from '../../src/core/boards/modules';
@@ -99,6 +100,7 @@ describe('virtual eFuse controller', () => {
     const data = Buffer.from([0x57, 0x56, 0x55, 0x54, 0x53, 0x52, 0x51, 0x50, 0x4f, 0x4e, 0x4d, 0x4c, 0x4b, 0x4a, 0x49, 0x48, 0x47, 0x46, 0x45, 0x44, 0x43, 0x42, 0x41, 0x40]);
     const enc = encode34(data);
     assert.deepEqual(enc, [0x54555657, 0x4b015253, 0x4e4f5051, 0x4c014c4d, 0x48494a4b, 0x41014647, 0x42434445, 0x28014041]);
+    assert.deepEqual(keyFileToBlockWords(data, { reverse: false, coding: '3/4' }), enc, 'same encoding as the key-file layout');
     burnBlock(c, 3, enc);
     assert.deepEqual(readBlock(c, 3, 8).slice(6), [0, 0], 'RDATA6..7 carry no data under 3/4');
     assert.deepEqual(Buffer.from(Uint32Array.from(readBlock(c, 3, 6)).buffer), data);

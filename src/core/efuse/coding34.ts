@@ -1,24 +1,16 @@
+import { codingCheckBytes } from '../crypto/efuse-key-layout';
+
 /**
  * The ESP32 "3/4" eFuse coding scheme for BLOCK1..3 (esp32-efuse.md §6.2): 24 data bytes in
  * register byte order are split into four 6-byte groups, each stored as 8 bytes
  * `g0..g5 X S` with X = XOR of the six bytes and S = Σ i·popcount(g_{i-1}) (i = 1..6).
+ * The check-byte formula is shared with the key-file layout (crypto/efuse-key-layout.ts); this
+ * module adds what the controller needs: decoding raw words with per-group check results.
  */
 export const DATA_BYTES_34 = 24;
 
-function popcount8(b: number): number {
-  let n = 0;
-  for (let x = b; x; x &= x - 1) n++;
-  return n;
-}
-
 function checkBytes(group: Uint8Array): [number, number] {
-  let x = 0;
-  let s = 0;
-  for (let i = 0; i < 6; i++) {
-    x ^= group[i]!;
-    s += (i + 1) * popcount8(group[i]!);
-  }
-  return [x, s & 0xff];
+  return codingCheckBytes(group);
 }
 
 /** 24 data bytes → the 8 words written to WDATA0..7. */
