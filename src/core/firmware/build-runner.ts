@@ -117,9 +117,9 @@ function lineSplitter(emit: (line: string) => void): { push(chunk: Buffer): void
   };
 }
 
-export function runBuild(o: BuildOptions): Promise<BuildResult> {
+export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   preflight(o);
-  if (o.signal?.aborted) return Promise.reject(new UserError('E_CANCELLED', 'The build was cancelled.'));
+  if (o.signal?.aborted) throw new UserError('E_CANCELLED', 'The build was cancelled.');
   const argv = makeArgs(o);
   const diagnostics: Diagnostic[] = [];
   return new Promise<BuildResult>((resolve, reject) => {

@@ -1,0 +1,93 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { runBuild, type BuildOptions } from '../../src/core/firmware/build-runner';
+import { parseDiagnostic } from '../../src/core/firmware/diagnostics';
+import { detectProject, generationFromMakefiles } from '../../src/core/firmware/project';
+import { findBuildOutputs } from '../../src/core/firmware/outputs';
+import { generationForVersion } from '../../src/core/firmware/generations';
+import { FIXTURE_IDF, FIXTURE_TOOLCHAIN_BIN, FIXTURE_TREE } from '../../scripts/make-fixture-firmware';
+import { KEYS, tmpDir } from './flash-harness';
+
+function copyTree(): string {
+  const dst = path.join(tmpDir('fw-'), 'pycom-micropython-sigfox');
+  fs.cpSync(FIXTURE_TREE, dst, { recursive: true });
+  fs.rmSync(path.join(dst, 'esp32', 'build'), { recursive: true, force: true });
+  return dst;
+}
+
+const ENV = { ...process.env, PATH: `${FIXTURE_TOOLCHAIN_BIN}${path.delimiter}${process.env.PATH}`, IDF_PATH: FIXTURE_IDF };
+
+function opts(root: string, over: Partial<BuildOptions> = {}): BuildOptions {
+  return { esp32Dir: path.join(root, 'esp32'), board: 'GPY', target: 'boot_app', signingKey: 'secure_boot_signing_key.pem', flashKey: 'flash_encryption_key.bin', env: ENV, ...over };
+}
+
+describe('firmware build runner (fixture tree, plain make)', () => {
+  it('recognises the checkout and its generation', () => {
+    const p = detectProject(path.join(FIXTURE_TREE, 'esp32', 'lib'));
+    assert.equal(p.generation.id, 'D');
+    assert.equal(p.version, '1.20.2.r4');
+    assert.equal(generationFromMakefiles(fs.readFileSync(path.join(FIXTURE_TREE, 'esp32', 'Makefile'), 'utf8'))?.id, 'D');
+    assert.throws(() => detectProject(tmpDir('nope-')), /not inside a pycom-micropython-sigfox checkout/);
+  });
+
+  it('maps versions and makefile texts to the four generations', () => {
+    assert.equal(generationForVersion('1.18.2.r7'), 'B');
+    assert.equal(generationForVersion('1.20.0.rc3'), 'C-rc1-4');
+    assert.equal(generationForVersion('1.20.0.rc11'), 'C-rc5-11');
+    assert.equal(generationForVersion('1.20.0.rc13'), 'C-rc12-13');
+    assert.equal(generationForVersion('1.20.2.r4'), 'D');
+    assert.equal(generationForVersion('1.16.0'), undefined);
+    assert.equal(generationFromMakefiles('SECURE ?= off\nENCRYPT ?= off\n')?.id, 'A');
+    assert.equal(generationFromMakefiles('SECURE ?= off\n$(APP_BIN)_enc_0x1A0000')?.id, 'B');
+    assert.equal(generationFromMakefiles('SECURE ?= off\n$(APP_BIN)_enc_0x1C0000')?.id, 'C-rc5-11');
+    assert.equal(generationFromMakefiles('SECURE ?= off\npartitions_8MB.csv')?.id, 'C-rc12-13');
+  });
+
+  it('builds, streams output, parses the gcc warning, and the outputs classify as the secure set', async () => {
+    const root = copyTree();
+    const lines: string[] = [];
+    const res = await runBuild(opts(root, { onLine: (l) => lines.push(l) }));
+    assert.equal(res.exitCode, 0);
+    assert.ok(lines.some((l) => l.includes('CC mods/modpycom.c')));
+    assert.deepEqual(res.diagnostics, [{ file: 'mods/modpycom.c', line: 118, column: 9, severity: 'warning', message: "unused variable 'slot' [-Wunused-variable]" }]);
+    assert.ok(res.argv.includes('SECURE=on') && res.argv.includes('BOARD=GPY') && res.argv.includes('TARGET=boot_app'));
+    const out = findBuildOutputs(path.join(root, 'esp32', 'build', 'GPY', 'release'), { flashKey: KEYS.flashKey });
+    assert.equal(out.generation, 'D');
+    assert.deepEqual(out.outputs.map((o) => [o.role, o.address, o.encrypted, o.decryptsValid]), [
+      ['bootloader-digest', 0x0, true, true],
+      ['partition-table', 0x8000, true, true],
+      ['app', 0x10000, true, true],
+      ['ota-copy', 0x210000, true, true],
+    ]);
+    assert.ok(out.outputs.filter((o) => o.role !== 'bootloader-digest').every((o) => o.signed === true));
+  });
+
+  it('reports compiler errors with a non-zero exit', async () => {
+    const res = await runBuild(opts(copyTree(), { extraVars: { FIXTURE_FAIL: '1' } }));
+    assert.notEqual(res.exitCode, 0);
+    assert.ok(res.diagnostics.some((d) => d.severity === 'error' && d.file === 'main.c' && d.line === 42));
+  });
+
+  it('cancels a running build', async () => {
+    const ac = new AbortController();
+    const p = runBuild(opts(copyTree(), { extraVars: { FIXTURE_SLOW: '1' }, signal: ac.signal, onLine: (l) => l.startsWith('CC') && ac.abort() }));
+    await assert.rejects(p, /cancelled/);
+  });
+
+  it('says clearly when the toolchain, IDF_PATH or a key file is missing', async () => {
+    const root = copyTree();
+    await assert.rejects(runBuild(opts(root, { env: { ...ENV, PATH: path.dirname(execFileSync('which', ['make']).toString().trim()) } })), /xtensa-esp32-elf-gcc\) is not on PATH/);
+    await assert.rejects(runBuild(opts(root, { env: { ...ENV, IDF_PATH: '' } })), /IDF_PATH is not set/);
+    await assert.rejects(runBuild(opts(root, { env: { ...ENV, IDF_PATH: '/nonexistent/idf' } })), /does not exist/);
+    await assert.rejects(runBuild(opts(root, { flashKey: 'missing.bin' })), /flash encryption key .*missing\.bin does not exist/);
+    await assert.rejects(runBuild(opts(root, { make: 'no-such-make' })), /was not found on PATH/);
+  });
+
+  it('parses gcc diagnostics, with and without column, and ignores other lines', () => {
+    assert.deepEqual(parseDiagnostic('a/b.c:3: error: boom'), { file: 'a/b.c', line: 3, severity: 'error', message: 'boom' });
+    assert.equal(parseDiagnostic('C:\\x\\y.c:1:2: fatal error: no.h: No such file')?.severity, 'error');
+    assert.equal(parseDiagnostic('make: *** [all] Error 2'), undefined);
+  });
+});
