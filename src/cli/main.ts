@@ -16,13 +16,16 @@ export const allCommands: CliCommand[] = [
   ...firmwareCommands,
 ];
 
-function findCommand(argv: string[]): { cmd: CliCommand; rest: string[] } | undefined {
+function findCommand(rawArgv: string[]): { cmd: CliCommand; rest: string[] } | undefined {
+  // espsecure v4 spells commands with underscores (encrypt_flash_data); users paste those from
+  // Pycom's and Espressif's docs, so both spellings name the same command.
+  const argv = rawArgv.map((a, i) => (i < 2 && !a.startsWith('-') ? a.replace(/_/g, '-') : a));
   // Two-word commands (`device info`) win over one-word ones.
   const two = argv.slice(0, 2).join(' ');
   const byTwo = allCommands.find((c) => c.name === two);
-  if (byTwo) return { cmd: byTwo, rest: argv.slice(2) };
+  if (byTwo) return { cmd: byTwo, rest: rawArgv.slice(2) };
   const byOne = allCommands.find((c) => c.name === argv[0]);
-  if (byOne) return { cmd: byOne, rest: argv.slice(1) };
+  if (byOne) return { cmd: byOne, rest: rawArgv.slice(1) };
   return undefined;
 }
 
