@@ -26,8 +26,8 @@ step encrypt-flash-data --keyfile secure/flash_encryption_key.bin --address 0x80
 step encrypt-flash-data --keyfile secure/flash_encryption_key.bin --address 0x10000 --output app.enc.bin app.signed.bin
 step decrypt-flash-data --keyfile secure/flash_encryption_key.bin --address 0x10000 --output app.dec.bin app.enc.bin
 cmp -n "$(stat -c %s app.signed.bin)" app.dec.bin app.signed.bin && echo "decrypt(encrypt(app)) matches the signed app."
-step image-info bootloader-reflash-digest.bin || true
+step image-info "$samples/bootloader_a.bin"
 printf '\nFiles to flash (each encrypted for its own address):\n'
 ls -l bootloader-reflash-digest.enc.bin partitions.enc.bin app.enc.bin
 echo "Keys (fingerprints only):"
-ls -l secure/
+ls -l secure/ && $cli --help >/dev/null
