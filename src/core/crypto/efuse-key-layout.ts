@@ -7,6 +7,11 @@
  * - `coding: '3/4'`: 24 data bytes in four 6-byte groups, each followed by two check bytes.
  */
 
+import { decode34, encode34 } from '../efuse/coding34';
+
+/** Re-exported so existing callers keep one import; the scheme itself lives in efuse/coding34. */
+export { codingCheckBytes } from '../efuse/coding34';
+
 export type CodingScheme = 'none' | '3/4';
 
 export interface KeyLayoutOptions {
@@ -18,23 +23,6 @@ export const BLOCK_WORDS = 8;
 
 function keyLengthFor(coding: CodingScheme): number {
   return coding === '3/4' ? 24 : 32;
-}
-
-function popcount8(b: number): number {
-  let n = 0;
-  for (let v = b; v; v &= v - 1) n++;
-  return n;
-}
-
-/** The two 3/4-coding check bytes of one 6-byte group: XOR, and Σ i·popcount(byte_i) for i = 1..6. */
-export function codingCheckBytes(group: Uint8Array): [number, number] {
-  let xor = 0;
-  let sum = 0;
-  group.forEach((b, i) => {
-    xor ^= b;
-    sum += (i + 1) * popcount8(b);
-  });
-  return [xor, sum & 0xff];
 }
 
 function wordsLE(bytes: Uint8Array): number[] {
@@ -69,15 +57,7 @@ function blockData(key: Uint8Array, opts: KeyLayoutOptions): Uint8Array {
 export function keyFileToBlockWords(key: Uint8Array, opts: KeyLayoutOptions): number[] {
   const data = blockData(key, opts);
   if (opts.coding === 'none') return wordsLE(data);
-  const raw = new Uint8Array(32);
-  for (let g = 0; g < 4; g++) {
-    const group = data.subarray(6 * g, 6 * g + 6);
-    raw.set(group, 8 * g);
-    const [x, s] = codingCheckBytes(group);
-    raw[8 * g + 6] = x;
-    raw[8 * g + 7] = s;
-  }
-  return wordsLE(raw);
+  return encode34(data);
 }
 
 /** The words read back in EFUSE_BLKn_RDATA: 8 for coding None, the 6 decoded data words for 3/4. */
@@ -98,14 +78,10 @@ export function blockWordsToKeyFile(words: readonly number[], opts: KeyLayoutOpt
   } else if (words.length === 6) {
     data = bytesLE(words);
   } else if (words.length === BLOCK_WORDS) {
-    const raw = bytesLE(words);
-    data = new Uint8Array(24);
-    for (let g = 0; g < 4; g++) {
-      const group = raw.subarray(8 * g, 8 * g + 6);
-      const [x, s] = codingCheckBytes(group);
-      if (raw[8 * g + 6] !== x || raw[8 * g + 7] !== s) throw new RangeError(`3/4 coding check bytes of group ${g} do not match its data`);
-      data.set(group, 6 * g);
-    }
+    const decoded = decode34(words);
+    const bad = decoded.groupErrors.indexOf(true);
+    if (bad >= 0) throw new RangeError(`3/4 coding check bytes of group ${bad} do not match its data`);
+    data = Uint8Array.from(decoded.data);
   } else {
     throw new RangeError(`coding scheme 3/4 needs 8 raw or 6 decoded words, not ${words.length}`);
   }

@@ -1,13 +1,28 @@
-import { codingCheckBytes } from '../crypto/efuse-key-layout';
-
 /**
  * The ESP32 "3/4" eFuse coding scheme for BLOCK1..3 (esp32-efuse.md §6.2): 24 data bytes in
  * register byte order are split into four 6-byte groups, each stored as 8 bytes
  * `g0..g5 X S` with X = XOR of the six bytes and S = Σ i·popcount(g_{i-1}) (i = 1..6).
- * The check-byte formula is shared with the key-file layout (crypto/efuse-key-layout.ts); this
- * module adds what the controller needs: decoding raw words with per-group check results.
+ * The one implementation of the scheme: the virtual controller, the burn engine and the key-file
+ * layout (crypto/efuse-key-layout.ts) all encode and decode through it.
  */
 export const DATA_BYTES_34 = 24;
+
+function popcount8(b: number): number {
+  let n = 0;
+  for (let v = b; v; v &= v - 1) n++;
+  return n;
+}
+
+/** The two check bytes of one 6-byte group: XOR, and Σ i·popcount(byte_i) for i = 1..6. */
+export function codingCheckBytes(group: Uint8Array): [number, number] {
+  let xor = 0;
+  let sum = 0;
+  group.forEach((b, i) => {
+    xor ^= b;
+    sum += (i + 1) * popcount8(b);
+  });
+  return [xor, sum & 0xff];
+}
 
 function checkBytes(group: Uint8Array): [number, number] {
   return codingCheckBytes(group);
