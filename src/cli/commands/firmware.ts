@@ -26,11 +26,7 @@ import { identify } from '../../core/chip/identify';
 import { writeFileAtomic } from '../../core/util/atomic-file';
 import { fingerprint } from '../../core/util/fingerprint';
 import * as fs from 'node:fs';
-import { readEfuses } from '../../core/efuse/access';
-import { bootEfusesFromRaw } from '../../core/boot/boot-efuses';
-import { isFullSet, planBootPredictor } from '../../core/flash/boot-check';
-import { readSigningKeyFile } from '../../core/keys/key-files';
-import type { BootPredictor } from '../../core/flash/checks';
+import { boardBootPredictor } from '../../core/flash/board-boot-predictor';
 
 function board(args: Args, required: boolean): BoardId | undefined {
   const v = args.opt('board');
@@ -169,19 +165,9 @@ const flash: CliCommand = {
         const keys = keysForBoard(ks, info);
         if (keys.flashKeySource) io.err(`Flash key: ${keys.flashKeySource}.`);
         const p = plan(args, info.flash.sizeBytes, keys.flashKey);
-        // Boot prediction over the flash after the plan; read-protected keys read as zeros, so the
-        // key store's keys stand in for them. Only a full set (digest, table, app) is predicted:
-        // for a partial plan the rest of the flash is unknown without reading it all back.
-        let predictBoot: BootPredictor | undefined;
-        if (isFullSet(p) && info.flash.sizeBytes) {
-          const efuse = bootEfusesFromRaw((await readEfuses(conn.loader)).words, info.revision.major);
-          if (keys.flashKey) efuse.flashKey = keys.flashKey;
-          if (keys.secureBootKey) efuse.secureBootKey = keys.secureBootKey;
-          const pub = fs.existsSync(ks.signingKeyPath) ? readSigningKeyFile(ks.signingKeyPath).publicKey : undefined;
-          predictBoot = planBootPredictor({ efuse, flashSize: info.flash.sizeBytes, ...(pub ? { signingPublicKey: pub } : {}) });
-        } else {
-          io.err('note: boot prediction needs the full set (digest, partition table, app) in the plan; it was not run.');
-        }
+        // The same prediction as the editor's Flash command (src/core/flash/board-boot-predictor.ts).
+        const { predictor: predictBoot, skipped } = await boardBootPredictor(conn.loader, info, p, keys, ks);
+        if (skipped) io.err(`note: ${skipped}`);
         let nextShown = 0;
         const result = await runFlashSession({
           io: romFlashIo(conn.loader),
