@@ -10,7 +10,7 @@ import { decodeEfuses, isThreeFour } from '../../core/efuse/decode';
 import { summaryJson, summaryText } from '../../core/efuse/summary';
 import { dumpText } from '../../core/efuse/dump';
 import { planBurnKeys } from '../../core/efuse/burn/burn-keys';
-import { checkConfirmation, executeBurnKeys } from '../../core/efuse/burn/execute';
+import { checkConfirmation, closeInterruptedRun, executeBurnKeys } from '../../core/efuse/burn/execute';
 import { pendingSteps, renderPlan } from '../../core/efuse/burn/plan';
 import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
 import { AuditLog, readAudit } from '../../core/audit/audit-log';
@@ -120,7 +120,11 @@ const burnKeys: CliCommand = {
         io.out('Dry run: nothing was burned.');
         return 0;
       }
-      if (pendingSteps(plan).length === 0) return 0;
+      if (pendingSteps(plan).length === 0) {
+        const closed = await closeInterruptedRun(conn.loader, plan, { flashKey, secureBootKey, audit, revision: chip.revision.text });
+        if (closed) io.out(`The interrupted run ${plan.resumes!.id} had burned every step; verified and recorded as done in ${audit.file}.`);
+        return 0;
+      }
       let confirm = args.opt('confirm');
       if (confirm === undefined && io.prompt) confirm = await io.prompt(`Type the MAC of this board (${plan.mac}) to burn, anything else aborts: `);
       checkConfirmation(plan, confirm);

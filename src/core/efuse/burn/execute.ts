@@ -118,3 +118,15 @@ export async function executeBurnKeys(access: EfuseRegisterAccess, plan: BurnPla
     throw e;
   }
 }
+
+/**
+ * A run cut off after its last burn but before its done line leaves every step on the board and
+ * an open intent in the audit log. Re-running finds nothing to burn, so without this the record
+ * would stay open for ever (and every later plan would say it "finishes an interrupted run").
+ * This verifies the final state and writes the done lines; it burns nothing, so it needs no
+ * confirmation. Returns undefined when there is no such run to close.
+ */
+export async function closeInterruptedRun(access: EfuseRegisterAccess, plan: BurnPlan, o: Omit<ExecuteOptions, 'confirmMac'>): Promise<ExecuteResult | undefined> {
+  if (!plan.resumes || pendingSteps(plan).length > 0) return undefined;
+  return executeBurnKeys(access, plan, { ...o, confirmMac: plan.mac });
+}
