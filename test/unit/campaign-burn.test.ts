@@ -1,0 +1,66 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EfuseController } from '../../src/core/virtual/efuse-controller';
+import { factoryProfile } from '../../src/core/virtual/profiles';
+import { factoryMacBytes } from '../../src/core/efuse/fields';
+import { directAccess } from '../../src/core/efuse/controller-access';
+import { readEfuses } from '../../src/core/efuse/access';
+import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
+import { closeInterruptedRun, executeBurnKeys } from '../../src/core/efuse/burn/execute';
+import { pendingSteps } from '../../src/core/efuse/burn/plan';
+import { AuditLog, interruptedOperations, readAudit, type AuditInput } from '../../src/core/audit/audit-log';
+import { runBurnCampaign, BURN_ROWS } from '../../src/core/campaign/burn';
+import { scaledClock } from '../../src/core/campaign/clock';
+import { formatCounters } from '../../src/core/campaign/outcome';
+import { fixtureKeys } from '../../scripts/make-fixture-firmware';
+
+const KEYS = fixtureKeys();
+/** Fixed so a failure replays exactly: `npm run campaign -- --seed <this>`. */
+export const SHORT_SEED = 'unit-burn-1';
+
+describe('campaign: Burn Keys under faults (short)', function () {
+  this.timeout(120_000);
+
+  it('a run cut off after its last burn, before its done line, is closed by the rerun (regression)', async () => {
+    const ctl = new EfuseController({ raw: factoryProfile('GPY', 'close', 'none').efuse });
+    const access = directAccess(ctl);
+    const MAC = Array.from(factoryMacBytes(ctl.rawWords()), (b) => b.toString(16).padStart(2, '0')).join(':');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'camp-close-'));
+    const audit = new AuditLog(path.join(dir, 'audit.jsonl'));
+    const input = () => ({ target: { chip: 'ESP32', revision: 1, mac: MAC }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: false, history: readAudit(audit.file).records });
+    // The cable goes at the very end: every step is burned and logged, the done line is not.
+    const cut = Object.assign(Object.create(audit) as AuditLog, {
+      append(rec: AuditInput) {
+        if (rec.phase === 'done') throw new Error('link lost');
+        return audit.append(rec);
+      },
+    });
+    await assert.rejects(executeBurnKeys(access, planBurnKeys(await readEfuses(access), input()), { confirmMac: MAC, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, audit: cut }), /link lost/);
+    assert.equal(interruptedOperations(readAudit(audit.file).records).length, 1);
+    const again = planBurnKeys(await readEfuses(access), input());
+    assert.equal(pendingSteps(again).length, 0);
+    assert.ok(again.resumes);
+    const before = ctl.rawWords();
+    const r = await closeInterruptedRun(access, again, { flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, audit });
+    assert.ok(r);
+    assert.deepEqual(ctl.rawWords(), before, 'closing burns nothing');
+    assert.deepEqual(interruptedOperations(readAudit(audit.file).records), []);
+    assert.equal(planBurnKeys(await readEfuses(access), input()).resumes, undefined);
+  });
+
+  it(`40 runs, one random fault each, then the same command again (seed ${SHORT_SEED})`, async () => {
+    const r = await runBurnCampaign({
+      runs: 40, seed: SHORT_SEED, workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'camp-burn-')),
+      flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: true,
+      clock: scaledClock(0.1), timeScale: 0.1, baud: 921600, syncTimeoutMs: 1000, concurrency: 4,
+    });
+    const text = formatCounters('Burn Keys campaign (short)', r.counters, SHORT_SEED);
+    assert.equal(r.counters.runs, 40);
+    assert.equal(r.counters.other, 0, `${text}\n${JSON.stringify(r.records.filter((x) => x.end === 'other'), null, 1)}`);
+    for (const row of Object.values(BURN_ROWS)) assert.equal(r.counters.violations[row], 0, row);
+    assert.equal(r.counters.finalState + r.counters.resumable, 40);
+    assert.ok(r.counters.faultsFired > 10, 'most faults stop the faulted run');
+  });
+});
