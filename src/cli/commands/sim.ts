@@ -7,6 +7,7 @@ import { VirtualEsp32 } from '../../core/virtual/device';
 import { resolveModule, type CodingSchemeOption } from '../../core/virtual/profiles';
 import { loadStateFile, saveStateFile } from '../../core/virtual/state-file';
 import { startSimServer } from '../../core/virtual/tcp-server';
+import { installVirtualBootPredictor } from '../../core/boot/virtual-wiring';
 
 function codingScheme(args: Args): CodingSchemeOption {
   const v = args.opt('coding-scheme') ?? 'none';
@@ -51,6 +52,9 @@ const serve: CliCommand = {
     args.maxPositionals(0);
     const port = args.int('port', 0);
     if (port < 0 || port > 65535) throw new UserError('E_USAGE', `${args.command}: --port must be 0..65535.`);
+    // A reset into normal boot must print what a real board would (issue 4 §5): plug the boot
+    // model into the virtual ESP32 before the first client can reset it.
+    installVirtualBootPredictor();
     const dev = openBoard(args);
     const state = args.opt('state');
     const save = (): void => {
