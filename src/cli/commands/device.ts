@@ -9,6 +9,7 @@ import { enterDownloadMode, exitDownloadMode } from '../../core/connect/download
 import { RESET_MODES, type ResetMode } from '../../core/connect/strategy';
 import { identify, type ChipInfo } from '../../core/chip/identify';
 import { formatUsbId, type UsbBoard } from '../../core/boards/usb-ids';
+import { predictBootCommand } from './predict-boot';
 
 function resetMode(args: Args): ResetMode {
   const v = args.opt('reset') ?? 'auto';
@@ -136,4 +137,5 @@ export const deviceCommands: CliCommand[] = [
   info,
   downloadCommand('device enter-download', 'Put the board\'s ESP32 into download mode (Pycom PIC boards, DTR/RTS boards, or instructions).', enterDownloadMode),
   downloadCommand('device exit-download', 'Release download mode and reset the ESP32 into its firmware.', exitDownloadMode),
+  predictBootCommand,
 ];

@@ -112,6 +112,27 @@ export function bootloaderProfile(image: Uint8Array): { secureBoot: boolean; fla
   return { secureBoot: text.includes('Checking secure boot'), flashEncryption: text.includes('Checking flash encryption') };
 }
 
+/**
+ * How many bytes from `offset` an image can occupy (header, segments, checksum pad, SHA-256 and a
+ * signature block), walked from the segment headers alone, so a connected board only has to be
+ * read that far and not the whole partition. Anything odd falls back to `max`: the parser then
+ * sees exactly what it would have seen.
+ */
+function imageExtent(view: (a: number, n: number) => Uint8Array, offset: number, max: number): number {
+  const h = view(offset, 24);
+  if (h.length < 24 || h[0] !== 0xe9 || h[1]! > 16) return max;
+  let pos = 24;
+  for (let i = 0; i < h[1]!; i++) {
+    if (pos + 8 > max) return max;
+    const sh = view(offset + pos, 8);
+    if (sh.length < 8) return max;
+    pos += 8 + Buffer.from(sh).readUInt32LE(4);
+    if (pos > max) return max;
+  }
+  // checksum padding (≤ 16) + appended SHA-256 (32) + signature block (68).
+  return Math.min(max, pos + 16 + 32 + 68);
+}
+
 export function predictBoot(input: BootInput): BootVerdict {
   const e = input.efuse;
   const fe = flashEncryptionOn(e);
@@ -180,7 +201,7 @@ export function predictBoot(input: BootInput): BootVerdict {
     log.push('E (0) boot: No bootable app partitions in the partition table');
     return fail('no-app', 'The bootloader finds no app partition in the partition table.', log, e, false);
   }
-  const appBytes = view(app.offset, app.size);
+  const appBytes = view(app.offset, imageExtent(view, app.offset, app.size));
   const img = parseImage(appBytes, 'The app');
   if (!img || !checksumOk(img) || hashOk(img) === false) {
     const why = !img ? (appBytes[0] === 0xe9 ? 'the image is truncated' : `image at ${hex(app.offset)} has invalid magic byte`) : 'the image is corrupt (checksum or hash)';

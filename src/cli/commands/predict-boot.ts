@@ -1,0 +1,180 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { CliCommand, CliIo } from '../command';
+import type { Args } from '../args';
+import { UserError } from '../../core/errors';
+import { parseBoard, type BoardId } from '../../core/boards/firmware';
+import { findBuildOutputs } from '../../core/firmware/outputs';
+import { planFromBuild, type FlashPlan } from '../../core/flash/plan';
+import { overlayFlash } from '../../core/flash/boot-check';
+import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
+import { readHardwareKeyFile, readSigningKeyFile } from '../../core/keys/key-files';
+import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
+import { transportFromUrl } from '../../core/transport/open';
+import { connect, DEFAULT_BAUD } from '../../core/connect/connect';
+import { RESET_MODES, type ResetMode } from '../../core/connect/strategy';
+import { identify } from '../../core/chip/identify';
+import { readEfuses } from '../../core/efuse/access';
+import { field, readFieldRaw } from '../../core/efuse/fields';
+import { readFlash as romReadFlash } from '../../core/loader/flash';
+import { predictBoot, type BootVerdict } from '../../core/boot/predict';
+import {
+  PLANNED_EFUSE_STATES, plannedBootEfuses, predictBootFromReader, resolveBootEfuses,
+  type KnownKeys, type PlannedEfuseState, type ResolvedEfuses,
+} from '../../core/boot/predict-connected';
+
+function board(args: Args): BoardId | undefined {
+  const v = args.opt('board');
+  if (v === undefined) return undefined;
+  const b = parseBoard(v);
+  if (!b) throw new UserError('E_USAGE', `${args.command}: --board must be WIPY, LOPY, SIPY, GPY, FIPY or LOPY4, not "${v}".`);
+  return b;
+}
+
+function resetMode(args: Args): ResetMode {
+  const v = args.opt('reset') ?? 'auto';
+  if (!(RESET_MODES as readonly string[]).includes(v)) throw new UserError('E_USAGE', `${args.command}: --reset must be one of ${RESET_MODES.join(', ')}, not "${v}".`);
+  return v as ResetMode;
+}
+
+/** Keys for the prediction: explicit files first, then the key store (per-device flash key, shared key, signing key). */
+function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {
+  const keys: KnownKeys = {};
+  const sbk = args.opt('secure-boot-key');
+  if (sbk !== undefined && args.opt('signing-key') !== undefined) throw new UserError('E_USAGE', `${args.command}: give --secure-boot-key or --signing-key, not both.`);
+  const perDevice = mac ? ks.deviceFlashKeyPath(mac) : undefined;
+  const fkFile = args.opt('flash-key') ?? (perDevice && fs.existsSync(perDevice) ? perDevice : fs.existsSync(ks.sharedFlashKeyPath) ? ks.sharedFlashKeyPath : undefined);
+  if (fkFile) keys.flashKey = readHardwareKeyFile(fkFile, 'flash-encryption');
+  const pem = args.opt('signing-key') ?? (fs.existsSync(ks.signingKeyPath) ? ks.signingKeyPath : undefined);
+  const signing = pem ? readSigningKeyFile(pem) : undefined;
+  if (signing) keys.signingPublicKey = signing.publicKey;
+  if (sbk !== undefined) keys.secureBootKey = readHardwareKeyFile(sbk, 'digest');
+  // Reflashable secure boot v1: BLOCK2 holds the digest of the signing key (192 bits on 3/4 chips).
+  else if (signing) keys.secureBootKey = digestPrivateKey(signing, threeFour || keys.flashKey?.length === 24 ? 192 : 256);
+  return keys;
+}
+
+function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined): number {
+  const decided = r.undecidable.length === 0 && v !== undefined;
+  const safe = decided && v.boots && v.outcome === 'app-running';
+  if (args.flag('json')) {
+    io.out(JSON.stringify({
+      source, decided,
+      boots: decided ? v.boots : null, outcome: decided ? v.outcome : null, reason: decided ? v.reason : null, resetLoop: decided ? v.resetLoop : null,
+      log: decided ? v.log : [], hazards: decided ? v.hazards : [], assumptions: r.assumptions, undecidable: r.undecidable,
+    }, null, 2));
+  } else if (!decided) {
+    io.out(`Cannot decide whether ${source.charAt(0).toLowerCase()}${source.slice(1)} will boot:`);
+    for (const u of r.undecidable) io.out(`  - ${u}`);
+  } else {
+    io.out(`${source}: ${safe ? 'WILL BOOT' : v.boots ? 'WOULD BOOT, BUT MUST NOT' : 'WILL NOT BOOT'}. ${v.reason}`);
+    for (const l of v.log) io.out(`  | ${l}`);
+    for (const h of v.hazards) io.out(`  warning: ${h}`);
+  }
+  if (!args.flag('json')) for (const a of r.assumptions) io.err(`assumption: ${a}`);
+  // 0: boots into the app; 1: does not, or would generate its own keys on first boot; 4: cannot decide.
+  return !decided ? 4 : safe ? 0 : 1;
+}
+
+/** Module flash sizes (pycom.md §1): GPy, FiPy and LoPy4 carry 8 MB, the others 4 MB. */
+function moduleFlashSize(b: BoardId): number {
+  return ['GPY', 'FIPY', 'LOPY4'].includes(b) ? 0x800000 : 0x400000;
+}
+
+function buildPlan(args: Args, dir: string, flashKey: Uint8Array | undefined, flashSize: number | undefined): { plan: FlashPlan; board: BoardId } {
+  const b = board(args);
+  const outputs = findBuildOutputs(dir, { ...(b ? { board: b } : {}), ...(flashKey ? { flashKey } : {}) });
+  return { plan: planFromBuild(outputs, { flashSize: flashSize ?? moduleFlashSize(outputs.board) }), board: outputs.board };
+}
+
+async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
+  if (args.opt('port')) throw new UserError('E_USAGE', 'predict-boot: --plan predicts a board that is not connected; drop --port, or drop --plan to ask the board.');
+  const dir = args.opt('build');
+  if (!dir) throw new UserError('E_USAGE', 'predict-boot: --plan needs --build DIR (the build to predict).');
+  const state = (args.opt('efuses') ?? 'burned') as PlannedEfuseState;
+  if (!(PLANNED_EFUSE_STATES as readonly string[]).includes(state)) throw new UserError('E_USAGE', `predict-boot: --efuses must be ${PLANNED_EFUSE_STATES.join(', ')}, not "${state}".`);
+  const keys = knownKeys(args, ks, undefined, false);
+  const explicitSize = args.opt('flash-size') !== undefined ? args.int('flash-size') : undefined;
+  const { plan, board: b } = buildPlan(args, dir, keys.flashKey, explicitSize);
+  const flashSize = explicitSize ?? moduleFlashSize(b);
+  const r = plannedBootEfuses(state, keys);
+  const v = r.undecidable.length
+    ? undefined
+    : predictBoot({ efuse: r.efuse, flashSize, readFlash: overlayFlash(plan, undefined), ...(keys.signingPublicKey ? { signingPublicKey: keys.signingPublicKey } : {}) });
+  return report(args, io, `A ${b} with ${state} eFuses and this build on an erased flash`, r, v);
+}
+
+async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Promise<number> {
+  const t = transportFromUrl(port);
+  await t.open();
+  try {
+    const conn = await connect(t, { reset: resetMode(args), baud: args.int('baud', DEFAULT_BAUD), log: (l) => io.err(l) });
+    try {
+      const info = await identify(conn);
+      const words = (await readEfuses(conn.loader)).words;
+      const threeFour = Number(readFieldRaw(words, field('CODING_SCHEME'))) === 1;
+      const keys = knownKeys(args, ks, info.mac.address, threeFour);
+      const r = resolveBootEfuses(words, info.revision.major, keys);
+      const flashSize = info.flash.sizeBytes;
+      if (!flashSize) throw new UserError('E_FLASH_SIZE', 'predict-boot: the flash chip did not identify itself, so the boot cannot be predicted; check the board and its connection.');
+      let source = `The board on ${port}`;
+      if (r.undecidable.length) return report(args, io, source, r, undefined);
+      let read = (o: number, n: number): Promise<Uint8Array> => romReadFlash(conn.loader, o, n);
+      const dir = args.opt('build');
+      if (dir) {
+        // The board as it will be after this build is written: the plan's bytes over what it holds now.
+        const { plan } = buildPlan(args, dir, keys.flashKey, flashSize);
+        const fromBoard = read;
+        read = async (o, n) => {
+          const now = await fromBoard(o, n);
+          return overlayFlash(plan, () => now)(o, n);
+        };
+        source = `The board on ${port} after flashing ${path.basename(dir)}`;
+      }
+      let fetched = 0;
+      const v = await predictBootFromReader({
+        efuse: r.efuse,
+        flashSize,
+        read,
+        ...(keys.signingPublicKey ? { signingPublicKey: keys.signingPublicKey } : {}),
+        onRead: (n) => {
+          // READ_FLASH_SLOW moves 64 bytes per command: say so when a large app makes this slow.
+          if (Math.floor((fetched + n) / 0x40000) > Math.floor(fetched / 0x40000)) io.err(`Reading flash for the prediction: ${Math.round((fetched + n) / 1024)} KiB so far...`);
+          fetched += n;
+        },
+      });
+      return report(args, io, source, r, v);
+    } finally {
+      conn.loader.dispose();
+    }
+  } finally {
+    await t.close().catch(() => undefined);
+  }
+}
+
+export const predictBootCommand: CliCommand = {
+  name: 'predict-boot',
+  summary: 'Say whether the connected board (or a planned one, --plan) will boot, and if not what it prints and why.',
+  usage: 'predict-boot (--port PORT [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened]) [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM] [--json]',
+  help: [
+    'With --port: the eFuses and flash of the connected board (the flash is read over the ROM loader: digest,',
+    'bootloader, partition table and the app image). With --build as well: the board as it will be after that',
+    'build is flashed. With --plan: no board; the build on an erased flash and a planned eFuse state (default',
+    '"burned", the state efuse burn-keys leaves). Read-protected key blocks cannot be read over the serial port:',
+    'the keys come from --flash-key / --secure-boot-key / --signing-key or the key store (default secure/);',
+    'without them the answer is "cannot decide", naming the missing key. Key bytes are never printed.',
+    'Exit code 0: boots into the app; 1: does not (or would generate its own keys on first boot); 4: cannot decide.',
+  ].join('\n'),
+  options: [
+    { name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'build' }, { name: 'board' }, { name: 'plan', flag: true },
+    { name: 'efuses' }, { name: 'flash-size' }, { name: 'key-store' }, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'json', flag: true },
+  ],
+  async run(args, io) {
+    args.maxPositionals(0);
+    const ks = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+    if (args.flag('plan')) return planned(args, io, ks);
+    const port = args.opt('port');
+    if (!port) throw new UserError('E_USAGE', 'predict-boot: give --port PORT (a connected board), or --plan --build DIR (a planned one).');
+    return connected(args, io, ks, port);
+  },
+};
