@@ -14,6 +14,7 @@ import { AuditLog, interruptedOperations, readAudit, type AuditInput } from '../
 import { runBurnCampaign, BURN_ROWS } from '../../src/core/campaign/burn';
 import { scaledClock } from '../../src/core/campaign/clock';
 import { formatCounters } from '../../src/core/campaign/outcome';
+import { createMemoryPair } from '../../src/core/transport/memory';
 import { fixtureKeys } from '../../scripts/make-fixture-firmware';
 
 const KEYS = fixtureKeys();
@@ -62,5 +63,14 @@ describe('campaign: Burn Keys under faults (short)', function () {
     for (const row of Object.values(BURN_ROWS)) assert.equal(r.counters.violations[row], 0, row);
     assert.equal(r.counters.finalState + r.counters.resumable, 40);
     assert.ok(r.counters.faultsFired > 10, 'most faults stop the faulted run');
+  });
+});
+
+describe('campaign findings: links', () => {
+  it('a write to a closed in-memory link fails as serial and TCP do (E_LINK_CLOSED), not with a bare Error', async () => {
+    const { host } = createMemoryPair('memory:x');
+    await host.open();
+    await host.close();
+    await assert.rejects(host.write(Buffer.from([0xc0])), (e: Error & { code?: string }) => e.code === 'E_LINK_CLOSED' && /closed/.test(e.message));
   });
 });

@@ -1,3 +1,4 @@
+import { fail } from '../connect/messages';
 import type { DeviceEndpoint, ModemSignals, Transport, TransportCapabilities, Unsubscribe } from './transport';
 
 /**
@@ -69,7 +70,8 @@ export function createMemoryPair(url = 'memory:virtual'): MemoryPair {
       return Promise.resolve();
     },
     write(data: Uint8Array) {
-      if (!open) return Promise.reject(new Error(`${url} is not open`));
+      // As the serial and TCP transports do: a write to a closed link is the user's E_LINK_CLOSED.
+      if (!open) return Promise.reject(fail('E_LINK_CLOSED', { port: url }));
       const copy = Buffer.from(data);
       setImmediate(() => {
         if (!closed) toDevice.emit(copy);
