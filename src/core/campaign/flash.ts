@@ -1,0 +1,201 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { AuditLog } from '../audit/audit-log';
+import { bootEfusesFromRaw } from '../boot/boot-efuses';
+import { predictBoot } from '../boot/predict';
+import { directAccess } from '../efuse/controller-access';
+import { readEfuses } from '../efuse/access';
+import { planBurnKeys } from '../efuse/burn/burn-keys';
+import { executeBurnKeys } from '../efuse/burn/execute';
+import type { FlashPlan } from '../flash/plan';
+import { romFlashIo } from '../flash/rom-io';
+import { keysForBoard, runFlashSession } from '../flash/session';
+import { KeyStore } from '../keystore/key-store';
+import { VirtualEsp32 } from '../virtual/device';
+import { describeFault, openBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
+import { count, emptyCounters, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
+import { Prng } from './prng';
+
+/**
+ * The flashing campaign: a full secure flash of a freshly burned board, or an incremental reflash
+ * of the next build over a flashed one, with one random fault, then the same command again.
+ * Every region the writer reports done is compared (MD5) with the board's flash right then; every
+ * reported success is followed by the boot prediction for the board as it now is.
+ */
+export const FLASH_ROWS = {
+  md5: 'a region reported written whose MD5 differs',
+  boot: 'a run reported successful after which the boot prediction fails',
+  unclear: 'a stop without a clear error (crash, hang or unclear message)',
+  notResumable: 'a stop whose state does not resume to a booting board',
+} as const;
+
+export type FlashScenario = 'full' | 'incremental';
+
+export interface FlashCampaignInputs {
+  flashKey: Uint8Array;
+  secureBootKey: Uint8Array;
+  signingKeyPem: string | Uint8Array;
+  signingPublicKey: Uint8Array;
+  /** The first build (a full secure set) and the next one (same layout, changed app). */
+  full: FlashPlan;
+  next: FlashPlan;
+}
+
+export interface FlashCampaignOptions extends LinkOptions, FlashCampaignInputs {
+  runs: number;
+  seed: string;
+  workDir: string;
+  profile?: string;
+  timing?: boolean;
+  concurrency?: number;
+  kinds?: readonly FaultKind[];
+  scenarios?: readonly FlashScenario[];
+  attemptDeadlineMs?: number;
+  onRun?(r: RunRecord): void;
+}
+
+export interface FlashCampaignResult {
+  counters: Counters;
+  records: RunRecord[];
+  traffic: Record<FlashScenario, Traffic>;
+  byScenario: Record<FlashScenario, number>;
+}
+
+interface Rig {
+  dev: VirtualEsp32;
+  store: KeyStore;
+  md5Problems: string[];
+}
+
+async function newRig(o: FlashCampaignOptions, dir: string, scenario: FlashScenario): Promise<Rig> {
+  const dev = new VirtualEsp32({ profile: o.profile ?? 'GPY', seed: 'campaign-flash', timing: o.timing ?? false });
+  // Keys burned directly (not part of this campaign's faults), as the Burn Keys step leaves them.
+  const access = directAccess(dev.efuse);
+  const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+  const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: o.flashKey, secureBootKey: o.secureBootKey, hardening: false, history: [] });
+  await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: o.flashKey, secureBootKey: o.secureBootKey, audit: new AuditLog(path.join(dir, 'burn-audit.jsonl')) });
+  const store = new KeyStore(path.join(dir, 'secure'));
+  store.ensureDir();
+  fs.writeFileSync(store.signingKeyPath, o.signingKeyPem, { mode: 0o600 });
+  fs.writeFileSync(store.sharedFlashKeyPath, o.flashKey, { mode: 0o600 });
+  if (scenario === 'incremental') {
+    // The board already carries the previous build, as after an earlier successful flash.
+    for (const r of o.full.regions) {
+      dev.flash.eraseRange(r.address, r.data.length);
+      dev.flash.program(r.address, r.data);
+    }
+  }
+  return { dev, store, md5Problems: [] };
+}
+
+function md5(b: Uint8Array): string {
+  return createHash('md5').update(b).digest('hex');
+}
+
+async function flashOnce(rig: Rig, o: FlashCampaignOptions, scenario: FlashScenario, fault?: FaultSpec): Promise<{ toDevice: number; toHost: number }> {
+  const board = await openBoard(rig.dev, o, fault);
+  const plan = scenario === 'full' ? o.full : o.next;
+  try {
+    const byAddress = new Map(plan.regions.map((r) => [r.address, r]));
+    await runFlashSession({
+      io: romFlashIo(board.conn.loader), info: board.info, plan, store: rig.store, keys: keysForBoard(rig.store, board.info),
+      incremental: scenario === 'incremental',
+      onProgress: (e) => {
+        if (e.phase !== 'done') return;
+        const r = byAddress.get(e.address)!;
+        const want = md5(r.data);
+        const got = md5(rig.dev.flash.read(r.address, r.data.length));
+        if (want !== got) rig.md5Problems.push(`${path.basename(r.file)} @ 0x${r.address.toString(16)} reported done, flash MD5 ${got} != ${want}`);
+      },
+    });
+    return { ...board.counts };
+  } finally {
+    await board.close();
+  }
+}
+
+type Attempt = { ok: true } | { ok: false; error: unknown };
+
+async function attempt(rig: Rig, o: FlashCampaignOptions, scenario: FlashScenario, fault?: FaultSpec): Promise<Attempt> {
+  try {
+    await withDeadline(flashOnce(rig, o, scenario, fault), o.attemptDeadlineMs ?? 300_000, `flash (${scenario})`);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error };
+  } finally {
+    await rig.dev.idle();
+  }
+}
+
+export function bootsNow(dev: VirtualEsp32, signingPublicKey: Uint8Array): { boots: boolean; reason: string } {
+  const v = predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (off, n) => dev.flash.read(off, n), flashSize: dev.flash.size, signingPublicKey });
+  return { boots: v.boots, reason: v.reason };
+}
+
+export async function runFlashCampaign(o: FlashCampaignOptions): Promise<FlashCampaignResult> {
+  fs.mkdirSync(o.workDir, { recursive: true });
+  const scenarios = o.scenarios ?? ['full', 'incremental'];
+  const traffic = {} as Record<FlashScenario, Traffic>;
+  for (const s of scenarios) {
+    const dir = fs.mkdtempSync(path.join(o.workDir, `probe-${s}-`));
+    const rig = await newRig(o, dir, s);
+    const before = stepCounts(rig.dev);
+    const bytes = await flashOnce(rig, o, s);
+    const after = stepCounts(rig.dev);
+    if (!bootsNow(rig.dev, o.signingPublicKey).boots) throw new Error(`campaign setup: the fault-free ${s} flash does not boot`);
+    traffic[s] = { ...bytes, steps: { 'efuse-word': 0, 'flash-erase': after['flash-erase'] - before['flash-erase'], 'flash-program': after['flash-program'] - before['flash-program'] } };
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const rows = Object.values(FLASH_ROWS);
+  const counters = emptyCounters(rows);
+  const records: RunRecord[] = [];
+  const byScenario = { full: 0, incremental: 0 };
+  const rng = new Prng(o.seed);
+  const runs = Array.from({ length: o.runs }, (_, i) => {
+    const r = rng.fork(String(i));
+    const scenario = r.pick(scenarios);
+    return { i, scenario, fault: pickFault(r, traffic[scenario], o, o.kinds) };
+  });
+
+  await pool(runs, o.concurrency ?? 8, async ({ i, scenario, fault }) => {
+    const dir = fs.mkdtempSync(path.join(o.workDir, `flash-${i}-`));
+    const rig = await newRig(o, dir, scenario);
+    const problems: string[] = [];
+    const check = (label: string, a: Attempt): void => {
+      for (const p of rig.md5Problems.splice(0)) problems.push(`${FLASH_ROWS.md5}: ${label}: ${p}`);
+      if (a.ok) {
+        const b = bootsNow(rig.dev, o.signingPublicKey);
+        if (!b.boots) problems.push(`${FLASH_ROWS.boot}: ${label}: ${b.reason}`);
+      } else {
+        const unclear = unclearError(a.error);
+        if (unclear) problems.push(`${FLASH_ROWS.unclear}: ${label}: ${unclear}`);
+      }
+    };
+    const first = await attempt(rig, o, scenario, fault);
+    check('faulted run', first);
+    let last = first;
+    if (!first.ok) {
+      last = await attempt(rig, o, scenario);
+      check('rerun', last);
+    }
+    let end: RunRecord['end'] = 'other';
+    if (last.ok) {
+      end = 'final';
+    } else {
+      const proof = await attempt(rig, o, scenario);
+      check('resume proof', proof);
+      if (proof.ok && bootsNow(rig.dev, o.signingPublicKey).boots) end = 'resumable';
+      else problems.push(`${FLASH_ROWS.notResumable}: ${proof.ok ? 'does not boot' : errorText(proof.error)}`);
+    }
+    if (problems.length) end = 'other';
+    byScenario[scenario]++;
+    const rec: RunRecord = { run: i, scenario: `flash-${scenario}`, fault: describeFault(fault), faultKind: fault.kind, faultFired: !first.ok, firstAttempt: first.ok ? 'ok' : errorText(first.error), end, problems };
+    records.push(rec);
+    count(counters, rec, (p) => rows.find((r) => p.startsWith(r)) ?? p);
+    o.onRun?.(rec);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  records.sort((a, b) => a.run - b.run);
+  return { counters, records, traffic, byScenario };
+}
