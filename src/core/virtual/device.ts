@@ -30,7 +30,7 @@ import { RegisterSpace } from './registers';
 import { RomLoader } from './rom-loader';
 import { SpiFlash } from './spi-flash';
 import { Spi1 } from './spi1';
-import { DEFAULT_TIMING, sleep, uartMs, type TimingModel } from './timing';
+import { DEFAULT_TIMING, DeviceTimeline, sleep, sleepUntil, type TimingModel } from './timing';
 
 export type DeviceMode = 'download' | 'normal';
 /** 'off': power lost (fault) until the next reset; 'reset': EN held low; 'ram': running uploaded code. */
@@ -62,6 +62,8 @@ export class VirtualEsp32 {
   readonly registers: RegisterSpace;
   readonly faults: Faults;
   readonly timing: TimingModel | undefined;
+  /** The timing model's clock (only with timing on): UART both ways, erase/program time. */
+  readonly timeline: DeviceTimeline | undefined;
   readonly seed: string;
   /** Problems inside the model (bugs), kept for tests instead of crashing the host process. */
   readonly internalErrors: Error[] = [];
@@ -98,6 +100,7 @@ export class VirtualEsp32 {
     this.faults = opts.faults instanceof Faults ? opts.faults : new Faults(opts.faults);
     this.efuse.onProgramWord = (b, w) => this.faults.step('efuse-word', `BLOCK${b} word ${w}`);
     this.timing = opts.timing === true ? DEFAULT_TIMING : opts.timing || undefined;
+    this.timeline = this.timing ? new DeviceTimeline(this.timing) : undefined;
     this.spi1 = new Spi1(this.flash);
     this.registers = new RegisterSpace({
       efuse: this.efuse,
@@ -111,6 +114,7 @@ export class VirtualEsp32 {
       regs: this.registers,
       faults: this.faults,
       timing: this.timing,
+      spend: (ms, flash) => this.timeline?.spend(ms, flash),
       send: (packet) => this.send(slipEncode(packet)),
       uartBaud: () => this.uartBaudValue,
       setUartBaud: (b) => {
@@ -190,6 +194,7 @@ export class VirtualEsp32 {
     this.uartBaudValue = ROM_BAUD;
     this.autobaud = true;
     this.work = Promise.resolve();
+    this.timeline?.reset();
     if (mode === 'download') {
       this.strapValue = BOOT_DOWNLOAD;
       this.stateValue = 'download';
@@ -285,12 +290,16 @@ export class VirtualEsp32 {
     if (this.autobaud && this.lineBaud !== undefined) this.uartBaudValue = this.lineBaud; // ROM auto-baud (§1)
     if (!this.baudMatches()) return;
     const epoch = this.epoch;
+    // Timing model: the bytes occupy the receive line at the chip's baud; a frame in them can be
+    // handled only once its last byte is in (charged to the time line, not slept here).
+    const receivedAt = this.timeline?.receive(data.length, this.uartBaudValue);
     const run = async (): Promise<void> => {
       if (delayMs) await sleep(delayMs);
       if (epoch !== this.epoch || this.stateValue !== 'download') return;
       for (const ev of this.decoder.push(data)) {
         if (ev.kind !== 'frame') continue;
         if (epoch !== this.epoch || this.stateValue !== 'download') return;
+        if (receivedAt !== undefined) this.timeline!.startWork(receivedAt);
         try {
           await this.loader.handleFrame(ev.data);
         } catch (e) {
@@ -317,8 +326,9 @@ export class VirtualEsp32 {
     this.outChain = this.outChain.then(async () => {
       if (epoch !== this.epoch) return;
       const { data, delayMs } = this.faults.filter('to-host', bytes);
-      const wait = delayMs + (this.timing ? uartMs(this.timing, data.length, baud) : 0);
-      if (wait) await sleep(wait);
+      if (delayMs) await sleep(delayMs);
+      // Timing model: the last byte leaves after the work charged so far and the bytes before it.
+      if (this.timeline) await sleepUntil(this.timeline.transmit(data.length, baud));
       if (epoch !== this.epoch || !this.endpoint) return;
       // At the wrong baud the host receives garbage; modelled as nothing arriving.
       if (this.lineBaud !== undefined && Math.abs(this.lineBaud / baud - 1) > BAUD_TOLERANCE) return;

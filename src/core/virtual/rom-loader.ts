@@ -4,7 +4,7 @@ import { checksum, decodeRequest, encodeResponse, HEADER_LEN, type Request } fro
 import type { Faults } from './faults';
 import { romXtalEstimate, rtcCaliFor, type RegisterSpace } from './registers';
 import { PAGE_SIZE, SECTOR_SIZE, type SpiFlash } from './spi-flash';
-import { sleep, type TimingModel } from './timing';
+import type { TimingModel } from './timing';
 
 /**
  * The ESP32 mask-ROM serial loader (esp32-rom-protocol.md §4–§6, §15): ROM-format replies with
@@ -22,6 +22,11 @@ export interface LoaderEnv {
   regs: RegisterSpace;
   faults: Faults | undefined;
   timing: TimingModel | undefined;
+  /**
+   * Charges busy time to the device's time line (timing model on): the reply that follows goes
+   * out only after it. `flash` marks erase/program time.
+   */
+  spend(ms: number, flash: boolean): void;
   /** Sends one response packet (the device SLIP-encodes it). */
   send(packet: Buffer): Promise<void>;
   uartBaud(): number;
@@ -174,7 +179,7 @@ export class RomLoader {
       const delayUs = this.u32(req, 4 * i + 3);
       if (addr & 3) throw new Reject(RomError.INVALID_MESSAGE);
       // Delay before the write, as the stub does (ROM assumed identical, §6.3).
-      if (this.env.timing && delayUs) await sleep(delayUs / 1000);
+      if (this.env.timing && delayUs) this.env.spend(delayUs / 1000, false);
       const v = mask === 0xffffffff ? value : ((this.env.regs.read(addr) & ~mask) | (value & mask)) >>> 0;
       this.env.regs.write(addr, v);
     }
@@ -217,7 +222,8 @@ export class RomLoader {
       const addr = this.phys(s * SECTOR_SIZE);
       this.env.faults?.step('flash-erase', `sector 0x${addr.toString(16)}`);
       this.env.flash.eraseSector(addr);
-      if (this.env.timing) await sleep(this.env.timing.sectorEraseMs);
+      // Erased before the reply (ROM erase-on-begin, §6.7/§6.8): the host waits for all of it.
+      if (this.env.timing) this.env.spend(this.env.timing.sectorEraseMs, true);
     }
   }
 
@@ -230,7 +236,8 @@ export class RomLoader {
       const p = this.phys(addr);
       this.env.faults?.step('flash-program', `page 0x${(p - (p % PAGE_SIZE)).toString(16)}`);
       this.env.flash.program(p, data.subarray(pos, pos + n));
-      if (this.env.timing) await sleep(this.env.timing.pageProgramMs);
+      // Programmed before the ACK (the ROM writes synchronously, §6.7/§6.8).
+      if (this.env.timing) this.env.spend(this.env.timing.pageProgramMs, true);
       pos += n;
     }
     pos = 0;
