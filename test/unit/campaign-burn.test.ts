@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { EfuseController } from '../../src/core/virtual/efuse-controller';
 import { factoryProfile } from '../../src/core/virtual/profiles';
 import { factoryMacBytes } from '../../src/core/efuse/fields';
+import { wdataAddr } from '../../src/core/efuse/registers';
 import { directAccess } from '../../src/core/efuse/controller-access';
 import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
@@ -72,5 +73,27 @@ describe('campaign findings: links', () => {
     await host.open();
     await host.close();
     await assert.rejects(host.write(Buffer.from([0xc0])), (e: Error & { code?: string }) => e.code === 'E_LINK_CLOSED' && /closed/.test(e.message));
+  });
+});
+
+describe('campaign findings: eFuse engine', () => {
+  it('a garbled WRITE_REG to a WDATA register is caught before the program command: no unplanned bit is burned (regression)', async () => {
+    const ctl = new EfuseController({ raw: factoryProfile('GPY', 'garble', 'none').efuse });
+    const direct = directAccess(ctl);
+    const MAC = Array.from(factoryMacBytes(ctl.rawWords()), (b) => b.toString(16).padStart(2, '0')).join(':');
+    // One byte of one WRITE_REG value flips on the link, as a corrupted serial byte would (no checksum).
+    let garbledOnce = false;
+    const garble = (a: number, v: number): number => {
+      if (garbledOnce || a !== wdataAddr(0, 0) || v === 0) return v;
+      garbledOnce = true;
+      return (v | 0x80000000) >>> 0;
+    };
+    const garbled = { readReg: (a: number) => direct.readReg(a), writeReg: (a: number, v: number) => direct.writeReg(a, garble(a, v)) };
+    const plan = planBurnKeys(await readEfuses(direct), { target: { chip: 'ESP32', revision: 1, mac: MAC }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: false, history: [] });
+    const reference = new EfuseController({ raw: factoryProfile('GPY', 'garble', 'none').efuse });
+    await executeBurnKeys(directAccess(reference), plan, { confirmMac: MAC, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey });
+    await executeBurnKeys(garbled, plan, { confirmMac: MAC, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey }).catch(() => undefined);
+    assert.ok(garbledOnce);
+    assert.deepEqual(ctl.rawWords(), reference.rawWords());
   });
 });

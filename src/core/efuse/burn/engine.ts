@@ -84,6 +84,33 @@ async function clearAllWdata(access: EfuseRegisterAccess): Promise<void> {
   }
 }
 
+/** Attempts to get the program registers to read back exactly as staged before giving up. */
+export const STAGE_ATTEMPTS = 3;
+
+/**
+ * Writes the block's words into WDATA (every other block's WDATA zero) and reads *all* WDATA
+ * registers back before any program command. WRITE_REG carries no checksum, so one garbled byte
+ * on the serial link can change a value or an address; a PGM would then burn bits nobody planned,
+ * for ever (the fault campaign found this). Only when the registers hold exactly the plan is the
+ * program command sent; otherwise nothing is burned and the user is told.
+ */
+async function stageWdata(access: EfuseRegisterAccess, burn: BlockBurn): Promise<void> {
+  for (let attempt = 1; attempt <= STAGE_ATTEMPTS; attempt++) {
+    await clearAllWdata(access);
+    for (let w = 0; w < burn.program.length; w++) await access.writeReg(wdataAddr(burn.block, w), burn.program[w]! >>> 0);
+    let same = true;
+    for (let b = 0; b < BLOCK_COUNT && same; b++) {
+      for (let w = 0; w < BLOCK_WORDS[b]! && same; w++) {
+        const want = b === burn.block ? burn.program[w]! >>> 0 : 0;
+        same = (await access.readReg(wdataAddr(b, w))) >>> 0 === want;
+      }
+    }
+    if (same) return;
+  }
+  await clearAllWdata(access);
+  throw new UserError('E_EFUSE_STAGING', `The eFuse program registers did not read back as written ${STAGE_ATTEMPTS} times (a garbled serial link?), so nothing was burned in this step; check the cable and run the same command again (completed steps are recognised).`);
+}
+
 async function readBlock(access: EfuseRegisterAccess, block: number): Promise<number[]> {
   const out: number[] = [];
   for (let w = 0; w < BLOCK_WORDS[block]!; w++) out.push((await access.readReg(rdataAddr(block, w))) >>> 0);
@@ -100,8 +127,7 @@ export async function burnBlock(access: EfuseRegisterAccess, burn: BlockBurn, op
   if (burn.program.length !== n || burn.expect.length !== n) throw new RangeError(`BLOCK${burn.block} burns take ${n} words`);
   let readBack: number[] = [];
   for (let pass = 1; pass <= MAX_BURN_PASSES; pass++) {
-    await clearAllWdata(access);
-    for (let w = 0; w < n; w++) await access.writeReg(wdataAddr(burn.block, w), burn.program[w]! >>> 0);
+    await stageWdata(access, burn);
     await setTiming(access, opts.apbMhz ?? 40);
     await access.writeReg(EFUSE_CONF, CONF_PROGRAM_MAGIC);
     await access.writeReg(EFUSE_CMD, CMD_PGM);
