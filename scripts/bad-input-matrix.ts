@@ -1,0 +1,134 @@
+/**
+ * The bad-input matrix (issue 7): each bad input the product meets, run against a virtual board,
+ * with the message the user actually gets and whether the board (eFuses and flash) was left
+ * untouched. `npx tsx scripts/bad-input-matrix.ts` rewrites docs/bad-input-matrix.md; the unit
+ * test fails when the committed file differs from what the runs produce.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isUserError } from '../src/core/errors';
+import { VirtualEsp32 } from '../src/core/virtual/device';
+import { directAccess } from '../src/core/efuse/controller-access';
+import { readEfuses } from '../src/core/efuse/access';
+import { planBurnKeys, type BurnKeysInput } from '../src/core/efuse/burn/burn-keys';
+import { executeBurnKeys } from '../src/core/efuse/burn/execute';
+import { readHardwareKeyFile, readSigningKeyFile } from '../src/core/keys/key-files';
+import { readEspImage } from '../src/core/image/esp-image';
+import { parsePartitionTable } from '../src/core/partition/table';
+import { findBuildOutputs } from '../src/core/firmware/outputs';
+import { planFromPairs } from '../src/core/flash/plan';
+import { checkPlan } from '../src/core/flash/checks';
+import { createMemoryPair } from '../src/core/transport/memory';
+import { connect } from '../src/core/connect/connect';
+import { scaledClock } from '../src/core/campaign/clock';
+import { fixtureKeys } from './make-fixture-firmware';
+
+export const MATRIX_DOC = path.join(__dirname, '..', 'docs', 'bad-input-matrix.md');
+
+interface Case {
+  input: string;
+  run(ctx: Ctx): Promise<unknown>;
+}
+
+interface Ctx {
+  dev: VirtualEsp32;
+  dir: string;
+  mac: string;
+}
+
+const K = fixtureKeys();
+
+function file(ctx: Ctx, name: string, content: Uint8Array | string): string {
+  const f = path.join(ctx.dir, name);
+  fs.writeFileSync(f, content);
+  return f;
+}
+
+async function burnWith(ctx: Ctx, over: Partial<BurnKeysInput>, confirm?: string): Promise<unknown> {
+  const access = directAccess(ctx.dev.efuse);
+  const input: BurnKeysInput = { target: { chip: 'ESP32', revision: 1, mac: ctx.mac }, flashKey: K.flashKey, secureBootKey: K.secureBootKey, hardening: false, history: [], ...over };
+  const plan = planBurnKeys(await readEfuses(access), input);
+  return executeBurnKeys(access, plan, { confirmMac: confirm ?? ctx.mac, flashKey: input.flashKey!, secureBootKey: input.secureBootKey! });
+}
+
+export const CASES: Case[] = [
+  { input: 'Flash-encryption key file of the wrong length (16 bytes)', run: async (c) => readHardwareKeyFile(file(c, 'short.bin', new Uint8Array(16).fill(7)), 'flash-encryption') },
+  { input: 'PEM signing key given as the flash-encryption key', run: async (c) => readHardwareKeyFile(file(c, 'key.pem', K.signingKeyPem), 'flash-encryption') },
+  { input: 'Key file that does not exist', run: async (c) => readHardwareKeyFile(path.join(c.dir, 'missing.bin'), 'flash-encryption') },
+  { input: 'Signing key file that is not a PEM key', run: async (c) => readSigningKeyFile(file(c, 'garbage.pem', 'hello\n')) },
+  { input: 'Burn Keys: flash key of all zeros', run: (c) => burnWith(c, { flashKey: new Uint8Array(32) }) },
+  { input: 'Burn Keys: the same file for both keys', run: (c) => burnWith(c, { secureBootKey: K.flashKey }) },
+  { input: 'Burn Keys: the 64-byte public key as secure boot key', run: (c) => burnWith(c, { secureBootKey: new Uint8Array(64).map((_, i) => i + 1) }) },
+  { input: 'Burn Keys: confirmation MAC of another board', run: (c) => burnWith(c, {}, '24:0a:c4:00:00:01') },
+  { input: 'Burn Keys: chip is not an original ESP32', run: (c) => burnWith(c, { target: { chip: 'ESP32-S2', revision: 0, mac: c.mac } }) },
+  { input: 'Burn Keys: unknown chip revision', run: (c) => burnWith(c, { target: { chip: 'ESP32', revision: 7, mac: c.mac } }) },
+  { input: 'Image file that is not an ESP32 image', run: async () => readEspImage(new Uint8Array(64).fill(0x41), 'The app image') },
+  { input: 'Partition table file of random bytes', run: async () => parsePartitionTable(new Uint8Array(3072).fill(0x11), 'the partition table') },
+  { input: 'Build directory without secure outputs', run: async (c) => {
+    const d = path.join(c.dir, 'build', 'GPY', 'release');
+    fs.mkdirSync(d, { recursive: true });
+    return findBuildOutputs(d);
+  } },
+  { input: 'Flash plan: an encrypted file but no flash-encryption key in the key store', run: async (c) => checkPlan(planFromPairs([{ address: 0x10001, file: file(c, 'app.bin', new Uint8Array(4096).fill(0xe9)) }]), { chip: { flashEncryption: false, secureBoot: false, flashCryptConf: 0xf } }) },
+  { input: 'Board running its firmware, not in download mode (no answer to SYNC)', run: async (c) => {
+    // A board that ignores the reset lines and stays silent: modelled as a board without power.
+    c.dev.powerOff();
+    const { host, device } = createMemoryPair('/dev/ttyACM0');
+    c.dev.attach(device);
+    await host.open();
+    return connect(host, { reset: 'none', baud: 115200, clock: scaledClock(0.1), syncTimeoutMs: 100 });
+  } },
+];
+
+function boardDigest(dev: VirtualEsp32): string {
+  return createHash('sha256').update(JSON.stringify(dev.efuse.rawWords())).update(dev.flash.read(0, dev.flash.size)).digest('hex');
+}
+
+export interface Row {
+  input: string;
+  message: string;
+  unchanged: boolean;
+}
+
+export async function runMatrix(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const c of CASES) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'matrix-'));
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'matrix' });
+    const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    const before = boardDigest(dev);
+    let message: string;
+    try {
+      await c.run({ dev, dir, mac });
+      message = '(accepted: NOT a refusal)';
+    } catch (e) {
+      message = isUserError(e) ? `${e.code}: ${e.message}` : `(not a UserError) ${String(e)}`;
+    }
+    rows.push({ input: c.input, message: message.split(dir).join('<dir>'), unchanged: boardDigest(dev) === before });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export function renderMatrix(rows: readonly Row[]): string {
+  const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  return [
+    '# Bad-input matrix',
+    '',
+    'Generated by `npx tsx scripts/bad-input-matrix.ts` from runs against a virtual GPy; `test/unit/bad-input-matrix.test.ts` fails if this file differs from what the runs produce. "Board untouched" compares every eFuse bit and every flash byte before and after.',
+    '',
+    '| Bad input | What the user is told | Board untouched (nothing written or burned) |',
+    '|---|---|---|',
+    ...rows.map((r) => `| ${esc(r.input)} | ${esc(r.message)} | ${r.unchanged ? 'yes' : 'NO'} |`),
+    '',
+  ].join('\n');
+}
+
+if (require.main === module) {
+  void runMatrix().then((rows) => {
+    fs.writeFileSync(MATRIX_DOC, renderMatrix(rows));
+    console.log(`wrote ${MATRIX_DOC} (${rows.length} rows)`);
+  });
+}
