@@ -9,7 +9,7 @@ import { pendingSteps } from '../efuse/burn/plan';
 import { VirtualEsp32 } from '../virtual/device';
 import type { CodingSchemeOption } from '../virtual/profiles';
 import { describeFault, openBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
-import { count, emptyCounters, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
+import { count, emptyCounters, settle, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
 import { Prng } from './prng';
 
 /**
@@ -90,7 +90,7 @@ async function attempt(dev: VirtualEsp32, auditFile: string, o: BurnCampaignOpti
     return { ok: false, error };
   } finally {
     // The user takes a moment before running it again: whatever the board still had queued is done.
-    await dev.idle();
+    await settle(dev);
   }
 }
 

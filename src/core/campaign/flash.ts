@@ -14,7 +14,7 @@ import { keysForBoard, runFlashSession } from '../flash/session';
 import { KeyStore } from '../keystore/key-store';
 import { VirtualEsp32 } from '../virtual/device';
 import { describeFault, openBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
-import { count, emptyCounters, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
+import { count, emptyCounters, settle, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
 import { Prng } from './prng';
 
 /**
@@ -124,7 +124,7 @@ async function attempt(rig: Rig, o: FlashCampaignOptions, scenario: FlashScenari
   } catch (error) {
     return { ok: false, error };
   } finally {
-    await rig.dev.idle();
+    await settle(rig.dev);
   }
 }
 

@@ -105,3 +105,13 @@ export async function withDeadline<T>(p: Promise<T>, ms: number, what: string): 
     if (t) clearTimeout(t);
   }
 }
+
+/**
+ * Waits for the board to finish what it had queued (the user takes a moment before the next
+ * run), but never for ever: a board stuck mid-command must not stall the whole campaign.
+ */
+export async function settle(dev: { idle(): Promise<void> }, ms = 10_000): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([dev.idle(), new Promise<void>((r) => (t = setTimeout(r, ms)))]);
+  if (t) clearTimeout(t);
+}
