@@ -1,28 +1,18 @@
 import { strict as assert } from 'node:assert';
-import { BOARDS, BOARD_FIRMWARE } from '../../src/core/boards/firmware';
+import { BOARD_FIRMWARE, type BoardId } from '../../src/core/boards/firmware';
+import { PYCOM_MODULES } from '../../src/core/boards/modules';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { planFromBuild } from '../../src/core/flash/plan';
 import { runFlashSession, keysForBoard } from '../../src/core/flash/session';
 import { KEYS, bootNow, fixtureStore, predictor, secureBuild, virtualBoard } from './flash-harness';
 
-const PROFILES: Record<string, string> = { WIPY: 'WIPY', LOPY: 'LOPY', SIPY: 'SIPY', GPY: 'GPY', FIPY: 'FIPY', LOPY4: 'LOPY4' };
-
 describe('full secure provisioning of each board profile', () => {
-  for (const board of BOARDS) {
-    it(`${board}: burn keys, flash the secure set, predicted to boot (rev-0 modules: burning refused)`, async () => {
-      const burned = await virtualBoard(PROFILES[board]!, { burn: true, seed: `prov-${board}` }).catch((e: Error) => e);
-      if (burned instanceof Error) {
-        // Burn Keys may refuse secure boot v1 on revision-0 silicon; the flash checks then refuse ciphertext.
-        assert.match(burned.message, /revision 0/);
-        const b0 = await virtualBoard(PROFILES[board]!, { seed: `prov-${board}` });
-        try {
-          const plan0 = planFromBuild(findBuildOutputs(secureBuild(board)), { flashSize: b0.info.flash.sizeBytes! });
-          await assert.rejects(runFlashSession({ io: b0.io, info: b0.info, plan: plan0, store: fixtureStore() }), (e: Error & { code?: string }) => e.code === 'E_PLAN_ENCRYPTED');
-        } finally {
-          b0.close();
-        }
-        return;
-      }
+  // Every module profile, WiPy 2 (rev 0, 4 MB) included; each takes its board's firmware build.
+  for (const m of PYCOM_MODULES) {
+    const board = m.makeBoard as BoardId;
+    it(`${m.id} (${m.title}, rev ${m.chipRevision}): burn keys, flash the ${board} secure set, predicted to boot`, async () => {
+      // Burn Keys accepts revision 0 (secure boot v1 works there), so every profile must burn.
+      const burned = await virtualBoard(m.id, { burn: true, seed: `prov-${m.id}` });
       const b = burned;
       try {
         assert.equal(b.info.security.flashEncryption.enabled, true);
