@@ -1,4 +1,5 @@
 import { UserError } from '../errors';
+import { realClock, type Clock } from '../loader/clock';
 
 /**
  * MicroPython's raw REPL, enough to run one statement on a board in normal boot and read what it
@@ -25,7 +26,7 @@ class Reader {
   private buf = '';
   private waiter: (() => void) | undefined;
   private readonly off: () => void;
-  constructor(link: ReplLink) {
+  constructor(link: ReplLink, private readonly clock: Clock) {
     this.off = link.onData((c) => {
       this.buf += c.toString('latin1');
       this.waiter?.();
@@ -33,7 +34,20 @@ class Reader {
   }
   /** Resolves with everything up to and including `token`, consuming it. */
   async until(token: string, timeoutMs: number, what: string): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
+    // The deadline is counted in the clock's timers (not Date.now()), so an injected clock that
+    // fires timers at once makes a silent board cost no real time (the fuzzer feeds many).
+    let expired = false;
+    const cancel = this.clock.timer(timeoutMs, () => {
+      expired = true;
+      this.waiter?.();
+    });
+    try {
+      return await this.wait(token, () => expired, what);
+    } finally {
+      cancel();
+    }
+  }
+  private async wait(token: string, expired: () => boolean, what: string): Promise<string> {
     for (;;) {
       const i = this.buf.indexOf(token);
       if (i >= 0) {
@@ -41,16 +55,11 @@ class Reader {
         this.buf = this.buf.slice(i + token.length);
         return out;
       }
-      const left = deadline - Date.now();
-      if (left <= 0) {
+      if (expired()) {
         throw new UserError('E_REPL_TIMEOUT', `The board did not answer in time while ${what}; check that it runs MicroPython in normal boot (not download mode) on this port and that no other program holds the port.`);
       }
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
+        this.waiter = resolve;
       });
       this.waiter = undefined;
     }
@@ -63,13 +72,20 @@ class Reader {
   }
 }
 
-export async function rawReplExec(link: ReplLink, code: string, opts: { timeoutMs?: number } = {}): Promise<RawReplResult> {
+export interface RawReplOptions {
+  timeoutMs?: number;
+  /** Injected by tests and the fuzzer so timeouts and the settle pause need no real waiting. */
+  clock?: Clock;
+}
+
+export async function rawReplExec(link: ReplLink, code: string, opts: RawReplOptions = {}): Promise<RawReplResult> {
   const timeoutMs = opts.timeoutMs ?? 3000;
-  const r = new Reader(link);
+  const clock = opts.clock ?? realClock;
+  const r = new Reader(link, clock);
   try {
     // Two Ctrl-C: the first may only interrupt a blocking call inside the running script.
     await link.write(Uint8Array.of(0x0d, CTRL_C, CTRL_C));
-    await new Promise((res) => setTimeout(res, 50));
+    await clock.sleep(50);
     r.discard();
     await link.write(Uint8Array.of(CTRL_A));
     await r.until('raw REPL; CTRL-B to exit\r\n>', timeoutMs, 'entering the raw REPL');
@@ -87,7 +103,7 @@ export async function rawReplExec(link: ReplLink, code: string, opts: { timeoutM
 }
 
 /** Asks the running firmware which slot the next OTA image must be written to (pycom.md §1.11). */
-export async function queryOtaSlot(link: ReplLink, opts: { timeoutMs?: number } = {}): Promise<number> {
+export async function queryOtaSlot(link: ReplLink, opts: RawReplOptions = {}): Promise<number> {
   const res = await rawReplExec(link, 'import pycom; print(pycom.ota_slot())', opts);
   if (res.stderr.trim()) {
     const last = res.stderr.trim().split(/\r?\n/).pop();
