@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { ChipInfo } from '../chip/identify';
 import type { EfuseRegisterAccess } from '../efuse/access';
 import { readEfuses } from '../efuse/access';
-import { bootEfusesFromRaw } from '../boot/boot-efuses';
+import { resolveBootEfuses } from '../boot/predict-connected';
 import { readSigningKeyFile } from '../keys/key-files';
 import type { KeyStore } from '../keystore/key-store';
 import { isFullSet, planBootPredictor } from './boot-check';
@@ -26,9 +26,8 @@ export async function boardBootPredictor(
 ): Promise<{ predictor?: BootPredictor; skipped?: string }> {
   if (!isFullSet(plan)) return { skipped: 'boot prediction needs the full set (digest, partition table, app) in the plan; it was not run.' };
   if (!info.flash.sizeBytes) return { skipped: 'the flash size is unknown, so the boot could not be predicted.' };
-  const efuse = bootEfusesFromRaw((await readEfuses(access)).words, info.revision.major);
-  if (keys.flashKey) efuse.flashKey = keys.flashKey;
-  if (keys.secureBootKey) efuse.secureBootKey = keys.secureBootKey;
+  // Readable key blocks are used as read (the chip's key wins); read-protected ones take the store's.
+  const { efuse } = resolveBootEfuses((await readEfuses(access)).words, info.revision.major, keys);
   const pub = fs.existsSync(store.signingKeyPath) ? readSigningKeyFile(store.signingKeyPath).publicKey : undefined;
   return { predictor: planBootPredictor({ efuse, flashSize: info.flash.sizeBytes, ...(pub ? { signingPublicKey: pub } : {}) }) };
 }
