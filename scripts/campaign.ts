@@ -5,7 +5,9 @@
  *
  *   npm run campaign                      # 1000 Burn Keys + 1000 flash runs + timed runs
  *   npm run campaign -- --seed S          # replay a printed seed
- *   npm run campaign -- --burn 200 --flash 200 --timed-burn 4 --timed-flash 2
+ *   npm run campaign -- --burn 200 --flash 200 --timed-burn 4 --timed-flash 2 --variant 50
+ *
+ * --variant N: runs of Burn Keys and of flashing on a 3/4-coding GPy and on a 4 MB revision-0 LoPy.
  *
  * Without the timing model the board answers in microseconds, so every loader timeout and every
  * delay fault is scaled by the same factor (--time-scale, default 0.1; printed). With the timing
@@ -23,16 +25,30 @@ import { SYNC_TIMEOUT_MS } from '../src/core/loader/timeouts';
 import { findBuildOutputs } from '../src/core/firmware/outputs';
 import { planFromBuild } from '../src/core/flash/plan';
 import { writeSecureBuildDir } from '../src/core/secure-build/process';
+import { digestPrivateKey } from '../src/core/crypto/secure-boot-key';
+import type { BoardId } from '../src/core/boards/firmware';
 import { FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
 
-/** The fixture keys and two consecutive GPy secure builds (the second with a changed app). */
-export function campaignFirmware(appSize = 24 * 1024): FlashCampaignInputs {
-  const keys = fixtureKeys();
+export interface CampaignFirmwareOptions {
+  /** The `make BOARD=` of the build (GPY: 8 MB layout; LOPY: 4 MB). */
+  board?: BoardId;
+  flashSize?: number;
+  /** 192: keys for a chip with the 3/4 coding scheme (the first 24 bytes of the fixture flash key). */
+  keylen?: 256 | 192;
+  appSize?: number;
+}
+
+/** The fixture keys and two consecutive secure builds for `board` (the second with a changed app). */
+export function campaignFirmware(opts: CampaignFirmwareOptions = {}): FlashCampaignInputs {
+  const board = opts.board ?? 'GPY';
+  const keylen = opts.keylen ?? 256;
+  const fixture = fixtureKeys();
+  const keys = { ...fixture, flashKey: fixture.flashKey.slice(0, keylen / 8), secureBootKey: digestPrivateKey(fixture.signingKey, keylen) };
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'campaign-fw-'));
   const plan = (seed: string) => {
-    const dir = path.join(root, seed, 'build', 'GPY', 'release');
-    writeSecureBuildDir(dir, 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(appSize, seed), iv: FIXTURE_IV }, keys);
-    return planFromBuild(findBuildOutputs(dir), { flashSize: 0x800000 });
+    const dir = path.join(root, seed, 'build', board, 'release');
+    writeSecureBuildDir(dir, board, { bootloader: fixtureBootloader(), app: fixtureApp(opts.appSize ?? 24 * 1024, seed), iv: FIXTURE_IV }, keys);
+    return planFromBuild(findBuildOutputs(dir), { flashSize: opts.flashSize ?? 0x800000 });
   };
   return {
     flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, signingKeyPem: keys.signingKeyPem,
@@ -51,6 +67,7 @@ async function main(): Promise<number> {
   const flashRuns = Number(argValue('flash', '1000'));
   const timedBurn = Number(argValue('timed-burn', '20'));
   const timedFlash = Number(argValue('timed-flash', '10'));
+  const variantRuns = Number(argValue('variant', '300'));
   const scale = Number(argValue('time-scale', '0.1'));
   const concurrency = Number(argValue('concurrency', '8'));
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'campaign-'));
@@ -71,6 +88,22 @@ async function main(): Promise<number> {
   t0 = t();
   const flash = await runFlashCampaign({ ...fast, ...fw, runs: flashRuns, seed: `${seed}/flash` , workDir });
   report(`Flashing (GPy full secure set / incremental reflash; timing model off)`, flash.counters, [['  full secure flash runs', flash.byScenario.full], ['  incremental reflash runs', flash.byScenario.incremental], ['wall time (s)', ((t() - t0) / 1000).toFixed(1)]]);
+
+  // The other board families: 3/4 coding (192-bit keys, 3/4-encoded blocks) and a 4 MB
+  // revision-0 module (LoPy: 4 MB layout, the revision-0 boot path), each Burn Keys and flashing.
+  const variants = [
+    { title: 'GPy, coding 3/4 (192-bit keys)', profile: 'GPY', codingScheme: '3/4', fw: campaignFirmware({ board: 'GPY', keylen: 192 }) },
+    { title: 'LoPy (4 MB, chip revision 0), coding None', profile: 'LOPY', codingScheme: 'none', fw: campaignFirmware({ board: 'LOPY', flashSize: 0x400000 }) },
+  ] as const;
+  for (const v of variantRuns > 0 ? variants : []) {
+    t0 = t();
+    const b = await runBurnCampaign({ ...fast, runs: variantRuns, seed: `${seed}/burn-${v.profile}-${v.codingScheme}`, workDir, profile: v.profile, codingScheme: v.codingScheme, flashKey: v.fw.flashKey, secureBootKey: v.fw.secureBootKey, hardening: true });
+    report(`Burn Keys (${v.title}, --hardening; timing model off)`, b.counters, [['wall time (s)', ((t() - t0) / 1000).toFixed(1)]]);
+    t0 = t();
+    const f = await runFlashCampaign({ ...fast, ...v.fw, runs: variantRuns, seed: `${seed}/flash-${v.profile}-${v.codingScheme}`, workDir, profile: v.profile, codingScheme: v.codingScheme });
+    report(`Flashing (${v.title}; timing model off)`, f.counters, [['  full secure flash runs', f.byScenario.full], ['  incremental reflash runs', f.byScenario.incremental], ['wall time (s)', ((t() - t0) / 1000).toFixed(1)]]);
+    for (const r of [...b.records, ...f.records].filter((x) => x.end === 'other')) console.log(JSON.stringify(r));
+  }
 
   for (const baud of [115200, 921600]) {
     const timed = { clock: realClock, timeScale: 1, baud, syncTimeoutMs: SYNC_TIMEOUT_MS, timing: true, concurrency: 5 };

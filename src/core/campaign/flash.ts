@@ -13,6 +13,7 @@ import { romFlashIo } from '../flash/rom-io';
 import { keysForBoard, runFlashSession } from '../flash/session';
 import { KeyStore } from '../keystore/key-store';
 import { VirtualEsp32 } from '../virtual/device';
+import type { CodingSchemeOption } from '../virtual/profiles';
 import { describeFault, openBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
 import { count, emptyCounters, settle, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
 import { Prng } from './prng';
@@ -47,6 +48,8 @@ export interface FlashCampaignOptions extends LinkOptions, FlashCampaignInputs {
   seed: string;
   workDir: string;
   profile?: string;
+  /** '3/4' needs 192-bit keys (and a build encrypted with them) in the inputs. */
+  codingScheme?: CodingSchemeOption;
   timing?: boolean;
   concurrency?: number;
   kinds?: readonly FaultKind[];
@@ -69,7 +72,7 @@ interface Rig {
 }
 
 async function newRig(o: FlashCampaignOptions, dir: string, scenario: FlashScenario): Promise<Rig> {
-  const dev = new VirtualEsp32({ profile: o.profile ?? 'GPY', seed: 'campaign-flash', timing: o.timing ?? false });
+  const dev = new VirtualEsp32({ profile: o.profile ?? 'GPY', seed: 'campaign-flash', codingScheme: o.codingScheme ?? 'none', timing: o.timing ?? false });
   // Keys burned directly (not part of this campaign's faults), as the Burn Keys step leaves them.
   const access = directAccess(dev.efuse);
   const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
