@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from '../errors';
 import type { BoardId } from '../boards/firmware';
@@ -117,9 +118,50 @@ function lineSplitter(emit: (line: string) => void): { push(chunk: Buffer): void
   };
 }
 
+/**
+ * Characters that reach the makefile unchanged. make expands `$(...)` in command-line variables
+ * (so `$(shell …)` in a path would run), splits `$(wildcard …)` at spaces, and Pycom's recipes
+ * pass the key paths to /bin/sh unquoted; the argument array alone cannot protect such a path.
+ */
+const MAKE_SAFE = process.platform === 'win32' ? /^[\w.,/\\+@:-]+$/ : /^[\w.,/+@:-]+$/;
+
+/**
+ * Key paths make cannot take literally are handed over as symlinks with plain names in a private
+ * (0700) temporary directory, removed when the build ends. A symlink holds the path, not the key,
+ * so no key material is copied out of its place.
+ */
+function makeSafeKeyPaths(o: BuildOptions): { opts: BuildOptions; cleanup(): void } {
+  const sign = path.resolve(o.esp32Dir, o.signingKey);
+  const flash = path.resolve(o.esp32Dir, o.flashKey);
+  if (MAKE_SAFE.test(sign) && MAKE_SAFE.test(flash)) return { opts: o, cleanup: () => undefined };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pycom-build-keys-'));
+  const cleanup = () => fs.rmSync(dir, { recursive: true, force: true });
+  try {
+    if (!MAKE_SAFE.test(dir)) throw new Error(`the temporary directory ${dir} has characters make cannot pass`);
+    const link = (target: string, name: string) => {
+      if (MAKE_SAFE.test(target)) return target;
+      fs.symlinkSync(target, path.join(dir, name));
+      return path.join(dir, name);
+    };
+    return { opts: { ...o, signingKey: link(sign, 'secure_boot_signing_key.pem'), flashKey: link(flash, 'flash_encryption_key.bin') }, cleanup };
+  } catch (e) {
+    cleanup();
+    throw new UserError('E_KEY_PATH', `The key paths cannot be passed to make safely (${(e as Error).message}); move the keys to a folder whose path has only letters, digits and . , / + @ : - _.`);
+  }
+}
+
 export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   preflight(o);
   if (o.signal?.aborted) throw new UserError('E_CANCELLED', 'The build was cancelled.');
+  const safe = makeSafeKeyPaths(o);
+  try {
+    return await runMake(safe.opts);
+  } finally {
+    safe.cleanup();
+  }
+}
+
+function runMake(o: BuildOptions): Promise<BuildResult> {
   const argv = makeArgs(o);
   const diagnostics: Diagnostic[] = [];
   return new Promise<BuildResult>((resolve, reject) => {
