@@ -55,7 +55,9 @@ cs_install() {
 # writes its pid to STATE_DIR/code-server.pid and waits until it answers HTTP.
 cs_start() {
   local port="$1" state="$2" exts="$3" ws="$4"
-  mkdir -p "$state/user-data" "$exts"
+  mkdir -p "$state/user-data/User" "$exts"
+  # A quiet profile: no chat side bar or AI prompts, no welcome page over the editor area.
+  [ -f "$state/user-data/User/settings.json" ] || printf '%s\n' '{"workbench.secondarySideBar.defaultVisibility":"hidden","chat.disableAIFeatures":true,"workbench.startupEditor":"none","telemetry.telemetryLevel":"off","workbench.tips.enabled":false}' >"$state/user-data/User/settings.json"
   cs_node24
   node "$CS_BIN" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
     --disable-workspace-trust --user-data-dir "$state/user-data" --extensions-dir "$exts" "$ws" \
@@ -80,27 +82,49 @@ cs_install_vsix() {
 }
 
 # cs_workspace DIR [SOCKET_URL] -> a sample workspace: a copy of the fixture firmware project
-# (or a minimal MicroPython project) with settings pointing at the virtual board when one runs.
+# (its makefile swapped for test/e2e/sample-firmware/Makefile, which signs and encrypts with
+# whatever keys it is given) with settings pointing at the virtual board when one runs. The key
+# store stays empty so "Generate Keys" has something to do.
 cs_workspace() {
-  local ws="$1" port_url="${2:-}" repo fw=""
+  local ws="$1" port_url="${2:-}" repo fw="firmware/pycom-micropython-sigfox/esp32"
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  rm -rf "$ws"; mkdir -p "$ws/.vscode"
-  if [ -d "$repo/test/fixtures/firmware" ]; then
-    cp -r "$repo/test/fixtures/firmware" "$ws/firmware"
-    fw="firmware/pycom-micropython-sigfox/esp32"
-    [ -d "$ws/$fw" ] || fw="firmware"
-  else
-    printf 'print("hello from a Pycom board")\n' >"$ws/main.py"
-    printf 'import machine\n' >"$ws/boot.py"
-  fi
-  # The key store stays empty so "Generate Keys" has something to do; git would warn if tracked.
-  node -e 'const [f,fw,port]=process.argv.slice(1);const s={"pycom.keyStorePath":"secure","pycom.board":"GPy"};if(fw)s["pycom.firmwarePath"]=fw;if(port)s["pycom.port"]=port;require("fs").writeFileSync(f,JSON.stringify(s,null,2))' \
+  rm -rf "$ws"; mkdir -p "$ws/.vscode" "$ws/.pycom"
+  cp -r "$repo/test/fixtures/firmware" "$ws/firmware"
+  rm -rf "$ws/$fw/build"
+  cp "$repo/test/e2e/sample-firmware/Makefile" "$ws/$fw/Makefile"
+  printf 'secure/\n.pycom/\n' >"$ws/.gitignore"
+  node -e 'const [f,fw,port]=process.argv.slice(1);const s={"pycom.keyStorePath":"secure","pycom.board":"GPy","pycom.firmwarePath":fw,"pycom.baudRate":921600};if(port)s["pycom.port"]=port;require("fs").writeFileSync(f,JSON.stringify(s,null,2))' \
     "$ws/.vscode/settings.json" "$fw" "$port_url"
 }
 
-# True when the CLI bundle has `pycom-secure sim serve` (the virtual ESP32 is landing separately).
-cs_has_sim() {
-  node "$1/dist/cli.js" --help 2>/dev/null | grep -q 'sim serve'
+# cs_workspace_port WORKSPACE URL -> selects URL as the port in the workspace settings.
+cs_workspace_port() {
+  node -e 'const f=process.argv[1];const s=JSON.parse(require("fs").readFileSync(f,"utf8"));s["pycom.port"]=process.argv[2];require("fs").writeFileSync(f,JSON.stringify(s,null,2))' "$1/.vscode/settings.json" "$2"
+}
+
+# cs_build_env WORKSPACE -> what the sample build needs in code-server's environment (the
+# extension host inherits it): the fixture toolchain stand-in on PATH, IDF_PATH, the CLI.
+cs_build_env() {
+  local ws="$1" repo
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  export PATH="$ws/firmware/toolchain/bin:$PATH"
+  export IDF_PATH="$ws/firmware/esp-idf"
+  export PYCOM_SECURE="node $repo/bin/pycom-secure.js"
+}
+
+# cs_sim WORKSPACE LOG -> starts `pycom-secure sim serve` (a virtual GPy whose eFuses and flash
+# persist in WORKSPACE/.pycom/virtual-gpy.json), prints its socket:// URL, pid in LOG.pid.
+cs_sim() {
+  local ws="$1" log="$2" repo i
+  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  node "$repo/bin/pycom-secure.js" sim serve --port 0 --profile GPY --state "$ws/.pycom/virtual-gpy.json" >"$log" 2>&1 &
+  echo $! >"$log.pid"
+  for i in $(seq 1 100); do
+    if grep -q '^listening on ' "$log"; then echo "socket://$(sed -n 's/^listening on //p' "$log" | head -1)"; return 0; fi
+    kill -0 "$(cat "$log.pid")" 2>/dev/null || { cat "$log" >&2; return 1; }
+    sleep 0.1
+  done
+  cs_log "the virtual GPy did not start"; return 1
 }
 
 # A free TCP port on 127.0.0.1 (the kernel picks it).

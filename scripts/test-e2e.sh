@@ -15,6 +15,7 @@ bundle="$(npx tsx scripts/test-integration.ts bundle)"
 
 STATE="$(mktemp -d "${TMPDIR:-/tmp}/pycom-e2e-XXXXXX")"
 cleanup() {
+  [ -f "$STATE/sim.log.pid" ] && kill "$(cat "$STATE/sim.log.pid")" 2>/dev/null || true
   [ -f "$STATE/code-server.pid" ] && kill "$(cat "$STATE/code-server.pid")" 2>/dev/null || true
   rm -rf "$STATE"
 }
@@ -22,6 +23,11 @@ trap cleanup EXIT INT TERM
 
 rm -rf test-results; mkdir -p test-results
 cs_workspace "$STATE/workspace" ""
+# A virtual GPy, as npm start runs it (in the workspace settings); the suite selects it through
+# "Pycom: Select Port".
+export PYCOM_E2E_SIM_URL="$(cs_sim "$STATE/workspace" "$STATE/sim.log")"
+cs_workspace_port "$STATE/workspace" "$PYCOM_E2E_SIM_URL"
+cs_build_env "$STATE/workspace"
 cs_install_vsix "$REPO/dist/pycom-secure.vsix" "$STATE/extensions" "$STATE" >/dev/null 2>&1
 PORT="$(cs_free_port)"
 # The extension host inherits these: they enable the integration-suite test hook.
@@ -33,5 +39,6 @@ start=$(date +%s)
 status=0
 npx mocha --config test/e2e/mocharc.json || status=$?
 cp "$STATE/code-server.log" test-results/code-server.log 2>/dev/null || true
+cp "$STATE/sim.log" test-results/sim.log 2>/dev/null || true
 echo "e2e: $(( $(date +%s) - start )) s" >&2
 exit $status

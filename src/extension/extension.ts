@@ -11,26 +11,45 @@ import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { StatusBar } from './status-bar';
 import { PycomPanel } from './panel';
 import { registerCommands } from './commands';
-import { registerBuildTasks } from './tasks';
+import { registerBuildTasks, runBuildTask } from './tasks';
+import { VirtualBoards } from './virtual-boards';
+import { refreshPorts, type FlowContext } from './flows';
+import { readHardwareKeyFile } from '../core/keys/key-files';
+import { KeyStore } from '../core/keystore/key-store';
+import * as fs from 'node:fs';
 import { registerTestHooks } from './test-hooks';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Pycom Secure', { log: true });
   const state = new UiState();
   const settingsPort = readSettings().port;
-  if (settingsPort) state.update({ port: { path: settingsPort, virtual: settingsPort.startsWith('socket://') } });
+  if (settingsPort) state.update({ port: { path: settingsPort, virtual: settingsPort.startsWith('socket://'), ...(settingsPort.startsWith('socket://') ? { board: 'Virtual board' } : {}) } });
+  const virtuals = new VirtualBoards();
 
   const project = (): string | undefined => resolveInWorkspace(readSettings().firmwarePath) ?? workspaceRoot();
-  const boardName = (): string => state.port?.board ?? (readSettings().board === 'auto' ? 'board' : readSettings().board);
+  // The module name the user chose (pycom.board) reads better on the button than a port's label.
+  const boardName = (): string => (readSettings().board !== 'auto' ? readSettings().board : state.port?.board ?? 'board');
   const keyDir = (): string | undefined => resolveInWorkspace(readSettings().keyStorePath);
 
+  // The Builds view decrypts outputs with the shared key to say whether they match it; only the
+  // verdict leaves this function.
+  const sharedKey = (): Uint8Array | undefined => {
+    const d = keyDir();
+    const f = d ? new KeyStore(d).sharedFlashKeyPath : undefined;
+    try {
+      return f && fs.existsSync(f) ? readHardwareKeyFile(f, 'flash-encryption') : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const builds = () => listBuilds(project(), readSettings().board, sharedKey());
   const trees = {
-    'pycom.device': new NodeTreeProvider(() => deviceNodes(state.port, false)),
+    'pycom.device': new NodeTreeProvider(() => deviceNodes(state.port, state.chip, state.ports)),
     'pycom.keys': new NodeTreeProvider(() => { const d = keyDir(); return keysNodes(d ? listKeyStore(d) : undefined); }),
     'pycom.efuses': new NodeTreeProvider(() => efuseNodes(state.efuses, state.previousEfuses)),
-    'pycom.builds': new NodeTreeProvider(() => buildsNodes(listBuilds(project(), boardName()))),
+    'pycom.builds': new NodeTreeProvider(() => buildsNodes(builds())),
   };
-  const statusBar = new StatusBar(state, () => listBuilds(project(), boardName()) !== undefined, boardName);
+  const statusBar = new StatusBar(state, () => listBuilds(project(), readSettings().board) !== undefined, boardName);
   const panel = new PycomPanel(context.extensionUri, {
     initialMessages: () => [
       ...(state.efuses ? [{ type: 'efuses' as const, snapshot: state.efuses }] : []),
@@ -38,6 +57,10 @@ export function activate(context: vscode.ExtensionContext): void {
     ],
     onMessage: (m) => {
       if (m.type === 'refreshEfuses') void vscode.commands.executeCommand('pycom.readEfuses');
+      if (m.type === 'cancelFlash') {
+        log.info('flash: cancel requested from the panel');
+        ctx.flashAbort?.abort();
+      }
       if (m.type === 'tabChanged') log.debug(`panel tab ${m.tab}`);
     },
     onInvalidMessage: (error) => log.warn(`ignored a webview message: ${error}`),
@@ -46,16 +69,23 @@ export function activate(context: vscode.ExtensionContext): void {
     for (const t of Object.values(trees)) t.refresh();
     statusBar.update();
   };
+  // Post only what changed: flash progress arrives several times a second and must not
+  // re-send (and re-render) the whole eFuse table each time.
+  let postedEfuses: unknown;
+  let postedFlash: unknown;
   state.onDidChange(() => {
     refreshAll();
-    if (state.efuses) panel.post({ type: 'efuses', snapshot: state.efuses });
-    if (state.flash) panel.post({ type: 'flash', progress: state.flash });
+    if (state.efuses && state.efuses !== postedEfuses) panel.post({ type: 'efuses', snapshot: state.efuses });
+    if (state.flash && state.flash !== postedFlash) panel.post({ type: 'flash', progress: state.flash });
+    postedEfuses = state.efuses;
+    postedFlash = state.flash;
   });
+  const ctx: FlowContext = { log, state, panel, virtuals, refreshAll, runBuildTask: () => runBuildTask(log) };
 
   context.subscriptions.push(
-    log, state, statusBar, panel,
+    log, state, statusBar, panel, virtuals,
     ...Object.entries(trees).flatMap(([id, t]) => [t, vscode.window.createTreeView(id, { treeDataProvider: t, showCollapseAll: id === 'pycom.efuses' })]),
-    ...registerCommands({ log, state, panel, refreshAll }),
+    ...registerCommands(ctx),
     registerBuildTasks(log),
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('pycom') && refreshAll()),
     vscode.workspace.onDidGrantWorkspaceTrust(() => refreshAll()),
@@ -63,7 +93,9 @@ export function activate(context: vscode.ExtensionContext): void {
   // Key files and build outputs change outside the editor (CLI, make): watch them.
   const watcher = vscode.workspace.createFileSystemWatcher('**/*.{pem,bin}');
   context.subscriptions.push(watcher, watcher.onDidCreate(refreshAll), watcher.onDidDelete(refreshAll), watcher.onDidChange(refreshAll));
-  registerTestHooks(context, log);
+  registerTestHooks(context, log, panel);
+  // The port list (and a virtual board from settings) without waiting for the user to ask.
+  void refreshPorts(ctx).catch((e: unknown) => log.warn(`could not list serial ports: ${e instanceof Error ? e.message : String(e)}`));
   log.info(`Pycom Secure activated (workspace trusted: ${vscode.workspace.isTrusted})`);
 }
 

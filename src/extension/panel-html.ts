@@ -28,6 +28,8 @@ export function panelHtml(scriptUri: string, cspSource: string, nonce: string): 
   h3.category { text-transform: capitalize; margin-top: 1.2em; }
   .bar { display: grid; grid-template-columns: 16em 1fr 4em; gap: 8px; align-items: center; margin: 4px 0; }
   .log { background: var(--vscode-textCodeBlock-background); padding: 6px; max-height: 16em; overflow: auto; font-family: var(--vscode-editor-font-family); }
+  .ok { color: var(--vscode-testing-iconPassed); font-weight: bold; }
+  .failed { color: var(--vscode-errorForeground); font-weight: bold; }
   code { font-family: var(--vscode-editor-font-family); }
 </style>
 </head>

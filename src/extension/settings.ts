@@ -12,17 +12,31 @@ export interface PycomSettings {
   virtualBoardProfile: string;
 }
 
+/**
+ * Settings that say where keys are written, which project code is built and which board is
+ * flashed. In an untrusted workspace only the user's own value (or the default) counts: a
+ * cloned repository must not redirect them. VS Code already ignores restricted settings there;
+ * reading them this way keeps it true whatever the host does.
+ */
+const RESTRICTED = new Set(['port', 'firmwarePath', 'keyStorePath', 'perDeviceKeys']);
+
+function get<T>(c: vscode.WorkspaceConfiguration, key: string, fallback: T): T {
+  if (vscode.workspace.isTrusted || !RESTRICTED.has(key)) return c.get<T>(key, fallback);
+  const i = c.inspect<T>(key);
+  return i?.globalValue ?? i?.defaultValue ?? fallback;
+}
+
 export function readSettings(): PycomSettings {
   const c = vscode.workspace.getConfiguration('pycom');
   return {
-    port: c.get<string>('port', ''),
-    board: c.get<string>('board', 'auto'),
-    baudRate: c.get<number>('baudRate', 921600),
-    resetMode: c.get<string>('resetMode', 'auto'),
-    firmwarePath: c.get<string>('firmwarePath', ''),
-    keyStorePath: c.get<string>('keyStorePath', 'secure'),
-    perDeviceKeys: c.get<boolean>('perDeviceKeys', false),
-    virtualBoardProfile: c.get<string>('virtualBoardProfile', 'gpy'),
+    port: get(c, 'port', ''),
+    board: get(c, 'board', 'auto'),
+    baudRate: get(c, 'baudRate', 921600),
+    resetMode: get(c, 'resetMode', 'auto'),
+    firmwarePath: get(c, 'firmwarePath', ''),
+    keyStorePath: get(c, 'keyStorePath', 'secure'),
+    perDeviceKeys: get(c, 'perDeviceKeys', false),
+    virtualBoardProfile: get(c, 'virtualBoardProfile', 'GPY'),
   };
 }
 

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { SecurityState } from '../core/chip/security';
 import type { EfuseSnapshot, FlashProgressView } from '../../webview/src/protocol';
 
 export interface SelectedPort {
@@ -9,18 +10,43 @@ export interface SelectedPort {
   board?: string;
 }
 
+/** The chip on the selected port as last read (display text and security state only). */
+export interface ChipView {
+  description: string;
+  revision: string;
+  mac: string;
+  flashSize: string;
+  crystalMhz: number;
+  security: SecurityState;
+  virtual: boolean;
+  readAt: string;
+}
+
+/** A port as the Device view lists it (local serial ports and virtual boards). */
+export interface PortRow {
+  path: string;
+  virtual: boolean;
+  board?: string;
+  detail?: string;
+}
+
 /** What the UI shows, in one place, so views, status bar and panel never disagree. */
 export class UiState implements vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
   port: SelectedPort | undefined;
+  chip: ChipView | undefined;
+  ports: PortRow[] = [];
   efuses: EfuseSnapshot | undefined;
   /** The snapshot before the last read, to highlight what changed. */
   previousEfuses: EfuseSnapshot | undefined;
   flash: FlashProgressView | undefined;
 
-  update(patch: Partial<Pick<UiState, 'port' | 'efuses' | 'flash'>>): void {
-    if (patch.efuses && this.efuses?.hasValues) this.previousEfuses = this.efuses;
+  update(patch: Partial<Pick<UiState, 'port' | 'efuses' | 'flash' | 'chip' | 'ports'>>): void {
+    // A burn plan is a preview, not a read: it must not become the "previous" state.
+    if (patch.efuses && !patch.efuses.plan && this.efuses?.hasValues && !this.efuses.plan) this.previousEfuses = this.efuses;
+    // Another port means another chip: what was read from the old one no longer applies.
+    if (patch.port && patch.port.path !== this.port?.path && !('chip' in patch)) this.chip = undefined;
     Object.assign(this, patch);
     this.changed.fire();
   }

@@ -1,33 +1,91 @@
 import * as vscode from 'vscode';
+import * as path from 'node:path';
+import { detectProject } from '../core/firmware/project';
+import { runBuild, type BuildTarget } from '../core/firmware/build-runner';
+import { isUserError } from '../core/errors';
+import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
+import { buildBoard, keyStore } from './flows';
 
 /**
- * The "pycom" task type (contributed with the pycom-build problem matcher). The secure build
- * is not wired yet, so the task runs and says so with a failing exit code instead of
- * silently doing nothing.
+ * The "pycom" task type: Pycom's secure build (`make SECURE=on ...`) run by the core's build
+ * runner in a pseudo-terminal, so the $pycom-build problem matcher turns gcc lines into
+ * Problems and the task can be cancelled like any other.
  */
-export function registerBuildTasks(log: vscode.LogOutputChannel): vscode.Disposable {
-  const make = (def: vscode.TaskDefinition): vscode.Task => {
-    const exec = new vscode.CustomExecution(async () => {
-      const write = new vscode.EventEmitter<string>();
-      const close = new vscode.EventEmitter<number>();
-      return {
-        onDidWrite: write.event,
-        onDidClose: close.event,
-        open: () => {
-          const text = 'Pycom: Build Secure Firmware is not available yet in this build: the secure firmware build is not wired to the editor yet.';
-          log.warn(text);
-          write.fire(`${text}\r\n`);
+/** The exit code of the last build task: onDidEndTaskProcess does not report custom executions. */
+let lastExitCode: number | undefined;
+
+export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputChannel): vscode.Task {
+  const exec = new vscode.CustomExecution(async () => {
+    const write = new vscode.EventEmitter<string>();
+    const close = new vscode.EventEmitter<number>();
+    const abort = new AbortController();
+    const line = (s: string) => write.fire(`${s.replace(/\n/g, '\r\n')}\r\n`);
+    const run = async (): Promise<number> => {
+      // The build runs project code (a makefile): never in an untrusted workspace.
+      if (!vscode.workspace.isTrusted) throw new Error('Building runs the project\'s makefile, so it is disabled in an untrusted workspace.');
+      const start = (def.project ? resolveInWorkspace(String(def.project)) : undefined) ?? resolveInWorkspace(readSettings().firmwarePath) ?? workspaceRoot();
+      if (!start) throw new Error('Open the firmware folder (or set pycom.firmwarePath) first.');
+      const project = detectProject(start);
+      const board = buildBoard(project.esp32Dir);
+      if (!board) throw new Error('Set pycom.board to the module you build for (WiPy, LoPy, SiPy, GPy, FiPy or LoPy4).');
+      const ks = keyStore();
+      line(`Firmware ${project.version ?? '(version unknown)'}: generation ${project.generation.id}, ${project.generation.label} (${project.evidence}).`);
+      for (const k of project.generation.knownIssues) line(`warning: ${k}`);
+      const res = await runBuild({
+        esp32Dir: project.esp32Dir,
+        board,
+        target: (def.target as BuildTarget | undefined) ?? 'boot_app',
+        signingKey: ks.signingKeyPath,
+        flashKey: ks.sharedFlashKeyPath,
+        encryptFlag: project.generation.needsEncryptFlag,
+        signal: abort.signal,
+        // Paths in gcc diagnostics are relative to esp32/; the matcher resolves them from there.
+        onLine: (l) => line(l.startsWith('/') ? l : l.replace(/^([^\s:]+\.(?:c|h|cpp|S)):(\d+):/, (_m, f: string, n: string) => `${path.join(project.esp32Dir, f)}:${n}:`)),
+      });
+      const errors = res.diagnostics.filter((d) => d.severity === 'error').length;
+      const warnings = res.diagnostics.filter((d) => d.severity === 'warning').length;
+      line(`make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).`);
+      log.info(`build: make exited with ${res.exitCode} (${errors} errors, ${warnings} warnings)`);
+      return res.exitCode;
+    };
+    return {
+      onDidWrite: write.event,
+      onDidClose: close.event,
+      open: () => {
+        run().then((code) => { lastExitCode = code; close.fire(code); }, (e: unknown) => {
+          lastExitCode = 1;
+          const msg = e instanceof Error ? e.message : String(e);
+          line(`\x1b[31m${msg}\x1b[0m`);
+          if (isUserError(e)) log.error(`build: [${e.code}] ${msg}`); else log.error(`build: ${msg}`);
           close.fire(1);
-        },
-        close: () => undefined,
-      };
-    });
-    const task = new vscode.Task(def, vscode.TaskScope.Workspace, 'build', 'pycom', exec, ['$pycom-build']);
-    task.group = vscode.TaskGroup.Build;
-    return task;
-  };
+        });
+      },
+      close: () => abort.abort(),
+    };
+  });
+  const task = new vscode.Task(def, vscode.TaskScope.Workspace, 'build', 'pycom', exec, ['$pycom-build']);
+  task.group = vscode.TaskGroup.Build;
+  task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, clear: true };
+  return task;
+}
+
+export function registerBuildTasks(log: vscode.LogOutputChannel): vscode.Disposable {
   return vscode.tasks.registerTaskProvider('pycom', {
-    provideTasks: () => [make({ type: 'pycom', task: 'build' })],
-    resolveTask: (t) => (t.definition.type === 'pycom' ? make(t.definition) : undefined),
+    provideTasks: () => [makeBuildTask({ type: 'pycom', task: 'build' }, log)],
+    resolveTask: (t) => (t.definition.type === 'pycom' ? makeBuildTask(t.definition, log) : undefined),
+  });
+}
+
+/** Runs the build task and resolves with its exit code (undefined if it never started). */
+export async function runBuildTask(log: vscode.LogOutputChannel): Promise<number | undefined> {
+  lastExitCode = undefined;
+  const execution = await vscode.tasks.executeTask(makeBuildTask({ type: 'pycom', task: 'build' }, log));
+  return new Promise((resolve) => {
+    const sub = vscode.tasks.onDidEndTask((e) => {
+      if (e.execution === execution) {
+        sub.dispose();
+        resolve(lastExitCode);
+      }
+    });
   });
 }

@@ -1,5 +1,10 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
+import type { PycomPanel } from './panel';
+import { fieldTableSnapshot } from './sources/efuse-snapshot';
+
+/** Markup a hostile device or file name could carry; the webview must show it as text. */
+export const MARKUP = '<img src=x onerror="document.title=\'pwned\'"><b id="injected">bold</b>';
 
 /**
  * Runs the integration suites inside whatever extension host loads us (desktop VS Code runs
@@ -8,7 +13,7 @@ import * as fs from 'node:fs';
  * PYCOM_SECURE_INTEGRATION_BUNDLE (the bundled suites) and PYCOM_SECURE_INTEGRATION_RESULT
  * (where the outcome is written): a normal install never sees the command.
  */
-export function registerTestHooks(context: vscode.ExtensionContext, log: vscode.LogOutputChannel): void {
+export function registerTestHooks(context: vscode.ExtensionContext, log: vscode.LogOutputChannel, panel: PycomPanel): void {
   const bundle = process.env.PYCOM_SECURE_INTEGRATION_BUNDLE;
   const result = process.env.PYCOM_SECURE_INTEGRATION_RESULT;
   if (!bundle || !result) return;
@@ -25,6 +30,14 @@ export function registerTestHooks(context: vscode.ExtensionContext, log: vscode.
       } catch (e) {
         fs.writeFileSync(result, JSON.stringify({ passed: 0, failed: 1, failures: [String(e)] }));
       }
+    }),
+    // Sends the inspector a snapshot whose source, values and file names carry markup, the way a
+    // crafted state file or build folder could; the e2e suite checks nothing is injected.
+    vscode.commands.registerCommand('pycom.test.postMarkup', () => {
+      const s = fieldTableSnapshot();
+      panel.show('efuses');
+      panel.post({ type: 'efuses', snapshot: { ...s, source: `fuzz ${MARKUP}`, hasValues: true, fields: s.fields.map((f, i) => (i < 3 ? { ...f, value: MARKUP, raw: MARKUP, description: MARKUP } : f)), blocks: [{ block: 0, hex: MARKUP }] } });
+      panel.post({ type: 'flash', progress: { board: MARKUP, state: 'done', regions: [{ name: `${MARKUP}.bin`, address: 0, size: 1, written: 1 }], log: [MARKUP], result: { ok: false, text: MARKUP } } });
     }),
   );
 }

@@ -1,42 +1,62 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Frame } from 'playwright-core';
 import { openEditor, openPycomView, runCommand, screenshot, waitForNotification, webviewFrame, RESULTS, type Editor } from './harness';
 
 /**
- * The editor, end to end, in code-server + chromium. Steps run in order against one
- * workspace (bail: a later step needs the earlier ones). Later steps slot in here as the core
- * lands: select the virtual GPy, Burn Keys through the typed MAC, flash with the status-bar
- * button to 100%, boot prediction.
+ * The editor, end to end, in code-server + chromium, against a virtual GPy served by
+ * `pycom-secure sim serve` (started by scripts/test-e2e.sh). Steps run in order against one
+ * workspace (bail: a later step needs the earlier ones): views → select the virtual GPy →
+ * Generate Keys → Burn Keys through the typed MAC → new eFuse state in the view and the
+ * inspector → build → flash from the status-bar button to 100% → boot prediction → markup is
+ * rendered as text → the integration suites in code-server's extension host.
  */
 describe('Pycom Secure in a real VS Code (code-server)', function () {
   let editor: Editor;
   const page = () => editor.page;
+  const sim = process.env.PYCOM_E2E_SIM_URL ?? '';
+  let mac = '';
+
+  const row = (text: string) => page().locator('.monaco-list-row', { hasText: text }).first();
 
   before(async () => {
+    if (!sim.startsWith('socket://')) throw new Error('PYCOM_E2E_SIM_URL is not set: run the suite through scripts/test-e2e.sh');
     editor = await openEditor();
+  });
+  afterEach(async function () {
+    // A failing step leaves a picture of what the editor showed.
+    if (this.currentTest?.state === 'failed' && editor) await screenshot(page(), `failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
   });
   after(async () => {
     await editor?.close();
   });
 
-  it('shows the Pycom Security container with its four views', async () => {
+  it('shows the Pycom Security container with its four views and the flash button', async () => {
     await openPycomView(page());
-    for (const name of ['Device', 'Keys', 'eFuses', 'Builds']) {
-      await page().locator('.pane-header', { hasText: name }).first().waitFor();
-    }
-    // The fixture firmware project is found: the Builds view lists it.
-    await screenshot(page(), '01-pycom-views');
-    await page().locator('.monaco-list-row', { hasText: 'pycom-micropython-sigfox/esp32' }).first().waitFor();
-    // The Keys view starts empty and shows its welcome content.
+    for (const name of ['Device', 'Keys', 'eFuses', 'Builds']) await page().locator('.pane-header', { hasText: name }).first().waitFor();
+    await row('pycom-micropython-sigfox/esp32').waitFor();
     await page().getByRole('button', { name: 'Generate Keys' }).first().waitFor();
+    const flash = page().locator('.statusbar-item', { hasText: 'Flash GPy' }).first();
+    await flash.waitFor();
     await screenshot(page(), '01-pycom-views');
   });
 
-  it('shows the flash button in the status bar for the firmware project', async () => {
-    const flash = page().locator('.statusbar-item', { hasText: 'Flash GPy' }).first();
-    await flash.waitFor();
-    assert.match(await flash.innerText(), /Flash GPy/);
+  it('selects the virtual GPy and reads its chip', async () => {
+    await runCommand(page(), 'Pycom: Select Port');
+    const pick = page().locator('.quick-input-list .monaco-list-row', { hasText: sim.replace('socket://', '') }).first();
+    await pick.waitFor();
+    assert.match(await pick.innerText(), /virtual/i);
+    await pick.click();
+    await page().locator('.quick-input-widget').waitFor({ state: 'hidden' });
+    await runCommand(page(), 'Pycom: Read eFuses');
+    const macRow = row('MAC');
+    await macRow.waitFor();
+    mac = ((await macRow.innerText()).match(/[0-9a-f]{2}(:[0-9a-f]{2}){5}/) ?? [''])[0];
+    assert.ok(mac, 'the Device view shows the MAC');
+    assert.match(await page().locator('.monaco-list-row', { hasText: /Flash encryption\s*(on|off)/ }).first().innerText(), /off/);
+    assert.match(await page().locator('.monaco-list-row', { hasText: /Secure boot v1\s*(on|off)/ }).first().innerText(), /off/);
+    await screenshot(page(), '02-device-virtual-gpy');
   });
 
   it('"Pycom: Generate Keys" creates keys and the Keys view shows their fingerprints', async () => {
@@ -44,28 +64,82 @@ describe('Pycom Secure in a real VS Code (code-server)', function () {
     const text = await waitForNotification(page(), 'generated signing key');
     const fps = text.match(/\b[0-9a-f]{16}\b/g) ?? [];
     assert.equal(fps.length, 2, `two fingerprints in: ${text}`);
-    const signing = page().locator('.monaco-list-row', { hasText: 'Secure boot signing key' }).first();
+    const signing = row('Secure boot signing key');
     await signing.waitFor();
     assert.ok((await signing.innerText()).includes(fps[0]!), 'signing key row shows the notified fingerprint');
-    await page().locator('.monaco-list-row', { hasText: 'Flash encryption key (shared)' }).first().waitFor();
-    await screenshot(page(), '02-keys-generated');
+    await row('Derived secure boot key').waitFor();
+    await row('Flash encryption key (shared)').waitFor();
+    await screenshot(page(), '03-keys-generated');
   });
 
-  it('a command whose core has not landed says so instead of pretending', async () => {
+  it('"Pycom: Burn Keys" shows the plan, asks for the MAC and burns', async () => {
     await runCommand(page(), 'Pycom: Burn Keys');
-    await waitForNotification(page(), 'is not available yet');
-    await screenshot(page(), '03-burn-keys-not-yet');
+    // Virtual boards are offered first, the selected one on top.
+    const first = page().locator('.quick-input-list .monaco-list-row').first();
+    await first.waitFor();
+    assert.match(await first.innerText(), /virtual/i);
+    await page().locator('.quick-input-widget input').press('Enter');
+    const frame = await webviewFrame(page(), '[data-testid="burn-plan"]');
+    assert.equal((await frame.locator('[data-testid="plan-mac"]').innerText()).trim(), mac);
+    assert.match(await frame.locator('[data-testid="burn-plan"]').innerText(), /cannot be undone/);
+    await frame.locator('vscode-table-header-cell', { hasText: 'After burn' }).first().waitFor();
+    const input = page().locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible' });
+    await input.fill('24:0a:c4:00:00:00');
+    await page().locator('.quick-input-widget', { hasText: "not this board's MAC" }).first().waitFor();
+    await input.fill(mac);
+    await screenshot(page(), '04-burn-keys-plan');
+    await input.press('Enter');
+    await waitForNotification(page(), 'burned and verified');
   });
 
-  it('opens the eFuse inspector webview with the field table', async () => {
-    await runCommand(page(), 'Pycom: Open eFuse Inspector');
+  it('shows the new state: keys protected, encryption on, secure boot on', async () => {
+    await row('present & protected').waitFor();
+    assert.match(await page().locator('.monaco-list-row', { hasText: /Flash encryption\s*(on|off)/ }).first().innerText(), /on/);
+    assert.match(await page().locator('.monaco-list-row', { hasText: /Secure boot v1\s*(on|off)/ }).first().innerText(), /v1\s*on/);
+    assert.match(await row('present & protected').innerText(), /present & protected/);
+    // The eFuses view marks what changed since the read before the burn.
+    const cnt = row('FLASH_CRYPT_CNT');
+    await cnt.waitFor();
+    assert.match(await cnt.innerText(), /was 0/);
+    await screenshot(page(), '05-efuses-after-burn');
     const frame = await webviewFrame(page(), '[data-testid="efuse-source"]');
-    const source = await frame.locator('[data-testid="efuse-source"]').innerText();
-    assert.match(source, /field table only/);
-    // Fields of the security category with their protection bits.
-    await frame.locator('vscode-table-cell', { hasText: 'FLASH_CRYPT_CNT' }).first().waitFor();
-    await frame.locator('vscode-table-cell', { hasText: 'WR_DIS[' }).first().waitFor();
-    await screenshot(page(), '04-efuse-inspector');
+    await waitForCell(frame, 'ABS_DONE_0', 'True');
+    const text = await frame.locator('body').innerText();
+    assert.match(text, /BLOCK1[\s\S]*read-protected, write-protected/);
+    assert.ok(!/burn-plan/.test(await frame.locator('body').innerHTML()), 'the plan is gone once burned');
+    await screenshot(page(), '06-inspector-after-burn');
+  });
+
+  it('builds the sample firmware as a task and the Builds view classifies the outputs', async () => {
+    await runCommand(page(), 'Pycom: Build Secure Firmware');
+    await waitForNotification(page(), 'secure build finished');
+    const app = row('gpy.bin_enc');
+    await app.waitFor();
+    assert.match(await app.innerText(), /app · @ 0x10000 · encrypted/);
+    assert.match(await row('bootloader-reflash-digest.bin_enc').innerText(), /decrypts with your key/);
+    await screenshot(page(), '07-builds');
+  });
+
+  it('flashes from the status-bar button, the progress tab reaches 100% and the boot is predicted', async () => {
+    await page().locator('.statusbar-item', { hasText: 'Flash GPy' }).first().click();
+    const frame = await webviewFrame(page(), '[data-testid="flash-overall"]');
+    const result = frame.locator('[data-testid="flash-result"]');
+    await result.waitFor({ timeout: 90_000 });
+    assert.match(await frame.locator('[data-testid="flash-overall"]').innerText(), /100%/);
+    assert.match(await frame.locator('[data-testid="flash-state"]').innerText(), /done/);
+    assert.match(await result.innerText(), /Boot prediction: the board boots/);
+    await screenshot(page(), '08-flash-progress');
+  });
+
+  it('renders markup from device data and file names as text, injecting nothing', async () => {
+    await runCommand(page(), 'Pycom: Post Markup to the Panel (test hook)');
+    const frame = await webviewFrame(page(), '[data-testid="efuse-source"]');
+    await frame.locator('[data-testid="efuse-source"]', { hasText: 'fuzz <img' }).waitFor();
+    assert.equal(await frame.locator('#injected').count(), 0, 'no element from the markup');
+    assert.equal(await frame.locator('img').count(), 0, 'no img element');
+    assert.notEqual(await page().title(), 'pwned');
+    await screenshot(page(), '09-markup-as-text');
   });
 
   it('runs the integration suites inside code-server\'s extension host', async function () {
@@ -79,3 +153,8 @@ describe('Pycom Secure in a real VS Code (code-server)', function () {
     assert.ok(r.passed > 0, 'some integration tests ran');
   });
 });
+
+/** Waits until the inspector row of `field` shows `value` (the table re-renders on each read). */
+async function waitForCell(frame: Frame, field: string, value: string): Promise<void> {
+  await frame.locator('vscode-table-row', { has: frame.locator('vscode-table-cell', { hasText: field }) }).filter({ hasText: value }).first().waitFor();
+}

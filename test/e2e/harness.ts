@@ -46,7 +46,14 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
   await row.waitFor({ state: 'visible' });
   await input.press('Enter');
-  await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+  // Done when the palette closed, or when the command opened its own quick pick / input box
+  // in the same widget (the input no longer holds the ">title" the palette was given).
+  // (A string, because the repository's tsconfig has no DOM types; it runs in the page.)
+  await page.waitForFunction(`(() => {
+    const w = document.querySelector('.quick-input-widget');
+    const i = w && w.querySelector('input');
+    return !w || w.style.display === 'none' || !i || i.value !== ${JSON.stringify(`>${title}`)};
+  })()`, undefined, { timeout: 30_000 });
 }
 
 /** The Pycom Security view container in the activity bar. */

@@ -52,3 +52,49 @@ describe('webview panel HTML', () => {
     assert.ok(!/https?:\/\//.test(html), 'no remote resources');
   });
 });
+
+describe('the panel host and untrusted webview messages', () => {
+  // Loaded here, not at the top: only these tests need the vscode stand-in.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mock = require('./helpers/vscode-mock') as typeof import('./helpers/vscode-mock');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { PycomPanel } = require('../../src/extension/panel') as typeof import('../../src/extension/panel');
+
+  function open() {
+    const seen = { messages: [] as unknown[], invalid: [] as string[] };
+    const panel = new PycomPanel(mock.Uri.file('/ext') as never, {
+      initialMessages: () => [{ type: 'showTab', tab: 'flash' }],
+      onMessage: (m) => seen.messages.push(m),
+      onInvalidMessage: (e) => seen.invalid.push(e),
+    });
+    panel.show('efuses');
+    return { seen, fake: mock.createdPanels[mock.createdPanels.length - 1]! };
+  }
+
+  it('passes valid messages on and answers "ready" with the current state', () => {
+    const { seen, fake } = open();
+    fake.fromWebview({ type: 'ready' });
+    fake.fromWebview({ type: 'cancelFlash' });
+    assert.deepEqual(seen.messages, [{ type: 'ready' }, { type: 'cancelFlash' }]);
+    assert.deepEqual(fake.posted, [{ type: 'showTab', tab: 'flash' }, { type: 'showTab', tab: 'efuses' }]);
+    assert.deepEqual(seen.invalid, []);
+  });
+
+  it('drops every malformed message with one clear sentence and changes nothing', () => {
+    const { seen, fake } = open();
+    const bad: unknown[] = [
+      undefined, 42, 'ready', [], {}, { type: 7 }, { type: 'ready', x: 1 }, { type: 'tabChanged', tab: '<img src=x>' },
+      { type: 'burnKeys', mac: '24:0a:c4:00:00:01' }, { type: 'cancelFlash', now: true }, { type: 'x'.repeat(10_000) },
+      JSON.parse('{"type":"ready","__proto__":{"polluted":true}}'),
+    ];
+    for (const m of bad) fake.fromWebview(m);
+    assert.deepEqual(seen.messages, [], 'no handler ran');
+    assert.deepEqual(fake.posted, [], 'nothing was sent back');
+    assert.equal(seen.invalid.length, bad.length, 'each bad message is reported once');
+    for (const e of seen.invalid) {
+      assert.ok(!e.includes('\n') && e.length < 200, `one short sentence: ${e}`);
+      assert.match(e, /^(webview message|unknown webview message)/);
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+});

@@ -32,7 +32,12 @@ export function renderEfuses(root: Element, s: EfuseSnapshot | undefined): void 
   if (!s.hasValues) root.append(el('p', { class: 'muted' }, 'No board has been read yet: the table lists every field with its position and protection bits, without values.'));
   if (plan) {
     const list = el('ul', { class: 'irreversible' }, ...plan.irreversible.map((t) => el('li', {}, t)));
-    root.append(el('div', { class: 'plan', role: 'alert' }, el('h3', {}, plan.title), el('p', {}, 'These changes cannot be undone:'), list));
+    root.append(el('div', { class: 'plan', role: 'alert', 'data-testid': 'burn-plan' },
+      el('h3', {}, plan.title),
+      el('p', {}, 'These changes cannot be undone:'),
+      list,
+      el('p', {}, 'To burn, type the MAC of this board when VS Code asks: ', el('code', { 'data-testid': 'plan-mac' }, plan.mac)),
+      el('details', {}, el('summary', {}, 'Exact register bits'), el('pre', { class: 'log' }, plan.details))));
   }
   const categories = [...new Set(s.fields.map((f) => f.category))].sort();
   const columns = ['Field', 'Value', ...(plan ? ['After burn'] : []), 'Raw bits', 'Block:bit', 'Protection'];

@@ -36,5 +36,6 @@ export function renderFlash(root: Element, p: FlashProgressView | undefined, onC
     cancel.addEventListener('click', onCancel);
     root.append(cancel);
   }
+  if (p.result) root.append(el('p', { class: p.result.ok ? 'ok' : 'failed', 'data-testid': 'flash-result', role: 'status' }, p.result.text));
   root.append(el('pre', { class: 'log', 'aria-label': 'flash log' }, p.log.join('\n')));
 }

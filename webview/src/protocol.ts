@@ -45,7 +45,14 @@ export interface EfuseSnapshot {
   fields: EfuseFieldView[];
   blocks: EfuseBlockView[];
   /** Set when the snapshot shows a burn plan (before/after columns). */
-  plan?: { title: string; irreversible: string[] };
+  plan?: {
+    title: string;
+    /** The board the plan is for; the user types this MAC to confirm. */
+    mac: string;
+    irreversible: string[];
+    /** The core's rendering of the plan (exact register bits; fingerprints, never key bytes). */
+    details: string;
+  };
 }
 
 export interface FlashRegionView {
@@ -64,6 +71,8 @@ export interface FlashProgressView {
   bytesPerSecond?: number;
   etaSeconds?: number;
   log: string[];
+  /** How it ended: the flash checks' boot prediction and the boot log's verdict. */
+  result?: { ok: boolean; text: string };
 }
 
 /** Extension → webview. */

@@ -1,6 +1,7 @@
 import { EFUSE_FIELDS, readFieldRaw, isWrDisSet, isRdDisSet, type EfuseWords, type EfuseField } from '../../core/efuse/fields';
 import { fingerprint } from '../../core/util/fingerprint';
 import type { EfuseFieldView, EfuseSnapshot } from '../../../webview/src/protocol';
+import { pendingSteps, renderPlan, type BurnPlan } from '../../core/efuse/burn/plan';
 
 function bitsText(f: EfuseField): string {
   return [f.wrDis !== undefined ? `WR_DIS[${f.wrDis}]` : '', f.rdDis !== undefined ? `RD_DIS[${f.rdDis}]` : ''].filter(Boolean).join(' ');
@@ -52,4 +53,31 @@ export function snapshotFromWords(words: EfuseWords, source: string): EfuseSnaps
       : w.map((x) => (x >>> 0).toString(16).padStart(8, '0')).join(' '),
   }));
   return { source, hasValues: true, fields, blocks };
+}
+
+/**
+ * The inspector's view of a Burn Keys plan: today's values with an "after burn" column, the
+ * BLOCK0 words before and after, key blocks named by the fingerprint of the key they will
+ * hold (the plan itself never carries key bytes), and the list of what cannot be undone.
+ */
+export function planSnapshot(words: EfuseWords, source: string, plan: BurnPlan): EfuseSnapshot {
+  const s = snapshotFromWords(words, source);
+  const pending = pendingSteps(plan);
+  const after = new Map<string, string>();
+  for (const step of pending) for (const f of step.fields) after.set(f.name, f.to);
+  const block0 = [...(words[0] ?? [])];
+  for (const step of pending) for (const r of step.registers) if (r.block === 0 && r.after !== undefined) block0[r.word] = r.after;
+  const keyAfter = new Map<number, string>();
+  for (const step of pending) if (step.keyFingerprint && step.block !== 0) keyAfter.set(step.block, `key block, will hold key ${step.keyFingerprint}`);
+  return {
+    ...s,
+    fields: s.fields.map((f) => (after.has(f.name) ? { ...f, after: after.get(f.name)! } : { ...f, after: f.value })),
+    blocks: s.blocks.map((b) => ({ ...b, afterHex: b.block === 0 ? block0.map((x) => (x >>> 0).toString(16).padStart(8, '0')).join(' ') : keyAfter.get(b.block) ?? b.hex })),
+    plan: {
+      title: `Burn Keys on ${plan.mac} (revision ${plan.revision}, coding scheme ${plan.codingScheme})`,
+      mac: plan.mac,
+      irreversible: pending.map((st) => [st.title, st.effect, ...st.protections.map((p) => `then ${p}`)].join(' — ')),
+      details: renderPlan(plan),
+    },
+  };
 }

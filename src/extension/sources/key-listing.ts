@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { KeyStore, DEVICES_DIR, FLASH_KEY_FILE } from '../../core/keystore/key-store';
 import { fingerprint } from '../../core/util/fingerprint';
 import { readHardwareKeyFile, readSigningKeyFile } from '../../core/keys/key-files';
+import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
 import type { KeyStoreListing } from '../trees/keys-nodes';
 
 type Fp = { path: string; fingerprint: string };
@@ -21,6 +22,8 @@ function fp(file: string, read: (f: string) => Uint8Array): Fp | undefined {
 }
 const flashKey = (f: string) => fp(f, (p) => readHardwareKeyFile(p, 'flash-encryption'));
 const signingKey = (f: string) => fp(f, (p) => readSigningKeyFile(p).publicKey);
+/** The key Burn Keys puts in BLOCK2: the digest of the signing key (named by its fingerprint only). */
+const derivedSecureBootKey = (f: string) => fp(f, (p) => digestPrivateKey(readSigningKeyFile(p), 256));
 
 /** Reads the key store for the Keys view. Undefined when the store does not exist or is empty. */
 export function listKeyStore(dir: string): KeyStoreListing | undefined {
@@ -37,5 +40,6 @@ export function listKeyStore(dir: string): KeyStoreListing | undefined {
   const flash = flashKey(ks.sharedFlashKeyPath);
   if (!signing && !flash && deviceKeys.length === 0) return undefined;
   const gitWarning = ks.exposureWarning();
-  return { dir: ks.dir, deviceKeys, ...(signing ? { signingKey: signing } : {}), ...(flash ? { flashKey: flash } : {}), ...(gitWarning ? { gitWarning } : {}) };
+  const sbk = signing && signing.fingerprint !== 'unreadable' ? derivedSecureBootKey(ks.signingKeyPath)?.fingerprint : undefined;
+  return { dir: ks.dir, deviceKeys, ...(signing ? { signingKey: signing } : {}), ...(sbk ? { secureBootKey: sbk } : {}), ...(flash ? { flashKey: flash } : {}), ...(gitWarning ? { gitWarning } : {}) };
 }

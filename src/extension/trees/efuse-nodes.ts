@@ -8,11 +8,22 @@ import type { UiNode } from './node-tree';
 export function efuseNodes(s: EfuseSnapshot | undefined, previous: EfuseSnapshot | undefined): UiNode[] {
   if (!s || !s.hasValues) return [];
   const before = new Map(previous?.fields.map((f) => [f.name, f.value]) ?? []);
-  const categories = [...new Set(s.fields.map((f) => f.category))].sort();
-  return categories.map((cat) => ({
+  // What secure boot and flash encryption depend on comes first and open; the rest is one click away.
+  const FIRST = ['security', 'flash'];
+  const categories = [...new Set(s.fields.map((f) => f.category))].sort((a, b) => (FIRST.indexOf(a) + 1 || 99) - (FIRST.indexOf(b) + 1 || 99) || a.localeCompare(b));
+  const changedFields = s.fields.filter((f) => before.has(f.name) && before.get(f.name) !== f.value);
+  const changedGroup: UiNode[] = changedFields.length
+    ? [{
+        id: 'efuse/changed', label: 'Changed since last read', description: String(changedFields.length), icon: 'diff', color: 'gitDecoration.modifiedResourceForeground',
+        children: changedFields.map((f) => ({ id: `efuse/changed/${f.name}`, label: f.name, description: `${f.value} (was ${before.get(f.name)})`, tooltip: f.description, icon: 'diff-modified', color: 'gitDecoration.modifiedResourceForeground' })),
+      }]
+    : [];
+  return [...changedGroup, ...categories.map((cat) => ({
     id: `efuse/cat/${cat}`,
     label: cat,
     icon: 'symbol-namespace',
+    // With a "changed" group on top, the full categories start closed so the changes are in view.
+    collapsed: changedFields.length > 0 || !FIRST.includes(cat),
     children: s.fields
       .filter((f) => f.category === cat)
       .map((f) => {
@@ -29,5 +40,5 @@ export function efuseNodes(s: EfuseSnapshot | undefined, previous: EfuseSnapshot
           ...(changed ? { color: 'gitDecoration.modifiedResourceForeground' } : {}),
         };
       }),
-  }));
+  }))];
 }

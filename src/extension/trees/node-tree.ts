@@ -12,6 +12,8 @@ export interface UiNode {
   contextValue?: string;
   command?: { command: string; title: string; arguments?: unknown[] };
   children?: UiNode[];
+  /** Start collapsed (long or secondary groups); parents are expanded otherwise. */
+  collapsed?: boolean;
   /** Open file for "reveal" actions. */
   resourcePath?: string;
 }
@@ -31,7 +33,7 @@ export class NodeTreeProvider implements vscode.TreeDataProvider<UiNode>, vscode
   }
 
   getTreeItem(n: UiNode): vscode.TreeItem {
-    const state = n.children?.length ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None;
+    const state = !n.children?.length ? vscode.TreeItemCollapsibleState.None : n.collapsed ? vscode.TreeItemCollapsibleState.Collapsed : vscode.TreeItemCollapsibleState.Expanded;
     const item = new vscode.TreeItem(n.label, state);
     item.id = n.id;
     if (n.description !== undefined) item.description = n.description;

@@ -17,9 +17,40 @@ export class TreeItem {
   id?: string; description?: string; tooltip?: string; iconPath?: ThemeIcon; contextValue?: string; command?: unknown; resourceUri?: unknown;
   constructor(readonly label: string, readonly collapsibleState: number) {}
 }
-export const Uri = { file: (fsPath: string) => ({ scheme: 'file', fsPath }) };
+type MockUri = { scheme: string; fsPath: string; toString(): string };
+const uri = (fsPath: string): MockUri => ({ scheme: 'file', fsPath, toString: () => `file://${fsPath}` });
+export const Uri = { file: uri, joinPath: (base: MockUri, ...parts: string[]) => uri([base.fsPath, ...parts].join('/')) };
+export const ViewColumn = { Active: -1, One: 1 } as const;
 
-const mock = { EventEmitter, ThemeIcon, ThemeColor, TreeItemCollapsibleState, TreeItem, Uri };
+/** A webview panel that records what the host posts and lets a test play the webview's side. */
+export class FakeWebviewPanel {
+  readonly posted: unknown[] = [];
+  private receive: ((m: unknown) => void) | undefined;
+  private disposed: (() => void) | undefined;
+  iconPath: unknown;
+  readonly webview = {
+    html: '',
+    cspSource: 'vscode-resource:',
+    asWebviewUri: (u: MockUri) => u,
+    postMessage: async (m: unknown) => { this.posted.push(m); return true; },
+    onDidReceiveMessage: (fn: (m: unknown) => void) => { this.receive = fn; return { dispose: () => undefined }; },
+  };
+  reveal(): void {}
+  onDidDispose(fn: () => void) { this.disposed = fn; return { dispose: () => undefined }; }
+  dispose(): void { this.disposed?.(); }
+  /** What the webview would send with acquireVsCodeApi().postMessage. */
+  fromWebview(m: unknown): void { this.receive?.(m); }
+}
+export const createdPanels: FakeWebviewPanel[] = [];
+export const window = {
+  createWebviewPanel: () => {
+    const p = new FakeWebviewPanel();
+    createdPanels.push(p);
+    return p;
+  },
+};
+
+const mock = { EventEmitter, ThemeIcon, ThemeColor, TreeItemCollapsibleState, TreeItem, Uri, ViewColumn, window };
 const MOCK_ID = '\0vscode-mock';
 type Resolve = (request: string, ...rest: unknown[]) => string;
 const M = Module as unknown as { _resolveFilename: Resolve; _cache: Record<string, unknown> };

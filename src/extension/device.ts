@@ -1,0 +1,53 @@
+import { transportFromUrl } from '../core/transport/open';
+import type { Transport } from '../core/transport/transport';
+import { connect, type Connection } from '../core/connect/connect';
+import { identify, type ChipInfo } from '../core/chip/identify';
+import type { ResetMode } from '../core/connect/strategy';
+import type { PycomSettings } from './settings';
+import type { ChipView } from './state';
+
+export interface DeviceSession {
+  transport: Transport;
+  conn: Connection;
+  info: ChipInfo;
+}
+
+/** The editor calls the "you do it" reset mode "manual"; the core calls it "none". */
+export function coreResetMode(setting: string): ResetMode {
+  if (setting === 'manual') return 'none';
+  return (['auto', 'pic', 'classic', 'none'] as const).find((m) => m === setting) ?? 'auto';
+}
+
+/**
+ * Opens the port, gets the ROM loader talking and identifies the chip, runs `fn`, and always
+ * closes the link again: a board left open would block the CLI, a REPL or the next command.
+ */
+export async function withDevice<T>(port: string, s: Pick<PycomSettings, 'baudRate' | 'resetMode'>, log: (line: string) => void, fn: (d: DeviceSession) => Promise<T>): Promise<T> {
+  const transport = transportFromUrl(port);
+  await transport.open();
+  try {
+    const conn = await connect(transport, { reset: coreResetMode(s.resetMode), baud: s.baudRate, log });
+    try {
+      for (const w of conn.warnings) log(w);
+      return await fn({ transport, conn, info: await identify(conn) });
+    } finally {
+      conn.loader.dispose();
+    }
+  } finally {
+    await transport.close().catch(() => undefined);
+  }
+}
+
+/** What the Device view shows of a chip: display text and the security state, nothing secret. */
+export function chipView(info: ChipInfo, virtual: boolean): ChipView {
+  return {
+    description: info.description,
+    revision: info.revision.text,
+    mac: info.mac.address,
+    flashSize: info.flash.sizeText,
+    crystalMhz: info.crystalMhz,
+    security: info.security,
+    virtual,
+    readAt: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,46 @@
+import * as vscode from 'vscode';
+import { VirtualEsp32 } from '../core/virtual/device';
+import { startSimServer, type SimServer } from '../core/virtual/tcp-server';
+import { installVirtualBootPredictor } from '../core/boot/virtual-wiring';
+
+export interface RunningVirtualBoard {
+  url: string;
+  title: string;
+  dev: VirtualEsp32;
+  server: SimServer;
+}
+
+/**
+ * Virtual boards the editor starts in its own extension host (Rehearse, "Start a virtual GPy").
+ * They serve the same ROM loader over TCP as `pycom-secure sim serve`, so every command talks to
+ * them exactly as to a real board; they live until the window closes.
+ */
+export class VirtualBoards implements vscode.Disposable {
+  private readonly boards: RunningVirtualBoard[] = [];
+
+  constructor() {
+    // Without it a virtual board's normal boot prints a generic log instead of what this flash
+    // and these eFuses would really print.
+    installVirtualBootPredictor();
+  }
+
+  async start(profile: string): Promise<RunningVirtualBoard> {
+    const dev = new VirtualEsp32({ profile });
+    const server = await startSimServer(dev, { port: 0 });
+    const b = { url: `socket://${server.host}:${server.port}`, title: dev.module.title, dev, server };
+    this.boards.push(b);
+    return b;
+  }
+
+  list(): readonly RunningVirtualBoard[] {
+    return this.boards;
+  }
+
+  find(url: string): RunningVirtualBoard | undefined {
+    return this.boards.find((b) => b.url === url);
+  }
+
+  dispose(): void {
+    for (const b of this.boards.splice(0)) void b.server.close();
+  }
+}
