@@ -77,9 +77,10 @@ export const flashBench: BenchModule = {
     return [
       { name: `full secure set (${(total / 1e6).toFixed(2)} MB): time`, value: fullMs / 1000, unit: 's' },
       { name: `full secure set: floor (${(wire / 1e6).toFixed(2)} MB on the wire ${(wireMs / 1000).toFixed(1)} s + flash ${(flashMs / 1000).toFixed(1)} s)`, value: floorMs / 1000, unit: 's' },
-      { name: 'full secure set: ratio to the floor (wire both ways at 10 bits/byte + flash time)', value: fullMs / floorMs, unit: '×', target: 1.1 },
+      // Ratios as percentages: the runner prints one decimal, and 1.06× vs 1.10× must be told apart.
+      { name: 'full secure set: time as % of the floor (wire both ways + flash)', value: (100 * fullMs) / floorMs, unit: '%', target: 110 },
       { name: `incremental after a one-sector change (${rewritten} bytes rewritten): time`, value: incMs / 1000, unit: 's' },
-      { name: 'incremental after a one-sector change: ratio to the full flash', value: incMs / fullMs, unit: '×', target: 0.1 },
+      { name: 'incremental after a one-sector change: time as % of the full flash', value: (100 * incMs) / fullMs, unit: '%', target: 10 },
     ];
   },
 };
