@@ -55,9 +55,7 @@ cs_install() {
 # writes its pid to STATE_DIR/code-server.pid and waits until it answers HTTP.
 cs_start() {
   local port="$1" state="$2" exts="$3" ws="$4"
-  mkdir -p "$state/user-data/User" "$exts"
-  # A quiet profile: no chat side bar or AI prompts, no welcome page over the editor area.
-  [ -f "$state/user-data/User/settings.json" ] || printf '%s\n' '{"workbench.secondarySideBar.defaultVisibility":"hidden","chat.disableAIFeatures":true,"workbench.startupEditor":"none","telemetry.telemetryLevel":"off","workbench.tips.enabled":false}' >"$state/user-data/User/settings.json"
+  mkdir -p "$state/user-data" "$exts"
   cs_node24
   node "$CS_BIN" --auth none --bind-addr "127.0.0.1:$port" --disable-telemetry --disable-update-check \
     --disable-workspace-trust --user-data-dir "$state/user-data" --extensions-dir "$exts" "$ws" \
@@ -102,14 +100,19 @@ cs_workspace_port() {
   node -e 'const f=process.argv[1];const s=JSON.parse(require("fs").readFileSync(f,"utf8"));s["pycom.port"]=process.argv[2];require("fs").writeFileSync(f,JSON.stringify(s,null,2))' "$1/.vscode/settings.json" "$2"
 }
 
-# cs_build_env WORKSPACE -> what the sample build needs in code-server's environment (the
-# extension host inherits it): the fixture toolchain stand-in on PATH, IDF_PATH, the CLI.
-cs_build_env() {
-  local ws="$1" repo
+# cs_user_settings STATE WORKSPACE -> a quiet user profile (no chat side bar, no welcome page)
+# with the sample build's toolchain and IDF as machine settings (pycom.toolchainPath,
+# pycom.idfPath: a workspace may not set them). The toolchain folder also gets a
+# `pycom-secure` wrapper, which the sample makefile calls like the real one calls espsecure.py.
+cs_user_settings() {
+  local state="$1" ws="$2" repo
   repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  export PATH="$ws/firmware/toolchain/bin:$PATH"
-  export IDF_PATH="$ws/firmware/esp-idf"
-  export PYCOM_SECURE="node $repo/bin/pycom-secure.js"
+  printf '#!/bin/sh\nexec node "%s/bin/pycom-secure.js" "$@"\n' "$repo" >"$ws/firmware/toolchain/bin/pycom-secure"
+  chmod +x "$ws/firmware/toolchain/bin/pycom-secure"
+  mkdir -p "$state/user-data/User" "$state/user-data/Machine"
+  # code-server reads machine-scoped settings from Machine/settings.json (the "remote" settings).
+  node -e 'const [d,tc,idf]=process.argv.slice(1);const fs=require("fs");const m={"pycom.toolchainPath":tc,"pycom.idfPath":idf};fs.writeFileSync(d+"/Machine/settings.json",JSON.stringify(m,null,2));fs.writeFileSync(d+"/User/settings.json",JSON.stringify({"workbench.secondarySideBar.defaultVisibility":"hidden","chat.disableAIFeatures":true,"workbench.startupEditor":"none","telemetry.telemetryLevel":"off","workbench.tips.enabled":false,...m},null,2))' \
+    "$state/user-data" "$ws/firmware/toolchain/bin" "$ws/firmware/esp-idf"
 }
 
 # cs_sim WORKSPACE LOG -> starts `pycom-secure sim serve` (a virtual GPy whose eFuses and flash

@@ -27,7 +27,7 @@ port_url="$(cs_sim "$STATE/workspace" "$STATE/sim.log")"
 echo "start: virtual GPy on $port_url (state: $STATE/workspace/.pycom/virtual-gpy.json)"
 cs_workspace_port "$STATE/workspace" "$port_url"
 cs_install_vsix "$REPO/dist/pycom-secure.vsix" "$STATE/extensions" "$STATE"
-cs_build_env "$STATE/workspace"
+cs_user_settings "$STATE" "$STATE/workspace"
 cs_start "$PORT" "$STATE" "$STATE/extensions" "$STATE/workspace"
 echo
 echo "Pycom Secure in VS Code: http://127.0.0.1:$PORT/?folder=$STATE/workspace"

@@ -27,7 +27,7 @@ cs_workspace "$STATE/workspace" ""
 # "Pycom: Select Port".
 export PYCOM_E2E_SIM_URL="$(cs_sim "$STATE/workspace" "$STATE/sim.log")"
 cs_workspace_port "$STATE/workspace" "$PYCOM_E2E_SIM_URL"
-cs_build_env "$STATE/workspace"
+cs_user_settings "$STATE" "$STATE/workspace"
 cs_install_vsix "$REPO/dist/pycom-secure.vsix" "$STATE/extensions" "$STATE" >/dev/null 2>&1
 PORT="$(cs_free_port)"
 # The extension host inherits these: they enable the integration-suite test hook.

@@ -10,6 +10,9 @@ export interface PycomSettings {
   keyStorePath: string;
   perDeviceKeys: boolean;
   virtualBoardProfile: string;
+  /** Machine-scoped: never taken from workspace settings (they choose executables). */
+  toolchainPath: string;
+  idfPath: string;
 }
 
 /**
@@ -26,6 +29,12 @@ function get<T>(c: vscode.WorkspaceConfiguration, key: string, fallback: T): T {
   return i?.globalValue ?? i?.defaultValue ?? fallback;
 }
 
+/** Only the user's (or remote machine's) value: a workspace must not pick what gets executed. */
+function machine(c: vscode.WorkspaceConfiguration, key: string): string {
+  const i = c.inspect<string>(key);
+  return i?.globalValue ?? i?.defaultValue ?? '';
+}
+
 export function readSettings(): PycomSettings {
   const c = vscode.workspace.getConfiguration('pycom');
   return {
@@ -37,6 +46,8 @@ export function readSettings(): PycomSettings {
     keyStorePath: get(c, 'keyStorePath', 'secure'),
     perDeviceKeys: get(c, 'perDeviceKeys', false),
     virtualBoardProfile: get(c, 'virtualBoardProfile', 'GPY'),
+    toolchainPath: machine(c, 'toolchainPath'),
+    idfPath: machine(c, 'idfPath'),
   };
 }
 

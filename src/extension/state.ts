@@ -41,10 +41,14 @@ export class UiState implements vscode.Disposable {
   /** The snapshot before the last read, to highlight what changed. */
   previousEfuses: EfuseSnapshot | undefined;
   flash: FlashProgressView | undefined;
+  private lastRead: EfuseSnapshot | undefined;
 
   update(patch: Partial<Pick<UiState, 'port' | 'efuses' | 'flash' | 'chip' | 'ports'>>): void {
-    // A burn plan is a preview, not a read: it must not become the "previous" state.
-    if (patch.efuses && !patch.efuses.plan && this.efuses?.hasValues && !this.efuses.plan) this.previousEfuses = this.efuses;
+    // A burn plan is a preview, not a read: "previous" is the last real read before this one.
+    if (patch.efuses?.hasValues && !patch.efuses.plan) {
+      if (this.lastRead) this.previousEfuses = this.lastRead;
+      this.lastRead = patch.efuses;
+    }
     // Another port means another chip: what was read from the old one no longer applies.
     if (patch.port && patch.port.path !== this.port?.path && !('chip' in patch)) this.chip = undefined;
     Object.assign(this, patch);

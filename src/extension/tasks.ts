@@ -29,6 +29,8 @@ export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputC
       const board = buildBoard(project.esp32Dir);
       if (!board) throw new Error('Set pycom.board to the module you build for (WiPy, LoPy, SiPy, GPy, FiPy or LoPy4).');
       const ks = keyStore();
+      const st = readSettings();
+      const env = { ...process.env, ...(st.toolchainPath ? { PATH: `${st.toolchainPath}${path.delimiter}${process.env.PATH ?? ''}` } : {}), ...(st.idfPath ? { IDF_PATH: st.idfPath } : {}) };
       line(`Firmware ${project.version ?? '(version unknown)'}: generation ${project.generation.id}, ${project.generation.label} (${project.evidence}).`);
       for (const k of project.generation.knownIssues) line(`warning: ${k}`);
       const res = await runBuild({
@@ -39,6 +41,7 @@ export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputC
         flashKey: ks.sharedFlashKeyPath,
         encryptFlag: project.generation.needsEncryptFlag,
         signal: abort.signal,
+        env,
         // Paths in gcc diagnostics are relative to esp32/; the matcher resolves them from there.
         onLine: (l) => line(l.startsWith('/') ? l : l.replace(/^([^\s:]+\.(?:c|h|cpp|S)):(\d+):/, (_m, f: string, n: string) => `${path.join(project.esp32Dir, f)}:${n}:`)),
       });
