@@ -40,6 +40,8 @@ export interface BurnCampaignOptions extends LinkOptions {
   kinds?: readonly FaultKind[];
   /** Wall-time limit of one attempt; longer is reported as a hang. */
   attemptDeadlineMs?: number;
+  /** Replays only these run numbers (the faults are still drawn for every run, so each replays exactly). */
+  only?: readonly number[];
   onRun?(r: RunRecord): void;
 }
 
@@ -135,7 +137,8 @@ export async function runBurnCampaign(o: BurnCampaignOptions): Promise<BurnCampa
   const counters = emptyCounters(rows);
   const records: RunRecord[] = [];
   const rng = new Prng(o.seed);
-  const faults = Array.from({ length: o.runs }, (_, i) => ({ i, fault: pickFault(rng.fork(String(i)), traffic, o, o.kinds) }));
+  const faults = Array.from({ length: o.runs }, (_, i) => ({ i, fault: pickFault(rng.fork(String(i)), traffic, o, o.kinds) }))
+    .filter(({ i }) => !o.only || o.only.includes(i));
 
   await pool(faults, o.concurrency ?? 8, async ({ i, fault }) => {
     const dir = fs.mkdtempSync(path.join(o.workDir, `burn-${i}-`));
