@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { EfuseController } from '../../src/core/virtual/efuse-controller';
 import { factoryProfile } from '../../src/core/virtual/profiles';
 import { factoryMacBytes } from '../../src/core/efuse/fields';
-import { wdataAddr } from '../../src/core/efuse/registers';
+import { classifyDataAddr, wdataAddr } from '../../src/core/efuse/registers';
 import { directAccess } from '../../src/core/efuse/controller-access';
 import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
@@ -50,6 +50,57 @@ describe('campaign: Burn Keys under faults (short)', function () {
     assert.deepEqual(ctl.rawWords(), before, 'closing burns nothing');
     assert.deepEqual(interruptedOperations(readAudit(audit.file).records), []);
     assert.equal(planBurnKeys(await readEfuses(access), input()).resumes, undefined);
+  });
+
+  it('a burn interrupted twice, then completed, leaves no unmatched intent: the third run closes both earlier runs (regression, issue7-d LoPy)', async () => {
+    const ctl = new EfuseController({ raw: factoryProfile('LOPY', 'twice', 'none').efuse });
+    const access = directAccess(ctl);
+    const MAC = Array.from(factoryMacBytes(ctl.rawWords()), (b) => b.toString(16).padStart(2, '0')).join(':');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'camp-twice-'));
+    const audit = new AuditLog(path.join(dir, 'audit.jsonl'));
+    const input = () => ({ target: { chip: 'ESP32', revision: 0, mac: MAC }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: true, history: readAudit(audit.file).records });
+    const exec = { confirmMac: MAC, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, audit };
+    // Power goes before the n-th eFuse word is programmed (no bit of it set), as in the campaign.
+    const losePowerAt = (n: number) => {
+      let words = 0;
+      return { readReg: (a: number) => access.readReg(a), writeReg: (a: number, v: number) => (classifyDataAddr(a)?.kind === 'wdata' && ++words === n ? Promise.reject(new Error('power lost')) : access.writeReg(a, v)) };
+    };
+    await assert.rejects(executeBurnKeys(losePowerAt(3), planBurnKeys(await readEfuses(access), input()), exec), /power lost/);
+    // The user's rerun stops too (before any of its own eFuse writes).
+    await assert.rejects(executeBurnKeys(losePowerAt(1), planBurnKeys(await readEfuses(access), input()), exec), /power lost/);
+    const [first, second] = interruptedOperations(readAudit(audit.file).records);
+    assert.ok(first && second, 'two interrupted runs on record');
+    const third = planBurnKeys(await readEfuses(access), input());
+    assert.equal(third.resumes?.id, second.id);
+    const r = await executeBurnKeys(access, third, exec);
+    const records = readAudit(audit.file).records;
+    assert.deepEqual(interruptedOperations(records).map((x) => x.id), [], 'every intent has its done line');
+    assert.deepEqual(r.closed, [first.id, second.id]);
+    assert.deepEqual(r.leftOpen, []);
+    for (const id of [first.id, second.id]) {
+      const done = records.find((x) => x.id === id && x.phase === 'done');
+      assert.match(done?.message ?? '', new RegExp(`closed by later run ${r.id}`));
+    }
+  });
+
+  it('an earlier interrupted run whose steps cannot be verified on the chip stays open and is reported', async () => {
+    const ctl = new EfuseController({ raw: factoryProfile('GPY', 'unverified', 'none').efuse });
+    const access = directAccess(ctl);
+    const MAC = Array.from(factoryMacBytes(ctl.rawWords()), (b) => b.toString(16).padStart(2, '0')).join(':');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'camp-unver-'));
+    const audit = new AuditLog(path.join(dir, 'audit.jsonl'));
+    const input = (hardening: boolean) => ({ target: { chip: 'ESP32', revision: 1, mac: MAC }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening, history: readAudit(audit.file).records });
+    const exec = { confirmMac: MAC, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, audit };
+    // A --hardening run is cut off before its first eFuse write; the next run is without --hardening.
+    const dead = { readReg: (a: number) => access.readReg(a), writeReg: (a: number, v: number) => (classifyDataAddr(a)?.kind === 'wdata' ? Promise.reject(new Error('power lost')) : access.writeReg(a, v)) };
+    await assert.rejects(executeBurnKeys(dead, planBurnKeys(await readEfuses(access), input(true)), exec), /power lost/);
+    const [hardened] = interruptedOperations(readAudit(audit.file).records);
+    assert.ok(hardened);
+    const r = await executeBurnKeys(access, planBurnKeys(await readEfuses(access), input(false)), exec);
+    assert.deepEqual(r.closed, []);
+    assert.deepEqual(r.leftOpen.map((x) => x.id), [hardened.id]);
+    assert.match(r.leftOpen[0]!.reason, /hardening/);
+    assert.deepEqual(interruptedOperations(readAudit(audit.file).records).map((x) => x.id), [hardened.id]);
   });
 
   it(`40 runs, one random fault each, then the same command again (seed ${SHORT_SEED})`, async () => {

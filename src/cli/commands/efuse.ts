@@ -83,6 +83,11 @@ function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
   return digestPrivateKey(key, threeFour ? 192 : 256);
 }
 
+/** Interrupted runs this run could not vouch for stay open in the audit log; the user is told which and why. */
+function reportLeftOpen(io: CliIo, leftOpen: readonly { id: string; reason: string }[]): void {
+  for (const r of leftOpen) io.err(`Warning: ${r.reason}. Check the board with \`efuse summary\` and keep the audit log.`);
+}
+
 const burnKeys: CliCommand = {
   name: 'efuse burn-keys',
   summary: 'Burn the flash-encryption and secure boot keys and enable flash encryption and secure boot, as one plan you see and confirm. Permanent.',
@@ -122,7 +127,10 @@ const burnKeys: CliCommand = {
       }
       if (pendingSteps(plan).length === 0) {
         const closed = await closeInterruptedRun(conn.loader, plan, { flashKey, secureBootKey, audit, revision: chip.revision.text });
-        if (closed) io.out(`The interrupted run ${plan.resumes!.id} had burned every step; verified and recorded as done in ${audit.file}.`);
+        if (closed) {
+          if (closed.closed.length) io.out(`The interrupted run${closed.closed.length === 1 ? '' : 's'} ${closed.closed.join(', ')} had burned every step; verified and recorded as done in ${audit.file}.`);
+          reportLeftOpen(io, closed.leftOpen);
+        }
         return 0;
       }
       let confirm = args.opt('confirm');
@@ -135,6 +143,8 @@ const burnKeys: CliCommand = {
         confirmMac: confirm, flashKey, secureBootKey, audit, revision: chip.revision.text, engine: { apbMhz }, onProgress: (m) => io.err(m),
       });
       io.out(`Done: ${r.burned.length} step(s) burned and verified; both keys protected, flash encryption and secure boot on. Recorded in ${audit.file} (${r.id}).`);
+      if (r.closed.length) io.out(`Earlier interrupted run(s) ${r.closed.join(', ')} verified and recorded as done.`);
+      reportLeftOpen(io, r.leftOpen);
       return 0;
     });
   },

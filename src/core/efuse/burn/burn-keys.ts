@@ -195,7 +195,12 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
     steps,
     warnings,
   };
-  if (last) plan.resumes = { id: last.id, time: last.time, stepsDone: [...completedSteps(history, last.id)] };
+  if (last) {
+    // Every open run counts, not just the last: the first run and the user's rerun can both be cut off.
+    const stepsDone = new Set(interrupted.flatMap((r) => [...completedSteps(history, r.id)]));
+    plan.resumes = { id: last.id, time: last.time, stepsDone: [...stepsDone] };
+    if (interrupted.length > 1) plan.resumes.earlier = interrupted.slice(0, -1).map((r) => ({ id: r.id, time: r.time }));
+  }
   return plan;
 }
 

@@ -1,5 +1,5 @@
 import { UserError } from '../../errors';
-import { AuditLog, assertNoKeyBytes, newOperationId } from '../../audit/audit-log';
+import { AuditLog, assertNoKeyBytes, interruptedOperations, newOperationId, type AuditRecord } from '../../audit/audit-log';
 import { normaliseMac } from '../../keystore/key-store';
 import { readEfuses, type EfuseRegisterAccess } from '../access';
 import { blockDataBytes } from '../coding';
@@ -28,6 +28,10 @@ export interface ExecuteResult {
   id: string;
   burned: string[];
   after: DecodedEfuses;
+  /** Earlier interrupted runs of this MAC whose every step this run verified on the chip: now closed (oldest first). */
+  closed: string[];
+  /** Earlier interrupted runs left open because some step of theirs could not be verified, and why. */
+  leftOpen: { id: string; reason: string }[];
 }
 
 export function checkConfirmation(plan: BurnPlan, confirmMac: string | undefined): void {
@@ -105,8 +109,8 @@ export async function executeBurnKeys(access: EfuseRegisterAccess, plan: BurnPla
     const problems = finalChecks(after, plan);
     if (problems.length) throw new UserError('E_FINAL_STATE', `After the burn ${problems.join(', ')}; keep the board and the audit log and check it with \`efuse summary\`.`);
     log({ ...common, phase: 'done', efuseAfter: redactState(after), result: 'ok' });
-    if (plan.resumes) log({ ...common, id: plan.resumes.id, phase: 'done', result: 'ok', message: `finished by ${id}` });
-    return { id, burned, after };
+    const { closed, leftOpen } = closeEarlierRuns(plan, id, o.audit, log, common);
+    return { id, burned, after, closed, leftOpen };
   } catch (e) {
     // The device may be gone (power, cable): the record says so; the next run resumes from the state.
     const msg = e instanceof Error ? e.message : String(e);
@@ -117,6 +121,46 @@ export async function executeBurnKeys(access: EfuseRegisterAccess, plan: BurnPla
     }
     throw e;
   }
+}
+
+/** The steps an interrupted run set out to burn, from its intent line's plan (with the key each one carried). */
+function intendedSteps(intent: AuditRecord): { id: string; keyFingerprint?: string }[] | undefined {
+  const steps = (intent.plan as { steps?: unknown } | undefined)?.steps;
+  if (!Array.isArray(steps)) return undefined;
+  const out: { id: string; keyFingerprint?: string }[] = [];
+  for (const s of steps as { id?: unknown; keyFingerprint?: unknown }[]) {
+    if (typeof s?.id !== 'string') return undefined;
+    const fp = typeof s.keyFingerprint === 'string' ? s.keyFingerprint : intent.keyFingerprints?.[s.id];
+    out.push(fp ? { id: s.id, keyFingerprint: fp } : { id: s.id });
+  }
+  return out;
+}
+
+/**
+ * Called once this run has verified the final state: every step of `plan` is on the chip (burned
+ * and read back now, or read back / audit-verified before). Any earlier run of this operation on
+ * this MAC that wrote an intent but no done line (it may be several: the first run and the user's
+ * rerun can both be cut off) is closed when each step it planned is one of those verified steps,
+ * with the same key; the closing line says which later run closed it. A run with a step this run
+ * cannot vouch for (another key, or hardening this run did not ask for) stays open and is returned.
+ */
+function closeEarlierRuns(plan: BurnPlan, id: string, audit: AuditLog | undefined, log: (rec: Parameters<AuditLog['append']>[0]) => void, common: { mac: string; operation: string; revision: string }): Pick<ExecuteResult, 'closed' | 'leftOpen'> {
+  const closed: string[] = [];
+  const leftOpen: ExecuteResult['leftOpen'] = [];
+  if (!audit) return { closed, leftOpen };
+  const verified = new Map(plan.steps.map((s) => [s.id, s.keyFingerprint]));
+  const open = interruptedOperations(audit.read().records.filter((r) => r.operation === plan.operation), plan.mac).filter((r) => r.id !== id);
+  for (const r of open) {
+    const steps = intendedSteps(r);
+    const unverified = steps === undefined ? ['(its intent line holds no readable plan)'] : steps.filter((s) => !verified.has(s.id) || (s.keyFingerprint !== undefined && verified.get(s.id) !== s.keyFingerprint)).map((s) => s.id);
+    if (unverified.length) {
+      leftOpen.push({ id: r.id, reason: `step(s) ${unverified.join(', ')} of run ${r.id} could not be verified on the chip by run ${id}; its intent stays open` });
+      continue;
+    }
+    log({ ...common, id: r.id, keyFingerprints: r.keyFingerprints ?? {}, phase: 'done', result: 'ok', message: `closed by later run ${id}: every step it planned (${steps!.map((s) => s.id).join(', ')}) verified on the chip` });
+    closed.push(r.id);
+  }
+  return { closed, leftOpen };
 }
 
 /**

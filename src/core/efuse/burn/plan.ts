@@ -58,7 +58,15 @@ export interface BurnPlan {
   steps: PlanStep[];
   warnings: string[];
   /** Set when an earlier run of this operation was interrupted and this plan finishes it. */
-  resumes?: { id: string; time: string; stepsDone: string[] };
+  resumes?: {
+    /** The most recent interrupted run. */
+    id: string;
+    time: string;
+    /** Steps with a step-done line in any open run. */
+    stepsDone: string[];
+    /** Older runs also left open (oldest first); closed too once their steps are verified. */
+    earlier?: { id: string; time: string }[];
+  };
 }
 
 export function pendingSteps(plan: BurnPlan): PlanStep[] {
@@ -95,6 +103,8 @@ export function renderPlan(plan: BurnPlan): string {
   lines.push(`Plan: ${plan.operation} on the ESP32 with MAC ${plan.mac} (revision ${plan.revision}, coding scheme ${plan.codingScheme})`);
   if (plan.resumes) {
     lines.push(`This finishes an interrupted run (${plan.resumes.id}, started ${plan.resumes.time}); steps already done are verified, not burned again.`);
+    const earlier = plan.resumes.earlier ?? [];
+    if (earlier.length) lines.push(`Earlier interrupted run${earlier.length === 1 ? '' : 's'} ${earlier.map((r) => `${r.id} (started ${r.time})`).join(', ')} ${earlier.length === 1 ? 'is' : 'are'} closed too once ${earlier.length === 1 ? 'its' : 'their'} steps are verified.`);
   }
   plan.steps.forEach((s, i) => {
     const tag = s.status === 'done' ? `already done (verified by ${s.verifiedBy ?? 'readback'})` : 'PERMANENT, cannot be undone';
