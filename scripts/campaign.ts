@@ -8,6 +8,8 @@
  *   npm run campaign -- --burn 200 --flash 200 --timed-burn 4 --timed-flash 2 --variant 50
  *
  * --variant N: runs of Burn Keys and of flashing on a 3/4-coding GPy and on a 4 MB revision-0 LoPy.
+ * --only 104,105: replay only these Burn Keys run numbers of the printed seed (the faults of every
+ *   run are still drawn, so each replays the fault it had).
  *
  * Without the timing model the board answers in microseconds, so every loader timeout and every
  * delay fault is scaled by the same factor (--time-scale, default 0.1; printed). With the timing
@@ -70,9 +72,12 @@ async function main(): Promise<number> {
   const variantRuns = Number(argValue('variant', '300'));
   const scale = Number(argValue('time-scale', '0.1'));
   const concurrency = Number(argValue('concurrency', '8'));
+  const onlyArg = argValue('only', '');
+  const only = onlyArg ? onlyArg.split(',').map((n) => Number(n.trim())) : undefined;
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'campaign-'));
   const fw = campaignFirmware();
   const fast = { clock: scaledClock(scale), timeScale: scale, baud: 921600, syncTimeoutMs: 1000, concurrency };
+  const burnOnly = only ? { only } : {};
   const all: Array<[string, Counters]> = [];
   const report = (title: string, c: Counters, extra: Array<[string, string | number]> = []): void => {
     all.push([title, c]);
@@ -82,7 +87,7 @@ async function main(): Promise<number> {
   console.log(`Fault campaign, seed ${seed} (replay: npm run campaign -- --seed ${seed}); timeouts scaled by ${scale} where the timing model is off.\n`);
 
   let t0 = t();
-  const burn = await runBurnCampaign({ ...fast, runs: burnRuns, seed: `${seed}/burn`, workDir, flashKey: fw.flashKey, secureBootKey: fw.secureBootKey, hardening: true });
+  const burn = await runBurnCampaign({ ...fast, ...burnOnly, runs: burnRuns, seed: `${seed}/burn`, workDir, flashKey: fw.flashKey, secureBootKey: fw.secureBootKey, hardening: true });
   report(`Burn Keys (GPy, coding None, --hardening; timing model off)`, burn.counters, [['wall time (s)', ((t() - t0) / 1000).toFixed(1)]]);
 
   t0 = t();
@@ -97,7 +102,7 @@ async function main(): Promise<number> {
   ] as const;
   for (const v of variantRuns > 0 ? variants : []) {
     t0 = t();
-    const b = await runBurnCampaign({ ...fast, runs: variantRuns, seed: `${seed}/burn-${v.profile}-${v.codingScheme}`, workDir, profile: v.profile, codingScheme: v.codingScheme, flashKey: v.fw.flashKey, secureBootKey: v.fw.secureBootKey, hardening: true });
+    const b = await runBurnCampaign({ ...fast, ...burnOnly, runs: variantRuns, seed: `${seed}/burn-${v.profile}-${v.codingScheme}`, workDir, profile: v.profile, codingScheme: v.codingScheme, flashKey: v.fw.flashKey, secureBootKey: v.fw.secureBootKey, hardening: true });
     report(`Burn Keys (${v.title}, --hardening; timing model off)`, b.counters, [['wall time (s)', ((t() - t0) / 1000).toFixed(1)]]);
     t0 = t();
     const f = await runFlashCampaign({ ...fast, ...v.fw, runs: variantRuns, seed: `${seed}/flash-${v.profile}-${v.codingScheme}`, workDir, profile: v.profile, codingScheme: v.codingScheme });

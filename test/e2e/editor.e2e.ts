@@ -88,6 +88,8 @@ describe('Pycom Secure in a real VS Code (code-server)', function () {
     await input.fill('24:0a:c4:00:00:00');
     await page().locator('.quick-input-widget', { hasText: "not this board's MAC" }).first().waitFor();
     await input.fill(mac);
+    // The right MAC clears the complaint before anything can be burned.
+    await page().locator('.quick-input-widget', { hasText: "not this board's MAC" }).first().waitFor({ state: 'hidden' });
     await screenshot(page(), '04-burn-keys-plan');
     await input.press('Enter');
     await waitForNotification(page(), 'burned and verified');
