@@ -85,6 +85,8 @@ export class VirtualEsp32 {
   private enReleasedAt = 0;
   private enLow = false;
   private epoch = 0;
+  /** Aborted at each new epoch (reset, power loss, EN low, leaving the loader): cuts pending waits short. */
+  private halt = new AbortController();
   private work: Promise<void> = Promise.resolve();
   private outChain: Promise<void> = Promise.resolve();
   private bootTimer: NodeJS.Timeout | undefined;
@@ -182,7 +184,7 @@ export class VirtualEsp32 {
    * (GPIO0 low) or a normal flash boot. Also restores power after a power-loss fault.
    */
   reset(mode: DeviceMode = 'download', reason = 0x1): void {
-    this.epoch++;
+    this.newEpoch();
     if (this.bootTimer) clearTimeout(this.bootTimer);
     this.bootTimer = undefined;
     this.faults.lost = undefined;
@@ -208,8 +210,21 @@ export class VirtualEsp32 {
 
   /** Cuts power now (as a fault campaign would): the board stays silent until reset(). */
   powerOff(): void {
-    this.epoch++;
+    this.newEpoch();
     this.stateValue = 'off';
+  }
+
+  /**
+   * Whatever the chip was doing is over (reset, power loss, EN low, jump to user code): replies
+   * and boot text still queued are dropped, and any wait in progress (a reply held back by busy
+   * time such as a WRITE_REG delay_us, a line-delay fault) ends now instead of blocking what the
+   * chip sends next.
+   */
+  private newEpoch(): void {
+    this.epoch++;
+    this.halt.abort();
+    this.halt = new AbortController();
+    this.outChain = Promise.resolve();
   }
 
   /** Resolves once every received command has been processed and every reply handed to the link. */
@@ -240,7 +255,7 @@ export class VirtualEsp32 {
   private leaveLoader(runUserCode: boolean): void {
     if (runUserCode) {
       // "Run user code": the ROM continues into the flash boot path without a reset.
-      this.epoch++;
+      this.newEpoch();
       this.stateValue = 'normal';
       this.bootFromFlash('', 0x1);
     } else {
@@ -257,7 +272,7 @@ export class VirtualEsp32 {
     this.gpio0Low = gpio0Low;
     if (enLow && !this.enLow) {
       this.enLow = true;
-      this.epoch++;
+      this.newEpoch();
       if (this.bootTimer) clearTimeout(this.bootTimer);
       this.bootTimer = undefined;
       this.stateValue = 'reset';
@@ -290,11 +305,12 @@ export class VirtualEsp32 {
     if (this.autobaud && this.lineBaud !== undefined) this.uartBaudValue = this.lineBaud; // ROM auto-baud (§1)
     if (!this.baudMatches()) return;
     const epoch = this.epoch;
+    const signal = this.halt.signal;
     // Timing model: the bytes occupy the receive line at the chip's baud; a frame in them can be
     // handled only once its last byte is in (charged to the time line, not slept here).
     const receivedAt = this.timeline?.receive(data.length, this.uartBaudValue);
     const run = async (): Promise<void> => {
-      if (delayMs) await sleep(delayMs);
+      if (delayMs) await sleep(delayMs, signal);
       if (epoch !== this.epoch || this.stateValue !== 'download') return;
       for (const ev of this.decoder.push(data)) {
         if (ev.kind !== 'frame') continue;
@@ -322,13 +338,14 @@ export class VirtualEsp32 {
   /** Sends bytes out of UART0, in order, through the fault and timing models. */
   private send(bytes: Buffer): Promise<void> {
     const epoch = this.epoch;
+    const signal = this.halt.signal;
     const baud = this.uartBaudValue;
     this.outChain = this.outChain.then(async () => {
       if (epoch !== this.epoch) return;
       const { data, delayMs } = this.faults.filter('to-host', bytes);
-      if (delayMs) await sleep(delayMs);
+      if (delayMs) await sleep(delayMs, signal);
       // Timing model: the last byte leaves after the work charged so far and the bytes before it.
-      if (this.timeline) await sleepUntil(this.timeline.transmit(data.length, baud));
+      if (this.timeline) await sleepUntil(this.timeline.transmit(data.length, baud), signal);
       if (epoch !== this.epoch || !this.endpoint) return;
       // At the wrong baud the host receives garbage; modelled as nothing arriving.
       if (this.lineBaud !== undefined && Math.abs(this.lineBaud / baud - 1) > BAUD_TOLERANCE) return;

@@ -29,20 +29,33 @@ export function uartMs(t: TimingModel, bytes: number, baud: number): number {
   return (bytes * t.bitsPerByte * 1000) / baud;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve();
+/** Waits `ms`, or less if `signal` aborts first (a reset cuts any wait short). */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((r) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      r();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /**
- * Waits until `performance.now()` reaches `deadline`. Timers alone overshoot by about a
- * millisecond each, which over thousands of replies would charge the device for time the model
- * does not spend; the last stretch yields with setImmediate instead (the host keeps running).
+ * Waits until `performance.now()` reaches `deadline`, or until `signal` aborts (a reset or power
+ * loss: whatever the chip was busy with, e.g. a WRITE_REG delay_us of minutes, is gone). Timers
+ * alone overshoot by about a millisecond each, which over thousands of replies would charge the
+ * device for time the model does not spend; the last stretch yields with setImmediate instead
+ * (the host keeps running).
  */
-export async function sleepUntil(deadline: number): Promise<void> {
+export async function sleepUntil(deadline: number, signal?: AbortSignal): Promise<void> {
   for (;;) {
+    if (signal?.aborted) return;
     const left = deadline - performance.now();
     if (left <= 0) return;
-    if (left > 2) await new Promise((r) => setTimeout(r, left - 1.5));
+    if (left > 2) await sleep(left - 1.5, signal);
     else await new Promise((r) => setImmediate(r));
   }
 }
