@@ -147,9 +147,13 @@ export class RomLoader {
     return (await this.command(Op.READ_REG, words(addr), 0, timeoutMs)).value >>> 0;
   }
 
-  /** WRITE_REG with one (addr, value, mask, delay) tuple; mask ≠ all-ones is read-modify-write in the ROM. */
-  async writeReg(addr: number, value: number, mask = 0xffffffff, delayUs = 0): Promise<void> {
-    await this.command(Op.WRITE_REG, words(addr, value, mask, delayUs));
+  /**
+   * WRITE_REG with one (addr, value, mask, delay_us) tuple; mask ≠ all-ones is read-modify-write in
+   * the ROM. delay_us is always 0: the chip waits it out before writing, with no cap in the spec (§6.3); nothing
+   * here needs a chip-side wait, and a host-side sleep can be cancelled where one could not.
+   */
+  async writeReg(addr: number, value: number, mask = 0xffffffff): Promise<void> {
+    await this.command(Op.WRITE_REG, words(addr, value, mask, 0));
   }
 
   /** Sets the bits of `mask` to `value` shifted into place, leaving the others (esptool's update_reg). */
