@@ -14,7 +14,7 @@ status=0
 npx mocha 2>&1 | tee -a "$log" || status=1
 bash scripts/test-e2e.sh 2>&1 | tee -a "$log" || status=1
 
-count() { grep -Eo "^ *[0-9]+ $1" "$log" | awk '{s += $1} END {print s + 0}'; }
+count() { { grep -Eo "^ *[0-9]+ $1" "$log" || true; } | awk '{s += $1} END {print s + 0}'; }
 passed="$(count passing)"
 failed="$(count failing)"
 if [ "$status" != 0 ] && [ "$failed" = 0 ]; then
