@@ -1,21 +1,14 @@
+import { resetModeOption } from '../common-options';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { UserError } from '../../core/errors';
 import { listPorts, describePort, type PortEntry } from '../../core/transport/ports';
 import { transportFromUrl } from '../../core/transport/open';
 import type { Transport } from '../../core/transport/transport';
 import { connect, DEFAULT_BAUD } from '../../core/connect/connect';
 import { enterDownloadMode, exitDownloadMode } from '../../core/connect/download-mode';
-import { RESET_MODES, type ResetMode } from '../../core/connect/strategy';
 import { identify, type ChipInfo } from '../../core/chip/identify';
 import { formatUsbId, type UsbBoard } from '../../core/boards/usb-ids';
 import { predictBootCommand } from './predict-boot';
-
-function resetMode(args: Args): ResetMode {
-  const v = args.opt('reset') ?? 'auto';
-  if (!(RESET_MODES as readonly string[]).includes(v)) throw new UserError('E_USAGE', `${args.command}: --reset must be one of ${RESET_MODES.join(', ')}, not "${v}".`);
-  return v as ResetMode;
-}
 
 /** The board behind a local port, from the OS listing (nothing for socket:// URLs). */
 async function boardFor(port: string): Promise<UsbBoard | undefined> {
@@ -100,7 +93,7 @@ const info: CliCommand = {
     args.maxPositionals(0);
     const port = args.need('port');
     const baud = args.int('baud', DEFAULT_BAUD);
-    const reset = resetMode(args);
+    const reset = resetModeOption(args);
     const board = await boardFor(port);
     const chip = await withPort(port, async (t) => {
       const conn = await connect(t, { reset, baud, board, log: (l) => io.err(l), trace: args.flag('verbose') ? (l) => io.err(l) : undefined });
@@ -124,7 +117,7 @@ function downloadCommand(name: string, summary: string, action: typeof enterDown
     async run(args: Args, io: CliIo) {
       args.maxPositionals(0);
       const port = args.need('port');
-      const reset = resetMode(args);
+      const reset = resetModeOption(args);
       const board = await boardFor(port);
       const result = await withPort(port, (t) => action(t, reset, board));
       io.out(result.message);

@@ -1,8 +1,8 @@
 import * as path from 'node:path';
+import { boardOption, resetModeOption } from '../common-options';
 import type { CliCommand, CliIo } from '../command';
 import { parseIntArg, type Args } from '../args';
 import { UserError } from '../../core/errors';
-import { parseBoard, type BoardId } from '../../core/boards/firmware';
 import { detectProject } from '../../core/firmware/project';
 import { runBuild, type BuildTarget } from '../../core/firmware/build-runner';
 import { findBuildOutputs } from '../../core/firmware/outputs';
@@ -21,30 +21,13 @@ import { transportFromUrl } from '../../core/transport/open';
 import type { Transport } from '../../core/transport/transport';
 import { connect } from '../../core/connect/connect';
 import { exitDownloadMode } from '../../core/connect/download-mode';
-import { RESET_MODES, chooseStrategy, type ResetMode } from '../../core/connect/strategy';
+import { chooseStrategy, type ResetMode } from '../../core/connect/strategy';
 import type { RomLoader } from '../../core/loader/rom-loader';
 import { identify } from '../../core/chip/identify';
 import { writeFileAtomic } from '../../core/util/atomic-file';
 import { fingerprint } from '../../core/util/fingerprint';
 import * as fs from 'node:fs';
 import { boardBootPredictor } from '../../core/flash/board-boot-predictor';
-
-function board(args: Args, required: boolean): BoardId | undefined {
-  const v = args.opt('board');
-  if (v === undefined) {
-    if (required) throw new UserError('E_USAGE', `${args.command}: --board is required (WIPY, LOPY, SIPY, GPY, FIPY or LOPY4).`);
-    return undefined;
-  }
-  const b = parseBoard(v);
-  if (!b) throw new UserError('E_USAGE', `${args.command}: --board must be WIPY, LOPY, SIPY, GPY, FIPY or LOPY4, not "${v}".`);
-  return b;
-}
-
-function resetMode(args: Args): ResetMode {
-  const v = args.opt('reset') ?? 'auto';
-  if (!(RESET_MODES as readonly string[]).includes(v)) throw new UserError('E_USAGE', `${args.command}: --reset must be one of ${RESET_MODES.join(', ')}, not "${v}".`);
-  return v as ResetMode;
-}
 
 function store(args: Args): KeyStore {
   return new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
@@ -55,7 +38,7 @@ function plan(args: Args, flashSize: number | undefined, flashKey?: Uint8Array):
   const build = args.opt('build');
   const pos = args.parsed.positionals;
   if (build && pos.length) throw new UserError('E_USAGE', `${args.command}: give either --build DIR or ADDR FILE pairs, not both.`);
-  if (build) return planFromBuild(findBuildOutputs(build, { ...(board(args, false) ? { board: board(args, false)! } : {}), ...(flashKey ? { flashKey } : {}) }), flashSize !== undefined ? { flashSize } : {});
+  if (build) return planFromBuild(findBuildOutputs(build, { ...(boardOption(args, false) ? { board: boardOption(args, false)! } : {}), ...(flashKey ? { flashKey } : {}) }), flashSize !== undefined ? { flashSize } : {});
   if (pos.length === 0 || pos.length % 2 !== 0) throw new UserError('E_USAGE', `${args.command}: give --build DIR or pairs of ADDR FILE.`);
   const pairs = [];
   for (let i = 0; i < pos.length; i += 2) pairs.push({ address: parseIntArg(pos[i]!, 'ADDR', args.command), file: pos[i + 1]! });
@@ -122,7 +105,7 @@ const build: CliCommand = {
   options: [{ name: 'board' }, { name: 'project' }, { name: 'target' }, { name: 'signing-key' }, { name: 'flash-key' }, { name: 'key-store' }],
   async run(args, io) {
     args.maxPositionals(0);
-    const b = board(args, true)!;
+    const b = boardOption(args, true)!;
     const target = (args.opt('target') ?? 'boot_app') as BuildTarget;
     if (!['boot', 'app', 'boot_app'].includes(target)) throw new UserError('E_USAGE', 'build: --target must be boot, app or boot_app.');
     const project = detectProject(args.opt('project') ?? process.cwd());
@@ -177,7 +160,7 @@ const flash: CliCommand = {
       return;
     }
     return withPort(port, 115200, async (t) => {
-      const conn = await connect(t, { reset: resetMode(args), baud: args.int('baud', 921600), log: (l) => io.err(l) });
+      const conn = await connect(t, { reset: resetModeOption(args), baud: args.int('baud', 921600), log: (l) => io.err(l) });
       try {
         const info = await identify(conn);
         const keys = keysForBoard(ks, info);
@@ -213,7 +196,7 @@ const flash: CliCommand = {
           return;
         }
         for (const r of result.results) io.out(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5).`);
-        const log = await capture(t, args.int('boot-log-ms', 2000), () => runFirmware(t, conn.loader, resetMode(args), io));
+        const log = await capture(t, args.int('boot-log-ms', 2000), () => runFirmware(t, conn.loader, resetModeOption(args), io));
         return printBootLog(io, log);
       } finally {
         conn.loader.dispose();
@@ -229,7 +212,7 @@ const verifyFlash: CliCommand = {
   options: [{ name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }],
   async run(args, io) {
     return withPort(args.need('port'), 115200, async (t) => {
-      const conn = await connect(t, { reset: resetMode(args), baud: args.int('baud', 921600), log: (l) => io.err(l) });
+      const conn = await connect(t, { reset: resetModeOption(args), baud: args.int('baud', 921600), log: (l) => io.err(l) });
       try {
         const info = await identify(conn);
         const p = plan(args, info.flash.sizeBytes, keysForBoard(store(args), info).flashKey);
@@ -255,7 +238,7 @@ const otaImage: CliCommand = {
   options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }],
   async run(args, io) {
     args.maxPositionals(0);
-    const b = board(args, true)!;
+    const b = boardOption(args, true)!;
     const out = args.need('output');
     const ks = store(args);
     const mac = args.opt('mac');
@@ -289,7 +272,7 @@ const monitor: CliCommand = {
     args.maxPositionals(0);
     return withPort(args.need('port'), 115200, async (t) => {
       const text = await capture(t, args.int('seconds', 5) * 1000, args.flag('no-reset') ? undefined : async () => {
-        if (chooseStrategy(resetMode(args), undefined, t.capabilities, t.url) !== 'none') return exitDownloadMode(t, resetMode(args), undefined);
+        if (chooseStrategy(resetModeOption(args), undefined, t.capabilities, t.url) !== 'none') return exitDownloadMode(t, resetModeOption(args), undefined);
         // No reset line (socket://, a board without DTR/RTS): if the ROM loader is listening, ask it
         // to run the firmware; otherwise the board is already running it and we just listen.
         const conn = await connect(t, { reset: 'none', baud: 115200, attempts: 1 }).catch(() => undefined);

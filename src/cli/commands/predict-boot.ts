@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { boardOption, resetModeOption } from '../common-options';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
 import { UserError } from '../../core/errors';
-import { parseBoard, type BoardId } from '../../core/boards/firmware';
+import type { BoardId } from '../../core/boards/firmware';
 import { findBuildOutputs } from '../../core/firmware/outputs';
 import { planFromBuild, type FlashPlan } from '../../core/flash/plan';
 import { overlayFlash } from '../../core/flash/boot-check';
@@ -12,7 +13,6 @@ import { readHardwareKeyFile, readSigningKeyFile } from '../../core/keys/key-fil
 import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
 import { transportFromUrl } from '../../core/transport/open';
 import { connect, DEFAULT_BAUD } from '../../core/connect/connect';
-import { RESET_MODES, type ResetMode } from '../../core/connect/strategy';
 import { identify } from '../../core/chip/identify';
 import { readEfuses } from '../../core/efuse/access';
 import { field, readFieldRaw } from '../../core/efuse/fields';
@@ -22,20 +22,6 @@ import {
   PLANNED_EFUSE_STATES, plannedBootEfuses, predictBootFromReader, resolveBootEfuses,
   type KnownKeys, type PlannedEfuseState, type ResolvedEfuses,
 } from '../../core/boot/predict-connected';
-
-function board(args: Args): BoardId | undefined {
-  const v = args.opt('board');
-  if (v === undefined) return undefined;
-  const b = parseBoard(v);
-  if (!b) throw new UserError('E_USAGE', `${args.command}: --board must be WIPY, LOPY, SIPY, GPY, FIPY or LOPY4, not "${v}".`);
-  return b;
-}
-
-function resetMode(args: Args): ResetMode {
-  const v = args.opt('reset') ?? 'auto';
-  if (!(RESET_MODES as readonly string[]).includes(v)) throw new UserError('E_USAGE', `${args.command}: --reset must be one of ${RESET_MODES.join(', ')}, not "${v}".`);
-  return v as ResetMode;
-}
 
 /** Keys for the prediction: explicit files first, then the key store (per-device flash key, shared key, signing key). */
 function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {
@@ -82,7 +68,7 @@ function moduleFlashSize(b: BoardId): number {
 }
 
 function buildPlan(args: Args, dir: string, flashKey: Uint8Array | undefined, flashSize: number | undefined): { plan: FlashPlan; board: BoardId } {
-  const b = board(args);
+  const b = boardOption(args);
   const outputs = findBuildOutputs(dir, { ...(b ? { board: b } : {}), ...(flashKey ? { flashKey } : {}) });
   return { plan: planFromBuild(outputs, { flashSize: flashSize ?? moduleFlashSize(outputs.board) }), board: outputs.board };
 }
@@ -108,7 +94,7 @@ async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Pro
   const t = transportFromUrl(port);
   await t.open();
   try {
-    const conn = await connect(t, { reset: resetMode(args), baud: args.int('baud', DEFAULT_BAUD), log: (l) => io.err(l) });
+    const conn = await connect(t, { reset: resetModeOption(args), baud: args.int('baud', DEFAULT_BAUD), log: (l) => io.err(l) });
     try {
       const info = await identify(conn);
       const words = (await readEfuses(conn.loader)).words;
