@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { captureOutput } from '../core/transport/capture';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listPorts, describePort } from '../core/transport/ports';
@@ -365,25 +366,13 @@ async function bootLogAfterFlash(ctx: FlowContext, p: SelectedPort, t: import('.
     text = predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size }).log.join('\n');
   } else if (!p.virtual) {
     await t.setBaud(115200);
-    text = await capture(t, 2000, () => exitDownloadMode(t, coreResetMode(readSettings().resetMode), undefined));
+    text = await captureOutput(t, 2000, () => exitDownloadMode(t, coreResetMode(readSettings().resetMode), undefined));
   }
   if (text === undefined) return undefined;
   for (const line of text.split(/\r?\n/)) if (line.trim()) ctx.log.info(`boot | ${line}`);
   const ex = explainBootLog(text);
   for (const f of ex.findings) ctx.log.info(`boot: "${f.line}": ${f.entry.meaning}`);
   return ex;
-}
-
-async function capture(t: import('../core/transport/transport').Transport, ms: number, during?: () => Promise<unknown>): Promise<string> {
-  let text = '';
-  const off = t.onData((c) => { text += c.toString('latin1'); });
-  try {
-    await during?.();
-    await new Promise((r) => setTimeout(r, ms));
-  } finally {
-    off();
-  }
-  return text;
 }
 
 // ---------------------------------------------------------------- Serial monitor
@@ -410,7 +399,7 @@ export async function serialMonitor(ctx: FlowContext): Promise<void> {
     const t = transportFromUrl(p.path);
     await t.open();
     try {
-      text = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listening to ${p.path} for 5 s` }, () => capture(t, 5000, () => exitDownloadMode(t, coreResetMode(readSettings().resetMode), undefined)));
+      text = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listening to ${p.path} for 5 s` }, () => captureOutput(t, 5000, () => exitDownloadMode(t, coreResetMode(readSettings().resetMode), undefined)));
     } finally {
       await t.close().catch(() => undefined);
     }

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { captureOutput } from '../../core/transport/capture';
 import { boardOption, resetModeOption } from '../common-options';
 import type { CliCommand, CliIo } from '../command';
 import { parseIntArg, type Args } from '../args';
@@ -53,21 +54,6 @@ async function withPort<T>(port: string, baud: number, fn: (t: Transport) => Pro
   } finally {
     await t.close().catch(() => undefined);
   }
-}
-
-/** Collects what the board prints for `ms` milliseconds. */
-async function capture(t: Transport, ms: number, during?: () => Promise<unknown>): Promise<string> {
-  let text = '';
-  const off = t.onData((c) => {
-    text += c.toString('latin1');
-  });
-  try {
-    await during?.();
-    await new Promise((r) => setTimeout(r, ms));
-  } finally {
-    off();
-  }
-  return text;
 }
 
 function printBootLog(io: CliIo, text: string): number {
@@ -196,7 +182,7 @@ const flash: CliCommand = {
           return;
         }
         for (const r of result.results) io.out(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5).`);
-        const log = await capture(t, args.int('boot-log-ms', 2000), () => runFirmware(t, conn.loader, resetModeOption(args), io));
+        const log = await captureOutput(t, args.int('boot-log-ms', 2000), () => runFirmware(t, conn.loader, resetModeOption(args), io));
         return printBootLog(io, log);
       } finally {
         conn.loader.dispose();
@@ -271,7 +257,7 @@ const monitor: CliCommand = {
   async run(args, io) {
     args.maxPositionals(0);
     return withPort(args.need('port'), 115200, async (t) => {
-      const text = await capture(t, args.int('seconds', 5) * 1000, args.flag('no-reset') ? undefined : async () => {
+      const text = await captureOutput(t, args.int('seconds', 5) * 1000, args.flag('no-reset') ? undefined : async () => {
         if (chooseStrategy(resetModeOption(args), undefined, t.capabilities, t.url) !== 'none') return exitDownloadMode(t, resetModeOption(args), undefined);
         // No reset line (socket://, a board without DTR/RTS): if the ROM loader is listening, ask it
         // to run the firmware; otherwise the board is already running it and we just listen.
