@@ -10,7 +10,8 @@ import { decodeEfuses } from '../../src/core/efuse/decode';
 import { planBurnKeys, type BurnKeysInput } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { renderPlan, pendingSteps } from '../../src/core/efuse/burn/plan';
-import { AuditLog, readAudit } from '../../src/core/audit/audit-log';
+import { AuditLog, interruptedOperations, readAudit } from '../../src/core/audit/audit-log';
+import { HARDENING_FIELDS, hardeningHelp, hardeningLines } from '../../src/core/efuse/burn/hardening';
 import { keyFileToReadWords } from '../../src/core/crypto/efuse-key-layout';
 import { isUserError } from '../../src/core/errors';
 
@@ -178,6 +179,54 @@ describe('burn keys', () => {
         assert.equal(readAudit(s.audit.file).records.length, 0);
       });
     }
+  });
+
+  it('a cancel between steps stops before the next step, leaves the run open like an interruption, and a rerun resumes it', async () => {
+    const s = setup();
+    const plan = planBurnKeys(await readEfuses(s.access), input(s));
+    const ac = new AbortController();
+    const started: string[] = [];
+    // The user cancels while the first step burns: it finishes (and is verified), nothing after it starts.
+    const onProgress = (m: string) => {
+      if (m.startsWith('Burning:')) {
+        started.push(m);
+        ac.abort();
+      }
+    };
+    await rejects(executeBurnKeys(s.access, plan, { confirmMac: MAC, flashKey: s.flashKey, secureBootKey: s.sbKey, audit: s.audit, signal: ac.signal, onProgress }),
+      'E_CANCELLED', /1 of 6 step\(s\) burned and verified[\s\S]*run Burn Keys again to resume/);
+    assert.equal(started.length, 1);
+    const dec = decodeEfuses(await readEfuses(s.access));
+    assert.equal(dec.keyBlocks[1].status, 'data', 'the first key is burned');
+    assert.equal(dec.keyBlocks[2].status, 'empty', 'the second step never started');
+    const records = readAudit(s.audit.file).records;
+    assert.deepEqual(records.map((r) => `${r.phase}${r.step ? `:${r.step}` : ''}${r.result ? `:${r.result}` : ''}`), ['intent', 'step-intent:flash-key', 'step-done:flash-key:verified', 'failed:interrupted']);
+    assert.equal(interruptedOperations(records, MAC).length, 1, 'the intent line stays open');
+    const resumed = planBurnKeys(await readEfuses(s.access), input(s));
+    assert.equal(resumed.resumes?.id, records[0]!.id);
+    assert.deepEqual(resumed.resumes?.stepsDone, ['flash-key']);
+    const r = await executeBurnKeys(s.access, resumed, { confirmMac: MAC, flashKey: s.flashKey, secureBootKey: s.sbKey, audit: s.audit });
+    assert.deepEqual(r.closed, [records[0]!.id]);
+    assertFinal(s);
+  });
+
+  it('an abort before the first step burns nothing', async () => {
+    const s = setup();
+    const before = s.ctl.rawWords();
+    const plan = planBurnKeys(await readEfuses(s.access), input(s));
+    await rejects(executeBurnKeys(s.access, plan, { confirmMac: MAC, flashKey: s.flashKey, secureBootKey: s.sbKey, audit: s.audit, signal: AbortSignal.abort() }), 'E_CANCELLED', /0 of 6/);
+    assert.deepEqual(s.ctl.rawWords(), before);
+  });
+
+  it('the hardening fuses are explained in one place: the CLI help and the plan step say the same', async () => {
+    const s = setup();
+    const plan = planBurnKeys(await readEfuses(s.access), input(s, { hardening: true }));
+    const step = plan.steps.find((x) => x.id === 'hardening')!;
+    for (const line of hardeningLines()) {
+      assert.ok(step.effect.includes(line), line);
+      assert.ok(hardeningHelp().includes(line), line);
+    }
+    assert.deepEqual(step.fields.map((f) => f.name), [...HARDENING_FIELDS]);
   });
 
   it('resumes after power loss at every programmed word and ends in the correct state (None and 3/4)', async () => {

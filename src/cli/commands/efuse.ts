@@ -12,6 +12,7 @@ import { dumpText } from '../../core/efuse/dump';
 import { planBurnKeys } from '../../core/efuse/burn/burn-keys';
 import { checkConfirmation, closeInterruptedRun, executeBurnKeys } from '../../core/efuse/burn/execute';
 import { pendingSteps, renderPlan } from '../../core/efuse/burn/plan';
+import { hardeningHelp } from '../../core/efuse/burn/hardening';
 import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
 import { AuditLog, readAudit } from '../../core/audit/audit-log';
 import { parseSigningKey } from '../../core/crypto/signing-key';
@@ -59,17 +60,6 @@ const dump: CliCommand = {
   },
 };
 
-const HARDENING_HELP = [
-  '--hardening also burns (each is permanent):',
-  '  DISABLE_DL_ENCRYPT  download mode can no longer encrypt flash (esptool --encrypt stops working);',
-  '                      cost: updates over serial need images encrypted on the host with your key.',
-  '  DISABLE_DL_DECRYPT  download mode can no longer read decrypted flash; cost: none for normal use,',
-  '                      but read-back of flash contents over serial returns ciphertext only.',
-  '  DISABLE_DL_CACHE    no flash cache in download mode, closing another way to read decrypted flash;',
-  '                      cost: stub loaders that rely on the cache cannot run.',
-  '  JTAG_DISABLE        closes the JTAG debug port (a way to read RAM and keys in use);',
-  '                      cost: no hardware debugging of this board, ever.',
-].join('\n');
 
 function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
   const file = args.opt('secure-boot-key');
@@ -100,7 +90,7 @@ const burnKeys: CliCommand = {
     'An interrupted burn resumes: run the same command again; finished steps are verified and skipped.',
     'Every step is recorded in KEY_STORE/audit.jsonl (fingerprints only, never key bytes).',
     '',
-    HARDENING_HELP,
+    hardeningHelp(),
   ].join('\n'),
   options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }],
   async run(args, io) {

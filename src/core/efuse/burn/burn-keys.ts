@@ -9,6 +9,7 @@ import { decodeEfuses, isThreeFour, type DecodedEfuses, type KeyBlockState } fro
 import type { EfuseSnapshot } from '../access';
 import { block0Changes, keyBlockChanges, type BurnPlan, type PlanStep } from './plan';
 import { checkKeys, checkTarget, type BurnTarget } from './key-checks';
+import { HARDENING_FIELDS, hardeningLines } from './hardening';
 
 /**
  * Pycom's eFuse sequence (pycom.md §1.7) as one plan, in the order that cannot leave a board
@@ -39,7 +40,7 @@ export const STEP = {
   hardening: 'hardening',
 } as const;
 
-export const HARDENING_FIELDS = ['DISABLE_DL_ENCRYPT', 'DISABLE_DL_DECRYPT', 'DISABLE_DL_CACHE', 'JTAG_DISABLE'] as const;
+export { HARDENING_FIELDS };
 
 /** Key-block data in register order: the key file reversed (what the hardware expects). */
 export function keyRegisterBytes(key: Uint8Array): Buffer {
@@ -179,7 +180,7 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
   ];
   if (input.hardening) {
     steps.push(block0Step(ctx, STEP.hardening, 'Hardening: disable download-mode encryption, decryption, cache and JTAG',
-      'Closes the serial and JTAG ways to use or read the keys; afterwards the board can only be updated with images encrypted on the host.',
+      `Closes the serial and JTAG ways to use or read the keys; afterwards the board can only be updated with images encrypted on the host. ${hardeningLines().join(' ')}`,
       HARDENING_FIELDS.map((name) => ({ name, value: 1 })), []));
   }
   const warnings: string[] = [];

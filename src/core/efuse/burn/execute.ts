@@ -22,6 +22,12 @@ export interface ExecuteOptions {
   revision?: string;
   engine?: EngineOptions;
   onProgress?(message: string): void;
+  /**
+   * Checked only between steps (never inside one, which would leave a block half-burned): once
+   * aborted, no further step starts and the run ends as an interruption does (intent line open,
+   * a `failed`/`interrupted` line), so running Burn Keys again resumes it.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ExecuteResult {
@@ -95,7 +101,11 @@ export async function executeBurnKeys(access: EfuseRegisterAccess, plan: BurnPla
   log({ ...common, phase: 'intent', plan, efuseBefore: redactState(before), ...(plan.resumes ? { message: `resumes interrupted run ${plan.resumes.id}` } : {}) });
   const burned: string[] = [];
   try {
-    for (const step of pendingSteps(plan)) {
+    const pending = pendingSteps(plan);
+    for (const step of pending) {
+      if (o.signal?.aborted) {
+        throw new UserError('E_CANCELLED', `Burn Keys was cancelled before "${step.title}": ${burned.length} of ${pending.length} step(s) burned and verified, the rest untouched. The audit log keeps run ${id} open; run Burn Keys again to resume from here.`);
+      }
       o.onProgress?.(`Burning: ${step.title}...`);
       const stepBefore = decodeEfuses(await readEfuses(access));
       log({ ...common, phase: 'step-intent', step: step.id, efuseBefore: redactState(stepBefore) });
