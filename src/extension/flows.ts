@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
-import { captureOutput } from '../core/transport/capture';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { listPorts, describePort } from '../core/transport/ports';
 import { transportFromUrl } from '../core/transport/open';
-import { enterDownloadMode, exitDownloadMode } from '../core/connect/download-mode';
+import { enterDownloadMode } from '../core/connect/download-mode';
+import { captureBootLog } from '../core/flash/boot-capture';
 import { readEfuses } from '../core/efuse/access';
 import { decodeEfuses, isThreeFour } from '../core/efuse/decode';
 import { planBurnKeys } from '../core/efuse/burn/burn-keys';
@@ -32,7 +32,7 @@ import { writeFileAtomic } from '../core/util/atomic-file';
 import { fingerprint } from '../core/util/fingerprint';
 import { UserError } from '../core/errors';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
-import { withDevice, chipView, coreResetMode } from './device';
+import { withDevice, chipView, coreResetMode, type DeviceSession } from './device';
 import { snapshotFromWords, planSnapshot } from './sources/efuse-snapshot';
 import { generateMissingKeys } from './keys-actions';
 import type { UiState, SelectedPort, PortRow } from './state';
@@ -336,7 +336,7 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
         for (const r of result.results) addLog(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5)`);
         const prediction = predictor ? 'Boot prediction: the board boots (the digest, the signatures and the encryption match its eFuses).' : 'Boot prediction not run (partial plan).';
         addLog(prediction);
-        const bootLog = await bootLogAfterFlash(ctx, p, d.transport);
+        const bootLog = await bootLogAfterFlash(ctx, p, d, addLog);
         const ok = bootLog ? bootLog.verdict !== 'failed' : true;
         const text = bootLog ? `${prediction} ${bootLog.summary}` : prediction;
         push({ ...view.v!, state: 'done', regions: view.v!.regions.map((r) => ({ ...r, written: r.size })), result: { ok, text } });
@@ -354,24 +354,24 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
 }
 
 /**
- * The boot log after a flash, explained. A real board is reset into its firmware and listened
- * to; a virtual board in this window prints what the boot model predicts. A virtual board behind
- * `sim serve` cannot be reset over TCP, so the flash checks' prediction stands alone there.
+ * The boot log after a flash, explained. A real board or a virtual board behind `sim serve` is
+ * started into its firmware (reset lines, or FLASH_END when there are none) and listened to, the
+ * way the CLI's `flash` does it; a virtual board in this window prints what the boot model predicts.
  */
-async function bootLogAfterFlash(ctx: FlowContext, p: SelectedPort, t: import('../core/transport/transport').Transport): Promise<ReturnType<typeof explainBootLog> | undefined> {
+async function bootLogAfterFlash(ctx: FlowContext, p: SelectedPort, d: DeviceSession, addLog: (line: string) => void): Promise<ReturnType<typeof explainBootLog> | undefined> {
   const inProcess = ctx.virtuals.find(p.path);
   let text: string | undefined;
   if (inProcess) {
     const dev = inProcess.dev;
     text = predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size }).log.join('\n');
-  } else if (!p.virtual) {
-    await t.setBaud(115200);
-    text = await captureOutput(t, 2000, () => exitDownloadMode(t, coreResetMode(readSettings().resetMode), undefined));
+  } else {
+    text = await captureBootLog(d.transport, { ms: 2000, mode: coreResetMode(readSettings().resetMode), loader: d.conn.loader, note: addLog });
   }
   if (text === undefined) return undefined;
-  for (const line of text.split(/\r?\n/)) if (line.trim()) ctx.log.info(`boot | ${line}`);
+  // Into the Flash Progress tab's log (and the output channel), where the user watches the flash.
+  for (const line of text.split(/\r?\n/)) if (line.trim()) addLog(`boot | ${line}`);
   const ex = explainBootLog(text);
-  for (const f of ex.findings) ctx.log.info(`boot: "${f.line}": ${f.entry.meaning}`);
+  for (const f of ex.findings) addLog(`boot: "${f.line}": ${f.entry.meaning}`);
   return ex;
 }
 
@@ -392,14 +392,12 @@ export async function serialMonitor(ctx: FlowContext): Promise<void> {
     const dev = inProcess.dev;
     text = predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size }).log.join('\n');
     out.appendLine('(virtual board: the boot log its flash and eFuses produce)');
-  } else if (p.virtual) {
-    out.appendLine('A virtual board served by `pycom-secure sim serve` is reset into download mode on every connection, so it has no boot log to show here; flashing it shows the boot prediction.');
-    return;
   } else {
+    // A real board, or a virtual board behind `sim serve` (no reset lines: the ROM loader is told to run the firmware).
     const t = transportFromUrl(p.path);
     await t.open();
     try {
-      text = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listening to ${p.path} for 5 s` }, () => captureOutput(t, 5000, () => exitDownloadMode(t, coreResetMode(readSettings().resetMode), undefined)));
+      text = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listening to ${p.path} for 5 s` }, () => captureBootLog(t, { ms: 5000, mode: coreResetMode(readSettings().resetMode), note: (l) => out.appendLine(l) }));
     } finally {
       await t.close().catch(() => undefined);
     }

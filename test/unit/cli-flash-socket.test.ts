@@ -7,6 +7,9 @@ import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-serve
 import { getBootPredictor, setBootPredictor } from '../../src/core/virtual/boot-log';
 import { installVirtualBootPredictor } from '../../src/core/boot/virtual-wiring';
 import { KeyStore } from '../../src/core/keystore/key-store';
+import { transportFromUrl } from '../../src/core/transport/open';
+import { captureBootLog } from '../../src/core/flash/boot-capture';
+import { explainBootLog } from '../../src/core/flash/boot-log-catalogue';
 import { fixtureStore, flashMd5, secureBuild, tmpDir } from './flash-harness';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -109,6 +112,18 @@ describe('CLI: burn-keys, flash and predict-boot over socket:// on a served virt
     const r = await cli(['monitor', '--port', port, '--seconds', '1']);
     assert.equal(r.code, 0, r.out + r.err);
     assert.match(r.out, /Loaded app from partition at offset 0x10000/);
+  });
+
+  it('the core\'s captureBootLog (the editor\'s Serial Monitor and post-flash log) gets the boot log over socket:// with the default reset mode', async () => {
+    const t = transportFromUrl(port);
+    await t.open();
+    try {
+      const text = await captureBootLog(t, { ms: 1000, mode: 'auto' });
+      assert.match(text, /Loaded app from partition at offset 0x10000/);
+      assert.notEqual(explainBootLog(text).verdict, 'failed');
+    } finally {
+      await t.close();
+    }
   });
 
   it('predict-boot --plan: the build on burned eFuses boots, on fresh ones it does not', async () => {

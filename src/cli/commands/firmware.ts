@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { captureOutput } from '../../core/transport/capture';
+import { captureBootLog } from '../../core/flash/boot-capture';
 import { boardOption, resetModeOption } from '../common-options';
 import type { CliCommand, CliIo } from '../command';
 import { parseIntArg, type Args } from '../args';
@@ -21,9 +22,6 @@ import { readHardwareKeyFile } from '../../core/keys/key-files';
 import { transportFromUrl } from '../../core/transport/open';
 import type { Transport } from '../../core/transport/transport';
 import { connect } from '../../core/connect/connect';
-import { exitDownloadMode } from '../../core/connect/download-mode';
-import { chooseStrategy, type ResetMode } from '../../core/connect/strategy';
-import type { RomLoader } from '../../core/loader/rom-loader';
 import { identify } from '../../core/chip/identify';
 import { writeFileAtomic } from '../../core/util/atomic-file';
 import { fingerprint } from '../../core/util/fingerprint';
@@ -62,23 +60,6 @@ function printBootLog(io: CliIo, text: string): number {
   for (const f of ex.findings) io.out(`  ${f.entry.severity === 'failure' ? '✗' : f.entry.severity === 'success' ? '✓' : '•'} "${f.line}": ${f.entry.meaning}.`);
   io.out(ex.summary);
   return ex.verdict === 'failed' ? 1 : 0;
-}
-
-/**
- * Leaves download mode so the board boots its flash. With reset lines: the board's own exit (PIC or
- * RTS pulse). Without (socket://, manual boards): FLASH_END(1), which makes the ROM loader leave and
- * run the code in flash (esp32-rom-protocol.md §6.7), so the boot log can still be captured; a
- * jumpered P2 must still be removed before the next reset.
- */
-async function runFirmware(t: Transport, loader: RomLoader, mode: ResetMode, io: CliIo): Promise<void> {
-  if (chooseStrategy(mode, undefined, t.capabilities, t.url) !== 'none') {
-    await t.setBaud(115200);
-    await exitDownloadMode(t, mode, undefined);
-    return;
-  }
-  await loader.flashEnd(false);
-  await t.setBaud(115200);
-  if (!/^socket:\/\//i.test(t.url)) io.err('note: the ROM loader was told to run the firmware; remove the P2-GND wire before the next reset.');
 }
 
 const PROGRESS_STEP = 0.1;
@@ -182,7 +163,7 @@ const flash: CliCommand = {
           return;
         }
         for (const r of result.results) io.out(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5).`);
-        const log = await captureOutput(t, args.int('boot-log-ms', 2000), () => runFirmware(t, conn.loader, resetModeOption(args), io));
+        const log = await captureBootLog(t, { ms: args.int('boot-log-ms', 2000), mode: resetModeOption(args), loader: conn.loader, note: (l) => io.err(l) });
         return printBootLog(io, log);
       } finally {
         conn.loader.dispose();
@@ -257,18 +238,8 @@ const monitor: CliCommand = {
   async run(args, io) {
     args.maxPositionals(0);
     return withPort(args.need('port'), 115200, async (t) => {
-      const text = await captureOutput(t, args.int('seconds', 5) * 1000, args.flag('no-reset') ? undefined : async () => {
-        if (chooseStrategy(resetModeOption(args), undefined, t.capabilities, t.url) !== 'none') return exitDownloadMode(t, resetModeOption(args), undefined);
-        // No reset line (socket://, a board without DTR/RTS): if the ROM loader is listening, ask it
-        // to run the firmware; otherwise the board is already running it and we just listen.
-        const conn = await connect(t, { reset: 'none', baud: 115200, attempts: 1 }).catch(() => undefined);
-        if (!conn) return io.err('note: no reset line on this port; press the reset button to see the boot log.');
-        try {
-          return await runFirmware(t, conn.loader, 'none', io);
-        } finally {
-          conn.loader.dispose();
-        }
-      });
+      const ms = args.int('seconds', 5) * 1000;
+      const text = args.flag('no-reset') ? await captureOutput(t, ms) : await captureBootLog(t, { ms, mode: resetModeOption(args), note: (l) => io.err(l) });
       return printBootLog(io, text);
     });
   },

@@ -1,0 +1,55 @@
+import { captureOutput } from '../transport/capture';
+import type { Transport } from '../transport/transport';
+import { connect } from '../connect/connect';
+import { exitDownloadMode } from '../connect/download-mode';
+import { chooseStrategy, type ResetMode } from '../connect/strategy';
+import type { RomLoader } from '../loader/rom-loader';
+
+/**
+ * Leaves download mode so the board boots its flash. With reset lines: the board's own exit (PIC or
+ * RTS pulse). Without (socket://, manual boards): FLASH_END(1), which makes the ROM loader leave and
+ * run the code in flash (esp32-rom-protocol.md §6.7), so the boot log can still be captured; a
+ * jumpered P2 must still be removed before the next reset.
+ */
+export async function runFirmware(t: Transport, loader: RomLoader, mode: ResetMode, note?: (line: string) => void): Promise<void> {
+  if (chooseStrategy(mode, undefined, t.capabilities, t.url) !== 'none') {
+    await t.setBaud(115200);
+    await exitDownloadMode(t, mode, undefined);
+    return;
+  }
+  await loader.flashEnd(false);
+  await t.setBaud(115200);
+  if (!/^socket:\/\//i.test(t.url)) note?.('note: the ROM loader was told to run the firmware; remove the P2-GND wire before the next reset.');
+}
+
+export interface BootCaptureOptions {
+  /** How long to listen after the board was started. */
+  ms: number;
+  mode: ResetMode;
+  /** A loader already talking to the board (after a flash); without one, one is tried on the spot. */
+  loader?: RomLoader;
+  note?: (line: string) => void;
+}
+
+/**
+ * Starts the firmware and collects its boot log: the one way the CLI's `flash`/`monitor` and the
+ * editor's post-flash log and Serial Monitor do it. On a port without reset lines (a `sim serve`
+ * board, a manual board) the ROM loader, if it is listening, is told to run the firmware; if it
+ * is not, the board is already running and we only listen.
+ */
+export async function captureBootLog(t: Transport, o: BootCaptureOptions): Promise<string> {
+  return captureOutput(t, o.ms, async () => {
+    if (o.loader) return runFirmware(t, o.loader, o.mode, o.note);
+    if (chooseStrategy(o.mode, undefined, t.capabilities, t.url) !== 'none') {
+      await t.setBaud(115200);
+      return exitDownloadMode(t, o.mode, undefined);
+    }
+    const conn = await connect(t, { reset: 'none', baud: 115200, attempts: 1 }).catch(() => undefined);
+    if (!conn) return o.note?.('note: no reset line on this port; press the reset button to see the boot log.');
+    try {
+      return await runFirmware(t, conn.loader, 'none', o.note);
+    } finally {
+      conn.loader.dispose();
+    }
+  });
+}
