@@ -48,6 +48,19 @@ describe('virtual ESP32 ROM loader: registers and flash', () => {
     assert.deepEqual(status(await client.one(Op.WRITE_REG, Buffer.alloc(12))), [1, RomError.INVALID_MESSAGE]);
   });
 
+  it('invents no state at addresses without a model (read 0, writes dropped, recorded); SRAM stays RAM', async () => {
+    const { dev, client } = await memoryBoard();
+    const rtcCntlOptions0 = 0x3ff48000; // a real peripheral register the model does not know
+    assert.deepEqual(status(await client.one(Op.WRITE_REG, words(rtcCntlOptions0, 0xdeadbeef, 0xffffffff, 0))), [0, 0]);
+    assert.equal((await client.one(Op.READ_REG, words(rtcCntlOptions0))).value, 0);
+    assert.equal((await client.one(Op.READ_REG, words(0x3f400000))).value, 0, 'flash cache window: never plaintext');
+    assert.deepEqual([...dev.registers.unmodelled].sort(), [0x3f400000, rtcCntlOptions0]);
+    // internal SRAM (where a stub goes) is RAM
+    await client.one(Op.WRITE_REG, words(0x400be000, 0xcafef00d, 0xffffffff, 0));
+    assert.equal((await client.one(Op.READ_REG, words(0x400be000))).value, 0xcafef00d);
+    assert.equal(dev.registers.unmodelled.size, 2);
+  });
+
   it('answers the identity registers esptool reads', async () => {
     const { client } = await memoryBoard({ profile: 'LOPY4' });
     assert.equal((await client.one(Op.READ_REG, words(0x3ff44038))).value, 0x03);

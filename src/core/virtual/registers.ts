@@ -43,16 +43,47 @@ export interface RegisterSpaceDeps {
   uartBaud(): number;
 }
 
-/** A word-addressed register/memory map; unknown addresses behave like plain RAM. */
+/**
+ * Internal SRAM as the CPU addresses it (ESP32 TRM memory map): IRAM (SRAM0/SRAM1 instruction
+ * bus), DRAM (SRAM2/SRAM1 data bus), RTC FAST and RTC SLOW memory. Where MEM_DATA puts a stub.
+ * The SRAM1 data/instruction aliasing is not modelled (each alias keeps its own words).
+ */
+const SRAM_RANGES: ReadonlyArray<readonly [number, number]> = [
+  [0x3ffae000, 0x3fffffff], // DRAM
+  [0x3ff80000, 0x3ff81fff], // RTC FAST (data bus)
+  [0x40070000, 0x400bffff], // IRAM
+  [0x400c0000, 0x400c1fff], // RTC FAST (instruction bus)
+  [0x50000000, 0x50001fff], // RTC SLOW
+];
+
+export function isSram(addr: number): boolean {
+  const a = addr >>> 0;
+  return SRAM_RANGES.some(([lo, hi]) => a >= lo && a <= hi);
+}
+
+/**
+ * A word-addressed register/memory map. Internal SRAM behaves as RAM; the registers of §15 have
+ * models. Any other address has no model: the spec says nothing about READ_REG/WRITE_REG there
+ * (§6.3 only says the ROM does a word load/store; on silicon such an access may hit a peripheral
+ * with side effects, read garbage or raise a bus exception), so the conservative choice is to
+ * invent no state: reads return 0, writes are dropped, and the address is recorded in
+ * `unmodelled` so a test can tell that a tool relied on something the model does not know.
+ * (Formerly such addresses behaved like RAM, which let a write-then-read-back "succeed".)
+ * Flash-mapped cache windows (0x3F400000…, 0x400D0000…) are among them, so a READ_REG can
+ * never return decrypted flash, whatever DISABLE_DL_DECRYPT / DISABLE_DL_CACHE say (§11.1).
+ */
 export class RegisterSpace {
-  /** Writes to addresses without a model (and MEM_DATA uploads) are kept here. */
+  /** Internal SRAM words written by WRITE_REG or MEM_DATA. */
   private readonly memory = new Map<number, number>();
+  /** Addresses accessed since the last reset that have no model (read 0, writes dropped). */
+  readonly unmodelled = new Set<number>();
   private sdioConf = 0;
 
   constructor(private readonly d: RegisterSpaceDeps) {}
 
   reset(): void {
     this.memory.clear();
+    this.unmodelled.clear();
     this.sdioConf = 0;
   }
 
@@ -76,9 +107,10 @@ export class RegisterSpace {
       case RTC_CNTL_SDIO_CONF_ADDR:
         return this.sdioConf;
       default:
-        // Other addresses: RAM-like behaviour (last value written, else 0). What the ROM returns
-        // for unmapped addresses is UNCONFIRMED; no ESP32 tool reads them.
-        return this.memory.get(a) ?? 0;
+        if (isSram(a)) return this.memory.get(a) ?? 0;
+        // No model (UNCONFIRMED what silicon does): read 0, see the class comment.
+        this.unmodelled.add(a);
+        return 0;
     }
   }
 
@@ -99,15 +131,20 @@ export class RegisterSpace {
         this.sdioConf = v;
         return;
       default:
-        this.memory.set(a, v);
+        if (isSram(a)) this.memory.set(a, v);
+        else this.unmodelled.add(a); // no model: dropped (UNCONFIRMED, conservative)
     }
   }
 
-  /** MEM_DATA: bytes into RAM (kept as little-endian words). */
+  /** MEM_DATA: bytes into RAM (kept as little-endian words); bytes outside SRAM are dropped. */
   writeBytes(addr: number, data: Uint8Array): void {
     for (let i = 0; i < data.length; i++) {
       const a = (addr + i) >>> 0;
       const wa = (a & ~3) >>> 0;
+      if (!isSram(wa)) {
+        this.unmodelled.add(wa);
+        continue;
+      }
       const shift = (a & 3) * 8;
       const old = this.memory.get(wa) ?? 0;
       this.memory.set(wa, ((old & ~(0xff << shift)) | (data[i]! << shift)) >>> 0);
