@@ -22,7 +22,10 @@ import * as R from '../efuse/registers';
  * - A READ command (EFUSE_CONF = 0x5AA5) recomputes the read windows from `raw`: 3/4 decode
  *   (DEC_STATUS on bad check bytes), then RD_DIS masking (read-protected bits read 0).
  * - A CMD written while CONF holds any other value is ignored (QEMU; UNCONFIRMED on silicon).
- * - WDATA is left as is after PGM (UNCONFIRMED whether silicon clears it; QEMU doesn't).
+ * - WDATA is left as is after PGM (UNCONFIRMED whether silicon clears it; QEMU doesn't). This is
+ *   the conservative choice: a later PGM (of any block) burns stale program data again, so a tool
+ *   that forgets to clear WDATA shows the extra bits in a rehearsal instead of only on a chip.
+ *   A chip reset clears WDATA (register reset values).
  * Protection comes only from the field table (fields.ts).
  */
 

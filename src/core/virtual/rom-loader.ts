@@ -178,7 +178,9 @@ export class RomLoader {
       const mask = this.u32(req, 4 * i + 2);
       const delayUs = this.u32(req, 4 * i + 3);
       if (addr & 3) throw new Reject(RomError.INVALID_MESSAGE);
-      // Delay before the write, as the stub does (ROM assumed identical, §6.3).
+      // Several tuples and the delay before the write follow the stub; for the ROM both are
+      // UNCONFIRMED (§6.3, §18.2). The product's client sends one tuple with delay 0, so it does
+      // not depend on either; esptool's delay_after_us tuple is accepted as §6.3 describes.
       if (this.env.timing && delayUs) this.env.spend(delayUs / 1000, false);
       const v = mask === 0xffffffff ? value : ((this.env.regs.read(addr) & ~mask) | (value & mask)) >>> 0;
       this.env.regs.write(addr, v);
@@ -251,7 +253,8 @@ export class RomLoader {
   }
 
   private async flashBegin(req: Request): Promise<void> {
-    // The ESP32 ROM takes exactly 4 words (no encrypted-write flag, §6.8 / §17).
+    // The ESP32 ROM takes exactly 4 words (no encrypted-write flag, §6.8 / §17). What it does with
+    // a 5th word (esptool-js sends one) is UNCONFIRMED: rejected with 01 05, the conservative choice.
     this.need(req, 16);
     this.requireAttach();
     const [eraseSize, numBlocks, blockSize, offset] = [0, 1, 2, 3].map((i) => this.u32(req, i)) as [number, number, number, number];
