@@ -30,11 +30,12 @@ import { predictBoot } from '../core/boot/predict';
 import { makeOtaImage, knownSlots } from '../core/ota/ota-image';
 import { writeFileAtomic } from '../core/util/atomic-file';
 import { fingerprint } from '../core/util/fingerprint';
-import { UserError } from '../core/errors';
+import { UserError, isUserError } from '../core/errors';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { withDevice, chipView, coreResetMode, type DeviceSession } from './device';
 import { snapshotFromWords, planSnapshot } from './sources/efuse-snapshot';
 import { generateMissingKeys } from './keys-actions';
+import { pickHardening } from './burn-options';
 import type { UiState, SelectedPort, PortRow } from './state';
 import type { PycomPanel } from './panel';
 import type { VirtualBoards } from './virtual-boards';
@@ -216,9 +217,16 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
     if (flash.created) ctx.log.info(`generated the per-device flash-encryption key for ${d.info.mac.address} (fingerprint ${flash.fingerprint})`);
     // The reflashable secure boot key is the digest of the signing key (never its public key).
     const secureBootKey = digestPrivateKey(readSigningKeyFile(store.signingKeyPath), threeFour ? 192 : 256);
+    // Development or release: asked before the plan, so the plan the user reviews (and the MAC they
+    // type) covers exactly the fuses that will be burned.
+    const hardening = await pickHardening(vscode.window, d.info.mac.address);
+    if (hardening === undefined) {
+      ctx.log.info('Burn Keys: no profile chosen, nothing was burned.');
+      return false;
+    }
     const plan = planBurnKeys(snap, {
       target: { chip: d.info.chip, revision: d.info.revision.major, mac: d.info.mac.address },
-      flashKey: flash.key, secureBootKey, hardening: false, history: history.records,
+      flashKey: flash.key, secureBootKey, hardening, history: history.records,
     });
     const source = `${boardTitle(p)} ${d.info.mac.address} on ${p.path}`;
     ctx.state.update({ chip: chipView(d.info, p.virtual), efuses: planSnapshot(snap.words, source, plan) });
@@ -248,26 +256,45 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
       return false;
     }
     const apbMhz = d.info.crystalMhz === 26 ? 26 : 40;
-    const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Burning eFuses on ${plan.mac}`, cancellable: true }, async (progress, token) => {
-      // Stopping between register writes would leave a half-burned block; the core's audit log
-      // lets an interrupted burn resume, but a deliberate cancel only stops before the burn starts.
-      token.onCancellationRequested(() => ctx.log.warn('Burn Keys: the burn has started and finishes its steps (each is verified); run Burn Keys again to resume if the board is disconnected.'));
-      const steps = pendingSteps(plan).length;
-      return executeBurnKeys(d.conn.loader, plan, {
-        confirmMac: typed, flashKey: flash.key, secureBootKey, audit, revision: d.info.revision.text, engine: { apbMhz },
-        onProgress: (m) => {
-          ctx.log.info(`burn: ${m}`);
-          progress.report({ message: m, increment: 100 / (steps * 3) });
-        },
+    const abort = new AbortController();
+    let r: Awaited<ReturnType<typeof executeBurnKeys>>;
+    try {
+      r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Burning eFuses on ${plan.mac}`, cancellable: true }, async (progress, token) => {
+        // A cancel never stops a step halfway (a half-burned block): the core checks it between steps.
+        token.onCancellationRequested(() => {
+          ctx.log.warn('Burn Keys: cancel requested; stopping before the next step.');
+          abort.abort();
+        });
+        const steps = pendingSteps(plan).length;
+        return executeBurnKeys(d.conn.loader, plan, {
+          confirmMac: typed, flashKey: flash.key, secureBootKey, audit, revision: d.info.revision.text, engine: { apbMhz }, signal: abort.signal,
+          onProgress: (m) => {
+            ctx.log.info(`burn: ${m}`);
+            progress.report({ message: m, increment: 100 / (steps * 3) });
+          },
+        });
       });
-    });
+    } catch (e) {
+      if (isUserError(e) && e.code === 'E_CANCELLED') {
+        // Show what the chip holds now; the audit log keeps the run open, the next Burn Keys resumes it.
+        const now = await readEfuses(d.conn.loader);
+        ctx.state.update({ chip: chipView(await identify(d.conn), p.virtual), efuses: snapshotFromWords(now.words, source) });
+        ctx.log.warn(e.message);
+        void vscode.window.showWarningMessage(`Pycom: ${e.message}`, 'Burn Keys', 'Show Audit Log').then((a) => {
+          if (a === 'Burn Keys') void vscode.commands.executeCommand('pycom.burnKeys');
+          if (a === 'Show Audit Log') void vscode.commands.executeCommand('pycom.showAuditLog');
+        });
+        return false;
+      }
+      throw e;
+    }
     // Read back through the link, not from the burn result, so the views show what the chip reports now.
     const after = await readEfuses(d.conn.loader);
     const info = await identify(d.conn);
     ctx.state.update({ chip: chipView(info, p.virtual), efuses: snapshotFromWords(after.words, source) });
     ctx.panel.show('efuses');
     ctx.log.info(`Burn Keys done on ${plan.mac}: ${r.burned.length} step(s) burned and verified; audit ${r.id} in ${audit.file}`);
-    void vscode.window.showInformationMessage(`Pycom: burned and verified ${r.burned.length} step(s) on ${plan.mac}: keys protected, flash encryption on, secure boot on.`, 'Show Audit Log')
+    void vscode.window.showInformationMessage(`Pycom: burned and verified ${r.burned.length} step(s) on ${plan.mac}: keys protected, flash encryption on, secure boot on${hardening ? ', download-mode crypto and JTAG closed' : ''}.`, 'Show Audit Log')
       .then((a) => a && vscode.commands.executeCommand('pycom.showAuditLog'));
     return true;
   });

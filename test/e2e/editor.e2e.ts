@@ -79,6 +79,12 @@ describe('Pycom Secure in a real VS Code (code-server)', function () {
     await first.waitFor();
     assert.match(await first.innerText(), /virtual/i);
     await page().locator('.quick-input-widget input').press('Enter');
+    // Development or release, asked before the plan; development is first (the default).
+    const profile = page().locator('.quick-input-list .monaco-list-row').first();
+    await profile.filter({ hasText: 'Development (keys + encryption + secure boot)' }).waitFor();
+    assert.match(await page().locator('.quick-input-list').innerText(), /Release: also close UART download-mode crypto and JTAG/);
+    await screenshot(page(), '04a-burn-keys-profile');
+    await page().locator('.quick-input-widget input').press('Enter');
     const frame = await webviewFrame(page(), '[data-testid="burn-plan"]');
     assert.equal((await frame.locator('[data-testid="plan-mac"]').innerText()).trim(), mac);
     assert.match(await frame.locator('[data-testid="burn-plan"]').innerText(), /cannot be undone/);
@@ -131,7 +137,17 @@ describe('Pycom Secure in a real VS Code (code-server)', function () {
     assert.match(await frame.locator('[data-testid="flash-overall"]').innerText(), /100%/);
     assert.match(await frame.locator('[data-testid="flash-state"]').innerText(), /done/);
     assert.match(await result.innerText(), /Boot prediction: the board boots/);
+    // The served board has no reset lines: the ROM loader is told to run the firmware and its boot log is shown.
+    assert.match(await frame.locator('pre.log').innerText(), /boot \| .*Loaded app from partition at offset 0x10000/);
     await screenshot(page(), '08-flash-progress');
+  });
+
+  it('"Pycom: Open Serial Monitor" shows the served board\'s boot log', async () => {
+    await runCommand(page(), 'Pycom: Open Serial Monitor');
+    // The summary line is printed only after a captured log ("printed nothing" otherwise).
+    await page().locator('.part.panel .view-lines', { hasText: /The boot log holds no line|The board booted/ }).first().waitFor({ timeout: 30_000 });
+    assert.equal(await page().locator('.part.panel .view-lines', { hasText: /printed nothing|sim serve/ }).count(), 0);
+    await screenshot(page(), '08b-serial-monitor');
   });
 
   it('renders markup from device data and file names as text, injecting nothing', async () => {

@@ -4,6 +4,11 @@ import * as zlib from 'node:zlib';
 import { Op, RomError, SYNC_PAYLOAD } from '../../src/core/rom/opcodes';
 import { decodeResponse, encodeRequest, words } from '../../src/core/rom/packet';
 import { slipEncode } from '../../src/core/rom/slip';
+import { connect } from '../../src/core/connect/connect';
+import { isUserError } from '../../src/core/errors';
+import { instantSleepClock } from '../../src/core/loader/clock';
+import { createMemoryPair } from '../../src/core/transport/memory';
+import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { dataBlock, memoryBoard, status } from './virtual-harness';
 
 describe('virtual ESP32 ROM loader: basics', () => {
@@ -92,6 +97,27 @@ describe('virtual ESP32 ROM loader: registers and flash', () => {
     assert.deepEqual([...r.data], [1, 5, 0, 0]);
     const s = await client.one(Op.GET_SECURITY_INFO, Buffer.alloc(0));
     assert.notEqual(s.op, Op.GET_SECURITY_INFO);
+  });
+
+  it('can repeat the unknown-opcode rejection 8 times (UNCONFIRMED count); the product client drains the repeats', async () => {
+    const raw = await memoryBoard({ unknownOpcodeReplyRepeats: 8 });
+    const r = await raw.client.command(Op.GET_SECURITY_INFO, Buffer.alloc(0), { n: 8 });
+    for (const x of r) assert.deepEqual([...x.data], [1, 5, 0, 0]);
+    const dev = new VirtualEsp32({ unknownOpcodeReplyRepeats: 8 });
+    const { host, device } = createMemoryPair();
+    dev.attach(device);
+    dev.reset('download');
+    await host.open();
+    const conn = await connect(host, { reset: 'none', clock: instantSleepClock, syncTimeoutMs: 2000 });
+    try {
+      await assert.rejects(conn.loader.command(Op.GET_SECURITY_INFO, Buffer.alloc(0)), (e: unknown) => isUserError(e) && e.code === 'E_UNSUPPORTED_COMMAND');
+      await dev.idle();
+      assert.equal(await conn.loader.readReg(0x40001000), 0x00f01d83);
+      // a second command also gets its own answer, not a leftover rejection
+      await conn.loader.spiAttach();
+    } finally {
+      conn.loader.dispose();
+    }
   });
 
   it('refuses flash commands before SPI_ATTACH and a 4-byte SPI_ATTACH', async () => {

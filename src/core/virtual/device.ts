@@ -46,6 +46,8 @@ export interface VirtualEsp32Options {
   efuse?: EfuseWords;
   /** Opcode byte in the reply to an unknown command (§5.3, UNCONFIRMED; default 0x00). */
   unknownOpcodeReplyOp?: number;
+  /** How often that reply is sent (§5.3, UNCONFIRMED 1…8; default 1). */
+  unknownOpcodeReplyRepeats?: number;
 }
 
 /** Baud mismatch beyond which UART bytes are garbage (a UART tolerates roughly ±3 %). */
@@ -128,6 +130,7 @@ export class VirtualEsp32 {
         this.stateValue = 'ram';
       },
       unknownOpcodeReplyOp: opts.unknownOpcodeReplyOp ?? 0x00,
+      unknownOpcodeReplyRepeats: opts.unknownOpcodeReplyRepeats ?? 1,
     });
   }
 

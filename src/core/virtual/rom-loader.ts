@@ -38,6 +38,12 @@ export interface LoaderEnv {
   jumpToRam(entry: number): void;
   /** Opcode byte used in the reply to an unknown opcode (§5.3; UNCONFIRMED, default 0x00). */
   unknownOpcodeReplyOp: number;
+  /**
+   * How many times that rejection frame is sent (§5.3; UNCONFIRMED: the spec suggests 1,
+   * esptool's comment says the ROM repeats it up to 8 times). Tests set 8 to prove a client
+   * drains the repeats instead of reading them as the answer to its next command.
+   */
+  unknownOpcodeReplyRepeats: number;
 }
 
 /** Plausible non-zero SYNC value: the observed 0x20120707 is the payload's first word (§6.2). */
@@ -158,9 +164,10 @@ export class RomLoader {
       case Op.MEM_END:
         return this.memEnd(req);
       default:
-        // Unknown opcode (GET_SECURITY_INFO, stub-only 0xD0–0xD4…): one frame whose opcode does
-        // not echo the request, status 01 05 (§5.3).
-        return this.reply(this.env.unknownOpcodeReplyOp, RomError.INVALID_MESSAGE);
+        // Unknown opcode (GET_SECURITY_INFO, stub-only 0xD0–0xD4…): a frame whose opcode does not
+        // echo the request, status 01 05 (§5.3), once by default (repeat count UNCONFIRMED).
+        for (let i = 0; i < Math.max(1, this.env.unknownOpcodeReplyRepeats); i++) await this.reply(this.env.unknownOpcodeReplyOp, RomError.INVALID_MESSAGE);
+        return;
     }
   }
 

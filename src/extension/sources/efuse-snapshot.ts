@@ -76,7 +76,8 @@ export function planSnapshot(words: EfuseWords, source: string, plan: BurnPlan):
     plan: {
       title: `Burn Keys on ${plan.mac} (revision ${plan.revision}, coding scheme ${plan.codingScheme})`,
       mac: plan.mac,
-      irreversible: pending.map((st) => [st.title, st.effect, ...st.protections.map((p) => `then ${p}`)].join(' — ')),
+      // One line per step, then one per protection it brings (each hardening fuse: what it closes and costs).
+      irreversible: pending.flatMap((st) => [`${st.title} — ${st.effect}`, ...st.protections.map((p) => `then ${p}`)]),
       details: renderPlan(plan),
     },
   };

@@ -180,8 +180,8 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
   ];
   if (input.hardening) {
     steps.push(block0Step(ctx, STEP.hardening, 'Hardening: disable download-mode encryption, decryption, cache and JTAG',
-      `Closes the serial and JTAG ways to use or read the keys; afterwards the board can only be updated with images encrypted on the host. ${hardeningLines().join(' ')}`,
-      HARDENING_FIELDS.map((name) => ({ name, value: 1 })), []));
+      'Closes the serial and JTAG ways to use or read the keys; afterwards the board can only be updated with images encrypted on the host.',
+      HARDENING_FIELDS.map((name) => ({ name, value: 1 })), hardeningLines()));
   }
   const warnings: string[] = [];
   if (!input.hardening) warnings.push('Without --hardening the UART download mode can still encrypt and decrypt flash and JTAG stays open (Pycom\'s default flow).');
