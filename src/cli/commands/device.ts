@@ -1,12 +1,10 @@
 import { resetModeOption } from '../common-options';
+import { withBoard, withPort } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
 import { listPorts, describePort, type PortEntry } from '../../core/transport/ports';
-import { transportFromUrl } from '../../core/transport/open';
-import type { Transport } from '../../core/transport/transport';
-import { connect, DEFAULT_BAUD } from '../../core/connect/connect';
 import { enterDownloadMode, exitDownloadMode } from '../../core/connect/download-mode';
-import { identify, type ChipInfo } from '../../core/chip/identify';
+import type { ChipInfo } from '../../core/chip/identify';
 import { formatUsbId, type UsbBoard } from '../../core/boards/usb-ids';
 import { predictBootCommand } from './predict-boot';
 
@@ -15,16 +13,6 @@ async function boardFor(port: string): Promise<UsbBoard | undefined> {
   if (/^socket:\/\//i.test(port)) return undefined;
   const listing = await listPorts().catch(() => undefined);
   return listing?.ports.find((p) => p.path === port)?.board;
-}
-
-async function withPort<T>(port: string, fn: (t: Transport) => Promise<T>): Promise<T> {
-  const t = transportFromUrl(port);
-  await t.open();
-  try {
-    return await fn(t);
-  } finally {
-    await t.close().catch(() => undefined);
-  }
 }
 
 function portJson(p: PortEntry): Record<string, unknown> {
@@ -92,17 +80,8 @@ const info: CliCommand = {
   async run(args, io) {
     args.maxPositionals(0);
     const port = args.need('port');
-    const baud = args.int('baud', DEFAULT_BAUD);
-    const reset = resetModeOption(args);
     const board = await boardFor(port);
-    const chip = await withPort(port, async (t) => {
-      const conn = await connect(t, { reset, baud, board, log: (l) => io.err(l), trace: args.flag('verbose') ? (l) => io.err(l) : undefined });
-      try {
-        return await identify(conn);
-      } finally {
-        conn.loader.dispose();
-      }
-    });
+    const chip = await withBoard(args, io, async (_conn, info) => info, { board, trace: args.flag('verbose') ? (l) => io.err(l) : undefined });
     if (args.flag('json')) io.out(JSON.stringify({ ...chip, board: board?.name ?? null }, null, 2));
     else for (const line of formatChipInfo(chip)) io.out(line);
   },

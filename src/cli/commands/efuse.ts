@@ -1,9 +1,7 @@
+import { withBoard } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
 import { UserError } from '../../core/errors';
-import { transportFromUrl } from '../../core/transport/open';
-import { connect, DEFAULT_BAUD, type Connection } from '../../core/connect/connect';
-import { identify, type ChipInfo } from '../../core/chip/identify';
 import { readInputFile } from '../../core/util/atomic-file';
 import { readEfuses } from '../../core/efuse/access';
 import { decodeEfuses, isThreeFour } from '../../core/efuse/decode';
@@ -20,22 +18,6 @@ import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
 
-/** Opens PORT (serial or socket://), gets the ROM loader talking and identifies the chip. */
-async function withDevice<T>(args: Args, io: CliIo, fn: (conn: Connection, chip: ChipInfo) => Promise<T>): Promise<T> {
-  const t = transportFromUrl(args.need('port'));
-  await t.open();
-  try {
-    const conn = await connect(t, { baud: args.int('baud', DEFAULT_BAUD), log: (l) => io.err(l) });
-    try {
-      return await fn(conn, await identify(conn));
-    } finally {
-      conn.loader.dispose();
-    }
-  } finally {
-    await t.close().catch(() => undefined);
-  }
-}
-
 const summary: CliCommand = {
   name: 'efuse summary',
   summary: 'Show every eFuse field of the connected ESP32 (espefuse names; --json in espefuse\'s summary JSON shape). Key bytes are never shown.',
@@ -43,7 +25,7 @@ const summary: CliCommand = {
   options: [...PORT_OPTS, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
-    const dec = await withDevice(args, io, async (conn) => decodeEfuses(await readEfuses(conn.loader)));
+    const dec = await withBoard(args, io, async (conn) => decodeEfuses(await readEfuses(conn.loader)));
     io.out(args.flag('json') ? JSON.stringify(summaryJson(dec), null, 4) : summaryText(dec));
   },
 };
@@ -55,7 +37,7 @@ const dump: CliCommand = {
   options: PORT_OPTS,
   async run(args, io) {
     args.maxPositionals(0);
-    const dec = await withDevice(args, io, async (conn) => decodeEfuses(await readEfuses(conn.loader)));
+    const dec = await withBoard(args, io, async (conn) => decodeEfuses(await readEfuses(conn.loader)));
     io.out(dumpText(dec));
   },
 };
@@ -102,7 +84,7 @@ const burnKeys: CliCommand = {
     const audit = new AuditLog(store.auditPath);
     const history = readAudit(audit.file);
     for (const d of history.damaged) io.err(`Warning: line ${d.line} of ${audit.file} is damaged${d.last ? ' (torn last line: the previous run was cut off while writing it)' : ''}; the other lines are used.`);
-    return withDevice(args, io, async (conn, chip) => {
+    return withBoard(args, io, async (conn, chip) => {
       const snap = await readEfuses(conn.loader);
       const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
       const secureBootKey = loadSecureBootKey(args, threeFour);

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { captureOutput } from '../../core/transport/capture';
 import { captureBootLog } from '../../core/flash/boot-capture';
 import { boardOption, resetModeOption } from '../common-options';
+import { withBoard, withPort } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import { parseIntArg, type Args } from '../args';
 import { UserError } from '../../core/errors';
@@ -19,10 +20,6 @@ import { makeOtaImage } from '../../core/ota/ota-image';
 import { queryOtaSlot } from '../../core/ota/raw-repl';
 import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
 import { readHardwareKeyFile } from '../../core/keys/key-files';
-import { transportFromUrl } from '../../core/transport/open';
-import type { Transport } from '../../core/transport/transport';
-import { connect } from '../../core/connect/connect';
-import { identify } from '../../core/chip/identify';
 import { writeFileAtomic } from '../../core/util/atomic-file';
 import { fingerprint } from '../../core/util/fingerprint';
 import * as fs from 'node:fs';
@@ -42,16 +39,6 @@ function plan(args: Args, flashSize: number | undefined, flashKey?: Uint8Array):
   const pairs = [];
   for (let i = 0; i < pos.length; i += 2) pairs.push({ address: parseIntArg(pos[i]!, 'ADDR', args.command), file: pos[i + 1]! });
   return planFromPairs(pairs);
-}
-
-async function withPort<T>(port: string, baud: number, fn: (t: Transport) => Promise<T>): Promise<T> {
-  const t = transportFromUrl(port, baud);
-  await t.open();
-  try {
-    return await fn(t);
-  } finally {
-    await t.close().catch(() => undefined);
-  }
 }
 
 function printBootLog(io: CliIo, text: string): number {
@@ -126,48 +113,42 @@ const flash: CliCommand = {
       io.out('Dry run: the plan passed the checks that need no board; nothing was written.');
       return;
     }
-    return withPort(port, 115200, async (t) => {
-      const conn = await connect(t, { reset: resetModeOption(args), baud: args.int('baud', 921600), log: (l) => io.err(l) });
-      try {
-        const info = await identify(conn);
-        const keys = keysForBoard(ks, info);
-        if (keys.flashKeySource) io.err(`Flash key: ${keys.flashKeySource}.`);
-        const p = plan(args, info.flash.sizeBytes, keys.flashKey);
-        // The same prediction as the editor's Flash command (src/core/flash/board-boot-predictor.ts).
-        const { predictor: predictBoot, skipped } = await boardBootPredictor(conn.loader, info, p, keys, ks);
-        if (skipped) io.err(`note: ${skipped}`);
-        let nextShown = 0;
-        const result = await runFlashSession({
-          io: romFlashIo(conn.loader),
-          info,
-          plan: p,
-          store: ks,
-          keys,
-          incremental: args.flag('incremental'),
-          dryRun: args.flag('dry-run'),
-          forceConfigSector: args.flag('force-config-sector'),
-          ...(predictBoot ? { predictBoot } : {}),
-          compress: !args.flag('no-compress'),
-          log: (l) => io.err(l),
-          onProgress: (e) => {
-            const frac = e.bytesDone / Math.max(1, e.bytesTotal);
-            if (e.phase === 'done' || frac >= nextShown) {
-              nextShown = frac + PROGRESS_STEP;
-              io.err(`[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}: ${Math.round(frac * 100)}% (${Math.round(e.throughput / 1024)} KiB/s${e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : ''})`);
-            }
-          },
-        });
-        for (const n of result.report.notes) io.err(`note: ${n}`);
-        if (args.flag('dry-run')) {
-          io.out('Dry run: every check passed; nothing was written.');
-          return;
-        }
-        for (const r of result.results) io.out(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5).`);
-        const log = await captureBootLog(t, { ms: args.int('boot-log-ms', 2000), mode: resetModeOption(args), loader: conn.loader, note: (l) => io.err(l) });
-        return printBootLog(io, log);
-      } finally {
-        conn.loader.dispose();
+    return withBoard(args, io, async (conn, info) => {
+      const keys = keysForBoard(ks, info);
+      if (keys.flashKeySource) io.err(`Flash key: ${keys.flashKeySource}.`);
+      const p = plan(args, info.flash.sizeBytes, keys.flashKey);
+      // The same prediction as the editor's Flash command (src/core/flash/board-boot-predictor.ts).
+      const { predictor: predictBoot, skipped } = await boardBootPredictor(conn.loader, info, p, keys, ks);
+      if (skipped) io.err(`note: ${skipped}`);
+      let nextShown = 0;
+      const result = await runFlashSession({
+        io: romFlashIo(conn.loader),
+        info,
+        plan: p,
+        store: ks,
+        keys,
+        incremental: args.flag('incremental'),
+        dryRun: args.flag('dry-run'),
+        forceConfigSector: args.flag('force-config-sector'),
+        ...(predictBoot ? { predictBoot } : {}),
+        compress: !args.flag('no-compress'),
+        log: (l) => io.err(l),
+        onProgress: (e) => {
+          const frac = e.bytesDone / Math.max(1, e.bytesTotal);
+          if (e.phase === 'done' || frac >= nextShown) {
+            nextShown = frac + PROGRESS_STEP;
+            io.err(`[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}: ${Math.round(frac * 100)}% (${Math.round(e.throughput / 1024)} KiB/s${e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : ''})`);
+          }
+        },
+      });
+      for (const n of result.report.notes) io.err(`note: ${n}`);
+      if (args.flag('dry-run')) {
+        io.out('Dry run: every check passed; nothing was written.');
+        return;
       }
+      for (const r of result.results) io.out(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5).`);
+      const log = await captureBootLog(conn.transport, { ms: args.int('boot-log-ms', 2000), mode: resetModeOption(args), loader: conn.loader, note: (l) => io.err(l) });
+      return printBootLog(io, log);
     });
   },
 };
@@ -178,22 +159,16 @@ const verifyFlash: CliCommand = {
   usage: 'verify-flash --port PORT (--build DIR | ADDR FILE ...) [--board B]',
   options: [{ name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }],
   async run(args, io) {
-    return withPort(args.need('port'), 115200, async (t) => {
-      const conn = await connect(t, { reset: resetModeOption(args), baud: args.int('baud', 921600), log: (l) => io.err(l) });
-      try {
-        const info = await identify(conn);
-        const p = plan(args, info.flash.sizeBytes, keysForBoard(store(args), info).flashKey);
-        const fio = romFlashIo(conn.loader);
-        let bad = 0;
-        for (const r of p.regions) {
-          const diff = await differingRanges(fio, r.address, r.data);
-          if (diff.length) bad++;
-          io.out(`${describeRegion(r)}: ${diff.length ? `differs in ${diff.map(([a, b]) => `${hex(r.address + a)}-${hex(r.address + b)}`).join(', ')}` : 'verify OK (digest matched)'}`);
-        }
-        return bad ? 1 : 0;
-      } finally {
-        conn.loader.dispose();
+    return withBoard(args, io, async (conn, info) => {
+      const p = plan(args, info.flash.sizeBytes, keysForBoard(store(args), info).flashKey);
+      const fio = romFlashIo(conn.loader);
+      let bad = 0;
+      for (const r of p.regions) {
+        const diff = await differingRanges(fio, r.address, r.data);
+        if (diff.length) bad++;
+        io.out(`${describeRegion(r)}: ${diff.length ? `differs in ${diff.map(([a, b]) => `${hex(r.address + a)}-${hex(r.address + b)}`).join(', ')}` : 'verify OK (digest matched)'}`);
       }
+      return bad ? 1 : 0;
     });
   },
 };
@@ -220,7 +195,7 @@ const otaImage: CliCommand = {
     } else {
       const port = args.opt('port');
       if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
-      slot = await withPort(port, 115200, (t) => queryOtaSlot(t));
+      slot = await withPort(port, (t) => queryOtaSlot(t));
       source = 'board';
       io.err(`The board says its next OTA slot is ${hex(slot)}.`);
     }
@@ -237,7 +212,7 @@ const monitor: CliCommand = {
   options: [{ name: 'port' }, { name: 'seconds' }, { name: 'no-reset', flag: true }, { name: 'reset' }],
   async run(args, io) {
     args.maxPositionals(0);
-    return withPort(args.need('port'), 115200, async (t) => {
+    return withPort(args.need('port'), async (t) => {
       const ms = args.int('seconds', 5) * 1000;
       const text = args.flag('no-reset') ? await captureOutput(t, ms) : await captureBootLog(t, { ms, mode: resetModeOption(args), note: (l) => io.err(l) });
       return printBootLog(io, text);

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { boardOption, resetModeOption } from '../common-options';
+import { boardOption } from '../common-options';
+import { withBoard } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
 import { UserError } from '../../core/errors';
@@ -11,9 +12,6 @@ import { overlayFlash } from '../../core/flash/boot-check';
 import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
 import { readHardwareKeyFile, readSigningKeyFile } from '../../core/keys/key-files';
 import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
-import { transportFromUrl } from '../../core/transport/open';
-import { connect, DEFAULT_BAUD } from '../../core/connect/connect';
-import { identify } from '../../core/chip/identify';
 import { readEfuses } from '../../core/efuse/access';
 import { field, readFieldRaw } from '../../core/efuse/fields';
 import { readFlash as romReadFlash } from '../../core/loader/flash';
@@ -91,51 +89,41 @@ async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
 }
 
 async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Promise<number> {
-  const t = transportFromUrl(port);
-  await t.open();
-  try {
-    const conn = await connect(t, { reset: resetModeOption(args), baud: args.int('baud', DEFAULT_BAUD), log: (l) => io.err(l) });
-    try {
-      const info = await identify(conn);
-      const words = (await readEfuses(conn.loader)).words;
-      const threeFour = Number(readFieldRaw(words, field('CODING_SCHEME'))) === 1;
-      const keys = knownKeys(args, ks, info.mac.address, threeFour);
-      const r = resolveBootEfuses(words, info.revision.major, keys);
-      const flashSize = info.flash.sizeBytes;
-      if (!flashSize) throw new UserError('E_FLASH_SIZE', 'predict-boot: the flash chip did not identify itself, so the boot cannot be predicted; check the board and its connection.');
-      let source = `The board on ${port}`;
-      if (r.undecidable.length) return report(args, io, source, r, undefined);
-      let read = (o: number, n: number): Promise<Uint8Array> => romReadFlash(conn.loader, o, n);
-      const dir = args.opt('build');
-      if (dir) {
-        // The board as it will be after this build is written: the plan's bytes over what it holds now.
-        const { plan } = buildPlan(args, dir, keys.flashKey, flashSize);
-        const fromBoard = read;
-        read = async (o, n) => {
-          const now = await fromBoard(o, n);
-          return overlayFlash(plan, () => now)(o, n);
-        };
-        source = `The board on ${port} after flashing ${path.basename(dir)}`;
-      }
-      let fetched = 0;
-      const v = await predictBootFromReader({
-        efuse: r.efuse,
-        flashSize,
-        read,
-        ...(keys.signingPublicKey ? { signingPublicKey: keys.signingPublicKey } : {}),
-        onRead: (n) => {
-          // READ_FLASH_SLOW moves 64 bytes per command: say so when a large app makes this slow.
-          if (Math.floor((fetched + n) / 0x40000) > Math.floor(fetched / 0x40000)) io.err(`Reading flash for the prediction: ${Math.round((fetched + n) / 1024)} KiB so far...`);
-          fetched += n;
-        },
-      });
-      return report(args, io, source, r, v);
-    } finally {
-      conn.loader.dispose();
+  return withBoard(args, io, async (conn, info) => {
+    const words = (await readEfuses(conn.loader)).words;
+    const threeFour = Number(readFieldRaw(words, field('CODING_SCHEME'))) === 1;
+    const keys = knownKeys(args, ks, info.mac.address, threeFour);
+    const r = resolveBootEfuses(words, info.revision.major, keys);
+    const flashSize = info.flash.sizeBytes;
+    if (!flashSize) throw new UserError('E_FLASH_SIZE', 'predict-boot: the flash chip did not identify itself, so the boot cannot be predicted; check the board and its connection.');
+    let source = `The board on ${port}`;
+    if (r.undecidable.length) return report(args, io, source, r, undefined);
+    let read = (o: number, n: number): Promise<Uint8Array> => romReadFlash(conn.loader, o, n);
+    const dir = args.opt('build');
+    if (dir) {
+      // The board as it will be after this build is written: the plan's bytes over what it holds now.
+      const { plan } = buildPlan(args, dir, keys.flashKey, flashSize);
+      const fromBoard = read;
+      read = async (o, n) => {
+        const now = await fromBoard(o, n);
+        return overlayFlash(plan, () => now)(o, n);
+      };
+      source = `The board on ${port} after flashing ${path.basename(dir)}`;
     }
-  } finally {
-    await t.close().catch(() => undefined);
-  }
+    let fetched = 0;
+    const v = await predictBootFromReader({
+      efuse: r.efuse,
+      flashSize,
+      read,
+      ...(keys.signingPublicKey ? { signingPublicKey: keys.signingPublicKey } : {}),
+      onRead: (n) => {
+        // READ_FLASH_SLOW moves 64 bytes per command: say so when a large app makes this slow.
+        if (Math.floor((fetched + n) / 0x40000) > Math.floor(fetched / 0x40000)) io.err(`Reading flash for the prediction: ${Math.round((fetched + n) / 1024)} KiB so far...`);
+        fetched += n;
+      },
+    });
+    return report(args, io, source, r, v);
+  });
 }
 
 export const predictBootCommand: CliCommand = {
