@@ -42,8 +42,8 @@ cs_apt() {
   fi
   cs_log "installing Debian packages ${missing[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null || cs_fail "apt-get update"
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || cs_fail "apt-get install ${missing[*]}"
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null || cs_fail "apt-get update"
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || cs_fail "apt-get install ${missing[*]}"
 }
 
 # code-server's native modules need Node 24; the machine's Node stays as it is. The npm package

@@ -15,8 +15,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages ${need_apt[*]} with apt-get (serial tests over ptys, USB port listing)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null || fail "apt-get update"
-    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null || fail "apt-get install ${need_apt[*]}"
+    apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null || fail "apt-get update"
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null || fail "apt-get install ${need_apt[*]}"
   else
     echo "setup: please install these Debian packages: ${need_apt[*]} (sudo apt-get install ${need_apt[*]})" >&2
   fi
