@@ -1,4 +1,4 @@
-import { UserError } from '../core/errors';
+import { UserError } from '../core';
 
 /** What a command accepts: long options (with aliases), which of them are boolean flags. */
 export interface OptionSpec {

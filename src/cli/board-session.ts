@@ -1,10 +1,7 @@
 import type { Args } from './args';
 import type { CliIo } from './command';
 import { resetModeOption } from './common-options';
-import { transportFromUrl } from '../core/transport/open';
-import type { Transport } from '../core/transport/transport';
-import { connect, DEFAULT_BAUD, type Connection, type ConnectOptions } from '../core/connect/connect';
-import { identify, type ChipInfo } from '../core/chip/identify';
+import { connect, DEFAULT_BAUD, identify, transportFromUrl, type ChipInfo, type Connection, type ConnectOptions, type Transport } from '../core';
 
 /** Opens a port (serial or socket://) for the length of `fn`, and always closes it. */
 export async function withPort<T>(port: string, fn: (t: Transport) => Promise<T>): Promise<T> {

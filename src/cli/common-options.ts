@@ -1,7 +1,5 @@
 import type { Args } from './args';
-import { UserError } from '../core/errors';
-import { RESET_MODES, type ResetMode } from '../core/connect/strategy';
-import { parseBoard, type BoardId } from '../core/boards/firmware';
+import { parseBoard, RESET_MODES, UserError, type BoardId, type ResetMode } from '../core';
 
 /** `--reset auto|pic|classic|none`, shared by every command that connects to a board. */
 export function resetModeOption(args: Args): ResetMode {

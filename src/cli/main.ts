@@ -1,12 +1,11 @@
 import { parseArgs, Args } from './args';
 import type { CliCommand, CliIo } from './command';
-import { isUserError } from '../core/errors';
+import { isUserError, VERSION } from '../core';
 import { securityCommands } from './commands/security';
 import { deviceCommands } from './commands/device';
 import { simCommands } from './commands/sim';
 import { efuseCommands } from './commands/efuse';
 import { firmwareCommands } from './commands/firmware';
-import { VERSION } from '../core/version';
 
 export const allCommands: CliCommand[] = [
   ...securityCommands,

@@ -1,5 +1,5 @@
 import type * as vscode from 'vscode';
-import { HARDENING_FUSES } from '../core/efuse/burn/hardening';
+import { HARDENING_FUSES } from '../core';
 
 /** The Burn Keys profile choice; `hardening` is what planBurnKeys gets (the CLI's --hardening). */
 export interface HardeningChoice extends vscode.QuickPickItem {

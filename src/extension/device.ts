@@ -1,8 +1,4 @@
-import { transportFromUrl } from '../core/transport/open';
-import type { Transport } from '../core/transport/transport';
-import { connect, type Connection } from '../core/connect/connect';
-import { identify, type ChipInfo } from '../core/chip/identify';
-import type { ResetMode } from '../core/connect/strategy';
+import { connect, identify, transportFromUrl, type ChipInfo, type Connection, type ResetMode, type Transport } from '../core';
 import type { PycomSettings } from './settings';
 import type { ChipView } from './state';
 

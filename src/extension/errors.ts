@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { isUserError } from '../core/errors';
+import { isUserError } from '../core';
 
 const DOWNLOAD_MODE_HELP = 'https://docs.pycom.io/updatefirmware/device/';
 /** Error codes after which the user most likely needs to put the board in download mode. */

@@ -14,8 +14,7 @@ import { registerCommands } from './commands';
 import { registerBuildTasks, runBuildTask } from './tasks';
 import { VirtualBoards } from './virtual-boards';
 import { refreshPorts, type FlowContext } from './flows';
-import { readHardwareKeyFile } from '../core/keys/key-files';
-import { KeyStore } from '../core/keystore/key-store';
+import { KeyStore, readHardwareKeyFile } from '../core';
 import * as fs from 'node:fs';
 import { registerTestHooks } from './test-hooks';
 

@@ -1,9 +1,5 @@
 import * as path from 'node:path';
-import { KeyStore } from '../core/keystore/key-store';
-import { generateSigningKey, encodeSec1Pem } from '../core/crypto/signing-key';
-import { generateFlashEncryptionKey } from '../core/crypto/flash-key';
-import { writeNewKeyFile } from '../core/keys/key-files';
-import { fingerprint } from '../core/util/fingerprint';
+import { encodeSec1Pem, fingerprint, generateFlashEncryptionKey, generateSigningKey, KeyStore, writeNewKeyFile } from '../core';
 
 export interface GeneratedKey {
   what: string;

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { SecurityState } from '../core/chip/security';
+import type { SecurityState } from '../core';
 import type { EfuseSnapshot, FlashProgressView } from '../../webview/src/protocol';
 
 export interface SelectedPort {

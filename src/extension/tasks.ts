@@ -1,8 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { detectProject } from '../core/firmware/project';
-import { runBuild, type BuildTarget } from '../core/firmware/build-runner';
-import { isUserError } from '../core/errors';
+import { detectProject, isUserError, runBuild, type BuildTarget } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { buildBoard, keyStore } from './flows';
 

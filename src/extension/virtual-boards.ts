@@ -1,7 +1,5 @@
 import * as vscode from 'vscode';
-import { VirtualEsp32 } from '../core/virtual/device';
-import { startSimServer, type SimServer } from '../core/virtual/tcp-server';
-import { installVirtualBootPredictor } from '../core/boot/virtual-wiring';
+import { installVirtualBootPredictor, startSimServer, VirtualEsp32, type SimServer } from '../core';
 
 export interface RunningVirtualBoard {
   url: string;

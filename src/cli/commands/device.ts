@@ -2,10 +2,7 @@ import { resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { listPorts, describePort, type PortEntry } from '../../core/transport/ports';
-import { enterDownloadMode, exitDownloadMode } from '../../core/connect/download-mode';
-import type { ChipInfo } from '../../core/chip/identify';
-import { formatUsbId, type UsbBoard } from '../../core/boards/usb-ids';
+import { describePort, enterDownloadMode, exitDownloadMode, formatUsbId, listPorts, type ChipInfo, type PortEntry, type UsbBoard } from '../../core';
 import { predictBootCommand } from './predict-boot';
 
 /** The board behind a local port, from the OS listing (nothing for socket:// URLs). */

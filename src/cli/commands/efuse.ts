@@ -1,20 +1,7 @@
 import { withBoard } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { UserError } from '../../core/errors';
-import { readInputFile } from '../../core/util/atomic-file';
-import { readEfuses } from '../../core/efuse/access';
-import { decodeEfuses, isThreeFour } from '../../core/efuse/decode';
-import { summaryJson, summaryText } from '../../core/efuse/summary';
-import { dumpText } from '../../core/efuse/dump';
-import { planBurnKeys } from '../../core/efuse/burn/burn-keys';
-import { checkConfirmation, closeInterruptedRun, executeBurnKeys } from '../../core/efuse/burn/execute';
-import { pendingSteps, renderPlan } from '../../core/efuse/burn/plan';
-import { hardeningHelp } from '../../core/efuse/burn/hardening';
-import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
-import { AuditLog, readAudit } from '../../core/audit/audit-log';
-import { parseSigningKey } from '../../core/crypto/signing-key';
-import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
+import { AuditLog, checkConfirmation, closeInterruptedRun, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, executeBurnKeys, hardeningHelp, isThreeFour, KeyStore, parseSigningKey, pendingSteps, planBurnKeys, readAudit, readEfuses, readInputFile, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
 

@@ -1,29 +1,10 @@
 import * as path from 'node:path';
-import { captureOutput } from '../../core/transport/capture';
-import { captureBootLog } from '../../core/flash/boot-capture';
+import { boardBootPredictor, captureBootLog, captureOutput, checkPlan, DEFAULT_KEY_STORE, describeRegion, detectProject, differingRanges, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, makeOtaImage, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, runBuild, runFlashSession, UserError, writeFileAtomic, type BuildTarget, type FlashPlan } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import { parseIntArg, type Args } from '../args';
-import { UserError } from '../../core/errors';
-import { detectProject } from '../../core/firmware/project';
-import { runBuild, type BuildTarget } from '../../core/firmware/build-runner';
-import { findBuildOutputs } from '../../core/firmware/outputs';
-import { hex } from '../../core/firmware/generations';
-import { planFromBuild, planFromPairs, describeRegion, type FlashPlan } from '../../core/flash/plan';
-import { checkPlan } from '../../core/flash/checks';
-import { runFlashSession, keysForBoard } from '../../core/flash/session';
-import { romFlashIo } from '../../core/flash/rom-io';
-import { differingRanges } from '../../core/flash/writer';
-import { explainBootLog } from '../../core/flash/boot-log-catalogue';
-import { makeOtaImage } from '../../core/ota/ota-image';
-import { queryOtaSlot } from '../../core/ota/raw-repl';
-import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
-import { readHardwareKeyFile } from '../../core/keys/key-files';
-import { writeFileAtomic } from '../../core/util/atomic-file';
-import { fingerprint } from '../../core/util/fingerprint';
 import * as fs from 'node:fs';
-import { boardBootPredictor } from '../../core/flash/board-boot-predictor';
 
 function store(args: Args): KeyStore {
   return new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);

@@ -4,22 +4,7 @@ import { boardOption } from '../common-options';
 import { withBoard } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { UserError } from '../../core/errors';
-import type { BoardId } from '../../core/boards/firmware';
-import { findBuildOutputs } from '../../core/firmware/outputs';
-import { planFromBuild, type FlashPlan } from '../../core/flash/plan';
-import { overlayFlash } from '../../core/flash/boot-check';
-import { KeyStore, DEFAULT_KEY_STORE } from '../../core/keystore/key-store';
-import { readHardwareKeyFile, readSigningKeyFile } from '../../core/keys/key-files';
-import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
-import { readEfuses } from '../../core/efuse/access';
-import { field, readFieldRaw } from '../../core/efuse/fields';
-import { readFlash as romReadFlash } from '../../core/loader/flash';
-import { predictBoot, type BootVerdict } from '../../core/boot/predict';
-import {
-  PLANNED_EFUSE_STATES, plannedBootEfuses, predictBootFromReader, resolveBootEfuses,
-  type KnownKeys, type PlannedEfuseState, type ResolvedEfuses,
-} from '../../core/boot/predict-connected';
+import { DEFAULT_KEY_STORE, digestPrivateKey, field, findBuildOutputs, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootFromReader, readEfuses, readFieldRaw, readFlash as romReadFlash, readHardwareKeyFile, readSigningKeyFile, resolveBootEfuses, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
 
 /** Keys for the prediction: explicit files first, then the key store (per-device flash key, shared key, signing key). */
 function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {

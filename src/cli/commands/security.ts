@@ -1,18 +1,7 @@
 import * as path from 'node:path';
 import type { Args, OptionSpec } from '../args';
 import type { CliCommand, CliIo } from '../command';
-import { UserError } from '../../core/errors';
-import { readInputFile, writeFileAtomic } from '../../core/util/atomic-file';
-import { fingerprint } from '../../core/util/fingerprint';
-import { readHardwareKeyFile, readSigningKeyFile, readVerifyingKeyFile, writeNewKeyFile } from '../../core/keys/key-files';
-import { generateFlashEncryptionKey } from '../../core/crypto/flash-key';
-import { encodeSec1Pem, generateSigningKey } from '../../core/crypto/signing-key';
-import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
-import { digestSecureBootloader } from '../../core/crypto/bootloader-digest';
-import { SIGNATURE_BLOCK_LEN, signData, verifySignedData } from '../../core/crypto/signature';
-import { decryptFlashData, encryptFlashData } from '../../core/crypto/flash-encryption';
-import { readEspImage, checksumOk, hashOk } from '../../core/image/esp-image';
-import { describeImage } from '../../core/image/describe-image';
+import { checksumOk, decryptFlashData, describeImage, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSigningKey, hashOk, readEspImage, readHardwareKeyFile, readInputFile, readSigningKeyFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, UserError, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
 
 // Option spellings: espsecure v5 (hyphens) first, v4 underscores and short forms as aliases.
 const VERSION: OptionSpec = { name: 'version' };

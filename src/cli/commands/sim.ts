@@ -1,13 +1,7 @@
 import * as fs from 'node:fs';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { UserError } from '../../core/errors';
-import { MODULE_IDS } from '../../core/boards/modules';
-import { VirtualEsp32 } from '../../core/virtual/device';
-import { resolveModule, type CodingSchemeOption } from '../../core/virtual/profiles';
-import { loadStateFile, saveStateFile } from '../../core/virtual/state-file';
-import { startSimServer } from '../../core/virtual/tcp-server';
-import { installVirtualBootPredictor } from '../../core/boot/virtual-wiring';
+import { installVirtualBootPredictor, loadStateFile, MODULE_IDS, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
 
 function codingScheme(args: Args): CodingSchemeOption {
   const v = args.opt('coding-scheme') ?? 'none';

@@ -1,7 +1,6 @@
 import * as zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { ROM_FLASH_WRITE_SIZE, READ_FLASH_SLOW_MAX } from '../rom/opcodes';
-import type { RomLoader } from './rom-loader';
 import { isTransientLinkFailure, linkError } from './link-error';
 import { DEFAULT_TIMEOUT_MS, ERASE_REGION_MS_PER_MB, ERASE_WRITE_MS_PER_MB, WRITE_BLOCK_ATTEMPTS, timeoutPerMb } from './timeouts';
 
@@ -42,7 +41,21 @@ export interface WriteFlashResult {
  * anyway), 0x400-byte blocks, retries only where re-sending is harmless, then an MD5 check.
  * No FLASH_END is sent: on the ROM it would start the app.
  */
-export async function writeFlash(loader: RomLoader, addr: number, data: Uint8Array, opts: WriteFlashOptions = {}): Promise<WriteFlashResult> {
+/**
+ * The ROM loader commands the flash routines are built on (RomLoader implements them); kept as an
+ * interface here so this module does not import the loader that calls it.
+ */
+export interface RomFlashCommands {
+  readonly port: string;
+  flashBegin(eraseSize: number, blocks: number, blockSize: number, offset: number, timeoutMs: number): Promise<void>;
+  flashData(block: Uint8Array, seq: number, timeoutMs?: number): Promise<void>;
+  flashDeflBegin(eraseSize: number, blocks: number, blockSize: number, offset: number, timeoutMs: number): Promise<void>;
+  flashDeflData(block: Uint8Array, seq: number, timeoutMs?: number): Promise<void>;
+  flashMd5(addr: number, size: number): Promise<string>;
+  readFlashSlow(addr: number, length: number): Promise<Buffer>;
+}
+
+export async function writeFlash(loader: RomFlashCommands, addr: number, data: Uint8Array, opts: WriteFlashOptions = {}): Promise<WriteFlashResult> {
   const start = addr - (addr % SECTOR);
   const prefix = addr - start;
   const padded = Math.ceil((prefix + data.length) / 4) * 4;
@@ -101,12 +114,12 @@ export async function writeFlash(loader: RomLoader, addr: number, data: Uint8Arr
   return result;
 }
 
-export async function md5(loader: RomLoader, addr: number, length: number): Promise<string> {
+export async function md5(loader: RomFlashCommands, addr: number, length: number): Promise<string> {
   return loader.flashMd5(addr, length);
 }
 
 /** READ_FLASH_SLOW, 64 bytes per command (raw flash: ciphertext when encrypted). */
-export async function readFlash(loader: RomLoader, addr: number, length: number, opts: { onProgress?: (p: FlashProgress) => void; signal?: AbortSignal } = {}): Promise<Buffer> {
+export async function readFlash(loader: RomFlashCommands, addr: number, length: number, opts: { onProgress?: (p: FlashProgress) => void; signal?: AbortSignal } = {}): Promise<Buffer> {
   const out = Buffer.alloc(length);
   for (let off = 0; off < length; off += READ_FLASH_SLOW_MAX) {
     checkAbort(loader, opts.signal, `after reading ${off} of ${length} bytes`);
@@ -117,7 +130,7 @@ export async function readFlash(loader: RomLoader, addr: number, length: number,
   return out;
 }
 
-function checkAbort(loader: RomLoader, signal: AbortSignal | undefined, where: string): void {
+function checkAbort(loader: RomFlashCommands, signal: AbortSignal | undefined, where: string): void {
   if (signal?.aborted) throw linkError('E_CANCELLED', { port: loader.port, detail: where });
 }
 

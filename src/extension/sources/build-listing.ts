@@ -1,8 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { findProjectRoot } from '../../core/firmware/project';
-import { findBuildOutputs } from '../../core/firmware/outputs';
-import { parseBoard, BOARDS } from '../../core/boards/firmware';
+import { BOARDS, findBuildOutputs, findProjectRoot, parseBoard } from '../../core';
 import type { BuildListing } from '../trees/builds-nodes';
 
 /**

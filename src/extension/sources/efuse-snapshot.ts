@@ -1,7 +1,5 @@
-import { EFUSE_FIELDS, readFieldRaw, isWrDisSet, isRdDisSet, type EfuseWords, type EfuseField } from '../../core/efuse/fields';
-import { fingerprint } from '../../core/util/fingerprint';
+import { EFUSE_FIELDS, fingerprint, isRdDisSet, isWrDisSet, pendingSteps, readFieldRaw, renderPlan, type BurnPlan, type EfuseField, type EfuseWords } from '../../core';
 import type { EfuseFieldView, EfuseSnapshot } from '../../../webview/src/protocol';
-import { pendingSteps, renderPlan, type BurnPlan } from '../../core/efuse/burn/plan';
 
 function bitsText(f: EfuseField): string {
   return [f.wrDis !== undefined ? `WR_DIS[${f.wrDis}]` : '', f.rdDis !== undefined ? `RD_DIS[${f.rdDis}]` : ''].filter(Boolean).join(' ');

@@ -1,9 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KeyStore, DEVICES_DIR, FLASH_KEY_FILE } from '../../core/keystore/key-store';
-import { fingerprint } from '../../core/util/fingerprint';
-import { readHardwareKeyFile, readSigningKeyFile } from '../../core/keys/key-files';
-import { digestPrivateKey } from '../../core/crypto/secure-boot-key';
+import { DEVICES_DIR, digestPrivateKey, fingerprint, FLASH_KEY_FILE, KeyStore, readHardwareKeyFile, readSigningKeyFile } from '../../core';
 import type { KeyStoreListing } from '../trees/keys-nodes';
 
 type Fp = { path: string; fingerprint: string };
