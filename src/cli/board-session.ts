@@ -1,7 +1,8 @@
 import type { Args } from './args';
 import type { CliIo } from './command';
 import { resetModeOption } from './common-options';
-import { connect, DEFAULT_BAUD, identify, transportFromUrl, type ChipInfo, type Connection, type ConnectOptions, type Transport } from '../core';
+import { terminalUi } from './terminal-ui';
+import { DEFAULT_BAUD, transportFromUrl, withBoard as coreWithBoard, type BoardSession, type BoardTarget, type Transport } from '../core';
 
 /** Opens a port (serial or socket://) for the length of `fn`, and always closes it. */
 export async function withPort<T>(port: string, fn: (t: Transport) => Promise<T>): Promise<T> {
@@ -14,23 +15,12 @@ export async function withPort<T>(port: string, fn: (t: Transport) => Promise<T>
   }
 }
 
-/**
- * The common shape of every command that talks to a board: open --port, enter download mode the
- * board's way (--reset), switch to --baud, identify the chip, run `fn`, and let go of the loader
- * and the port whatever happens.
- */
-export async function withBoard<T>(
-  args: Args,
-  io: CliIo,
-  fn: (conn: Connection, chip: ChipInfo) => Promise<T>,
-  extra: Pick<ConnectOptions, 'board' | 'trace'> = {},
-): Promise<T> {
-  return withPort(args.need('port'), async (t) => {
-    const conn = await connect(t, { ...extra, reset: resetModeOption(args), baud: args.int('baud', DEFAULT_BAUD), log: (l) => io.err(l) });
-    try {
-      return await fn(conn, await identify(conn));
-    } finally {
-      conn.loader.dispose();
-    }
-  });
+/** The board the command line names: --port, --reset, --baud. */
+export function boardTarget(args: Args, extra: Pick<BoardTarget, 'board' | 'trace'> = {}): BoardTarget {
+  return { port: args.need('port'), reset: resetModeOption(args), baud: args.int('baud', DEFAULT_BAUD), ...extra };
+}
+
+/** The core's withBoard for a command: the board from --port/--reset/--baud, progress on stderr. */
+export function withBoard<T>(args: Args, io: CliIo, fn: (session: BoardSession) => Promise<T>, extra: Pick<BoardTarget, 'board' | 'trace'> = {}): Promise<T> {
+  return coreWithBoard(boardTarget(args, extra), terminalUi(io), fn);
 }

@@ -78,3 +78,11 @@ export type { CodingSchemeOption } from './virtual/profiles';
 export { loadStateFile, saveStateFile } from './virtual/state-file';
 export { startSimServer } from './virtual/tcp-server';
 export type { SimServer } from './virtual/tcp-server';
+
+// The workflows: one body per user-level job, driven through a UiPort by the CLI, the editor and the campaigns.
+export { scriptedUi } from './workflows/ui-port';
+export type { UiPort, Choice, ChoiceQuestion, MacQuestion } from './workflows/ui-port';
+export { withBoard } from './workflows/board';
+export type { BoardTarget, BoardSession } from './workflows/board';
+export { burnKeys, eFuseApbMhz, hardeningChoices, leftOpenWarnings, notConfirmedError } from './workflows/burn-keys';
+export type { BurnKeysKeys, BurnKeysOutcome, BurnKeysRequest } from './workflows/burn-keys';

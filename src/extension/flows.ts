@@ -1,12 +1,12 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AuditLog, boardBootPredictor, bootEfusesFromRaw, captureBootLog, decodeEfuses, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, executeBurnKeys, explainBootLog, findBuildOutputs, findProjectRoot, fingerprint, hex, identify, isThreeFour, isUserError, keysForBoard, KeyStore, knownSlots, listPorts, makeOtaImage, normaliseMac, parseBoard, pendingSteps, planBurnKeys, planFromBuild, predictBoot, readAudit, readEfuses, readHardwareKeyFile, readSigningKeyFile, romFlashIo, runFlashSession, transportFromUrl, UserError, writeFileAtomic, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
+import { boardBootPredictor, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, bootEfusesFromRaw, captureBootLog, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, explainBootLog, findBuildOutputs, findProjectRoot, fingerprint, hex, keysForBoard, KeyStore, knownSlots, listPorts, makeOtaImage, parseBoard, planFromBuild, predictBoot, readEfuses, readHardwareKeyFile, readSigningKeyFile, romFlashIo, runFlashSession, transportFromUrl, UserError, writeFileAtomic, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { withDevice, chipView, coreResetMode, type DeviceSession } from './device';
 import { snapshotFromWords, planSnapshot } from './sources/efuse-snapshot';
 import { generateMissingKeys } from './keys-actions';
-import { pickHardening } from './burn-options';
+import { vscodeUi } from './vscode-ui';
 import type { UiState, SelectedPort, PortRow } from './state';
 import type { PycomPanel } from './panel';
 import type { VirtualBoards } from './virtual-boards';
@@ -166,9 +166,10 @@ export async function enterDownload(ctx: FlowContext): Promise<void> {
 // ---------------------------------------------------------------- Burn Keys
 
 /**
- * Burn Keys, the whole sequence: pick the board (virtual first) → read its eFuses → plan →
- * show the plan with before/after columns → the user types the board's MAC → burn with
- * progress → the core verifies → read again and show the new state. Audit-logged by the core.
+ * Burn Keys in the editor: pick the board (virtual first), then the core's Burn Keys workflow
+ * (the same one the CLI and the fault campaigns run) with VS Code as its UI: the plan in the
+ * panel with before/after columns, the profile as a quick pick, the typed MAC in an input box,
+ * progress in a cancellable notification; the new state is shown when it ends.
  */
 export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<boolean> {
   const p = port ?? (await pickBoard(ctx, 'Pycom: Burn Keys: which board?', true));
@@ -176,98 +177,67 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
   const s = readSettings();
   const store = keyStore();
   if (!fs.existsSync(store.signingKeyPath)) throw new UserError('E_NO_KEY', `There is no signing key at ${store.signingKeyPath}: run "Pycom: Generate Keys" first.`);
-  const warning = store.exposureWarning();
-  if (warning) ctx.log.warn(warning);
-  const audit = new AuditLog(store.auditPath);
-  const history = readAudit(audit.file);
-  for (const d of history.damaged) ctx.log.warn(`line ${d.line} of ${audit.file} is damaged; the other lines are used.`);
+  const ui = vscodeUi(ctx.log);
   return withDevice(p.path, s, (l) => ctx.log.info(l), async (d) => {
-    const snap = await readEfuses(d.conn.loader);
-    const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
-    const flash = store.flashKeyFor(d.info.mac.address, s.perDeviceKeys ? 'per-device' : 'shared', threeFour ? 24 : 32);
-    if (flash.created) ctx.log.info(`generated the per-device flash-encryption key for ${d.info.mac.address} (fingerprint ${flash.fingerprint})`);
-    // The reflashable secure boot key is the digest of the signing key (never its public key).
-    const secureBootKey = digestPrivateKey(readSigningKeyFile(store.signingKeyPath), threeFour ? 192 : 256);
-    // Development or release: asked before the plan, so the plan the user reviews (and the MAC they
-    // type) covers exactly the fuses that will be burned.
-    const hardening = await pickHardening(vscode.window, d.info.mac.address);
-    if (hardening === undefined) {
-      ctx.log.info('Burn Keys: no profile chosen, nothing was burned.');
-      return false;
-    }
-    const plan = planBurnKeys(snap, {
-      target: { chip: d.info.chip, revision: d.info.revision.major, mac: d.info.mac.address },
-      flashKey: flash.key, secureBootKey, hardening, history: history.records,
-    });
     const source = `${boardTitle(p)} ${d.info.mac.address} on ${p.path}`;
-    ctx.state.update({ chip: chipView(d.info, p.virtual), efuses: planSnapshot(snap.words, source, plan) });
-    ctx.panel.show('efuses');
-    for (const w of plan.warnings) ctx.log.warn(w);
-    if (pendingSteps(plan).length === 0) {
-      ctx.state.update({ efuses: snapshotFromWords(snap.words, source) });
-      void vscode.window.showInformationMessage(`Pycom: ${d.info.mac.address} already has its keys burned and protected; nothing to do.`);
-      return true;
-    }
-    const typed = await vscode.window.showInputBox({
-      title: `Burn Keys on ${p.virtual ? 'the VIRTUAL board' : 'a REAL board'} ${plan.mac}`,
-      prompt: `Review the plan in the Pycom panel. Type this board's MAC (${plan.mac}) to burn ${pendingSteps(plan).length} step(s). eFuses cannot be unburned.`,
-      placeHolder: plan.mac,
-      ignoreFocusOut: true,
-      validateInput: (v) => {
-        try {
-          return normaliseMac(v) === plan.mac ? undefined : `That is not this board's MAC; type ${plan.mac}.`;
-        } catch {
-          return `Type the MAC as six hex bytes: ${plan.mac}.`;
-        }
+    const r = await burnKeysWorkflow({ transport: d.transport, conn: d.conn, chip: d.info }, {
+      store,
+      virtual: p.virtual,
+      keys: ({ mac, threeFour }) => {
+        const flash = store.flashKeyFor(mac, s.perDeviceKeys ? 'per-device' : 'shared', threeFour ? 24 : 32);
+        if (flash.created) ctx.log.info(`generated the per-device flash-encryption key for ${mac} (fingerprint ${flash.fingerprint})`);
+        // The reflashable secure boot key is the digest of the signing key (never its public key).
+        return { flashKey: flash.key, secureBootKey: digestPrivateKey(readSigningKeyFile(store.signingKeyPath), threeFour ? 192 : 256) };
       },
-    });
-    if (typed === undefined) {
-      ctx.state.update({ efuses: snapshotFromWords(snap.words, source) });
-      ctx.log.info('Burn Keys: not confirmed, nothing was burned.');
-      return false;
-    }
-    const apbMhz = d.info.crystalMhz === 26 ? 26 : 40;
-    const abort = new AbortController();
-    let r: Awaited<ReturnType<typeof executeBurnKeys>>;
-    try {
-      r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Burning eFuses on ${plan.mac}`, cancellable: true }, async (progress, token) => {
-        // A cancel never stops a step halfway (a half-burned block): the core checks it between steps.
-        token.onCancellationRequested(() => {
-          ctx.log.warn('Burn Keys: cancel requested; stopping before the next step.');
-          abort.abort();
-        });
-        const steps = pendingSteps(plan).length;
-        return executeBurnKeys(d.conn.loader, plan, {
-          confirmMac: typed, flashKey: flash.key, secureBootKey, audit, revision: d.info.revision.text, engine: { apbMhz }, signal: abort.signal,
-          onProgress: (m) => {
-            ctx.log.info(`burn: ${m}`);
-            progress.report({ message: m, increment: 100 / (steps * 3) });
-          },
-        });
-      });
-    } catch (e) {
-      if (isUserError(e) && e.code === 'E_CANCELLED') {
-        // Show what the chip holds now; the audit log keeps the run open, the next Burn Keys resumes it.
-        const now = await readEfuses(d.conn.loader);
-        ctx.state.update({ chip: chipView(await identify(d.conn), p.virtual), efuses: snapshotFromWords(now.words, source) });
-        ctx.log.warn(e.message);
-        void vscode.window.showWarningMessage(`Pycom: ${e.message}`, 'Burn Keys', 'Show Audit Log').then((a) => {
+      showPlan: (plan, snap) => {
+        ctx.state.update({ chip: chipView(d.info, p.virtual), efuses: planSnapshot(snap.words, source, plan) });
+        ctx.panel.show('efuses');
+        for (const w of plan.warnings) ctx.log.warn(w);
+      },
+    }, ui);
+    const showWords = (words: EfuseWords) => ctx.state.update({ efuses: snapshotFromWords(words, source) });
+    switch (r.kind) {
+      case 'not-chosen':
+        ctx.log.info('Burn Keys: no profile chosen, nothing was burned.');
+        void vscode.window.showInformationMessage('Pycom: Burn Keys was cancelled; nothing was burned.');
+        return false;
+      case 'dry-run':
+        return false;
+      case 'not-confirmed':
+        showWords((await readEfuses(d.conn.loader)).words);
+        ctx.log.info('Burn Keys: not confirmed, nothing was burned.');
+        void vscode.window.showInformationMessage('Pycom: Burn Keys was cancelled; nothing was burned.');
+        return false;
+      case 'nothing-to-do':
+      case 'closed': {
+        showWords((await readEfuses(d.conn.loader)).words);
+        if (r.kind === 'closed') {
+          if (r.result.closed.length) ctx.log.info(`Burn Keys: interrupted run(s) ${r.result.closed.join(', ')} had burned every step; verified and recorded as done in ${store.auditPath}.`);
+          for (const w of leftOpenWarnings(r.result.leftOpen)) ctx.log.warn(w);
+        }
+        void vscode.window.showInformationMessage(`Pycom: ${d.info.mac.address} already has its keys burned and protected; nothing to do.${r.kind === 'closed' && r.result.closed.length ? ' The interrupted run in the audit log was verified and closed.' : ''}`);
+        return true;
+      }
+      case 'cancelled':
+        ctx.state.update({ chip: chipView(r.chip, p.virtual), efuses: snapshotFromWords(r.after.words, source) });
+        ctx.log.warn(r.message);
+        void vscode.window.showWarningMessage(`Pycom: ${r.message}`, 'Burn Keys', 'Show Audit Log').then((a) => {
           if (a === 'Burn Keys') void vscode.commands.executeCommand('pycom.burnKeys');
           if (a === 'Show Audit Log') void vscode.commands.executeCommand('pycom.showAuditLog');
         });
         return false;
+      case 'burned': {
+        ctx.state.update({ chip: chipView(r.chip, p.virtual), efuses: snapshotFromWords(r.after.words, source) });
+        ctx.panel.show('efuses');
+        ctx.log.info(`Burn Keys done on ${r.plan.mac}: ${r.result.burned.length} step(s) burned and verified; audit ${r.result.id} in ${store.auditPath}`);
+        if (r.result.closed.length) ctx.log.info(`Earlier interrupted run(s) ${r.result.closed.join(', ')} verified and recorded as done.`);
+        for (const w of leftOpenWarnings(r.result.leftOpen)) ctx.log.warn(w);
+        const hardened = r.plan.steps.some((st) => st.id === 'hardening');
+        void vscode.window.showInformationMessage(`Pycom: burned and verified ${r.result.burned.length} step(s) on ${r.plan.mac}: keys protected, flash encryption on, secure boot on${hardened ? ', download-mode crypto and JTAG closed' : ''}.`, 'Show Audit Log')
+          .then((a) => a && vscode.commands.executeCommand('pycom.showAuditLog'));
+        return true;
       }
-      throw e;
     }
-    // Read back through the link, not from the burn result, so the views show what the chip reports now.
-    const after = await readEfuses(d.conn.loader);
-    const info = await identify(d.conn);
-    ctx.state.update({ chip: chipView(info, p.virtual), efuses: snapshotFromWords(after.words, source) });
-    ctx.panel.show('efuses');
-    ctx.log.info(`Burn Keys done on ${plan.mac}: ${r.burned.length} step(s) burned and verified; audit ${r.id} in ${audit.file}`);
-    void vscode.window.showInformationMessage(`Pycom: burned and verified ${r.burned.length} step(s) on ${plan.mac}: keys protected, flash encryption on, secure boot on${hardening ? ', download-mode crypto and JTAG closed' : ''}.`, 'Show Audit Log')
-      .then((a) => a && vscode.commands.executeCommand('pycom.showAuditLog'));
-    return true;
   });
 }
 

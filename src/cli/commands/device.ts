@@ -78,7 +78,7 @@ const info: CliCommand = {
     args.maxPositionals(0);
     const port = args.need('port');
     const board = await boardFor(port);
-    const chip = await withBoard(args, io, async (_conn, info) => info, { board, trace: args.flag('verbose') ? (l) => io.err(l) : undefined });
+    const chip = await withBoard(args, io, async ({ chip }) => chip, { board, trace: args.flag('verbose') ? (l) => io.err(l) : undefined });
     if (args.flag('json')) io.out(JSON.stringify({ ...chip, board: board?.name ?? null }, null, 2));
     else for (const line of formatChipInfo(chip)) io.out(line);
   },

@@ -1,7 +1,8 @@
 import { withBoard } from '../board-session';
-import type { CliCommand, CliIo } from '../command';
+import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { AuditLog, checkConfirmation, closeInterruptedRun, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, executeBurnKeys, hardeningHelp, isThreeFour, KeyStore, parseSigningKey, pendingSteps, planBurnKeys, readAudit, readEfuses, readInputFile, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, hardeningHelp, KeyStore, leftOpenWarnings, notConfirmedError, parseSigningKey, readEfuses, readInputFile, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { terminalUi } from '../terminal-ui';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
 
@@ -12,7 +13,7 @@ const summary: CliCommand = {
   options: [...PORT_OPTS, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
-    const dec = await withBoard(args, io, async (conn) => decodeEfuses(await readEfuses(conn.loader)));
+    const dec = await withBoard(args, io, async ({ conn }) => decodeEfuses(await readEfuses(conn.loader)));
     io.out(args.flag('json') ? JSON.stringify(summaryJson(dec), null, 4) : summaryText(dec));
   },
 };
@@ -24,7 +25,7 @@ const dump: CliCommand = {
   options: PORT_OPTS,
   async run(args, io) {
     args.maxPositionals(0);
-    const dec = await withBoard(args, io, async (conn) => decodeEfuses(await readEfuses(conn.loader)));
+    const dec = await withBoard(args, io, async ({ conn }) => decodeEfuses(await readEfuses(conn.loader)));
     io.out(dumpText(dec));
   },
 };
@@ -42,12 +43,7 @@ function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
   return digestPrivateKey(key, threeFour ? 192 : 256);
 }
 
-/** Interrupted runs this run could not vouch for stay open in the audit log; the user is told which and why. */
-function reportLeftOpen(io: CliIo, leftOpen: readonly { id: string; reason: string }[]): void {
-  for (const r of leftOpen) io.err(`Warning: ${r.reason}. Check the board with \`efuse summary\` and keep the audit log.`);
-}
-
-const burnKeys: CliCommand = {
+const burnKeysCommand: CliCommand = {
   name: 'efuse burn-keys',
   summary: 'Burn the flash-encryption and secure boot keys and enable flash encryption and secure boot, as one plan you see and confirm. Permanent.',
   usage: 'efuse burn-keys --port PORT --flash-key FLASH_KEY.bin (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--dry-run] [--confirm MAC] [--key-store DIR]',
@@ -66,47 +62,40 @@ const burnKeys: CliCommand = {
     args.maxPositionals(0);
     const flashKey = readInputFile(args.need('flash-key'), 'flash-encryption key file');
     const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
-    const warning = store.exposureWarning();
-    if (warning) io.err(`Warning: ${warning}`);
-    const audit = new AuditLog(store.auditPath);
-    const history = readAudit(audit.file);
-    for (const d of history.damaged) io.err(`Warning: line ${d.line} of ${audit.file} is damaged${d.last ? ' (torn last line: the previous run was cut off while writing it)' : ''}; the other lines are used.`);
-    return withBoard(args, io, async (conn, chip) => {
-      const snap = await readEfuses(conn.loader);
-      const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
-      const secureBootKey = loadSecureBootKey(args, threeFour);
-      const plan = planBurnKeys(snap, {
-        target: { chip: chip.chip, revision: chip.revision.major, mac: chip.mac.address },
-        flashKey, secureBootKey, hardening: args.flag('hardening'), history: history.records,
-      });
-      io.out(renderPlan(plan));
-      if (args.flag('dry-run')) {
-        io.out('Dry run: nothing was burned.');
-        return 0;
+    const ui = terminalUi(io);
+    return withBoard(args, io, async (board) => {
+      const confirm = args.opt('confirm');
+      const r = await burnKeys(board, {
+        store,
+        keys: ({ threeFour }) => ({ flashKey, secureBootKey: loadSecureBootKey(args, threeFour) }),
+        hardening: args.flag('hardening'),
+        dryRun: args.flag('dry-run'),
+        ...(confirm !== undefined ? { confirm } : {}),
+        showPlan: (plan) => io.out(renderPlan(plan)),
+      }, ui);
+      switch (r.kind) {
+        case 'dry-run':
+          io.out('Dry run: nothing was burned.');
+          return 0;
+        case 'not-confirmed':
+          throw notConfirmedError(r.plan);
+        case 'closed':
+          if (r.result.closed.length) io.out(`The interrupted run${r.result.closed.length === 1 ? '' : 's'} ${r.result.closed.join(', ')} had burned every step; verified and recorded as done in ${store.auditPath}.`);
+          for (const w of leftOpenWarnings(r.result.leftOpen)) ui.warn(w);
+          return 0;
+        case 'burned':
+          io.out(`Done: ${r.result.burned.length} step(s) burned and verified; both keys protected, flash encryption and secure boot on. Recorded in ${store.auditPath} (${r.result.id}).`);
+          if (r.result.closed.length) io.out(`Earlier interrupted run(s) ${r.result.closed.join(', ')} verified and recorded as done.`);
+          for (const w of leftOpenWarnings(r.result.leftOpen)) ui.warn(w);
+          return 0;
+        case 'cancelled':
+          throw new UserError('E_CANCELLED', r.message);
+        default:
+          // nothing-to-do (the plan said so) and not-chosen (the CLI always chooses) burn nothing.
+          return 0;
       }
-      if (pendingSteps(plan).length === 0) {
-        const closed = await closeInterruptedRun(conn.loader, plan, { flashKey, secureBootKey, audit, revision: chip.revision.text });
-        if (closed) {
-          if (closed.closed.length) io.out(`The interrupted run${closed.closed.length === 1 ? '' : 's'} ${closed.closed.join(', ')} had burned every step; verified and recorded as done in ${audit.file}.`);
-          reportLeftOpen(io, closed.leftOpen);
-        }
-        return 0;
-      }
-      let confirm = args.opt('confirm');
-      if (confirm === undefined && io.prompt) confirm = await io.prompt(`Type the MAC of this board (${plan.mac}) to burn, anything else aborts: `);
-      checkConfirmation(plan, confirm);
-      store.ensureDir();
-      // The crystal sets the eFuse timing; 48 MHz has no entry in the table, 40 MHz timing is the safe choice (UNCONFIRMED).
-      const apbMhz = chip.crystalMhz === 26 ? 26 : 40;
-      const r = await executeBurnKeys(conn.loader, plan, {
-        confirmMac: confirm, flashKey, secureBootKey, audit, revision: chip.revision.text, engine: { apbMhz }, onProgress: (m) => io.err(m),
-      });
-      io.out(`Done: ${r.burned.length} step(s) burned and verified; both keys protected, flash encryption and secure boot on. Recorded in ${audit.file} (${r.id}).`);
-      if (r.closed.length) io.out(`Earlier interrupted run(s) ${r.closed.join(', ')} verified and recorded as done.`);
-      reportLeftOpen(io, r.leftOpen);
-      return 0;
     });
   },
 };
 
-export const efuseCommands: CliCommand[] = [summary, dump, burnKeys];
+export const efuseCommands: CliCommand[] = [summary, dump, burnKeysCommand];

@@ -94,7 +94,7 @@ const flash: CliCommand = {
       io.out('Dry run: the plan passed the checks that need no board; nothing was written.');
       return;
     }
-    return withBoard(args, io, async (conn, info) => {
+    return withBoard(args, io, async ({ conn, chip: info }) => {
       const keys = keysForBoard(ks, info);
       if (keys.flashKeySource) io.err(`Flash key: ${keys.flashKeySource}.`);
       const p = plan(args, info.flash.sizeBytes, keys.flashKey);
@@ -140,7 +140,7 @@ const verifyFlash: CliCommand = {
   usage: 'verify-flash --port PORT (--build DIR | ADDR FILE ...) [--board B]',
   options: [{ name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }],
   async run(args, io) {
-    return withBoard(args, io, async (conn, info) => {
+    return withBoard(args, io, async ({ conn, chip: info }) => {
       const p = plan(args, info.flash.sizeBytes, keysForBoard(store(args), info).flashKey);
       const fio = romFlashIo(conn.loader);
       let bad = 0;

@@ -74,7 +74,7 @@ async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
 }
 
 async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Promise<number> {
-  return withBoard(args, io, async (conn, info) => {
+  return withBoard(args, io, async ({ conn, chip: info }) => {
     const words = (await readEfuses(conn.loader)).words;
     const threeFour = Number(readFieldRaw(words, field('CODING_SCHEME'))) === 1;
     const keys = knownKeys(args, ks, info.mac.address, threeFour);

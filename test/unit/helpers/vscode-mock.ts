@@ -42,15 +42,58 @@ export class FakeWebviewPanel {
   fromWebview(m: unknown): void { this.receive?.(m); }
 }
 export const createdPanels: FakeWebviewPanel[] = [];
+
+/**
+ * What the user does when the extension asks: a test sets these (quick pick → the item to pick,
+ * input box → the text to type, undefined = Escape) and reads `shown` for every message.
+ */
+export const user = {
+  pick: (items: readonly { label: string }[]): unknown => items[0],
+  type: (_o: { title?: string; validateInput?: (v: string) => string | undefined }): string | undefined => undefined,
+  shown: [] as { level: 'info' | 'warning' | 'error'; text: string }[],
+  asked: [] as string[],
+  cancelProgress: false,
+};
+const message = (level: 'info' | 'warning' | 'error') => async (text: string): Promise<undefined> => {
+  user.shown.push({ level, text });
+  return undefined;
+};
+export const ProgressLocation = { Notification: 15, Window: 10 } as const;
 export const window = {
   createWebviewPanel: () => {
     const p = new FakeWebviewPanel();
     createdPanels.push(p);
     return p;
   },
+  showQuickPick: async (items: readonly { label: string }[], o?: { title?: string }) => { user.asked.push(`pick: ${o?.title ?? ''}`); return user.pick(items); },
+  showInputBox: async (o: { title?: string; validateInput?: (v: string) => string | undefined }) => { user.asked.push(`type: ${o.title ?? ''}`); return user.type(o); },
+  showInformationMessage: message('info'),
+  showWarningMessage: message('warning'),
+  showErrorMessage: message('error'),
+  withProgress: async <T>(_o: unknown, fn: (p: { report(v: unknown): void }, t: { onCancellationRequested(f: () => void): void }) => Promise<T>): Promise<T> =>
+    fn({ report: () => undefined }, { onCancellationRequested: (f) => { if (user.cancelProgress) f(); } }),
 };
 
-const mock = { EventEmitter, ThemeIcon, ThemeColor, TreeItemCollapsibleState, TreeItem, Uri, ViewColumn, window };
+/** Settings a test sets; `pycom.*` keys without the prefix. */
+export const settings: Record<string, unknown> = {};
+export const workspace = {
+  isTrusted: true,
+  workspaceFolders: undefined as { uri: MockUri }[] | undefined,
+  getConfiguration: () => ({
+    get: <T>(k: string, fallback: T): T => (k in settings ? settings[k] as T : fallback),
+    inspect: <T>(k: string) => ({ globalValue: settings[k] as T | undefined, defaultValue: undefined }),
+  }),
+};
+export const commands = { executeCommand: async () => undefined };
+export const ConfigurationTarget = { Global: 1, Workspace: 2 } as const;
+
+/** A LogOutputChannel that keeps its lines. */
+export function fakeLog(): { lines: string[]; info(l: string): void; warn(l: string): void; error(l: string): void; trace(l: string): void; debug(l: string): void } {
+  const lines: string[] = [];
+  return { lines, info: (l) => lines.push(`info ${l}`), warn: (l) => lines.push(`warn ${l}`), error: (l) => lines.push(`error ${l}`), trace: () => undefined, debug: () => undefined };
+}
+
+const mock = { EventEmitter, ThemeIcon, ThemeColor, TreeItemCollapsibleState, TreeItem, Uri, ViewColumn, window, workspace, commands, ConfigurationTarget, ProgressLocation };
 const MOCK_ID = '\0vscode-mock';
 type Resolve = (request: string, ...rest: unknown[]) => string;
 const M = Module as unknown as { _resolveFilename: Resolve; _cache: Record<string, unknown> };

@@ -1,0 +1,181 @@
+import { AuditLog, readAudit } from '../audit/audit-log';
+import { readEfuses, type EfuseSnapshot } from '../efuse/access';
+import { decodeEfuses, isThreeFour } from '../efuse/decode';
+import { planBurnKeys } from '../efuse/burn/burn-keys';
+import { checkConfirmation, closeInterruptedRun, executeBurnKeys, type ExecuteResult } from '../efuse/burn/execute';
+import { HARDENING_FUSES } from '../efuse/burn/hardening';
+import { pendingSteps, type BurnPlan } from '../efuse/burn/plan';
+import { identify, type ChipInfo } from '../chip/identify';
+import { isUserError, UserError } from '../errors';
+import type { KeyStore } from '../keystore/key-store';
+import type { BoardSession } from './board';
+import type { Choice, UiPort } from './ui-port';
+
+/** The keys Burn Keys burns, in key-file order (as espsecure writes them). */
+export interface BurnKeysKeys {
+  flashKey: Uint8Array;
+  /** The reflashable secure boot key (SHA-256 of the signing key, cut to 24 bytes with 3/4 coding). */
+  secureBootKey: Uint8Array;
+}
+
+export interface BurnKeysRequest {
+  /** The key store whose audit log records the run (and whose exposure to git is checked). */
+  store: KeyStore;
+  /**
+   * The keys for this board, asked once the chip is read: `threeFour` says whether the chip uses
+   * the 3/4 coding scheme (192-bit keys) and `mac` which board it is (per-device keys).
+   */
+  keys(board: { mac: string; threeFour: boolean }): BurnKeysKeys;
+  /** Also burn the hardening fuses (the CLI's --hardening); undefined asks the user through `ui.choose`. */
+  hardening?: boolean;
+  /** Show the plan and stop. */
+  dryRun?: boolean;
+  /** The MAC given up front (the CLI's --confirm); otherwise `ui.confirmMac` asks. */
+  confirm?: string;
+  /** True when the board is virtual (said in the confirmation question). */
+  virtual?: boolean;
+  /** Called with the plan once it is made, before anything is asked or burned: the front end shows it. */
+  showPlan(plan: BurnPlan, before: EfuseSnapshot): void;
+}
+
+/** How a Burn Keys run ended. Every kind but `burned` and `closed` burned nothing. */
+export type BurnKeysOutcome =
+  | { kind: 'dry-run'; plan: BurnPlan }
+  | { kind: 'nothing-to-do'; plan: BurnPlan }
+  /** Nothing was left to burn, and interrupted runs that had burned everything were verified and closed. */
+  | { kind: 'closed'; plan: BurnPlan; result: ExecuteResult }
+  | { kind: 'not-chosen' }
+  | { kind: 'not-confirmed'; plan: BurnPlan }
+  | { kind: 'cancelled'; plan: BurnPlan; message: string; after: EfuseSnapshot; chip: ChipInfo }
+  | { kind: 'burned'; plan: BurnPlan; result: ExecuteResult; after: EfuseSnapshot; chip: ChipInfo };
+
+/** The Burn Keys profiles as choices: Development (the default, Pycom's flow) and Release (hardening too). */
+export function hardeningChoices(): Choice<boolean>[] {
+  return [
+    {
+      label: 'Development (keys + encryption + secure boot)',
+      description: 'default',
+      detail: 'UART download mode can still encrypt and decrypt flash and JTAG stays open, so the board can be debugged and reflashed over serial.',
+      value: false,
+    },
+    {
+      label: 'Release: also close UART download-mode crypto and JTAG',
+      description: 'permanent',
+      detail: HARDENING_FUSES.map((f) => `${f.name} closes: ${f.closes} (cost: ${f.cost})`).join(' · '),
+      value: true,
+    },
+  ];
+}
+
+/**
+ * Burn Keys, the one implementation the CLI, the editor and the fault campaigns run: read the
+ * board's eFuses → plan (resuming an interrupted run from the audit log) → show → confirm by the
+ * typed MAC → burn step by step, each read back and verified, audit-logged (fingerprints only) →
+ * verify the final state → close earlier interrupted runs this run can vouch for → read the
+ * eFuses again for the front end. A run with nothing left to burn still verifies and closes
+ * interrupted runs that had burned everything (Espressif's espefuse has no such record).
+ *
+ * Asking "development or release?" is skipped when the board already has every fuse either
+ * profile would burn: the user hears there is nothing to do before being asked anything.
+ *
+ * Errors: UserError from the plan (a board that cannot take these keys), the confirmation (a MAC
+ * that does not match, E_NOT_CONFIRMED) and the burn (E_KEY_READBACK, E_PROTECT_FAILED,
+ * E_FINAL_STATE); link errors. A cancel (the signal of `ui.task`) stops between steps and is
+ * returned as `cancelled`, never thrown.
+ */
+export async function burnKeys(board: BoardSession, req: BurnKeysRequest, ui: UiPort): Promise<BurnKeysOutcome> {
+  const { conn, chip } = board;
+  const warning = req.store.exposureWarning();
+  if (warning) ui.warn(warning);
+  const audit = new AuditLog(req.store.auditPath);
+  const history = readAudit(audit.file);
+  for (const d of history.damaged) ui.warn(`line ${d.line} of ${audit.file} is damaged${d.last ? ' (torn last line: the previous run was cut off while writing it)' : ''}; the other lines are used.`);
+
+  const snap = await readEfuses(conn.loader);
+  const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
+  const keys = req.keys({ mac: chip.mac.address, threeFour });
+  const planFor = (hardening: boolean): BurnPlan => planBurnKeys(snap, {
+    target: { chip: chip.chip, revision: chip.revision.major, mac: chip.mac.address },
+    flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, hardening, history: history.records,
+  });
+
+  let hardening = req.hardening;
+  if (hardening === undefined) {
+    const release = planFor(true);
+    // Everything either profile burns is there already: say so before asking anything.
+    if (pendingSteps(release).length === 0) hardening = true;
+    else {
+      hardening = await ui.choose({
+        title: `Burn Keys on ${chip.mac.address}: development or release?`,
+        placeholder: 'Development is the default; Release also burns DISABLE_DL_ENCRYPT, DISABLE_DL_DECRYPT, DISABLE_DL_CACHE and JTAG_DISABLE (shown in the plan)',
+        items: hardeningChoices(),
+      });
+      if (hardening === undefined) return { kind: 'not-chosen' };
+    }
+  }
+  const plan = planFor(hardening);
+  req.showPlan(plan, snap);
+  if (req.dryRun) return { kind: 'dry-run', plan };
+
+  const exec = { flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, audit, revision: chip.revision.text, engine: { apbMhz: eFuseApbMhz(chip) } } as const;
+  const steps = pendingSteps(plan).length;
+  if (steps === 0) {
+    const closed = await closeInterruptedRun(conn.loader, plan, exec);
+    return closed ? { kind: 'closed', plan, result: closed } : { kind: 'nothing-to-do', plan };
+  }
+
+  const typed = req.confirm ?? await ui.confirmMac({
+    mac: plan.mac,
+    virtual: req.virtual ?? false,
+    title: `Burn Keys on ${req.virtual ? 'the VIRTUAL board' : 'a REAL board'} ${plan.mac}`,
+    prompt: `Type this board's MAC (${plan.mac}) to burn ${steps} step(s); eFuses cannot be unburned, anything else aborts.`,
+  });
+  if (typed === undefined) return { kind: 'not-confirmed', plan };
+  checkConfirmation(plan, typed);
+
+  req.store.ensureDir();
+  try {
+    const result = await ui.task(`Burning eFuses on ${plan.mac}`, (report, signal) => {
+      let done = 0;
+      return executeBurnKeys(conn.loader, plan, {
+        ...exec, confirmMac: typed, signal,
+        onProgress: (m) => {
+          if (m.startsWith('Burning: ')) done++;
+          report(m, Math.min(1, done / steps));
+        },
+      });
+    });
+    // Read back through the link, not from the burn result, so the front end shows what the chip reports now.
+    return { kind: 'burned', plan, result, after: await readEfuses(conn.loader), chip: await identify(conn) };
+  } catch (e) {
+    if (isUserError(e) && e.code === 'E_CANCELLED') {
+      // What the chip holds now; the audit log keeps the run open and the next Burn Keys resumes it.
+      return { kind: 'cancelled', plan, message: e.message, after: await readEfuses(conn.loader), chip: await identify(conn) };
+    }
+    throw e;
+  }
+}
+
+/**
+ * The APB clock the eFuse timing registers are set for: 26 MHz with a 26 MHz crystal, else 40 MHz.
+ * A 48 MHz crystal has no entry in the ESP32 Technical Reference Manual's eFuse timing table; 40 MHz
+ * timing is the conservative choice there (UNCONFIRMED).
+ */
+export function eFuseApbMhz(chip: Pick<ChipInfo, 'crystalMhz'>): 26 | 40 {
+  return chip.crystalMhz === 26 ? 26 : 40;
+}
+
+/** The one sentence a front end shows for interrupted runs a run could not vouch for. */
+export function leftOpenWarnings(leftOpen: readonly { id: string; reason: string }[]): string[] {
+  return leftOpen.map((r) => `${r.reason}. Check the board with \`pycom-secure efuse summary\` and keep the audit log.`);
+}
+
+/** A `not-confirmed` outcome as the error a script gets (the CLI without a terminal). */
+export function notConfirmedError(plan: BurnPlan): UserError {
+  try {
+    checkConfirmation(plan, undefined);
+  } catch (e) {
+    if (e instanceof UserError) return e;
+  }
+  return new UserError('E_NOT_CONFIRMED', 'Nothing was burned: no confirmation was given.');
+}
