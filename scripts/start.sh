@@ -10,7 +10,10 @@ STATE="${PYCOM_SECURE_STATE:-${TMPDIR:-/tmp}/pycom-secure-start}"
 source scripts/code-server.sh
 
 bash scripts/setup.sh
-npm run --silent package
+mkdir -p "$STATE"
+# vsce lists every packaged file: kept in a log file, not on the terminal.
+echo "start: packaging the extension (dist/pycom-secure.vsix; file list in $STATE/package.log)"
+npm run --silent package >"$STATE/package.log" 2>&1 || { cat "$STATE/package.log" >&2; echo "start: the step \"package the extension\" failed (output above)." >&2; exit 1; }
 cs_install
 
 cleanup() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, type-checks, lints, runs every
-# test (unit, integration, vectors, campaigns' short versions, end-to-end in a real VS Code), and
+# test (unit, integration, vectors, campaigns' short versions, a fresh-machine install, end-to-end
+# in a real VS Code), and
 # closes with one plain "N passed, M failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,9 @@ log="$(mktemp "${TMPDIR:-/tmp}/pycom-secure-test.XXXXXX")"
 trap 'rm -f "$log"' EXIT
 status=0
 npx mocha 2>&1 | tee -a "$log" || status=1
+# A fresh machine: setup and the code-server install from an empty HOME with npm 10 / Node 20's
+# environment (about 3 minutes: code-server is downloaded again into that HOME).
+npx mocha --config test/fresh/mocharc.json 2>&1 | tee -a "$log" || status=1
 bash scripts/test-e2e.sh 2>&1 | tee -a "$log" || status=1
 
 count() { { grep -Eo "^ *[0-9]+ $1" "$log" || true; } | awk '{s += $1} END {print s + 0}'; }

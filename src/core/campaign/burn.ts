@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AuditLog, interruptedOperations, readAudit, type AuditRecord } from '../audit/audit-log';
-import { readEfuses } from '../efuse/access';
+import { interruptedOperations, readAudit, type AuditRecord } from '../audit/audit-log';
 import type { EfuseWords } from '../efuse/fields';
-import { planBurnKeys } from '../efuse/burn/burn-keys';
-import { closeInterruptedRun, executeBurnKeys } from '../efuse/burn/execute';
-import { pendingSteps } from '../efuse/burn/plan';
+import { KeyStore } from '../keystore/key-store';
+import { burnKeys } from '../workflows/burn-keys';
+import { scriptedUi } from '../workflows/ui-port';
 import { VirtualEsp32 } from '../virtual/device';
 import type { CodingSchemeOption } from '../virtual/profiles';
 import { describeFault, openBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
@@ -57,25 +56,22 @@ function newBoard(o: BurnCampaignOptions): VirtualEsp32 {
   return new VirtualEsp32({ profile: o.profile ?? 'GPY', seed: BOARD_SEED, codingScheme: o.codingScheme ?? 'none', timing: o.timing ?? false });
 }
 
-/** One `efuse burn-keys` run, as the CLI does it (the user confirms by typing the MAC shown). */
+/**
+ * One Burn Keys run through the same workflow the CLI and the editor run, with a scripted UI port
+ * (the user picks the campaign's profile and types the MAC shown).
+ */
 async function burnOnce(dev: VirtualEsp32, auditFile: string, o: BurnCampaignOptions, fault?: FaultSpec): Promise<{ toDevice: number; toHost: number }> {
   const board = await openBoard(dev, o, fault);
   try {
-    const audit = new AuditLog(auditFile);
-    const history = readAudit(auditFile);
-    const plan = planBurnKeys(await readEfuses(board.conn.loader), {
-      target: { chip: board.info.chip, revision: board.info.revision.major, mac: board.info.mac.address },
-      flashKey: o.flashKey, secureBootKey: o.secureBootKey, hardening: o.hardening ?? false, history: history.records,
-    });
-    const exec = { flashKey: o.flashKey, secureBootKey: o.secureBootKey, audit, revision: board.info.revision.text, engine: { apbMhz: board.info.crystalMhz === 26 ? 26 : 40 } } as const;
-    if (pendingSteps(plan).length === 0) {
-      // As the CLI does: an interrupted run that had burned everything is verified and closed.
-      await closeInterruptedRun(board.conn.loader, plan, exec);
-    } else {
-      await executeBurnKeys(board.conn.loader, plan, {
-        ...exec, confirmMac: plan.mac,
-      });
-    }
+    const store = new KeyStore(path.dirname(auditFile));
+    if (path.basename(auditFile) !== path.basename(store.auditPath)) throw new Error(`the campaign's audit file must be named ${path.basename(store.auditPath)}`);
+    const r = await burnKeys({ transport: board.conn.transport, conn: board.conn, chip: board.info }, {
+      store,
+      keys: () => ({ flashKey: o.flashKey, secureBootKey: o.secureBootKey }),
+      hardening: o.hardening ?? false,
+      showPlan: () => undefined,
+    }, scriptedUi());
+    if (r.kind === 'cancelled') throw new Error(r.message);
     return { ...board.counts };
   } finally {
     await board.close();
