@@ -86,3 +86,5 @@ export { withBoard } from './workflows/board';
 export type { BoardTarget, BoardSession } from './workflows/board';
 export { burnKeys, eFuseApbMhz, hardeningChoices, leftOpenWarnings, notConfirmedError } from './workflows/burn-keys';
 export type { BurnKeysKeys, BurnKeysOutcome, BurnKeysRequest } from './workflows/burn-keys';
+export { flash, bootLogLines } from './workflows/flash';
+export type { FlashOutcome, FlashRequest } from './workflows/flash';

@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { boardBootPredictor, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, bootEfusesFromRaw, captureBootLog, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, explainBootLog, findBuildOutputs, findProjectRoot, fingerprint, hex, keysForBoard, KeyStore, knownSlots, listPorts, makeOtaImage, parseBoard, planFromBuild, predictBoot, readEfuses, readHardwareKeyFile, readSigningKeyFile, romFlashIo, runFlashSession, transportFromUrl, UserError, writeFileAtomic, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
+import { bootLogLines, flash as flashWorkflow, type VirtualEsp32, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, bootEfusesFromRaw, captureBootLog, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, findBuildOutputs, findProjectRoot, fingerprint, hex, KeyStore, knownSlots, listPorts, makeOtaImage, parseBoard, planFromBuild, predictBoot, readEfuses, readHardwareKeyFile, readSigningKeyFile, transportFromUrl, UserError, writeFileAtomic, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
-import { withDevice, chipView, coreResetMode, type DeviceSession } from './device';
+import { withDevice, chipView, coreResetMode } from './device';
 import { snapshotFromWords, planSnapshot } from './sources/efuse-snapshot';
 import { generateMissingKeys } from './keys-actions';
 import { vscodeUi } from './vscode-ui';
@@ -272,21 +272,23 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
     return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flashing ${boardLabel}`, cancellable: true }, async (progress, token) => {
       token.onCancellationRequested(() => abort.abort());
       return withDevice(p.path, s, (l) => ctx.log.info(l), async (d) => {
-        const keys = keysForBoard(store, d.info);
-        const build = currentBuild(keys.flashKey);
-        if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build to flash: run "Pycom: Build Secure Firmware" first (or set pycom.firmwarePath and pycom.board).');
-        const plan = planFromBuild(build, d.info.flash.sizeBytes !== undefined ? { flashSize: d.info.flash.sizeBytes } : {});
-        push(progressView(boardLabel, plan.regions.map((r) => ({ name: `${path.basename(r.file)} (${r.role})`, address: r.address, size: r.data.length }))));
-        if (keys.flashKeySource) addLog(`flash key ${keys.flashKey ? fingerprint(keys.flashKey) : ''} from the key store`);
-        const { predictor, skipped } = await boardBootPredictor(d.conn.loader, d.info, plan, keys, store);
-        if (skipped) addLog(`note: ${skipped}`);
-        const starts = plan.regions.map((_, i) => plan.regions.slice(0, i).reduce((n, r) => n + r.data.length, 0));
+        let starts: number[] = [];
         let lastPost = 0;
         let lastPct = 0;
-        const result = await runFlashSession({
-          io: romFlashIo(d.conn.loader), info: d.info, plan, store, keys, signal: abort.signal,
-          ...(predictor ? { predictBoot: predictor } : {}),
-          log: addLog,
+        const inProcess = ctx.virtuals.find(p.path);
+        const result = await flashWorkflow({ transport: d.transport, conn: d.conn, chip: d.info }, {
+          store,
+          plan: ({ flashKey, flashSize }) => {
+            const build = currentBuild(flashKey);
+            if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build to flash: run "Pycom: Build Secure Firmware" first (or set pycom.firmwarePath and pycom.board).');
+            const plan = planFromBuild(build, flashSize !== undefined ? { flashSize } : {});
+            push(progressView(boardLabel, plan.regions.map((r) => ({ name: `${path.basename(r.file)} (${r.role})`, address: r.address, size: r.data.length }))));
+            starts = plan.regions.map((_, i) => plan.regions.slice(0, i).reduce((n, r) => n + r.data.length, 0));
+            return plan;
+          },
+          signal: abort.signal,
+          // A virtual board in this window prints what its boot model predicts; any other board is started and listened to.
+          bootLog: inProcess ? async () => virtualBootLog(inProcess.dev) : { ms: 2000, mode: coreResetMode(readSettings().resetMode) },
           onProgress: (e) => {
             const now = Date.now();
             // The webview and status bar need a few updates a second, not one per 4 KB block.
@@ -299,14 +301,15 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
             progress.report({ message: `${path.basename(e.file)} @ ${hex(e.address)}`, increment: pct - lastPct });
             lastPct = pct;
           },
-        });
+        }, { info: addLog });
         for (const n of result.report.notes) addLog(`note: ${n}`);
         for (const r of result.results) addLog(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5)`);
-        const prediction = predictor ? 'Boot prediction: the board boots (the digest, the signatures and the encryption match its eFuses).' : 'Boot prediction not run (partial plan).';
+        const prediction = result.predicted ? 'Boot prediction: the board boots (the digest, the signatures and the encryption match its eFuses).' : 'Boot prediction not run (partial plan).';
         addLog(prediction);
-        const bootLog = await bootLogAfterFlash(ctx, p, d, addLog);
-        const ok = bootLog ? bootLog.verdict !== 'failed' : true;
-        const text = bootLog ? `${prediction} ${bootLog.summary}` : prediction;
+        // Into the Flash Progress tab's log (and the output channel), where the user watches the flash.
+        if (result.boot) for (const l of bootLogLines(result.boot.text, result.boot.explanation).slice(0, -1)) addLog(l.startsWith('|') ? `boot ${l}` : `boot: ${l}`);
+        const ok = result.boot ? result.boot.explanation.verdict !== 'failed' : true;
+        const text = result.boot ? `${prediction} ${result.boot.explanation.summary}` : prediction;
         push({ ...view.v!, state: 'done', regions: view.v!.regions.map((r) => ({ ...r, written: r.size })), result: { ok, text } });
         void vscode.window.showInformationMessage(`Pycom: flashed ${boardLabel}. ${text}`);
         return ok;
@@ -321,26 +324,9 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
   }
 }
 
-/**
- * The boot log after a flash, explained. A real board or a virtual board behind `sim serve` is
- * started into its firmware (reset lines, or FLASH_END when there are none) and listened to, the
- * way the CLI's `flash` does it; a virtual board in this window prints what the boot model predicts.
- */
-async function bootLogAfterFlash(ctx: FlowContext, p: SelectedPort, d: DeviceSession, addLog: (line: string) => void): Promise<ReturnType<typeof explainBootLog> | undefined> {
-  const inProcess = ctx.virtuals.find(p.path);
-  let text: string | undefined;
-  if (inProcess) {
-    const dev = inProcess.dev;
-    text = predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size }).log.join('\n');
-  } else {
-    text = await captureBootLog(d.transport, { ms: 2000, mode: coreResetMode(readSettings().resetMode), loader: d.conn.loader, note: addLog });
-  }
-  if (text === undefined) return undefined;
-  // Into the Flash Progress tab's log (and the output channel), where the user watches the flash.
-  for (const line of text.split(/\r?\n/)) if (line.trim()) addLog(`boot | ${line}`);
-  const ex = explainBootLog(text);
-  for (const f of ex.findings) addLog(`boot: "${f.line}": ${f.entry.meaning}`);
-  return ex;
+/** What a virtual board in this window prints when it boots: its boot model over its flash and eFuses. */
+function virtualBootLog(dev: VirtualEsp32): string {
+  return predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size }).log.join('\n');
 }
 
 // ---------------------------------------------------------------- Serial monitor
@@ -357,8 +343,7 @@ export async function serialMonitor(ctx: FlowContext): Promise<void> {
   let text: string;
   const inProcess = ctx.virtuals.find(p.path);
   if (inProcess) {
-    const dev = inProcess.dev;
-    text = predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size }).log.join('\n');
+    text = virtualBootLog(inProcess.dev);
     out.appendLine('(virtual board: the boot log its flash and eFuses produce)');
   } else {
     // A real board, or a virtual board behind `sim serve` (no reset lines: the ROM loader is told to run the firmware).
@@ -370,10 +355,9 @@ export async function serialMonitor(ctx: FlowContext): Promise<void> {
       await t.close().catch(() => undefined);
     }
   }
-  for (const line of text.split(/\r?\n/)) if (line.trim()) out.appendLine(`  | ${line}`);
-  const ex = explainBootLog(text);
-  for (const f of ex.findings) out.appendLine(`  ${f.entry.severity === 'failure' ? '✗' : f.entry.severity === 'success' ? '✓' : '•'} "${f.line}": ${f.entry.meaning}${f.entry.advice ? ` (${f.entry.advice})` : ''}.`);
-  out.appendLine(ex.summary);
+  const lines = bootLogLines(text, undefined, { advice: true });
+  for (const l of lines.slice(0, -1)) out.appendLine(`  ${l}`);
+  out.appendLine(lines[lines.length - 1]!);
 }
 
 // ---------------------------------------------------------------- OTA image

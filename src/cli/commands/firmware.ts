@@ -1,7 +1,8 @@
 import * as path from 'node:path';
-import { boardBootPredictor, captureBootLog, captureOutput, checkPlan, DEFAULT_KEY_STORE, describeRegion, detectProject, differingRanges, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, makeOtaImage, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, runBuild, runFlashSession, UserError, writeFileAtomic, type BuildTarget, type FlashPlan } from '../../core';
+import { bootLogLines, flash as flashWorkflow, captureBootLog, captureOutput, checkPlan, DEFAULT_KEY_STORE, describeRegion, detectProject, differingRanges, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, makeOtaImage, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, runBuild, UserError, writeFileAtomic, type BuildTarget, type FlashPlan } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
+import { terminalUi } from '../terminal-ui';
 import type { CliCommand, CliIo } from '../command';
 import { parseIntArg, type Args } from '../args';
 import * as fs from 'node:fs';
@@ -23,10 +24,8 @@ function plan(args: Args, flashSize: number | undefined, flashKey?: Uint8Array):
 }
 
 function printBootLog(io: CliIo, text: string): number {
-  for (const line of text.split(/\r?\n/)) if (line.trim()) io.out(`  | ${line}`);
   const ex = explainBootLog(text);
-  for (const f of ex.findings) io.out(`  ${f.entry.severity === 'failure' ? '✗' : f.entry.severity === 'success' ? '✓' : '•'} "${f.line}": ${f.entry.meaning}.`);
-  io.out(ex.summary);
+  for (const l of bootLogLines(text, ex)) io.out(l.startsWith('|') || l.startsWith('✗') || l.startsWith('✓') || l.startsWith('•') ? `  ${l}` : l);
   return ex.verdict === 'failed' ? 1 : 0;
 }
 
@@ -94,26 +93,16 @@ const flash: CliCommand = {
       io.out('Dry run: the plan passed the checks that need no board; nothing was written.');
       return;
     }
-    return withBoard(args, io, async ({ conn, chip: info }) => {
-      const keys = keysForBoard(ks, info);
-      if (keys.flashKeySource) io.err(`Flash key: ${keys.flashKeySource}.`);
-      const p = plan(args, info.flash.sizeBytes, keys.flashKey);
-      // The same prediction as the editor's Flash command (src/core/flash/board-boot-predictor.ts).
-      const { predictor: predictBoot, skipped } = await boardBootPredictor(conn.loader, info, p, keys, ks);
-      if (skipped) io.err(`note: ${skipped}`);
+    return withBoard(args, io, async (board) => {
       let nextShown = 0;
-      const result = await runFlashSession({
-        io: romFlashIo(conn.loader),
-        info,
-        plan: p,
+      const r = await flashWorkflow(board, {
         store: ks,
-        keys,
+        plan: ({ flashKey, flashSize }) => plan(args, flashSize, flashKey),
         incremental: args.flag('incremental'),
         dryRun: args.flag('dry-run'),
         forceConfigSector: args.flag('force-config-sector'),
-        ...(predictBoot ? { predictBoot } : {}),
         compress: !args.flag('no-compress'),
-        log: (l) => io.err(l),
+        bootLog: { ms: args.int('boot-log-ms', 2000), mode: resetModeOption(args) },
         onProgress: (e) => {
           const frac = e.bytesDone / Math.max(1, e.bytesTotal);
           if (e.phase === 'done' || frac >= nextShown) {
@@ -121,15 +110,14 @@ const flash: CliCommand = {
             io.err(`[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}: ${Math.round(frac * 100)}% (${Math.round(e.throughput / 1024)} KiB/s${e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : ''})`);
           }
         },
-      });
-      for (const n of result.report.notes) io.err(`note: ${n}`);
+      }, terminalUi(io));
+      for (const n of r.report.notes) io.err(`note: ${n}`);
       if (args.flag('dry-run')) {
         io.out('Dry run: every check passed; nothing was written.');
         return;
       }
-      for (const r of result.results) io.out(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5).`);
-      const log = await captureBootLog(conn.transport, { ms: args.int('boot-log-ms', 2000), mode: resetModeOption(args), loader: conn.loader, note: (l) => io.err(l) });
-      return printBootLog(io, log);
+      for (const x of r.results) io.out(`${path.basename(x.file)} @ ${hex(x.address)}: ${x.bytesWritten === 0 ? 'unchanged' : `${x.bytesWritten} of ${x.length} bytes written`}, verified (MD5).`);
+      return printBootLog(io, r.boot!.text);
     });
   },
 };

@@ -1,0 +1,94 @@
+import { boardBootPredictor } from '../flash/board-boot-predictor';
+import { captureBootLog } from '../flash/boot-capture';
+import { explainBootLog, type BootLogExplanation } from '../flash/boot-log-catalogue';
+import type { FlashPlan } from '../flash/plan';
+import { romFlashIo } from '../flash/rom-io';
+import { keysForBoard, runFlashSession, type BoardKeys, type FlashSessionResult } from '../flash/session';
+import type { FlashProgressEvent } from '../flash/writer';
+import type { ResetMode } from '../connect/strategy';
+import type { KeyStore } from '../keystore/key-store';
+import type { BoardSession } from './board';
+import type { UiPort } from './ui-port';
+
+export interface FlashRequest {
+  store: KeyStore;
+  /**
+   * The flash plan for this board, made once its key and flash size are known: `flashKey` is the
+   * board's key from the store (per-device by MAC, else the shared one; undefined when the store
+   * has none), `flashSize` the chip's flash size in bytes when the flash id says it.
+   */
+  plan(board: { flashKey: Uint8Array | undefined; flashSize: number | undefined }): FlashPlan;
+  incremental?: boolean;
+  /** Run every check, write nothing. */
+  dryRun?: boolean;
+  forceConfigSector?: boolean;
+  /** Compress (FLASH_DEFL_*) the writes; default on. */
+  compress?: boolean;
+  signal?: AbortSignal;
+  onProgress?(e: FlashProgressEvent): void;
+  /**
+   * The boot log after the writes: capture it for `ms` milliseconds after starting the firmware
+   * the board's way (`mode`); or a function that produces it (the editor's in-window virtual
+   * boards print what their boot model predicts); false for none.
+   */
+  bootLog: false | { ms: number; mode: ResetMode } | ((session: BoardSession) => Promise<string>);
+}
+
+export interface FlashOutcome extends FlashSessionResult {
+  plan: FlashPlan;
+  keys: BoardKeys;
+  /** Whether the boot of the full image set was predicted (and passed) before writing. */
+  predicted: boolean;
+  /** The boot log and what it says, when one was asked for and the plan was written. */
+  boot?: { text: string; explanation: BootLogExplanation };
+}
+
+/**
+ * Flash, the one body the CLI's `flash` and the editor's Flash Secure Firmware run: pick the
+ * board's flash key from the store, make the plan, predict the boot of a full set against the
+ * board's eFuses, check every region (address, encryption for this key, the chip's security
+ * state, the config sector), write and verify (MD5) each region, then start the firmware and
+ * read its boot log. Nothing is written unless every check passed.
+ *
+ * Errors: UserError from the plan and its checks (nothing written), link errors (the region
+ * being written is named; a rerun with --incremental resumes), E_CANCELLED when `signal` aborts
+ * between blocks.
+ */
+export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiPort, 'info'>): Promise<FlashOutcome> {
+  const { conn, chip } = board;
+  const keys = keysForBoard(req.store, chip);
+  if (keys.flashKeySource) ui.info(`Flash key: ${keys.flashKeySource}.`);
+  const plan = req.plan({ flashKey: keys.flashKey, flashSize: chip.flash.sizeBytes });
+  const { predictor, skipped } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store);
+  if (skipped) ui.info(`note: ${skipped}`);
+  const result = await runFlashSession({
+    io: romFlashIo(conn.loader), info: chip, plan, store: req.store, keys,
+    incremental: req.incremental ?? false, dryRun: req.dryRun ?? false, forceConfigSector: req.forceConfigSector ?? false,
+    compress: req.compress ?? true,
+    ...(predictor ? { predictBoot: predictor } : {}),
+    ...(req.signal ? { signal: req.signal } : {}),
+    ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+    log: (l) => ui.info(l),
+  });
+  const outcome: FlashOutcome = { ...result, plan, keys, predicted: predictor !== undefined };
+  if (req.dryRun || req.bootLog === false) return outcome;
+  const text = typeof req.bootLog === 'function'
+    ? await req.bootLog(board)
+    : await captureBootLog(board.transport, { ms: req.bootLog.ms, mode: req.bootLog.mode, loader: conn.loader, note: (l) => ui.info(l) });
+  return { ...outcome, boot: { text, explanation: explainBootLog(text) } };
+}
+
+/**
+ * A boot log as the lines a front end shows: each printed line behind "| ", then one line per
+ * recognised line with its meaning (✗ failure, ✓ success, • information) and the summary.
+ */
+export function bootLogLines(text: string, explanation: BootLogExplanation = explainBootLog(text), o: { advice?: boolean } = {}): string[] {
+  const out: string[] = [];
+  for (const line of text.split(/\r?\n/)) if (line.trim()) out.push(`| ${line}`);
+  for (const f of explanation.findings) {
+    const mark = f.entry.severity === 'failure' ? '✗' : f.entry.severity === 'success' ? '✓' : '•';
+    out.push(`${mark} "${f.line}": ${f.entry.meaning}${o.advice && f.entry.advice ? ` (${f.entry.advice})` : ''}.`);
+  }
+  out.push(explanation.summary);
+  return out;
+}
