@@ -14,7 +14,7 @@ export { predictBoot } from './boot/predict';
 export type { BootVerdict } from './boot/predict';
 export { PLANNED_EFUSE_STATES, plannedBootEfuses, predictBootFromReader, resolveBootEfuses } from './boot/predict-connected';
 export type { KnownKeys, PlannedEfuseState, ResolvedEfuses } from './boot/predict-connected';
-export { installVirtualBootPredictor } from './boot/virtual-wiring';
+export { bootPredictorForVirtual } from './boot/virtual-wiring';
 export { identify } from './chip/identify';
 export type { ChipInfo } from './chip/identify';
 export type { SecurityState } from './chip/security';

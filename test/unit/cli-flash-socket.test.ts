@@ -4,8 +4,7 @@ import * as path from 'node:path';
 import { runCli } from '../../src/cli/main';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
-import { getBootPredictor, setBootPredictor } from '../../src/core/virtual/boot-log';
-import { installVirtualBootPredictor } from '../../src/core/boot/virtual-wiring';
+import { bootPredictorForVirtual } from '../../src/core/boot/virtual-wiring';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { transportFromUrl } from '../../src/core/transport/open';
 import { captureBootLog } from '../../src/core/flash/boot-capture';
@@ -29,19 +28,16 @@ describe('CLI: burn-keys, flash and predict-boot over socket:// on a served virt
   let server: SimServer;
   let dev: VirtualEsp32;
   let port: string;
-  const previous = getBootPredictor();
   const store = fixtureStore();
   const dir = secureBuild('GPY');
 
   before(async () => {
-    installVirtualBootPredictor();
-    dev = new VirtualEsp32({ profile: 'GPY', seed: 'cli-flash-socket' });
+    dev = new VirtualEsp32({ profile: 'GPY', seed: 'cli-flash-socket', bootPredictor: bootPredictorForVirtual });
     server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
     port = `socket://127.0.0.1:${server.port}`;
   });
   after(async () => {
     await server.close();
-    setBootPredictor(previous);
   });
 
   it('burns the fixture keys through the CLI', async () => {

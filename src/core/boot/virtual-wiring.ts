@@ -1,11 +1,14 @@
-import { setBootPredictor, type BootContext, type BootPrediction } from '../virtual/boot-log';
+import type { BootContext, BootPrediction } from '../virtual/boot-log';
 import { bootEfusesFromRaw } from './boot-efuses';
 import { predictBoot } from './predict';
 
 /**
- * Plugs the boot model into the virtual ESP32, so a reset into normal boot prints what a real
- * board would. The first-boot bootloader's own eFuse burns are not simulated (no efuseAfter):
- * the prediction reports them instead.
+ * The boot model for a virtual ESP32 (a BootPredictor: pass it as `bootPredictor` when creating
+ * the VirtualEsp32), so a reset into normal boot prints what a real board would: the lines of
+ * predictBoot's verdict (esp32-boot-security.md §6, §7) for the board's physical eFuses and raw
+ * flash, each ended with CRLF as the ROM and bootloader print them. Reads only; never throws for
+ * any flash content. The first-boot bootloader's own eFuse burns are not simulated (no
+ * efuseAfter): the prediction reports them instead.
  */
 export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
   const v = predictBoot({
@@ -14,8 +17,4 @@ export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
     flashSize: ctx.flash.size,
   });
   return { log: v.log.map((l) => `${l}\r\n`).join('') };
-}
-
-export function installVirtualBootPredictor(): void {
-  setBootPredictor(bootPredictorForVirtual);
 }

@@ -4,7 +4,7 @@ import type { SpiFlash } from './spi-flash';
 /**
  * What the ROM prints on UART0 after a reset (esp32-rom-protocol.md §1, esp32-boot-security.md §6).
  * The download-mode text is fixed; the normal-boot text depends on eFuses and flash content and
- * is supplied by a boot predictor (the eFuse/boot model) plugged in with setBootPredictor().
+ * is supplied by the boot predictor (the eFuse/boot model) the device was created with.
  */
 export const ROM_BANNER_REV01 = 'ets Jun  8 2016 00:22:57';
 export const ROM_BANNER_REV3 = 'ets Jul 29 2019 12:21:46';
@@ -71,18 +71,12 @@ export interface BootPrediction {
   flashWrites?: Array<{ offset: number; data: Uint8Array; erase?: boolean }>;
 }
 
+/**
+ * The normal-boot model a virtual ESP32 is created with (VirtualEsp32Options.bootPredictor):
+ * given the board as it is at the reset, what it prints after the ROM header. Called
+ * synchronously once per reset into normal boot; it must not keep `ctx` (the views are live).
+ */
 export type BootPredictor = (ctx: BootContext) => BootPrediction;
-
-let predictor: BootPredictor | undefined;
-
-/** Plugs in the normal-boot model; undefined removes it. */
-export function setBootPredictor(fn: BootPredictor | undefined): void {
-  predictor = fn;
-}
-
-export function getBootPredictor(): BootPredictor | undefined {
-  return predictor;
-}
 
 /** Normal (flash) boot header; without a predictor that is all the device prints. */
 export function normalBootHeader(chipRevision: number, reason = 0x1): string {
