@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { bootPredictorForVirtual } from '../../src/core/boot/virtual-wiring';
+import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { VirtualEsp32, type VirtualEsp32Options } from '../../src/core/virtual/device';
-import { normalBootHeader, type BootContext } from '../../src/core/virtual/boot-log';
+import { normalBootHeader, type BootContext } from '../../src/core/boot/boot-log';
 
 /** Everything `dev` prints on UART0 while `act` runs. */
 function printed(dev: VirtualEsp32, act: () => void): string {

@@ -4,11 +4,11 @@ import * as path from 'node:path';
 import { runCli } from '../../src/cli/main';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
-import { bootPredictorForVirtual } from '../../src/core/boot/virtual-wiring';
+import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { transportFromUrl } from '../../src/core/transport/open';
-import { captureBootLog } from '../../src/core/flash/boot-capture';
-import { explainBootLog } from '../../src/core/flash/boot-log-catalogue';
+import { captureBootLog } from '../../src/core/boot/capture';
+import { explainBootLog } from '../../src/core/boot/boot-log-catalogue';
 import { fixtureStore, flashMd5, secureBuild, tmpDir } from './flash-harness';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {

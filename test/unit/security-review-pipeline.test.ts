@@ -6,7 +6,7 @@ import { runCli } from '../../src/cli/main';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { saveStateFile } from '../../src/core/virtual/state-file';
-import { bootPredictorForVirtual } from '../../src/core/boot/virtual-wiring';
+import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { readHardwareKeyFile, readSigningKeyFile } from '../../src/core/keys/key-files';
 import { digestPrivateKey } from '../../src/core/crypto/secure-boot-key';

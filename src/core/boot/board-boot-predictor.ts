@@ -2,13 +2,13 @@ import * as fs from 'node:fs';
 import type { ChipInfo } from '../chip/identify';
 import type { EfuseRegisterAccess } from '../efuse/access';
 import { readEfuses } from '../efuse/access';
-import { resolveBootEfuses } from '../boot/predict-connected';
+import { resolveBootEfuses } from './predict-connected';
 import { readSigningKeyFile } from '../keys/key-files';
 import type { KeyStore } from '../keystore/key-store';
-import { isFullSet, planBootPredictor } from './boot-check';
-import type { BootPredictor } from './checks';
-import type { FlashPlan } from './plan';
-import type { BoardKeys } from './session';
+import { isFullSet, planBootPredictor } from './predict-plan';
+import type { BootPredictor } from '../flash/checks';
+import type { FlashPlan } from '../flash/plan';
+import type { BoardKeys } from '../flash/session';
 
 /**
  * The boot prediction for flashing `plan` onto a connected board, shared by the CLI's `flash`

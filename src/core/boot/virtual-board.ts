@@ -1,4 +1,4 @@
-import type { BootContext, BootPrediction } from '../virtual/boot-log';
+import type { BootContext, BootPrediction } from './boot-log';
 import { bootEfusesFromRaw } from './boot-efuses';
 import { predictBoot } from './predict';
 

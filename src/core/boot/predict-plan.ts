@@ -1,7 +1,7 @@
-import type { BootEfuses } from '../boot/boot-efuses';
-import { predictBoot } from '../boot/predict';
-import type { BootPredictor } from './checks';
-import type { FlashPlan } from './plan';
+import type { BootEfuses } from './boot-efuses';
+import { predictBoot } from './predict';
+import type { BootPredictor } from '../flash/checks';
+import type { FlashPlan } from '../flash/plan';
 
 /**
  * Adapts D's boot prediction to a flash plan: the flash as it will be after the plan (the plan's

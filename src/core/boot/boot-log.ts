@@ -1,10 +1,10 @@
 import type { EfuseWords } from '../efuse/fields';
-import type { SpiFlash } from './spi-flash';
+import type { SpiFlash } from '../virtual/spi-flash';
 
 /**
  * What the ROM prints on UART0 after a reset (esp32-rom-protocol.md §1, esp32-boot-security.md §6).
  * The download-mode text is fixed; the normal-boot text depends on eFuses and flash content and
- * is supplied by the boot predictor (the eFuse/boot model) the device was created with.
+ * is supplied by the boot predictor (the eFuse/boot model, virtual-board.ts) the device was created with.
  */
 export const ROM_BANNER_REV01 = 'ets Jun  8 2016 00:22:57';
 export const ROM_BANNER_REV3 = 'ets Jul 29 2019 12:21:46';
