@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { VirtualEsp32, type VirtualEsp32Options } from '../../src/core/virtual/device';
-import { normalBootHeader, type BootContext } from '../../src/core/boot/boot-log';
+import { normalBootHeader } from '../../src/core/boot/boot-log';
+import type { BootContext } from '../../src/core/virtual/boot-model';
 
 /** Everything `dev` prints on UART0 while `act` runs. */
 function printed(dev: VirtualEsp32, act: () => void): string {

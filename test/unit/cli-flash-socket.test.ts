@@ -8,7 +8,7 @@ import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { transportFromUrl } from '../../src/core/transport/open';
 import { captureBootLog } from '../../src/core/boot/capture';
-import { explainBootLog } from '../../src/core/boot/boot-log-catalogue';
+import { explainBootLog } from '../../src/core/boot/boot-log';
 import { fixtureStore, flashMd5, secureBuild, tmpDir } from './flash-harness';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -98,7 +98,7 @@ const flash: CliCommand = {
       const keys = keysForBoard(ks, info);
       if (keys.flashKeySource) io.err(`Flash key: ${keys.flashKeySource}.`);
       const p = plan(args, info.flash.sizeBytes, keys.flashKey);
-      // The same prediction as the editor's Flash command (src/core/boot/board-boot-predictor.ts).
+      // The same prediction as the editor's Flash command (src/core/boot/predict-plan.ts).
       const { predictor: predictBoot, skipped } = await boardBootPredictor(conn.loader, info, p, keys, ks);
       if (skipped) io.err(`note: ${skipped}`);
       let nextShown = 0;

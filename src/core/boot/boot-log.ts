@@ -1,10 +1,11 @@
-import type { EfuseWords } from '../efuse/fields';
-import type { SpiFlash } from '../virtual/spi-flash';
-
 /**
- * What the ROM prints on UART0 after a reset (esp32-rom-protocol.md §1, esp32-boot-security.md §6).
- * The download-mode text is fixed; the normal-boot text depends on eFuses and flash content and
- * is supplied by the boot predictor (the eFuse/boot model, virtual-board.ts) the device was created with.
+ * The ESP32 boot log: what a board prints on UART0 after a reset, and what a captured log means.
+ *
+ * 1. The ROM header (esp32-rom-protocol.md §1, esp32-boot-security.md §6), as the virtual ESP32
+ *    prints it. The download-mode text is fixed; after the normal-boot header the text depends on
+ *    eFuses and flash content and comes from the boot model (predict.ts, via virtual-board.ts).
+ * 2. Why a board did not answer the ROM loader after a reset (analyzeBootLog, for connect).
+ * 3. What a boot log captured after flashing means (BOOT_LOG_CATALOGUE, explainBootLog).
  */
 export const ROM_BANNER_REV01 = 'ets Jun  8 2016 00:22:57';
 export const ROM_BANNER_REV3 = 'ets Jul 29 2019 12:21:46';
@@ -34,11 +35,17 @@ const BOOT_MODE_TEXT: Readonly<Record<number, string>> = {
   [BOOT_FLASH]: 'SPI_FAST_FLASH_BOOT',
 };
 
+/** The ROM's first line, which tells the ROM version apart: revision 0/1 or revision 3 (§1). */
 export function romBanner(chipRevision: number): string {
   return chipRevision >= 3 ? ROM_BANNER_REV3 : ROM_BANNER_REV01;
 }
 
-/** `rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))`. */
+/**
+ * The rst line the ROM prints after the banner, e.g.
+ * `rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))`. `reason` is the
+ * reset reason code (RESET_REASONS; unknown codes print NO_MEAN), `strap` the GPIO strap byte
+ * (BOOT_DOWNLOAD, BOOT_FLASH; others print SPI_FLASH_BOOT).
+ */
 export function resetLine(reason: number, strap: number): string {
   const r = RESET_REASONS[reason] ?? 'NO_MEAN';
   const m = BOOT_MODE_TEXT[strap] ?? 'SPI_FLASH_BOOT';
@@ -50,35 +57,114 @@ export function downloadBootLog(chipRevision: number, reason = 0x1): string {
   return `${romBanner(chipRevision)}\r\n\r\n${resetLine(reason, BOOT_DOWNLOAD)}\r\nwaiting for download\r\n`;
 }
 
-/** What a boot predictor is given: read-only views of the board. */
-export interface BootContext {
-  chipRevision: number;
-  /** Reset reason code (0x1 POWERON_RESET…). */
-  resetReason: number;
-  /** Physical eFuse bits (the boot ROM and bootloader use them regardless of read protection). */
-  efuse: EfuseWords;
-  flash: SpiFlash;
-  /** The header text the ROM prints before loading from flash (banner + rst line). */
-  romHeader: string;
-}
-
-export interface BootPrediction {
-  /** Text printed after the ROM header (no trailing requirement). */
-  log: string;
-  /** eFuse bits the first-boot bootloader burned, if it does (applied by the device). */
-  efuseAfter?: EfuseWords;
-  /** Flash writes the bootloader performed (e.g. in-place encryption), applied in order. */
-  flashWrites?: Array<{ offset: number; data: Uint8Array; erase?: boolean }>;
+/** Normal (flash) boot header, banner + rst line, CRLF-ended; without a boot model that is all a virtual device prints. */
+export function normalBootHeader(chipRevision: number, reason = 0x1): string {
+  return `${romBanner(chipRevision)}\r\n\r\n${resetLine(reason, BOOT_FLASH)}\r\n`;
 }
 
 /**
- * The normal-boot model a virtual ESP32 is created with (VirtualEsp32Options.bootPredictor):
- * given the board as it is at the reset, what it prints after the ROM header. Called
- * synchronously once per reset into normal boot; it must not keep `ctx` (the views are live).
+ * What a board printed after a reset (ROM boot log, MicroPython banner, panics) says about *why*
+ * it did not answer the loader (esp32-rom-protocol.md §1, §14; pycom.md §3.2).
  */
-export type BootPredictor = (ctx: BootContext) => BootPrediction;
+export type LoaderSilenceFinding =
+  | { kind: 'download-waiting'; mode: number }
+  | { kind: 'wrong-boot-mode'; mode: number }
+  | { kind: 'download-disabled' }
+  | { kind: 'flash-read-error'; text: string }
+  | { kind: 'firmware'; text: string };
 
-/** Normal (flash) boot header; without a predictor that is all the device prints. */
-export function normalBootHeader(chipRevision: number, reason = 0x1): string {
-  return `${romBanner(chipRevision)}\r\n\r\n${resetLine(reason, BOOT_FLASH)}\r\n`;
+/**
+ * Reads the text a board printed after a reset (raw bytes are taken as latin1) and says why it did
+ * not answer the loader: download mode disabled, still in download mode (`mode` is the strap byte
+ * of the last `boot:0x..` seen), booting from flash, a flash read error, or firmware running.
+ * Undefined when the text says none of these. Never throws.
+ */
+export function analyzeBootLog(raw: Buffer | string): LoaderSilenceFinding | undefined {
+  const text = typeof raw === 'string' ? raw : raw.toString('latin1');
+  // UNCONFIRMED which component prints this (ROM or app, §14 item 7); either way it is final.
+  if (/Download mode is disabled/i.test(text)) return { kind: 'download-disabled' };
+  // The last reset counts: a board may have been reset more than once while we listened.
+  const boots = [...text.matchAll(/boot:(0x[0-9a-fA-F]+)/g)];
+  const last = boots[boots.length - 1];
+  if (last) {
+    const mode = parseInt(last[1]!.slice(2), 16);
+    const after = text.slice(last.index);
+    if (/waiting for download/.test(after)) return { kind: 'download-waiting', mode };
+    const readErr = /flash read err,?\s*[0-9a-fA-F]*/.exec(after);
+    if (readErr) return { kind: 'flash-read-error', text: readErr[0] };
+    return { kind: 'wrong-boot-mode', mode };
+  }
+  const fw = /(Pycom MicroPython[^\r\n]*|MicroPython[^\r\n]*|Guru Meditation[^\r\n]*|Fatal exception[^\r\n]*|PYB: soft reboot|>>> ?$)/m.exec(text);
+  if (fw) return { kind: 'firmware', text: fw[1]!.trim().slice(0, 80) };
+  return undefined;
+}
+
+/**
+ * Known boot-log lines (esp32-boot-security.md §6, pycom.md §3.2, §1.11) and what they mean for
+ * someone who just flashed a secure board, as data. `explainBootLog` finds every known line in a
+ * captured log; the first failure decides the verdict.
+ */
+export interface BootLogEntry {
+  id: string;
+  pattern: RegExp;
+  severity: 'failure' | 'info' | 'success';
+  meaning: string;
+  advice?: string;
+}
+
+export const BOOT_LOG_CATALOGUE: readonly BootLogEntry[] = [
+  { id: 'flash-read-err', pattern: /flash read err,\s*1000/, severity: 'failure', meaning: 'the ROM cannot read a bootloader at 0x1000: a plaintext bootloader on a chip with flash encryption on, an encrypted one with encryption off, the wrong key, or nothing flashed there', advice: 'flash the bootloader digest image encrypted with this board\'s flash key at 0x0' },
+  { id: 'invalid-header', pattern: /invalid header: 0x[0-9a-f]+/i, severity: 'failure', meaning: 'the ROM (rev3) finds no image header at 0x1000: same causes as "flash read err, 1000"', advice: 'flash the bootloader digest image encrypted with this board\'s flash key at 0x0' },
+  { id: 'csum-err', pattern: /csum err:0x[0-9a-f]+!=0x[0-9a-f]+/i, severity: 'failure', meaning: 'the bootloader at 0x1000 is corrupt (checksum wrong), or decrypts with the wrong key', advice: 'rebuild and reflash the bootloader' },
+  { id: 'secure-boot-check-fail', pattern: /secure boot check fail/, severity: 'failure', meaning: 'the bootloader digest at 0x0 was not made with the secure boot key in BLOCK2', advice: 'rebuild the bootloader digest with the signing key whose digest_private_key is burned in BLOCK2' },
+  { id: 'rom-basic', pattern: /Falling back to built-in command interpreter/, severity: 'failure', meaning: 'the ROM could not start a bootloader and dropped to its BASIC interpreter' },
+  { id: 'partition-magic', pattern: /partition \d+ invalid magic number 0x[0-9a-f]+/i, severity: 'failure', meaning: 'the partition table at 0x8000 is unreadable: plaintext on an encrypted chip, or encrypted with another key/address', advice: 'flash the partition table encrypted for 0x8000 with this board\'s flash key' },
+  { id: 'partition-signature', pattern: /Failed to verify partition table signature/, severity: 'failure', meaning: 'the partition table is not signed with the key the bootloader was built with', advice: 'sign the partition table with the same signing key as the bootloader' },
+  { id: 'partition-load', pattern: /load partition table error/, severity: 'failure', meaning: 'the bootloader could not load the partition table' },
+  { id: 'app-magic', pattern: /image at 0x[0-9a-f]+ has invalid magic byte/i, severity: 'failure', meaning: 'no readable app at that address: nothing flashed, plaintext on an encrypted chip, or encrypted for another address (e.g. an OTA copy at 0x10000)', advice: 'flash the app encrypted for that address' },
+  { id: 'app-checksum', pattern: /Checksum failed\. Calculated 0x[0-9a-f]+ read 0x[0-9a-f]+/i, severity: 'failure', meaning: 'the app image is corrupt or was decrypted with the wrong key' },
+  { id: 'app-hash', pattern: /Image hash failed - image is corrupt/, severity: 'failure', meaning: 'the app image is corrupt (its SHA-256 does not match)' },
+  { id: 'app-unsigned', pattern: /image has invalid signature version field/, severity: 'failure', meaning: 'the app is not signed, and the bootloader requires signed apps', advice: 'sign the app with the secure boot signing key' },
+  { id: 'app-signature', pattern: /Secure boot signature verification failed/, severity: 'failure', meaning: 'the app is signed with a key other than the one built into the bootloader', advice: 'sign the app with the same key as the bootloader' },
+  { id: 'no-app', pattern: /No bootable app partitions in the partition table/, severity: 'failure', meaning: 'no app partition holds a valid image' },
+  { id: 'secure-boot-not-enabled', pattern: /SECURE BOOT IS NOT ENABLED/, severity: 'failure', meaning: 'Pycom\'s bootloader could not enable secure boot on first boot' },
+  { id: 'ota-fallback', pattern: /Cannot load Firmware img in the active partition/, severity: 'info', meaning: 'the OTA image did not verify and the board went back to the previous image (an OTA image encrypted for the wrong slot does this)' },
+  { id: 'download-disabled', pattern: /Download mode is disabled/, severity: 'failure', meaning: 'UART download mode is disabled on this chip' },
+  { id: 'download-waiting', pattern: /waiting for download/, severity: 'info', meaning: 'the chip is still in download mode (GPIO0 held low), not running the firmware', advice: 'release GPIO0 (P2) and reset' },
+  { id: 'fe-enabled', pattern: /flash encryption is enabled \(\d+ plaintext flashes left\)/, severity: 'info', meaning: 'flash encryption is on' },
+  { id: 'guru', pattern: /Guru Meditation Error[^\r\n]*/, severity: 'failure', meaning: 'the firmware crashed after booting' },
+  { id: 'micropython', pattern: /Pycom MicroPython [^\r\n]*/, severity: 'success', meaning: 'the firmware booted to MicroPython' },
+];
+
+export interface BootLogFinding {
+  entry: BootLogEntry;
+  line: string;
+}
+
+export interface BootLogExplanation {
+  verdict: 'booted' | 'failed' | 'unknown';
+  findings: BootLogFinding[];
+  /** One sentence for the user. */
+  summary: string;
+}
+
+/**
+ * Explains a boot log captured after a reset (any text, e.g. captureBootLog's): every catalogue
+ * entry found (first match each, in catalogue order), and a verdict: `failed` when any failure
+ * line is there (the first failure in catalogue order gives the summary), else `booted` on a
+ * success line, else `unknown`. Never throws.
+ */
+export function explainBootLog(text: string): BootLogExplanation {
+  const findings: BootLogFinding[] = [];
+  for (const entry of BOOT_LOG_CATALOGUE) {
+    const m = entry.pattern.exec(text);
+    if (m) findings.push({ entry, line: m[0] });
+  }
+  const failure = findings.find((f) => f.entry.severity === 'failure');
+  const success = findings.find((f) => f.entry.severity === 'success');
+  if (failure) {
+    return { verdict: 'failed', findings, summary: `The board did not boot: "${failure.line}" means ${failure.entry.meaning}${failure.entry.advice ? `; ${failure.entry.advice}` : ''}.` };
+  }
+  if (success) return { verdict: 'booted', findings, summary: `The board booted: ${success.line.trim()}.` };
+  return { verdict: 'unknown', findings, summary: text.trim() ? 'The boot log holds no line this tool recognises (Pycom\'s bootloader is silent); check the board with `pycom-secure monitor`.' : 'The board printed nothing after the reset.' };
 }

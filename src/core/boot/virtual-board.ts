@@ -1,4 +1,4 @@
-import type { BootContext, BootPrediction } from './boot-log';
+import type { BootContext, BootPrediction } from '../virtual/boot-model';
 import { bootEfusesFromRaw } from './boot-efuses';
 import { predictBoot } from './predict';
 

@@ -23,7 +23,8 @@ import type { DeviceEndpoint, ModemSignals, Unsubscribe } from '../transport/tra
 import type { EfuseWords } from '../efuse/fields';
 import { factoryMacBytes } from '../efuse/fields';
 import type { PycomModule } from '../boards/modules';
-import { downloadBootLog, normalBootHeader, BOOT_DOWNLOAD, BOOT_FLASH, type BootPredictor } from '../boot/boot-log';
+import { downloadBootLog, normalBootHeader, BOOT_DOWNLOAD, BOOT_FLASH } from '../boot/boot-log';
+import type { BootPredictor } from './boot-model';
 import { EfuseController } from './efuse-controller';
 import { Faults, PowerLoss, type FaultOptions } from './faults';
 import { factoryProfile, type CodingSchemeOption } from './profiles';

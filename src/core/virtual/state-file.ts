@@ -5,7 +5,7 @@ import { BLOCK_WORDS } from '../efuse/registers';
 import type { EfuseWords } from '../efuse/fields';
 import { writeFileAtomic } from '../util/atomic-file';
 import { resolveModule, type CodingSchemeOption } from './profiles';
-import type { BootPredictor } from '../boot/boot-log';
+import type { BootPredictor } from './boot-model';
 import { VirtualEsp32 } from './device';
 import { SECTOR_SIZE } from './spi-flash';
 
