@@ -22,7 +22,7 @@ import { planFromPairs } from '../src/core/flash/plan';
 import { checkPlan } from '../src/core/flash/checks';
 import { createMemoryPair } from '../src/core/transport/memory';
 import { connect } from '../src/core/connect/connect';
-import { scaledClock } from '../src/core/campaign/clock';
+import { scaledClock } from '../test/campaign/clock';
 import { fixtureKeys } from './make-fixture-firmware';
 
 export const MATRIX_DOC = path.join(__dirname, '..', 'docs', 'bad-input-matrix.md');

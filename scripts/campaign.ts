@@ -18,10 +18,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runBurnCampaign } from '../src/core/campaign/burn';
-import { runFlashCampaign, type FlashCampaignInputs } from '../src/core/campaign/flash';
-import { scaledClock } from '../src/core/campaign/clock';
-import { formatCounters, type Counters } from '../src/core/campaign/outcome';
+import { runBurnCampaign } from '../test/campaign/burn';
+import { runFlashCampaign, type FlashCampaignInputs } from '../test/campaign/flash';
+import { scaledClock } from '../test/campaign/clock';
+import { formatCounters, type Counters } from '../test/campaign/outcome';
 import { realClock } from '../src/core/loader/clock';
 import { SYNC_TIMEOUT_MS } from '../src/core/loader/timeouts';
 import { findBuildOutputs } from '../src/core/firmware/outputs';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { installVirtualBootPredictor, startSimServer, VirtualEsp32, type SimServer } from '../core';
+import { bootPredictorForVirtual, startSimServer, VirtualEsp32, type SimServer } from '../core';
 
 export interface RunningVirtualBoard {
   url: string;
@@ -16,14 +16,10 @@ export interface RunningVirtualBoard {
 export class VirtualBoards implements vscode.Disposable {
   private readonly boards: RunningVirtualBoard[] = [];
 
-  constructor() {
-    // Without it a virtual board's normal boot prints a generic log instead of what this flash
-    // and these eFuses would really print.
-    installVirtualBootPredictor();
-  }
-
   async start(profile: string): Promise<RunningVirtualBoard> {
-    const dev = new VirtualEsp32({ profile });
+    // With the boot model a normal boot prints what this flash and these eFuses would really
+    // print, not only the ROM header.
+    const dev = new VirtualEsp32({ profile, bootPredictor: bootPredictorForVirtual });
     const server = await startSimServer(dev, { port: 0 });
     const b = { url: `socket://${server.host}:${server.port}`, title: dev.module.title, dev, server };
     this.boards.push(b);

@@ -12,9 +12,9 @@ import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { closeInterruptedRun, executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { pendingSteps } from '../../src/core/efuse/burn/plan';
 import { AuditLog, interruptedOperations, readAudit, type AuditInput } from '../../src/core/audit/audit-log';
-import { runBurnCampaign, BURN_ROWS } from '../../src/core/campaign/burn';
-import { scaledClock } from '../../src/core/campaign/clock';
-import { formatCounters } from '../../src/core/campaign/outcome';
+import { runBurnCampaign, BURN_ROWS } from '../campaign/burn';
+import { scaledClock } from '../campaign/clock';
+import { formatCounters } from '../campaign/outcome';
 import { createMemoryPair } from '../../src/core/transport/memory';
 import { fixtureKeys } from '../../scripts/make-fixture-firmware';
 

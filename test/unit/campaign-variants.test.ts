@@ -2,10 +2,10 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runFlashCampaign, FLASH_ROWS } from '../../src/core/campaign/flash';
-import { runBurnCampaign, BURN_ROWS } from '../../src/core/campaign/burn';
-import { scaledClock } from '../../src/core/campaign/clock';
-import { formatCounters, type Counters } from '../../src/core/campaign/outcome';
+import { runFlashCampaign, FLASH_ROWS } from '../campaign/flash';
+import { runBurnCampaign, BURN_ROWS } from '../campaign/burn';
+import { scaledClock } from '../campaign/clock';
+import { formatCounters, type Counters } from '../campaign/outcome';
 import { campaignFirmware } from '../../scripts/campaign';
 
 /** Fixed so a failure replays exactly: `npm run campaign -- --seed <this>`. */

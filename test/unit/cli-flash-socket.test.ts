@@ -4,12 +4,11 @@ import * as path from 'node:path';
 import { runCli } from '../../src/cli/main';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
-import { getBootPredictor, setBootPredictor } from '../../src/core/virtual/boot-log';
-import { installVirtualBootPredictor } from '../../src/core/boot/virtual-wiring';
+import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { transportFromUrl } from '../../src/core/transport/open';
-import { captureBootLog } from '../../src/core/flash/boot-capture';
-import { explainBootLog } from '../../src/core/flash/boot-log-catalogue';
+import { captureBootLog } from '../../src/core/boot/capture';
+import { explainBootLog } from '../../src/core/boot/boot-log';
 import { fixtureStore, flashMd5, secureBuild, tmpDir } from './flash-harness';
 
 async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -29,19 +28,16 @@ describe('CLI: burn-keys, flash and predict-boot over socket:// on a served virt
   let server: SimServer;
   let dev: VirtualEsp32;
   let port: string;
-  const previous = getBootPredictor();
   const store = fixtureStore();
   const dir = secureBuild('GPY');
 
   before(async () => {
-    installVirtualBootPredictor();
-    dev = new VirtualEsp32({ profile: 'GPY', seed: 'cli-flash-socket' });
+    dev = new VirtualEsp32({ profile: 'GPY', seed: 'cli-flash-socket', bootPredictor: bootPredictorForVirtual });
     server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
     port = `socket://127.0.0.1:${server.port}`;
   });
   after(async () => {
     await server.close();
-    setBootPredictor(previous);
   });
 
   it('burns the fixture keys through the CLI', async () => {

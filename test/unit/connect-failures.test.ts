@@ -3,7 +3,7 @@ import type { ModemSignals, Transport, TransportCapabilities, Unsubscribe } from
 import { Listeners } from '../../src/core/transport/listeners';
 import { connect } from '../../src/core/connect/connect';
 import { picEnterDownload, picExitDownload } from '../../src/core/connect/pic';
-import { analyzeBootLog } from '../../src/core/connect/boot-log';
+import { analyzeBootLog } from '../../src/core/boot/boot-log';
 import { mapSerialError } from '../../src/core/transport/serial';
 import { instantSleepClock } from '../../src/core/loader/clock';
 import { isUserError } from '../../src/core/errors';

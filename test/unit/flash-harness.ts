@@ -16,7 +16,7 @@ import { bootEfusesFromRaw } from '../../src/core/boot/boot-efuses';
 import { predictBoot, type BootVerdict } from '../../src/core/boot/predict';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { romFlashIo } from '../../src/core/flash/rom-io';
-import { planBootPredictor } from '../../src/core/flash/boot-check';
+import { planBootPredictor } from '../../src/core/boot/predict-plan';
 import type { FlashIo } from '../../src/core/flash/writer';
 import type { BoardId } from '../../src/core/boards/firmware';
 import { writeSecureBuildDir } from '../../src/core/secure-build/process';

@@ -4,7 +4,7 @@ import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { planFromBuild } from '../../src/core/flash/plan';
 import { runFlashSession, keysForBoard, deviceDir } from '../../src/core/flash/session';
 import { FlashJournal } from '../../src/core/flash/journal';
-import { explainBootLog } from '../../src/core/flash/boot-log-catalogue';
+import { explainBootLog } from '../../src/core/boot/boot-log';
 import { bootNow, fixtureStore, secureBuild, virtualBoard } from './flash-harness';
 
 describe('incremental writes, cancellation and resume', () => {

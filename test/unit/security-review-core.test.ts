@@ -6,8 +6,8 @@ import { panelCsp, panelHtml } from '../../src/extension/panel-html';
 import { writeNewKeyFile } from '../../src/core/keys/key-files';
 import { AuditLog, readAudit } from '../../src/core/audit/audit-log';
 import { keyFileToReadWords } from '../../src/core/crypto/efuse-key-layout';
-import { runBurnCampaign } from '../../src/core/campaign/burn';
-import { scaledClock } from '../../src/core/campaign/clock';
+import { runBurnCampaign } from '../campaign/burn';
+import { scaledClock } from '../campaign/clock';
 import { fixtureKeys } from '../../scripts/make-fixture-firmware';
 
 const ROOT = path.join(__dirname, '..', '..');

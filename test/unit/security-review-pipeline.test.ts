@@ -6,8 +6,7 @@ import { runCli } from '../../src/cli/main';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { saveStateFile } from '../../src/core/virtual/state-file';
-import { getBootPredictor, setBootPredictor } from '../../src/core/virtual/boot-log';
-import { installVirtualBootPredictor } from '../../src/core/boot/virtual-wiring';
+import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { readHardwareKeyFile, readSigningKeyFile } from '../../src/core/keys/key-files';
 import { digestPrivateKey } from '../../src/core/crypto/secure-boot-key';
@@ -83,7 +82,6 @@ describe('security review: key material over a full CLI pipeline run', function 
   const store = new KeyStore(storeDir);
   const stateFile = path.join(work, 'sim', 'board.json');
   const runs: Run[] = [];
-  const previous = getBootPredictor();
   const env = { PATH: process.env.PATH, IDF_PATH: process.env.IDF_PATH };
   let dev: VirtualEsp32;
   let server: SimServer;
@@ -102,9 +100,8 @@ describe('security review: key material over a full CLI pipeline run', function 
   }
 
   before(async () => {
-    installVirtualBootPredictor();
     fs.mkdirSync(path.dirname(stateFile));
-    dev = new VirtualEsp32({ profile: 'GPY', seed: 'sec-pipeline' });
+    dev = new VirtualEsp32({ profile: 'GPY', seed: 'sec-pipeline', bootPredictor: bootPredictorForVirtual });
     // As `sim serve --state` does: the board is saved to its state file after every disconnect.
     server = await startSimServer(dev, { port: 0, host: '127.0.0.1', onDisconnect: () => saveStateFile(stateFile, dev) });
     port = `socket://127.0.0.1:${server.port}`;
@@ -113,7 +110,6 @@ describe('security review: key material over a full CLI pipeline run', function 
   });
   after(async () => {
     await server.close();
-    setBootPredictor(previous);
     process.env.PATH = env.PATH;
     if (env.IDF_PATH === undefined) delete process.env.IDF_PATH;
     else process.env.IDF_PATH = env.IDF_PATH;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { installVirtualBootPredictor, loadStateFile, MODULE_IDS, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
+import { bootPredictorForVirtual, loadStateFile, MODULE_IDS, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
 
 function codingScheme(args: Args): CodingSchemeOption {
   const v = args.opt('coding-scheme') ?? 'none';
@@ -15,19 +15,23 @@ function profile(args: Args): string | undefined {
   return p;
 }
 
-/** The board to serve: from the state file when it exists, else factory-fresh. */
+/**
+ * The board to serve: from the state file when it exists, else factory-fresh. A reset into normal
+ * boot must print what a real board would (issue 4 §5), so the board runs the boot model.
+ */
 function openBoard(args: Args): VirtualEsp32 {
   const state = args.opt('state');
   const prof = profile(args);
   const timing = args.flag('timing');
+  const bootPredictor = bootPredictorForVirtual;
   if (state && fs.existsSync(state)) {
-    const dev = loadStateFile(state, { timing });
+    const dev = loadStateFile(state, { timing, bootPredictor });
     if (prof && resolveModule(prof).id !== dev.module.id) {
       throw new UserError('E_USAGE', `${args.command}: the state file ${state} holds a ${dev.module.id} board, not ${prof.toUpperCase()}; drop --profile or use another state file.`);
     }
     return dev;
   }
-  const dev = new VirtualEsp32({ profile: prof ?? 'GPY', codingScheme: codingScheme(args), timing, seed: args.opt('seed') });
+  const dev = new VirtualEsp32({ profile: prof ?? 'GPY', codingScheme: codingScheme(args), timing, seed: args.opt('seed'), bootPredictor });
   if (state) saveStateFile(state, dev);
   return dev;
 }
@@ -46,9 +50,6 @@ const serve: CliCommand = {
     args.maxPositionals(0);
     const port = args.int('port', 0);
     if (port < 0 || port > 65535) throw new UserError('E_USAGE', `${args.command}: --port must be 0..65535.`);
-    // A reset into normal boot must print what a real board would (issue 4 §5): plug the boot
-    // model into the virtual ESP32 before the first client can reset it.
-    installVirtualBootPredictor();
     const dev = openBoard(args);
     const state = args.opt('state');
     const save = (): void => {

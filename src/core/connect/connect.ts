@@ -4,7 +4,7 @@ import { realClock, type Clock } from '../loader/clock';
 import { RomLoader, CHIP_MAGIC_REG, ESP32_MAGIC } from '../loader/rom-loader';
 import { LinkError } from '../loader/link-error';
 import { SYNC_TIMEOUT_MS } from '../loader/timeouts';
-import { analyzeBootLog } from './boot-log';
+import { analyzeBootLog } from '../boot/boot-log';
 import { fail, type MessageContext } from './messages';
 import { picEnterDownload } from './pic';
 import { classicSchedule, runReset, type ResetSequence } from './reset';

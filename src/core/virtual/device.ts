@@ -10,7 +10,8 @@
  *
  * Options: profile (WIPY, WIPY2, LOPY, SIPY, GPY, FIPY, LOPY4; default GPY), seed (MAC),
  * codingScheme ('none' | '3/4'), timing (true or a TimingModel; off by default), faults
- * (a Faults instance or FaultOptions), efuse (physical eFuse words to start from).
+ * (a Faults instance or FaultOptions), efuse (physical eFuse words to start from), bootPredictor
+ * (what a reset into normal boot prints; src/core/boot's bootPredictorForVirtual is the real model).
  *
  * Line model (esp32-rom-protocol.md §3.1, auto-reset transistors): EN is low while RTS is
  * asserted and DTR is not; GPIO0 is low while DTR is asserted and RTS is not. Releasing EN boots
@@ -22,7 +23,8 @@ import type { DeviceEndpoint, ModemSignals, Unsubscribe } from '../transport/tra
 import type { EfuseWords } from '../efuse/fields';
 import { factoryMacBytes } from '../efuse/fields';
 import type { PycomModule } from '../boards/modules';
-import { downloadBootLog, getBootPredictor, normalBootHeader, BOOT_DOWNLOAD, BOOT_FLASH } from './boot-log';
+import { downloadBootLog, normalBootHeader, BOOT_DOWNLOAD, BOOT_FLASH } from '../boot/boot-log';
+import type { BootPredictor } from './boot-model';
 import { EfuseController } from './efuse-controller';
 import { Faults, PowerLoss, type FaultOptions } from './faults';
 import { factoryProfile, type CodingSchemeOption } from './profiles';
@@ -48,6 +50,11 @@ export interface VirtualEsp32Options {
   unknownOpcodeReplyOp?: number;
   /** How often that reply is sent (§5.3, UNCONFIRMED 1…8; default 1). */
   unknownOpcodeReplyRepeats?: number;
+  /**
+   * What this board prints (and does) after the ROM header when it resets into normal boot; it
+   * belongs to this device only. Without one the board prints the ROM header and nothing more.
+   */
+  bootPredictor?: BootPredictor;
 }
 
 /** Baud mismatch beyond which UART bytes are garbage (a UART tolerates roughly ±3 %). */
@@ -93,11 +100,13 @@ export class VirtualEsp32 {
   private outChain: Promise<void> = Promise.resolve();
   private bootTimer: NodeJS.Timeout | undefined;
   private readonly textListeners = new Set<(text: string) => void>();
+  private readonly bootPredictor: BootPredictor | undefined;
 
   constructor(opts: VirtualEsp32Options = {}) {
     const profile = factoryProfile(opts.profile ?? 'GPY', opts.seed ?? 'default', opts.codingScheme ?? 'none');
     this.module = profile.module;
     this.seed = profile.seed;
+    this.bootPredictor = opts.bootPredictor;
     this.chipRevision = profile.module.chipRevision;
     this.flash = new SpiFlash({ size: profile.module.flashSize });
     this.efuse = new EfuseController({ raw: opts.efuse ?? profile.efuse });
@@ -241,7 +250,7 @@ export class VirtualEsp32 {
   }
 
   private bootFromFlash(header: string, reason: number): void {
-    const predictor = getBootPredictor();
+    const predictor = this.bootPredictor;
     if (!predictor) {
       this.print(header);
       return;

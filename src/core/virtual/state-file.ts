@@ -5,6 +5,7 @@ import { BLOCK_WORDS } from '../efuse/registers';
 import type { EfuseWords } from '../efuse/fields';
 import { writeFileAtomic } from '../util/atomic-file';
 import { resolveModule, type CodingSchemeOption } from './profiles';
+import type { BootPredictor } from './boot-model';
 import { VirtualEsp32 } from './device';
 import { SECTOR_SIZE } from './spi-flash';
 
@@ -94,10 +95,18 @@ export function parseState(json: unknown, file: string): StateFileV1 {
   return json as unknown as StateFileV1;
 }
 
+/** How a board loaded from a state file runs: what the file does not hold. */
+export interface BoardFromStateOptions {
+  /** Timing model on (UART and flash times); default off. */
+  timing?: boolean;
+  /** The board's normal-boot model (see VirtualEsp32Options.bootPredictor); default none. */
+  bootPredictor?: BootPredictor;
+}
+
 /** Builds a board from a state object. */
-export function boardFromState(st: StateFileV1, file: string, opts: { timing?: boolean } = {}): VirtualEsp32 {
+export function boardFromState(st: StateFileV1, file: string, opts: BoardFromStateOptions = {}): VirtualEsp32 {
   const efuse: EfuseWords = st.efuse.map((b) => b.map((w) => parseInt(w, 16) >>> 0));
-  const dev = new VirtualEsp32({ profile: st.profile, seed: st.seed, codingScheme: st.codingScheme, efuse, timing: opts.timing });
+  const dev = new VirtualEsp32({ profile: st.profile, seed: st.seed, codingScheme: st.codingScheme, efuse, timing: opts.timing, bootPredictor: opts.bootPredictor });
   for (const s of st.sectors) {
     let data: Buffer;
     try {
@@ -112,7 +121,7 @@ export function boardFromState(st: StateFileV1, file: string, opts: { timing?: b
 }
 
 /** Reads and validates a state file; every problem becomes a UserError saying what is wrong. */
-export function loadStateFile(file: string, opts: { timing?: boolean } = {}): VirtualEsp32 {
+export function loadStateFile(file: string, opts: BoardFromStateOptions = {}): VirtualEsp32 {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');

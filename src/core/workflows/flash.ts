@@ -1,6 +1,6 @@
-import { boardBootPredictor } from '../flash/board-boot-predictor';
-import { captureBootLog } from '../flash/boot-capture';
-import { explainBootLog, type BootLogExplanation } from '../flash/boot-log-catalogue';
+import { boardBootPredictor } from '../boot/predict-plan';
+import { captureBootLog } from '../boot/capture';
+import { explainBootLog, type BootLogExplanation } from '../boot/boot-log';
 import type { FlashPlan } from '../flash/plan';
 import { romFlashIo } from '../flash/rom-io';
 import { keysForBoard, runFlashSession, type BoardKeys, type FlashSessionResult } from '../flash/session';

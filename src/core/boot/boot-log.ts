@@ -1,4 +1,105 @@
 /**
+ * The ESP32 boot log: what a board prints on UART0 after a reset, and what a captured log means.
+ *
+ * 1. The ROM header (esp32-rom-protocol.md §1, esp32-boot-security.md §6), as the virtual ESP32
+ *    prints it. The download-mode text is fixed; after the normal-boot header the text depends on
+ *    eFuses and flash content and comes from the boot model (predict.ts, via virtual-board.ts).
+ * 2. Why a board did not answer the ROM loader after a reset (analyzeBootLog, for connect).
+ * 3. What a boot log captured after flashing means (BOOT_LOG_CATALOGUE, explainBootLog).
+ */
+export const ROM_BANNER_REV01 = 'ets Jun  8 2016 00:22:57';
+export const ROM_BANNER_REV3 = 'ets Jul 29 2019 12:21:46';
+
+export const RESET_REASONS: Readonly<Record<number, string>> = {
+  0x1: 'POWERON_RESET',
+  0x3: 'SW_RESET',
+  0x4: 'OWDT_RESET',
+  0x5: 'DEEPSLEEP_RESET',
+  0x6: 'SDIO_RESET',
+  0x7: 'TG0WDT_SYS_RESET',
+  0x8: 'TG1WDT_SYS_RESET',
+  0x9: 'RTCWDT_SYS_RESET',
+  0xa: 'INTRUSION_RESET',
+  0xb: 'TGWDT_CPU_RESET',
+  0xc: 'SW_CPU_RESET',
+  0xd: 'RTCWDT_CPU_RESET',
+  0xe: 'EXT_CPU_RESET',
+  0xf: 'RTCWDT_BROWN_OUT_RESET',
+  0x10: 'RTCWDT_RTC_RESET',
+};
+
+export const BOOT_DOWNLOAD = 0x3;
+export const BOOT_FLASH = 0x13;
+const BOOT_MODE_TEXT: Readonly<Record<number, string>> = {
+  [BOOT_DOWNLOAD]: 'DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2)',
+  [BOOT_FLASH]: 'SPI_FAST_FLASH_BOOT',
+};
+
+/** The ROM's first line, which tells the ROM version apart: revision 0/1 or revision 3 (§1). */
+export function romBanner(chipRevision: number): string {
+  return chipRevision >= 3 ? ROM_BANNER_REV3 : ROM_BANNER_REV01;
+}
+
+/**
+ * The rst line the ROM prints after the banner, e.g.
+ * `rst:0x1 (POWERON_RESET),boot:0x3 (DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))`. `reason` is the
+ * reset reason code (RESET_REASONS; unknown codes print NO_MEAN), `strap` the GPIO strap byte
+ * (BOOT_DOWNLOAD, BOOT_FLASH; others print SPI_FLASH_BOOT).
+ */
+export function resetLine(reason: number, strap: number): string {
+  const r = RESET_REASONS[reason] ?? 'NO_MEAN';
+  const m = BOOT_MODE_TEXT[strap] ?? 'SPI_FLASH_BOOT';
+  return `rst:0x${reason.toString(16)} (${r}),boot:0x${strap.toString(16)} (${m})`;
+}
+
+/** ROM output on entering download mode (lines end with CRLF as the ROM prints them). */
+export function downloadBootLog(chipRevision: number, reason = 0x1): string {
+  return `${romBanner(chipRevision)}\r\n\r\n${resetLine(reason, BOOT_DOWNLOAD)}\r\nwaiting for download\r\n`;
+}
+
+/** Normal (flash) boot header, banner + rst line, CRLF-ended; without a boot model that is all a virtual device prints. */
+export function normalBootHeader(chipRevision: number, reason = 0x1): string {
+  return `${romBanner(chipRevision)}\r\n\r\n${resetLine(reason, BOOT_FLASH)}\r\n`;
+}
+
+/**
+ * What a board printed after a reset (ROM boot log, MicroPython banner, panics) says about *why*
+ * it did not answer the loader (esp32-rom-protocol.md §1, §14; pycom.md §3.2).
+ */
+export type LoaderSilenceFinding =
+  | { kind: 'download-waiting'; mode: number }
+  | { kind: 'wrong-boot-mode'; mode: number }
+  | { kind: 'download-disabled' }
+  | { kind: 'flash-read-error'; text: string }
+  | { kind: 'firmware'; text: string };
+
+/**
+ * Reads the text a board printed after a reset (raw bytes are taken as latin1) and says why it did
+ * not answer the loader: download mode disabled, still in download mode (`mode` is the strap byte
+ * of the last `boot:0x..` seen), booting from flash, a flash read error, or firmware running.
+ * Undefined when the text says none of these. Never throws.
+ */
+export function analyzeBootLog(raw: Buffer | string): LoaderSilenceFinding | undefined {
+  const text = typeof raw === 'string' ? raw : raw.toString('latin1');
+  // UNCONFIRMED which component prints this (ROM or app, §14 item 7); either way it is final.
+  if (/Download mode is disabled/i.test(text)) return { kind: 'download-disabled' };
+  // The last reset counts: a board may have been reset more than once while we listened.
+  const boots = [...text.matchAll(/boot:(0x[0-9a-fA-F]+)/g)];
+  const last = boots[boots.length - 1];
+  if (last) {
+    const mode = parseInt(last[1]!.slice(2), 16);
+    const after = text.slice(last.index);
+    if (/waiting for download/.test(after)) return { kind: 'download-waiting', mode };
+    const readErr = /flash read err,?\s*[0-9a-fA-F]*/.exec(after);
+    if (readErr) return { kind: 'flash-read-error', text: readErr[0] };
+    return { kind: 'wrong-boot-mode', mode };
+  }
+  const fw = /(Pycom MicroPython[^\r\n]*|MicroPython[^\r\n]*|Guru Meditation[^\r\n]*|Fatal exception[^\r\n]*|PYB: soft reboot|>>> ?$)/m.exec(text);
+  if (fw) return { kind: 'firmware', text: fw[1]!.trim().slice(0, 80) };
+  return undefined;
+}
+
+/**
  * Known boot-log lines (esp32-boot-security.md §6, pycom.md §3.2, §1.11) and what they mean for
  * someone who just flashed a secure board, as data. `explainBootLog` finds every known line in a
  * captured log; the first failure decides the verdict.
@@ -47,6 +148,12 @@ export interface BootLogExplanation {
   summary: string;
 }
 
+/**
+ * Explains a boot log captured after a reset (any text, e.g. captureBootLog's): every catalogue
+ * entry found (first match each, in catalogue order), and a verdict: `failed` when any failure
+ * line is there (the first failure in catalogue order gives the summary), else `booted` on a
+ * success line, else `unknown`. Never throws.
+ */
 export function explainBootLog(text: string): BootLogExplanation {
   const findings: BootLogFinding[] = [];
   for (const entry of BOOT_LOG_CATALOGUE) {

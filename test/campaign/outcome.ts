@@ -1,4 +1,4 @@
-import { isUserError } from '../errors';
+import { isUserError } from '../../src/core/errors';
 import type { FaultKind } from './link';
 
 /**

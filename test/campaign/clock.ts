@@ -1,4 +1,4 @@
-import type { Clock } from '../loader/clock';
+import type { Clock } from '../../src/core/loader/clock';
 
 /**
  * The loader's clock with every timeout and sleep multiplied by `scale`. Only used by campaigns

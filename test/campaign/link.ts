@@ -1,11 +1,11 @@
-import { connect, type Connection } from '../connect/connect';
-import { identify, type ChipInfo } from '../chip/identify';
-import type { Clock } from '../loader/clock';
-import { DEFAULT_TIMEOUT_MS } from '../loader/timeouts';
-import { createMemoryPair } from '../transport/memory';
-import type { DeviceEndpoint, Transport } from '../transport/transport';
-import type { VirtualEsp32 } from '../virtual/device';
-import type { Direction, StepKind } from '../virtual/faults';
+import { connect, type Connection } from '../../src/core/connect/connect';
+import { identify, type ChipInfo } from '../../src/core/chip/identify';
+import type { Clock } from '../../src/core/loader/clock';
+import { DEFAULT_TIMEOUT_MS } from '../../src/core/loader/timeouts';
+import { createMemoryPair } from '../../src/core/transport/memory';
+import type { DeviceEndpoint, Transport } from '../../src/core/transport/transport';
+import type { VirtualEsp32 } from '../../src/core/virtual/device';
+import type { Direction, StepKind } from '../../src/core/virtual/faults';
 import type { Prng } from './prng';
 
 /** The fault kinds of issue 7: one of these per run, at a random point. */
