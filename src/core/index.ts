@@ -4,9 +4,8 @@
  * (test/unit/architecture.test.ts enforces it); tests may reach inside.
  */
 export { AuditLog, readAudit } from './audit/audit-log';
-export { BOARDS, parseBoard } from './boards/firmware';
-export type { BoardId } from './boards/firmware';
-export { MODULE_IDS } from './boards/modules';
+export { boardChoices, boardFlashSize, boardIds, moduleIds, parseBoard, withBoards } from './boards/catalog';
+export type { BoardId, PycomBoard } from './boards/catalog';
 export { formatUsbId } from './boards/usb-ids';
 export type { UsbBoard } from './boards/usb-ids';
 export { bootEfusesFromRaw } from './boot/boot-efuses';
@@ -15,6 +14,8 @@ export type { BootVerdict } from './boot/predict';
 export { PLANNED_EFUSE_STATES, plannedBootEfuses, predictBootFromReader, resolveBootEfuses } from './boot/predict-connected';
 export type { KnownKeys, PlannedEfuseState, ResolvedEfuses } from './boot/predict-connected';
 export { installVirtualBootPredictor } from './boot/virtual-wiring';
+export { keyBits, keyBytes } from './chip/esp32';
+export type { CodingScheme } from './chip/esp32';
 export { identify } from './chip/identify';
 export type { ChipInfo } from './chip/identify';
 export type { SecurityState } from './chip/security';
@@ -43,7 +44,6 @@ export { summaryJson, summaryText } from './efuse/summary';
 export { UserError, isUserError } from './errors';
 export { runBuild } from './firmware/build-runner';
 export type { BuildTarget } from './firmware/build-runner';
-export { hex } from './firmware/generations';
 export { findBuildOutputs } from './firmware/outputs';
 export type { BuildOutputs } from './firmware/outputs';
 export { detectProject, findProjectRoot } from './firmware/project';
@@ -71,6 +71,7 @@ export type { PortEntry } from './transport/ports';
 export type { Transport } from './transport/transport';
 export { readInputFile, writeFileAtomic } from './util/atomic-file';
 export { fingerprint } from './util/fingerprint';
+export { hex } from './util/hex';
 export { VERSION } from './version';
 export { VirtualEsp32 } from './virtual/device';
 export { resolveModule } from './virtual/profiles';

@@ -21,7 +21,7 @@ import { SlipDecoder, slipEncode } from '../rom/slip';
 import type { DeviceEndpoint, ModemSignals, Unsubscribe } from '../transport/transport';
 import type { EfuseWords } from '../efuse/fields';
 import { factoryMacBytes } from '../efuse/fields';
-import type { PycomModule } from '../boards/modules';
+import type { PycomModule } from '../boards/catalog';
 import { downloadBootLog, getBootPredictor, normalBootHeader, BOOT_DOWNLOAD, BOOT_FLASH } from './boot-log';
 import { EfuseController } from './efuse-controller';
 import { Faults, PowerLoss, type FaultOptions } from './faults';

@@ -6,7 +6,7 @@ import type { EfuseWords } from '../efuse/fields';
 import { writeFileAtomic } from '../util/atomic-file';
 import { resolveModule, type CodingSchemeOption } from './profiles';
 import { VirtualEsp32 } from './device';
-import { SECTOR_SIZE } from './spi-flash';
+import { SECTOR_SIZE } from '../chip/esp32';
 
 /**
  * Board state file: the physical eFuse bits and the flash content of a virtual board, so that

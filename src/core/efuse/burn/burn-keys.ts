@@ -10,6 +10,7 @@ import type { EfuseSnapshot } from '../access';
 import { block0Changes, keyBlockChanges, type BurnPlan, type PlanStep } from './plan';
 import { checkKeys, checkTarget, type BurnTarget } from './key-checks';
 import { HARDENING_FIELDS, hardeningLines } from './hardening';
+import { hex } from '../../util/hex';
 
 /**
  * Pycom's eFuse sequence (pycom.md §1.7) as one plan, in the order that cannot leave a board
@@ -139,7 +140,7 @@ function block0Step(ctx: Ctx, id: string, title: string, effect: string, sets: {
   return step;
 }
 
-const hex = (v: number): string => `0x${v.toString(16).toUpperCase()}`;
+const showHex = (v: number): string => hex(v);
 
 /** Builds the plan, or throws a UserError saying why nothing may be burned. Reads nothing from the device. */
 export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPlan {
@@ -170,10 +171,10 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
       'The reflashable secure boot key (digest of the signing key); written byte-reversed (the "secure_boot_v1" order) and read back before it is protected.'),
     block0Step(ctx, STEP.protectKeys, 'Read- and write-protect both key blocks',
       'Software (and every tool) can no longer read or change BLOCK1 and BLOCK2; the hardware still uses them. The bootloader insists on this.',
-      [{ name: 'RD_DIS', value: 0b0011, show: hex }, { name: 'WR_DIS', value: (1 << 7) | (1 << 8), show: hex }],
+      [{ name: 'RD_DIS', value: 0b0011, show: showHex }, { name: 'WR_DIS', value: (1 << 7) | (1 << 8), show: showHex }],
       ['BLOCK1 and BLOCK2 read as zeros from now on', 'BLOCK1 and BLOCK2 can never be changed']),
     block0Step(ctx, STEP.cryptConfig, 'Set FLASH_CRYPT_CONFIG to 0xF', 'Every key bit gets the per-address tweak (what ESP-IDF uses).',
-      [{ name: 'FLASH_CRYPT_CONFIG', value: 0xf, show: hex }], []),
+      [{ name: 'FLASH_CRYPT_CONFIG', value: 0xf, show: showHex }], []),
     cryptCntStep(ctx),
     block0Step(ctx, STEP.secureBoot, 'Enable secure boot v1 (ABS_DONE_0)',
       'From the next reset the ROM only starts a bootloader whose digest at 0x0 matches the BLOCK2 key.', [{ name: 'ABS_DONE_0', value: 1 }], []),
