@@ -14,7 +14,7 @@ export type { BootVerdict } from './boot/predict';
 export { PLANNED_EFUSE_STATES, plannedBootEfuses, predictBootFromReader, resolveBootEfuses } from './boot/predict-connected';
 export type { KnownKeys, PlannedEfuseState, ResolvedEfuses } from './boot/predict-connected';
 export { installVirtualBootPredictor } from './boot/virtual-wiring';
-export { keyBits, keyBytes } from './chip/esp32';
+export { codingForKeyLength, keyBits, keyBytes } from './chip/esp32';
 export type { CodingScheme } from './chip/esp32';
 export { identify } from './chip/identify';
 export type { ChipInfo } from './chip/identify';

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AuditLog, boardBootPredictor, bootEfusesFromRaw, captureBootLog, decodeEfuses, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, executeBurnKeys, explainBootLog, findBuildOutputs, findProjectRoot, fingerprint, hex, identify, isThreeFour, isUserError, keysForBoard, KeyStore, knownSlots, listPorts, makeOtaImage, normaliseMac, parseBoard, pendingSteps, planBurnKeys, planFromBuild, predictBoot, readAudit, readEfuses, readHardwareKeyFile, readSigningKeyFile, romFlashIo, runFlashSession, transportFromUrl, UserError, writeFileAtomic, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
+import { AuditLog, boardBootPredictor, bootEfusesFromRaw, captureBootLog, decodeEfuses, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, executeBurnKeys, explainBootLog, findBuildOutputs, findProjectRoot, fingerprint, hex, identify, isThreeFour, keyBits, keyBytes, isUserError, keysForBoard, KeyStore, knownSlots, listPorts, makeOtaImage, normaliseMac, parseBoard, pendingSteps, planBurnKeys, planFromBuild, predictBoot, readAudit, readEfuses, readHardwareKeyFile, readSigningKeyFile, romFlashIo, runFlashSession, transportFromUrl, UserError, writeFileAtomic, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { withDevice, chipView, coreResetMode, type DeviceSession } from './device';
 import { snapshotFromWords, planSnapshot } from './sources/efuse-snapshot';
@@ -184,10 +184,10 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
   return withDevice(p.path, s, (l) => ctx.log.info(l), async (d) => {
     const snap = await readEfuses(d.conn.loader);
     const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
-    const flash = store.flashKeyFor(d.info.mac.address, s.perDeviceKeys ? 'per-device' : 'shared', threeFour ? 24 : 32);
+    const flash = store.flashKeyFor(d.info.mac.address, s.perDeviceKeys ? 'per-device' : 'shared', keyBytes(threeFour ? '3/4' : 'none'));
     if (flash.created) ctx.log.info(`generated the per-device flash-encryption key for ${d.info.mac.address} (fingerprint ${flash.fingerprint})`);
     // The reflashable secure boot key is the digest of the signing key (never its public key).
-    const secureBootKey = digestPrivateKey(readSigningKeyFile(store.signingKeyPath), threeFour ? 192 : 256);
+    const secureBootKey = digestPrivateKey(readSigningKeyFile(store.signingKeyPath), keyBits(threeFour ? '3/4' : 'none'));
     // Development or release: asked before the plan, so the plan the user reviews (and the MAC they
     // type) covers exactly the fuses that will be burned.
     const hardening = await pickHardening(vscode.window, d.info.mac.address);

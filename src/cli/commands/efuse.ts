@@ -1,7 +1,7 @@
 import { withBoard } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { AuditLog, checkConfirmation, closeInterruptedRun, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, executeBurnKeys, hardeningHelp, isThreeFour, KeyStore, parseSigningKey, pendingSteps, planBurnKeys, readAudit, readEfuses, readInputFile, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { AuditLog, checkConfirmation, closeInterruptedRun, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, executeBurnKeys, hardeningHelp, isThreeFour, keyBits, KeyStore, parseSigningKey, pendingSteps, planBurnKeys, readAudit, readEfuses, readInputFile, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
 
@@ -39,7 +39,7 @@ function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
   if (file !== undefined) return readInputFile(file, 'secure boot key file');
   // The reflashable secure boot key is the digest of the signing key, never its public key.
   const key = parseSigningKey(readInputFile(pem!, 'signing key file'), pem!);
-  return digestPrivateKey(key, threeFour ? 192 : 256);
+  return digestPrivateKey(key, keyBits(threeFour ? '3/4' : 'none'));
 }
 
 /** Interrupted runs this run could not vouch for stay open in the audit log; the user is told which and why. */

@@ -4,7 +4,7 @@ import { boardOption } from '../common-options';
 import { withBoard } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { boardFlashSize, DEFAULT_KEY_STORE, digestPrivateKey, field, findBuildOutputs, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootFromReader, readEfuses, readFieldRaw, readFlash as romReadFlash, readHardwareKeyFile, readSigningKeyFile, resolveBootEfuses, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
+import { boardFlashSize, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, field, findBuildOutputs, keyBits, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootFromReader, readEfuses, readFieldRaw, readFlash as romReadFlash, readHardwareKeyFile, readSigningKeyFile, resolveBootEfuses, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
 
 /** Keys for the prediction: explicit files first, then the key store (per-device flash key, shared key, signing key). */
 function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {
@@ -19,7 +19,7 @@ function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour:
   if (signing) keys.signingPublicKey = signing.publicKey;
   if (sbk !== undefined) keys.secureBootKey = readHardwareKeyFile(sbk, 'digest');
   // Reflashable secure boot v1: BLOCK2 holds the digest of the signing key (192 bits on 3/4 chips).
-  else if (signing) keys.secureBootKey = digestPrivateKey(signing, threeFour || keys.flashKey?.length === 24 ? 192 : 256);
+  else if (signing) keys.secureBootKey = digestPrivateKey(signing, keyBits(threeFour ? '3/4' : codingForKeyLength(keys.flashKey?.length)));
   return keys;
 }
 

@@ -2,6 +2,7 @@ import type { EfuseWords } from '../efuse/fields';
 import { fingerprint } from '../util/fingerprint';
 import { bootEfusesFromRaw, flashEncryptionOn, type BootEfuses } from './boot-efuses';
 import { predictBoot, type BootVerdict } from './predict';
+import { codingForKeyLength, keyBytes } from '../chip/esp32';
 
 /**
  * "Will it boot?" for a board we can only reach through its ROM loader (issue 4 §5), or for a
@@ -125,7 +126,8 @@ export function plannedBootEfuses(state: PlannedEfuseState, keys: KnownKeys, rev
   const undecidable: string[] = [];
   if (!fresh && !keys.flashKey) undecidable.push('The planned state has a flash-encryption key in BLOCK1: give --flash-key FILE (or a key store holding it).');
   if (!fresh && !keys.secureBootKey) undecidable.push('The planned state has a secure boot key in BLOCK2: give --secure-boot-key FILE or --signing-key PEM (or a key store holding it).');
-  const threeFour = keys.flashKey?.length === 24;
+  const coding = codingForKeyLength(keys.flashKey?.length);
+  const threeFour = coding === '3/4';
   const efuse: BootEfuses = {
     revision,
     flashCryptCnt: fresh ? 0 : 1,
@@ -136,8 +138,8 @@ export function plannedBootEfuses(state: PlannedEfuseState, keys: KnownKeys, rev
     jtagDisable: state === 'hardened',
     disableDlDecrypt: state === 'hardened',
     cryptCntWriteProtected: false,
-    flashKey: fresh ? new Uint8Array(threeFour ? 24 : 32) : (keys.flashKey ?? new Uint8Array(32)),
-    secureBootKey: fresh ? new Uint8Array(threeFour ? 24 : 32) : (keys.secureBootKey ?? new Uint8Array(32)),
+    flashKey: fresh ? new Uint8Array(keyBytes(coding)) : (keys.flashKey ?? new Uint8Array(keyBytes('none'))),
+    secureBootKey: fresh ? new Uint8Array(keyBytes(coding)) : (keys.secureBootKey ?? new Uint8Array(keyBytes('none'))),
     blk1: { ...keyBlock },
     blk2: { ...keyBlock },
   };

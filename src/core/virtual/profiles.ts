@@ -2,13 +2,15 @@ import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
 import { emptyWords, field, macBytesToValue, macCrc8, withField, type EfuseWords } from '../efuse/fields';
 import { findModule, moduleIds, type PycomModule } from '../boards/catalog';
+import type { CodingScheme } from '../chip/esp32';
 
 /**
  * Factory-fresh eFuse images for the Pycom modules: a valid factory MAC (Espressif OUI,
  * deterministic per seed) with its CRC, chip revision and package bits, CLK8M_FREQ for the
  * baud-rate workaround, everything security-related blank.
  */
-export type CodingSchemeOption = 'none' | '3/4';
+/** The coding scheme a virtual board's eFuses use (chip/esp32 CodingScheme). */
+export type CodingSchemeOption = CodingScheme;
 
 export interface BoardProfile {
   module: PycomModule;

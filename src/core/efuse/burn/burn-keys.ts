@@ -11,6 +11,7 @@ import { block0Changes, keyBlockChanges, type BurnPlan, type PlanStep } from './
 import { checkKeys, checkTarget, type BurnTarget } from './key-checks';
 import { HARDENING_FIELDS, hardeningLines } from './hardening';
 import { hex } from '../../util/hex';
+import { keyBytes } from '../../chip/esp32';
 
 /**
  * Pycom's eFuse sequence (pycom.md §1.7) as one plan, in the order that cannot leave a board
@@ -160,7 +161,7 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
   if (!input.flashKey || !input.secureBootKey) {
     throw new UserError('E_KEYS_REQUIRED', 'Burn Keys needs both the flash-encryption key and the secure boot key, so that every burned key is known and recorded; nothing was burned.');
   }
-  checkKeys(input.flashKey, input.secureBootKey, threeFour ? 24 : 32);
+  checkKeys(input.flashKey, input.secureBootKey, keyBytes(threeFour ? '3/4' : 'none'));
   const history = input.history ?? [];
   const ctx: Ctx = { words: snap.words, dec, threeFour, ...auditEvidence(history, mac) };
 
