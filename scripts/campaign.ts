@@ -28,7 +28,7 @@ import { findBuildOutputs } from '../src/core/firmware/outputs';
 import { planFromBuild } from '../src/core/flash/plan';
 import { writeSecureBuildDir } from '../src/core/secure-build/process';
 import { digestPrivateKey } from '../src/core/crypto/secure-boot-key';
-import type { BoardId } from '../src/core/boards/firmware';
+import type { BoardId } from '../src/core/boards/catalog';
 import { FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
 
 export interface CampaignFirmwareOptions {

@@ -1,5 +1,5 @@
 import type { Args } from './args';
-import { parseBoard, RESET_MODES, UserError, type BoardId, type ResetMode } from '../core';
+import { boardChoices, parseBoard, RESET_MODES, UserError, type BoardId, type ResetMode } from '../core';
 
 /** `--reset auto|pic|classic|none`, shared by every command that connects to a board. */
 export function resetModeOption(args: Args): ResetMode {
@@ -8,14 +8,14 @@ export function resetModeOption(args: Args): ResetMode {
   return v as ResetMode;
 }
 
-/** `--board WIPY|LOPY|SIPY|GPY|FIPY|LOPY4`; undefined when absent and not required. */
+/** `--board` with a board id of the catalog (WIPY, LOPY, ...; any case); undefined when absent and not required. */
 export function boardOption(args: Args, required = false): BoardId | undefined {
   const v = args.opt('board');
   if (v === undefined) {
-    if (required) throw new UserError('E_USAGE', `${args.command}: --board is required (WIPY, LOPY, SIPY, GPY, FIPY or LOPY4).`);
+    if (required) throw new UserError('E_USAGE', `${args.command}: --board is required (${boardChoices()}).`);
     return undefined;
   }
   const b = parseBoard(v);
-  if (!b) throw new UserError('E_USAGE', `${args.command}: --board must be WIPY, LOPY, SIPY, GPY, FIPY or LOPY4, not "${v}".`);
+  if (!b) throw new UserError('E_USAGE', `${args.command}: --board must be ${boardChoices()}, not "${v}".`);
   return b;
 }

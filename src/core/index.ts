@@ -4,9 +4,8 @@
  * (test/unit/architecture.test.ts enforces it); tests may reach inside.
  */
 export { AuditLog, readAudit } from './audit/audit-log';
-export { BOARDS, parseBoard } from './boards/firmware';
-export type { BoardId } from './boards/firmware';
-export { MODULE_IDS } from './boards/modules';
+export { boardChoices, boardFlashSize, boardIds, moduleIds, parseBoard, withBoards } from './boards/catalog';
+export type { BoardId, PycomBoard } from './boards/catalog';
 export { formatUsbId } from './boards/usb-ids';
 export type { UsbBoard } from './boards/usb-ids';
 export { bootEfusesFromRaw } from './boot/boot-efuses';
@@ -18,6 +17,8 @@ export { PLANNED_EFUSE_STATES, plannedBootEfuses, predictBootFromReader, resolve
 export type { KnownKeys, PlannedEfuseState, ResolvedEfuses } from './boot/predict-connected';
 export { boardBootPredictor, overlayFlash } from './boot/predict-plan';
 export { bootPredictorForVirtual } from './boot/virtual-board';
+export { codingForKeyLength, keyBits, keyBytes } from './chip/esp32';
+export type { CodingScheme } from './chip/esp32';
 export { identify } from './chip/identify';
 export type { ChipInfo } from './chip/identify';
 export type { SecurityState } from './chip/security';
@@ -46,7 +47,6 @@ export { summaryJson, summaryText } from './efuse/summary';
 export { UserError, isUserError } from './errors';
 export { runBuild } from './firmware/build-runner';
 export type { BuildTarget } from './firmware/build-runner';
-export { hex } from './firmware/generations';
 export { findBuildOutputs } from './firmware/outputs';
 export type { BuildOutputs } from './firmware/outputs';
 export { detectProject, findProjectRoot } from './firmware/project';
@@ -70,6 +70,7 @@ export type { PortEntry } from './transport/ports';
 export type { Transport } from './transport/transport';
 export { readInputFile, writeFileAtomic } from './util/atomic-file';
 export { fingerprint } from './util/fingerprint';
+export { hex } from './util/hex';
 export { VERSION } from './version';
 export { VirtualEsp32 } from './virtual/device';
 export { resolveModule } from './virtual/profiles';

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bootLogLines, flash as flashWorkflow, type VirtualEsp32, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, bootEfusesFromRaw, captureBootLog, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, findBuildOutputs, findProjectRoot, fingerprint, hex, KeyStore, knownSlots, listPorts, makeOtaImage, parseBoard, planFromBuild, predictBoot, readEfuses, readHardwareKeyFile, readSigningKeyFile, transportFromUrl, UserError, writeFileAtomic, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
+import { bootLogLines, keyBits, keyBytes, flash as flashWorkflow, type VirtualEsp32, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, bootEfusesFromRaw, captureBootLog, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, findBuildOutputs, findProjectRoot, fingerprint, hex, KeyStore, knownSlots, listPorts, makeOtaImage, parseBoard, planFromBuild, predictBoot, readEfuses, readHardwareKeyFile, readSigningKeyFile, transportFromUrl, UserError, writeFileAtomic, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { withDevice, chipView, coreResetMode } from './device';
 import { snapshotFromWords, planSnapshot } from './sources/efuse-snapshot';
@@ -184,10 +184,10 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
       store,
       virtual: p.virtual,
       keys: ({ mac, threeFour }) => {
-        const flash = store.flashKeyFor(mac, s.perDeviceKeys ? 'per-device' : 'shared', threeFour ? 24 : 32);
+        const flash = store.flashKeyFor(mac, s.perDeviceKeys ? 'per-device' : 'shared', keyBytes(threeFour ? '3/4' : 'none'));
         if (flash.created) ctx.log.info(`generated the per-device flash-encryption key for ${mac} (fingerprint ${flash.fingerprint})`);
         // The reflashable secure boot key is the digest of the signing key (never its public key).
-        return { flashKey: flash.key, secureBootKey: digestPrivateKey(readSigningKeyFile(store.signingKeyPath), threeFour ? 192 : 256) };
+        return { flashKey: flash.key, secureBootKey: digestPrivateKey(readSigningKeyFile(store.signingKeyPath), keyBits(threeFour ? '3/4' : 'none')) };
       },
       showPlan: (plan, snap) => {
         ctx.state.update({ chip: chipView(d.info, p.virtual), efuses: planSnapshot(snap.words, source, plan) });

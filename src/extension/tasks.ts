@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { detectProject, isUserError, runBuild, type BuildTarget } from '../core';
+import { boardChoices, detectProject, isUserError, runBuild, type BuildTarget } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { buildBoard, keyStore } from './flows';
 
@@ -25,7 +25,7 @@ export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputC
       if (!start) throw new Error('Open the firmware folder (or set pycom.firmwarePath) first.');
       const project = detectProject(start);
       const board = buildBoard(project.esp32Dir);
-      if (!board) throw new Error('Set pycom.board to the module you build for (WiPy, LoPy, SiPy, GPy, FiPy or LoPy4).');
+      if (!board) throw new Error(`Set pycom.board to the module you build for (${boardChoices('name')}).`);
       const ks = keyStore();
       const st = readSettings();
       const env = { ...process.env, ...(st.toolchainPath ? { PATH: `${st.toolchainPath}${path.delimiter}${process.env.PATH ?? ''}` } : {}), ...(st.idfPath ? { IDF_PATH: st.idfPath } : {}) };

@@ -15,7 +15,7 @@ import { decodeRequest, decodeResponse, encodeResponse } from '../../src/core/ro
 import { readEspImage } from '../../src/core/image/esp-image';
 import { parsePartitionTable, validatePartitionTable, writePartitionTable } from '../../src/core/partition/table';
 import { parsePartitionCsv, formatPartitionCsv } from '../../src/core/partition/csv';
-import { LAYOUTS } from '../../src/core/partition/layouts';
+import { layout } from '../../src/core/boards/catalog';
 import { parsePem } from '../../src/core/crypto/pem';
 import { parseSigningKey, parseVerifyingKey, encodeSec1Pem } from '../../src/core/crypto/signing-key';
 import { readHardwareKeyFile, readSigningKeyFile } from '../../src/core/keys/key-files';
@@ -113,7 +113,7 @@ export function cleanupFuzzFiles(): void {
 
 const KEYS = fixtureKeys();
 const VALID_IMAGE = fixtureApp(2048, 'fuzz');
-const VALID_TABLE = new Uint8Array(writePartitionTable(LAYOUTS['8MB'], { md5: true }));
+const VALID_TABLE = new Uint8Array(writePartitionTable(layout('8MB').entries, { md5: true }));
 const VALID_PEM = Buffer.from(encodeSec1Pem(KEYS.signingKey));
 
 export const TARGETS: FuzzTarget[] = [
@@ -151,7 +151,7 @@ export const TARGETS: FuzzTarget[] = [
     property: () => fc.property(fc.oneof(bytes(400), mutated(VALID_TABLE)), fc.string({ maxLength: 300 }), (b, csv) => {
       expectClean(() => validatePartitionTable(parsePartitionTable(b, 'the fuzzed table'), 'the fuzzed table', 0x800000));
       expectClean(() => parsePartitionCsv(csv));
-      expectClean(() => parsePartitionCsv(formatPartitionCsv(LAYOUTS['4MB']).replace(/0x/g, csv.slice(0, 3) || '0x')));
+      expectClean(() => parsePartitionCsv(formatPartitionCsv(layout('4MB').entries).replace(/0x/g, csv.slice(0, 3) || '0x')));
     }),
   },
   {

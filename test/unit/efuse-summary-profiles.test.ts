@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { runCli } from '../../src/cli/main';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
-import { MODULE_IDS } from '../../src/core/boards/modules';
+import { moduleIds } from '../../src/core/boards/catalog';
 import { directAccess } from '../../src/core/efuse/controller-access';
 import { readEfuses } from '../../src/core/efuse/access';
 import { decodeEfuses } from '../../src/core/efuse/decode';
@@ -69,7 +69,7 @@ async function decodedOf(profile: string, raw: EfuseWords) {
 }
 
 describe('efuse summary and dump: a fresh board of each profile, over the CLI', () => {
-  for (const profile of MODULE_IDS) {
+  for (const profile of moduleIds()) {
     it(`${profile}: summary --json, summary text and dump`, async () => {
       const dev = new VirtualEsp32({ profile, seed: `summary-${profile}` });
       const server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
@@ -111,7 +111,7 @@ describe('efuse summary and dump: a fresh board of each profile, over the CLI', 
 });
 
 describe('efuse summary and dump after each Burn Keys step, every profile', () => {
-  for (const profile of MODULE_IDS) {
+  for (const profile of moduleIds()) {
     it(`${profile}: every step shows up in the summary, protections included, and no key bytes anywhere`, async () => {
       const dev = new VirtualEsp32({ profile, seed: `steps-${profile}` });
       const access = directAccess(dev.efuse);

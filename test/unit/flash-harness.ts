@@ -18,7 +18,7 @@ import { KeyStore } from '../../src/core/keystore/key-store';
 import { romFlashIo } from '../../src/core/flash/rom-io';
 import { planBootPredictor } from '../../src/core/boot/predict-plan';
 import type { FlashIo } from '../../src/core/flash/writer';
-import type { BoardId } from '../../src/core/boards/firmware';
+import type { BoardId } from '../../src/core/boards/catalog';
 import { writeSecureBuildDir } from '../../src/core/secure-build/process';
 import { FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureKeys } from '../../scripts/make-fixture-firmware';
 

@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { BOARD_FIRMWARE, type BoardId } from '../../src/core/boards/firmware';
-import { PYCOM_MODULES } from '../../src/core/boards/modules';
+import { board as boardFacts, modules } from '../../src/core/boards/catalog';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { planFromBuild } from '../../src/core/flash/plan';
 import { runFlashSession, keysForBoard } from '../../src/core/flash/session';
@@ -8,8 +7,8 @@ import { KEYS, bootNow, fixtureStore, predictor, secureBuild, virtualBoard } fro
 
 describe('full secure provisioning of each board profile', () => {
   // Every module profile, WiPy 2 (rev 0, 4 MB) included; each takes its board's firmware build.
-  for (const m of PYCOM_MODULES) {
-    const board = m.makeBoard as BoardId;
+  for (const m of modules()) {
+    const board = m.makeBoard;
     it(`${m.id} (${m.title}, rev ${m.chipRevision}): burn keys, flash the ${board} secure set, predicted to boot`, async () => {
       // Burn Keys accepts revision 0 (secure boot v1 works there), so every profile must burn.
       const burned = await virtualBoard(m.id, { burn: true, seed: `prov-${m.id}` });
@@ -30,7 +29,7 @@ describe('full secure provisioning of each board profile', () => {
         assert.ok(res.configBackup?.created);
         const v = bootNow(b.dev);
         assert.equal(v.boots, true, v.reason);
-        assert.ok(BOARD_FIRMWARE[board].appBin);
+        assert.ok(boardFacts(board).appBin);
       } finally {
         b.close();
       }

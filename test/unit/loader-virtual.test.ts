@@ -8,7 +8,7 @@ import type { DeviceEndpoint, Unsubscribe } from '../../src/core/transport/trans
 import { connect, type Connection } from '../../src/core/connect/connect';
 import { identify } from '../../src/core/chip/identify';
 import { instantSleepClock, realClock } from '../../src/core/loader/clock';
-import { CHIP_MAGIC_REG, ESP32_MAGIC } from '../../src/core/loader/rom-loader';
+import { CHIP_MAGIC_ESP32, CHIP_MAGIC_REG } from '../../src/core/chip/esp32';
 import { isUserError } from '../../src/core/errors';
 import { runCli } from '../../src/cli/main';
 
@@ -66,7 +66,7 @@ describe('loader against the virtual ESP32', () => {
   it('resets a running board into download mode with DTR/RTS (classic)', async () => {
     const { dev, conn } = await memoryConnection('classic');
     assert.equal(dev.state, 'download');
-    assert.equal(await conn.loader.readReg(CHIP_MAGIC_REG), ESP32_MAGIC);
+    assert.equal(await conn.loader.readReg(CHIP_MAGIC_REG), CHIP_MAGIC_ESP32);
     conn.loader.dispose();
   });
 
@@ -120,14 +120,14 @@ describe('loader against the virtual ESP32', () => {
     assert.equal(conn.baud, 921600);
     assert.equal(conn.transport.baud, 921600);
     assert.ok(Math.abs(dev.uartBaud - 921600) / 921600 < 0.03);
-    assert.equal(await conn.loader.readReg(CHIP_MAGIC_REG), ESP32_MAGIC);
+    assert.equal(await conn.loader.readReg(CHIP_MAGIC_REG), CHIP_MAGIC_ESP32);
     conn.loader.dispose();
   });
 
   it('rejects an opcode the ROM does not implement as unsupported, then keeps working', async () => {
     const { conn } = await memoryConnection();
     await assert.rejects(conn.loader.command(0x14, Buffer.alloc(0)), (e: unknown) => isUserError(e) && e.code === 'E_UNSUPPORTED_COMMAND');
-    assert.equal(await conn.loader.readReg(CHIP_MAGIC_REG), ESP32_MAGIC);
+    assert.equal(await conn.loader.readReg(CHIP_MAGIC_REG), CHIP_MAGIC_ESP32);
     conn.loader.dispose();
   });
 

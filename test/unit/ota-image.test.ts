@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BOARDS, BOARD_FIRMWARE } from '../../src/core/boards/firmware';
-import { GENERATIONS, GENERATION_IDS, hex } from '../../src/core/firmware/generations';
+import { board as boardFacts, boardGeneration, boardIds } from '../../src/core/boards/catalog';
+import { GENERATION_IDS } from '../../src/core/firmware/generations';
+import { hex } from '../../src/core/util/hex';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { knownSlots, makeOtaImage } from '../../src/core/ota/ota-image';
 import { queryOtaSlot, type ReplLink } from '../../src/core/ota/raw-repl';
@@ -33,7 +34,7 @@ function responder(answer: string, stderr = ''): ReplLink & { sent: string } {
 
 describe('OTA images', () => {
   it('known slots for every board and generation, as the spec tables say', () => {
-    for (const g of GENERATION_IDS) for (const b of BOARDS) assert.ok(knownSlots(b, g).includes(0x10000));
+    for (const g of GENERATION_IDS) for (const b of boardIds()) assert.ok(knownSlots(b, g).includes(0x10000));
     assert.deepEqual(knownSlots('GPY', 'D'), [0x10000, 0x210000]);
     assert.deepEqual(knownSlots('SIPY', 'D'), [0x10000, 0x1c0000]);
     assert.deepEqual(knownSlots('WIPY', 'D').sort(), [0x10000, 0x1c0000, 0x210000].sort());
@@ -41,10 +42,11 @@ describe('OTA images', () => {
     assert.deepEqual(knownSlots('GPY', 'C-rc1-4'), [0x10000, 0x1c0000]);
     assert.deepEqual(knownSlots('LOPY4', 'C-rc12-13'), [0x10000, 0x210000]);
     assert.deepEqual(knownSlots('LOPY', 'C-rc12-13'), [0x10000, 0x1c0000]);
-    assert.deepEqual(GENERATIONS['C-rc1-4'].otaCopyAddresses.GPY, [0x1a0000]);
+    assert.deepEqual(boardGeneration('GPY', 'C-rc1-4').otaCopies, [0x1a0000]);
+    assert.deepEqual(boardGeneration('WIPY', 'D').otaCopies, [0x210000, 0x1c0000]);
   });
 
-  for (const board of BOARDS) {
+  for (const board of boardIds()) {
     it(`${board}: picks the copy for each known slot and refuses unknown ones`, () => {
       const build = findBuildOutputs(secureBuild(board), { flashKey: KEYS.flashKey });
       for (const slot of knownSlots(board, 'D')) {
@@ -54,7 +56,7 @@ describe('OTA images', () => {
         assert.equal(classifyContent(plain).signed, true);
       }
       assert.throws(() => makeOtaImage({ build, slot: 0x1a0000, slotSource: 'board', flashKey: KEYS.flashKey }), /E_OTA_SLOT|not a slot of/);
-      assert.ok(BOARD_FIRMWARE[board]);
+      assert.ok(boardFacts(board).appBin);
     });
   }
 

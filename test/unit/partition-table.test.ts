@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { LAYOUTS } from '../../src/core/partition/layouts';
+import { layout, layouts } from '../../src/core/boards/catalog';
 import { parsePartitionTable, validatePartitionTable, writePartitionTable } from '../../src/core/partition/table';
 import { formatPartitionCsv, parsePartitionCsv } from '../../src/core/partition/csv';
 
 describe('partition tables', () => {
-  for (const [id, entries] of Object.entries(LAYOUTS)) {
+  for (const { id, entries } of layouts()) {
     it(`${id}: CSV → binary → entries round trip, MD5 row, valid`, () => {
       const csv = formatPartitionCsv(entries);
       const bin = writePartitionTable(parsePartitionCsv(csv));
@@ -17,19 +17,19 @@ describe('partition tables', () => {
   }
 
   it('OTA slot addresses per layout are the spec\'s', () => {
-    const ota0 = (id: keyof typeof LAYOUTS) => LAYOUTS[id].find((e) => e.type === 0 && e.subtype === 0x10)!;
+    const ota0 = (id: string) => layout(id).entries.find((e) => e.type === 0 && e.subtype === 0x10)!;
     assert.deepEqual([ota0('1.18').offset, ota0('4MB').offset, ota0('8MB').offset], [0x1a0000, 0x1c0000, 0x210000]);
     assert.equal(ota0('8MB').size, 0x1ef000);
   });
 
   it('refuses a wrong MD5 row, bad magic, overlaps and misaligned apps', () => {
-    const bin = writePartitionTable(LAYOUTS['8MB']);
+    const bin = writePartitionTable(layout('8MB').entries);
     const bad = Buffer.from(bin);
     bad[4] ^= 1;
     assert.throws(() => parsePartitionTable(bad), /MD5 record does not match/);
     const garbage = Buffer.alloc(0xc00, 0x42);
     assert.throws(() => parsePartitionTable(garbage), /partition 0 invalid magic number 0x4242/);
-    const overlap = [...LAYOUTS['8MB']];
+    const overlap = [...layout('8MB').entries];
     overlap[1] = { ...overlap[1]!, size: 0x300000 };
     assert.throws(() => validatePartitionTable(parsePartitionTable(writePartitionTable(overlap))), /overlap/);
     const mis = [{ label: 'a', type: 0, subtype: 0, offset: 0x11000, size: 0x1000, encrypted: false }];

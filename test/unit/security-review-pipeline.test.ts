@@ -14,7 +14,7 @@ import { keyFileToReadWords } from '../../src/core/crypto/efuse-key-layout';
 import { secureSet } from '../../src/core/secure-build/process';
 import { parsePartitionCsv, formatPartitionCsv } from '../../src/core/partition/csv';
 import { writePartitionTable } from '../../src/core/partition/table';
-import { LAYOUTS } from '../../src/core/partition/layouts';
+import { layout as layoutFacts } from '../../src/core/boards/catalog';
 import { readEfuses } from '../../src/core/efuse/access';
 import { directAccess } from '../../src/core/efuse/controller-access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
@@ -140,7 +140,7 @@ describe('security review: key material over a full CLI pipeline run', function 
     fs.rmSync(prep, { recursive: true, force: true });
     fs.mkdirSync(prep);
     for (const layout of ['4MB', '8MB'] as const) {
-      const table = writePartitionTable(parsePartitionCsv(formatPartitionCsv(LAYOUTS[layout]), `partitions_${layout}.csv`));
+      const table = writePartitionTable(parsePartitionCsv(formatPartitionCsv(layoutFacts(layout).entries), `partitions_${layout}.csv`));
       const set = secureSet({ bootloader: fixtureBootloader(), partitionTable: table, app: fixtureApp(FIXTURE_APP_SIZE), iv: FIXTURE_IV }, keys, [0x1c0000, 0x210000]);
       fs.writeFileSync(path.join(prep, `partitions_${layout}.bin`), set.signedPartitionTable);
       fs.writeFileSync(path.join(prep, `partitions_${layout}.bin_enc`), set.partitionTable);

@@ -5,7 +5,7 @@ import { encode34 } from '../../src/core/efuse/coding34';
 import { keyFileToBlockWords } from '../../src/core/crypto/efuse-key-layout';
 import { emptyWords, factoryMacBytes, field, macCrc8, readFieldNumber, withField, type EfuseWords } from '../../src/core/efuse/fields';
 import * as R from '../../src/core/efuse/registers';
-import { MODULE_IDS } from '../../src/core/boards/modules';
+import { moduleIds } from '../../src/core/boards/catalog';
 import { Op } from '../../src/core/rom/opcodes';
 import { words } from '../../src/core/rom/packet';
 import { EfuseController } from '../../src/core/virtual/efuse-controller';
@@ -138,7 +138,7 @@ describe('virtual eFuse controller', () => {
   });
 
   it('gives every profile a valid factory MAC with CRC, and the right revision and flash', () => {
-    for (const id of MODULE_IDS) {
+    for (const id of moduleIds()) {
       for (const seed of ['a', 'b']) {
         const p = factoryProfile(id, seed);
         const mac = factoryMacBytes(p.efuse);

@@ -1,7 +1,7 @@
 import { withBoard } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, hardeningHelp, KeyStore, leftOpenWarnings, notConfirmedError, parseSigningKey, readEfuses, readInputFile, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, parseSigningKey, readEfuses, readInputFile, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 import { terminalUi } from '../terminal-ui';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
@@ -40,7 +40,7 @@ function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
   if (file !== undefined) return readInputFile(file, 'secure boot key file');
   // The reflashable secure boot key is the digest of the signing key, never its public key.
   const key = parseSigningKey(readInputFile(pem!, 'signing key file'), pem!);
-  return digestPrivateKey(key, threeFour ? 192 : 256);
+  return digestPrivateKey(key, keyBits(threeFour ? '3/4' : 'none'));
 }
 
 const burnKeysCommand: CliCommand = {

@@ -4,7 +4,7 @@ import { boardOption } from '../common-options';
 import { withBoard } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { DEFAULT_KEY_STORE, digestPrivateKey, field, findBuildOutputs, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootFromReader, readEfuses, readFieldRaw, readFlash as romReadFlash, readHardwareKeyFile, readSigningKeyFile, resolveBootEfuses, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
+import { boardFlashSize, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, field, findBuildOutputs, keyBits, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootFromReader, readEfuses, readFieldRaw, readFlash as romReadFlash, readHardwareKeyFile, readSigningKeyFile, resolveBootEfuses, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
 
 /** Keys for the prediction: explicit files first, then the key store (per-device flash key, shared key, signing key). */
 function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {
@@ -19,7 +19,7 @@ function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour:
   if (signing) keys.signingPublicKey = signing.publicKey;
   if (sbk !== undefined) keys.secureBootKey = readHardwareKeyFile(sbk, 'digest');
   // Reflashable secure boot v1: BLOCK2 holds the digest of the signing key (192 bits on 3/4 chips).
-  else if (signing) keys.secureBootKey = digestPrivateKey(signing, threeFour || keys.flashKey?.length === 24 ? 192 : 256);
+  else if (signing) keys.secureBootKey = digestPrivateKey(signing, keyBits(threeFour ? '3/4' : codingForKeyLength(keys.flashKey?.length)));
   return keys;
 }
 
@@ -45,15 +45,10 @@ function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: Boo
   return !decided ? 4 : safe ? 0 : 1;
 }
 
-/** Module flash sizes (pycom.md §1): GPy, FiPy and LoPy4 carry 8 MB, the others 4 MB. */
-function moduleFlashSize(b: BoardId): number {
-  return ['GPY', 'FIPY', 'LOPY4'].includes(b) ? 0x800000 : 0x400000;
-}
-
 function buildPlan(args: Args, dir: string, flashKey: Uint8Array | undefined, flashSize: number | undefined): { plan: FlashPlan; board: BoardId } {
   const b = boardOption(args);
   const outputs = findBuildOutputs(dir, { ...(b ? { board: b } : {}), ...(flashKey ? { flashKey } : {}) });
-  return { plan: planFromBuild(outputs, { flashSize: flashSize ?? moduleFlashSize(outputs.board) }), board: outputs.board };
+  return { plan: planFromBuild(outputs, { flashSize: flashSize ?? boardFlashSize(outputs.board) }), board: outputs.board };
 }
 
 async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
@@ -65,7 +60,7 @@ async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
   const keys = knownKeys(args, ks, undefined, false);
   const explicitSize = args.opt('flash-size') !== undefined ? args.int('flash-size') : undefined;
   const { plan, board: b } = buildPlan(args, dir, keys.flashKey, explicitSize);
-  const flashSize = explicitSize ?? moduleFlashSize(b);
+  const flashSize = explicitSize ?? boardFlashSize(b);
   const r = plannedBootEfuses(state, keys);
   const v = r.undecidable.length
     ? undefined

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Args, OptionSpec } from '../args';
 import type { CliCommand, CliIo } from '../command';
-import { checksumOk, decryptFlashData, describeImage, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSigningKey, hashOk, readEspImage, readHardwareKeyFile, readInputFile, readSigningKeyFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, UserError, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
+import { checksumOk, codingForKeyLength, decryptFlashData, describeImage, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSigningKey, hashOk, readEspImage, readHardwareKeyFile, readInputFile, readSigningKeyFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, UserError, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
 
 // Option spellings: espsecure v5 (hyphens) first, v4 underscores and short forms as aliases.
 const VERSION: OptionSpec = { name: 'version' };
@@ -38,7 +38,7 @@ function flashParams(args: Args): { key: Uint8Array; address: number; flashCrypt
 }
 
 function keyBits(key: Uint8Array): string {
-  return key.length === 24 ? '192-bit key (3/4 coding, extended)' : `${key.length * 8}-bit key`;
+  return codingForKeyLength(key.length) === '3/4' ? '192-bit key (3/4 coding, extended)' : `${key.length * 8}-bit key`;
 }
 
 const generateFlashKey: CliCommand = {

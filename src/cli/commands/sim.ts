@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { bootPredictorForVirtual, loadStateFile, MODULE_IDS, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
+import { bootPredictorForVirtual, loadStateFile, moduleIds, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
 
 function codingScheme(args: Args): CodingSchemeOption {
   const v = args.opt('coding-scheme') ?? 'none';
@@ -39,7 +39,9 @@ function openBoard(args: Args): VirtualEsp32 {
 const serve: CliCommand = {
   name: 'sim serve',
   summary: 'Serve a virtual Pycom board (ESP32 ROM loader) on a local TCP port for rehearsals and tests.',
-  usage: `sim serve [--port N] [--profile ${MODULE_IDS.join('|')}] [--state FILE] [--timing] [--coding-scheme none|3/4] [--seed TEXT]`,
+  get usage() {
+    return `sim serve [--port N] [--profile ${moduleIds().join('|')}] [--state FILE] [--timing] [--coding-scheme none|3/4] [--seed TEXT]`;
+  },
   help: [
     'Connect with --port socket://127.0.0.1:PORT. One client at a time; each connection resets the board into',
     'download mode. With --state the board (eFuses and flash) is loaded from FILE if it exists and saved back',
@@ -82,7 +84,9 @@ const serve: CliCommand = {
 const resetState: CliCommand = {
   name: 'sim reset-state',
   summary: 'Create (or overwrite) a virtual board state file with a factory-fresh board.',
-  usage: `sim reset-state --state FILE [--profile ${MODULE_IDS.join('|')}] [--coding-scheme none|3/4] [--seed TEXT]`,
+  get usage() {
+    return `sim reset-state --state FILE [--profile ${moduleIds().join('|')}] [--coding-scheme none|3/4] [--seed TEXT]`;
+  },
   options: [{ name: 'state' }, { name: 'profile' }, { name: 'coding-scheme' }, { name: 'seed' }],
   run(args, io) {
     args.maxPositionals(0);

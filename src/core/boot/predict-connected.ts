@@ -2,6 +2,7 @@ import type { EfuseWords } from '../efuse/fields';
 import { fingerprint } from '../util/fingerprint';
 import { bootEfusesFromRaw, flashEncryptionOn, type BootEfuses } from './boot-efuses';
 import { predictBoot, type BootVerdict } from './predict';
+import { codingForKeyLength, keyBytes, SECTOR_SIZE } from '../chip/esp32';
 
 /**
  * "Will it boot?" for a board we can only reach through its ROM loader (issue 4 §5), or for a
@@ -61,8 +62,6 @@ class NeedRange {
   constructor(readonly sectors: number[]) {}
 }
 
-const SECTOR = 0x1000;
-
 export interface ReaderPredictionOptions {
   efuse: BootEfuses;
   flashSize: number;
@@ -83,15 +82,15 @@ export async function predictBootFromReader(o: ReaderPredictionOptions): Promise
   const readFlash = (offset: number, length: number): Uint8Array => {
     const out = new Uint8Array(length);
     const missing: number[] = [];
-    for (let s = Math.floor(offset / SECTOR); s * SECTOR < offset + length; s++) {
+    for (let s = Math.floor(offset / SECTOR_SIZE); s * SECTOR_SIZE < offset + length; s++) {
       const data = cache.get(s);
       if (!data) {
         missing.push(s);
         continue;
       }
-      const from = Math.max(offset, s * SECTOR);
-      const to = Math.min(offset + length, (s + 1) * SECTOR);
-      out.set(data.subarray(from - s * SECTOR, to - s * SECTOR), from - offset);
+      const from = Math.max(offset, s * SECTOR_SIZE);
+      const to = Math.min(offset + length, (s + 1) * SECTOR_SIZE);
+      out.set(data.subarray(from - s * SECTOR_SIZE, to - s * SECTOR_SIZE), from - offset);
     }
     if (missing.length) throw new NeedRange(missing);
     return out;
@@ -102,10 +101,10 @@ export async function predictBootFromReader(o: ReaderPredictionOptions): Promise
       return predictBoot({ efuse: o.efuse, flashSize: o.flashSize, readFlash, ...(o.signingPublicKey ? { signingPublicKey: o.signingPublicKey } : {}) });
     } catch (e) {
       if (!(e instanceof NeedRange)) throw e;
-      const sectors = e.sectors.filter((s) => s * SECTOR < o.flashSize);
-      o.onRead?.(sectors.length * SECTOR);
-      for (const s of sectors) cache.set(s, await o.read(s * SECTOR, Math.min(SECTOR, o.flashSize - s * SECTOR)));
-      for (const s of e.sectors) if (!cache.has(s)) cache.set(s, new Uint8Array(SECTOR).fill(0xff));
+      const sectors = e.sectors.filter((s) => s * SECTOR_SIZE < o.flashSize);
+      o.onRead?.(sectors.length * SECTOR_SIZE);
+      for (const s of sectors) cache.set(s, await o.read(s * SECTOR_SIZE, Math.min(SECTOR_SIZE, o.flashSize - s * SECTOR_SIZE)));
+      for (const s of e.sectors) if (!cache.has(s)) cache.set(s, new Uint8Array(SECTOR_SIZE).fill(0xff));
     }
   }
   throw new Error('boot prediction kept asking for more flash');
@@ -125,7 +124,8 @@ export function plannedBootEfuses(state: PlannedEfuseState, keys: KnownKeys, rev
   const undecidable: string[] = [];
   if (!fresh && !keys.flashKey) undecidable.push('The planned state has a flash-encryption key in BLOCK1: give --flash-key FILE (or a key store holding it).');
   if (!fresh && !keys.secureBootKey) undecidable.push('The planned state has a secure boot key in BLOCK2: give --secure-boot-key FILE or --signing-key PEM (or a key store holding it).');
-  const threeFour = keys.flashKey?.length === 24;
+  const coding = codingForKeyLength(keys.flashKey?.length);
+  const threeFour = coding === '3/4';
   const efuse: BootEfuses = {
     revision,
     flashCryptCnt: fresh ? 0 : 1,
@@ -136,8 +136,8 @@ export function plannedBootEfuses(state: PlannedEfuseState, keys: KnownKeys, rev
     jtagDisable: state === 'hardened',
     disableDlDecrypt: state === 'hardened',
     cryptCntWriteProtected: false,
-    flashKey: fresh ? new Uint8Array(threeFour ? 24 : 32) : (keys.flashKey ?? new Uint8Array(32)),
-    secureBootKey: fresh ? new Uint8Array(threeFour ? 24 : 32) : (keys.secureBootKey ?? new Uint8Array(32)),
+    flashKey: fresh ? new Uint8Array(keyBytes(coding)) : (keys.flashKey ?? new Uint8Array(keyBytes('none'))),
+    secureBootKey: fresh ? new Uint8Array(keyBytes(coding)) : (keys.secureBootKey ?? new Uint8Array(keyBytes('none'))),
     blk1: { ...keyBlock },
     blk2: { ...keyBlock },
   };

@@ -2,8 +2,10 @@ import { decryptFlashData } from '../crypto/flash-encryption';
 import { bootloaderDigestInput, computeBootloaderDigest } from '../crypto/bootloader-digest';
 import { verifySignedData } from '../crypto/signature';
 import { readEspImage, checksumOk, hashOk, type EspImage } from '../image/esp-image';
-import { parsePartitionTable } from '../partition/table';
+import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
+import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS } from '../chip/esp32';
 import { flashEncryptionOn, type BootEfuses } from './boot-efuses';
+import { hex } from '../util/hex';
 
 /**
  * "Will it boot?": the boot decision procedure of esp32-boot-security.md §7 as a pure function
@@ -42,11 +44,6 @@ export interface BootVerdict {
   hazards: string[];
 }
 
-const BOOTLOADER_AT = 0x1000;
-const BOOTLOADER_MAX = 0x7000;
-const TABLE_AT = 0x8000;
-const TABLE_LEN = 0xc00;
-const hex = (n: number, w = 8): string => `0x${(n >>> 0).toString(16).padStart(w, '0')}`;
 
 /** What the ROM/cache reads: decrypted when flash encryption is on, raw otherwise. */
 function makeView(input: BootInput): (a: number, n: number) => Uint8Array {
@@ -67,7 +64,7 @@ function hazards(e: BootEfuses): string[] {
   const out: string[] = [];
   const fe = flashEncryptionOn(e);
   if (fe && !e.disableDlDecrypt) out.push('Flash encryption is on but DISABLE_DL_DECRYPT is not burned: download mode can still read decrypted flash.');
-  if (fe && e.flashCryptConfig !== 0xf) out.push(`Flash encryption is on with FLASH_CRYPT_CONFIG ${hex(e.flashCryptConfig, 1)} instead of 0xF: weaker per-address tweak.`);
+  if (fe && e.flashCryptConfig !== 0xf) out.push(`Flash encryption is on with FLASH_CRYPT_CONFIG ${hex(e.flashCryptConfig, { lower: true })} instead of 0xF: weaker per-address tweak.`);
   if (fe && (!e.blk1.readProtected || !e.blk1.writeProtected)) out.push('The flash-encryption key in BLOCK1 is not both read- and write-protected.');
   if (e.absDone0 && (!e.blk2.readProtected || !e.blk2.writeProtected)) out.push('The secure boot key in BLOCK2 is not both read- and write-protected.');
   if ((fe || e.absDone0) && !e.jtagDisable) out.push('JTAG is still enabled.');
@@ -93,8 +90,8 @@ function romLoadLines(img: EspImage): string[] {
     'configsip: 0, SPIWP:0xee',
     'clk_drv:0x00,q_drv:0x00,d_drv:0x00,cs0_drv:0x00,hd_drv:0x00,wp_drv:0x00',
     'mode:DIO, clock div:2',
-    ...img.segments.map((s) => `load:${hex(s.loadAddress)},len:${s.length}`),
-    `entry ${hex(img.entryPoint)}`,
+    ...img.segments.map((s) => `load:${hex(s.loadAddress, { width: 8, lower: true })},len:${s.length}`),
+    `entry ${hex(img.entryPoint, { width: 8, lower: true })}`,
   ];
 }
 
@@ -140,10 +137,10 @@ export function predictBoot(input: BootInput): BootVerdict {
   const log: string[] = [];
 
   // B. ROM: the 2nd-stage bootloader at 0x1000.
-  const blBytes = view(BOOTLOADER_AT, BOOTLOADER_MAX);
+  const blBytes = view(BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN);
   if (blBytes[0] !== 0xe9) {
     const word = Buffer.from(blBytes.subarray(0, 4)).readUInt32LE(0);
-    const lines = e.revision >= 3 ? new Array<string>(8).fill(`invalid header: ${hex(word)}`) : ['flash read err, 1000', 'ets_main.c 371 '];
+    const lines = e.revision >= 3 ? new Array<string>(8).fill(`invalid header: ${hex(word, { width: 8, lower: true })}`) : ['flash read err, 1000', 'ets_main.c 371 '];
     const why = word === 0xffffffff && !fe
       ? 'the flash at 0x1000 is erased: no bootloader was written'
       : fe
@@ -173,7 +170,7 @@ export function predictBoot(input: BootInput): BootVerdict {
   const profile = bootloaderProfile(blBytes.subarray(0, bl.imageEnd));
 
   // C. 2nd stage: partition table and app.
-  const tableBytes = view(TABLE_AT, TABLE_LEN + 68);
+  const tableBytes = view(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN + 68);
   if (e.absDone0 && profile.secureBoot && input.signingPublicKey) {
     log.push('I (0) boot: Verifying partition table signature...');
     let ok = false;
@@ -189,7 +186,7 @@ export function predictBoot(input: BootInput): BootVerdict {
   }
   let app: { offset: number; size: number } | undefined;
   try {
-    const table = parsePartitionTable(tableBytes.subarray(0, TABLE_LEN));
+    const table = parsePartitionTable(tableBytes.subarray(0, TABLE_MAX_LEN));
     const apps = table.entries.filter((p) => p.type === 0);
     app = apps.find((p) => p.subtype === 0) ?? apps[0];
   } catch {
@@ -204,9 +201,9 @@ export function predictBoot(input: BootInput): BootVerdict {
   const appBytes = view(app.offset, imageExtent(view, app.offset, app.size));
   const img = parseImage(appBytes, 'The app');
   if (!img || !checksumOk(img) || hashOk(img) === false) {
-    const why = !img ? (appBytes[0] === 0xe9 ? 'the image is truncated' : `image at ${hex(app.offset)} has invalid magic byte`) : 'the image is corrupt (checksum or hash)';
+    const why = !img ? (appBytes[0] === 0xe9 ? 'the image is truncated' : `image at ${hex(app.offset, { width: 8, lower: true })} has invalid magic byte`) : 'the image is corrupt (checksum or hash)';
     log.push(`E (0) esp_image: ${why}`, 'E (0) boot: No bootable app partitions in the partition table');
-    return fail('no-app', `The bootloader finds no bootable app: at ${hex(app.offset)} ${why}${fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : ''}.`, log, e, false);
+    return fail('no-app', `The bootloader finds no bootable app: at ${hex(app.offset, { width: 8, lower: true })} ${why}${fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : ''}.`, log, e, false);
   }
   if (e.absDone0 && profile.secureBoot && input.signingPublicKey) {
     log.push('I (0) esp_image: Verifying image signature...');
@@ -221,7 +218,7 @@ export function predictBoot(input: BootInput): BootVerdict {
       return fail('no-app', 'The bootloader refuses the app: "Secure boot signature verification failed" (not signed with the signing key whose digest is in BLOCK2).', log, e, false);
     }
   }
-  log.push(`I (0) boot: Loaded app from partition at offset ${hex(app.offset, 1)}`);
+  log.push(`I (0) boot: Loaded app from partition at offset ${hex(app.offset, { lower: true })}`);
   // First-boot provisioning: keys generated on the chip, known to nobody (pycom.md warning).
   const genSb = profile.secureBoot && !e.absDone0 && e.blk2.empty && !e.blk2.readProtected && !e.blk2.writeProtected;
   const genFe = profile.flashEncryption && !fe && e.flashCryptCnt === 0 && e.blk1.empty && !e.blk1.readProtected && !e.blk1.writeProtected;
@@ -241,5 +238,5 @@ export function predictBoot(input: BootInput): BootVerdict {
     const left = e.cryptCntWriteProtected ? 0 : Math.floor((7 - popcount7(e.flashCryptCnt)) / 2);
     log.push(`I (0) flash_encrypt: flash encryption is enabled (${left} plaintext flashes left)`);
   }
-  return { boots: true, outcome: 'app-running', reason: `The app at ${hex(app.offset, 1)} starts.`, log, resetLoop: false, hazards: hazards(e) };
+  return { boots: true, outcome: 'app-running', reason: `The app at ${hex(app.offset, { lower: true })} starts.`, log, resetLoop: false, hazards: hazards(e) };
 }

@@ -1,20 +1,17 @@
 import type { RomLoader } from '../loader/rom-loader';
 import { fail } from '../connect/messages';
+import { SPI1, SPI1_BASE, SPI_CMD_USR, SPI_USER_COMMAND, SPI_USER_MISO } from './esp32';
 
 /**
  * SPI flash identification through the SPI1 "user command" registers (esp32-rom-protocol.md
  * §7.4): the ROM has no RDID command, so we drive the controller with READ_REG/WRITE_REG.
  */
-const SPI1 = 0x3ff42000;
-const SPI_CMD = SPI1 + 0x00;
-const SPI_USER = SPI1 + 0x1c;
-const SPI_USER2 = SPI1 + 0x24;
-const SPI_MOSI_DLEN = SPI1 + 0x28;
-const SPI_MISO_DLEN = SPI1 + 0x2c;
-const SPI_W0 = SPI1 + 0x80;
-const CMD_USR = 1 << 18;
-const USER_COMMAND = 1 << 31;
-const USER_MISO = 1 << 28;
+const SPI_CMD = SPI1_BASE + SPI1.CMD;
+const SPI_USER = SPI1_BASE + SPI1.USER;
+const SPI_USER2 = SPI1_BASE + SPI1.USER2;
+const SPI_MOSI_DLEN = SPI1_BASE + SPI1.MOSI_DLEN;
+const SPI_MISO_DLEN = SPI1_BASE + SPI1.MISO_DLEN;
+const SPI_W0 = SPI1_BASE + SPI1.W0;
 const RDID = 0x9f;
 
 /** Capacity byte of the RDID answer → bytes (§7.4). */
@@ -41,12 +38,12 @@ export async function readFlashId(loader: RomLoader): Promise<FlashId> {
   try {
     await loader.writeReg(SPI_MOSI_DLEN, 0);
     await loader.writeReg(SPI_MISO_DLEN, 24 - 1);
-    await loader.writeReg(SPI_USER, (USER_COMMAND | USER_MISO) >>> 0);
+    await loader.writeReg(SPI_USER, (SPI_USER_COMMAND | SPI_USER_MISO) >>> 0);
     await loader.writeReg(SPI_USER2, ((7 << 28) | RDID) >>> 0);
     await loader.writeReg(SPI_W0, 0);
-    await loader.writeReg(SPI_CMD, CMD_USR);
+    await loader.writeReg(SPI_CMD, SPI_CMD_USR);
     let done = false;
-    for (let i = 0; i < 10 && !done; i++) done = ((await loader.readReg(SPI_CMD)) & CMD_USR) === 0;
+    for (let i = 0; i < 10 && !done; i++) done = ((await loader.readReg(SPI_CMD)) & SPI_CMD_USR) === 0;
     if (!done) throw fail('E_SPI_TIMEOUT', { port: loader.port });
     const id = (await loader.readReg(SPI_W0)) & 0xffffff;
     const capacity = (id >> 16) & 0xff;

@@ -4,11 +4,9 @@ import { readEfuses } from '../efuse/access';
 import { decodeEfuses } from '../efuse/decode';
 import { factoryMacBytes, field, formatMac, macCrc8, readFieldNumber } from '../efuse/fields';
 import type { EfuseWords } from '../efuse/fields';
-import { ESP32_MAGIC } from '../loader/rom-loader';
+import { APB_CTL_DATE_REG, CHIP_MAGIC_ESP32 } from './esp32';
 import { readFlashId, formatSize, type FlashId } from './flash-id';
 import { securityFromEfuses, type SecurityState } from './security';
-
-export const APB_CTL_DATE_REG = 0x3ff6607c;
 
 export interface ChipInfo {
   chip: 'ESP32';
@@ -88,7 +86,7 @@ export async function identify(conn: Connection): Promise<ChipInfo> {
   const flash = await readFlashId(loader);
   return {
     chip: 'ESP32',
-    magic: ESP32_MAGIC,
+    magic: CHIP_MAGIC_ESP32,
     description: `${pkgName} (revision ${rev})`,
     packageName: pkgName,
     packageVersion: pkg,

@@ -1,7 +1,8 @@
 import type { EntryStrategy, UsbBoard } from '../boards/usb-ids';
 import type { Transport } from '../transport/transport';
 import { realClock, type Clock } from '../loader/clock';
-import { RomLoader, CHIP_MAGIC_REG, ESP32_MAGIC } from '../loader/rom-loader';
+import { RomLoader } from '../loader/rom-loader';
+import { CHIP_MAGIC_ESP32, CHIP_MAGIC_REG, UART0_CLKDIV_REG } from '../chip/esp32';
 import { LinkError } from '../loader/link-error';
 import { SYNC_TIMEOUT_MS } from '../loader/timeouts';
 import { analyzeBootLog } from '../boot/boot-log';
@@ -13,7 +14,6 @@ import { UserError } from '../errors';
 
 export const DEFAULT_BAUD = 921600;
 export const INITIAL_BAUD = 115200;
-export const UART0_CLKDIV_REG = 0x3ff40014;
 
 export interface ConnectOptions {
   reset?: ResetMode;
@@ -59,7 +59,7 @@ export async function connect(transport: Transport, opts: ConnectOptions = {}): 
     if (transport.baud !== INITIAL_BAUD) await transport.setBaud(INITIAL_BAUD);
     await enterAndSync(loader, strategy, { ...opts, clock, log, hint, remote });
     const magic = await loader.readReg(CHIP_MAGIC_REG);
-    if (magic !== ESP32_MAGIC) throw fail('E_NOT_ESP32', { port: transport.url, value: magic });
+    if (magic !== CHIP_MAGIC_ESP32) throw fail('E_NOT_ESP32', { port: transport.url, value: magic });
     const clkdiv = (await loader.readReg(UART0_CLKDIV_REG)) & 0xfffff;
     const conn: Connection = { loader, transport, strategy, baud: INITIAL_BAUD, uartClkDivAtInitialBaud: clkdiv, warnings };
     await switchBaud(conn, opts.baud ?? DEFAULT_BAUD, { ...opts, clock, log, hint, remote });

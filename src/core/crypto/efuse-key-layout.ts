@@ -12,7 +12,9 @@ import { decode34, encode34 } from '../efuse/coding34';
 /** Re-exported so existing callers keep one import; the scheme itself lives in efuse/coding34. */
 export { codingCheckBytes } from '../efuse/coding34';
 
-export type CodingScheme = 'none' | '3/4';
+import { keyBytes, type CodingScheme } from '../chip/esp32';
+
+export type { CodingScheme } from '../chip/esp32';
 
 export interface KeyLayoutOptions {
   reverse: boolean;
@@ -20,10 +22,6 @@ export interface KeyLayoutOptions {
 }
 
 export const BLOCK_WORDS = 8;
-
-function keyLengthFor(coding: CodingScheme): number {
-  return coding === '3/4' ? 24 : 32;
-}
 
 function wordsLE(bytes: Uint8Array): number[] {
   const out: number[] = [];
@@ -44,7 +42,7 @@ function bytesLE(words: readonly number[]): Uint8Array {
 
 /** The data bytes as stored in the block (possibly reversed), before any coding. */
 function blockData(key: Uint8Array, opts: KeyLayoutOptions): Uint8Array {
-  const len = keyLengthFor(opts.coding);
+  const len = keyBytes(opts.coding);
   if (key.length !== len) {
     throw new RangeError(`a key for coding scheme ${opts.coding} must be ${len} bytes, not ${key.length}`);
   }

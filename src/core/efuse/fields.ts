@@ -1,4 +1,5 @@
 import { BLOCK_WORDS } from './registers';
+import { keyBits } from '../chip/esp32';
 
 /**
  * The ESP32 eFuse field table (esp32-efuse.md §4, §5, §6.1), with espefuse v4.9.1 names.
@@ -429,9 +430,8 @@ export const CodingScheme = { NONE: 0, THREE_FOUR: 1, REPEAT: 2, NONE_RECOVERY: 
 /** Usable data bits of BLOCK1..3 under a coding scheme (BLOCK0 is always uncoded, 224 bits). */
 export function blockDataBits(block: EfuseBlock, codingScheme: number): number {
   if (block === 0) return 7 * 32;
-  if (codingScheme === CodingScheme.THREE_FOUR) return 192;
   if (codingScheme === CodingScheme.REPEAT) return 128;
-  return 256;
+  return keyBits(codingScheme === CodingScheme.THREE_FOUR ? '3/4' : 'none');
 }
 
 /** CRC-8 of a MAC (reflected poly 0x8C, init 0, no final XOR), bytes in printed order (§7.1). */

@@ -2,7 +2,9 @@
  * ESP32 eFuse controller register map (esp32-efuse.md §2, §3). Addresses are absolute
  * (DR_REG_EFUSE_BASE + offset) so they can be passed straight to READ_REG / WRITE_REG.
  */
-export const EFUSE_BASE = 0x3ff5a000;
+import { EFUSE_BASE } from '../chip/esp32';
+
+export { EFUSE_BASE };
 
 /** Number of 32-bit words per block: BLOCK0 has 7, BLOCK1..3 have 8. */
 export const BLOCK_WORDS: readonly number[] = [7, 8, 8, 8];

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import type { BoardId } from '../boards/firmware';
+import type { BoardId } from '../boards/catalog';
 import { parseDiagnostic, type Diagnostic } from './diagnostics';
 
 /**

@@ -3,24 +3,15 @@
  * §1.9, §1.12), as data. File names, partition tables and the address the OTA copy is encrypted
  * for all differ between them; everything that picks a file or an address reads it from here.
  */
-import type { BoardId } from '../boards/firmware';
-import type { LayoutId } from '../partition/layouts';
+import { hex } from '../util/hex';
 
 export type GenerationId = 'A' | 'B' | 'C-rc1-4' | 'C-rc5-11' | 'C-rc12-13' | 'D';
-
-type PerBoard<T> = Readonly<Record<BoardId, T>>;
-
-function all<T>(v: T): PerBoard<T> {
-  return { WIPY: v, LOPY: v, SIPY: v, GPY: v, FIPY: v, LOPY4: v };
-}
-function split<T>(big: T, small: T, both?: T): PerBoard<T> {
-  return { WIPY: both ?? small, LOPY: both ?? small, SIPY: small, GPY: big, FIPY: big, LOPY4: big };
-}
 
 export interface PartitionTableOutput {
   /** Path of the encrypted table relative to the build dir; the plain one is the same without `_enc`. */
   file: string;
-  layout: LayoutId;
+  /** Partition layout id in the board catalog (`4MB`). */
+  layout: string;
 }
 
 export interface Generation {
@@ -29,25 +20,16 @@ export interface Generation {
   versions: string;
   /** Era A needed ENCRYPT=on besides SECURE=on; later SECURE=on implies encryption. */
   needsEncryptFlag: boolean;
-  /** Encrypted tables the build writes, per board (Era D builds both for every board). */
-  partitionTables: PerBoard<readonly PartitionTableOutput[]>;
+  /** Encrypted table file relative to the build dir, `{layout}` = the layout id; which layouts a board gets is in the board catalog. */
+  partitionTableFile: string;
   /** The encrypted factory image (flashed at 0x10000), `{app}` = the board's app bin name. */
   factoryFile: string;
-  /** Addresses the build encrypts a second (OTA) copy for: file `{app}_enc_0x<ADDR>`. */
-  otaCopyAddresses: PerBoard<readonly number[]>;
-  /** The ota_0 address(es) of the partition table(s): what `pycom.ota_slot()` can answer besides 0x10000. */
-  otaSlots: PerBoard<readonly number[]>;
   /** Whether the signed plaintext app survives in the build dir (Era D copies the ciphertext over it). */
   plainAppKept: boolean;
   /** Known defects users hit with this generation, shown when it is detected. */
   knownIssues: readonly string[];
 }
 
-const T118: PartitionTableOutput = { file: 'lib/partitions.bin_enc', layout: '1.18' };
-const T4: PartitionTableOutput = { file: 'lib/partitions.bin_enc', layout: '4MB' };
-const T8single: PartitionTableOutput = { file: 'lib/partitions.bin_enc', layout: '8MB' };
-const D4: PartitionTableOutput = { file: 'lib/partitions_4MB.bin_enc', layout: '4MB' };
-const D8: PartitionTableOutput = { file: 'lib/partitions_8MB.bin_enc', layout: '8MB' };
 
 export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
   A: {
@@ -56,10 +38,8 @@ export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
     versions: '0ec6e5bd6…dbeed26fc (never released)',
     needsEncryptFlag: true,
     // UNCONFIRMED: output names of this short-lived line; assumed equal to Era B's.
-    partitionTables: all([T118]),
+    partitionTableFile: 'lib/partitions.bin_enc',
     factoryFile: '{app}_enc_0x10000',
-    otaCopyAddresses: all([0x1a0000]),
-    otaSlots: all([0x1a0000]),
     plainAppKept: true,
     knownIssues: ['This development snapshot was never released; ENCRYPT=on is needed besides SECURE=on.'],
   },
@@ -68,10 +48,8 @@ export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
     label: '1.17.2.b1 - 1.18.2.r7 (the "SecureBoot and Encryption" guide)',
     versions: '1.17.2.b1 … 1.18.2.r7',
     needsEncryptFlag: false,
-    partitionTables: all([T118]),
+    partitionTableFile: 'lib/partitions.bin_enc',
     factoryFile: '{app}_enc_0x10000',
-    otaCopyAddresses: all([0x1a0000]),
-    otaSlots: all([0x1a0000]),
     plainAppKept: true,
     knownIssues: [],
   },
@@ -80,11 +58,8 @@ export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
     label: '1.20.0.rc1 - rc4',
     versions: '1.20.0.rc1 … 1.20.0.rc4',
     needsEncryptFlag: false,
-    partitionTables: all([T4]),
+    partitionTableFile: 'lib/partitions.bin_enc',
     factoryFile: '{app}_enc_0x10000',
-    // The bug: the table (and ota_slot()) say 0x1C0000 but the OTA copy is encrypted for 0x1A0000.
-    otaCopyAddresses: all([0x1a0000]),
-    otaSlots: all([0x1c0000]),
     plainAppKept: true,
     knownIssues: ['1.20.0.rc1-rc4 encrypt the OTA copy for 0x1A0000 while the OTA slot is at 0x1C0000: that file can never boot; pycom-secure re-encrypts the app for the real slot instead.'],
   },
@@ -93,10 +68,8 @@ export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
     label: '1.20.0.rc5 - rc11',
     versions: '1.20.0.rc5 … 1.20.0.rc11',
     needsEncryptFlag: false,
-    partitionTables: all([T4]),
+    partitionTableFile: 'lib/partitions.bin_enc',
     factoryFile: '{app}_enc_0x10000',
-    otaCopyAddresses: all([0x1c0000]),
-    otaSlots: all([0x1c0000]),
     plainAppKept: true,
     knownIssues: [],
   },
@@ -105,10 +78,8 @@ export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
     label: '1.20.0.rc12 - rc13',
     versions: '1.20.0.rc12 … 1.20.0.rc13',
     needsEncryptFlag: false,
-    partitionTables: split([T8single], [T4]),
+    partitionTableFile: 'lib/partitions.bin_enc',
     factoryFile: '{app}_enc_0x10000',
-    otaCopyAddresses: split([0x210000], [0x1c0000]),
-    otaSlots: split([0x210000], [0x1c0000]),
     plainAppKept: true,
     knownIssues: [],
   },
@@ -117,10 +88,8 @@ export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
     label: '1.20.1 - 1.20.2.r4 (current)',
     versions: '1.20.1 … 1.20.2.r4',
     needsEncryptFlag: false,
-    partitionTables: split([D8], [D4], [D4, D8]),
+    partitionTableFile: 'lib/partitions_{layout}.bin_enc',
     factoryFile: '{app}_enc',
-    otaCopyAddresses: split([0x210000], [0x1c0000], [0x210000, 0x1c0000]),
-    otaSlots: split([0x210000], [0x1c0000], [0x1c0000, 0x210000]),
     // Era D copies `<app>.bin_enc` over `<app>.bin`: the signed plaintext is gone.
     plainAppKept: false,
     knownIssues: [],
@@ -133,17 +102,18 @@ export const GENERATION_IDS = Object.keys(GENERATIONS) as GenerationId[];
 export const DIGEST_FILE = 'bootloader/bootloader-reflash-digest.bin_enc';
 export const PLAIN_BOOTLOADER_FILE = 'bootloader/bootloader.bin';
 /** 1.18 and 1.20 both build into `build/<BOARD>/<BTYPE>` (plus `build-<VARIANT>` for variants in 1.20). */
-export function buildDirFor(board: BoardId, btype = 'release', variant = 'BASE'): string {
+export function buildDirFor(board: string, btype = 'release', variant = 'BASE'): string {
   return `${variant === 'BASE' ? 'build' : `build-${variant}`}/${board}/${btype}`;
-}
-
-export function hex(n: number): string {
-  return `0x${n.toString(16).toUpperCase()}`;
 }
 
 /** `gpy.bin_enc_0x210000`: the suffix is upper-case hex, as the makefile spells it. */
 export function otaCopyName(appBin: string, address: number): string {
   return `${appBin}_enc_${hex(address)}`;
+}
+
+/** The encrypted tables a generation's build writes for these layouts (the board catalog says which layouts). */
+export function tableOutputs(gen: Generation, layouts: readonly string[]): PartitionTableOutput[] {
+  return layouts.map((layout) => ({ file: gen.partitionTableFile.replace('{layout}', layout), layout }));
 }
 
 export function factoryName(gen: Generation, appBin: string): string {

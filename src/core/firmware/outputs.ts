@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import { BOARDS, BOARD_FIRMWARE, boardFromAppFile, type BoardId } from '../boards/firmware';
+import { board as boardFacts, boardFromAppFile, boardGeneration, boardIds, otaSlots, type BoardId, type LayoutId } from '../boards/catalog';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
-import type { LayoutId } from '../partition/layouts';
-import { DIGEST_ADDRESS, FACTORY_ADDRESS, PARTITION_TABLE_ADDRESS } from '../partition/layouts';
+import { DIGEST_ADDRESS, FACTORY_ADDRESS, PARTITION_TABLE_ADDRESS } from '../chip/esp32';
 import { classifyContent, type ContentInfo } from './content';
-import { DIGEST_FILE, GENERATIONS, factoryName, hex, type GenerationId } from './generations';
+import { DIGEST_FILE, GENERATIONS, factoryName, tableOutputs, type GenerationId } from './generations';
+import { hex } from '../util/hex';
 
 /**
  * Finds the secure outputs in a build directory (`build/<BOARD>/release`) and says what each is:
@@ -59,7 +59,7 @@ function exists(dir: string, rel: string): boolean {
 
 function detectBoard(dir: string): BoardId {
   const parts = path.resolve(dir).split(path.sep);
-  const fromPath = BOARDS.find((b) => parts.includes(b));
+  const fromPath = boardIds().find((b) => parts.includes(b));
   if (fromPath) return fromPath;
   const files = fs.readdirSync(dir);
   const boards = new Set(files.map(boardFromAppFile).filter((b): b is BoardId => b !== undefined));
@@ -68,8 +68,9 @@ function detectBoard(dir: string): BoardId {
 }
 
 function detectGeneration(dir: string, board: BoardId): GenerationId {
-  const app = BOARD_FIRMWARE[board].appBin;
-  if (exists(dir, 'lib/partitions_8MB.bin_enc') || exists(dir, 'lib/partitions_4MB.bin_enc') || exists(dir, `${app}_enc`)) return 'D';
+  const app = boardFacts(board).appBin;
+  const eraD = GENERATIONS.D;
+  if (tableOutputs(eraD, boardGeneration(board, 'D').layouts).some((t) => exists(dir, t.file)) || exists(dir, factoryName(eraD, app))) return 'D';
   if (!exists(dir, `${app}_enc_0x10000`)) {
     throw new UserError('E_BUILD_OUTPUTS', `${dir} holds no secure build outputs for ${board} (no ${app}_enc or ${app}_enc_0x10000); run the build with SECURE=on first.`);
   }
@@ -104,7 +105,7 @@ export function findBuildOutputs(dir: string, o: FindOptions = {}): BuildOutputs
   const board = o.board ?? detectBoard(dir);
   const generation = o.generation ?? detectGeneration(dir, board);
   const gen = GENERATIONS[generation];
-  const app = BOARD_FIRMWARE[board].appBin;
+  const app = boardFacts(board).appBin;
   const outputs: BuildOutput[] = [];
   const add = (rel: string, role: OutputRole, address: number, extra: Partial<BuildOutput> = {}) => {
     const p = path.join(dir, rel);
@@ -112,16 +113,16 @@ export function findBuildOutputs(dir: string, o: FindOptions = {}): BuildOutputs
     outputs.push({ path: p, rel, role, address, board, generation, ...inspect(p, address, o), ...extra });
   };
   add(DIGEST_FILE, 'bootloader-digest', DIGEST_ADDRESS);
-  for (const t of gen.partitionTables[board]) add(t.file, 'partition-table', PARTITION_TABLE_ADDRESS, { layout: t.layout });
+  for (const t of tableOutputs(gen, boardGeneration(board, generation).layouts)) add(t.file, 'partition-table', PARTITION_TABLE_ADDRESS, { layout: t.layout });
   add(factoryName(gen, app), 'app', FACTORY_ADDRESS);
   const prefix = `${app}_enc_0x`;
   for (const f of fs.readdirSync(dir).filter((n) => n.startsWith(prefix)).sort()) {
     const address = parseInt(f.slice(prefix.length), 16);
     if (address === FACTORY_ADDRESS) continue;
-    const slots = gen.otaSlots[board];
+    const slots = otaSlots(board, generation);
     const warning = slots.includes(address)
       ? undefined
-      : `${f} is encrypted for ${hex(address)}, but ${board} firmware ${gen.versions} has its OTA slot at ${slots.map(hex).join(' or ')}; it would never boot there.`;
+      : `${f} is encrypted for ${hex(address)}, but ${board} firmware ${gen.versions} has its OTA slot at ${slots.map((a) => hex(a)).join(' or ')}; it would never boot there.`;
     add(f, 'ota-copy', address, warning ? { warning } : {});
   }
   const plainIf = (rel: string) => {

@@ -2,9 +2,10 @@ import { UserError } from '../errors';
 import { computeBootloaderDigest } from '../crypto/bootloader-digest';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent, type ContentKind } from '../firmware/content';
-import { hex } from '../firmware/generations';
+import { hex } from '../util/hex';
 import { fingerprint } from '../util/fingerprint';
-import { CONFIG_SECTOR_ADDRESS, LAYOUTS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../partition/layouts';
+import { CONFIG_SECTOR_ADDRESS, layout } from '../boards/catalog';
+import { PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, type PartitionEntry } from '../partition/table';
 import { describeRegion, type FlashPlan, type PlanRegion } from './plan';
 
@@ -167,7 +168,7 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
   const table = plan.regions.find((r) => r.role === 'partition-table');
   let partitions: readonly PartitionEntry[] | undefined;
   if (table) partitions = parsePartitionTable(plaintext.get(table)!.subarray(0, TABLE_MAX_LEN), describeRegion(table)).entries;
-  else if (plan.layout) partitions = LAYOUTS[plan.layout];
+  else if (plan.layout) partitions = layout(plan.layout).entries;
   checkLayout(plan, ctx, partitions, notes);
 
   // 3. The chip's encryption state must match what each file is.

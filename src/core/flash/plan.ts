@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import type { BoardId } from '../boards/firmware';
 import type { GenerationId } from '../firmware/generations';
-import { hex } from '../firmware/generations';
+import { hex } from '../util/hex';
 import type { BuildOutputs } from '../firmware/outputs';
 import { classifyContent } from '../firmware/content';
 import { readInputFile } from '../util/atomic-file';
-import { BOOTLOADER_ADDRESS, CONFIG_SECTOR_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, type LayoutId } from '../partition/layouts';
+import { CONFIG_SECTOR_ADDRESS, layout as layoutFacts, type BoardId, type LayoutId } from '../boards/catalog';
+import { BOOTLOADER_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 
 /**
  * A flash plan: which bytes go to which address, what they are, and whether they are already
@@ -36,15 +36,21 @@ export function describeRegion(r: PlanRegion): string {
   return `${path.basename(r.file)} at ${hex(r.address)} (${r.role}, ${r.encrypted ? 'encrypted' : 'plaintext'}, ${r.data.length} bytes)`;
 }
 
-/** The layout for a flash size: Era D builds both tables; 8 MB modules take the 8MB one. */
+/**
+ * The table for a flash size when the build holds several (Era D builds 4MB and 8MB for WiPy and
+ * LoPy): the one whose layout is made for the most flash not above `flashSize` (catalog
+ * PartitionLayout.flashSize), else the first. Throws E_PLAN_FLASH_SIZE without a flash size.
+ */
 function pickTable(b: BuildOutputs, flashSize: number | undefined) {
   const tables = b.outputs.filter((o) => o.role === 'partition-table');
   if (tables.length <= 1) return tables[0];
-  const want: LayoutId = flashSize !== undefined && flashSize >= 0x800000 ? '8MB' : '4MB';
+  const sizeOf = (t: (typeof tables)[number]) => (t.layout !== undefined ? layoutFacts(t.layout).flashSize : 0);
   if (flashSize === undefined) {
-    throw new UserError('E_PLAN_FLASH_SIZE', `${b.dir} has partition tables for 4 MB and 8 MB modules; connect the board (its flash size decides) or pass --flash-size.`);
+    const sizes = [...new Set(tables.map(sizeOf))].sort((x, y) => x - y).map((n) => `${n / 0x100000} MB`);
+    throw new UserError('E_PLAN_FLASH_SIZE', `${b.dir} has partition tables for ${sizes.join(' and ')} modules; connect the board (its flash size decides) or pass --flash-size.`);
   }
-  return tables.find((t) => t.layout === want) ?? tables[0];
+  const fitting = tables.filter((t) => sizeOf(t) <= flashSize).sort((x, y) => sizeOf(y) - sizeOf(x));
+  return fitting[0] ?? tables[0];
 }
 
 /** The full secure set of a build: digest at 0x0, partition table at 0x8000, factory app at 0x10000. */
@@ -70,7 +76,7 @@ export function planFromBuild(b: BuildOutputs, opts: { flashSize?: number } = {}
 export function guessRole(address: number, data: Uint8Array): { role: RegionRole; encrypted: boolean } {
   const c = classifyContent(data);
   const encrypted = c.kind === 'unknown';
-  if (address >= CONFIG_SECTOR_ADDRESS && address < CONFIG_SECTOR_ADDRESS + 0x1000) return { role: 'config', encrypted: false };
+  if (address >= CONFIG_SECTOR_ADDRESS && address < CONFIG_SECTOR_ADDRESS + SECTOR_SIZE) return { role: 'config', encrypted: false };
   if (address === DIGEST_ADDRESS) return { role: encrypted || c.kind === 'digest-image' ? 'bootloader-digest' : c.kind === 'image' ? 'bootloader' : 'data', encrypted };
   if (address === BOOTLOADER_ADDRESS) return { role: 'bootloader', encrypted };
   if (address === PARTITION_TABLE_ADDRESS) return { role: 'partition-table', encrypted };

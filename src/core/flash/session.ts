@@ -9,6 +9,7 @@ import { checkPlan, type BootPredictor, type CheckReport } from './checks';
 import { FlashJournal } from './journal';
 import type { FlashPlan } from './plan';
 import { backupConfigSector, writePlan, type FlashIo, type FlashProgressEvent, type RegionResult } from './writer';
+import { codingForKeyLength, keyBits } from '../chip/esp32';
 
 /**
  * One `flash` run against a connected board: keys from the key store, every check, the config
@@ -32,7 +33,7 @@ export function keysForBoard(store: KeyStore, info: Pick<ChipInfo, 'mac' | 'secu
   // Only when a secure boot key is (or is about to be) in BLOCK2 does the digest have to match it.
   const blk2InUse = info.security.secureBoot.v1Enabled || info.security.keys.secureBoot !== 'empty';
   if (blk2InUse && fs.existsSync(store.signingKeyPath)) {
-    const len = out.flashKey?.length === 24 ? 192 : 256;
+    const len = keyBits(codingForKeyLength(out.flashKey?.length));
     out.secureBootKey = digestPrivateKey(readSigningKeyFile(store.signingKeyPath), len);
   }
   return out;

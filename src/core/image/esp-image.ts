@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
+import { hex } from '../util/hex';
 
 /**
  * Reader for the ESP32 application/bootloader image format (what esptool elf2image writes and
@@ -49,7 +50,6 @@ export interface EspImage {
 }
 
 const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-const hex = (n: number, w = 2): string => `0x${n.toString(16).padStart(w, '0')}`;
 
 /** `what` names the file in messages, e.g. "The bootloader image bootloader.bin". */
 export function readEspImage(data: Uint8Array, what = 'The image'): EspImage {
@@ -57,7 +57,7 @@ export function readEspImage(data: Uint8Array, what = 'The image'): EspImage {
     throw new UserError('E_IMAGE_TRUNCATED', `${what} is only ${data.length} bytes, shorter than the 24-byte ESP32 image header; check that the file is complete.`);
   }
   if (data[0] !== IMAGE_MAGIC) {
-    throw new UserError('E_IMAGE_MAGIC', `${what} is not an ESP32 firmware image: it starts with ${hex(data[0]!)} instead of the magic byte 0xe9; pass the .bin written by the build (not an .elf or an encrypted file).`);
+    throw new UserError('E_IMAGE_MAGIC', `${what} is not an ESP32 firmware image: it starts with ${hex(data[0]!, { width: 2, lower: true })} instead of the magic byte 0xe9; pass the .bin written by the build (not an .elf or an encrypted file).`);
   }
   const segmentCount = data[1]!;
   if (segmentCount > MAX_SEGMENTS) {
@@ -65,7 +65,7 @@ export function readEspImage(data: Uint8Array, what = 'The image'): EspImage {
   }
   const hashByte = data[23]!;
   if (hashByte > 1) {
-    throw new UserError('E_IMAGE_HEADER', `${what} has ${hex(hashByte)} in its hash_appended header byte (offset 23), which must be 0 or 1; the file is corrupt or not an image.`);
+    throw new UserError('E_IMAGE_HEADER', `${what} has ${hex(hashByte, { width: 2, lower: true })} in its hash_appended header byte (offset 23), which must be 0 or 1; the file is corrupt or not an image.`);
   }
   const segments: ImageSegment[] = [];
   let pos = HEADER_LEN;
@@ -85,7 +85,7 @@ export function readEspImage(data: Uint8Array, what = 'The image'): EspImage {
   }
   const checksumOffset = pos + ((15 - (pos % 16)) % 16);
   if (checksumOffset >= data.length) {
-    throw new UserError('E_IMAGE_TRUNCATED', `${what} is truncated: it ends before its checksum byte at offset ${hex(checksumOffset, 1)}; check that the file is complete.`);
+    throw new UserError('E_IMAGE_TRUNCATED', `${what} is truncated: it ends before its checksum byte at offset ${hex(checksumOffset, { lower: true })}; check that the file is complete.`);
   }
   let imageEnd = checksumOffset + 1;
   const image: EspImage = {

@@ -7,6 +7,7 @@ import { FrameReader, ReadFailure } from './frame-reader';
 import { LinkError, fromReadFailure, linkError } from './link-error';
 import { writeFlash, md5, readFlash, type FlashProgress, type WriteFlashOptions, type WriteFlashResult } from './flash';
 import { DEFAULT_TIMEOUT_MS, MD5_MS_PER_MB, MEM_END_ROM_TIMEOUT_MS, SYNC_TIMEOUT_MS, timeoutPerMb } from './timeouts';
+import { EFUSE_BLK0_RDATA4_REG, RTC_CALI_CFG1_REG } from '../chip/esp32';
 
 export interface RomLoaderOptions {
   clock?: Clock;
@@ -23,12 +24,6 @@ export interface CommandResult {
   payload: Buffer;
 }
 
-/** Register addresses the loader itself needs (esp32-rom-protocol.md §6.10, §7.2). */
-export const CHIP_MAGIC_REG = 0x40001000;
-export const ESP32_MAGIC = 0x00f01d83;
-export const RTC_CALI_CFG1_REG = 0x3ff5f06c;
-/** EFUSE_BLK0_RDATA4: CLK8M_FREQ lives in bits 7:0 (a register address, not a field table). */
-const EFUSE_BLK0_RDATA4 = 0x3ff5a010;
 
 /** Frames a command may be answered by before we give up on matching (esptool: 100). */
 const MAX_NON_MATCHING = 100;
@@ -189,7 +184,7 @@ export class RomLoader {
   /** The value to send so the ROM ends up at `baud`; the plain rate when the estimate is unusable. */
   async romBaudFor(baud: number): Promise<number> {
     const cali = ((await this.readReg(RTC_CALI_CFG1_REG)) >>> 7) & 0x1ffffff;
-    const ck8m = (await this.readReg(EFUSE_BLK0_RDATA4)) & 0xff;
+    const ck8m = (await this.readReg(EFUSE_BLK0_RDATA4_REG)) & 0xff;
     const romXtal = (cali * 15625 * ck8m) / 40;
     // Conservative: esptool would send 0 when both read as zero; we send the plain rate instead.
     if (romXtal <= 0) return baud;

@@ -1,11 +1,12 @@
 import { UserError } from '../errors';
 import * as fs from 'node:fs';
-import { BOARD_FIRMWARE, type BoardId } from '../boards/firmware';
+import { board as boardFacts, layouts, otaSlots, type BoardId } from '../boards/catalog';
+import { FACTORY_ADDRESS } from '../chip/esp32';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent } from '../firmware/content';
-import { GENERATIONS, hex, type GenerationId } from '../firmware/generations';
+import { GENERATIONS, type GenerationId } from '../firmware/generations';
+import { hex } from '../util/hex';
 import type { BuildOutputs } from '../firmware/outputs';
-import { FACTORY_ADDRESS, LAYOUTS } from '../partition/layouts';
 import { encryptFor } from '../secure-build/process';
 import { fingerprint } from '../util/fingerprint';
 
@@ -16,20 +17,20 @@ import { fingerprint } from '../util/fingerprint';
  * generation really have (pycom.md §1.11, §1.12: the rc1-rc4 0x1A0000 bug, the doc's 0x1A0000).
  */
 export function knownSlots(board: BoardId, generation: GenerationId): number[] {
-  return [FACTORY_ADDRESS, ...GENERATIONS[generation].otaSlots[board]];
+  return [FACTORY_ADDRESS, ...otaSlots(board, generation)];
 }
 
 export function checkSlot(board: BoardId, generation: GenerationId, slot: number, source: 'board' | 'option'): void {
   const known = knownSlots(board, generation);
   if (!known.includes(slot)) {
     const said = source === 'board' ? `The board answered ${hex(slot)} to pycom.ota_slot()` : `--slot ${hex(slot)}`;
-    throw new UserError('E_OTA_SLOT', `${said}, which is not a slot of ${BOARD_FIRMWARE[board].name} firmware ${GENERATIONS[generation].versions} (known: ${known.map(hex).join(', ')}); check the board, the build's firmware version and the address, nothing was written.`);
+    throw new UserError('E_OTA_SLOT', `${said}, which is not a slot of ${boardFacts(board).name} firmware ${GENERATIONS[generation].versions} (known: ${known.map((a) => hex(a)).join(', ')}); check the board, the build's firmware version and the address, nothing was written.`);
   }
 }
 
 /** Largest app partition that starts at `slot` in any Pycom layout. */
 function slotSize(slot: number): number | undefined {
-  const sizes = Object.values(LAYOUTS).flatMap((l) => l.filter((e) => e.type === 0 && e.offset === slot).map((e) => e.size));
+  const sizes = layouts().flatMap((l) => l.entries.filter((e) => e.type === 0 && e.offset === slot).map((e) => e.size));
   return sizes.length ? Math.max(...sizes) : undefined;
 }
 

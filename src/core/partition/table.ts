@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
+import { hex } from '../util/hex';
 
 /**
  * The ESP32 binary partition table (esp32-boot-security.md §5.3): 32-byte entries at 0x8000,
@@ -30,10 +31,6 @@ export interface PartitionTable {
   hasMd5: boolean;
   /** Whether 68 bytes after 0xC00 look like a v1 signature block (version word 0). */
   signed: boolean;
-}
-
-function hex(n: number): string {
-  return `0x${n.toString(16).toUpperCase()}`;
 }
 
 /** Whether the partition holds something the hardware reads through flash encryption. */

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import { BOARD_FIRMWARE, type BoardId } from '../boards/firmware';
+import { board as boardFacts, boardGeneration, layout as layoutFacts, type BoardId, type LayoutId } from '../boards/catalog';
 import { digestSecureBootloader } from '../crypto/bootloader-digest';
 import { encryptFlashData } from '../crypto/flash-encryption';
 import { signData } from '../crypto/signature';
 import type { EcPrivateKey } from '../crypto/signing-key';
 import { checksumOk, readEspImage } from '../image/esp-image';
-import { DIGEST_FILE, GENERATIONS, factoryName, otaCopyName, type GenerationId } from '../firmware/generations';
-import { DIGEST_ADDRESS, FACTORY_ADDRESS, LAYOUTS, PARTITION_TABLE_ADDRESS, type LayoutId } from '../partition/layouts';
+import { DIGEST_FILE, GENERATIONS, factoryName, otaCopyName, tableOutputs, type GenerationId } from '../firmware/generations';
+import { DIGEST_ADDRESS, FACTORY_ADDRESS, PARTITION_TABLE_ADDRESS } from '../chip/esp32';
 import { parsePartitionTable, TABLE_MAX_LEN, writePartitionTable } from '../partition/table';
 import { writeFileAtomic } from '../util/atomic-file';
 
@@ -83,7 +83,7 @@ export interface SecureSet {
 
 export function secureSet(inputs: PlainInputs, keys: SecureKeys, otaAddresses: readonly number[]): SecureSet {
   const conf = keys.flashCryptConf ?? 0xf;
-  const table = inputs.partitionTable ?? writePartitionTable(LAYOUTS[inputs.layout ?? '8MB']);
+  const table = inputs.partitionTable ?? writePartitionTable(layoutFacts(inputs.layout ?? '8MB').entries);
   const signedPartitionTable = signPartitionTable(table, keys.signingKey);
   const signedApp = signApp(inputs.app, keys.signingKey);
   const digest = digestSecureBootloader(inputs.bootloader, keys.secureBootKey, inputs.iv).output;
@@ -105,7 +105,7 @@ export function secureSet(inputs: PlainInputs, keys: SecureKeys, otaAddresses: r
  */
 export function writeSecureBuildDir(outDir: string, board: BoardId, inputs: Omit<PlainInputs, 'layout' | 'partitionTable'>, keys: SecureKeys, generation: GenerationId = 'D'): string[] {
   const gen = GENERATIONS[generation];
-  const app = BOARD_FIRMWARE[board].appBin;
+  const app = boardFacts(board).appBin;
   const written: string[] = [];
   const put = (rel: string, data: Uint8Array) => {
     const p = path.join(outDir, rel);
@@ -114,8 +114,9 @@ export function writeSecureBuildDir(outDir: string, board: BoardId, inputs: Omit
     written.push(p);
   };
   let first: SecureSet | undefined;
-  for (const t of gen.partitionTables[board]) {
-    const set = secureSet({ ...inputs, layout: t.layout }, keys, gen.otaCopyAddresses[board]);
+  const facts = boardGeneration(board, generation);
+  for (const t of tableOutputs(gen, facts.layouts)) {
+    const set = secureSet({ ...inputs, layout: t.layout }, keys, facts.otaCopies);
     first ??= set;
     put(t.file, set.partitionTable);
   }

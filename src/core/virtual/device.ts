@@ -22,7 +22,7 @@ import { SlipDecoder, slipEncode } from '../rom/slip';
 import type { DeviceEndpoint, ModemSignals, Unsubscribe } from '../transport/transport';
 import type { EfuseWords } from '../efuse/fields';
 import { factoryMacBytes } from '../efuse/fields';
-import type { PycomModule } from '../boards/modules';
+import type { PycomModule } from '../boards/catalog';
 import { downloadBootLog, normalBootHeader, BOOT_DOWNLOAD, BOOT_FLASH } from '../boot/boot-log';
 import type { BootPredictor } from './boot-model';
 import { EfuseController } from './efuse-controller';

@@ -1,14 +1,16 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
 import { emptyWords, field, macBytesToValue, macCrc8, withField, type EfuseWords } from '../efuse/fields';
-import { findModule, MODULE_IDS, type PycomModule } from '../boards/modules';
+import { findModule, moduleIds, type PycomModule } from '../boards/catalog';
+import type { CodingScheme } from '../chip/esp32';
 
 /**
  * Factory-fresh eFuse images for the Pycom modules: a valid factory MAC (Espressif OUI,
  * deterministic per seed) with its CRC, chip revision and package bits, CLK8M_FREQ for the
  * baud-rate workaround, everything security-related blank.
  */
-export type CodingSchemeOption = 'none' | '3/4';
+/** The coding scheme a virtual board's eFuses use (chip/esp32 CodingScheme). */
+export type CodingSchemeOption = CodingScheme;
 
 export interface BoardProfile {
   module: PycomModule;
@@ -27,12 +29,18 @@ const OUIS: readonly number[][] = [
 /** 8 MHz oscillator calibration value; with cali 1600 the ROM's crystal estimate is exactly 40 MHz (§6.10). */
 export const FACTORY_CLK8M_FREQ = 0x40;
 
+/** The catalog's module for a profile id (case-insensitive); throws UserError E_PROFILE listing the profiles. */
 export function resolveModule(id: string): PycomModule {
   const m = findModule(id);
-  if (!m) throw new UserError('E_PROFILE', `Unknown board profile ${id}; choose one of ${MODULE_IDS.join(', ')}.`);
+  if (!m) throw new UserError('E_PROFILE', `Unknown board profile ${id}; choose one of ${moduleIds().join(', ')}.`);
   return m;
 }
 
+/**
+ * The factory-fresh eFuse image of a module (profile id as in the board catalog): MAC derived from
+ * `seed`, revision and package from the catalog, CODING_SCHEME per `codingScheme`.
+ * Throws UserError E_PROFILE for an unknown profile.
+ */
 export function factoryProfile(moduleId: string, seed = 'default', codingScheme: CodingSchemeOption = 'none'): BoardProfile {
   const module = resolveModule(moduleId);
   const h = createHash('sha256').update(`pycom-secure virtual ${module.id} ${seed}`).digest();

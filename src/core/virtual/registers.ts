@@ -1,21 +1,11 @@
 import { EfuseController } from './efuse-controller';
 import { Spi1 } from './spi1';
+import { APB_CTL_DATE_REG, APB_HZ, CHIP_MAGIC_ESP32, CHIP_MAGIC_REG, GPIO_STRAP_REG, RTC_CALI_CFG1_REG, RTC_CNTL_SDIO_CONF_REG, UART0_CLKDIV_REG, UART_DATE_REG } from '../chip/esp32';
 
 /**
  * The ESP32 address space as the ROM loader's READ_REG/WRITE_REG see it
  * (esp32-rom-protocol.md §6.3, §6.10, §7.3, §7.4, §15).
  */
-export const CHIP_MAGIC_ADDR = 0x40001000;
-export const CHIP_MAGIC_ESP32 = 0x00f01d83;
-export const APB_CTL_DATE_ADDR = 0x3ff6607c;
-export const UART0_CLKDIV_ADDR = 0x3ff40014;
-export const RTC_CALI_ADDR = 0x3ff5f06c;
-export const GPIO_STRAP_ADDR = 0x3ff44038;
-export const RTC_CNTL_SDIO_CONF_ADDR = 0x3ff48074;
-export const UART_DATE_ADDR = 0x60000078;
-
-/** APB clock in download mode: the 40 MHz crystal. */
-export const APB_HZ = 40_000_000;
 
 /** APB_CTL_DATE: bit31 = 1 only on rev3 (real values UNCONFIRMED, §15). */
 export function apbCtlDate(chipRevision: number): number {
@@ -92,19 +82,19 @@ export class RegisterSpace {
     if (EfuseController.owns(a)) return this.d.efuse.readReg(a);
     if (Spi1.owns(a)) return this.d.spi1.read(a);
     switch (a) {
-      case CHIP_MAGIC_ADDR:
+      case CHIP_MAGIC_REG:
         return CHIP_MAGIC_ESP32;
-      case APB_CTL_DATE_ADDR:
+      case APB_CTL_DATE_REG:
         return apbCtlDate(this.d.chipRevision);
-      case UART0_CLKDIV_ADDR:
+      case UART0_CLKDIV_REG:
         return Math.round(APB_HZ / this.d.uartBaud()) & 0xfffff;
-      case RTC_CALI_ADDR: {
+      case RTC_CALI_CFG1_REG: {
         const ck8m = this.d.efuse.rawField('CLK8M_FREQ');
         return (rtcCaliFor(Number(ck8m)) << 7) >>> 0;
       }
-      case GPIO_STRAP_ADDR:
+      case GPIO_STRAP_REG:
         return this.d.strap();
-      case RTC_CNTL_SDIO_CONF_ADDR:
+      case RTC_CNTL_SDIO_CONF_REG:
         return this.sdioConf;
       default:
         if (isSram(a)) return this.memory.get(a) ?? 0;
@@ -120,14 +110,14 @@ export class RegisterSpace {
     if (EfuseController.owns(a)) return this.d.efuse.writeReg(a, v);
     if (Spi1.owns(a)) return this.d.spi1.write(a, v);
     switch (a) {
-      case CHIP_MAGIC_ADDR:
-      case APB_CTL_DATE_ADDR:
-      case UART0_CLKDIV_ADDR:
-      case RTC_CALI_ADDR:
-      case GPIO_STRAP_ADDR:
-      case UART_DATE_ADDR:
+      case CHIP_MAGIC_REG:
+      case APB_CTL_DATE_REG:
+      case UART0_CLKDIV_REG:
+      case RTC_CALI_CFG1_REG:
+      case GPIO_STRAP_REG:
+      case UART_DATE_REG:
         return; // ROM / read-only or harmless (esptool's delay target)
-      case RTC_CNTL_SDIO_CONF_ADDR:
+      case RTC_CNTL_SDIO_CONF_REG:
         this.sdioConf = v;
         return;
       default:

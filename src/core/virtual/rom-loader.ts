@@ -3,7 +3,8 @@ import { Op, RomError, SYNC_PAYLOAD } from '../rom/opcodes';
 import { checksum, decodeRequest, encodeResponse, HEADER_LEN, type Request } from '../rom/packet';
 import type { Faults } from './faults';
 import { romXtalEstimate, rtcCaliFor, type RegisterSpace } from './registers';
-import { PAGE_SIZE, SECTOR_SIZE, type SpiFlash } from './spi-flash';
+import type { SpiFlash } from './spi-flash';
+import { EFUSE_BLK0_RDATA4_REG, PAGE_SIZE, SECTOR_SIZE } from '../chip/esp32';
 import type { TimingModel } from './timing';
 
 /**
@@ -201,7 +202,7 @@ export class RomLoader {
     if (requested === 0) throw new Reject(RomError.INVALID_MESSAGE);
     // esptool pre-distorts the rate by the ROM's crystal estimate (§6.10); the ROM divides the
     // distorted value by that same estimate, so invert it here to find the real line rate.
-    const ck8m = Number(this.env.regs.read(0x3ff5a010) & 0xff);
+    const ck8m = Number(this.env.regs.read(EFUSE_BLK0_RDATA4_REG) & 0xff);
     const xtal = romXtalEstimate(rtcCaliFor(ck8m), ck8m);
     const valid = xtal > 33e6 ? 40e6 : 26e6;
     const actual = xtal > 0 ? Math.round((requested * valid) / xtal) : requested;

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
+import { SECTOR_SIZE } from '../chip/esp32';
 
 /**
  * A NOR SPI flash: erase sets a whole 4 KiB sector to 0xFF, programming can only clear bits
  * (new = old AND data), as on the real part. Storage is sparse (only touched sectors are
  * allocated), so an 8 MB mostly-erased flash costs almost nothing.
  */
-export const SECTOR_SIZE = 0x1000;
-export const PAGE_SIZE = 0x100;
 
 /** RDID capacity byte for a size (esp32-rom-protocol.md §7.4). */
 export function capacityByte(size: number): number {

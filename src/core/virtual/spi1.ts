@@ -1,25 +1,14 @@
 import type { SpiFlash } from './spi-flash';
+import { SPI1, SPI1_BASE, SPI_CMD_USR, SPI_USER_ADDR, SPI_USER_MISO, SPI_USER_MOSI } from '../chip/esp32';
 
 /**
  * The SPI1 flash controller's "user command" engine (esp32-rom-protocol.md §7.4), enough for
  * what esptool does through READ_REG/WRITE_REG: RDID, RDSFDP, status register reads/writes,
  * WREN/WRDI, reset-enable/reset and the XMC commands, plus plain reads.
  */
-export const SPI1_BASE = 0x3ff42000;
-export const SPI1_END = SPI1_BASE + 0xbc + 3;
+export const SPI1_END = SPI1_BASE + SPI1.LAST + 3;
 
-const CMD = 0x00;
-const ADDR = 0x04;
-const USER = 0x1c;
-const USER1 = 0x20;
-const USER2 = 0x24;
-const MOSI_DLEN = 0x28;
-const MISO_DLEN = 0x2c;
-const W0 = 0x80;
-const USR_BIT = 1 << 18;
-const USER_ADDR = 1 << 30;
-const USER_MISO = 1 << 28;
-const USER_MOSI = 1 << 27;
+const { CMD, ADDR, USER, USER1, USER2, MOSI_DLEN, MISO_DLEN, W0 } = SPI1;
 
 export class Spi1 {
   private readonly regs = new Map<number, number>();
@@ -45,9 +34,9 @@ export class Spi1 {
   write(addr: number, value: number): void {
     const off = addr - SPI1_BASE;
     this.regs.set(off, value >>> 0);
-    if (off === CMD && value & USR_BIT) {
+    if (off === CMD && value & SPI_CMD_USR) {
       this.execute();
-      this.regs.set(CMD, (value & ~USR_BIT) >>> 0); // the hardware clears USR when done
+      this.regs.set(CMD, (value & ~SPI_CMD_USR) >>> 0); // the hardware clears USR when done
     }
   }
 
@@ -84,10 +73,10 @@ export class Spi1 {
   private execute(): void {
     const user = this.reg(USER);
     const cmd = this.reg(USER2) & 0xff;
-    const addrBits = user & USER_ADDR ? ((this.reg(USER1) >>> 26) & 0x3f) + 1 : 0;
+    const addrBits = user & SPI_USER_ADDR ? ((this.reg(USER1) >>> 26) & 0x3f) + 1 : 0;
     const addr = addrBits ? (this.reg(ADDR) >>> (32 - addrBits)) >>> 0 : 0;
-    const misoBytes = user & USER_MISO ? Math.ceil((((this.reg(MISO_DLEN) & 0xffffff) >>> 0) + 1) / 8) : 0;
-    const mosiBytes = user & USER_MOSI ? Math.ceil((((this.reg(MOSI_DLEN) & 0xffffff) >>> 0) + 1) / 8) : 0;
+    const misoBytes = user & SPI_USER_MISO ? Math.ceil((((this.reg(MISO_DLEN) & 0xffffff) >>> 0) + 1) / 8) : 0;
+    const mosiBytes = user & SPI_USER_MOSI ? Math.ceil((((this.reg(MOSI_DLEN) & 0xffffff) >>> 0) + 1) / 8) : 0;
     const id = this.flash.jedecId;
     switch (cmd) {
       case 0x9f: // RDID

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../util/atomic-file';
 import { resolveModule, type CodingSchemeOption } from './profiles';
 import type { BootPredictor } from './boot-model';
 import { VirtualEsp32 } from './device';
-import { SECTOR_SIZE } from './spi-flash';
+import { SECTOR_SIZE } from '../chip/esp32';
 
 /**
  * Board state file: the physical eFuse bits and the flash content of a virtual board, so that

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BOARDS, findBuildOutputs, findProjectRoot, parseBoard } from '../../core';
+import { boardIds, findBuildOutputs, findProjectRoot, parseBoard } from '../../core';
 import type { BuildListing } from '../trees/builds-nodes';
 
 /**
@@ -17,7 +17,7 @@ export function listBuilds(start: string | undefined, boardSetting: string, flas
   const built = fs.existsSync(buildDir) ? fs.readdirSync(buildDir).filter((d) => parseBoard(d) !== undefined) : [];
   const board = parseBoard(boardSetting) ?? (built.length === 1 ? parseBoard(built[0]!) : undefined);
   const label = board ?? (boardSetting === 'auto' ? 'board not set' : boardSetting);
-  if (!board) return { project, board: label, outputs: [], ...(built.length > 1 ? { error: `builds for ${built.join(', ')}: set pycom.board (one of ${BOARDS.join(', ')})` } : {}) };
+  if (!board) return { project, board: label, outputs: [], ...(built.length > 1 ? { error: `builds for ${built.join(', ')}: set pycom.board (one of ${boardIds().join(', ')})` } : {}) };
   const dir = path.join(buildDir, board, 'release');
   if (!fs.existsSync(dir)) return { project, board, outputs: [] };
   try {

@@ -10,6 +10,8 @@ import type { EfuseSnapshot } from '../access';
 import { block0Changes, keyBlockChanges, type BurnPlan, type PlanStep } from './plan';
 import { checkKeys, checkTarget, type BurnTarget } from './key-checks';
 import { HARDENING_FIELDS, hardeningLines } from './hardening';
+import { hex } from '../../util/hex';
+import { keyBytes } from '../../chip/esp32';
 
 /**
  * Pycom's eFuse sequence (pycom.md §1.7) as one plan, in the order that cannot leave a board
@@ -139,7 +141,7 @@ function block0Step(ctx: Ctx, id: string, title: string, effect: string, sets: {
   return step;
 }
 
-const hex = (v: number): string => `0x${v.toString(16).toUpperCase()}`;
+const showHex = (v: number): string => hex(v);
 
 /** Builds the plan, or throws a UserError saying why nothing may be burned. Reads nothing from the device. */
 export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPlan {
@@ -159,7 +161,7 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
   if (!input.flashKey || !input.secureBootKey) {
     throw new UserError('E_KEYS_REQUIRED', 'Burn Keys needs both the flash-encryption key and the secure boot key, so that every burned key is known and recorded; nothing was burned.');
   }
-  checkKeys(input.flashKey, input.secureBootKey, threeFour ? 24 : 32);
+  checkKeys(input.flashKey, input.secureBootKey, keyBytes(threeFour ? '3/4' : 'none'));
   const history = input.history ?? [];
   const ctx: Ctx = { words: snap.words, dec, threeFour, ...auditEvidence(history, mac) };
 
@@ -170,10 +172,10 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
       'The reflashable secure boot key (digest of the signing key); written byte-reversed (the "secure_boot_v1" order) and read back before it is protected.'),
     block0Step(ctx, STEP.protectKeys, 'Read- and write-protect both key blocks',
       'Software (and every tool) can no longer read or change BLOCK1 and BLOCK2; the hardware still uses them. The bootloader insists on this.',
-      [{ name: 'RD_DIS', value: 0b0011, show: hex }, { name: 'WR_DIS', value: (1 << 7) | (1 << 8), show: hex }],
+      [{ name: 'RD_DIS', value: 0b0011, show: showHex }, { name: 'WR_DIS', value: (1 << 7) | (1 << 8), show: showHex }],
       ['BLOCK1 and BLOCK2 read as zeros from now on', 'BLOCK1 and BLOCK2 can never be changed']),
     block0Step(ctx, STEP.cryptConfig, 'Set FLASH_CRYPT_CONFIG to 0xF', 'Every key bit gets the per-address tweak (what ESP-IDF uses).',
-      [{ name: 'FLASH_CRYPT_CONFIG', value: 0xf, show: hex }], []),
+      [{ name: 'FLASH_CRYPT_CONFIG', value: 0xf, show: showHex }], []),
     cryptCntStep(ctx),
     block0Step(ctx, STEP.secureBoot, 'Enable secure boot v1 (ABS_DONE_0)',
       'From the next reset the ROM only starts a bootloader whose digest at 0x0 matches the BLOCK2 key.', [{ name: 'ABS_DONE_0', value: 1 }], []),

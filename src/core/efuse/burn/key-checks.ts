@@ -1,4 +1,5 @@
 import { UserError } from '../../errors';
+import { codingForKeyLength } from '../../chip/esp32';
 
 /** What the chip must be for this flow; anything else is refused before a bit is burned. */
 export interface BurnTarget {
@@ -35,7 +36,7 @@ function allSame(b: Uint8Array): boolean {
  * not be trivially weak, and must be two different keys.
  */
 export function checkKeys(flashKey: Uint8Array | undefined, secureBootKey: Uint8Array | undefined, keyLength: 24 | 32): void {
-  const scheme = keyLength === 24 ? 'the 3/4 coding scheme of this chip (192-bit keys)' : 'coding scheme None (256-bit keys)';
+  const scheme = codingForKeyLength(keyLength) === '3/4' ? 'the 3/4 coding scheme of this chip (192-bit keys)' : 'coding scheme None (256-bit keys)';
   const check = (k: Uint8Array, what: string): void => {
     if (k.length === 64 && what.startsWith('secure')) {
       throw new UserError('E_KEY_IS_PUBLIC', `The secure boot key file holds 64 bytes: that is the public key (extract_public_key), not the secure boot key; give the signing key (--signing-key) so the key is derived from it, nothing was burned.`);
