@@ -88,3 +88,9 @@ export { burnKeys, eFuseApbMhz, hardeningChoices, leftOpenWarnings, notConfirmed
 export type { BurnKeysKeys, BurnKeysOutcome, BurnKeysRequest } from './workflows/burn-keys';
 export { flash, bootLogLines } from './workflows/flash';
 export type { FlashOutcome, FlashRequest } from './workflows/flash';
+export { secureBuild } from './workflows/build';
+export type { SecureBuildOutcome, SecureBuildRequest } from './workflows/build';
+export { monitor } from './workflows/monitor';
+export type { MonitorRequest } from './workflows/monitor';
+export { otaImage } from './workflows/ota';
+export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';

@@ -1,4 +1,4 @@
-import { connect, identify, transportFromUrl, type ChipInfo, type Connection, type ResetMode, type Transport } from '../core';
+import { withBoard, type ChipInfo, type Connection, type ResetMode, type Transport } from '../core';
 import type { PycomSettings } from './settings';
 import type { ChipView } from './state';
 
@@ -15,23 +15,12 @@ export function coreResetMode(setting: string): ResetMode {
 }
 
 /**
- * Opens the port, gets the ROM loader talking and identifies the chip, runs `fn`, and always
- * closes the link again: a board left open would block the CLI, a REPL or the next command.
+ * The core's withBoard with the editor's settings (pycom.resetMode, pycom.baudRate): opens the
+ * port, gets the ROM loader talking, identifies the chip, runs `fn`, and always lets go of the
+ * board again (a board left open would block the CLI, a REPL or the next command).
  */
 export async function withDevice<T>(port: string, s: Pick<PycomSettings, 'baudRate' | 'resetMode'>, log: (line: string) => void, fn: (d: DeviceSession) => Promise<T>): Promise<T> {
-  const transport = transportFromUrl(port);
-  await transport.open();
-  try {
-    const conn = await connect(transport, { reset: coreResetMode(s.resetMode), baud: s.baudRate, log });
-    try {
-      for (const w of conn.warnings) log(w);
-      return await fn({ transport, conn, info: await identify(conn) });
-    } finally {
-      conn.loader.dispose();
-    }
-  } finally {
-    await transport.close().catch(() => undefined);
-  }
+  return withBoard({ port, reset: coreResetMode(s.resetMode), baud: s.baudRate }, { info: log, warn: log }, (b) => fn({ transport: b.transport, conn: b.conn, info: b.chip }));
 }
 
 /** What the Device view shows of a chip: display text and the security state, nothing secret. */

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bootLogLines, keyBits, keyBytes, flash as flashWorkflow, type VirtualEsp32, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, bootEfusesFromRaw, captureBootLog, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, findBuildOutputs, findProjectRoot, fingerprint, hex, KeyStore, knownSlots, listPorts, makeOtaImage, parseBoard, planFromBuild, predictBoot, readEfuses, readHardwareKeyFile, readSigningKeyFile, transportFromUrl, UserError, writeFileAtomic, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
+import { otaImage, monitor as monitorWorkflow, bootLogLines, keyBits, keyBytes, flash as flashWorkflow, type VirtualEsp32, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, bootEfusesFromRaw, describePort, digestPrivateKey, encodeSec1Pem, enterDownloadMode, findBuildOutputs, findProjectRoot, fingerprint, hex, KeyStore, knownSlots, listPorts, parseBoard, planFromBuild, predictBoot, readEfuses, readHardwareKeyFile, readSigningKeyFile, transportFromUrl, UserError, writeNewKeyFile, type BoardId, type BuildOutputs } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { withDevice, chipView, coreResetMode } from './device';
 import { snapshotFromWords, planSnapshot } from './sources/efuse-snapshot';
@@ -350,7 +350,7 @@ export async function serialMonitor(ctx: FlowContext): Promise<void> {
     const t = transportFromUrl(p.path);
     await t.open();
     try {
-      text = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listening to ${p.path} for 5 s` }, () => captureBootLog(t, { ms: 5000, mode: coreResetMode(readSettings().resetMode), note: (l) => out.appendLine(l) }));
+      text = (await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listening to ${p.path} for 5 s` }, () => monitorWorkflow(t, { ms: 5000, mode: coreResetMode(readSettings().resetMode) }, { info: (l) => out.appendLine(l) }))).text;
     } finally {
       await t.close().catch(() => undefined);
     }
@@ -375,8 +375,7 @@ export async function prepareOta(ctx: FlowContext): Promise<void> {
   if (!pick) return;
   const target = await vscode.window.showSaveDialog({ title: 'Save the OTA image', defaultUri: vscode.Uri.file(path.join(path.dirname(build.dir), `${build.board.toLowerCase()}-ota-${hex(pick.slot)}.bin`)) });
   if (!target) return;
-  const img = makeOtaImage({ build, slot: pick.slot, slotSource: 'option', ...(key ? { flashKey: key } : {}) });
-  writeFileAtomic(target.fsPath, img.data);
+  const img = await otaImage({ store, buildDir: build.dir, board: build.board, slot: pick.slot, output: target.fsPath });
   ctx.log.info(`OTA image ${target.fsPath}: ${img.data.length} bytes for slot ${hex(pick.slot)} from ${img.source}`);
   void vscode.window.showInformationMessage(`Pycom: wrote ${path.basename(target.fsPath)} (${img.data.length} bytes) for slot ${hex(pick.slot)}.`);
 }

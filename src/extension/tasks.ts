@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { boardChoices, detectProject, isUserError, runBuild, type BuildTarget } from '../core';
+import { boardChoices, isUserError, secureBuild, type BuildTarget } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { buildBoard, keyStore } from './flows';
 
@@ -23,29 +23,26 @@ export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputC
       if (!vscode.workspace.isTrusted) throw new Error('Building runs the project\'s makefile, so it is disabled in an untrusted workspace.');
       const start = (def.project ? resolveInWorkspace(String(def.project)) : undefined) ?? resolveInWorkspace(readSettings().firmwarePath) ?? workspaceRoot();
       if (!start) throw new Error('Open the firmware folder (or set pycom.firmwarePath) first.');
-      const project = detectProject(start);
-      const board = buildBoard(project.esp32Dir);
-      if (!board) throw new Error(`Set pycom.board to the module you build for (${boardChoices('name')}).`);
-      const ks = keyStore();
       const st = readSettings();
       const env = { ...process.env, ...(st.toolchainPath ? { PATH: `${st.toolchainPath}${path.delimiter}${process.env.PATH ?? ''}` } : {}), ...(st.idfPath ? { IDF_PATH: st.idfPath } : {}) };
-      line(`Firmware ${project.version ?? '(version unknown)'}: generation ${project.generation.id}, ${project.generation.label} (${project.evidence}).`);
-      for (const k of project.generation.knownIssues) line(`warning: ${k}`);
-      const res = await runBuild({
-        esp32Dir: project.esp32Dir,
-        board,
+      let esp32Dir = '';
+      const res = await secureBuild({
+        project: start,
+        board: (project) => {
+          esp32Dir = project.esp32Dir;
+          const board = buildBoard(project.esp32Dir);
+          if (!board) throw new Error(`Set pycom.board to the module you build for (${boardChoices('name')}).`);
+          return board;
+        },
         target: (def.target as BuildTarget | undefined) ?? 'boot_app',
-        signingKey: ks.signingKeyPath,
-        flashKey: ks.sharedFlashKeyPath,
-        encryptFlag: project.generation.needsEncryptFlag,
+        store: keyStore(),
         signal: abort.signal,
         env,
         // Paths in gcc diagnostics are relative to esp32/; the matcher resolves them from there.
-        onLine: (l) => line(l.startsWith('/') ? l : l.replace(/^([^\s:]+\.(?:c|h|cpp|S)):(\d+):/, (_m, f: string, n: string) => `${path.join(project.esp32Dir, f)}:${n}:`)),
+        onLine: (l) => line(l.startsWith('/') || !esp32Dir ? l : l.replace(/^([^\s:]+\.(?:c|h|cpp|S)):(\d+):/, (_m, f: string, n: string) => `${path.join(esp32Dir, f)}:${n}:`)),
       });
-      const errors = res.diagnostics.filter((d) => d.severity === 'error').length;
-      const warnings = res.diagnostics.filter((d) => d.severity === 'warning').length;
-      line(`make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).`);
+      const { errors, warnings } = res;
+      line(res.summary);
       log.info(`build: make exited with ${res.exitCode} (${errors} errors, ${warnings} warnings)`);
       return res.exitCode;
     };

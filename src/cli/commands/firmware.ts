@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { bootLogLines, flash as flashWorkflow, captureBootLog, captureOutput, checkPlan, DEFAULT_KEY_STORE, describeRegion, detectProject, differingRanges, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, makeOtaImage, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, runBuild, UserError, writeFileAtomic, type BuildTarget, type FlashPlan } from '../../core';
+import { otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, differingRanges, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -42,27 +42,21 @@ const build: CliCommand = {
     const b = boardOption(args, true)!;
     const target = (args.opt('target') ?? 'boot_app') as BuildTarget;
     if (!['boot', 'app', 'boot_app'].includes(target)) throw new UserError('E_USAGE', 'build: --target must be boot, app or boot_app.');
-    const project = detectProject(args.opt('project') ?? process.cwd());
-    const ks = store(args);
-    io.err(`Firmware ${project.version ?? '(version unknown)'}: generation ${project.generation.id}, ${project.generation.label} (${project.evidence}).`);
-    for (const k of project.generation.knownIssues) io.err(`warning: ${k}`);
     const ac = new AbortController();
     const onSig = () => ac.abort();
     process.once('SIGINT', onSig);
     try {
-      const res = await runBuild({
-        esp32Dir: project.esp32Dir,
+      const res = await secureBuild({
+        project: args.opt('project') ?? process.cwd(),
         board: b,
         target,
-        signingKey: path.resolve(args.opt('signing-key') ?? ks.signingKeyPath),
-        flashKey: path.resolve(args.opt('flash-key') ?? ks.sharedFlashKeyPath),
-        encryptFlag: project.generation.needsEncryptFlag,
+        store: store(args),
+        ...(args.opt('signing-key') ? { signingKey: args.opt('signing-key')! } : {}),
+        ...(args.opt('flash-key') ? { flashKey: args.opt('flash-key')! } : {}),
         signal: ac.signal,
         onLine: (line) => io.err(line),
       });
-      const errors = res.diagnostics.filter((d) => d.severity === 'error').length;
-      const warnings = res.diagnostics.filter((d) => d.severity === 'warning').length;
-      io.out(`make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).`);
+      io.out(res.summary);
       return res.exitCode === 0 ? 0 : 1;
     } finally {
       process.off('SIGINT', onSig);
@@ -142,7 +136,7 @@ const verifyFlash: CliCommand = {
   },
 };
 
-const otaImage: CliCommand = {
+const otaImageCommand: CliCommand = {
   name: 'ota-image',
   summary: 'Write the app encrypted for the board\'s OTA slot (asked from the running board unless --slot is given).',
   usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT] --output OUT [--key-store DIR] [--mac MAC]',
@@ -151,26 +145,23 @@ const otaImage: CliCommand = {
     args.maxPositionals(0);
     const b = boardOption(args, true)!;
     const out = args.need('output');
-    const ks = store(args);
     const mac = args.opt('mac');
-    const keyFile = mac && fs.existsSync(ks.deviceFlashKeyPath(mac)) ? ks.deviceFlashKeyPath(mac) : fs.existsSync(ks.sharedFlashKeyPath) ? ks.sharedFlashKeyPath : undefined;
-    const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
-    const outputs = findBuildOutputs(args.need('build'), { board: b, ...(flashKey ? { flashKey } : {}) });
-    let slot: number;
-    let source: 'board' | 'option';
-    if (args.opt('slot') !== undefined) {
-      slot = args.int('slot');
-      source = 'option';
-    } else {
-      const port = args.opt('port');
-      if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
-      slot = await withPort(port, (t) => queryOtaSlot(t));
-      source = 'board';
-      io.err(`The board says its next OTA slot is ${hex(slot)}.`);
-    }
-    const img = makeOtaImage({ build: outputs, slot, slotSource: source, ...(flashKey ? { flashKey } : {}) });
-    writeFileAtomic(out, img.data);
-    io.out(`Wrote ${out}: ${img.data.length} bytes for slot ${hex(slot)} from ${img.source}${flashKey ? ` (flash key ${fingerprint(flashKey)})` : ''}.`);
+    const slotOpt = args.opt('slot');
+    const img = await otaImage({
+      store: store(args),
+      ...(mac ? { mac } : {}),
+      buildDir: args.need('build'),
+      board: b,
+      output: out,
+      slot: slotOpt !== undefined ? args.int('slot') : async () => {
+        const port = args.opt('port');
+        if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
+        const slot = await withPort(port, (t) => queryOtaSlot(t));
+        io.err(`The board says its next OTA slot is ${hex(slot)}.`);
+        return slot;
+      },
+    });
+    io.out(`Wrote ${out}: ${img.data.length} bytes for slot ${hex(img.slot)} from ${img.source}${img.flashKey ? ` (flash key ${fingerprint(img.flashKey)})` : ''}.`);
   },
 };
 
@@ -182,11 +173,10 @@ const monitor: CliCommand = {
   async run(args, io) {
     args.maxPositionals(0);
     return withPort(args.need('port'), async (t) => {
-      const ms = args.int('seconds', 5) * 1000;
-      const text = args.flag('no-reset') ? await captureOutput(t, ms) : await captureBootLog(t, { ms, mode: resetModeOption(args), note: (l) => io.err(l) });
-      return printBootLog(io, text);
+      const r = await monitorWorkflow(t, { ms: args.int('seconds', 5) * 1000, mode: resetModeOption(args), noReset: args.flag('no-reset') }, terminalUi(io));
+      return printBootLog(io, r.text);
     });
   },
 };
 
-export const firmwareCommands: CliCommand[] = [build, flash, verifyFlash, otaImage, monitor];
+export const firmwareCommands: CliCommand[] = [build, flash, verifyFlash, otaImageCommand, monitor];

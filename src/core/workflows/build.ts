@@ -1,0 +1,62 @@
+import * as path from 'node:path';
+import { detectProject, type FirmwareProject } from '../firmware/project';
+import { runBuild, type BuildResult, type BuildTarget } from '../firmware/build-runner';
+import type { BoardId } from '../boards/catalog';
+import type { KeyStore } from '../keystore/key-store';
+
+export interface SecureBuildRequest {
+  /** Any folder inside the pycom-micropython-sigfox checkout (its esp32/ folder is found from there). */
+  project: string;
+  /** The board as Pycom's makefile spells BOARD (GPY, LOPY4, ...); a function gets the project first (the editor picks the only board built so far). */
+  board: BoardId | ((project: FirmwareProject) => BoardId);
+  /** Pycom's make target; boot_app builds both. */
+  target: BuildTarget;
+  store: KeyStore;
+  /** Key files instead of the store's (absolute, or relative to the current directory). */
+  signingKey?: string;
+  flashKey?: string;
+  env?: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
+  /** Every line make prints, as it comes (a terminal, the editor's task pseudo-terminal). */
+  onLine(line: string): void;
+}
+
+export interface SecureBuildOutcome extends BuildResult {
+  project: FirmwareProject;
+  board: BoardId;
+  errors: number;
+  warnings: number;
+  /** "make exited with N: E error(s), W warning(s)." */
+  summary: string;
+}
+
+/**
+ * Pycom's secure build (`make SECURE=on ...` in esp32/) for one board, the one body of the CLI's
+ * `build` and the editor's build task: detect the checkout and its firmware generation (said in
+ * one line with its evidence, with the generation's known issues as `warning:` lines), run make with the
+ * key store's keys (paths only, never key bytes, on make's command line), collect diagnostics.
+ *
+ * Errors: UserError when the checkout is not found, a prerequisite (toolchain, IDF_PATH, a key
+ * file) is missing, or the build is cancelled; a failing make is a result (exitCode != 0), not
+ * an exception.
+ */
+export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildOutcome> {
+  const project = detectProject(req.project);
+  const board = typeof req.board === 'function' ? req.board(project) : req.board;
+  req.onLine(`Firmware ${project.version ?? '(version unknown)'}: generation ${project.generation.id}, ${project.generation.label} (${project.evidence}).`);
+  for (const k of project.generation.knownIssues) req.onLine(`warning: ${k}`);
+  const res = await runBuild({
+    esp32Dir: project.esp32Dir,
+    board,
+    target: req.target,
+    signingKey: path.resolve(req.signingKey ?? req.store.signingKeyPath),
+    flashKey: path.resolve(req.flashKey ?? req.store.sharedFlashKeyPath),
+    encryptFlag: project.generation.needsEncryptFlag,
+    ...(req.signal ? { signal: req.signal } : {}),
+    ...(req.env ? { env: req.env } : {}),
+    onLine: (l) => req.onLine(l),
+  });
+  const errors = res.diagnostics.filter((d) => d.severity === 'error').length;
+  const warnings = res.diagnostics.filter((d) => d.severity === 'warning').length;
+  return { ...res, project, board, errors, warnings, summary: `make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).` };
+}
