@@ -1,0 +1,88 @@
+import * as vscode from 'vscode';
+import * as fs from 'node:fs';
+import { keyBits, keyBytes, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, digestPrivateKey, readEfuses, readSigningKeyFile, UserError } from '../../core';
+import { readSettings } from '../settings';
+import { withDevice, chipView } from '../device';
+import { snapshotFromWords, planSnapshot } from '../sources/efuse-snapshot';
+import { vscodeUi } from '../vscode-ui';
+import type { SelectedPort } from '../state';
+import { type FlowContext, keyStore } from './context';
+import { boardTitle, pickBoard } from './ports';
+
+/* Burn Keys in the editor (the core workflow with VS Code as its UI). */
+
+/**
+ * Burn Keys in the editor: pick the board (virtual first), then the core's Burn Keys workflow
+ * (the same one the CLI and the fault campaigns run) with VS Code as its UI: the plan in the
+ * panel with before/after columns, the profile as a quick pick, the typed MAC in an input box,
+ * progress in a cancellable notification; the new state is shown when it ends.
+ */
+export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<boolean> {
+  const p = port ?? (await pickBoard(ctx, 'Pycom: Burn Keys: which board?', true));
+  if (!p) return false;
+  const s = readSettings();
+  const store = keyStore();
+  if (!fs.existsSync(store.signingKeyPath)) throw new UserError('E_NO_KEY', `There is no signing key at ${store.signingKeyPath}: run "Pycom: Generate Keys" first.`);
+  const ui = vscodeUi(ctx.log);
+  return withDevice(p.path, s, (l) => ctx.log.info(l), async (d) => {
+    const source = `${boardTitle(p)} ${d.info.mac.address} on ${p.path}`;
+    const r = await burnKeysWorkflow({ transport: d.transport, conn: d.conn, chip: d.info }, {
+      store,
+      virtual: p.virtual,
+      keys: ({ mac, threeFour }) => {
+        const flash = store.flashKeyFor(mac, s.perDeviceKeys ? 'per-device' : 'shared', keyBytes(threeFour ? '3/4' : 'none'));
+        if (flash.created) ctx.log.info(`generated the per-device flash-encryption key for ${mac} (fingerprint ${flash.fingerprint})`);
+        // The reflashable secure boot key is the digest of the signing key (never its public key).
+        return { flashKey: flash.key, secureBootKey: digestPrivateKey(readSigningKeyFile(store.signingKeyPath), keyBits(threeFour ? '3/4' : 'none')) };
+      },
+      showPlan: (plan, snap) => {
+        ctx.state.update({ chip: chipView(d.info, p.virtual), efuses: planSnapshot(snap.words, source, plan) });
+        ctx.panel.show('efuses');
+        for (const w of plan.warnings) ctx.log.warn(w);
+      },
+    }, ui);
+    const showWords = (words: EfuseWords) => ctx.state.update({ efuses: snapshotFromWords(words, source) });
+    switch (r.kind) {
+      case 'not-chosen':
+        ctx.log.info('Burn Keys: no profile chosen, nothing was burned.');
+        void vscode.window.showInformationMessage('Pycom: Burn Keys was cancelled; nothing was burned.');
+        return false;
+      case 'dry-run':
+        return false;
+      case 'not-confirmed':
+        showWords((await readEfuses(d.conn.loader)).words);
+        ctx.log.info('Burn Keys: not confirmed, nothing was burned.');
+        void vscode.window.showInformationMessage('Pycom: Burn Keys was cancelled; nothing was burned.');
+        return false;
+      case 'nothing-to-do':
+      case 'closed': {
+        showWords((await readEfuses(d.conn.loader)).words);
+        if (r.kind === 'closed') {
+          if (r.result.closed.length) ctx.log.info(`Burn Keys: interrupted run(s) ${r.result.closed.join(', ')} had burned every step; verified and recorded as done in ${store.auditPath}.`);
+          for (const w of leftOpenWarnings(r.result.leftOpen)) ctx.log.warn(w);
+        }
+        void vscode.window.showInformationMessage(`Pycom: ${d.info.mac.address} already has its keys burned and protected; nothing to do.${r.kind === 'closed' && r.result.closed.length ? ' The interrupted run in the audit log was verified and closed.' : ''}`);
+        return true;
+      }
+      case 'cancelled':
+        ctx.state.update({ chip: chipView(r.chip, p.virtual), efuses: snapshotFromWords(r.after.words, source) });
+        ctx.log.warn(r.message);
+        void vscode.window.showWarningMessage(`Pycom: ${r.message}`, 'Burn Keys', 'Show Audit Log').then((a) => {
+          if (a === 'Burn Keys') void vscode.commands.executeCommand('pycom.burnKeys');
+          if (a === 'Show Audit Log') void vscode.commands.executeCommand('pycom.showAuditLog');
+        });
+        return false;
+      case 'burned': {
+        ctx.state.update({ chip: chipView(r.chip, p.virtual), efuses: snapshotFromWords(r.after.words, source) });
+        ctx.panel.show('efuses');
+        ctx.log.info(`Burn Keys done on ${r.plan.mac}: ${r.result.burned.length} step(s) burned and verified; audit ${r.result.id} in ${store.auditPath}`);
+        if (r.result.closed.length) ctx.log.info(`Earlier interrupted run(s) ${r.result.closed.join(', ')} verified and recorded as done.`);
+        for (const w of leftOpenWarnings(r.result.leftOpen)) ctx.log.warn(w);
+        const hardened = r.plan.steps.some((st) => st.id === 'hardening');
+        void vscode.window.showInformationMessage(`Pycom: burned and verified ${r.result.burned.length} step(s) on ${r.plan.mac}: keys protected, flash encryption on, secure boot on${hardened ? ', download-mode crypto and JTAG closed' : ''}.`, 'Show Audit Log')
+          .then((a) => a && vscode.commands.executeCommand('pycom.showAuditLog'));
+        return true;
+      }
+    }
+  });
+}

@@ -1,0 +1,57 @@
+import * as vscode from 'vscode';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { findBuildOutputs, findProjectRoot, KeyStore, parseBoard, UserError, type BoardId, type BuildOutputs } from '../../core';
+import { readSettings, resolveInWorkspace, workspaceRoot } from '../settings';
+import type { UiState } from '../state';
+import type { PycomPanel } from '../panel';
+import type { VirtualBoards } from '../virtual-boards';
+
+/* What every editor flow shares: its context, the key store and the firmware checkout from the settings. */
+
+export interface FlowContext {
+  log: vscode.LogOutputChannel;
+  state: UiState;
+  panel: PycomPanel;
+  virtuals: VirtualBoards;
+  refreshAll(): void;
+  /** Runs the pycom build task and resolves with its exit code. */
+  runBuildTask(): Promise<number | undefined>;
+  /** Set while a flash runs, so the panel's Cancel reaches it. */
+  flashAbort?: AbortController;
+}
+
+
+export function keyStore(): KeyStore {
+  const dir = resolveInWorkspace(readSettings().keyStorePath);
+  if (!dir) throw new UserError('E_NO_WORKSPACE', 'Open a folder first: the key store lives inside the workspace.');
+  return new KeyStore(dir);
+}
+
+/** The firmware checkout (its esp32/ folder), from pycom.firmwarePath or the workspace. */
+export function firmwareEsp32Dir(): string | undefined {
+  const start = resolveInWorkspace(readSettings().firmwarePath) ?? workspaceRoot();
+  if (!start || !fs.existsSync(start)) return undefined;
+  const root = findProjectRoot(start);
+  return root ? path.join(root, 'esp32') : undefined;
+}
+
+/** The board id the build is for: the pycom.board setting, else the only board built so far. */
+export function buildBoard(esp32Dir: string | undefined): BoardId | undefined {
+  const fromSetting = parseBoard(readSettings().board);
+  if (fromSetting) return fromSetting;
+  if (!esp32Dir) return undefined;
+  const dir = path.join(esp32Dir, 'build');
+  const built = fs.existsSync(dir) ? fs.readdirSync(dir).map(parseBoard).filter((b): b is BoardId => b !== undefined) : [];
+  return built.length === 1 ? built[0] : undefined;
+}
+
+/** The secure build outputs as the core classifies them (decrypted with the key store's key when it is there). */
+export function currentBuild(flashKey?: Uint8Array): BuildOutputs | undefined {
+  const esp32 = firmwareEsp32Dir();
+  const board = buildBoard(esp32);
+  if (!esp32 || !board) return undefined;
+  const dir = path.join(esp32, 'build', board, 'release');
+  if (!fs.existsSync(dir)) return undefined;
+  return findBuildOutputs(dir, { board, ...(flashKey ? { flashKey } : {}) });
+}

@@ -1,0 +1,80 @@
+import * as vscode from 'vscode';
+import { describePort, listPorts } from '../../core';
+import { readSettings } from '../settings';
+import type { SelectedPort, PortRow } from '../state';
+import type { FlowContext } from './context';
+
+/* Ports and boards: listing, picking (virtual boards first) and selecting. */
+
+/** "GPy (virtual)", "Virtual board", "Pysense", or the port itself: virtual boards always say so. */
+export function boardTitle(p: { path: string; virtual: boolean; board?: string }): string {
+  if (!p.board) return p.virtual ? `Virtual board ${p.path}` : p.path;
+  return p.virtual && !/virtual/i.test(p.board) ? `${p.board} (virtual)` : p.board;
+}
+
+export async function refreshPorts(ctx: FlowContext): Promise<PortRow[]> {
+  const listing = await listPorts();
+  if (listing.warning) ctx.log.warn(listing.warning);
+  const rows: PortRow[] = [];
+  const configured = readSettings().port;
+  // A virtual board started outside the editor (npm start's `pycom-secure sim serve`) is only known by its URL.
+  if (configured.startsWith('socket://') && !ctx.virtuals.find(configured)) rows.push({ path: configured, virtual: true, board: 'Virtual board', detail: 'socket:// (pycom-secure sim serve)' });
+  for (const v of ctx.virtuals.list()) rows.push({ path: v.url, virtual: true, board: `${v.title}`, detail: 'started by this window' });
+  for (const p of listing.ports) rows.push({ path: p.path, virtual: false, ...(p.board ? { board: p.board.name } : {}), detail: describePort(p) });
+  ctx.state.update({ ports: rows });
+  return rows;
+}
+
+export function select(ctx: FlowContext, row: PortRow): SelectedPort {
+  const port: SelectedPort = { path: row.path, virtual: row.virtual, ...(row.board ? { board: row.board } : {}) };
+  ctx.state.update({ port });
+  return port;
+}
+
+/**
+ * Asks which board to use. Virtual boards come first (and one can be started from here), so a
+ * first Burn Keys is rehearsed where nothing can be bricked.
+ */
+export async function pickBoard(ctx: FlowContext, title: string, preferVirtual: boolean): Promise<SelectedPort | undefined> {
+  const rows = await refreshPorts(ctx);
+  type Item = vscode.QuickPickItem & { row?: PortRow; start?: boolean; manual?: boolean };
+  const current = ctx.state.port;
+  const ordered = [...rows].sort((a, b) => {
+    const rank = (r: PortRow) => (r.path === current?.path ? 0 : 1) + (preferVirtual && !r.virtual ? 2 : 0);
+    return rank(a) - rank(b);
+  });
+  const items: Item[] = ordered.map((r) => ({
+    label: `${r.virtual ? '$(beaker)' : '$(plug)'} ${boardTitle(r)}`,
+    description: r.path === current?.path ? `${r.path} · selected` : r.path,
+    detail: r.virtual ? 'Virtual board: nothing real is burned or flashed' : r.detail,
+    row: r,
+  }));
+  items.push({ label: `$(add) Start a virtual ${readSettings().virtualBoardProfile}`, detail: 'In this window; gone when it closes', start: true });
+  items.push({ label: '$(edit) Enter a port or socket:// URL…', manual: true });
+  const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Virtual boards first: rehearse before touching a real board', ignoreFocusOut: true });
+  if (!pick) return undefined;
+  if (pick.row) return select(ctx, pick.row);
+  if (pick.start) {
+    const b = await ctx.virtuals.start(readSettings().virtualBoardProfile);
+    ctx.log.info(`started a virtual ${b.title} on ${b.url}`);
+    await refreshPorts(ctx);
+    return select(ctx, { path: b.url, virtual: true, board: b.title });
+  }
+  const typed = await vscode.window.showInputBox({ title: 'Port', prompt: 'A serial device (/dev/ttyACM0, COM3) or a virtual board (socket://127.0.0.1:PORT)', value: readSettings().port, ignoreFocusOut: true });
+  if (!typed) return undefined;
+  const virtual = typed.startsWith('socket://');
+  return select(ctx, { path: typed.trim(), virtual, ...(virtual ? { board: 'Virtual board' } : {}) });
+}
+
+export async function selectPort(ctx: FlowContext): Promise<void> {
+  const port = await pickBoard(ctx, 'Pycom: Select Port', false);
+  if (!port) return;
+  // Only trusted workspaces may store the port: an untrusted one must not choose which board gets flashed.
+  const target = vscode.workspace.isTrusted && vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await vscode.workspace.getConfiguration('pycom').update('port', port.path, target);
+  ctx.log.info(`selected port ${port.path}${port.virtual ? ' (virtual board)' : ''}`);
+}
+
+export async function boardForCommand(ctx: FlowContext, title: string): Promise<SelectedPort | undefined> {
+  return ctx.state.port ?? (await pickBoard(ctx, title, true));
+}
