@@ -94,3 +94,5 @@ export { monitor } from './workflows/monitor';
 export type { MonitorRequest } from './workflows/monitor';
 export { otaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
+export { predictBootOnBoard } from './workflows/predict-boot';
+export type { PredictBootOutcome, PredictBootRequest } from './workflows/predict-boot';

@@ -2,9 +2,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { boardOption } from '../common-options';
 import { withBoard } from '../board-session';
+import { terminalUi } from '../terminal-ui';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { boardFlashSize, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, field, findBuildOutputs, keyBits, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootFromReader, readEfuses, readFieldRaw, readFlash as romReadFlash, readHardwareKeyFile, readSigningKeyFile, resolveBootEfuses, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
+import { predictBootOnBoard, boardFlashSize, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, readHardwareKeyFile, readSigningKeyFile, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
 
 /** Keys for the prediction: explicit files first, then the key store (per-device flash key, shared key, signing key). */
 function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {
@@ -69,40 +70,15 @@ async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
 }
 
 async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Promise<number> {
-  return withBoard(args, io, async ({ conn, chip: info }) => {
-    const words = (await readEfuses(conn.loader)).words;
-    const threeFour = Number(readFieldRaw(words, field('CODING_SCHEME'))) === 1;
-    const keys = knownKeys(args, ks, info.mac.address, threeFour);
-    const r = resolveBootEfuses(words, info.revision.major, keys);
-    const flashSize = info.flash.sizeBytes;
-    if (!flashSize) throw new UserError('E_FLASH_SIZE', 'predict-boot: the flash chip did not identify itself, so the boot cannot be predicted; check the board and its connection.');
-    let source = `The board on ${port}`;
-    if (r.undecidable.length) return report(args, io, source, r, undefined);
-    let read = (o: number, n: number): Promise<Uint8Array> => romReadFlash(conn.loader, o, n);
+  return withBoard(args, io, async (board) => {
     const dir = args.opt('build');
-    if (dir) {
-      // The board as it will be after this build is written: the plan's bytes over what it holds now.
-      const { plan } = buildPlan(args, dir, keys.flashKey, flashSize);
-      const fromBoard = read;
-      read = async (o, n) => {
-        const now = await fromBoard(o, n);
-        return overlayFlash(plan, () => now)(o, n);
-      };
-      source = `The board on ${port} after flashing ${path.basename(dir)}`;
-    }
-    let fetched = 0;
-    const v = await predictBootFromReader({
-      efuse: r.efuse,
-      flashSize,
-      read,
-      ...(keys.signingPublicKey ? { signingPublicKey: keys.signingPublicKey } : {}),
-      onRead: (n) => {
-        // READ_FLASH_SLOW moves 64 bytes per command: say so when a large app makes this slow.
-        if (Math.floor((fetched + n) / 0x40000) > Math.floor(fetched / 0x40000)) io.err(`Reading flash for the prediction: ${Math.round((fetched + n) / 1024)} KiB so far...`);
-        fetched += n;
-      },
-    });
-    return report(args, io, source, r, v);
+    const r = await predictBootOnBoard(board, {
+      keys: ({ mac, threeFour }) => knownKeys(args, ks, mac, threeFour),
+      ...(dir ? { plan: ({ flashKey, flashSize }: { flashKey: Uint8Array | undefined; flashSize: number }) => buildPlan(args, dir, flashKey, flashSize).plan } : {}),
+    }, terminalUi(io));
+    // The board as it will be after this build is written: the plan's bytes over what it holds now.
+    const source = dir && r.verdict ? `The board on ${port} after flashing ${path.basename(dir)}` : `The board on ${port}`;
+    return report(args, io, source, r.resolved, r.verdict);
   });
 }
 
