@@ -9,7 +9,7 @@ import { listKeyStore } from './sources/key-listing';
 import { listBuilds } from './sources/build-listing';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { StatusBar } from './status-bar';
-import { PycomPanel } from './panel';
+import { PycomPanel, registerPanelSerializer } from './panel';
 import { registerCommands } from './commands';
 import { registerBuildTasks, runBuildTask } from './tasks';
 import { VirtualBoards } from './virtual-boards';
@@ -63,6 +63,7 @@ export function activate(context: vscode.ExtensionContext): void {
       if (m.type === 'tabChanged') log.debug(`panel tab ${m.tab}`);
     },
     onInvalidMessage: (error) => log.warn(`ignored a webview message: ${error}`),
+    onInvalidState: (error) => log.warn(`restoring the Pycom panel: ${error}`),
   });
   const refreshAll = (): void => {
     for (const t of Object.values(trees)) t.refresh();
@@ -82,7 +83,7 @@ export function activate(context: vscode.ExtensionContext): void {
   const ctx: FlowContext = { log, state, panel, virtuals, refreshAll, runBuildTask: () => runBuildTask(log) };
 
   context.subscriptions.push(
-    log, state, statusBar, panel, virtuals,
+    log, state, statusBar, panel, virtuals, registerPanelSerializer(panel),
     ...Object.entries(trees).flatMap(([id, t]) => [t, vscode.window.createTreeView(id, { treeDataProvider: t, showCollapseAll: id === 'pycom.efuses' })]),
     ...registerCommands(ctx),
     registerBuildTasks(log),

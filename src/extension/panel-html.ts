@@ -1,4 +1,5 @@
 // The panel's HTML and CSP, free of `vscode` so unit tests can check them.
+import { TAB_LABELS, TABS, tabRootId } from '../../webview/src/protocol';
 
 /** The Content-Security-Policy of the panel: nothing remote, scripts only with this load's nonce. */
 export function panelCsp(cspSource: string, nonce: string): string {
@@ -10,6 +11,12 @@ export function panelCsp(cspSource: string, nonce: string): string {
     `style-src ${cspSource} 'nonce-${nonce}'`,
     `script-src 'nonce-${nonce}'`,
   ].join('; ');
+}
+
+/** One header and one panel per tab, in the order of TABS (the webview maps selectedIndex back through TABS). */
+export function tabsMarkup(): string {
+  return TABS.map((t) => `  <vscode-tab-header slot="header" id="tab-${t}">${TAB_LABELS[t]}</vscode-tab-header>
+  <vscode-tab-panel><div id="${tabRootId(t)}"></div></vscode-tab-panel>`).join('\n');
 }
 
 export function panelHtml(scriptUri: string, cspSource: string, nonce: string): string {
@@ -35,10 +42,7 @@ export function panelHtml(scriptUri: string, cspSource: string, nonce: string): 
 </head>
 <body>
 <vscode-tabs id="tabs">
-  <vscode-tab-header slot="header" id="tab-efuses">eFuse Inspector</vscode-tab-header>
-  <vscode-tab-panel><div id="efuse-root"></div></vscode-tab-panel>
-  <vscode-tab-header slot="header" id="tab-flash">Flash Progress</vscode-tab-header>
-  <vscode-tab-panel><div id="flash-root"></div></vscode-tab-panel>
+${tabsMarkup()}
 </vscode-tabs>
 <script nonce="${nonce}" src="${scriptUri}"></script>
 </body>

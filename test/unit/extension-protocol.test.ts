@@ -66,6 +66,7 @@ describe('the panel host and untrusted webview messages', () => {
       initialMessages: () => [{ type: 'showTab', tab: 'flash' }],
       onMessage: (m) => seen.messages.push(m),
       onInvalidMessage: (e) => seen.invalid.push(e),
+      onInvalidState: (e) => seen.invalid.push(e),
     });
     panel.show('efuses');
     return { seen, fake: mock.createdPanels[mock.createdPanels.length - 1]! };

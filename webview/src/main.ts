@@ -10,24 +10,29 @@ import '@vscode-elements/elements/dist/vscode-table-row/index.js';
 import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import { isHostMessage, TABS, type HostMessage, type WebviewMessage, type WebviewState } from './protocol';
+import { isHostMessage, parseWebviewState, tabRootId, TABS, type HostMessage, type WebviewMessage, type WebviewState } from './protocol';
 import { renderEfuses } from './efuse-tab';
 import { renderFlash } from './flash-tab';
 
 interface VsCodeApi {
   postMessage(m: WebviewMessage): void;
-  getState(): WebviewState | undefined;
+  /** Whatever this webview saved last; checked before use (see parseWebviewState). */
+  getState(): unknown;
   setState(s: WebviewState): void;
 }
 declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
-// State survives hide/show (and a reload) through getState/setState, not through the host.
-let state: WebviewState = vscode.getState() ?? { tab: 'efuses' };
+// State survives hide/show (and a window reload, through the host's serializer) with
+// getState/setState. What comes back is checked: the valid parts are kept, an odd tab falls
+// back to the default. (After a reload the host's serializer checks the same state and logs it.)
+const restored = parseWebviewState(vscode.getState());
+if (restored.error) console.warn(`Pycom Secure: ${restored.error}`);
+let state: WebviewState = restored.state;
 
 const tabs = document.getElementById('tabs') as HTMLElement & { selectedIndex: number };
-const efuseRoot = document.getElementById('efuse-root')!;
-const flashRoot = document.getElementById('flash-root')!;
+const efuseRoot = document.getElementById(tabRootId('efuses'))!;
+const flashRoot = document.getElementById(tabRootId('flash'))!;
 
 function render(): void {
   tabs.selectedIndex = TABS.indexOf(state.tab);

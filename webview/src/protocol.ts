@@ -7,8 +7,21 @@
  * extension, and keys are only ever named by fingerprint.
  */
 
-export type Tab = 'efuses' | 'flash';
-export const TABS: readonly Tab[] = ['efuses', 'flash'];
+/** The panel's tabs, in the order they appear. The panel HTML is generated from this list. */
+export const TABS = ['efuses', 'flash'] as const;
+export type Tab = (typeof TABS)[number];
+/** The tab the panel opens on when nothing (valid) says otherwise. */
+export const DEFAULT_TAB: Tab = 'efuses';
+/** Each tab's header text. A Record, so adding a tab to TABS without a label does not compile. */
+export const TAB_LABELS: Readonly<Record<Tab, string>> = { efuses: 'eFuse Inspector', flash: 'Flash Progress' };
+/** The id of the element a tab renders into. */
+export function tabRootId(tab: Tab): string {
+  return `${tab}-root`;
+}
+
+export function isTab(v: unknown): v is Tab {
+  return typeof v === 'string' && (TABS as readonly string[]).includes(v);
+}
 
 /** One eFuse field as the inspector shows it. All strings are display text, derived by the core. */
 export interface EfuseFieldView {
@@ -118,10 +131,10 @@ export function parseWebviewMessage(raw: unknown): ParseResult<WebviewMessage> {
       const err = onlyKeys(['type', 'tab']);
       if (err) return { ok: false, error: err };
       const tab = raw.tab;
-      if (typeof tab !== 'string' || !(TABS as readonly string[]).includes(tab)) {
+      if (!isTab(tab)) {
         return { ok: false, error: `webview message "tabChanged" has an unknown tab: ${JSON.stringify(tab)}` };
       }
-      return { ok: true, message: { type, tab: tab as Tab } };
+      return { ok: true, message: { type, tab } };
     }
     default:
       return { ok: false, error: `unknown webview message type: ${JSON.stringify(type).slice(0, 40)}` };
@@ -136,11 +149,56 @@ export function overallPercent(p: FlashProgressView): number {
   return Math.floor((done * 100) / total);
 }
 
-/** State the webview persists with vscode.setState so hide/show does not lose it. */
+/** State the webview persists with vscode.setState so hide/show and a window reload do not lose it. */
 export interface WebviewState {
   tab: Tab;
   efuses?: EfuseSnapshot;
   flash?: FlashProgressView;
+}
+
+function isEfuseSnapshot(v: unknown): v is EfuseSnapshot {
+  return isRecord(v) && Array.isArray(v.fields) && Array.isArray(v.blocks);
+}
+
+function isFlashProgress(v: unknown): v is FlashProgressView {
+  return isRecord(v) && Array.isArray(v.regions) && Array.isArray(v.log);
+}
+
+/** A short, single-line rendering of an untrusted value for an error sentence. */
+function shown(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? typeof v;
+  } catch {
+    s = typeof v;
+  }
+  return s.length > 40 ? `${s.slice(0, 40)}…` : s;
+}
+
+/**
+ * Validates a saved panel state: what the webview's getState returns and what VS Code hands
+ * the serializer after a reload. Both come from storage the webview wrote, so they are
+ * untrusted. Never throws: the parts that check out are kept, the rest is dropped, the tab
+ * falls back to DEFAULT_TAB, and `error` says in one sentence what was wrong. No saved state
+ * at all (undefined) is normal and not an error.
+ */
+export function parseWebviewState(raw: unknown): { state: WebviewState; error?: string } {
+  if (raw === undefined) return { state: { tab: DEFAULT_TAB } };
+  if (!isRecord(raw)) {
+    return { state: { tab: DEFAULT_TAB }, error: `saved panel state is not an object (${shown(raw)}), so the panel opens on the default tab` };
+  }
+  const problems: string[] = [];
+  const tab = isTab(raw.tab) ? raw.tab : DEFAULT_TAB;
+  if (!isTab(raw.tab)) problems.push(`${raw.tab === undefined ? 'no tab' : `an unknown tab ${shown(raw.tab)}`} (showing the ${TAB_LABELS[DEFAULT_TAB]})`);
+  const state: WebviewState = { tab };
+  if (isEfuseSnapshot(raw.efuses)) state.efuses = raw.efuses;
+  else if (raw.efuses !== undefined) problems.push('a malformed eFuse snapshot (dropped)');
+  if (isFlashProgress(raw.flash)) state.flash = raw.flash;
+  else if (raw.flash !== undefined) problems.push('malformed flash progress (dropped)');
+  const extra = Object.keys(raw).filter((k) => !['tab', 'efuses', 'flash'].includes(k));
+  if (extra.length) problems.push(`unexpected field(s) ${shown(extra.join(', '))} (ignored)`);
+  return problems.length ? { state, error: `saved panel state has ${problems.join(', ')}` } : { state };
 }
 
 /** Host messages are produced by our own code, but the webview still checks the shape before rendering. */
@@ -148,11 +206,11 @@ export function isHostMessage(raw: unknown): raw is HostMessage {
   if (!isRecord(raw)) return false;
   switch (raw.type) {
     case 'showTab':
-      return typeof raw.tab === 'string' && (TABS as readonly string[]).includes(raw.tab);
+      return isTab(raw.tab);
     case 'efuses':
-      return isRecord(raw.snapshot) && Array.isArray(raw.snapshot.fields) && Array.isArray(raw.snapshot.blocks);
+      return isEfuseSnapshot(raw.snapshot);
     case 'flash':
-      return isRecord(raw.progress) && Array.isArray(raw.progress.regions) && Array.isArray(raw.progress.log);
+      return isFlashProgress(raw.progress);
     default:
       return false;
   }

@@ -42,6 +42,8 @@ export class FakeWebviewPanel {
   fromWebview(m: unknown): void { this.receive?.(m); }
 }
 export const createdPanels: FakeWebviewPanel[] = [];
+/** Webview panel serializers by view type, as registerWebviewPanelSerializer left them. */
+export const panelSerializers = new Map<string, { deserializeWebviewPanel(panel: unknown, state: unknown): Promise<void> }>();
 
 /**
  * What the user does when the extension asks: a test sets these (quick pick → the item to pick,
@@ -64,6 +66,10 @@ export const window = {
     const p = new FakeWebviewPanel();
     createdPanels.push(p);
     return p;
+  },
+  registerWebviewPanelSerializer: (viewType: string, s: { deserializeWebviewPanel(panel: unknown, state: unknown): Promise<void> }) => {
+    panelSerializers.set(viewType, s);
+    return { dispose: () => panelSerializers.delete(viewType) };
   },
   showQuickPick: async (items: readonly { label: string }[], o?: { title?: string }) => { user.asked.push(`pick: ${o?.title ?? ''}`); return user.pick(items); },
   showInputBox: async (o: { title?: string; validateInput?: (v: string) => string | undefined }) => { user.asked.push(`type: ${o.title ?? ''}`); return user.type(o); },
