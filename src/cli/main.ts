@@ -1,3 +1,4 @@
+import * as readline from 'node:readline';
 import { parseArgs, Args } from './args';
 import type { CliCommand, CliIo } from './command';
 import { isUserError, VERSION } from '../core';
@@ -77,9 +78,27 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
+/**
+ * One line typed at the terminal (the question on stderr, so stdout stays the command's result);
+ * undefined when the input ends first (Ctrl-D).
+ */
+function ttyPrompt(question: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+    let answer: string | undefined;
+    rl.question(question, (a) => {
+      answer = a;
+      rl.close();
+    });
+    rl.on('close', () => resolve(answer));
+  });
+}
+
 export const processIo: CliIo = {
   out: (line) => process.stdout.write(line + '\n'),
   err: (line) => process.stderr.write(line + '\n'),
+  // Questions only when a person can answer: on a terminal. Scripts give --confirm instead.
+  ...(process.stdin.isTTY ? { prompt: ttyPrompt } : {}),
 };
 
 /** Entry point used by bin/pycom-secure.js. */
