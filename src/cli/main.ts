@@ -68,7 +68,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return code ?? 0;
   } catch (e) {
     if (isUserError(e)) {
-      io.err(`pycom-secure ${cmd.name}: ${e.message}`);
+      // Messages often name their command already ("flash: --port is required"): say it once.
+      const msg = e.message.startsWith(`${cmd.name}: `) ? e.message.slice(cmd.name.length + 2) : e.message;
+      io.err(`pycom-secure ${cmd.name}: ${msg}`);
       return 2;
     }
     // A bug, not bad input: say so plainly, without dumping state that could hold key bytes.

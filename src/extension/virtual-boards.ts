@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { randomUUID } from 'node:crypto';
 import { bootPredictorForVirtual, startSimServer, VirtualEsp32, type SimServer } from '../core';
 
 export interface RunningVirtualBoard {
@@ -19,7 +20,9 @@ export class VirtualBoards implements vscode.Disposable {
   async start(profile: string): Promise<RunningVirtualBoard> {
     // With the boot model a normal boot prints what this flash and these eFuses would really
     // print, not only the ROM header.
-    const dev = new VirtualEsp32({ profile, bootPredictor: bootPredictorForVirtual });
+    // A seed of its own: every board started here has its own MAC, never the one of another
+    // virtual board (npm start's `sim serve` board uses the default seed).
+    const dev = new VirtualEsp32({ profile, seed: `editor-${randomUUID()}`, bootPredictor: bootPredictorForVirtual });
     const server = await startSimServer(dev, { port: 0 });
     const b = { url: `socket://${server.host}:${server.port}`, title: dev.module.title, dev, server };
     this.boards.push(b);

@@ -20,7 +20,9 @@ type Template = (c: MessageContext) => string;
 
 export const MESSAGES = {
   E_PORT_NOT_FOUND: (c) =>
-    `There is no serial port ${c.port}: check the cable and that the board is plugged in, then run \`pycom-secure device list\` to see the ports that exist.`,
+    /^[A-Za-z0-9.-]+:\d{1,5}$/.test(c.port ?? '')
+      ? `There is no serial port ${c.port}: for a board served over TCP (pycom-secure sim serve) write it as socket://${c.port}.`
+      : `There is no serial port ${c.port}: check the cable and that the board is plugged in, then run \`pycom-secure device list\` to see the ports that exist.`,
   E_PORT_BUSY: (c) =>
     `The port ${c.port} is in use by another program (a REPL, Pymakr, a serial monitor or ModemManager): close it and try again.`,
   E_PORT_PERMISSION: (c) =>

@@ -91,7 +91,7 @@ function idsFromById(devPath: string): Partial<RawPort> {
 }
 
 export function describePort(p: PortEntry): string {
-  const ids = p.vendorId !== undefined && p.productId !== undefined ? `${formatUsbId(p.vendorId)}:${formatUsbId(p.productId)}` : '????:????';
+  const ids = p.vendorId !== undefined && p.productId !== undefined ? `${formatUsbId(p.vendorId)}:${formatUsbId(p.productId)}` : 'no USB ids (not a USB serial adapter)';
   const parts = [p.path, ids];
   if (p.board) parts.push(p.board.name);
   if (p.serialNumber) parts.push(`serial ${p.serialNumber}`);
