@@ -1,5 +1,7 @@
 import './helpers/vscode-mock';
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { runCli } from '../../src/cli/main';
 import { describePort } from '../../src/core/transport/ports';
 import { VirtualBoards } from '../../src/extension/virtual-boards';
@@ -43,5 +45,15 @@ describe('what a newcomer reads', () => {
     } finally {
       boards.dispose();
     }
+  });
+
+  it('the extension activates on its own things (views, commands, tasks, a Pycom firmware tree), not in every window', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { activationEvents: string[] };
+    assert.ok(!pkg.activationEvents.includes('onStartupFinished') && !pkg.activationEvents.includes('*'), pkg.activationEvents.join(', '));
+    assert.ok(pkg.activationEvents.includes('onTaskType:pycom'));
+    // The firmware tree the sample workspace (npm start, e2e) is made from activates it.
+    const globs = pkg.activationEvents.filter((e) => e.startsWith('workspaceContains:**/')).map((e) => e.slice('workspaceContains:**/'.length));
+    const esp32 = path.join(__dirname, '..', 'fixtures', 'firmware', 'pycom-micropython-sigfox', 'esp32');
+    assert.ok(globs.some((g) => g.startsWith('esp32/') && fs.existsSync(path.join(esp32, g.slice('esp32/'.length)))), globs.join(', '));
   });
 });
