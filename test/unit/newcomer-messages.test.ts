@@ -57,3 +57,28 @@ describe('what a newcomer reads', () => {
     assert.ok(globs.some((g) => g.startsWith('esp32/') && fs.existsSync(path.join(esp32, g.slice('esp32/'.length)))), globs.join(', '));
   });
 });
+
+describe('generating keys into a folder that does not exist yet (the README\'s rehearsal)', () => {
+  it('creates the folder 0700 and writes the key; a path under a file is refused with nothing left', async () => {
+    const os = await import('node:os');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'newcomer-keys-'));
+    try {
+      const key = path.join(dir, 'secure', 'flash_encryption_key.bin');
+      const r = await cli(['generate-flash-encryption-key', key]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.err, /Created the key folder .*secure \(only you can read it\)\./);
+      assert.equal(fs.statSync(path.dirname(key)).mode & 0o777, 0o700);
+      assert.equal(fs.statSync(key).mode & 0o777, 0o600);
+      const pem = path.join(dir, 'other', 'deeper', 'secure_boot_signing_key.pem');
+      assert.equal((await cli(['generate-signing-key', pem])).code, 0);
+      assert.ok(fs.existsSync(pem));
+      fs.writeFileSync(path.join(dir, 'plain'), 'x');
+      const bad = await cli(['generate-flash-encryption-key', path.join(dir, 'plain', 'k.bin')]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.err, /Cannot write the key file .*k\.bin: .*plain is a file, not a folder; choose another path for the key file\./);
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['other', 'plain', 'secure']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,7 +1,8 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Args, OptionSpec } from '../args';
 import type { CliCommand, CliIo } from '../command';
-import { checksumOk, codingForKeyLength, decryptFlashData, describeImage, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSigningKey, hashOk, readEspImage, readHardwareKeyFile, readInputFile, readSigningKeyFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, UserError, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
+import { checksumOk, codingForKeyLength, decryptFlashData, describeImage, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSigningKey, hashOk, KeyStore, readEspImage, readHardwareKeyFile, readInputFile, readSigningKeyFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, UserError, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
 
 // Option spellings: espsecure v5 (hyphens) first, v4 underscores and short forms as aliases.
 const VERSION: OptionSpec = { name: 'version' };
@@ -37,6 +38,28 @@ function flashParams(args: Args): { key: Uint8Array; address: number; flashCrypt
   return { key, address: args.int('address'), flashCryptConf: args.int('flash-crypt-conf', 0xf) };
 }
 
+/**
+ * A key file's folder: created (0700) when it does not exist yet, so the README's
+ * `generate-… secure/…` works in a fresh checkout, and a warning when the folder is inside a git
+ * work tree without being ignored (keys end up in a commit sooner or later).
+ */
+function keyFolder(file: string, io: CliIo): void {
+  const dir = path.dirname(path.resolve(file));
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new UserError('E_NO_DIR', `Cannot write the key file ${file}: ${dir} is a file, not a folder; choose another path for the key file.`);
+  }
+  if (!fs.existsSync(dir)) {
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new UserError('E_NO_DIR', `Cannot create the key folder ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'}); choose another path for the key file.`);
+    }
+    io.err(`Created the key folder ${dir} (only you can read it).`);
+  }
+  const warning = new KeyStore(dir).exposureWarning();
+  if (warning) io.err(`Warning: ${warning}`);
+}
+
 function keyBits(key: Uint8Array): string {
   return codingForKeyLength(key.length) === '3/4' ? '192-bit key (3/4 coding, extended)' : `${key.length * 8}-bit key`;
 }
@@ -51,6 +74,7 @@ const generateFlashKey: CliCommand = {
     const bits = keylen(args);
     args.maxPositionals(1);
     const file = args.positional(0, 'KEYFILE');
+    keyFolder(file, io);
     const fp = writeNewKeyFile(file, generateFlashEncryptionKey(bits));
     io.out(`Wrote a ${bits}-bit flash encryption key to ${file} (fingerprint ${fp}).`);
   },
@@ -65,6 +89,7 @@ const generateSigning: CliCommand = {
     requireV1(args);
     args.maxPositionals(1);
     const file = args.positional(0, 'KEYFILE');
+    keyFolder(file, io);
     const key = generateSigningKey();
     writeNewKeyFile(file, encodeSec1Pem(key));
     io.out(`Wrote an ECDSA NIST P-256 signing key to ${file} (public key fingerprint ${fingerprint(key.publicKey)}).`);
