@@ -1,13 +1,15 @@
 import type { Transport } from './transport';
+import { serialText } from './serial-text';
 
 /**
  * Collects what the board prints for `ms` milliseconds (boot logs after a reset, REPL output),
- * optionally while `during` runs (the reset itself), so nothing printed early is missed.
+ * optionally while `during` runs (the reset itself), so nothing printed early is missed. The
+ * bytes are cleaned by `serialText` (no SLIP frames, colour codes or invisible bytes).
  */
 export async function captureOutput(t: Transport, ms: number, during?: () => Promise<unknown>): Promise<string> {
-  let text = '';
+  const chunks: Buffer[] = [];
   const off = t.onData((c) => {
-    text += c.toString('latin1');
+    chunks.push(Buffer.from(c));
   });
   try {
     await during?.();
@@ -15,5 +17,5 @@ export async function captureOutput(t: Transport, ms: number, during?: () => Pro
   } finally {
     off();
   }
-  return text;
+  return serialText(Buffer.concat(chunks));
 }
