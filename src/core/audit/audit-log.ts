@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { fsError, writeAll } from '../util/atomic-file';
 import { VERSION } from '../version';
 
 /**
@@ -44,16 +45,28 @@ export class AuditLog {
     const line = JSON.stringify(rec) + '\n';
     const dir = path.dirname(this.file);
     const isNew = !fs.existsSync(this.file);
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const fd = fs.openSync(this.file, 'a', 0o600);
+    let fd: number | undefined;
+    let size = -1;
     try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fd = fs.openSync(this.file, 'a', 0o600);
       // A torn previous line would swallow this one; start on a fresh line.
-      const size = fs.fstatSync(fd).size;
-      if (size > 0 && !endsWithNewline(this.file, size)) fs.writeSync(fd, '\n');
-      fs.writeSync(fd, line);
+      size = fs.fstatSync(fd).size;
+      if (size > 0 && !endsWithNewline(this.file, size)) writeAll(fd, Buffer.from('\n'));
+      writeAll(fd, Buffer.from(line));
       fs.fsyncSync(fd);
+    } catch (e) {
+      // A line that did not fit is taken back whole: the log never ends in a torn line of ours.
+      if (fd !== undefined && size >= 0) {
+        try {
+          fs.ftruncateSync(fd, size);
+        } catch {
+          /* the original error matters more */
+        }
+      }
+      throw fsError(e, 'append to', 'audit log', this.file);
     } finally {
-      fs.closeSync(fd);
+      if (fd !== undefined) fs.closeSync(fd);
     }
     if (isNew) fsyncDir(dir);
     return rec;

@@ -17,9 +17,67 @@ export interface WriteOptions {
  * the bytes go to a temporary file in the same directory, are fsync'ed, then renamed
  * (or hard-linked when `exclusive`, which fails atomically if `dest` appeared meanwhile).
  */
+/**
+ * One sentence for a file-system error: what could not be done to which path, why, and what to
+ * do. Every write and read of the product goes through it, so no file-system error ends as an
+ * "internal error". `action` is "write", "read" or "append to".
+ */
+export function fsError(e: unknown, action: 'write' | 'read' | 'append to', what: string, file: string): UserError {
+  if (e instanceof UserError) return e;
+  const err = e as NodeJS.ErrnoException;
+  const head = `Cannot ${action} the ${what} ${file}`;
+  switch (err.code) {
+    case 'ENOENT':
+      return action === 'read'
+        ? new UserError('E_NO_FILE', `The ${what} ${file} does not exist; check the path.`)
+        : new UserError('E_NO_DIR', `${head}: a folder on its path does not exist; create it or choose another path.`);
+    case 'EEXIST':
+      return new UserError('E_EXISTS', `The ${what} ${file} already exists and is never overwritten; choose another path or move the existing file away.`);
+    case 'EACCES':
+    case 'EPERM':
+      return new UserError('E_ACCESS', action === 'read' ? `The ${what} ${file} cannot be read: permission denied.` : `${head}: permission denied; choose a writable location.`);
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new UserError('E_NOSPC', `${head}: the disk is full; free some space and run the command again.`);
+    case 'EROFS':
+      return new UserError('E_READ_ONLY', `${head}: the file system is read-only; choose a writable location.`);
+    case 'ENOTDIR':
+      return new UserError('E_NO_DIR', `${head}: a part of the path is a file, not a folder; choose another path.`);
+    case 'EISDIR':
+      return new UserError('E_IS_DIR', `${head}: it is a folder; give the path of a file.`);
+    case 'ENAMETOOLONG':
+      return new UserError('E_NAME_TOO_LONG', `${head}: the name is too long for the file system; choose a shorter name.`);
+    case 'ELOOP':
+      return new UserError('E_LINK_LOOP', `${head}: its path has a loop of symbolic links; give the real path.`);
+    case 'EMFILE':
+    case 'ENFILE':
+      return new UserError('E_TOO_MANY_FILES', `${head}: too many files are open on this machine; close some programs and run the command again.`);
+    case 'EIO':
+      return new UserError('E_IO', `${head}: the disk reported an input/output error; check the disk and run the command again.`);
+    default:
+      return new UserError('E_FS', `${head}: ${err.code ?? 'error'} (${err.message ?? String(e)}); check the path and the disk, then run the command again.`);
+  }
+}
+
+/**
+ * Writes every byte of `data` to the open file `fd` at its current position; a write that makes
+ * no progress is a full disk (ENOSPC), never a silently short file.
+ */
+export function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) {
+    const n = fs.writeSync(fd, data, off, data.length - off);
+    if (n <= 0) throw Object.assign(new Error('no bytes written'), { code: 'ENOSPC' });
+    off += n;
+  }
+}
+
 export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptions = {}): void {
   const what = opts.what ?? 'output file';
   const dir = path.dirname(path.resolve(dest));
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
+    throw new UserError('E_NO_DIR', `Cannot write the ${what} ${dest}: ${dir} is a file, not a folder; choose another path.`);
+  }
   if (!fs.existsSync(dir)) {
     throw new UserError('E_NO_DIR', `Cannot write the ${what} ${dest}: the directory ${dir} does not exist; create it or choose another path.`);
   }
@@ -31,8 +89,10 @@ export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptio
   try {
     fd = fs.openSync(tmp, 'wx', opts.mode ?? 0o644);
     if (opts.mode !== undefined) fs.fchmodSync(fd, opts.mode);
-    fs.writeSync(fd, data);
+    writeAll(fd, data);
     fs.fsyncSync(fd);
+    // The temp file must hold every byte before it replaces anything.
+    if (fs.fstatSync(fd).size !== data.length) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
     fs.closeSync(fd);
     fd = undefined;
     if (opts.exclusive) {
@@ -43,32 +103,49 @@ export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptio
     }
   } catch (e) {
     if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EEXIST') {
-      throw new UserError('E_EXISTS', `The ${what} ${dest} already exists and is never overwritten; choose another path or move the existing file away.`);
+    try {
+      fs.rmSync(tmp, { force: true });
+    } catch {
+      /* the original error matters more */
     }
-    if (err.code === 'EACCES' || err.code === 'EPERM') {
-      throw new UserError('E_ACCESS', `Cannot write the ${what} ${dest}: permission denied; choose a writable location.`);
-    }
-    if (err.code === 'ENOSPC') {
-      throw new UserError('E_NOSPC', `Cannot write the ${what} ${dest}: the disk is full; free some space and run the command again.`);
-    }
-    throw e;
+    throw fsError(e, 'write', what, dest);
   }
 }
 
-/** Reads a whole input file, turning the usual failures into one clear sentence. */
-export function readInputFile(file: string, what = 'input file'): Buffer {
+/** Largest input the product reads, by kind: a key file is small; an image is at most a 16 MB flash. */
+export const MAX_KEY_FILE_BYTES = 1 << 20;
+export const MAX_INPUT_FILE_BYTES = 32 << 20;
+
+/**
+ * Reads a whole input file through one bounded, type-checked path: regular files only (a FIFO
+ * would block for ever, a device such as /dev/zero never ends), the size checked against a cap
+ * before any byte is read (`maxBytes`; key files, recognised by `what`, get 1 MiB, anything else
+ * 32 MiB), and every failure one clear sentence.
+ */
+export function readInputFile(file: string, what = 'input file', maxBytes?: number): Buffer {
+  const cap = maxBytes ?? (/key/i.test(what) ? MAX_KEY_FILE_BYTES : MAX_INPUT_FILE_BYTES);
+  let fd: number | undefined;
   try {
     const st = fs.statSync(file);
     if (st.isDirectory()) throw new UserError('E_IS_DIR', `The ${what} ${file} is a directory; give the path of a file.`);
-    return fs.readFileSync(file);
+    if (!st.isFile()) throw new UserError('E_NOT_A_FILE', `The ${what} ${file} is not a regular file (a pipe, socket or device); give the path of a file.`);
+    if (st.size > cap) throw new UserError('E_TOO_LARGE', `The ${what} ${file} is ${st.size} bytes, more than the ${cap} a ${what} can be; check that this is the right file.`);
+    // O_NONBLOCK: a file swapped for a FIFO between stat and open must not block the open.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const st2 = fs.fstatSync(fd);
+    if (!st2.isFile()) throw new UserError('E_NOT_A_FILE', `The ${what} ${file} is not a regular file (a pipe, socket or device); give the path of a file.`);
+    if (st2.size > cap) throw new UserError('E_TOO_LARGE', `The ${what} ${file} is ${st2.size} bytes, more than the ${cap} a ${what} can be; check that this is the right file.`);
+    const buf = Buffer.alloc(st2.size);
+    let off = 0;
+    while (off < buf.length) {
+      const n = fs.readSync(fd, buf, off, buf.length - off, off);
+      if (n <= 0) break;
+      off += n;
+    }
+    return off === buf.length ? buf : buf.subarray(0, off);
   } catch (e) {
-    if (e instanceof UserError) throw e;
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new UserError('E_NO_FILE', `The ${what} ${file} does not exist; check the path.`);
-    if (err.code === 'EACCES') throw new UserError('E_ACCESS', `The ${what} ${file} cannot be read: permission denied.`);
-    throw e;
+    throw fsError(e, 'read', what, file);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
