@@ -96,3 +96,7 @@ export { otaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
 export { predictBootOnBoard } from './workflows/predict-boot';
 export type { PredictBootOutcome, PredictBootRequest } from './workflows/predict-boot';
+
+// Issue 13 point 6: espefuse v4.12's summary, field by field (efuse summary reads APB_CTL_DATE too).
+export { readSummarySource } from './efuse/summary';
+export type { SummaryJsonEntry, SummarySource } from './efuse/summary';

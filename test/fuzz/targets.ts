@@ -172,7 +172,7 @@ export const TARGETS: FuzzTarget[] = [
     property: () => fc.property(fc.tuple(fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 7, maxLength: 7 }), ...[1, 2, 3].map(() => fc.array(fc.integer({ min: 0, max: 0xffffffff }), { minLength: 8, maxLength: 8 }))), fc.integer({ min: 0, max: 0xfff }), (words, decStatus) => {
       expectClean(() => {
         const dec = decodeEfuses({ words: words as number[][], decStatus });
-        summaryText(dec);
+        summaryText(dec, 0);
         dumpText(dec);
       });
     }),

@@ -53,7 +53,7 @@ describe('CLI processes: sim serve + device info over socket://', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^Chip: +ESP32/m);
     assert.match(r.stdout, /^MAC: +([0-9a-f]{2}:){5}[0-9a-f]{2} \(CRC 0x[0-9a-f]{2} OK\)/m);
-    assert.match(r.stdout, /^Flash: +id 0x[0-9a-f]{6}, 8MB/m);
+    assert.match(r.stdout, /^Flash: +manufacturer c8, device 4017, 8MB$/m);
     assert.match(r.stdout, /^Flash encryption: off \(FLASH_CRYPT_CNT 0x0, 3 plaintext reflash\(es\) left/m);
     assert.match(r.stdout, /^Secure boot v1: +off/m);
     assert.match(r.stdout, /^Flash key \(BLK1\): empty/m);
@@ -64,5 +64,8 @@ describe('CLI processes: sim serve + device info over socket://', () => {
     assert.equal(again.status, 0, again.stderr);
     const mac = /^MAC: +(\S+)/m.exec(r.stdout)![1];
     assert.equal((JSON.parse(again.stdout) as { mac: { address: string } }).mac.address, mac);
+    // The flash id in JEDEC order, as esptool's flash_id prints it (Manufacturer: c8, Device: 4017).
+    const flash = (JSON.parse(again.stdout) as { flash: Record<string, unknown> }).flash;
+    assert.deepEqual([flash['id'], flash['manufacturer'], flash['device'], flash['manufacturerHex'], flash['deviceHex']], [0xc84017, 0xc8, 0x4017, 'c8', '4017']);
   });
 });

@@ -16,13 +16,19 @@ import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { AuditLog } from '../../src/core/audit/audit-log';
 import type { EfuseWords } from '../../src/core/efuse/fields';
 import { fixtureKeys } from '../../scripts/make-fixture-firmware';
+import { apbCtlDate } from '../../src/core/virtual/registers';
 
 /**
  * Issue 4 tests: `efuse summary` (text and JSON) and `efuse dump` of a fresh board of every
- * profile, and the summary and dump after every Burn Keys step. The JSON must have espefuse's
- * `summary --format json` shape: name → {value, readable, writeable, category, description, block, word}.
+ * profile, and the summary and dump after every Burn Keys step. The JSON must have espefuse
+ * v4.12's `summary --format json` shape: name → {bit_len, block, category, description,
+ * efuse_type, name, pos, raw_value, readable, value, word, writeable} (word and pos null for the
+ * calculated fields). efuse-summary-vectors.test.ts checks the values against espefuse's own.
  */
-type Entry = { value: unknown; readable: boolean; writeable: boolean; category: string; description: string; block: number; word: number };
+type Entry = {
+  value: unknown; readable: boolean; writeable: boolean; category: string; description: string; block: number; word: number | null;
+  pos: number | null; name: string; raw_value: string; efuse_type: string; bit_len: number;
+};
 type Summary = Record<string, Entry>;
 
 const KEYS = fixtureKeys();
@@ -33,18 +39,26 @@ const ESPEFUSE_NAMES = [
   'WR_DIS', 'RD_DIS', 'FLASH_CRYPT_CNT', 'UART_DOWNLOAD_DIS', 'MAC', 'MAC_CRC', 'CHIP_VER_REV1', 'CHIP_VER_REV2', 'CHIP_PACKAGE',
   'CLK8M_FREQ', 'CODING_SCHEME', 'CONSOLE_DEBUG_DISABLE', 'DISABLE_DL_ENCRYPT', 'DISABLE_DL_DECRYPT', 'DISABLE_DL_CACHE', 'JTAG_DISABLE',
   'ABS_DONE_0', 'ABS_DONE_1', 'FLASH_CRYPT_CONFIG', 'XPD_SDIO_FORCE', 'XPD_SDIO_REG', 'XPD_SDIO_TIEH', 'BLOCK1', 'BLOCK2', 'BLOCK3',
+  'PKG_VERSION', 'WAFER_VERSION_MAJOR',
 ];
+const CALCULATED = ['PKG_VERSION', 'WAFER_VERSION_MAJOR'];
+const ENTRY_KEYS = ['bit_len', 'block', 'category', 'description', 'efuse_type', 'name', 'pos', 'raw_value', 'readable', 'value', 'word', 'writeable'];
 
 function checkShape(s: Summary): void {
   for (const n of ESPEFUSE_NAMES) assert.ok(n in s, `summary lacks ${n}`);
   for (const [name, e] of Object.entries(s)) {
+    assert.deepEqual(Object.keys(e).filter((k) => k !== 'fingerprint'), ENTRY_KEYS, `${name} attributes`);
+    assert.equal(e.name, name);
+    assert.match(e.raw_value, /^0x[0-9a-f?]+$/, `${name}.raw_value`);
+    assert.match(e.efuse_type, /^(bool|uint:\d+|bytes:\d+)$/, `${name}.efuse_type`);
     assert.ok(['boolean', 'number', 'string'].includes(typeof e.value), `${name}.value`);
     assert.equal(typeof e.readable, 'boolean', `${name}.readable`);
     assert.equal(typeof e.writeable, 'boolean', `${name}.writeable`);
     assert.equal(typeof e.category, 'string', `${name}.category`);
-    assert.ok(e.description.length > 0, `${name}.description`);
+    assert.equal(typeof e.description, 'string', `${name}.description`);
     assert.ok(Number.isInteger(e.block) && e.block >= 0 && e.block <= 3, `${name}.block`);
-    assert.ok(Number.isInteger(e.word) && e.word >= 0 && e.word <= 7, `${name}.word`);
+    if (CALCULATED.includes(name)) assert.deepEqual([e.word, e.pos], [null, null], name);
+    else assert.ok(Number.isInteger(e.word) && e.word! >= 0 && e.word! <= 7 && Number.isInteger(e.pos), `${name}.word/pos`);
   }
 }
 
@@ -81,6 +95,8 @@ describe('efuse summary and dump: a fresh board of each profile, over the CLI', 
         checkShape(s);
         assert.equal(String(s['MAC']!.value), `${macOf(dev)} (CRC 0x${Number(s['MAC_CRC']!.value).toString(16).padStart(2, '0')} OK)`);
         assert.equal(s['CHIP_VER_REV1']!.value, dev.chipRevision >= 1);
+        // Read over the link: APB_CTL_DATE bit 31 is the third revision bit (0 on these profiles).
+        assert.equal(s['WAFER_VERSION_MAJOR']!.value, dev.chipRevision);
         assert.equal(s['FLASH_CRYPT_CNT']!.value, 0);
         assert.equal(s['FLASH_CRYPT_CONFIG']!.value, 0);
         assert.equal(s['ABS_DONE_0']!.value, false);
@@ -134,7 +150,7 @@ describe('efuse summary and dump after each Burn Keys step, every profile', () =
 
       for (const [i, step] of plan.steps.entries()) {
         const dec = await decodedOf(profile, snaps[i + 1]!);
-        const s = summaryJson(dec) as unknown as Summary;
+        const s = summaryJson(dec, apbCtlDate(dev.chipRevision)) as unknown as Summary;
         checkShape(s);
         const dump = dumpText(dec);
         noKeyBytes(JSON.stringify(s));
@@ -176,7 +192,7 @@ describe('efuse summary and dump after each Burn Keys step, every profile', () =
         }
         // Earlier steps stay as they were (bits only go 0 → 1; nothing is undone).
         if (i > 0) {
-          const prev = summaryJson(await decodedOf(profile, snaps[i]!)) as unknown as Summary;
+          const prev = summaryJson(await decodedOf(profile, snaps[i]!), apbCtlDate(dev.chipRevision)) as unknown as Summary;
           for (const f of ['FLASH_CRYPT_CONFIG', 'FLASH_CRYPT_CNT', 'ABS_DONE_0']) assert.ok(Number(s[f]!.value) >= Number(prev[f]!.value), `${at}: ${f}`);
         }
       }

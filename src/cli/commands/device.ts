@@ -58,7 +58,7 @@ export function formatChipInfo(info: ChipInfo): string[] {
     `Features:         ${info.features.join(', ')}`,
     `Crystal:          ${info.crystalMhz}MHz`,
     `MAC:              ${info.mac.address} (CRC 0x${info.mac.crc.toString(16).padStart(2, '0')} ${info.mac.crcOk ? 'OK' : `invalid - calculated 0x${info.mac.crcCalculated.toString(16).padStart(2, '0')}`})`,
-    `Flash:            ${info.flash.responding ? `id 0x${info.flash.id.toString(16).padStart(6, '0')}, ${info.flash.sizeText}` : 'not responding'}`,
+    `Flash:            ${info.flash.responding ? `manufacturer ${info.flash.manufacturerHex}, device ${info.flash.deviceHex}, ${info.flash.sizeText}` : 'not responding'}`,
     `Flash encryption: ${fe.enabled ? 'ON' : 'off'} (FLASH_CRYPT_CNT 0x${fe.cryptCnt.toString(16)}, ${fe.plaintextFlashesLeft} plaintext reflash(es) left, FLASH_CRYPT_CONFIG ${fe.config === 'protected' ? 'read-protected' : `0x${fe.config.toString(16)}`})`,
     `Secure boot v1:   ${s.secureBoot.v1Enabled ? 'ON (ABS_DONE_0)' : 'off'}`,
     `Flash key (BLK1): ${keyText(s.keys.flashEncryption)}`,

@@ -1,7 +1,7 @@
 import { withBoard } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, parseSigningKey, readEfuses, readInputFile, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, parseSigningKey, readEfuses, readInputFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 import { terminalUi } from '../terminal-ui';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
@@ -13,8 +13,8 @@ const summary: CliCommand = {
   options: [...PORT_OPTS, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
-    const dec = await withBoard(args, io, async ({ conn }) => decodeEfuses(await readEfuses(conn.loader)));
-    io.out(args.flag('json') ? JSON.stringify(summaryJson(dec), null, 4) : summaryText(dec));
+    const { dec, apbCtlDate } = await withBoard(args, io, async ({ conn }) => readSummarySource(conn.loader));
+    io.out(args.flag('json') ? JSON.stringify(summaryJson(dec, apbCtlDate), null, 4) : summaryText(dec, apbCtlDate));
   },
 };
 

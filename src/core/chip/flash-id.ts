@@ -21,17 +21,47 @@ export const FLASH_CAPACITY: Readonly<Record<number, number>> = {
   0x32: 256 << 10, 0x33: 512 << 10, 0x34: 1 << 20, 0x35: 2 << 20, 0x36: 4 << 20, 0x37: 8 << 20, 0x38: 16 << 20, 0x39: 32 << 20, 0x3a: 64 << 20,
 };
 
+/**
+ * A flash chip's RDID (0x9F) answer. The SPI1 W0 register holds the three answer bytes in the
+ * order they arrive, first byte lowest (manufacturer 7:0, memory type 15:8, capacity 23:16);
+ * every field here is in JEDEC order instead, the order esptool's `flash_id` prints
+ * ("Manufacturer: ef", "Device: 4017") and datasheets give (EF 40 17 for a W25Q64).
+ */
 export interface FlashId {
-  /** 24-bit JEDEC id as esptool prints it: manufacturer in bits 7:0, type 15:8, capacity 23:16. */
+  /** 24-bit JEDEC id: manufacturer 23:16, memory type 15:8, capacity 7:0 (0xef4017). */
   id: number;
+  /** Manufacturer byte (esptool "Manufacturer: ef" → 0xef). */
   manufacturer: number;
+  /** Memory type then capacity byte (esptool "Device: 4017" → 0x4017). */
   device: number;
+  /** The same as esptool prints them: manufacturer 2 hex digits, device 4 ("ef", "4017"). */
+  manufacturerHex: string;
+  deviceHex: string;
   /** undefined when the capacity byte is unknown (esptool then assumes 4 MB). */
   sizeBytes: number | undefined;
   /** 0xFFFFFF, 0x000000, 0xFFFF3F: no answer from the flash chip. */
   responding: boolean;
 }
 
+/** The RDID bytes as SPI1 W0 holds them (first byte lowest) → JEDEC-order fields. */
+export function flashIdFromW0(w0: number): FlashId {
+  const raw = w0 & 0xffffff;
+  const manufacturer = raw & 0xff;
+  const memoryType = (raw >> 8) & 0xff;
+  const capacity = (raw >> 16) & 0xff;
+  const device = (memoryType << 8) | capacity;
+  return {
+    id: ((manufacturer << 16) | device) >>> 0,
+    manufacturer,
+    device,
+    manufacturerHex: manufacturer.toString(16).padStart(2, '0'),
+    deviceHex: device.toString(16).padStart(4, '0'),
+    sizeBytes: FLASH_CAPACITY[capacity],
+    responding: raw !== 0xffffff && raw !== 0 && raw !== 0xffff3f,
+  };
+}
+
+/** Reads the flash chip's JEDEC id over the ROM loader (registers only; nothing is written to flash). */
 export async function readFlashId(loader: RomLoader): Promise<FlashId> {
   const oldUser = await loader.readReg(SPI_USER);
   const oldUser2 = await loader.readReg(SPI_USER2);
@@ -45,15 +75,7 @@ export async function readFlashId(loader: RomLoader): Promise<FlashId> {
     let done = false;
     for (let i = 0; i < 10 && !done; i++) done = ((await loader.readReg(SPI_CMD)) & SPI_CMD_USR) === 0;
     if (!done) throw fail('E_SPI_TIMEOUT', { port: loader.port });
-    const id = (await loader.readReg(SPI_W0)) & 0xffffff;
-    const capacity = (id >> 16) & 0xff;
-    return {
-      id,
-      manufacturer: id & 0xff,
-      device: (id >> 8) & 0xffff,
-      sizeBytes: FLASH_CAPACITY[capacity],
-      responding: id !== 0xffffff && id !== 0 && id !== 0xffff3f,
-    };
+    return flashIdFromW0(await loader.readReg(SPI_W0));
   } finally {
     await loader.writeReg(SPI_USER, oldUser);
     await loader.writeReg(SPI_USER2, oldUser2);

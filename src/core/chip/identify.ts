@@ -1,7 +1,7 @@
 import type { Connection } from '../connect/connect';
 import { INITIAL_BAUD } from '../connect/connect';
 import { readEfuses } from '../efuse/access';
-import { decodeEfuses } from '../efuse/decode';
+import { decodeEfuses, majorRevision } from '../efuse/decode';
 import { factoryMacBytes, field, formatMac, macCrc8, readFieldNumber } from '../efuse/fields';
 import type { EfuseWords } from '../efuse/fields';
 import { APB_CTL_DATE_REG, CHIP_MAGIC_ESP32 } from './esp32';
@@ -40,11 +40,7 @@ function packageName(pkg: number, singleCore: boolean, rev3: boolean): string {
   }
 }
 
-/** Major revision from REV1, REV2 and APB_CTL_DATE bit31: 0→0, 1→1, 3→2, 7→3, else 0. */
-export function majorRevision(words: EfuseWords, apbCtlDate: number): number {
-  const bits = readFieldNumber(words, field('CHIP_VER_REV1')) | (readFieldNumber(words, field('CHIP_VER_REV2')) << 1) | (((apbCtlDate >>> 31) & 1) << 2);
-  return ({ 0: 0, 1: 1, 3: 2, 7: 3 } as Record<number, number>)[bits] ?? 0;
-}
+export { majorRevision };
 
 function features(words: EfuseWords, pkg: number): string[] {
   const n = (name: string): number => readFieldNumber(words, field(name));

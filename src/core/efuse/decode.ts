@@ -61,20 +61,23 @@ function hexBytes(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(' ');
 }
 
+/** espefuse's MAC text: `aa:bb:cc:dd:ee:ff (CRC 0x12 OK)`, or `(CRC 0x12 invalid - calculated 0x34)`. */
+function macWithCrc(mac: Uint8Array, stored: number): string {
+  const calc = macCrc8(mac);
+  const hex = (n: number): string => `0x${n.toString(16).padStart(2, '0')}`;
+  return `${formatMac(mac)} (CRC ${hex(stored)} ${stored === calc ? 'OK' : `invalid - calculated ${hex(calc)}`})`;
+}
+
 function valueText(words: EfuseWords, f: EfuseField, raw: bigint, threeFour: boolean): string {
   switch (f.display) {
     case 'flag':
       return raw ? 'True' : 'False';
     case 'enum':
       return f.values?.[Number(raw)] ?? String(raw);
-    case 'mac': {
-      const mac = factoryMacBytes(words);
-      const stored = Number(readFieldRaw(words, field('MAC_CRC')));
-      const calc = macCrc8(mac);
-      return `${formatMac(mac)} (CRC 0x${stored.toString(16).padStart(2, '0')} ${stored === calc ? 'OK' : `invalid - calculated 0x${calc.toString(16).padStart(2, '0')}`})`;
-    }
+    case 'mac':
+      return macWithCrc(factoryMacBytes(words), Number(readFieldRaw(words, field('MAC_CRC'))));
     case 'custom-mac':
-      return formatMac(readFieldBytes(words, f));
+      return macWithCrc(readFieldBytes(words, f), Number(readFieldRaw(words, field('CUSTOM_MAC_CRC'))));
     case 'key': {
       const bytes = f.len === 256 ? blockDataBytes(words[f.block]!, threeFour) : readFieldBytes(words, f);
       return hexBytes(bytes);
@@ -147,3 +150,13 @@ export function efuseType(f: EfuseField): string {
 }
 
 export { fieldWord, fieldPos };
+
+/**
+ * The chip's major revision (espefuse's WAFER_VERSION_MAJOR) from CHIP_VER_REV1 (bit 0),
+ * CHIP_VER_REV2 (bit 1) and bit 31 of the APB_CTL_DATE register (bit 2): 0→0, 1→1, 3→2, 7→3,
+ * any other combination 0 (esp32-efuse.md §7.3; espefuse v4.12 summaries agree).
+ */
+export function majorRevision(words: EfuseWords, apbCtlDate: number): number {
+  const bits = Number(readFieldRaw(words, field('CHIP_VER_REV1'))) | (Number(readFieldRaw(words, field('CHIP_VER_REV2'))) << 1) | (((apbCtlDate >>> 31) & 1) << 2);
+  return ({ 0: 0, 1: 1, 3: 2, 7: 3 } as Record<number, number>)[bits] ?? 0;
+}

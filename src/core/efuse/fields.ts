@@ -2,7 +2,9 @@ import { BLOCK_WORDS } from './registers';
 import { keyBits } from '../chip/esp32';
 
 /**
- * The ESP32 eFuse field table (esp32-efuse.md §4, §5, §6.1), with espefuse v4.9.1 names.
+ * The ESP32 eFuse field table (esp32-efuse.md §4, §5, §6.1), with espefuse's names, and its
+ * categories, descriptions and summary order as espefuse v4.12.0 prints them (checked field by
+ * field against its summaries in test/fixtures/vectors/efuse-summary).
  * This is the single source of truth for field positions and for which WR_DIS / RD_DIS bit
  * protects each field: the virtual controller, the inspector and the burn engine all derive
  * their protection behaviour from it.
@@ -16,8 +18,8 @@ export type EfuseWords = number[][];
 
 export type EfuseBlock = 0 | 1 | 2 | 3;
 
-/** espefuse summary categories (title-cased there: "Spi Pad", "Vdd"...). */
-export type EfuseCategory = 'calibration' | 'config' | 'flash' | 'identity' | 'jtag' | 'mac' | 'security' | 'spi pad' | 'vdd';
+/** espefuse v4.12 summary categories, spelled as its JSON has them (the text title-cases them: "Mac", "Spi Pad"). */
+export type EfuseCategory = 'calibration' | 'config' | 'flash' | 'identity' | 'jtag' | 'MAC' | 'security' | 'spi pad' | 'vdd';
 
 /**
  * How a value is shown:
@@ -25,8 +27,10 @@ export type EfuseCategory = 'calibration' | 'config' | 'flash' | 'identity' | 'j
  * - number: unsigned integer
  * - bitcount: the meaning is the number of bits set (FLASH_CRYPT_CNT parity, SECURE_VERSION)
  * - mask: a bit mask of protection bits (WR_DIS, RD_DIS)
- * - enum: a value with named meanings (`values`)
- * - mac: the factory MAC, a 48-bit big-endian value printed aa:bb:cc:dd:ee:ff, CRC in MAC_CRC
+ * - enum: a value with named meanings (`values`, shown as that text; a value without a name is
+ *   shown as its number)
+ * - mac: the factory MAC, 6 bytes whose register order is the reverse of the printed
+ *   aa:bb:cc:dd:ee:ff order, CRC in MAC_CRC
  * - custom-mac: 6 bytes in register order, MAC byte 0 first, CRC in CUSTOM_MAC_CRC
  * - crc: CRC-8 byte of a MAC
  * - key: bytes shown as hex in register order (key blocks); sensitive, masked in logs
@@ -74,7 +78,15 @@ export interface EfuseField {
   base?: number;
   /** Why a protection bit or position is uncertain, when the spec marks it UNCONFIRMED. */
   note?: string;
+  /**
+   * When espefuse v4.12's summary lists the field: always (undefined), only when
+   * BLK3_PART_RESERVE is set ('blk3-part-reserve'), only when MAC_VERSION is 1 ('custom-mac').
+   */
+  summaryIf?: SummaryCondition;
 }
+
+/** A condition under which espefuse's summary lists a BLOCK3 sub-field (see EfuseField.summaryIf). */
+export type SummaryCondition = 'blk3-part-reserve' | 'custom-mac';
 
 /** Word index of the field's first bit. */
 export function fieldWord(f: EfuseField): number {
@@ -101,6 +113,7 @@ interface Def {
   values?: Record<number, string>;
   base?: number;
   note?: string;
+  when?: SummaryCondition;
 }
 
 const CODING_SCHEME_VALUES: Record<number, string> = {
@@ -111,9 +124,10 @@ const CODING_SCHEME_VALUES: Record<number, string> = {
 };
 
 /*
- * Categories follow espefuse ≥4.6 where the spec states them (FLASH_CRYPT_CNT and
- * FLASH_CRYPT_CONFIG under "flash"); the others are assigned from the field's purpose and
- * the category list of the summary — UNCONFIRMED field by field against the yaml.
+ * Categories, descriptions (empty where espefuse has none) and the order of the list are
+ * espefuse v4.12.0's: its summary prints a category's fields in this order (BLOCK0 fields in
+ * bit order, then SECURE_VERSION and MAC_VERSION, the key blocks, the conditional BLOCK3
+ * sub-fields). Source: espefuse v4.12.0 summaries, test/fixtures/vectors/efuse-summary.
  */
 const DEFS: Def[] = [
   // ---- BLOCK0 word 0: protection masks, flash encryption counter
@@ -129,32 +143,31 @@ const DEFS: Def[] = [
   },
   // ---- BLOCK0 words 1-2: factory MAC
   {
-    name: 'MAC', alt: ['MAC_FACTORY'], block: 0, word: 1, pos: 0, len: 48, cat: 'mac', wr: 3, display: 'mac',
+    name: 'MAC', alt: ['MAC_FACTORY'], block: 0, word: 1, pos: 0, len: 48, cat: 'MAC', wr: 3, display: 'mac',
     desc: 'MAC address',
   },
-  { name: 'MAC_CRC', alt: ['MAC_FACTORY_CRC'], block: 0, word: 2, pos: 16, len: 8, cat: 'mac', wr: 3, display: 'crc', desc: 'CRC8 for MAC address' },
+  { name: 'MAC_CRC', alt: ['MAC_FACTORY_CRC'], block: 0, word: 2, pos: 16, len: 8, cat: 'MAC', wr: 3, display: 'crc', desc: 'CRC8 for MAC address' },
   // ---- BLOCK0 word 3: chip identity
-  { name: 'DISABLE_APP_CPU', alt: ['CHIP_VER_DIS_APP_CPU'], block: 0, word: 3, pos: 0, len: 1, cat: 'identity', wr: 3, display: 'flag', desc: 'Disables APP CPU' },
-  { name: 'DISABLE_BT', alt: ['CHIP_VER_DIS_BT'], block: 0, word: 3, pos: 1, len: 1, cat: 'identity', wr: 3, display: 'flag', desc: 'Disables Bluetooth' },
+  { name: 'DISABLE_APP_CPU', alt: ['CHIP_VER_DIS_APP_CPU'], block: 0, word: 3, pos: 0, len: 1, cat: 'config', wr: 3, display: 'flag', desc: 'Disables APP CPU' },
+  { name: 'DISABLE_BT', alt: ['CHIP_VER_DIS_BT'], block: 0, word: 3, pos: 1, len: 1, cat: 'config', wr: 3, display: 'flag', desc: 'Disables Bluetooth' },
   {
     name: 'CHIP_PACKAGE_4BIT', alt: ['CHIP_VER_PKG_4BIT'], block: 0, word: 3, pos: 2, len: 1, cat: 'identity', display: 'flag',
     desc: 'Chip package identifier #4bit', note: 'no write-protect in espefuse ≥4.6; espefuse 4.0 used WR_DIS 3 (UNCONFIRMED)',
   },
-  { name: 'DIS_CACHE', alt: ['CHIP_VER_DIS_CACHE'], block: 0, word: 3, pos: 3, len: 1, cat: 'identity', wr: 3, display: 'flag', desc: 'Disables cache' },
+  { name: 'DIS_CACHE', alt: ['CHIP_VER_DIS_CACHE'], block: 0, word: 3, pos: 3, len: 1, cat: 'config', wr: 3, display: 'flag', desc: 'Disables cache' },
   {
     name: 'SPI_PAD_CONFIG_HD', block: 0, word: 3, pos: 4, len: 5, cat: 'spi pad', wr: 3, display: 'spi-pin',
     desc: 'read for SPI_pad_config_hd',
     note: 'IDF header and TRM say WR_DIS 3, espefuse ≥4.6 lists none: the conservative choice (protected by 3) is used',
   },
   {
-    name: 'CHIP_PACKAGE', alt: ['CHIP_VER_PKG'], block: 0, word: 3, pos: 9, len: 3, cat: 'identity', display: 'enum',
+    name: 'CHIP_PACKAGE', alt: ['CHIP_VER_PKG'], block: 0, word: 3, pos: 9, len: 3, cat: 'identity', display: 'number',
     desc: 'Chip package identifier', note: 'no write-protect in espefuse ≥4.6; espefuse 4.0 used WR_DIS 3 (UNCONFIRMED)',
-    values: { 0: 'ESP32-D0WDQ6', 1: 'ESP32-D0WD', 2: 'ESP32-D2WD', 4: 'ESP32-U4WDH', 5: 'ESP32-PICO-D4', 6: 'ESP32-PICO-V3-02', 7: 'ESP32-D0WDR2-V3' },
   },
-  { name: 'CHIP_CPU_FREQ_LOW', block: 0, word: 3, pos: 12, len: 1, cat: 'identity', display: 'flag', desc: 'If set alongside EFUSE_RD_CHIP_CPU_FREQ_RATED; the ESP32\'s max CPU frequency is rated for 160MHz. 240MHz otherwise' },
-  { name: 'CHIP_CPU_FREQ_RATED', block: 0, word: 3, pos: 13, len: 1, cat: 'identity', display: 'flag', desc: 'If set; the ESP32\'s maximum CPU frequency has been rated' },
+  { name: 'CHIP_CPU_FREQ_LOW', block: 0, word: 3, pos: 12, len: 1, cat: 'config', display: 'flag', desc: 'If set alongside EFUSE_RD_CHIP_CPU_FREQ_RATED; the ESP32\'s max CPU frequency is rated for 160MHz. 240MHz otherwise' },
+  { name: 'CHIP_CPU_FREQ_RATED', block: 0, word: 3, pos: 13, len: 1, cat: 'config', display: 'flag', desc: 'If set; the ESP32\'s maximum CPU frequency has been rated' },
   {
-    name: 'BLK3_PART_RESERVE', block: 0, word: 3, pos: 14, len: 1, cat: 'calibration', wr: 10, rd: 3, display: 'flag',
+    name: 'BLK3_PART_RESERVE', block: 0, word: 3, pos: 14, len: 1, cat: 'config', wr: 10, rd: 3, display: 'flag',
     desc: 'BLOCK3 partially served for ADC calibration data',
     note: 'RD_DIS 3 per TRM and espefuse; the IDF header lists only three fields (UNCONFIRMED, hidden here)',
   },
@@ -164,7 +177,7 @@ const DEFS: Def[] = [
   },
   // ---- BLOCK0 word 4: oscillator, ADC reference, VDD_SDIO
   {
-    name: 'CLK8M_FREQ', alt: ['CK8M_FREQ'], block: 0, word: 4, pos: 0, len: 8, cat: 'calibration', wr: 4, display: 'number',
+    name: 'CLK8M_FREQ', alt: ['CK8M_FREQ'], block: 0, word: 4, pos: 0, len: 8, cat: 'config', wr: 4, display: 'number',
     desc: '8MHz clock freq override', note: 'WR_DIS 4 per espefuse yaml; QEMU calls bit 4 unused (UNCONFIRMED)',
   },
   {
@@ -180,40 +193,43 @@ const DEFS: Def[] = [
   { name: 'SPI_PAD_CONFIG_D', block: 0, word: 5, pos: 10, len: 5, cat: 'spi pad', wr: 6, display: 'spi-pin', desc: 'Override SD_DATA_1 pad (GPIO8/SPID)' },
   { name: 'SPI_PAD_CONFIG_CS0', block: 0, word: 5, pos: 15, len: 5, cat: 'spi pad', wr: 6, display: 'spi-pin', desc: 'Override SD_CMD pad (GPIO11/SPICS0)' },
   {
-    name: 'CHIP_VER_REV2', block: 0, word: 5, pos: 20, len: 1, cat: 'identity', display: 'flag', desc: 'bit is set to 1 for rev2 silicon',
+    name: 'CHIP_VER_REV2', block: 0, word: 5, pos: 20, len: 1, cat: 'identity', display: 'flag', desc: '',
     note: 'no write-protect in espefuse ≥4.6; espefuse 4.0 used WR_DIS 6 (UNCONFIRMED)',
   },
-  { name: 'VOL_LEVEL_HP_INV', block: 0, word: 5, pos: 22, len: 2, cat: 'calibration', wr: 3, display: 'number', desc: 'This field stores the voltage level for CPU to run at 240 MHz; or for flash/PSRAM to run at 80 MHz' },
-  { name: 'WAFER_VERSION_MINOR', block: 0, word: 5, pos: 24, len: 2, cat: 'identity', display: 'number', desc: 'Minor version of the wafer' },
+  { name: 'VOL_LEVEL_HP_INV', block: 0, word: 5, pos: 22, len: 2, cat: 'config', wr: 3, display: 'number', desc: 'This field stores the voltage level for CPU to run at 240 MHz; or for flash/PSRAM to run at 80 MHz.0x0: level 7; 0x1: level 6; 0x2: level 5; 0x3: level 4. (RO)' },
+  { name: 'WAFER_VERSION_MINOR', block: 0, word: 5, pos: 24, len: 2, cat: 'identity', display: 'number', desc: '' },
   {
     name: 'FLASH_CRYPT_CONFIG', alt: ['ENCRYPT_CONFIG'], block: 0, word: 5, pos: 28, len: 4, cat: 'flash', wr: 10, rd: 3, display: 'number',
     desc: 'Flash encryption config (key tweak bits)',
   },
   // ---- BLOCK0 word 6: coding scheme and security switches
   { name: 'CODING_SCHEME', block: 0, word: 6, pos: 0, len: 2, cat: 'config', wr: 10, rd: 3, display: 'enum', desc: 'Efuse variable block length scheme', values: CODING_SCHEME_VALUES },
-  { name: 'CONSOLE_DEBUG_DISABLE', block: 0, word: 6, pos: 2, len: 1, cat: 'security', wr: 15, display: 'flag', desc: 'Disable ROM BASIC interpreter fallback' },
-  { name: 'DISABLE_SDIO_HOST', block: 0, word: 6, pos: 3, len: 1, cat: 'config', display: 'flag', desc: 'Disable SDIO host' },
+  { name: 'CONSOLE_DEBUG_DISABLE', block: 0, word: 6, pos: 2, len: 1, cat: 'config', wr: 15, display: 'flag', desc: 'Disable ROM BASIC interpreter fallback' },
+  { name: 'DISABLE_SDIO_HOST', block: 0, word: 6, pos: 3, len: 1, cat: 'config', display: 'flag', desc: '' },
   { name: 'ABS_DONE_0', block: 0, word: 6, pos: 4, len: 1, cat: 'security', wr: 12, display: 'flag', desc: 'Secure boot V1 is enabled for bootloader image' },
   { name: 'ABS_DONE_1', block: 0, word: 6, pos: 5, len: 1, cat: 'security', wr: 13, display: 'flag', desc: 'Secure boot V2 is enabled for bootloader image' },
   { name: 'JTAG_DISABLE', alt: ['DISABLE_JTAG'], block: 0, word: 6, pos: 6, len: 1, cat: 'jtag', wr: 14, display: 'flag', desc: 'Disable JTAG' },
   { name: 'DISABLE_DL_ENCRYPT', block: 0, word: 6, pos: 7, len: 1, cat: 'security', wr: 15, display: 'flag', desc: 'Disable flash encryption in UART bootloader' },
   { name: 'DISABLE_DL_DECRYPT', block: 0, word: 6, pos: 8, len: 1, cat: 'security', wr: 15, display: 'flag', desc: 'Disable flash decryption in UART bootloader' },
-  { name: 'DISABLE_DL_CACHE', block: 0, word: 6, pos: 9, len: 1, cat: 'security', wr: 15, display: 'flag', desc: 'Disable flash cache in UART bootloader' },
+  { name: 'DISABLE_DL_CACHE', block: 0, word: 6, pos: 9, len: 1, cat: 'config', wr: 15, display: 'flag', desc: 'Disable flash cache in UART bootloader' },
   { name: 'KEY_STATUS', block: 0, word: 6, pos: 10, len: 1, cat: 'security', wr: 10, rd: 3, display: 'flag', desc: 'Usage of efuse block 3 (reserved)' },
+  // ---- BLOCK3 sub-fields espefuse always lists (they alias the BLOCK3 whole-block field)
+  { name: 'SECURE_VERSION', block: 3, word: 4, pos: 0, len: 32, cat: 'security', wr: 9, rd: 2, display: 'bitcount', desc: 'Secure version for anti-rollback' },
+  {
+    name: 'MAC_VERSION', alt: ['MAC_CUSTOM_VER'], block: 3, word: 5, pos: 24, len: 8, cat: 'MAC', wr: 9, rd: 2, display: 'enum', desc: 'Version of the MAC field',
+    values: { 1: 'Custom MAC in BLOCK3' }, note: 'values other than 0 and 1 are shown as numbers (UNCONFIRMED: no vector has one)',
+  },
   // ---- Key blocks (whole-block fields)
   { name: 'BLOCK1', alt: ['ENCRYPT_FLASH_KEY', 'flash_encryption'], block: 1, word: 0, pos: 0, len: 256, cat: 'security', wr: 7, rd: 0, display: 'key', desc: 'Flash encryption key' },
   { name: 'BLOCK2', alt: ['SECURE_BOOT_KEY', 'secure_boot_v1', 'secure_boot_v2'], block: 2, word: 0, pos: 0, len: 256, cat: 'security', wr: 8, rd: 1, display: 'key', desc: 'Security boot key' },
   { name: 'BLOCK3', alt: [], block: 3, word: 0, pos: 0, len: 256, cat: 'security', wr: 9, rd: 2, display: 'key', desc: 'Variable Block 3' },
-  // ---- BLOCK3 sub-fields (they alias the BLOCK3 whole-block field)
-  { name: 'CUSTOM_MAC_CRC', alt: ['MAC_CUSTOM_CRC'], block: 3, word: 0, pos: 0, len: 8, cat: 'mac', wr: 9, rd: 2, display: 'crc', desc: 'CRC8 for custom MAC address' },
-  { name: 'CUSTOM_MAC', alt: ['MAC_CUSTOM'], block: 3, word: 0, pos: 8, len: 48, cat: 'mac', wr: 9, rd: 2, display: 'custom-mac', desc: 'Custom MAC address' },
-  { name: 'BLK3_RESERVED_2', block: 3, word: 2, pos: 0, len: 32, cat: 'calibration', wr: 9, rd: 2, display: 'number', desc: 'Reserved' },
-  { name: 'ADC1_TP_LOW', block: 3, word: 3, pos: 0, len: 7, cat: 'calibration', wr: 9, rd: 2, display: 'adc-tp', base: 278, desc: 'ADC1 Two Point calibration low point. Only valid if EFUSE_RD_BLK3_PART_RESERVE' },
-  { name: 'ADC1_TP_HIGH', block: 3, word: 3, pos: 7, len: 9, cat: 'calibration', wr: 9, rd: 2, display: 'adc-tp', base: 3265, desc: 'ADC1 Two Point calibration high point. Only valid if EFUSE_RD_BLK3_PART_RESERVE' },
-  { name: 'ADC2_TP_LOW', block: 3, word: 3, pos: 16, len: 7, cat: 'calibration', wr: 9, rd: 2, display: 'adc-tp', base: 421, desc: 'ADC2 Two Point calibration low point. Only valid if EFUSE_RD_BLK3_PART_RESERVE' },
-  { name: 'ADC2_TP_HIGH', block: 3, word: 3, pos: 23, len: 9, cat: 'calibration', wr: 9, rd: 2, display: 'adc-tp', base: 3406, desc: 'ADC2 Two Point calibration high point. Only valid if EFUSE_RD_BLK3_PART_RESERVE' },
-  { name: 'SECURE_VERSION', block: 3, word: 4, pos: 0, len: 32, cat: 'security', wr: 9, rd: 2, display: 'bitcount', desc: 'Secure version for anti-rollback' },
-  { name: 'MAC_VERSION', alt: ['MAC_CUSTOM_VER'], block: 3, word: 5, pos: 24, len: 8, cat: 'mac', wr: 9, rd: 2, display: 'number', desc: 'Version of the MAC field (1 = custom MAC present)' },
+  // ---- BLOCK3 sub-fields espefuse lists only when they are valid (word 2 is reserved: no field)
+  { name: 'CUSTOM_MAC_CRC', alt: ['MAC_CUSTOM_CRC'], block: 3, word: 0, pos: 0, len: 8, cat: 'MAC', wr: 9, rd: 2, display: 'crc', desc: 'CRC8 for custom MAC address', when: 'custom-mac' },
+  { name: 'CUSTOM_MAC', alt: ['MAC_CUSTOM'], block: 3, word: 0, pos: 8, len: 48, cat: 'MAC', wr: 9, rd: 2, display: 'custom-mac', desc: 'Custom MAC address', when: 'custom-mac' },
+  { name: 'ADC1_TP_LOW', block: 3, word: 3, pos: 0, len: 7, cat: 'calibration', wr: 9, rd: 2, display: 'adc-tp', base: 278, desc: 'ADC1 Two Point calibration low point. Only valid if EFUSE_RD_BLK3_PART_RESERVE', when: 'blk3-part-reserve' },
+  { name: 'ADC1_TP_HIGH', block: 3, word: 3, pos: 7, len: 9, cat: 'calibration', wr: 9, rd: 2, display: 'adc-tp', base: 3265, desc: 'ADC1 Two Point calibration high point. Only valid if EFUSE_RD_BLK3_PART_RESERVE', when: 'blk3-part-reserve' },
+  { name: 'ADC2_TP_LOW', block: 3, word: 3, pos: 16, len: 7, cat: 'calibration', wr: 9, rd: 2, display: 'adc-tp', base: 421, desc: 'ADC2 Two Point calibration low point. Only valid if EFUSE_RD_BLK3_PART_RESERVE', when: 'blk3-part-reserve' },
+  { name: 'ADC2_TP_HIGH', block: 3, word: 3, pos: 23, len: 9, cat: 'calibration', wr: 9, rd: 2, display: 'adc-tp', base: 3406, desc: 'ADC2 Two Point calibration high point. Only valid if EFUSE_RD_BLK3_PART_RESERVE', when: 'blk3-part-reserve' },
 ];
 
 function build(d: Def): EfuseField {
@@ -227,17 +243,41 @@ function build(d: Def): EfuseField {
     description: d.desc,
     wrDis: d.wr,
     rdDis: d.rd,
-    type: d.len === 1 ? 'bool' : d.display === 'key' || d.display === 'custom-mac' ? 'bytes' : 'uint',
+    type: d.len === 1 ? 'bool' : d.display === 'key' || d.display === 'custom-mac' || d.display === 'mac' ? 'bytes' : 'uint',
     display: d.display,
   };
   if (d.values) f.values = d.values;
   if (d.base !== undefined) f.base = d.base;
   if (d.note) f.note = d.note;
+  if (d.when) f.summaryIf = d.when;
   return Object.freeze(f);
 }
 
-/** Every eFuse field, BLOCK0 first in bit order, then the key blocks and BLOCK3 sub-fields. */
+/** Every eFuse field in espefuse v4.12's summary order: BLOCK0 in bit order, SECURE_VERSION, MAC_VERSION, the key blocks, the conditional BLOCK3 sub-fields. */
 export const EFUSE_FIELDS: readonly EfuseField[] = Object.freeze(DEFS.map(build));
+
+/**
+ * A value espefuse's summary shows besides the eFuse fields: computed from other fields (and,
+ * for WAFER_VERSION_MAJOR, from bit 31 of the APB_CTL_DATE register). It has no word or bit
+ * position (`null` in espefuse's JSON), is always readable and writeable there, and is never
+ * burned. Source: espefuse v4.12.0 summaries (test/fixtures/vectors/efuse-summary).
+ */
+export interface CalculatedField {
+  name: 'WAFER_VERSION_MAJOR' | 'PKG_VERSION';
+  block: 0;
+  len: number;
+  category: EfuseCategory;
+  description: string;
+}
+
+/** espefuse's calculated summary fields, in its order (after every eFuse field). */
+export const CALCULATED_FIELDS: readonly CalculatedField[] = Object.freeze([
+  {
+    name: 'WAFER_VERSION_MAJOR', block: 0, len: 3, category: 'identity',
+    description: 'calc WAFER VERSION MAJOR from CHIP_VER_REV1 and CHIP_VER_REV2 and apb_ctl_date (read only)',
+  },
+  { name: 'PKG_VERSION', block: 0, len: 4, category: 'identity', description: 'calc Chip package = CHIP_PACKAGE_4BIT << 3 + CHIP_PACKAGE (read only)' },
+] as const);
 
 /**
  * Fields that overlap another field on purpose: the BLOCK3 sub-fields live inside the BLOCK3
