@@ -37,6 +37,13 @@ export interface BurnCampaignOptions extends LinkOptions {
   timing?: boolean;
   concurrency?: number;
   kinds?: readonly FaultKind[];
+  /**
+   * The board's eFuses before the first run (raw words, e.g. keys burned by espefuse); factory-fresh
+   * when absent. Every run, and the fault-free probe that gives the planned state, starts from it.
+   */
+  prior?: (raw: EfuseWords) => EfuseWords;
+  /** Runs Burn Keys with --keys-burned-elsewhere (for a prior state with protected key blocks). */
+  keysBurnedElsewhere?: boolean;
   /** Wall-time limit of one attempt; longer is reported as a hang. */
   attemptDeadlineMs?: number;
   /** Replays only these run numbers (the faults are still drawn for every run, so each replays exactly). */
@@ -53,7 +60,9 @@ export interface BurnCampaignResult {
 const BOARD_SEED = 'campaign-board';
 
 function newBoard(o: BurnCampaignOptions): VirtualEsp32 {
-  return new VirtualEsp32({ profile: o.profile ?? 'GPY', seed: BOARD_SEED, codingScheme: o.codingScheme ?? 'none', timing: o.timing ?? false });
+  const dev = new VirtualEsp32({ profile: o.profile ?? 'GPY', seed: BOARD_SEED, codingScheme: o.codingScheme ?? 'none', timing: o.timing ?? false });
+  if (o.prior) dev.efuse.setRaw(o.prior(dev.efuse.rawWords()));
+  return dev;
 }
 
 /**
@@ -69,6 +78,7 @@ async function burnOnce(dev: VirtualEsp32, auditFile: string, o: BurnCampaignOpt
       store,
       keys: () => ({ flashKey: o.flashKey, secureBootKey: o.secureBootKey }),
       hardening: o.hardening ?? false,
+      keysBurnedElsewhere: o.keysBurnedElsewhere ?? false,
       showPlan: () => undefined,
     }, scriptedUi());
     if (r.kind === 'cancelled') throw new Error(r.message);

@@ -153,7 +153,8 @@ describe('burn keys', () => {
     const cases: { name: string; code: string; re: RegExp; prepare?: (s: ReturnType<typeof setup>) => void; over?: (s: ReturnType<typeof setup>) => Partial<BurnKeysInput> }[] = [
       { name: 'BLOCK1 holds a different key', code: 'E_KEY_BLOCK_USED', re: /BLOCK1 already holds a different key/, prepare: (s) => burnRaw(s, 1, key(32, 9)) },
       { name: 'BLOCK2 holds a different key', code: 'E_KEY_BLOCK_USED', re: /BLOCK2 already holds/, prepare: (s) => burnRaw(s, 2, key(32, 9)) },
-      { name: 'BLOCK1 already read-protected', code: 'E_KEY_BLOCK_PROTECTED', re: /BLOCK1 is already read-protected/, prepare: (s) => setBlock0(s, 'RD_DIS', 1) },
+      { name: 'BLOCK1 already read- and write-protected (as espefuse leaves a key), no record: the refusal names --keys-burned-elsewhere', code: 'E_KEY_BLOCK_PROTECTED', re: /BLOCK1 is already read-protected .*run again with --keys-burned-elsewhere/, prepare: (s) => { setBlock0(s, 'RD_DIS', 1); setBlock0(s, 'WR_DIS', 1 << 7); } },
+      { name: 'BLOCK1 read-protected but still writable', code: 'E_KEY_BLOCK_HALF_PROTECTED', re: /BLOCK1 is read-protected but still writable/, prepare: (s) => setBlock0(s, 'RD_DIS', 1) },
       { name: 'BLOCK2 write-protected while empty', code: 'E_KEY_BLOCK_PROTECTED', re: /BLOCK2 is write-protected/, prepare: (s) => setBlock0(s, 'WR_DIS', 1 << 8) },
       { name: 'no flash-encryption key (encryption would use a key nobody knows)', code: 'E_NO_FLASH_KEY', re: /without a flash-encryption key in BLOCK1/, over: () => ({ flashKey: undefined }) },
       { name: 'no secure boot key', code: 'E_NO_SECURE_BOOT_KEY', re: /secure boot without a secure boot key in BLOCK2/, over: () => ({ secureBootKey: undefined }) },

@@ -17,6 +17,8 @@ import { scaledClock } from '../campaign/clock';
 import { formatCounters } from '../campaign/outcome';
 import { createMemoryPair } from '../../src/core/transport/memory';
 import { fixtureKeys } from '../../scripts/make-fixture-firmware';
+import { field, fieldWords, type EfuseWords } from '../../src/core/efuse/fields';
+import { keyFileToBlockWords } from '../../src/core/crypto/efuse-key-layout';
 
 const KEYS = fixtureKeys();
 /** Fixed so a failure replays exactly: `npm run campaign -- --seed <this>`. */
@@ -116,6 +118,47 @@ describe('campaign: Burn Keys under faults (short)', function () {
     assert.equal(r.counters.finalState + r.counters.resumable, 40);
     assert.ok(r.counters.faultsFired > 10, 'most faults stop the faulted run');
   });
+});
+
+/** `espefuse burn_key flash_encryption|secure_boot_v1` on the raw words: reversed key, RD_DIS and WR_DIS of the block. */
+function espefuseBurnKey(raw: EfuseWords, block: 1 | 2, key: Uint8Array): EfuseWords {
+  const out = raw.map((b) => [...b]);
+  out[block] = keyFileToBlockWords(key, { reverse: true, coding: 'none' });
+  const rd = fieldWords(field('RD_DIS'), 1 << (block - 1));
+  const wr = fieldWords(field('WR_DIS'), 1 << (6 + block));
+  out[0] = out[0]!.map((x, i) => (x | rd[i]! | wr[i]!) >>> 0);
+  return out;
+}
+
+describe('campaign: Burn Keys under faults on boards burned elsewhere (--keys-burned-elsewhere, short)', function () {
+  this.timeout(180_000);
+  const priors: { name: string; runs: number; seed: string; prior: (raw: EfuseWords) => EfuseWords }[] = [
+    {
+      name: 'secure boot only (BLOCK2 burned by espefuse, ABS_DONE_0 set): flash encryption added', runs: 20, seed: 'unit-burn-elsewhere-sb',
+      prior: (raw) => {
+        const out = espefuseBurnKey(raw, 2, KEYS.secureBootKey);
+        const abs = fieldWords(field('ABS_DONE_0'), 1);
+        out[0] = out[0]!.map((x, i) => (x | abs[i]!) >>> 0);
+        return out;
+      },
+    },
+    { name: 'both keys burned by key name, no flags', runs: 12, seed: 'unit-burn-elsewhere-both', prior: (raw) => espefuseBurnKey(espefuseBurnKey(raw, 1, KEYS.flashKey), 2, KEYS.secureBootKey) },
+  ];
+  for (const p of priors) {
+    it(`${p.name}: ${p.runs} runs, one random fault each, every must-be-0 row 0 (seed ${p.seed})`, async () => {
+      const r = await runBurnCampaign({
+        runs: p.runs, seed: p.seed, workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'camp-elsewhere-')),
+        flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: true, prior: p.prior, keysBurnedElsewhere: true,
+        clock: scaledClock(0.1), timeScale: 0.1, baud: 921600, syncTimeoutMs: 1000, concurrency: 4,
+      });
+      const text = formatCounters(`Burn Keys campaign (${p.name})`, r.counters, p.seed);
+      assert.equal(r.counters.runs, p.runs);
+      assert.equal(r.counters.other, 0, `${text}\n${JSON.stringify(r.records.filter((x) => x.end === 'other'), null, 1)}`);
+      for (const row of Object.values(BURN_ROWS)) assert.equal(r.counters.violations[row], 0, row);
+      assert.equal(r.counters.finalState + r.counters.resumable, p.runs);
+      assert.ok(r.counters.faultsFired > 0, 'some faults stop the faulted run');
+    });
+  }
 });
 
 describe('campaign findings: links', () => {

@@ -46,7 +46,7 @@ function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
 const burnKeysCommand: CliCommand = {
   name: 'efuse burn-keys',
   summary: 'Burn the flash-encryption and secure boot keys and enable flash encryption and secure boot, as one plan you see and confirm. Permanent.',
-  usage: 'efuse burn-keys --port PORT --flash-key FLASH_KEY.bin (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--dry-run] [--confirm MAC] [--key-store DIR]',
+  usage: 'efuse burn-keys --port PORT --flash-key FLASH_KEY.bin (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--keys-burned-elsewhere] [--dry-run] [--confirm MAC] [--key-store DIR]',
   help: [
     'Steps: flash-encryption key -> BLOCK1, secure boot key -> BLOCK2 (both read back and compared),',
     'then both read- and write-protected, FLASH_CRYPT_CONFIG = 0xF, FLASH_CRYPT_CNT odd (encryption on),',
@@ -54,10 +54,13 @@ const burnKeysCommand: CliCommand = {
     'Without --dry-run nothing is burned unless --confirm repeats the MAC of the connected board (or you type it when asked).',
     'An interrupted burn resumes: run the same command again; finished steps are verified and skipped.',
     'Every step is recorded in KEY_STORE/audit.jsonl (fingerprints only, never key bytes).',
+    '--keys-burned-elsewhere: a key block already read- and write-protected by espefuse or another workstation',
+    'is taken as holding the given key and never written; only the missing steps are burned. Such a key cannot',
+    'be read back, so it is NOT verified against the key file (said in the plan and the audit log).',
     '',
     hardeningHelp(),
   ].join('\n'),
-  options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }],
+  options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'keys-burned-elsewhere', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }],
   async run(args, io) {
     args.maxPositionals(0);
     const flashKey = readInputFile(args.need('flash-key'), 'flash-encryption key file');
@@ -69,6 +72,7 @@ const burnKeysCommand: CliCommand = {
         store,
         keys: ({ threeFour }) => ({ flashKey, secureBootKey: loadSecureBootKey(args, threeFour) }),
         hardening: args.flag('hardening'),
+        keysBurnedElsewhere: args.flag('keys-burned-elsewhere'),
         dryRun: args.flag('dry-run'),
         ...(confirm !== undefined ? { confirm } : {}),
         showPlan: (plan) => io.out(renderPlan(plan)),
@@ -83,11 +87,16 @@ const burnKeysCommand: CliCommand = {
           if (r.result.closed.length) io.out(`The interrupted run${r.result.closed.length === 1 ? '' : 's'} ${r.result.closed.join(', ')} had burned every step; verified and recorded as done in ${store.auditPath}.`);
           for (const w of leftOpenWarnings(r.result.leftOpen)) ui.warn(w);
           return 0;
-        case 'burned':
-          io.out(`Done: ${r.result.burned.length} step(s) burned and verified; both keys protected, flash encryption and secure boot on. Recorded in ${store.auditPath} (${r.result.id}).`);
+        case 'burned': {
+          const nv = r.result.keysNotVerified;
+          const keys = nv.length
+            ? `both key blocks protected, the key${nv.length === 1 ? '' : 's'} in ${nv.map((u) => `BLOCK${u.block}`).join(' and ')} burned elsewhere and NOT verified against the key file${nv.length === 1 ? '' : 's'}`
+            : 'both keys protected';
+          io.out(`Done: ${r.result.burned.length} step(s) burned and verified; ${keys}, flash encryption and secure boot on. Recorded in ${store.auditPath} (${r.result.id}).`);
           if (r.result.closed.length) io.out(`Earlier interrupted run(s) ${r.result.closed.join(', ')} verified and recorded as done.`);
           for (const w of leftOpenWarnings(r.result.leftOpen)) ui.warn(w);
           return 0;
+        }
         case 'cancelled':
           throw new UserError('E_CANCELLED', r.message);
         default:

@@ -24,6 +24,12 @@ export interface AuditRecord {
   step?: string;
   plan?: unknown;
   keyFingerprints?: Record<string, string>;
+  /**
+   * Key blocks a run took as holding the given key without any check (Burn Keys with
+   * --keys-burned-elsewhere): fingerprints of the key files only, each with result 'not verified'.
+   * These keys are NOT in `keyFingerprints`, which lists only keys this run could vouch for.
+   */
+  keysNotVerified?: { step: string; block: number; keyFingerprint: string; result: string; reason: string }[];
   efuseBefore?: unknown;
   efuseAfter?: unknown;
   result?: string;

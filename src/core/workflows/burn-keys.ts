@@ -28,6 +28,12 @@ export interface BurnKeysRequest {
   keys(board: { mac: string; threeFour: boolean }): BurnKeysKeys;
   /** Also burn the hardening fuses (the CLI's --hardening); undefined asks the user through `ui.choose`. */
   hardening?: boolean;
+  /**
+   * Key blocks already read- and write-protected by another tool or workstation are taken as holding
+   * these keys, NOT verified (said in the plan and the audit log); only the missing steps are burned
+   * and those blocks are never written (the CLI's --keys-burned-elsewhere).
+   */
+  keysBurnedElsewhere?: boolean;
   /** Show the plan and stop. */
   dryRun?: boolean;
   /** The MAC given up front (the CLI's --confirm); otherwise `ui.confirmMac` asks. */
@@ -97,6 +103,7 @@ export async function burnKeys(board: BoardSession, req: BurnKeysRequest, ui: Ui
   const planFor = (hardening: boolean): BurnPlan => planBurnKeys(snap, {
     target: { chip: chip.chip, revision: chip.revision.major, mac: chip.mac.address },
     flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, hardening, history: history.records,
+    keysBurnedElsewhere: req.keysBurnedElsewhere ?? false,
   });
 
   let hardening = req.hardening;

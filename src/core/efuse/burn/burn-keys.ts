@@ -7,7 +7,7 @@ import { blockDataBytes } from '../coding';
 import { keyFileToBlockWords, keyFileToReadWords } from '../../crypto/efuse-key-layout';
 import { decodeEfuses, isThreeFour, type DecodedEfuses, type KeyBlockState } from '../decode';
 import type { EfuseSnapshot } from '../access';
-import { block0Changes, keyBlockChanges, type BurnPlan, type PlanStep } from './plan';
+import { block0Changes, keyBlockChanges, type BurnPlan, type PlanStep, type UnverifiedKey } from './plan';
 import { checkKeys, checkTarget, type BurnTarget } from './key-checks';
 import { HARDENING_FIELDS, hardeningLines } from './hardening';
 import { hex } from '../../util/hex';
@@ -30,6 +30,14 @@ export interface BurnKeysInput {
   hardening: boolean;
   /** Earlier audit records of this key store, to recognise steps of an interrupted run. */
   history?: readonly AuditRecord[];
+  /**
+   * The user says a key block that is already read- and write-protected holds the given key,
+   * burned by another tool (espefuse `burn_key flash_encryption` / `secure_boot_v1`) or from another
+   * workstation (the CLI's --keys-burned-elsewhere). Such a block cannot be read back, so the plan
+   * takes its key step as done, marks it NOT verified and never writes that block; without this, a
+   * protected block with no verified record in `history` is refused.
+   */
+  keysBurnedElsewhere?: boolean;
 }
 
 export const STEP = {
@@ -62,6 +70,9 @@ export function redactState(dec: DecodedEfuses): unknown {
 }
 
 interface Ctx {
+  keysBurnedElsewhere: boolean;
+  /** Key steps taken as done on the user's word alone, filled by keyStep. */
+  unverified: UnverifiedKey[];
   words: EfuseWords;
   dec: DecodedEfuses;
   threeFour: boolean;
@@ -76,10 +87,26 @@ function auditEvidence(history: readonly AuditRecord[], mac: string): Pick<Ctx, 
   const verified = new Map<string, string | undefined>();
   for (const r of mine) {
     if (r.phase === 'step-done' && r.step) verified.set(`${r.step}:${r.keyFingerprints?.[r.step] ?? ''}`, r.keyFingerprints?.[r.step]);
+    // A run whose plan found a key already in its readable block (read back and compared before
+    // anything was burned) may be cut off after protecting it: its intent line is the evidence, as
+    // no step-done line is written for a step that was already done. Keys taken on the user's word
+    // (not-verified) are no evidence.
+    if (r.phase === 'intent') {
+      for (const s of planSteps(r.plan)) {
+        if (s.status === 'done' && (s.verifiedBy === 'readback' || s.verifiedBy === 'audit') && s.keyFingerprint) verified.set(`${s.id}:${s.keyFingerprint}`, s.keyFingerprint);
+      }
+    }
   }
   const interruptedKeys = new Set<string>();
   for (const r of interruptedOperations(mine, mac)) for (const fp of Object.values(r.keyFingerprints ?? {})) interruptedKeys.add(fp);
   return { verified, interruptedKeys };
+}
+
+/** The steps of a plan as an intent line recorded it (JSON), keeping only well-formed ones. */
+function planSteps(plan: unknown): { id: string; status?: unknown; verifiedBy?: unknown; keyFingerprint?: string }[] {
+  const steps = (plan as { steps?: unknown } | undefined)?.steps;
+  if (!Array.isArray(steps)) return [];
+  return (steps as { id?: unknown; keyFingerprint?: unknown }[]).filter((s): s is { id: string; keyFingerprint?: string } => typeof s?.id === 'string' && (s.keyFingerprint === undefined || typeof s.keyFingerprint === 'string'));
 }
 
 function keyStep(ctx: Ctx, id: string, block: 1 | 2, key: Uint8Array, title: string, effect: string): PlanStep {
@@ -94,7 +121,18 @@ function keyStep(ctx: Ctx, id: string, block: 1 | 2, key: Uint8Array, title: str
   const base = { id, title, effect, block: block as EfuseBlock, fields: [] as PlanStep['fields'], protections: [] as string[], irreversible: true as const, keyFingerprint: fp };
   if (state.status === 'protected') {
     if (ctx.verified.has(`${id}:${fp}`)) return { ...base, registers: [], status: 'done', verifiedBy: 'audit' };
-    throw new UserError('E_KEY_BLOCK_PROTECTED', `${name} is already read-protected and no verified record says it holds this key (fingerprint ${fp}); burning it could never be checked, so nothing was burned.`);
+    if (state.writeable) {
+      // espefuse's burn_key (and the bootloader's own key generation) set RD_DIS and WR_DIS together;
+      // a block hidden but still writable was left by something else and may well be empty.
+      throw new UserError('E_KEY_BLOCK_HALF_PROTECTED', `${name} is read-protected but still writable (WR_DIS bit ${6 + block} not set), which is not how espefuse's burn_key or the bootloader leave a key, so it may be empty and cannot be checked; nothing was burned, and --keys-burned-elsewhere does not apply to it.`);
+    }
+    if (ctx.keysBurnedElsewhere) {
+      ctx.unverified.push({ step: id, block, keyFingerprint: fp, result: 'not verified', reason: `${name} was read- and write-protected before this run (burned by another tool or workstation); it reads as zeros, so it cannot be compared with the key file` });
+      return { ...base, registers: [], status: 'done', verifiedBy: 'not-verified' };
+    }
+    const other = ctx.dec.keyBlocks[block === 1 ? 2 : 1];
+    const otherNote = other.status === 'empty' ? ` (BLOCK${block === 1 ? 2 : 1} is empty: that run burns only the key it lacks and the missing flags, never ${name})` : '';
+    throw new UserError('E_KEY_BLOCK_PROTECTED', `${name} is already read-protected and no verified record says it holds this key (fingerprint ${fp}), so it cannot be checked; if espefuse or another workstation burned it, run again with --keys-burned-elsewhere to finish only the steps that do not write ${name}, the key then NOT verified${otherNote}; nothing was burned.`);
   }
   const current = blockDataBytes(ctx.words[block]!, ctx.threeFour);
   if (current.equals(data)) return { ...base, registers: [], status: 'done', verifiedBy: 'readback' };
@@ -163,7 +201,7 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
   }
   checkKeys(input.flashKey, input.secureBootKey, keyBytes(threeFour ? '3/4' : 'none'));
   const history = input.history ?? [];
-  const ctx: Ctx = { words: snap.words, dec, threeFour, ...auditEvidence(history, mac) };
+  const ctx: Ctx = { keysBurnedElsewhere: input.keysBurnedElsewhere ?? false, unverified: [], words: snap.words, dec, threeFour, ...auditEvidence(history, mac) };
 
   const steps: PlanStep[] = [
     keyStep(ctx, STEP.flashKey, 1, input.flashKey, 'Burn the flash-encryption key into BLOCK1',
@@ -185,7 +223,10 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
       'Closes the serial and JTAG ways to use or read the keys; afterwards the board can only be updated with images encrypted on the host.',
       HARDENING_FIELDS.map((name) => ({ name, value: 1 })), hardeningLines()));
   }
-  const warnings: string[] = [];
+  const warnings: string[] = inconsistentStateWarnings(dec);
+  if (ctx.keysBurnedElsewhere && ctx.unverified.length === 0) {
+    warnings.push('--keys-burned-elsewhere was given but no key block is read-protected without a verified record, so every key in this plan is verified as usual.');
+  }
   if (!input.hardening) warnings.push('Without --hardening the UART download mode can still encrypt and decrypt flash and JTAG stays open (Pycom\'s default flow).');
   const interrupted = interruptedOperations(history.filter((r) => r.operation === OPERATION), mac);
   const last = interrupted[interrupted.length - 1];
@@ -198,6 +239,7 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
     steps,
     warnings,
   };
+  if (ctx.unverified.length) plan.keysNotVerified = ctx.unverified;
   if (last) {
     // Every open run counts, not just the last: the first run and the user's rerun can both be cut off.
     const stepsDone = new Set(interrupted.flatMap((r) => [...completedSteps(history, r.id)]));
@@ -221,4 +263,30 @@ function cryptCntStep(ctx: Ctx): PlanStep {
   return block0Step(ctx, STEP.cryptCnt, 'Enable flash encryption (FLASH_CRYPT_CNT)',
     `An odd count turns flash encryption on: the ROM decrypts everything it reads. ${left} plaintext re-flash cycle${left === 1 ? '' : 's'} remain afterwards.`,
     [{ name: 'FLASH_CRYPT_CNT', value: 1 << bit, show: (v) => `0b${v.toString(2).padStart(7, '0')}` }], []);
+}
+
+/**
+ * Warnings for eFuse states no complete run leaves behind (esp32-boot-security.md §2.2, §3, §4;
+ * esp32-security-pitfalls.md 15, 18): what the state means on the chip and what Burn Keys will and
+ * will not do about it. Reads only readable blocks; a read-protected block says nothing.
+ */
+export function inconsistentStateWarnings(dec: DecodedEfuses): string[] {
+  const out: string[] = [];
+  const [b1, b2] = [dec.keyBlocks[1], dec.keyBlocks[2]];
+  if (dec.flashEncryptionEnabled && b1.status === 'empty') {
+    out.push('Flash encryption is already on (FLASH_CRYPT_CNT has an odd number of bits) but BLOCK1 is empty: the chip decrypts flash with an all-zero key, so nothing encrypted with a real key boots now; Burn Keys burns your flash-encryption key into BLOCK1 and protects it but does not touch FLASH_CRYPT_CNT, so the board boots again only once images encrypted with your key are flashed (pycom-secure flash).');
+  }
+  if (dec.flashEncryptionEnabled && b1.status === 'data') {
+    out.push('Flash encryption is already on but BLOCK1 is not read-protected: any program on the board can read the flash-encryption key; Burn Keys read-protects it once it reads back as your key (it refuses a different one).');
+  }
+  if (dec.secureBootV1 && b2.status === 'empty') {
+    out.push('Secure boot is already on (ABS_DONE_0) but BLOCK2 is empty: the ROM checks the bootloader digest at 0x0 against an all-zero key; Burn Keys burns your secure boot key into BLOCK2 and protects it and leaves ABS_DONE_0 on, so the board boots again only once a bootloader digest made with your key is flashed at 0x0 (pycom-secure flash).');
+  }
+  if (dec.secureBootV1 && b2.status === 'data') {
+    out.push('Secure boot is already on but BLOCK2 is not read-protected: any program on the board can read the secure boot key and sign a bootloader digest with it; Burn Keys read-protects it once it reads back as your key (it refuses a different one).');
+  }
+  if (!dec.flashEncryptionEnabled && dec.flashCryptCnt !== 0) {
+    out.push(`Flash encryption was on before and turned off again (FLASH_CRYPT_CNT has ${popcount(dec.flashCryptCnt)} bits set): turning it on uses one more bit, leaving fewer plaintext re-flash cycles (said in the FLASH_CRYPT_CNT step).`);
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import { readEfuses, type EfuseRegisterAccess } from '../access';
 import { blockDataBytes } from '../coding';
 import { decodeEfuses, isThreeFour, type DecodedEfuses } from '../decode';
 import { burnBlock, type EngineOptions } from './engine';
-import { pendingSteps, type BurnPlan } from './plan';
+import { pendingSteps, type BurnPlan, type UnverifiedKey } from './plan';
 import { HARDENING_FIELDS, STEP, keyRegisterBytes, redactState } from './burn-keys';
 
 /**
@@ -38,6 +38,8 @@ export interface ExecuteResult {
   closed: string[];
   /** Earlier interrupted runs left open because some step of theirs could not be verified, and why. */
   leftOpen: { id: string; reason: string }[];
+  /** Key blocks taken on the user's word (--keys-burned-elsewhere): the final state did NOT verify their keys. */
+  keysNotVerified: UnverifiedKey[];
 }
 
 export function checkConfirmation(plan: BurnPlan, confirmMac: string | undefined): void {
@@ -88,8 +90,11 @@ function finalChecks(dec: DecodedEfuses, plan: BurnPlan): string[] {
 export async function executeBurnKeys(access: EfuseRegisterAccess, plan: BurnPlan, o: ExecuteOptions): Promise<ExecuteResult> {
   checkConfirmation(plan, o.confirmMac);
   const keys = [o.flashKey, o.secureBootKey];
+  // Only keys this run can vouch for are listed as the board's; keys burned elsewhere go to keysNotVerified.
   const fps: Record<string, string> = {};
-  for (const s of plan.steps) if (s.keyFingerprint) fps[s.id] = s.keyFingerprint;
+  for (const s of plan.steps) if (s.keyFingerprint && s.verifiedBy !== 'not-verified') fps[s.id] = s.keyFingerprint;
+  const keysNotVerified = plan.keysNotVerified ?? [];
+  const unverifiedField = keysNotVerified.length ? { keysNotVerified: keysNotVerified.map((u) => ({ ...u })) } : {};
   const id = newOperationId();
   const log = (rec: Parameters<AuditLog['append']>[0]): void => {
     if (!o.audit) return;
@@ -98,7 +103,7 @@ export async function executeBurnKeys(access: EfuseRegisterAccess, plan: BurnPla
   };
   const common = { id, operation: plan.operation, mac: plan.mac, revision: o.revision ?? plan.revision, keyFingerprints: fps };
   const before = decodeEfuses(await readEfuses(access));
-  log({ ...common, phase: 'intent', plan, efuseBefore: redactState(before), ...(plan.resumes ? { message: `resumes interrupted run ${plan.resumes.id}` } : {}) });
+  log({ ...common, ...unverifiedField, phase: 'intent', plan, efuseBefore: redactState(before), ...(plan.resumes ? { message: `resumes interrupted run ${plan.resumes.id}` } : {}) });
   const burned: string[] = [];
   try {
     const pending = pendingSteps(plan);
@@ -118,9 +123,10 @@ export async function executeBurnKeys(access: EfuseRegisterAccess, plan: BurnPla
     const after = decodeEfuses(await readEfuses(access));
     const problems = finalChecks(after, plan);
     if (problems.length) throw new UserError('E_FINAL_STATE', `After the burn ${problems.join(', ')}; keep the board and the audit log and check it with \`efuse summary\`.`);
-    log({ ...common, phase: 'done', efuseAfter: redactState(after), result: 'ok' });
+    // The final checks cover protection and flags only: they never read a key, so they vouch for none burned elsewhere.
+    log({ ...common, ...unverifiedField, phase: 'done', efuseAfter: redactState(after), result: 'ok', ...(keysNotVerified.length ? { message: `final state reached; key${keysNotVerified.length === 1 ? '' : 's'} in ${keysNotVerified.map((u) => `BLOCK${u.block}`).join(' and ')} burned elsewhere, not verified` } : {}) });
     const { closed, leftOpen } = closeEarlierRuns(plan, id, o.audit, log, common);
-    return { id, burned, after, closed, leftOpen };
+    return { id, burned, after, closed, leftOpen, keysNotVerified };
   } catch (e) {
     // The device may be gone (power, cable): the record says so; the next run resumes from the state.
     const msg = e instanceof Error ? e.message : String(e);
@@ -138,8 +144,10 @@ function intendedSteps(intent: AuditRecord): { id: string; keyFingerprint?: stri
   const steps = (intent.plan as { steps?: unknown } | undefined)?.steps;
   if (!Array.isArray(steps)) return undefined;
   const out: { id: string; keyFingerprint?: string }[] = [];
-  for (const s of steps as { id?: unknown; keyFingerprint?: unknown }[]) {
+  for (const s of steps as { id?: unknown; keyFingerprint?: unknown; verifiedBy?: unknown }[]) {
     if (typeof s?.id !== 'string') return undefined;
+    // A key that run took on the user's word was never its to burn or verify: nothing to vouch for.
+    if (s.verifiedBy === 'not-verified') continue;
     const fp = typeof s.keyFingerprint === 'string' ? s.keyFingerprint : intent.keyFingerprints?.[s.id];
     out.push(fp ? { id: s.id, keyFingerprint: fp } : { id: s.id });
   }
@@ -158,7 +166,8 @@ function closeEarlierRuns(plan: BurnPlan, id: string, audit: AuditLog | undefine
   const closed: string[] = [];
   const leftOpen: ExecuteResult['leftOpen'] = [];
   if (!audit) return { closed, leftOpen };
-  const verified = new Map(plan.steps.map((s) => [s.id, s.keyFingerprint]));
+  // A key taken on the user's word (not-verified) cannot vouch for an earlier run's key step.
+  const verified = new Map(plan.steps.filter((s) => s.verifiedBy !== 'not-verified').map((s) => [s.id, s.keyFingerprint]));
   const open = interruptedOperations(audit.read().records.filter((r) => r.operation === plan.operation), plan.mac).filter((r) => r.id !== id);
   for (const r of open) {
     const steps = intendedSteps(r);

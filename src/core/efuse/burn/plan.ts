@@ -26,6 +26,16 @@ export interface FieldChange {
   to: string;
 }
 
+/** A key block the plan trusts without evidence; the fingerprint is of the key file the user gave. */
+export interface UnverifiedKey {
+  step: string;
+  block: 1 | 2;
+  keyFingerprint: string;
+  /** Always 'not verified': kept as text so the audit log says it in words. */
+  result: 'not verified';
+  reason: string;
+}
+
 export type StepStatus = 'pending' | 'done';
 
 export interface PlanStep {
@@ -41,8 +51,12 @@ export interface PlanStep {
   /** Every eFuse step is permanent; kept explicit so the renderer and the editor say so. */
   irreversible: true;
   status: StepStatus;
-  /** How a done step was confirmed: read back now, or by an earlier verified audit record. */
-  verifiedBy?: 'readback' | 'audit';
+  /**
+   * How a done step was confirmed: read back now, or by an earlier verified audit record; or
+   * `not-verified`: a key block that was read-protected before any run of this key store (espefuse,
+   * another workstation) and taken as done only because the user said so (--keys-burned-elsewhere).
+   */
+  verifiedBy?: 'readback' | 'audit' | 'not-verified';
   keyFingerprint?: string;
   /** The engine input; a function so the plan serialises without key material. */
   burn?: () => BlockBurn;
@@ -57,6 +71,12 @@ export interface BurnPlan {
   before: unknown;
   steps: PlanStep[];
   warnings: string[];
+  /**
+   * Key blocks taken as already holding the given key without any check (--keys-burned-elsewhere):
+   * read-protected blocks read as zeros, so nothing can compare them with the key file. Empty or
+   * absent when every key was read back or has a verified audit record.
+   */
+  keysNotVerified?: UnverifiedKey[];
   /** Set when an earlier run of this operation was interrupted and this plan finishes it. */
   resumes?: {
     /** The most recent interrupted run. */
@@ -107,7 +127,9 @@ export function renderPlan(plan: BurnPlan): string {
     if (earlier.length) lines.push(`Earlier interrupted run${earlier.length === 1 ? '' : 's'} ${earlier.map((r) => `${r.id} (started ${r.time})`).join(', ')} ${earlier.length === 1 ? 'is' : 'are'} closed too once ${earlier.length === 1 ? 'its' : 'their'} steps are verified.`);
   }
   plan.steps.forEach((s, i) => {
-    const tag = s.status === 'done' ? `already done (verified by ${s.verifiedBy ?? 'readback'})` : 'PERMANENT, cannot be undone';
+    const tag = s.status === 'done'
+      ? (s.verifiedBy === 'not-verified' ? 'burned elsewhere, read-protected: NOT verified against the key file' : `already done (verified by ${s.verifiedBy ?? 'readback'})`)
+      : 'PERMANENT, cannot be undone';
     lines.push('');
     lines.push(`${i + 1}. ${s.title}  [${tag}]`);
     lines.push(`   ${s.effect}`);
@@ -121,6 +143,11 @@ export function renderPlan(plan: BurnPlan): string {
     }
     for (const p of s.protections) lines.push(`   then: ${p}`);
   });
+  const unverified = plan.keysNotVerified ?? [];
+  if (unverified.length) {
+    lines.push('');
+    lines.push(`NOT VERIFIED: ${unverified.map((u) => `BLOCK${u.block} (key file fingerprint ${u.keyFingerprint})`).join(' and ')} ${unverified.length === 1 ? 'was' : 'were'} read-protected before this run, so ${unverified.length === 1 ? 'it reads' : 'they read'} as zeros and cannot be compared with the key file${unverified.length === 1 ? '' : 's'}; this plan trusts --keys-burned-elsewhere that ${unverified.length === 1 ? 'it holds that key' : 'they hold those keys'}, and if not, images made with ${unverified.length === 1 ? 'it' : 'them'} will not boot on this board.`);
+  }
   if (plan.warnings.length) {
     lines.push('');
     for (const w of plan.warnings) lines.push(`Warning: ${w}`);
