@@ -96,3 +96,12 @@ export { otaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
 export { predictBootOnBoard } from './workflows/predict-boot';
 export type { PredictBootOutcome, PredictBootRequest } from './workflows/predict-boot';
+
+// Issue #12 D: files read the way the chip reads them (signature block where the bootloader finds it, file kinds named).
+export { describeFile } from './image/describe-image';
+export { identifyFile } from './image/file-kind';
+export type { FileIdentity, FileKind } from './image/file-kind';
+export { describeTrailer, signatureBlockAt } from './image/signature-block';
+export type { SignatureBlockLocation, Trailer } from './image/signature-block';
+export { verifyFileSignature } from './image/verify-file';
+export type { FileSignatureCheck } from './image/verify-file';
