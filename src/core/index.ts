@@ -100,3 +100,11 @@ export type { PredictBootOutcome, PredictBootRequest } from './workflows/predict
 // Issue 13 point 6: espefuse v4.12's summary, field by field (efuse summary reads APB_CTL_DATE too).
 export { readSummarySource } from './efuse/summary';
 export type { SummaryJsonEntry, SummarySource } from './efuse/summary';
+// Issue #12 D: files read the way the chip reads them (signature block where the bootloader finds it, file kinds named).
+export { describeFile } from './image/describe-image';
+export { identifyFile } from './image/file-kind';
+export type { FileIdentity, FileKind } from './image/file-kind';
+export { describeTrailer, signatureBlockAt } from './image/signature-block';
+export type { SignatureBlockLocation, Trailer } from './image/signature-block';
+export { verifyFileSignature } from './image/verify-file';
+export type { FileSignatureCheck } from './image/verify-file';

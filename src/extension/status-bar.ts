@@ -11,9 +11,9 @@ export class StatusBar implements vscode.Disposable {
   private readonly port = vscode.window.createStatusBarItem('pycom.port', vscode.StatusBarAlignment.Left, 49);
 
   constructor(private readonly state: UiState, private readonly hasProject: () => boolean, private readonly board: () => string) {
-    this.flash.name = 'Pycom: Flash';
+    this.flash.name = 'Pycom Flash';
     this.flash.command = 'pycom.flashFirmware';
-    this.port.name = 'Pycom: Port';
+    this.port.name = 'Pycom Port';
     this.port.command = 'pycom.selectPort';
     this.update();
   }

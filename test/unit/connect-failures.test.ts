@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import type { ModemSignals, Transport, TransportCapabilities, Unsubscribe } from '../../src/core/transport/transport';
 import { Listeners } from '../../src/core/transport/listeners';
 import { connect } from '../../src/core/connect/connect';
-import { picEnterDownload, picExitDownload } from '../../src/core/connect/pic';
+import { classifyPicAnswer, picEnterDownload, picExitDownload } from '../../src/core/connect/pic';
+import { enterDownloadMode } from '../../src/core/connect/download-mode';
 import { analyzeBootLog } from '../../src/core/boot/boot-log';
 import { mapSerialError } from '../../src/core/transport/serial';
 import { instantSleepClock } from '../../src/core/loader/clock';
@@ -90,6 +91,63 @@ describe('Pycom PIC protocol (pycom.md §2.4, byte for byte)', () => {
   it('no PIC answer: specific error', async () => {
     const t = new RecordingTransport(pic(undefined));
     await assert.rejects(picEnterDownload(t, fastPic), (e: unknown) => isUserError(e) && e.code === 'E_PIC_NO_ANSWER');
+  });
+});
+
+/** A port without a PIC where MicroPython's REPL answers whatever arrives (issue #12 E). */
+function repl(reply: Buffer) {
+  return (): Buffer => reply;
+}
+
+describe('a PIC is reported only when it answered like one (issue #12 E)', () => {
+  const REPL_REPLIES: [string, Buffer][] = [
+    ['two backspaces (read as "PIC firmware 2056" before)', Buffer.from([0x08, 0x08])],
+    ['a backspace and a space', Buffer.from([0x08, 0x20])],
+    ['the REPL prompt', Buffer.from('\r\n>>> ')],
+    ['the raw REPL banner', Buffer.from('raw REPL; CTRL-B to exit\r\n>')],
+    ['the MicroPython banner', Buffer.from('Pycom MicroPython 1.20.2.r4 [v1.11-ffb0e1c] on 2021-01-12; GPy with ESP32\r\n>>> ')],
+  ];
+  for (const [what, bytes] of REPL_REPLIES) {
+    it(`${what}: says a MicroPython REPL answered, switches nothing, port back at 8 bits`, async () => {
+      const t = new RecordingTransport(repl(bytes));
+      await assert.rejects(picEnterDownload(t, fastPic), (e: unknown) => {
+        assert.ok(isUserError(e), String(e));
+        assert.equal(e.code, 'E_PIC_REPL_ANSWERED');
+        assert.match(e.message, /^A MicroPython REPL answered on \/dev\/ttyFAKE0 .*not the expansion board's PIC, so the module was not switched to download mode: .*--reset none\.$/);
+        assert.doesNotMatch(e.message, /PIC firmware \d/);
+        return true;
+      });
+      assert.deepEqual(t.writes(), ['11'], 'nothing but the version request was sent');
+      assert.equal(t.dataBits, 8);
+    });
+  }
+
+  it('enter-download through a REPL: no "PIC firmware 2056", no "download mode" claim', async () => {
+    const t = new RecordingTransport(repl(Buffer.from([0x08, 0x08])));
+    await assert.rejects(enterDownloadMode(t, 'pic', undefined, instantSleepClock), (e: unknown) => isUserError(e) && e.code === 'E_PIC_REPL_ANSWERED' && !/2056/.test(e.message));
+    assert.deepEqual(t.writes(), ['11']);
+  });
+
+  it('connect --reset pic through a REPL fails with what answered instead of logging a PIC version', async () => {
+    const t = new RecordingTransport(repl(Buffer.from([0x08, 0x08])));
+    const logged: string[] = [];
+    await assert.rejects(connect(t, { reset: 'pic', clock: instantSleepClock, syncTimeoutMs: 20, attempts: 1, log: (l: string) => logged.push(l) }), (e: unknown) => isUserError(e) && e.code === 'E_PIC_REPL_ANSWERED');
+    assert.deepEqual(logged.filter((l) => /PIC firmware/.test(l)), []);
+  });
+
+  it('other bytes, or a third byte after a 2-byte answer, are not a PIC either', async () => {
+    for (const bytes of [Buffer.from([0x0c, 0x00, 0x0c]), Buffer.from([0x0c, 0x01]), Buffer.from([0x00, 0x00]), Buffer.from([0x55])]) {
+      const t = new RecordingTransport(repl(bytes));
+      await assert.rejects(picEnterDownload(t, fastPic), (e: unknown) => isUserError(e) && e.code === 'E_PIC_NOT_A_PIC' && e.message.includes(bytes.toString('hex').slice(0, 2)), bytes.toString('hex'));
+      assert.deepEqual(t.writes(), ['11']);
+    }
+  });
+
+  it('the classifier: exactly two bytes, high byte zero, non-zero version', () => {
+    assert.deepEqual(classifyPicAnswer(Buffer.from([12, 0])), { kind: 'pic', version: 12 });
+    assert.deepEqual(classifyPicAnswer(Buffer.alloc(0)), { kind: 'none' });
+    assert.equal(classifyPicAnswer(Buffer.from([8, 8])).kind, 'repl');
+    assert.equal(classifyPicAnswer(Buffer.from([12, 0, 0])).kind, 'other');
   });
 });
 

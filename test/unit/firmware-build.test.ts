@@ -9,6 +9,7 @@ import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { generationForVersion } from '../../src/core/firmware/generations';
 import { FIXTURE_IDF, FIXTURE_TOOLCHAIN_BIN, FIXTURE_TREE } from '../../scripts/make-fixture-firmware';
 import { KEYS, tmpDir } from './flash-harness';
+import { allCommands } from '../../src/cli/main';
 
 function copyTree(): string {
   const dst = path.join(tmpDir('fw-'), 'pycom-micropython-sigfox');
@@ -83,6 +84,31 @@ describe('firmware build runner (fixture tree, plain make)', () => {
     await assert.rejects(runBuild(opts(root, { env: { ...ENV, IDF_PATH: '/nonexistent/idf' } })), /does not exist/);
     await assert.rejects(runBuild(opts(root, { flashKey: 'missing.bin' })), /flash encryption key .*missing\.bin does not exist/);
     await assert.rejects(runBuild(opts(root, { make: 'no-such-make' })), /was not found on PATH/);
+  });
+
+  it('a build with an empty key store names the real commands that create each key (issue #12 E), and builds nothing', async () => {
+    const root = copyTree();
+    const store = tmpDir('empty-store-');
+    const sk = path.join(store, 'secure_boot_signing_key.pem');
+    const fk = path.join(store, 'flash_encryption_key.bin');
+    const names = new Set(allCommands.map((c) => c.name));
+    await assert.rejects(runBuild(opts(root, { signingKey: sk, flashKey: fk })), (e: Error) => {
+      const m = /`pycom-secure ([a-z-]+) (\S+)`/.exec(e.message);
+      assert.ok(m, e.message);
+      assert.equal(m[1], 'generate-signing-key');
+      assert.ok(names.has(m[1]!), `${m[1]} is a CLI command`);
+      assert.equal(m[2], sk);
+      assert.match(e.message, /"Pycom: Generate Keys"/);
+      return true;
+    });
+    fs.writeFileSync(sk, 'placeholder');
+    await assert.rejects(runBuild(opts(root, { signingKey: sk, flashKey: fk })), (e: Error) => {
+      assert.ok(e.message.includes(`\`pycom-secure generate-flash-encryption-key ${fk}\``), e.message);
+      assert.ok(names.has('generate-flash-encryption-key'));
+      return true;
+    });
+    assert.equal(fs.existsSync(path.join(root, 'esp32', 'build')), false, 'nothing was built');
+    assert.equal(fs.existsSync(fk), false, 'no key was written');
   });
 
   it('parses gcc diagnostics, with and without column, and ignores other lines', () => {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Args, OptionSpec } from '../args';
 import type { CliCommand, CliIo } from '../command';
-import { checksumOk, codingForKeyLength, decryptFlashData, describeImage, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSigningKey, hashOk, KeyStore, readEspImage, readHardwareKeyFile, readInputFile, readSigningKeyFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, UserError, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
+import { codingForKeyLength, decryptFlashData, describeFile, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSigningKey, KeyStore, readHardwareKeyFile, readInputFile, readSigningKeyFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, UserError, verifyFileSignature, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
 
 // Option spellings: espsecure v5 (hyphens) first, v4 underscores and short forms as aliases.
 const VERSION: OptionSpec = { name: 'version' };
@@ -179,9 +179,9 @@ function alreadySigned(data: Uint8Array, publicKey: Uint8Array): boolean {
 
 const verifySignature: CliCommand = {
   name: 'verify-signature',
-  summary: 'Check the secure boot v1 signature at the end of a signed file.',
+  summary: 'Check the secure boot v1 signature of a signed app or partition table, found where the bootloader finds it.',
   usage: 'verify-signature [--version 1] --keyfile KEY DATAFILE',
-  help: 'KEY may be the signing key (SEC1 PEM), a PUBLIC KEY PEM, or the 64-byte file from extract-public-key.',
+  help: 'KEY may be the signing key (SEC1 PEM), a PUBLIC KEY PEM, or the 64-byte file from extract-public-key. An app\'s block is read right after the image and a partition table\'s at 0xC00, as the bootloader reads them (padding after the block is ignored); other files end with their block, as espsecure reads them. A bootloader, a digest image or ciphertext is named as such.',
   options: [VERSION, KEYFILE],
   run(args, io) {
     requireV1(args);
@@ -189,10 +189,12 @@ const verifySignature: CliCommand = {
     const dataFile = args.positional(0, 'DATAFILE');
     const pub = readVerifyingKeyFile(args.need('keyfile'));
     const signed = readInputFile(dataFile, 'signed file');
-    if (!verifySignedData(signed, pub, `The signed file ${dataFile}`)) {
+    const r = verifyFileSignature(signed, pub, dataFile);
+    if (!r.valid) {
       throw new UserError('E_SIG_INVALID', `Signature is not valid: ${dataFile} was not signed by key ${fingerprint(pub)}, or was modified after signing.`);
     }
-    io.out(`Signature is valid (key ${fingerprint(pub)}).`);
+    if (r.trailer) io.err(`Note: the signature block is followed by ${r.trailer}; the bootloader does not read them.`);
+    io.out(`Signature is valid (key ${fingerprint(pub)}${r.identity.kind === 'unknown' ? '' : `; ${r.identity.what}, block at offset 0x${r.at.toString(16)}`}).`);
   },
 };
 
@@ -229,17 +231,17 @@ function flashCommand(direction: 'encrypt' | 'decrypt'): CliCommand {
 
 const imageInfo: CliCommand = {
   name: 'image-info',
-  summary: 'Show an ESP32 image: header, segments, checksum, appended hash, signature block.',
+  summary: 'Show what a file is (app, bootloader, digest image, partition table) and its header, segments, checksum, hash, signature block.',
   usage: 'image-info IMAGE',
-  help: 'Exits 1 when the checksum or the appended SHA-256 is wrong.',
+  help: 'The signature block is looked for where the bootloader looks (right after an app image, at 0xC00 in a partition table); what follows it is reported as padding or data. Ciphertext is named as such. Exits 1 when the checksum or the appended SHA-256 is wrong.',
   options: [],
   run(args, io) {
     args.maxPositionals(1);
     const file = args.positional(0, 'IMAGE');
     const data = readInputFile(file, 'image');
-    const img = readEspImage(data, `The image ${file}`);
-    for (const line of describeImage(img, data.length)) io.out(line);
-    return checksumOk(img) && hashOk(img) !== false ? 0 : 1;
+    const r = describeFile(data, file);
+    for (const line of r.lines) io.out(line);
+    return r.ok ? 0 : 1;
   },
 };
 

@@ -1,6 +1,6 @@
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { bootloaderDigestInput, computeBootloaderDigest } from '../crypto/bootloader-digest';
-import { verifySignedData } from '../crypto/signature';
+import { verifySignatureAt } from '../crypto/signature';
 import { readEspImage, checksumOk, hashOk, type EspImage } from '../image/esp-image';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
 import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS } from '../chip/esp32';
@@ -173,13 +173,8 @@ export function predictBoot(input: BootInput): BootVerdict {
   const tableBytes = view(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN + 68);
   if (e.absDone0 && profile.secureBoot && input.signingPublicKey) {
     log.push('I (0) boot: Verifying partition table signature...');
-    let ok = false;
-    try {
-      ok = verifySignedData(tableBytes, input.signingPublicKey);
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
+    // The block at +0xC00, as the bootloader reads it (image/signature-block.ts).
+    if (!verifySignatureAt(tableBytes, TABLE_MAX_LEN, input.signingPublicKey)) {
       log.push('E (0) boot: Failed to verify partition table signature.', 'E (0) boot: load partition table error!');
       return fail('partition-table', 'The bootloader stops with "Failed to verify partition table signature.": the partition table is not signed with the key the bootloader trusts.', log, e, false);
     }
@@ -207,13 +202,8 @@ export function predictBoot(input: BootInput): BootVerdict {
   }
   if (e.absDone0 && profile.secureBoot && input.signingPublicKey) {
     log.push('I (0) esp_image: Verifying image signature...');
-    let ok = false;
-    try {
-      ok = verifySignedData(appBytes.subarray(0, img.imageEnd + 68), input.signingPublicKey);
-    } catch {
-      ok = false;
-    }
-    if (!ok) {
+    // The block where the image reader found it: right after the image (image/signature-block.ts).
+    if (!verifySignatureAt(appBytes, img.signature.at, input.signingPublicKey)) {
       log.push('E (0) secure_boot: Secure boot signature verification failed');
       return fail('no-app', 'The bootloader refuses the app: "Secure boot signature verification failed" (not signed with the signing key whose digest is in BLOCK2).', log, e, false);
     }

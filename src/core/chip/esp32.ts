@@ -59,6 +59,18 @@ export const SECTOR_SIZE = 0x1000;
 /** SPI flash program page, bytes. */
 export const PAGE_SIZE = 0x100;
 
+/**
+ * Address windows the CPU reaches through the flash cache (ESP32 Technical Reference Manual,
+ * system address map: external memory DROM0 0x3F400000-0x3F7FFFFF on the data bus, IROM0
+ * 0x400C2000-0x40BFFFFF on the instruction bus), as [start, end) pairs. An app maps segments
+ * there; a second-stage bootloader is loaded by the ROM into internal RAM only, so an image with
+ * no segment in these windows is read as a bootloader. Used only to name a file's kind.
+ */
+export const FLASH_MAPPED_WINDOWS: readonly (readonly [number, number])[] = [
+  [0x3f400000, 0x3f800000],
+  [0x400c2000, 0x40c00000],
+];
+
 // ---- eFuse key blocks ----
 
 /** espefuse's CODING_SCHEME values this product handles. */

@@ -57,6 +57,10 @@ export const MESSAGES = {
 
   E_PIC_NO_ANSWER: (c) =>
     `The expansion board's PIC on ${c.port} did not answer: replug the board (or use --reset none and connect P2 to GND by hand) and try again.`,
+  E_PIC_REPL_ANSWERED: (c) =>
+    `A MicroPython REPL answered on ${c.port} (${c.detail ?? 'REPL output'}), not the expansion board's PIC, so the module was not switched to download mode: this port has no PIC in front of the module, so use --reset classic if the adapter has DTR/RTS, or connect P2 (GPIO0) to GND, press reset and use --reset none.`,
+  E_PIC_NOT_A_PIC: (c) =>
+    `Something other than the expansion board's PIC answered on ${c.port} (${c.detail ?? 'unexpected bytes'}), so the module was not switched to download mode: check that this is the board's port, or connect P2 (GPIO0) to GND, press reset and use --reset none.`,
   E_PIC_FIRMWARE_OLD: (c) =>
     `The expansion board's PIC firmware on ${c.port} is version ${c.value ?? '?'}, older than 6, so it cannot switch the module into download mode: update the expansion board firmware with Pycom's DFU tool (see Pycom's "Updating Expansion Board Firmware" guide), or connect P2 to GND by hand with --reset none.`,
   E_NO_MODEM_LINES: (c) =>

@@ -50,23 +50,68 @@ export interface PicOptions {
   replyTimeoutMs?: number;
 }
 
-/** Reads up to `n` raw bytes (PIC replies are not SLIP) within the timeout. */
-function readRaw(t: Transport, n: number, timeoutMs: number, clock: Clock): Promise<Buffer> {
+/**
+ * Reads raw bytes (PIC replies are not SLIP) until `timeoutMs`, or until at least `enough` bytes
+ * arrived and the line then stayed quiet for `quietMs`; at most `max` bytes are kept. Waiting for
+ * the quiet gap is what lets a 2-byte PIC reply be told apart from the start of longer output.
+ */
+function readRaw(t: Transport, timeoutMs: number, clock: Clock, enough: number, quietMs: number, max = 64): Promise<Buffer> {
   return new Promise((resolve) => {
     const got: Buffer[] = [];
     let len = 0;
+    let cancelQuiet: (() => void) | undefined;
     const done = (): void => {
       unsub();
       cancel();
-      resolve(Buffer.concat(got).subarray(0, n));
+      cancelQuiet?.();
+      resolve(Buffer.concat(got).subarray(0, max));
     };
     const unsub = t.onData((chunk) => {
       got.push(chunk);
       len += chunk.length;
-      if (len >= n) done();
+      if (len >= max) return done();
+      if (len >= enough) {
+        cancelQuiet?.();
+        cancelQuiet = clock.timer(quietMs, done);
+      }
     });
     const cancel = clock.timer(timeoutMs, done);
   });
+}
+
+/** How long the line must stay quiet after 2 bytes before they count as the whole FW_VER reply. */
+export const PIC_QUIET_MS = 40;
+
+/**
+ * What answered a FW_VER request (pycom.md §2.2: the PIC replies exactly 2 bytes, value = b0 +
+ * 256·b1). A MicroPython REPL behind a port without a PIC echoes and edits its line instead
+ * (backspaces, "\r\n>>> ", "raw REPL"), which must never be read as a version.
+ */
+export type PicAnswer =
+  | { kind: 'pic'; version: number }
+  | { kind: 'none' }
+  | { kind: 'repl'; bytes: Buffer }
+  | { kind: 'other'; bytes: Buffer };
+
+const REPL_MARKERS = ['>>>', 'raw REPL', 'MicroPython', 'Type "help()"', '\r\n...'];
+
+/**
+ * Classifies the bytes received after FW_VER. A PIC answer is exactly two bytes with a zero high
+ * byte and a non-zero version. UNCONFIRMED: pycom.md only says value = b0 + 256·b1 and pypic
+ * prints "0.0.N"; no PIC firmware ≥ 256 is known, so a non-zero high byte is treated as "not a
+ * PIC" (the conservative side: nothing is switched, and the user is told what answered).
+ */
+export function classifyPicAnswer(b: Buffer): PicAnswer {
+  if (b.length === 0) return { kind: 'none' };
+  if (b.length === 2 && b[1] === 0 && b[0]! > 0) return { kind: 'pic', version: b[0]! };
+  const text = b.toString('latin1');
+  if (b.includes(0x08) || REPL_MARKERS.some((m) => text.includes(m))) return { kind: 'repl', bytes: b };
+  return { kind: 'other', bytes: b };
+}
+
+/** At most 16 received bytes as hex, for a message (never key material: this is serial noise). */
+function shown(b: Buffer): string {
+  return `${b.length} byte${b.length === 1 ? '' : 's'}: ${b.subarray(0, 16).toString('hex').replace(/(..)(?!$)/g, '$1 ')}${b.length > 16 ? ' …' : ''}`;
 }
 
 async function runSteps(t: Transport, steps: readonly PicStep[], clock: Clock): Promise<void> {
@@ -76,13 +121,11 @@ async function runSteps(t: Transport, steps: readonly PicStep[], clock: Clock): 
   }
 }
 
-/** Asks the PIC for its firmware version (2-byte reply, little-endian). */
-export async function picFirmwareVersion(t: Transport, opts: PicOptions): Promise<number | undefined> {
-  const reply = readRaw(t, 2, opts.replyTimeoutMs ?? PIC_REPLY_TIMEOUT_MS, opts.clock);
+/** Asks for the PIC firmware version and says what answered (see `classifyPicAnswer`). */
+export async function picFirmwareVersion(t: Transport, opts: PicOptions): Promise<PicAnswer> {
+  const reply = readRaw(t, opts.replyTimeoutMs ?? PIC_REPLY_TIMEOUT_MS, opts.clock, 2, PIC_QUIET_MS);
   await t.write(Uint8Array.from([PIC_FW_VER]));
-  const b = await reply;
-  if (b.length === 0) return undefined;
-  return b[0]! + 256 * (b[1] ?? 0);
+  return classifyPicAnswer(await reply);
 }
 
 /**
@@ -93,12 +136,16 @@ async function picSession(t: Transport, steps: readonly PicStep[], opts: PicOpti
   await t.setBaud(115200);
   await t.setDataBits(5);
   try {
-    const version = await picFirmwareVersion(t, opts);
-    if (version === undefined) throw fail('E_PIC_NO_ANSWER', { port: t.url });
-    if (version < PIC_MIN_FIRMWARE) throw fail('E_PIC_FIRMWARE_OLD', { port: t.url, value: version });
+    const answer = await picFirmwareVersion(t, opts);
+    // Nothing is sent after FW_VER unless a PIC answered like one.
+    if (answer.kind === 'none') throw fail('E_PIC_NO_ANSWER', { port: t.url });
+    if (answer.kind === 'repl') throw fail('E_PIC_REPL_ANSWERED', { port: t.url, detail: shown(answer.bytes) });
+    if (answer.kind === 'other') throw fail('E_PIC_NOT_A_PIC', { port: t.url, detail: shown(answer.bytes) });
+    if (answer.version < PIC_MIN_FIRMWARE) throw fail('E_PIC_FIRMWARE_OLD', { port: t.url, value: answer.version });
     await runSteps(t, steps, opts.clock);
-    await readRaw(t, 10, opts.replyTimeoutMs ?? PIC_REPLY_TIMEOUT_MS, opts.clock);
-    return version;
+    // Drain the PIC's leftovers (pypic reads up to 10 bytes).
+    await readRaw(t, opts.replyTimeoutMs ?? PIC_REPLY_TIMEOUT_MS, opts.clock, 10, 0, 10);
+    return answer.version;
   } finally {
     await t.setDataBits(8);
   }

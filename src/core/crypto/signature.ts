@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { UserError } from '../errors';
 import type { EcPrivateKey } from './signing-key';
+import { SIGNATURE_BLOCK_LEN } from '../image/signature-block';
+
+export { SIGNATURE_BLOCK_LEN };
 
 /**
  * Secure boot v1 image signatures: ECDSA P-256 over SHA-256 of the whole file, appended as a
@@ -10,7 +13,6 @@ import type { EcPrivateKey } from './signing-key';
  * too, or half of all valid espsecure signatures would be refused.
  */
 
-export const SIGNATURE_BLOCK_LEN = 68;
 // We hash with node:crypto (native, ~20x faster than a JS SHA-256 on multi-MiB apps) and hand
 // noble the digest; RFC 6979 derives k from that same digest, so the bytes are unchanged.
 const OPTS = { prehash: false, lowS: false } as const;
@@ -50,7 +52,20 @@ function verifyDigest(digest: Uint8Array, sig: Uint8Array, publicKey: Uint8Array
 }
 
 /**
- * Checks a signed file against a 64-byte X‖Y public key. Returns false for a wrong signature;
+ * Checks the signature block at `at` (version word, then r‖s) over `data[0, at)` against a 64-byte
+ * X‖Y public key, as the bootloader does once it has located the block. False when the block's
+ * version is not 0, it does not fit, or the signature does not verify.
+ */
+export function verifySignatureAt(data: Uint8Array, at: number, publicKey: Uint8Array): boolean {
+  if (at < 0 || data.length < at + SIGNATURE_BLOCK_LEN) return false;
+  if ((data[at]! | data[at + 1]! | data[at + 2]! | data[at + 3]!) !== 0) return false;
+  return verifyDigest(sha256(data.subarray(0, at)), data.subarray(at + 4, at + SIGNATURE_BLOCK_LEN), publicKey);
+}
+
+/**
+ * Checks a file whose last 68 bytes are its signature block (espsecure verify_signature's reading;
+ * for images and partition tables use `verifyFileSignature`, which reads them as the bootloader does)
+ * against a 64-byte X‖Y public key. Returns false for a wrong signature;
  * throws when the file cannot be a signed image at all.
  */
 export function verifySignedData(signed: Uint8Array, publicKey: Uint8Array, file = 'The signed file'): boolean {
@@ -62,5 +77,5 @@ export function verifySignedData(signed: Uint8Array, publicKey: Uint8Array, file
   if (version !== 0) {
     throw new UserError('E_SIG_VERSION', `${file} ends with a signature block of version ${version}, but secure boot v1 only has version 0; the file is not signed with sign-data --version 1, or it was modified.`);
   }
-  return verifyDigest(sha256(signed.subarray(0, at)), signed.subarray(at + 4), publicKey);
+  return verifySignatureAt(signed, at, publicKey);
 }

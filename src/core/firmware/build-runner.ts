@@ -80,10 +80,11 @@ export function preflight(o: BuildOptions): void {
   if (!fs.existsSync(idf)) {
     throw new UserError('E_NO_IDF', `IDF_PATH points to ${idf}, which does not exist; set it to your pycom-esp-idf checkout.`);
   }
-  for (const [file, what] of [[o.signingKey, 'secure boot signing key'], [o.flashKey, 'flash encryption key']] as const) {
+  // Each key names the CLI command that makes exactly that file, and the editor command that fills the key store.
+  for (const [file, what, command] of [[o.signingKey, 'secure boot signing key', 'pycom-secure generate-signing-key'], [o.flashKey, 'flash encryption key', 'pycom-secure generate-flash-encryption-key']] as const) {
     const abs = path.resolve(o.esp32Dir, file);
     if (!fs.existsSync(abs)) {
-      throw new UserError('E_NO_KEY_FILE', `The ${what} ${abs} does not exist; create it with \`pycom-secure keys generate\` (or give its path) before building with SECURE=on.`);
+      throw new UserError('E_NO_KEY_FILE', `The ${what} ${abs} does not exist; create it with \`${command} ${abs}\` (or "Pycom: Generate Keys" in the editor) before building with SECURE=on.`);
     }
   }
 }

@@ -61,7 +61,7 @@ export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
     partitionTableFile: 'lib/partitions.bin_enc',
     factoryFile: '{app}_enc_0x10000',
     plainAppKept: true,
-    knownIssues: ['1.20.0.rc1-rc4 encrypt the OTA copy for 0x1A0000 while the OTA slot is at 0x1C0000: that file can never boot; pycom-secure re-encrypts the app for the real slot instead.'],
+    knownIssues: ['1.20.0.rc1-rc4 encrypt the OTA copy for 0x1A0000 while the OTA slot is at 0x1C0000: that file can never boot; `pycom-secure ota-image` re-encrypts the app for the real slot instead.'],
   },
   'C-rc5-11': {
     id: 'C-rc5-11',

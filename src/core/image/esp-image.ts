@@ -1,19 +1,20 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
 import { hex } from '../util/hex';
+import { SIGNATURE_BLOCK_LEN, signatureBlockAt, type SignatureBlockLocation } from './signature-block';
+
+export { SIGNATURE_BLOCK_LEN };
 
 /**
  * Reader for the ESP32 application/bootloader image format (what esptool elf2image writes and
  * the ROM/bootloader loads): 8-byte common header, 16-byte extended header, segments, a checksum
  * byte at an offset ≡ 15 (mod 16), an optional SHA-256, and optionally a secure boot v1
- * signature block after that.
+ * signature block after that, found where the bootloader finds it (signature-block.ts).
  */
 
 export const IMAGE_MAGIC = 0xe9;
 export const HEADER_LEN = 24;
 export const MAX_SEGMENTS = 16;
-/** Secure boot v1 signature block: uint32 version (0) + r‖s. */
-export const SIGNATURE_BLOCK_LEN = 68;
 const CHECKSUM_SEED = 0xef;
 
 export interface ImageSegment {
@@ -45,8 +46,10 @@ export interface EspImage {
   imageEnd: number;
   /** Bytes after imageEnd. */
   trailingBytes: number;
-  /** True when the trailer is exactly one 68-byte block with a zero version word. */
+  /** A signature block is at imageEnd, where the bootloader reads it (padding may follow it). */
   signatureBlockPresent: boolean;
+  /** The signature block as the bootloader finds it, and what follows. */
+  signature: SignatureBlockLocation;
 }
 
 const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
@@ -103,6 +106,7 @@ export function readEspImage(data: Uint8Array, what = 'The image'): EspImage {
     imageEnd,
     trailingBytes: 0,
     signatureBlockPresent: false,
+    signature: { at: imageEnd, present: false, trailer: { offset: imageEnd, length: 0, kind: 'none', text: '' } },
   };
   if (image.hashAppended) {
     if (imageEnd + 32 > data.length) {
@@ -114,14 +118,17 @@ export function readEspImage(data: Uint8Array, what = 'The image'): EspImage {
   }
   image.imageEnd = imageEnd;
   image.trailingBytes = data.length - imageEnd;
-  image.signatureBlockPresent = image.trailingBytes === SIGNATURE_BLOCK_LEN && u32(data, imageEnd) === 0;
+  image.signature = signatureBlockAt(data, imageEnd);
+  image.signatureBlockPresent = image.signature.present;
   return image;
 }
 
+/** Whether the stored checksum byte matches the segments' data. */
 export function checksumOk(img: EspImage): boolean {
   return img.storedChecksum === img.computedChecksum;
 }
 
+/** Whether the appended SHA-256 matches; undefined when the image has none. */
 export function hashOk(img: EspImage): boolean | undefined {
   if (!img.storedHash || !img.computedHash) return undefined;
   return Buffer.from(img.storedHash).equals(Buffer.from(img.computedHash));

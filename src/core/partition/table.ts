@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
 import { hex } from '../util/hex';
+import { SIGNATURE_BLOCK_LEN, signatureBlockAt } from '../image/signature-block';
+
+export { SIGNATURE_BLOCK_LEN };
 
 /**
  * The ESP32 binary partition table (esp32-boot-security.md §5.3): 32-byte entries at 0x8000,
@@ -9,7 +12,6 @@ import { hex } from '../util/hex';
  */
 export const TABLE_MAX_LEN = 0xc00;
 export const ENTRY_SIZE = 32;
-export const SIGNATURE_BLOCK_LEN = 68;
 const ENTRY_MAGIC = 0x50aa;
 const MD5_MAGIC = 0xebeb;
 const FLAG_ENCRYPTED = 0x1;
@@ -29,7 +31,7 @@ export interface PartitionTable {
   entries: PartitionEntry[];
   /** Whether an MD5 record was present (and, when it was, it matched: a mismatch is an error). */
   hasMd5: boolean;
-  /** Whether 68 bytes after 0xC00 look like a v1 signature block (version word 0). */
+  /** Whether a v1 signature block is at 0xC00, where the bootloader reads it (image/signature-block.ts). */
   signed: boolean;
 }
 
@@ -77,7 +79,7 @@ export function parsePartitionTable(bytes: Uint8Array, what = 'the partition tab
     });
   }
   if (entries.length === 0) throw new UserError('E_PT_EMPTY', `${what} has no entries.`);
-  const signed = buf.length >= TABLE_MAX_LEN + SIGNATURE_BLOCK_LEN && buf.readUInt32LE(TABLE_MAX_LEN) === 0;
+  const signed = signatureBlockAt(buf, TABLE_MAX_LEN).present;
   return { entries, hasMd5, signed };
 }
 
