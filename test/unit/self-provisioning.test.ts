@@ -14,6 +14,7 @@ import { planFromPairs } from '../../src/core/flash/plan';
 import { overlayFlash, planBootPredictor } from '../../src/core/boot/predict-plan';
 import { runFlashSession } from '../../src/core/flash/session';
 import { KeyStore } from '../../src/core/keystore/key-store';
+import { flash as flashWorkflow, scriptedUi, withBoard } from '../../src/core';
 import { field, withField } from '../../src/core/efuse/fields';
 import { keyFileToBlockWords } from '../../src/core/crypto/efuse-key-layout';
 import { buildImage } from '../../scripts/make-fixture-firmware';
@@ -103,6 +104,32 @@ describe('issue 12 A: a secure bootloader on a board with no keys (first-boot se
       }
     });
   }
+
+  it("the editor's Flash body (the flash workflow, with the editor's in-window boot log) refuses the same set, dry run or not", async () => {
+    const dev = new VirtualEsp32({ profile: 'SIPY', seed: 'selfprov-workflow', bootPredictor: bootPredictorForVirtual });
+    const server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
+    try {
+      const before = flashMd5(dev);
+      const efuse = JSON.stringify(dev.efuse.rawWords());
+      const plan = () => planFromPairs([{ address: 0, file: files.digest }, { address: 0x8000, file: files.part4 }, { address: 0x10000, file: files.app }]);
+      let bootLogAsked = false;
+      for (const dryRun of [true, false]) {
+        const err = await withBoard({ port: `socket://127.0.0.1:${server.port}`, reset: 'auto', baud: 115200 }, scriptedUi(), (b) =>
+          flashWorkflow(b, { store: emptyStore(), plan, dryRun, bootLog: async () => {
+            bootLogAsked = true;
+            return '';
+          } }, scriptedUi())).catch((e: Error) => e);
+        assert.ok(err instanceof Error);
+        assert.equal((err as Error & { code?: string }).code, 'E_PLAN_SELF_PROVISION');
+        assert.match(err.message, /digest\.bin at 0x0 .* is a secure bootloader, and BLOCK2 \(secure boot key\) and BLOCK1 \(flash-encryption key\) are empty/);
+      }
+      assert.equal(bootLogAsked, false);
+      assert.equal(flashMd5(dev), before);
+      assert.equal(JSON.stringify(dev.efuse.rawWords()), efuse);
+    } finally {
+      await server.close();
+    }
+  });
 
   it('the planned prediction agrees with the connected one: the flash check refuses the same set by its boot prediction too', async () => {
     const dev = new VirtualEsp32({ profile: 'GPY', seed: 'selfprov-plan' });
