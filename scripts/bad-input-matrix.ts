@@ -23,7 +23,8 @@ import { checkPlan } from '../src/core/flash/checks';
 import { createMemoryPair } from '../src/core/transport/memory';
 import { connect } from '../src/core/connect/connect';
 import { scaledClock } from '../test/campaign/clock';
-import { fixtureKeys } from './make-fixture-firmware';
+import { digestSecureBootloader } from '../src/core/crypto/bootloader-digest';
+import { FIXTURE_IV, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
 
 export const MATRIX_DOC = path.join(__dirname, '..', 'docs', 'bad-input-matrix.md');
 
@@ -72,6 +73,10 @@ export const CASES: Case[] = [
     return findBuildOutputs(d);
   } },
   { input: 'Flash plan: an encrypted file but no flash-encryption key in the key store', run: async (c) => checkPlan(planFromPairs([{ address: 0x10001, file: file(c, 'app.bin', new Uint8Array(4096).fill(0xe9)) }]), { chip: { flashEncryption: false, secureBoot: false, flashCryptConf: 0xf } }) },
+  { input: 'Flash plan: the plaintext secure bootloader digest at 0x0 on a board whose key blocks are empty', run: async (c) => {
+    const digest = digestSecureBootloader(fixtureBootloader(), K.secureBootKey, FIXTURE_IV).output;
+    return checkPlan(planFromPairs([{ address: 0x0, file: file(c, 'digest.bin', digest) }]), { chip: { flashEncryption: false, secureBoot: false, flashCryptConf: 0xf, emptyKeyBlocks: { blk1: true, blk2: true } } });
+  } },
   { input: 'Board running its firmware, not in download mode (no answer to SYNC)', run: async (c) => {
     // A board that ignores the reset lines and stays silent: modelled as a board without power.
     c.dev.powerOff();

@@ -107,12 +107,19 @@ export function analyzeBootLog(raw: Buffer | string): LoaderSilenceFinding | und
 export interface BootLogEntry {
   id: string;
   pattern: RegExp;
-  severity: 'failure' | 'info' | 'success';
+  /**
+   * 'critical': the board did something irreversible nobody asked for (it burned keys of its own);
+   * shown as a failure-class line, and it decides the verdict before any failure.
+   */
+  severity: 'critical' | 'failure' | 'info' | 'success';
   meaning: string;
   advice?: string;
 }
 
 export const BOOT_LOG_CATALOGUE: readonly BootLogEntry[] = [
+  // First-boot self-provisioning (esp32-boot-security.md §4.1 step 3, §4.2, §6): the board just burned keys nobody has.
+  { id: 'sb-key-generated', pattern: /Generating new secure boot key\.\.\./, severity: 'critical', meaning: 'the bootloader generated its own secure boot key and burned it into BLOCK2, read-protected: nobody has this key, so this bootloader can never be replaced', advice: 'this cannot be undone; keep this board off production, and on the next board burn your keys first with `pycom-secure efuse burn-keys`' },
+  { id: 'fe-key-generated', pattern: /Generating new flash encryption key\.\.\./, severity: 'critical', meaning: 'the bootloader generated its own flash-encryption key and burned it into BLOCK1, read-protected: nobody has this key, so pre-encrypted images cannot be made for this board and only 3 plaintext re-flashes remain', advice: 'this cannot be undone; keep this board off production, and on the next board burn your keys first with `pycom-secure efuse burn-keys`' },
   { id: 'flash-read-err', pattern: /flash read err,\s*1000/, severity: 'failure', meaning: 'the ROM cannot read a bootloader at 0x1000: a plaintext bootloader on a chip with flash encryption on, an encrypted one with encryption off, the wrong key, or nothing flashed there', advice: 'flash the bootloader digest image encrypted with this board\'s flash key at 0x0' },
   { id: 'invalid-header', pattern: /invalid header: 0x[0-9a-f]+/i, severity: 'failure', meaning: 'the ROM (rev3) finds no image header at 0x1000: same causes as "flash read err, 1000"', advice: 'flash the bootloader digest image encrypted with this board\'s flash key at 0x0' },
   { id: 'csum-err', pattern: /csum err:0x[0-9a-f]+!=0x[0-9a-f]+/i, severity: 'failure', meaning: 'the bootloader at 0x1000 is corrupt (checksum wrong), or decrypts with the wrong key', advice: 'rebuild and reflash the bootloader' },
@@ -150,8 +157,9 @@ export interface BootLogExplanation {
 
 /**
  * Explains a boot log captured after a reset (any text, e.g. captureBootLog's): every catalogue
- * entry found (first match each, in catalogue order), and a verdict: `failed` when any failure
- * line is there (the first failure in catalogue order gives the summary), else `booted` on a
+ * entry found (first match each, in catalogue order), and a verdict: `failed` when a critical
+ * line is there (the board burned keys of its own: the summary says so even when it booted) or a
+ * failure line (the first failure in catalogue order gives the summary), else `booted` on a
  * success line, else `unknown`. Never throws.
  */
 export function explainBootLog(text: string): BootLogExplanation {
@@ -160,8 +168,14 @@ export function explainBootLog(text: string): BootLogExplanation {
     const m = entry.pattern.exec(text);
     if (m) findings.push({ entry, line: m[0] });
   }
+  const critical = findings.filter((f) => f.entry.severity === 'critical');
   const failure = findings.find((f) => f.entry.severity === 'failure');
   const success = findings.find((f) => f.entry.severity === 'success');
+  if (critical.length) {
+    // It may well have booted: saying so would hide that it burned keys nobody has.
+    const what = critical.map((f) => `"${f.line}" means ${f.entry.meaning}`).join('; ');
+    return { verdict: 'failed', findings, summary: `The board burned keys of its own on this boot: ${what}; ${critical[0]!.entry.advice ?? ''}.` };
+  }
   if (failure) {
     return { verdict: 'failed', findings, summary: `The board did not boot: "${failure.line}" means ${failure.entry.meaning}${failure.entry.advice ? `; ${failure.entry.advice}` : ''}.` };
   }

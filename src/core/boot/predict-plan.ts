@@ -41,7 +41,10 @@ export function overlayFlash(plan: FlashPlan, base: ((o: number, n: number) => U
   };
 }
 
-/** A flash check's boot predictor (flash/checks.ts) that runs predictBoot on the flash after the plan. */
+/**
+ * A flash check's boot predictor (flash/checks.ts) that runs predictBoot on the flash after the
+ * plan; a first-boot self-provisioning outcome counts as not booting (the plan must be refused).
+ */
 export function planBootPredictor(o: PlanBootOptions): BootPredictor {
   return (plan) => {
     const v = predictBoot({
@@ -50,7 +53,9 @@ export function planBootPredictor(o: PlanBootOptions): BootPredictor {
       flashSize: o.flashSize,
       ...(o.signingPublicKey ? { signingPublicKey: o.signingPublicKey } : {}),
     });
-    return { boots: v.boots, reason: v.reason };
+    // A bootloader that generates its own keys boots, but leaves a board nobody can update: for a
+    // flash plan that is a refusal, as predict-boot's "WOULD BOOT, BUT MUST NOT" says.
+    return { boots: v.boots && v.outcome !== 'first-boot-provisioning', reason: v.reason };
   };
 }
 

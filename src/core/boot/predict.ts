@@ -42,6 +42,12 @@ export interface BootVerdict {
   resetLoop: boolean;
   /** Non-fatal risks worth showing (§7 end). */
   hazards: string[];
+  /**
+   * With outcome 'first-boot-provisioning': which keys the bootloader generates on the chip
+   * (esp32-boot-security.md §4.1 step 3: BLOCK2; §4.2: BLOCK1), for the virtual board's model of
+   * that first boot (first-boot.ts).
+   */
+  firstBoot?: { secureBootKey: boolean; flashEncryptionKey: boolean };
 }
 
 
@@ -110,12 +116,38 @@ export function bootloaderProfile(image: Uint8Array): { secureBoot: boolean; fla
 }
 
 /**
+ * Whether the 4 KB sector at 0x0 (as the ROM reads it) holds a reflashable secure boot digest:
+ * a 128-byte IV and 64-byte digest (not erased) followed by 0xFF padding to 0x1000
+ * (esp32-boot-security.md §3.2). Such a sector is only made for a secure-boot bootloader.
+ */
+export function hasReflashDigest(sector0: Uint8Array): boolean {
+  if (sector0.length < 0x1000) return false;
+  const head = sector0.subarray(0, 0xc0);
+  const pad = sector0.subarray(0xc0, 0x1000);
+  return head.some((b) => b !== 0xff) && pad.every((b) => b === 0xff);
+}
+
+/**
+ * The bootloader profile that decides first-boot provisioning: the log strings (§4), or a
+ * reflashable digest at 0x0. Pycom's bootloader is built with CONFIG_LOG_BOOTLOADER_LEVEL 0, so
+ * it holds no such strings, and its SECURE=on build always means secure boot AND flash
+ * encryption (pycom.md §1.1, §1.3): a digest at 0x0 is therefore taken to mean both. Which other
+ * bootloaders ship a digest without flash encryption is UNCONFIRMED; assuming both is the
+ * conservative answer (a plan is refused rather than a key generated).
+ */
+export function provisioningProfile(bootloader: Uint8Array, sector0: Uint8Array | undefined): { secureBoot: boolean; flashEncryption: boolean } {
+  const p = bootloaderProfile(bootloader);
+  const digest = sector0 !== undefined && hasReflashDigest(sector0);
+  return { secureBoot: p.secureBoot || digest, flashEncryption: p.flashEncryption || digest };
+}
+
+/**
  * How many bytes from `offset` an image can occupy (header, segments, checksum pad, SHA-256 and a
  * signature block), walked from the segment headers alone, so a connected board only has to be
  * read that far and not the whole partition. Anything odd falls back to `max`: the parser then
  * sees exactly what it would have seen.
  */
-function imageExtent(view: (a: number, n: number) => Uint8Array, offset: number, max: number): number {
+export function imageExtent(view: (a: number, n: number) => Uint8Array, offset: number, max: number): number {
   const h = view(offset, 24);
   if (h.length < 24 || h[0] !== 0xe9 || h[1]! > 16) return max;
   let pos = 24;
@@ -210,18 +242,24 @@ export function predictBoot(input: BootInput): BootVerdict {
   }
   log.push(`I (0) boot: Loaded app from partition at offset ${hex(app.offset, { lower: true })}`);
   // First-boot provisioning: keys generated on the chip, known to nobody (pycom.md warning).
-  const genSb = profile.secureBoot && !e.absDone0 && e.blk2.empty && !e.blk2.readProtected && !e.blk2.writeProtected;
-  const genFe = profile.flashEncryption && !fe && e.flashCryptCnt === 0 && e.blk1.empty && !e.blk1.readProtected && !e.blk1.writeProtected;
+  // §4.1 step 3 and §4.2: an empty, unprotected key block is filled by the bootloader itself.
+  const blankSb = !e.absDone0 && e.blk2.empty && !e.blk2.readProtected && !e.blk2.writeProtected;
+  const blankFe = !fe && e.flashCryptCnt === 0 && e.blk1.empty && !e.blk1.readProtected && !e.blk1.writeProtected;
+  // Sector 0 is only read when it can matter (a connected board's flash crosses the serial line).
+  const first = blankSb || blankFe ? provisioningProfile(blBytes.subarray(0, bl.imageEnd), view(0, 0x1000)) : profile;
+  const genSb = blankSb && first.secureBoot;
+  const genFe = blankFe && first.flashEncryption;
   if (genSb || genFe) {
     if (genSb) log.push('I (0) secure_boot: Generating new secure boot key...');
     if (genFe) log.push('I (0) flash_encrypt: Generating new flash encryption key...');
     return {
       boots: true,
       outcome: 'first-boot-provisioning',
-      reason: `The bootloader will generate its own ${[genSb ? 'secure boot key' : '', genFe ? 'flash-encryption key' : ''].filter(Boolean).join(' and ')} on the chip: nobody will ever know ${genSb && genFe ? 'them' : 'it'}, the bootloader can never be replaced and only 3 plaintext re-flashes remain. Burn your keys first.`,
+      reason: `The bootloader will generate its own ${[genSb ? 'secure boot key (BLOCK2)' : '', genFe ? 'flash-encryption key (BLOCK1)' : ''].filter(Boolean).join(' and ')} on the chip and read-protect ${genSb && genFe ? 'them' : 'it'}: nobody will ever know ${genSb && genFe ? 'them' : 'it'}${genSb ? ', the bootloader can never be replaced' : ''}${genFe ? ' and only 3 plaintext re-flashes remain' : ''}; burn your keys first with \`pycom-secure efuse burn-keys\` ("Pycom: Burn Keys" in the editor).`,
       log,
       resetLoop: false,
       hazards: hazards(e),
+      firstBoot: { secureBootKey: genSb, flashEncryptionKey: genFe },
     };
   }
   if (fe && profile.flashEncryption) {

@@ -1,14 +1,22 @@
 import type { BootContext, BootPrediction } from '../virtual/boot-model';
 import { bootEfusesFromRaw } from './boot-efuses';
+import { normalBootHeader } from './boot-log';
+import { simulateFirstBoot } from './first-boot';
 import { predictBoot } from './predict';
+
+const lines = (log: readonly string[]): string => log.map((l) => `${l}\r\n`).join('');
 
 /**
  * The boot model for a virtual ESP32 (a BootPredictor: pass it as `bootPredictor` when creating
  * the VirtualEsp32), so a reset into normal boot prints what a real board would: the lines of
  * predictBoot's verdict (esp32-boot-security.md §6, §7) for the board's physical eFuses and raw
- * flash, each ended with CRLF as the ROM and bootloader print them. Reads only; never throws for
- * any flash content. The first-boot bootloader's own eFuse burns are not simulated (no
- * efuseAfter): the prediction reports them instead.
+ * flash, each ended with CRLF as the ROM and bootloader print them. Never throws for any flash
+ * content.
+ *
+ * A secure bootloader on a board with empty key blocks provisions itself (§4.1, §4.2, simulated
+ * by simulateFirstBoot with keys derived from the device's seed): the returned eFuse words and
+ * flash writes burn keys nobody has, read-protected, encrypt the flash in place and, when flash
+ * encryption went on, the log goes on with the SW_RESET boot that follows.
  */
 export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
   const v = predictBoot({
@@ -16,5 +24,38 @@ export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
     readFlash: (o, n) => ctx.flash.read(o, n),
     flashSize: ctx.flash.size,
   });
-  return { log: v.log.map((l) => `${l}\r\n`).join('') };
+  if (v.outcome !== 'first-boot-provisioning' || !v.firstBoot) return { log: lines(v.log) };
+  let first: ReturnType<typeof simulateFirstBoot>;
+  try {
+    first = simulateFirstBoot({
+      efuse: ctx.efuse,
+      chipRevision: ctx.chipRevision,
+      readFlash: (o, n) => ctx.flash.read(o, n),
+      flashSize: ctx.flash.size,
+      generate: v.firstBoot,
+      seed: ctx.seed ?? '',
+    });
+  } catch {
+    // Only for content predictBoot accepted and the simulation could not follow: print, change nothing.
+    return { log: lines(v.log) };
+  }
+  // predictBoot's own "Generating new ..." lines are replaced by the full provisioning sequence.
+  const before = v.log.filter((l) => !/Generating new (secure boot|flash encryption) key/.test(l));
+  let log = lines([...before, ...first.log]);
+  if (first.resets) {
+    // The software reset: the ROM boots again, now reading the flash through the new key.
+    const written = new Map(first.flashWrites.map((w) => [w.offset, w.data]));
+    const readAfter = (o: number, n: number): Uint8Array => {
+      const out = new Uint8Array(ctx.flash.read(o, n));
+      for (const [at, data] of written) {
+        const s = Math.max(o, at);
+        const e = Math.min(o + n, at + data.length);
+        if (s < e) out.set(data.subarray(s - at, e - at), s - o);
+      }
+      return out;
+    };
+    const again = predictBoot({ efuse: bootEfusesFromRaw(first.efuseAfter, ctx.chipRevision), readFlash: readAfter, flashSize: ctx.flash.size });
+    log += normalBootHeader(ctx.chipRevision, 0x3) + lines(again.log);
+  }
+  return { log, efuseAfter: first.efuseAfter, flashWrites: first.flashWrites };
 }

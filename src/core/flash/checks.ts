@@ -8,6 +8,7 @@ import { CONFIG_SECTOR_ADDRESS, layout } from '../boards/catalog';
 import { PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, type PartitionEntry } from '../partition/table';
 import { describeRegion, type FlashPlan, type PlanRegion } from './plan';
+import { provisioningProfile } from '../boot/predict';
 
 /**
  * Everything that is checked before the first byte is written. Each refusal is a UserError whose
@@ -21,6 +22,14 @@ export interface ChipSecurity {
   secureBoot: boolean;
   flashCryptConf?: number;
   flashSize?: number;
+  /**
+   * Which key blocks read as empty (readable and all zero): BLOCK1 holds the flash-encryption
+   * key, BLOCK2 the secure boot key. A secure bootloader fills an empty, unprotected block with a
+   * key of its own on first boot (esp32-boot-security.md §4.1 step 3, §4.2). A write-protected
+   * empty block counts as empty too: the bootloader then refuses to boot instead, which is no
+   * better (conservative). Undefined when not known: the self-provisioning check is then skipped.
+   */
+  emptyKeyBlocks?: { blk1: boolean; blk2: boolean };
 }
 
 export interface BootPrediction {
@@ -182,6 +191,7 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
         refuse('E_PLAN_ENCRYPTED', `${describeRegion(r)} is encrypted, but flash encryption is off on this chip, so it would be read as garbage; burn the keys and FLASH_CRYPT_CNT first, or flash the plaintext build.`);
       }
     }
+    checkSelfProvisioning(plan, chip, plaintext);
     if (chip.secureBoot) {
       for (const r of plan.regions) {
         if (r.address < PARTITION_TABLE_ADDRESS && !(r.role === 'bootloader-digest' && r.address === 0)) {
@@ -211,6 +221,38 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     notes.push('Boot prediction was not run.');
   }
   return { notes, plaintext };
+}
+
+/**
+ * First-boot self-provisioning is a refused plan (issue 12 A): a bootloader that would find its
+ * key block empty generates a random key on the chip, burns and read-protects it; nobody ever
+ * knows it, a secure boot bootloader can then never be replaced, and only 3 plaintext re-flashes
+ * remain (esp32-boot-security.md §4, pycom.md's warning). A plaintext region at 0x0 or 0x1000
+ * that is the reflashable digest image (always a Pycom SECURE=on bootloader: secure boot and
+ * flash encryption, whatever its strings say, since that bootloader prints nothing), or a
+ * bootloader whose strings say it enables secure boot or flash encryption, is refused (E_PLAN_SELF_PROVISION)
+ * when the block it would fill is empty and the feature is not on yet. Encrypted regions are left
+ * to the encryption-state check (a chip with encryption off reads them as garbage).
+ */
+function checkSelfProvisioning(plan: FlashPlan, chip: ChipSecurity, plaintext: Map<PlanRegion, Uint8Array>): void {
+  const empty = chip.emptyKeyBlocks;
+  if (!empty) return;
+  for (const r of plan.regions) {
+    if (r.encrypted || r.address >= PARTITION_TABLE_ADDRESS) continue;
+    if (r.role !== 'bootloader-digest' && r.role !== 'bootloader') continue;
+    const p = plaintext.get(r)!;
+    const digest = r.role === 'bootloader-digest';
+    const profile = provisioningProfile(digest ? p.subarray(0x1000) : p, digest && r.address === 0 ? p.subarray(0, 0x1000) : undefined);
+    const blocks = [
+      profile.secureBoot && !chip.secureBoot && empty.blk2 ? 'BLOCK2 (secure boot key)' : '',
+      profile.flashEncryption && !chip.flashEncryption && empty.blk1 ? 'BLOCK1 (flash-encryption key)' : '',
+    ].filter(Boolean);
+    if (!blocks.length) continue;
+    refuse(
+      'E_PLAN_SELF_PROVISION',
+      `${describeRegion(r)} is a secure bootloader, and ${blocks.join(' and ')} ${blocks.length > 1 ? 'are' : 'is'} empty on this board, so on first boot it would generate ${blocks.length > 1 ? 'those keys' : 'that key'} itself, burn and read-protect ${blocks.length > 1 ? 'them' : 'it'} (nobody would ever know ${blocks.length > 1 ? 'them' : 'it'}${profile.secureBoot && !chip.secureBoot && empty.blk2 ? ', the bootloader could never be replaced' : ''}${profile.flashEncryption && !chip.flashEncryption && empty.blk1 ? ', only 3 plaintext re-flashes would remain' : ''}); burn your keys first with \`pycom-secure efuse burn-keys\` ("Pycom: Burn Keys" in the editor), then flash again; nothing was written.`,
+    );
+  }
 }
 
 /** Whether the chip reads this region through the decrypting cache (so it must be ciphertext). */

@@ -76,6 +76,8 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
       // Before encryption is on, CONFIG is not burned yet: judge files by the 0xF that will be.
       flashCryptConf: sec.flashEncryption.enabled && sec.flashEncryption.config !== 'protected' ? sec.flashEncryption.config : 0xf,
       ...(o.info.flash.sizeBytes !== undefined ? { flashSize: o.info.flash.sizeBytes } : {}),
+      // A read-protected block reads as zeros but is reported 'protected', never 'empty' (chip/security.ts).
+      emptyKeyBlocks: { blk1: sec.keys.flashEncryption === 'empty', blk2: sec.keys.secureBoot === 'empty' },
     },
     ...(keys.flashKey ? { flashKey: keys.flashKey } : {}),
     ...(keys.secureBootKey ? { secureBootKey: keys.secureBootKey } : {}),

@@ -17,6 +17,8 @@ export interface BootContext {
   flash: SpiFlash;
   /** The header text the ROM prints before loading from flash (banner + rst line). */
   romHeader: string;
+  /** The device's seed (VirtualEsp32Options.seed): what a model's "random" choices derive from, so rehearsals repeat. */
+  seed?: string;
 }
 
 export interface BootPrediction {

@@ -255,7 +255,7 @@ export class VirtualEsp32 {
       this.print(header);
       return;
     }
-    const p = predictor({ chipRevision: this.chipRevision, resetReason: reason, efuse: this.efuse.rawWords(), flash: this.flash, romHeader: header });
+    const p = predictor({ chipRevision: this.chipRevision, resetReason: reason, efuse: this.efuse.rawWords(), flash: this.flash, romHeader: header, seed: this.seed });
     if (p.efuseAfter) this.efuse.setRaw(p.efuseAfter);
     for (const w of p.flashWrites ?? []) {
       if (w.erase) this.flash.eraseRange(w.offset, w.data.length);

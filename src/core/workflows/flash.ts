@@ -80,14 +80,17 @@ export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiP
 
 /**
  * A boot log as the lines a front end shows: each printed line behind "| ", then one line per
- * recognised line with its meaning (✗ failure, ✓ success, • information) and the summary.
+ * recognised line with its meaning (✗ failure, ✗ CRITICAL for keys the board burned itself,
+ * ✓ success, • information) and the summary.
  */
 export function bootLogLines(text: string, explanation: BootLogExplanation = explainBootLog(text), o: { advice?: boolean } = {}): string[] {
   const out: string[] = [];
   for (const line of text.split(/\r?\n/)) if (line.trim()) out.push(`| ${line}`);
   for (const f of explanation.findings) {
-    const mark = f.entry.severity === 'failure' ? '✗' : f.entry.severity === 'success' ? '✓' : '•';
-    out.push(`${mark} "${f.line}": ${f.entry.meaning}${o.advice && f.entry.advice ? ` (${f.entry.advice})` : ''}.`);
+    const critical = f.entry.severity === 'critical';
+    const mark = critical || f.entry.severity === 'failure' ? '✗' : f.entry.severity === 'success' ? '✓' : '•';
+    // A critical line always carries its advice: the board just did something that cannot be undone.
+    out.push(`${mark} ${critical ? 'CRITICAL ' : ''}"${f.line}": ${f.entry.meaning}${(o.advice || critical) && f.entry.advice ? ` (${f.entry.advice})` : ''}.`);
   }
   out.push(explanation.summary);
   return out;
