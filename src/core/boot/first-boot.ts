@@ -44,7 +44,7 @@ export interface FirstBootResult {
 function rng(seed: string, efuse: EfuseWords, purpose: string, n: number): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0, c = 0; i < n; c++) {
-    const h = createHash('sha256').update(`pycom-secure first boot|${seed}|${efuse[0]!.join(',')}|${purpose}|${c}`).digest();
+    const h = createHash('sha256').update(`virtual-esp32-first-boot|${seed}|${efuse[0]!.join(',')}|${purpose}|${c}`).digest();
     const take = Math.min(h.length, n - i);
     out.set(h.subarray(0, take), i);
     i += take;
