@@ -141,7 +141,17 @@ export const BOOT_LOG_CATALOGUE: readonly BootLogEntry[] = [
   { id: 'fe-enabled', pattern: /flash encryption is enabled \(\d+ plaintext flashes left\)/, severity: 'info', meaning: 'flash encryption is on' },
   { id: 'guru', pattern: /Guru Meditation Error[^\r\n]*/, severity: 'failure', meaning: 'the firmware crashed after booting' },
   { id: 'micropython', pattern: /Pycom MicroPython [^\r\n]*/, severity: 'success', meaning: 'the firmware booted to MicroPython' },
+  { id: 'app-loaded', pattern: /Loaded app from partition at offset 0x[0-9a-f]+/i, severity: 'success', meaning: 'the bootloader verified and loaded the app' },
 ];
+
+/** The ROM's banner line, which starts every boot (esp32-boot-security.md §1): `ets Jun  8 2016 00:22:57`. */
+const ROM_BANNER = /ets [A-Z][a-z]{2} +\d+ \d{4} \d{2}:\d{2}:\d{2}/g;
+
+/** The text of the last boot in a log that may hold several (a reset into download mode, then the real boot). */
+function lastBoot(text: string): { text: string; boots: number } {
+  const starts = [...text.matchAll(ROM_BANNER)].map((m) => m.index ?? 0);
+  return starts.length ? { text: text.slice(starts[starts.length - 1]!), boots: starts.length } : { text, boots: 1 };
+}
 
 export interface BootLogFinding {
   entry: BootLogEntry;
@@ -157,15 +167,20 @@ export interface BootLogExplanation {
 
 /**
  * Explains a boot log captured after a reset (any text, e.g. captureBootLog's): every catalogue
- * entry found (first match each, in catalogue order), and a verdict: `failed` when a critical
+ * entry found in the last boot of the log (first match each, in catalogue order; critical lines
+ * anywhere), and a verdict: `failed` when a critical
  * line is there (the board burned keys of its own: the summary says so even when it booted) or a
  * failure line (the first failure in catalogue order gives the summary), else `booted` on a
  * success line, else `unknown`. Never throws.
  */
 export function explainBootLog(text: string): BootLogExplanation {
+  // A critical line counts wherever it is (the bootloader burns keys, then resets and boots again);
+  // everything else is read from the last boot only, so an earlier reset into download mode does
+  // not contradict the boot that followed it.
+  const last = lastBoot(text);
   const findings: BootLogFinding[] = [];
   for (const entry of BOOT_LOG_CATALOGUE) {
-    const m = entry.pattern.exec(text);
+    const m = entry.pattern.exec(entry.severity === 'critical' ? text : last.text);
     if (m) findings.push({ entry, line: m[0] });
   }
   const critical = findings.filter((f) => f.entry.severity === 'critical');
@@ -179,6 +194,8 @@ export function explainBootLog(text: string): BootLogExplanation {
   if (failure) {
     return { verdict: 'failed', findings, summary: `The board did not boot: "${failure.line}" means ${failure.entry.meaning}${failure.entry.advice ? `; ${failure.entry.advice}` : ''}.` };
   }
-  if (success) return { verdict: 'booted', findings, summary: `The board booted: ${success.line.trim()}.` };
-  return { verdict: 'unknown', findings, summary: text.trim() ? 'The boot log holds no line this tool recognises (Pycom\'s bootloader is silent); check the board with `pycom-secure monitor`.' : 'The board printed nothing after the reset.' };
+  if (success) return { verdict: 'booted', findings, summary: `The board booted: ${success.line.trim()} (${success.entry.meaning}).` };
+  const waiting = findings.find((f) => f.entry.id === 'download-waiting');
+  if (waiting) return { verdict: 'unknown', findings, summary: `The board is still in download mode ("${waiting.line}"), so the firmware did not start; ${waiting.entry.advice}.` };
+  return { verdict: 'unknown', findings, summary: last.text.trim() ? 'The boot log holds no line this tool recognises (Pycom\'s secure bootloader prints nothing); listen longer with the serial monitor to see the firmware start.' : 'The board printed nothing after the reset.' };
 }
