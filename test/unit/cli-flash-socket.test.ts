@@ -77,6 +77,18 @@ describe('CLI: burn-keys, flash and predict-boot over socket:// on a served virt
     assert.equal(flashMd5(dev), before);
   });
 
+  it('flash --dry-run on the board shows the plan it checked (file, role, address, size, key) and writes nothing', async () => {
+    const before = flashMd5(dev);
+    const r = await cli(['flash', '--port', port, '--key-store', store.dir, '--dry-run', '--build', dir]);
+    assert.equal(r.code, 0, r.out + r.err);
+    const fp = /fingerprint ([0-9a-f:]+)/.exec(r.err)?.[1];
+    assert.ok(fp, r.err);
+    assert.match(r.out, new RegExp(`bootloader-reflash-digest\\.bin_enc at 0x0 \\(\\S+, encrypted, \\d+ bytes\\), encrypted for the key ${fp}: would be written and verified`));
+    assert.match(r.out, /gpy\.bin_enc at 0x10000 \(app, encrypted, \d+ bytes\)/);
+    assert.match(r.out, /Dry run: every check passed; nothing was written\./);
+    assert.equal(flashMd5(dev), before);
+  });
+
   it('predict-boot --build says beforehand that the build will boot on this board', async () => {
     const r = await cli(['predict-boot', '--port', port, '--build', dir, '--key-store', store.dir]);
     assert.equal(r.code, 0, r.out + r.err);

@@ -107,6 +107,11 @@ const flash: CliCommand = {
       }, terminalUi(io));
       for (const n of r.report.notes) io.err(`note: ${n}`);
       if (args.flag('dry-run')) {
+        // The plan as it would be carried out: what goes where, encrypted for which key, and how.
+        for (const reg of r.plan.regions) {
+          const key = reg.encrypted && r.keys.flashKey ? `, encrypted for the key ${fingerprint(r.keys.flashKey)}` : '';
+          io.out(`  ${describeRegion(reg)}${key}: ${args.flag('incremental') ? 'only the sectors that differ would be written' : 'would be written and verified'}`);
+        }
         io.out('Dry run: every check passed; nothing was written.');
         return;
       }
