@@ -1,0 +1,46 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const root = path.join(__dirname, '..', '..');
+const cli = (args: string[], env: NodeJS.ProcessEnv = process.env, cwd = root) => spawnSync(process.execPath, [path.join(root, 'bin', 'pycom-secure.js'), ...args], { cwd, env, encoding: 'utf8' });
+
+describe('npm run sample-firmware: a firmware tree that builds with your own keys, for CLI rehearsals', function () {
+  this.timeout(120_000);
+  let base: string;
+  before(() => {
+    base = fs.mkdtempSync(path.join(os.tmpdir(), 'sample-fw-'));
+  });
+  after(() => fs.rmSync(base, { recursive: true, force: true }));
+
+  it('makes the tree, prints the rehearsal, and the tree builds with freshly generated keys', () => {
+    const dir = path.join(base, 'rehearsal');
+    const r = spawnSync('bash', ['scripts/sample-firmware.sh', dir], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /pycom-secure efuse burn-keys --port socket:\/\/127\.0\.0\.1:PORT/);
+    const fw = path.join(dir, 'firmware', 'pycom-micropython-sigfox', 'esp32');
+    assert.ok(fs.existsSync(path.join(fw, 'Makefile')));
+    assert.equal(fs.readFileSync(path.join(dir, '.gitignore'), 'utf8'), 'secure/\n.pycom/\n');
+    assert.equal(cli(['generate-signing-key', 'secure/secure_boot_signing_key.pem'], process.env, dir).status, 0);
+    assert.equal(cli(['generate-flash-encryption-key', 'secure/flash_encryption_key.bin'], process.env, dir).status, 0);
+    const env = { ...process.env, PATH: `${path.join(dir, 'firmware', 'toolchain', 'bin')}${path.delimiter}${process.env.PATH ?? ''}`, IDF_PATH: path.join(dir, 'firmware', 'esp-idf') };
+    const b = cli(['build', '--board', 'GPY', '--project', fw], env, dir);
+    assert.equal(b.status, 0, b.stdout + b.stderr);
+    assert.ok(fs.existsSync(path.join(fw, 'build', 'GPY', 'release', 'gpy.bin_enc')));
+  });
+
+  it('refuses a folder that is not empty, and no folder at all, changing nothing', () => {
+    const full = path.join(base, 'full');
+    fs.mkdirSync(full);
+    fs.writeFileSync(path.join(full, 'mine.txt'), 'x');
+    const r = spawnSync('bash', ['scripts/sample-firmware.sh', full], { cwd: root, encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /exists and is not empty; give a new folder \(nothing was changed\)\./);
+    assert.deepEqual(fs.readdirSync(full), ['mine.txt']);
+    const none = spawnSync('bash', ['scripts/sample-firmware.sh'], { cwd: root, encoding: 'utf8' });
+    assert.equal(none.status, 2);
+    assert.match(none.stderr, /give the folder to create, e\.g\. npm run sample-firmware -- /);
+  });
+});
