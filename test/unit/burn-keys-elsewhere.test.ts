@@ -14,8 +14,7 @@ import { AuditLog, interruptedOperations, readAudit } from '../../src/core/audit
 import { keyFileToBlockWords } from '../../src/core/crypto/efuse-key-layout';
 import { fingerprint } from '../../src/core/util/fingerprint';
 import { isUserError } from '../../src/core/errors';
-import { runCli } from '../../src/cli/main';
-import type { CliIo } from '../../src/cli/command';
+import { cli as cliIn } from './helpers/cli';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
 import { factoryMacBytes } from '../../src/core/efuse/fields';
@@ -352,13 +351,7 @@ describe('Burn Keys warns about inconsistent prior states (issue #12 E)', () => 
   });
 });
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await runCli(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (argv: string[]) => cliIn(argv, { joined: true });
 
 describe('efuse burn-keys --keys-burned-elsewhere (the reproduction of issue #12 C, CLI on a served virtual GPy)', function () {
   this.timeout(60_000);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/cli';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
@@ -11,12 +11,6 @@ import { captureBootLog } from '../../src/core/boot/capture';
 import { explainBootLog } from '../../src/core/boot/boot-log';
 import { fixtureStore, flashMd5, secureBuild, tmpDir } from './flash-harness';
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-  return { code, out, err };
-}
 
 /**
  * Issue 5 acceptance at the CLI, over socket:// against a served virtual GPy (as a user would run

@@ -2,18 +2,11 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
-import type { CliIo } from '../../src/cli/command';
+import { cli as cliIn } from './helpers/cli';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (l) => out.push(l), err: (l) => err.push(l) };
-  const code = await runCli(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const cli = (argv: string[]) => cliIn(argv, { joined: true });
 
 describe('efuse CLI on a virtual GPy served over TCP', () => {
   let server: SimServer;

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/cli';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
 import { moduleIds } from '../../src/core/boards/catalog';
@@ -66,12 +66,6 @@ function noKeyBytes(text: string): void {
   for (const h of KEY_HEX) assert.ok(!text.toLowerCase().replace(/[\s?]/g, '').includes(h), 'key bytes in output');
 }
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-  return { code, out, err };
-}
 
 function macOf(dev: VirtualEsp32): string {
   return Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/cli';
 import { decodeEfuses } from '../../src/core/efuse/decode';
 import { summaryJson, summaryText, type SummaryJsonEntry } from '../../src/core/efuse/summary';
 import type { EfuseWords } from '../../src/core/efuse/fields';
@@ -153,12 +153,6 @@ describe('efuse summary: espefuse v4.12.0 vectors, every case and every field', 
   }
 });
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-  return { code, out, err };
-}
 
 describe('efuse summary over the CLI on a virtual board holding a vector\'s eFuses', () => {
   for (const name of ['fresh_wipy2', 'gpy_custom_mac', 'gpy_blk3_adc_calibration', 'gpy_value_conversions', 'gpy_keys_by_block_name']) {

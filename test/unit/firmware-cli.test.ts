@@ -1,14 +1,8 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/cli';
 import { fixtureStore, secureBuild } from './flash-harness';
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-  return { code, out, err };
-}
 
 describe('firmware CLI', () => {
   it('flash --dry-run accepts a fixture build and refuses the same files at wrong addresses', async () => {

@@ -3,15 +3,9 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/cli';
 import { AuditLog } from '../../src/core/audit/audit-log';
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-  return { code, out, err };
-}
 
 /** A small tmpfs (root only; CI and the developers' machines run as root); undefined where mount is not allowed. */
 function smallDisk(kb: number, readOnly = false): { dir: string; done(): void } | undefined {

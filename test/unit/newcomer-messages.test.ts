@@ -2,16 +2,10 @@ import './helpers/vscode-mock';
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/cli';
 import { describePort } from '../../src/core/transport/ports';
 import { VirtualBoards } from '../../src/extension/virtual-boards';
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-  return { code, out, err };
-}
 
 describe('what a newcomer reads', () => {
   it('an error names its command once', async () => {

@@ -3,19 +3,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/cli';
 import { fixtureKeys } from '../../scripts/make-fixture-firmware';
 
 const K = fixtureKeys();
 /** The fs module object itself (the ES namespace is read-only); the product's imports read through to it. */
 const mutableFs = createRequire(__filename)('node:fs') as { writeSync: typeof fs.writeSync };
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-  return { code, out, err };
-}
 
 /** Directory listing with sizes and contents' first bytes, to compare before and after a command. */
 function listing(dir: string): string[] {

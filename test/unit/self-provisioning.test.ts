@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { runCli } from '../../src/cli/main';
+import { cli } from './helpers/cli';
 import { modules } from '../../src/core/boards/catalog';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
@@ -22,12 +22,6 @@ import { flashMd5, KEYS, tmpDir, virtualBoard } from './flash-harness';
 
 const FX = 'test/fixtures/firmware/pycom-micropython-sigfox/esp32';
 
-async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-  return { code, out, err };
-}
 
 /** The fixture's prepared `_enc` outputs decrypted to plaintext with the CLI, as in issue 12's reproduction A. */
 async function decryptFixture(): Promise<{ digest: string; part4: string; part8: string; app: string }> {
