@@ -96,3 +96,8 @@ export { otaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
 export { predictBootOnBoard } from './workflows/predict-boot';
 export type { PredictBootOutcome, PredictBootRequest } from './workflows/predict-boot';
+
+// Issue 12 B: key evidence before any check that relies on read-protected keys, and diagnoses that test each cause.
+export { assessKeys, burnRecordFor, establishKeyEvidence, establishOfflineKeyEvidence, flashImageSetEvidence } from './workflows/evidence';
+export type { EvidenceKeys, KeyEvidence, KeyEvidenceKind, KeyEvidenceRequest } from './workflows/evidence';
+export type { ConfirmQuestion } from './workflows/ui-port';
