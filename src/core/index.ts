@@ -101,3 +101,5 @@ export type { PredictBootOutcome, PredictBootRequest } from './workflows/predict
 export { assessKeys, burnRecordFor, establishKeyEvidence, establishOfflineKeyEvidence, flashImageSetEvidence } from './workflows/evidence';
 export type { EvidenceKeys, KeyEvidence, KeyEvidenceKind, KeyEvidenceRequest } from './workflows/evidence';
 export type { ConfirmQuestion } from './workflows/ui-port';
+export { diagnoseDecryption, diagnoseDifference, diagnoseDigest, knownFlashAddresses } from './flash/diagnose';
+export type { NamedKey } from './flash/diagnose';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { planFromPairs } from '../../src/core/flash/plan';
 import { checkPlan } from '../../src/core/flash/checks';
-import { diagnoseDecryption, diagnoseDigest, knownFlashAddresses } from '../../src/core/flash/diagnose';
+import { diagnoseDecryption, diagnoseDifference, diagnoseDigest, knownFlashAddresses } from '../../src/core/flash/diagnose';
 import { keysForBoard, runFlashSession } from '../../src/core/flash/session';
 import { encryptFor } from '../../src/core/secure-build/process';
 import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
@@ -93,6 +93,31 @@ describe('diagnoses test each cause and name the one that holds', function () {
     const none = diagnoseDigest(digest, { label: 'the store\'s key', key: KEYS.secureBootKey }, [], 'digest.bin');
     assert.match(none, /no other key can be tested/);
     assert.match(none, /secure boot check fail/);
+  });
+
+  describe('verify-flash: why a region reads back different is tested, one test per cause', () => {
+    const table = () => decrypted(fs.readFileSync(byRole('partition-table')), 0x8000).subarray(0, 0x400);
+    const expected = () => encryptFor(table(), 0x8000, KEYS.flashKey);
+    const base = { address: 0x8000, encrypted: true, conf: 0xf, key: { label: 'the store key', key: KEYS.flashKey } };
+    it('erased', () => {
+      assert.match(diagnoseDifference({ ...base, board: new Uint8Array(0x400).fill(0xff), expected: expected() }), /is erased/);
+    });
+    it('the plaintext written on a board that encrypts', () => {
+      assert.match(diagnoseDifference({ ...base, board: table(), expected: expected() }), /holds this file's plaintext/);
+    });
+    it('the same content with the store\'s other key', () => {
+      const other = new Uint8Array(32).fill(0x31);
+      assert.match(diagnoseDifference({ ...base, board: encryptFor(table(), 0x8000, other), expected: expected(), otherKeys: [{ label: 'the shared key', key: other }] }), new RegExp(`encrypted with the shared key \\(fingerprint ${fingerprint(other)}\\)`));
+    });
+    it('the same content for another address', () => {
+      assert.match(diagnoseDifference({ ...base, board: encryptFor(table(), 0x10000, KEYS.flashKey), expected: expected() }), /encrypted for address 0x10000/);
+    });
+    it('the same content with another FLASH_CRYPT_CONFIG', () => {
+      assert.match(diagnoseDifference({ ...base, board: encryptFor(table(), 0x8000, KEYS.flashKey, 0x5), expected: expected() }), /FLASH_CRYPT_CONFIG 0x5, not 0xF/);
+    });
+    it('none holds: says so', () => {
+      assert.match(diagnoseDifference({ ...base, board: encryptFor(new Uint8Array(0x400).fill(7), 0x8000, KEYS.flashKey), expected: expected() }), /none of the testable causes holds/);
+    });
   });
 });
 

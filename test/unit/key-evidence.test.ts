@@ -310,6 +310,19 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       const acked = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store', '--dry-run']);
       assert.equal(acked.code, 0, acked.out + acked.err);
       assert.match(acked.err, /Key evidence: you vouched/);
+      // verify-flash with evidence: a region written with another of the store's keys is diagnosed as such.
+      const per = A.deviceFlashKeyPath('24:0a:c4:00:00:98');
+      fs.mkdirSync(path.dirname(per), { recursive: true });
+      const other = new Uint8Array(32).fill(0x66);
+      fs.writeFileSync(per, other);
+      const table = planOf(buildA, KEYS_A.flashKey)().regions.find((r) => r.address === 0x8000)!.data;
+      const plainTable = decryptFlashData(table, { key: KEYS_A.flashKey, address: 0x8000, flashCryptConf: 0xf });
+      rig.dev.flash.eraseRange(0x8000, 0x1000);
+      rig.dev.flash.program(0x8000, encryptFor(plainTable, 0x8000, other));
+      const vf = await cli(['verify-flash', '--port', port, '--build', buildA, '--key-store', A.dir]);
+      assert.equal(vf.code, 1, vf.out + vf.err);
+      assert.match(vf.out, /differs in 0x8000/);
+      assert.match(vf.out, new RegExp(`Diagnosis: the flash at 0x8000 holds this content encrypted with the key in .*24-0a-c4-00-00-98.* \\(fingerprint ${fingerprint(other)}\\)`));
     } finally {
       await server.close();
     }

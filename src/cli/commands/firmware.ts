@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, differingRanges, establishKeyEvidence, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
+import { otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -138,11 +138,24 @@ const verifyFlash: CliCommand = {
       await establishKeyEvidence(board, { store: ks, keys, job: 'verify-flash', ...(args.flag('trust-key-store') ? { trust: true } : {}) }, terminalUi(io));
       const p = plan(args, info.flash.sizeBytes, keys.flashKey);
       const fio = romFlashIo(conn.loader);
+      const sec = info.security.flashEncryption;
+      const conf = sec.enabled && sec.config !== 'protected' ? sec.config : 0xf;
       let bad = 0;
       for (const r of p.regions) {
         const diff = await differingRanges(fio, r.address, r.data);
         if (diff.length) bad++;
         io.out(`${describeRegion(r)}: ${diff.length ? `differs in ${diff.map(([a, b]) => `${hex(r.address + a)}-${hex(r.address + b)}`).join(', ')}` : 'verify OK (digest matched)'}`);
+        if (!diff.length) continue;
+        // Test why, on (at most 4 KB of) the first differing range: read back, decrypt, compare (issue 12 item 4).
+        const from = diff[0]![0] & ~31;
+        const to = Math.min(r.data.length - (r.data.length % 32), from + 0x1000, Math.max(from + 32, (diff[0]![1] + 31) & ~31));
+        if (to <= from) continue;
+        const boardBytes = await fio.read(r.address + from, to - from);
+        io.out(`  Diagnosis: ${diagnoseDifference({
+          board: boardBytes, expected: r.data.subarray(from, to), address: r.address + from, encrypted: r.encrypted, conf,
+          ...(keys.flashKey ? { key: { label: keys.flashKeySource?.replace(/ \(fingerprint [0-9a-f]+\)$/, '') ?? 'the board\'s key', key: keys.flashKey } } : {}),
+          ...(keys.otherFlashKeys ? { otherKeys: keys.otherFlashKeys } : {}),
+        })}`);
       }
       return bad ? 1 : 0;
     });

@@ -164,3 +164,49 @@ export function diagnoseDigest(plain: Uint8Array, key: NamedKey, otherKeys: read
   const tried = otherKeys.filter((k) => !Buffer.from(k.key).equals(Buffer.from(key.key)));
   return `${region} was digested with a secure boot key other than ${key.label} (fingerprint ${fingerprint(key.key)})${tried.length ? `, and not with ${tried.map((k) => `${k.label} (${fingerprint(k.key)})`).join(' or ')} either` : ' (no other key can be tested: the key store holds one signing key)'}; the ROM would print "secure boot check fail". Rebuild the bootloader with this board's signing key.`;
 }
+
+export interface DifferenceInput {
+  /** Raw bytes the board holds at `address` (what READ_FLASH_SLOW returns: ciphertext when encrypted). */
+  board: Uint8Array;
+  /** Raw bytes the file puts there (the same range). */
+  expected: Uint8Array;
+  /** Flash address of both, 32-byte aligned (flash-encryption blocks). */
+  address: number;
+  /** Whether the file is encrypted (so the board's bytes are decrypted to compare the plaintext). */
+  encrypted: boolean;
+  key?: NamedKey;
+  conf: number;
+  otherKeys?: readonly NamedKey[];
+  addresses?: readonly number[];
+}
+
+/**
+ * Why a region reads back different from its file (verify-flash, issue 12 item 4), tested on one
+ * differing range: erased; the file's plaintext written without encryption; the same content
+ * encrypted with another key of the store, for another address, or with another FLASH_CRYPT_CONFIG.
+ * Returns the sentence naming the cause that holds, or saying that none of the testable ones does
+ * (the board holds other content, e.g. another build). Offsets in bytes.
+ */
+export function diagnoseDifference(d: DifferenceInput): string {
+  const at = hex(d.address);
+  if (d.board.every((b) => b === 0xff)) return `the flash at ${at} is erased: this region was never written there (or its write was cut off); flash it again.`;
+  if (!d.encrypted || !d.key) {
+    return `the flash at ${at} holds other bytes than the file, which is plaintext, so no key, address or FLASH_CRYPT_CONFIG can explain it: the board holds another file there.`;
+  }
+  const want = decryptFlashData(d.expected, { key: d.key.key, address: d.address, flashCryptConf: d.conf });
+  const same = (x: Uint8Array): boolean => Buffer.from(x).equals(Buffer.from(want));
+  if (same(d.board)) return `the flash at ${at} holds this file's plaintext: it was written without encryption (a plaintext flash on a board that encrypts), so the chip reads garbage there; flash the encrypted file.`;
+  const dec = (key: Uint8Array, address: number, conf: number): Uint8Array => decryptFlashData(d.board, { key, address, flashCryptConf: conf });
+  for (const k of (d.otherKeys ?? []).filter((x) => !Buffer.from(x.key).equals(Buffer.from(d.key!.key)))) {
+    if (same(dec(k.key, d.address, d.conf))) return `the flash at ${at} holds this content encrypted with ${k.label} (fingerprint ${fingerprint(k.key)}), not with ${d.key.label} (fingerprint ${fingerprint(d.key.key)}): one of the two is not the board's key.`;
+  }
+  for (const a of (d.addresses ?? knownFlashAddresses()).filter((x) => x !== d.address)) {
+    // The same offset inside a region written for another base address.
+    const shifted = a + (d.address % 0x1000);
+    if (same(dec(d.key.key, shifted, d.conf))) return `the flash at ${at} holds this content encrypted for address ${hex(shifted)}: it was written from the file made for another address.`;
+  }
+  for (let c = 0; c <= 0xf; c++) {
+    if (c !== d.conf && same(dec(d.key.key, d.address, c))) return `the flash at ${at} holds this content encrypted with FLASH_CRYPT_CONFIG ${hex(c)}, not ${hex(d.conf)}.`;
+  }
+  return `the flash at ${at} holds other content (none of the testable causes holds: not erased, not this file's plaintext, not this content with the key store's other keys, another address or another FLASH_CRYPT_CONFIG): most likely another build was flashed there.`;
+}
