@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AuditLog, newOperationId, readAudit, type AuditRecord } from '../audit/audit-log';
+import { assertNoKeyBytes, AuditLog, newOperationId, readAudit, type AuditInput, type AuditRecord } from '../audit/audit-log';
 import { bootEfusesFromRaw, flashEncryptionOn, type BootEfuses } from '../boot/boot-efuses';
 import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { bootloaderDigestInput, computeBootloaderDigest } from '../crypto/bootloader-digest';
@@ -270,12 +270,12 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
   if (fromFlash.ok) return say({ kind: 'flash-read-back', text: fromFlash.text });
 
   const acknowledge = (how: string): KeyEvidence => {
-    new AuditLog(req.store.auditPath).append({
+    appendAcknowledgement(req.store, {
       id: newOperationId(), phase: 'done', operation: ACK_OPERATION, mac: chip.mac.address, revision: chip.revision.text,
       keyFingerprints: Object.fromEntries(a.needed.map((s) => [s.step, fingerprint(s.key)])),
       result: 'acknowledged',
       message: `${req.job}: ${how}; the read-protected key block(s) cannot be read back, so this is not verified`,
-    });
+    }, a.needed.map((s) => s.key));
     return say({ kind: 'acknowledged', text: `you ${how} (not verified: recorded in ${req.store.auditPath})` });
   };
   if (req.trust) return acknowledge(`vouched that this key store holds ${named} (--trust-key-store)`);
@@ -292,6 +292,12 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
     'E_KEY_EVIDENCE',
     `${req.job}: nothing shows that this key store holds the board's keys (${named}), which are read-protected and cannot be compared: ${why}; use the key store that burned this board (--key-store DIR), or ${req.acknowledgeHint ?? 'pass --trust-key-store'} if you are sure it is (recorded in the audit log)${req.writes ? '; nothing was written' : ''}.`,
   );
+}
+
+/** Appends an acknowledgement line to the store's audit log, refusing any line that holds key bytes. */
+function appendAcknowledgement(store: KeyStore, rec: AuditInput, keys: readonly Uint8Array[]): void {
+  assertNoKeyBytes(rec, keys);
+  new AuditLog(store.auditPath).append(rec);
 }
 
 /**
@@ -324,12 +330,12 @@ export function establishOfflineKeyEvidence(mac: string, req: Omit<KeyEvidenceRe
   const record = burnRecordFor(readAudit(req.store.auditPath).records, mac, needed);
   if (record.match) return { kind: 'burn-record', text: `the verified Burn Keys run ${record.match.id} (${record.match.time}) in ${req.store.auditPath} burned ${named} into ${normaliseMac(mac)}` };
   if (req.trust) {
-    new AuditLog(req.store.auditPath).append({
+    appendAcknowledgement(req.store, {
       id: newOperationId(), phase: 'done', operation: ACK_OPERATION, mac: normaliseMac(mac),
       keyFingerprints: { [STEP.flashKey]: fingerprint(needed[0]!.key) },
       result: 'acknowledged',
       message: `${req.job}: vouched that this key store holds the board's flash key (--trust-key-store); not verified`,
-    });
+    }, [needed[0]!.key]);
     return { kind: 'acknowledged', text: `you vouched that this key store holds ${named} of ${normaliseMac(mac)} (--trust-key-store; not verified: recorded in ${req.store.auditPath})` };
   }
   throw new UserError(
