@@ -24,12 +24,18 @@ import { createMemoryPair } from '../src/core/transport/memory';
 import { connect } from '../src/core/connect/connect';
 import { scaledClock } from '../test/campaign/clock';
 import { digestSecureBootloader } from '../src/core/crypto/bootloader-digest';
+import { identify } from '../src/core/chip/identify';
+import { KeyStore } from '../src/core/keystore/key-store';
+import { flash } from '../src/core/workflows/flash';
+import { scriptedUi } from '../src/core/workflows/ui-port';
 import { FIXTURE_IV, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
 
 export const MATRIX_DOC = path.join(__dirname, '..', 'docs', 'bad-input-matrix.md');
 
 interface Case {
   input: string;
+  /** The board's state before the bad input (taken before the "untouched" digest). */
+  setup?(ctx: Ctx): Promise<void>;
   run(ctx: Ctx): Promise<unknown>;
 }
 
@@ -77,6 +83,28 @@ export const CASES: Case[] = [
     const digest = digestSecureBootloader(fixtureBootloader(), K.secureBootKey, FIXTURE_IV).output;
     return checkPlan(planFromPairs([{ address: 0x0, file: file(c, 'digest.bin', digest) }]), { chip: { flashEncryption: false, secureBoot: false, flashCryptConf: 0xf, emptyKeyBlocks: { blk1: true, blk2: true } } });
   } },
+  { input: 'Flash with a key store that did not burn this board (read-protected keys, no burn record, erased flash, no --trust-key-store)',
+    setup: async (c) => {
+      await burnWith(c, {});
+    },
+    run: async (c) => {
+      // Another workstation's store: another flash key, the same signing key, no audit log.
+      const store = new KeyStore(path.join(c.dir, 'secure'));
+      store.ensureDir();
+      fs.writeFileSync(store.signingKeyPath, K.signingKeyPem);
+      fs.writeFileSync(store.sharedFlashKeyPath, new Uint8Array(32).fill(0x5b));
+      const { host, device } = createMemoryPair('/dev/ttyACM0');
+      c.dev.attach(device);
+      c.dev.reset('download');
+      await host.open();
+      const conn = await connect(host, { reset: 'none', baud: 115200, clock: scaledClock(0.1), syncTimeoutMs: 2000 });
+      try {
+        const plan = planFromPairs([{ address: 0x10000, file: file(c, 'app.bin_enc', new Uint8Array(4096).fill(0x11)) }]);
+        return await flash({ transport: host, conn, chip: await identify(conn) }, { store, plan: () => plan, bootLog: false }, scriptedUi());
+      } finally {
+        conn.loader.dispose();
+      }
+    } },
   { input: 'Board running its firmware, not in download mode (no answer to SYNC)', run: async (c) => {
     // A board that ignores the reset lines and stays silent: modelled as a board without power.
     c.dev.powerOff();
@@ -103,6 +131,7 @@ export async function runMatrix(): Promise<Row[]> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'matrix-'));
     const dev = new VirtualEsp32({ profile: 'GPY', seed: 'matrix' });
     const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    if (c.setup) await c.setup({ dev, dir, mac });
     const before = boardDigest(dev);
     let message: string;
     try {

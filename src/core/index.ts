@@ -108,3 +108,9 @@ export { describeTrailer, signatureBlockAt } from './image/signature-block';
 export type { SignatureBlockLocation, Trailer } from './image/signature-block';
 export { verifyFileSignature } from './image/verify-file';
 export type { FileSignatureCheck } from './image/verify-file';
+// Issue 12 B: key evidence before any check that relies on read-protected keys, and diagnoses that test each cause.
+export { assessKeys, burnRecordFor, establishKeyEvidence, establishOfflineKeyEvidence, flashImageSetEvidence } from './workflows/evidence';
+export type { EvidenceKeys, KeyEvidence, KeyEvidenceKind, KeyEvidenceRequest } from './workflows/evidence';
+export type { ConfirmQuestion } from './workflows/ui-port';
+export { diagnoseDecryption, diagnoseDifference, diagnoseDigest, knownFlashAddresses } from './flash/diagnose';
+export type { NamedKey } from './flash/diagnose';

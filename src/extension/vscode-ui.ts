@@ -32,6 +32,11 @@ export function vscodeUi(log: vscode.LogOutputChannel): UiPort {
         },
       }));
     },
+    async confirm(q) {
+      // Modal: the question blocks the window until answered; Escape or Cancel is a no.
+      const yes = await vscode.window.showWarningMessage(q.title, { modal: true, detail: q.detail }, q.yes);
+      return yes === q.yes;
+    },
     task(title, fn) {
       return Promise.resolve(vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, (progress, token) => {
         const abort = new AbortController();

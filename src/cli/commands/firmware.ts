@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, differingRanges, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
+import { otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -67,12 +67,19 @@ const build: CliCommand = {
 const flashOptions = [
   { name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'flash-size' },
   { name: 'incremental', flag: true }, { name: 'dry-run', flag: true }, { name: 'force-config-sector', flag: true }, { name: 'no-compress', flag: true }, { name: 'boot-log-ms' },
+  { name: 'trust-key-store', flag: true },
 ];
 
 const flash: CliCommand = {
   name: 'flash',
   summary: 'Check a flash plan against the board, its eFuses and the key store, then write it (verified) and show the boot log.',
-  usage: 'flash --port PORT (--build DIR | ADDR FILE ...) [--incremental] [--dry-run] [--force-config-sector] [--key-store DIR]',
+  usage: 'flash --port PORT (--build DIR | ADDR FILE ...) [--incremental] [--dry-run] [--force-config-sector] [--key-store DIR] [--trust-key-store]',
+  help: [
+    'Read-protected key blocks cannot be read over the serial port, so the key store\'s keys count as the',
+    'board\'s only with evidence: a verified Burn Keys run for this board in the store\'s audit log, or the',
+    'board\'s current flash decrypting (with the store\'s keys) to a valid image set. --trust-key-store is your',
+    'word instead, recorded in the audit log (fingerprints only).',
+  ].join('\n'),
   options: flashOptions,
   async run(args, io) {
     const port = args.opt('port');
@@ -95,6 +102,7 @@ const flash: CliCommand = {
         incremental: args.flag('incremental'),
         dryRun: args.flag('dry-run'),
         forceConfigSector: args.flag('force-config-sector'),
+        trustKeyStore: args.flag('trust-key-store'),
         compress: !args.flag('no-compress'),
         bootLog: { ms: args.int('boot-log-ms', 2000), mode: resetModeOption(args) },
         onProgress: (e) => {
@@ -124,17 +132,35 @@ const flash: CliCommand = {
 const verifyFlash: CliCommand = {
   name: 'verify-flash',
   summary: 'Compare the board\'s flash with a build or ADDR FILE pairs (MD5 per 4 KB sector).',
-  usage: 'verify-flash --port PORT (--build DIR | ADDR FILE ...) [--board B]',
-  options: [{ name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }],
+  usage: 'verify-flash --port PORT (--build DIR | ADDR FILE ...) [--board B] [--key-store DIR] [--trust-key-store]',
+  options: [{ name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'trust-key-store', flag: true }],
   async run(args, io) {
-    return withBoard(args, io, async ({ conn, chip: info }) => {
-      const p = plan(args, info.flash.sizeBytes, keysForBoard(store(args), info).flashKey);
+    return withBoard(args, io, async (board) => {
+      const { conn, chip: info } = board;
+      const ks = store(args);
+      const keys = keysForBoard(ks, info);
+      // A build is classified with the store's key: only with evidence that it is the board's (issue 12 B).
+      await establishKeyEvidence(board, { store: ks, keys, job: 'verify-flash', ...(args.flag('trust-key-store') ? { trust: true } : {}) }, terminalUi(io));
+      const p = plan(args, info.flash.sizeBytes, keys.flashKey);
       const fio = romFlashIo(conn.loader);
+      const sec = info.security.flashEncryption;
+      const conf = sec.enabled && sec.config !== 'protected' ? sec.config : 0xf;
       let bad = 0;
       for (const r of p.regions) {
         const diff = await differingRanges(fio, r.address, r.data);
         if (diff.length) bad++;
         io.out(`${describeRegion(r)}: ${diff.length ? `differs in ${diff.map(([a, b]) => `${hex(r.address + a)}-${hex(r.address + b)}`).join(', ')}` : 'verify OK (digest matched)'}`);
+        if (!diff.length) continue;
+        // Test why, on (at most 4 KB of) the first differing range: read back, decrypt, compare (issue 12 item 4).
+        const from = diff[0]![0] & ~31;
+        const to = Math.min(r.data.length - (r.data.length % 32), from + 0x1000, Math.max(from + 32, (diff[0]![1] + 31) & ~31));
+        if (to <= from) continue;
+        const boardBytes = await fio.read(r.address + from, to - from);
+        io.out(`  Diagnosis: ${diagnoseDifference({
+          board: boardBytes, expected: r.data.subarray(from, to), address: r.address + from, encrypted: r.encrypted, conf,
+          ...(keys.flashKey ? { key: { label: keys.flashKeySource?.replace(/ \(fingerprint [0-9a-f]+\)$/, '') ?? 'the board\'s key', key: keys.flashKey } } : {}),
+          ...(keys.otherFlashKeys ? { otherKeys: keys.otherFlashKeys } : {}),
+        })}`);
       }
       return bad ? 1 : 0;
     });
@@ -144,8 +170,9 @@ const verifyFlash: CliCommand = {
 const otaImageCommand: CliCommand = {
   name: 'ota-image',
   summary: 'Write the app encrypted for the board\'s OTA slot (asked from the running board unless --slot is given).',
-  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT] --output OUT [--key-store DIR] [--mac MAC]',
-  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }],
+  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT] --output OUT [--key-store DIR] [--mac MAC [--trust-key-store]]',
+  help: 'With --mac the image is for that board: its key must be backed by a verified Burn Keys run for it in the key store\'s audit log, or by --trust-key-store (your word, recorded in the audit log).',
+  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }, { name: 'trust-key-store', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
     const b = boardOption(args, true)!;
@@ -158,6 +185,7 @@ const otaImageCommand: CliCommand = {
       buildDir: args.need('build'),
       board: b,
       output: out,
+      trustKeyStore: args.flag('trust-key-store'),
       slot: slotOpt !== undefined ? args.int('slot') : async () => {
         const port = args.opt('port');
         if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
@@ -166,6 +194,7 @@ const otaImageCommand: CliCommand = {
         return slot;
       },
     });
+    if (img.evidence) io.err(`Key evidence: ${img.evidence.text}.`);
     io.out(`Wrote ${out}: ${img.data.length} bytes for slot ${hex(img.slot)} from ${img.source}${img.flashKey ? ` (flash key ${fingerprint(img.flashKey)})` : ''}.`);
   },
 };

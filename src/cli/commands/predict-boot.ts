@@ -5,7 +5,7 @@ import { withBoard } from '../board-session';
 import { terminalUi } from '../terminal-ui';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { predictBootOnBoard, boardFlashSize, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, readHardwareKeyFile, readSigningKeyFile, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
+import { predictBootOnBoard, boardFlashSize, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, readHardwareKeyFile, readSigningKeyFile, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type KeyEvidence, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
 
 /** Keys for the prediction: explicit files first, then the key store (per-device flash key, shared key, signing key). */
 function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {
@@ -24,7 +24,7 @@ function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour:
   return keys;
 }
 
-function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined): number {
+function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined, evidence?: KeyEvidence, diagnosis?: string): number {
   const decided = r.undecidable.length === 0 && v !== undefined;
   const safe = decided && v.boots && v.outcome === 'app-running';
   if (args.flag('json')) {
@@ -32,6 +32,8 @@ function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: Boo
       source, decided,
       boots: decided ? v.boots : null, outcome: decided ? v.outcome : null, reason: decided ? v.reason : null, resetLoop: decided ? v.resetLoop : null,
       log: decided ? v.log : [], hazards: decided ? v.hazards : [], assumptions: r.assumptions, undecidable: r.undecidable,
+      evidence: evidence ? { kind: evidence.kind, text: evidence.text } : null,
+      diagnosis: diagnosis ?? null,
     }, null, 2));
   } else if (!decided) {
     io.out(`Cannot decide whether ${source.charAt(0).toLowerCase()}${source.slice(1)} will boot:`);
@@ -40,6 +42,7 @@ function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: Boo
     io.out(`${source}: ${safe ? 'WILL BOOT' : v.boots ? 'WOULD BOOT, BUT MUST NOT' : 'WILL NOT BOOT'}. ${v.reason}`);
     for (const l of v.log) io.out(`  | ${l}`);
     for (const h of v.hazards) io.out(`  warning: ${h}`);
+    if (diagnosis) io.out(`Diagnosis: ${diagnosis}`);
   }
   if (!args.flag('json')) for (const a of r.assumptions) io.err(`assumption: ${a}`);
   // 0: boots into the app; 1: does not, or would generate its own keys on first boot; 4: cannot decide.
@@ -73,31 +76,37 @@ async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Pro
   return withBoard(args, io, async (board) => {
     const dir = args.opt('build');
     const r = await predictBootOnBoard(board, {
+      store: ks,
+      trustKeyStore: args.flag('trust-key-store'),
       keys: ({ mac, threeFour }) => knownKeys(args, ks, mac, threeFour),
       ...(dir ? { plan: ({ flashKey, flashSize }: { flashKey: Uint8Array | undefined; flashSize: number }) => buildPlan(args, dir, flashKey, flashSize).plan } : {}),
     }, terminalUi(io));
     // The board as it will be after this build is written: the plan's bytes over what it holds now.
     const source = dir && r.verdict ? `The board on ${port} after flashing ${path.basename(dir)}` : `The board on ${port}`;
-    return report(args, io, source, r.resolved, r.verdict);
+    return report(args, io, source, r.resolved, r.verdict, r.evidence, r.diagnosis);
   });
 }
 
 export const predictBootCommand: CliCommand = {
   name: 'predict-boot',
   summary: 'Say whether the connected board (or a planned one, --plan) will boot, and if not what it prints and why.',
-  usage: 'predict-boot (--port PORT [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened]) [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM] [--json]',
+  usage: 'predict-boot (--port PORT [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened]) [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM] [--trust-key-store] [--json]',
   help: [
     'With --port: the eFuses and flash of the connected board (the flash is read over the ROM loader: digest,',
     'bootloader, partition table and the app image). With --build as well: the board as it will be after that',
     'build is flashed. With --plan: no board; the build on an erased flash and a planned eFuse state (default',
     '"burned", the state efuse burn-keys leaves). Read-protected key blocks cannot be read over the serial port:',
     'the keys come from --flash-key / --secure-boot-key / --signing-key or the key store (default secure/);',
-    'without them the answer is "cannot decide", naming the missing key. Key bytes are never printed.',
+    'without them the answer is "cannot decide", naming the missing key. Those keys count as the board\'s only',
+    'with evidence (a verified Burn Keys run for the board in the key store\'s audit log, or the board\'s flash',
+    'decrypting with them to a valid image set) or --trust-key-store (your word, recorded in the audit log);',
+    'otherwise the answer is "cannot decide" too. Key bytes are never printed.',
     'Exit code 0: boots into the app; 1: does not (or would generate its own keys on first boot); 4: cannot decide.',
   ].join('\n'),
   options: [
     { name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'build' }, { name: 'board' }, { name: 'plan', flag: true },
     { name: 'efuses' }, { name: 'flash-size' }, { name: 'key-store' }, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'json', flag: true },
+    { name: 'trust-key-store', flag: true },
   ],
   async run(args, io) {
     args.maxPositionals(0);

@@ -3,12 +3,12 @@ import { computeBootloaderDigest } from '../crypto/bootloader-digest';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent, type ContentKind } from '../firmware/content';
 import { hex } from '../util/hex';
-import { fingerprint } from '../util/fingerprint';
 import { CONFIG_SECTOR_ADDRESS, layout } from '../boards/catalog';
 import { PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, type PartitionEntry } from '../partition/table';
 import { describeRegion, type FlashPlan, type PlanRegion } from './plan';
 import { provisioningProfile } from '../boot/predict';
+import { diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
 
 /**
  * Everything that is checked before the first byte is written. Each refusal is a UserError whose
@@ -50,6 +50,16 @@ export interface CheckContext {
   secureBootKey?: Uint8Array;
   forceConfigSector?: boolean;
   predictBoot?: BootPredictor;
+  /** How the user knows `flashKey` / `secureBootKey` (a file of the key store), for diagnoses. */
+  flashKeyLabel?: string;
+  secureBootKeyLabel?: string;
+  /**
+   * Other keys tried when a region does not decrypt or a digest does not match (the key store's
+   * shared key when the board has its own, a readable key block's key): the diagnosis names the one
+   * that holds (diagnose.ts).
+   */
+  otherFlashKeys?: readonly NamedKey[];
+  otherSecureBootKeys?: readonly NamedKey[];
 }
 
 export interface CheckReport {
@@ -73,9 +83,6 @@ const KIND_TEXT: Record<ContentKind, string> = {
   unknown: 'valid content',
 };
 
-/** Addresses worth trying when a file decrypts to garbage, to tell the user where it belongs. */
-const CANDIDATE_ADDRESSES = [0x0, 0x8000, 0x10000, 0x1a0000, 0x1c0000, 0x210000];
-
 function refuse(code: string, msg: string): never {
   throw new UserError(code, msg);
 }
@@ -87,15 +94,6 @@ function end(r: PlanRegion): number {
 function decryptAt(data: Uint8Array, address: number, key: Uint8Array, conf: number): Uint8Array {
   const whole = data.length - (data.length % 16);
   return decryptFlashData(data.subarray(0, whole), { key, address, flashCryptConf: conf });
-}
-
-function whereItDecrypts(data: Uint8Array, key: Uint8Array, conf: number, not: number): number | undefined {
-  for (const a of CANDIDATE_ADDRESSES) {
-    if (a === not) continue;
-    const d = decryptAt(data, a, key, conf);
-    if (classifyContent(d).kind !== 'unknown') return a;
-  }
-  return undefined;
 }
 
 /** Static checks: alignment, overlaps, the config sector, sizes against the flash and the table. */
@@ -162,13 +160,12 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     const got = classifyContent(plaintext.get(r)!);
     if (got.kind === want) continue;
     if (r.encrypted) {
-      const other = whereItDecrypts(r.data, ctx.flashKey!, conf, r.address);
-      refuse(
-        'E_PLAN_DECRYPT',
-        other !== undefined
-          ? `${describeRegion(r)} was encrypted for address ${hex(other)}, not ${hex(r.address)}: decrypted at ${hex(r.address)} it is not ${KIND_TEXT[want]}; write it at ${hex(other)} or use the file built for ${hex(r.address)}.`
-          : `${describeRegion(r)} does not decrypt to ${KIND_TEXT[want]} at ${hex(r.address)} with the flash key ${fingerprint(ctx.flashKey!)}: it was encrypted for another address or with another key.`,
-      );
+      // Test each cause (address, key, FLASH_CRYPT_CONFIG) and name the one that holds (issue 12 item 4).
+      refuse('E_PLAN_DECRYPT', diagnoseDecryption({
+        data: r.data, address: r.address, want, role: r.role, region: describeRegion(r), conf,
+        key: { label: ctx.flashKeyLabel ?? 'the board\'s key', key: ctx.flashKey! },
+        ...(ctx.otherFlashKeys ? { otherKeys: ctx.otherFlashKeys } : {}),
+      }).message);
     }
     refuse('E_PLAN_CONTENT', `${describeRegion(r)} is not ${KIND_TEXT[want]} (${got.problem ?? `it is ${KIND_TEXT[got.kind]}`}); check the file and the address.`);
   }
@@ -208,7 +205,7 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
       const image = p.subarray(0x1000, 0x1000 + Math.floor((p.length - 0x1000) / 128) * 128);
       const digest = computeBootloaderDigest(ctx.secureBootKey, p.subarray(0, 128), image);
       if (!Buffer.from(digest).equals(Buffer.from(p.subarray(0x80, 0xc0)))) {
-        refuse('E_PLAN_DIGEST_KEY', `${describeRegion(r)} was digested with a secure boot key other than the one in BLOCK2 (fingerprint ${fingerprint(ctx.secureBootKey)}); the ROM would print "secure boot check fail". Rebuild the bootloader with this board's signing key.`);
+        refuse('E_PLAN_DIGEST_KEY', diagnoseDigest(p, { label: ctx.secureBootKeyLabel ?? 'the one in BLOCK2', key: ctx.secureBootKey }, ctx.otherSecureBootKeys ?? [], describeRegion(r)));
       }
     }
   }

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { ChipInfo } from '../chip/identify';
 import { digestPrivateKey } from '../crypto/secure-boot-key';
 import { readHardwareKeyFile, readSigningKeyFile } from '../keys/key-files';
-import { DEVICES_DIR, macDirName, type KeyStore } from '../keystore/key-store';
+import { DEVICES_DIR, FLASH_KEY_FILE, macDirName, type KeyStore } from '../keystore/key-store';
+import type { NamedKey } from './diagnose';
 import { fingerprint } from '../util/fingerprint';
 import { checkPlan, type BootPredictor, type CheckReport } from './checks';
 import { FlashJournal } from './journal';
@@ -19,6 +20,29 @@ export interface BoardKeys {
   flashKey?: Uint8Array;
   flashKeySource?: string;
   secureBootKey?: Uint8Array;
+  /** The key store's other flash keys (the shared one, other boards' per-device ones), tried by diagnoses only. */
+  otherFlashKeys?: NamedKey[];
+}
+
+/**
+ * Every flash key file in the store but `except`: the shared key and each board's per-device key
+ * (devices/MAC/flash_encryption_key.bin), labelled by path; unreadable files are skipped (they
+ * only feed diagnoses).
+ */
+export function storeFlashKeys(store: KeyStore, except?: string): NamedKey[] {
+  const files = [store.sharedFlashKeyPath];
+  const devices = path.join(store.dir, DEVICES_DIR);
+  if (fs.existsSync(devices)) for (const d of fs.readdirSync(devices).sort()) files.push(path.join(devices, d, FLASH_KEY_FILE));
+  const out: NamedKey[] = [];
+  for (const f of files) {
+    if (f === except || !fs.existsSync(f)) continue;
+    try {
+      out.push({ label: `the key in ${path.relative(process.cwd(), f) || f}`, key: readHardwareKeyFile(f, 'flash-encryption') });
+    } catch {
+      /* not a key file: nothing to try */
+    }
+  }
+  return out;
 }
 
 /** The board's flash key (its own per-device key first, then the shared one) and the BLOCK2 key. */
@@ -30,6 +54,8 @@ export function keysForBoard(store: KeyStore, info: Pick<ChipInfo, 'mac' | 'secu
     out.flashKey = readHardwareKeyFile(file, 'flash-encryption');
     out.flashKeySource = `${path.relative(process.cwd(), file) || file} (fingerprint ${fingerprint(out.flashKey)})`;
   }
+  const others = storeFlashKeys(store, file);
+  if (others.length) out.otherFlashKeys = others;
   // Only when a secure boot key is (or is about to be) in BLOCK2 does the digest have to match it.
   const blk2InUse = info.security.secureBoot.v1Enabled || info.security.keys.secureBoot !== 'empty';
   if (blk2InUse && fs.existsSync(store.signingKeyPath)) {
@@ -79,7 +105,8 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
       // A read-protected block reads as zeros but is reported 'protected', never 'empty' (chip/security.ts).
       emptyKeyBlocks: { blk1: sec.keys.flashEncryption === 'empty', blk2: sec.keys.secureBoot === 'empty' },
     },
-    ...(keys.flashKey ? { flashKey: keys.flashKey } : {}),
+    ...(keys.flashKey ? { flashKey: keys.flashKey, flashKeyLabel: keys.flashKeySource?.replace(/ \(fingerprint [0-9a-f]+\)$/, '') ?? 'the board\'s key' } : {}),
+    ...(keys.otherFlashKeys ? { otherFlashKeys: keys.otherFlashKeys } : {}),
     ...(keys.secureBootKey ? { secureBootKey: keys.secureBootKey } : {}),
     ...(o.forceConfigSector ? { forceConfigSector: true } : {}),
     ...(o.predictBoot ? { predictBoot: o.predictBoot } : {}),

@@ -9,6 +9,7 @@ import type { ResetMode } from '../connect/strategy';
 import type { KeyStore } from '../keystore/key-store';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
+import { establishKeyEvidence, type KeyEvidence } from './evidence';
 
 export interface FlashRequest {
   store: KeyStore;
@@ -32,6 +33,12 @@ export interface FlashRequest {
    * boards print what their boot model predicts); false for none.
    */
   bootLog: false | { ms: number; mode: ResetMode } | ((session: BoardSession) => Promise<string>);
+  /** The user vouched that the store holds the board's read-protected keys (the CLI's --trust-key-store); recorded in the audit log. */
+  trustKeyStore?: boolean;
+  /** Without other evidence, ask through `ui.confirm` (the editor's modal question). */
+  askTrust?: boolean;
+  /** How this front end acknowledges, for the refusal (default "pass --trust-key-store"). */
+  acknowledgeHint?: string;
 }
 
 export interface FlashOutcome extends FlashSessionResult {
@@ -39,13 +46,16 @@ export interface FlashOutcome extends FlashSessionResult {
   keys: BoardKeys;
   /** Whether the boot of the full image set was predicted (and passed) before writing. */
   predicted: boolean;
+  /** Why the store's keys were taken for the board's (workflows/evidence.ts). */
+  evidence: KeyEvidence;
   /** The boot log and what it says, when one was asked for and the plan was written. */
   boot?: { text: string; explanation: BootLogExplanation };
 }
 
 /**
  * Flash, the one body the CLI's `flash` and the editor's Flash Secure Firmware run: pick the
- * board's flash key from the store, make the plan, predict the boot of a full set against the
+ * board's flash key from the store, establish that it is the board's (evidence.ts: a burn record,
+ * the flash read-back, or the user's recorded word; E_KEY_EVIDENCE otherwise), make the plan, predict the boot of a full set against the
  * board's eFuses, check every region (address, encryption for this key, the chip's security
  * state, the config sector), write and verify (MD5) each region, then start the firmware and
  * read its boot log. Nothing is written unless every check passed.
@@ -54,10 +64,16 @@ export interface FlashOutcome extends FlashSessionResult {
  * being written is named; a rerun with --incremental resumes), E_CANCELLED when `signal` aborts
  * between blocks.
  */
-export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiPort, 'info'>): Promise<FlashOutcome> {
+export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<FlashOutcome> {
   const { conn, chip } = board;
   const keys = keysForBoard(req.store, chip);
   if (keys.flashKeySource) ui.info(`Flash key: ${keys.flashKeySource}.`);
+  // Issue 12 B: no check may stand the store's keys in for read-protected ones without evidence.
+  const evidence = await establishKeyEvidence(board, {
+    store: req.store, keys, job: 'flash', writes: true,
+    ...(req.trustKeyStore ? { trust: true } : {}), ...(req.askTrust ? { ask: true } : {}),
+    ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
+  }, ui);
   const plan = req.plan({ flashKey: keys.flashKey, flashSize: chip.flash.sizeBytes });
   const { predictor, skipped } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store);
   if (skipped) ui.info(`note: ${skipped}`);
@@ -70,7 +86,7 @@ export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiP
     ...(req.onProgress ? { onProgress: req.onProgress } : {}),
     log: (l) => ui.info(l),
   });
-  const outcome: FlashOutcome = { ...result, plan, keys, predicted: predictor !== undefined };
+  const outcome: FlashOutcome = { ...result, plan, keys, evidence, predicted: predictor !== undefined };
   if (req.dryRun || req.bootLog === false) return outcome;
   const text = typeof req.bootLog === 'function'
     ? await req.bootLog(board)

@@ -2,10 +2,21 @@ import { readEfuses } from '../efuse/access';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
 import { predictBootFromReader, resolveBootEfuses, type KnownKeys, type ResolvedEfuses } from '../boot/predict-connected';
 import { overlayFlash } from '../boot/predict-plan';
-import type { BootVerdict } from '../boot/predict';
+import type { BootOutcome, BootVerdict } from '../boot/predict';
+import { flashEncryptionOn, type BootEfuses } from '../boot/boot-efuses';
+import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
+import { decryptFlashData } from '../crypto/flash-encryption';
+import { classifyContent, type ContentKind } from '../firmware/content';
+import { diagnoseDecryption } from '../flash/diagnose';
+import type { RegionRole } from '../flash/plan';
+import { storeFlashKeys } from '../flash/session';
+import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
+import { hex } from '../util/hex';
 import type { FlashPlan } from '../flash/plan';
 import { readFlash } from '../loader/flash';
-import { UserError } from '../errors';
+import { isUserError, UserError } from '../errors';
+import type { KeyStore } from '../keystore/key-store';
+import { establishKeyEvidence, type KeyEvidence } from './evidence';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
 
@@ -14,6 +25,10 @@ export interface PredictBootRequest {
   keys(board: { mac: string; threeFour: boolean }): KnownKeys;
   /** A build to predict the board after (its bytes over what the flash holds now); made once the flash size is known. */
   plan?(board: { flashKey: Uint8Array | undefined; flashSize: number }): FlashPlan;
+  /** The key store whose audit log holds the evidence for read-protected keys (and records an acknowledgement). */
+  store: KeyStore;
+  /** The user vouched that the keys are the board's (the CLI's --trust-key-store); recorded in the audit log. */
+  trustKeyStore?: boolean;
 }
 
 export interface PredictBootOutcome {
@@ -21,11 +36,19 @@ export interface PredictBootOutcome {
   resolved: ResolvedEfuses;
   /** Undefined when the answer cannot be decided (see `resolved.undecidable`). */
   verdict?: BootVerdict;
+  /** Why the given keys were taken for the board's read-protected ones (workflows/evidence.ts). */
+  evidence?: KeyEvidence;
+  /**
+   * When the board would not boot because a region does not decrypt: which cause was tested to
+   * hold (another address, another key of the store, another FLASH_CRYPT_CONFIG), or that none of
+   * them does (flash/diagnose.ts).
+   */
+  diagnosis?: string;
 }
 
 /**
- * Will the connected board boot: its eFuses (read-protected key blocks filled in from `keys`, or
- * named as undecidable), its flash read over the ROM loader as the bootloader reads it (digest,
+ * Will the connected board boot: its eFuses (read-protected key blocks filled in from `keys` when
+ * there is evidence they are the board's, evidence.ts; else named as undecidable), its flash read over the ROM loader as the bootloader reads it (digest,
  * bootloader, partition table, the app), optionally with a build's bytes laid over it. Progress on
  * large reads goes to `ui.info` every 256 KiB (READ_FLASH_SLOW moves 64 bytes per command).
  *
@@ -41,6 +64,18 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
   const flashSize = chip.flash.sizeBytes;
   if (!flashSize) throw new UserError('E_FLASH_SIZE', 'predict-boot: the flash chip did not identify itself, so the boot cannot be predicted; check the board and its connection.');
   if (resolved.undecidable.length) return { resolved };
+  // Issue 12 B: a read-protected key is only assumed to be the given one with evidence; without
+  // it the answer is "cannot decide" (the reason and the ways forward), never "WILL BOOT".
+  let evidence: KeyEvidence;
+  try {
+    evidence = await establishKeyEvidence(board, {
+      store: req.store, keys: { ...(keys.flashKey ? { flashKey: keys.flashKey } : {}), ...(keys.secureBootKey ? { secureBootKey: keys.secureBootKey } : {}) },
+      job: 'predict-boot', readableMustMatch: false, ...(req.trustKeyStore ? { trust: true } : {}),
+    }, ui);
+  } catch (e) {
+    if (isUserError(e) && e.code === 'E_KEY_EVIDENCE') return { resolved: { ...resolved, undecidable: [e.message] } };
+    throw e;
+  }
   let read = (o: number, n: number): Promise<Uint8Array> => readFlash(conn.loader, o, n);
   if (req.plan) {
     const plan = req.plan({ flashKey: keys.flashKey, flashSize });
@@ -61,5 +96,55 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
       fetched += n;
     },
   });
-  return { resolved, verdict };
+  const diagnosis = verdict.boots ? undefined : await diagnoseFailedRegion(verdict.outcome, resolved.efuse, read, req.store, keys.flashKey);
+  return { resolved, verdict, evidence, ...(diagnosis ? { diagnosis } : {}) };
+}
+
+/** The region a failed boot points at: the bootloader (digest image at 0x0 with secure boot), the table, or the app. */
+async function failedRegion(outcome: BootOutcome, efuse: BootEfuses, view: (o: number, n: number) => Promise<Uint8Array>): Promise<{ address: number; length: number; want: ContentKind; role: RegionRole; headerOnly?: boolean } | undefined> {
+  if (outcome === 'no-bootloader') {
+    return efuse.absDone0
+      ? { address: DIGEST_ADDRESS, length: PARTITION_TABLE_ADDRESS, want: 'digest-image', role: 'bootloader-digest' }
+      : { address: BOOTLOADER_ADDRESS, length: BOOTLOADER_MAX_LEN, want: 'image', role: 'bootloader' };
+  }
+  if (outcome === 'partition-table') return { address: PARTITION_TABLE_ADDRESS, length: TABLE_MAX_LEN, want: 'partition-table', role: 'partition-table' };
+  if (outcome === 'no-app') {
+    try {
+      const apps = parsePartitionTable(await view(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN)).entries.filter((p) => p.type === 0);
+      const app = apps.find((p) => p.subtype === 0) ?? apps[0];
+      return app ? { address: app.offset, length: SECTOR_SIZE + 32, want: 'image', role: 'app', headerOnly: true } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Issue 12 item 4 for predict-boot: when the boot fails at a region that is read through flash
+ * encryption and that region does not decrypt with the key the prediction used, test which cause
+ * holds (flash/diagnose.ts) on the bytes the board will hold there (the build's over the flash).
+ */
+async function diagnoseFailedRegion(outcome: BootOutcome, efuse: BootEfuses, read: (o: number, n: number) => Promise<Uint8Array>, store: KeyStore, flashKey: Uint8Array | undefined): Promise<string | undefined> {
+  if (!flashEncryptionOn(efuse) || !flashKey) return undefined;
+  const conf = efuse.flashCryptConfig;
+  const view = async (o: number, n: number): Promise<Uint8Array> => {
+    const start = o & ~31;
+    const end = (o + n + 31) & ~31;
+    const plain = decryptFlashData(await read(start, end - start), { key: flashKey, address: start, flashCryptConf: conf });
+    return plain.subarray(o - start, o - start + n);
+  };
+  const region = await failedRegion(outcome, efuse, view);
+  if (!region) return undefined;
+  const data = await read(region.address, region.length);
+  const plain = await view(region.address, region.length);
+  // It decrypts to what it should: the failure is not a decryption (a signature, a digest), nothing to test here.
+  if (region.headerOnly ? plain[0] === 0xe9 : classifyContent(plain).kind === region.want) return undefined;
+  return diagnoseDecryption({
+    data, address: region.address, want: region.want, role: region.role, conf,
+    region: `the ${region.role} at ${hex(region.address)}`,
+    key: { label: 'the key the prediction used', key: flashKey },
+    otherKeys: storeFlashKeys(store),
+    ...(region.headerOnly ? { headerOnly: true } : {}),
+  }).message;
 }

@@ -23,6 +23,22 @@ export interface UiPort {
    * fraction of the task done so far (0..1). The signal is aborted when the user cancels.
    */
   task<T>(title: string, fn: (report: (message: string, fraction?: number) => void, signal: AbortSignal) => Promise<T>): Promise<T>;
+  /**
+   * A yes/no question about something the product cannot check itself (issue 12 B: "this key
+   * store holds the keys burned into this board"), shown modally where the front end can; true
+   * only for an explicit yes. Optional: a front end without it (the CLI, which takes a flag
+   * instead) leaves the question unanswered, and the workflow refuses.
+   */
+  confirm?(question: ConfirmQuestion): Promise<boolean>;
+}
+
+export interface ConfirmQuestion {
+  /** One line: what is asked. */
+  title: string;
+  /** What is at stake and what a yes is recorded as. */
+  detail: string;
+  /** The label of the button that says yes. */
+  yes: string;
 }
 
 export interface Choice<T> {
@@ -53,6 +69,8 @@ export interface MacQuestion {
 export function scriptedUi(o: {
   choose?: <T>(q: ChoiceQuestion<T>) => T | undefined;
   confirmMac?: (q: MacQuestion) => string | undefined;
+  /** Answers `confirm`; without it the scripted port has no `confirm` (like the CLI). */
+  confirm?: (q: ConfirmQuestion) => boolean;
   log?: (level: 'info' | 'warn', line: string) => void;
   signal?: AbortSignal;
 } = {}): UiPort {
@@ -62,5 +80,6 @@ export function scriptedUi(o: {
     choose: async (q) => (o.choose ? o.choose(q) : q.items[0]?.value),
     confirmMac: async (q) => (o.confirmMac ? o.confirmMac(q) : q.mac),
     task: (_title, fn) => fn(() => undefined, o.signal ?? new AbortController().signal),
+    ...(o.confirm ? { confirm: async (q: ConfirmQuestion) => o.confirm!(q) } : {}),
   };
 }

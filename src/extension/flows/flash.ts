@@ -7,6 +7,7 @@ import type { SelectedPort } from '../state';
 import type { FlashProgressView } from '../../../webview/src/protocol';
 import { type FlowContext, currentBuild, keyStore } from './context';
 import { boardForCommand } from './ports';
+import { vscodeUi } from '../vscode-ui';
 
 /* Flash Secure Firmware in the editor (the core workflow, progress in the panel and the status bar). */
 
@@ -55,6 +56,9 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
             return plan;
           },
           signal: abort.signal,
+          // Read-protected keys without a burn record or a flash read-back: the user is asked (modal), and the answer recorded.
+          askTrust: true,
+          acknowledgeHint: 'answer Yes to the question about the key store',
           // A virtual board in this window prints what its boot model predicts; any other board is started and listened to.
           bootLog: inProcess ? async () => virtualBootLog(inProcess.dev) : { ms: 2000, mode: coreResetMode(readSettings().resetMode) },
           onProgress: (e) => {
@@ -69,7 +73,7 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
             progress.report({ message: `${path.basename(e.file)} @ ${hex(e.address)}`, increment: pct - lastPct });
             lastPct = pct;
           },
-        }, { info: addLog });
+        }, { info: addLog, confirm: (q) => vscodeUi(ctx.log).confirm!(q) });
         for (const n of result.report.notes) addLog(`note: ${n}`);
         for (const r of result.results) addLog(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5)`);
         const prediction = result.predicted ? 'Boot prediction: the board boots (the digest, the signatures and the encryption match its eFuses).' : 'Boot prediction not run (partial plan).';

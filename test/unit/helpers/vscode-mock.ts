@@ -55,10 +55,13 @@ export const user = {
   shown: [] as { level: 'info' | 'warning' | 'error'; text: string }[],
   asked: [] as string[],
   cancelProgress: false,
+  /** A message with buttons (a modal question): the button to press, undefined = Escape/Cancel. */
+  button: (_text: string, _buttons: readonly string[]): string | undefined => undefined,
 };
-const message = (level: 'info' | 'warning' | 'error') => async (text: string): Promise<undefined> => {
+const message = (level: 'info' | 'warning' | 'error') => async (text: string, ...rest: unknown[]): Promise<string | undefined> => {
   user.shown.push({ level, text });
-  return undefined;
+  const buttons = rest.filter((x): x is string => typeof x === 'string');
+  return buttons.length ? user.button(text, buttons) : undefined;
 };
 export const ProgressLocation = { Notification: 15, Window: 10 } as const;
 export const window = {

@@ -1,0 +1,212 @@
+import { catalog, layouts } from '../boards/catalog';
+import { BOOTLOADER_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS } from '../chip/esp32';
+import { computeBootloaderDigest } from '../crypto/bootloader-digest';
+import { decryptFlashData } from '../crypto/flash-encryption';
+import { classifyContent, type ContentKind } from '../firmware/content';
+import { fingerprint } from '../util/fingerprint';
+import { hex } from '../util/hex';
+import type { RegionRole } from './plan';
+
+/**
+ * A diagnosis is a check, not a list (issue 12, build item 4): when a region does not decrypt to
+ * what it should, each cause the product has data for is tested (the address the file was
+ * encrypted for, the key, the chip's FLASH_CRYPT_CONFIG) and the one that holds is named; the
+ * generic causes are listed only when none of them holds, and the sentence says so. Key material
+ * appears as fingerprints only.
+ */
+export interface NamedKey {
+  /** How the user knows this key: "the shared key secure/flash_encryption_key.bin". */
+  label: string;
+  key: Uint8Array;
+}
+
+/**
+ * Every address an encrypted file of a Pycom build can have been made for: the digest image (0x0),
+ * a plain bootloader (0x1000), the partition table (0x8000) and every app slot and OTA copy in the
+ * board catalog (factory, ota_0, and the 1.20 rc OTA-copy addresses), in ascending order.
+ */
+export function knownFlashAddresses(): number[] {
+  const set = new Set<number>([DIGEST_ADDRESS, BOOTLOADER_ADDRESS, PARTITION_TABLE_ADDRESS]);
+  for (const l of layouts()) for (const e of l.entries) if (e.type === 0) set.add(e.offset);
+  for (const b of catalog().boards) for (const g of Object.values(b.generations)) for (const a of g.otaCopies) set.add(a);
+  return [...set].sort((a, b) => a - b);
+}
+
+/** What a region's failure looks like on the chip (esp32-boot-security.md §6), for the sentence. */
+export const ROLE_FAILURE: Partial<Record<RegionRole, string>> = {
+  'bootloader-digest': 'the ROM prints "flash read err, 1000" ("invalid header" on revision 3) and resets forever',
+  bootloader: 'the ROM prints "flash read err, 1000" ("invalid header" on revision 3) and resets forever',
+  'partition-table': 'the bootloader prints "partition 0 invalid magic number" and "load partition table error!"',
+  app: 'the bootloader prints "invalid magic byte" and "No bootable app partitions in the partition table"',
+  'ota-copy': 'the bootloader finds no valid app when it switches to this slot ("invalid magic byte")',
+};
+
+const KIND_TEXT: Record<ContentKind, string> = {
+  image: 'an ESP32 app image',
+  'digest-image': 'a secure boot digest + bootloader image',
+  'partition-table': 'a partition table',
+  unknown: 'valid content',
+};
+
+function decryptPrefix(data: Uint8Array, n: number, address: number, key: Uint8Array, conf: number): Uint8Array {
+  const len = Math.min(data.length - (data.length % 16), n);
+  return decryptFlashData(data.subarray(0, len), { key, address, flashCryptConf: conf });
+}
+
+/** A cheap look at the first bytes: could this be `want`? (Confirmed by a full decrypt afterwards.) */
+function looksLike(d: Uint8Array, want: ContentKind): boolean {
+  if (want === 'partition-table') return d[0] === 0xaa && d[1] === 0x50;
+  if (want === 'image') return d[0] === 0xe9 && d[1]! > 0 && d[1]! <= 16;
+  if (want === 'digest-image') return d.length > 0x1000 && d[0x1000] === 0xe9 && d.subarray(0xc0, 0x1000).every((b) => b === 0xff);
+  return false;
+}
+
+export interface DecryptionFailure {
+  /** The encrypted bytes, as in the file. */
+  data: Uint8Array;
+  /** Where the plan writes them. */
+  address: number;
+  /** What they must decrypt to there. */
+  want: ContentKind;
+  /** The board's flash key (what the chip will decrypt with) and the chip's FLASH_CRYPT_CONFIG. */
+  key: NamedKey;
+  conf: number;
+  /** The key store's other keys, and a readable BLOCK1's key when it differs. */
+  otherKeys?: readonly NamedKey[];
+  /** Addresses to try; default knownFlashAddresses(). */
+  addresses?: readonly number[];
+  role: RegionRole;
+  /** The region as the sentence names it (describeRegion). */
+  region: string;
+  /**
+   * Only the start of the region is at hand (an app read back over the ROM loader, where reading
+   * megabytes at 64 bytes a command is not an option): a candidate counts when the header decrypts
+   * to `want`'s header, and the sentence says that it was judged by the header.
+   */
+  headerOnly?: boolean;
+}
+
+export interface DecryptionDiagnosis {
+  /** The cause that holds, when one does. */
+  cause?: 'address' | 'key' | 'conf' | 'key+address';
+  address?: number;
+  key?: NamedKey;
+  conf?: number;
+  /** One sentence for the user: the cause named, or what was tested and that none held. */
+  message: string;
+}
+
+/**
+ * Tests which cause makes `f.data` fail to decrypt to `f.want` at `f.address`: another address
+ * (with the board's key and FLASH_CRYPT_CONFIG), another key of the store (at this address, then at
+ * the other addresses), another FLASH_CRYPT_CONFIG (0x0-0xF, with the board's key at this
+ * address). A candidate counts only when the whole file then classifies as `want`.
+ */
+export function diagnoseDecryption(f: DecryptionFailure): DecryptionDiagnosis {
+  const probeLen = f.want === 'digest-image' ? 0x1020 : 64;
+  const addresses = (f.addresses ?? knownFlashAddresses()).filter((a) => a !== f.address);
+  const others = (f.otherKeys ?? []).filter((k) => !Buffer.from(k.key).equals(Buffer.from(f.key.key)));
+  const holds = (address: number, key: Uint8Array, conf: number): boolean => {
+    if (!looksLike(decryptPrefix(f.data, probeLen, address, key, conf), f.want)) return false;
+    if (f.headerOnly) return true;
+    return classifyContent(decryptPrefix(f.data, f.data.length, address, key, conf)).kind === f.want;
+  };
+  const at = hex(f.address);
+  const kind = f.headerOnly ? `${KIND_TEXT[f.want]} (judged by its header)` : KIND_TEXT[f.want];
+  for (const a of addresses) {
+    if (holds(a, f.key.key, f.conf)) {
+      return { cause: 'address', address: a, message: `${f.region} was encrypted for address ${hex(a)}, not ${at}: decrypted at ${at} it is not ${kind}; write it at ${hex(a)} or use the file built for ${at}.` };
+    }
+  }
+  for (const k of others) {
+    if (holds(f.address, k.key, f.conf)) {
+      return { cause: 'key', key: k, message: `${f.region} was encrypted with ${k.label} (fingerprint ${fingerprint(k.key)}), not with this board's flash key ${f.key.label} (fingerprint ${fingerprint(f.key.key)}): the chip would decrypt it into garbage; use the build made with the board's key.` };
+    }
+  }
+  for (let c = 0; c <= 0xf; c++) {
+    if (c !== f.conf && holds(f.address, f.key.key, c)) {
+      return { cause: 'conf', conf: c, message: `${f.region} was encrypted with FLASH_CRYPT_CONFIG ${hex(c)}, but this chip's is ${hex(f.conf)}: the chip would decrypt it into garbage; encrypt it again with --flash-crypt-conf ${hex(f.conf)} (or rebuild).` };
+    }
+  }
+  for (const k of others) {
+    for (const a of addresses) {
+      if (holds(a, k.key, f.conf)) {
+        return { cause: 'key+address', key: k, address: a, message: `${f.region} was encrypted with ${k.label} (fingerprint ${fingerprint(k.key)}) for address ${hex(a)}: neither the key nor the address is this board's ${at}; use the build made with the board's key for ${at}.` };
+      }
+    }
+  }
+  const tested = [
+    `the addresses ${addresses.map((a) => hex(a)).join(', ')}`,
+    others.length ? `the key store's other key${others.length > 1 ? 's' : ''} (${others.map((k) => fingerprint(k.key)).join(', ')})` : 'no other key (the key store holds none)',
+    'every FLASH_CRYPT_CONFIG value',
+  ];
+  const onChip = ROLE_FAILURE[f.role];
+  return {
+    message: `${f.region} does not decrypt to ${kind} at ${at} with the flash key ${fingerprint(f.key.key)}, and none of the causes that can be tested holds (tried ${tested.join(', ')}): it was encrypted with a key this key store does not hold, or it is not a flash-encryption output${onChip ? `; written, ${onChip}` : ''}.`,
+  };
+}
+
+/**
+ * Tests why a digest image's digest does not match the secure boot key the chip holds: with each
+ * of `otherKeys` (e.g. a readable BLOCK2's key when it differs from the store's) the digest is
+ * recomputed; the key that reproduces it is named. Without one, the sentence says which keys were
+ * tried and that none holds. `plain` is the decrypted digest image (IV ‖ digest ‖ 0xFF … ‖ bootloader).
+ */
+export function diagnoseDigest(plain: Uint8Array, key: NamedKey, otherKeys: readonly NamedKey[], region: string): string {
+  const image = plain.subarray(0x1000, 0x1000 + Math.floor((plain.length - 0x1000) / 128) * 128);
+  const stored = Buffer.from(plain.subarray(0x80, 0xc0));
+  for (const k of otherKeys) {
+    if (Buffer.from(k.key).equals(Buffer.from(key.key))) continue;
+    if (Buffer.from(computeBootloaderDigest(k.key, plain.subarray(0, 128), image)).equals(stored)) {
+      return `${region} was digested with ${k.label} (fingerprint ${fingerprint(k.key)}), not with the secure boot key ${key.label} (fingerprint ${fingerprint(key.key)}); the ROM would print "secure boot check fail". Rebuild the bootloader with this board's signing key.`;
+    }
+  }
+  const tried = otherKeys.filter((k) => !Buffer.from(k.key).equals(Buffer.from(key.key)));
+  return `${region} was digested with a secure boot key other than ${key.label} (fingerprint ${fingerprint(key.key)})${tried.length ? `, and not with ${tried.map((k) => `${k.label} (${fingerprint(k.key)})`).join(' or ')} either` : ' (no other key can be tested: the key store holds one signing key)'}; the ROM would print "secure boot check fail". Rebuild the bootloader with this board's signing key.`;
+}
+
+export interface DifferenceInput {
+  /** Raw bytes the board holds at `address` (what READ_FLASH_SLOW returns: ciphertext when encrypted). */
+  board: Uint8Array;
+  /** Raw bytes the file puts there (the same range). */
+  expected: Uint8Array;
+  /** Flash address of both, 32-byte aligned (flash-encryption blocks). */
+  address: number;
+  /** Whether the file is encrypted (so the board's bytes are decrypted to compare the plaintext). */
+  encrypted: boolean;
+  key?: NamedKey;
+  conf: number;
+  otherKeys?: readonly NamedKey[];
+  addresses?: readonly number[];
+}
+
+/**
+ * Why a region reads back different from its file (verify-flash, issue 12 item 4), tested on one
+ * differing range: erased; the file's plaintext written without encryption; the same content
+ * encrypted with another key of the store, for another address, or with another FLASH_CRYPT_CONFIG.
+ * Returns the sentence naming the cause that holds, or saying that none of the testable ones does
+ * (the board holds other content, e.g. another build). Offsets in bytes.
+ */
+export function diagnoseDifference(d: DifferenceInput): string {
+  const at = hex(d.address);
+  if (d.board.every((b) => b === 0xff)) return `the flash at ${at} is erased: this region was never written there (or its write was cut off); flash it again.`;
+  if (!d.encrypted || !d.key) {
+    return `the flash at ${at} holds other bytes than the file, which is plaintext, so no key, address or FLASH_CRYPT_CONFIG can explain it: the board holds another file there.`;
+  }
+  const want = decryptFlashData(d.expected, { key: d.key.key, address: d.address, flashCryptConf: d.conf });
+  const same = (x: Uint8Array): boolean => Buffer.from(x).equals(Buffer.from(want));
+  if (same(d.board)) return `the flash at ${at} holds this file's plaintext: it was written without encryption (a plaintext flash on a board that encrypts), so the chip reads garbage there; flash the encrypted file.`;
+  const dec = (key: Uint8Array, address: number, conf: number): Uint8Array => decryptFlashData(d.board, { key, address, flashCryptConf: conf });
+  for (const k of (d.otherKeys ?? []).filter((x) => !Buffer.from(x.key).equals(Buffer.from(d.key!.key)))) {
+    if (same(dec(k.key, d.address, d.conf))) return `the flash at ${at} holds this content encrypted with ${k.label} (fingerprint ${fingerprint(k.key)}), not with ${d.key.label} (fingerprint ${fingerprint(d.key.key)}): one of the two is not the board's key.`;
+  }
+  for (const a of (d.addresses ?? knownFlashAddresses()).filter((x) => x !== d.address)) {
+    // The same offset inside a region written for another base address.
+    const shifted = a + (d.address % 0x1000);
+    if (same(dec(d.key.key, shifted, d.conf))) return `the flash at ${at} holds this content encrypted for address ${hex(shifted)}: it was written from the file made for another address.`;
+  }
+  for (let c = 0; c <= 0xf; c++) {
+    if (c !== d.conf && same(dec(d.key.key, d.address, c))) return `the flash at ${at} holds this content encrypted with FLASH_CRYPT_CONFIG ${hex(c)}, not ${hex(d.conf)}.`;
+  }
+  return `the flash at ${at} holds other content (none of the testable causes holds: not erased, not this file's plaintext, not this content with the key store's other keys, another address or another FLASH_CRYPT_CONFIG): most likely another build was flashed there.`;
+}

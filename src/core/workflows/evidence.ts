@@ -1,0 +1,345 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { assertNoKeyBytes, AuditLog, newOperationId, readAudit, type AuditInput, type AuditRecord } from '../audit/audit-log';
+import { bootEfusesFromRaw, flashEncryptionOn, type BootEfuses } from '../boot/boot-efuses';
+import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
+import { bootloaderDigestInput, computeBootloaderDigest } from '../crypto/bootloader-digest';
+import { decryptFlashData } from '../crypto/flash-encryption';
+import { readEfuses } from '../efuse/access';
+import { OPERATION as BURN_KEYS, STEP } from '../efuse/burn/burn-keys';
+import { UserError } from '../errors';
+import { checksumOk, readEspImage } from '../image/esp-image';
+import { normaliseMac, type KeyStore } from '../keystore/key-store';
+import { readFlash } from '../loader/flash';
+import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
+import { fingerprint } from '../util/fingerprint';
+import { CONFIG_SECTOR_ADDRESS } from '../boards/catalog';
+import { deviceDir } from '../flash/session';
+import { hex } from '../util/hex';
+import type { BoardSession } from './board';
+import type { UiPort } from './ui-port';
+
+/**
+ * Key evidence (issue 12 B): over the serial port a read-protected key block reads as zeros, so
+ * every check that stands the key store's key in for it (the flash checks, the boot prediction,
+ * an OTA image, verify-flash) would pass just as well with another store's keys, and the board
+ * would then not boot ("flash read err, 1000"). The store's keys count as the board's keys only
+ * with evidence, and the product says which evidence it used:
+ *
+ *  - `burn-record`: a verified Burn Keys run (a `done` line, result ok) for this MAC in this key
+ *    store's audit log whose key fingerprints are the store's keys;
+ *  - `flash-read-back`: the board's current flash, read over the ROM loader and decrypted with the
+ *    store's flash key, is a valid image set (the bootloader, the digest at 0x0 matching the
+ *    store's secure boot key, the partition table at 0x8000, an app that parses), and this store
+ *    has never written that flash itself (storeWroteBoard);
+ *  - `acknowledged`: the user said so explicitly (the CLI's --trust-key-store, the editor's modal
+ *    question), recorded in the audit log with fingerprints only.
+ *
+ * A readable key block needs no evidence: the chip's key is compared with the store's directly
+ * (`readable`); `not-needed` when no key block the checks rely on holds a key.
+ */
+export type KeyEvidenceKind = 'not-needed' | 'readable' | 'burn-record' | 'flash-read-back' | 'acknowledged';
+
+export interface KeyEvidence {
+  kind: KeyEvidenceKind;
+  /** One sentence for the user: which evidence, with fingerprints only. */
+  text: string;
+}
+
+/** The keys a check is about to rely on, in key-file order. */
+export interface EvidenceKeys {
+  flashKey?: Uint8Array;
+  secureBootKey?: Uint8Array;
+}
+
+/** One key block a check relies on and the store's key that stands for it. */
+export interface KeySlot {
+  block: 'BLOCK1' | 'BLOCK2';
+  /** The Burn Keys step that burns it (its fingerprint is in the audit record under this id). */
+  step: string;
+  what: string;
+  key: Uint8Array;
+}
+
+export interface KeyAssessment {
+  /** Read-protected blocks that hold a key the checks would take from the store: evidence needed. */
+  needed: KeySlot[];
+  /** Readable blocks whose key was compared with the store's. */
+  compared: { slot: KeySlot; chip: Uint8Array; same: boolean }[];
+}
+
+/**
+ * Which key blocks a check relies on and how each can be known: BLOCK1 when flash encryption is
+ * on or the block holds a key, BLOCK2 when ABS_DONE_0 is set or the block holds a key, each only
+ * when the store has the key for it. `efuse` is from the physical bits (bootEfusesFromRaw), so a
+ * read-protected block is recognised by its RD_DIS bit and a readable one is compared directly.
+ */
+export function assessKeys(efuse: BootEfuses, keys: EvidenceKeys): KeyAssessment {
+  const out: KeyAssessment = { needed: [], compared: [] };
+  const consider = (block: 'BLOCK1' | 'BLOCK2', used: boolean, key: Uint8Array | undefined): void => {
+    const facts = block === 'BLOCK1' ? efuse.blk1 : efuse.blk2;
+    if (!key || !(used || !facts.empty || facts.readProtected)) return;
+    const slot: KeySlot = block === 'BLOCK1'
+      ? { block, step: STEP.flashKey, what: 'flash-encryption key', key }
+      : { block, step: STEP.secureBootKey, what: 'secure boot key', key };
+    if (facts.readProtected) out.needed.push(slot);
+    else if (!facts.empty) {
+      const chip = block === 'BLOCK1' ? efuse.flashKey : efuse.secureBootKey;
+      out.compared.push({ slot, chip, same: Buffer.from(chip).equals(Buffer.from(key)) });
+    }
+  };
+  consider('BLOCK1', flashEncryptionOn(efuse), keys.flashKey);
+  consider('BLOCK2', efuse.absDone0, keys.secureBootKey);
+  return out;
+}
+
+/**
+ * The verified Burn Keys run of this MAC in `records` whose key fingerprints are the `needed`
+ * keys (the latest one), or, when runs exist but name other keys, the sentence saying so (the
+ * store's key files were replaced since that burn). Undefined `match` and `mismatch`: no run.
+ */
+export function burnRecordFor(records: readonly AuditRecord[], mac: string, needed: readonly KeySlot[]): { match?: AuditRecord; mismatch?: string } {
+  const m = normaliseMac(mac);
+  const runs = records.filter((r) => r.operation === BURN_KEYS && r.phase === 'done' && r.result === 'ok' && typeof r.mac === 'string' && sameMac(r.mac, m));
+  const fits = (r: AuditRecord): boolean => needed.every((s) => r.keyFingerprints?.[s.step] === fingerprint(s.key));
+  const match = [...runs].reverse().find(fits);
+  if (match) return { match };
+  const last = runs[runs.length - 1];
+  if (!last) return {};
+  const differs = needed.filter((s) => last.keyFingerprints?.[s.step] !== fingerprint(s.key));
+  return {
+    mismatch: `the verified Burn Keys run ${last.id} (${last.time}) in this key store burned ${differs.map((s) => `the ${s.what} ${last.keyFingerprints?.[s.step] ?? '(not recorded)'}`).join(' and ')}, but the store now holds ${differs.map((s) => fingerprint(s.key)).join(' and ')}`,
+  };
+}
+
+function sameMac(a: string, b: string): boolean {
+  try {
+    return normaliseMac(a) === b;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads raw flash (ciphertext when encrypted); offsets and lengths in bytes. */
+export type RawFlashReader = (offset: number, length: number) => Promise<Uint8Array>;
+
+/**
+ * Whether the board's current flash, decrypted with `efuse.flashKey` (when flash encryption is
+ * on) at each address with its FLASH_CRYPT_CONFIG, is a valid image set: a bootloader image at
+ * 0x1000 with a good checksum, the digest at 0x0 matching `efuse.secureBootKey` when ABS_DONE_0 is
+ * set, a partition table at 0x8000 and an app header (magic, segment headers inside the partition)
+ * at the factory (else first) app partition. Only what those checks need is read, sector by
+ * sector (about 40 KB: READ_FLASH_SLOW moves 64 bytes a command). Resolves to the sentence that
+ * describes the set, or the first problem found.
+ */
+export async function flashImageSetEvidence(read: RawFlashReader, efuse: BootEfuses, flashSize: number): Promise<{ ok: true; text: string } | { ok: false; problem: string }> {
+  const fe = flashEncryptionOn(efuse);
+  const cache = new Map<number, Uint8Array>();
+  const sector = async (s: number): Promise<Uint8Array> => {
+    let d = cache.get(s);
+    if (!d) {
+      const raw = await read(s * SECTOR_SIZE, SECTOR_SIZE);
+      // Each 4 KB sector is whole 32-byte blocks, so it decrypts on its own.
+      d = fe ? decryptFlashData(raw, { key: efuse.flashKey, address: s * SECTOR_SIZE, flashCryptConf: efuse.flashCryptConfig }) : raw;
+      cache.set(s, d);
+    }
+    return d;
+  };
+  const view = async (a: number, n: number): Promise<Uint8Array> => {
+    const len = Math.max(0, Math.min(n, flashSize - a));
+    const out = new Uint8Array(len);
+    for (let s = Math.floor(a / SECTOR_SIZE); s * SECTOR_SIZE < a + len; s++) {
+      const d = await sector(s);
+      const from = Math.max(a, s * SECTOR_SIZE);
+      const to = Math.min(a + len, (s + 1) * SECTOR_SIZE);
+      out.set(d.subarray(from - s * SECTOR_SIZE, to - s * SECTOR_SIZE), from - a);
+    }
+    return out;
+  };
+  const extent = async (offset: number, max: number): Promise<number | undefined> => {
+    const h = await view(offset, 24);
+    if (h[0] !== 0xe9 || h[1]! === 0 || h[1]! > 16) return undefined;
+    let pos = 24;
+    for (let i = 0; i < h[1]!; i++) {
+      const sh = await view(offset + pos, 8);
+      if (sh.length < 8) return undefined;
+      pos += 8 + Buffer.from(sh).readUInt32LE(4);
+      if (pos > max) return undefined;
+    }
+    return Math.min(max, pos + 16 + 32);
+  };
+  const decrypted = fe ? ` decrypted with the flash key ${fingerprint(efuse.flashKey)}` : '';
+
+  const blLen = await extent(BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN);
+  if (blLen === undefined) return { ok: false, problem: `the flash at 0x1000${decrypted} holds no bootloader image` };
+  let bl;
+  try {
+    bl = readEspImage(await view(BOOTLOADER_ADDRESS, blLen), 'The bootloader');
+  } catch {
+    return { ok: false, problem: `the bootloader at 0x1000${decrypted} does not parse` };
+  }
+  if (!checksumOk(bl)) return { ok: false, problem: `the bootloader at 0x1000${decrypted} has a bad checksum` };
+  if (efuse.absDone0) {
+    const iv = await view(0, 128);
+    const stored = Buffer.from(await view(0x80, 64));
+    const bytes = await view(BOOTLOADER_ADDRESS, bl.imageEnd);
+    const digest = Buffer.from(computeBootloaderDigest(efuse.secureBootKey, iv, bootloaderDigestInput(bytes, bl.hashAppended)));
+    if (!digest.equals(stored)) return { ok: false, problem: `the bootloader digest at 0x0 does not match the secure boot key ${fingerprint(efuse.secureBootKey)}` };
+  }
+  let app: { offset: number; size: number; label: string } | undefined;
+  try {
+    const apps = parsePartitionTable(await view(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN)).entries.filter((p) => p.type === 0);
+    app = apps.find((p) => p.subtype === 0) ?? apps[0];
+  } catch {
+    return { ok: false, problem: `the flash at 0x8000${decrypted} is not a partition table` };
+  }
+  if (!app) return { ok: false, problem: 'the partition table at 0x8000 lists no app partition' };
+  if ((await extent(app.offset, app.size)) === undefined) return { ok: false, problem: `the "${app.label}" partition at ${hex(app.offset)}${decrypted} holds no app that parses` };
+  return {
+    ok: true,
+    text: `the board's flash${decrypted} is a valid image set (bootloader${efuse.absDone0 ? `, its digest at 0x0 matching the secure boot key ${fingerprint(efuse.secureBootKey)}` : ''}, partition table at 0x8000, app at ${hex(app.offset)})`,
+  };
+}
+
+export interface KeyEvidenceRequest {
+  store: KeyStore;
+  /** The keys the check is about to rely on (the store's, or files the user gave). */
+  keys: EvidenceKeys;
+  /** The user vouched for the keys up front (the CLI's --trust-key-store). */
+  trust?: boolean;
+  /** When no evidence is found, ask through `ui.confirm` (the editor); the CLI takes `trust` instead. */
+  ask?: boolean;
+  /** The command or job named in the refusal and the audit line ("flash", "predict-boot"). */
+  job: string;
+  /** How this front end acknowledges, for the refusal: default "pass --trust-key-store". */
+  acknowledgeHint?: string;
+  /** The job writes (flash, ota-image): the refusal says nothing was written. */
+  writes?: boolean;
+  /** Refuse when a readable key block holds another key than the store's (default true; the boot prediction uses the chip's key instead). */
+  readableMustMatch?: boolean;
+}
+
+const ACK_OPERATION = 'trust-key-store';
+
+/**
+ * The evidence that the store's keys are the board's, found in this order: nothing to prove
+ * (no key block in use, or readable blocks that match), a verified burn record, the flash
+ * read-back, the user's acknowledgement (`trust`, or `ask` through `ui.confirm`), recorded in the
+ * store's audit log. The sentence saying which evidence was used goes to `ui.info`.
+ *
+ * Errors: E_KEY_MISMATCH (a readable block holds another key; nothing compared can be trusted),
+ * E_KEY_EVIDENCE (read-protected keys and no evidence: the sentence names why, and the ways
+ * forward); link errors from reading the eFuses and the flash.
+ */
+export async function establishKeyEvidence(board: BoardSession, req: KeyEvidenceRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<KeyEvidence> {
+  const { conn, chip } = board;
+  const efuse = bootEfusesFromRaw((await readEfuses(conn.loader)).words, chip.revision.major);
+  const a = assessKeys(efuse, req.keys);
+  const bad = a.compared.filter((c) => !c.same);
+  if (bad.length && req.readableMustMatch !== false) {
+    throw new UserError('E_KEY_MISMATCH', `${req.job}: ${bad.map((c) => `${c.slot.block} is readable and holds the ${c.slot.what} ${fingerprint(c.chip)}, not the key store's ${fingerprint(c.slot.key)}`).join('; ')}, so the board would not read what this key store makes; use the key store (or key file) that holds the board's key${req.writes ? '; nothing was written' : ''}.`);
+  }
+  const say = (e: KeyEvidence): KeyEvidence => {
+    ui.info(`Key evidence: ${e.text}.`);
+    return e;
+  };
+  if (a.needed.length === 0) {
+    return a.compared.length
+      ? say({ kind: 'readable', text: `${a.compared.map((c) => `${c.slot.block} is readable and ${c.same ? 'holds' : 'does not hold'} the key store's ${c.slot.what} ${fingerprint(c.slot.key)}`).join('; ')}` })
+      : { kind: 'not-needed', text: 'no key block this check relies on holds a key' };
+  }
+  const named = a.needed.map((s) => `the ${s.what} ${fingerprint(s.key)} in ${s.block}`).join(' and ');
+
+  const record = burnRecordFor(readAudit(req.store.auditPath).records, chip.mac.address, a.needed);
+  if (record.match) return say({ kind: 'burn-record', text: `the verified Burn Keys run ${record.match.id} (${record.match.time}) in ${req.store.auditPath} burned ${named}` });
+
+  // The chip decrypts with its own key; the read-back is judged with the store's keys in their place.
+  const withStore: BootEfuses = { ...efuse };
+  for (const s of a.needed) {
+    if (s.block === 'BLOCK1') withStore.flashKey = s.key;
+    else withStore.secureBootKey = s.key;
+  }
+  const flashSize = chip.flash.sizeBytes;
+  const wrote = storeWroteBoard(req.store, chip.mac.address);
+  const fromFlash = wrote
+    // Ciphertext this store wrote with its own keys decrypts with them, whatever BLOCK1 holds: no evidence.
+    ? { ok: false as const, problem: `the board's flash cannot vouch for the keys because this key store has written it before (${wrote}), so it may hold this store's own work` }
+    : flashSize
+      ? await flashImageSetEvidence((o, n) => readFlash(conn.loader, o, n), withStore, flashSize)
+      : { ok: false as const, problem: 'the flash size is unknown, so the flash was not read back' };
+  if (fromFlash.ok) return say({ kind: 'flash-read-back', text: fromFlash.text });
+
+  const acknowledge = (how: string): KeyEvidence => {
+    appendAcknowledgement(req.store, {
+      id: newOperationId(), phase: 'done', operation: ACK_OPERATION, mac: chip.mac.address, revision: chip.revision.text,
+      keyFingerprints: Object.fromEntries(a.needed.map((s) => [s.step, fingerprint(s.key)])),
+      result: 'acknowledged',
+      message: `${req.job}: ${how}; the read-protected key block(s) cannot be read back, so this is not verified`,
+    }, a.needed.map((s) => s.key));
+    return say({ kind: 'acknowledged', text: `you ${how} (not verified: recorded in ${req.store.auditPath})` });
+  };
+  if (req.trust) return acknowledge(`vouched that this key store holds ${named} (--trust-key-store)`);
+  const why = `${record.mismatch ?? `no verified Burn Keys run for ${chip.mac.address} in ${req.store.auditPath} names them`}, and ${fromFlash.problem}`;
+  if (req.ask && ui.confirm) {
+    const yes = await ui.confirm({
+      title: `${chip.mac.address}: is this key store the one whose keys were burned into this board?`,
+      detail: `${a.needed.map((s) => s.block).join(' and ')} ${a.needed.length > 1 ? 'are' : 'is'} read-protected, so ${named} cannot be checked: ${why}. With another store's keys every check passes and the board does not boot. Your answer is recorded in the audit log.`,
+      yes: 'Yes, this key store burned this board',
+    });
+    if (yes) return acknowledge(`confirmed that this key store holds ${named}`);
+  }
+  throw new UserError(
+    'E_KEY_EVIDENCE',
+    `${req.job}: nothing shows that this key store holds the board's keys (${named}), which are read-protected and cannot be compared: ${why}; use the key store that burned this board (--key-store DIR), or ${req.acknowledgeHint ?? 'pass --trust-key-store'} if you are sure it is (recorded in the audit log)${req.writes ? '; nothing was written' : ''}.`,
+  );
+}
+
+/** Appends an acknowledgement line to the store's audit log, refusing any line that holds key bytes. */
+function appendAcknowledgement(store: KeyStore, rec: AuditInput, keys: readonly Uint8Array[]): void {
+  assertNoKeyBytes(rec, keys);
+  new AuditLog(store.auditPath).append(rec);
+}
+
+/**
+ * Whether this key store has written this board's flash before: its config-sector backup or flash
+ * journal for the MAC (flash/session.ts writes one before the first write). Returns the file that
+ * says so, or undefined. A flash this store wrote decrypts with the store's keys whether or not
+ * they are the chip's, so its read-back is no evidence (issue 12 B: flash with the wrong store,
+ * then predict-boot with it, must not say WILL BOOT).
+ */
+export function storeWroteBoard(store: KeyStore, mac: string): string | undefined {
+  const dir = deviceDir(store, mac);
+  for (const f of [`config-${hex(CONFIG_SECTOR_ADDRESS)}.bin`, 'flash-journal.json']) {
+    const p = path.join(dir, f);
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/**
+ * The same evidence when no board is connected (an OTA image made for a board by MAC): only the
+ * burn record and the acknowledgement can be had, and the flash key is assumed read-protected (a
+ * board with encryption on normally has it so; the conservative answer without a board).
+ *
+ * Errors: E_KEY_EVIDENCE as above.
+ */
+export function establishOfflineKeyEvidence(mac: string, req: Omit<KeyEvidenceRequest, 'ask' | 'readableMustMatch'>): KeyEvidence {
+  const needed: KeySlot[] = req.keys.flashKey ? [{ block: 'BLOCK1', step: STEP.flashKey, what: 'flash-encryption key', key: req.keys.flashKey }] : [];
+  if (needed.length === 0) return { kind: 'not-needed', text: 'no key is used' };
+  const named = `the flash-encryption key ${fingerprint(needed[0]!.key)}`;
+  const record = burnRecordFor(readAudit(req.store.auditPath).records, mac, needed);
+  if (record.match) return { kind: 'burn-record', text: `the verified Burn Keys run ${record.match.id} (${record.match.time}) in ${req.store.auditPath} burned ${named} into ${normaliseMac(mac)}` };
+  if (req.trust) {
+    appendAcknowledgement(req.store, {
+      id: newOperationId(), phase: 'done', operation: ACK_OPERATION, mac: normaliseMac(mac),
+      keyFingerprints: { [STEP.flashKey]: fingerprint(needed[0]!.key) },
+      result: 'acknowledged',
+      message: `${req.job}: vouched that this key store holds the board's flash key (--trust-key-store); not verified`,
+    }, [needed[0]!.key]);
+    return { kind: 'acknowledged', text: `you vouched that this key store holds ${named} of ${normaliseMac(mac)} (--trust-key-store; not verified: recorded in ${req.store.auditPath})` };
+  }
+  throw new UserError(
+    'E_KEY_EVIDENCE',
+    `${req.job}: nothing shows that this key store holds the flash-encryption key of ${normaliseMac(mac)} (${named}): ${record.mismatch ?? `no verified Burn Keys run for it in ${req.store.auditPath}`}, and without the board its flash cannot be read back; use the key store that burned this board (--key-store DIR), or ${req.acknowledgeHint ?? 'pass --trust-key-store'} if you are sure it is (recorded in the audit log); nothing was written.`,
+  );
+}

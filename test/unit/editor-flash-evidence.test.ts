@@ -1,0 +1,85 @@
+import { user, settings, fakeLog } from './helpers/vscode-mock';
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { flashFirmware, type FlowContext } from '../../src/extension/flows';
+import { UiState } from '../../src/extension/state';
+import { VirtualEsp32 } from '../../src/core/virtual/device';
+import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
+import { directAccess } from '../../src/core/efuse/controller-access';
+import { readEfuses } from '../../src/core/efuse/access';
+import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
+import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
+import { readAudit } from '../../src/core/audit/audit-log';
+import { KeyStore } from '../../src/core/keystore/key-store';
+import { writeSecureBuildDir } from '../../src/core/secure-build/process';
+import { FIXTURE_IV, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
+import { KEYS, flashMd5, tmpDir } from './flash-harness';
+
+/**
+ * Issue 12 B in the editor: Flash Secure Firmware on a board whose keys are read-protected, with a
+ * key store that has no burn record for it (a second workstation's copy) and an erased flash, asks
+ * through the UI port's modal confirm; Cancel writes nothing, Yes is recorded in the audit log.
+ */
+describe('editor: Flash asks (modal) before trusting a key store without evidence', function () {
+  this.timeout(60_000);
+  let server: SimServer;
+  let dev: VirtualEsp32;
+  let url: string;
+  let store: KeyStore;
+
+  before(async () => {
+    dev = new VirtualEsp32({ profile: 'GPY', seed: 'editor-evidence' });
+    const access = directAccess(dev.efuse);
+    const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: false, history: [] });
+    // Burned from another workstation: the record is not in this store.
+    await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey });
+    server = await startSimServer(dev, { port: 0 });
+    url = `socket://127.0.0.1:${server.port}`;
+    const project = tmpDir('editor-ev-');
+    fs.mkdirSync(path.join(project, 'esp32'), { recursive: true });
+    fs.writeFileSync(path.join(project, 'esp32', 'Makefile'), '# fixture\n');
+    writeSecureBuildDir(path.join(project, 'esp32', 'build', 'GPY', 'release'), 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(24 * 1024, 'fixture-app'), iv: FIXTURE_IV }, KEYS);
+    store = new KeyStore(path.join(project, 'secure'));
+    store.ensureDir();
+    fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem);
+    fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey);
+    for (const k of Object.keys(settings)) delete settings[k];
+    Object.assign(settings, { keyStorePath: store.dir, firmwarePath: project, board: 'GPY', baudRate: 115200, resetMode: 'auto' });
+  });
+  after(async () => {
+    await server.close();
+    user.button = () => undefined;
+  });
+  const ctx = (): FlowContext => ({
+    log: fakeLog(), state: new UiState(), panel: { show: () => undefined } as never,
+    virtuals: { find: () => undefined, list: () => [] } as never, refreshAll: () => undefined, runBuildTask: async () => 0,
+  }) as never;
+  const port = () => ({ path: url, virtual: true, board: 'GPy' });
+
+  it('Cancel: refused with the reason, nothing written, nothing recorded', async () => {
+    const asked: string[] = [];
+    user.button = (text) => (asked.push(text), undefined);
+    const before = flashMd5(dev);
+    await assert.rejects(flashFirmware(ctx(), port()), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'E_KEY_EVIDENCE');
+      assert.match(e.message, /answer Yes to the question about the key store/);
+      assert.doesNotMatch(e.message, /--trust-key-store/);
+      return true;
+    });
+    assert.equal(asked.length, 1);
+    assert.match(asked[0]!, /is this key store the one whose keys were burned into this board/);
+    assert.equal(flashMd5(dev), before);
+    assert.equal(fs.existsSync(store.auditPath), false);
+  });
+
+  it('Yes: flashed, and the answer is in the audit log (fingerprints only)', async () => {
+    user.button = (_text, buttons) => buttons[0];
+    assert.equal(await flashFirmware(ctx(), port()), true);
+    const recs = readAudit(store.auditPath).records.filter((r) => r.operation === 'trust-key-store');
+    assert.equal(recs.length, 1);
+    assert.match(recs[0]!.message ?? '', /confirmed that this key store holds/);
+    assert.ok(!fs.readFileSync(store.auditPath, 'utf8').includes(Buffer.from(KEYS.flashKey).toString('hex')));
+  });
+});

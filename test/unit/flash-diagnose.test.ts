@@ -1,0 +1,131 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { findBuildOutputs } from '../../src/core/firmware/outputs';
+import { planFromPairs } from '../../src/core/flash/plan';
+import { checkPlan } from '../../src/core/flash/checks';
+import { diagnoseDecryption, diagnoseDifference, diagnoseDigest, knownFlashAddresses } from '../../src/core/flash/diagnose';
+import { keysForBoard, runFlashSession } from '../../src/core/flash/session';
+import { encryptFor } from '../../src/core/secure-build/process';
+import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
+import { digestSecureBootloader } from '../../src/core/crypto/bootloader-digest';
+import { fingerprint } from '../../src/core/util/fingerprint';
+import { fixtureBootloader, FIXTURE_IV } from '../../scripts/make-fixture-firmware';
+import { KEYS, fixtureStore, flashMd5, secureBuild, tmpDir, virtualBoard } from './flash-harness';
+
+/**
+ * Issue 12 item 4: a failed decryption or digest check tests each cause the product has data for
+ * and names the one that holds (one test per cause); the generic list only when none holds.
+ */
+function file(data: Uint8Array, name = 'x.bin'): string {
+  const p = path.join(tmpDir('diag-'), name);
+  fs.writeFileSync(p, data);
+  return p;
+}
+
+describe('diagnoses test each cause and name the one that holds', function () {
+  this.timeout(120000);
+  const build = secureBuild('GPY');
+  const outputs = findBuildOutputs(build, { flashKey: KEYS.flashKey });
+  const byRole = (role: string) => outputs.outputs.find((o) => o.role === role)!.path;
+  const chip = { flashEncryption: true, secureBoot: false, flashCryptConf: 0xf, flashSize: 0x800000 };
+
+  it('the addresses tried come from the flash map and the board catalog (factory, ota_0 of each layout, the rc OTA copy)', () => {
+    const a = knownFlashAddresses();
+    for (const x of [0x0, 0x1000, 0x8000, 0x10000, 0x1a0000, 0x1c0000, 0x210000]) assert.ok(a.includes(x), x.toString(16));
+  });
+
+  it('wrong address: a bootloader encrypted for 0x1000 written at 0x10000 is named as such', async () => {
+    const plan = planFromPairs([{ address: 0x10000, file: file(encryptFor(fixtureBootloader(), 0x1000, KEYS.flashKey)) }]);
+    await assert.rejects(checkPlan(plan, { chip, flashKey: KEYS.flashKey }), /was encrypted for address 0x1000, not 0x10000/);
+  });
+
+  it('wrong address: an app encrypted for a catalog OTA slot (0x1C0000) written at 0x10000 is named as such', async () => {
+    const plain = decryptedApp(fs.readFileSync(byRole('app')));
+    const plan = planFromPairs([{ address: 0x10000, file: file(encryptFor(plain, 0x1c0000, KEYS.flashKey)) }]);
+    await assert.rejects(checkPlan(plan, { chip, flashKey: KEYS.flashKey }), /was encrypted for address 0x1C0000, not 0x10000/);
+  });
+
+  it('wrong key: per-device key for the board, the file made with the store\'s shared key; the shared key is named, nothing written', async () => {
+    const b = await virtualBoard('GPY', { burn: true, seed: 'diag-key' });
+    try {
+      const store = fixtureStore();
+      // The board's own key (per-device) differs from the shared key the build was made with.
+      const per = store.deviceFlashKeyPath(b.info.mac.address);
+      fs.mkdirSync(path.dirname(per), { recursive: true });
+      fs.writeFileSync(per, new Uint8Array(32).fill(0x42));
+      const before = flashMd5(b.dev);
+      const plan = planFromPairs([{ address: 0x10000, file: byRole('app') }]);
+      await assert.rejects(runFlashSession({ io: b.io, info: b.info, plan, store, keys: keysForBoard(store, b.info) }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_DECRYPT');
+        assert.match(e.message, new RegExp(`was encrypted with the key in .*flash_encryption_key\\.bin \\(fingerprint ${fingerprint(KEYS.flashKey)}\\), not with this board's flash key .*devices.*\\(fingerprint ${fingerprint(new Uint8Array(32).fill(0x42))}\\)`));
+        return true;
+      });
+      assert.equal(flashMd5(b.dev), before);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('other FLASH_CRYPT_CONFIG: a table encrypted with CONFIG 0x3 for a chip with 0xF is named as such', async () => {
+    const table = decrypted(fs.readFileSync(byRole('partition-table')), 0x8000);
+    const plan = planFromPairs([{ address: 0x8000, file: file(encryptFor(table, 0x8000, KEYS.flashKey, 0x3)) }]);
+    await assert.rejects(checkPlan(plan, { chip, flashKey: KEYS.flashKey }), /was encrypted with FLASH_CRYPT_CONFIG 0x3, but this chip's is 0xF.*--flash-crypt-conf 0xF/);
+  });
+
+  it('key and address both other: named together', () => {
+    const plain = decryptedApp(fs.readFileSync(byRole('app')));
+    const other = new Uint8Array(32).fill(0x21);
+    const d = diagnoseDecryption({
+      data: encryptFor(plain, 0x210000, other), address: 0x10000, want: 'image', role: 'app', region: 'app.bin', conf: 0xf,
+      key: { label: 'the board key', key: KEYS.flashKey }, otherKeys: [{ label: 'the old key', key: other }],
+    });
+    assert.equal(d.cause, 'key+address');
+    assert.equal(d.address, 0x210000);
+    assert.match(d.message, /encrypted with the old key .* for address 0x210000/);
+  });
+
+  it('digest made with another key of the store: that key is named; with none, the sentence says none can be tested', () => {
+    const sbOther = new Uint8Array(32).fill(3);
+    const digest = digestSecureBootloader(fixtureBootloader(), sbOther, FIXTURE_IV).output;
+    const named = diagnoseDigest(digest, { label: 'the store\'s key', key: KEYS.secureBootKey }, [{ label: 'the key in BLOCK2 (readable)', key: sbOther }], 'digest.bin');
+    assert.match(named, new RegExp(`digested with the key in BLOCK2 \\(readable\\) \\(fingerprint ${fingerprint(sbOther)}\\)`));
+    const none = diagnoseDigest(digest, { label: 'the store\'s key', key: KEYS.secureBootKey }, [], 'digest.bin');
+    assert.match(none, /no other key can be tested/);
+    assert.match(none, /secure boot check fail/);
+  });
+
+  describe('verify-flash: why a region reads back different is tested, one test per cause', () => {
+    const table = () => decrypted(fs.readFileSync(byRole('partition-table')), 0x8000).subarray(0, 0x400);
+    const expected = () => encryptFor(table(), 0x8000, KEYS.flashKey);
+    const base = { address: 0x8000, encrypted: true, conf: 0xf, key: { label: 'the store key', key: KEYS.flashKey } };
+    it('erased', () => {
+      assert.match(diagnoseDifference({ ...base, board: new Uint8Array(0x400).fill(0xff), expected: expected() }), /is erased/);
+    });
+    it('the plaintext written on a board that encrypts', () => {
+      assert.match(diagnoseDifference({ ...base, board: table(), expected: expected() }), /holds this file's plaintext/);
+    });
+    it('the same content with the store\'s other key', () => {
+      const other = new Uint8Array(32).fill(0x31);
+      assert.match(diagnoseDifference({ ...base, board: encryptFor(table(), 0x8000, other), expected: expected(), otherKeys: [{ label: 'the shared key', key: other }] }), new RegExp(`encrypted with the shared key \\(fingerprint ${fingerprint(other)}\\)`));
+    });
+    it('the same content for another address', () => {
+      assert.match(diagnoseDifference({ ...base, board: encryptFor(table(), 0x10000, KEYS.flashKey), expected: expected() }), /encrypted for address 0x10000/);
+    });
+    it('the same content with another FLASH_CRYPT_CONFIG', () => {
+      assert.match(diagnoseDifference({ ...base, board: encryptFor(table(), 0x8000, KEYS.flashKey, 0x5), expected: expected() }), /FLASH_CRYPT_CONFIG 0x5, not 0xF/);
+    });
+    it('none holds: says so', () => {
+      assert.match(diagnoseDifference({ ...base, board: encryptFor(new Uint8Array(0x400).fill(7), 0x8000, KEYS.flashKey), expected: expected() }), /none of the testable causes holds/);
+    });
+  });
+});
+
+/** The plaintext of a build's _enc file (made with the fixture key for `address`, CONFIG 0xF). */
+function decrypted(enc: Uint8Array, address: number): Uint8Array {
+  return decryptFlashData(enc.subarray(0, enc.length - (enc.length % 16)), { key: KEYS.flashKey, address, flashCryptConf: 0xf });
+}
+
+function decryptedApp(enc: Uint8Array): Uint8Array {
+  return decrypted(enc, 0x10000);
+}

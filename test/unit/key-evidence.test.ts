@@ -1,0 +1,370 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { VirtualEsp32 } from '../../src/core/virtual/device';
+import { createMemoryPair } from '../../src/core/transport/memory';
+import { connect } from '../../src/core/connect/connect';
+import { identify } from '../../src/core/chip/identify';
+import { instantSleepClock } from '../../src/core/loader/clock';
+import { directAccess } from '../../src/core/efuse/controller-access';
+import { readEfuses } from '../../src/core/efuse/access';
+import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
+import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
+import { AuditLog, readAudit } from '../../src/core/audit/audit-log';
+import { field, withField } from '../../src/core/efuse/fields';
+import { KeyStore } from '../../src/core/keystore/key-store';
+import { findBuildOutputs } from '../../src/core/firmware/outputs';
+import { planFromBuild } from '../../src/core/flash/plan';
+import { encryptFor, writeSecureBuildDir, type SecureKeys } from '../../src/core/secure-build/process';
+import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
+import { digestPrivateKey } from '../../src/core/crypto/secure-boot-key';
+import { encodeSec1Pem, generateSigningKey } from '../../src/core/crypto/signing-key';
+import { fingerprint } from '../../src/core/util/fingerprint';
+import { flash } from '../../src/core/workflows/flash';
+import { predictBootOnBoard } from '../../src/core/workflows/predict-boot';
+import { otaImage } from '../../src/core/workflows/ota';
+import { scriptedUi } from '../../src/core/workflows/ui-port';
+import type { BoardSession } from '../../src/core/workflows/board';
+import { readSigningKeyFile, readHardwareKeyFile } from '../../src/core/keys/key-files';
+import { runCli } from '../../src/cli/main';
+import { startSimServer } from '../../src/core/virtual/tcp-server';
+import { FIXTURE_IV, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
+import { bootNow, flashMd5, KEYS, tmpDir } from './flash-harness';
+
+/**
+ * Issue 12 B: a read-protected key block reads as zeros, so the key store's keys count as the
+ * board's only with evidence (a verified burn record in this store, the board's flash read back
+ * and decrypted with them, or the user's recorded word). Store A burned the board; store B holds
+ * other keys and a build made with them.
+ */
+const KEYS_A: SecureKeys & { pem: string } = { signingKey: KEYS.signingKey, pem: KEYS.signingKeyPem.toString(), flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, flashCryptConf: 0xf };
+const B_SIGNING = generateSigningKey();
+const KEYS_B: SecureKeys & { pem: string } = { signingKey: B_SIGNING, pem: encodeSec1Pem(B_SIGNING), flashKey: new Uint8Array(32).fill(0x5b), secureBootKey: digestPrivateKey(B_SIGNING, 256), flashCryptConf: 0xf };
+
+function storeWith(keys: SecureKeys & { pem: string }): KeyStore {
+  const s = new KeyStore(path.join(tmpDir('ks-ev-'), 'secure'));
+  s.ensureDir();
+  fs.writeFileSync(s.signingKeyPath, keys.pem, { mode: 0o600 });
+  fs.writeFileSync(s.sharedFlashKeyPath, keys.flashKey, { mode: 0o600 });
+  return s;
+}
+
+function buildWith(keys: SecureKeys): string {
+  const dir = path.join(tmpDir('build-ev-'), 'build', 'GPY', 'release');
+  writeSecureBuildDir(dir, 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(24 * 1024, 'fixture-app'), iv: FIXTURE_IV }, keys);
+  return dir;
+}
+
+interface Rig { dev: VirtualEsp32; session: BoardSession; mac: string; close(): void }
+
+/** A virtual GPy burned (keys protected) with store A's keys, the run recorded in `audit` (or nowhere). */
+async function burnedGpy(seed: string, audit?: KeyStore, o: { readable?: boolean } = {}): Promise<Rig> {
+  const dev = new VirtualEsp32({ profile: 'GPY', seed });
+  const access = directAccess(dev.efuse);
+  const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+  const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS_A.flashKey, secureBootKey: KEYS_A.secureBootKey, hardening: false, history: [] });
+  await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: KEYS_A.flashKey, secureBootKey: KEYS_A.secureBootKey, audit: new AuditLog(audit ? audit.auditPath : path.join(tmpDir('audit-'), 'audit.jsonl')) });
+  // A board whose key blocks were left readable (no RD_DIS): its keys can be compared directly.
+  if (o.readable) dev.efuse.setRaw(withField(dev.efuse.rawWords(), field('RD_DIS'), 0));
+  const { host, device } = createMemoryPair();
+  dev.attach(device);
+  dev.reset('download');
+  await host.open();
+  const conn = await connect(host, { reset: 'none', baud: 115200, clock: instantSleepClock, syncTimeoutMs: 2000 });
+  const chip = await identify(conn);
+  return { dev, mac, session: { transport: host, conn, chip }, close: () => conn.loader.dispose() };
+}
+
+function planOf(dir: string, key: Uint8Array) {
+  return () => planFromBuild(findBuildOutputs(dir, { flashKey: key }), { flashSize: 0x800000 });
+}
+
+/** Writes store A's build onto the board straight into its flash (as if flashed elsewhere). */
+function preloadA(dev: VirtualEsp32): void {
+  for (const r of planOf(buildWith(KEYS_A), KEYS_A.flashKey)().regions) {
+    dev.flash.eraseRange(r.address, Math.ceil(r.data.length / 0x1000) * 0x1000);
+    dev.flash.program(r.address, r.data);
+  }
+}
+
+function auditLines(s: KeyStore): string {
+  return fs.existsSync(s.auditPath) ? fs.readFileSync(s.auditPath, 'utf8') : '';
+}
+
+describe('key evidence before checks that rely on read-protected keys (issue 12 B)', function () {
+  this.timeout(120000);
+  const A = storeWith(KEYS_A);
+  const buildA = buildWith(KEYS_A);
+  const buildB = buildWith(KEYS_B);
+
+  it('reproduction B: flash with another store\'s keys is refused, names the ways forward, writes and records nothing', async () => {
+    const rig = await burnedGpy('ev-repro', A);
+    try {
+      preloadA(rig.dev);
+      const B = storeWith(KEYS_B);
+      const before = flashMd5(rig.dev);
+      await assert.rejects(flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false }, scriptedUi()), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_KEY_EVIDENCE');
+        assert.match(e.message, /nothing shows that this key store holds the board's keys/);
+        assert.match(e.message, new RegExp(fingerprint(KEYS_B.flashKey)));
+        assert.match(e.message, /no verified Burn Keys run/);
+        assert.match(e.message, /--key-store DIR/);
+        assert.match(e.message, /--trust-key-store/);
+        assert.match(e.message, /nothing was written/);
+        assert.ok(!e.message.includes(Buffer.from(KEYS_B.flashKey).toString('hex')));
+        return true;
+      });
+      assert.equal(flashMd5(rig.dev), before);
+      assert.equal(auditLines(B), '');
+      assert.equal(bootNow(rig.dev).boots, true, 'the board still boots store A\'s firmware');
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('accepted with a verified burn record in this store: the evidence is named and the board boots', async () => {
+    const rig = await burnedGpy('ev-record', A);
+    try {
+      const lines: string[] = [];
+      const r = await flash(rig.session, { store: A, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false }, scriptedUi({ log: (_l, t) => lines.push(t) }));
+      assert.equal(r.evidence.kind, 'burn-record');
+      assert.ok(lines.some((l) => /^Key evidence: the verified Burn Keys run .* burned the flash-encryption key [0-9a-f]{16} in BLOCK1 and the secure boot key/.test(l)), lines.join('\n'));
+      assert.equal(bootNow(rig.dev).boots, true);
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('a burn record naming other keys is named as the reason (the store\'s key files were replaced)', async () => {
+    const replaced = storeWith(KEYS_A);
+    const rig = await burnedGpy('ev-replaced', replaced);
+    try {
+      fs.writeFileSync(replaced.signingKeyPath, KEYS_B.pem);
+      fs.writeFileSync(replaced.sharedFlashKeyPath, KEYS_B.flashKey);
+      await assert.rejects(flash(rig.session, { store: replaced, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()),
+        new RegExp(`burned the flash-encryption key ${fingerprint(KEYS_A.flashKey)} and the secure boot key ${fingerprint(KEYS_A.secureBootKey)}, but the store now holds ${fingerprint(KEYS_B.flashKey)}`));
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('accepted with the flash read back: a copy of store A without its audit log, on a board flashed with A\'s build', async () => {
+    const rig = await burnedGpy('ev-readback', undefined);
+    try {
+      preloadA(rig.dev);
+      const copy = storeWith(KEYS_A);
+      const r = await flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, dryRun: true }, scriptedUi());
+      assert.equal(r.evidence.kind, 'flash-read-back');
+      assert.match(r.evidence.text, /valid image set .*digest at 0x0 matching the secure boot key [0-9a-f]{16}.*app at 0x10000/);
+      // The read-back of another store's keys on the same flash is no evidence.
+      await assert.rejects(flash(rig.session, { store: storeWith(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()), /E_KEY_EVIDENCE|holds no bootloader|does not match/);
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('a flash this store wrote itself is no evidence (its own ciphertext decrypts with its own keys)', async () => {
+    const rig = await burnedGpy('ev-own-write', undefined);
+    try {
+      const B = storeWith(KEYS_B);
+      // The wrong store flashes once on the user's word; a later run has to ask again.
+      await flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, trustKeyStore: true }, scriptedUi());
+      assert.equal(bootNow(rig.dev).boots, false, 'the chip decrypts with store A\'s key: B\'s build does not boot');
+      await assert.rejects(flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()), /has written it before/);
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('accepted with the acknowledgement (--trust-key-store), recorded in the audit log with fingerprints only', async () => {
+    const rig = await burnedGpy('ev-ack', undefined);
+    try {
+      const copy = storeWith(KEYS_A);
+      await assert.rejects(flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false }, scriptedUi()), /E_KEY_EVIDENCE|nothing shows/);
+      const r = await flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, trustKeyStore: true }, scriptedUi());
+      assert.equal(r.evidence.kind, 'acknowledged');
+      assert.match(r.evidence.text, /not verified/);
+      const recs = readAudit(copy.auditPath).records.filter((x) => x.operation === 'trust-key-store');
+      assert.equal(recs.length, 1);
+      assert.equal(recs[0]!.mac, rig.mac);
+      assert.deepEqual(recs[0]!.keyFingerprints, { 'flash-key': fingerprint(KEYS_A.flashKey), 'secure-boot-key': fingerprint(KEYS_A.secureBootKey) });
+      const text = auditLines(copy);
+      assert.ok(!text.includes(Buffer.from(KEYS_A.flashKey).toString('hex')) && !text.includes(Buffer.from(KEYS_A.flashKey).reverse().toString('hex')));
+      assert.equal(bootNow(rig.dev).boots, true);
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('the editor\'s way: the UI port\'s confirm asks; yes is recorded, no refuses with nothing written', async () => {
+    const rig = await burnedGpy('ev-editor', undefined);
+    try {
+      const copy = storeWith(KEYS_A);
+      const before = flashMd5(rig.dev);
+      const asked: string[] = [];
+      await assert.rejects(flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, askTrust: true, acknowledgeHint: 'answer Yes to the question about the key store' }, scriptedUi({ confirm: (q) => (asked.push(q.detail), false) })), /answer Yes to the question about the key store/);
+      assert.equal(asked.length, 1);
+      assert.match(asked[0]!, /BLOCK1 and BLOCK2 are read-protected/);
+      assert.equal(flashMd5(rig.dev), before);
+      assert.equal(auditLines(copy), '');
+      const r = await flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, askTrust: true, dryRun: true }, scriptedUi({ confirm: () => true }));
+      assert.equal(r.evidence.kind, 'acknowledged');
+      assert.match(auditLines(copy), /"operation":"trust-key-store"/);
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('a board whose key blocks are readable needs no evidence: the chip\'s keys are compared directly', async () => {
+    const rig = await burnedGpy('ev-readable', undefined, { readable: true });
+    try {
+      const copy = storeWith(KEYS_A);
+      const r = await flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, dryRun: true }, scriptedUi());
+      assert.equal(r.evidence.kind, 'readable');
+      assert.equal(auditLines(copy), '');
+      await assert.rejects(flash(rig.session, { store: storeWith(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_KEY_MISMATCH');
+        assert.match(e.message, new RegExp(`BLOCK1 is readable and holds the flash-encryption key ${fingerprint(KEYS_A.flashKey)}, not the key store's ${fingerprint(KEYS_B.flashKey)}`));
+        return true;
+      });
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('predict-boot: "cannot decide" without evidence (never WILL BOOT), decided with a record or the acknowledgement', async () => {
+    const rig = await burnedGpy('ev-predict', A);
+    try {
+      preloadA(rig.dev);
+      const keysOf = (s: KeyStore) => () => {
+        const signing = readSigningKeyFile(s.signingKeyPath);
+        return { flashKey: readHardwareKeyFile(s.sharedFlashKeyPath, 'flash-encryption'), signingPublicKey: signing.publicKey, secureBootKey: digestPrivateKey(signing, 256) };
+      };
+      const B = storeWith(KEYS_B);
+      // The build made with B's keys over the board: the old code said WILL BOOT.
+      const without = await predictBootOnBoard(rig.session, { store: B, keys: keysOf(B), plan: planOf(buildB, KEYS_B.flashKey) }, scriptedUi());
+      assert.equal(without.verdict, undefined);
+      assert.ok(without.resolved.undecidable.some((u) => /nothing shows that this key store holds the board's keys/.test(u) && /--trust-key-store/.test(u)));
+      assert.equal(auditLines(B), '');
+      const withRecord = await predictBootOnBoard(rig.session, { store: A, keys: keysOf(A) }, scriptedUi());
+      assert.equal(withRecord.evidence?.kind, 'burn-record');
+      assert.equal(withRecord.verdict?.outcome, 'app-running');
+      const copy = storeWith(KEYS_A);
+      const readBack = await predictBootOnBoard(rig.session, { store: copy, keys: keysOf(copy) }, scriptedUi());
+      assert.equal(readBack.evidence?.kind, 'flash-read-back');
+      const acked = await predictBootOnBoard(rig.session, { store: B, keys: keysOf(B), plan: planOf(buildB, KEYS_B.flashKey), trustKeyStore: true }, scriptedUi());
+      assert.equal(acked.evidence?.kind, 'acknowledged');
+      assert.match(auditLines(B), /"operation":"trust-key-store"/);
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('ota-image for a board (--mac): refused without a record, made with the record or the acknowledgement', async () => {
+    const rig = await burnedGpy('ev-ota', A);
+    rig.close();
+    const out = path.join(tmpDir('ota-ev-'), 'ota.bin');
+    const B = storeWith(KEYS_B);
+    await assert.rejects(otaImage({ store: B, mac: rig.mac, buildDir: buildB, board: 'GPY', slot: 0x210000, output: out }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'E_KEY_EVIDENCE');
+      assert.match(e.message, /--trust-key-store/);
+      return true;
+    });
+    assert.equal(fs.existsSync(out), false);
+    const ok = await otaImage({ store: A, mac: rig.mac, buildDir: buildA, board: 'GPY', slot: 0x210000, output: out });
+    assert.equal(ok.evidence?.kind, 'burn-record');
+    const acked = await otaImage({ store: B, mac: rig.mac, buildDir: buildB, board: 'GPY', slot: 0x210000, output: out + '2', trustKeyStore: true });
+    assert.equal(acked.evidence?.kind, 'acknowledged');
+    assert.match(auditLines(B), /"operation":"trust-key-store"/);
+  });
+
+  it('the CLI: flash, verify-flash and predict-boot name --trust-key-store; with it they go on', async () => {
+    const rig = await burnedGpy('ev-cli', A);
+    rig.close();
+    preloadA(rig.dev);
+    const server = await startSimServer(rig.dev, { port: 0, host: '127.0.0.1' });
+    const port = `socket://127.0.0.1:${server.port}`;
+    const cli = async (argv: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
+      return { code, out, err };
+    };
+    try {
+      const B = storeWith(KEYS_B);
+      const before = flashMd5(rig.dev);
+      const f = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--boot-log-ms', '200']);
+      assert.equal(f.code, 2, f.out + f.err);
+      assert.match(f.err, /--trust-key-store/);
+      assert.equal(flashMd5(rig.dev), before);
+      const v = await cli(['verify-flash', '--port', port, '--build', buildB, '--key-store', B.dir]);
+      assert.equal(v.code, 2, v.out + v.err);
+      assert.match(v.err, /verify-flash: nothing shows/);
+      const p = await cli(['predict-boot', '--port', port, '--build', buildB, '--key-store', B.dir]);
+      assert.equal(p.code, 4, p.out + p.err);
+      assert.doesNotMatch(p.out, /WILL BOOT/);
+      assert.match(p.out, /--trust-key-store/);
+      const ok = await cli(['predict-boot', '--port', port, '--key-store', A.dir]);
+      assert.equal(ok.code, 0, ok.out + ok.err);
+      assert.match(ok.err, /Key evidence: the verified Burn Keys run/);
+      const acked = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store', '--dry-run']);
+      assert.equal(acked.code, 0, acked.out + acked.err);
+      assert.match(acked.err, /Key evidence: you vouched/);
+      // verify-flash with evidence: a region written with another of the store's keys is diagnosed as such.
+      const per = A.deviceFlashKeyPath('24:0a:c4:00:00:98');
+      fs.mkdirSync(path.dirname(per), { recursive: true });
+      const other = new Uint8Array(32).fill(0x66);
+      fs.writeFileSync(per, other);
+      const table = planOf(buildA, KEYS_A.flashKey)().regions.find((r) => r.address === 0x8000)!.data;
+      const plainTable = decryptFlashData(table, { key: KEYS_A.flashKey, address: 0x8000, flashCryptConf: 0xf });
+      rig.dev.flash.eraseRange(0x8000, 0x1000);
+      rig.dev.flash.program(0x8000, encryptFor(plainTable, 0x8000, other));
+      const vf = await cli(['verify-flash', '--port', port, '--build', buildA, '--key-store', A.dir]);
+      assert.equal(vf.code, 1, vf.out + vf.err);
+      assert.match(vf.out, /differs in 0x8000/);
+      assert.match(vf.out, new RegExp(`Diagnosis: the flash at 0x8000 holds this content encrypted with the key in .*24-0a-c4-00-00-98.* \\(fingerprint ${fingerprint(other)}\\)`));
+    } finally {
+      await server.close();
+    }
+  });
+
+  describe('predict-boot tests each cause of a region that does not decrypt (issue 12 item 4)', () => {
+    const regionOf = (address: number) => planOf(buildA, KEYS_A.flashKey)().regions.find((r) => r.address === address)!.data;
+    const plainAt = (address: number) => decryptFlashData(regionOf(address), { key: KEYS_A.flashKey, address, flashCryptConf: 0xf });
+    async function predictWith(seed: string, address: number, bytes: Uint8Array, store: KeyStore = A) {
+      const rig = await burnedGpy(seed, store);
+      try {
+        preloadA(rig.dev);
+        rig.dev.flash.eraseRange(address, Math.ceil(bytes.length / 0x1000) * 0x1000);
+        rig.dev.flash.program(address, bytes);
+        const signing = readSigningKeyFile(store.signingKeyPath);
+        return await predictBootOnBoard(rig.session, { store, keys: () => ({ flashKey: KEYS_A.flashKey, signingPublicKey: signing.publicKey, secureBootKey: digestPrivateKey(signing, 256) }) }, scriptedUi());
+      } finally {
+        rig.close();
+      }
+    }
+
+    it('the app encrypted for the ota_0 slot (0x210000) at 0x10000: the address is named', async () => {
+      const r = await predictWith('diag-pb-addr', 0x10000, encryptFor(plainAt(0x10000), 0x210000, KEYS_A.flashKey));
+      assert.equal(r.verdict?.boots, false);
+      assert.match(r.diagnosis ?? '', /the app at 0x10000 was encrypted for address 0x210000, not 0x10000/);
+    });
+
+    it('the app encrypted with another board\'s per-device key of the store: that key is named', async () => {
+      const other = new Uint8Array(32).fill(0x77);
+      const store = storeWith(KEYS_A);
+      const per = store.deviceFlashKeyPath('24:0a:c4:00:00:99');
+      fs.mkdirSync(path.dirname(per), { recursive: true });
+      fs.writeFileSync(per, other);
+      const r = await predictWith('diag-pb-key', 0x10000, encryptFor(plainAt(0x10000), 0x10000, other), store);
+      assert.equal(r.verdict?.boots, false);
+      assert.match(r.diagnosis ?? '', new RegExp(`was encrypted with the key in .*24-0a-c4-00-00-99.* \\(fingerprint ${fingerprint(other)}\\)`));
+    });
+
+    it('the partition table encrypted with FLASH_CRYPT_CONFIG 0x0: the setting is named', async () => {
+      const r = await predictWith('diag-pb-conf', 0x8000, encryptFor(plainAt(0x8000), 0x8000, KEYS_A.flashKey, 0x0));
+      assert.equal(r.verdict?.boots, false);
+      assert.match(r.diagnosis ?? '', /the partition-table at 0x8000 was encrypted with FLASH_CRYPT_CONFIG 0x0, but this chip's is 0xF/);
+    });
+  });
+});
