@@ -9,8 +9,8 @@ import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import type { FlashPlan } from '../../src/core/flash/plan';
-import { romFlashIo } from '../../src/core/flash/rom-io';
-import { keysForBoard, runFlashSession } from '../../src/core/flash/session';
+import { flash } from '../../src/core/workflows/flash';
+import { scriptedUi } from '../../src/core/workflows/ui-port';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import type { CodingSchemeOption } from '../../src/core/virtual/profiles';
@@ -73,15 +73,16 @@ interface Rig {
 
 async function newRig(o: FlashCampaignOptions, dir: string, scenario: FlashScenario): Promise<Rig> {
   const dev = new VirtualEsp32({ profile: o.profile ?? 'GPY', seed: 'campaign-flash', codingScheme: o.codingScheme ?? 'none', timing: o.timing ?? false });
-  // Keys burned directly (not part of this campaign's faults), as the Burn Keys step leaves them.
-  const access = directAccess(dev.efuse);
-  const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
-  const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: o.flashKey, secureBootKey: o.secureBootKey, hardening: false, history: [] });
-  await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: o.flashKey, secureBootKey: o.secureBootKey, audit: new AuditLog(path.join(dir, 'burn-audit.jsonl')) });
   const store = new KeyStore(path.join(dir, 'secure'));
   store.ensureDir();
   fs.writeFileSync(store.signingKeyPath, o.signingKeyPem, { mode: 0o600 });
   fs.writeFileSync(store.sharedFlashKeyPath, o.flashKey, { mode: 0o600 });
+  // Keys burned directly (not part of this campaign's faults), as the Burn Keys step leaves them,
+  // recorded in the store's audit log: the burn record the flash workflow takes as key evidence.
+  const access = directAccess(dev.efuse);
+  const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+  const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: o.flashKey, secureBootKey: o.secureBootKey, hardening: false, history: [] });
+  await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: o.flashKey, secureBootKey: o.secureBootKey, audit: new AuditLog(store.auditPath) });
   if (scenario === 'incremental') {
     // The board already carries the previous build, as after an earlier successful flash.
     for (const r of o.full.regions) {
@@ -101,8 +102,11 @@ async function flashOnce(rig: Rig, o: FlashCampaignOptions, scenario: FlashScena
   const plan = scenario === 'full' ? o.full : o.next;
   try {
     const byAddress = new Map(plan.regions.map((r) => [r.address, r]));
-    await runFlashSession({
-      io: romFlashIo(board.conn.loader), info: board.info, plan, store: rig.store, keys: keysForBoard(rig.store, board.info),
+    // The flash workflow the CLI and the editor run (key evidence, boot prediction, checks, writes).
+    await flash({ transport: board.conn.transport, conn: board.conn, chip: board.info }, {
+      store: rig.store,
+      plan: () => plan,
+      bootLog: false,
       incremental: scenario === 'incremental',
       onProgress: (e) => {
         if (e.phase !== 'done') return;
@@ -111,7 +115,7 @@ async function flashOnce(rig: Rig, o: FlashCampaignOptions, scenario: FlashScena
         const got = md5(rig.dev.flash.read(r.address, r.data.length));
         if (want !== got) rig.md5Problems.push(`${path.basename(r.file)} @ 0x${r.address.toString(16)} reported done, flash MD5 ${got} != ${want}`);
       },
-    });
+    }, scriptedUi());
     return { ...board.counts };
   } finally {
     await board.close();
