@@ -108,3 +108,8 @@ export { describeTrailer, signatureBlockAt } from './image/signature-block';
 export type { SignatureBlockLocation, Trailer } from './image/signature-block';
 export { verifyFileSignature } from './image/verify-file';
 export type { FileSignatureCheck } from './image/verify-file';
+// Issue #17 (repl): the OTA slot asked from the board, starting its firmware from download mode when that is safe; Pycom's ota_slot rule.
+export { askOtaSlot } from './ota/ask-slot';
+export type { AskedOtaSlot, AskOtaSlotOptions } from './ota/ask-slot';
+export { pycomOtaSlot, makeBootInfo, parseBootInfo } from './ota/ota-slot';
+export type { BootInfo, OtaSlotAnswer } from './ota/ota-slot';
