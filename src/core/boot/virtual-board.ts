@@ -33,6 +33,9 @@ const lines = (log: readonly string[]): string => log.map((l) => `${l}\r\n`).joi
  * by simulateFirstBoot with keys derived from the device's seed): the returned eFuse words and
  * flash writes burn keys nobody has, read-protected, encrypt the flash in place and, when flash
  * encryption went on, the log goes on with the SW_RESET boot that follows.
+ *
+ * When the boot reaches the app, the prediction carries `pycomFirmware`: the device then answers
+ * MicroPython's raw REPL (`pycom.ota_slot()`) until its next reset.
  */
 export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
   const v = predictBoot({
