@@ -114,3 +114,8 @@ export type { EvidenceKeys, KeyEvidence, KeyEvidenceKind, KeyEvidenceRequest } f
 export type { ConfirmQuestion } from './workflows/ui-port';
 export { diagnoseDecryption, diagnoseDifference, diagnoseDigest, knownFlashAddresses } from './flash/diagnose';
 export type { NamedKey } from './flash/diagnose';
+// Issue #17 (repl): the OTA slot asked from the board, starting its firmware from download mode when that is safe; Pycom's ota_slot rule.
+export { askOtaSlot } from './ota/ask-slot';
+export type { AskedOtaSlot, AskOtaSlotOptions } from './ota/ask-slot';
+export { pycomOtaSlot, makeBootInfo, parseBootInfo } from './ota/ota-slot';
+export type { BootInfo, OtaSlotAnswer } from './ota/ota-slot';

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, queryOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
+import { otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, askOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -189,7 +189,7 @@ const otaImageCommand: CliCommand = {
       slot: slotOpt !== undefined ? args.int('slot') : async () => {
         const port = args.opt('port');
         if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
-        const slot = await withPort(port, (t) => queryOtaSlot(t));
+        const { slot } = await withPort(port, (t) => askOtaSlot(t, { note: (l) => io.err(l) }));
         io.err(`The board says its next OTA slot is ${hex(slot)}.`);
         return slot;
       },

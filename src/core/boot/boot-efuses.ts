@@ -64,3 +64,17 @@ export function bootEfusesFromRaw(raw: EfuseWords, revision: number): BootEfuses
 export function flashEncryptionOn(e: BootEfuses): boolean {
   return popcount(e.flashCryptCnt) % 2 === 1;
 }
+
+/**
+ * The key blocks a secure bootloader fills with keys of its own at its first boot
+ * (esp32-boot-security.md §4.1 step 3: BLOCK2 while ABS_DONE_0 is off; §4.2: BLOCK1 while flash
+ * encryption is off and FLASH_CRYPT_CNT is 0): empty and neither read- nor write-protected. Works
+ * on words read over the ROM loader too (a read-protected block reads as zeros, but its RD_DIS
+ * bit is visible, so it never counts as blank).
+ */
+export function blankKeyBlocks(e: BootEfuses): { secureBoot: boolean; flashEncryption: boolean } {
+  return {
+    secureBoot: !e.absDone0 && e.blk2.empty && !e.blk2.readProtected && !e.blk2.writeProtected,
+    flashEncryption: !flashEncryptionOn(e) && e.flashCryptCnt === 0 && e.blk1.empty && !e.blk1.readProtected && !e.blk1.writeProtected,
+  };
+}

@@ -4,7 +4,7 @@ import { verifySignatureAt } from '../crypto/signature';
 import { readEspImage, checksumOk, hashOk, type EspImage } from '../image/esp-image';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
 import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS } from '../chip/esp32';
-import { flashEncryptionOn, type BootEfuses } from './boot-efuses';
+import { blankKeyBlocks, flashEncryptionOn, type BootEfuses } from './boot-efuses';
 import { hex } from '../util/hex';
 
 /**
@@ -51,8 +51,12 @@ export interface BootVerdict {
 }
 
 
-/** What the ROM/cache reads: decrypted when flash encryption is on, raw otherwise. */
-function makeView(input: BootInput): (a: number, n: number) => Uint8Array {
+/**
+ * The flash as the ROM, the cache and the running firmware read it: decrypted with the BLOCK1 key
+ * when flash encryption is on (FLASH_CRYPT_CNT odd), raw otherwise; reads past the end are cut
+ * short. `input.readFlash` gives raw bytes (offsets and lengths in bytes).
+ */
+export function cpuFlashView(input: Pick<BootInput, 'efuse' | 'readFlash' | 'flashSize'>): (a: number, n: number) => Uint8Array {
   const fe = flashEncryptionOn(input.efuse);
   return (a, n) => {
     const len = Math.max(0, Math.min(n, input.flashSize - a));
@@ -165,7 +169,7 @@ export function imageExtent(view: (a: number, n: number) => Uint8Array, offset: 
 export function predictBoot(input: BootInput): BootVerdict {
   const e = input.efuse;
   const fe = flashEncryptionOn(e);
-  const view = makeView(input);
+  const view = cpuFlashView(input);
   const log: string[] = [];
 
   // B. ROM: the 2nd-stage bootloader at 0x1000.
@@ -243,8 +247,7 @@ export function predictBoot(input: BootInput): BootVerdict {
   log.push(`I (0) boot: Loaded app from partition at offset ${hex(app.offset, { lower: true })}`);
   // First-boot provisioning: keys generated on the chip, known to nobody (pycom.md warning).
   // §4.1 step 3 and §4.2: an empty, unprotected key block is filled by the bootloader itself.
-  const blankSb = !e.absDone0 && e.blk2.empty && !e.blk2.readProtected && !e.blk2.writeProtected;
-  const blankFe = !fe && e.flashCryptCnt === 0 && e.blk1.empty && !e.blk1.readProtected && !e.blk1.writeProtected;
+  const { secureBoot: blankSb, flashEncryption: blankFe } = blankKeyBlocks(e);
   // Sector 0 is only read when it can matter (a connected board's flash crosses the serial line).
   const first = blankSb || blankFe ? provisioningProfile(blBytes.subarray(0, bl.imageEnd), view(0, 0x1000)) : profile;
   const genSb = blankSb && first.secureBoot;

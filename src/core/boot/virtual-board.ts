@@ -1,8 +1,24 @@
-import type { BootContext, BootPrediction } from '../virtual/boot-model';
+import type { BootContext, BootPrediction, VirtualFirmware } from '../virtual/boot-model';
+import { pycomOtaSlot } from '../ota/ota-slot';
 import { bootEfusesFromRaw } from './boot-efuses';
 import { normalBootHeader } from './boot-log';
 import { simulateFirstBoot } from './first-boot';
-import { predictBoot } from './predict';
+import { cpuFlashView, predictBoot } from './predict';
+
+/**
+ * Pycom's firmware as far as a host asks it: `pycom.ota_slot()` read from the board's partition
+ * table and otadata as the firmware reads them (through flash encryption when it is on, with the
+ * key in the board's own BLOCK1), by Pycom's rule (ota/ota-slot.ts).
+ */
+export const pycomFirmware: VirtualFirmware = {
+  otaSlot(board) {
+    const view = cpuFlashView({ efuse: bootEfusesFromRaw(board.efuse, board.chipRevision), readFlash: (o, n) => board.flash.read(o, n), flashSize: board.flash.size });
+    const r = pycomOtaSlot({ read: view, chipRevision: board.chipRevision });
+    if ('slot' in r) return r.slot;
+    // Not reachable after a boot that found its app; the wording is a model of a failed flash read.
+    return { exception: r.error === 'no-table' ? 'OSError: [Errno 5] EIO (no partition table at 0x8000)' : 'OSError: [Errno 2] ENOENT (no otadata partition in the table)' };
+  },
+};
 
 const lines = (log: readonly string[]): string => log.map((l) => `${l}\r\n`).join('');
 
@@ -17,6 +33,9 @@ const lines = (log: readonly string[]): string => log.map((l) => `${l}\r\n`).joi
  * by simulateFirstBoot with keys derived from the device's seed): the returned eFuse words and
  * flash writes burn keys nobody has, read-protected, encrypt the flash in place and, when flash
  * encryption went on, the log goes on with the SW_RESET boot that follows.
+ *
+ * When the boot reaches the app, the prediction carries `pycomFirmware`: the device then answers
+ * MicroPython's raw REPL (`pycom.ota_slot()`) until its next reset.
  */
 export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
   const v = predictBoot({
@@ -24,7 +43,8 @@ export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
     readFlash: (o, n) => ctx.flash.read(o, n),
     flashSize: ctx.flash.size,
   });
-  if (v.outcome !== 'first-boot-provisioning' || !v.firstBoot) return { log: lines(v.log) };
+  const runs = (boots: boolean): Pick<BootPrediction, 'firmware'> => (boots ? { firmware: pycomFirmware } : {});
+  if (v.outcome !== 'first-boot-provisioning' || !v.firstBoot) return { log: lines(v.log), ...runs(v.boots) };
   let first: ReturnType<typeof simulateFirstBoot>;
   try {
     first = simulateFirstBoot({
@@ -37,7 +57,7 @@ export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
     });
   } catch {
     // Only for content predictBoot accepted and the simulation could not follow: print, change nothing.
-    return { log: lines(v.log) };
+    return { log: lines(v.log), ...runs(v.boots) };
   }
   // predictBoot's own "Generating new ..." lines are replaced by the full provisioning sequence.
   const before = v.log.filter((l) => !/Generating new (secure boot|flash encryption) key/.test(l));
@@ -56,6 +76,7 @@ export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
     };
     const again = predictBoot({ efuse: bootEfusesFromRaw(first.efuseAfter, ctx.chipRevision), readFlash: readAfter, flashSize: ctx.flash.size });
     log += normalBootHeader(ctx.chipRevision, 0x3) + lines(again.log);
+    return { log, efuseAfter: first.efuseAfter, flashWrites: first.flashWrites, ...runs(again.boots) };
   }
-  return { log, efuseAfter: first.efuseAfter, flashWrites: first.flashWrites };
+  return { log, efuseAfter: first.efuseAfter, flashWrites: first.flashWrites, ...runs(true) };
 }

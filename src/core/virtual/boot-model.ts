@@ -28,6 +28,27 @@ export interface BootPrediction {
   efuseAfter?: EfuseWords;
   /** Flash writes the bootloader performed (e.g. in-place encryption), applied in order. */
   flashWrites?: Array<{ offset: number; data: Uint8Array; erase?: boolean }>;
+  /**
+   * Present when the boot reaches the app: the firmware that then runs (its MicroPython console
+   * answers on the UART). Absent when the boot stops (no bootloader, no app, a reset loop): the
+   * board then stays silent to anything the host sends.
+   */
+  firmware?: VirtualFirmware;
+}
+
+/** A live, read-only view of the board for the running firmware (physical eFuses, raw flash). */
+export interface FirmwareBoard {
+  chipRevision: number;
+  efuse: EfuseWords;
+  flash: SpiFlash;
+}
+
+/**
+ * What the firmware's MicroPython answers, computed from the board as it is when asked (so it may
+ * keep nothing of it): `pycom.ota_slot()` gives the address, or the exception line it raises.
+ */
+export interface VirtualFirmware {
+  otaSlot(board: FirmwareBoard): number | { exception: string };
 }
 
 /**

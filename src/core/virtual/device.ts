@@ -26,6 +26,7 @@ import type { PycomModule } from '../boards/catalog';
 import { downloadBootLog, normalBootHeader, BOOT_DOWNLOAD, BOOT_FLASH } from '../boot/boot-log';
 import type { BootPredictor } from './boot-model';
 import { EfuseController } from './efuse-controller';
+import { VirtualMicroPython } from './raw-repl';
 import { Faults, PowerLoss, type FaultOptions } from './faults';
 import { factoryProfile, type CodingSchemeOption } from './profiles';
 import { RegisterSpace } from './registers';
@@ -62,6 +63,8 @@ const BAUD_TOLERANCE = 0.03;
 /** RC delay between EN release and the chip sampling its straps. */
 const EN_RC_DELAY_MS = 2;
 const ROM_BAUD = 115200;
+/** The console rate of Pycom's firmware (sdkconfig: UART0 at 115200), whatever the ROM loader was set to. */
+const FIRMWARE_BAUD = 115200;
 
 export class VirtualEsp32 {
   readonly module: PycomModule;
@@ -101,6 +104,8 @@ export class VirtualEsp32 {
   private bootTimer: NodeJS.Timeout | undefined;
   private readonly textListeners = new Set<(text: string) => void>();
   private readonly bootPredictor: BootPredictor | undefined;
+  /** The MicroPython console while the firmware runs (set by a boot that reached the app, dropped at each new epoch). */
+  private console: VirtualMicroPython | undefined;
 
   constructor(opts: VirtualEsp32Options = {}) {
     const profile = factoryProfile(opts.profile ?? 'GPY', opts.seed ?? 'default', opts.codingScheme ?? 'none');
@@ -151,6 +156,11 @@ export class VirtualEsp32 {
   /** The chip's UART0 baud rate. */
   get uartBaud(): number {
     return this.uartBaudValue;
+  }
+
+  /** Whether the firmware runs (a normal boot reached the app), so its MicroPython console answers on the UART. */
+  get firmwareRunning(): boolean {
+    return this.console !== undefined;
   }
 
   /** Factory MAC bytes (printed order). */
@@ -234,6 +244,7 @@ export class VirtualEsp32 {
    */
   private newEpoch(): void {
     this.epoch++;
+    this.console = undefined;
     this.halt.abort();
     this.halt = new AbortController();
     this.outChain = Promise.resolve();
@@ -262,6 +273,14 @@ export class VirtualEsp32 {
       this.flash.program(w.offset, w.data);
     }
     this.print(header + p.log);
+    const firmware = p.firmware;
+    if (firmware) {
+      this.console = new VirtualMicroPython({
+        // MICROPY_HW_BOARD_NAME is the catalog title without its version ("WiPy 3.0" -> "WiPy").
+        boardName: this.module.title.split(' ')[0]!,
+        otaSlot: () => firmware.otaSlot({ chipRevision: this.chipRevision, efuse: this.efuse.rawWords(), flash: this.flash }),
+      });
+    }
   }
 
   private leaveLoader(runUserCode: boolean): void {
@@ -311,7 +330,8 @@ export class VirtualEsp32 {
   }
 
   private receive(chunk: Buffer): void {
-    if (this.stateValue !== 'download') return; // reset, off, running firmware: the ROM loader is not listening
+    if (this.stateValue === 'normal' && this.console) return this.consoleInput(chunk);
+    if (this.stateValue !== 'download') return; // reset, off, a boot that stopped: nothing is listening
     if (this.lineDataBits !== 8) return; // 5-bit PIC traffic is noise to the ESP32
     const { data, delayMs } = this.faults.filter('to-device', chunk);
     if (this.autobaud && this.lineBaud !== undefined) this.uartBaudValue = this.lineBaud; // ROM auto-baud (§1)
@@ -342,16 +362,37 @@ export class VirtualEsp32 {
     this.work = this.work.then(run);
   }
 
+  /**
+   * Bytes for the running firmware's console: SLIP frames are plain bytes to it (the ROM loader is
+   * not listening), 5-bit PIC traffic and a wrong baud are noise.
+   */
+  private consoleInput(chunk: Buffer): void {
+    if (this.lineDataBits !== 8) return;
+    if (this.lineBaud !== undefined && Math.abs(this.lineBaud / FIRMWARE_BAUD - 1) > BAUD_TOLERANCE) return;
+    const { data } = this.faults.filter('to-device', chunk);
+    const console = this.console!;
+    let answer: string;
+    try {
+      answer = console.input(data);
+    } catch (e) {
+      this.internalErrors.push(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    if (answer) {
+      for (const fn of this.textListeners) fn(answer);
+      void this.send(Buffer.from(answer, 'latin1'), FIRMWARE_BAUD);
+    }
+  }
+
   private print(text: string): void {
     for (const fn of this.textListeners) fn(text);
     void this.send(Buffer.from(text, 'latin1'));
   }
 
   /** Sends bytes out of UART0, in order, through the fault and timing models. */
-  private send(bytes: Buffer): Promise<void> {
+  private send(bytes: Buffer, baud = this.uartBaudValue): Promise<void> {
     const epoch = this.epoch;
     const signal = this.halt.signal;
-    const baud = this.uartBaudValue;
     this.outChain = this.outChain.then(async () => {
       if (epoch !== this.epoch) return;
       const { data, delayMs } = this.faults.filter('to-host', bytes);
