@@ -96,3 +96,10 @@ export { otaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
 export { predictBootOnBoard } from './workflows/predict-boot';
 export type { PredictBootOutcome, PredictBootRequest } from './workflows/predict-boot';
+
+// --- Firmware releases (issue #13 points 1-5): generation table, build diagnostics, problem matchers ---
+export { GENERATIONS, GENERATION_IDS, REPORT_RELEASE, generationForVersion } from './firmware/generations';
+export type { Generation, GenerationId, MakeTarget } from './firmware/generations';
+export { PROBLEM_MATCHERS, PROBLEM_MATCHER_NAMES, parseDiagnostic, firstError, countDiagnostics } from './firmware/diagnostics';
+export type { Diagnostic, DiagnosticKind, ProblemMatcherContribution } from './firmware/diagnostics';
+export { makeTargets, syncDerivedKeys, DERIVED_KEY_FILES } from './firmware/build-runner';
