@@ -8,7 +8,9 @@ import { detectProject, generationFromMakefiles } from '../../src/core/firmware/
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { GENERATIONS, generationForVersion, type GenerationId } from '../../src/core/firmware/generations';
 import { layout, otaSlots } from '../../src/core/boards/catalog';
-import { checkSlot } from '../../src/core/ota/ota-image';
+import { checkSlot, makeOtaImage } from '../../src/core/ota/ota-image';
+import { classifyContent } from '../../src/core/firmware/content';
+import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { secureBuild } from '../../src/core/workflows/build';
 import type { KeyStore } from '../../src/core/keystore/key-store';
 import { parseSigningKey } from '../../src/core/crypto/signing-key';
@@ -116,9 +118,11 @@ describe('real Pycom releases: one fixture tree per generation through the build
     assert.equal(plain.exitCode, 2);
     assert.ok(lines.includes("make: *** No rule to make target 'build/GPY/release/bootloader/bootloader.bin', needed by 'all'.  Stop."));
     assert.equal(plain.diagnostics.filter((d) => d.severity === 'error').length, 1);
-    const res = await secureBuild({ project: esp32, board: 'GPY', target: 'boot_app', store: store(esp32), env: ENV, onLine: () => undefined });
+    const said: string[] = [];
+    const res = await secureBuild({ project: esp32, board: 'GPY', target: 'boot_app', store: store(esp32), env: ENV, onLine: (l) => said.push(l) });
     assert.equal(res.exitCode, 0);
     assert.equal(res.invocations.length, 2);
+    assert.ok(said.includes('note: firmware 1.17.2.b1 … 1.18.3 has no boot_app target (it arrived in 1.19.0.b2), so pycom-secure runs make TARGET=boot, then make TARGET=app.'));
   });
 
   it('point 3: 1.20.3.b3 says plainly that Pycom\'s small-factory flow is inconsistent, builds the working layout, and refuses SIPY', async () => {
@@ -137,6 +141,10 @@ describe('real Pycom releases: one fixture tree per generation through the build
     const small = out.outputs.find((o) => o.rel === 'lib/partitions_8MB_small_factory_fw.bin_enc');
     assert.match(small?.warning ?? '', /ota_0 at 0x110000 .*0x210000.*SMALL_FACTORY_FW_ENABLED=0/);
     assert.doesNotThrow(() => checkSlot('GPY', 'E', 0x110000, 'board'));
+    // ota-image answers the board's 0x110000 with the app encrypted for 0x110000 (no copy for it exists in the build).
+    const ota = makeOtaImage({ build: findBuildOutputs(path.join(fresh, 'build', 'GPY', 'release'), { board: 'GPY', flashKey: KEYS.flashKey }), slot: 0x110000, slotSource: 'board', flashKey: KEYS.flashKey });
+    assert.equal(ota.slot, 0x110000);
+    assert.equal(classifyContent(decryptFlashData(ota.data, { key: KEYS.flashKey, address: 0x110000, flashCryptConf: 0xf })).kind, 'image');
     assert.throws(() => checkSlot('GPY', 'D', 0x110000, 'board'), /not a slot of GPy/);
   });
 

@@ -86,7 +86,7 @@ export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
     partitionTableFile: 'lib/partitions.bin_enc',
     factoryFile: '{app}_enc_0x10000',
     plainAppKept: true,
-    knownIssues: ['1.17-1.18 makefiles have no boot_app target: pycom-secure runs TARGET=boot, then TARGET=app.'],
+    knownIssues: [],
   },
   B19: {
     id: 'B19',

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { detectProject, type FirmwareProject } from '../firmware/project';
-import { runBuild, type BuildResult, type BuildTarget } from '../firmware/build-runner';
+import { makeTargets, runBuild, type BuildResult, type BuildTarget } from '../firmware/build-runner';
 import { board as boardFacts, boardGeneration, type BoardId } from '../boards/catalog';
 import { countDiagnostics, firstError, type Diagnostic } from '../firmware/diagnostics';
 import { buildDirFor, DIGEST_FILE, factoryName, otaCopyName, tableOutputs } from '../firmware/generations';
@@ -56,6 +56,8 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
   req.onLine(`Firmware ${project.version ?? '(version unknown)'}: generation ${project.generation.id}, ${project.generation.label} (${project.evidence}).`);
   for (const k of project.generation.knownIssues) req.onLine(`warning: ${k}`);
   if (project.generation.fixedVarsReason) req.onLine(`note: ${project.generation.fixedVarsReason}`);
+  const targets = makeTargets(req.target, project.generation);
+  if (targets.length > 1) req.onLine(`note: firmware ${project.generation.versions} has no ${req.target} target (it arrived in 1.19.0.b2), so pycom-secure runs ${targets.map((t) => `make TARGET=${t}`).join(', then ')}.`);
   const res = await runBuild({
     esp32Dir: project.esp32Dir,
     board,
