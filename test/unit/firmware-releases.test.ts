@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { runBuild, syncDerivedKeys } from '../../src/core/firmware/build-runner';
+import { KEY_STAMP_FILE, runBuild, syncDerivedKeys } from '../../src/core/firmware/build-runner';
 import { firstError, parseDiagnostic, PROBLEM_MATCHERS } from '../../src/core/firmware/diagnostics';
 import { detectProject, generationFromMakefiles } from '../../src/core/firmware/project';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
@@ -185,6 +185,31 @@ describe('real Pycom releases: one fixture tree per generation through the build
     // Derived files that match the key are left alone (make's timestamps then decide nothing needs redoing).
     assert.deepEqual(syncDerivedKeys(esp32, other), []);
     assert.equal(cksumOf(fs.readFileSync(other)), Number(execFileSync('sh', ['-c', `cksum < '${other}'`]).toString().split(' ')[0]));
+  });
+});
+
+describe('outputs follow the keys too (make re-signs and re-encrypts only by timestamps)', () => {
+  it('outputs not recorded as made with these keys are removed before make runs; the same keys again remove nothing', async () => {
+    const esp32 = copy(MAIN);
+    const dir = path.join(esp32, 'build', 'GPY', 'release');
+    const o = { esp32Dir: esp32, board: 'GPY', target: 'boot_app' as const, signingKey: 'secure_boot_signing_key.pem', flashKey: 'flash_encryption_key.bin', env: ENV };
+    // Outputs of Pycom's own make (no record): removed once, redone by make, then recorded.
+    execFileSync('make', ['BOARD=GPY', 'SECURE=on', `SECURE_KEY=${path.join(esp32, o.signingKey)}`, `ENCRYPT_KEY=${path.join(esp32, o.flashKey)}`], { cwd: esp32, stdio: 'ignore' });
+    const first = await runBuild(o);
+    assert.equal(first.exitCode, 0);
+    assert.ok(first.staleOutputs.some((p) => p.endsWith('gpy.bin_enc')));
+    assert.match(fs.readFileSync(path.join(dir, KEY_STAMP_FILE), 'utf8'), /^\{"signingKey":"[^"]+","flashKey":"[^"]+"\}\n$/);
+    assert.deepEqual((await runBuild(o)).staleOutputs, [], 'same keys: nothing removed');
+    // Another (older) flash key file: the outputs encrypted with the previous key must not survive.
+    const other = path.join(esp32, 'other_flash_key.bin');
+    fs.writeFileSync(other, Buffer.alloc(32, 9));
+    fs.utimesSync(other, new Date(2000, 0, 1), new Date(2000, 0, 1));
+    const lines: string[] = [];
+    const res = await runBuild({ ...o, flashKey: other, onLine: (l) => lines.push(l) });
+    assert.ok(res.staleOutputs.length >= 5);
+    assert.ok(lines.some((l) => /^Removed \d+ signed or encrypted output\(s\) in .* not known to be made with these keys/.test(l)));
+    assert.equal(fs.existsSync(path.join(dir, 'gpy.bin_enc')), false, 'no output of the old key is left to be flashed');
+    assert.equal(fs.existsSync(path.join(dir, KEY_STAMP_FILE)), false, 'a failed build records no keys');
   });
 });
 

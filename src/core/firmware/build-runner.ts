@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { UserError } from '../errors';
 import type { BoardId } from '../boards/catalog';
 import { parseDiagnostic, type Diagnostic } from './diagnostics';
-import type { Generation, MakeTarget } from './generations';
+import { buildDirFor, type Generation, type MakeTarget } from './generations';
 import { parseSigningKey } from '../crypto/signing-key';
 import { digestPrivateKey } from '../crypto/secure-boot-key';
 import { fingerprint } from '../util/fingerprint';
@@ -32,6 +32,8 @@ export interface BuildOptions {
    * Without it, `target` is passed to one make as given.
    */
   generation?: Generation;
+  /** The build directory relative to esp32Dir (default `build/<BOARD>/release`), where the key record is kept. */
+  buildDir?: string;
   extraVars?: Record<string, string>;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
@@ -51,6 +53,8 @@ export interface BuildResult {
   invocations: string[][];
   /** Derived key files removed before make ran because another signing key made them (paths). */
   staleDerivedKeys: string[];
+  /** Signed/encrypted outputs removed before make ran: the build dir's key record named other keys, or none (paths). */
+  staleOutputs: string[];
 }
 
 /**
@@ -97,6 +101,52 @@ export function syncDerivedKeys(esp32Dir: string, signingKeyPath: string): strin
     }
   }
   return removed;
+}
+
+/** The record, in the build directory, of which keys (fingerprints only) made its outputs. */
+export const KEY_STAMP_FILE = '.pycom-secure-keys.json';
+
+/**
+ * The signed and encrypted outputs depend on the key files by timestamp only too: the app and the
+ * tables are re-signed only when the ELF or CSV changes, re-encrypted only when the flash key FILE
+ * is newer (v1.20.2.r4 application.mk about 793, 884; v1.18.2.r7 about 583, 646). So when the keys
+ * (by fingerprint) differ from those recorded by the last build in `buildDir`, or no record exists,
+ * the outputs make derives from the keys are removed (make redoes them from the ELF and CSVs:
+ * elf2image, sign, encrypt, no recompilation). Returns the removed paths.
+ */
+export function removeOutputsOfOtherKeys(buildDir: string, stamp: string): string[] {
+  if (!fs.existsSync(buildDir)) return [];
+  let recorded: string | undefined;
+  try {
+    recorded = fs.readFileSync(path.join(buildDir, KEY_STAMP_FILE), 'utf8');
+  } catch {
+    recorded = undefined;
+  }
+  if (recorded === stamp) return [];
+  const removed: string[] = [];
+  const keyMade = (name: string) => /\.bin(?:_enc.*)?$/.test(name);
+  for (const sub of ['.', 'lib', 'bootloader']) {
+    const d = path.join(buildDir, sub);
+    let names: string[];
+    try {
+      names = fs.readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names.filter(keyMade)) {
+      const p = path.join(d, n);
+      if (!fs.statSync(p).isFile()) continue;
+      fs.rmSync(p, { force: true });
+      removed.push(p);
+    }
+  }
+  return removed;
+}
+
+/** The stamp text for these key files: their fingerprints, never their bytes. */
+export function keyStamp(signingKeyPath: string, flashKeyPath: string): string {
+  const key = parseSigningKey(fs.readFileSync(signingKeyPath), signingKeyPath);
+  return `${JSON.stringify({ signingKey: fingerprint(key.publicKey), flashKey: fingerprint(fs.readFileSync(flashKeyPath)) })}\n`;
 }
 
 /** One line for the user about removed derived keys (the signing key by fingerprint only). */
@@ -234,6 +284,10 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   const signingKey = path.resolve(o.esp32Dir, o.signingKey);
   const staleDerivedKeys = syncDerivedKeys(o.esp32Dir, signingKey);
   if (staleDerivedKeys.length) o.onLine?.(staleKeysLine(staleDerivedKeys, signingKey), 'stdout');
+  const buildDir = path.join(o.esp32Dir, o.buildDir ?? buildDirFor(o.board));
+  const stamp = keyStamp(signingKey, path.resolve(o.esp32Dir, o.flashKey));
+  const staleOutputs = removeOutputsOfOtherKeys(buildDir, stamp);
+  if (staleOutputs.length) o.onLine?.(`Removed ${staleOutputs.length} signed or encrypted output(s) in ${buildDir} not known to be made with these keys, so make signs and encrypts them again.`, 'stdout');
   const safe = makeSafeKeyPaths(o);
   const diagnostics: Diagnostic[] = [];
   const invocations: string[][] = [];
@@ -244,7 +298,9 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
       invocations.push(res.argv);
       if (res.exitCode !== 0) break;
     }
-    return { exitCode: res.exitCode, diagnostics, argv: res.argv, invocations, staleDerivedKeys };
+    if (res.exitCode === 0 && fs.existsSync(buildDir)) fs.writeFileSync(path.join(buildDir, KEY_STAMP_FILE), stamp);
+    else fs.rmSync(path.join(buildDir, KEY_STAMP_FILE), { force: true });
+    return { exitCode: res.exitCode, diagnostics, argv: res.argv, invocations, staleDerivedKeys, staleOutputs };
   } finally {
     safe.cleanup();
     // secure-bootloader-key.bin IS the secure boot key (what BLOCK2 holds): no copy stays in the
