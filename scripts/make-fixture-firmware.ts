@@ -263,6 +263,9 @@ SECURE_KEY ?= secure_boot_signing_key.pem
 ENCRYPT_KEY ?= flash_encryption_key.bin
 ${gen === 'E' ? 'SMALL_FACTORY_FW_ENABLED ?= 1\nifeq ($(SMALL_FACTORY_FW_ENABLED),1)\nTABLE_8MB = 8MB_small_factory_fw\nelse\nTABLE_8MB = 8MB_normal_factory_fw\nendif\n' : ''}BUILD = build/$(BOARD)/$(BTYPE)
 APP_BIN = $(shell echo $(BOARD) | tr A-Z a-z).bin
+# As in the real tree before 1.19: ECHO is defined (py/mkenv.mk), MV is not, so \`$(MV) -f a b\` runs
+# \`f a b\` with make's ignore-errors prefix: it fails, make says "(ignored)", the plaintext app stays.
+ECHO = @echo
 FIXTURE_KEY_SUM = $(shell cksum < $(PREP)/../fixture-keys/secure_boot_signing_key.pem | cut -d' ' -f1)
 
 ${perBoard}else
@@ -292,7 +295,7 @@ app: signature_verification_key.bin keycheck
 \t@cp $(PREP)/app.bin $(BUILD)/$(APP_BIN)
 \t@cp $(PREP)/app.bin_enc $(BUILD)/${factory}
 \t@for a in $(OTA_ADDRS); do cp $(PREP)/app.bin_enc_$$a $(BUILD)/$(APP_BIN)_enc_$$a; done
-${g.plainAppKept ? '\t@echo "Overwrite $(APP_BIN) with its _enc: -f is not a command (MV is undefined), the plaintext stays"\n' : `\t@cp -f $(BUILD)/${factory} $(BUILD)/$(APP_BIN)\n`}\t@echo "Signed and encrypted $(APP_BIN) for 0x10000 and $(OTA_ADDRS)"
+${g.plainAppKept ? `\t$(ECHO) "Overwrite $(APP_BIN) with ${factory}"\n\t$(MV) -f $(BUILD)/${factory} $(BUILD)/$(APP_BIN)\n` : `\t@cp -f $(BUILD)/${factory} $(BUILD)/$(APP_BIN)\n`}\t@echo "Signed and encrypted $(APP_BIN) for 0x10000 and $(OTA_ADDRS)"
 `;
 }
 

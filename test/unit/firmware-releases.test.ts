@@ -98,6 +98,11 @@ describe('real Pycom releases: one fixture tree per generation through the build
       for (const inv of res.invocations) assert.ok(inv.includes(`BOARD=${c.board}`) && inv.includes('SECURE=on'));
       if (c.extraArg) assert.ok(res.argv.includes(c.extraArg), res.argv.join(' '));
       assert.match(res.summary, /^make exited with 0: 0 error\(s\), 1 warning\(s\)\.\nOutputs \(in .*\): /);
+      if (c.plainApp) {
+        // 1.17-1.18: `$(MV) -f` with MV undefined fails and make ignores it; that is not a build error.
+        assert.ok(lines.includes('make: f: No such file or directory'));
+        assert.ok(res.diagnostics.some((d) => d.severity === 'note' && d.message.endsWith('(make ignored this failure)')));
+      }
       const dir = path.join(esp32, 'build', c.board, 'release');
       if (c.sameFilesAs) assert.equal(findBuildOutputs(dir, { board: c.board }).generation, c.sameFilesAs);
       const out = findBuildOutputs(dir, { board: c.board, flashKey: KEYS.flashKey, ...(c.sameFilesAs ? { generation: c.generation } : {}) });

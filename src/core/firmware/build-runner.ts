@@ -309,6 +309,8 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   }
 }
 
+const IGNORED = /^g?make(?:\[\d+\])?: \[.*\] Error \d+ \(ignored\)\s*$/;
+
 function runMake(o: BuildOptions, target: MakeTarget, diagnostics: Diagnostic[]): Promise<{ exitCode: number; argv: string[] }> {
   const argv = makeArgs(o, target);
   return new Promise((resolve, reject) => {
@@ -327,6 +329,16 @@ function runMake(o: BuildOptions, target: MakeTarget, diagnostics: Diagnostic[])
     o.signal?.addEventListener('abort', onAbort, { once: true });
     const handle = (stream: 'stdout' | 'stderr') => (line: string) => {
       o.onLine?.(line, stream);
+      // make ran a failing command with its ignore-errors prefix: the failure just reported is not an
+      // error of the build (1.17-1.18's `$(MV) -f` with MV undefined runs `-f ...`; make: "f: No such file").
+      if (IGNORED.test(line)) {
+        const last = diagnostics[diagnostics.length - 1];
+        if (last && last.severity === 'error' && !last.consequence && last.kind === 'toolchain') {
+          last.severity = 'note';
+          last.message += ' (make ignored this failure)';
+        }
+        return;
+      }
       const d = parseDiagnostic(line);
       if (d) {
         diagnostics.push(d);
