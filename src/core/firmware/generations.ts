@@ -48,8 +48,9 @@ export interface Generation {
   factoryFile: string;
   /**
    * Whether the signed plaintext `<app>.bin` survives. Up to 1.18 the recipe is `$(MV) -f ...` with
-   * MV undefined, so the line runs `-f ...`, fails, and is ignored (leading `-`): the plaintext
-   * stays (v1.18.2.r7 application.mk about 594). From v1.19.0.b2 it is `$(CP) -f <app>.bin_enc
+   * MV undefined (py/mkenv.mk defines CP, not MV), so the line expands to `-f <enc> <app>.bin`: make
+   * takes the `-` as its ignore-errors prefix, `f` is not found, make reports "Error 127 (ignored)"
+   * and the plaintext stays (v1.18.2.r7 application.mk about 594). From v1.19.0.b2 it is `$(CP) -f <app>.bin_enc
    * <app>.bin` (v1.19.0.b2 about 601, v1.20.0.rc1 about 634, v1.20.2.r4 about 819): ciphertext.
    */
   plainAppKept: boolean;
