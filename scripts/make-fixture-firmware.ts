@@ -364,7 +364,7 @@ export function generateFixtureTree(): void {
       first = false;
     }
   }
-  write(path.join(FIXTURE_ESP32, '.gitignore'), 'build/\nsignature_verification_key.bin\nsecure-bootloader-key.bin\n');
+  write(path.join(FIXTURE_ESP32, '.gitignore'), '/build/\n/signature_verification_key.bin\n/secure-bootloader-key.bin\n');
   fs.rmSync(FIXTURE_RELEASES_DIR, { recursive: true, force: true });
   for (const r of FIXTURE_RELEASES) {
     const esp32 = path.join(FIXTURE_RELEASES_DIR, r.dir, 'esp32');
@@ -378,7 +378,7 @@ export function generateFixtureTree(): void {
       write(path.join(esp32, 'lib', name), formatPartitionCsv(layout(id).entries));
     }
     for (const f of ['secure_boot_signing_key.pem', 'flash_encryption_key.bin']) write(path.join(esp32, f), f.endsWith('.pem') ? keys.signingKeyPem : keys.flashKey);
-    write(path.join(esp32, '.gitignore'), 'build/\nsignature_verification_key.bin\nsecure-bootloader-key.bin\n');
+    write(path.join(esp32, '.gitignore'), '/build/\n/signature_verification_key.bin\n/secure-bootloader-key.bin\n');
   }
   write(path.join(FIXTURE_TOOLCHAIN_BIN, 'xtensa-esp32-elf-gcc'), '#!/bin/sh\n# Fixture stand-in: the build runner only checks that the toolchain is on PATH.\necho "xtensa-esp32-elf-gcc (crosstool-NG fixture) 5.2.0"\n', 0o755);
   write(path.join(FIXTURE_IDF, 'README.md'), 'Fixture stand-in for IDF_PATH (pycom-esp-idf); the fixture Makefile does not use it.\n');
