@@ -2,7 +2,8 @@
  * Writes the files generated from the board catalog (src/core/boards/catalog.ts):
  *  - package.json: the enums of the `pycom.board` setting (Pycom's board names, `GPy`, as the
  *    user reads them on the module; any case is accepted when read) and of
- *    `pycom.virtualBoardProfile` (profile ids, `GPY`, `WIPY2`; any case is accepted when read);
+ *    `pycom.virtualBoardProfile` (profile ids, `GPY`, `WIPY2`; any case is accepted when read),
+ *    and the build task's problem matchers (src/core/firmware/diagnostics.ts PROBLEM_MATCHERS);
  *  - the fixture firmware's common.mk (BOARD values, OTA copy addresses and tables of Era D).
  * test/unit/catalog.test.ts fails when the committed files differ from what this writes.
  *
@@ -12,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { boardGeneration, boardIds, catalog, moduleIds } from '../src/core/boards/catalog';
 import { hex } from '../src/core/util/hex';
+import { PROBLEM_MATCHERS } from '../src/core/firmware/diagnostics';
 
 const ROOT = path.join(__dirname, '..');
 export const PACKAGE_JSON = path.join(ROOT, 'package.json');
@@ -82,6 +84,7 @@ export function packageJsonText(current: string): string {
   const props = pkg.contributes.configuration.properties;
   props['pycom.board']!.enum = ['auto', ...catalog().boards.map((b) => b.name)];
   props['pycom.virtualBoardProfile']!.enum = moduleIds();
+  (pkg.contributes as { problemMatchers?: unknown }).problemMatchers = PROBLEM_MATCHERS;
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }
 

@@ -119,3 +119,9 @@ export { askOtaSlot } from './ota/ask-slot';
 export type { AskedOtaSlot, AskOtaSlotOptions } from './ota/ask-slot';
 export { pycomOtaSlot, makeBootInfo, parseBootInfo } from './ota/ota-slot';
 export type { BootInfo, OtaSlotAnswer } from './ota/ota-slot';
+// --- Firmware releases (issue #13 points 1-5): generation table, build diagnostics, problem matchers ---
+export { GENERATIONS, GENERATION_IDS, REPORT_RELEASE, generationForVersion } from './firmware/generations';
+export type { Generation, GenerationId, MakeTarget } from './firmware/generations';
+export { PROBLEM_MATCHERS, PROBLEM_MATCHER_NAMES, parseDiagnostic, firstError, countDiagnostics } from './firmware/diagnostics';
+export type { Diagnostic, DiagnosticKind, ProblemMatcherContribution } from './firmware/diagnostics';
+export { makeTargets, syncDerivedKeys, DERIVED_KEY_FILES } from './firmware/build-runner';

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { boardChoices, isUserError, secureBuild, type BuildTarget } from '../core';
+import { boardChoices, isUserError, PROBLEM_MATCHER_NAMES, secureBuild, type BuildTarget } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { buildBoard, keyStore } from './flows';
 
@@ -61,7 +61,7 @@ export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputC
       close: () => abort.abort(),
     };
   });
-  const task = new vscode.Task(def, vscode.TaskScope.Workspace, 'build', 'pycom', exec, ['$pycom-build']);
+  const task = new vscode.Task(def, vscode.TaskScope.Workspace, 'build', 'pycom', exec, [...PROBLEM_MATCHER_NAMES]);
   task.group = vscode.TaskGroup.Build;
   task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, clear: true };
   return task;

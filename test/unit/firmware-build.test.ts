@@ -33,7 +33,7 @@ describe('firmware build runner (fixture tree, plain make)', () => {
     assert.throws(() => detectProject(tmpDir('nope-')), /not inside a pycom-micropython-sigfox checkout/);
   });
 
-  it('maps versions and makefile texts to the four generations', () => {
+  it('maps versions and makefile texts to the generations', () => {
     assert.equal(generationForVersion('1.18.2.r7'), 'B');
     assert.equal(generationForVersion('1.20.0.rc3'), 'C-rc1-4');
     assert.equal(generationForVersion('1.20.0.rc11'), 'C-rc5-11');
@@ -42,6 +42,7 @@ describe('firmware build runner (fixture tree, plain make)', () => {
     assert.equal(generationForVersion('1.16.0'), undefined);
     assert.equal(generationFromMakefiles('SECURE ?= off\nENCRYPT ?= off\n')?.id, 'A');
     assert.equal(generationFromMakefiles('SECURE ?= off\n$(APP_BIN)_enc_0x1A0000')?.id, 'B');
+    assert.equal(generationFromMakefiles('SECURE ?= off\n$(APP_BIN)_enc_0x1A0000\nboot_app')?.id, 'B19');
     assert.equal(generationFromMakefiles('SECURE ?= off\n$(APP_BIN)_enc_0x1C0000')?.id, 'C-rc5-11');
     assert.equal(generationFromMakefiles('SECURE ?= off\npartitions_8MB.csv')?.id, 'C-rc12-13');
   });
@@ -52,12 +53,14 @@ describe('firmware build runner (fixture tree, plain make)', () => {
     const res = await runBuild(opts(root, { onLine: (l) => lines.push(l) }));
     assert.equal(res.exitCode, 0);
     assert.ok(lines.some((l) => l.includes('CC mods/modpycom.c')));
-    assert.deepEqual(res.diagnostics, [{ file: 'mods/modpycom.c', line: 118, column: 9, severity: 'warning', message: "unused variable 'slot' [-Wunused-variable]" }]);
+    assert.deepEqual(res.diagnostics, [{ kind: 'compiler', file: 'mods/modpycom.c', line: 118, column: 9, severity: 'warning', message: "unused variable 'slot' [-Wunused-variable]", text: "mods/modpycom.c:118:9: warning: unused variable 'slot' [-Wunused-variable]" }]);
     assert.ok(res.argv.includes('SECURE=on') && res.argv.includes('BOARD=GPY') && res.argv.includes('TARGET=boot_app'));
     const out = findBuildOutputs(path.join(root, 'esp32', 'build', 'GPY', 'release'), { flashKey: KEYS.flashKey });
     assert.equal(out.generation, 'D');
     assert.deepEqual(out.outputs.map((o) => [o.role, o.address, o.encrypted, o.decryptsValid]), [
       ['bootloader-digest', 0x0, true, true],
+      // 1.20.1+ builds write both tables for every board (v1.20.2.r4 application.mk about 572-575).
+      ['partition-table', 0x8000, true, true],
       ['partition-table', 0x8000, true, true],
       ['app', 0x10000, true, true],
       ['ota-copy', 0x210000, true, true],
@@ -66,7 +69,7 @@ describe('firmware build runner (fixture tree, plain make)', () => {
   });
 
   it('reports compiler errors with a non-zero exit', async () => {
-    const res = await runBuild(opts(copyTree(), { extraVars: { FIXTURE_FAIL: '1' } }));
+    const res = await runBuild(opts(copyTree(), { extraVars: { FIXTURE_FAIL: 'compile' } }));
     assert.notEqual(res.exitCode, 0);
     assert.ok(res.diagnostics.some((d) => d.severity === 'error' && d.file === 'main.c' && d.line === 42));
   });
@@ -112,8 +115,9 @@ describe('firmware build runner (fixture tree, plain make)', () => {
   });
 
   it('parses gcc diagnostics, with and without column, and ignores other lines', () => {
-    assert.deepEqual(parseDiagnostic('a/b.c:3: error: boom'), { file: 'a/b.c', line: 3, severity: 'error', message: 'boom' });
+    assert.deepEqual(parseDiagnostic('a/b.c:3: error: boom'), { kind: 'compiler', file: 'a/b.c', line: 3, severity: 'error', message: 'boom', text: 'a/b.c:3: error: boom' });
     assert.equal(parseDiagnostic('C:\\x\\y.c:1:2: fatal error: no.h: No such file')?.severity, 'error');
-    assert.equal(parseDiagnostic('make: *** [all] Error 2'), undefined);
+    assert.equal(parseDiagnostic('make: *** [all] Error 2')?.consequence, true);
+    assert.equal(parseDiagnostic('CC mods/modpycom.c'), undefined);
   });
 });

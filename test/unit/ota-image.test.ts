@@ -35,7 +35,10 @@ function responder(answer: string, stderr = ''): ReplLink & { sent: string } {
 describe('OTA images', () => {
   it('known slots for every board and generation, as the spec tables say', () => {
     for (const g of GENERATION_IDS) for (const b of boardIds()) assert.ok(knownSlots(b, g).includes(0x10000));
+    // Every 1.20.1+ build writes both tables, but a flash picks the one for the module's flash size.
     assert.deepEqual(knownSlots('GPY', 'D'), [0x10000, 0x210000]);
+    assert.deepEqual(knownSlots('GPY', 'E'), [0x10000, 0x210000, 0x110000]);
+    assert.deepEqual(knownSlots('GPY', 'B19'), [0x10000, 0x1a0000]);
     assert.deepEqual(knownSlots('SIPY', 'D'), [0x10000, 0x1c0000]);
     assert.deepEqual(knownSlots('WIPY', 'D').sort(), [0x10000, 0x1c0000, 0x210000].sort());
     assert.deepEqual(knownSlots('GPY', 'B'), [0x10000, 0x1a0000]);

@@ -19,7 +19,7 @@ import { readEfuses } from '../../src/core/efuse/access';
 import { directAccess } from '../../src/core/efuse/controller-access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { snapshotFromWords, planSnapshot } from '../../src/extension/sources/efuse-snapshot';
-import { FIXTURE_APP_SIZE, FIXTURE_IDF, FIXTURE_IV, FIXTURE_TOOLCHAIN_BIN, FIXTURE_TREE, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
+import { cksumOf, FIXTURE_APP_SIZE, FIXTURE_IDF, FIXTURE_IV, FIXTURE_TOOLCHAIN_BIN, FIXTURE_TREE, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
 
 /** Every form key bytes could take in text or a file: hex (either case, either byte order), base64 at each alignment, eFuse register words. */
 function keyForms(key: Uint8Array): string[] {
@@ -146,13 +146,21 @@ describe('security review: key material over a full CLI pipeline run', function 
       fs.writeFileSync(path.join(prep, `partitions_${layout}.bin_enc`), set.partitionTable);
       fs.writeFileSync(path.join(prep, 'bootloader-reflash-digest.bin_enc'), set.digest);
       fs.writeFileSync(path.join(prep, 'app.bin_enc'), set.app);
+      fs.writeFileSync(path.join(prep, 'app.bin'), set.signedApp);
       for (const [a, data] of set.otaCopies) fs.writeFileSync(path.join(prep, `app.bin_enc_0x${a.toString(16).toUpperCase()}`), data);
     }
+    // The fixture makefile "derives" keys by copying prepared/derived/<cksum of the PEM>/ (what
+    // espsecure writes); that scaffolding holds key material, so it is removed right after the build.
+    const derived = path.join(prep, 'derived', String(cksumOf(fs.readFileSync(store.signingKeyPath))));
+    fs.mkdirSync(derived, { recursive: true });
+    fs.writeFileSync(path.join(derived, 'signature_verification_key.bin'), signingKey.publicKey);
+    fs.writeFileSync(path.join(derived, 'secure-bootloader-key.bin'), keys.secureBootKey);
 
     const summary = JSON.parse((await cli(['efuse', 'summary', '--json', '--port', port])).out) as Record<string, { value: unknown }>;
     const mac = String(summary['MAC']!.value).split(' ')[0]!;
     await cli(['efuse', 'burn-keys', '--port', port, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, '--key-store', store.dir]);
     await cli(['build', '--board', 'GPY', '--project', esp32, '--signing-key', store.signingKeyPath, '--flash-key', store.sharedFlashKeyPath]);
+    fs.rmSync(path.join(prep, 'derived'), { recursive: true, force: true });
     buildDir = path.join(esp32, 'build', 'GPY', 'release');
     const flash = await cli(['flash', '--port', port, '--build', buildDir, '--key-store', store.dir, '--boot-log-ms', '300']);
     assert.match(flash.out, /Loaded app from partition at offset 0x10000/);

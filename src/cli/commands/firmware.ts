@@ -35,7 +35,7 @@ const build: CliCommand = {
   name: 'build',
   summary: "Run Pycom's secure build (make SECURE=on) for a board, with diagnostics.",
   usage: 'build --board GPY [--project DIR] [--target boot|app|boot_app] [--signing-key PEM] [--flash-key BIN] [--key-store DIR]',
-  help: "Needs Pycom's xtensa-esp32-elf toolchain on PATH and IDF_PATH set to pycom-esp-idf. Keys default to the key store's secure_boot_signing_key.pem and flash_encryption_key.bin.",
+  help: "Needs Pycom's xtensa-esp32-elf toolchain on PATH and IDF_PATH set to pycom-esp-idf. Keys default to the key store's secure_boot_signing_key.pem and flash_encryption_key.bin. --target boot_app (the default) runs make TARGET=boot then TARGET=app on 1.17-1.18 checkouts, which have no boot_app target.",
   options: [{ name: 'board' }, { name: 'project' }, { name: 'target' }, { name: 'signing-key' }, { name: 'flash-key' }, { name: 'key-store' }],
   async run(args, io) {
     args.maxPositionals(0);

@@ -100,8 +100,9 @@ export interface UsbBoard {
   note?: string;
 }
 
+/** App partitions: Pycom's CSVs mark factory and ota_0 `encrypted` in every release (e.g. v1.18.2.r7 lib/partitions.csv, v1.20.2.r4 lib/partitions_8MB.csv). */
 function app(label: string, subtype: number, offset: number, size: number): PartitionEntry {
-  return { label, type: 0, subtype, offset, size, encrypted: false };
+  return { label, type: 0, subtype, offset, size, encrypted: true };
 }
 function data(label: string, subtype: number, offset: number, size: number, encrypted = false): PartitionEntry {
   return { label, type: 1, subtype, offset, size, encrypted };
@@ -110,7 +111,15 @@ function data(label: string, subtype: number, offset: number, size: number, encr
 /** Partition subtype numbers (esp32-boot-security.md §5.3). */
 export const SUBTYPE = { FACTORY: 0x00, OTA_0: 0x10, OTA_DATA: 0x00, NVS: 0x02 } as const;
 
-/** Pycom's partition layouts (pycom.md §1.9). */
+const EIGHT_MB_NORMAL: readonly PartitionEntry[] = [
+  data('nvs', SUBTYPE.NVS, 0x9000, 0x7000),
+  app('factory', SUBTYPE.FACTORY, 0x10000, 0x1ef000),
+  data('otadata', SUBTYPE.OTA_DATA, 0x1ff000, 0x1000, true),
+  app('ota_0', SUBTYPE.OTA_0, 0x210000, 0x1ef000),
+  data('config', 6, 0x3ff000, 4 * KB),
+];
+
+/** Pycom's partition layouts (pycom.md §1.9; the CSVs of the tags cited per layout). */
 const BUILTIN_LAYOUTS: readonly PartitionLayout[] = [
   // Era B/1.17-1.18 `lib/partitions.csv` (1536K slots).
   { id: '1.18', flashSize: 4 * MB, entries: [
@@ -133,11 +142,16 @@ const BUILTIN_LAYOUTS: readonly PartitionLayout[] = [
     data('config', 6, 0x3ff000, 4 * KB),
   ] },
   // 1.20 `partitions_8MB.csv`, 1980K slots; the file system (fs1 at 0x400000) is not in the table.
-  { id: '8MB', flashSize: 8 * MB, entries: [
+  { id: '8MB', flashSize: 8 * MB, entries: EIGHT_MB_NORMAL },
+  // v1.20.3.b3 lib/partitions_8MB_normal_factory_fw.csv: the same entries as 8MB under another name.
+  { id: '8MB_normal_factory_fw', flashSize: 8 * MB, entries: EIGHT_MB_NORMAL },
+  // v1.20.3.b3 lib/partitions_8MB_small_factory_fw.csv (SMALL_FACTORY_FW_ENABLED=1, the default):
+  // factory 1020K, ota_0 at 0x110000 with 3004K (boards/GPY/script_8MB_small_factory_fw_enc agrees).
+  { id: '8MB_small_factory_fw', flashSize: 8 * MB, entries: [
     data('nvs', SUBTYPE.NVS, 0x9000, 0x7000),
-    app('factory', SUBTYPE.FACTORY, 0x10000, 0x1ef000),
-    data('otadata', SUBTYPE.OTA_DATA, 0x1ff000, 0x1000, true),
-    app('ota_0', SUBTYPE.OTA_0, 0x210000, 0x1ef000),
+    app('factory', SUBTYPE.FACTORY, 0x10000, 1020 * KB),
+    data('otadata', SUBTYPE.OTA_DATA, 0x10f000, 0x1000, true),
+    app('ota_0', SUBTYPE.OTA_0, 0x110000, 3004 * KB),
     data('config', 6, 0x3ff000, 4 * KB),
   ] },
 ];
@@ -145,25 +159,47 @@ const BUILTIN_LAYOUTS: readonly PartitionLayout[] = [
 /** The LoRa/Sigfox identity sector (MACs, Sigfox ID/PAC) of every Pycom layout: plaintext, never rewritten by us unless forced. */
 export const CONFIG_SECTOR_ADDRESS = 0x3ff000;
 
-/** 4 MB modules: one table per generation; 1.20.0.rc1-rc4 encrypt the OTA copy for 0x1A0000 while the slot is at 0x1C0000 (the bug). */
-const SMALL: Record<GenerationId, BoardGeneration> = {
+/*
+ * Per generation and board: the tables the build writes and the addresses of its OTA copies.
+ *  - A, B, B19: lib/partitions.csv (1.18 layout) and <app>_enc_0x1A0000 (v1.18.2.r7, v1.19.0.b4 application.mk).
+ *  - C-rc1-4: the 4MB layout but the copy for 0x1A0000 (v1.20.0.rc1 application.mk about 424: the bug).
+ *  - C-rc5-11: 4MB layout, copy for 0x1C0000 (v1.20.0.rc7 application.mk about 443).
+ *  - C-rc12-13: one table per board: 8MB and 0x210000 for FIPY GPY LOPY4, else 4MB and 0x1C0000 (v1.20.0.rc12 about 451-457).
+ *  - D, E: both tables for every board (v1.20.2.r4 about 572-581, 884-900; v1.20.3.b3 about 647-663);
+ *    copies: 0x210000 for FIPY GPY LOPY4, 0x210000 and 0x1C0000 for WIPY LOPY, 0x1C0000 for SIPY (v1.20.2.r4 about 800-817).
+ *    E's 8MB table is the small-factory one by default and the normal one with SMALL_FACTORY_FW_ENABLED=0
+ *    (what pycom-secure builds); both are listed so a board flashed either way is understood.
+ */
+const OLD: Pick<Record<GenerationId, BoardGeneration>, 'A' | 'B' | 'B19' | 'C-rc1-4' | 'C-rc5-11'> = {
   A: { layouts: ['1.18'], otaCopies: [0x1a0000] },
   B: { layouts: ['1.18'], otaCopies: [0x1a0000] },
+  B19: { layouts: ['1.18'], otaCopies: [0x1a0000] },
   'C-rc1-4': { layouts: ['4MB'], otaCopies: [0x1a0000] },
   'C-rc5-11': { layouts: ['4MB'], otaCopies: [0x1c0000] },
+};
+const D_TABLES = ['4MB', '8MB'];
+const E_TABLES = ['4MB', '8MB_normal_factory_fw', '8MB_small_factory_fw'];
+/** 4 MB-only BOARD values (SIPY). */
+const SMALL: Record<GenerationId, BoardGeneration> = {
+  ...OLD,
   'C-rc12-13': { layouts: ['4MB'], otaCopies: [0x1c0000] },
-  D: { layouts: ['4MB'], otaCopies: [0x1c0000] },
+  D: { layouts: D_TABLES, otaCopies: [0x1c0000] },
+  // Not built by v1.20.3.b3 (no boards/SIPY): kept so the table is complete; the runner refuses the board.
+  E: { layouts: ['4MB'], otaCopies: [0x1c0000] },
 };
-/** 8 MB modules: the 8MB table from 1.20.0.rc12 on. */
+/** 8 MB modules (FIPY GPY LOPY4): the 8MB table from 1.20.0.rc12 on. */
 const LARGE: Record<GenerationId, BoardGeneration> = {
-  ...SMALL,
+  ...OLD,
   'C-rc12-13': { layouts: ['8MB'], otaCopies: [0x210000] },
-  D: { layouts: ['8MB'], otaCopies: [0x210000] },
+  D: { layouts: D_TABLES, otaCopies: [0x210000] },
+  E: { layouts: E_TABLES, otaCopies: [0x210000] },
 };
-/** BOARD values sold with 4 MB and 8 MB modules: Era D builds both tables and both OTA copies. */
+/** BOARD values sold with 4 MB and 8 MB modules (WIPY LOPY): Era D and E build both OTA copies. */
 const BOTH: Record<GenerationId, BoardGeneration> = {
-  ...SMALL,
-  D: { layouts: ['4MB', '8MB'], otaCopies: [0x210000, 0x1c0000] },
+  ...OLD,
+  'C-rc12-13': { layouts: ['4MB'], otaCopies: [0x1c0000] },
+  D: { layouts: D_TABLES, otaCopies: [0x210000, 0x1c0000] },
+  E: { layouts: E_TABLES, otaCopies: [0x210000, 0x1c0000] },
 };
 
 /** The boards. Order is the order of every list shown to users. */
@@ -341,9 +377,21 @@ export function boardGeneration(id: BoardId, generation: GenerationId): BoardGen
   return board(id).generations[generation];
 }
 
-/** The ota_0 offsets of the board's tables in this generation: what `pycom.ota_slot()` can answer besides the factory slot. */
+/**
+ * The ota_0 offsets `pycom.ota_slot()` can answer (besides the factory slot) on a board flashed
+ * from this generation's build: for each module of the board, the ota_0 of the tables a flash
+ * would pick for its flash size (the largest layout not above it; ties all count: 1.20.3.b3's
+ * small- and normal-factory 8MB tables). A 4 MB SiPy never gets the 8MB table's slot.
+ */
 export function otaSlots(id: BoardId, generation: GenerationId): number[] {
-  return boardGeneration(id, generation).layouts.map((l) => layout(l).entries.find((e) => e.type === 0 && e.subtype === SUBTYPE.OTA_0)!.offset);
+  const tables = boardGeneration(id, generation).layouts.map((l) => layout(l));
+  const picked = new Set<LayoutId>();
+  for (const m of board(id).modules) {
+    const fit = tables.filter((t) => t.flashSize <= m.flashSize);
+    const best = Math.max(...fit.map((t) => t.flashSize));
+    for (const t of fit) if (t.flashSize === best) picked.add(t.id);
+  }
+  return [...new Set(tables.filter((t) => picked.has(t.id)).map((t) => t.entries.find((e) => e.type === 0 && e.subtype === SUBTYPE.OTA_0)!.offset))];
 }
 
 /** The boards for a message, in catalog order: `WIPY, LOPY, SIPY, GPY, FIPY or LOPY4` (by id) or `WiPy, ..., FiPy or LoPy4` (by name). */

@@ -5,13 +5,17 @@ import * as path from 'node:path';
 import { UserError } from '../errors';
 import type { BoardId } from '../boards/catalog';
 import { parseDiagnostic, type Diagnostic } from './diagnostics';
+import { buildDirFor, type Generation, type MakeTarget } from './generations';
+import { parseSigningKey } from '../crypto/signing-key';
+import { digestPrivateKey } from '../crypto/secure-boot-key';
+import { fingerprint } from '../util/fingerprint';
 
 /**
  * Runs Pycom's secure build: `make BOARD=<b> SECURE=on SECURE_KEY=<pem> ENCRYPT_KEY=<bin> TARGET=…`
  * in `esp32/`, as a child process with an argument array (never a shell, so paths with spaces or
  * quotes cannot change the command). Output is streamed line by line; gcc diagnostics are parsed.
  */
-export type BuildTarget = 'boot' | 'app' | 'boot_app';
+export type BuildTarget = MakeTarget;
 
 export interface BuildOptions {
   esp32Dir: string;
@@ -22,6 +26,14 @@ export interface BuildOptions {
   flashKey: string;
   /** Needed only by Era A checkouts (ENCRYPT=on). */
   encryptFlag?: boolean;
+  /**
+   * The checkout's generation: decides which make invocations `target` needs (boot then app
+   * before 1.19, which has no boot_app), which BOARD values exist and which variables are fixed.
+   * Without it, `target` is passed to one make as given.
+   */
+  generation?: Generation;
+  /** The build directory relative to esp32Dir (default `build/<BOARD>/release`), where the key record is kept. */
+  buildDir?: string;
   extraVars?: Record<string, string>;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
@@ -32,10 +44,115 @@ export interface BuildOptions {
 }
 
 export interface BuildResult {
+  /** make's exit status: that of the first make that failed, or 0. */
   exitCode: number;
   diagnostics: Diagnostic[];
-  /** The argv given to make, for display (contains paths only, never key bytes). */
+  /** The argv given to the last make run, for display (contains paths only, never key bytes). */
   argv: string[];
+  /** Every make run, in order, as argv (one per target: `TARGET=boot`, then `TARGET=app` before 1.19). */
+  invocations: string[][];
+  /** Derived key files removed before make ran because another signing key made them (paths). */
+  staleDerivedKeys: string[];
+  /** Signed/encrypted outputs removed before make ran: the build dir's key record named other keys, or none (paths). */
+  staleOutputs: string[];
+}
+
+/**
+ * The make invocations (TARGET values, in order) that build `target` in this generation: boot_app
+ * before v1.19.0.b2 is boot then app (the makefile has no boot_app target, see Generation.targets).
+ */
+export function makeTargets(target: BuildTarget, gen?: Generation): MakeTarget[] {
+  if (!gen || gen.targets.includes(target)) return [target];
+  if (target === 'boot_app') return ['boot', 'app'];
+  return [target];
+}
+
+/** The files Pycom's makefiles derive from the signing key, in esp32/ (v1.18.2.r7 application.mk about 462-472). */
+export const DERIVED_KEY_FILES = ['signature_verification_key.bin', 'secure-bootloader-key.bin'] as const;
+
+/**
+ * Keeps the derived key files in step with the signing key's content. make rebuilds them only when
+ * the key file is newer than they are, so after switching to another (older) key file it would
+ * silently reuse the previous key's digest key and verification key. Each derived file that is not
+ * what this key gives (espsecure extract_public_key: raw X||Y; digest_private_key: SHA-256 of the
+ * private scalar, 32 bytes, or its first 24 with --keylen 192) is removed, so make derives it again.
+ * Returns the removed paths. Never reads or writes key bytes anywhere but these files. (runBuild
+ * also removes secure-bootloader-key.bin after every build: it is the secure boot key itself.)
+ */
+export function syncDerivedKeys(esp32Dir: string, signingKeyPath: string): string[] {
+  const key = parseSigningKey(fs.readFileSync(signingKeyPath), signingKeyPath);
+  const digest = digestPrivateKey(key, 256);
+  const expected: Record<(typeof DERIVED_KEY_FILES)[number], (have: Buffer) => boolean> = {
+    'signature_verification_key.bin': (have) => Buffer.from(key.publicKey).equals(have),
+    'secure-bootloader-key.bin': (have) => (have.length === 32 || have.length === 24) && Buffer.from(digest.subarray(0, have.length)).equals(have),
+  };
+  const removed: string[] = [];
+  for (const name of DERIVED_KEY_FILES) {
+    const p = path.join(esp32Dir, name);
+    let have: Buffer;
+    try {
+      have = fs.readFileSync(p);
+    } catch {
+      continue;
+    }
+    if (!expected[name](have)) {
+      fs.rmSync(p, { force: true });
+      removed.push(p);
+    }
+  }
+  return removed;
+}
+
+/** The record, in the build directory, of which keys (fingerprints only) made its outputs. */
+export const KEY_STAMP_FILE = '.pycom-secure-keys.json';
+
+/**
+ * The signed and encrypted outputs depend on the key files by timestamp only too: the app and the
+ * tables are re-signed only when the ELF or CSV changes, re-encrypted only when the flash key FILE
+ * is newer (v1.20.2.r4 application.mk about 793, 884; v1.18.2.r7 about 583, 646). So when the keys
+ * (by fingerprint) differ from those recorded by the last build in `buildDir`, or no record exists,
+ * the outputs make derives from the keys are removed (make redoes them from the ELF and CSVs:
+ * elf2image, sign, encrypt, no recompilation). Returns the removed paths.
+ */
+export function removeOutputsOfOtherKeys(buildDir: string, stamp: string): string[] {
+  if (!fs.existsSync(buildDir)) return [];
+  let recorded: string | undefined;
+  try {
+    recorded = fs.readFileSync(path.join(buildDir, KEY_STAMP_FILE), 'utf8');
+  } catch {
+    recorded = undefined;
+  }
+  if (recorded === stamp) return [];
+  const removed: string[] = [];
+  const keyMade = (name: string) => /\.bin(?:_enc.*)?$/.test(name);
+  for (const sub of ['.', 'lib', 'bootloader']) {
+    const d = path.join(buildDir, sub);
+    let names: string[];
+    try {
+      names = fs.readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names.filter(keyMade)) {
+      const p = path.join(d, n);
+      if (!fs.statSync(p).isFile()) continue;
+      fs.rmSync(p, { force: true });
+      removed.push(p);
+    }
+  }
+  return removed;
+}
+
+/** The stamp text for these key files: their fingerprints, never their bytes. */
+export function keyStamp(signingKeyPath: string, flashKeyPath: string): string {
+  const key = parseSigningKey(fs.readFileSync(signingKeyPath), signingKeyPath);
+  return `${JSON.stringify({ signingKey: fingerprint(key.publicKey), flashKey: fingerprint(fs.readFileSync(flashKeyPath)) })}\n`;
+}
+
+/** One line for the user about removed derived keys (the signing key by fingerprint only). */
+export function staleKeysLine(removed: readonly string[], signingKeyPath: string): string {
+  const key = parseSigningKey(fs.readFileSync(signingKeyPath), signingKeyPath);
+  return `Removed ${removed.map((p) => path.basename(p)).join(' and ')}: made from another signing key, so make derives it again from ${path.basename(signingKeyPath)} (public key fingerprint ${fingerprint(key.publicKey)}).`;
 }
 
 export const TOOLCHAIN_GCC = 'xtensa-esp32-elf-gcc';
@@ -73,6 +190,9 @@ export function preflight(o: BuildOptions): void {
   if (!which(TOOLCHAIN_GCC, env)) {
     throw new UserError('E_NO_TOOLCHAIN', `The ESP32 toolchain (${TOOLCHAIN_GCC}) is not on PATH; install Pycom's xtensa-esp32-elf toolchain and add its bin/ directory to PATH (the real firmware cannot be built without it).`);
   }
+  if (o.generation?.boards && !o.generation.boards.includes(o.board)) {
+    throw new UserError('E_BOARD_NOT_IN_RELEASE', `Firmware ${o.generation.versions} has no BOARD=${o.board} (esp32/boards/${o.board} does not exist in it); build with one of ${o.generation.boards.join(', ')}, or check out a release that has ${o.board}.`);
+  }
   const idf = env.IDF_PATH;
   if (!idf) {
     throw new UserError('E_NO_IDF', 'IDF_PATH is not set; clone pycom-esp-idf (the commit the checkout pins) and set IDF_PATH to it.');
@@ -89,14 +209,16 @@ export function preflight(o: BuildOptions): void {
   }
 }
 
-export function makeArgs(o: BuildOptions): string[] {
+/** make's arguments for one invocation (`target` defaults to o.target): variables only, paths never key bytes. */
+export function makeArgs(o: BuildOptions, target: MakeTarget = o.target): string[] {
   const vars: Record<string, string> = {
     BOARD: o.board,
     SECURE: 'on',
     SECURE_KEY: path.resolve(o.esp32Dir, o.signingKey),
     ENCRYPT_KEY: path.resolve(o.esp32Dir, o.flashKey),
-    TARGET: o.target,
+    TARGET: target,
     ...(o.encryptFlag ? { ENCRYPT: 'on' } : {}),
+    ...(o.generation?.fixedVars ?? {}),
     ...(o.extraVars ?? {}),
   };
   return Object.entries(vars).map(([k, v]) => `${k}=${v}`);
@@ -151,21 +273,48 @@ function makeSafeKeyPaths(o: BuildOptions): { opts: BuildOptions; cleanup(): voi
   }
 }
 
+/**
+ * Runs the build: preflight, derived keys brought in step with the signing key, then one make per
+ * target of `makeTargets` (stopping at the first that fails). Streams every line to onLine and
+ * every recognised diagnostic (diagnostics.ts) to onDiagnostic. A failing make is a result
+ * (exitCode != 0); UserError for a missing prerequisite or a cancel.
+ */
 export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   preflight(o);
   if (o.signal?.aborted) throw new UserError('E_CANCELLED', 'The build was cancelled.');
+  const signingKey = path.resolve(o.esp32Dir, o.signingKey);
+  const staleDerivedKeys = syncDerivedKeys(o.esp32Dir, signingKey);
+  if (staleDerivedKeys.length) o.onLine?.(staleKeysLine(staleDerivedKeys, signingKey), 'stdout');
+  const buildDir = path.join(o.esp32Dir, o.buildDir ?? buildDirFor(o.board));
+  const stamp = keyStamp(signingKey, path.resolve(o.esp32Dir, o.flashKey));
+  const staleOutputs = removeOutputsOfOtherKeys(buildDir, stamp);
+  if (staleOutputs.length) o.onLine?.(`Removed ${staleOutputs.length} signed or encrypted output(s) in ${buildDir} not known to be made with these keys, so make signs and encrypts them again.`, 'stdout');
   const safe = makeSafeKeyPaths(o);
+  const diagnostics: Diagnostic[] = [];
+  const invocations: string[][] = [];
   try {
-    return await runMake(safe.opts);
+    let res: { exitCode: number; argv: string[] } = { exitCode: 0, argv: [] };
+    for (const t of makeTargets(o.target, o.generation)) {
+      res = await runMake(safe.opts, t, diagnostics);
+      invocations.push(res.argv);
+      if (res.exitCode !== 0) break;
+    }
+    if (res.exitCode === 0 && fs.existsSync(buildDir)) fs.writeFileSync(path.join(buildDir, KEY_STAMP_FILE), stamp);
+    else fs.rmSync(path.join(buildDir, KEY_STAMP_FILE), { force: true });
+    return { exitCode: res.exitCode, diagnostics, argv: res.argv, invocations, staleDerivedKeys, staleOutputs };
   } finally {
     safe.cleanup();
+    // secure-bootloader-key.bin IS the secure boot key (what BLOCK2 holds): no copy stays in the
+    // checkout after the build; make derives it again from the signing key when it needs it.
+    fs.rmSync(path.join(o.esp32Dir, 'secure-bootloader-key.bin'), { force: true });
   }
 }
 
-function runMake(o: BuildOptions): Promise<BuildResult> {
-  const argv = makeArgs(o);
-  const diagnostics: Diagnostic[] = [];
-  return new Promise<BuildResult>((resolve, reject) => {
+const IGNORED = /^g?make(?:\[\d+\])?: \[.*\] Error \d+ \(ignored\)\s*$/;
+
+function runMake(o: BuildOptions, target: MakeTarget, diagnostics: Diagnostic[]): Promise<{ exitCode: number; argv: string[] }> {
+  const argv = makeArgs(o, target);
+  return new Promise((resolve, reject) => {
     // detached: the child leads its own process group, so a cancel reaches the compilers make started.
     const child = spawn(o.make ?? 'make', argv, { cwd: o.esp32Dir, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: process.platform !== 'win32' });
     let cancelled = false;
@@ -181,6 +330,16 @@ function runMake(o: BuildOptions): Promise<BuildResult> {
     o.signal?.addEventListener('abort', onAbort, { once: true });
     const handle = (stream: 'stdout' | 'stderr') => (line: string) => {
       o.onLine?.(line, stream);
+      // make ran a failing command with its ignore-errors prefix: the failure just reported is not an
+      // error of the build (1.17-1.18's `$(MV) -f` with MV undefined runs `-f ...`; make: "f: No such file").
+      if (IGNORED.test(line)) {
+        const last = diagnostics[diagnostics.length - 1];
+        if (last && last.severity === 'error' && !last.consequence && last.kind === 'toolchain') {
+          last.severity = 'note';
+          last.message += ' (make ignored this failure)';
+        }
+        return;
+      }
       const d = parseDiagnostic(line);
       if (d) {
         diagnostics.push(d);
@@ -200,7 +359,7 @@ function runMake(o: BuildOptions): Promise<BuildResult> {
       out.end();
       err.end();
       if (cancelled) reject(new UserError('E_CANCELLED', 'The build was cancelled; the build directory may hold partial outputs, so build again before flashing.'));
-      else resolve({ exitCode: code ?? 1, diagnostics, argv });
+      else resolve({ exitCode: code ?? 1, argv });
     });
   });
 }

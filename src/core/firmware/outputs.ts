@@ -69,6 +69,8 @@ function detectBoard(dir: string): BoardId {
 
 function detectGeneration(dir: string, board: BoardId): GenerationId {
   const app = boardFacts(board).appBin;
+  // 1.20.3.b3 names its 8MB table after SMALL_FACTORY_FW_ENABLED (application.mk about 647-653).
+  if (['8MB_small_factory_fw', '8MB_normal_factory_fw'].some((l) => exists(dir, `lib/partitions_${l}.bin_enc`))) return 'E';
   const eraD = GENERATIONS.D;
   if (tableOutputs(eraD, boardGeneration(board, 'D').layouts).some((t) => exists(dir, t.file)) || exists(dir, factoryName(eraD, app))) return 'D';
   if (!exists(dir, `${app}_enc_0x10000`)) {
@@ -86,7 +88,9 @@ function detectGeneration(dir: string, board: BoardId): GenerationId {
   if (ota0 === 0x210000 || has(0x210000)) return 'C-rc12-13';
   if (ota0 === 0x1c0000) return has(0x1a0000) ? 'C-rc1-4' : 'C-rc5-11';
   if (has(0x1c0000)) return 'C-rc5-11';
-  return 'B';
+  // 1.17-1.18 leave <app>.bin plaintext ($(MV) undefined); 1.19 copies the ciphertext over it.
+  const plain = exists(dir, app) && classifyContent(fs.readFileSync(path.join(dir, app))).kind === 'image';
+  return plain ? 'B' : 'B19';
 }
 
 function inspect(file: string, address: number, o: FindOptions): Pick<BuildOutput, 'encrypted' | 'signed' | 'decryptsValid'> {
@@ -113,7 +117,11 @@ export function findBuildOutputs(dir: string, o: FindOptions = {}): BuildOutputs
     outputs.push({ path: p, rel, role, address, board, generation, ...inspect(p, address, o), ...extra });
   };
   add(DIGEST_FILE, 'bootloader-digest', DIGEST_ADDRESS);
-  for (const t of tableOutputs(gen, boardGeneration(board, generation).layouts)) add(t.file, 'partition-table', PARTITION_TABLE_ADDRESS, { layout: t.layout });
+  for (const t of tableOutputs(gen, boardGeneration(board, generation).layouts)) {
+    // Pycom's default 1.20.3.b3 build (SMALL_FACTORY_FW_ENABLED=1): its OTA copy does not match this table.
+    const warning = t.layout === '8MB_small_factory_fw' ? `${t.file} puts ota_0 at 0x110000 but this build's OTA copy is encrypted for 0x210000 (Pycom's SMALL_FACTORY_FW_ENABLED=1 flow is inconsistent); rebuild with pycom-secure build, which uses SMALL_FACTORY_FW_ENABLED=0.` : undefined;
+    add(t.file, 'partition-table', PARTITION_TABLE_ADDRESS, { layout: t.layout, ...(warning ? { warning } : {}) });
+  }
   add(factoryName(gen, app), 'app', FACTORY_ADDRESS);
   const prefix = `${app}_enc_0x`;
   for (const f of fs.readdirSync(dir).filter((n) => n.startsWith(prefix)).sort()) {

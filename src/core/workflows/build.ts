@@ -1,7 +1,10 @@
 import * as path from 'node:path';
 import { detectProject, type FirmwareProject } from '../firmware/project';
-import { runBuild, type BuildResult, type BuildTarget } from '../firmware/build-runner';
-import type { BoardId } from '../boards/catalog';
+import { makeTargets, runBuild, type BuildResult, type BuildTarget } from '../firmware/build-runner';
+import { board as boardFacts, boardGeneration, type BoardId } from '../boards/catalog';
+import { countDiagnostics, firstError, type Diagnostic } from '../firmware/diagnostics';
+import { buildDirFor, DIGEST_FILE, factoryName, otaCopyName, tableOutputs } from '../firmware/generations';
+import * as fs from 'node:fs';
 import type { KeyStore } from '../keystore/key-store';
 
 export interface SecureBuildRequest {
@@ -26,7 +29,14 @@ export interface SecureBuildOutcome extends BuildResult {
   board: BoardId;
   errors: number;
   warnings: number;
-  /** "make exited with N: E error(s), W warning(s)." */
+  /** The error that says why the build failed (diagnostics.ts firstError), when it failed with one. */
+  firstError?: Diagnostic;
+  /** On success: the outputs to flash and the OTA copies, relative to esp32/, that exist after the build. */
+  outputs: string[];
+  /**
+   * The closing lines: "make exited with N: E error(s), W warning(s).", then on failure
+   * "First error: <the line as make printed it>", on success "Outputs (in esp32/): ...".
+   */
   summary: string;
 }
 
@@ -45,10 +55,14 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
   const board = typeof req.board === 'function' ? req.board(project) : req.board;
   req.onLine(`Firmware ${project.version ?? '(version unknown)'}: generation ${project.generation.id}, ${project.generation.label} (${project.evidence}).`);
   for (const k of project.generation.knownIssues) req.onLine(`warning: ${k}`);
+  if (project.generation.fixedVarsReason) req.onLine(`note: ${project.generation.fixedVarsReason}`);
+  const targets = makeTargets(req.target, project.generation);
+  if (targets.length > 1) req.onLine(`note: firmware ${project.generation.versions} has no ${req.target} target (it arrived in 1.19.0.b2), so pycom-secure runs ${targets.map((t) => `make TARGET=${t}`).join(', then ')}.`);
   const res = await runBuild({
     esp32Dir: project.esp32Dir,
     board,
     target: req.target,
+    generation: project.generation,
     signingKey: path.resolve(req.signingKey ?? req.store.signingKeyPath),
     flashKey: path.resolve(req.flashKey ?? req.store.sharedFlashKeyPath),
     encryptFlag: project.generation.needsEncryptFlag,
@@ -56,7 +70,25 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
     ...(req.env ? { env: req.env } : {}),
     onLine: (l) => req.onLine(l),
   });
-  const errors = res.diagnostics.filter((d) => d.severity === 'error').length;
-  const warnings = res.diagnostics.filter((d) => d.severity === 'warning').length;
-  return { ...res, project, board, errors, warnings, summary: `make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).` };
+  const { errors, warnings } = countDiagnostics(res.diagnostics);
+  const first = firstError(res.diagnostics);
+  const outputs = res.exitCode === 0 ? expectedOutputs(project, board).filter((rel) => fs.existsSync(path.join(project.esp32Dir, rel))) : [];
+  const lines = [`make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).`];
+  if (res.exitCode !== 0) lines.push(first ? `First error: ${first.text}` : 'First error: make printed no line pycom-secure recognises as an error; read the output above.');
+  else if (outputs.length) lines.push(`Outputs (in ${path.join(project.esp32Dir, buildDirFor(board))}): ${outputs.map((o) => path.relative(buildDirFor(board), o)).join(', ')}.`);
+  return { ...res, project, board, errors, warnings, ...(first && res.exitCode !== 0 ? { firstError: first } : {}), outputs, summary: lines.join('\n') };
+}
+
+/** The secure outputs a generation's build writes for a board, relative to esp32/ (tables, digest, app, OTA copies). */
+function expectedOutputs(project: FirmwareProject, board: BoardId): string[] {
+  const gen = project.generation;
+  const facts = boardGeneration(board, gen.id);
+  const app = boardFacts(board).appBin;
+  const dir = buildDirFor(board);
+  return [
+    DIGEST_FILE,
+    ...tableOutputs(gen, facts.layouts).map((t) => t.file),
+    factoryName(gen, app),
+    ...facts.otaCopies.map((a) => otaCopyName(app, a)),
+  ].map((rel) => path.posix.join(dir, rel));
 }
