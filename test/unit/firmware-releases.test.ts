@@ -127,7 +127,7 @@ describe('real Pycom releases: one fixture tree per generation through the build
     const res = await secureBuild({ project: esp32, board: 'GPY', target: 'boot_app', store: store(esp32), env: ENV, onLine: (l) => said.push(l) });
     assert.equal(res.exitCode, 0);
     assert.equal(res.invocations.length, 2);
-    assert.ok(said.includes('note: firmware 1.17.2.b1 … 1.18.3 has no boot_app target (it arrived in 1.19.0.b2), so pycom-secure runs make TARGET=boot, then make TARGET=app.'));
+    assert.ok(said.includes('note: firmware 1.17.2.b1 … 1.18.3 has no boot_app target (it arrived in 1.19.0.b2), so this tool runs make TARGET=boot, then make TARGET=app.'));
   });
 
   it('point 3: 1.20.3.b3 says plainly that Pycom\'s small-factory flow is inconsistent, builds the working layout, and refuses SIPY', async () => {
@@ -286,7 +286,7 @@ describe('generation table: versions and makefiles of the real tags', () => {
     const esp32 = copy('v1.20.3.b3');
     fs.writeFileSync(path.join(esp32, 'pycom_version.h'), '#define SW_VERSION_NUMBER "1.20.4.r1"\n');
     assert.throws(() => detectProject(esp32), (e: Error) => {
-      assert.match(e.message, /^Firmware 1\.20\.4\.r1 at .* is newer than every release pycom-secure knows \(up to 1\.20\.3\.b3\).*report this one in the project's issue tracker with the output of `git describe --tags`/);
+      assert.match(e.message, /^Firmware 1\.20\.4\.r1 at .* is newer than every release this tool knows \(up to 1\.20\.3\.b3\).*report this one in the project's issue tracker with the output of `git describe --tags`/);
       return true;
     });
   });

@@ -167,7 +167,7 @@ export const GENERATIONS: Readonly<Record<GenerationId, Generation>> = {
     // v1.20.3.b3 Makefile about 27 (SMALL_FACTORY_FW_ENABLED ?= 1), application.mk about 647-663 and 876-902,
     // boards/GPY/script_8MB_small_factory_fw_enc, ftp/updater.c about 37-45.
     fixedVarsReason:
-      "Pycom's 1.20.3.b3 secure flow is inconsistent with its default SMALL_FACTORY_FW_ENABLED=1: the 8MB table puts ota_0 at 0x110000, but the OTA copy is encrypted for 0x210000 and its flash script writes the copy encrypted for 0x10000 into 0x110000, so no OTA image boots; pycom-secure builds with SMALL_FACTORY_FW_ENABLED=0 (ota_0 at 0x210000, everything encrypted for the address it is written to).",
+      "Pycom's 1.20.3.b3 secure flow is inconsistent with its default SMALL_FACTORY_FW_ENABLED=1: the 8MB table puts ota_0 at 0x110000, but the OTA copy is encrypted for 0x210000 and its flash script writes the copy encrypted for 0x10000 into 0x110000, so no OTA image boots; this tool builds with SMALL_FACTORY_FW_ENABLED=0 (ota_0 at 0x210000, everything encrypted for the address it is written to).",
     knownIssues: [],
   },
 };

@@ -113,7 +113,7 @@ export function detectProject(start: string): FirmwareProject {
   }
   // UNCONFIRMED what a newer release's secure build does: refuse rather than guess from similar makefile text.
   if (version && !fromVersion && versionIsNewer(version)) {
-    throw new UserError('E_UNKNOWN_RELEASE', `Firmware ${version} at ${root} is newer than every release pycom-secure knows (up to 1.20.3.b3), so its outputs and addresses cannot be trusted; ${REPORT_RELEASE}.`);
+    throw new UserError('E_UNKNOWN_RELEASE', `Firmware ${version} at ${root} is newer than every release this tool knows (up to 1.20.3.b3), so its outputs and addresses cannot be trusted; ${REPORT_RELEASE}.`);
   }
   if (!id) {
     throw new UserError('E_NO_SECURE_BUILD', `The checkout at ${root}${version ? ` (firmware ${version})` : ''} has no secure build (SECURE=on appeared in 1.17.2); check out 1.18.x or 1.20.x.`);

@@ -57,7 +57,7 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
   for (const k of project.generation.knownIssues) req.onLine(`warning: ${k}`);
   if (project.generation.fixedVarsReason) req.onLine(`note: ${project.generation.fixedVarsReason}`);
   const targets = makeTargets(req.target, project.generation);
-  if (targets.length > 1) req.onLine(`note: firmware ${project.generation.versions} has no ${req.target} target (it arrived in 1.19.0.b2), so pycom-secure runs ${targets.map((t) => `make TARGET=${t}`).join(', then ')}.`);
+  if (targets.length > 1) req.onLine(`note: firmware ${project.generation.versions} has no ${req.target} target (it arrived in 1.19.0.b2), so this tool runs ${targets.map((t) => `make TARGET=${t}`).join(', then ')}.`);
   const res = await runBuild({
     esp32Dir: project.esp32Dir,
     board,
@@ -74,7 +74,7 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
   const first = firstError(res.diagnostics);
   const outputs = res.exitCode === 0 ? expectedOutputs(project, board).filter((rel) => fs.existsSync(path.join(project.esp32Dir, rel))) : [];
   const lines = [`make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).`];
-  if (res.exitCode !== 0) lines.push(first ? `First error: ${first.text}` : 'First error: make printed no line pycom-secure recognises as an error; read the output above.');
+  if (res.exitCode !== 0) lines.push(first ? `First error: ${first.text}` : 'First error: make printed no line this tool recognises as an error; read the output above.');
   else if (outputs.length) lines.push(`Outputs (in ${path.join(project.esp32Dir, buildDirFor(board))}): ${outputs.map((o) => path.relative(buildDirFor(board), o)).join(', ')}.`);
   return { ...res, project, board, errors, warnings, ...(first && res.exitCode !== 0 ? { firstError: first } : {}), outputs, summary: lines.join('\n') };
 }
