@@ -55,6 +55,10 @@ export const user = {
   shown: [] as { level: 'info' | 'warning' | 'error'; text: string }[],
   asked: [] as string[],
   cancelProgress: false,
+  /** Every quick pick shown: its title, placeholder and items in the order offered. */
+  picks: [] as { title?: string; placeHolder?: string; items: readonly { label: string; description?: string }[] }[],
+  /** The save dialog: gets its options, returns the path chosen (undefined = Escape). */
+  save: (_o: { title?: string; defaultUri?: MockUri }): string | undefined => undefined,
 };
 const message = (level: 'info' | 'warning' | 'error') => async (text: string): Promise<undefined> => {
   user.shown.push({ level, text });
@@ -71,7 +75,12 @@ export const window = {
     panelSerializers.set(viewType, s);
     return { dispose: () => panelSerializers.delete(viewType) };
   },
-  showQuickPick: async (items: readonly { label: string }[], o?: { title?: string }) => { user.asked.push(`pick: ${o?.title ?? ''}`); return user.pick(items); },
+  showQuickPick: async (items: readonly { label: string }[], o?: { title?: string; placeHolder?: string }) => {
+    user.asked.push(`pick: ${o?.title ?? ''}`);
+    user.picks.push({ ...(o?.title !== undefined ? { title: o.title } : {}), ...(o?.placeHolder !== undefined ? { placeHolder: o.placeHolder } : {}), items });
+    return user.pick(items);
+  },
+  showSaveDialog: async (o: { title?: string; defaultUri?: MockUri }) => { user.asked.push(`save: ${o.title ?? ''}`); const f = user.save(o); return f === undefined ? undefined : uri(f); },
   showInputBox: async (o: { title?: string; validateInput?: (v: string) => string | undefined }) => { user.asked.push(`type: ${o.title ?? ''}`); return user.type(o); },
   showInformationMessage: message('info'),
   showWarningMessage: message('warning'),
