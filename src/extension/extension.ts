@@ -20,7 +20,8 @@ import { registerTestHooks } from './test-hooks';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Pycom Secure', { log: true });
-  const state = new UiState();
+  // The last reading of each port is kept in workspaceState, so a window reload does not lose it.
+  const state = new UiState(context.workspaceState);
   const settingsPort = readSettings().port;
   if (settingsPort) state.update({ port: { path: settingsPort, virtual: settingsPort.startsWith('socket://'), ...(settingsPort.startsWith('socket://') ? { board: 'Virtual board' } : {}) } });
   const virtuals = new VirtualBoards();

@@ -31,6 +31,8 @@ export function panelHtml(scriptUri: string, cspSource: string, nonce: string): 
   body { color: var(--vscode-foreground); background: var(--vscode-editor-background); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); }
   .muted { color: var(--vscode-descriptionForeground); }
   .plan { border: 1px solid var(--vscode-inputValidation-warningBorder); background: var(--vscode-inputValidation-warningBackground); padding: 0 8px; }
+  .irreversible li { margin: 2px 0; }
+  .irreversible ul { margin: 2px 0 4px; padding-left: 1.4em; }
   vscode-table-row.changed { color: var(--vscode-gitDecoration-modifiedResourceForeground); font-weight: bold; }
   h3.category { text-transform: capitalize; margin-top: 1.2em; }
   .bar { display: grid; grid-template-columns: 16em 1fr 4em; gap: 8px; align-items: center; margin: 4px 0; }

@@ -46,7 +46,8 @@ describe('extension tree providers', () => {
     assert.equal(rows.MAC, '24:0a:c4:00:00:01');
     assert.equal(rows.Revision, 'v1.0');
     assert.match(rows['Flash size']!, /8MB/);
-    assert.equal(rows['Flash encryption'], 'on · 3 plaintext reflashes left');
+    assert.equal(rows['Flash encryption'], 'on');
+    assert.equal(rows['Plaintext reflashes'], '3 left');
     assert.equal(rows['Secure boot v1'], 'on');
     assert.equal(rows.Keys, 'present & protected');
     const others = nodes[1]!.children!;

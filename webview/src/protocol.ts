@@ -62,10 +62,17 @@ export interface EfuseSnapshot {
     title: string;
     /** The board the plan is for; the user types this MAC to confirm. */
     mac: string;
-    irreversible: string[];
+    /** What cannot be undone: one point per step, with the protections that follow from it nested. */
+    irreversible: PlanPoint[];
     /** The core's rendering of the plan (exact register bits; fingerprints, never key bytes). */
     details: string;
   };
+}
+
+/** One point of a burn plan's "cannot be undone" list and its sub-points. */
+export interface PlanPoint {
+  text: string;
+  sub: string[];
 }
 
 export interface FlashRegionView {

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import { enterDownloadMode, readEfuses, transportFromUrl } from '../../core';
 import { readSettings } from '../settings';
-import { withDevice, chipView, coreResetMode } from '../device';
+import { withDevice, coreResetMode } from '../device';
 import { snapshotFromWords } from '../sources/efuse-snapshot';
 import type { SelectedPort } from '../state';
 import type { FlowContext } from './context';
-import { boardForCommand, boardTitle } from './ports';
+import { boardForCommand, boardTitle, chipPatch } from './ports';
 
 /* Reading the chip and its eFuses; entering download mode. */
 
@@ -15,7 +15,7 @@ export async function readBoard(ctx: FlowContext, port?: SelectedPort): Promise<
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Reading ${p.path}`, cancellable: false }, async () => {
     await withDevice(p.path, readSettings(), (l) => ctx.log.info(l), async (d) => {
       const snap = await readEfuses(d.conn.loader);
-      ctx.state.update({ chip: chipView(d.info, p.virtual), efuses: snapshotFromWords(snap.words, `${boardTitle(p)} ${d.info.mac.address} on ${p.path}`) });
+      ctx.state.update({ ...chipPatch(ctx, p, d.info), efuses: snapshotFromWords(snap.words, `${boardTitle(p)} ${d.info.mac.address} on ${p.path}`) });
       ctx.log.info(`read ${d.info.description}, MAC ${d.info.mac.address}: flash encryption ${d.info.security.flashEncryption.enabled ? 'on' : 'off'}, secure boot ${d.info.security.secureBoot.v1Enabled ? 'on' : 'off'}`);
     });
   });

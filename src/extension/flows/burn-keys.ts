@@ -2,12 +2,12 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import { keyBits, keyBytes, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, digestPrivateKey, readEfuses, readSigningKeyFile, UserError } from '../../core';
 import { readSettings } from '../settings';
-import { withDevice, chipView } from '../device';
+import { withDevice } from '../device';
 import { snapshotFromWords, planSnapshot } from '../sources/efuse-snapshot';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
 import { type FlowContext, keyStore } from './context';
-import { boardTitle, pickBoard } from './ports';
+import { boardTitle, chipPatch, pickBoard } from './ports';
 
 /* Burn Keys in the editor (the core workflow with VS Code as its UI). */
 
@@ -36,7 +36,7 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
         return { flashKey: flash.key, secureBootKey: digestPrivateKey(readSigningKeyFile(store.signingKeyPath), keyBits(threeFour ? '3/4' : 'none')) };
       },
       showPlan: (plan, snap) => {
-        ctx.state.update({ chip: chipView(d.info, p.virtual), efuses: planSnapshot(snap.words, source, plan) });
+        ctx.state.update({ ...chipPatch(ctx, p, d.info), efuses: planSnapshot(snap.words, source, plan) });
         ctx.panel.show('efuses');
         for (const w of plan.warnings) ctx.log.warn(w);
       },
@@ -65,7 +65,7 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
         return true;
       }
       case 'cancelled':
-        ctx.state.update({ chip: chipView(r.chip, p.virtual), efuses: snapshotFromWords(r.after.words, source) });
+        ctx.state.update({ ...chipPatch(ctx, p, r.chip), efuses: snapshotFromWords(r.after.words, source) });
         ctx.log.warn(r.message);
         void vscode.window.showWarningMessage(`Pycom: ${r.message}`, 'Burn Keys', 'Show Audit Log').then((a) => {
           if (a === 'Burn Keys') void vscode.commands.executeCommand('pycom.burnKeys');
@@ -73,7 +73,7 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
         });
         return false;
       case 'burned': {
-        ctx.state.update({ chip: chipView(r.chip, p.virtual), efuses: snapshotFromWords(r.after.words, source) });
+        ctx.state.update({ ...chipPatch(ctx, p, r.chip), efuses: snapshotFromWords(r.after.words, source) });
         ctx.panel.show('efuses');
         ctx.log.info(`Burn Keys done on ${r.plan.mac}: ${r.result.burned.length} step(s) burned and verified; audit ${r.result.id} in ${store.auditPath}`);
         if (r.result.closed.length) ctx.log.info(`Earlier interrupted run(s) ${r.result.closed.join(', ')} verified and recorded as done.`);

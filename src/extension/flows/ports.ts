@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
-import { describePort, listPorts } from '../../core';
+import { describePort, listPorts, type ChipInfo } from '../../core';
+import { chipView } from '../device';
 import { readSettings } from '../settings';
-import type { SelectedPort, PortRow } from '../state';
+import type { ChipView, SelectedPort, PortRow } from '../state';
 import type { FlowContext } from './context';
 
 /* Ports and boards: listing, picking (virtual boards first) and selecting. */
@@ -26,7 +27,7 @@ export async function refreshPorts(ctx: FlowContext): Promise<PortRow[]> {
 }
 
 export function select(ctx: FlowContext, row: PortRow): SelectedPort {
-  const port: SelectedPort = { path: row.path, virtual: row.virtual, ...(row.board ? { board: row.board } : {}) };
+  const port = asPort(row);
   ctx.state.update({ port });
   return port;
 }
@@ -34,8 +35,15 @@ export function select(ctx: FlowContext, row: PortRow): SelectedPort {
 /**
  * Asks which board to use. Virtual boards come first (and one can be started from here), so a
  * first Burn Keys is rehearsed where nothing can be bricked.
+ *
+ * Selecting a port is the user's act: with `selects` (Pycom: Select Port) the pick becomes the
+ * selected port. A command's own pick (`selects` false) never replaces a selected port: what it
+ * picks is used for that command only; only when no port is selected yet does a board picked
+ * from the list (or typed) become the selected one. A virtual board started from a command's
+ * pick is never selected (it is used for that command; Select Port can select it later).
+ * Escape returns undefined and changes nothing.
  */
-export async function pickBoard(ctx: FlowContext, title: string, preferVirtual: boolean): Promise<SelectedPort | undefined> {
+export async function pickBoard(ctx: FlowContext, title: string, preferVirtual: boolean, selects = false): Promise<SelectedPort | undefined> {
   const rows = await refreshPorts(ctx);
   type Item = vscode.QuickPickItem & { row?: PortRow; start?: boolean; manual?: boolean };
   const current = ctx.state.port;
@@ -49,25 +57,40 @@ export async function pickBoard(ctx: FlowContext, title: string, preferVirtual: 
     detail: r.virtual ? 'Virtual board: nothing real is burned or flashed' : r.detail,
     row: r,
   }));
-  items.push({ label: `$(add) Start a virtual ${readSettings().virtualBoardProfile}`, detail: 'In this window; gone when it closes', start: true });
+  items.push({ label: `$(add) Start a virtual ${readSettings().virtualBoardProfile}`, detail: selects ? 'In this window; gone when it closes' : 'In this window, for this command only (the selected port stays); gone when the window closes', start: true });
   items.push({ label: '$(edit) Enter a port or socket:// URL…', manual: true });
   const pick = await vscode.window.showQuickPick(items, { title, placeHolder: 'Virtual boards first: rehearse before touching a real board', ignoreFocusOut: true });
   if (!pick) return undefined;
-  if (pick.row) return select(ctx, pick.row);
+  const use = (row: PortRow): SelectedPort => (selects || !ctx.state.port ? select(ctx, row) : asPort(row));
+  if (pick.row) return use(pick.row);
   if (pick.start) {
     const b = await ctx.virtuals.start(readSettings().virtualBoardProfile);
-    ctx.log.info(`started a virtual ${b.title} on ${b.url}`);
+    ctx.log.info(`started a virtual ${b.title} on ${b.url}${selects ? '' : ' for this command (the selected port is unchanged)'}`);
     await refreshPorts(ctx);
-    return select(ctx, { path: b.url, virtual: true, board: b.title });
+    const row = { path: b.url, virtual: true, board: b.title };
+    return selects ? select(ctx, row) : asPort(row);
   }
   const typed = await vscode.window.showInputBox({ title: 'Port', prompt: 'A serial device (/dev/ttyACM0, COM3) or a virtual board (socket://127.0.0.1:PORT)', value: readSettings().port, ignoreFocusOut: true });
   if (!typed) return undefined;
   const virtual = typed.startsWith('socket://');
-  return select(ctx, { path: typed.trim(), virtual, ...(virtual ? { board: 'Virtual board' } : {}) });
+  return use({ path: typed.trim(), virtual, ...(virtual ? { board: 'Virtual board' } : {}) });
+}
+
+function asPort(row: PortRow): SelectedPort {
+  return { path: row.path, virtual: row.virtual, ...(row.board ? { board: row.board } : {}) };
+}
+
+/**
+ * The Device view's patch for a chip read on `p`: `{ chip }` when `p` is the selected port, else
+ * nothing (the Device view shows the selected port; a board used for one command only must not
+ * appear under it).
+ */
+export function chipPatch(ctx: FlowContext, p: SelectedPort, info: ChipInfo): { chip?: ChipView } {
+  return ctx.state.port?.path === p.path ? { chip: chipView(info, p.virtual) } : {};
 }
 
 export async function selectPort(ctx: FlowContext): Promise<void> {
-  const port = await pickBoard(ctx, 'Pycom: Select Port', false);
+  const port = await pickBoard(ctx, 'Pycom: Select Port', false, true);
   if (!port) return;
   // Only trusted workspaces may store the port: an untrusted one must not choose which board gets flashed.
   const target = vscode.workspace.isTrusted && vscode.workspace.workspaceFolders?.length ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;

@@ -54,28 +54,37 @@ export function snapshotFromWords(words: EfuseWords, source: string): EfuseSnaps
 }
 
 /**
- * The inspector's view of a Burn Keys plan: today's values with an "after burn" column, the
- * BLOCK0 words before and after, key blocks named by the fingerprint of the key they will
- * hold (the plan itself never carries key bytes), and the list of what cannot be undone.
+ * The inspector's view of a Burn Keys plan: today's values with an "after burn" column (BLOCK0
+ * fields decoded from the words the plan leaves, in the same text as a read shows them), the
+ * BLOCK0 words before and after, key blocks named by the fingerprint of the key they will hold
+ * (the plan itself never carries key bytes), and what cannot be undone: one point per step, the
+ * protections it brings nested under it.
  */
 export function planSnapshot(words: EfuseWords, source: string, plan: BurnPlan): EfuseSnapshot {
   const s = snapshotFromWords(words, source);
   const pending = pendingSteps(plan);
-  const after = new Map<string, string>();
-  for (const step of pending) for (const f of step.fields) after.set(f.name, f.to);
+  const to = new Map<string, string>();
+  for (const step of pending) for (const f of step.fields) to.set(f.name, f.to);
+  // eFuse bits only go from 0 to 1: the words after the burn are today's with every planned bit set.
   const block0 = [...(words[0] ?? [])];
-  for (const step of pending) for (const r of step.registers) if (r.block === 0 && r.after !== undefined) block0[r.word] = r.after;
+  for (const step of pending) for (const r of step.registers) if (r.block === 0 && r.after !== undefined) block0[r.word] = ((block0[r.word] ?? 0) | r.after) >>> 0;
+  const afterRead = new Map(snapshotFromWords(words.map((w, b) => (b === 0 ? block0 : [...w])), source).fields.map((f) => [f.name, f.value]));
   const keyAfter = new Map<number, string>();
   for (const step of pending) if (step.keyFingerprint && step.block !== 0) keyAfter.set(step.block, `key block, will hold key ${step.keyFingerprint}`);
+  const afterValue = (f: EfuseFieldView): string => {
+    if (f.block === 0) return afterRead.get(f.name) ?? f.value;
+    const planned = to.get(f.name);
+    return planned === undefined ? f.value : /^key /.test(planned) ? `will hold ${planned}` : planned;
+  };
   return {
     ...s,
-    fields: s.fields.map((f) => (after.has(f.name) ? { ...f, after: after.get(f.name)! } : { ...f, after: f.value })),
+    fields: s.fields.map((f) => ({ ...f, after: afterValue(f) })),
     blocks: s.blocks.map((b) => ({ ...b, afterHex: b.block === 0 ? block0.map((x) => (x >>> 0).toString(16).padStart(8, '0')).join(' ') : keyAfter.get(b.block) ?? b.hex })),
     plan: {
       title: `Burn Keys on ${plan.mac} (revision ${plan.revision}, coding scheme ${plan.codingScheme})`,
       mac: plan.mac,
-      // One line per step, then one per protection it brings (each hardening fuse: what it closes and costs).
-      irreversible: pending.flatMap((st) => [`${st.title} — ${st.effect}`, ...st.protections.map((p) => `then ${p}`)]),
+      // One point per step; the protections it brings (each hardening fuse: what it closes and costs) under it.
+      irreversible: pending.map((st) => ({ text: `${st.title} — ${st.effect}`, sub: [...st.protections] })),
       details: renderPlan(plan),
     },
   };

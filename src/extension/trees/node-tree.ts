@@ -37,7 +37,9 @@ export class NodeTreeProvider implements vscode.TreeDataProvider<UiNode>, vscode
     const item = new vscode.TreeItem(n.label, state);
     item.id = n.id;
     if (n.description !== undefined) item.description = n.description;
-    if (n.tooltip !== undefined) item.tooltip = n.tooltip;
+    // A sidebar cuts long descriptions off: without a tooltip of its own, a row's tooltip is its whole text.
+    const tooltip = n.tooltip ?? (n.description ? `${n.label}: ${n.description}` : undefined);
+    if (tooltip !== undefined) item.tooltip = tooltip;
     if (n.icon) item.iconPath = new vscode.ThemeIcon(n.icon, n.color ? new vscode.ThemeColor(n.color) : undefined);
     if (n.contextValue) item.contextValue = n.contextValue;
     if (n.command) item.command = n.command;

@@ -57,6 +57,10 @@ export const user = {
   cancelProgress: false,
   /** A message with buttons (a modal question): the button to press, undefined = Escape/Cancel. */
   button: (_text: string, _buttons: readonly string[]): string | undefined => undefined,
+  /** Every quick pick shown: its title, placeholder and items in the order offered. */
+  picks: [] as { title?: string; placeHolder?: string; items: readonly { label: string; description?: string }[] }[],
+  /** The save dialog: gets its options, returns the path chosen (undefined = Escape). */
+  save: (_o: { title?: string; defaultUri?: MockUri }): string | undefined => undefined,
 };
 const message = (level: 'info' | 'warning' | 'error') => async (text: string, ...rest: unknown[]): Promise<string | undefined> => {
   user.shown.push({ level, text });
@@ -74,7 +78,12 @@ export const window = {
     panelSerializers.set(viewType, s);
     return { dispose: () => panelSerializers.delete(viewType) };
   },
-  showQuickPick: async (items: readonly { label: string }[], o?: { title?: string }) => { user.asked.push(`pick: ${o?.title ?? ''}`); return user.pick(items); },
+  showQuickPick: async (items: readonly { label: string }[], o?: { title?: string; placeHolder?: string }) => {
+    user.asked.push(`pick: ${o?.title ?? ''}`);
+    user.picks.push({ ...(o?.title !== undefined ? { title: o.title } : {}), ...(o?.placeHolder !== undefined ? { placeHolder: o.placeHolder } : {}), items });
+    return user.pick(items);
+  },
+  showSaveDialog: async (o: { title?: string; defaultUri?: MockUri }) => { user.asked.push(`save: ${o.title ?? ''}`); const f = user.save(o); return f === undefined ? undefined : uri(f); },
   showInputBox: async (o: { title?: string; validateInput?: (v: string) => string | undefined }) => { user.asked.push(`type: ${o.title ?? ''}`); return user.type(o); },
   showInformationMessage: message('info'),
   showWarningMessage: message('warning'),
