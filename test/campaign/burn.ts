@@ -7,7 +7,7 @@ import { burnKeys } from '../../src/core/workflows/burn-keys';
 import { scriptedUi } from '../../src/core/workflows/ui-port';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import type { CodingSchemeOption } from '../../src/core/virtual/profiles';
-import { describeFault, openBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
+import { describeFault, withCampaignBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
 import { count, emptyCounters, settle, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
 import { Prng } from './prng';
 
@@ -70,11 +70,10 @@ function newBoard(o: BurnCampaignOptions): VirtualEsp32 {
  * (the user picks the campaign's profile and types the MAC shown).
  */
 async function burnOnce(dev: VirtualEsp32, auditFile: string, o: BurnCampaignOptions, fault?: FaultSpec): Promise<{ toDevice: number; toHost: number }> {
-  const board = await openBoard(dev, o, fault);
-  try {
-    const store = new KeyStore(path.dirname(auditFile));
-    if (path.basename(auditFile) !== path.basename(store.auditPath)) throw new Error(`the campaign's audit file must be named ${path.basename(store.auditPath)}`);
-    const r = await burnKeys({ transport: board.conn.transport, conn: board.conn, chip: board.info }, {
+  const store = new KeyStore(path.dirname(auditFile));
+  if (path.basename(auditFile) !== path.basename(store.auditPath)) throw new Error(`the campaign's audit file must be named ${path.basename(store.auditPath)}`);
+  const { counts } = await withCampaignBoard(dev, o, fault, async (board) => {
+    const r = await burnKeys(board, {
       store,
       keys: () => ({ flashKey: o.flashKey, secureBootKey: o.secureBootKey }),
       hardening: o.hardening ?? false,
@@ -82,10 +81,8 @@ async function burnOnce(dev: VirtualEsp32, auditFile: string, o: BurnCampaignOpt
       showPlan: () => undefined,
     }, scriptedUi());
     if (r.kind === 'cancelled') throw new Error(r.message);
-    return { ...board.counts };
-  } finally {
-    await board.close();
-  }
+  });
+  return counts;
 }
 
 type Attempt = { ok: true } | { ok: false; error: unknown };

@@ -14,7 +14,7 @@ import { scriptedUi } from '../../src/core/workflows/ui-port';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import type { CodingSchemeOption } from '../../src/core/virtual/profiles';
-import { describeFault, openBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
+import { describeFault, withCampaignBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
 import { count, emptyCounters, settle, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
 import { Prng } from './prng';
 
@@ -98,12 +98,11 @@ function md5(b: Uint8Array): string {
 }
 
 async function flashOnce(rig: Rig, o: FlashCampaignOptions, scenario: FlashScenario, fault?: FaultSpec): Promise<{ toDevice: number; toHost: number }> {
-  const board = await openBoard(rig.dev, o, fault);
   const plan = scenario === 'full' ? o.full : o.next;
-  try {
-    const byAddress = new Map(plan.regions.map((r) => [r.address, r]));
+  const byAddress = new Map(plan.regions.map((r) => [r.address, r]));
+  const { counts } = await withCampaignBoard(rig.dev, o, fault, (board) =>
     // The flash workflow the CLI and the editor run (key evidence, boot prediction, checks, writes).
-    await flash({ transport: board.conn.transport, conn: board.conn, chip: board.info }, {
+    flash(board, {
       store: rig.store,
       plan: () => plan,
       bootLog: false,
@@ -115,11 +114,8 @@ async function flashOnce(rig: Rig, o: FlashCampaignOptions, scenario: FlashScena
         const got = md5(rig.dev.flash.read(r.address, r.data.length));
         if (want !== got) rig.md5Problems.push(`${path.basename(r.file)} @ 0x${r.address.toString(16)} reported done, flash MD5 ${got} != ${want}`);
       },
-    }, scriptedUi());
-    return { ...board.counts };
-  } finally {
-    await board.close();
-  }
+    }, scriptedUi()));
+  return counts;
 }
 
 type Attempt = { ok: true } | { ok: false; error: unknown };

@@ -1,9 +1,9 @@
-import { connect, type Connection } from '../../src/core/connect/connect';
-import { identify, type ChipInfo } from '../../src/core/chip/identify';
+import { withBoard, type BoardSession } from '../../src/core/workflows/board';
+import { scriptedUi } from '../../src/core/workflows/ui-port';
 import type { Clock } from '../../src/core/loader/clock';
 import { DEFAULT_TIMEOUT_MS } from '../../src/core/loader/timeouts';
 import { createMemoryPair } from '../../src/core/transport/memory';
-import type { DeviceEndpoint, Transport } from '../../src/core/transport/transport';
+import type { DeviceEndpoint } from '../../src/core/transport/transport';
 import type { VirtualEsp32 } from '../../src/core/virtual/device';
 import type { Direction, StepKind } from '../../src/core/virtual/faults';
 import type { Prng } from './prng';
@@ -76,20 +76,14 @@ export function pickFault(rng: Prng, t: Traffic, o: Pick<LinkOptions, 'timeScale
   }
 }
 
-export interface OpenBoard {
-  conn: Connection;
-  info: ChipInfo;
-  host: Transport;
-  counts: { toDevice: number; toHost: number };
-  close(): Promise<void>;
-}
-
 /**
- * Opens a fresh link to the board as a new CLI run does: reset into download mode (the board's
- * reset, which also restores power after a power loss), connect at 115200, switch baud, identify.
- * The fault is armed before the reset, so it can hit any byte of the run.
+ * Runs `fn` on a fresh link to the board as a new CLI run does, through the product's own
+ * withBoard (reset into download mode by the board's reset, which also restores power after a
+ * power loss; connect at 115200; switch baud; identify; always release). The fault is armed
+ * before the reset, so it can hit any byte of the run. Returns `fn`'s result and the bytes each
+ * way.
  */
-export async function openBoard(dev: VirtualEsp32, o: LinkOptions, fault?: FaultSpec): Promise<OpenBoard> {
+export async function withCampaignBoard<T>(dev: VirtualEsp32, o: LinkOptions, fault: FaultSpec | undefined, fn: (board: BoardSession) => Promise<T>): Promise<{ result: T; counts: { toDevice: number; toHost: number } }> {
   const { host, device } = createMemoryPair('memory:campaign');
   const counts = { toDevice: 0, toHost: 0 };
   const closeAt = fault?.kind === 'port-closed' ? fault.atByte! : -1;
@@ -116,25 +110,8 @@ export async function openBoard(dev: VirtualEsp32, o: LinkOptions, fault?: Fault
     const action = fault.kind === 'byte-dropped' ? 'drop' : fault.kind === 'byte-corrupted' ? 'corrupt' : 'delay';
     dev.faults.addByteFault({ direction: fault.direction, action, atByte: fault.atByte, ...(fault.xor ? { xor: fault.xor } : {}), ...(fault.delayMs ? { delayMs: fault.delayMs } : {}) });
   }
-  await host.open();
-  try {
-    const conn = await connect(host, { reset: 'none', baud: o.baud, clock: o.clock, syncTimeoutMs: o.syncTimeoutMs });
-    try {
-      const info = await identify(conn);
-      return { conn, info, host, counts, close: () => closeBoard(conn, host) };
-    } catch (e) {
-      conn.loader.dispose();
-      throw e;
-    }
-  } catch (e) {
-    await host.close().catch(() => undefined);
-    throw e;
-  }
-}
-
-async function closeBoard(conn: Connection, host: Transport): Promise<void> {
-  conn.loader.dispose();
-  await host.close().catch(() => undefined);
+  const result = await withBoard({ port: host.url, transport: host, reset: 'none', baud: o.baud, clock: o.clock, syncTimeoutMs: o.syncTimeoutMs }, scriptedUi(), fn);
+  return { result, counts: { ...counts } };
 }
 
 /** Counts what a run did so faults can be drawn over it (after a fault-free run). */

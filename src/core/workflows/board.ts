@@ -18,6 +18,9 @@ export interface BoardTarget {
   opened?: boolean;
   board?: ConnectOptions['board'];
   trace?: ConnectOptions['trace'];
+  /** Test seams (the fault campaigns' scaled clock and sync timeout); the front ends leave them out. */
+  clock?: ConnectOptions['clock'];
+  syncTimeoutMs?: ConnectOptions['syncTimeoutMs'];
 }
 
 /** A board in download mode with its ROM loader answering, identified. */
@@ -42,6 +45,7 @@ export async function withBoard<T>(target: BoardTarget, ui: Pick<UiPort, 'info' 
     const conn = await connect(transport, {
       reset: target.reset, baud: target.baud, log: (l) => ui.info(l),
       ...(target.board ? { board: target.board } : {}), ...(target.trace ? { trace: target.trace } : {}),
+      ...(target.clock ? { clock: target.clock } : {}), ...(target.syncTimeoutMs !== undefined ? { syncTimeoutMs: target.syncTimeoutMs } : {}),
     });
     try {
       return await fn({ transport, conn, chip: await identify(conn) });
