@@ -234,7 +234,7 @@ describe('Burn Keys on a board burned elsewhere (--keys-burned-elsewhere, issue 
     const a = new AuditLog(path.join(path.dirname(s.audit.file), 'a', 'audit.jsonl'));
     let programmed = 0;
     const planA = planBurnKeys(await readEfuses(s.access), input(s, { history: [] }));
-    const protectWords = pendingSteps(planA).slice(0, 3).reduce((n, st) => n + st.registers.filter((x) => x.bitsSet > 0).length, 0);
+    const protectWords = pendingSteps(planA).slice(0, 3).reduce((n, st) => n + st.registers.filter((x) => x.block !== 0 || x.bitsSet! > 0).length, 0);
     s.ctl.onProgramWord = () => {
       if (++programmed > protectWords) throw new Error('cable pulled');
     };

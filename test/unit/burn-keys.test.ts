@@ -274,3 +274,15 @@ function setBlock0(s: ReturnType<typeof setup>, name: string, value: number): vo
   raw[0] = raw[0]!.map((x, i) => (x | w[i]!) >>> 0);
   s.ctl.setRaw(raw);
 }
+
+describe('Burn Keys plan: nothing about the key but its fingerprint', () => {
+  it('key-block words carry no count of bits set, in the plan, its text or the audit record', () => {
+    const plan = planBurnKeys({ words: freshRaw(), decStatus: 0 }, { target: { chip: 'ESP32', revision: 1, mac: MAC }, flashKey: key(32, 7), secureBootKey: key(32, 8), hardening: false, history: [] });
+    const keyRegs = plan.steps.flatMap((s) => s.registers).filter((r) => r.block !== 0);
+    assert.ok(keyRegs.length >= 8);
+    assert.ok(keyRegs.every((r) => r.bitsSet === undefined), 'no popcount of a key word');
+    assert.ok(!/key bits/.test(renderPlan(plan)));
+    assert.match(renderPlan(plan), /a key word \(its bits are not shown\)/);
+    assert.ok(!/"bitsSet":\d+,?[^}]*"block":[12]|"block":[12][^}]*"bitsSet"/.test(JSON.stringify(plan)));
+  });
+});

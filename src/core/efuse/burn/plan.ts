@@ -16,8 +16,12 @@ export interface RegisterChange {
   /** For BLOCK0: the word before and after. Omitted for key blocks (secret). */
   before?: number;
   after?: number;
-  /** Number of bits this step sets in the word. */
-  bitsSet: number;
+  /**
+   * Number of bits this step sets in the word: BLOCK0 only. Omitted for key blocks: how many bits
+   * a key word has set is itself something about the key, so neither the plan nor the audit log
+   * says it.
+   */
+  bitsSet?: number;
 }
 
 export interface FieldChange {
@@ -106,7 +110,7 @@ export function block0Changes(current: readonly number[], setWords: readonly num
 
 /** Register changes for a key block: which words change and how many bits, never the values. */
 export function keyBlockChanges(block: EfuseBlock, program: readonly number[]): RegisterChange[] {
-  return program.map((w, word) => ({ block, word, address: wdataAddr(block, word), bitsSet: popcount32(w) })).filter((c) => c.bitsSet > 0);
+  return program.flatMap((w, word) => (w >>> 0 !== 0 ? [{ block, word, address: wdataAddr(block, word) }] : []));
 }
 
 export function popcount32(v: number): number {
@@ -138,7 +142,7 @@ export function renderPlan(plan: BurnPlan): string {
     if (s.status === 'pending') {
       for (const r of s.registers) {
         const reg = `BLOCK${r.block} word ${r.word} (WDATA ${hex8(r.address)})`;
-        lines.push(r.before !== undefined ? `   ${reg}: ${hex8(r.before)} -> ${hex8(r.after!)} (${r.bitsSet} bit${r.bitsSet === 1 ? '' : 's'} 0->1)` : `   ${reg}: ${r.bitsSet} key bits 0->1`);
+        lines.push(r.before !== undefined ? `   ${reg}: ${hex8(r.before)} -> ${hex8(r.after!)} (${r.bitsSet} bit${r.bitsSet === 1 ? '' : 's'} 0->1)` : `   ${reg}: a key word (its bits are not shown)`);
       }
     }
     for (const p of s.protections) lines.push(`   then: ${p}`);
