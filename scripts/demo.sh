@@ -29,5 +29,7 @@ cmp -n "$(stat -c %s app.signed.bin)" app.dec.bin app.signed.bin && echo "decryp
 step image-info "$samples/bootloader_a.bin"
 printf '\nFiles to flash (each encrypted for its own address):\n'
 ls -l bootloader-reflash-digest.enc.bin partitions.enc.bin app.enc.bin
-echo "Keys (fingerprints only):"
+echo "Key files (0600; their fingerprints were printed when they were made):"
 ls -l secure/ && $cli --help >/dev/null
+echo
+echo "Everything, keys included, is in $work: delete it when you are done (rm -r $work)."

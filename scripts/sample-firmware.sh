@@ -31,11 +31,13 @@ Sample firmware in $dir (keys go to $dir/secure, ignored by the .gitignore there
 Rehearse the whole path on a virtual GPy (pycom-secure is node $REPO/bin/pycom-secure.js):
 
   cd $dir
-  pycom-secure sim serve --port 0 --state board.json &      # prints: listening on 127.0.0.1:PORT
+  pycom-secure sim serve --port 0 --state .pycom/board.json &   # prints: listening on 127.0.0.1:PORT (the state file is the board: it holds its eFuses, keys included)
   pycom-secure generate-signing-key secure/secure_boot_signing_key.pem
   pycom-secure generate-flash-encryption-key secure/flash_encryption_key.bin
   pycom-secure efuse burn-keys --port socket://127.0.0.1:PORT --flash-key secure/flash_encryption_key.bin --signing-key secure/secure_boot_signing_key.pem
   PATH=$dir/firmware/toolchain/bin:\$PATH IDF_PATH=$dir/firmware/esp-idf pycom-secure build --board GPY --project $fw
   pycom-secure flash --port socket://127.0.0.1:PORT --build $fw/build/GPY/release
   pycom-secure predict-boot --port socket://127.0.0.1:PORT
+  pycom-secure monitor --port socket://127.0.0.1:PORT
+  pycom-secure ota-image --board GPY --build $fw/build/GPY/release --port socket://127.0.0.1:PORT --output gpy-ota.bin
 TXT

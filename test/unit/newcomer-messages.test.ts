@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { cli } from './helpers/cli';
 import { describePort } from '../../src/core/transport/ports';
 import { VirtualBoards } from '../../src/extension/virtual-boards';
+import { VirtualEsp32 } from '../../src/core/virtual/device';
+import { startSimServer } from '../../src/core/virtual/tcp-server';
 
 
 describe('what a newcomer reads', () => {
@@ -73,6 +75,23 @@ describe('generating keys into a folder that does not exist yet (the README\'s r
       assert.deepEqual(fs.readdirSync(dir).sort(), ['other', 'plain', 'secure']);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('download mode on a served virtual board', () => {
+  it('enter-download and exit-download say what is true for a socket:// board, not to move wires', async () => {
+    const server = await startSimServer(new VirtualEsp32({ profile: 'GPY', seed: 'dl-msg' }), { port: 0 });
+    try {
+      const enter = await cli(['device', 'enter-download', '--port', `socket://127.0.0.1:${server.port}`]);
+      assert.equal(enter.code, 0, enter.err);
+      assert.match(enter.out, /reset into download mode whenever a client connects: nothing to do\./);
+      const exit = await cli(['device', 'exit-download', '--port', `socket://127.0.0.1:${server.port}`]);
+      assert.equal(exit.code, 0, exit.err);
+      assert.match(exit.out, /has no reset lines: `pycom-secure monitor --port` starts its firmware/);
+      assert.ok(!/P2|wire/.test(enter.out + exit.out));
+    } finally {
+      await server.close();
     }
   });
 });

@@ -29,6 +29,16 @@ describe('sim CLI', () => {
     assert.equal(dev.efuse.codingScheme, 1);
   });
 
+  it('every new board has its own MAC unless --seed asks for the same one (burn records name MACs)', async () => {
+    const macOf = async (argv: string[]): Promise<string> => {
+      const o = io();
+      assert.equal(await runCli(['sim', 'reset-state', '--state', path.join(dir, `${Math.random()}.json`), ...argv], o), 0);
+      return /MAC ([0-9a-f:]{17})/.exec(o.outLines.join('\n'))![1]!;
+    };
+    assert.notEqual(await macOf([]), await macOf([]));
+    assert.equal(await macOf(['--seed', 'same']), await macOf(['--seed', 'same']));
+  });
+
   it('refuses bad options with one sentence', async () => {
     const o = io();
     assert.equal(await runCli(['sim', 'reset-state', '--state', path.join(dir, 'x.json'), '--profile', 'NOPE'], o), 2);

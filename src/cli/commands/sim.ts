@@ -1,7 +1,17 @@
 import * as fs from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
 import { bootPredictorForVirtual, loadStateFile, moduleIds, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
+
+/**
+ * The seed a new virtual board's MAC comes from: --seed, or a random one, so every new board has
+ * its own MAC as real boards do (a key store's burn record names a MAC: two boards sharing one
+ * would vouch for each other). The MAC then lives in the state file.
+ */
+function boardSeed(args: Args): string {
+  return args.opt('seed') ?? `sim-${randomUUID()}`;
+}
 
 function codingScheme(args: Args): CodingSchemeOption {
   const v = args.opt('coding-scheme') ?? 'none';
@@ -31,7 +41,7 @@ function openBoard(args: Args): VirtualEsp32 {
     }
     return dev;
   }
-  const dev = new VirtualEsp32({ profile: prof ?? 'GPY', codingScheme: codingScheme(args), timing, seed: args.opt('seed'), bootPredictor });
+  const dev = new VirtualEsp32({ profile: prof ?? 'GPY', codingScheme: codingScheme(args), timing, seed: boardSeed(args), bootPredictor });
   if (state) saveStateFile(state, dev);
   return dev;
 }
@@ -91,7 +101,7 @@ const resetState: CliCommand = {
   run(args, io) {
     args.maxPositionals(0);
     const state = args.need('state');
-    const dev = new VirtualEsp32({ profile: profile(args) ?? 'GPY', codingScheme: codingScheme(args), seed: args.opt('seed') });
+    const dev = new VirtualEsp32({ profile: profile(args) ?? 'GPY', codingScheme: codingScheme(args), seed: boardSeed(args) });
     saveStateFile(state, dev);
     const mac = [...dev.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
     io.out(`fresh ${dev.module.title} board (MAC ${mac}, ${dev.flash.size / 1048576} MB flash) written to ${state}`);

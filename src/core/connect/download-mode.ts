@@ -11,6 +11,13 @@ export interface DownloadModeResult {
   message: string;
 }
 
+/** A board behind `pycom-secure sim serve` (socket://) has no wires to move. */
+function isServed(t: Transport): boolean {
+  return /^socket:\/\//i.test(t.url);
+}
+const SERVED_ENTER = 'A board served over TCP (pycom-secure sim serve) is reset into download mode whenever a client connects: nothing to do.';
+const SERVED_EXIT = 'A board served over TCP has no reset lines: `pycom-secure monitor --port` starts its firmware (the ROM loader is told to run it) and shows what it prints.';
+
 /** Puts the chip into download mode and leaves it there (for other tools, or a later connect). */
 export async function enterDownloadMode(t: Transport, mode: ResetMode, board: UsbBoard | undefined, clock: Clock = realClock): Promise<DownloadModeResult> {
   const strategy = chooseStrategy(mode, board, t.capabilities, t.url);
@@ -23,7 +30,7 @@ export async function enterDownloadMode(t: Transport, mode: ResetMode, board: Us
       await runReset(t, classicReset(50), clock);
       return { strategy, message: 'Reset with GPIO0 low: the chip should now be in download mode.' };
     case 'none':
-      return { strategy, message: NONE_INSTRUCTIONS };
+      return { strategy, message: isServed(t) ? SERVED_ENTER : NONE_INSTRUCTIONS };
   }
 }
 
@@ -39,6 +46,6 @@ export async function exitDownloadMode(t: Transport, mode: ResetMode, board: Usb
       await runReset(t, hardReset(), clock);
       return { strategy, message: 'Hard reset via RTS: the chip is running its firmware.' };
     case 'none':
-      return { strategy, message: 'Remove the wire between P2 (GPIO0) and GND, then press the reset button to run the firmware.' };
+      return { strategy, message: isServed(t) ? SERVED_EXIT : 'Remove the wire between P2 (GPIO0) and GND, then press the reset button to run the firmware.' };
   }
 }
