@@ -48,3 +48,34 @@ describe('sim CLI', () => {
     assert.match(p.errLines.join('\n'), /--coding-scheme must be none or 3\/4/);
   });
 });
+
+describe('sim serve: one process per state file', () => {
+  it('a second sim serve on the same state file is refused while the first runs, and the lock goes with it', async function () {
+    this.timeout(30_000);
+    const { spawn } = await import('node:child_process');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simlock-'));
+    const state = path.join(dir, 's.json');
+    const bin = path.join(__dirname, '..', '..', 'bin', 'pycom-secure.js');
+    const first = spawn(process.execPath, [bin, 'sim', 'serve', '--port', '0', '--state', state, '--seed', 'lock'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        first.stdout.on('data', (d: Buffer) => { if (/listening on/.test(d.toString())) resolve(); });
+        first.on('exit', (c) => reject(new Error(`sim serve exited with ${c}`)));
+      });
+      const o = io();
+      assert.equal(await runCli(['sim', 'serve', '--port', '0', '--state', state], o), 2);
+      assert.match(o.errLines.join('\n'), new RegExp(`the state file .*s\\.json is in use by another sim serve \\(process ${first.pid}\\); stop that one first, or give this board another --state file\\.`));
+    } finally {
+      first.kill('SIGINT');
+      await new Promise((r) => first.once('exit', r));
+    }
+    assert.equal(fs.existsSync(`${state}.lock`), false, 'the lock is released on exit');
+    // A lock left by a process that is gone is taken over.
+    fs.writeFileSync(`${state}.lock`, '999999');
+    const again = spawn(process.execPath, [bin, 'sim', 'serve', '--port', '0', '--state', state], { stdio: ['ignore', 'pipe', 'pipe'] });
+    await new Promise<void>((resolve) => again.stdout.on('data', (d: Buffer) => { if (/listening on/.test(d.toString())) resolve(); }));
+    again.kill('SIGINT');
+    await new Promise((r) => again.once('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { CliCommand } from '../command';
+import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
 import { bootPredictorForVirtual, loadStateFile, moduleIds, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
 
@@ -62,34 +63,73 @@ const serve: CliCommand = {
     args.maxPositionals(0);
     const port = args.int('port', 0);
     if (port < 0 || port > 65535) throw new UserError('E_USAGE', `${args.command}: --port must be 0..65535.`);
-    const dev = openBoard(args);
     const state = args.opt('state');
-    const save = (): void => {
-      if (state) saveStateFile(state, dev);
-    };
-    let server;
+    // One board, one process: a second server on the same state file would save over the first's burns.
+    const unlock = state ? lockStateFile(state) : () => undefined;
     try {
-      server = await startSimServer(dev, { port, onDisconnect: save });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') throw new UserError('E_PORT_IN_USE', `${args.command}: port ${port} is already in use; choose another with --port, or 0 for a free one.`);
-      throw e;
+      return await serveBoard(args, io, port, state);
+    } finally {
+      unlock();
     }
-    io.out(`listening on ${server.host}:${server.port}`);
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    });
-    await server.close();
-    save();
-    return 0;
   },
 };
+
+async function serveBoard(args: Args, io: CliIo, port: number, state: string | undefined): Promise<number> {
+  const dev = openBoard(args);
+  const save = (): void => {
+    if (state) saveStateFile(state, dev);
+  };
+  let server;
+  try {
+    server = await startSimServer(dev, { port, onDisconnect: save });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new UserError('E_PORT_IN_USE', `${args.command}: port ${port} is already in use; choose another with --port, or 0 for a free one.`);
+    throw e;
+  }
+  io.out(`listening on ${server.host}:${server.port}`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  await server.close();
+  save();
+  return 0;
+}
+
+/**
+ * Takes `STATE.lock` (O_EXCL, holding this process's pid) for as long as this server runs; a lock
+ * whose process is gone is taken over. Returns the release function.
+ * Errors: E_STATE_IN_USE when another live process holds it.
+ */
+function lockStateFile(state: string): () => void {
+  const lock = `${path.resolve(state)}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = fs.openSync(lock, 'wx', 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      return () => fs.rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number(fs.readFileSync(lock, 'utf8').trim());
+      let alive = false;
+      try {
+        alive = Number.isInteger(pid) && pid > 0 && process.kill(pid, 0);
+      } catch {
+        alive = false;
+      }
+      if (alive) throw new UserError('E_STATE_IN_USE', `sim serve: the state file ${state} is in use by another sim serve (process ${pid}); stop that one first, or give this board another --state file.`);
+      fs.rmSync(lock, { force: true });
+    }
+  }
+  throw new UserError('E_STATE_IN_USE', `sim serve: the lock ${lock} could not be taken; remove it if no sim serve is running.`);
+}
 
 const resetState: CliCommand = {
   name: 'sim reset-state',
