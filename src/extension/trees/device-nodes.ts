@@ -39,28 +39,13 @@ function chipRows(c: ChipView): UiNode[] {
   const when = readTime(c.readAt);
   const left = `${fe.plaintextFlashesLeft} plaintext reflash${fe.plaintextFlashesLeft === 1 ? '' : 'es'} left`;
   const keys = keysRow(c);
-  return [
-    {
-      id: 'device/read', label: `Read ${when}`, ...(c.restored ? { description: 'saved reading' } : {}),
-      tooltip: c.restored
-        ? `The last reading of this port, made ${new Date(c.readAt).toLocaleString()} and kept across a window reload; the board may have changed since. Click to read it again.`
-        : `Read from the board ${new Date(c.readAt).toLocaleString()}. Click to read it again.`,
-      icon: c.restored ? 'history' : 'clock', command: { command: 'pycom.readEfuses', title: 'Read eFuses' },
-    },
-    // The revision has a row of its own: the chip row keeps the part name short.
-    { id: 'device/chip', label: 'Chip', description: c.description.replace(/\s*\(revision [^)]*\)$/, ''), tooltip: c.description, icon: 'circuit-board' },
-    { id: 'device/revision', label: 'Revision', description: c.revision, icon: 'versions' },
-    { id: 'device/mac', label: 'MAC', description: c.mac, icon: 'symbol-key' },
-    { id: 'device/flash', label: 'Flash size', description: c.flashSize, tooltip: `${c.flashSize} flash, ${c.crystalMhz} MHz crystal`, icon: 'database' },
+  // Security first (what a user needs before burning or flashing), then identity; the time of the
+  // reading last, or first when it is a saved reading from before a reload (the board may have changed).
+  const rows: UiNode[] = [
     {
       id: 'device/encryption', label: 'Flash encryption', description: fe.enabled ? 'on' : 'off',
       tooltip: `Flash encryption ${fe.enabled ? 'on' : 'off'}; ${left}\nFLASH_CRYPT_CNT = ${fe.cryptCnt}; FLASH_CRYPT_CONFIG = ${fe.config}`,
       icon: fe.enabled ? 'lock' : 'unlock', ...(fe.enabled ? { color: 'testing.iconPassed' } : {}),
-    },
-    {
-      id: 'device/reflashes', label: 'Plaintext reflashes', description: `${fe.plaintextFlashesLeft} left`,
-      tooltip: `${left}: each time flash encryption is turned off and on again uses one (FLASH_CRYPT_CNT = ${fe.cryptCnt})`,
-      icon: fe.plaintextFlashesLeft === 0 ? 'warning' : 'sync',
     },
     { id: 'device/secureboot', label: 'Secure boot v1', description: sb.v1Enabled ? 'on' : 'off', icon: sb.v1Enabled ? 'shield' : 'circle-large-outline', ...(sb.v1Enabled ? { color: 'testing.iconPassed' } : {}) },
     {
@@ -72,7 +57,25 @@ function chipRows(c: ChipView): UiNode[] {
         { id: 'device/keys/blk2', label: 'Secure boot key (BLOCK2)', description: keyText(c.security.keys.secureBoot), icon: c.security.keys.secureBoot === 'protected' ? 'lock' : 'unlock' },
       ],
     },
+    { id: 'device/mac', label: 'MAC', description: c.mac, icon: 'symbol-key' },
+    // The revision has a row of its own: the chip row keeps the part name short.
+    { id: 'device/chip', label: 'Chip', description: c.description.replace(/\s*\(revision [^)]*\)$/, ''), tooltip: c.description, icon: 'circuit-board' },
+    { id: 'device/revision', label: 'Revision', description: c.revision, icon: 'versions' },
+    { id: 'device/flash', label: 'Flash size', description: c.flashSize, tooltip: `${c.flashSize} flash, ${c.crystalMhz} MHz crystal`, icon: 'database' },
+    {
+      id: 'device/reflashes', label: 'Plaintext reflashes', description: `${fe.plaintextFlashesLeft} left`,
+      tooltip: `${left}: each time flash encryption is turned off and on again uses one (FLASH_CRYPT_CNT = ${fe.cryptCnt})`,
+      icon: fe.plaintextFlashesLeft === 0 ? 'warning' : 'sync',
+    },
+    {
+      id: 'device/read', label: `Read ${when}`, ...(c.restored ? { description: 'saved reading' } : {}),
+      tooltip: c.restored
+        ? `The last reading of this port, made ${new Date(c.readAt).toLocaleString()} and kept across a window reload; the board may have changed since. Click to read it again.`
+        : `Read from the board ${new Date(c.readAt).toLocaleString()}. Click to read it again.`,
+      icon: c.restored ? 'history' : 'clock', command: { command: 'pycom.readEfuses', title: 'Read eFuses' },
+    },
   ];
+  return c.restored ? [rows[rows.length - 1]!, ...rows.slice(0, -1)] : rows;
 }
 
 /** A port as short as it can be said in a description: a served board's host:port, a serial device's name. */
