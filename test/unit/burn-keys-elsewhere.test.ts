@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
+import { freshRaw } from './burn-keys.test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EfuseController } from '../../src/core/virtual/efuse-controller';
-import { emptyWords, field, fieldWords, macBytesToValue, macCrc8, withField, type EfuseWords } from '../../src/core/efuse/fields';
+import { field, fieldWords, type EfuseWords } from '../../src/core/efuse/fields';
 import { directAccess } from '../../src/core/efuse/controller-access';
 import { readEfuses } from '../../src/core/efuse/access';
 import { decodeEfuses } from '../../src/core/efuse/decode';
@@ -27,14 +28,9 @@ import { factoryMacBytes } from '../../src/core/efuse/fields';
  */
 const MAC = '24:0a:c4:65:43:21';
 
+/** A factory-fresh revision-1 chip with this file's MAC (the Burn Keys tests' board). */
 function fresh(coding: 0 | 1): EfuseWords {
-  const bytes = Buffer.from(MAC.replace(/:/g, ''), 'hex');
-  let w = emptyWords();
-  w = withField(w, field('MAC'), macBytesToValue(bytes));
-  w = withField(w, field('MAC_CRC'), macCrc8(bytes));
-  w = withField(w, field('CHIP_VER_REV1'), 1);
-  if (coding) w = withField(w, field('CODING_SCHEME'), coding);
-  return w;
+  return freshRaw(coding, MAC);
 }
 
 function key(len: number, seed: number): Uint8Array {
