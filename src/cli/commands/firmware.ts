@@ -5,7 +5,6 @@ import { withBoard, withPort } from '../board-session';
 import { terminalUi } from '../terminal-ui';
 import type { CliCommand, CliIo } from '../command';
 import { parseIntArg, type Args } from '../args';
-import * as fs from 'node:fs';
 
 function store(args: Args): KeyStore {
   return new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
@@ -86,7 +85,8 @@ const flash: CliCommand = {
     const ks = store(args);
     if (!port) {
       if (!args.flag('dry-run')) throw new UserError('E_USAGE', 'flash: --port is required (only --dry-run checks a plan without a board).');
-      const key = fs.existsSync(ks.sharedFlashKeyPath) ? readHardwareKeyFile(ks.sharedFlashKeyPath, 'flash-encryption') : undefined;
+      const keyFile = ks.flashKeyFileFor();
+      const key = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
       const p = plan(args, args.opt('flash-size') ? args.int('flash-size') : undefined, key);
       const r = await checkPlan(p, key ? { flashKey: key } : {});
       for (const reg of p.regions) io.out(`  ${describeRegion(reg)}`);

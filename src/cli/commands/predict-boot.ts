@@ -12,8 +12,7 @@ function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour:
   const keys: KnownKeys = {};
   const sbk = args.opt('secure-boot-key');
   if (sbk !== undefined && args.opt('signing-key') !== undefined) throw new UserError('E_USAGE', `${args.command}: give --secure-boot-key or --signing-key, not both.`);
-  const perDevice = mac ? ks.deviceFlashKeyPath(mac) : undefined;
-  const fkFile = args.opt('flash-key') ?? (perDevice && fs.existsSync(perDevice) ? perDevice : fs.existsSync(ks.sharedFlashKeyPath) ? ks.sharedFlashKeyPath : undefined);
+  const fkFile = args.opt('flash-key') ?? ks.flashKeyFileFor(mac);
   if (fkFile) keys.flashKey = readHardwareKeyFile(fkFile, 'flash-encryption');
   const pem = args.opt('signing-key') ?? (fs.existsSync(ks.signingKeyPath) ? ks.signingKeyPath : undefined);
   const signing = pem ? readSigningKeyFile(pem) : undefined;

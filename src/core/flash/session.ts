@@ -48,8 +48,7 @@ export function storeFlashKeys(store: KeyStore, except?: string): NamedKey[] {
 /** The board's flash key (its own per-device key first, then the shared one) and the BLOCK2 key. */
 export function keysForBoard(store: KeyStore, info: Pick<ChipInfo, 'mac' | 'security'>): BoardKeys {
   const out: BoardKeys = {};
-  const perDevice = store.deviceFlashKeyPath(info.mac.address);
-  const file = fs.existsSync(perDevice) ? perDevice : fs.existsSync(store.sharedFlashKeyPath) ? store.sharedFlashKeyPath : undefined;
+  const file = store.flashKeyFileFor(info.mac.address);
   if (file) {
     out.flashKey = readHardwareKeyFile(file, 'flash-encryption');
     out.flashKeySource = `${path.relative(process.cwd(), file) || file} (fingerprint ${fingerprint(out.flashKey)})`;

@@ -55,6 +55,17 @@ export class KeyStore {
     return path.join(this.dir, DEVICES_DIR, macDirName(mac), FLASH_KEY_FILE);
   }
 
+  /**
+   * The flash-encryption key file to use for a board: its own (`devices/<MAC>/`) when the store
+   * has one, else the shared one; undefined when the store has neither. Without a MAC, the shared
+   * one. Only the path: reading it is the caller's (readHardwareKeyFile checks its length).
+   */
+  flashKeyFileFor(mac?: string): string | undefined {
+    const own = mac !== undefined ? this.deviceFlashKeyPath(mac) : undefined;
+    if (own !== undefined && fs.existsSync(own)) return own;
+    return fs.existsSync(this.sharedFlashKeyPath) ? this.sharedFlashKeyPath : undefined;
+  }
+
   /** Warning sentence when the store could be committed to git by accident. */
   exposureWarning(): string | undefined {
     return gitExposureWarning(this.dir);

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import { findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
 import { readHardwareKeyFile } from '../keys/key-files';
 import type { KeyStore } from '../keystore/key-store';
@@ -47,7 +46,7 @@ export interface OtaImageOutcome extends OtaImage {
  * slots, an app that does not decrypt with the key, or an output that cannot be written.
  */
 export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
-  const keyFile = req.mac && fs.existsSync(req.store.deviceFlashKeyPath(req.mac)) ? req.store.deviceFlashKeyPath(req.mac) : fs.existsSync(req.store.sharedFlashKeyPath) ? req.store.sharedFlashKeyPath : undefined;
+  const keyFile = req.store.flashKeyFileFor(req.mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
   const evidence = req.mac
     ? establishOfflineKeyEvidence(req.mac, {

@@ -1,5 +1,4 @@
 import * as vscode from 'vscode';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { askOtaSlot, otaImage, hex, knownSlots, readHardwareKeyFile, transportFromUrl, UserError } from '../../core';
 import { readSettings, workspaceRoot } from '../settings';
@@ -55,7 +54,8 @@ export function otaSavePath(buildDir: string, board: string, slot: number, works
  */
 export async function prepareOta(ctx: FlowContext): Promise<void> {
   const store = keyStore();
-  const key = fs.existsSync(store.sharedFlashKeyPath) ? readHardwareKeyFile(store.sharedFlashKeyPath, 'flash-encryption') : undefined;
+  const keyFile = store.flashKeyFileFor();
+  const key = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
   const build = currentBuild(key);
   if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build: run "Pycom: Build Secure Firmware" first.');
   const slots = knownSlots(build.board, build.generation);

@@ -21,7 +21,8 @@ export async function rehearse(ctx: FlowContext): Promise<void> {
   const store = keyStore();
   if (!fs.existsSync(store.signingKeyPath) || (!readSettings().perDeviceKeys && !fs.existsSync(store.sharedFlashKeyPath))) generateKeys(ctx);
   if (!(await burnKeys(ctx, port))) return;
-  const key = fs.existsSync(store.sharedFlashKeyPath) ? readHardwareKeyFile(store.sharedFlashKeyPath, 'flash-encryption') : undefined;
+  const keyFile = store.flashKeyFileFor();
+  const key = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
   if (!currentBuild(key)) {
     const code = await ctx.runBuildTask();
     if (code !== 0) throw new UserError('E_BUILD_FAILED', 'The rehearsal stopped: the secure build failed (see the terminal and the Problems view).');
