@@ -125,3 +125,4 @@ export type { Generation, GenerationId, MakeTarget } from './firmware/generation
 export { PROBLEM_MATCHERS, PROBLEM_MATCHER_NAMES, parseDiagnostic, firstError, countDiagnostics } from './firmware/diagnostics';
 export type { Diagnostic, DiagnosticKind, ProblemMatcherContribution } from './firmware/diagnostics';
 export { makeTargets, syncDerivedKeys, DERIVED_KEY_FILES } from './firmware/build-runner';
+export { isSocketUrl } from './transport/tcp';

@@ -14,7 +14,7 @@ import { registerCommands } from './commands';
 import { registerBuildTasks, runBuildTask } from './tasks';
 import { VirtualBoards } from './virtual-boards';
 import { refreshPorts, type FlowContext } from './flows';
-import { KeyStore, readHardwareKeyFile } from '../core';
+import { isSocketUrl, KeyStore, readHardwareKeyFile } from '../core';
 import * as fs from 'node:fs';
 import { registerTestHooks } from './test-hooks';
 
@@ -23,7 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
   // The last reading of each port is kept in workspaceState, so a window reload does not lose it.
   const state = new UiState(context.workspaceState);
   const settingsPort = readSettings().port;
-  if (settingsPort) state.update({ port: { path: settingsPort, virtual: settingsPort.startsWith('socket://'), ...(settingsPort.startsWith('socket://') ? { board: 'Virtual board' } : {}) } });
+  if (settingsPort) state.update({ port: { path: settingsPort, virtual: isSocketUrl(settingsPort), ...(settingsPort.startsWith('socket://') ? { board: 'Virtual board' } : {}) } });
   const virtuals = new VirtualBoards();
 
   const project = (): string | undefined => resolveInWorkspace(readSettings().firmwarePath) ?? workspaceRoot();

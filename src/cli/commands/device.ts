@@ -2,12 +2,12 @@ import { resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { describePort, enterDownloadMode, exitDownloadMode, formatUsbId, listPorts, type ChipInfo, type PortEntry, type UsbBoard } from '../../core';
+import { isSocketUrl, describePort, enterDownloadMode, exitDownloadMode, formatUsbId, listPorts, type ChipInfo, type PortEntry, type UsbBoard } from '../../core';
 import { predictBootCommand } from './predict-boot';
 
 /** The board behind a local port, from the OS listing (nothing for socket:// URLs). */
 async function boardFor(port: string): Promise<UsbBoard | undefined> {
-  if (/^socket:\/\//i.test(port)) return undefined;
+  if (isSocketUrl(port)) return undefined;
   const listing = await listPorts().catch(() => undefined);
   return listing?.ports.find((p) => p.path === port)?.board;
 }

@@ -1,5 +1,6 @@
 import { captureOutput } from '../transport/capture';
 import type { Transport } from '../transport/transport';
+import { isSocketUrl } from '../transport/tcp';
 import { connect } from '../connect/connect';
 import { exitDownloadMode } from '../connect/download-mode';
 import { chooseStrategy, type ResetMode } from '../connect/strategy';
@@ -19,7 +20,7 @@ export async function runFirmware(t: Transport, loader: RomLoader, mode: ResetMo
   }
   await loader.flashEnd(false);
   await t.setBaud(115200);
-  if (!/^socket:\/\//i.test(t.url)) note?.('note: the ROM loader was told to run the firmware; remove the P2-GND wire before the next reset.');
+  if (!isSocketUrl(t.url)) note?.('note: the ROM loader was told to run the firmware; remove the P2-GND wire before the next reset.');
 }
 
 export interface BootCaptureOptions {

@@ -1,5 +1,6 @@
 import type { EntryStrategy, UsbBoard } from '../boards/usb-ids';
 import type { Transport } from '../transport/transport';
+import { isSocketUrl } from '../transport/tcp';
 import { realClock, type Clock } from '../loader/clock';
 import { picEnterDownload, picExitDownload } from './pic';
 import { classicReset, hardReset, runReset } from './reset';
@@ -12,9 +13,6 @@ export interface DownloadModeResult {
 }
 
 /** A board behind `pycom-secure sim serve` (socket://) has no wires to move. */
-function isServed(t: Transport): boolean {
-  return /^socket:\/\//i.test(t.url);
-}
 const SERVED_ENTER = 'A board served over TCP (pycom-secure sim serve) is reset into download mode whenever a client connects: nothing to do.';
 const SERVED_EXIT = 'A board served over TCP has no reset lines: `pycom-secure monitor --port` starts its firmware (the ROM loader is told to run it) and shows what it prints.';
 
@@ -30,7 +28,7 @@ export async function enterDownloadMode(t: Transport, mode: ResetMode, board: Us
       await runReset(t, classicReset(50), clock);
       return { strategy, message: 'Reset with GPIO0 low: the chip should now be in download mode.' };
     case 'none':
-      return { strategy, message: isServed(t) ? SERVED_ENTER : NONE_INSTRUCTIONS };
+      return { strategy, message: isSocketUrl(t.url) ? SERVED_ENTER : NONE_INSTRUCTIONS };
   }
 }
 
@@ -46,6 +44,6 @@ export async function exitDownloadMode(t: Transport, mode: ResetMode, board: Usb
       await runReset(t, hardReset(), clock);
       return { strategy, message: 'Hard reset via RTS: the chip is running its firmware.' };
     case 'none':
-      return { strategy, message: isServed(t) ? SERVED_EXIT : 'Remove the wire between P2 (GPIO0) and GND, then press the reset button to run the firmware.' };
+      return { strategy, message: isSocketUrl(t.url) ? SERVED_EXIT : 'Remove the wire between P2 (GPIO0) and GND, then press the reset button to run the firmware.' };
   }
 }

@@ -90,6 +90,11 @@ export class TcpTransport implements Transport {
   async setDataBits(_bits: 5 | 6 | 7 | 8): Promise<void> {}
 }
 
+/** True for a `socket://` URL: a board served over TCP (pycom-secure sim serve), with no reset lines. */
+export function isSocketUrl(url: string): boolean {
+  return /^socket:\/\//i.test(url.trim());
+}
+
 /** Parses `socket://HOST:PORT` (IPv6 hosts in brackets); undefined when it is not that form. */
 export function parseSocketUrl(url: string): { host: string; port: number } | undefined {
   const m = /^socket:\/\/(\[[^\]]+\]|[^:/]+):(\d{1,5})\/?$/i.exec(url.trim());

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { describePort, listPorts, type ChipInfo } from '../../core';
+import { describePort, isSocketUrl, listPorts, type ChipInfo } from '../../core';
 import { chipView } from '../device';
 import { readSettings } from '../settings';
 import type { ChipView, SelectedPort, PortRow } from '../state';
@@ -19,7 +19,7 @@ export async function refreshPorts(ctx: FlowContext): Promise<PortRow[]> {
   const rows: PortRow[] = [];
   const configured = readSettings().port;
   // A virtual board started outside the editor (npm start's `pycom-secure sim serve`) is only known by its URL.
-  if (configured.startsWith('socket://') && !ctx.virtuals.find(configured)) rows.push({ path: configured, virtual: true, board: 'Virtual board', detail: 'socket:// (pycom-secure sim serve)' });
+  if (isSocketUrl(configured) && !ctx.virtuals.find(configured)) rows.push({ path: configured, virtual: true, board: 'Virtual board', detail: 'socket:// (pycom-secure sim serve)' });
   for (const v of ctx.virtuals.list()) rows.push({ path: v.url, virtual: true, board: `${v.title}`, detail: 'started by this window' });
   for (const p of listing.ports) rows.push({ path: p.path, virtual: false, ...(p.board ? { board: p.board.name } : {}), detail: describePort(p) });
   ctx.state.update({ ports: rows });
@@ -72,7 +72,7 @@ export async function pickBoard(ctx: FlowContext, title: string, preferVirtual: 
   }
   const typed = await vscode.window.showInputBox({ title: 'Port', prompt: 'A serial device (/dev/ttyACM0, COM3) or a virtual board (socket://127.0.0.1:PORT)', value: readSettings().port, ignoreFocusOut: true });
   if (!typed) return undefined;
-  const virtual = typed.startsWith('socket://');
+  const virtual = isSocketUrl(typed);
   return use({ path: typed.trim(), virtual, ...(virtual ? { board: 'Virtual board' } : {}) });
 }
 
