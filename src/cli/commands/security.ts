@@ -44,19 +44,19 @@ function flashParams(args: Args): { key: Uint8Array; address: number; flashCrypt
  * work tree without being ignored (keys end up in a commit sooner or later).
  */
 function keyFolder(file: string, io: CliIo): void {
-  const dir = path.dirname(path.resolve(file));
+  const store = new KeyStore(path.dirname(path.resolve(file)));
+  const dir = store.dir;
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
     throw new UserError('E_NO_DIR', `Cannot write the key file ${file}: ${dir} is a file, not a folder; choose another path for the key file.`);
   }
-  if (!fs.existsSync(dir)) {
-    try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (e) {
-      throw new UserError('E_NO_DIR', `Cannot create the key folder ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'}); choose another path for the key file.`);
-    }
-    io.err(`Created the key folder ${dir} (only you can read it).`);
+  let created: boolean;
+  try {
+    created = store.ensureDir();
+  } catch (e) {
+    throw new UserError('E_NO_DIR', `Cannot create the key folder ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'}); choose another path for the key file.`);
   }
-  const warning = new KeyStore(dir).exposureWarning();
+  if (created) io.err(`Created the key folder ${dir} (only you can read it).`);
+  const warning = store.exposureWarning();
   if (warning) io.err(`Warning: ${warning}`);
 }
 

@@ -71,8 +71,11 @@ export class KeyStore {
     return gitExposureWarning(this.dir);
   }
 
-  ensureDir(): void {
+  /** Creates the store's folder (0700, with its parents) when missing; true when it was created. */
+  ensureDir(): boolean {
+    if (fs.existsSync(this.dir)) return false;
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    return true;
   }
 
   /**
