@@ -122,6 +122,10 @@ cs_workspace() {
   rm -rf "$ws/$fw/build"
   cp "$repo/test/e2e/sample-firmware/Makefile" "$ws/$fw/Makefile"
   printf 'secure/\n.pycom/\n' >"$ws/.gitignore"
+  # The sample makefile calls `pycom-secure` as the real one calls espsecure.py: a wrapper on the
+  # sample toolchain's path.
+  printf '#!/bin/sh\nexec node "%s/bin/pycom-secure.js" "$@"\n' "$repo" >"$ws/firmware/toolchain/bin/pycom-secure"
+  chmod +x "$ws/firmware/toolchain/bin/pycom-secure"
   node -e 'const [f,fw,port]=process.argv.slice(1);const s={"pycom.keyStorePath":"secure","pycom.board":"GPy","pycom.firmwarePath":fw,"pycom.baudRate":921600};if(port)s["pycom.port"]=port;require("fs").writeFileSync(f,JSON.stringify(s,null,2))' \
     "$ws/.vscode/settings.json" "$fw" "$port_url"
 }
@@ -133,13 +137,9 @@ cs_workspace_port() {
 
 # cs_user_settings STATE WORKSPACE -> a quiet user profile (no chat side bar, no welcome page)
 # with the sample build's toolchain and IDF as machine settings (pycom.toolchainPath,
-# pycom.idfPath: a workspace may not set them). The toolchain folder also gets a
-# `pycom-secure` wrapper, which the sample makefile calls like the real one calls espsecure.py.
+# pycom.idfPath: a workspace may not set them).
 cs_user_settings() {
-  local state="$1" ws="$2" repo
-  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  printf '#!/bin/sh\nexec node "%s/bin/pycom-secure.js" "$@"\n' "$repo" >"$ws/firmware/toolchain/bin/pycom-secure"
-  chmod +x "$ws/firmware/toolchain/bin/pycom-secure"
+  local state="$1" ws="$2"
   mkdir -p "$state/user-data/User" "$state/user-data/Machine"
   # code-server reads machine-scoped settings from Machine/settings.json (the "remote" settings).
   node -e 'const [d,tc,idf]=process.argv.slice(1);const fs=require("fs");const m={"pycom.toolchainPath":tc,"pycom.idfPath":idf};fs.writeFileSync(d+"/Machine/settings.json",JSON.stringify(m,null,2));fs.writeFileSync(d+"/User/settings.json",JSON.stringify({"workbench.secondarySideBar.defaultVisibility":"hidden","chat.disableAIFeatures":true,"workbench.startupEditor":"none","telemetry.telemetryLevel":"off","workbench.tips.enabled":false,...m},null,2))' \

@@ -22,9 +22,6 @@ mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 cs_workspace "$dir" ""
 rm -rf "$dir/.vscode"
-# The makefile calls `pycom-secure` as the real one calls espsecure.py: a wrapper on the toolchain path.
-printf '#!/bin/sh\nexec node "%s/bin/pycom-secure.js" "$@"\n' "$REPO" >"$dir/firmware/toolchain/bin/pycom-secure"
-chmod +x "$dir/firmware/toolchain/bin/pycom-secure"
 fw="$dir/firmware/pycom-micropython-sigfox/esp32"
 cat <<TXT
 Sample firmware in $dir (keys go to $dir/secure, ignored by the .gitignore there).
