@@ -2,7 +2,7 @@ import { AuditLog, readAudit } from '../audit/audit-log';
 import { readEfuses, type EfuseSnapshot } from '../efuse/access';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
 import { planBurnKeys } from '../efuse/burn/burn-keys';
-import { checkConfirmation, closeInterruptedRun, executeBurnKeys, type ExecuteResult } from '../efuse/burn/execute';
+import { checkConfirmation, notConfirmedError as notConfirmed, closeInterruptedRun, executeBurnKeys, type ExecuteResult } from '../efuse/burn/execute';
 import { HARDENING_FUSES } from '../efuse/burn/hardening';
 import { pendingSteps, type BurnPlan } from '../efuse/burn/plan';
 import { identify, type ChipInfo } from '../chip/identify';
@@ -179,10 +179,5 @@ export function leftOpenWarnings(leftOpen: readonly { id: string; reason: string
 
 /** A `not-confirmed` outcome as the error a script gets (the CLI without a terminal). */
 export function notConfirmedError(plan: BurnPlan): UserError {
-  try {
-    checkConfirmation(plan, undefined);
-  } catch (e) {
-    if (e instanceof UserError) return e;
-  }
-  return new UserError('E_NOT_CONFIRMED', 'Nothing was burned: no confirmation was given.');
+  return notConfirmed(plan, undefined);
 }

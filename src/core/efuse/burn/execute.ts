@@ -42,6 +42,11 @@ export interface ExecuteResult {
   keysNotVerified: UnverifiedKey[];
 }
 
+/** The refusal for a burn the user did not confirm: `confirmMac` is what was typed (undefined: nothing). */
+export function notConfirmedError(plan: BurnPlan, confirmMac: string | undefined): UserError {
+  return new UserError('E_NOT_CONFIRMED', `Nothing was burned: confirm by repeating the MAC of the connected board (--confirm ${plan.mac}); ${confirmMac === undefined ? 'no confirmation was given' : `"${confirmMac}" does not match`}.`);
+}
+
 export function checkConfirmation(plan: BurnPlan, confirmMac: string | undefined): void {
   let given: string | undefined;
   try {
@@ -49,9 +54,7 @@ export function checkConfirmation(plan: BurnPlan, confirmMac: string | undefined
   } catch {
     given = undefined;
   }
-  if (given !== plan.mac) {
-    throw new UserError('E_NOT_CONFIRMED', `Nothing was burned: confirm by repeating the MAC of the connected board (--confirm ${plan.mac}); ${confirmMac === undefined ? 'no confirmation was given' : `"${confirmMac}" does not match`}.`);
-  }
+  if (given !== plan.mac) throw notConfirmedError(plan, confirmMac);
 }
 
 function verifyStep(stepId: string, dec: DecodedEfuses, o: ExecuteOptions): void {
