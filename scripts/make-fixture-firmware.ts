@@ -47,7 +47,7 @@ export interface SegmentSpec {
   data: Uint8Array;
 }
 
-/** An ESP32 image as elf2image writes it (esp32-rom-protocol.md §8.1), with the SHA-256 appended. */
+/** An ESP32 image as elf2image writes it (esptool docs, Firmware Image Format), with the SHA-256 appended. */
 export function buildImage(segments: readonly SegmentSpec[], opts: { entry: number; flashSizeNibble?: number; hashAppended?: boolean }): Uint8Array {
   const parts: Uint8Array[] = [];
   const header = new Uint8Array(24);

@@ -97,7 +97,8 @@ describe('burn keys', () => {
     const r = await burn(s);
     assert.deepEqual(r.burned, ['flash-key', 'secure-boot-key', 'protect-keys', 'flash-crypt-config', 'flash-crypt-cnt', 'abs-done-0']);
     assertFinal(s);
-    // BLOCK0 word 0 as espefuse leaves it after both burn_key calls + FLASH_CRYPT_CNT 1 (esp32-security.md §5.3).
+    // BLOCK0 word 0 as espefuse leaves it after both burn_key calls + FLASH_CRYPT_CNT 1 (espefuse
+    // burn_key with protection).
     assert.equal(s.ctl.rawWords()[0]![0], 0x00130180);
   });
 

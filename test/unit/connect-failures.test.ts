@@ -64,7 +64,7 @@ function pic(version: number | undefined) {
 
 const fastPic = { clock: instantSleepClock, replyTimeoutMs: 200 };
 
-describe('Pycom PIC protocol (pycom.md §2.4, byte for byte)', () => {
+describe('Pycom PIC protocol (the sequences of pypic.py in pycom-micropython-sigfox, byte for byte)', () => {
   it('enter: version check at 5 data bits, then the v0.9.3 sequence, then back to 8 bits', async () => {
     const t = new RecordingTransport(pic(12));
     assert.equal(await picEnterDownload(t, fastPic), 12);

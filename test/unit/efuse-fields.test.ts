@@ -80,7 +80,7 @@ describe('eFuse field table', () => {
     assert.deepEqual(fieldMask(field('SPI_PAD_CONFIG_HD')), [0, 0, 0, 0x1f0, 0, 0, 0]);
   });
 
-  it('reproduces the custom-MAC BLOCK3 layout espefuse burns (§6.1)', () => {
+  it('reproduces the custom-MAC BLOCK3 layout espefuse burns', () => {
     const mac = Buffer.from([0xaa, 0xcd, 0xef, 0x11, 0x22, 0x33]);
     let w = withField(emptyWords(), field('CUSTOM_MAC'), mac);
     w = withField(w, field('CUSTOM_MAC_CRC'), macCrc8(mac));

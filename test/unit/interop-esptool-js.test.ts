@@ -12,7 +12,7 @@ import { WebSerialAdapter } from './helpers/web-serial-adapter';
  *
  * ROM only: esptool-js's flasher stub is never uploaded (the virtual chip runs no uploaded code),
  * so we call the lower-level ESPLoader methods instead of main()/runStub(). Where esptool-js
- * deviates from what the ESP32 ROM takes (esp32-rom-protocol.md §16), the test works around it
+ * deviates from what the ESP32 ROM takes (esptool-js src/esploader.ts), the test works around it
  * and says so; the virtual chip keeps the spec's behaviour.
  */
 
@@ -53,16 +53,16 @@ const u32 = (...ws: number[]): Uint8Array => {
 
 /**
  * SPI_ATTACH the way the ESP32 ROM takes it (8 bytes: config, 0), sent through esptool-js's own
- * checkCommand. Workaround: esptool-js's flashSpiAttach() sends only 4 bytes (§6.5/§16; whether the
+ * checkCommand. Workaround: esptool-js's flashSpiAttach() sends only 4 bytes (whether the
  * ROM tolerates that is UNCONFIRMED and the virtual chip rejects it), and its ROM path never attaches
- * at all before flash commands (esptool.py does; the ROM requires it, §6.5).
+ * at all before flash commands (esptool.py does; the ROM requires it).
  */
 async function spiAttach(loader: ESPLoader): Promise<void> {
   await loader.checkCommand('configure SPI flash pins', loader.ESP_SPI_ATTACH, u32(0, 0));
 }
 
 /**
- * esptool-js's flashMd5sum() in ROM mode hex-encodes the 32 ASCII hex digits the ROM sends (§6.9),
+ * esptool-js's flashMd5sum() in ROM mode hex-encodes the 32 ASCII hex digits the ROM sends,
  * giving 64 characters: decode that back to the digest (an esptool-js ROM-mode quirk, not ours).
  */
 function romMd5(fromEsptoolJs: string): string {
@@ -144,7 +144,7 @@ describe('interop: esptool-js (Espressif) against the virtual GPy, ROM loader on
     const data = new Uint8Array(randomBytes(3 * blockSize + 100));
     const blocks = Math.ceil(data.length / blockSize);
     // Workaround: esptool-js's flashBegin() always appends a 5th word (encrypted flag) for the ROM,
-    // which the ESP32 ROM does not take (§6.8/§16/§17; the virtual chip rejects it with 01 05). Send
+    // which the ESP32 ROM does not take (the virtual chip rejects it with 01 05). Send
     // the 4-word ROM form through esptool-js's checkCommand, then use its flashBlock as is.
     const eraseSize = blocks * blockSize;
     await r.loader.checkCommand('enter Flash download mode', r.loader.ESP_FLASH_BEGIN, u32(eraseSize, blocks, blockSize, address), 0, 0, 10_000);

@@ -89,7 +89,7 @@ describe('ROM loader client (scripted device)', () => {
     assert.equal(await loader.md5(0, 4096), '0123456789abcdef0123456789abcdef');
   });
 
-  it('CHANGE_BAUDRATE sends the crystal-estimate pre-distorted rate (§6.10)', async () => {
+  it('CHANGE_BAUDRATE sends the crystal-estimate pre-distorted rate (as esptool does)', async () => {
     let sent = -1;
     const { loader, host } = await scripted((op, data) => {
       if (op === Op.READ_REG) {

@@ -11,7 +11,7 @@ import { memoryBoard, status } from './virtual-harness';
  * queued the boot log and every later reply behind it, so the rerun got no data at all.
  */
 const HUGE_DELAY_US = 0xc8000000;
-const UART_DATE = 0x60000078; // §15: "accept writes, ignore" — the esptool delay target
+const UART_DATE = 0x60000078; // accepts writes and ignores them: the register esptool writes as a delay
 
 describe('virtual ESP32: a reset aborts pending work (timing model on)', () => {
   it('a WRITE_REG with a huge delay_us is silent until a reset; after reset the loader answers', async function () {

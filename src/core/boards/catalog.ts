@@ -9,9 +9,11 @@
  * partition table is new), then `npm run gen:catalog`. Tests extend the catalog in memory with
  * `withBoards`.
  *
- * Sources: pycom.md §1.9 (layouts, the 8 MB table iff chip revision > 0), §1.10 (BOARD values,
- * app binaries, MICROPY_HW_BOARD_NAME), §1.5/§1.12 (per-generation outputs and OTA addresses),
- * §3 and §3.1 (modules, USB identities); Pycom's esp32/Makefile and lib/partitions*.csv.
+ * Sources, all in pycom-micropython-sigfox unless said: esp32/lib/partitions*.csv (layouts; the
+ * 8 MB table iff chip revision > 0: esp32_get_chip_rev() in esp32/ftp/updater.c), esp32/Makefile
+ * (BOARD values, app binaries, MICROPY_HW_BOARD_NAME), esp32/application.mk of each tag
+ * (per-generation outputs and OTA addresses), Pycom's docs and pycom-libraries' pycoproc_2.py
+ * (modules, USB identities).
  */
 import type { GenerationId } from '../firmware/generations';
 import type { PartitionEntry } from '../partition/table';
@@ -49,7 +51,7 @@ export interface ModuleVariant {
   title: string;
   /** Flash size in bytes. */
   flashSize: number;
-  /** ESP32 silicon revision (major): Pycom's firmware takes the 8 MB layout iff > 0 (pycom.md §1.9). */
+  /** ESP32 silicon revision (major): Pycom's firmware takes the 8 MB layout iff > 0 (esp32_get_chip_rev() in esp32/ftp/updater.c). */
   chipRevision: 0 | 1;
   /** eFuse CHIP_PACKAGE value: 0 = ESP32-D0WDQ6 (reported for GPy and FiPy; UNCONFIRMED for the others). */
   packageCode: number;
@@ -108,7 +110,7 @@ function data(label: string, subtype: number, offset: number, size: number, encr
   return { label, type: 1, subtype, offset, size, encrypted };
 }
 
-/** Partition subtype numbers (esp32-boot-security.md §5.3). */
+/** Partition subtype numbers (ESP-IDF esp_flash_partitions.h, gen_esp32part.py). */
 export const SUBTYPE = { FACTORY: 0x00, OTA_0: 0x10, OTA_DATA: 0x00, NVS: 0x02 } as const;
 
 const EIGHT_MB_NORMAL: readonly PartitionEntry[] = [
@@ -119,7 +121,7 @@ const EIGHT_MB_NORMAL: readonly PartitionEntry[] = [
   data('config', 6, 0x3ff000, 4 * KB),
 ];
 
-/** Pycom's partition layouts (pycom.md §1.9; the CSVs of the tags cited per layout). */
+/** Pycom's partition layouts (the esp32/lib/partitions*.csv of the tags cited per layout). */
 const BUILTIN_LAYOUTS: readonly PartitionLayout[] = [
   // Era B/1.17-1.18 `lib/partitions.csv` (1536K slots).
   { id: '1.18', flashSize: 4 * MB, entries: [
@@ -227,7 +229,7 @@ const BUILTIN_BOARDS: readonly PycomBoard[] = [
   ] },
 ];
 
-/** USB identities of the carrier boards this product recognises (pycom.md §3.1). */
+/** USB identities of the carrier boards this product recognises (Pycom's "Updating Expansion Board Firmware" docs; pycom-libraries shields/lib/pycoproc_2.py). */
 export const USB_BOARDS: readonly UsbBoard[] = [
   { vendorId: 0x04d8, productId: 0xf013, name: 'Pytrack', pycom: true, entry: 'pic' },
   { vendorId: 0x04d8, productId: 0xf012, name: 'Pysense', pycom: true, entry: 'pic' },

@@ -1,5 +1,5 @@
 /**
- * Looking up USB identities (the table is USB_BOARDS in the board catalog, pycom.md §3.1). The
+ * Looking up USB identities (the table is USB_BOARDS in the board catalog). The
  * connection code picks a download-mode strategy from `entry`.
  */
 import { USB_BOARDS, type UsbBoard } from './catalog';

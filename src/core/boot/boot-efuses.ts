@@ -67,7 +67,7 @@ export function flashEncryptionOn(e: BootEfuses): boolean {
 
 /**
  * The key blocks a secure bootloader fills with keys of its own at its first boot
- * (esp32-boot-security.md §4.1 step 3: BLOCK2 while ABS_DONE_0 is off; §4.2: BLOCK1 while flash
+ * (ESP-IDF secure_boot.c: BLOCK2 while ABS_DONE_0 is off; flash_encrypt.c: BLOCK1 while flash
  * encryption is off and FLASH_CRYPT_CNT is 0): empty and neither read- nor write-protected. Works
  * on words read over the ROM loader too (a read-protected block reads as zeros, but its RD_DIS
  * bit is visible, so it never counts as blank).

@@ -1,7 +1,7 @@
 /**
  * The ESP32 boot log: what a board prints on UART0 after a reset, and what a captured log means.
  *
- * 1. The ROM header (esp32-rom-protocol.md §1, esp32-boot-security.md §6), as the virtual ESP32
+ * 1. The ROM header (the ESP32 ROM's boot messages, as public boot logs show them), as the virtual ESP32
  *    prints it. The download-mode text is fixed; after the normal-boot header the text depends on
  *    eFuses and flash content and comes from the boot model (predict.ts, via virtual-board.ts).
  * 2. Why a board did not answer the ROM loader after a reset (analyzeBootLog, for connect).
@@ -35,7 +35,7 @@ const BOOT_MODE_TEXT: Readonly<Record<number, string>> = {
   [BOOT_FLASH]: 'SPI_FAST_FLASH_BOOT',
 };
 
-/** The ROM's first line, which tells the ROM version apart: revision 0/1 or revision 3 (§1). */
+/** The ROM's first line, which tells the ROM version apart: revision 0/1 or revision 3. */
 export function romBanner(chipRevision: number): string {
   return chipRevision >= 3 ? ROM_BANNER_REV3 : ROM_BANNER_REV01;
 }
@@ -64,7 +64,8 @@ export function normalBootHeader(chipRevision: number, reason = 0x1): string {
 
 /**
  * What a board printed after a reset (ROM boot log, MicroPython banner, panics) says about *why*
- * it did not answer the loader (esp32-rom-protocol.md §1, §14; pycom.md §3.2).
+ * it did not answer the loader (esptool docs, Troubleshooting; pycom-micropython-sigfox
+ * lib/utils/pyexec.c for the banner).
  */
 export type LoaderSilenceFinding =
   | { kind: 'download-waiting'; mode: number }
@@ -81,7 +82,7 @@ export type LoaderSilenceFinding =
  */
 export function analyzeBootLog(raw: Buffer | string): LoaderSilenceFinding | undefined {
   const text = typeof raw === 'string' ? raw : raw.toString('latin1');
-  // UNCONFIRMED which component prints this (ROM or app, §14 item 7); either way it is final.
+  // UNCONFIRMED which component prints this (ROM or app); either way it is final.
   if (/Download mode is disabled/i.test(text)) return { kind: 'download-disabled' };
   // The last reset counts: a board may have been reset more than once while we listened.
   const boots = [...text.matchAll(/boot:(0x[0-9a-fA-F]+)/g)];
@@ -100,7 +101,8 @@ export function analyzeBootLog(raw: Buffer | string): LoaderSilenceFinding | und
 }
 
 /**
- * Known boot-log lines (esp32-boot-security.md §6, pycom.md §3.2, §1.11) and what they mean for
+ * Known boot-log lines (ESP-IDF bootloader_support and the ROM; pycom-micropython-sigfox
+ * lib/utils/pyexec.c and esp32/bootloader/bootloader.c) and what they mean for
  * someone who just flashed a secure board, as data. `explainBootLog` finds every known line in a
  * captured log; the first failure decides the verdict.
  */
@@ -117,7 +119,8 @@ export interface BootLogEntry {
 }
 
 export const BOOT_LOG_CATALOGUE: readonly BootLogEntry[] = [
-  // First-boot self-provisioning (esp32-boot-security.md §4.1 step 3, §4.2, §6): the board just burned keys nobody has.
+  // First-boot self-provisioning (ESP-IDF secure_boot.c, flash_encrypt.c): the board just burned
+  // keys nobody has.
   { id: 'sb-key-generated', pattern: /Generating new secure boot key\.\.\./, severity: 'critical', meaning: 'the bootloader generated its own secure boot key and burned it into BLOCK2, read-protected: nobody has this key, so this bootloader can never be replaced', advice: 'this cannot be undone; keep this board off production, and on the next board burn your keys first with `pycom-secure efuse burn-keys`' },
   { id: 'fe-key-generated', pattern: /Generating new flash encryption key\.\.\./, severity: 'critical', meaning: 'the bootloader generated its own flash-encryption key and burned it into BLOCK1, read-protected: nobody has this key, so pre-encrypted images cannot be made for this board and only 3 plaintext re-flashes remain', advice: 'this cannot be undone; keep this board off production, and on the next board burn your keys first with `pycom-secure efuse burn-keys`' },
   { id: 'flash-read-err', pattern: /flash read err,\s*1000/, severity: 'failure', meaning: 'the ROM cannot read a bootloader at 0x1000: nothing flashed there yet as on a blank board, a plaintext bootloader on a chip with flash encryption on, an encrypted one with encryption off, or the wrong key', advice: 'on a blank board, flash the build (after Burn Keys for a secure one); on a board with flash encryption on, flash the bootloader digest image encrypted with its flash key at 0x0 (`pycom-secure predict-boot` tells which)' },
@@ -144,7 +147,7 @@ export const BOOT_LOG_CATALOGUE: readonly BootLogEntry[] = [
   { id: 'app-loaded', pattern: /Loaded app from partition at offset 0x[0-9a-f]+/i, severity: 'success', meaning: 'the bootloader verified and loaded the app' },
 ];
 
-/** The ROM's banner line, which starts every boot (esp32-boot-security.md §1): `ets Jun  8 2016 00:22:57`. */
+/** The ROM's banner line, which starts every boot (ESP32 ROM): `ets Jun  8 2016 00:22:57`. */
 const ROM_BANNER = /ets [A-Z][a-z]{2} +\d+ \d{4} \d{2}:\d{2}:\d{2}/g;
 
 /** The text of the last boot in a log that may hold several (a reset into download mode, then the real boot). */

@@ -9,7 +9,7 @@ import type { RomLoader } from '../loader/rom-loader';
 /**
  * Leaves download mode so the board boots its flash. With reset lines: the board's own exit (PIC or
  * RTS pulse). Without (socket://, manual boards): FLASH_END(1), which makes the ROM loader leave and
- * run the code in flash (esp32-rom-protocol.md §6.7), so the boot log can still be captured; a
+ * run the code in flash (FLASH_END, esptool docs Serial Protocol), so the boot log can still be captured; a
  * jumpered P2 must still be removed before the next reset.
  */
 export async function runFirmware(t: Transport, loader: RomLoader, mode: ResetMode, note?: (line: string) => void): Promise<void> {

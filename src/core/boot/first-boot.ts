@@ -11,7 +11,8 @@ import { imageExtent } from './predict';
 
 /**
  * The first boot of a secure bootloader on a board whose key blocks are empty, as the virtual
- * ESP32 lives it (esp32-boot-security.md §4.1, §4.2, §6): the bootloader generates its own keys,
+ * ESP32 lives it (ESP-IDF v3.x/v4.0 bootloader_support secure_boot.c and flash_encrypt.c, and their
+ * log lines): the bootloader generates its own keys,
  * burns and read/write-protects them, writes the secure boot digest, burns ABS_DONE_0, encrypts
  * the flash in place and burns FLASH_CRYPT_CNT, then resets. The result is what a rehearsal must
  * show: keys burned that nobody has, and read-protected (they read as zeros afterwards).
@@ -103,7 +104,7 @@ export function simulateFirstBoot(o: FirstBootInput): FirstBootResult {
   const bl = readEspImage(plainBefore(BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN), 'The bootloader');
   const blLen = bl.imageEnd + (bl.hashAppended ? 32 : 0);
 
-  // §4.1: secure boot (the key, the digest at 0x0, ABS_DONE_0).
+  // esp_secure_boot_permanently_enable: secure boot (the key, the digest at 0x0, ABS_DONE_0).
   if (o.generate.secureBootKey) {
     const key = rng(o.seed, o.efuse, 'secure boot key', keyLen);
     log.push('I (0) secure_boot: Generating new secure boot key...');
@@ -128,7 +129,8 @@ export function simulateFirstBoot(o: FirstBootInput): FirstBootResult {
     log.push('I (0) secure_boot: secure boot is now enabled for bootloader image');
   }
 
-  // §4.2: flash encryption (only when the count is 0 and BLOCK1 empty: predictBoot's condition).
+  // esp_flash_encrypt_check_and_update: flash encryption (only when the count is 0 and BLOCK1
+  // empty: predictBoot's condition).
   if (!o.generate.flashEncryptionKey) return { efuseAfter: words, flashWrites, log, resets: false };
   const key = rng(o.seed, o.efuse, 'flash encryption key', keyLen);
   log.push('I (0) flash_encrypt: Generating new flash encryption key...');

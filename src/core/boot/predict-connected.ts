@@ -6,7 +6,8 @@ import { codingForKeyLength, keyBytes, SECTOR_SIZE } from '../chip/esp32';
 
 /**
  * "Will it boot?" for a board we can only reach through its ROM loader (issue 4 §5), or for a
- * planned one. Over the wire, read-protected key blocks read as zeros (esp32-efuse.md), so the
+ * planned one. Over the wire, read-protected key blocks read as zeros (ESP32 TRM, eFuse controller
+ * chapter), so the
  * keys the boot uses must come from the user's key store; when one is needed and not given, the
  * answer is "cannot decide", never a guess made with a zero key.
  */

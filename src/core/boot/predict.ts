@@ -8,9 +8,11 @@ import { blankKeyBlocks, flashEncryptionOn, type BootEfuses } from './boot-efuse
 import { hex } from '../util/hex';
 
 /**
- * "Will it boot?": the boot decision procedure of esp32-boot-security.md §7 as a pure function
+ * "Will it boot?": the checks the ESP32 ROM and the 2nd-stage bootloader make at boot (ESP-IDF
+ * secure-boot-v1 and
+ * flash-encryption docs), in their order, as a pure function
  * of the eFuses and the flash bytes. It says whether the board boots, where it stops, the text a
- * real board prints (§6) and why, in words a user can act on.
+ * real board prints and why, in words a user can act on.
  */
 export type BootOutcome =
   | 'app-running'
@@ -40,11 +42,11 @@ export interface BootVerdict {
   log: string[];
   /** The ROM resets and tries again forever (watchdog loop). */
   resetLoop: boolean;
-  /** Non-fatal risks worth showing (§7 end). */
+  /** Non-fatal risks worth showing. */
   hazards: string[];
   /**
    * With outcome 'first-boot-provisioning': which keys the bootloader generates on the chip
-   * (esp32-boot-security.md §4.1 step 3: BLOCK2; §4.2: BLOCK1), for the virtual board's model of
+   * (ESP-IDF secure_boot.c: BLOCK2; flash_encrypt.c: BLOCK1), for the virtual board's model of
    * that first boot (first-boot.ts).
    */
   firstBoot?: { secureBootKey: boolean; flashEncryptionKey: boolean };
@@ -113,7 +115,7 @@ function parseImage(bytes: Uint8Array, what: string): EspImage | undefined {
   }
 }
 
-/** Bootloader build profile, guessed from the log strings inside the (decrypted) image (§4). */
+/** Bootloader build profile, guessed from the log strings inside the (decrypted) image. */
 export function bootloaderProfile(image: Uint8Array): { secureBoot: boolean; flashEncryption: boolean } {
   const text = Buffer.from(image).toString('latin1');
   return { secureBoot: text.includes('Checking secure boot'), flashEncryption: text.includes('Checking flash encryption') };
@@ -122,7 +124,8 @@ export function bootloaderProfile(image: Uint8Array): { secureBoot: boolean; fla
 /**
  * Whether the 4 KB sector at 0x0 (as the ROM reads it) holds a reflashable secure boot digest:
  * a 128-byte IV and 64-byte digest (not erased) followed by 0xFF padding to 0x1000
- * (esp32-boot-security.md §3.2). Such a sector is only made for a secure-boot bootloader.
+ * (ESP-IDF secure-boot-v1 docs, the reflashable digest). Such a sector is only made for a
+ * secure-boot bootloader.
  */
 export function hasReflashDigest(sector0: Uint8Array): boolean {
   if (sector0.length < 0x1000) return false;
@@ -132,10 +135,12 @@ export function hasReflashDigest(sector0: Uint8Array): boolean {
 }
 
 /**
- * The bootloader profile that decides first-boot provisioning: the log strings (§4), or a
+ * The bootloader profile that decides first-boot provisioning: the log strings, or a
  * reflashable digest at 0x0. Pycom's bootloader is built with CONFIG_LOG_BOOTLOADER_LEVEL 0, so
  * it holds no such strings, and its SECURE=on build always means secure boot AND flash
- * encryption (pycom.md §1.1, §1.3): a digest at 0x0 is therefore taken to mean both. Which other
+ * encryption (pycom-micropython-sigfox esp32/Makefile: SECURE=on adds both
+ * CONFIG_SECURE_BOOT_ENABLED and CONFIG_FLASH_ENCRYPTION_ENABLED): a digest at 0x0 is therefore
+ * taken to mean both. Which other
  * bootloaders ship a digest without flash encryption is UNCONFIRMED; assuming both is the
  * conservative answer (a plan is refused rather than a key generated).
  */
@@ -198,7 +203,7 @@ export function predictBoot(input: BootInput): BootVerdict {
     const stored = Buffer.from(view(0x80, 64));
     const digest = Buffer.from(computeBootloaderDigest(e.secureBootKey, iv, bootloaderDigestInput(blBytes.subarray(0, bl.imageEnd), bl.hashAppended)));
     if (!digest.equals(stored)) {
-      // UNCONFIRMED: exact position of this line relative to the load lines (§8.2); printed first here.
+      // UNCONFIRMED: exact position of this line relative to the load lines; printed first here.
       return fail('secure-boot-check-fail', 'The board prints "secure boot check fail" and resets forever: secure boot is on and the digest at 0x0 does not match the bootloader for the key in BLOCK2 (digest made with another key, another bootloader, or not written).', ['secure boot check fail'], e);
     }
   }
@@ -245,8 +250,9 @@ export function predictBoot(input: BootInput): BootVerdict {
     }
   }
   log.push(`I (0) boot: Loaded app from partition at offset ${hex(app.offset, { lower: true })}`);
-  // First-boot provisioning: keys generated on the chip, known to nobody (pycom.md warning).
-  // §4.1 step 3 and §4.2: an empty, unprotected key block is filled by the bootloader itself.
+  // First-boot provisioning: keys generated on the chip, known to nobody (the warning in Pycom's
+  // "SecureBoot and Encryption" docs).
+  // secure_boot.c and flash_encrypt.c: an empty, unprotected key block is filled by the bootloader itself.
   const { secureBoot: blankSb, flashEncryption: blankFe } = blankKeyBlocks(e);
   // Sector 0 is only read when it can matter (a connected board's flash crosses the serial line).
   const first = blankSb || blankFe ? provisioningProfile(blBytes.subarray(0, bl.imageEnd), view(0, 0x1000)) : profile;

@@ -25,11 +25,13 @@ const lines = (log: readonly string[]): string => log.map((l) => `${l}\r\n`).joi
 /**
  * The boot model for a virtual ESP32 (a BootPredictor: pass it as `bootPredictor` when creating
  * the VirtualEsp32), so a reset into normal boot prints what a real board would: the lines of
- * predictBoot's verdict (esp32-boot-security.md §6, §7) for the board's physical eFuses and raw
+ * predictBoot's verdict (the ROM's and the bootloader's boot messages and checks, ESP-IDF
+ * secure-boot-v1 and flash-encryption docs) for the board's physical eFuses and raw
  * flash, each ended with CRLF as the ROM and bootloader print them. Never throws for any flash
  * content.
  *
- * A secure bootloader on a board with empty key blocks provisions itself (§4.1, §4.2, simulated
+ * A secure bootloader on a board with empty key blocks provisions itself (ESP-IDF's secure_boot.c
+ * and flash_encrypt.c, simulated
  * by simulateFirstBoot with keys derived from the device's seed): the returned eFuse words and
  * flash writes burn keys nobody has, read-protected, encrypt the flash in place and, when flash
  * encryption went on, the log goes on with the SW_RESET boot that follows.

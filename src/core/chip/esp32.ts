@@ -2,8 +2,8 @@
  * THE ESP32 chip facts: register addresses (one name each, ESP-IDF's `*_REG` spelling, used by
  * the host code and the virtual ESP32 alike), the flash map of secure boot v1, and the key-length
  * rule of the eFuse coding schemes. Sources: ESP32 Technical Reference Manual (register map,
- * eFuse chapter), ESP-IDF soc/*_reg.h, esptool's targets/esp32.py; esp32-rom-protocol.md §6.3,
- * §6.10, §7.2-§7.4, §15 and esp32-boot-security.md §1, §5.3 of this project.
+ * eFuse chapter), ESP-IDF soc/*_reg.h, esptool's targets/esp32.py and loader.py,
+ * ESP-IDF esp_flash_partitions.h.
  */
 
 // ---- Registers, absolute addresses as READ_REG / WRITE_REG take them ----
@@ -28,7 +28,7 @@ export const RTC_CNTL_SDIO_CONF_REG = 0x3ff48074;
 export const EFUSE_BASE = 0x3ff5a000;
 /** EFUSE_BLK0_RDATA4: CLK8M_FREQ lives in bits 7:0. */
 export const EFUSE_BLK0_RDATA4_REG = EFUSE_BASE + 0x010;
-/** DR_REG_SPI1_BASE: the SPI1 flash controller ("user command" engine, esp32-rom-protocol.md §7.4). */
+/** DR_REG_SPI1_BASE: the SPI1 flash controller ("user command" engine, esptool loader.py run_spiflash_command). */
 export const SPI1_BASE = 0x3ff42000;
 /** SPI1 register offsets from SPI1_BASE (ESP-IDF soc/spi_reg.h). */
 export const SPI1 = { CMD: 0x00, ADDR: 0x04, USER: 0x1c, USER1: 0x20, USER2: 0x24, MOSI_DLEN: 0x28, MISO_DLEN: 0x2c, W0: 0x80, LAST: 0xbc } as const;

@@ -3,8 +3,9 @@ import { fail } from '../connect/messages';
 import { SPI1, SPI1_BASE, SPI_CMD_USR, SPI_USER_COMMAND, SPI_USER_MISO } from './esp32';
 
 /**
- * SPI flash identification through the SPI1 "user command" registers (esp32-rom-protocol.md
- * §7.4): the ROM has no RDID command, so we drive the controller with READ_REG/WRITE_REG.
+ * SPI flash identification through the SPI1 "user command" registers (esptool
+ * loader.py run_spiflash_command): the ROM has no RDID command, so we drive the controller with
+ * READ_REG/WRITE_REG.
  */
 const SPI_CMD = SPI1_BASE + SPI1.CMD;
 const SPI_USER = SPI1_BASE + SPI1.USER;
@@ -14,7 +15,7 @@ const SPI_MISO_DLEN = SPI1_BASE + SPI1.MISO_DLEN;
 const SPI_W0 = SPI1_BASE + SPI1.W0;
 const RDID = 0x9f;
 
-/** Capacity byte of the RDID answer → bytes (§7.4). */
+/** Capacity byte of the RDID answer → bytes (JEDEC: 2^N bytes). */
 export const FLASH_CAPACITY: Readonly<Record<number, number>> = {
   0x12: 256 << 10, 0x13: 512 << 10, 0x14: 1 << 20, 0x15: 2 << 20, 0x16: 4 << 20, 0x17: 8 << 20, 0x18: 16 << 20,
   0x19: 32 << 20, 0x1a: 64 << 20, 0x1b: 128 << 20, 0x1c: 256 << 20, 0x20: 64 << 20, 0x21: 128 << 20, 0x22: 256 << 20,

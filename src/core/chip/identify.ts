@@ -26,7 +26,7 @@ export interface ChipInfo {
   port: string;
 }
 
-/** Package names by PKG_VERSION (§7.3); rev3 silicon renames some. */
+/** Package names by PKG_VERSION (esptool targets/esp32.py); rev3 silicon renames some. */
 function packageName(pkg: number, singleCore: boolean, rev3: boolean): string {
   switch (pkg) {
     case 0: return singleCore ? 'ESP32-S0WDQ6' : rev3 ? 'ESP32-D0WDQ6-V3' : 'ESP32-D0WDQ6';
@@ -57,7 +57,7 @@ function features(words: EfuseWords, pkg: number): string[] {
   return out;
 }
 
-/** Crystal from the UART divider the ROM set up at a known baud (§7.3). */
+/** Crystal from the UART divider the ROM set up at a known baud (esptool targets/esp32.py get_crystal_freq). */
 export function crystalFromClkDiv(div: number, baud = INITIAL_BAUD): 26 | 40 | 48 {
   const est = (baud * div) / 1e6;
   return est > 45 ? 48 : est > 33 ? 40 : 26;
@@ -97,7 +97,7 @@ export async function identify(conn: Connection): Promise<ChipInfo> {
   };
 }
 
-/** SPI_ATTACH argument: the pins burned in eFuse if any, else 0 = default pins (§6.5). */
+/** SPI_ATTACH argument: the pins burned in eFuse if any, else 0 = default pins (esptool loader.py flash_spi_attach). */
 export function spiPadConfig(words: EfuseWords): number {
   const n = (name: string): number => readFieldNumber(words, field(name));
   const clk = n('SPI_PAD_CONFIG_CLK');

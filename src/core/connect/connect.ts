@@ -23,7 +23,7 @@ export interface ConnectOptions {
   board?: UsbBoard;
   /** Reset+sync attempts (default 7 for classic, 3 for pic, 2 for none). */
   attempts?: number;
-  /** SYNC reply timeout (§9: 100 ms); tests over slow CI links may raise it. */
+  /** SYNC reply timeout (esptool loader.py: 100 ms); tests over slow CI links may raise it. */
   syncTimeoutMs?: number;
   clock?: Clock;
   /** Progress and warnings for the user (stderr in the CLI). */
@@ -37,7 +37,7 @@ export interface Connection {
   strategy: EntryStrategy;
   /** The rate the link runs at now. */
   baud: number;
-  /** UART0 clock divider read at 115200, for the crystal estimate (§7.3). */
+  /** UART0 clock divider read at 115200, for the crystal estimate (esptool targets/esp32.py). */
   uartClkDivAtInitialBaud: number;
   warnings: string[];
 }

@@ -3,7 +3,8 @@ import type { Clock } from '../loader/clock';
 import { fail } from './messages';
 
 /**
- * The Pycom PIC protocol (pycom.md §2): on Pytrack/Pysense/Pyscan/Expansion Board 3/Pygate
+ * The Pycom PIC protocol (Pycom's esp32/tools/fw_updater/pypic.py in pycom-micropython-sigfox): on
+ * Pytrack/Pysense/Pyscan/Expansion Board 3/Pygate
  * the USB port ends at a PIC which, while the port is set to 5 data bits, takes commands
  * instead of bridging bytes to the ESP32. Byte sequences follow pypic.py v0.9.3 exactly.
  */
@@ -83,7 +84,7 @@ function readRaw(t: Transport, timeoutMs: number, clock: Clock, enough: number, 
 export const PIC_QUIET_MS = 40;
 
 /**
- * What answered a FW_VER request (pycom.md §2.2: the PIC replies exactly 2 bytes, value = b0 +
+ * What answered a FW_VER request (pypic.py: the PIC replies exactly 2 bytes, value = b0 +
  * 256·b1). A MicroPython REPL behind a port without a PIC echoes and edits its line instead
  * (backspaces, "\r\n>>> ", "raw REPL"), which must never be read as a version.
  */
@@ -97,7 +98,7 @@ const REPL_MARKERS = ['>>>', 'raw REPL', 'MicroPython', 'Type "help()"', '\r\n..
 
 /**
  * Classifies the bytes received after FW_VER. A PIC answer is exactly two bytes with a zero high
- * byte and a non-zero version. UNCONFIRMED: pycom.md only says value = b0 + 256·b1 and pypic
+ * byte and a non-zero version. UNCONFIRMED: pypic.py only computes value = b0 + 256·b1 and pypic
  * prints "0.0.N"; no PIC firmware ≥ 256 is known, so a non-zero high byte is treated as "not a
  * PIC" (the conservative side: nothing is switched, and the user is told what answered).
  */

@@ -2,7 +2,7 @@ import type { ModemSignals, Transport } from '../transport/transport';
 import type { Clock } from '../loader/clock';
 
 /**
- * DTR/RTS reset sequences (esp32-rom-protocol.md §3). Logical lines: true = asserted = pin low.
+ * DTR/RTS reset sequences (esptool's reset.py). Logical lines: true = asserted = pin low.
  * Standard wiring: RTS → EN, DTR → GPIO0 through the two-transistor circuit.
  */
 export type ResetStep = { set: ModemSignals } | { wait: number };
@@ -40,7 +40,7 @@ export function unixTightReset(delayMs: number): ResetSequence {
 /**
  * The esptool v2/v3 "esp32r0" variant for revision-0 chips on boards with too little EN
  * capacitance: EN held low 1.2 s longer, and GPIO0 held low 0.4 s longer so the spurious
- * watchdog reset such chips do still samples download mode (§3.3).
+ * watchdog reset such chips do still samples download mode (esptool v2/v3's esp32r0 delay).
  */
 export function esp32r0Reset(): ResetSequence {
   return {
@@ -49,7 +49,7 @@ export function esp32r0Reset(): ResetSequence {
   };
 }
 
-/** Reset into the app: EN pulsed low with GPIO0 released (§3.5 hard_reset). */
+/** Reset into the app: EN pulsed low with GPIO0 released (esptool reset.py HardReset). */
 export function hardReset(): ResetSequence {
   return { name: 'hard reset', steps: [{ set: { dtr: false, rts: true } }, { wait: 100 }, { set: { rts: false } }] };
 }

@@ -1,5 +1,6 @@
 /**
- * The ESP32 "3/4" eFuse coding scheme for BLOCK1..3 (esp32-efuse.md §6.2): 24 data bytes in
+ * The ESP32 "3/4" eFuse coding scheme for BLOCK1..3 (ESP32 TRM, eFuse controller chapter; espefuse
+ * esp32 fields.py): 24 data bytes in
  * register byte order are split into four 6-byte groups, each stored as 8 bytes
  * `g0..g5 X S` with X = XOR of the six bytes and S = Σ i·popcount(g_{i-1}) (i = 1..6).
  * The one implementation of the scheme: the virtual controller, the burn engine and the key-file

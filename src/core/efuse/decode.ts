@@ -154,7 +154,7 @@ export { fieldWord, fieldPos };
 /**
  * The chip's major revision (espefuse's WAFER_VERSION_MAJOR) from CHIP_VER_REV1 (bit 0),
  * CHIP_VER_REV2 (bit 1) and bit 31 of the APB_CTL_DATE register (bit 2): 0→0, 1→1, 3→2, 7→3,
- * any other combination 0 (esp32-efuse.md §7.3; espefuse v4.12 summaries agree).
+ * any other combination 0 (espefuse v4.12's summaries).
  */
 export function majorRevision(words: EfuseWords, apbCtlDate: number): number {
   const bits = Number(readFieldRaw(words, field('CHIP_VER_REV1'))) | (Number(readFieldRaw(words, field('CHIP_VER_REV2'))) << 1) | (((apbCtlDate >>> 31) & 1) << 2);

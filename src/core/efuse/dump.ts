@@ -3,7 +3,7 @@ import { isThreeFour, SECRET_BLOCKS, type DecodedEfuses } from './decode';
 const ALIASES: readonly string[] = ['', 'flash_encryption', 'secure_boot_v1 secure_boot_v2', ''];
 
 /**
- * `efuse dump` in espefuse's console format (esp32-efuse.md §9.2). Readable secret key blocks
+ * `efuse dump` in espefuse's console format (`espefuse.py dump`). Readable secret key blocks
  * that hold data print `????????` words: key bytes never reach the terminal.
  */
 export function dumpText(dec: DecodedEfuses): string {

@@ -2,7 +2,8 @@ import { BLOCK_WORDS } from './registers';
 import { keyBits } from '../chip/esp32';
 
 /**
- * The ESP32 eFuse field table (esp32-efuse.md §4, §5, §6.1), with espefuse's names, and its
+ * The ESP32 eFuse field table (espefuse's esp32 mem_definition.py; ESP-IDF esp_efuse_table.csv),
+ * with espefuse's names, and its
  * categories, descriptions and summary order as espefuse v4.12.0 prints them (checked field by
  * field against its summaries in test/fixtures/vectors/efuse-summary).
  * This is the single source of truth for field positions and for which WR_DIS / RD_DIS bit
@@ -281,7 +282,7 @@ export const CALCULATED_FIELDS: readonly CalculatedField[] = Object.freeze([
 
 /**
  * Fields that overlap another field on purpose: the BLOCK3 sub-fields live inside the BLOCK3
- * whole-block field (esp32-efuse.md §6.1). No other overlaps exist.
+ * whole-block field (espefuse's esp32 mem_definition.py). No other overlaps exist.
  */
 export const ALIASING_FIELDS: readonly string[] = ['BLOCK3'];
 
@@ -307,7 +308,7 @@ export function fieldsInBlock(block: EfuseBlock): EfuseField[] {
   return EFUSE_FIELDS.filter((f) => f.block === block);
 }
 
-/** Fields frozen by a WR_DIS bit (all of them at once: one bit protects a group, §4.1). */
+/** Fields frozen by a WR_DIS bit (all of them at once: one bit protects a group, ESP32 TRM eFuse chapter). */
 export function fieldsProtectedByWrDis(bit: number): EfuseField[] {
   return EFUSE_FIELDS.filter((f) => f.wrDis === bit);
 }
@@ -474,7 +475,7 @@ export function blockDataBits(block: EfuseBlock, codingScheme: number): number {
   return keyBits(codingScheme === CodingScheme.THREE_FOUR ? '3/4' : 'none');
 }
 
-/** CRC-8 of a MAC (reflected poly 0x8C, init 0, no final XOR), bytes in printed order (§7.1). */
+/** CRC-8 of a MAC (reflected poly 0x8C, init 0, no final XOR), bytes in printed order (espefuse's MAC CRC check). */
 export function macCrc8(mac: Uint8Array): number {
   let crc = 0;
   for (const b of mac) {

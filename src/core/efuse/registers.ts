@@ -1,5 +1,6 @@
 /**
- * ESP32 eFuse controller register map (esp32-efuse.md §2, §3). Addresses are absolute
+ * ESP32 eFuse controller register map (ESP32 TRM, eFuse controller chapter; ESP-IDF
+ * soc/esp32/include/soc/efuse_reg.h). Addresses are absolute
  * (DR_REG_EFUSE_BASE + offset) so they can be passed straight to READ_REG / WRITE_REG.
  */
 import { EFUSE_BASE } from '../chip/esp32';
@@ -44,7 +45,7 @@ export const CMD_PGM = 0x2;
 export const INT_READ_DONE = 0x1;
 export const INT_PGM_DONE = 0x2;
 
-/** Reset values (esp32-efuse.md §2). */
+/** Reset values (ESP-IDF efuse_reg.h). */
 export const CLK_RESET = 0x4052; // SEL0 0x52, SEL1 0x40, CLK_EN 0
 export const DAC_CONF_RESET = 40;
 export const DATE_RESET = 0x16042600;
@@ -52,7 +53,7 @@ export const DATE_RESET = 0x16042600;
 /** EFUSE_DEC_STATUS: bits 11:0 flag 3/4 decode warnings (bit layout UNCONFIRMED; 4 bits per block assumed). */
 export const DEC_STATUS_MASK = 0xfff;
 
-/** EFUSE_CLK / EFUSE_DAC_CONF fields (§3.1 timing configuration). */
+/** EFUSE_CLK / EFUSE_DAC_CONF fields (espefuse esp32 fields.py set_efuse_timing). */
 export const CLK_SEL0_MASK = 0xff;
 export const CLK_SEL1_SHIFT = 8;
 export const CLK_SEL1_MASK = 0xff00;
@@ -60,14 +61,14 @@ export const CLK_EN = 1 << 16;
 export const DAC_CLK_DIV_MASK = 0xff;
 export const DAC_CLK_PAD_SEL = 1 << 8;
 
-/** Timing values espefuse programs before every burn, keyed by APB frequency in MHz (§3.1). */
+/** Timing values espefuse programs before every burn, keyed by APB frequency in MHz (espefuse esp32 fields.py). */
 export const EFUSE_TIMING: Readonly<Record<26 | 40 | 80, { sel0: number; sel1: number; dacClkDiv: number }>> = {
   26: { sel0: 250, sel1: 255, dacClkDiv: 52 },
   40: { sel0: 160, sel1: 255, dacClkDiv: 80 },
   80: { sel0: 80, sel1: 128, dacClkDiv: 100 },
 };
 
-/** espefuse gives up waiting for EFUSE_CMD to clear after this long (§3.2). */
+/** espefuse gives up waiting for EFUSE_CMD to clear after this long (espefuse esp32 fields.py). */
 export const CMD_TIMEOUT_MS = 250;
 
 function checkBlockWord(block: number, word: number): void {

@@ -5,7 +5,8 @@ import { CALCULATED_FIELDS, field, fieldPos, fieldWord, readFieldBytes, readFiel
 import { blockDataBytes } from './coding';
 
 /**
- * `efuse summary` in espefuse v4.12.0's shapes (esp32-efuse.md §9.1), field by field: the same
+ * `efuse summary` in espefuse v4.12.0's shapes (`espefuse.py summary`, text and `--format json`),
+ * field by field: the same
  * fields (CUSTOM_MAC/CUSTOM_MAC_CRC only when MAC_VERSION is 1, ADC1/2_TP_* only when
  * BLK3_PART_RESERVE is set, the calculated WAFER_VERSION_MAJOR and PKG_VERSION always), the
  * same attributes, values and JSON types. Checked against espefuse's own summaries in

@@ -11,7 +11,8 @@ import { hex } from '../util/hex';
 
 /**
  * Finds the secure outputs in a build directory (`build/<BOARD>/release`) and says what each is:
- * role, target address, encrypted or plain, signed or not, board and generation (pycom.md §1.5).
+ * role, target address, encrypted or plain, signed or not, board and generation
+ * (pycom-micropython-sigfox esp32/application.mk, its SECURE=on rules).
  */
 export type OutputRole = 'bootloader-digest' | 'partition-table' | 'app' | 'ota-copy';
 

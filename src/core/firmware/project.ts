@@ -5,7 +5,8 @@ import { GENERATIONS, REPORT_RELEASE, generationForVersion, isAmbiguousVersion, 
 
 /**
  * Recognises a pycom-micropython-sigfox checkout and its secure-build generation. The version
- * header is the reliable signal; the makefile's own text is the fallback (pycom.md §1.1, §1.4).
+ * header is the reliable signal; the makefile's own text is the fallback (pycom-micropython-sigfox
+ * esp32/pycom_version.h, esp32/Makefile, esp32/application.mk).
  */
 export interface FirmwareProject {
   /** The checkout's root (the directory holding `esp32/`). */

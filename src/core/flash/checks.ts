@@ -25,7 +25,7 @@ export interface ChipSecurity {
   /**
    * Which key blocks read as empty (readable and all zero): BLOCK1 holds the flash-encryption
    * key, BLOCK2 the secure boot key. A secure bootloader fills an empty, unprotected block with a
-   * key of its own on first boot (esp32-boot-security.md §4.1 step 3, §4.2). A write-protected
+   * key of its own on first boot (ESP-IDF secure_boot.c, flash_encrypt.c). A write-protected
    * empty block counts as empty too: the bootloader then refuses to boot instead, which is no
    * better (conservative). Undefined when not known: the self-provisioning check is then skipped.
    */
@@ -224,7 +224,8 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
  * First-boot self-provisioning is a refused plan (issue 12 A): a bootloader that would find its
  * key block empty generates a random key on the chip, burns and read-protects it; nobody ever
  * knows it, a secure boot bootloader can then never be replaced, and only 3 plaintext re-flashes
- * remain (esp32-boot-security.md §4, pycom.md's warning). A plaintext region at 0x0 or 0x1000
+ * remain (ESP-IDF bootloader_support; the warning in Pycom's "SecureBoot and Encryption" docs). A
+ * plaintext region at 0x0 or 0x1000
  * that is the reflashable digest image (always a Pycom SECURE=on bootloader: secure boot and
  * flash encryption, whatever its strings say, since that bootloader prints nothing), or a
  * bootloader whose strings say it enables secure boot or flash encryption, is refused (E_PLAN_SELF_PROVISION)

@@ -32,7 +32,7 @@ export function knownFlashAddresses(): number[] {
   return [...set].sort((a, b) => a - b);
 }
 
-/** What a region's failure looks like on the chip (esp32-boot-security.md §6), for the sentence. */
+/** What a region's failure looks like on the chip (ESP-IDF flash-encryption and secure-boot-v1 docs), for the sentence. */
 export const ROLE_FAILURE: Partial<Record<RegionRole, string>> = {
   'bootloader-digest': 'the ROM prints "flash read err, 1000" ("invalid header" on revision 3) and resets forever',
   bootloader: 'the ROM prints "flash read err, 1000" ("invalid header" on revision 3) and resets forever',

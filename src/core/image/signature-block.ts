@@ -2,7 +2,8 @@ import { hex } from '../util/hex';
 
 /**
  * Where a secure boot v1 signature block is, read the way the 2nd-stage bootloader reads it
- * (esp32-boot-security.md §3.5): for an app, right after the image (header, segments, checksum
+ * (ESP-IDF bootloader_support secure_boot_signatures.c): for an app, right after the image (header,
+ * segments, checksum
  * byte, plus the 32-byte SHA-256 when hash_appended), with no padding in between; for the
  * partition table, at +0xC00. Whatever follows the block is never read by the bootloader, so a
  * decrypted `_enc` file or a flash read-back (block, then encryption padding or 0xFF) still has
@@ -50,7 +51,7 @@ const plural = (n: number): string => `${n} byte${n === 1 ? '' : 's'}`;
 /**
  * Says what the bytes of `data` from `offset` to the end are. Bytes up to the next 16-byte
  * boundary may hold any value (espsecure pads the last AES block with random bytes,
- * esp32-security.md §4.4); after that only uniform 0xFF or 0x00 count as padding.
+ * espsecure's encrypt_flash_data); after that only uniform 0xFF or 0x00 count as padding.
  */
 export function describeTrailer(data: Uint8Array, offset: number): Trailer {
   const length = Math.max(0, data.length - offset);

@@ -15,7 +15,7 @@ export interface FileSignatureCheck {
 
 /**
  * Checks the secure boot v1 signature of a file the way the bootloader would: an app's block
- * right after the image, a partition table's at 0xC00 (esp32-boot-security.md §3.5), whatever
+ * right after the image, a partition table's at 0xC00 (ESP-IDF secure_boot_signatures.c), whatever
  * follows ignored. A file of no known kind is read as espsecure reads it (block = last 68
  * bytes). Throws a one-sentence UserError naming what the file is when it carries no signature
  * the bootloader would check: a bootloader image or digest image (protected by the ROM's digest,

@@ -36,7 +36,8 @@ export interface WriteFlashResult {
 }
 
 /**
- * Writes `data` at `addr` with the ROM loader only (esp32-rom-protocol.md §6.7, §6.8, §13.2):
+ * Writes `data` at `addr` with the ROM loader only (esptool docs Serial Protocol; esptool
+ * write_flash --no-stub):
  * start aligned down to 4 KiB with a 0xFF prefix (what the ROM's erase-on-begin leaves there
  * anyway), 0x400-byte blocks, retries only where re-sending is harmless, then an MD5 check.
  * No FLASH_END is sent: on the ROM it would start the app.
@@ -94,7 +95,7 @@ export async function writeFlash(loader: RomFlashCommands, addr: number, data: U
       const block = Buffer.alloc(ROM_FLASH_WRITE_SIZE, 0xff);
       image.copy(block, 0, seq * ROM_FLASH_WRITE_SIZE, (seq + 1) * ROM_FLASH_WRITE_SIZE);
       // Plain blocks land at offset + seq·0x400 in an already-erased region: writing the same
-      // bytes again is harmless, so esptool's 3 attempts apply (§6.7).
+      // bytes again is harmless, so esptool's 3 attempts apply (loader.py flash_block).
       await withRetries(() => loader.flashData(block, seq, DEFAULT_TIMEOUT_MS), isTransientLinkFailure);
       progress({ phase: 'write', done: Math.min(image.length, (seq + 1) * ROM_FLASH_WRITE_SIZE), total: image.length, block: seq + 1, blocks });
     }
@@ -150,7 +151,7 @@ async function withRetries(fn: () => Promise<void>, retryable: (e: unknown) => b
 
 /**
  * How many bytes each compressed block inflates to, so each block's timeout can scale with
- * the flash it will write (§6.8: 40 s/MB of inflated data).
+ * the flash it will write (esptool loader.py: 40 s/MB of inflated data).
  */
 export async function inflatedPerBlock(compressed: Buffer, blockSize: number): Promise<number[]> {
   const inflate = zlib.createInflate();

@@ -30,7 +30,8 @@ const MAX_NON_MATCHING = 100;
 
 /**
  * Client of the ESP32 mask-ROM serial loader. One command at a time; each one discards stale
- * input, sends a SLIP frame and waits for the reply whose opcode matches (§4.4), checking the
+ * input, sends a SLIP frame and waits for the reply whose opcode matches (as esptool's loader.py
+ * command() does), checking the
  * 4-byte ROM status. Never uploads a flasher stub: everything here is the ROM's own command set.
  */
 export class RomLoader {
@@ -125,7 +126,7 @@ export class RomLoader {
     await this.transport.flushInput().catch(() => undefined);
   }
 
-  /** SYNC (§6.2): the ROM answers 8 times; we return the first value and swallow the rest. */
+  /** SYNC (esptool docs, Serial Protocol): the ROM answers 8 times; we return the first value and swallow the rest. */
   async sync(timeoutMs = SYNC_TIMEOUT_MS): Promise<number> {
     const first = await this.command(Op.SYNC, SYNC_PAYLOAD, 0, timeoutMs);
     for (let i = 0; i < 7; i++) {
@@ -144,7 +145,7 @@ export class RomLoader {
 
   /**
    * WRITE_REG with one (addr, value, mask, delay_us) tuple; mask ≠ all-ones is read-modify-write in
-   * the ROM. delay_us is always 0: the chip waits it out before writing, with no cap in the spec (§6.3); nothing
+   * the ROM. delay_us is always 0: the chip waits it out before writing, with no documented cap; nothing
    * here needs a chip-side wait, and a host-side sleep can be cancelled where one could not.
    */
   async writeReg(addr: number, value: number, mask = 0xffffffff): Promise<void> {
@@ -168,7 +169,8 @@ export class RomLoader {
   }
 
   /**
-   * CHANGE_BAUDRATE with the ESP32 ROM workaround (§6.10): the ROM computes its divider from a
+   * CHANGE_BAUDRATE with the ESP32 ROM workaround (esptool loader.py change_baud): the ROM computes
+   * its divider from a
    * crystal frequency it estimated itself, so we reproduce that estimate and pre-distort the rate.
    * The reply comes at the old rate; then both sides switch.
    */

@@ -1,5 +1,5 @@
 /**
- * Command timeouts (esp32-rom-protocol.md §9). Sizes scale in decimal megabytes, as esptool's
+ * Command timeouts (esptool's loader.py). Sizes scale in decimal megabytes, as esptool's
  * `timeout_per_mb` does, with a floor of the default timeout and a cap for any command.
  */
 export const DEFAULT_TIMEOUT_MS = 3000;

@@ -43,7 +43,8 @@ const PASS_SLOT = 'or pass --slot ADDR';
  *
  * Nothing is burned: a board in download mode whose key blocks are still blank is NOT started,
  * because a secure bootloader's first boot would burn keys of its own that nobody knows
- * (esp32-boot-security.md §4.1, §4.2); telling a plain bootloader from a secure one would take
+ * (ESP-IDF bootloader_support: esp_secure_boot_permanently_enable,
+ * esp_flash_encrypt_check_and_update); telling a plain bootloader from a secure one would take
  * reading and parsing the flash, so the conservative answer is to stop and say so.
  *
  * Errors (UserError, each naming --slot as the way on): E_REPL_ERROR / E_REPL_ANSWER (the firmware

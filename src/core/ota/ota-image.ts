@@ -14,7 +14,8 @@ import { fingerprint } from '../util/fingerprint';
  * The OTA image: the signed app encrypted for the slot the board will write it to. Pycom's OTA
  * writes the bytes raw (the image must arrive encrypted for that exact address), so the slot is
  * either given or asked from the running board, and must be a slot this board and firmware
- * generation really have (pycom.md §1.11, §1.12: the rc1-rc4 0x1A0000 bug, the doc's 0x1A0000).
+ * generation really have (pycom-micropython-sigfox esp32/ftp/updater.c; 1.20.0.rc1-rc4 encrypted
+ * the OTA copy for 0x1A0000, Pycom's docs still name 0x1A0000).
  */
 export function knownSlots(board: BoardId, generation: GenerationId): number[] {
   return [FACTORY_ADDRESS, ...otaSlots(board, generation)];

@@ -102,7 +102,7 @@ export async function rawReplExec(link: ReplLink, code: string, opts: RawReplOpt
   }
 }
 
-/** Asks the running firmware which slot the next OTA image must be written to (pycom.md §1.11). */
+/** Asks the running firmware which slot the next OTA image must be written to (pycom-micropython-sigfox esp32/mods/modpycom.c, pycom.ota_slot()). */
 export async function queryOtaSlot(link: ReplLink, opts: RawReplOptions = {}): Promise<number> {
   const res = await rawReplExec(link, 'import pycom; print(pycom.ota_slot())', opts);
   if (res.stderr.trim()) {

@@ -6,9 +6,10 @@ import { SIGNATURE_BLOCK_LEN, signatureBlockAt } from '../image/signature-block'
 export { SIGNATURE_BLOCK_LEN };
 
 /**
- * The ESP32 binary partition table (esp32-boot-security.md §5.3): 32-byte entries at 0x8000,
+ * The ESP32 binary partition table (ESP-IDF partition tables docs, gen_esp32part.py): 32-byte
+ * entries at 0x8000,
  * an MD5 record (magic 0xEBEB) over the preceding entries, then 0xFF up to 0xC00 bytes. A signed
- * table is those 0xC00 bytes followed by the 68-byte signature block (esp32-security.md §3.1).
+ * table is those 0xC00 bytes followed by the 68-byte signature block (espsecure sign_data --version 1).
  */
 export const TABLE_MAX_LEN = 0xc00;
 export const ENTRY_SIZE = 32;

@@ -1,4 +1,4 @@
-/** ESP32 serial bootloader opcodes (esp32-rom-protocol.md §6). */
+/** ESP32 serial bootloader opcodes (esptool docs, Serial Protocol; esptool's loader.py). */
 export const Op = {
   FLASH_BEGIN: 0x02,
   FLASH_DATA: 0x03,
@@ -26,7 +26,7 @@ export function opName(op: number): string {
   return `0x${op.toString(16).padStart(2, '0')}`;
 }
 
-/** The SYNC payload: 07 07 12 20 followed by 32 × 0x55 (§6.2). */
+/** The SYNC payload: 07 07 12 20 followed by 32 × 0x55 (esptool docs, Serial Protocol: SYNC). */
 export const SYNC_PAYLOAD: Uint8Array = Uint8Array.from([0x07, 0x07, 0x12, 0x20, ...new Array<number>(32).fill(0x55)]);
 
 /** Block sizes the ROM loader uses (no stub is ever uploaded by this product). */
@@ -34,10 +34,10 @@ export const ROM_FLASH_WRITE_SIZE = 0x400;
 export const ROM_RAM_BLOCK = 0x1800;
 export const READ_FLASH_SLOW_MAX = 64;
 
-/** Seed of the XOR checksum over *_DATA payloads (§6.1). */
+/** Seed of the XOR checksum over *_DATA payloads (esptool docs, Serial Protocol: Checksum). */
 export const CHECKSUM_SEED = 0xef;
 
-/** ROM error codes: second status byte when the first is 1 (§5.1). */
+/** ROM error codes: second status byte when the first is 1 (esptool docs, Serial Protocol: ROM loader errors). */
 export const RomError = {
   INVALID_MESSAGE: 0x05,
   FAILED_TO_ACT: 0x06,

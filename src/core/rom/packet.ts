@@ -1,7 +1,8 @@
 import { CHECKSUM_SEED } from './opcodes';
 
 /**
- * Request and response packets of the ESP32 serial loader (esp32-rom-protocol.md §4).
+ * Request and response packets of the ESP32 serial loader (esptool docs, Serial Protocol: command
+ * and response packets).
  * All fields little-endian. Pure functions: both the client and the virtual device use them.
  */
 export interface Request {

@@ -1,5 +1,6 @@
 /**
- * SLIP framing (esp32-rom-protocol.md §2). The encoder is exact; the decoder is a streaming
+ * SLIP framing (RFC 1055, as esptool's Serial Protocol docs use it). The encoder is exact; the
+ * decoder is a streaming
  * state machine that keeps text and garbage seen between frames (boot logs, REPL output) so
  * callers can explain *why* a board did not answer, and bounds every buffer it keeps.
  */

@@ -27,7 +27,7 @@ export interface Transport {
   readonly baud: number;
   /** DTR/RTS control; a no-op on links that have no modem lines (TCP), which `capabilities` says. */
   setSignals(signals: ModemSignals): Promise<void>;
-  /** The Pycom PIC protocol needs 5 data bits (pycom.md §2.1). */
+  /** The Pycom PIC protocol needs 5 data bits (pypic.py opens the port with bytesize=FIVEBITS). */
   setDataBits(bits: 5 | 6 | 7 | 8): Promise<void>;
   readonly capabilities: TransportCapabilities;
 }

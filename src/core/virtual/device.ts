@@ -13,7 +13,8 @@
  * (a Faults instance or FaultOptions), efuse (physical eFuse words to start from), bootPredictor
  * (what a reset into normal boot prints; src/core/boot's bootPredictorForVirtual is the real model).
  *
- * Line model (esp32-rom-protocol.md §3.1, auto-reset transistors): EN is low while RTS is
+ * Line model (the two-transistor auto-reset circuit of Espressif's dev boards, esptool docs Boot
+ * Mode Selection): EN is low while RTS is
  * asserted and DTR is not; GPIO0 is low while DTR is asserted and RTS is not. Releasing EN boots
  * the chip after a short RC delay, sampling GPIO0 then. Links without modem lines (TCP) never
  * send line events: the board then behaves as if P2 were jumpered to GND.
@@ -47,9 +48,9 @@ export interface VirtualEsp32Options {
   faults?: Faults | FaultOptions;
   /** Physical eFuse words to start from instead of the factory image. */
   efuse?: EfuseWords;
-  /** Opcode byte in the reply to an unknown command (§5.3, UNCONFIRMED; default 0x00). */
+  /** Opcode byte in the reply to an unknown command (UNCONFIRMED; default 0x00). */
   unknownOpcodeReplyOp?: number;
-  /** How often that reply is sent (§5.3, UNCONFIRMED 1…8; default 1). */
+  /** How often that reply is sent (UNCONFIRMED 1…8; default 1). */
   unknownOpcodeReplyRepeats?: number;
   /**
    * What this board prints (and does) after the ROM header when it resets into normal boot; it
@@ -334,7 +335,7 @@ export class VirtualEsp32 {
     if (this.stateValue !== 'download') return; // reset, off, a boot that stopped: nothing is listening
     if (this.lineDataBits !== 8) return; // 5-bit PIC traffic is noise to the ESP32
     const { data, delayMs } = this.faults.filter('to-device', chunk);
-    if (this.autobaud && this.lineBaud !== undefined) this.uartBaudValue = this.lineBaud; // ROM auto-baud (§1)
+    if (this.autobaud && this.lineBaud !== undefined) this.uartBaudValue = this.lineBaud; // ROM auto-baud
     if (!this.baudMatches()) return;
     const epoch = this.epoch;
     const signal = this.halt.signal;

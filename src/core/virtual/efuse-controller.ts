@@ -13,12 +13,12 @@ import {
 import * as R from '../efuse/registers';
 
 /**
- * The ESP32 eFuse controller as esp32-efuse.md §3.4 recommends modelling it:
+ * The ESP32 eFuse controller as the ESP32 TRM's eFuse chapter describes it:
  * - `raw` is the physical bit array (never masked); bits only go 0 → 1.
  * - WDATA registers hold program data; a PGM command (with EFUSE_CONF = 0x5A5A) ORs every
  *   block's WDATA into `raw`, except the bits the *effective* WR_DIS protects. The effective
  *   WR_DIS/RD_DIS are captured at the last READ (or reset), so a WR_DIS bit burned in the same
- *   PGM as the data it protects does not block that data (spec §3.4, UNCONFIRMED on silicon).
+ *   PGM as the data it protects does not block that data (UNCONFIRMED on silicon).
  * - A READ command (EFUSE_CONF = 0x5AA5) recomputes the read windows from `raw`: 3/4 decode
  *   (DEC_STATUS on bad check bytes), then RD_DIS masking (read-protected bits read 0).
  * - A CMD written while CONF holds any other value is ignored (QEMU; UNCONFIRMED on silicon).

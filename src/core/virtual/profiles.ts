@@ -26,7 +26,7 @@ const OUIS: readonly number[][] = [
   [0x30, 0xae, 0xa4],
 ];
 
-/** 8 MHz oscillator calibration value; with cali 1600 the ROM's crystal estimate is exactly 40 MHz (§6.10). */
+/** 8 MHz oscillator calibration value; with cali 1600 the ROM's crystal estimate is exactly 40 MHz (esptool targets/esp32.py get_crystal_freq). */
 export const FACTORY_CLK8M_FREQ = 0x40;
 
 /** The catalog's module for a profile id (case-insensitive); throws UserError E_PROFILE listing the profiles. */

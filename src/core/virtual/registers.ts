@@ -4,10 +4,10 @@ import { APB_CTL_DATE_REG, APB_HZ, CHIP_MAGIC_ESP32, CHIP_MAGIC_REG, GPIO_STRAP_
 
 /**
  * The ESP32 address space as the ROM loader's READ_REG/WRITE_REG see it
- * (esp32-rom-protocol.md §6.3, §6.10, §7.3, §7.4, §15).
+ * (esptool's targets/esp32.py and loader.py; ESP-IDF soc/esp32 *_reg.h).
  */
 
-/** APB_CTL_DATE: bit31 = 1 only on rev3 (real values UNCONFIRMED, §15). */
+/** APB_CTL_DATE: bit31 = 1 only on rev3 (real values UNCONFIRMED). */
 export function apbCtlDate(chipRevision: number): number {
   return chipRevision >= 3 ? 0x80000000 : 0x16042000;
 }
@@ -18,7 +18,7 @@ export function rtcCaliFor(ck8m: number): number {
   return Math.round((APB_HZ * 40) / (15625 * ck8m)) & 0x1ffffff;
 }
 
-/** esptool's estimate of the crystal the ROM measured (§6.10). */
+/** esptool's estimate of the crystal the ROM measured (esptool targets/esp32.py get_crystal_freq). */
 export function romXtalEstimate(cali: number, ck8m: number): number {
   return (cali * 15625 * ck8m) / 40;
 }
@@ -52,15 +52,15 @@ export function isSram(addr: number): boolean {
 }
 
 /**
- * A word-addressed register/memory map. Internal SRAM behaves as RAM; the registers of §15 have
+ * A word-addressed register/memory map. Internal SRAM behaves as RAM; the registers esptool reads have
  * models. Any other address has no model: the spec says nothing about READ_REG/WRITE_REG there
- * (§6.3 only says the ROM does a word load/store; on silicon such an access may hit a peripheral
+ * (esptool's docs only say the ROM does a word load/store; on silicon such an access may hit a peripheral
  * with side effects, read garbage or raise a bus exception), so the conservative choice is to
  * invent no state: reads return 0, writes are dropped, and the address is recorded in
  * `unmodelled` so a test can tell that a tool relied on something the model does not know.
  * (Formerly such addresses behaved like RAM, which let a write-then-read-back "succeed".)
  * Flash-mapped cache windows (0x3F400000…, 0x400D0000…) are among them, so a READ_REG can
- * never return decrypted flash, whatever DISABLE_DL_DECRYPT / DISABLE_DL_CACHE say (§11.1).
+ * never return decrypted flash, whatever DISABLE_DL_DECRYPT / DISABLE_DL_CACHE say.
  */
 export class RegisterSpace {
   /** Internal SRAM words written by WRITE_REG or MEM_DATA. */

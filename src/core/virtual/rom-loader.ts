@@ -8,12 +8,13 @@ import { EFUSE_BLK0_RDATA4_REG, PAGE_SIZE, SECTOR_SIZE } from '../chip/esp32';
 import type { TimingModel } from './timing';
 
 /**
- * The ESP32 mask-ROM serial loader (esp32-rom-protocol.md §4–§6, §15): ROM-format replies with
+ * The ESP32 mask-ROM serial loader (esptool docs, Serial Protocol; esptool's loader.py and
+ * targets/esp32.py): ROM-format replies with
  * 4 status bytes `[status, error, 0, 0]` and a stale value field (the last READ_REG result).
  * No flasher stub is emulated (this product never uploads one): MEM_END with a jump hands
  * control to code the model cannot run, so the board goes silent until it is reset.
  *
- * DISABLE_DL_ENCRYPT / _DECRYPT / _CACHE (esp32-rom-protocol.md §11.1) restrict the
+ * DISABLE_DL_ENCRYPT / _DECRYPT / _CACHE (ESP32 TRM, eFuse controller chapter) restrict the
  * flash-encryption engine and the MMU cache in download mode. No ROM command uses either (the
  * ROM has no encrypted write, and READ_FLASH_SLOW / MD5 read raw flash through SPI), so they
  * have no observable effect on this loader; they matter to a stub model, which is not built.
@@ -37,17 +38,17 @@ export interface LoaderEnv {
   leaveLoader(runUserCode: boolean): void;
   /** MEM_END with a jump: the ROM starts code at `entry`. */
   jumpToRam(entry: number): void;
-  /** Opcode byte used in the reply to an unknown opcode (§5.3; UNCONFIRMED, default 0x00). */
+  /** Opcode byte used in the reply to an unknown opcode (UNCONFIRMED, default 0x00). */
   unknownOpcodeReplyOp: number;
   /**
-   * How many times that rejection frame is sent (§5.3; UNCONFIRMED: the spec suggests 1,
+   * How many times that rejection frame is sent (UNCONFIRMED: 1 is assumed,
    * esptool's comment says the ROM repeats it up to 8 times). Tests set 8 to prove a client
    * drains the repeats instead of reading them as the answer to its next command.
    */
   unknownOpcodeReplyRepeats: number;
 }
 
-/** Plausible non-zero SYNC value: the observed 0x20120707 is the payload's first word (§6.2). */
+/** Plausible non-zero SYNC value: the observed 0x20120707 is the payload's first word. */
 const SYNC_VALUE = 0x20120707;
 
 type WriteSession = { kind: 'flash'; offset: number; blockSize: number; numBlocks: number };
@@ -91,7 +92,7 @@ export class RomLoader {
     const req = decodeRequest(frame);
     if ('error' in req) {
       // A frame too short or not a request is ignored; a size field that disagrees with the
-      // data is an invalid message (§5.1 code 0x05).
+      // data is an invalid message (ROM error 0x05).
       if (frame.length >= HEADER_LEN && frame[0] === 0x00) await this.reply(frame[1]!, RomError.INVALID_MESSAGE);
       return;
     }
@@ -123,14 +124,14 @@ export class RomLoader {
       case Op.READ_REG: {
         this.need(req, 4);
         const addr = this.u32(req, 0);
-        if (addr & 3) throw new Reject(RomError.INVALID_MESSAGE); // word-aligned only (§6.3)
+        if (addr & 3) throw new Reject(RomError.INVALID_MESSAGE); // word-aligned only
         this.lastValue = this.env.regs.read(addr) >>> 0;
         return this.reply(req.op);
       }
       case Op.WRITE_REG:
         return this.writeReg(req);
       case Op.SPI_ATTACH:
-        // ROM takes 8 bytes; whether it tolerates 4 is UNCONFIRMED, so 4 is rejected (§6.5).
+        // ROM takes 8 bytes; whether it tolerates 4 is UNCONFIRMED, so 4 is rejected.
         this.need(req, 8);
         this.spiAttached = true;
         return this.reply(req.op);
@@ -166,7 +167,7 @@ export class RomLoader {
         return this.memEnd(req);
       default:
         // Unknown opcode (GET_SECURITY_INFO, stub-only 0xD0–0xD4…): a frame whose opcode does not
-        // echo the request, status 01 05 (§5.3), once by default (repeat count UNCONFIRMED).
+        // echo the request, status 01 05, once by default (repeat count UNCONFIRMED).
         for (let i = 0; i < Math.max(1, this.env.unknownOpcodeReplyRepeats); i++) await this.reply(this.env.unknownOpcodeReplyOp, RomError.INVALID_MESSAGE);
         return;
     }
@@ -174,7 +175,7 @@ export class RomLoader {
 
   private async sync(req: Request): Promise<void> {
     if (!req.data.equals(Buffer.from(SYNC_PAYLOAD))) throw new Reject(RomError.INVALID_MESSAGE);
-    // The ROM answers SYNC eight times (§6.2).
+    // The ROM answers SYNC eight times.
     for (let i = 0; i < 8; i++) await this.reply(req.op, 0, Buffer.alloc(0), SYNC_VALUE);
   }
 
@@ -187,8 +188,8 @@ export class RomLoader {
       const delayUs = this.u32(req, 4 * i + 3);
       if (addr & 3) throw new Reject(RomError.INVALID_MESSAGE);
       // Several tuples and the delay before the write follow the stub; for the ROM both are
-      // UNCONFIRMED (§6.3, §18.2). The product's client sends one tuple with delay 0, so it does
-      // not depend on either; esptool's delay_after_us tuple is accepted as §6.3 describes.
+      // UNCONFIRMED. The product's client sends one tuple with delay 0, so it does
+      // not depend on either; esptool's delay_after_us tuple is accepted too.
       if (this.env.timing && delayUs) this.env.spend(delayUs / 1000, false);
       const v = mask === 0xffffffff ? value : ((this.env.regs.read(addr) & ~mask) | (value & mask)) >>> 0;
       this.env.regs.write(addr, v);
@@ -200,7 +201,8 @@ export class RomLoader {
     this.need(req, 8);
     const requested = this.u32(req, 0);
     if (requested === 0) throw new Reject(RomError.INVALID_MESSAGE);
-    // esptool pre-distorts the rate by the ROM's crystal estimate (§6.10); the ROM divides the
+    // esptool pre-distorts the rate by the ROM's crystal estimate (esptool loader.py change_baud);
+    // the ROM divides the
     // distorted value by that same estimate, so invert it here to find the real line rate.
     const ck8m = Number(this.env.regs.read(EFUSE_BLK0_RDATA4_REG) & 0xff);
     const xtal = romXtalEstimate(rtcCaliFor(ck8m), ck8m);
@@ -220,7 +222,7 @@ export class RomLoader {
   }
 
   private requireAttach(): void {
-    // ROM flash commands before SPI_ATTACH: the real error is UNCONFIRMED; 01 05 is used (§15).
+    // ROM flash commands before SPI_ATTACH: the real error is UNCONFIRMED; 01 05 is used.
     if (!this.spiAttached) throw new Reject(RomError.INVALID_MESSAGE);
   }
 
@@ -232,7 +234,7 @@ export class RomLoader {
       const addr = this.phys(s * SECTOR_SIZE);
       this.env.faults?.step('flash-erase', `sector 0x${addr.toString(16)}`);
       this.env.flash.eraseSector(addr);
-      // Erased before the reply (ROM erase-on-begin, §6.7/§6.8): the host waits for all of it.
+      // Erased before the reply (ROM erase-on-begin): the host waits for all of it.
       if (this.env.timing) this.env.spend(this.env.timing.sectorEraseMs, true);
     }
   }
@@ -246,7 +248,7 @@ export class RomLoader {
       const p = this.phys(addr);
       this.env.faults?.step('flash-program', `page 0x${(p - (p % PAGE_SIZE)).toString(16)}`);
       this.env.flash.program(p, data.subarray(pos, pos + n));
-      // Programmed before the ACK (the ROM writes synchronously, §6.7/§6.8).
+      // Programmed before the ACK (the ROM writes synchronously).
       if (this.env.timing) this.env.spend(this.env.timing.pageProgramMs, true);
       pos += n;
     }
@@ -261,7 +263,8 @@ export class RomLoader {
   }
 
   private async flashBegin(req: Request): Promise<void> {
-    // The ESP32 ROM takes exactly 4 words (no encrypted-write flag, §6.8 / §17). What it does with
+    // The ESP32 ROM takes exactly 4 words (no encrypted-write flag: a fifth word is only for chips
+    // whose ROM writes encrypted flash). What it does with
     // a 5th word (esptool-js sends one) is UNCONFIRMED: rejected with 01 05, the conservative choice.
     this.need(req, 16);
     this.requireAttach();
@@ -328,7 +331,7 @@ export class RomLoader {
       s.ended = true;
     });
     this.write = s;
-    // ROM: size is the uncompressed length rounded up to 0x400 and erased up-front (§6.8).
+    // ROM: size is the uncompressed length rounded up to 0x400 and erased up-front.
     await this.eraseRegion(offset, eraseSize);
     return this.reply(req.op);
   }
@@ -384,7 +387,7 @@ export class RomLoader {
     if (offset + length > this.flashLimit()) throw new Reject(RomError.FLASH_READ_ERROR);
     const out = Buffer.alloc(64, 0xff);
     for (let i = 0; i < length; i++) out[i] = this.env.flash.read(this.phys(offset + i), 1)[0]!;
-    // Always 64 data bytes, only the first `length` meaningful (§6.11).
+    // Always 64 data bytes, only the first `length` meaningful (esptool loader.py read_flash_slow).
     return this.reply(req.op, 0, out);
   }
 

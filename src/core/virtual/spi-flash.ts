@@ -7,7 +7,7 @@ import { SECTOR_SIZE } from '../chip/esp32';
  * allocated), so an 8 MB mostly-erased flash costs almost nothing.
  */
 
-/** RDID capacity byte for a size (esp32-rom-protocol.md §7.4). */
+/** RDID capacity byte for a size (JEDEC RDID; esptool's flash size table). */
 export function capacityByte(size: number): number {
   const log2 = Math.log2(size);
   if (!Number.isInteger(log2) || log2 < 18 || log2 > 28) throw new RangeError(`unsupported flash size ${size}`);

@@ -2,7 +2,7 @@ import type { SpiFlash } from './spi-flash';
 import { SPI1, SPI1_BASE, SPI_CMD_USR, SPI_USER_ADDR, SPI_USER_MISO, SPI_USER_MOSI } from '../chip/esp32';
 
 /**
- * The SPI1 flash controller's "user command" engine (esp32-rom-protocol.md §7.4), enough for
+ * The SPI1 flash controller's "user command" engine (esptool loader.py run_spiflash_command), enough for
  * what esptool does through READ_REG/WRITE_REG: RDID, RDSFDP, status register reads/writes,
  * WREN/WRDI, reset-enable/reset and the XMC commands, plus plain reads.
  */
@@ -58,7 +58,7 @@ export class Spi1 {
 
   private sfdp(addr: number, n: number): Buffer {
     // A minimal SFDP header: signature "SFDP", v1.0, then the vendor id at byte 0x10 (the byte
-    // esptool checks for XMC parts, §7.4).
+    // esptool checks for XMC parts).
     const table = Buffer.alloc(0x100, 0xff);
     table.write('SFDP', 0, 'latin1');
     table[4] = 0x00;

@@ -1,15 +1,16 @@
 /**
  * Optional timing model (off by default; benchmarks turn it on).
  *
- * UART: 10 bits per byte (start + 8 data + stop, esp32-rom-protocol.md §1) at the current baud,
+ * UART: 10 bits per byte (start + 8 data + stop: the ROM loader's 8N1) at the current baud,
  * in both directions: a frame has been received only once its last byte has crossed the line,
  * and a reply reaches the host only once its last byte has been sent.
  *
- * Flash: the ROM loader has no flasher stub's double buffering (§6.7, §6.8, §13.2): it erases the
+ * Flash: the ROM loader has no flasher stub's double buffering (esptool write_flash --no-stub): it erases the
  * whole region on FLASH_BEGIN / FLASH_DEFL_BEGIN before replying, and inflates, programs and
  * read-back-verifies each DATA block before ACKing it. Since the host waits for each reply, wire
  * time and flash time add up. The spec gives only the tool timeouts (30 s/MB erase, 40 s/MB write,
- * §9), which are upper bounds, not typical times; UNCONFIRMED: the erase and page-program times
+ * esptool's loader.py), which are upper bounds, not typical times; UNCONFIRMED: the erase and
+ * page-program times
  * below are typical datasheet values of the 4–8 MB SPI NOR parts on Pycom modules (4 KiB sector
  * erase ~45 ms, 256-byte page program ~0.7 ms).
  */

@@ -14,7 +14,9 @@ import { hex } from '../../util/hex';
 import { keyBytes } from '../../chip/esp32';
 
 /**
- * Pycom's eFuse sequence (pycom.md §1.7) as one plan, in the order that cannot leave a board
+ * Pycom's eFuse sequence (the espefuse steps pycom-micropython-sigfox's esp32/application.mk prints
+ * for SECURE=on, and Pycom's "SecureBoot and Encryption" docs) as one plan, in the order that
+ * cannot leave a board
  * with keys nobody knows: both keys first (read back and compared while still readable), then
  * their read/write protection, then FLASH_CRYPT_CONFIG, encryption on, secure boot on, and the
  * optional hardening.
@@ -266,8 +268,9 @@ function cryptCntStep(ctx: Ctx): PlanStep {
 }
 
 /**
- * Warnings for eFuse states no complete run leaves behind (esp32-boot-security.md §2.2, §3, §4;
- * esp32-security-pitfalls.md 15, 18): what the state means on the chip and what Burn Keys will and
+ * Warnings for eFuse states no complete run leaves behind (ESP-IDF flash-encryption and
+ * secure-boot-v1 docs; the bootloader's first-boot code in secure_boot.c and flash_encrypt.c): what
+ * the state means on the chip and what Burn Keys will and
  * will not do about it. Reads only readable blocks; a read-protected block says nothing.
  */
 export function inconsistentStateWarnings(dec: DecodedEfuses): string[] {

@@ -8,7 +8,8 @@ import type { EfuseBlock } from '../fields';
 import type { EfuseRegisterAccess } from '../access';
 
 /**
- * Programs one eFuse block through the controller sequence of esp32-efuse.md §3.2 and checks
+ * Programs one eFuse block through the controller sequence espefuse uses (esp32 fields.py
+ * efuse_program) and checks
  * the result. Nothing here decides *what* to burn: that is the plan's job; this only makes
  * sure the requested bits end up set, or says clearly that they did not.
  */
@@ -66,7 +67,7 @@ export async function reloadEfuses(access: EfuseRegisterAccess, timeoutMs = CMD_
 
 async function setTiming(access: EfuseRegisterAccess, apbMhz: 26 | 40 | 80): Promise<void> {
   const t = EFUSE_TIMING[apbMhz];
-  // Read-modify-write of the individual fields, as ESP-IDF does (§3.1).
+  // Read-modify-write of the individual fields, as ESP-IDF does (esp_efuse_utility.c).
   const clk = await access.readReg(EFUSE_CLK);
   await access.writeReg(EFUSE_CLK, ((clk & ~(CLK_SEL0_MASK | CLK_SEL1_MASK)) | t.sel0 | (t.sel1 << CLK_SEL1_SHIFT)) >>> 0);
   const dac = await access.readReg(EFUSE_DAC_CONF);

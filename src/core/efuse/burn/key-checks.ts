@@ -13,7 +13,8 @@ export interface BurnTarget {
 /**
  * Revisions accepted. Secure boot v1 and ESP32 flash encryption exist on every original-ESP32
  * revision (v2 needs rev 3, v1 does not go away there), and Pycom's 4 MB modules (LoPy, SiPy,
- * WiPy 2) carry revision 0 chips (pycom.md §1.9), so refusing rev 0 would lock out boards Pycom's
+ * WiPy 2) carry revision 0 chips (Pycom's firmware takes the 4 MB layout for them:
+ * esp32_get_chip_rev() in esp32/ftp/updater.c), so refusing rev 0 would lock out boards Pycom's
  * own secure flow supports. Anything else (an unknown revision number) is refused.
  */
 export const SUPPORTED_REVISIONS: readonly number[] = [0, 1, 2, 3];
