@@ -127,9 +127,9 @@ export type { Diagnostic, DiagnosticKind, ProblemMatcherContribution } from './f
 export { makeTargets, syncDerivedKeys, DERIVED_KEY_FILES } from './firmware/build-runner';
 export { isSocketUrl } from './transport/tcp';
 // Issue #14 (production line): per-device keys end to end, the board record, provisioning a fleet.
-export { boardPlanFromBuild } from './secure-build/per-device';
+export { boardPlanFromBuild, storeBuildKey } from './secure-build/per-device';
 export type { BoardPlan, BoardPlanOptions } from './secure-build/per-device';
-export { BoardRecordWriter, boardRecordsCsv, readBoardRecords, sha256Hex } from './audit/board-record';
+export { BoardRecordWriter, boardRecordsCsv, readBoardRecords, regionsWritten, sha256Hex } from './audit/board-record';
 export type { BoardRecord, RecordOperation, RecordRegion } from './audit/board-record';
 export { PROVISION_STATES, parseApprovedMacs, provision } from './workflows/provision';
 export type { ProvisionBoardResult, ProvisionEvent, ProvisionOutcome, ProvisionRequest, ProvisionState } from './workflows/provision';

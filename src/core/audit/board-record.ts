@@ -56,6 +56,14 @@ export function sha256Hex(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** The regions of a flash plan as written (RegionResult by address): address, file, SHA-256 of the bytes, bytes written. */
+export function regionsWritten(plan: { regions: readonly { address: number; file: string; data: Uint8Array }[] }, results: readonly { address: number; bytesWritten: number }[], reencrypted = false): RecordRegion[] {
+  return results.map((r) => {
+    const g = plan.regions.find((x) => x.address === r.address)!;
+    return { address: r.address, file: g.file, sha256: sha256Hex(g.data), length: g.data.length, bytesWritten: r.bytesWritten, ...(reencrypted ? { reencrypted: true } : {}) };
+  });
+}
+
 /** The lines of one board's record, written as the work happens. */
 export class BoardRecordWriter {
   readonly id = newOperationId();

@@ -3,7 +3,10 @@ import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent } from '../firmware/content';
 import { findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
 import { planFromBuild, type FlashPlan } from '../flash/plan';
+import * as fs from 'node:fs';
 import type { BoardId } from '../boards/catalog';
+import { readHardwareKeyFile } from '../keys/key-files';
+import type { KeyStore } from '../keystore/key-store';
 import { fingerprint } from '../util/fingerprint';
 import { hex } from '../util/hex';
 import { encryptFor } from './process';
@@ -69,4 +72,13 @@ export function boardPlanFromBuild(dir: string, o: BoardPlanOptions): BoardPlan 
     return { ...r, data: encryptFor(plain, r.address, o.flashKey!, conf) };
   });
   return { plan: { ...plan, regions }, build, reencrypted: true };
+}
+
+/**
+ * The build key of a key store: the flash-encryption key `build` makes the build with
+ * (flash_encryption_key.bin, the file Pycom's makefile reads), or undefined when the store has none.
+ * With per-device keys it is never burned into a board; it only decrypts the build's outputs.
+ */
+export function storeBuildKey(store: KeyStore): Uint8Array | undefined {
+  return fs.existsSync(store.sharedFlashKeyPath) ? readHardwareKeyFile(store.sharedFlashKeyPath, 'flash-encryption') : undefined;
 }

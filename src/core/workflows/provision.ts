@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { BoardRecordWriter, sha256Hex, type RecordRegion } from '../audit/board-record';
+import { BoardRecordWriter, regionsWritten } from '../audit/board-record';
 import type { BoardId } from '../boards/catalog';
 import type { BootLogExplanation } from '../boot/boot-log';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
@@ -247,11 +247,7 @@ export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' |
           ...(req.signal ? { signal: req.signal } : {}),
           onProgress: (e) => emit({ type: 'progress', port, mac: mac!, state: 'flashing', fraction: e.bytesDone / Math.max(1, e.bytesTotal), message: `${e.file} @ 0x${e.address.toString(16)}` }),
         }, boardUi);
-        const regions: RecordRegion[] = out.results.map((r) => {
-          const data = plan!.regions.find((g) => g.address === r.address)!.data;
-          return { address: r.address, file: r.file, sha256: sha256Hex(data), length: r.length, bytesWritten: r.bytesWritten, ...(reencrypted ? { reencrypted: true } : {}) };
-        });
-        record.add('flash', { regions });
+        record.add('flash', { regions: regionsWritten(plan!, out.results, reencrypted) });
         const bytesWritten = out.results.reduce((n, r) => n + r.bytesWritten, 0);
 
         state('boot-check', out.boot ? 'Boot check: the boot log after the writes.' : 'Boot check: predicted before the writes.');
