@@ -263,6 +263,8 @@ export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' |
     } catch (e) {
       const message = isUserError(e) ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
       try {
+        const runs = record?.burnRunsSinceStart() ?? [];
+        if (runs.length) record?.add('burn-keys', { burnRuns: runs });
         record?.end('failed', {}, message);
       } catch (re) {
         log('warn')(`the record could not be closed: ${re instanceof Error ? re.message : String(re)}`);
