@@ -6,7 +6,9 @@ import { provisionFirmware } from '../../scripts/campaign';
 import { tmpDir } from './flash-harness';
 
 /** The provisioning fault campaign, short: every must-be-0 row is 0 (npm run campaign runs the long one). */
-describe('provisioning fault campaign (short)', () => {
+describe('provisioning fault campaign (short)', function () {
+  // Four rounds of four boards with unscaled loader timeouts (lost ports wait them out).
+  this.timeout(600_000);
   it('boards provisioned at once under per-board faults: every must-be-0 row is 0 and every fault kind was drawn', async () => {
     const workDir = tmpDir('prov-campaign-');
     const { counters, records } = await runProvisionCampaign({

@@ -18,7 +18,8 @@ function macOf(dev: VirtualEsp32): string {
  * of the flash writes; the records say which failed and why; the rerun finishes both (the burn
  * resumed from the audit log, not redone) and every board boots.
  */
-describe('provision: a failure stops only its board; a rerun resumes it', () => {
+describe('provision: a failure stops only its board; a rerun resumes it', function () {
+  this.timeout(300_000);
   const servers: SimServer[] = [];
   const devs: VirtualEsp32[] = [];
   const store = fixtureStore();
