@@ -7,6 +7,7 @@ import { deviceCommands } from './commands/device';
 import { simCommands } from './commands/sim';
 import { efuseCommands } from './commands/efuse';
 import { firmwareCommands } from './commands/firmware';
+import { fleetCommands } from './commands/fleet';
 
 export const allCommands: CliCommand[] = [
   ...securityCommands,
@@ -14,6 +15,7 @@ export const allCommands: CliCommand[] = [
   ...simCommands,
   ...efuseCommands,
   ...firmwareCommands,
+  ...fleetCommands,
 ];
 
 function findCommand(rawArgv: string[]): { cmd: CliCommand; rest: string[] } | undefined {

@@ -46,23 +46,25 @@ function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
 const burnKeysCommand: CliCommand = {
   name: 'efuse burn-keys',
   summary: 'Burn the flash-encryption and secure boot keys and enable flash encryption and secure boot, as one plan you see and confirm. Permanent.',
-  usage: 'efuse burn-keys --port PORT --flash-key FLASH_KEY.bin (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--keys-burned-elsewhere] [--dry-run] [--confirm MAC] [--key-store DIR]',
+  usage: 'efuse burn-keys --port PORT --flash-key FLASH_KEY.bin (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--keys-burned-elsewhere] [--dry-run] [--confirm MAC] [--key-store DIR] [--json]',
   help: [
     'Steps: flash-encryption key -> BLOCK1, secure boot key -> BLOCK2 (both read back and compared),',
     'then both read- and write-protected, FLASH_CRYPT_CONFIG = 0xF, FLASH_CRYPT_CNT odd (encryption on),',
     'ABS_DONE_0 (secure boot on). None of this can be undone. --dry-run prints the plan and burns nothing.',
     'Without --dry-run nothing is burned unless --confirm repeats the MAC of the connected board (or you type it when asked).',
     'An interrupted burn resumes: run the same command again; finished steps are verified and skipped.',
-    'Every step is recorded in KEY_STORE/audit.jsonl (fingerprints only, never key bytes).',
+    'Every step is recorded in KEY_STORE/audit.jsonl (fingerprints only, never key bytes); `pycom-secure records` exports it.',
+    '--json prints the outcome as JSON on stdout (the plan goes to stderr).',
     '--keys-burned-elsewhere: a key block already read- and write-protected by espefuse or another workstation',
     'is taken as holding the given key and never written; only the missing steps are burned. Such a key cannot',
     'be read back, so it is NOT verified against the key file (said in the plan and the audit log).',
     '',
     hardeningHelp(),
   ].join('\n'),
-  options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'keys-burned-elsewhere', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }],
+  options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'keys-burned-elsewhere', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
+    const json = args.flag('json');
     const flashKey = readInputFile(args.need('flash-key'), 'flash-encryption key file');
     const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
     const ui = terminalUi(io);
@@ -75,8 +77,17 @@ const burnKeysCommand: CliCommand = {
         keysBurnedElsewhere: args.flag('keys-burned-elsewhere'),
         dryRun: args.flag('dry-run'),
         ...(confirm !== undefined ? { confirm } : {}),
-        showPlan: (plan) => io.out(renderPlan(plan)),
+        showPlan: (plan) => (json ? io.err(renderPlan(plan)) : io.out(renderPlan(plan))),
       }, ui);
+      if (json && r.kind !== 'not-confirmed' && r.kind !== 'cancelled') {
+        // For scripts and CI: what happened, the run's id in the audit log (its board record), never key bytes.
+        const result = 'result' in r ? r.result : undefined;
+        io.out(JSON.stringify({
+          outcome: r.kind, mac: board.chip.mac.address, recordId: result?.id ?? null, burned: result?.burned ?? [],
+          closed: result?.closed ?? [], leftOpen: result?.leftOpen ?? [], auditLog: store.auditPath,
+        }, null, 2));
+        return 0;
+      }
       switch (r.kind) {
         case 'dry-run':
           io.out('Dry run: nothing was burned.');

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, askOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
+import { BoardRecordWriter, GENERATIONS, normaliseMac, regionsWritten, sha256Hex, boardPlanFromBuild, storeBuildKey, otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, hex, keysForBoard, KeyStore, planFromPairs, askOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -13,9 +13,14 @@ function store(args: Args): KeyStore {
 /** `--build DIR` or `ADDR FILE ...` pairs. */
 function plan(args: Args, flashSize: number | undefined, flashKey?: Uint8Array): FlashPlan {
   const build = args.opt('build');
+  const b = boardOption(args, false);
   const pos = args.parsed.positionals;
   if (build && pos.length) throw new UserError('E_USAGE', `${args.command}: give either --build DIR or ADDR FILE pairs, not both.`);
-  if (build) return planFromBuild(findBuildOutputs(build, { ...(boardOption(args, false) ? { board: boardOption(args, false)! } : {}), ...(flashKey ? { flashKey } : {}) }), flashSize !== undefined ? { flashSize } : {});
+  // A board with its own key (per-device keys) gets the build re-encrypted for it from the store's build key.
+  if (build) {
+    const buildKey = storeBuildKey(store(args));
+    return boardPlanFromBuild(build, { ...(b ? { board: b } : {}), ...(flashSize !== undefined ? { flashSize } : {}), ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) }).plan;
+  }
   if (pos.length === 0 || pos.length % 2 !== 0) throw new UserError('E_USAGE', `${args.command}: give --build DIR or pairs of ADDR FILE.`);
   const pairs = [];
   for (let i = 0; i < pos.length; i += 2) pairs.push({ address: parseIntArg(pos[i]!, 'ADDR', args.command), file: pos[i + 1]! });
@@ -66,18 +71,20 @@ const build: CliCommand = {
 const flashOptions = [
   { name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'flash-size' },
   { name: 'incremental', flag: true }, { name: 'dry-run', flag: true }, { name: 'force-config-sector', flag: true }, { name: 'no-compress', flag: true }, { name: 'boot-log-ms' },
-  { name: 'trust-key-store', flag: true },
+  { name: 'trust-key-store', flag: true }, { name: 'json', flag: true },
 ];
 
 const flash: CliCommand = {
   name: 'flash',
   summary: 'Check a flash plan against the board, its eFuses and the key store, then write it (verified) and show the boot log.',
-  usage: 'flash --port PORT (--build DIR | ADDR FILE ...) [--incremental] [--dry-run] [--force-config-sector] [--key-store DIR] [--trust-key-store]',
+  usage: 'flash --port PORT (--build DIR | ADDR FILE ...) [--incremental] [--dry-run] [--force-config-sector] [--key-store DIR] [--trust-key-store] [--json]',
   help: [
     'Read-protected key blocks cannot be read over the serial port, so the key store\'s keys count as the',
     'board\'s only with evidence: a verified Burn Keys run for this board in the store\'s audit log, or the',
     'board\'s current flash decrypting (with the store\'s keys) to a valid image set. --trust-key-store is your',
     'word instead, recorded in the audit log (fingerprints only).',
+    'Each run is recorded for the board (regions, SHA-256, result) in KEY_STORE/audit.jsonl; `pycom-secure records` exports it.',
+    'A board with its own key (KEY_STORE/devices/<MAC>/) gets --build re-encrypted for it from the store\'s build key.',
   ].join('\n'),
   options: flashOptions,
   async run(args, io) {
@@ -94,9 +101,22 @@ const flash: CliCommand = {
       io.out('Dry run: the plan passed the checks that need no board; nothing was written.');
       return;
     }
+    const json = args.flag('json');
     return withBoard(args, io, async (board) => {
       let nextShown = 0;
-      const r = await flashWorkflow(board, {
+      // The board's record (issue #14): started before the first write, closed with what was written or the error.
+      const known = keysForBoard(ks, board.chip);
+      // Started at the first write (every check passed): a refused plan leaves no record and no new file.
+      let record: BoardRecordWriter | undefined;
+      const startRecord = (): void => {
+        record ??= new BoardRecordWriter(ks.auditPath, 'flash', board.chip.mac.address, () => [known.flashKey, known.secureBootKey].filter((k): k is Uint8Array => k !== undefined), {
+          port: board.chip.port, chipRevision: board.chip.revision.text,
+          keyFingerprints: { ...(known.flashKey ? { 'flash-key': fingerprint(known.flashKey) } : {}), ...(known.secureBootKey ? { 'secure-boot-key': fingerprint(known.secureBootKey) } : {}) },
+        });
+      };
+      let r: Awaited<ReturnType<typeof flashWorkflow>>;
+      try {
+        r = await flashWorkflow(board, {
         store: ks,
         plan: ({ flashKey, flashSize }) => plan(args, flashSize, flashKey),
         incremental: args.flag('incremental'),
@@ -106,6 +126,7 @@ const flash: CliCommand = {
         compress: !args.flag('no-compress'),
         bootLog: { ms: args.int('boot-log-ms', 2000), mode: resetModeOption(args) },
         onProgress: (e) => {
+          if (!args.flag('dry-run')) startRecord();
           const frac = e.bytesDone / Math.max(1, e.bytesTotal);
           if (e.phase === 'done' || frac >= nextShown) {
             nextShown = frac + PROGRESS_STEP;
@@ -113,7 +134,26 @@ const flash: CliCommand = {
           }
         },
       }, terminalUi(io));
+        if (!args.flag('dry-run')) startRecord();
+        record?.add('flash', {
+          regions: regionsWritten(r.plan, r.results),
+          ...(r.plan.board ? { board: r.plan.board } : {}),
+          ...(r.plan.generation ? { firmware: { generation: r.plan.generation, versions: GENERATIONS[r.plan.generation].versions, buildDir: args.opt('build') ?? '' } } : {}),
+        });
+        record?.end('ok', r.boot ? { boot: r.boot.explanation.verdict } : {});
+      } catch (e) {
+        record?.end('failed', {}, e instanceof Error ? e.message : String(e));
+        throw e;
+      }
       for (const n of r.report.notes) io.err(`note: ${n}`);
+      if (json) {
+        io.out(JSON.stringify({
+          mac: board.chip.mac.address, dryRun: args.flag('dry-run'), recordId: record?.id ?? null,
+          regions: args.flag('dry-run') ? r.plan.regions.map((g) => ({ address: g.address, file: g.file, role: g.role, encrypted: g.encrypted, length: g.data.length })) : regionsWritten(r.plan, r.results),
+          boot: r.boot ? { verdict: r.boot.explanation.verdict, summary: r.boot.explanation.summary } : null,
+        }, null, 2));
+        return r.boot?.explanation.verdict === 'failed' ? 1 : 0;
+      }
       if (args.flag('dry-run')) {
         // The plan as it would be carried out: what goes where, encrypted for which key, and how.
         for (const reg of r.plan.regions) {
@@ -170,9 +210,9 @@ const verifyFlash: CliCommand = {
 const otaImageCommand: CliCommand = {
   name: 'ota-image',
   summary: 'Write the app encrypted for the board\'s OTA slot (asked from the running board unless --slot is given).',
-  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT] --output OUT [--key-store DIR] [--mac MAC [--trust-key-store]]',
-  help: 'With --mac the image is for that board: its key must be backed by a verified Burn Keys run for it in the key store\'s audit log, or by --trust-key-store (your word, recorded in the audit log).',
-  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }, { name: 'trust-key-store', flag: true }],
+  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT] --output OUT [--key-store DIR] [--mac MAC [--trust-key-store]] [--json]',
+  help: 'With --mac the image is for that board (its own key under KEY_STORE/devices/<MAC>/ when it has one; the build is then re-encrypted from the store\'s build key) and is recorded in its records: its key must be backed by a verified Burn Keys run for it in the key store\'s audit log, or by --trust-key-store (your word, recorded in the audit log).',
+  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }, { name: 'trust-key-store', flag: true }, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
     const b = boardOption(args, true)!;
@@ -195,6 +235,20 @@ const otaImageCommand: CliCommand = {
       },
     });
     if (img.evidence) io.err(`Key evidence: ${img.evidence.text}.`);
+    // An image made for a board (--mac) goes into that board's records (issue #14).
+    let recordId: string | undefined;
+    if (mac) {
+      const rec = new BoardRecordWriter(store(args).auditPath, 'ota-image', normaliseMac(mac), () => (img.flashKey ? [img.flashKey] : []), {
+        board: b, ...(img.flashKey ? { keyFingerprints: { 'flash-key': fingerprint(img.flashKey) } } : {}),
+      });
+      rec.add('image', { regions: [{ address: img.slot, file: out, sha256: sha256Hex(img.data), length: img.data.length }] });
+      rec.end('ok');
+      recordId = rec.id;
+    }
+    if (args.flag('json')) {
+      io.out(JSON.stringify({ output: out, slot: img.slot, slotSource: img.slotSource, bytes: img.data.length, sha256: sha256Hex(img.data), source: img.source, flashKey: img.flashKey ? fingerprint(img.flashKey) : null, mac: mac ? normaliseMac(mac) : null, recordId: recordId ?? null }, null, 2));
+      return;
+    }
     io.out(`Wrote ${out}: ${img.data.length} bytes for slot ${hex(img.slot)} from ${img.source}${img.flashKey ? ` (flash key ${fingerprint(img.flashKey)})` : ''}.`);
   },
 };

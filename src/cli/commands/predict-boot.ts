@@ -5,7 +5,7 @@ import { withBoard } from '../board-session';
 import { terminalUi } from '../terminal-ui';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { predictBootOnBoard, boardFlashSize, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, planFromBuild, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, readHardwareKeyFile, readSigningKeyFile, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type KeyEvidence, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
+import { boardPlanFromBuild, storeBuildKey, predictBootOnBoard, boardFlashSize, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, readHardwareKeyFile, readSigningKeyFile, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type KeyEvidence, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
 
 /** Keys for the prediction: explicit files first, then the key store (per-device flash key, shared key, signing key). */
 function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {
@@ -48,10 +48,12 @@ function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: Boo
   return !decided ? 4 : safe ? 0 : 1;
 }
 
-function buildPlan(args: Args, dir: string, flashKey: Uint8Array | undefined, flashSize: number | undefined): { plan: FlashPlan; board: BoardId } {
-  const b = boardOption(args);
-  const outputs = findBuildOutputs(dir, { ...(b ? { board: b } : {}), ...(flashKey ? { flashKey } : {}) });
-  return { plan: planFromBuild(outputs, { flashSize: flashSize ?? boardFlashSize(outputs.board) }), board: outputs.board };
+function buildPlan(args: Args, ks: KeyStore, dir: string, flashKey: Uint8Array | undefined, flashSize: number | undefined): { plan: FlashPlan; board: BoardId } {
+  const b = boardOption(args) ?? findBuildOutputs(dir).board;
+  // A board with its own key (per-device keys): the build re-encrypted for it from the store's build key.
+  const buildKey = storeBuildKey(ks);
+  const r = boardPlanFromBuild(dir, { board: b, flashSize: flashSize ?? boardFlashSize(b), ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) });
+  return { plan: r.plan, board: r.build.board };
 }
 
 async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
@@ -62,7 +64,7 @@ async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
   if (!(PLANNED_EFUSE_STATES as readonly string[]).includes(state)) throw new UserError('E_USAGE', `predict-boot: --efuses must be ${PLANNED_EFUSE_STATES.join(', ')}, not "${state}".`);
   const keys = knownKeys(args, ks, undefined, false);
   const explicitSize = args.opt('flash-size') !== undefined ? args.int('flash-size') : undefined;
-  const { plan, board: b } = buildPlan(args, dir, keys.flashKey, explicitSize);
+  const { plan, board: b } = buildPlan(args, ks, dir, keys.flashKey, explicitSize);
   const flashSize = explicitSize ?? boardFlashSize(b);
   const r = plannedBootEfuses(state, keys);
   const v = r.undecidable.length
@@ -78,7 +80,7 @@ async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Pro
       store: ks,
       trustKeyStore: args.flag('trust-key-store'),
       keys: ({ mac, threeFour }) => knownKeys(args, ks, mac, threeFour),
-      ...(dir ? { plan: ({ flashKey, flashSize }: { flashKey: Uint8Array | undefined; flashSize: number }) => buildPlan(args, dir, flashKey, flashSize).plan } : {}),
+      ...(dir ? { plan: ({ flashKey, flashSize }: { flashKey: Uint8Array | undefined; flashSize: number }) => buildPlan(args, ks, dir, flashKey, flashSize).plan } : {}),
     }, terminalUi(io));
     // The board as it will be after this build is written: the plan's bytes over what it holds now.
     const source = dir && r.verdict ? `The board on ${port} after flashing ${path.basename(dir)}` : `The board on ${port}`;

@@ -40,6 +40,8 @@ export interface OtaImageOptions {
   slot: number;
   slotSource: 'board' | 'option';
   flashKey?: Uint8Array;
+  /** The key the build was made with, when the board has its own (per-device keys): the build's app is decrypted with it. */
+  buildKey?: Uint8Array;
   flashCryptConf?: number;
 }
 
@@ -76,8 +78,12 @@ export function makeOtaImage(o: OtaImageOptions): OtaImage {
     } else {
       const factory = build.outputs.find((x) => x.role === 'app' && x.address === FACTORY_ADDRESS && x.encrypted);
       if (factory) {
-        signed = decryptFlashData(new Uint8Array(fs.readFileSync(factory.path)), { key: o.flashKey, address: FACTORY_ADDRESS, flashCryptConf: conf });
-        from = `${factory.rel} decrypted at 0x10000`;
+        // The board's key first (a build made with it), then the build key (one build re-encrypted per board).
+        for (const [key, which] of [[o.flashKey, ''], ...(o.buildKey ? [[o.buildKey, ' with the build key']] : [])] as [Uint8Array, string][]) {
+          signed = decryptFlashData(new Uint8Array(fs.readFileSync(factory.path)), { key, address: FACTORY_ADDRESS, flashCryptConf: conf });
+          from = `${factory.rel} decrypted at 0x10000${which}`;
+          if (classifyContent(signed).kind === 'image') break;
+        }
       }
     }
     const c = signed ? classifyContent(signed) : undefined;

@@ -3,6 +3,7 @@ import { readHardwareKeyFile } from '../keys/key-files';
 import type { KeyStore } from '../keystore/key-store';
 import { makeOtaImage, type OtaImage } from '../ota/ota-image';
 import { writeFileAtomic } from '../util/atomic-file';
+import { storeBuildKey } from '../secure-build/per-device';
 import type { BoardId } from '../boards/catalog';
 import { establishOfflineKeyEvidence, type KeyEvidence } from './evidence';
 
@@ -57,7 +58,8 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
   const build = findBuildOutputs(req.buildDir, { board: req.board, ...(flashKey ? { flashKey } : {}) });
   const slotSource = typeof req.slot === 'number' ? 'option' : 'board';
   const slot = typeof req.slot === 'number' ? req.slot : await req.slot(build);
-  const img = makeOtaImage({ build, slot, slotSource, ...(flashKey ? { flashKey } : {}) });
+  const buildKey = storeBuildKey(req.store);
+  const img = makeOtaImage({ build, slot, slotSource, ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) });
   writeFileAtomic(req.output, img.data);
   return { ...img, output: req.output, slotSource, ...(flashKey ? { flashKey } : {}), ...(evidence ? { evidence } : {}) };
 }

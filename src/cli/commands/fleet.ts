@@ -1,0 +1,137 @@
+import { boardOption, resetModeOption } from '../common-options';
+import type { CliCommand } from '../command';
+import type { Args } from '../args';
+import {
+  boardRecordsCsv, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, readBoardRecords, readHardwareKeyFile, readInputFile,
+  UserError, type BoardTarget, type ProvisionEvent,
+} from '../../core';
+
+/** The approved MACs: --confirm-macs MAC,MAC,... or --confirm-macs-file FILE (one per line or comma-separated; # starts a comment). */
+function approvedMacs(args: Args): string[] {
+  const list = args.opt('confirm-macs');
+  const file = args.opt('confirm-macs-file');
+  if (list !== undefined && file !== undefined) throw new UserError('E_USAGE', 'provision: give --confirm-macs or --confirm-macs-file, not both.');
+  if (list !== undefined) return parseApprovedMacs(list.split(/[\s,;]+/), '--confirm-macs');
+  if (file !== undefined) {
+    const text = Buffer.from(readInputFile(file, 'approved MAC list')).toString('utf8');
+    return parseApprovedMacs(text.split('\n').map((l) => l.replace(/#.*/, '')).join(',').split(/[\s,;]+/), file);
+  }
+  throw new UserError('E_USAGE', 'provision: give the MACs you approve with --confirm-macs MAC,MAC,... or --confirm-macs-file FILE; a board whose MAC is not listed is left untouched.');
+}
+
+async function ports(args: Args): Promise<string[]> {
+  const given = args.all('port');
+  if (args.flag('all-ports')) {
+    if (given.length) throw new UserError('E_USAGE', 'provision: give --port (repeatable) or --all-ports, not both.');
+    const listing = await listPorts();
+    const pycom = listing.ports.filter((p) => p.board?.pycom).map((p) => p.path);
+    if (pycom.length === 0) throw new UserError('E_USAGE', 'provision: --all-ports found no Pycom board on a serial port; plug the boards in or give each with --port.');
+    return pycom;
+  }
+  if (given.length === 0) throw new UserError('E_USAGE', 'provision: give each board\'s port with --port (repeatable) or --all-ports.');
+  const dup = given.find((p, i) => given.indexOf(p) !== i);
+  if (dup) throw new UserError('E_USAGE', `provision: the port ${dup} is given twice; give each port once.`);
+  return given;
+}
+
+const provisionCommand: CliCommand = {
+  name: 'provision',
+  summary: 'Provision many boards at once: keys (per-device with --per-device-keys), Burn Keys, the build re-encrypted per board, flash, boot check, a record per board.',
+  usage: 'provision (--port PORT ... | --all-ports) --build DIR --key-store DIR (--confirm-macs MAC,MAC,... | --confirm-macs-file FILE) [--per-device-keys] [--hardening] [--jobs N] [--build-key FILE] [--board B] [--boot-log-ms N] [--json]',
+  help: [
+    'Every board in parallel: download mode, identify, approval, keys, Burn Keys (an interrupted run resumes),',
+    'the build re-encrypted for the board\'s key, flash (only what differs is written, every region verified),',
+    'boot check, record (KEY_STORE/audit.jsonl; export with `pycom-secure records`).',
+    'Only boards whose MAC is in --confirm-macs / --confirm-macs-file are touched; the others are reported.',
+    'A failure stops that board only; run the same command again to resume each board where it stopped.',
+    '--per-device-keys: each board gets its own flash-encryption key, created in KEY_STORE/devices/<MAC>/ the',
+    'first time (0600, never overwritten). The build key (--build-key, default KEY_STORE/flash_encryption_key.bin)',
+    'is the key the build was made with: the build is decrypted with it and re-encrypted for each board.',
+    '--boot-log-ms 0 skips reading the boot log (the boot is still predicted before writing).',
+    '--json prints one JSON event per line and a summary line. Exit 0 only when every approved board finished.',
+  ].join('\n'),
+  options: [
+    { name: 'port', aliases: ['-p'], repeat: true }, { name: 'all-ports', flag: true }, { name: 'build' }, { name: 'key-store' }, { name: 'board' },
+    { name: 'confirm-macs' }, { name: 'confirm-macs-file' }, { name: 'per-device-keys', flag: true }, { name: 'hardening', flag: true },
+    { name: 'jobs' }, { name: 'build-key' }, { name: 'boot-log-ms' }, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'json', flag: true },
+  ],
+  async run(args, io) {
+    args.maxPositionals(0);
+    const macs = approvedMacs(args);
+    const buildDir = args.need('build');
+    const store = new KeyStore(args.need('key-store'));
+    const jobs = args.opt('jobs') !== undefined ? args.int('jobs') : undefined;
+    if (jobs !== undefined && jobs < 1) throw new UserError('E_USAGE', 'provision: --jobs must be 1 or more.');
+    const bootMs = args.int('boot-log-ms', 2000);
+    const reset = resetModeOption(args);
+    const baud = args.int('baud', DEFAULT_BAUD);
+    const board = boardOption(args, false);
+    const buildKeyFile = args.opt('build-key');
+    const buildKey = buildKeyFile ? readHardwareKeyFile(buildKeyFile, 'flash-encryption') : undefined;
+    const list = await ports(args);
+    const targets: BoardTarget[] = list.map((port) => ({ port, reset, baud }));
+    const json = args.flag('json');
+    const ac = new AbortController();
+    const onSig = () => ac.abort();
+    process.once('SIGINT', onSig);
+    let lastFraction = new Map<string, number>();
+    const onEvent = (e: ProvisionEvent): void => {
+      if (json) {
+        if (e.type === 'progress') {
+          // At most one progress event per board and tenth, so the stream stays readable.
+          const k = `${e.port} ${e.state}`;
+          const step = Math.floor(e.fraction * 10);
+          if (lastFraction.get(k) === step && e.fraction < 1) return;
+          lastFraction.set(k, step);
+        }
+        io.out(JSON.stringify(e));
+        return;
+      }
+      if (e.type === 'state') io.out(`${e.port}  ${e.mac ?? '-'}  ${e.state}: ${e.message}`);
+      else if (e.type === 'plan') io.err(`${e.port}  ${e.mac}  Burn Keys plan (${e.steps} step(s) to burn):\n${e.text.split('\n').map((l) => `    ${l}`).join('\n')}`);
+    };
+    try {
+      const outcome = await provision({
+        ports: targets, store, buildDir, ...(board ? { board } : {}), perDeviceKeys: args.flag('per-device-keys'), hardening: args.flag('hardening'),
+        approvedMacs: macs, ...(jobs !== undefined ? { jobs } : {}), ...(buildKey ? { buildKey } : {}),
+        bootLog: bootMs > 0 ? { ms: bootMs, mode: reset } : false,
+        isVirtual: (p) => isSocketUrl(p), signal: ac.signal, onEvent,
+      }, json ? { info: () => undefined, warn: () => undefined } : { info: (l) => io.err(l), warn: (l) => io.err(`Warning: ${l}`) });
+      lastFraction = new Map();
+      if (json) {
+        io.out(JSON.stringify({ type: 'summary', ok: outcome.ok, boards: outcome.boards, notSeen: outcome.notSeen }));
+      } else {
+        const rows = outcome.boards.map((b) => [b.port, b.mac ?? '-', b.state, b.flashKeyFingerprint ?? '-', b.burned ?? '-', b.bytesWritten ?? '-', b.message].map(String));
+        const head = ['PORT', 'MAC', 'RESULT', 'FLASH KEY', 'BURNED', 'WRITTEN', 'MESSAGE'];
+        const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i < 6 ? r[i]!.length : 0))));
+        io.out('');
+        for (const r of [head, ...rows]) io.out(r.map((c, i) => (i < 6 ? c.padEnd(widths[i]!) : c)).join('  '));
+        for (const m of outcome.notSeen) io.out(`${m} was approved but no port answered with it.`);
+        const done = outcome.boards.filter((b) => b.state === 'finished').length;
+        io.out(outcome.ok ? `All ${done} approved board(s) finished; records in ${store.auditPath}.` : `Not finished: run the same command again to resume each board where it stopped (records in ${store.auditPath}).`);
+      }
+      return outcome.ok ? 0 : 1;
+    } finally {
+      process.off('SIGINT', onSig);
+    }
+  },
+};
+
+const recordsCommand: CliCommand = {
+  name: 'records',
+  summary: 'Export the board records of a key store (provision, flash, ota-image, burn-keys runs) as JSON or CSV.',
+  usage: 'records [--key-store DIR] [--format json|csv] [--mac MAC]',
+  help: 'One record per board and run: MAC, board, chip revision, key fingerprints (never key bytes), eFuse state before and after, each region written (address, file, sha256), firmware generation, tool version, start and end times, result and error.',
+  options: [{ name: 'key-store' }, { name: 'format' }, { name: 'mac' }],
+  run(args, io) {
+    args.maxPositionals(0);
+    const format = args.opt('format') ?? 'json';
+    if (format !== 'json' && format !== 'csv') throw new UserError('E_USAGE', `records: --format must be json or csv, not "${format}".`);
+    const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+    const recs = readBoardRecords(store.auditPath, args.opt('mac'));
+    if (format === 'csv') io.out(boardRecordsCsv(recs).trimEnd());
+    else io.out(JSON.stringify(recs, null, 2));
+  },
+};
+
+export const fleetCommands: CliCommand[] = [provisionCommand, recordsCommand];

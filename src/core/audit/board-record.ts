@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import { AuditLog, assertNoKeyBytes, newOperationId, readAudit, type AuditRecord } from './audit-log';
+import { normaliseMac } from '../keystore/key-store';
+import { VERSION } from '../version';
+
+/**
+ * The record of what went onto a board (issue #14 point 3): one record per board and run, kept as
+ * lines of the key store's audit log (audit.jsonl: append-only, each line fsynced before the work
+ * goes on), so a power cut leaves every finished step recorded and no second format to keep. A
+ * record's lines share an `id`; `readBoardRecords` folds them into one record. Never holds key
+ * bytes: fingerprints only (each line passes assertNoKeyBytes with the keys the writer knows).
+ */
+export type RecordOperation = 'provision' | 'flash' | 'ota-image';
+
+/** One region written to (or prepared for) a board. */
+export interface RecordRegion {
+  address: number;
+  /** The build file the bytes came from (re-encrypted for the board when `reencrypted`). */
+  file: string;
+  /** SHA-256 of the bytes written, hex. */
+  sha256: string;
+  length: number;
+  /** Bytes actually written (0: the flash already held them, verified by MD5). */
+  bytesWritten?: number;
+  reencrypted?: boolean;
+}
+
+export interface BoardRecord {
+  id: string;
+  /** burn-keys: a Burn Keys run made alone (efuse burn-keys), read from its own lines. */
+  operation: RecordOperation | 'burn-keys';
+  mac: string;
+  /** Pycom board (GPY, LOPY4...), when known. */
+  board?: string;
+  port?: string;
+  chipRevision?: string;
+  /** Key fingerprints by Burn Keys' step names (flash-key, secure-boot-key) and build-key; never key bytes. */
+  keyFingerprints: Record<string, string>;
+  efuseBefore?: unknown;
+  efuseAfter?: unknown;
+  /** Burn Keys run ids (the audit log's burn-keys lines) this record's burn used. */
+  burnRuns: string[];
+  regions: RecordRegion[];
+  firmware?: { generation: string; versions: string; buildDir: string };
+  toolVersion: string;
+  start: string;
+  end?: string;
+  /** ok | failed | untouched (not approved) | interrupted (no end line: the run was cut off). */
+  result: string;
+  error?: string;
+  /** What happened, in order (state changes). */
+  steps: string[];
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The regions of a flash plan as written (RegionResult by address): address, file, SHA-256 of the bytes, bytes written. */
+export function regionsWritten(plan: { regions: readonly { address: number; file: string; data: Uint8Array }[] }, results: readonly { address: number; bytesWritten: number }[], reencrypted = false): RecordRegion[] {
+  return results.map((r) => {
+    const g = plan.regions.find((x) => x.address === r.address)!;
+    return { address: r.address, file: g.file, sha256: sha256Hex(g.data), length: g.data.length, bytesWritten: r.bytesWritten, ...(reencrypted ? { reencrypted: true } : {}) };
+  });
+}
+
+/** The lines of one board's record, written as the work happens. */
+export class BoardRecordWriter {
+  readonly id = newOperationId();
+  private readonly audit: AuditLog;
+  private closed = false;
+
+  /**
+   * Starts a record (its first line, fsynced). `keys` are the key bytes this writer must never let
+   * through (checked on every line); `fields` are the first facts known (board, port, revision).
+   */
+  constructor(file: string, readonly operation: RecordOperation, readonly mac: string, private readonly keys: () => readonly Uint8Array[], fields: Record<string, unknown> = {}) {
+    this.audit = new AuditLog(file);
+    this.line('intent', { record: fields });
+  }
+
+  /**
+   * The Burn Keys runs for this MAC that started after this record did (an interrupted one has no
+   * result to take its id from); added to the record so its lines fold into this one.
+   */
+  burnRunsSinceStart(): string[] {
+    const recs = readAudit(this.audit.file).records;
+    const start = recs.findIndex((r) => r.id === this.id);
+    return [...new Set(recs.slice(start + 1).filter((r) => r.operation === 'burn-keys' && r.phase === 'intent' && r.mac === this.mac).map((r) => r.id))];
+  }
+
+  /** Adds facts to the record (later lines win per field; `regions` and `burnRuns` accumulate). */
+  add(step: string, fields: Record<string, unknown> = {}): void {
+    this.line('step-done', { step, record: fields });
+  }
+
+  /** The last line: result ok/failed/untouched, with the eFuses after and the error sentence. */
+  end(result: 'ok' | 'failed' | 'untouched', fields: Record<string, unknown> = {}, error?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.line(result === 'failed' ? 'failed' : 'done', { result, record: fields, ...(error ? { message: error } : {}) });
+  }
+
+  private line(phase: AuditRecord['phase'], extra: Record<string, unknown>): void {
+    const rec = { id: this.id, operation: this.operation, mac: this.mac, phase, ...extra };
+    assertNoKeyBytes(rec, this.keys());
+    this.audit.append(rec as Parameters<AuditLog['append']>[0]);
+  }
+}
+
+const OPERATIONS: readonly string[] = ['provision', 'flash', 'ota-image'];
+
+/**
+ * The board records in an audit log, oldest first, one per run (its lines folded: later facts win,
+ * regions and Burn Keys runs accumulate); with `mac`, that board's only. Burn Keys runs made alone
+ * (`efuse burn-keys`) are records too: their MAC, revision, key fingerprints, eFuses before/after
+ * and result. A record with no end line is `interrupted`.
+ */
+export function readBoardRecords(file: string, mac?: string): BoardRecord[] {
+  const want = mac !== undefined ? normaliseMac(mac) : undefined;
+  const byId = new Map<string, BoardRecord>();
+  for (const r of readAudit(file).records) {
+    const isBurn = r.operation === 'burn-keys';
+    if (!OPERATIONS.includes(r.operation) && !isBurn) continue;
+    let m: string;
+    try {
+      m = normaliseMac(r.mac);
+    } catch {
+      continue;
+    }
+    if (want !== undefined && m !== want) continue;
+    let rec = byId.get(r.id);
+    if (!rec) {
+      rec = { id: r.id, operation: (isBurn ? 'burn-keys' : r.operation) as BoardRecord['operation'], mac: m, keyFingerprints: {}, burnRuns: isBurn ? [r.id] : [], regions: [], toolVersion: r.version ?? VERSION, start: r.time, result: 'interrupted', steps: [] };
+      byId.set(r.id, rec);
+    }
+    if (r.revision) rec.chipRevision = r.revision;
+    if (r.keyFingerprints) Object.assign(rec.keyFingerprints, r.keyFingerprints);
+    if (r.efuseBefore !== undefined && rec.efuseBefore === undefined) rec.efuseBefore = r.efuseBefore;
+    if (r.efuseAfter !== undefined) rec.efuseAfter = r.efuseAfter;
+    if (r.step) rec.steps.push(r.step);
+    const f = (r as AuditRecord & { record?: Record<string, unknown> }).record ?? {};
+    for (const [k, v] of Object.entries(f)) {
+      if (k === 'regions' && Array.isArray(v)) rec.regions.push(...(v as RecordRegion[]));
+      else if (k === 'burnRuns' && Array.isArray(v)) rec.burnRuns.push(...(v as string[]));
+      else if (k === 'keyFingerprints' && v && typeof v === 'object') Object.assign(rec.keyFingerprints, v);
+      else (rec as unknown as Record<string, unknown>)[k] = v;
+    }
+    if (r.phase === 'done' || r.phase === 'failed') {
+      rec.end = r.time;
+      rec.result = isBurn ? (r.phase === 'done' ? 'ok' : 'failed') : (r.result ?? (r.phase === 'done' ? 'ok' : 'failed'));
+      if (r.message && r.phase === 'failed') rec.error = r.message;
+    }
+  }
+  // A Burn Keys run made inside a provisioning run is part of that board's record, not one of its own.
+  const inside = new Set([...byId.values()].filter((r) => r.operation !== 'burn-keys').flatMap((r) => r.burnRuns));
+  return [...byId.values()].filter((r) => !(r.operation === 'burn-keys' && inside.has(r.id)));
+}
+
+const CSV_COLUMNS = ['id', 'operation', 'mac', 'board', 'port', 'chipRevision', 'result', 'error', 'start', 'end', 'toolVersion', 'firmwareGeneration', 'firmwareVersions', 'flashKey', 'secureBootKey', 'buildKey', 'regions', 'burnRuns'] as const;
+
+function csvCell(v: unknown): string {
+  const s = v === undefined || v === null ? '' : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * Records as CSV (RFC 4180 quoting), one row per record: key fingerprints in their own columns,
+ * regions as `address:file:sha256` joined by spaces. The eFuse states are in the JSON export only.
+ */
+export function boardRecordsCsv(records: readonly BoardRecord[]): string {
+  const rows = [CSV_COLUMNS.join(',')];
+  for (const r of records) {
+    const cells: Record<(typeof CSV_COLUMNS)[number], unknown> = {
+      id: r.id, operation: r.operation, mac: r.mac, board: r.board, port: r.port, chipRevision: r.chipRevision, result: r.result, error: r.error,
+      start: r.start, end: r.end, toolVersion: r.toolVersion, firmwareGeneration: r.firmware?.generation, firmwareVersions: r.firmware?.versions,
+      flashKey: r.keyFingerprints['flash-key'], secureBootKey: r.keyFingerprints['secure-boot-key'], buildKey: r.keyFingerprints['build-key'],
+      regions: r.regions.map((g) => `0x${g.address.toString(16)}:${g.file}:${g.sha256}`).join(' '), burnRuns: r.burnRuns.join(' '),
+    };
+    rows.push(CSV_COLUMNS.map((c) => csvCell(cells[c])).join(','));
+  }
+  return rows.join('\n') + '\n';
+}

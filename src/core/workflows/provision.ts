@@ -1,0 +1,294 @@
+import * as fs from 'node:fs';
+import { BoardRecordWriter, regionsWritten } from '../audit/board-record';
+import type { BoardId } from '../boards/catalog';
+import type { BootLogExplanation } from '../boot/boot-log';
+import { codingForKeyLength, keyBits } from '../chip/esp32';
+import { digestPrivateKey } from '../crypto/secure-boot-key';
+import { readEfuses } from '../efuse/access';
+import { redactState } from '../efuse/burn/burn-keys';
+import { renderPlan } from '../efuse/burn/plan';
+import { decodeEfuses, isThreeFour } from '../efuse/decode';
+import { isUserError, UserError } from '../errors';
+import { GENERATIONS } from '../firmware/generations';
+import type { FlashPlan } from '../flash/plan';
+import { readHardwareKeyFile, readSigningKeyFile } from '../keys/key-files';
+import { macDirName, normaliseMac, type KeyStore } from '../keystore/key-store';
+import { boardPlanFromBuild, type DecryptedBuildCache } from '../secure-build/per-device';
+import { fingerprint } from '../util/fingerprint';
+import { withBoard, type BoardSession, type BoardTarget } from './board';
+import { burnKeys } from './burn-keys';
+import { flash, type FlashRequest } from './flash';
+import type { UiPort } from './ui-port';
+
+/**
+ * Provisioning a fleet (issue #14): every listed board at once, each on its own port, through
+ * download mode → identify → approval → keys → Burn Keys (resuming an interrupted run) → the build
+ * re-encrypted for the board's key → flash (incremental: a rerun writes only what differs and
+ * verifies the rest) → boot check → record. Boards are independent: one board's failure stops that
+ * board only, and a rerun resumes each from where it stopped (Burn Keys from the audit log, flash
+ * from what the flash holds).
+ */
+
+/** Where a board is; `unapproved`, `finished` and `failed` are final. */
+export type ProvisionState = 'connecting' | 'identified' | 'unapproved' | 'keys' | 'burning' | 'flashing' | 'boot-check' | 'finished' | 'failed';
+
+export const PROVISION_STATES: readonly ProvisionState[] = ['connecting', 'identified', 'unapproved', 'keys', 'burning', 'flashing', 'boot-check', 'finished', 'failed'];
+
+/** What a provisioning run reports, board by board (the CLI prints a line each, or JSON with --json; the editor's Production tab a row each). */
+export type ProvisionEvent =
+  /** A board changed state; `message` is one sentence for a person. */
+  | { type: 'state'; port: string; mac?: string; state: ProvisionState; message: string }
+  /** Progress inside `burning` or `flashing`: `fraction` 0..1 of that phase. */
+  | { type: 'progress'; port: string; mac: string; state: 'burning' | 'flashing'; fraction: number; message: string }
+  /** The Burn Keys plan for a board, as text, before anything is burned. */
+  | { type: 'plan'; port: string; mac: string; text: string; steps: number }
+  /** A progress or warning line of one board (connection notes, baud fallback, evidence). */
+  | { type: 'log'; port: string; mac?: string; level: 'info' | 'warn'; line: string };
+
+export interface ProvisionRequest {
+  /** One target per port (socket:// URLs for `sim serve` boards). */
+  ports: readonly BoardTarget[];
+  store: KeyStore;
+  /** The signed build (build/<BOARD>/release) every board gets. */
+  buildDir: string;
+  board?: BoardId;
+  /** One flash-encryption key per board, created in devices/<MAC>/ the first time it is seen (0600, never overwritten). */
+  perDeviceKeys: boolean;
+  /** Also burn the hardening fuses (DISABLE_DL_ENCRYPT, DISABLE_DL_DECRYPT, DISABLE_DL_CACHE, JTAG_DISABLE). */
+  hardening: boolean;
+  /** The MACs the operator approved; a board whose MAC is not here is left untouched and reported. */
+  approvedMacs: readonly string[];
+  /** Boards worked on at once (default: all of them). */
+  jobs?: number;
+  /** The key the build was made with (default: the key store's flash_encryption_key.bin). */
+  buildKey?: Uint8Array;
+  /** The boot check after the writes (see FlashRequest.bootLog); false checks the boot by prediction only. */
+  bootLog: FlashRequest['bootLog'];
+  /** Says which ports are virtual boards (said in the plan and records); default none. */
+  isVirtual?(port: string): boolean;
+  /** Aborting stops each board between steps (nothing half-burned: Burn Keys stops between steps). */
+  signal?: AbortSignal;
+  onEvent?(event: ProvisionEvent): void;
+}
+
+export interface ProvisionBoardResult {
+  port: string;
+  mac?: string;
+  state: 'finished' | 'failed' | 'unapproved';
+  /** One sentence: what was done, or what went wrong and what to do. */
+  message: string;
+  /** The board record's id in the key store's audit log. */
+  recordId?: string;
+  flashKeyFingerprint?: string;
+  /** True when this run created the board's per-device key. */
+  keyCreated?: boolean;
+  /** eFuse steps burned in this run (0 on a rerun). */
+  burned?: number;
+  /** Flash bytes written in this run (0 on a rerun: everything verified as it was). */
+  bytesWritten?: number;
+  boot?: BootLogExplanation['verdict'] | 'predicted';
+}
+
+export interface ProvisionOutcome {
+  boards: ProvisionBoardResult[];
+  /** Approved MACs no port answered with. */
+  notSeen: string[];
+  /** True when every approved board seen finished and every approved MAC was seen. */
+  ok: boolean;
+}
+
+/**
+ * The approved MAC list, normalised: refuses an empty list and anything that is not a MAC (one
+ * sentence naming the entry). Used by the front ends to check the list before any port is opened.
+ */
+export function parseApprovedMacs(list: readonly string[], from = 'the approved MAC list'): string[] {
+  const entries = list.map((s) => s.trim()).filter((s) => s !== '');
+  if (entries.length === 0) throw new UserError('E_USAGE', `${from} is empty; give the MACs of the boards to provision (e.g. 24:0a:c4:12:34:56).`);
+  return [...new Set(entries.map((m) => {
+    try {
+      return normaliseMac(m);
+    } catch {
+      throw new UserError('E_MAC', `"${m}" in ${from} is not a MAC address; write each as six hex bytes such as 24:0a:c4:12:34:56.`);
+    }
+  }))];
+}
+
+/**
+ * Provisions every board of `req.ports` (at most `jobs` at once) and returns one result per port.
+ * Checks everything that needs no board first (the approved list, the signing key, the build and
+ * that it decrypts with the build key), so bad input touches no board. Within one process the
+ * boards share the key store: per-MAC key creation and record appends are synchronous file
+ * operations (no other board runs between the check and the write), and a MAC seen on two ports
+ * at once is worked on only once.
+ *
+ * Errors (thrown before any board is touched): E_USAGE/E_MAC (the approved list), E_NO_KEY (no
+ * signing key or build key in the store), findBuildOutputs' errors, E_BUILD_KEY. Everything that
+ * goes wrong on a board is that board's `failed` result, never thrown.
+ */
+export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'warn'>): Promise<ProvisionOutcome> {
+  const approved = new Set(parseApprovedMacs(req.approvedMacs));
+  if (req.ports.length === 0) throw new UserError('E_USAGE', 'There are no ports to provision; give at least one port.');
+  if (!fs.existsSync(req.store.signingKeyPath)) {
+    throw new UserError('E_NO_KEY', `There is no signing key at ${req.store.signingKeyPath}; generate it first (pycom-secure generate-signing-key) and build with it.`);
+  }
+  const signingKey = readSigningKeyFile(req.store.signingKeyPath);
+  let buildKey = req.buildKey;
+  if (!buildKey) {
+    if (!fs.existsSync(req.store.sharedFlashKeyPath)) {
+      throw new UserError('E_NO_KEY', `There is no build key at ${req.store.sharedFlashKeyPath} (the flash-encryption key the build was made with); put it there or generate one and build with it (pycom-secure generate-flash-encryption-key).`);
+    }
+    buildKey = readHardwareKeyFile(req.store.sharedFlashKeyPath, 'flash-encryption');
+  }
+  // The build must decrypt with the build key: checked once, before any board.
+  const check = boardPlanFromBuild(req.buildDir, { ...(req.board ? { board: req.board } : {}), flashKey: buildKey, buildKey, flashSize: 0x800000 });
+  const bad = check.build.outputs.filter((o) => o.encrypted && o.decryptsValid === false);
+  if (bad.length) {
+    throw new UserError('E_BUILD_KEY', `${bad.map((o) => o.rel).join(', ')} in ${req.buildDir} do${bad.length === 1 ? 'es' : ''} not decrypt with the build key ${fingerprint(buildKey)}; the build was made with another key: rebuild it with the key store's keys.`);
+  }
+  const board = check.build.board;
+  // The build decrypted once for all boards of this run (each board then costs one encryption).
+  const decrypted: DecryptedBuildCache = {};
+  const gen = check.build.generation;
+
+  const busy = new Set<string>();
+  const results: ProvisionBoardResult[] = new Array(req.ports.length);
+  const emit = (e: ProvisionEvent): void => req.onEvent?.(e);
+
+  const one = async (target: BoardTarget): Promise<ProvisionBoardResult> => {
+    const port = target.port;
+    let mac: string | undefined;
+    let record: BoardRecordWriter | undefined;
+    let flashKey: Uint8Array | undefined;
+    let secureBootKey: Uint8Array | undefined;
+    let owned = false;
+    const state = (s: ProvisionState, message: string): void => emit({ type: 'state', port, ...(mac ? { mac } : {}), state: s, message });
+    const log = (level: 'info' | 'warn') => (line: string): void => {
+      emit({ type: 'log', port, ...(mac ? { mac } : {}), level, line });
+      ui[level](`[${mac ?? port}] ${line}`);
+    };
+    const boardUi: UiPort = {
+      info: log('info'),
+      warn: log('warn'),
+      choose: async () => undefined,
+      confirmMac: async () => undefined,
+      task: (_title, fn) => fn((message, fraction) => emit({ type: 'progress', port, mac: mac!, state: 'burning', fraction: fraction ?? 0, message }), req.signal ?? new AbortController().signal),
+    };
+    state('connecting', `Connecting to ${port}.`);
+    try {
+      return await withBoard(target, boardUi, async (session) => {
+        mac = session.chip.mac.address;
+        state('identified', `${session.chip.description}, MAC ${mac}.`);
+        if (!approved.has(mac)) {
+          const message = `${mac} on ${port} is not in the approved list; it was left untouched.`;
+          state('unapproved', message);
+          return { port, mac, state: 'unapproved', message };
+        }
+        if (busy.has(mac)) throw new UserError('E_SAME_MAC', `${mac} is being provisioned on another port as well; it is worked on there only. Unplug one of them.`);
+        busy.add(mac);
+        owned = true;
+        const virtual = req.isVirtual?.(port) ?? false;
+        record = new BoardRecordWriter(req.store.auditPath, 'provision', mac, () => [flashKey, secureBootKey, buildKey].filter((k): k is Uint8Array => k !== undefined), {
+          board, port, chipRevision: session.chip.revision.text, virtual,
+          firmware: { generation: gen, versions: GENERATIONS[gen].versions, buildDir: req.buildDir },
+        });
+
+        state('keys', req.perDeviceKeys ? `Keys: this board's own flash-encryption key (devices/${macDirName(mac)}/).` : 'Keys: the shared flash-encryption key.');
+        const snap = await readEfuses(session.conn.loader);
+        const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
+        const own = req.store.deviceFlashKeyPath(mac);
+        let created = false;
+        if (req.perDeviceKeys && !fs.existsSync(own) && session.chip.security.keys.flashEncryption !== 'empty') {
+          throw new UserError('E_NO_KEY', `${mac} already has a flash-encryption key in BLOCK1, but the key store has no key for it in devices/; provision it with the key it was burned with, or without --per-device-keys if that is the shared key.`);
+        }
+        const k = req.store.flashKeyFor(mac, req.perDeviceKeys ? 'per-device' : 'shared', threeFour ? 24 : 32);
+        flashKey = k.key;
+        created = k.created;
+        if (flashKey.length !== (threeFour ? 24 : 32)) {
+          throw new UserError('E_KEY_LENGTH', `${k.path} holds a ${flashKey.length * 8}-bit key but ${mac} uses ${threeFour ? 'the 3/4 coding scheme (192-bit keys)' : '256-bit keys'}; nothing was burned.`);
+        }
+        secureBootKey = digestPrivateKey(signingKey, keyBits(codingForKeyLength(flashKey.length)));
+        record.add('keys', { keyFingerprints: { 'flash-key': k.fingerprint, 'secure-boot-key': fingerprint(secureBootKey), 'build-key': fingerprint(buildKey!) }, keyCreated: created, efuseBefore: redactState(decodeEfuses(snap)) });
+
+        state('burning', 'Burn Keys: keys, flash encryption and secure boot (resumes an interrupted run).');
+        const burn = await burnKeys(session, {
+          store: req.store,
+          keys: () => ({ flashKey: flashKey!, secureBootKey: secureBootKey! }),
+          hardening: req.hardening,
+          confirm: mac,
+          virtual,
+          showPlan: (plan) => emit({ type: 'plan', port, mac: mac!, text: renderPlan(plan), steps: plan.steps.filter((s) => s.status === 'pending').length }),
+        }, boardUi);
+        let chip = session.chip;
+        let burned = 0;
+        if (burn.kind === 'burned' || burn.kind === 'closed') {
+          burned = burn.kind === 'burned' ? burn.result.burned.length : 0;
+          record.add('burn-keys', { burnRuns: [burn.result.id] });
+          if (burn.kind === 'burned') chip = burn.chip;
+        } else if (burn.kind === 'cancelled') {
+          throw new UserError('E_CANCELLED', burn.message);
+        } else if (burn.kind !== 'nothing-to-do') {
+          throw new UserError('E_NOT_CONFIRMED', `Burn Keys on ${mac} ended without burning (${burn.kind}); nothing was burned.`);
+        }
+        const after = burn.kind === 'burned' ? burn.after : await readEfuses(session.conn.loader);
+        record.add('efuses', { efuseAfter: redactState(decodeEfuses(after)) });
+
+        state('flashing', 'Flash: the build re-encrypted for this board\'s key, only what differs written, every region verified.');
+        const burnedSession: BoardSession = { ...session, chip };
+        let reencrypted = false;
+        let plan: FlashPlan | undefined;
+        const out = await flash(burnedSession, {
+          store: req.store,
+          plan: ({ flashKey: key, flashSize }) => {
+            const p = boardPlanFromBuild(req.buildDir, { board, ...(flashSize !== undefined ? { flashSize } : {}), ...(key ? { flashKey: key } : {}), buildKey: buildKey! }, decrypted);
+            reencrypted = p.reencrypted;
+            plan = p.plan;
+            return p.plan;
+          },
+          incremental: true,
+          bootLog: req.bootLog,
+          ...(req.signal ? { signal: req.signal } : {}),
+          onProgress: (e) => emit({ type: 'progress', port, mac: mac!, state: 'flashing', fraction: e.bytesDone / Math.max(1, e.bytesTotal), message: `${e.file} @ 0x${e.address.toString(16)}` }),
+        }, boardUi);
+        record.add('flash', { regions: regionsWritten(plan!, out.results, reencrypted) });
+        const bytesWritten = out.results.reduce((n, r) => n + r.bytesWritten, 0);
+
+        state('boot-check', out.boot ? 'Boot check: the boot log after the writes.' : 'Boot check: predicted before the writes.');
+        const boot = out.boot ? out.boot.explanation.verdict : 'predicted';
+        if (out.boot && out.boot.explanation.verdict === 'failed') {
+          throw new UserError('E_BOOT', `${mac} was written but its boot log says it does not boot: ${out.boot.explanation.summary}`);
+        }
+        const message = `${mac} finished: ${burned ? `${burned} eFuse step(s) burned` : 'eFuses already complete'}, ${bytesWritten ? `${bytesWritten} byte(s) written` : 'flash verified unchanged'}, flash key ${fingerprint(flashKey)}${created ? ' (new)' : ''}.`;
+        record.end('ok', { boot, bytesWritten, burned });
+        state('finished', message);
+        return { port, mac, state: 'finished', message, recordId: record.id, flashKeyFingerprint: fingerprint(flashKey), keyCreated: created, burned, bytesWritten, boot };
+      });
+    } catch (e) {
+      const message = isUserError(e) ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+      try {
+        const runs = record?.burnRunsSinceStart() ?? [];
+        if (runs.length) record?.add('burn-keys', { burnRuns: runs });
+        record?.end('failed', {}, message);
+      } catch (re) {
+        log('warn')(`the record could not be closed: ${re instanceof Error ? re.message : String(re)}`);
+      }
+      state('failed', message);
+      return { port, ...(mac ? { mac } : {}), state: 'failed', message, ...(record ? { recordId: record.id } : {}), ...(flashKey ? { flashKeyFingerprint: fingerprint(flashKey) } : {}) };
+    } finally {
+      if (owned && mac) busy.delete(mac);
+    }
+  };
+
+  const jobs = Math.max(1, Math.min(req.jobs ?? req.ports.length, req.ports.length));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < req.ports.length) {
+      const i = next++;
+      results[i] = await one(req.ports[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  const seen = new Set(results.map((r) => r.mac).filter((m): m is string => m !== undefined));
+  const notSeen = [...approved].filter((m) => !seen.has(m));
+  const ok = notSeen.length === 0 && results.every((r) => r.state === 'finished' || r.state === 'unapproved');
+  return { boards: results, notSeen, ok };
+}
