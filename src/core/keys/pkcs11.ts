@@ -106,7 +106,7 @@ function tokenError(P: typeof P11, e: unknown, u: Pkcs11Uri, doing: string): Err
     case P.CKR_PIN_LEN_RANGE:
       return new UserError('E_PKCS11_PIN', `The token refused the PIN for ${what} (${name}); set ${PKCS11_PIN_ENV} to the user PIN, or type it when asked. Tokens lock after a few wrong PINs.`);
     case P.CKR_PIN_LOCKED:
-      return new UserError('E_PKCS11_LOCKED', `The token of ${what} is locked (${name}) after too many wrong PINs; its security officer must unlock it or set a new user PIN with the token's own tool before it can sign.`);
+      return lockedError(what, name);
     case P.CKR_PIN_EXPIRED:
       return new UserError('E_PKCS11_PIN', `The PIN of the token of ${what} has expired (${name}); set a new user PIN with the token's own tool.`);
     case P.CKR_MECHANISM_INVALID:
@@ -121,6 +121,10 @@ function tokenError(P: typeof P11, e: unknown, u: Pkcs11Uri, doing: string): Err
     default:
       return new UserError('E_PKCS11', `The token answered ${name} when asked to ${doing} with ${what}; check the token with its own tool and run the command again.`);
   }
+}
+
+function lockedError(what: string, why: string): UserError {
+  return new UserError('E_PKCS11_LOCKED', `The token of ${what} is locked (${why}) after too many wrong PINs; its security officer must unlock it or set a new user PIN with the token's own tool before it can sign.`);
 }
 
 interface Open {
@@ -150,6 +154,8 @@ function withToken<T>(u: Pkcs11Uri, access: Pkcs11Access, opts: { login: boolean
     const slot = findSlot(P, mod, u);
     session = mod.C_OpenSession(slot, P.CKF_SERIAL_SESSION | (opts.rw ? P.CKF_RW_SESSION : 0));
     if (opts.login) {
+      // A token that says its user PIN is locked is not sent a PIN at all (it would only answer CKR_PIN_LOCKED).
+      if ((mod.C_GetTokenInfo(slot).flags & P.CKF_USER_PIN_LOCKED) !== 0) throw lockedError(label(u), 'CKF_USER_PIN_LOCKED');
       const pin = pkcs11PinFromEnvironment(u, access);
       if (pin === undefined) {
         throw new UserError('E_PKCS11_NO_PIN', `The token of ${label(u)} needs its user PIN to ${opts.doing}; set ${PKCS11_PIN_ENV} or run the command in a terminal to be asked for it.`);
