@@ -346,7 +346,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     const t = tokenBuild(o, signingKey, uri);
     o = t.opts;
     o.onLine?.(`The signing key stays in the token ${uri}: make signs with SIGN_BINARY = this tool's sign-data, and ${t.written.length ? `${t.written.join(' and ')} ${t.written.length === 1 ? 'was' : 'were'} written from the token's public key and the random secure boot key` : 'the derived key files already match the token key and the random secure boot key'} (public key fingerprint ${fingerprint(t.publicKey)}, secure boot key fingerprint ${fingerprint(t.secureBootKey)}).`, 'stdout');
-    stamp = keyStamp(signingKey, path.resolve(o.esp32Dir, o.flashKey), o.token!.access, t.secureBootKey);
+    stamp = keyStamp(signingKey, path.resolve(o.esp32Dir, o.flashKey), t.access, t.secureBootKey);
   } else {
     staleDerivedKeys = syncDerivedKeys(o.esp32Dir, signingKey);
     if (staleDerivedKeys.length) o.onLine?.(staleKeysLine(staleDerivedKeys, signingKey), 'stdout');
@@ -381,7 +381,7 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
  * (a wrong PIN is found first, not halfway through), writes the derived files, and hands make's
  * children the module path and the PIN in their environment (never on a command line).
  */
-function tokenBuild(o: BuildOptions, refFile: string, uri: string): { opts: BuildOptions; written: string[]; publicKey: Uint8Array; secureBootKey: Uint8Array } {
+function tokenBuild(o: BuildOptions, refFile: string, uri: string): { opts: BuildOptions; written: string[]; publicKey: Uint8Array; secureBootKey: Uint8Array; access: Pkcs11Access } {
   const t = o.token;
   if (!t) throw new Error('a build with a token signing key needs BuildOptions.token (the front end supplies its sign command)');
   for (const w of t.signCommand) {
@@ -401,7 +401,7 @@ function tokenBuild(o: BuildOptions, refFile: string, uri: string): { opts: Buil
   const written = writeTokenDerivedKeys(o.esp32Dir, refFile, publicKey, secureBootKey);
   const env: NodeJS.ProcessEnv = { ...(o.env ?? process.env), [PKCS11_MODULE_ENV]: module, ELECTRON_RUN_AS_NODE: '1' };
   if (access.pin !== undefined) env[PKCS11_PIN_ENV] = access.pin;
-  return { opts: { ...o, env }, written, publicKey, secureBootKey };
+  return { opts: { ...o, env }, written, publicKey, secureBootKey, access: { ...access, module } };
 }
 
 const IGNORED = /^g?make(?:\[\d+\])?: \[.*\] Error \d+ \(ignored\)\s*$/;
