@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import type * as P11 from 'pkcs11js';
 import { cli } from './helpers/cli';
 import { makeToken, SOFTHSM_MODULE, USER_PIN, type SoftHsmToken } from './helpers/softhsm';
@@ -207,6 +208,21 @@ describe('signing keys in a PKCS#11 token (SoftHSM2)', function () {
       assert.equal(r.code, 2);
       assert.match(r.err, /No PKCS#11 module is named for pkcs11:token=pycom;object=secure-boot; pass --pkcs11-module PATH or set PYCOM_PKCS11_MODULE/);
       assert.ok(!fs.existsSync(path.join(dir, 'p.bin')));
+    });
+
+    it('without the pkcs11js binding (a .vsix, or a machine where it could not compile) a token key is refused plainly', () => {
+      const hook = path.join(dir, 'no-pkcs11js.js');
+      fs.writeFileSync(hook, "const M = require('module'); const r = M._resolveFilename; M._resolveFilename = function (req, ...a) { if (req === 'pkcs11js') throw new Error(\"Cannot find module 'pkcs11js'\"); return r.call(this, req, ...a); };\n");
+      const out = path.join(dir, 'p.bin');
+      const r = spawnSync(process.execPath, ['-r', hook, path.join(__dirname, '..', '..', 'bin', 'pycom-secure.js'), 'extract-public-key', '--keyfile', URI, out], { env: { ...process.env, PYCOM_PKCS11_MODULE: SOFTHSM_MODULE }, encoding: 'utf8' });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /Keys in a PKCS#11 token \(pkcs11: URIs\) need the native module pkcs11js, which this copy of the tool does not have \(Cannot find module 'pkcs11js'\); use the CLI from a source checkout after `npm run setup`/);
+      assert.ok(!fs.existsSync(out));
+      // A PEM key still works in that copy: the binding is loaded only for pkcs11: keys.
+      const pem = path.join(dir, 'k.pem');
+      fs.writeFileSync(pem, encodeSec1Pem(generateSigningKey()));
+      const ok = spawnSync(process.execPath, ['-r', hook, path.join(__dirname, '..', '..', 'bin', 'pycom-secure.js'), 'extract-public-key', '--keyfile', pem, out], { encoding: 'utf8' });
+      assert.equal(ok.status, 0, ok.stderr);
     });
 
     it('digest-private-key of a token key says to use a random secure boot key', async () => {

@@ -46,7 +46,7 @@ export function pkcs11Binding(): typeof P11 {
     return binding;
   } catch (e) {
     const why = (e as Error).message.split('\n')[0];
-    throw new UserError('E_PKCS11_UNAVAILABLE', `Keys in a PKCS#11 token (pkcs11: URIs) need the pkcs11js native module, which is not installed here (${why}); install this tool from npm on a machine with a C++ compiler (npm install pycom-secure), or keep using a PEM signing key.`);
+    throw new UserError('E_PKCS11_UNAVAILABLE', `Keys in a PKCS#11 token (pkcs11: URIs) need the native module pkcs11js, which this copy of the tool does not have (${why}); use the CLI from a source checkout after \`npm run setup\` (it compiles pkcs11js; the editor's .vsix does not carry it), or keep using a PEM signing key.`);
   }
 }
 
