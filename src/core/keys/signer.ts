@@ -2,7 +2,6 @@ import * as fs from 'node:fs';
 import { p256 } from '@noble/curves/nist.js';
 import { UserError } from '../errors';
 import type { EcPrivateKey } from '../crypto/signing-key';
-import { readInputFile } from '../util/atomic-file';
 import { readSigningKeyFile } from './key-files';
 import { isPkcs11Uri, parsePkcs11Uri } from './pkcs11-uri';
 import { pkcs11PublicKey, pkcs11SignDigest, type Pkcs11Access } from './pkcs11';
@@ -97,11 +96,4 @@ export function pemPrivateKey(ref: string, needFor: string): EcPrivateKey {
     throw new UserError('E_TOKEN_KEY', `The signing key ${ref} stays in a PKCS#11 token, so ${needFor} cannot be derived from it; make a random secure boot key with generate-secure-boot-key and use that.`);
   }
   return readSigningKeyFile(ref);
-}
-
-/** Reads a key store reference file's URI (for display); undefined when `file` is not one. */
-export function readTokenReference(file: string): string | undefined {
-  if (!fs.existsSync(file)) return undefined;
-  const text = readInputFile(file, 'token key reference').toString('utf8').trim();
-  return isPkcs11Uri(text) ? text.split(/\r?\n/)[0]!.trim() : undefined;
 }
