@@ -12,6 +12,7 @@ import { KeyStore } from '../../src/core/keystore/key-store';
 import { openSigner } from '../../src/core/keys/signer';
 import { writeSecureBuildDir } from '../../src/core/secure-build/process';
 import { runBuild } from '../../src/core/firmware/build-runner';
+import { bundleCli } from './vectors/cli-harness';
 import { verifySignedData } from '../../src/core/crypto/signature';
 import { FIXTURE_IDF, FIXTURE_IV, FIXTURE_TOOLCHAIN_BIN, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
 
@@ -23,7 +24,7 @@ import { FIXTURE_IDF, FIXTURE_IV, FIXTURE_TOOLCHAIN_BIN, fixtureApp, fixtureBoot
  */
 
 const URI = 'pkcs11:token=pycom;object=secure-boot';
-const BIN = path.join(__dirname, '..', '..', 'bin', 'pycom-secure.js');
+const ROOT = path.join(__dirname, '..', '..');
 
 /** Every file under `dir`, recursively. */
 function filesUnder(dir: string): string[] {
@@ -118,13 +119,22 @@ describe('a signing key that never leaves the token, from key generation to a bo
 describe('the build with a token key: make as Pycom\'s makefiles run it, SIGN_BINARY signing through the token', function () {
   this.timeout(120000);
   let token: SoftHsmToken;
-  before(() => {
+  /** This tool's CLI, bundled from the sources into a temporary folder (dist/ is neither used nor overwritten). */
+  let BIN: string;
+  const savedNodePath = process.env.NODE_PATH;
+  before(async () => {
     token = makeToken();
-    // The make run spawns this tool's CLI as SIGN_BINARY: it runs dist/.
-    const b = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'build.mjs')], { encoding: 'utf8' });
-    assert.equal(b.status, 0, b.stderr);
+    const dir = tmpDir('hsm-cli-');
+    await bundleCli(dir);
+    BIN = path.join(dir, 'pycom-secure.js');
+    fs.writeFileSync(BIN, "require('./cli.js').main();\n");
+    process.env.NODE_PATH = path.join(ROOT, 'node_modules');
   });
-  after(() => token.remove());
+  after(() => {
+    token.remove();
+    if (savedNodePath === undefined) delete process.env.NODE_PATH;
+    else process.env.NODE_PATH = savedNodePath;
+  });
 
   /**
    * An esp32/ folder whose Makefile has the key rules of Pycom's application.mk as they are in every
