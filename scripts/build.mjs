@@ -1,5 +1,6 @@
 // Bundles the extension and the CLI with esbuild. One bundle each, CommonJS, Node 20.
-// serialport stays external: its native prebuilds are loaded from node_modules at run time.
+// serialport stays external: its native prebuilds are loaded from node_modules at run time; so does
+// pkcs11js (optional, native), required only when a pkcs11: key is used.
 import * as esbuild from 'esbuild';
 
 const watch = process.argv.includes('--watch');
@@ -10,7 +11,7 @@ const common = {
   format: 'cjs',
   sourcemap: true,
   logLevel: 'warning',
-  external: ['vscode', 'serialport', '@serialport/*'],
+  external: ['vscode', 'serialport', '@serialport/*', 'pkcs11js'],
 };
 const targets = [
   { ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js' },

@@ -119,7 +119,7 @@ export function fixtureApp(size: number, seed = 'fixture-app', flashSizeNibble =
   );
 }
 
-export function fixtureKeys(): SecureKeys & { signingKeyPem: Buffer } {
+export function fixtureKeys(): SecureKeys & { signingKeyPem: Buffer; signingKey: EcPrivateKey } {
   const signingKeyPem = fs.readFileSync(path.join(VECTORS, 'signing_key.pem'));
   const signingKey: EcPrivateKey = parseSigningKey(signingKeyPem, 'signing_key.pem');
   return {

@@ -17,7 +17,7 @@ export async function bundleIntegration(): Promise<string> {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    external: ['vscode', 'mocha'],
+    external: ['vscode', 'mocha', 'pkcs11js'],
     logLevel: 'warning',
     // Resolve mocha from the repository even though the bundle lives under .vscode-test/.
     nodePaths: [path.resolve('node_modules')],

@@ -7,6 +7,8 @@ export interface CliIo {
   err(line: string): void;
   /** Reads one line from the user (for typed confirmations); undefined when stdin is not a terminal. */
   prompt?(question: string): Promise<string | undefined>;
+  /** Reads a secret (a token PIN) without echoing it; undefined when stdin is not a terminal. */
+  promptSecret?(question: string): Promise<string | undefined>;
 }
 
 export interface CliCommand {

@@ -1,4 +1,5 @@
 import * as readline from 'node:readline';
+import { Writable } from 'node:stream';
 import { parseArgs, Args } from './args';
 import type { CliCommand, CliIo } from './command';
 import { isUserError, VERSION } from '../core';
@@ -98,11 +99,38 @@ function ttyPrompt(question: string): Promise<string | undefined> {
   });
 }
 
+/**
+ * A secret typed at the terminal (a token PIN): what is typed is not echoed, and the answer is
+ * kept only by the caller. Undefined when the input ends first.
+ */
+function ttySecretPrompt(question: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let muted = false;
+    const output = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        if (!muted) process.stderr.write(chunk);
+        done();
+      },
+    });
+    const rl = readline.createInterface({ input: process.stdin, output, terminal: true });
+    let answer: string | undefined;
+    rl.question(question, (a) => {
+      answer = a;
+      rl.close();
+    });
+    muted = true;
+    rl.on('close', () => {
+      process.stderr.write('\n');
+      resolve(answer);
+    });
+  });
+}
+
 export const processIo: CliIo = {
   out: (line) => process.stdout.write(line + '\n'),
   err: (line) => process.stderr.write(line + '\n'),
   // Questions only when a person can answer: on a terminal. Scripts give --confirm instead.
-  ...(process.stdin.isTTY ? { prompt: ttyPrompt } : {}),
+  ...(process.stdin.isTTY ? { prompt: ttyPrompt, promptSecret: ttySecretPrompt } : {}),
 };
 
 /** Entry point used by bin/pycom-secure.js. */

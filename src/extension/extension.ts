@@ -7,7 +7,7 @@ import { efuseNodes } from './trees/efuse-nodes';
 import { buildsNodes } from './trees/builds-nodes';
 import { listKeyStore } from './sources/key-listing';
 import { listBuilds } from './sources/build-listing';
-import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
+import { applyPkcs11Module, readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { StatusBar } from './status-bar';
 import { PycomPanel, registerPanelSerializer } from './panel';
 import { registerCommands } from './commands';
@@ -20,6 +20,7 @@ import { registerTestHooks } from './test-hooks';
 
 export function activate(context: vscode.ExtensionContext): void {
   const log = vscode.window.createOutputChannel('Pycom Secure', { log: true });
+  applyPkcs11Module();
   // The last reading of each port is kept in workspaceState, so a window reload does not lose it.
   const state = new UiState(context.workspaceState);
   const settingsPort = readSettings().port;
@@ -88,7 +89,11 @@ export function activate(context: vscode.ExtensionContext): void {
     ...Object.entries(trees).flatMap(([id, t]) => [t, vscode.window.createTreeView(id, { treeDataProvider: t, showCollapseAll: id === 'pycom.efuses' })]),
     ...registerCommands(ctx),
     registerBuildTasks(log),
-    vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('pycom') && refreshAll()),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('pycom')) return;
+      applyPkcs11Module();
+      refreshAll();
+    }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => refreshAll()),
   );
   // Key files and build outputs change outside the editor (CLI, make): watch them.

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { encodeSec1Pem, fingerprint, generateFlashEncryptionKey, generateSigningKey, KeyStore, writeNewKeyFile } from '../core';
+import { encodeSec1Pem, fingerprint, generateFlashEncryptionKey, generateSecureBootKey, generateSigningKey, KeyStore, writeNewKeyFile } from '../core';
 
 export interface GeneratedKey {
   what: string;
@@ -8,8 +8,9 @@ export interface GeneratedKey {
 }
 
 /**
- * Generates the keys the store is missing: the secure boot signing key and, unless keys are
- * per-device (created when a board is first burned), the shared flash-encryption key.
+ * Generates the keys the store is missing: the secure boot signing key (or, when the store's
+ * signing key is in a token, the random secure boot key) and, unless keys are per-device
+ * (created when a board is first burned), the shared flash-encryption key.
  * Existing keys are kept: the core refuses to overwrite key files.
  */
 export function generateMissingKeys(dir: string, perDevice: boolean, exists: (p: string) => boolean): { created: GeneratedKey[]; kept: string[] } {
@@ -18,7 +19,12 @@ export function generateMissingKeys(dir: string, perDevice: boolean, exists: (p:
   const created: GeneratedKey[] = [];
   const kept: string[] = [];
   if (exists(ks.signingKeyPath)) kept.push(path.basename(ks.signingKeyPath));
-  else {
+  else if (exists(ks.signingKeyRefPath)) {
+    // The signing key stays in a token: no PEM beside it; BLOCK2 then needs the random secure boot key.
+    kept.push(path.basename(ks.signingKeyRefPath));
+    if (exists(ks.secureBootKeyPath)) kept.push(path.basename(ks.secureBootKeyPath));
+    else created.push({ what: 'secure boot key', path: ks.secureBootKeyPath, fingerprint: generateSecureBootKey(ks.secureBootKeyPath, 256) });
+  } else {
     const key = generateSigningKey();
     writeNewKeyFile(ks.signingKeyPath, encodeSec1Pem(key));
     // Signing keys are named by their public key's fingerprint, like the CLI does.

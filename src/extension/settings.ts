@@ -13,6 +13,8 @@ export interface PycomSettings {
   /** Machine-scoped: never taken from workspace settings (they choose executables). */
   toolchainPath: string;
   idfPath: string;
+  /** Machine-scoped too (a native library gets loaded): the PKCS#11 module of a token-held signing key. */
+  pkcs11Module: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export function readSettings(): PycomSettings {
     virtualBoardProfile: get(c, 'virtualBoardProfile', 'GPY'),
     toolchainPath: machine(c, 'toolchainPath'),
     idfPath: machine(c, 'idfPath'),
+    pkcs11Module: machine(c, 'pkcs11Module'),
   };
 }
 
@@ -60,4 +63,18 @@ export function resolveInWorkspace(p: string): string | undefined {
   if (path.isAbsolute(p)) return p;
   const root = workspaceRoot();
   return root ? path.join(root, p) : undefined;
+}
+
+const ENV_MODULE_AT_START = process.env.PYCOM_PKCS11_MODULE;
+
+/**
+ * Makes pycom.pkcs11Module the module every core read of a token key uses (the core falls back to
+ * PYCOM_PKCS11_MODULE), unless the editor was started with that variable set. Called at
+ * activation and when settings change.
+ */
+export function applyPkcs11Module(): void {
+  if (ENV_MODULE_AT_START !== undefined) return;
+  const m = readSettings().pkcs11Module;
+  if (m) process.env.PYCOM_PKCS11_MODULE = m;
+  else delete process.env.PYCOM_PKCS11_MODULE;
 }

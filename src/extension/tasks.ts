@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { boardChoices, isUserError, PROBLEM_MATCHER_NAMES, secureBuild, type BuildTarget } from '../core';
+import { boardChoices, isUserError, PROBLEM_MATCHER_NAMES, secureBuild, tokenUriOf, type BuildTarget } from '../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from './settings';
 import { buildBoard, keyStore } from './flows';
 
@@ -26,6 +26,14 @@ export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputC
       const st = readSettings();
       const env = { ...process.env, ...(st.toolchainPath ? { PATH: `${st.toolchainPath}${path.delimiter}${process.env.PATH ?? ''}` } : {}), ...(st.idfPath ? { IDF_PATH: st.idfPath } : {}) };
       let esp32Dir = '';
+      const store = keyStore();
+      // A signing key in a token: the PIN from PYCOM_PKCS11_PIN or a password box, kept in memory for this build only.
+      const signing = store.signingKeyFile();
+      let pin: string | undefined;
+      if (signing !== undefined && tokenUriOf(signing) !== undefined && process.env.PYCOM_PKCS11_PIN === undefined) {
+        pin = await vscode.window.showInputBox({ title: 'Pycom: token PIN', prompt: `User PIN of the token holding the signing key (${tokenUriOf(signing)})`, password: true, ignoreFocusOut: true });
+        if (pin === undefined) throw new Error('The build needs the token\'s PIN to sign; nothing was built.');
+      }
       const res = await secureBuild({
         project: start,
         board: (project) => {
@@ -35,7 +43,10 @@ export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputC
           return board;
         },
         target: (def.target as BuildTarget | undefined) ?? 'boot_app',
-        store: keyStore(),
+        store,
+        // make runs this extension's own CLI (bin/ beside dist/) as SIGN_BINARY, with VS Code's Node (ELECTRON_RUN_AS_NODE).
+        signCommand: [process.execPath, path.join(__dirname, '..', 'bin', 'pycom-secure.js')],
+        ...(pin !== undefined ? { pkcs11: { pin } } : {}),
         signal: abort.signal,
         env,
         // Paths in gcc diagnostics are relative to esp32/; the matcher resolves them from there.

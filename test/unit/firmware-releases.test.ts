@@ -12,7 +12,7 @@ import { checkSlot, makeOtaImage } from '../../src/core/ota/ota-image';
 import { classifyContent } from '../../src/core/firmware/content';
 import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { secureBuild } from '../../src/core/workflows/build';
-import type { KeyStore } from '../../src/core/keystore/key-store';
+import { KeyStore } from '../../src/core/keystore/key-store';
 import { parseSigningKey } from '../../src/core/crypto/signing-key';
 import { digestPrivateKey } from '../../src/core/crypto/secure-boot-key';
 import { FIXTURE_FAILURES, FIXTURE_IDF, FIXTURE_TOOLCHAIN_BIN, OTHER_SIGNING_KEY, cksumOf } from '../../scripts/make-fixture-firmware';
@@ -29,8 +29,9 @@ function copy(tree: string): string {
   return path.join(dst, tree === MAIN ? MAIN : path.join('releases', tree), 'esp32');
 }
 
+/** The checkout's esp32/ as the key store: its secure_boot_signing_key.pem and flash_encryption_key.bin. */
 function store(esp32: string): KeyStore {
-  return { signingKeyPath: path.join(esp32, 'secure_boot_signing_key.pem'), sharedFlashKeyPath: path.join(esp32, 'flash_encryption_key.bin') } as unknown as KeyStore;
+  return new KeyStore(esp32);
 }
 
 interface Case {

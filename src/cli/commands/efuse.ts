@@ -1,7 +1,7 @@
 import { withBoard } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, parseSigningKey, readEfuses, readInputFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, fingerprint, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, pemPrivateKey, readEfuses, readInputFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 import { terminalUi } from '../terminal-ui';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
@@ -31,16 +31,20 @@ const dump: CliCommand = {
 };
 
 
-function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
+function loadSecureBootKey(args: Args, threeFour: boolean): { secureBootKey: Uint8Array; secureBootKeySource: string } {
   const file = args.opt('secure-boot-key');
   const pem = args.opt('signing-key');
   if ((file === undefined) === (pem === undefined)) {
     throw new UserError('E_USAGE', `${args.command}: give exactly one of --secure-boot-key KEY.bin or --signing-key SIGNING.pem.`);
   }
-  if (file !== undefined) return readInputFile(file, 'secure boot key file');
-  // The reflashable secure boot key is the digest of the signing key, never its public key.
-  const key = parseSigningKey(readInputFile(pem!, 'signing key file'), pem!);
-  return digestPrivateKey(key, keyBits(threeFour ? '3/4' : 'none'));
+  if (file !== undefined) {
+    const key = readInputFile(file, 'secure boot key file');
+    return { secureBootKey: key, secureBootKeySource: `the secure boot key file ${file} (fingerprint ${fingerprint(key)})` };
+  }
+  // The reflashable secure boot key is the digest of the signing key, never its public key; a
+  // key in a token has no private key here to digest (it needs --secure-boot-key).
+  const key = digestPrivateKey(pemPrivateKey(pem!, 'the secure boot key (pass --secure-boot-key with the key from generate-secure-boot-key instead)'), keyBits(threeFour ? '3/4' : 'none'));
+  return { secureBootKey: key, secureBootKeySource: `derived from the signing key ${pem} (SHA-256 of its private key, fingerprint ${fingerprint(key)})` };
 }
 
 const burnKeysCommand: CliCommand = {
@@ -72,7 +76,7 @@ const burnKeysCommand: CliCommand = {
       const confirm = args.opt('confirm');
       const r = await burnKeys(board, {
         store,
-        keys: ({ threeFour }) => ({ flashKey, secureBootKey: loadSecureBootKey(args, threeFour) }),
+        keys: ({ threeFour }) => ({ flashKey, ...loadSecureBootKey(args, threeFour) }),
         hardening: args.flag('hardening'),
         keysBurnedElsewhere: args.flag('keys-burned-elsewhere'),
         dryRun: args.flag('dry-run'),

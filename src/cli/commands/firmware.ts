@@ -3,6 +3,7 @@ import { BoardRecordWriter, GENERATIONS, normaliseMac, regionsWritten, sha256Hex
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import { terminalUi } from '../terminal-ui';
+import { keyAccess, PKCS11_MODULE_OPTION } from '../key-access';
 import type { CliCommand, CliIo } from '../command';
 import { parseIntArg, type Args } from '../args';
 
@@ -38,14 +39,20 @@ const PROGRESS_STEP = 0.1;
 const build: CliCommand = {
   name: 'build',
   summary: "Run Pycom's secure build (make SECURE=on) for a board, with diagnostics.",
-  usage: 'build --board GPY [--project DIR] [--target boot|app|boot_app] [--signing-key PEM] [--flash-key BIN] [--key-store DIR]',
-  help: "Needs Pycom's xtensa-esp32-elf toolchain on PATH and IDF_PATH set to pycom-esp-idf. Keys default to the key store's secure_boot_signing_key.pem and flash_encryption_key.bin. --target boot_app (the default) runs make TARGET=boot then TARGET=app on 1.17-1.18 checkouts, which have no boot_app target.",
-  options: [{ name: 'board' }, { name: 'project' }, { name: 'target' }, { name: 'signing-key' }, { name: 'flash-key' }, { name: 'key-store' }],
+  usage: 'build --board GPY [--project DIR] [--target boot|app|boot_app] [--signing-key PEM|FILE.pkcs11] [--flash-key BIN] [--key-store DIR] [--pkcs11-module PATH]',
+  help: [
+    "Needs Pycom's xtensa-esp32-elf toolchain on PATH and IDF_PATH set to pycom-esp-idf. Keys default to the key store's secure_boot_signing_key.pem and flash_encryption_key.bin. --target boot_app (the default) runs make TARGET=boot then TARGET=app on 1.17-1.18 checkouts, which have no boot_app target.",
+    "A signing key in a token (the store's secure_boot_signing_key.pkcs11, or --signing-key naming such a file) is used by the same make: its SIGN_BINARY is set to this tool's sign-data, which signs through the token, and the secure boot key is the store's secure_boot_key.bin (generate-secure-boot-key). The PIN comes from PYCOM_PKCS11_PIN or is asked for once.",
+  ].join('\n'),
+  options: [{ name: 'board' }, { name: 'project' }, { name: 'target' }, { name: 'signing-key' }, { name: 'flash-key' }, { name: 'key-store' }, PKCS11_MODULE_OPTION],
   async run(args, io) {
     args.maxPositionals(0);
     const b = boardOption(args, true)!;
     const target = (args.opt('target') ?? 'boot_app') as BuildTarget;
     if (!['boot', 'app', 'boot_app'].includes(target)) throw new UserError('E_USAGE', 'build: --target must be boot, app or boot_app.');
+    const ks = store(args);
+    const signing = args.opt('signing-key') ?? ks.signingKeyFile();
+    const pkcs11 = await keyAccess(args, io, signing, true);
     const ac = new AbortController();
     const onSig = () => ac.abort();
     process.once('SIGINT', onSig);
@@ -54,7 +61,10 @@ const build: CliCommand = {
         project: args.opt('project') ?? process.cwd(),
         board: b,
         target,
-        store: store(args),
+        store: ks,
+        // make runs this same CLI (node + its entry script) as SIGN_BINARY when the key is in a token.
+        signCommand: [process.execPath, path.resolve(process.argv[1] ?? '')],
+        pkcs11,
         ...(args.opt('signing-key') ? { signingKey: args.opt('signing-key')! } : {}),
         ...(args.opt('flash-key') ? { flashKey: args.opt('flash-key')! } : {}),
         signal: ac.signal,

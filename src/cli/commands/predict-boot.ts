@@ -1,25 +1,36 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { boardOption } from '../common-options';
+import { PKCS11_MODULE_OPTION } from '../key-access';
 import { withBoard } from '../board-session';
 import { terminalUi } from '../terminal-ui';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { boardPlanFromBuild, storeBuildKey, predictBootOnBoard, boardFlashSize, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, readHardwareKeyFile, readSigningKeyFile, UserError, type BoardId, type BootVerdict, type FlashPlan, type KnownKeys, type KeyEvidence, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
+import { boardFlashSize, boardPlanFromBuild, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, pemPrivateKey, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootOnBoard, readHardwareKeyFile, signingPublicKey, storeBuildKey, storeSecureBootKey, UserError, type BoardId, type BootVerdict, type FlashPlan, type KeyEvidence, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
 
-/** Keys for the prediction: explicit files first, then the key store (per-device flash key, shared key, signing key). */
+/**
+ * Keys for the prediction: explicit files first, then the key store (per-device flash key, shared
+ * key, signing key: a PEM file or a token reference, whose public key is read without a PIN; the
+ * secure boot key: the store's random one, else derived from the PEM signing key).
+ */
 function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {
   const keys: KnownKeys = {};
   const sbk = args.opt('secure-boot-key');
   if (sbk !== undefined && args.opt('signing-key') !== undefined) throw new UserError('E_USAGE', `${args.command}: give --secure-boot-key or --signing-key, not both.`);
   const fkFile = args.opt('flash-key') ?? ks.flashKeyFileFor(mac);
   if (fkFile) keys.flashKey = readHardwareKeyFile(fkFile, 'flash-encryption');
-  const pem = args.opt('signing-key') ?? (fs.existsSync(ks.signingKeyPath) ? ks.signingKeyPath : undefined);
-  const signing = pem ? readSigningKeyFile(pem) : undefined;
-  if (signing) keys.signingPublicKey = signing.publicKey;
+  const explicit = args.opt('signing-key');
+  const signing = explicit ?? ks.signingKeyFile();
+  const access = args.opt('pkcs11-module') !== undefined ? { module: args.opt('pkcs11-module')! } : {};
+  if (signing !== undefined) keys.signingPublicKey = signingPublicKey(signing, access);
+  const bits = keyBits(threeFour ? '3/4' : codingForKeyLength(keys.flashKey?.length));
   if (sbk !== undefined) keys.secureBootKey = readHardwareKeyFile(sbk, 'digest');
-  // Reflashable secure boot v1: BLOCK2 holds the digest of the signing key (192 bits on 3/4 chips).
-  else if (signing) keys.secureBootKey = digestPrivateKey(signing, keyBits(threeFour ? '3/4' : codingForKeyLength(keys.flashKey?.length)));
+  // Reflashable secure boot v1: BLOCK2 holds the digest of the signing key (192 bits on 3/4 chips),
+  // or, for a signing key in a token, the store's random secure_boot_key.bin.
+  else if (explicit !== undefined) keys.secureBootKey = digestPrivateKey(pemPrivateKey(explicit, 'the secure boot key (pass --secure-boot-key)'), bits);
+  else {
+    const fromStore = storeSecureBootKey(ks, bits);
+    if (fromStore) keys.secureBootKey = fromStore.key;
+  }
   return keys;
 }
 
@@ -91,7 +102,7 @@ async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Pro
 export const predictBootCommand: CliCommand = {
   name: 'predict-boot',
   summary: 'Say whether the connected board (or a planned one, --plan) will boot, and if not what it prints and why.',
-  usage: 'predict-boot (--port PORT [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened]) [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM] [--trust-key-store] [--json]',
+  usage: 'predict-boot (--port PORT [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened]) [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM|pkcs11:URI] [--pkcs11-module PATH] [--trust-key-store] [--json]',
   help: [
     'With --port: the eFuses and flash of the connected board (the flash is read over the ROM loader: digest,',
     'bootloader, partition table and the app image). With --build as well: the board as it will be after that',
@@ -102,12 +113,14 @@ export const predictBootCommand: CliCommand = {
     'with evidence (a verified Burn Keys run for the board in the key store\'s audit log, or the board\'s flash',
     'decrypting with them to a valid image set) or --trust-key-store (your word, recorded in the audit log);',
     'otherwise the answer is "cannot decide" too. Key bytes are never printed.',
+    'A signing key in a token (pkcs11: URI, or the store\'s secure_boot_signing_key.pkcs11) gives its public key',
+    'without a PIN; its secure boot key is the store\'s secure_boot_key.bin (or --secure-boot-key).',
     'Exit code 0: boots into the app; 1: does not (or would generate its own keys on first boot); 4: cannot decide.',
   ].join('\n'),
   options: [
     { name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'build' }, { name: 'board' }, { name: 'plan', flag: true },
     { name: 'efuses' }, { name: 'flash-size' }, { name: 'key-store' }, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'json', flag: true },
-    { name: 'trust-key-store', flag: true },
+    { name: 'trust-key-store', flag: true }, PKCS11_MODULE_OPTION,
   ],
   async run(args, io) {
     args.maxPositionals(0);

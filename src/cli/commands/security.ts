@@ -2,7 +2,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Args, OptionSpec } from '../args';
 import type { CliCommand, CliIo } from '../command';
-import { codingForKeyLength, decryptFlashData, describeFile, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSigningKey, KeyStore, readHardwareKeyFile, readInputFile, readSigningKeyFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, UserError, verifyFileSignature, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
+import { codingForKeyLength, decryptFlashData, describeFile, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSecureBootKey, generateSigningKey, isPkcs11Uri, KeyStore, openSigner, pemPrivateKey, pkcs11GenerateSigningKey, readHardwareKeyFile, readInputFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, signingPublicKey, SIGNING_KEY_REF_FILE, tokenUriOf, UserError, verifyFileSignature, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
+import { keyAccess, PKCS11_MODULE_OPTION } from '../key-access';
 
 // Option spellings: espsecure v5 (hyphens) first, v4 underscores and short forms as aliases.
 const VERSION: OptionSpec = { name: 'version' };
@@ -82,13 +83,38 @@ const generateFlashKey: CliCommand = {
 
 const generateSigning: CliCommand = {
   name: 'generate-signing-key',
-  summary: 'Create an ECDSA NIST P-256 secure boot v1 signing key (SEC1 PEM, mode 0600).',
-  usage: 'generate-signing-key [--version 1] KEYFILE',
-  options: [VERSION],
-  run(args, io) {
+  summary: 'Create an ECDSA NIST P-256 secure boot v1 signing key: a SEC1 PEM file (mode 0600), or a non-extractable key in a PKCS#11 token.',
+  usage: "generate-signing-key [--version 1] KEYFILE | generate-signing-key 'pkcs11:token=LABEL;object=LABEL' [--pkcs11-module PATH] [--key-store DIR]",
+  help: [
+    'With a pkcs11: URI (RFC 7512) the key pair is made inside the token: the private key is sensitive and',
+    'not extractable, so it never leaves the token. The module comes from --pkcs11-module or PYCOM_PKCS11_MODULE,',
+    'the user PIN from PYCOM_PKCS11_PIN or is asked for (never an argument). --key-store DIR records the key in',
+    `the store as DIR/${SIGNING_KEY_REF_FILE} (its URI, no secret). A token key cannot give Pycom's derived secure`,
+    'boot key: make a random one with generate-secure-boot-key. An existing key or label is never replaced.',
+  ].join('\n'),
+  options: [VERSION, PKCS11_MODULE_OPTION, { name: 'key-store' }],
+  async run(args, io) {
     requireV1(args);
     args.maxPositionals(1);
     const file = args.positional(0, 'KEYFILE');
+    if (isPkcs11Uri(file)) {
+      const storeDir = args.opt('key-store');
+      const store = storeDir !== undefined ? new KeyStore(storeDir) : undefined;
+      if (store && store.signingKeyFile() !== undefined) {
+        throw new UserError('E_EXISTS', `The key store ${store.dir} already has a signing key (${store.signingKeyFile()}), and keys are never replaced; use another --key-store folder.`);
+      }
+      const made = pkcs11GenerateSigningKey(file, await keyAccess(args, io, file, true));
+      io.out(`Made an ECDSA NIST P-256 signing key in the token: ${made.uri} (public key fingerprint ${fingerprint(made.publicKey)}; the private key cannot leave the token).`);
+      if (store) {
+        keyFolder(store.signingKeyRefPath, io);
+        writeNewKeyFile(store.signingKeyRefPath, `${made.uri}\n`);
+        io.out(`Recorded it in the key store as ${store.signingKeyRefPath}; make the secure boot key with generate-secure-boot-key ${path.join(store.dir, 'secure_boot_key.bin')}.`);
+      }
+      return;
+    }
+    if (args.opt('key-store') !== undefined || args.opt('pkcs11-module') !== undefined) {
+      throw new UserError('E_USAGE', 'generate-signing-key: --key-store and --pkcs11-module go with a pkcs11: URI; for a PEM key file give only KEYFILE.');
+    }
     keyFolder(file, io);
     const key = generateSigningKey();
     writeNewKeyFile(file, encodeSec1Pem(key));
@@ -96,19 +122,40 @@ const generateSigning: CliCommand = {
   },
 };
 
+const generateSecureBoot: CliCommand = {
+  name: 'generate-secure-boot-key',
+  summary: 'Create a random secure boot v1 key (what BLOCK2 holds) for a signing key it cannot be derived from, such as one in a token (mode 0600, never overwritten).',
+  usage: 'generate-secure-boot-key [--keylen 256|192] KEYFILE',
+  help: [
+    "Pycom's flow derives the secure boot key from the PEM signing key (digest-private-key); a key that stays in a",
+    'token cannot give it, so the key store keeps a random one as secure_boot_key.bin, used by Burn Keys, the build,',
+    'the flash checks and predict-boot in place of the derived one. Keep it as safe as the flash-encryption key.',
+    'Use --keylen 192 for chips whose CODING_SCHEME efuse is 3/4.',
+  ].join('\n'),
+  options: [KEYLEN],
+  run(args, io) {
+    const bits = keylen(args);
+    args.maxPositionals(1);
+    const file = args.positional(0, 'KEYFILE');
+    keyFolder(file, io);
+    const fp = generateSecureBootKey(file, bits);
+    io.out(`Wrote a random ${bits}-bit secure boot key to ${file} (fingerprint ${fp}).`);
+  },
+};
+
 const extractPublicKey: CliCommand = {
   name: 'extract-public-key',
   summary: 'Write the 64-byte raw public key (X‖Y) that the bootloader embeds.',
-  usage: 'extract-public-key [--version 1] --keyfile KEY.pem OUTFILE',
-  options: [VERSION, KEYFILE],
-  run(args, io) {
+  usage: 'extract-public-key [--version 1] --keyfile KEY.pem|pkcs11:URI [--pkcs11-module PATH] OUTFILE',
+  options: [VERSION, KEYFILE, PKCS11_MODULE_OPTION],
+  async run(args, io) {
     requireV1(args);
     args.maxPositionals(1);
     const keyFile = args.need('keyfile');
     const out = args.positional(0, 'OUTFILE');
-    const key = readSigningKeyFile(keyFile);
-    writeFileAtomic(out, key.publicKey, { what: 'public key file' });
-    io.out(`Public key of ${keyFile} written to ${out} (fingerprint ${fingerprint(key.publicKey)}).`);
+    const publicKey = signingPublicKey(keyFile, await keyAccess(args, io, keyFile, false));
+    writeFileAtomic(out, publicKey, { what: 'public key file' });
+    io.out(`Public key of ${keyFile} written to ${out} (fingerprint ${fingerprint(publicKey)}).`);
   },
 };
 
@@ -122,7 +169,7 @@ const digestPrivate: CliCommand = {
     args.maxPositionals(1);
     const keyFile = args.need('keyfile');
     const out = args.positional(0, 'OUTFILE');
-    const fp = writeNewKeyFile(out, digestPrivateKey(readSigningKeyFile(keyFile), bits));
+    const fp = writeNewKeyFile(out, digestPrivateKey(pemPrivateKey(keyFile, 'the secure boot key'), bits));
     io.out(`Secure boot key (${bits}-bit) derived from ${keyFile} written to ${out} (fingerprint ${fp}).`);
   },
 };
@@ -151,14 +198,19 @@ const digestBootloader: CliCommand = {
 const signDataCmd: CliCommand = {
   name: 'sign-data',
   summary: 'Append a secure boot v1 signature (ECDSA P-256, SHA-256, deterministic) to a file.',
-  usage: 'sign-data [--version 1] --keyfile KEY.pem --output OUT DATAFILE',
-  help: 'Without --output the signature is appended to DATAFILE in place (as espsecure does); a file already signed by this key is refused, so running twice cannot double-sign.',
-  options: [VERSION, KEYFILE, OUTPUT],
-  run(args, io) {
+  usage: 'sign-data [--version 1] --keyfile KEY.pem|pkcs11:URI [--pkcs11-module PATH] --output OUT DATAFILE',
+  help: [
+    'Without --output the signature is appended to DATAFILE in place (as espsecure does); a file already signed by this key is refused, so running twice cannot double-sign.',
+    'A pkcs11: URI (or a file holding one, such as the key store\'s secure_boot_signing_key.pkcs11) signs in the token: SHA-256 on this machine, plain ECDSA in the token;',
+    'the module comes from --pkcs11-module or PYCOM_PKCS11_MODULE, the PIN from PYCOM_PKCS11_PIN or is asked for. A token signs with a random nonce, so its signatures differ run to run; all verify.',
+  ].join('\n'),
+  options: [VERSION, KEYFILE, OUTPUT, PKCS11_MODULE_OPTION],
+  async run(args, io) {
     requireV1(args);
     args.maxPositionals(1);
     const dataFile = args.positional(0, 'DATAFILE');
-    const key = readSigningKeyFile(args.need('keyfile'));
+    const keyFile = args.need('keyfile');
+    const key = openSigner(keyFile, await keyAccess(args, io, keyFile, true));
     const data = readInputFile(dataFile, 'data file');
     const out = args.opt('output') ?? dataFile;
     if (path.resolve(out) === path.resolve(dataFile) && data.length >= SIGNATURE_BLOCK_LEN && alreadySigned(data, key.publicKey)) {
@@ -180,14 +232,15 @@ function alreadySigned(data: Uint8Array, publicKey: Uint8Array): boolean {
 const verifySignature: CliCommand = {
   name: 'verify-signature',
   summary: 'Check the secure boot v1 signature of a signed app or partition table, found where the bootloader finds it.',
-  usage: 'verify-signature [--version 1] --keyfile KEY DATAFILE',
-  help: 'KEY may be the signing key (SEC1 PEM), a PUBLIC KEY PEM, or the 64-byte file from extract-public-key. An app\'s block is read right after the image and a partition table\'s at 0xC00, as the bootloader reads them (padding after the block is ignored); other files end with their block, as espsecure reads them. A bootloader, a digest image or ciphertext is named as such.',
-  options: [VERSION, KEYFILE],
-  run(args, io) {
+  usage: 'verify-signature [--version 1] --keyfile KEY [--pkcs11-module PATH] DATAFILE',
+  help: 'KEY may be the signing key (SEC1 PEM), a PUBLIC KEY PEM, the 64-byte file from extract-public-key, or a pkcs11: URI (the token\'s public key, read without a PIN). An app\'s block is read right after the image and a partition table\'s at 0xC00, as the bootloader reads them (padding after the block is ignored); other files end with their block, as espsecure reads them. A bootloader, a digest image or ciphertext is named as such.',
+  options: [VERSION, KEYFILE, PKCS11_MODULE_OPTION],
+  async run(args, io) {
     requireV1(args);
     args.maxPositionals(1);
     const dataFile = args.positional(0, 'DATAFILE');
-    const pub = readVerifyingKeyFile(args.need('keyfile'));
+    const keyFile = args.need('keyfile');
+    const pub = tokenUriOf(keyFile) !== undefined ? signingPublicKey(keyFile, await keyAccess(args, io, keyFile, false)) : readVerifyingKeyFile(keyFile);
     const signed = readInputFile(dataFile, 'signed file');
     const r = verifyFileSignature(signed, pub, dataFile);
     if (!r.valid) {
@@ -248,6 +301,7 @@ const imageInfo: CliCommand = {
 export const securityCommands: CliCommand[] = [
   generateFlashKey,
   generateSigning,
+  generateSecureBoot,
   extractPublicKey,
   digestPrivate,
   digestBootloader,

@@ -1,11 +1,10 @@
-import * as fs from 'node:fs';
 import type { ChipInfo } from '../chip/identify';
 import type { EfuseRegisterAccess } from '../efuse/access';
 import { readEfuses } from '../efuse/access';
 import type { BootPredictor } from '../flash/checks';
 import type { FlashPlan } from '../flash/plan';
 import type { BoardKeys } from '../flash/session';
-import { readSigningKeyFile } from '../keys/key-files';
+import { signingPublicKey } from '../keys/signer';
 import type { KeyStore } from '../keystore/key-store';
 import type { BootEfuses } from './boot-efuses';
 import { predictBoot } from './predict';
@@ -71,7 +70,7 @@ export function isFullSet(plan: FlashPlan): boolean {
  * as zeros, so the key store's keys stand in for them. Only a full set (digest, table, app) is
  * predicted: for a partial plan the rest of the flash is unknown without reading it all back,
  * and undefined is returned (with the reason) instead of a guess. Rejects with the eFuse read's
- * link errors, and with readSigningKeyFile's UserError when the store's signing key is unreadable.
+ * link errors, and with the key reader's UserError when the store's signing key (PEM file or token) is unreadable.
  */
 export async function boardBootPredictor(
   access: EfuseRegisterAccess,
@@ -84,6 +83,7 @@ export async function boardBootPredictor(
   if (!info.flash.sizeBytes) return { skipped: 'the flash size is unknown, so the boot could not be predicted.' };
   // Readable key blocks are used as read (the chip's key wins); read-protected ones take the store's.
   const { efuse } = resolveBootEfuses((await readEfuses(access)).words, info.revision.major, keys);
-  const pub = fs.existsSync(store.signingKeyPath) ? readSigningKeyFile(store.signingKeyPath).publicKey : undefined;
+  const signing = store.signingKeyFile();
+  const pub = signing !== undefined ? signingPublicKey(signing) : undefined;
   return { predictor: planBootPredictor({ efuse, flashSize: info.flash.sizeBytes, ...(pub ? { signingPublicKey: pub } : {}) }) };
 }

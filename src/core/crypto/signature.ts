@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
 import { UserError } from '../errors';
 import type { EcPrivateKey } from './signing-key';
+import type { Signer } from '../keys/signer';
 import { SIGNATURE_BLOCK_LEN } from '../image/signature-block';
 
 export { SIGNATURE_BLOCK_LEN };
@@ -19,10 +20,13 @@ const OPTS = { prehash: false, lowS: false } as const;
 
 const sha256 = (data: Uint8Array): Uint8Array => new Uint8Array(createHash('sha256').update(data).digest());
 
+/** A key that can sign: a parsed PEM key, or a Signer (PEM or PKCS#11 token). */
+export type SigningKey = EcPrivateKey | Signer;
+
 /** The 68-byte block to append to `data`. */
-export function signatureBlock(data: Uint8Array, key: EcPrivateKey): Uint8Array {
+export function signatureBlock(data: Uint8Array, key: SigningKey): Uint8Array {
   const digest = sha256(data);
-  const sig = p256.sign(digest, key.d, OPTS);
+  const sig = 'signDigest' in key ? key.signDigest(digest) : p256.sign(digest, key.d, OPTS);
   if (!verifyDigest(digest, sig, key.publicKey)) {
     // Never expected; refusing beats writing an image the bootloader would reject.
     throw new Error('the new signature did not verify against its own public key');
@@ -33,7 +37,7 @@ export function signatureBlock(data: Uint8Array, key: EcPrivateKey): Uint8Array 
 }
 
 /** `data` followed by its signature block. */
-export function signData(data: Uint8Array, key: EcPrivateKey): Uint8Array {
+export function signData(data: Uint8Array, key: SigningKey): Uint8Array {
   const out = new Uint8Array(data.length + SIGNATURE_BLOCK_LEN);
   out.set(data);
   out.set(signatureBlock(data, key), data.length);

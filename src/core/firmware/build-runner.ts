@@ -9,6 +9,10 @@ import { buildDirFor, type Generation, type MakeTarget } from './generations';
 import { parseSigningKey } from '../crypto/signing-key';
 import { digestPrivateKey } from '../crypto/secure-boot-key';
 import { fingerprint } from '../util/fingerprint';
+import { signingPublicKey, tokenUriOf } from '../keys/signer';
+import { pkcs11CheckAccess, pkcs11ModulePath, PKCS11_MODULE_ENV, PKCS11_PIN_ENV, type Pkcs11Access } from '../keys/pkcs11';
+import { parsePkcs11Uri } from '../keys/pkcs11-uri';
+import { readHardwareKeyFile } from '../keys/key-files';
 
 /**
  * Runs Pycom's secure build: `make BOARD=<b> SECURE=on SECURE_KEY=<pem> ENCRYPT_KEY=<bin> TARGET=…`
@@ -21,9 +25,30 @@ export interface BuildOptions {
   esp32Dir: string;
   board: BoardId;
   target: BuildTarget;
-  /** Signing key (PEM) and flash-encryption key (raw): absolute, or relative to esp32Dir like the makefile. */
+  /**
+   * Signing key and flash-encryption key (raw): absolute, or relative to esp32Dir like the makefile.
+   * The signing key is a PEM file, or a file holding a pkcs11: URI (the key store's
+   * secure_boot_signing_key.pkcs11): see `token`.
+   */
   signingKey: string;
   flashKey: string;
+  /**
+   * For a signing key in a PKCS#11 token. The real makefiles sign with `$(SIGN_BINARY) $@`
+   * (`SIGN_BINARY = $(ESPSECUREPY) sign_data --keyfile $(SECURE_KEY)` in application.mk of every
+   * generation from 1.17 to 1.20), and derive signature_verification_key.bin and
+   * secure-bootloader-key.bin from SECURE_KEY only when it is newer than them. So make keeps
+   * running as the user runs it, with SIGN_BINARY set on its command line to `signCommand`
+   * `sign-data --keyfile SECURE_KEY` (this tool's espsecure-compatible signing, in place, through
+   * the token), and the two derived files written beforehand: the token's public key and the
+   * random secure boot key. The PIN reaches make's children in the environment only.
+   */
+  token?: {
+    /** argv prefix that runs this tool's CLI (e.g. [node, bin/pycom-secure.js]); each word make-safe. */
+    signCommand: string[];
+    /** The random secure boot key file (secure_boot_key.bin). */
+    secureBootKeyFile: string;
+    access?: Pkcs11Access;
+  };
   /** Needed only by Era A checkouts (ENCRYPT=on). */
   encryptFlag?: boolean;
   /**
@@ -80,6 +105,7 @@ export const DERIVED_KEY_FILES = ['signature_verification_key.bin', 'secure-boot
  * also removes secure-bootloader-key.bin after every build: it is the secure boot key itself.)
  */
 export function syncDerivedKeys(esp32Dir: string, signingKeyPath: string): string[] {
+  if (tokenUriOf(signingKeyPath) !== undefined) throw new Error('syncDerivedKeys is for PEM keys; token builds write the derived files (writeTokenDerivedKeys)');
   const key = parseSigningKey(fs.readFileSync(signingKeyPath), signingKeyPath);
   const digest = digestPrivateKey(key, 256);
   const expected: Record<(typeof DERIVED_KEY_FILES)[number], (have: Buffer) => boolean> = {
@@ -101,6 +127,34 @@ export function syncDerivedKeys(esp32Dir: string, signingKeyPath: string): strin
     }
   }
   return removed;
+}
+
+/**
+ * For a token key: writes signature_verification_key.bin (the token's public key, X‖Y, what
+ * espsecure extract_public_key writes) and secure-bootloader-key.bin (the random secure boot
+ * key, what digest_private_key would have written) into esp32/ when they are missing or differ,
+ * with a modification time after the reference file's, so make does not run espsecure on the
+ * reference file (a URI, not a PEM). Returns the names written.
+ */
+export function writeTokenDerivedKeys(esp32Dir: string, refFile: string, publicKey: Uint8Array, secureBootKey: Uint8Array): string[] {
+  const refTime = fs.statSync(refFile).mtimeMs / 1000;
+  const when = Math.max(Date.now() / 1000, refTime + 2);
+  const written: string[] = [];
+  for (const [name, bytes] of [['signature_verification_key.bin', publicKey], ['secure-bootloader-key.bin', secureBootKey]] as const) {
+    const p = path.join(esp32Dir, name);
+    let have: Buffer | undefined;
+    try {
+      have = fs.readFileSync(p);
+    } catch {
+      have = undefined;
+    }
+    if (have && Buffer.from(bytes).equals(have) && fs.statSync(p).mtimeMs / 1000 > refTime) continue;
+    fs.rmSync(p, { force: true });
+    fs.writeFileSync(p, bytes, { mode: 0o600 });
+    fs.utimesSync(p, when, when);
+    written.push(name);
+  }
+  return written;
 }
 
 /** The record, in the build directory, of which keys (fingerprints only) made its outputs. */
@@ -144,9 +198,9 @@ export function removeOutputsOfOtherKeys(buildDir: string, stamp: string): strin
 }
 
 /** The stamp text for these key files: their fingerprints, never their bytes. */
-export function keyStamp(signingKeyPath: string, flashKeyPath: string): string {
-  const key = parseSigningKey(fs.readFileSync(signingKeyPath), signingKeyPath);
-  return `${JSON.stringify({ signingKey: fingerprint(key.publicKey), flashKey: fingerprint(fs.readFileSync(flashKeyPath)) })}\n`;
+export function keyStamp(signingKeyPath: string, flashKeyPath: string, access: Pkcs11Access = {}, secureBootKey?: Uint8Array): string {
+  const pub = signingPublicKey(signingKeyPath, access);
+  return `${JSON.stringify({ signingKey: fingerprint(pub), flashKey: fingerprint(fs.readFileSync(flashKeyPath)), ...(secureBootKey ? { secureBootKey: fingerprint(secureBootKey) } : {}) })}\n`;
 }
 
 /** One line for the user about removed derived keys (the signing key by fingerprint only). */
@@ -211,12 +265,14 @@ export function preflight(o: BuildOptions): void {
 
 /** make's arguments for one invocation (`target` defaults to o.target): variables only, paths never key bytes. */
 export function makeArgs(o: BuildOptions, target: MakeTarget = o.target): string[] {
+  const secureKey = path.resolve(o.esp32Dir, o.signingKey);
   const vars: Record<string, string> = {
     BOARD: o.board,
     SECURE: 'on',
-    SECURE_KEY: path.resolve(o.esp32Dir, o.signingKey),
+    SECURE_KEY: secureKey,
     ENCRYPT_KEY: path.resolve(o.esp32Dir, o.flashKey),
     TARGET: target,
+    ...(o.token ? { SIGN_BINARY: [...o.token.signCommand, 'sign-data', '--keyfile', secureKey].join(' ') } : {}),
     ...(o.encryptFlag ? { ENCRYPT: 'on' } : {}),
     ...(o.generation?.fixedVars ?? {}),
     ...(o.extraVars ?? {}),
@@ -283,10 +339,20 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
   preflight(o);
   if (o.signal?.aborted) throw new UserError('E_CANCELLED', 'The build was cancelled.');
   const signingKey = path.resolve(o.esp32Dir, o.signingKey);
-  const staleDerivedKeys = syncDerivedKeys(o.esp32Dir, signingKey);
-  if (staleDerivedKeys.length) o.onLine?.(staleKeysLine(staleDerivedKeys, signingKey), 'stdout');
+  let staleDerivedKeys: string[] = [];
+  let stamp: string;
+  const uri = tokenUriOf(signingKey);
+  if (uri !== undefined) {
+    const t = tokenBuild(o, signingKey, uri);
+    o = t.opts;
+    o.onLine?.(`The signing key stays in the token ${uri}: make signs with SIGN_BINARY = this tool's sign-data, and ${t.written.length ? `${t.written.join(' and ')} ${t.written.length === 1 ? 'was' : 'were'} written from the token's public key and the random secure boot key` : 'the derived key files already match the token key and the random secure boot key'} (public key fingerprint ${fingerprint(t.publicKey)}, secure boot key fingerprint ${fingerprint(t.secureBootKey)}).`, 'stdout');
+    stamp = keyStamp(signingKey, path.resolve(o.esp32Dir, o.flashKey), t.access, t.secureBootKey);
+  } else {
+    staleDerivedKeys = syncDerivedKeys(o.esp32Dir, signingKey);
+    if (staleDerivedKeys.length) o.onLine?.(staleKeysLine(staleDerivedKeys, signingKey), 'stdout');
+    stamp = keyStamp(signingKey, path.resolve(o.esp32Dir, o.flashKey));
+  }
   const buildDir = path.join(o.esp32Dir, o.buildDir ?? buildDirFor(o.board));
-  const stamp = keyStamp(signingKey, path.resolve(o.esp32Dir, o.flashKey));
   const staleOutputs = removeOutputsOfOtherKeys(buildDir, stamp);
   if (staleOutputs.length) o.onLine?.(`Removed ${staleOutputs.length} signed or encrypted output(s) in ${buildDir} not known to be made with these keys, so make signs and encrypts them again.`, 'stdout');
   const safe = makeSafeKeyPaths(o);
@@ -308,6 +374,34 @@ export async function runBuild(o: BuildOptions): Promise<BuildResult> {
     // checkout after the build; make derives it again from the signing key when it needs it.
     fs.rmSync(path.join(o.esp32Dir, 'secure-bootloader-key.bin'), { force: true });
   }
+}
+
+/**
+ * Prepares a build whose signing key is in a token: checks the PIN and the key before make runs
+ * (a wrong PIN is found first, not halfway through), writes the derived files, and hands make's
+ * children the module path and the PIN in their environment (never on a command line).
+ */
+function tokenBuild(o: BuildOptions, refFile: string, uri: string): { opts: BuildOptions; written: string[]; publicKey: Uint8Array; secureBootKey: Uint8Array; access: Pkcs11Access } {
+  const t = o.token;
+  if (!t) throw new Error('a build with a token signing key needs BuildOptions.token (the front end supplies its sign command)');
+  for (const w of t.signCommand) {
+    if (!MAKE_SAFE.test(w)) {
+      throw new UserError('E_KEY_PATH', `This tool's own path ${w} has characters make cannot pass to its shell, so the token build cannot hand make its signing command; install or run this tool from a folder whose path has only letters, digits and . , / + @ : - _.`);
+    }
+  }
+  if (!fs.existsSync(t.secureBootKeyFile)) {
+    throw new UserError('E_NO_KEY_FILE', `The signing key is in a token, so the secure boot key cannot be derived from it and ${t.secureBootKeyFile} is needed; create it with \`pycom-secure generate-secure-boot-key ${t.secureBootKeyFile}\` before building with SECURE=on.`);
+  }
+  const secureBootKey = readHardwareKeyFile(t.secureBootKeyFile, 'digest');
+  const access = t.access ?? {};
+  const u = parsePkcs11Uri(uri);
+  const module = pkcs11ModulePath(u, { ...access, env: o.env ?? process.env });
+  pkcs11CheckAccess(uri, { ...access, env: o.env ?? process.env });
+  const publicKey = signingPublicKey(refFile, { ...access, env: o.env ?? process.env });
+  const written = writeTokenDerivedKeys(o.esp32Dir, refFile, publicKey, secureBootKey);
+  const env: NodeJS.ProcessEnv = { ...(o.env ?? process.env), [PKCS11_MODULE_ENV]: module, ELECTRON_RUN_AS_NODE: '1' };
+  if (access.pin !== undefined) env[PKCS11_PIN_ENV] = access.pin;
+  return { opts: { ...o, env }, written, publicKey, secureBootKey, access: { ...access, module } };
 }
 
 const IGNORED = /^g?make(?:\[\d+\])?: \[.*\] Error \d+ \(ignored\)\s*$/;

@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ChipInfo } from '../chip/identify';
-import { digestPrivateKey } from '../crypto/secure-boot-key';
-import { readHardwareKeyFile, readSigningKeyFile } from '../keys/key-files';
+import { readHardwareKeyFile } from '../keys/key-files';
+import { storeSecureBootKey } from '../keystore/secure-boot-key-source';
 import { DEVICES_DIR, FLASH_KEY_FILE, macDirName, type KeyStore } from '../keystore/key-store';
 import type { NamedKey } from './diagnose';
 import { fingerprint } from '../util/fingerprint';
@@ -57,9 +57,10 @@ export function keysForBoard(store: KeyStore, info: Pick<ChipInfo, 'mac' | 'secu
   if (others.length) out.otherFlashKeys = others;
   // Only when a secure boot key is (or is about to be) in BLOCK2 does the digest have to match it.
   const blk2InUse = info.security.secureBoot.v1Enabled || info.security.keys.secureBoot !== 'empty';
-  if (blk2InUse && fs.existsSync(store.signingKeyPath)) {
-    const len = keyBits(codingForKeyLength(out.flashKey?.length));
-    out.secureBootKey = digestPrivateKey(readSigningKeyFile(store.signingKeyPath), len);
+  if (blk2InUse) {
+    // The store's random secure_boot_key.bin when it has one, else derived from its PEM signing key.
+    const sbk = storeSecureBootKey(store, keyBits(codingForKeyLength(out.flashKey?.length)));
+    if (sbk) out.secureBootKey = sbk.key;
   }
   return out;
 }

@@ -12,6 +12,16 @@ export const FLASH_KEY_FILE = 'flash_encryption_key.bin';
 export const AUDIT_FILE = 'audit.jsonl';
 export const DEVICES_DIR = 'devices';
 export const DEFAULT_KEY_STORE = 'secure';
+/**
+ * A signing key that stays in a PKCS#11 token is kept in the store as this file: one line, its
+ * pkcs11: URI (no secret, never a PIN), in place of secure_boot_signing_key.pem.
+ */
+export const SIGNING_KEY_REF_FILE = 'secure_boot_signing_key.pkcs11';
+/**
+ * A random secure boot key (what BLOCK2 holds), for a signing key it cannot be derived from
+ * (a token key); espsecure digest_private_key's output has the same form (32 or 24 raw bytes).
+ */
+export const SECURE_BOOT_KEY_FILE = 'secure_boot_key.bin';
 
 /** One flash key for every board (Pycom's documented way) or one per board (Espressif's production advice). */
 export type FlashKeyMode = 'shared' | 'per-device';
@@ -45,6 +55,26 @@ export class KeyStore {
   get signingKeyPath(): string {
     return path.join(this.dir, SIGNING_KEY_FILE);
   }
+  get signingKeyRefPath(): string {
+    return path.join(this.dir, SIGNING_KEY_REF_FILE);
+  }
+  get secureBootKeyPath(): string {
+    return path.join(this.dir, SECURE_BOOT_KEY_FILE);
+  }
+
+  /**
+   * The store's signing key: the PEM file, or the token reference file; undefined when it has
+   * neither. UserError E_TWO_SIGNING_KEYS when it has both (which one signs must never be a guess).
+   */
+  signingKeyFile(): string | undefined {
+    const pem = fs.existsSync(this.signingKeyPath);
+    const ref = fs.existsSync(this.signingKeyRefPath);
+    if (pem && ref) {
+      throw new UserError('E_TWO_SIGNING_KEYS', `The key store ${this.dir} holds both ${SIGNING_KEY_FILE} and ${SIGNING_KEY_REF_FILE}, so which key signs is unclear; move the one your boards do not use out of the store.`);
+    }
+    return pem ? this.signingKeyPath : ref ? this.signingKeyRefPath : undefined;
+  }
+
   get sharedFlashKeyPath(): string {
     return path.join(this.dir, FLASH_KEY_FILE);
   }

@@ -4,8 +4,7 @@ import { UserError } from '../errors';
 import { board as boardFacts, boardGeneration, layout as layoutFacts, type BoardId, type LayoutId } from '../boards/catalog';
 import { digestSecureBootloader } from '../crypto/bootloader-digest';
 import { encryptFlashData } from '../crypto/flash-encryption';
-import { signData } from '../crypto/signature';
-import type { EcPrivateKey } from '../crypto/signing-key';
+import { signData, type SigningKey } from '../crypto/signature';
 import { checksumOk, readEspImage } from '../image/esp-image';
 import { DIGEST_FILE, GENERATIONS, factoryName, otaCopyName, tableOutputs, type GenerationId } from '../firmware/generations';
 import { DIGEST_ADDRESS, FACTORY_ADDRESS, PARTITION_TABLE_ADDRESS } from '../chip/esp32';
@@ -20,10 +19,11 @@ import { writeFileAtomic } from '../util/atomic-file';
  * ciphertext per board; the build's own `_enc` files only fit the key the build used).
  */
 export interface SecureKeys {
-  signingKey: EcPrivateKey;
+  /** A parsed PEM key or a Signer (a token key signs through the token). */
+  signingKey: SigningKey;
   /** Flash-encryption key in key-file order (32 bytes, 24 with 3/4 coding). */
   flashKey: Uint8Array;
-  /** The reflashable secure boot key (digest_private_key of the signing key, as burned in BLOCK2). */
+  /** The secure boot key as burned in BLOCK2: digest_private_key of a PEM signing key (Pycom's flow), or the key store's random secure_boot_key.bin. */
   secureBootKey: Uint8Array;
   flashCryptConf?: number;
 }
@@ -41,7 +41,7 @@ export function encryptFor(plain: Uint8Array, address: number, flashKey: Uint8Ar
 }
 
 /** Signs an app image; refuses one that is already signed or not a valid image. */
-export function signApp(app: Uint8Array, key: EcPrivateKey, what = 'The app image'): Uint8Array {
+export function signApp(app: Uint8Array, key: SigningKey, what = 'The app image'): Uint8Array {
   const img = readEspImage(app, what);
   if (!checksumOk(img)) throw new UserError('E_IMAGE_CHECKSUM', `${what} has a wrong checksum; rebuild it.`);
   if (img.trailingBytes !== 0) {
@@ -51,7 +51,7 @@ export function signApp(app: Uint8Array, key: EcPrivateKey, what = 'The app imag
 }
 
 /** Signs a partition table: exactly the 0xC00 table bytes, then the 68-byte block. */
-export function signPartitionTable(table: Uint8Array, key: EcPrivateKey, what = 'The partition table'): Uint8Array {
+export function signPartitionTable(table: Uint8Array, key: SigningKey, what = 'The partition table'): Uint8Array {
   parsePartitionTable(table.subarray(0, TABLE_MAX_LEN), what);
   if (table.length > TABLE_MAX_LEN) {
     throw new UserError('E_ALREADY_SIGNED', `${what} is ${table.length} bytes, longer than the 0xC00-byte table (already signed?); give gen_esp32part's output.`);

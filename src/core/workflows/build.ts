@@ -6,6 +6,8 @@ import { countDiagnostics, firstError, type Diagnostic } from '../firmware/diagn
 import { buildDirFor, DIGEST_FILE, factoryName, otaCopyName, tableOutputs } from '../firmware/generations';
 import * as fs from 'node:fs';
 import type { KeyStore } from '../keystore/key-store';
+import type { Pkcs11Access } from '../keys/pkcs11';
+import { tokenUriOf } from '../keys/signer';
 
 export interface SecureBuildRequest {
   /** Any folder inside the pycom-micropython-sigfox checkout (its esp32/ folder is found from there). */
@@ -15,9 +17,16 @@ export interface SecureBuildRequest {
   /** Pycom's make target; boot_app builds both. */
   target: BuildTarget;
   store: KeyStore;
-  /** Key files instead of the store's (absolute, or relative to the current directory). */
+  /** Key files instead of the store's (absolute, or relative to the current directory); the signing key may be a file holding a pkcs11: URI. */
   signingKey?: string;
   flashKey?: string;
+  /**
+   * For a signing key in a token: the argv prefix that runs this tool's CLI (make signs through
+   * its sign-data), and how to reach the token (module, PIN). The secure boot key is then the
+   * store's random secure_boot_key.bin.
+   */
+  signCommand?: string[];
+  pkcs11?: Pkcs11Access;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   /** Every line make prints, as it comes (a terminal, the editor's task pseudo-terminal). */
@@ -58,12 +67,15 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
   if (project.generation.fixedVarsReason) req.onLine(`note: ${project.generation.fixedVarsReason}`);
   const targets = makeTargets(req.target, project.generation);
   if (targets.length > 1) req.onLine(`note: firmware ${project.generation.versions} has no ${req.target} target (it arrived in 1.19.0.b2), so this tool runs ${targets.map((t) => `make TARGET=${t}`).join(', then ')}.`);
+  const signingKey = path.resolve(req.signingKey ?? req.store.signingKeyFile() ?? req.store.signingKeyPath);
+  const inToken = fs.existsSync(signingKey) && tokenUriOf(signingKey) !== undefined;
   const res = await runBuild({
     esp32Dir: project.esp32Dir,
     board,
     target: req.target,
     generation: project.generation,
-    signingKey: path.resolve(req.signingKey ?? req.store.signingKeyPath),
+    signingKey,
+    ...(inToken ? { token: { signCommand: req.signCommand ?? [], secureBootKeyFile: req.store.secureBootKeyPath, ...(req.pkcs11 ? { access: req.pkcs11 } : {}) } } : {}),
     flashKey: path.resolve(req.flashKey ?? req.store.sharedFlashKeyPath),
     encryptFlag: project.generation.needsEncryptFlag,
     ...(req.signal ? { signal: req.signal } : {}),

@@ -14,8 +14,10 @@ import type { Choice, UiPort } from './ui-port';
 /** The keys Burn Keys burns, in key-file order (as espsecure writes them). */
 export interface BurnKeysKeys {
   flashKey: Uint8Array;
-  /** The reflashable secure boot key (SHA-256 of the signing key, cut to 24 bytes with 3/4 coding). */
+  /** The reflashable secure boot key (SHA-256 of the signing key, or the store's random key; cut to 24 bytes with 3/4 coding). */
   secureBootKey: Uint8Array;
+  /** Where it comes from, in words (describeSecureBootKey); said in the plan and so in the audit record. */
+  secureBootKeySource?: string;
 }
 
 export interface BurnKeysRequest {
@@ -103,6 +105,7 @@ export async function burnKeys(board: BoardSession, req: BurnKeysRequest, ui: Ui
   const planFor = (hardening: boolean): BurnPlan => planBurnKeys(snap, {
     target: { chip: chip.chip, revision: chip.revision.major, mac: chip.mac.address },
     flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, hardening, history: history.records,
+    ...(keys.secureBootKeySource ? { secureBootKeySource: keys.secureBootKeySource } : {}),
     keysBurnedElsewhere: req.keysBurnedElsewhere ?? false,
   });
 

@@ -1,6 +1,5 @@
 import * as vscode from 'vscode';
-import * as fs from 'node:fs';
-import { keyBits, keyBytes, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, digestPrivateKey, readEfuses, readSigningKeyFile, UserError } from '../../core';
+import { keyBits, keyBytes, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, describeSecureBootKey, readEfuses, storeSecureBootKey, UserError } from '../../core';
 import { readSettings } from '../settings';
 import { withDevice } from '../device';
 import { snapshotFromWords, planSnapshot } from '../sources/efuse-snapshot';
@@ -22,7 +21,7 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
   if (!p) return false;
   const s = readSettings();
   const store = keyStore();
-  if (!fs.existsSync(store.signingKeyPath)) throw new UserError('E_NO_KEY', `There is no signing key at ${store.signingKeyPath}: run "Pycom: Generate Keys" first.`);
+  if (store.signingKeyFile() === undefined) throw new UserError('E_NO_KEY', `There is no signing key at ${store.signingKeyPath}: run "Pycom: Generate Keys" first.`);
   const ui = vscodeUi(ctx.log);
   return withDevice(p.path, s, (l) => ctx.log.info(l), async (d) => {
     const source = `${boardTitle(p)} ${d.info.mac.address} on ${p.path}`;
@@ -32,8 +31,9 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
       keys: ({ mac, threeFour }) => {
         const flash = store.flashKeyFor(mac, s.perDeviceKeys ? 'per-device' : 'shared', keyBytes(threeFour ? '3/4' : 'none'));
         if (flash.created) ctx.log.info(`generated the per-device flash-encryption key for ${mac} (fingerprint ${flash.fingerprint})`);
-        // The reflashable secure boot key is the digest of the signing key (never its public key).
-        return { flashKey: flash.key, secureBootKey: digestPrivateKey(readSigningKeyFile(store.signingKeyPath), keyBits(threeFour ? '3/4' : 'none')) };
+        // The store's random secure_boot_key.bin, else the digest of its PEM signing key (never its public key).
+        const sbk = storeSecureBootKey(store, keyBits(threeFour ? '3/4' : 'none'))!;
+        return { flashKey: flash.key, secureBootKey: sbk.key, secureBootKeySource: describeSecureBootKey(sbk) };
       },
       showPlan: (plan, snap) => {
         ctx.state.update({ ...chipPatch(ctx, p, d.info), efuses: planSnapshot(snap.words, source, plan) });

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
-import { encodeSec1Pem, fingerprint, readHardwareKeyFile, readSigningKeyFile, writeNewKeyFile } from '../../core';
+import { encodeSec1Pem, fingerprint, generateSecureBootKey, parsePkcs11Uri, readHardwareKeyFile, readSigningKeyFile, signingPublicKey, UserError, writeNewKeyFile } from '../../core';
 import { readSettings } from '../settings';
 import { generateMissingKeys } from '../keys-actions';
 import { type FlowContext, keyStore } from './context';
@@ -25,8 +25,10 @@ export async function importKey(ctx: FlowContext): Promise<void> {
   const kind = await vscode.window.showQuickPick([
     { label: 'Secure boot signing key', description: 'ECDSA P-256 private key, PEM', id: 'signing' as const },
     { label: 'Flash encryption key (shared)', description: 'raw 32 bytes (24 for the 3/4 coding scheme)', id: 'flash' as const },
+    { label: 'Signing key in a PKCS#11 token', description: 'pkcs11: URI (HSM, smart card, SoftHSM); the key never leaves the token', id: 'token' as const },
   ], { title: 'Pycom: Import Key' });
   if (!kind) return;
+  if (kind.id === 'token') return importTokenKey(ctx);
   const files = await vscode.window.showOpenDialog({ title: `Import ${kind.label}`, canSelectMany: false, openLabel: 'Import' });
   const file = files?.[0]?.fsPath;
   if (!file) return;
@@ -42,4 +44,33 @@ export async function importKey(ctx: FlowContext): Promise<void> {
   ctx.log.info(`imported ${kind.label} from ${file} (fingerprint ${fp})`);
   ctx.refreshAll();
   void vscode.window.showInformationMessage(`Pycom: imported ${kind.label} ${fp}.`);
+}
+
+/**
+ * Records a token-held signing key in the store (its pkcs11: URI, no secret) after reading its
+ * public key from the token (no PIN needed), and makes the random secure boot key it needs.
+ */
+async function importTokenKey(ctx: FlowContext): Promise<void> {
+  const store = keyStore();
+  const uri = await vscode.window.showInputBox({
+    title: 'Pycom: Import Key: signing key in a token',
+    prompt: 'The key\'s RFC 7512 URI, e.g. pkcs11:token=pycom;object=secure-boot (the module comes from pycom.pkcs11Module; never put the PIN in it)',
+    validateInput: (v) => {
+      try {
+        parsePkcs11Uri(v);
+        return undefined;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+  });
+  if (!uri) return;
+  if (store.signingKeyFile() !== undefined) throw new UserError('E_EXISTS', `The key store ${store.dir} already has a signing key, and keys are never replaced; set pycom.keyStorePath to another folder first.`);
+  const pub = signingPublicKey(uri.trim());
+  store.ensureDir();
+  writeNewKeyFile(store.signingKeyRefPath, `${uri.trim()}\n`);
+  const made = fs.existsSync(store.secureBootKeyPath) ? undefined : generateSecureBootKey(store.secureBootKeyPath, 256);
+  ctx.log.info(`recorded the token signing key ${uri.trim()} (public key fingerprint ${fingerprint(pub)})${made ? `; generated the random secure boot key ${store.secureBootKeyPath} (fingerprint ${made})` : ''}`);
+  ctx.refreshAll();
+  void vscode.window.showInformationMessage(`Pycom: the signing key stays in the token (public key ${fingerprint(pub)}); the secure boot key is the random ${store.secureBootKeyPath}.`);
 }

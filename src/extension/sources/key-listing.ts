@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DEVICES_DIR, digestPrivateKey, fingerprint, FLASH_KEY_FILE, KeyStore, readHardwareKeyFile, readSigningKeyFile } from '../../core';
+import { DEVICES_DIR, fingerprint, FLASH_KEY_FILE, KeyStore, readHardwareKeyFile, signingPublicKey, storeSecureBootKey } from '../../core';
 import type { KeyStoreListing } from '../trees/keys-nodes';
 
 type Fp = { path: string; fingerprint: string };
@@ -18,9 +18,8 @@ function fp(file: string, read: (f: string) => Uint8Array): Fp | undefined {
   }
 }
 const flashKey = (f: string) => fp(f, (p) => readHardwareKeyFile(p, 'flash-encryption'));
-const signingKey = (f: string) => fp(f, (p) => readSigningKeyFile(p).publicKey);
-/** The key Burn Keys puts in BLOCK2: the digest of the signing key (named by its fingerprint only). */
-const derivedSecureBootKey = (f: string) => fp(f, (p) => digestPrivateKey(readSigningKeyFile(p), 256));
+/** A PEM key file, or a token reference (its public key read from the token, no PIN needed). */
+const signingKey = (f: string) => fp(f, (p) => signingPublicKey(p));
 
 /** Reads the key store for the Keys view. Undefined when the store does not exist or is empty. */
 export function listKeyStore(dir: string): KeyStoreListing | undefined {
@@ -33,10 +32,22 @@ export function listKeyStore(dir: string): KeyStoreListing | undefined {
         return k ? [{ mac: d.replace(/-/g, ':'), ...k }] : [];
       })
     : [];
-  const signing = signingKey(ks.signingKeyPath);
+  let signingFile: string | undefined;
+  try {
+    signingFile = ks.signingKeyFile();
+  } catch {
+    signingFile = ks.signingKeyPath; // both a PEM and a token reference: listed as unreadable below
+  }
+  const signing = signingFile !== undefined ? signingKey(signingFile) : undefined;
   const flash = flashKey(ks.sharedFlashKeyPath);
   if (!signing && !flash && deviceKeys.length === 0) return undefined;
   const gitWarning = ks.exposureWarning();
-  const sbk = signing && signing.fingerprint !== 'unreadable' ? derivedSecureBootKey(ks.signingKeyPath)?.fingerprint : undefined;
+  // The key Burn Keys puts in BLOCK2: the store's random one, else the digest of the PEM signing key (fingerprint only).
+  let sbk: string | undefined;
+  try {
+    sbk = storeSecureBootKey(ks, 256)?.fingerprint;
+  } catch {
+    sbk = undefined;
+  }
   return { dir: ks.dir, deviceKeys, ...(signing ? { signingKey: signing } : {}), ...(sbk ? { secureBootKey: sbk } : {}), ...(flash ? { flashKey: flash } : {}), ...(gitWarning ? { gitWarning } : {}) };
 }

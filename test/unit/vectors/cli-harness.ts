@@ -43,7 +43,7 @@ export async function bundleCli(dir: string): Promise<string> {
     target: 'node20',
     format: 'cjs',
     logLevel: 'silent',
-    external: ['vscode', 'serialport', '@serialport/*'],
+    external: ['vscode', 'serialport', '@serialport/*', 'pkcs11js'],
   });
   return outfile;
 }

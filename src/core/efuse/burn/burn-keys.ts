@@ -27,8 +27,14 @@ export interface BurnKeysInput {
   target: BurnTarget;
   /** Key-file order (as espsecure writes it); burned reversed, like espefuse's `flash_encryption` alias. */
   flashKey?: Uint8Array;
-  /** The reflashable secure boot key (digest of the signing key), key-file order. */
+  /** The reflashable secure boot key (digest of the signing key, or a random key), key-file order. */
   secureBootKey?: Uint8Array;
+  /**
+   * Where the secure boot key comes from, in words (describeSecureBootKey: derived from the PEM
+   * signing key, or the store's random key; fingerprints only). Said in the BLOCK2 step, so the
+   * plan shown and the audit record know which.
+   */
+  secureBootKeySource?: string;
   hardening: boolean;
   /** Earlier audit records of this key store, to recognise steps of an interrupted run. */
   history?: readonly AuditRecord[];
@@ -209,7 +215,7 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
     keyStep(ctx, STEP.flashKey, 1, input.flashKey, 'Burn the flash-encryption key into BLOCK1',
       'The AES key the flash cache decrypts with; written byte-reversed (the espefuse "flash_encryption" order) and read back before it is protected.'),
     keyStep(ctx, STEP.secureBootKey, 2, input.secureBootKey, 'Burn the secure boot key into BLOCK2',
-      'The reflashable secure boot key (digest of the signing key); written byte-reversed (the "secure_boot_v1" order) and read back before it is protected.'),
+      `The reflashable secure boot key (${input.secureBootKeySource ?? 'digest of the signing key'}); written byte-reversed (the "secure_boot_v1" order) and read back before it is protected.`),
     block0Step(ctx, STEP.protectKeys, 'Read- and write-protect both key blocks',
       'Software (and every tool) can no longer read or change BLOCK1 and BLOCK2; the hardware still uses them. The bootloader insists on this.',
       [{ name: 'RD_DIS', value: 0b0011, show: showHex }, { name: 'WR_DIS', value: (1 << 7) | (1 << 8), show: showHex }],
