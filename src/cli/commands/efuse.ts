@@ -1,7 +1,7 @@
 import { withBoard } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, parseSigningKey, readEfuses, readInputFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, parseSigningKey, readEfuses, readHardwareKeyFile, readInputFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 import { terminalUi } from '../terminal-ui';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
@@ -31,16 +31,23 @@ const dump: CliCommand = {
 };
 
 
-function loadSecureBootKey(args: Args, threeFour: boolean): Uint8Array {
+/**
+ * The secure boot key: the file given (read and checked now, before the board is touched), or a
+ * function of the coding scheme that derives it from the signing key.
+ */
+function loadSecureBootKey(args: Args): (threeFour: boolean) => Uint8Array {
   const file = args.opt('secure-boot-key');
   const pem = args.opt('signing-key');
   if ((file === undefined) === (pem === undefined)) {
     throw new UserError('E_USAGE', `${args.command}: give exactly one of --secure-boot-key KEY.bin or --signing-key SIGNING.pem.`);
   }
-  if (file !== undefined) return readInputFile(file, 'secure boot key file');
+  if (file !== undefined) {
+    const bytes = readHardwareKeyFile(file, 'digest');
+    return () => bytes;
+  }
   // The reflashable secure boot key is the digest of the signing key, never its public key.
   const key = parseSigningKey(readInputFile(pem!, 'signing key file'), pem!);
-  return digestPrivateKey(key, keyBits(threeFour ? '3/4' : 'none'));
+  return (threeFour) => digestPrivateKey(key, keyBits(threeFour ? '3/4' : 'none'));
 }
 
 const burnKeysCommand: CliCommand = {
@@ -63,14 +70,15 @@ const burnKeysCommand: CliCommand = {
   options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'keys-burned-elsewhere', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }],
   async run(args, io) {
     args.maxPositionals(0);
-    const flashKey = readInputFile(args.need('flash-key'), 'flash-encryption key file');
+    const flashKey = readHardwareKeyFile(args.need('flash-key'), 'flash-encryption');
+    const secureBootKey = loadSecureBootKey(args);
     const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
     const ui = terminalUi(io);
     return withBoard(args, io, async (board) => {
       const confirm = args.opt('confirm');
       const r = await burnKeys(board, {
         store,
-        keys: ({ threeFour }) => ({ flashKey, secureBootKey: loadSecureBootKey(args, threeFour) }),
+        keys: ({ threeFour }) => ({ flashKey, secureBootKey: secureBootKey(threeFour) }),
         hardening: args.flag('hardening'),
         keysBurnedElsewhere: args.flag('keys-burned-elsewhere'),
         dryRun: args.flag('dry-run'),
