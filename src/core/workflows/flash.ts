@@ -67,13 +67,14 @@ export interface FlashOutcome extends FlashSessionResult {
 export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<FlashOutcome> {
   const { conn, chip } = board;
   const keys = keysForBoard(req.store, chip);
-  if (keys.flashKeySource) ui.info(`Flash key: ${keys.flashKeySource}.`);
   // Issue 12 B: no check may stand the store's keys in for read-protected ones without evidence.
+  // Its refusal comes first and alone: the key is named only once it is known to be the board's.
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys, job: 'flash', writes: true,
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.askTrust ? { ask: true } : {}),
     ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
   }, ui);
+  if (keys.flashKeySource) ui.info(`Flash key: ${keys.flashKeySource}.`);
   const plan = req.plan({ flashKey: keys.flashKey, flashSize: chip.flash.sizeBytes });
   const { predictor, skipped } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store);
   if (skipped) ui.info(`note: ${skipped}`);
