@@ -320,6 +320,9 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       const acked = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store', '--dry-run']);
       assert.equal(acked.code, 0, acked.out + acked.err);
       assert.match(acked.err, /Key evidence: you vouched/);
+      // The flash key's fingerprint is said once (in the evidence), the key file once.
+      assert.equal(acked.err.split(fingerprint(KEYS_B.flashKey)).length - 1, 1, acked.err);
+      assert.match(acked.err, /^Flash key: .*flash_encryption_key\.bin\.$/m);
       // verify-flash with evidence: a region written with another of the store's keys is diagnosed as such.
       const per = A.deviceFlashKeyPath('24:0a:c4:00:00:98');
       fs.mkdirSync(path.dirname(per), { recursive: true });
