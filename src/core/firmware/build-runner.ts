@@ -207,7 +207,7 @@ export function makefilePython(esp32Dir: string, extraVars?: Record<string, stri
   } catch {
     return undefined;
   }
-  return /^PYTHON\s*[:?]?=\s*(\S+)\s*$/m.exec(text)?.[1] ?? 'python';
+  return text.match(/^PYTHON\s*[:?]?=\s*(\S+)\s*$/m)?.[1] ?? 'python';
 }
 
 /**
