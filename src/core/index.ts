@@ -75,7 +75,7 @@ export { transportFromUrl } from './transport/open';
 export { describePort, listPorts } from './transport/ports';
 export type { PortEntry } from './transport/ports';
 export type { Transport } from './transport/transport';
-export { readInputFile, writeFileAtomic } from './util/atomic-file';
+export { fsError, makeDirs, readInputFile, writeFileAtomic } from './util/atomic-file';
 export { fingerprint } from './util/fingerprint';
 export { hex } from './util/hex';
 export { VERSION } from './version';

@@ -62,10 +62,10 @@ export async function openPycomView(page: Page): Promise<void> {
   await page.locator('.pane-header', { hasText: 'Device' }).first().waitFor();
 }
 
-/** A notification toast whose text contains `text`. */
-export async function waitForNotification(page: Page, text: string): Promise<string> {
+/** A notification toast whose text contains `text`; `timeoutMs` bounds the wait for slow steps (a build on a busy machine). */
+export async function waitForNotification(page: Page, text: string, timeoutMs = 30_000): Promise<string> {
   const toast = page.locator('.notification-toast', { hasText: text }).first();
-  await toast.waitFor({ timeout: 30_000 });
+  await toast.waitFor({ timeout: timeoutMs });
   return (await toast.innerText()).trim();
 }
 

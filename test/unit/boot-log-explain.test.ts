@@ -18,6 +18,17 @@ describe('the boot log explanation agrees with every line it recognises', () => 
     assert.ok(!ex.findings.some((f) => f.entry.id === 'download-waiting'), JSON.stringify(ex.findings.map((f) => f.entry.id)));
   });
 
+  it('download mode left without a reset (the ROM loader told to run the firmware: no new banner) is not "still in download mode"', () => {
+    // What a served board prints: the banner and "waiting for download", then, on FLASH_END, the
+    // ROM loads the bootloader straight away (the e2e Serial Monitor showed both lines together).
+    const ran = `${download}configsip: 0, SPIWP:0xee\nmode:DIO, clock div:2\nload:0x3fff0018,len:4\nentry 0x40080764\nI (0) boot: Loaded app from partition at offset 0x10000\n`;
+    const ex = explainBootLog(ran);
+    assert.equal(ex.verdict, 'booted');
+    assert.deepEqual(ex.findings.map((f) => f.entry.id), ['app-loaded']);
+    // Still waiting, with nothing after it: said so.
+    assert.ok(explainBootLog(download).findings.some((f) => f.entry.id === 'download-waiting'));
+  });
+
   it('a board that stays in download mode is said to be there, with what to do', () => {
     const ex = explainBootLog(normal + download);
     assert.equal(ex.verdict, 'unknown');

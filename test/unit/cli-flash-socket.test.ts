@@ -75,7 +75,8 @@ describe('CLI: burn-keys, flash and predict-boot over socket:// on a served virt
     const before = flashMd5(dev);
     const r = await cli(['flash', '--port', port, '--key-store', store.dir, '--dry-run', '--build', dir]);
     assert.equal(r.code, 0, r.out + r.err);
-    const fp = /fingerprint ([0-9a-f:]+)/.exec(r.err)?.[1];
+    // The key is named once, by the evidence line (flash-encryption key FP in BLOCK1).
+    const fp = /flash-encryption key ([0-9a-f]{16})/.exec(r.err)?.[1];
     assert.ok(fp, r.err);
     assert.match(r.out, new RegExp(`bootloader-reflash-digest\\.bin_enc at 0x0 \\(\\S+, encrypted, \\d+ bytes\\), encrypted for the key ${fp}: would be written and verified`));
     assert.match(r.out, /gpy\.bin_enc at 0x10000 \(app, encrypted, \d+ bytes\)/);

@@ -10,6 +10,7 @@ import { generationForVersion } from '../../src/core/firmware/generations';
 import { FIXTURE_IDF, FIXTURE_TOOLCHAIN_BIN, FIXTURE_TREE } from '../../scripts/make-fixture-firmware';
 import { KEYS, tmpDir } from './flash-harness';
 import { allCommands } from '../../src/cli/main';
+import { cli } from './helpers/cli';
 
 function copyTree(): string {
   const dst = path.join(tmpDir('fw-'), 'pycom-micropython-sigfox');
@@ -87,6 +88,73 @@ describe('firmware build runner (fixture tree, plain make)', () => {
     await assert.rejects(runBuild(opts(root, { env: { ...ENV, IDF_PATH: '/nonexistent/idf' } })), /does not exist/);
     await assert.rejects(runBuild(opts(root, { flashKey: 'missing.bin' })), /flash encryption key .*missing\.bin does not exist/);
     await assert.rejects(runBuild(opts(root, { make: 'no-such-make' })), /was not found on PATH/);
+  });
+
+  it('reports every missing prerequisite at once (toolchain, Python, IDF_PATH, both keys), builds and writes nothing', async () => {
+    const root = copyTree();
+    // A real checkout's py/mkenv.mk names the Python the makefiles run (PYTHON = python).
+    fs.mkdirSync(path.join(root, 'py'));
+    fs.writeFileSync(path.join(root, 'py', 'mkenv.mk'), 'ECHO = @echo\nPYTHON = python\n');
+    // PATH with make and nothing else: no toolchain, no python.
+    const bin = tmpDir('only-make-');
+    fs.symlinkSync(execFileSync('which', ['make']).toString().trim(), path.join(bin, 'make'));
+    const store = path.join(tmpDir('no-keys-'), 'secure');
+    const saved = { PATH: process.env.PATH, IDF_PATH: process.env.IDF_PATH };
+    process.env.PATH = bin;
+    delete process.env.IDF_PATH;
+    let r: Awaited<ReturnType<typeof cli>>;
+    try {
+      r = await cli(['build', '--board', 'GPY', '--project', root, '--key-store', store]);
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.IDF_PATH === undefined) delete process.env.IDF_PATH;
+      else process.env.IDF_PATH = saved.IDF_PATH;
+    }
+    assert.equal(r.code, 2);
+    // The checkout's generation is said first; the refusal follows, one line per missing prerequisite.
+    assert.match(r.err, /^Firmware 1\.20\.2\.r4: generation D/);
+    const lines = r.err.trimEnd().split('\n').slice(1);
+    assert.equal(lines[0], 'pycom-secure build: The build cannot start: 5 prerequisites are missing (nothing was built):');
+    assert.equal(lines.length, 6, r.err);
+    assert.match(lines[1]!, /xtensa-esp32-elf-gcc\) is not on PATH; install .* add its bin\/ directory to PATH \(in the editor: the pycom\.toolchainPath setting\)/);
+    assert.match(lines[2]!, /`python` .* was not found on PATH; install Python/);
+    assert.match(lines[3]!, /IDF_PATH is not set; .* set IDF_PATH to it \(in the editor: the pycom\.idfPath setting\)/);
+    assert.ok(lines[4]!.includes(`\`pycom-secure generate-signing-key ${path.join(store, 'secure_boot_signing_key.pem')}\``), lines[4]);
+    assert.ok(lines[5]!.includes(`\`pycom-secure generate-flash-encryption-key ${path.join(store, 'flash_encryption_key.bin')}\``), lines[5]);
+    assert.equal(r.out, '', 'no make summary: make never ran');
+    assert.equal(fs.existsSync(path.join(root, 'esp32', 'build')), false, 'nothing was built');
+    assert.equal(fs.existsSync(path.join(store, 'secure_boot_signing_key.pem')) || fs.existsSync(path.join(store, 'flash_encryption_key.bin')), false, 'no key was written');
+    // With PYTHON on make's command line the makefile's own is not needed; a key folder is not a key file.
+    await assert.rejects(runBuild(opts(root, { env: { ...ENV, PATH: bin }, extraVars: { PYTHON: '/usr/bin/env' }, flashKey: root })), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'E_BUILD_PREREQUISITES');
+      assert.ok(!/`python`|mkenv/.test(e.message), e.message);
+      assert.match(e.message, /flash encryption key .* is not a regular file/);
+      return true;
+    });
+  });
+
+  it('a successful build says where its outputs are', async () => {
+    const root = copyTree();
+    const esp32 = path.join(root, 'esp32');
+    const saved = { PATH: process.env.PATH, IDF_PATH: process.env.IDF_PATH };
+    process.env.PATH = ENV.PATH;
+    process.env.IDF_PATH = ENV.IDF_PATH;
+    let r: Awaited<ReturnType<typeof cli>>;
+    try {
+      r = await cli(['build', '--board', 'GPY', '--project', root, '--signing-key', path.join(esp32, 'secure_boot_signing_key.pem'), '--flash-key', path.join(esp32, 'flash_encryption_key.bin')]);
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.IDF_PATH === undefined) delete process.env.IDF_PATH;
+      else process.env.IDF_PATH = saved.IDF_PATH;
+    }
+    assert.equal(r.code, 0, r.err);
+    const out = r.out.trimEnd().split('\n');
+    assert.equal(out[0], 'make exited with 0: 0 error(s), 1 warning(s).');
+    const where = /^Outputs \(in (.+)\): (.+)\.$/.exec(out[1] ?? '');
+    assert.ok(where, r.out);
+    assert.equal(where[1], path.join(esp32, 'build', 'GPY', 'release'));
+    for (const f of where[2]!.split(', ')) assert.ok(fs.statSync(path.join(where[1]!, f)).isFile(), `${f} exists`);
+    assert.ok(where[2]!.split(', ').includes('gpy.bin_enc'), where[2]);
   });
 
   it('a build with an empty key store names the real commands that create each key (issue #12 E), and builds nothing', async () => {

@@ -297,6 +297,12 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       assert.equal(f.code, 2, f.out + f.err);
       assert.match(f.err, /--trust-key-store/);
       assert.equal(flashMd5(rig.dev), before);
+      // --dry-run too: the refusal comes alone, nothing about the store's key is said before it.
+      const dry = await cli(['flash', '--dry-run', '--port', port, '--build', buildB, '--key-store', B.dir]);
+      assert.equal(dry.code, 2, dry.out + dry.err);
+      assert.equal(dry.out, '');
+      assert.deepEqual(dry.err.trimEnd().split('\n').map((l) => l.slice(0, 39)), ['pycom-secure flash: nothing shows that ']);
+      assert.equal(flashMd5(rig.dev), before);
       const v = await cli(['verify-flash', '--port', port, '--build', buildB, '--key-store', B.dir]);
       assert.equal(v.code, 2, v.out + v.err);
       assert.match(v.err, /verify-flash: nothing shows/);
@@ -304,12 +310,19 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       assert.equal(p.code, 4, p.out + p.err);
       assert.doesNotMatch(p.out, /WILL BOOT/);
       assert.match(p.out, /--trust-key-store/);
+      // Without evidence nothing is assumed about the key blocks: no "assumption:" after the refusal.
+      assert.doesNotMatch(p.err, /assum/i);
+      const pj = await cli(['predict-boot', '--port', port, '--build', buildB, '--key-store', B.dir, '--json']);
+      assert.deepEqual((JSON.parse(pj.out) as { assumptions: string[] }).assumptions, []);
       const ok = await cli(['predict-boot', '--port', port, '--key-store', A.dir]);
       assert.equal(ok.code, 0, ok.out + ok.err);
       assert.match(ok.err, /Key evidence: the verified Burn Keys run/);
       const acked = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store', '--dry-run']);
       assert.equal(acked.code, 0, acked.out + acked.err);
       assert.match(acked.err, /Key evidence: you vouched/);
+      // The flash key's fingerprint is said once (in the evidence), the key file once.
+      assert.equal(acked.err.split(fingerprint(KEYS_B.flashKey)).length - 1, 1, acked.err);
+      assert.match(acked.err, /^Flash key: .*flash_encryption_key\.bin\.$/m);
       // verify-flash with evidence: a region written with another of the store's keys is diagnosed as such.
       const per = A.deviceFlashKeyPath('24:0a:c4:00:00:98');
       fs.mkdirSync(path.dirname(per), { recursive: true });

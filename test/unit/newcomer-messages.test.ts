@@ -1,12 +1,17 @@
 import './helpers/vscode-mock';
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { cli } from './helpers/cli';
 import { describePort } from '../../src/core/transport/ports';
 import { VirtualBoards } from '../../src/extension/virtual-boards';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
+import { checkKeys } from '../../src/core/efuse/burn/key-checks';
+import { findBuildOutputs } from '../../src/core/firmware/outputs';
+import { makeDirs } from '../../src/core/util/atomic-file';
+import { fixtureStore, secureBuild } from './flash-harness';
 
 
 describe('what a newcomer reads', () => {
@@ -56,7 +61,6 @@ describe('what a newcomer reads', () => {
 
 describe('generating keys into a folder that does not exist yet (the README\'s rehearsal)', () => {
   it('creates the folder 0700 and writes the key; a path under a file is refused with nothing left', async () => {
-    const os = await import('node:os');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'newcomer-keys-'));
     try {
       const key = path.join(dir, 'secure', 'flash_encryption_key.bin');
@@ -93,5 +97,83 @@ describe('download mode on a served virtual board', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('what a wrong input is, said as what it is (issue 17, new-user findings)', () => {
+  const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), 'newcomer-in-'));
+
+  it('a hex-text key file is called hex text (never "the public key"), named, and refused before the board is touched', async () => {
+    const dir = scratch();
+    const raw = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff);
+    const hexText = Buffer.from(raw).toString('hex');
+    const files = {
+      raw: path.join(dir, 'raw.bin'),
+      hex: path.join(dir, 'key.hex'),
+      hexNoNewline: path.join(dir, 'key64.hex'),
+      flash: path.join(dir, 'flash.bin'),
+    };
+    fs.writeFileSync(files.raw, raw);
+    fs.writeFileSync(files.hex, `${hexText}\n`);
+    fs.writeFileSync(files.hexNoNewline, hexText);
+    fs.writeFileSync(files.flash, new Uint8Array(32).map((_, i) => (i * 53 + 7) & 0xff));
+    // Port 1 refuses connections: a message about the key proves no connection was tried.
+    for (const sbk of [files.hex, files.hexNoNewline]) {
+      const r = await cli(['efuse', 'burn-keys', '--port', 'socket://127.0.0.1:1', '--flash-key', files.flash, '--secure-boot-key', sbk, '--confirm', '24:0a:c4:00:00:01']);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, new RegExp(`secure boot key file ${sbk.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds 6[45] bytes .*it is hex text \\(64 hex digits: a 32-byte key written as text\\), not the raw key bytes; convert it \\(e\\.g\\. \`xxd -r -p `));
+      assert.doesNotMatch(r.err, /public key|connect/i);
+    }
+    const fk = await cli(['efuse', 'burn-keys', '--port', 'socket://127.0.0.1:1', '--flash-key', files.hex, '--secure-boot-key', files.raw]);
+    assert.match(fk.err, /flash encryption key file .*key\.hex holds 65 bytes .*it is hex text/);
+    // The same words wherever a hardware key file is read, and in the burn checks of the core.
+    const enc = await cli(['encrypt-flash-data', '--keyfile', files.hex, '--address', '0x10000', '--output', path.join(dir, 'out.bin'), files.raw]);
+    assert.match(enc.err, /it is hex text/);
+    assert.equal(fs.existsSync(path.join(dir, 'out.bin')), false);
+    const plan = await cli(['predict-boot', '--plan', '--build', dir, '--secure-boot-key', files.hexNoNewline]);
+    assert.match(plan.err, /it is hex text/);
+    assert.doesNotMatch(plan.err, /public key/);
+    assert.throws(() => checkKeys(raw, new Uint8Array(Buffer.from(hexText)), 32), (e: Error) => /hex text/.test(e.message) && !/public key/.test(e.message) && /nothing was burned/.test(e.message));
+    // A real 64-byte binary (the raw public key's length) is still named as such.
+    assert.throws(() => checkKeys(raw, new Uint8Array(64).fill(3), 32), /that is the public key/);
+  });
+
+  it('a build for another board is named as such, not blamed on the key, and nothing is written', async () => {
+    const gpy = secureBuild('GPY');
+    const out = path.join(scratch(), 'lopy-ota.bin');
+    const r = await cli(['ota-image', '--board', 'LOPY', '--build', gpy, '--slot', '0x1C0000', '--output', out, '--key-store', fixtureStore().dir]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /is a build for GPy \(BOARD=GPY\), not for LoPy \(BOARD=LOPY\): it holds gpy\.bin.* and no lopy\.bin\. Give the folder of a LOPY build \(build\/LOPY\/release\), or name GPY as the board \(--board GPY\)/);
+    assert.doesNotMatch(r.err, /key/i);
+    assert.equal(fs.existsSync(out), false);
+    // Every reader of a build given with a board says the same: flash, verify-flash, predict-boot.
+    assert.throws(() => findBuildOutputs(gpy, { board: 'LOPY4' }), (e: Error & { code?: string }) => e.code === 'E_BUILD_BOARD' && /not for LoPy4/.test(e.message));
+    assert.equal(findBuildOutputs(gpy, { board: 'GPY' }).board, 'GPY');
+  });
+
+  it('paths on the kernel\'s file systems (/proc) are named for what they are, and nothing hangs', async () => {
+    const missing = await cli(['image-info', '/proc/x.bin']);
+    assert.equal(missing.err, 'pycom-secure image-info: The image /proc/x.bin does not exist; check the path.\n');
+    const made = await cli(['image-info', '/proc/self/status']);
+    assert.equal(made.err, 'pycom-secure image-info: The image /proc/self/status is not a regular file: it is made up by the kernel (/proc); give the path of a file on a disk.\n');
+    // Node's recursive mkdir spins for ever under /proc; the key folder is made one level at a time.
+    const key = await cli(['generate-signing-key', '/proc/x/secure_boot_signing_key.pem']);
+    assert.equal(key.code, 2);
+    assert.equal(key.err, 'pycom-secure generate-signing-key: Cannot create the key folder /proc/x: the folder /proc takes no new files (a file system of the kernel\'s, such as /proc or /sys); choose a folder on a disk.\n');
+    const state = await cli(['sim', 'reset-state', '--state', '/proc/x.json']);
+    assert.match(state.err, /Cannot write the virtual board state file \/proc\/x\.json: the folder \/proc takes no new files/);
+    assert.doesNotMatch(key.err + state.err + missing.err, /folder on its path does not exist|internal error/);
+    assert.equal(fs.existsSync('/proc/x'), false);
+  });
+
+  it('makeDirs creates each missing level with its mode and refuses a file on the path in one sentence', () => {
+    const dir = scratch();
+    assert.equal(makeDirs(path.join(dir, 'a', 'b'), { mode: 0o700, what: 'key folder' }), true);
+    assert.equal(fs.statSync(path.join(dir, 'a')).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.join(dir, 'a', 'b')).mode & 0o777, 0o700);
+    assert.equal(makeDirs(path.join(dir, 'a', 'b')), false);
+    fs.writeFileSync(path.join(dir, 'f'), 'x');
+    assert.throws(() => makeDirs(path.join(dir, 'f', 'g'), { what: 'key folder' }), /Cannot create the key folder .*f\/g: /);
+    assert.throws(() => makeDirs(path.join(dir, 'f')), /it exists and is a file, not a folder/);
   });
 });

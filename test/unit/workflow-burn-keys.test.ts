@@ -82,6 +82,18 @@ describe('Burn Keys workflow (one implementation for the CLI, the editor and the
     assert.ok(user.shown.some((m) => /already has its keys burned and protected; nothing to do/.test(m.text)));
   });
 
+  it('on a board burned with the development profile the editor asks nothing and says so first; Release is offered, not assumed', async () => {
+    assert.equal((await scripted(false)).kind, 'burned');
+    const before = dev.efuse.rawWords().map((b) => [...b]);
+    assert.equal(await editorBurnKeys(ctx(), port()), true);
+    assert.deepEqual(user.asked, [], 'neither development/release nor the MAC was asked');
+    const said = user.shown.find((m) => /already has its keys burned and protected; nothing to do/.test(m.text));
+    assert.ok(said, JSON.stringify(user.shown));
+    assert.match(said.text, /download-mode crypto and JTAG are still open/);
+    assert.deepEqual(dev.efuse.rawWords().map((b) => [...b]), before, 'nothing was burned');
+    assert.equal(dev.efuse.rawField('JTAG_DISABLE'), 0n);
+  });
+
   it('the editor burns what the plan shows once the MAC is typed, through the same workflow', async () => {
     user.type = (o) => {
       const mac = /([0-9a-f]{2}(?::[0-9a-f]{2}){5})/.exec(o.title ?? '')![1]!;

@@ -1,7 +1,7 @@
 import { withBoard } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, fingerprint, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, pemPrivateKey, readEfuses, readInputFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, fingerprint, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, pemPrivateKey, readEfuses, readHardwareKeyFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 import { terminalUi } from '../terminal-ui';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
@@ -31,20 +31,28 @@ const dump: CliCommand = {
 };
 
 
-function loadSecureBootKey(args: Args, threeFour: boolean): { secureBootKey: Uint8Array; secureBootKeySource: string } {
+/**
+ * The secure boot key: the file given, or the signing key it is derived from, read and checked now
+ * (before the board is touched); the result is a function of the coding scheme.
+ */
+function loadSecureBootKey(args: Args): (threeFour: boolean) => { secureBootKey: Uint8Array; secureBootKeySource: string } {
   const file = args.opt('secure-boot-key');
   const pem = args.opt('signing-key');
   if ((file === undefined) === (pem === undefined)) {
     throw new UserError('E_USAGE', `${args.command}: give exactly one of --secure-boot-key KEY.bin or --signing-key SIGNING.pem.`);
   }
   if (file !== undefined) {
-    const key = readInputFile(file, 'secure boot key file');
-    return { secureBootKey: key, secureBootKeySource: `the secure boot key file ${file} (fingerprint ${fingerprint(key)})` };
+    const key = readHardwareKeyFile(file, 'digest');
+    const source = `the secure boot key file ${file} (fingerprint ${fingerprint(key)})`;
+    return () => ({ secureBootKey: key, secureBootKeySource: source });
   }
   // The reflashable secure boot key is the digest of the signing key, never its public key; a
   // key in a token has no private key here to digest (it needs --secure-boot-key).
-  const key = digestPrivateKey(pemPrivateKey(pem!, 'the secure boot key (pass --secure-boot-key with the key from generate-secure-boot-key instead)'), keyBits(threeFour ? '3/4' : 'none'));
-  return { secureBootKey: key, secureBootKeySource: `derived from the signing key ${pem} (SHA-256 of its private key, fingerprint ${fingerprint(key)})` };
+  const priv = pemPrivateKey(pem!, 'the secure boot key (pass --secure-boot-key with the key from generate-secure-boot-key instead)');
+  return (threeFour) => {
+    const key = digestPrivateKey(priv, keyBits(threeFour ? '3/4' : 'none'));
+    return { secureBootKey: key, secureBootKeySource: `derived from the signing key ${pem} (SHA-256 of its private key, fingerprint ${fingerprint(key)})` };
+  };
 }
 
 const burnKeysCommand: CliCommand = {
@@ -69,14 +77,15 @@ const burnKeysCommand: CliCommand = {
   async run(args, io) {
     args.maxPositionals(0);
     const json = args.flag('json');
-    const flashKey = readInputFile(args.need('flash-key'), 'flash-encryption key file');
+    const flashKey = readHardwareKeyFile(args.need('flash-key'), 'flash-encryption');
+    const secureBootKey = loadSecureBootKey(args);
     const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
     const ui = terminalUi(io);
     return withBoard(args, io, async (board) => {
       const confirm = args.opt('confirm');
       const r = await burnKeys(board, {
         store,
-        keys: ({ threeFour }) => ({ flashKey, ...loadSecureBootKey(args, threeFour) }),
+        keys: ({ threeFour }) => ({ flashKey, ...secureBootKey(threeFour) }),
         hardening: args.flag('hardening'),
         keysBurnedElsewhere: args.flag('keys-burned-elsewhere'),
         dryRun: args.flag('dry-run'),

@@ -50,12 +50,7 @@ function keyFolder(file: string, io: CliIo): void {
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
     throw new UserError('E_NO_DIR', `Cannot write the key file ${file}: ${dir} is a file, not a folder; choose another path for the key file.`);
   }
-  let created: boolean;
-  try {
-    created = store.ensureDir();
-  } catch (e) {
-    throw new UserError('E_NO_DIR', `Cannot create the key folder ${dir} (${(e as NodeJS.ErrnoException).code ?? 'error'}); choose another path for the key file.`);
-  }
+  const created = store.ensureDir();
   if (created) io.err(`Created the key folder ${dir} (only you can read it).`);
   const warning = store.exposureWarning();
   if (warning) io.err(`Warning: ${warning}`);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { bootPredictorForVirtual, loadStateFile, moduleIds, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
+import { bootPredictorForVirtual, loadStateFile, moduleIds, fsError, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
 
 /**
  * The seed a new virtual board's MAC comes from: --seed, or a random one, so every new board has
@@ -116,7 +116,7 @@ function lockStateFile(state: string): () => void {
       fs.closeSync(fd);
       return () => fs.rmSync(lock, { force: true });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, 'write', 'lock of the virtual board state file', lock);
       const pid = Number(fs.readFileSync(lock, 'utf8').trim());
       let alive = false;
       try {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fsError, writeAll } from '../util/atomic-file';
+import { fsError, makeDirs, writeAll } from '../util/atomic-file';
 import { VERSION } from '../version';
 
 /**
@@ -54,7 +54,7 @@ export class AuditLog {
     let fd: number | undefined;
     let size = -1;
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirs(dir, { mode: 0o700, what: 'audit log folder' });
       fd = fs.openSync(this.file, 'a', 0o600);
       // A torn previous line would swallow this one; start on a fresh line.
       size = fs.fstatSync(fd).size;

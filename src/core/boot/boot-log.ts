@@ -150,6 +150,9 @@ export const BOOT_LOG_CATALOGUE: readonly BootLogEntry[] = [
 /** The ROM's banner line, which starts every boot (ESP32 ROM): `ets Jun  8 2016 00:22:57`. */
 const ROM_BANNER = /ets [A-Z][a-z]{2} +\d+ \d{4} \d{2}:\d{2}:\d{2}/g;
 
+/** What the ROM prints once it runs the second-stage bootloader (its SPI settings, segment loads, entry point), and the bootloader's own lines. */
+const LEFT_DOWNLOAD_MODE = /configsip:|^load:0x|^entry 0x|\bboot: /m;
+
 /** The text of the last boot in a log that may hold several (a reset into download mode, then the real boot). */
 function lastBoot(text: string): { text: string; boots: number } {
   const starts = [...text.matchAll(ROM_BANNER)].map((m) => m.index ?? 0);
@@ -184,6 +187,9 @@ export function explainBootLog(text: string): BootLogExplanation {
   const findings: BootLogFinding[] = [];
   for (const entry of BOOT_LOG_CATALOGUE) {
     const m = entry.pattern.exec(entry.severity === 'critical' ? text : last.text);
+    // "waiting for download" followed by the ROM loading the bootloader: the chip left download
+    // mode without a reset (the ROM loader was told to run the firmware), so it is not "still" there.
+    if (m && entry.id === 'download-waiting' && LEFT_DOWNLOAD_MODE.test(last.text.slice((m.index ?? 0) + m[0].length))) continue;
     if (m) findings.push({ entry, line: m[0] });
   }
   const critical = findings.filter((f) => f.entry.severity === 'critical');

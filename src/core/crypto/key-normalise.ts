@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
+import { keyContentHint } from '../keys/key-content';
 
 /**
  * Turns a hardware key file (secure boot or flash encryption) into the 32-byte AES-256 key the
@@ -19,6 +20,6 @@ export function normaliseHardwareKey(key: Uint8Array, use: 'digest' | 'flash-enc
   const allowed = use === 'digest' ? '16, 24 or 32' : '24 (3/4 coding scheme) or 32';
   throw new UserError(
     'E_KEY_LENGTH',
-    `The key file holds ${key.length} bytes but an ESP32 ${use === 'digest' ? 'secure boot' : 'flash encryption'} key must be ${allowed} bytes; check that you passed the right key file.`,
+    `The key file holds ${key.length} bytes but an ESP32 ${use === 'digest' ? 'secure boot' : 'flash encryption'} key must be ${allowed} bytes; ${keyContentHint(key) || 'check that you passed the right key file'}.`,
   );
 }

@@ -231,35 +231,94 @@ export function which(cmd: string, env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
-/** Checks everything the makefile would otherwise fail on later with a less helpful message. */
-export function preflight(o: BuildOptions): void {
+/** One build prerequisite that is missing: a stable code and one sentence (what is missing, what to do). */
+export interface MissingPrerequisite {
+  code: 'E_NO_MAKE' | 'E_NO_TOOLCHAIN' | 'E_NO_PYTHON' | 'E_NO_IDF' | 'E_NO_KEY_FILE';
+  sentence: string;
+}
+
+/** A regular file (following symlinks)? */
+function isFile(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The Python interpreter Pycom's makefiles run (espsecure.py, esptool.py elf2image,
+ * gen_esp32part.py): `PYTHON = python` in the checkout's py/mkenv.mk (v1.18.2.r7 line 45, v1.20.2.r4
+ * line 47), a plain assignment that the environment cannot override, only make's command line.
+ * Undefined when the tree has no py/mkenv.mk (then nothing is known about its Python) or the
+ * command line sets PYTHON.
+ */
+export function makefilePython(esp32Dir: string, extraVars?: Record<string, string>): string | undefined {
+  if (extraVars?.PYTHON) return undefined;
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(esp32Dir, '..', 'py', 'mkenv.mk'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return text.match(/^PYTHON\s*[:?]?=\s*(\S+)\s*$/m)?.[1] ?? 'python';
+}
+
+/**
+ * Every prerequisite of the build that is missing, in the order a user would fix them: make, the
+ * xtensa toolchain on PATH, the Python the makefiles run, IDF_PATH (set, an existing folder), the
+ * signing key and the flash encryption key (regular files). Empty when the build can start. Reads
+ * only file metadata and PATH; runs nothing.
+ */
+export function missingPrerequisites(o: BuildOptions): MissingPrerequisite[] {
   const env = o.env ?? process.env;
   const make = o.make ?? 'make';
-  if (!fs.existsSync(path.join(o.esp32Dir, 'Makefile'))) {
-    throw new UserError('E_NOT_PYCOM', `${o.esp32Dir} has no Makefile; give the esp32/ directory of a pycom-micropython-sigfox checkout.`);
-  }
+  const missing: MissingPrerequisite[] = [];
   if (!(path.isAbsolute(make) ? fs.existsSync(make) : which(make, env))) {
-    throw new UserError('E_NO_MAKE', `\`${make}\` was not found on PATH; install GNU make (e.g. \`apt install make\`, or Xcode's command line tools on macOS).`);
+    missing.push({ code: 'E_NO_MAKE', sentence: `\`${make}\` was not found on PATH; install GNU make (e.g. \`apt install make\`, or Xcode's command line tools on macOS).` });
   }
   if (!which(TOOLCHAIN_GCC, env)) {
-    throw new UserError('E_NO_TOOLCHAIN', `The ESP32 toolchain (${TOOLCHAIN_GCC}) is not on PATH; install Pycom's xtensa-esp32-elf toolchain and add its bin/ directory to PATH (the real firmware cannot be built without it).`);
+    missing.push({ code: 'E_NO_TOOLCHAIN', sentence: `The ESP32 toolchain (${TOOLCHAIN_GCC}) is not on PATH; install Pycom's xtensa-esp32-elf toolchain and add its bin/ directory to PATH (in the editor: the pycom.toolchainPath setting); the real firmware cannot be built without it.` });
   }
-  if (o.generation?.boards && !o.generation.boards.includes(o.board)) {
-    throw new UserError('E_BOARD_NOT_IN_RELEASE', `Firmware ${o.generation.versions} has no BOARD=${o.board} (esp32/boards/${o.board} does not exist in it); build with one of ${o.generation.boards.join(', ')}, or check out a release that has ${o.board}.`);
+  const python = makefilePython(o.esp32Dir, o.extraVars);
+  if (python && !(path.isAbsolute(python) ? isFile(python) : which(python, env))) {
+    missing.push({ code: 'E_NO_PYTHON', sentence: `\`${python}\` (the Python that Pycom's makefiles run for espsecure.py and gen_esp32part.py, PYTHON in py/mkenv.mk) was not found on PATH; install Python, or put a \`${python}\` that runs it on PATH (e.g. Debian's python-is-python3).` });
   }
   const idf = env.IDF_PATH;
   if (!idf) {
-    throw new UserError('E_NO_IDF', 'IDF_PATH is not set; clone pycom-esp-idf (the commit the checkout pins) and set IDF_PATH to it.');
-  }
-  if (!fs.existsSync(idf)) {
-    throw new UserError('E_NO_IDF', `IDF_PATH points to ${idf}, which does not exist; set it to your pycom-esp-idf checkout.`);
+    missing.push({ code: 'E_NO_IDF', sentence: 'IDF_PATH is not set; clone pycom-esp-idf (the commit the checkout pins) and set IDF_PATH to it (in the editor: the pycom.idfPath setting).' });
+  } else if (!fs.existsSync(idf) || !fs.statSync(idf).isDirectory()) {
+    missing.push({ code: 'E_NO_IDF', sentence: `IDF_PATH points to ${idf}, which does not exist or is not a folder; set it to your pycom-esp-idf checkout.` });
   }
   // Each key names the CLI command that makes exactly that file, and the editor command that fills the key store.
   for (const [file, what, command] of [[o.signingKey, 'secure boot signing key', 'pycom-secure generate-signing-key'], [o.flashKey, 'flash encryption key', 'pycom-secure generate-flash-encryption-key']] as const) {
     const abs = path.resolve(o.esp32Dir, file);
     if (!fs.existsSync(abs)) {
-      throw new UserError('E_NO_KEY_FILE', `The ${what} ${abs} does not exist; create it with \`${command} ${abs}\` (or "Pycom: Generate Keys" in the editor) before building with SECURE=on.`);
+      missing.push({ code: 'E_NO_KEY_FILE', sentence: `The ${what} ${abs} does not exist; create it with \`${command} ${abs}\` (or "Pycom: Generate Keys" in the editor) before building with SECURE=on.` });
+    } else if (!isFile(abs)) {
+      missing.push({ code: 'E_NO_KEY_FILE', sentence: `The ${what} ${abs} is not a regular file; give the key file itself.` });
     }
+  }
+  return missing;
+}
+
+/**
+ * Checks everything the makefile would otherwise fail on later with a less helpful message.
+ * Errors: UserError E_NOT_PYCOM (no Makefile), E_BOARD_NOT_IN_RELEASE, then every missing
+ * prerequisite (missingPrerequisites) together: one alone keeps its own code and sentence,
+ * several are E_BUILD_PREREQUISITES, one line each.
+ */
+export function preflight(o: BuildOptions): void {
+  if (!fs.existsSync(path.join(o.esp32Dir, 'Makefile'))) {
+    throw new UserError('E_NOT_PYCOM', `${o.esp32Dir} has no Makefile; give the esp32/ directory of a pycom-micropython-sigfox checkout.`);
+  }
+  if (o.generation?.boards && !o.generation.boards.includes(o.board)) {
+    throw new UserError('E_BOARD_NOT_IN_RELEASE', `Firmware ${o.generation.versions} has no BOARD=${o.board} (esp32/boards/${o.board} does not exist in it); build with one of ${o.generation.boards.join(', ')}, or check out a release that has ${o.board}.`);
+  }
+  const missing = missingPrerequisites(o);
+  if (missing.length === 1) throw new UserError(missing[0]!.code, missing[0]!.sentence);
+  if (missing.length > 1) {
+    throw new UserError('E_BUILD_PREREQUISITES', [`The build cannot start: ${missing.length} prerequisites are missing (nothing was built):`, ...missing.map((m) => `  - ${m.sentence}`)].join('\n'));
   }
 }
 

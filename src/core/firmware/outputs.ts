@@ -68,6 +68,25 @@ function detectBoard(dir: string): BoardId {
   throw new UserError('E_BUILD_BOARD', `Cannot tell which board ${dir} was built for${boards.size > 1 ? ` (it holds apps for ${[...boards].join(', ')})` : ' (no app binary found)'}; pass --board.`);
 }
 
+/**
+ * Refuses a build folder made for another board than `board`: it holds another board's app
+ * (`gpy.bin_enc` ...) and none of `board`'s, or, holding no app at all, sits in another board's
+ * folder (build/GPY/release). An image made from it would carry the wrong firmware, so this is
+ * said before any key is tried (a wrong board must not read as a wrong key).
+ */
+function checkBuildIsFor(dir: string, board: BoardId): void {
+  const files = fs.readdirSync(dir);
+  const apps = [...new Set(files.map(boardFromAppFile).filter((b): b is BoardId => b !== undefined))];
+  if (apps.includes(board)) return;
+  const fromPath = boardIds().find((b) => path.resolve(dir).split(path.sep).includes(b));
+  const others = apps.length ? apps : fromPath && fromPath !== board ? [fromPath] : [];
+  if (!others.length) return;
+  const evidence = apps.length
+    ? `it holds ${files.filter((f) => boardFromAppFile(f) !== undefined).sort().slice(0, 3).join(', ')} and no ${boardFacts(board).appBin}`
+    : `its path names ${fromPath}`;
+  throw new UserError('E_BUILD_BOARD', `${dir} is a build for ${others.map((b) => `${boardFacts(b).name} (BOARD=${b})`).join(' and ')}, not for ${boardFacts(board).name} (BOARD=${board}): ${evidence}. Give the folder of a ${board} build (build/${board}/release), or name ${others[0]} as the board (--board ${others[0]}) if that is the board you have.`);
+}
+
 function detectGeneration(dir: string, board: BoardId): GenerationId {
   const app = boardFacts(board).appBin;
   // 1.20.3.b3 names its 8MB table after SMALL_FACTORY_FW_ENABLED (application.mk about 647-653).
@@ -107,6 +126,7 @@ export function findBuildOutputs(dir: string, o: FindOptions = {}): BuildOutputs
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     throw new UserError('E_BUILD_DIR', `The build directory ${dir} does not exist; build first (pycom-secure build) or give the path of build/<BOARD>/release.`);
   }
+  if (o.board) checkBuildIsFor(dir, o.board);
   const board = o.board ?? detectBoard(dir);
   const generation = o.generation ?? detectGeneration(dir, board);
   const gen = GENERATIONS[generation];

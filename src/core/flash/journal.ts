@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { writeFileAtomic } from '../util/atomic-file';
+import { makeDirs, writeFileAtomic } from '../util/atomic-file';
 
 /**
  * A small record of regions whose write started but did not finish (cancelled, link lost), kept
@@ -29,7 +29,7 @@ export class FlashJournal {
   }
 
   private save(entries: JournalEntry[]): void {
-    fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
+    makeDirs(path.dirname(this.file), { mode: 0o700, what: 'journal folder' });
     writeFileAtomic(this.file, Buffer.from(JSON.stringify({ incomplete: entries }, null, 2) + '\n'), { what: 'flash journal' });
   }
 

@@ -5,7 +5,7 @@ import { UserError } from '../errors';
 import { hex } from '../util/hex';
 import { CONFIG_SECTOR_ADDRESS } from '../boards/catalog';
 import { SECTOR_SIZE } from '../chip/esp32';
-import { writeFileAtomic } from '../util/atomic-file';
+import { makeDirs, writeFileAtomic } from '../util/atomic-file';
 import type { FlashJournal } from './journal';
 import type { FlashPlan, PlanRegion } from './plan';
 
@@ -164,7 +164,7 @@ export async function backupConfigSector(io: FlashIo, deviceDir: string, flashSi
   const file = path.join(deviceDir, `config-${hex(CONFIG_SECTOR_ADDRESS)}.bin`);
   if (fs.existsSync(file)) return { path: file, created: false };
   const data = await io.read(CONFIG_SECTOR_ADDRESS, SECTOR_SIZE);
-  fs.mkdirSync(deviceDir, { recursive: true, mode: 0o700 });
+  makeDirs(deviceDir, { mode: 0o700, what: 'key folder' });
   writeFileAtomic(file, data, { mode: 0o600, exclusive: true, what: 'config sector backup' });
   return { path: file, created: true };
 }

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { UserError } from '../errors';
 import { readInputFile, writeFileAtomic } from '../util/atomic-file';
 import { fingerprint } from '../util/fingerprint';
+import { keyContentHint } from './key-content';
 import { type EcPrivateKey, parseSigningKey, parseVerifyingKey } from '../crypto/signing-key';
 
 /**
@@ -26,8 +27,9 @@ export function readHardwareKeyFile(file: string, use: HardwareKeyUse): Uint8Arr
   const bytes = readInputFile(file, what);
   if (!LENGTHS[use].includes(bytes.length)) {
     const want = use === 'flash-encryption' ? '32 bytes (or 24 for the 3/4 coding scheme)' : '32 bytes (or 24 for the 3/4 coding scheme, 16 for a 128-bit key)';
-    const hint = bytes.length > 100 && bytes.subarray(0, 11).toString('latin1') === '-----BEGIN ' ? '; it looks like a PEM signing key, which is not a hardware key' : '';
-    throw new UserError('E_KEY_LENGTH', `The ${what} ${file} holds ${bytes.length} bytes but must hold ${want}${hint}; check that you passed the right file.`);
+    // 64 raw bytes is the length of the public key X||Y (extract_public_key), a common mix-up for the secure boot key.
+    const hint = keyContentHint(bytes, file) || (use === 'digest' && bytes.length === 64 ? 'that is the length of the raw public key (extract_public_key), not of the secure boot key, which digest-private-key derives from the signing key' : '');
+    throw new UserError('E_KEY_LENGTH', `The ${what} ${file} holds ${bytes.length} bytes but must hold ${want}; ${hint || 'check that you passed the right file'}.`);
   }
   return new Uint8Array(bytes);
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors';
-import { readInputFile, writeFileAtomic } from '../util/atomic-file';
+import { makeDirs, readInputFile, writeFileAtomic } from '../util/atomic-file';
 import { fingerprint } from '../util/fingerprint';
 import { gitExposureWarning } from './git-check';
 
@@ -103,9 +103,7 @@ export class KeyStore {
 
   /** Creates the store's folder (0700, with its parents) when missing; true when it was created. */
   ensureDir(): boolean {
-    if (fs.existsSync(this.dir)) return false;
-    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    return true;
+    return makeDirs(this.dir, { mode: 0o700, what: 'key folder' });
   }
 
   /**
@@ -122,7 +120,7 @@ export class KeyStore {
     if (mode === 'shared') {
       throw new UserError('E_NO_KEY', `There is no shared flash-encryption key at ${file}; generate one first (pycom-secure generate-flash-encryption-key) or use per-device keys.`);
     }
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    makeDirs(path.dirname(file), { mode: 0o700, what: 'key folder' });
     const key = new Uint8Array(randomBytes(length));
     writeFileAtomic(file, key, { mode: 0o600, exclusive: true, what: 'flash-encryption key file' });
     return { path: file, key, created: true, fingerprint: fingerprint(key) };

@@ -1,6 +1,6 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
+import { makeDirs } from '../util/atomic-file';
 import { board as boardFacts, boardGeneration, layout as layoutFacts, type BoardId, type LayoutId } from '../boards/catalog';
 import { digestSecureBootloader } from '../crypto/bootloader-digest';
 import { encryptFlashData } from '../crypto/flash-encryption';
@@ -109,7 +109,7 @@ export function writeSecureBuildDir(outDir: string, board: BoardId, inputs: Omit
   const written: string[] = [];
   const put = (rel: string, data: Uint8Array) => {
     const p = path.join(outDir, rel);
-    fs.mkdirSync(path.dirname(p), { recursive: true });
+    makeDirs(path.dirname(p), { what: 'output folder' });
     writeFileAtomic(p, data);
     written.push(p);
   };

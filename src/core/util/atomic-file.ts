@@ -22,7 +22,7 @@ export interface WriteOptions {
  * do. Every write and read of the product goes through it, so no file-system error ends as an
  * "internal error". `action` is "write", "read" or "append to".
  */
-export function fsError(e: unknown, action: 'write' | 'read' | 'append to', what: string, file: string): UserError {
+export function fsError(e: unknown, action: 'write' | 'read' | 'append to' | 'create', what: string, file: string): UserError {
   if (e instanceof UserError) return e;
   const err = e as NodeJS.ErrnoException;
   const head = `Cannot ${action} the ${what} ${file}`;
@@ -30,8 +30,9 @@ export function fsError(e: unknown, action: 'write' | 'read' | 'append to', what
     case 'ENOENT':
       return action === 'read'
         ? new UserError('E_NO_FILE', `The ${what} ${file} does not exist; check the path.`)
-        : new UserError('E_NO_DIR', `${head}: a folder on its path does not exist; create it or choose another path.`);
+        : new UserError('E_NO_DIR', `${head}: ${whyNoEntry(file)}.`);
     case 'EEXIST':
+      if (action === 'create') return new UserError('E_NO_DIR', `${head}: a part of its path exists and is not a folder (a file or a dangling link); choose another path.`);
       return new UserError('E_EXISTS', `The ${what} ${file} already exists and is never overwritten; choose another path or move the existing file away.`);
     case 'EACCES':
     case 'EPERM':
@@ -57,6 +58,47 @@ export function fsError(e: unknown, action: 'write' | 'read' | 'append to', what
     default:
       return new UserError('E_FS', `${head}: ${err.code ?? 'error'} (${err.message ?? String(e)}); check the path and the disk, then run the command again.`);
   }
+}
+
+/**
+ * Why a new entry at `file` was refused with ENOENT: the folder that should hold it does not
+ * exist, or it exists and takes no new entries (the kernel's file systems, /proc and /sys, answer
+ * ENOENT to any new name, as does a dangling symbolic link on the path).
+ */
+function whyNoEntry(file: string): string {
+  const parent = path.dirname(path.resolve(file));
+  return fs.existsSync(parent)
+    ? `the folder ${parent} takes no new files (a file system of the kernel's, such as /proc or /sys); choose a folder on a disk`
+    : `the folder ${parent} does not exist; create it or choose another path`;
+}
+
+/**
+ * Creates the folder `dir` and its missing parents, one level at a time, each with `mode`
+ * (default 0o777 less the umask), and returns whether `dir` was created. Node's own
+ * `mkdirSync(dir, { recursive: true })` never returns where a folder exists but answers ENOENT
+ * (as /proc does: it retries the parent for ever); this one stops at the first refusal.
+ * Errors: one sentence (fsError), e.g. a part of the path is a file, or a folder takes no new entries.
+ */
+export function makeDirs(dir: string, opts: { mode?: number; what?: string } = {}): boolean {
+  const what = opts.what ?? 'folder';
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  for (let d = abs; !fs.existsSync(d); d = path.dirname(d)) {
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  if (!missing.length) {
+    if (!fs.statSync(abs).isDirectory()) throw new UserError('E_NO_DIR', `Cannot create the ${what} ${dir}: it exists and is a file, not a folder; choose another path.`);
+    return false;
+  }
+  for (const d of missing) {
+    try {
+      fs.mkdirSync(d, opts.mode ?? 0o777);
+    } catch (e) {
+      throw fsError(e, 'create', what, dir);
+    }
+  }
+  return true;
 }
 
 /**
@@ -112,6 +154,26 @@ export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptio
   }
 }
 
+/**
+ * The Linux kernel's own file systems (f_type magic numbers, linux/include/uapi/linux/magic.h):
+ * their "regular files" are made up when read, most report size 0, and none is a file anyone
+ * meant to give this tool.
+ */
+const KERNEL_FILE_SYSTEMS: ReadonlyMap<number, string> = new Map([
+  [0x9fa0, '/proc'], [0x62656572, '/sys'], [0x64626720, 'debugfs'], [0x74726163, 'tracefs'],
+  [0x73636673, 'securityfs'], [0x27e0eb, 'cgroup'], [0x63677270, 'cgroup2'], [0x62656570, 'configfs'], [0xde5e81e4, 'efivarfs'],
+]);
+
+/** '/proc', '/sys', ... when `file` lives on one of the kernel's file systems (Linux only), else undefined. */
+function kernelFileSystem(file: string): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    return KERNEL_FILE_SYSTEMS.get(Number(fs.statfsSync(file).type));
+  } catch {
+    return undefined;
+  }
+}
+
 /** Largest input the product reads, by kind: a key file is small; an image is at most a 16 MB flash. */
 export const MAX_KEY_FILE_BYTES = 1 << 20;
 export const MAX_INPUT_FILE_BYTES = 32 << 20;
@@ -129,6 +191,8 @@ export function readInputFile(file: string, what = 'input file', maxBytes?: numb
     const st = fs.statSync(file);
     if (st.isDirectory()) throw new UserError('E_IS_DIR', `The ${what} ${file} is a directory; give the path of a file.`);
     if (!st.isFile()) throw new UserError('E_NOT_A_FILE', `The ${what} ${file} is not a regular file (a pipe, socket or device); give the path of a file.`);
+    const kernel = kernelFileSystem(file);
+    if (kernel) throw new UserError('E_NOT_A_FILE', `The ${what} ${file} is not a regular file: it is made up by the kernel (${kernel}); give the path of a file on a disk.`);
     if (st.size > cap) throw new UserError('E_TOO_LARGE', `The ${what} ${file} is ${st.size} bytes, more than the ${cap} a ${what} can be; check that this is the right file.`);
     // O_NONBLOCK: a file swapped for a FIFO between stat and open must not block the open.
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);

@@ -44,7 +44,8 @@ export interface SecureBuildOutcome extends BuildResult {
   outputs: string[];
   /**
    * The closing lines: "make exited with N: E error(s), W warning(s).", then on failure
-   * "First error: <the line as make printed it>", on success "Outputs (in esp32/): ...".
+   * "First error: <the line as make printed it>", on success "Outputs (in <build dir>): ..."
+   * (or that none was found there).
    */
   summary: string;
 }
@@ -88,6 +89,7 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
   const lines = [`make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).`];
   if (res.exitCode !== 0) lines.push(first ? `First error: ${first.text}` : 'First error: make printed no line this tool recognises as an error; read the output above.');
   else if (outputs.length) lines.push(`Outputs (in ${path.join(project.esp32Dir, buildDirFor(board))}): ${outputs.map((o) => path.relative(buildDirFor(board), o)).join(', ')}.`);
+  else lines.push(`make succeeded, but none of the outputs a secure ${board} build writes is in ${path.join(project.esp32Dir, buildDirFor(board))}; read make's output above before flashing.`);
   return { ...res, project, board, errors, warnings, ...(first && res.exitCode !== 0 ? { firstError: first } : {}), outputs, summary: lines.join('\n') };
 }
 

@@ -49,7 +49,8 @@ export interface BurnKeysRequest {
 /** How a Burn Keys run ended. Every kind but `burned` and `closed` burned nothing. */
 export type BurnKeysOutcome =
   | { kind: 'dry-run'; plan: BurnPlan }
-  | { kind: 'nothing-to-do'; plan: BurnPlan }
+  /** `releaseOpen`: the development profile is complete but Release's hardening fuses are not burned (nothing was asked). */
+  | { kind: 'nothing-to-do'; plan: BurnPlan; releaseOpen?: boolean }
   /** Nothing was left to burn, and interrupted runs that had burned everything were verified and closed. */
   | { kind: 'closed'; plan: BurnPlan; result: ExecuteResult }
   | { kind: 'not-chosen' }
@@ -83,8 +84,9 @@ export function hardeningChoices(): Choice<boolean>[] {
  * eFuses again for the front end. A run with nothing left to burn still verifies and closes
  * interrupted runs that had burned everything (Espressif's espefuse has no such record).
  *
- * Asking "development or release?" is skipped when the board already has every fuse either
- * profile would burn: the user hears there is nothing to do before being asked anything.
+ * Asking "development or release?" is skipped when the board already has every fuse the
+ * development profile burns: the user hears there is nothing to do before being asked anything
+ * (`releaseOpen` says whether Release's hardening fuses could still be burned).
  *
  * Errors: UserError from the plan (a board that cannot take these keys), the confirmation (a MAC
  * that does not match, E_NOT_CONFIRMED) and the burn (E_KEY_READBACK, E_PROTECT_FAILED,
@@ -110,11 +112,17 @@ export async function burnKeys(board: BoardSession, req: BurnKeysRequest, ui: Ui
   });
 
   let hardening = req.hardening;
+  let releaseOpen = false;
   if (hardening === undefined) {
     const release = planFor(true);
     // Everything either profile burns is there already: say so before asking anything.
     if (pendingSteps(release).length === 0) hardening = true;
-    else {
+    // Keys, encryption and secure boot are there (development): that is said before anything is
+    // asked; Release's hardening stays open, and the front end offers it (hardening: true).
+    else if (pendingSteps(planFor(false)).length === 0) {
+      hardening = false;
+      releaseOpen = true;
+    } else {
       hardening = await ui.choose({
         title: `Burn Keys on ${chip.mac.address}: development or release?`,
         placeholder: 'Development is the default; Release also burns DISABLE_DL_ENCRYPT, DISABLE_DL_DECRYPT, DISABLE_DL_CACHE and JTAG_DISABLE (shown in the plan)',
@@ -131,7 +139,7 @@ export async function burnKeys(board: BoardSession, req: BurnKeysRequest, ui: Ui
   const steps = pendingSteps(plan).length;
   if (steps === 0) {
     const closed = await closeInterruptedRun(conn.loader, plan, exec);
-    return closed ? { kind: 'closed', plan, result: closed } : { kind: 'nothing-to-do', plan };
+    return closed ? { kind: 'closed', plan, result: closed } : { kind: 'nothing-to-do', plan, ...(releaseOpen ? { releaseOpen } : {}) };
   }
 
   const typed = req.confirm ?? await ui.confirmMac({

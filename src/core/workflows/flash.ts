@@ -10,6 +10,7 @@ import type { KeyStore } from '../keystore/key-store';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
 import { establishKeyEvidence, type KeyEvidence } from './evidence';
+import { fingerprint } from '../util/fingerprint';
 
 export interface FlashRequest {
   store: KeyStore;
@@ -67,13 +68,18 @@ export interface FlashOutcome extends FlashSessionResult {
 export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<FlashOutcome> {
   const { conn, chip } = board;
   const keys = keysForBoard(req.store, chip);
-  if (keys.flashKeySource) ui.info(`Flash key: ${keys.flashKeySource}.`);
   // Issue 12 B: no check may stand the store's keys in for read-protected ones without evidence.
+  // Its refusal comes first and alone: the key is named only once it is known to be the board's.
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys, job: 'flash', writes: true,
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.askTrust ? { ask: true } : {}),
     ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
   }, ui);
+  if (keys.flashKeySource) {
+    // The evidence line has named the key by its fingerprint already: the fingerprint is said once.
+    const fp = keys.flashKey ? fingerprint(keys.flashKey) : undefined;
+    ui.info(`Flash key: ${fp && evidence.text.includes(fp) ? keys.flashKeySource.replace(` (fingerprint ${fp})`, '') : keys.flashKeySource}.`);
+  }
   const plan = req.plan({ flashKey: keys.flashKey, flashSize: chip.flash.sizeBytes });
   const { predictor, skipped } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store);
   if (skipped) ui.info(`note: ${skipped}`);

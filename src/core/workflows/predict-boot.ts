@@ -73,7 +73,8 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
       job: 'predict-boot', readableMustMatch: false, ...(req.trustKeyStore ? { trust: true } : {}),
     }, ui);
   } catch (e) {
-    if (isUserError(e) && e.code === 'E_KEY_EVIDENCE') return { resolved: { ...resolved, undecidable: [e.message] } };
+    // The refusal stands alone: without evidence nothing was assumed about the key blocks.
+    if (isUserError(e) && e.code === 'E_KEY_EVIDENCE') return { resolved: { ...resolved, assumptions: [], undecidable: [e.message] } };
     throw e;
   }
   let read = (o: number, n: number): Promise<Uint8Array> => readFlash(conn.loader, o, n);

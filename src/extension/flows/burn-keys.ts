@@ -16,7 +16,7 @@ import { boardTitle, chipPatch, pickBoard } from './ports';
  * panel with before/after columns, the profile as a quick pick, the typed MAC in an input box,
  * progress in a cancellable notification; the new state is shown when it ends.
  */
-export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<boolean> {
+export async function burnKeys(ctx: FlowContext, port?: SelectedPort, hardening?: boolean): Promise<boolean> {
   const p = port ?? (await pickBoard(ctx, 'Pycom: Burn Keys: which board?', true));
   if (!p) return false;
   const s = readSettings();
@@ -28,6 +28,7 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
     const r = await burnKeysWorkflow({ transport: d.transport, conn: d.conn, chip: d.info }, {
       store,
       virtual: p.virtual,
+      ...(hardening !== undefined ? { hardening } : {}),
       keys: ({ mac, threeFour }) => {
         const flash = store.flashKeyFor(mac, s.perDeviceKeys ? 'per-device' : 'shared', keyBytes(threeFour ? '3/4' : 'none'));
         if (flash.created) ctx.log.info(`generated the per-device flash-encryption key for ${mac} (fingerprint ${flash.fingerprint})`);
@@ -61,7 +62,14 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort): Promise<b
           if (r.result.closed.length) ctx.log.info(`Burn Keys: interrupted run(s) ${r.result.closed.join(', ')} had burned every step; verified and recorded as done in ${store.auditPath}.`);
           for (const w of leftOpenWarnings(r.result.leftOpen)) ctx.log.warn(w);
         }
-        void vscode.window.showInformationMessage(`Pycom: ${d.info.mac.address} already has its keys burned and protected; nothing to do.${r.kind === 'closed' && r.result.closed.length ? ' The interrupted run in the audit log was verified and closed.' : ''}`);
+        const closedNote = r.kind === 'closed' && r.result.closed.length ? ' The interrupted run in the audit log was verified and closed.' : '';
+        if (r.kind === 'nothing-to-do' && r.releaseOpen) {
+          // Development is complete; Release is a separate, permanent choice, offered, never assumed.
+          void vscode.window.showInformationMessage(`Pycom: ${d.info.mac.address} already has its keys burned and protected; nothing to do. UART download-mode crypto and JTAG are still open (development).`, 'Release: Close Them…')
+            .then((a) => a && burnKeys(ctx, p, true).catch((e: unknown) => ctx.log.error(`Burn Keys (release): ${e instanceof Error ? e.message : String(e)}`)));
+        } else {
+          void vscode.window.showInformationMessage(`Pycom: ${d.info.mac.address} already has its keys burned and protected; nothing to do.${closedNote}`);
+        }
         return true;
       }
       case 'cancelled':

@@ -1,5 +1,6 @@
 import { UserError } from '../../errors';
 import { codingForKeyLength } from '../../chip/esp32';
+import { keyContentHint } from '../../keys/key-content';
 
 /** What the chip must be for this flow; anything else is refused before a bit is burned. */
 export interface BurnTarget {
@@ -39,6 +40,8 @@ function allSame(b: Uint8Array): boolean {
 export function checkKeys(flashKey: Uint8Array | undefined, secureBootKey: Uint8Array | undefined, keyLength: 24 | 32): void {
   const scheme = codingForKeyLength(keyLength) === '3/4' ? 'the 3/4 coding scheme of this chip (192-bit keys)' : 'coding scheme None (256-bit keys)';
   const check = (k: Uint8Array, what: string): void => {
+    const content = k.length !== keyLength ? keyContentHint(k) : '';
+    if (content) throw new UserError('E_KEY_LENGTH', `The ${what} file holds ${k.length} bytes: ${content}; nothing was burned.`);
     if (k.length === 64 && what.startsWith('secure')) {
       throw new UserError('E_KEY_IS_PUBLIC', `The secure boot key file holds 64 bytes: that is the public key (extract_public_key), not the secure boot key; give the signing key (--signing-key) so the key is derived from it, nothing was burned.`);
     }
