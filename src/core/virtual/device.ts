@@ -103,6 +103,7 @@ export class VirtualEsp32 {
   private outChain: Promise<void> = Promise.resolve();
   private bootTimer: NodeJS.Timeout | undefined;
   private readonly textListeners = new Set<(text: string) => void>();
+  private readonly baudListeners = new Set<(baud: number) => void>();
   private readonly bootPredictor: BootPredictor | undefined;
   /** The MicroPython console while the firmware runs (set by a boot that reached the app, dropped at each new epoch). */
   private console: VirtualMicroPython | undefined;
@@ -138,6 +139,7 @@ export class VirtualEsp32 {
       setUartBaud: (b) => {
         this.uartBaudValue = b;
         this.autobaud = false;
+        for (const fn of this.baudListeners) fn(b);
       },
       leaveLoader: (run) => this.leaveLoader(run),
       jumpToRam: () => {
@@ -172,6 +174,12 @@ export class VirtualEsp32 {
   onText(fn: (text: string) => void): Unsubscribe {
     this.textListeners.add(fn);
     return () => this.textListeners.delete(fn);
+  }
+
+  /** Listens to CHANGE_BAUDRATE: `fn` gets the UART0 rate the ROM loader switched to (after its reply went out). */
+  onUartBaud(fn: (baud: number) => void): Unsubscribe {
+    this.baudListeners.add(fn);
+    return () => this.baudListeners.delete(fn);
   }
 
   /** Connects the chip's UART (and its EN/GPIO0 lines) to a link. Replaces any previous link. */
