@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, askOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
+import { BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, findBuildOutputs, fingerprint, hex, keysForBoard, KeyStore, planFromBuild, planFromPairs, askOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -29,6 +29,25 @@ function printBootLog(io: CliIo, text: string): number {
 }
 
 const PROGRESS_STEP = 0.1;
+
+/**
+ * One progress line: region, bytes done of the plan, rate and time left, e.g.
+ * `[3/3] appimg.bin @ 0x10000: 45% (880/1950 KiB, 89.6 KiB/s, 12 s left)`.
+ */
+export function progressLine(e: FlashProgressEvent): string {
+  const frac = e.bytesDone / Math.max(1, e.bytesTotal);
+  const kib = (n: number): string => String(Math.round(n / 1024));
+  const rate = e.throughput > 0 ? `, ${(e.throughput / 1024).toFixed(1)} KiB/s` : '';
+  const eta = e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : '';
+  return `[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}: ${Math.round(frac * 100)}% (${kib(e.bytesDone)}/${kib(e.bytesTotal)} KiB${rate}${eta})`;
+}
+
+/** --boot-log-ms: the cap on the boot-log capture after a flash (it ends sooner on an outcome line or silence). */
+function bootLogCap(args: Args): number {
+  const ms = args.int('boot-log-ms', BOOT_LOG_CAP_MS);
+  if (!Number.isInteger(ms) || ms < 0) throw new UserError('E_USAGE', `${args.command}: --boot-log-ms must be a whole number of milliseconds, 0 or more.`);
+  return ms;
+}
 
 const build: CliCommand = {
   name: 'build',
@@ -78,6 +97,10 @@ const flash: CliCommand = {
     'board\'s only with evidence: a verified Burn Keys run for this board in the store\'s audit log, or the',
     'board\'s current flash decrypting (with the store\'s keys) to a valid image set. --trust-key-store is your',
     'word instead, recorded in the audit log (fingerprints only).',
+    'After writing, the boot log is read until a line settles the outcome (the MicroPython banner or a known',
+    `failure), or after ${BOOT_LOG_SILENCE_MS / 1000} s of silence, for at most --boot-log-ms (default ${BOOT_LOG_CAP_MS}). Regions that shrink`,
+    'meaningfully are sent compressed (encrypted ones never do); --no-compress sends everything plain. --baud',
+    'is asked of the chip over serial and socket:// alike, checked, and falls back to 115200 if the link does not hold.',
   ].join('\n'),
   options: flashOptions,
   async run(args, io) {
@@ -104,12 +127,12 @@ const flash: CliCommand = {
         forceConfigSector: args.flag('force-config-sector'),
         trustKeyStore: args.flag('trust-key-store'),
         compress: !args.flag('no-compress'),
-        bootLog: { ms: args.int('boot-log-ms', 2000), mode: resetModeOption(args) },
+        bootLog: { ms: bootLogCap(args), mode: resetModeOption(args) },
         onProgress: (e) => {
           const frac = e.bytesDone / Math.max(1, e.bytesTotal);
           if (e.phase === 'done' || frac >= nextShown) {
             nextShown = frac + PROGRESS_STEP;
-            io.err(`[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}: ${Math.round(frac * 100)}% (${Math.round(e.throughput / 1024)} KiB/s${e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : ''})`);
+            io.err(progressLine(e));
           }
         },
       }, terminalUi(io));
