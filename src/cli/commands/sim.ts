@@ -95,9 +95,25 @@ async function serveBoard(args: Args, io: CliIo, port: number, state: string | u
   const save = (): void => {
     if (state) saveStateFile(state, dev);
   };
+  // With timing on, each connection's traffic and flash work is reported when it ends (the
+  // benchmark reads these lines to split protocol overhead from payload).
+  const tl = dev.timeline;
+  let last = { in: 0, out: 0, flash: 0 };
+  const report = (): void => {
+    if (!tl) return;
+    const now = { in: tl.bytesIn, out: tl.bytesOut, flash: tl.flashMs };
+    io.err(`connection closed: ${now.in - last.in} bytes from the client, ${now.out - last.out} bytes to it, ${Math.round(now.flash - last.flash)} ms of flash erase/program (timing profile ${dev.timing!.name})`);
+    last = now;
+  };
   let server;
   try {
-    server = await startSimServer(dev, { port, onDisconnect: save });
+    server = await startSimServer(dev, {
+      port,
+      onDisconnect: () => {
+        report();
+        save();
+      },
+    });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new UserError('E_PORT_IN_USE', `${args.command}: port ${port} is already in use; choose another with --port, or 0 for a free one.`);

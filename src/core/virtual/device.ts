@@ -280,15 +280,19 @@ export class VirtualEsp32 {
       if (w.erase) this.flash.eraseRange(w.offset, w.data.length);
       this.flash.program(w.offset, w.data);
     }
-    this.print(header + p.log);
     const firmware = p.firmware;
-    if (firmware) {
-      this.console = new VirtualMicroPython({
-        // MICROPY_HW_BOARD_NAME is the catalog title without its version ("WiPy 3.0" -> "WiPy").
-        boardName: this.module.title.split(' ')[0]!,
-        otaSlot: () => firmware.otaSlot({ chipRevision: this.chipRevision, efuse: this.efuse.rawWords(), flash: this.flash }),
-      });
+    if (!firmware) {
+      this.print(header + p.log);
+      return;
     }
+    this.console = new VirtualMicroPython({
+      // MICROPY_HW_BOARD_NAME is the catalog title without its version ("WiPy 3.0" -> "WiPy").
+      boardName: this.module.title.split(' ')[0]!,
+      otaSlot: () => firmware.otaSlot({ chipRevision: this.chipRevision, efuse: this.efuse.rawWords(), flash: this.flash }),
+    });
+    // The firmware's friendly REPL prints its banner and prompt when it starts (MicroPython's
+    // pyexec_friendly_repl), which is how a listener knows the app came up.
+    this.print(header + p.log + this.console.banner() + '>>> ');
   }
 
   private leaveLoader(runUserCode: boolean): void {
