@@ -28,7 +28,8 @@ import { buildImage, fixtureBootloader, fixtureKeys, FIXTURE_IV, prng } from '..
  * segment changed, signed and encrypted again, and flashed with --incremental (it rewrites the
  * sector holding the change and the last sector, where the image hash and signature sit).
  *
- * BENCH_QUICK=1 (npm run bench:quick): a 256 KB app, 921600 only, 1 run each.
+ * BENCH_QUICK=1 (npm run bench:quick): a 256 KB app, 921600 only, 1 run each. BENCH_BAUDS=921600
+ * (comma-separated) limits the rates.
  */
 const ROOT = path.join(__dirname, '..');
 const CLI = path.join(ROOT, 'bin', 'pycom-secure.js');
@@ -151,7 +152,8 @@ export const cliFlashBench: BenchModule = {
     const quick = process.env['BENCH_QUICK'] === '1';
     const APP_SIZE = quick ? 256 * 1024 : 1_900_000;
     const RUNS = quick ? 1 : 3;
-    const BAUDS = quick ? [921600] : [115200, 921600];
+    // BENCH_BAUDS=921600 (comma-separated) measures only those rates.
+    const BAUDS = process.env['BENCH_BAUDS'] ? process.env['BENCH_BAUDS'].split(',').map(Number) : quick ? [921600] : [115200, 921600];
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pycom-bench-'));
     await bundlePeer(path.join(work, 'peer.js'));
     const keys = fixtureKeys();
@@ -184,7 +186,7 @@ export const cliFlashBench: BenchModule = {
     console.log(`  payload: ${plan.regions.map((r) => `${path.basename(r.file)} @ 0x${r.address.toString(16)} ${r.data.length} B`).join(', ')}`);
     for (const profile of profiles) {
       const model = TIMING_PROFILES[profile as keyof typeof TIMING_PROFILES];
-      for (const baud of profile === 'sector' ? BAUDS : [921600]) {
+      for (const baud of profile === 'sector' ? BAUDS : BAUDS.filter((b) => b === 921600)) {
         const state = path.join(work, `board-${profile}-${baud}.json`);
         fs.copyFileSync(board, state);
         const srv = await serve(state, profile);
