@@ -67,6 +67,9 @@ interface Server {
   stop(): Promise<void>;
 }
 
+/** Every server started, so a failed run stops them all (no sim serve left behind). */
+const started: Server[] = [];
+
 async function serve(state: string, profile: string | undefined): Promise<Server> {
   const args = [CLI, 'sim', 'serve', '--port', '0', '--state', state, ...(profile ? ['--timing-profile', profile] : [])];
   const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -91,15 +94,18 @@ async function serve(state: string, profile: string | undefined): Promise<Server
     });
     p.on('close', (code) => reject(new Error(`sim serve exited (${code}): ${errBuf}`)));
   });
-  return {
+  const server: Server = {
     url,
     stats,
     stop: () =>
       new Promise<void>((resolve) => {
+        if (p.exitCode !== null || p.signalCode !== null) return resolve();
         p.once('close', () => resolve());
         p.kill('SIGTERM');
       }),
   };
+  started.push(server);
+  return server;
 }
 
 /** Waits until the server has reported `n` connections (it reports each when the client has gone). */
@@ -149,102 +155,110 @@ function spread(xs: number[]): string {
 export const cliFlashBench: BenchModule = {
   name: 'flash as users run it: whole CLI processes against sim serve over socket://',
   async run(): Promise<BenchResult[]> {
-    const quick = process.env['BENCH_QUICK'] === '1';
-    const APP_SIZE = quick ? 256 * 1024 : 1_900_000;
-    const RUNS = quick ? 1 : 3;
-    // BENCH_BAUDS=921600 (comma-separated) measures only those rates.
-    const BAUDS = process.env['BENCH_BAUDS'] ? process.env['BENCH_BAUDS'].split(',').map(Number) : quick ? [921600] : [115200, 921600];
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pycom-bench-'));
-    await bundlePeer(path.join(work, 'peer.js'));
-    const keys = fixtureKeys();
-    const store = new KeyStore(path.join(work, 'keys'));
-    store.ensureDir();
-    fs.writeFileSync(store.signingKeyPath, keys.signingKeyPem, { mode: 0o600 });
-    fs.writeFileSync(store.sharedFlashKeyPath, keys.flashKey, { mode: 0o600 });
-    const buildA = path.join(work, 'a', 'build', 'GPY', 'release');
-    const buildB = path.join(work, 'b', 'build', 'GPY', 'release');
-    writeSecureBuildDir(buildA, 'GPY', { bootloader: fixtureBootloader(), app: app(APP_SIZE, false), iv: FIXTURE_IV }, keys);
-    writeSecureBuildDir(buildB, 'GPY', { bootloader: fixtureBootloader(), app: app(APP_SIZE, true), iv: FIXTURE_IV }, keys);
-    const plan = planFromBuild(findBuildOutputs(buildA, { board: 'GPY', flashKey: keys.flashKey }), { flashSize: 8 * 1024 * 1024 });
-    const pt = plan.regions.find((r) => r.role === 'partition-table')!;
-    const total = plan.regions.reduce((n, r) => n + r.data.length, 0);
-    const ks = ['--key-store', store.dir];
-
-    // A board with the fixture keys burned by the CLI (so the store's audit log holds the evidence).
-    const board = path.join(work, 'board.json');
-    await mustRun([CLI, 'sim', 'reset-state', '--state', board, '--seed', 'bench']);
-    {
-      const srv = await serve(board, undefined);
-      const summary = JSON.parse((await mustRun([CLI, 'efuse', 'summary', '--json', '--port', srv.url])).out) as Record<string, { value: unknown }>;
-      const mac = String(summary['MAC']!.value).split(' ')[0]!;
-      await mustRun([CLI, 'efuse', 'burn-keys', '--port', srv.url, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, ...ks]);
-      await srv.stop();
+    try {
+      return await measure(work);
+    } finally {
+      await Promise.all(started.splice(0).map((srv) => srv.stop()));
+      fs.rmSync(work, { recursive: true, force: true });
     }
-
-    const results: BenchResult[] = [];
-    const profiles = quick ? ['sector'] : ['sector', 'block64k'];
-    console.log(`  payload: ${plan.regions.map((r) => `${path.basename(r.file)} @ 0x${r.address.toString(16)} ${r.data.length} B`).join(', ')}`);
-    for (const profile of profiles) {
-      const model = TIMING_PROFILES[profile as keyof typeof TIMING_PROFILES];
-      for (const baud of profile === 'sector' ? BAUDS : BAUDS.filter((b) => b === 921600)) {
-        const state = path.join(work, `board-${profile}-${baud}.json`);
-        fs.copyFileSync(board, state);
-        const srv = await serve(state, profile);
-        let conns = 0;
-        const tag = `${profile}, ${baud} baud`;
-        const full: number[] = [];
-        const overhead: number[] = [];
-        const peer: number[] = [];
-        const small: number[] = [];
-        const smallPeer: number[] = [];
-        const inc: number[] = [];
-        const incBytes: string[] = [];
-        const fl = floorMs(plan.regions, baud, model);
-        const smallFloor = floorMs([pt], baud, model);
-        const peerArgs = (regions: FlashPlan['regions']) => [path.join(work, 'peer.js'), srv.url, String(baud), ...regions.flatMap((r) => [`0x${r.address.toString(16)}`, r.file])];
-        for (let i = 0; i < RUNS; i++) {
-          const r = await mustRun([CLI, 'flash', '--port', srv.url, '--baud', String(baud), '--build', buildA, ...ks]);
-          full.push(r.ms);
-          const st = await statsAt(srv, ++conns);
-          overhead.push(uartMs(model, st.in + st.out - fl.payload, baud));
-          peer.push((await mustRun(peerArgs(plan.regions))).ms);
-          conns++;
-          small.push((await mustRun([CLI, 'flash', '--port', srv.url, '--baud', String(baud), ...ks, `0x${pt.address.toString(16)}`, pt.file])).ms);
-          conns++;
-          smallPeer.push((await mustRun(peerArgs([pt]))).ms);
-          conns++;
-        }
-        // Incremental: the board holds build A; alternate A -> B -> A, each a one-byte source change.
-        await mustRun([CLI, 'flash', '--port', srv.url, '--baud', String(baud), '--build', buildA, ...ks]);
-        conns++;
-        for (let i = 0; i < RUNS; i++) {
-          const r = await mustRun([CLI, 'flash', '--incremental', '--port', srv.url, '--baud', String(baud), '--build', i % 2 ? buildA : buildB, ...ks]);
-          conns++;
-          inc.push(r.ms);
-          incBytes.push(/(\d+) of \d+ bytes written/.exec(r.out)?.[1] ?? '?');
-        }
-        await srv.stop();
-        const floor = fl.wire + fl.flash;
-        console.log(`  [${tag}] full set ${(total / 1e6).toFixed(2)} MB: ${spread(full)}; floor ${s(floor)} s (wire ${s(fl.wire)} + flash ${s(fl.flash)}); protocol bytes ${s(median(overhead))} s of wire; esptool-js ${spread(peer)}`);
-        console.log(`  [${tag}] 3 KB write (${pt.data.length} B): ${spread(small)}; floor ${s(smallFloor.wire + smallFloor.flash)} s; esptool-js ${spread(smallPeer)}`);
-        console.log(`  [${tag}] one-byte source change, --incremental: ${spread(inc)}; app bytes rewritten per run: ${incBytes.join(', ')}`);
-        results.push(
-          { name: `[${tag}] full secure set: whole CLI process, median`, value: median(full) / 1000, unit: 's' },
-          { name: `[${tag}] full secure set: floor (payload on the wire + flash)`, value: floor / 1000, unit: 's' },
-          { name: `[${tag}] full secure set: time / floor`, value: median(full) / floor, unit: 'x', ...(baud === 921600 ? { target: 1.05 } : {}) },
-          { name: `[${tag}] full secure set: protocol bytes beyond the payload (wire time)`, value: median(overhead) / 1000, unit: 's' },
-          { name: `[${tag}] full secure set: esptool-js ROM mode (-z), median`, value: median(peer) / 1000, unit: 's' },
-          { name: `[${tag}] full secure set: this tool / esptool-js`, value: median(full) / median(peer), unit: 'x', target: 1 },
-          { name: `[${tag}] 3 KB write: time above its floor`, value: (median(small) - smallFloor.wire - smallFloor.flash) / 1000, unit: 's', target: 0.5 },
-          { name: `[${tag}] 3 KB write: esptool-js, median`, value: median(smallPeer) / 1000, unit: 's' },
-          { name: `[${tag}] one-byte source change: incremental / full`, value: median(inc) / median(full), unit: 'x', target: 0.06 },
-        );
-      }
-    }
-    fs.rmSync(work, { recursive: true, force: true });
-    return results;
   },
 };
+
+async function measure(work: string): Promise<BenchResult[]> {
+  const quick = process.env['BENCH_QUICK'] === '1';
+  const APP_SIZE = quick ? 256 * 1024 : 1_900_000;
+  const RUNS = quick ? 1 : 3;
+  // BENCH_BAUDS=921600 (comma-separated) measures only those rates.
+  const BAUDS = process.env['BENCH_BAUDS'] ? process.env['BENCH_BAUDS'].split(',').map(Number) : quick ? [921600] : [115200, 921600];
+  await bundlePeer(path.join(work, 'peer.js'));
+  const keys = fixtureKeys();
+  const store = new KeyStore(path.join(work, 'keys'));
+  store.ensureDir();
+  fs.writeFileSync(store.signingKeyPath, keys.signingKeyPem, { mode: 0o600 });
+  fs.writeFileSync(store.sharedFlashKeyPath, keys.flashKey, { mode: 0o600 });
+  const buildA = path.join(work, 'a', 'build', 'GPY', 'release');
+  const buildB = path.join(work, 'b', 'build', 'GPY', 'release');
+  writeSecureBuildDir(buildA, 'GPY', { bootloader: fixtureBootloader(), app: app(APP_SIZE, false), iv: FIXTURE_IV }, keys);
+  writeSecureBuildDir(buildB, 'GPY', { bootloader: fixtureBootloader(), app: app(APP_SIZE, true), iv: FIXTURE_IV }, keys);
+  const plan = planFromBuild(findBuildOutputs(buildA, { board: 'GPY', flashKey: keys.flashKey }), { flashSize: 8 * 1024 * 1024 });
+  const pt = plan.regions.find((r) => r.role === 'partition-table')!;
+  const total = plan.regions.reduce((n, r) => n + r.data.length, 0);
+  const ks = ['--key-store', store.dir];
+
+  // A board with the fixture keys burned by the CLI (so the store's audit log holds the evidence).
+  const board = path.join(work, 'board.json');
+  await mustRun([CLI, 'sim', 'reset-state', '--state', board, '--seed', 'bench']);
+  {
+    const srv = await serve(board, undefined);
+    const summary = JSON.parse((await mustRun([CLI, 'efuse', 'summary', '--json', '--port', srv.url])).out) as Record<string, { value: unknown }>;
+    const mac = String(summary['MAC']!.value).split(' ')[0]!;
+    await mustRun([CLI, 'efuse', 'burn-keys', '--port', srv.url, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, ...ks]);
+    await srv.stop();
+  }
+
+  const results: BenchResult[] = [];
+  const profiles = quick ? ['sector'] : ['sector', 'block64k'];
+  console.log(`  payload: ${plan.regions.map((r) => `${path.basename(r.file)} @ 0x${r.address.toString(16)} ${r.data.length} B`).join(', ')}`);
+  for (const profile of profiles) {
+    const model = TIMING_PROFILES[profile as keyof typeof TIMING_PROFILES];
+    for (const baud of profile === 'sector' ? BAUDS : BAUDS.filter((b) => b === 921600)) {
+      const state = path.join(work, `board-${profile}-${baud}.json`);
+      fs.copyFileSync(board, state);
+      const srv = await serve(state, profile);
+      let conns = 0;
+      const tag = `${profile}, ${baud} baud`;
+      const full: number[] = [];
+      const overhead: number[] = [];
+      const peer: number[] = [];
+      const small: number[] = [];
+      const smallPeer: number[] = [];
+      const inc: number[] = [];
+      const incBytes: string[] = [];
+      const fl = floorMs(plan.regions, baud, model);
+      const smallFloor = floorMs([pt], baud, model);
+      const peerArgs = (regions: FlashPlan['regions']) => [path.join(work, 'peer.js'), srv.url, String(baud), ...regions.flatMap((r) => [`0x${r.address.toString(16)}`, r.file])];
+      for (let i = 0; i < RUNS; i++) {
+        const r = await mustRun([CLI, 'flash', '--port', srv.url, '--baud', String(baud), '--build', buildA, ...ks]);
+        full.push(r.ms);
+        const st = await statsAt(srv, ++conns);
+        overhead.push(uartMs(model, st.in + st.out - fl.payload, baud));
+        peer.push((await mustRun(peerArgs(plan.regions))).ms);
+        conns++;
+        small.push((await mustRun([CLI, 'flash', '--port', srv.url, '--baud', String(baud), ...ks, `0x${pt.address.toString(16)}`, pt.file])).ms);
+        conns++;
+        smallPeer.push((await mustRun(peerArgs([pt]))).ms);
+        conns++;
+      }
+      // Incremental: the board holds build A; alternate A -> B -> A, each a one-byte source change.
+      await mustRun([CLI, 'flash', '--port', srv.url, '--baud', String(baud), '--build', buildA, ...ks]);
+      conns++;
+      for (let i = 0; i < RUNS; i++) {
+        const r = await mustRun([CLI, 'flash', '--incremental', '--port', srv.url, '--baud', String(baud), '--build', i % 2 ? buildA : buildB, ...ks]);
+        conns++;
+        inc.push(r.ms);
+        incBytes.push(/(\d+) of \d+ bytes written/.exec(r.out)?.[1] ?? '?');
+      }
+      await srv.stop();
+      const floor = fl.wire + fl.flash;
+      console.log(`  [${tag}] full set ${(total / 1e6).toFixed(2)} MB: ${spread(full)}; floor ${s(floor)} s (wire ${s(fl.wire)} + flash ${s(fl.flash)}); protocol bytes ${s(median(overhead))} s of wire; esptool-js ${spread(peer)}`);
+      console.log(`  [${tag}] 3 KB write (${pt.data.length} B): ${spread(small)}; floor ${s(smallFloor.wire + smallFloor.flash)} s; esptool-js ${spread(smallPeer)}`);
+      console.log(`  [${tag}] one-byte source change, --incremental: ${spread(inc)}; app bytes rewritten per run: ${incBytes.join(', ')}`);
+      results.push(
+        { name: `[${tag}] full secure set: whole CLI process, median`, value: median(full) / 1000, unit: 's' },
+        { name: `[${tag}] full secure set: floor (payload on the wire + flash)`, value: floor / 1000, unit: 's' },
+        { name: `[${tag}] full secure set: time / floor`, value: median(full) / floor, unit: 'x', ...(baud === 921600 ? { target: 1.05 } : {}) },
+        { name: `[${tag}] full secure set: protocol bytes beyond the payload (wire time)`, value: median(overhead) / 1000, unit: 's' },
+        { name: `[${tag}] full secure set: esptool-js ROM mode (-z), median`, value: median(peer) / 1000, unit: 's' },
+        { name: `[${tag}] full secure set: this tool / esptool-js`, value: median(full) / median(peer), unit: 'x', target: 1 },
+        { name: `[${tag}] 3 KB write: time above its floor`, value: (median(small) - smallFloor.wire - smallFloor.flash) / 1000, unit: 's', target: 0.5 },
+        { name: `[${tag}] 3 KB write: esptool-js, median`, value: median(smallPeer) / 1000, unit: 's' },
+        { name: `[${tag}] one-byte source change: incremental / full`, value: median(inc) / median(full), unit: 'x', target: 0.06 },
+      );
+    }
+  }
+  return results;
+}
 
 /** Bundles the esptool-js peer to plain JavaScript (esbuild, as scripts/build.mjs does for the CLI). */
 export async function bundlePeer(outFile: string): Promise<void> {
