@@ -27,6 +27,7 @@ import { digestSecureBootloader } from '../src/core/crypto/bootloader-digest';
 import { identify } from '../src/core/chip/identify';
 import { KeyStore } from '../src/core/keystore/key-store';
 import { flash } from '../src/core/workflows/flash';
+import { withBoard } from '../src/core/workflows/board';
 import { scriptedUi } from '../src/core/workflows/ui-port';
 import { FIXTURE_IV, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
 
@@ -105,6 +106,11 @@ export const CASES: Case[] = [
         conn.loader.dispose();
       }
     } },
+  { input: '--baud 0 (any rate not in the list this tool uses: 99999999, "fast")', run: async (c) => {
+    const { host, device } = createMemoryPair('/dev/ttyACM0');
+    c.dev.attach(device);
+    return withBoard({ port: '/dev/ttyACM0', reset: 'none', baud: 0, transport: host }, scriptedUi(), async () => undefined);
+  } },
   { input: 'Board running its firmware, not in download mode (no answer to SYNC)', run: async (c) => {
     // A board that ignores the reset lines and stays silent: modelled as a board without power.
     c.dev.powerOff();

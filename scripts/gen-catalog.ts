@@ -3,6 +3,7 @@
  *  - package.json: the enums of the `pycom.board` setting (Pycom's board names, `GPy`, as the
  *    user reads them on the module; any case is accepted when read) and of
  *    `pycom.virtualBoardProfile` (profile ids, `GPY`, `WIPY2`; any case is accepted when read),
+ *    the enum of `pycom.baudRate` (src/core/connect/connect.ts LOADER_BAUD_RATES),
  *    and the build task's problem matchers (src/core/firmware/diagnostics.ts PROBLEM_MATCHERS);
  *  - the fixture firmware's common.mk (BOARD values, OTA copy addresses and tables of Era D).
  * test/unit/catalog.test.ts fails when the committed files differ from what this writes.
@@ -14,6 +15,7 @@ import * as path from 'node:path';
 import { boardGeneration, boardIds, catalog, moduleIds } from '../src/core/boards/catalog';
 import { hex } from '../src/core/util/hex';
 import { PROBLEM_MATCHERS } from '../src/core/firmware/diagnostics';
+import { LOADER_BAUD_RATES } from '../src/core/connect/connect';
 
 const ROOT = path.join(__dirname, '..');
 export const PACKAGE_JSON = path.join(ROOT, 'package.json');
@@ -75,15 +77,16 @@ endif
 }
 
 interface SettingSchema {
-  enum?: string[];
+  enum?: Array<string | number>;
 }
 
-/** package.json text with the two board enums set from the catalog; everything else kept as is. */
+/** package.json text with the board enums and the baud-rate enum set from their data; everything else kept as is. */
 export function packageJsonText(current: string): string {
   const pkg = JSON.parse(current) as { contributes: { configuration: { properties: Record<string, SettingSchema> } } };
   const props = pkg.contributes.configuration.properties;
   props['pycom.board']!.enum = ['auto', ...catalog().boards.map((b) => b.name)];
   props['pycom.virtualBoardProfile']!.enum = moduleIds();
+  props['pycom.baudRate']!.enum = [...LOADER_BAUD_RATES];
   (pkg.contributes as { problemMatchers?: unknown }).problemMatchers = PROBLEM_MATCHERS;
   return `${JSON.stringify(pkg, null, 2)}\n`;
 }

@@ -2,7 +2,7 @@ import type { Args } from './args';
 import type { CliIo } from './command';
 import { resetModeOption } from './common-options';
 import { terminalUi } from './terminal-ui';
-import { DEFAULT_BAUD, transportFromUrl, withBoard as coreWithBoard, type BoardSession, type BoardTarget, type Transport } from '../core';
+import { checkLoaderBaud, DEFAULT_BAUD, transportFromUrl, withBoard as coreWithBoard, type BoardSession, type BoardTarget, type Transport } from '../core';
 
 /** Opens a port (serial or socket://) for the length of `fn`, and always closes it. */
 export async function withPort<T>(port: string, fn: (t: Transport) => Promise<T>): Promise<T> {
@@ -17,7 +17,7 @@ export async function withPort<T>(port: string, fn: (t: Transport) => Promise<T>
 
 /** The board the command line names: --port, --reset, --baud. */
 export function boardTarget(args: Args, extra: Pick<BoardTarget, 'board' | 'trace'> = {}): BoardTarget {
-  return { port: args.need('port'), reset: resetModeOption(args), baud: args.int('baud', DEFAULT_BAUD), ...extra };
+  return { port: args.need('port'), reset: resetModeOption(args), baud: checkLoaderBaud(args.opt('baud') ?? DEFAULT_BAUD), ...extra };
 }
 
 /** The core's withBoard for a command: the board from --port/--reset/--baud, progress on stderr. */

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { BoardRecordWriter, GENERATIONS, normaliseMac, regionsWritten, sha256Hex, boardPlanFromBuild, storeBuildKey, otaImage, bootLogLines, flash as flashWorkflow, monitor as monitorWorkflow, secureBuild, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, hex, keysForBoard, KeyStore, planFromPairs, askOtaSlot, readHardwareKeyFile, romFlashIo, UserError, type BuildTarget, type FlashPlan } from '../../core';
+import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -35,6 +35,25 @@ function printBootLog(io: CliIo, text: string): number {
 }
 
 const PROGRESS_STEP = 0.1;
+
+/**
+ * One progress line: region, bytes done of the plan, rate and time left, e.g.
+ * `[3/3] appimg.bin @ 0x10000: 45% (880/1950 KiB, 89.6 KiB/s, 12 s left)`.
+ */
+export function progressLine(e: FlashProgressEvent): string {
+  const frac = e.bytesDone / Math.max(1, e.bytesTotal);
+  const kib = (n: number): string => String(Math.round(n / 1024));
+  const rate = e.throughput > 0 ? `, ${(e.throughput / 1024).toFixed(1)} KiB/s` : '';
+  const eta = e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : '';
+  return `[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}: ${Math.round(frac * 100)}% (${kib(e.bytesDone)}/${kib(e.bytesTotal)} KiB${rate}${eta})`;
+}
+
+/** --boot-log-ms: the cap on the boot-log capture after a flash (it ends sooner on an outcome line or silence). */
+function bootLogCap(args: Args): number {
+  const ms = args.int('boot-log-ms', BOOT_LOG_CAP_MS);
+  if (!Number.isInteger(ms) || ms < 0) throw new UserError('E_USAGE', `${args.command}: --boot-log-ms must be a whole number of milliseconds, 0 or more.`);
+  return ms;
+}
 
 const build: CliCommand = {
   name: 'build',
@@ -95,6 +114,10 @@ const flash: CliCommand = {
     'word instead, recorded in the audit log (fingerprints only).',
     'Each run is recorded for the board (regions, SHA-256, result) in KEY_STORE/audit.jsonl; `pycom-secure records` exports it.',
     'A board with its own key (KEY_STORE/devices/<MAC>/) gets --build re-encrypted for it from the store\'s build key.',
+    'After writing, the boot log is read until a line settles the outcome (the MicroPython banner or a known',
+    `failure), or after ${BOOT_LOG_SILENCE_MS / 1000} s of silence, for at most --boot-log-ms (default ${BOOT_LOG_CAP_MS}). Regions that shrink`,
+    'meaningfully are sent compressed (encrypted ones never do); --no-compress sends everything plain. --baud',
+    'is asked of the chip over serial and socket:// alike, checked, and falls back to 115200 if the link does not hold.',
   ].join('\n'),
   options: flashOptions,
   async run(args, io) {
@@ -134,13 +157,13 @@ const flash: CliCommand = {
         forceConfigSector: args.flag('force-config-sector'),
         trustKeyStore: args.flag('trust-key-store'),
         compress: !args.flag('no-compress'),
-        bootLog: { ms: args.int('boot-log-ms', 2000), mode: resetModeOption(args) },
+        bootLog: { ms: bootLogCap(args), mode: resetModeOption(args) },
         onProgress: (e) => {
           if (!args.flag('dry-run')) startRecord();
           const frac = e.bytesDone / Math.max(1, e.bytesTotal);
           if (e.phase === 'done' || frac >= nextShown) {
             nextShown = frac + PROGRESS_STEP;
-            io.err(`[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}: ${Math.round(frac * 100)}% (${Math.round(e.throughput / 1024)} KiB/s${e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : ''})`);
+            io.err(progressLine(e));
           }
         },
       }, terminalUi(io));

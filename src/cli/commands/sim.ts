@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { bootPredictorForVirtual, loadStateFile, moduleIds, fsError, resolveModule, saveStateFile, startSimServer, UserError, VirtualEsp32, type CodingSchemeOption } from '../../core';
+import { bootPredictorForVirtual, DEFAULT_TIMING, fsError, loadStateFile, moduleIds, resolveModule, saveStateFile, startSimServer, TIMING_PROFILES, timingProfile, UserError, VirtualEsp32, type CodingSchemeOption, type TimingModel } from '../../core';
 
 /**
  * The seed a new virtual board's MAC comes from: --seed, or a random one, so every new board has
@@ -27,13 +27,25 @@ function profile(args: Args): string | undefined {
 }
 
 /**
+ * The timing model: off, the default profile with --timing, or the one --timing-profile names
+ * (which turns timing on by itself).
+ */
+function timingOption(args: Args): TimingModel | undefined {
+  const name = args.opt('timing-profile');
+  if (name === undefined) return args.flag('timing') ? DEFAULT_TIMING : undefined;
+  const t = timingProfile(name);
+  if (!t) throw new UserError('E_USAGE', `${args.command}: --timing-profile must be one of ${Object.keys(TIMING_PROFILES).join(', ')}, not "${name}".`);
+  return t;
+}
+
+/**
  * The board to serve: from the state file when it exists, else factory-fresh. A reset into normal
  * boot must print what a real board would (issue 4 §5), so the board runs the boot model.
  */
 function openBoard(args: Args): VirtualEsp32 {
   const state = args.opt('state');
   const prof = profile(args);
-  const timing = args.flag('timing');
+  const timing = timingOption(args);
   const bootPredictor = bootPredictorForVirtual;
   if (state && fs.existsSync(state)) {
     const dev = loadStateFile(state, { timing, bootPredictor });
@@ -51,14 +63,18 @@ const serve: CliCommand = {
   name: 'sim serve',
   summary: 'Serve a virtual Pycom board (ESP32 ROM loader) on a local TCP port for rehearsals and tests.',
   get usage() {
-    return `sim serve [--port N] [--profile ${moduleIds().join('|')}] [--state FILE] [--timing] [--coding-scheme none|3/4] [--seed TEXT]`;
+    return `sim serve [--port N] [--profile ${moduleIds().join('|')}] [--state FILE] [--timing] [--timing-profile ${Object.keys(TIMING_PROFILES).join('|')}] [--coding-scheme none|3/4] [--seed TEXT]`;
   },
   help: [
     'Connect with --port socket://127.0.0.1:PORT. One client at a time; each connection resets the board into',
     'download mode. With --state the board (eFuses and flash) is loaded from FILE if it exists and saved back',
     'after every disconnect and on exit. --port 0 (the default) picks a free port. Stops on Ctrl-C.',
+    `--timing makes the board take the time a real one would (UART at the rate the client asked with`,
+    `CHANGE_BAUDRATE, flash erase and program times) with the ${DEFAULT_TIMING.name} profile; --timing-profile picks`,
+    `another: ${Object.values(TIMING_PROFILES).map((t) => `${t.name} (${t.eraseUnit === 'sector' ? 'every 4 KB sector erased on its own' : '64 KB block erases where they fit'})`).join(', ')}.`,
+    'Each baud change the client makes is reported on stderr.',
   ].join('\n'),
-  options: [{ name: 'port' }, { name: 'profile' }, { name: 'state' }, { name: 'timing', flag: true }, { name: 'coding-scheme' }, { name: 'seed' }],
+  options: [{ name: 'port' }, { name: 'profile' }, { name: 'state' }, { name: 'timing', flag: true }, { name: 'timing-profile' }, { name: 'coding-scheme' }, { name: 'seed' }],
   async run(args, io) {
     args.maxPositionals(0);
     const port = args.int('port', 0);
@@ -79,15 +95,32 @@ async function serveBoard(args: Args, io: CliIo, port: number, state: string | u
   const save = (): void => {
     if (state) saveStateFile(state, dev);
   };
+  // With timing on, each connection's traffic and flash work is reported when it ends (the
+  // benchmark reads these lines to split protocol overhead from payload).
+  const tl = dev.timeline;
+  let last = { in: 0, out: 0, flash: 0 };
+  const report = (): void => {
+    if (!tl) return;
+    const now = { in: tl.bytesIn, out: tl.bytesOut, flash: tl.flashMs };
+    io.err(`connection closed: ${now.in - last.in} bytes from the client, ${now.out - last.out} bytes to it, ${Math.round(now.flash - last.flash)} ms of flash erase/program (timing profile ${dev.timing!.name})`);
+    last = now;
+  };
   let server;
   try {
-    server = await startSimServer(dev, { port, onDisconnect: save });
+    server = await startSimServer(dev, {
+      port,
+      onDisconnect: () => {
+        report();
+        save();
+      },
+    });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new UserError('E_PORT_IN_USE', `${args.command}: port ${port} is already in use; choose another with --port, or 0 for a free one.`);
     throw e;
   }
   io.out(`listening on ${server.host}:${server.port}`);
+  const offBaud = dev.onUartBaud((b) => io.err(`board UART0 now at ${b} baud`));
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -97,6 +130,7 @@ async function serveBoard(args: Args, io: CliIo, port: number, state: string | u
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  offBaud();
   await server.close();
   save();
   return 0;

@@ -208,3 +208,21 @@ export function explainBootLog(text: string): BootLogExplanation {
   if (waiting) return { verdict: 'unknown', findings, summary: `The board is still in download mode ("${waiting.line}"), so the firmware did not start; ${waiting.entry.advice}.` };
   return { verdict: 'unknown', findings, summary: last.text.trim() ? 'The boot log holds no line this tool recognises (Pycom\'s secure bootloader prints nothing); listen longer with the serial monitor to see the firmware start.' : 'The board printed nothing after the reset.' };
 }
+
+/**
+ * Whether a boot log (complete lines) already settles the outcome of the boot, so listening longer
+ * cannot change what `explainBootLog` says about it: the last boot reached the MicroPython banner
+ * (the firmware started), or printed a failure line from BOOT_LOG_CATALOGUE (the ROM or bootloader
+ * stops or the firmware crashed). A critical line (the bootloader burning keys of its own) does not
+ * settle it: the board goes on to encrypt and reboot, and what follows belongs in the log. "waiting
+ * for download" does not either (an earlier reset into download mode may precede the real boot);
+ * silence ends those captures. Never throws.
+ */
+export function bootLogSettled(text: string): boolean {
+  const last = lastBoot(text).text;
+  for (const entry of BOOT_LOG_CATALOGUE) {
+    const settles = entry.severity === 'failure' || entry.id === 'micropython';
+    if (settles && entry.id !== 'download-disabled' && entry.pattern.test(last)) return true;
+  }
+  return false;
+}

@@ -1,4 +1,6 @@
-import { captureOutput } from '../transport/capture';
+import { captureOutput, type CaptureEnd } from '../transport/capture';
+import type { Clock } from '../loader/clock';
+import { bootLogSettled } from './boot-log';
 import type { Transport } from '../transport/transport';
 import { isSocketUrl } from '../transport/tcp';
 import { connect } from '../connect/connect';
@@ -23,9 +25,33 @@ export async function runFirmware(t: Transport, loader: RomLoader, mode: ResetMo
   if (!isSocketUrl(t.url)) note?.('note: the ROM loader was told to run the firmware; remove the P2-GND wire before the next reset.');
 }
 
+/**
+ * Silence after which a boot-log capture that asked for it ends (ms). UNCONFIRMED how long a
+ * Pycom board stays quiet between its ROM header and the MicroPython banner (secure boot checks
+ * the app's signature first, with nothing printed); 1.5 s leaves room for that, and the banner or
+ * a failure line ends the capture sooner.
+ */
+export const BOOT_LOG_SILENCE_MS = 1500;
+
+/**
+ * The longest a boot-log capture after a flash lasts by default (ms): a board that keeps printing
+ * without reaching an outcome line (a boot loop of unknown text) is cut off here.
+ */
+export const BOOT_LOG_CAP_MS = 5000;
+
 export interface BootCaptureOptions {
-  /** How long to listen after the board was started. */
+  /** The longest to listen after the board was started (the cap), in milliseconds. */
   ms: number;
+  /**
+   * End at the line that settles the outcome (bootLogSettled: the MicroPython banner or a known
+   * failure) or after `silenceMs` without output, whichever comes first; the cap still holds.
+   * Without it the capture lasts `ms` (the serial monitor listens as long as asked).
+   */
+  untilOutcome?: boolean;
+  /** Silence that ends an `untilOutcome` capture (default BOOT_LOG_SILENCE_MS). */
+  silenceMs?: number;
+  /** Timers (tests pass a fake clock). */
+  clock?: Clock;
   mode: ResetMode;
   /** A loader already talking to the board (after a flash); without one, one is tried on the spot. */
   loader?: RomLoader;
@@ -39,6 +65,8 @@ export interface BootCaptureOptions {
  * is not, the board is already running and we only listen.
  */
 export async function captureBootLog(t: Transport, o: BootCaptureOptions): Promise<string> {
+  const end: CaptureEnd = o.untilOutcome ? { until: bootLogSettled, silenceMs: o.silenceMs ?? BOOT_LOG_SILENCE_MS } : {};
+  if (o.clock) end.clock = o.clock;
   return captureOutput(t, o.ms, async () => {
     if (o.loader) return runFirmware(t, o.loader, o.mode, o.note);
     if (chooseStrategy(o.mode, undefined, t.capabilities, t.url) !== 'none') {
@@ -52,5 +80,5 @@ export async function captureBootLog(t: Transport, o: BootCaptureOptions): Promi
     } finally {
       conn.loader.dispose();
     }
-  });
+  }, end);
 }

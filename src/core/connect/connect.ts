@@ -15,9 +15,34 @@ import { UserError } from '../errors';
 export const DEFAULT_BAUD = 921600;
 export const INITIAL_BAUD = 115200;
 
+/**
+ * The rates this tool asks the ROM loader for with CHANGE_BAUDRATE (bits per second). 115200 is
+ * the ROM's own rate (no switch). The others are the rates esptool offers for the ESP32; the
+ * ESP32 UART divides an 80 MHz APB clock (ESP32 Technical Reference Manual, UART chapter: up to
+ * 5 Mbit/s), so all are reachable on the chip. Whether a USB-serial adapter carries them is the
+ * adapter's business: each switch is verified and falls back to 115200 when the link does not hold.
+ */
+export const LOADER_BAUD_RATES: readonly number[] = [115200, 230400, 460800, 921600, 1500000, 2000000, 3000000];
+
+/**
+ * Checks a baud rate asked for (a number, or the text of a --baud option) and returns it.
+ * Errors: UserError E_BAUD (one sentence naming the accepted rates) for anything not in LOADER_BAUD_RATES.
+ */
+export function checkLoaderBaud(baud: number | string): number {
+  const n = typeof baud === 'number' ? baud : /^\s*\d+\s*$/.test(baud) ? Number(baud) : NaN;
+  if (!LOADER_BAUD_RATES.includes(n)) {
+    const shown = typeof baud === 'string' ? JSON.stringify(baud) : String(baud);
+    throw new UserError('E_BAUD', `The baud rate ${shown} is not one this tool uses; choose one of ${LOADER_BAUD_RATES.join(', ')} (115200 is the ROM's own rate, the others are switched to and checked).`);
+  }
+  return n;
+}
+
 export interface ConnectOptions {
   reset?: ResetMode;
-  /** Baud to switch to after identification; 115200 or less means stay (default 921600). */
+  /**
+   * Baud to switch to after the ROM loader answers at 115200; 115200 or less means stay (default
+   * 921600). Sent over every link, socket:// included: the chip's UART changes whatever carries its bytes.
+   */
   baud?: number;
   /** The board behind the port, from its USB ids (chooses the strategy in `auto`). */
   board?: UsbBoard;
@@ -149,25 +174,35 @@ function explain(loader: RomLoader, seen: Buffer, lastError: unknown, ctx: Ctx):
 }
 
 /**
- * CHANGE_BAUDRATE, then proves the link with a READ_REG. If the faster rate does not hold,
- * asks the chip to go back, re-enters download mode if the board can be reset, and continues
- * at 115200 with a warning. Over TCP the rate means nothing, so nothing is changed.
+ * CHANGE_BAUDRATE, then proves the link at the new rate with a READ_REG of the chip magic. If the
+ * faster rate does not hold (no or wrong reply, or the host's port refuses the rate), goes back
+ * to 115200 on the host, re-syncs (the ROM is asked nothing more at the new rate), re-enters
+ * download mode if the board can be reset, and continues at 115200 with a warning. Done over
+ * every transport: over socket:// the host side has no rate of its own, but the chip (or a
+ * `sim serve` board's timing model) changes its UART all the same.
  */
 async function switchBaud(conn: Connection, baud: number, ctx: Ctx): Promise<void> {
   const { loader, transport } = conn;
-  if (baud <= INITIAL_BAUD || !transport.capabilities.baud) return;
+  if (baud <= INITIAL_BAUD) return;
   try {
     await loader.changeBaud(baud);
-    await loader.readReg(CHIP_MAGIC_REG, 1000);
-    conn.baud = baud;
-    return;
+    const magic = await loader.readReg(CHIP_MAGIC_REG, 1000);
+    if (magic === CHIP_MAGIC_ESP32) {
+      conn.baud = baud;
+      ctx.trace?.(`link verified at ${baud} baud`);
+      return;
+    }
   } catch (e) {
-    if (!(e instanceof LinkError) || e.failure === 'closed') throw e;
+    if (e instanceof LinkError && e.failure === 'closed') throw e;
+    if (e instanceof UserError && e.code === 'E_LINK_CLOSED') throw e;
+    // Anything else (no reply, garbage, the host port refusing the rate): fall back.
   }
+  ctx.trace?.(`link not verified at ${baud} baud`);
   const warning = `The link did not hold at ${baud} baud; continuing at ${INITIAL_BAUD} baud (slower, but reliable).`;
-  await transport.setBaud(INITIAL_BAUD);
+  await transport.setBaud(INITIAL_BAUD).catch(() => undefined);
   await ctx.clock.sleep(50);
   try {
+    // A ROM that switched understands nothing at 115200; one that answers this SYNC is at 115200.
     await loader.sync(Math.max(ctx.syncTimeoutMs ?? SYNC_TIMEOUT_MS, 200));
   } catch {
     if (conn.strategy === 'none') throw fail('E_BAUD_TOO_HIGH', { port: transport.url, baud });

@@ -31,11 +31,11 @@ export interface FlashProgressEvent {
   /** Bytes of the whole plan handled so far / in total (compared-equal bytes count as done). */
   bytesDone: number;
   bytesTotal: number;
-  /** Bytes actually sent to flash so far. */
+  /** Bytes actually sent to flash so far, the region being written included (updated per block). */
   bytesWritten: number;
-  /** Written bytes per second since the start. */
+  /** Written bytes per second since the first write began (erase time included, as the user waits for it). */
   throughput: number;
-  /** Seconds left at the current throughput (undefined until something was written). */
+  /** Seconds left at the current throughput (undefined until something was written); updated within a region. */
   etaSeconds?: number;
 }
 
@@ -86,14 +86,17 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
   const now = o.now ?? Date.now;
   const regions = [...plan.regions].sort((a, b) => a.address - b.address);
   const bytesTotal = regions.reduce((s, r) => s + r.data.length, 0);
-  const started = now();
+  let writeStarted: number | undefined;
   let bytesDone = 0;
   let bytesWritten = 0;
+  /** Bytes of the range being written that the loader has confirmed so far. */
+  let inFlight = 0;
   const results: RegionResult[] = [];
   const emit = (phase: FlashProgressEvent['phase'], i: number, r: PlanRegion, extraDone = 0) => {
     if (!o.onProgress) return;
-    const secs = Math.max(1e-3, (now() - started) / 1000);
-    const throughput = bytesWritten / secs;
+    const written = bytesWritten + inFlight;
+    const secs = writeStarted === undefined ? 0 : Math.max(1e-3, (now() - writeStarted) / 1000);
+    const throughput = secs > 0 ? written / secs : 0;
     const left = bytesTotal - bytesDone - extraDone;
     o.onProgress({
       phase,
@@ -103,9 +106,9 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
       address: r.address,
       bytesDone: bytesDone + extraDone,
       bytesTotal,
-      bytesWritten,
+      bytesWritten: written,
       throughput,
-      ...(bytesWritten > 0 ? { etaSeconds: left / (throughput || 1) } : {}),
+      ...(written > 0 && throughput > 0 ? { etaSeconds: left / throughput } : {}),
     });
   };
   for (const [i, r] of regions.entries()) {
@@ -125,20 +128,25 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
     let regionWritten = 0;
     for (const [a, b] of ranges) {
       const before = regionWritten;
+      writeStarted ??= now();
+      inFlight = 0;
       try {
         await io.write(r.address + a, r.data.subarray(a, b), {
           compress: o.compress ?? true,
           ...(o.signal ? { signal: o.signal } : {}),
           onBytes: (d) => {
             regionWritten = before + d;
+            inFlight = d;
             emit('write', i, r, regionWritten);
           },
         });
       } catch (e) {
         bytesWritten += regionWritten - before;
+        inFlight = 0;
         if (o.signal?.aborted) throw cancelled(r);
         throw e;
       }
+      inFlight = 0;
       bytesWritten += b - a;
       regionWritten = before + (b - a);
     }

@@ -17,7 +17,11 @@ export interface FlashProgress {
 }
 
 export interface WriteFlashOptions {
-  /** zlib level 9 + FLASH_DEFL_* (default true). Pre-encrypted images may be compressed too: the ROM writes the inflated bytes unchanged. */
+  /**
+   * Whether zlib + FLASH_DEFL_* may be used (default true): the region is then compressed only
+   * when `worthCompressing` says it shrinks meaningfully (ciphertext never does, so pre-encrypted
+   * images go plain). false writes plain FLASH_DATA always.
+   */
   compress?: boolean;
   /** MD5 check after writing (default true). */
   verify?: boolean;
@@ -31,6 +35,7 @@ export interface WriteFlashResult {
   address: number;
   /** Bytes written from `address` (0xFF prefix + data + 0xFF padding to 4 bytes). */
   size: number;
+  /** Whether FLASH_DEFL_* carried it (set only then, with the deflated size). */
   compressedSize?: number;
   md5: string;
 }
@@ -62,7 +67,7 @@ export async function writeFlash(loader: RomFlashCommands, addr: number, data: U
   const padded = Math.ceil((prefix + data.length) / 4) * 4;
   const image = Buffer.alloc(padded, 0xff);
   image.set(data, prefix);
-  const compress = opts.compress ?? true;
+  const compress = (opts.compress ?? true) && worthCompressing(image);
   const progress = opts.onProgress ?? ((): void => undefined);
   checkAbort(loader, opts.signal, 'before writing');
 
@@ -113,6 +118,33 @@ export async function writeFlash(loader: RomFlashCommands, addr: number, data: U
   const result: WriteFlashResult = { address: start, size: image.length, md5: expected };
   if (compressedSize !== undefined) result.compressedSize = compressedSize;
   return result;
+}
+
+/** Sample size and count for the compression estimate: 8 × 4 KiB deflates in well under a millisecond each. */
+const SAMPLE_BYTES = 0x1000;
+const SAMPLES = 8;
+/** Compress only when the samples shrink to at most this fraction (a 15 % saving pays for the host's deflate and the ROM's inflate). */
+const WORTH_RATIO = 0.85;
+
+/**
+ * Whether deflating `data` would shrink it meaningfully, decided quickly from the data: up to 8
+ * evenly spaced 4 KiB samples deflated at level 1, compared with WORTH_RATIO. Ciphertext (flash
+ * encryption output) is indistinguishable from random and never shrinks, so encrypted regions are
+ * written plain; erased-looking (0xFF) or code-like plaintext shrinks and is compressed.
+ */
+export function worthCompressing(data: Uint8Array): boolean {
+  if (data.length === 0) return false;
+  const n = Math.min(SAMPLES, Math.ceil(data.length / SAMPLE_BYTES));
+  const stride = n > 1 ? Math.floor((data.length - SAMPLE_BYTES) / (n - 1)) : 0;
+  let raw = 0;
+  let packed = 0;
+  for (let i = 0; i < n; i++) {
+    const from = Math.max(0, Math.min(i * stride, data.length - SAMPLE_BYTES));
+    const sample = data.subarray(from, from + SAMPLE_BYTES);
+    raw += sample.length;
+    packed += zlib.deflateRawSync(sample, { level: 1 }).length;
+  }
+  return packed <= raw * WORTH_RATIO;
 }
 
 export async function md5(loader: RomFlashCommands, addr: number, length: number): Promise<string> {

@@ -7,7 +7,8 @@ import { fail } from '../connect/messages';
  * `socket://HOST:PORT`, the URL form pyserial and esptool use for a raw TCP serial bridge
  * (and which the virtual device server speaks). TCP has no modem lines, no data-bit framing
  * and no baud rate of its own: those calls are recorded no-ops and `capabilities` says so,
- * so reset strategies know they cannot reset the chip over this link.
+ * so reset strategies know they cannot reset the chip over this link. A baud change is still
+ * asked of the chip (CHANGE_BAUDRATE): its UART, behind the bridge, runs at the rate it is told.
  */
 export class TcpTransport implements Transport {
   readonly capabilities: TransportCapabilities = { modemLines: false, dataBits: false, baud: false };

@@ -35,7 +35,10 @@ export interface Transport {
 export interface TransportCapabilities {
   modemLines: boolean;
   dataBits: boolean;
-  /** Whether a baud change is real (serial) or only recorded (TCP, where the peer decides). */
+  /**
+   * Whether the host side has a rate of its own (serial) or only records it (TCP: the chip behind
+   * the bridge still changes its UART on CHANGE_BAUDRATE, so connect sends it either way).
+   */
   baud: boolean;
 }
 

@@ -104,6 +104,7 @@ export class VirtualEsp32 {
   private outChain: Promise<void> = Promise.resolve();
   private bootTimer: NodeJS.Timeout | undefined;
   private readonly textListeners = new Set<(text: string) => void>();
+  private readonly baudListeners = new Set<(baud: number) => void>();
   private readonly bootPredictor: BootPredictor | undefined;
   /** The MicroPython console while the firmware runs (set by a boot that reached the app, dropped at each new epoch). */
   private console: VirtualMicroPython | undefined;
@@ -139,6 +140,7 @@ export class VirtualEsp32 {
       setUartBaud: (b) => {
         this.uartBaudValue = b;
         this.autobaud = false;
+        for (const fn of this.baudListeners) fn(b);
       },
       leaveLoader: (run) => this.leaveLoader(run),
       jumpToRam: () => {
@@ -173,6 +175,12 @@ export class VirtualEsp32 {
   onText(fn: (text: string) => void): Unsubscribe {
     this.textListeners.add(fn);
     return () => this.textListeners.delete(fn);
+  }
+
+  /** Listens to CHANGE_BAUDRATE: `fn` gets the UART0 rate the ROM loader switched to (after its reply went out). */
+  onUartBaud(fn: (baud: number) => void): Unsubscribe {
+    this.baudListeners.add(fn);
+    return () => this.baudListeners.delete(fn);
   }
 
   /** Connects the chip's UART (and its EN/GPIO0 lines) to a link. Replaces any previous link. */
@@ -273,15 +281,19 @@ export class VirtualEsp32 {
       if (w.erase) this.flash.eraseRange(w.offset, w.data.length);
       this.flash.program(w.offset, w.data);
     }
-    this.print(header + p.log);
     const firmware = p.firmware;
-    if (firmware) {
-      this.console = new VirtualMicroPython({
-        // MICROPY_HW_BOARD_NAME is the catalog title without its version ("WiPy 3.0" -> "WiPy").
-        boardName: this.module.title.split(' ')[0]!,
-        otaSlot: () => firmware.otaSlot({ chipRevision: this.chipRevision, efuse: this.efuse.rawWords(), flash: this.flash }),
-      });
+    if (!firmware) {
+      this.print(header + p.log);
+      return;
     }
+    this.console = new VirtualMicroPython({
+      // MICROPY_HW_BOARD_NAME is the catalog title without its version ("WiPy 3.0" -> "WiPy").
+      boardName: this.module.title.split(' ')[0]!,
+      otaSlot: () => firmware.otaSlot({ chipRevision: this.chipRevision, efuse: this.efuse.rawWords(), flash: this.flash }),
+    });
+    // The firmware's friendly REPL prints its banner and prompt when it starts (MicroPython's
+    // pyexec_friendly_repl), which is how a listener knows the app came up.
+    this.print(header + p.log + this.console.banner() + '>>> ');
   }
 
   private leaveLoader(runUserCode: boolean): void {

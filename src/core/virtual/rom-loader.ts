@@ -5,7 +5,7 @@ import type { Faults } from './faults';
 import { romXtalEstimate, rtcCaliFor, type RegisterSpace } from './registers';
 import type { SpiFlash } from './spi-flash';
 import { EFUSE_BLK0_RDATA4_REG, PAGE_SIZE, SECTOR_SIZE } from '../chip/esp32';
-import type { TimingModel } from './timing';
+import { eraseMs, flashReadMs, type TimingModel } from './timing';
 
 /**
  * The ESP32 mask-ROM serial loader (esptool docs, Serial Protocol; esptool's loader.py and
@@ -234,9 +234,10 @@ export class RomLoader {
       const addr = this.phys(s * SECTOR_SIZE);
       this.env.faults?.step('flash-erase', `sector 0x${addr.toString(16)}`);
       this.env.flash.eraseSector(addr);
-      // Erased before the reply (ROM erase-on-begin): the host waits for all of it.
-      if (this.env.timing) this.env.spend(this.env.timing.sectorEraseMs, true);
     }
+    // Erased before the reply (ROM erase-on-begin, as esptool's write_flash --no-stub waits for it): the host waits for all of it, at
+    // the profile's erase granularity (per sector, or in 64 KiB blocks where they fit).
+    if (this.env.timing) this.env.spend(eraseMs(this.env.timing, offset, size), true);
   }
 
   /** Programs page by page, then reads back; false when the read-back differs (ROM error 0x08). */
@@ -375,6 +376,8 @@ export class RomLoader {
     const size = this.u32(req, 1);
     if (addr + size > this.flashLimit() || addr + size > this.env.flash.size) throw new Reject(RomError.FAILED_TO_ACT);
     const hex = this.env.flash.md5(addr, size).toString('hex');
+    // The ROM reads the whole range over SPI before it answers (verification, not flash writing).
+    if (this.env.timing) this.env.spend(flashReadMs(this.env.timing, size), false);
     return this.reply(req.op, 0, Buffer.from(hex, 'ascii'));
   }
 

@@ -1,3 +1,4 @@
+import type { TimingModel } from './timing';
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { UserError } from '../errors';
@@ -97,8 +98,8 @@ export function parseState(json: unknown, file: string): StateFileV1 {
 
 /** How a board loaded from a state file runs: what the file does not hold. */
 export interface BoardFromStateOptions {
-  /** Timing model on (UART and flash times); default off. */
-  timing?: boolean;
+  /** Timing model on (UART and flash times): true for the default profile, or a model; default off. */
+  timing?: boolean | TimingModel;
   /** The board's normal-boot model (see VirtualEsp32Options.bootPredictor); default none. */
   bootPredictor?: BootPredictor;
 }

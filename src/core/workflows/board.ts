@@ -1,4 +1,4 @@
-import { connect, type Connection, type ConnectOptions } from '../connect/connect';
+import { checkLoaderBaud, connect, type Connection, type ConnectOptions } from '../connect/connect';
 import type { ResetMode } from '../connect/strategy';
 import { identify, type ChipInfo } from '../chip/identify';
 import { transportFromUrl } from '../transport/open';
@@ -36,9 +36,11 @@ export interface BoardSession {
  * let go of the loader and the port whatever happens (a board left open would block the next
  * command, a REPL or another tool). Progress and connection warnings (a baud fallback) go to `ui.info`.
  *
- * Errors: whatever `connect` and `identify` throw (UserError with the port named and what to do).
+ * Errors: E_BAUD for a rate not in LOADER_BAUD_RATES (before the port is opened); whatever
+ * `connect` and `identify` throw (UserError with the port named and what to do).
  */
 export async function withBoard<T>(target: BoardTarget, ui: Pick<UiPort, 'info' | 'warn'>, fn: (session: BoardSession) => Promise<T>): Promise<T> {
+  checkLoaderBaud(target.baud);
   const transport = target.transport ?? transportFromUrl(target.port);
   if (!target.opened) await transport.open();
   try {

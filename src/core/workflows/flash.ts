@@ -24,16 +24,21 @@ export interface FlashRequest {
   /** Run every check, write nothing. */
   dryRun?: boolean;
   forceConfigSector?: boolean;
-  /** Compress (FLASH_DEFL_*) the writes; default on. */
+  /**
+   * Allow FLASH_DEFL_* for regions that shrink meaningfully (loader/flash.ts worthCompressing:
+   * ciphertext never does, so it goes plain); default on. false writes every region plain.
+   */
   compress?: boolean;
   signal?: AbortSignal;
   onProgress?(e: FlashProgressEvent): void;
   /**
-   * The boot log after the writes: capture it for `ms` milliseconds after starting the firmware
-   * the board's way (`mode`); or a function that produces it (the editor's in-window virtual
-   * boards print what their boot model predicts); false for none.
+   * The boot log after the writes: after starting the firmware the board's way (`mode`), listen
+   * until a line settles the outcome (the MicroPython banner or a known failure, boot-log.ts
+   * bootLogSettled) or `silenceMs` (default 1.5 s) pass without output, for at most `ms`
+   * milliseconds; or a function that produces it (the editor's in-window virtual boards print what
+   * their boot model predicts); false for none.
    */
-  bootLog: false | { ms: number; mode: ResetMode } | ((session: BoardSession) => Promise<string>);
+  bootLog: false | { ms: number; mode: ResetMode; silenceMs?: number } | ((session: BoardSession) => Promise<string>);
   /** The user vouched that the store holds the board's read-protected keys (the CLI's --trust-key-store); recorded in the audit log. */
   trustKeyStore?: boolean;
   /** Without other evidence, ask through `ui.confirm` (the editor's modal question). */
@@ -96,7 +101,10 @@ export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiP
   if (req.dryRun || req.bootLog === false) return outcome;
   const text = typeof req.bootLog === 'function'
     ? await req.bootLog(board)
-    : await captureBootLog(board.transport, { ms: req.bootLog.ms, mode: req.bootLog.mode, loader: conn.loader, note: (l) => ui.info(l) });
+    : await captureBootLog(board.transport, {
+      ms: req.bootLog.ms, mode: req.bootLog.mode, loader: conn.loader, note: (l) => ui.info(l), untilOutcome: true,
+      ...(req.bootLog.silenceMs !== undefined ? { silenceMs: req.bootLog.silenceMs } : {}),
+    });
   return { ...outcome, boot: { text, explanation: explainBootLog(text) } };
 }
 

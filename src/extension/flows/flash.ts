@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { boardPlanFromBuild, bootLogLines, flash as flashWorkflow, type VirtualEsp32, bootEfusesFromRaw, hex, predictBoot, storeBuildKey, UserError } from '../../core';
+import { boardPlanFromBuild, BOOT_LOG_CAP_MS, bootEfusesFromRaw, bootLogLines, flash as flashWorkflow, hex, predictBoot, storeBuildKey, UserError, type VirtualEsp32 } from '../../core';
 import { readSettings } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
@@ -62,7 +62,7 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
           askTrust: true,
           acknowledgeHint: 'answer Yes to the question about the key store',
           // A virtual board in this window prints what its boot model predicts; any other board is started and listened to.
-          bootLog: inProcess ? async () => virtualBootLog(inProcess.dev) : { ms: 2000, mode: coreResetMode(readSettings().resetMode) },
+          bootLog: inProcess ? async () => virtualBootLog(inProcess.dev) : { ms: BOOT_LOG_CAP_MS, mode: coreResetMode(readSettings().resetMode) },
           onProgress: (e) => {
             const now = Date.now();
             // The webview and status bar need a few updates a second, not one per 4 KB block.
