@@ -77,6 +77,10 @@ interface Run { argv: string[]; code: number; out: string; err: string }
  */
 describe('security review: key material over a full CLI pipeline run', function () {
   this.timeout(60_000);
+  // Files written since the run began are the ones it could have copied a key into; older files in
+  // os.tmpdir() (other programs', earlier runs') are not read, which keeps the scan short on a
+  // machine whose /tmp holds many thousands of files.
+  const started = Date.now() - 2000;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'sec-pipeline-'));
   const storeDir = path.join(work, `my keys`, `it's "the store" $(touch PWNED1); touch PWNED2`);
   const store = new KeyStore(storeDir);
@@ -228,6 +232,7 @@ describe('security review: key material over a full CLI pipeline run', function 
     const { signingForms } = allForms();
     const hits = [...new Set([...walk(work), ...walk(os.tmpdir(), 4)])]
       .filter((f) => f !== store.signingKeyPath)
+      .filter((f) => { try { return fs.statSync(f).mtimeMs >= started; } catch { return false; } })
       .filter((f) => {
         const b = readIfSmall(f);
         return b !== undefined && findForms(b.toString('latin1') + (b.length <= 1 << 20 ? b.toString('hex') : ''), signingForms).length > 0;
