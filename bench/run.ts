@@ -1,9 +1,10 @@
 import type { BenchModule, BenchResult } from './bench';
 import { cryptoBench } from './crypto.bench';
 import { flashBench } from './flash.bench';
+import { provisionBench } from './provision.bench';
 
 /** Add new benchmark modules here; each prints its own section. */
-export const benchModules: BenchModule[] = [cryptoBench, flashBench];
+export const benchModules: BenchModule[] = [cryptoBench, flashBench, provisionBench];
 
 function format(r: BenchResult): string {
   const value = r.value >= 100 ? r.value.toFixed(0) : r.value.toFixed(1);

@@ -7,6 +7,8 @@
  *   npm run campaign -- --seed S          # replay a printed seed
  *   npm run campaign -- --burn 200 --flash 200 --timed-burn 4 --timed-flash 2 --variant 50
  *
+ * --provision N: rounds of the provisioning campaign (4 boards at once, a fault drawn per board;
+ *   default 20).
  * --variant N: runs of Burn Keys and of flashing on a 3/4-coding GPy and on a 4 MB revision-0 LoPy.
  * --only 104,105: replay only these Burn Keys run numbers of the printed seed (the faults of every
  *   run are still drawn, so each replays the fault it had).
@@ -20,6 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { runBurnCampaign } from '../test/campaign/burn';
 import { runFlashCampaign, type FlashCampaignInputs } from '../test/campaign/flash';
+import { runProvisionCampaign } from '../test/campaign/provision';
 import { scaledClock } from '../test/campaign/clock';
 import { formatCounters, type Counters } from '../test/campaign/outcome';
 import { realClock } from '../src/core/loader/clock';
@@ -56,6 +59,14 @@ export function campaignFirmware(opts: CampaignFirmwareOptions = {}): FlashCampa
     flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, signingKeyPem: keys.signingKeyPem,
     signingPublicKey: keys.signingKey.publicKey, full: plan('app-v1'), next: plan('app-v2'),
   };
+}
+
+/** A signed build directory for the provisioning campaign (made with the fixture keys: the build key). */
+export function provisionFirmware(workDir: string) {
+  const keys = fixtureKeys();
+  const buildDir = path.join(workDir, 'provision-build', 'build', 'GPY', 'release');
+  writeSecureBuildDir(buildDir, 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(24 * 1024, 'provision-app'), iv: FIXTURE_IV }, keys);
+  return { buildDir, signingKeyPem: keys.signingKeyPem, buildKey: keys.flashKey, signingPublicKey: keys.signingKey.publicKey };
 }
 
 function argValue(name: string, fallback: string): string {
@@ -119,6 +130,14 @@ async function main(): Promise<number> {
     const f = await runFlashCampaign({ ...timed, ...fw, runs: timedFlash, seed: `${seed}/timed-flash-${baud}`, workDir });
     report(`Flashing, timing model on, ${baud} baud (loader timeouts unscaled)`, f.counters, [['wall time (s)', ((t() - t0) / 1000).toFixed(1)]]);
     for (const r of [...b.records, ...f.records].filter((x) => x.end === 'other')) console.log(JSON.stringify(r));
+  }
+  const provisionRounds = Number(argValue('provision', '20'));
+  if (provisionRounds > 0) {
+    t0 = t();
+    // Unscaled loader timeouts: four boards share one event loop, so scaled-down timeouts would measure the host's load.
+    const p = await runProvisionCampaign({ ...provisionFirmware(workDir), rounds: provisionRounds, boards: 4, seed: `${seed}/provision`, workDir, clock: realClock, syncTimeoutMs: SYNC_TIMEOUT_MS, baud: fast.baud });
+    report('Provisioning (4 GPys at once, per-device keys, a fault per board, two reruns; timing model off, loader timeouts unscaled)', p.counters, [['wall time (s)', ((t() - t0) / 1000).toFixed(1)]]);
+    for (const r of p.records.filter((x) => x.problems.length)) console.log(JSON.stringify(r));
   }
   for (const r of [...burn.records, ...flash.records].filter((x) => x.end === 'other')) console.log(JSON.stringify(r));
   fs.rmSync(workDir, { recursive: true, force: true });

@@ -128,7 +128,7 @@ export { makeTargets, syncDerivedKeys, DERIVED_KEY_FILES } from './firmware/buil
 export { isSocketUrl } from './transport/tcp';
 // Issue #14 (production line): per-device keys end to end, the board record, provisioning a fleet.
 export { boardPlanFromBuild, storeBuildKey } from './secure-build/per-device';
-export type { BoardPlan, BoardPlanOptions } from './secure-build/per-device';
+export type { BoardPlan, BoardPlanOptions, DecryptedBuildCache } from './secure-build/per-device';
 export { BoardRecordWriter, boardRecordsCsv, readBoardRecords, regionsWritten, sha256Hex } from './audit/board-record';
 export type { BoardRecord, RecordOperation, RecordRegion } from './audit/board-record';
 export { PROVISION_STATES, parseApprovedMacs, provision } from './workflows/provision';

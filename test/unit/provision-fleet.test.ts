@@ -29,7 +29,9 @@ function events(out: string): Array<Record<string, unknown>> {
  * fingerprints, predict-boot says each boots), leaves the fifth untouched and says so; a rerun
  * burns and writes nothing, it only verifies.
  */
-describe('provision: five served virtual boards, four approved, per-device keys', () => {
+describe('provision: five served virtual boards, four approved, per-device keys', function () {
+  // Five boards provisioned in one process: slow on a loaded machine, not a timing assertion.
+  this.timeout(300_000);
   const devs: VirtualEsp32[] = [];
   const servers: SimServer[] = [];
   const ports: string[] = [];

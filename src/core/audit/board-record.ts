@@ -79,6 +79,16 @@ export class BoardRecordWriter {
     this.line('intent', { record: fields });
   }
 
+  /**
+   * The Burn Keys runs for this MAC that started after this record did (an interrupted one has no
+   * result to take its id from); added to the record so its lines fold into this one.
+   */
+  burnRunsSinceStart(): string[] {
+    const recs = readAudit(this.audit.file).records;
+    const start = recs.findIndex((r) => r.id === this.id);
+    return [...new Set(recs.slice(start + 1).filter((r) => r.operation === 'burn-keys' && r.phase === 'intent' && r.mac === this.mac).map((r) => r.id))];
+  }
+
   /** Adds facts to the record (later lines win per field; `regions` and `burnRuns` accumulate). */
   add(step: string, fields: Record<string, unknown> = {}): void {
     this.line('step-done', { step, record: fields });

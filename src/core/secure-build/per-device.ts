@@ -40,38 +40,77 @@ export interface BoardPlan {
 }
 
 /**
- * The flash plan of a build for one board. When the build's encrypted outputs already decrypt with
- * the board's key (shared keys, or a build made with this board's key) they are used as they are;
- * otherwise each encrypted region is decrypted with `buildKey` at its address, checked to be what
- * its role says (an image, a digest image, a partition table), and encrypted for `flashKey` at the
- * same address (32-byte padded with 0xFF, so the same build and key always give the same bytes and
- * a rerun writes nothing).
+ * The build decrypted with the build key, per flash size: what every board of a provisioning run
+ * shares, so the build is read and decrypted once and each board costs one encryption of its
+ * regions. Pass the same (empty at first) object to each boardPlanFromBuild call of one run.
+ */
+export interface DecryptedBuildCache {
+  entries?: Map<string, { build: BuildOutputs; plan: FlashPlan; plain: Map<number, Uint8Array>; decryptsValid: boolean }>;
+}
+
+function decryptedBuild(dir: string, o: BoardPlanOptions, buildKey: Uint8Array, cache: DecryptedBuildCache) {
+  const k = `${dir}\n${o.board ?? ''}\n${o.flashSize ?? ''}\n${fingerprint(buildKey)}`;
+  cache.entries ??= new Map();
+  const hit = cache.entries.get(k);
+  if (hit) return hit;
+  const conf = o.flashCryptConf ?? 0xf;
+  const build = findBuildOutputs(dir, { ...(o.board ? { board: o.board } : {}), ...(o.flashCryptConf !== undefined ? { flashCryptConf: o.flashCryptConf } : {}), flashKey: buildKey });
+  const plan = planFromBuild(build, o.flashSize !== undefined ? { flashSize: o.flashSize } : {});
+  const plain = new Map<number, Uint8Array>();
+  let decryptsValid = true;
+  for (const r of plan.regions) {
+    if (!r.encrypted) continue;
+    if (r.data.length % 32 !== 0) {
+      decryptsValid = false;
+      break;
+    }
+    const p = decryptFlashData(r.data, { key: buildKey, address: r.address, flashCryptConf: conf });
+    if (classifyContent(p).kind === 'unknown') {
+      decryptsValid = false;
+      break;
+    }
+    plain.set(r.address, p);
+  }
+  const entry = { build, plan, plain, decryptsValid };
+  cache.entries.set(k, entry);
+  return entry;
+}
+
+/**
+ * The flash plan of a build for one board. With a build key, the build's encrypted regions are
+ * decrypted with it at their addresses (once per `cache`), checked to be what their role says (an
+ * image, a digest image, a partition table), and encrypted for the board's key at the same address
+ * (32-byte padded with 0xFF, so the same build and key always give the same bytes and a rerun
+ * writes nothing); when the board's key is the build key the build's files are used as they are.
+ * A build that does not decrypt with the build key but does with the board's key (a build made
+ * with this board's own key) is used as it is.
  *
  * Errors: E_BUILD_KEY when the outputs decrypt with neither key (the build was made with another
  * key), plus findBuildOutputs' and planFromBuild's errors.
  */
-export function boardPlanFromBuild(dir: string, o: BoardPlanOptions): BoardPlan {
+export function boardPlanFromBuild(dir: string, o: BoardPlanOptions, cache: DecryptedBuildCache = {}): BoardPlan {
   const base = { ...(o.board ? { board: o.board } : {}), ...(o.flashCryptConf !== undefined ? { flashCryptConf: o.flashCryptConf } : {}) };
   const size = o.flashSize !== undefined ? { flashSize: o.flashSize } : {};
   const same = !o.flashKey || !o.buildKey || Buffer.from(o.flashKey).equals(Buffer.from(o.buildKey));
-  const withBoardKey = findBuildOutputs(dir, { ...base, ...(o.flashKey ? { flashKey: o.flashKey } : {}) });
-  const encrypted = (b: BuildOutputs) => b.outputs.filter((x) => x.encrypted);
-  if (same || encrypted(withBoardKey).every((x) => x.decryptsValid !== false)) {
-    return { plan: planFromBuild(withBoardKey, size), build: withBoardKey, reencrypted: false };
+  if (same) {
+    const build = findBuildOutputs(dir, { ...base, ...(o.flashKey ? { flashKey: o.flashKey } : {}) });
+    return { plan: planFromBuild(build, size), build, reencrypted: false };
   }
-  const build = findBuildOutputs(dir, { ...base, flashKey: o.buildKey! });
-  const plan = planFromBuild(build, size);
-  const conf = o.flashCryptConf ?? 0xf;
-  const regions = plan.regions.map((r) => {
-    if (!r.encrypted) return r;
-    if (r.data.length % 32 !== 0) throw new UserError('E_BUILD_KEY', `${r.file} is ${r.data.length} bytes, not a whole number of 32-byte flash-encryption blocks; rebuild it.`);
-    const plain = decryptFlashData(r.data, { key: o.buildKey!, address: r.address, flashCryptConf: conf });
-    if (classifyContent(plain).kind === 'unknown') {
-      throw new UserError('E_BUILD_KEY', `${r.file} decrypts at ${hex(r.address)} neither with the board's key ${fingerprint(o.flashKey!)} nor with the build key ${fingerprint(o.buildKey!)}; the build was made with another key: rebuild it with the key store's flash_encryption_key.bin.`);
+  const fromBuildKey = decryptedBuild(dir, o, o.buildKey!, cache);
+  if (!fromBuildKey.decryptsValid) {
+    const withBoardKey = findBuildOutputs(dir, { ...base, flashKey: o.flashKey! });
+    if (withBoardKey.outputs.every((x) => !x.encrypted || x.decryptsValid !== false)) {
+      return { plan: planFromBuild(withBoardKey, size), build: withBoardKey, reencrypted: false };
     }
-    return { ...r, data: encryptFor(plain, r.address, o.flashKey!, conf) };
+    const bad = fromBuildKey.plan.regions.find((r) => r.encrypted && !fromBuildKey.plain.has(r.address))!;
+    throw new UserError('E_BUILD_KEY', `${bad.file} decrypts at ${hex(bad.address)} neither with the board's key ${fingerprint(o.flashKey!)} nor with the build key ${fingerprint(o.buildKey!)}; the build was made with another key: rebuild it with the key store's flash_encryption_key.bin.`);
+  }
+  const conf = o.flashCryptConf ?? 0xf;
+  const regions = fromBuildKey.plan.regions.map((r) => {
+    const plain = fromBuildKey.plain.get(r.address);
+    return plain ? { ...r, data: encryptFor(plain, r.address, o.flashKey!, conf) } : r;
   });
-  return { plan: { ...plan, regions }, build, reencrypted: true };
+  return { plan: { ...fromBuildKey.plan, regions }, build: fromBuildKey.build, reencrypted: true };
 }
 
 /**

@@ -13,7 +13,7 @@ import { GENERATIONS } from '../firmware/generations';
 import type { FlashPlan } from '../flash/plan';
 import { readHardwareKeyFile, readSigningKeyFile } from '../keys/key-files';
 import { macDirName, normaliseMac, type KeyStore } from '../keystore/key-store';
-import { boardPlanFromBuild } from '../secure-build/per-device';
+import { boardPlanFromBuild, type DecryptedBuildCache } from '../secure-build/per-device';
 import { fingerprint } from '../util/fingerprint';
 import { withBoard, type BoardSession, type BoardTarget } from './board';
 import { burnKeys } from './burn-keys';
@@ -146,6 +146,8 @@ export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' |
     throw new UserError('E_BUILD_KEY', `${bad.map((o) => o.rel).join(', ')} in ${req.buildDir} do${bad.length === 1 ? 'es' : ''} not decrypt with the build key ${fingerprint(buildKey)}; the build was made with another key: rebuild it with the key store's keys.`);
   }
   const board = check.build.board;
+  // The build decrypted once for all boards of this run (each board then costs one encryption).
+  const decrypted: DecryptedBuildCache = {};
   const gen = check.build.generation;
 
   const busy = new Set<string>();
@@ -237,7 +239,7 @@ export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' |
         const out = await flash(burnedSession, {
           store: req.store,
           plan: ({ flashKey: key, flashSize }) => {
-            const p = boardPlanFromBuild(req.buildDir, { board, ...(flashSize !== undefined ? { flashSize } : {}), ...(key ? { flashKey: key } : {}), buildKey: buildKey! });
+            const p = boardPlanFromBuild(req.buildDir, { board, ...(flashSize !== undefined ? { flashSize } : {}), ...(key ? { flashKey: key } : {}), buildKey: buildKey! }, decrypted);
             reencrypted = p.reencrypted;
             plan = p.plan;
             return p.plan;
@@ -263,6 +265,8 @@ export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' |
     } catch (e) {
       const message = isUserError(e) ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
       try {
+        const runs = record?.burnRunsSinceStart() ?? [];
+        if (runs.length) record?.add('burn-keys', { burnRuns: runs });
         record?.end('failed', {}, message);
       } catch (re) {
         log('warn')(`the record could not be closed: ${re instanceof Error ? re.message : String(re)}`);

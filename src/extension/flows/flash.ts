@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { bootLogLines, flash as flashWorkflow, type VirtualEsp32, bootEfusesFromRaw, hex, planFromBuild, predictBoot, UserError } from '../../core';
+import { boardPlanFromBuild, bootLogLines, flash as flashWorkflow, type VirtualEsp32, bootEfusesFromRaw, hex, predictBoot, storeBuildKey, UserError } from '../../core';
 import { readSettings } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
@@ -50,7 +50,9 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
           plan: ({ flashKey, flashSize }) => {
             const build = currentBuild(flashKey);
             if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build to flash: run "Pycom: Build Secure Firmware" first (or set pycom.firmwarePath and pycom.board).');
-            const plan = planFromBuild(build, flashSize !== undefined ? { flashSize } : {});
+            // A board with its own key (per-device keys) gets the build re-encrypted for it from the store's build key.
+            const buildKey = storeBuildKey(store);
+            const { plan } = boardPlanFromBuild(build.dir, { board: build.board, ...(flashSize !== undefined ? { flashSize } : {}), ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) });
             push(progressView(boardLabel, plan.regions.map((r) => ({ name: `${path.basename(r.file)} (${r.role})`, address: r.address, size: r.data.length }))));
             starts = plan.regions.map((_, i) => plan.regions.slice(0, i).reduce((n, r) => n + r.data.length, 0));
             return plan;

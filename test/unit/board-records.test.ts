@@ -1,0 +1,78 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BoardRecordWriter, boardRecordsCsv, readBoardRecords } from '../../src/core/audit/board-record';
+import { boardPlanFromBuild } from '../../src/core/secure-build/per-device';
+import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
+import { classifyContent } from '../../src/core/firmware/content';
+import { isUserError } from '../../src/core/errors';
+import { KEYS, secureBuild, tmpDir } from './flash-harness';
+
+describe('board records (issue #14 point 3)', () => {
+  it('folds a run\'s lines into one record; a run cut off is "interrupted"; --mac takes any spelling', () => {
+    const file = path.join(tmpDir('rec-'), 'audit.jsonl');
+    const a = new BoardRecordWriter(file, 'provision', '24:0a:c4:00:00:01', () => [], { board: 'GPY', port: 'socket://x:1' });
+    a.add('flash', { regions: [{ address: 0x10000, file: 'gpy.bin_enc', sha256: 'ab'.repeat(32), length: 32 }] });
+    a.add('flash', { regions: [{ address: 0x8000, file: 'partitions.bin_enc', sha256: 'cd'.repeat(32), length: 32 }] });
+    a.end('ok', { efuseAfter: { x: 1 } });
+    new BoardRecordWriter(file, 'flash', '24:0a:c4:00:00:02', () => []);
+    const all = readBoardRecords(file);
+    assert.deepEqual(all.map((r) => [r.operation, r.mac, r.result]), [['provision', '24:0a:c4:00:00:01', 'ok'], ['flash', '24:0a:c4:00:00:02', 'interrupted']]);
+    assert.deepEqual(all[0]!.regions.map((g) => g.address), [0x10000, 0x8000]);
+    assert.equal(all[0]!.board, 'GPY');
+    assert.deepEqual(readBoardRecords(file, '24-0A-C4-00-00-02').map((r) => r.operation), ['flash']);
+  });
+
+  it('refuses to write a line holding a key it was told about, forwards or reversed', () => {
+    const file = path.join(tmpDir('rec-'), 'audit.jsonl');
+    const key = new Uint8Array(randomBytes(32));
+    const w = new BoardRecordWriter(file, 'flash', '24:0a:c4:00:00:03', () => [key]);
+    const before = fs.readFileSync(file, 'utf8');
+    assert.throws(() => w.add('oops', { note: Buffer.from(key).reverse().toString('hex') }), /refusing to write key material/);
+    assert.equal(fs.readFileSync(file, 'utf8'), before);
+  });
+
+  it('CSV quotes commas, quotes and newlines (RFC 4180) and keeps one row per record', () => {
+    const file = path.join(tmpDir('rec-'), 'audit.jsonl');
+    const w = new BoardRecordWriter(file, 'provision', '24:0a:c4:00:00:04', () => []);
+    w.end('failed', {}, 'the "port" went away,\nunplugged');
+    const csv = boardRecordsCsv(readBoardRecords(file));
+    assert.ok(csv.includes('"the ""port"" went away,\nunplugged"'));
+    assert.equal(csv.split('\n')[0], 'id,operation,mac,board,port,chipRevision,result,error,start,end,toolVersion,firmwareGeneration,firmwareVersions,flashKey,secureBootKey,buildKey,regions,burnRuns');
+  });
+});
+
+describe('boardPlanFromBuild: one build re-encrypted per board key', () => {
+  const dir = secureBuild('GPY', 8 * 1024, 'per-device-plan');
+  const boardKey = new Uint8Array(randomBytes(32));
+
+  it('decrypts each encrypted output with the build key and encrypts it for the board key at the same address', () => {
+    const r = boardPlanFromBuild(dir, { flashKey: boardKey, buildKey: KEYS.flashKey, flashSize: 0x800000 });
+    assert.equal(r.reencrypted, true);
+    for (const g of r.plan.regions) {
+      const plain = decryptFlashData(g.data, { key: boardKey, address: g.address, flashCryptConf: 0xf });
+      assert.notEqual(classifyContent(plain).kind, 'unknown', `0x${g.address.toString(16)}`);
+      assert.deepEqual(plain, decryptFlashData(new Uint8Array(fs.readFileSync(g.file)), { key: KEYS.flashKey, address: g.address, flashCryptConf: 0xf }));
+    }
+    // Deterministic: the same build and key give the same bytes (a rerun writes nothing).
+    const again = boardPlanFromBuild(dir, { flashKey: boardKey, buildKey: KEYS.flashKey, flashSize: 0x800000 });
+    assert.deepEqual(again.plan.regions.map((g) => g.data), r.plan.regions.map((g) => g.data));
+  });
+
+  it('uses the build as it is when it decrypts with the board key', () => {
+    const r = boardPlanFromBuild(dir, { flashKey: KEYS.flashKey, buildKey: KEYS.flashKey, flashSize: 0x800000 });
+    assert.equal(r.reencrypted, false);
+  });
+
+  it('a build made with another key: E_BUILD_KEY naming both fingerprints', () => {
+    let err: unknown;
+    try {
+      boardPlanFromBuild(dir, { flashKey: boardKey, buildKey: new Uint8Array(randomBytes(32)), flashSize: 0x800000 });
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(isUserError(err) && err.code === 'E_BUILD_KEY', String(err));
+    assert.match((err as Error).message, /neither with the board's key [0-9a-f]+ nor with the build key [0-9a-f]+; the build was made with another key/);
+  });
+});
