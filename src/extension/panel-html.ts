@@ -42,6 +42,7 @@ export function panelHtml(scriptUri: string, cspSource: string, nonce: string): 
   code { font-family: var(--vscode-editor-font-family); }
   .row-bar { display: grid; grid-template-columns: 1fr 3.5em; gap: 6px; align-items: center; }
   .buttons { display: flex; gap: 8px; margin: 8px 0; }
+  vscode-table-cell.wrap { white-space: normal; overflow: visible; }
 </style>
 </head>
 <body>

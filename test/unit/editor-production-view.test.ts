@@ -31,7 +31,7 @@ describe('the Production tab', () => {
     assert.equal(rows.length, 3);
     assert.deepEqual(rows.map((r) => r.byTestId('production-mac')!.textContent), ['24:0a:c4:00:00:01', '24:0a:c4:00:00:02', '—']);
     assert.deepEqual(rows.map((r) => r.byTestId('production-state')!.textContent), ['finished', 'flashing', 'connecting']);
-    assert.match(rows[0]!.textContent, /\(virtual\) GPy/);
+    assert.match(rows[0]!.textContent, /^GPy \(virtual\)/);
     assert.equal(rows[1]!.all('vscode-progress-bar')[0]!.attrs.get('value'), '50');
     // Device and file text is text: no element comes out of it.
     assert.equal(root.all('img').length, 0);

@@ -1,9 +1,11 @@
-import { user, settings, fakeLog } from './helpers/vscode-mock';
+import { user, settings, workspaceSettings, workspace, fakeLog } from './helpers/vscode-mock';
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { exportRecords, provisionBoards, stopProvisioning, type FlowContext } from '../../src/extension/flows';
 import { UiState } from '../../src/extension/state';
+import { readSettings } from '../../src/extension/settings';
+import { NEEDS_TRUST } from '../../src/extension/commands';
 import { VirtualBoards } from '../../src/extension/virtual-boards';
 import { KeyStore, readBoardRecords } from '../../src/core';
 import { writeSecureBuildDir } from '../../src/core/secure-build/process';
@@ -218,5 +220,30 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
     }
     assert.deepEqual(user.asked, [], 'nothing was asked: no port pick');
     assert.deepEqual([0, 1, 2].map(efuses), before);
+  });
+
+  it('an untrusted workspace cannot run it, nor choose its build, keys or profile', () => {
+    assert.ok(NEEDS_TRUST.has('pycom.provisionBoards'));
+    Object.assign(workspaceSettings, { buildPath: '/elsewhere/build', perDeviceKeys: false, hardening: 'on', keyStorePath: '/elsewhere/secure' });
+    try {
+      assert.deepEqual((({ buildPath, perDeviceKeys, hardening, keyStorePath }) => ({ buildPath, perDeviceKeys, hardening, keyStorePath }))(readSettings()),
+        { buildPath: '/elsewhere/build', perDeviceKeys: false, hardening: 'on', keyStorePath: '/elsewhere/secure' }, 'a trusted workspace sets them (the operator screen)');
+      workspace.isTrusted = false;
+      const s = readSettings();
+      assert.deepEqual({ buildPath: s.buildPath, perDeviceKeys: s.perDeviceKeys, hardening: s.hardening, keyStorePath: s.keyStorePath },
+        { buildPath: buildDir, perDeviceKeys: true, hardening: 'off', keyStorePath: store.dir }, 'untrusted: the user\'s own values');
+    } finally {
+      workspace.isTrusted = true;
+      for (const k of Object.keys(workspaceSettings)) delete workspaceSettings[k];
+    }
+  });
+
+  it('a hand-edited pycom.hardening outside its values asks, the conservative choice', () => {
+    settings.hardening = 'yes please';
+    try {
+      assert.equal(readSettings().hardening, 'ask');
+    } finally {
+      settings.hardening = 'off';
+    }
   });
 });

@@ -20,11 +20,12 @@ function cell(content: string | Node, attrs: Record<string, string> = {}): HTMLE
 function boardRow(r: ProductionRowView): HTMLElement {
   const cls = r.outcome === 'finished' ? 'ok' : r.outcome === 'failed' ? 'failed' : r.outcome === 'untouched' ? 'muted' : '';
   return el('vscode-table-row', { 'data-testid': 'production-row', 'data-port': r.port },
-    cell(`${r.virtual ? '(virtual) ' : ''}${r.board}`, { title: r.port }),
+    // The host's board title already says "(virtual)" for a virtual board.
+    cell(r.board, { title: r.port }),
     cell(el('code', {}, r.mac ?? '—'), { 'data-testid': 'production-mac' }),
     cell(el('span', cls ? { class: cls } : {}, r.state), { 'data-testid': 'production-state' }),
     cell(progress(`${r.mac ?? r.port} progress`, r.outcome === 'finished' ? 1 : r.progress)),
-    cell(r.message, { 'data-testid': 'production-result' }));
+    cell(r.message, { 'data-testid': 'production-result', class: 'wrap' }));
 }
 
 /**
