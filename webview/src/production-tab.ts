@@ -60,6 +60,6 @@ export function renderProduction(root: Element, v: ProductionView | undefined, o
   if (v.result) root.append(el('p', { class: v.result.ok ? 'ok' : 'failed', 'data-testid': 'production-summary', role: 'status' }, v.result.text));
   const header = el('vscode-table-header', { slot: 'header' });
   for (const c of ['Board', 'MAC', 'State', 'Progress', 'Result']) header.append(el('vscode-table-header-cell', {}, c));
-  root.append(el('vscode-table', { 'zebra': '', 'bordered-columns': '', 'resizable': '', 'columns': JSON.stringify(['16%', '14%', '10%', '18%', '42%']), 'aria-label': 'boards of this run', 'data-testid': 'production-table' },
+  root.append(el('vscode-table', { 'zebra': '', 'bordered-columns': '', 'resizable': '', 'columns': JSON.stringify(['14%', '17%', '10%', '16%', '43%']), 'aria-label': 'boards of this run', 'data-testid': 'production-table' },
     header, el('vscode-table-body', { slot: 'body' }, ...v.rows.map(boardRow))));
 }
