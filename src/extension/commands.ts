@@ -7,7 +7,7 @@ import * as flows from './flows';
 import type { FlowContext } from './flows';
 
 /** Commands that change a board or run project code: refused in untrusted workspaces. */
-export const NEEDS_TRUST = new Set(['pycom.burnKeys', 'pycom.buildFirmware', 'pycom.flashFirmware', 'pycom.prepareOtaImage', 'pycom.rehearseVirtual', 'pycom.importKey']);
+export const NEEDS_TRUST = new Set(['pycom.burnKeys', 'pycom.buildFirmware', 'pycom.flashFirmware', 'pycom.prepareOtaImage', 'pycom.rehearseVirtual', 'pycom.importKey', 'pycom.provisionBoards']);
 
 export function registerCommands(ctx: FlowContext): vscode.Disposable[] {
   const { log, state, panel } = ctx;
@@ -38,6 +38,8 @@ export function registerCommands(ctx: FlowContext): vscode.Disposable[] {
     run('pycom.flashFirmware', 'Flash Secure Firmware', () => flows.flashFirmware(ctx)),
     run('pycom.prepareOtaImage', 'Prepare OTA Image', () => flows.prepareOta(ctx)),
     run('pycom.rehearseVirtual', 'Rehearse on Virtual Board', () => flows.rehearse(ctx)),
+    run('pycom.provisionBoards', 'Provision Boards', () => flows.provisionBoards(ctx)),
+    run('pycom.exportRecords', 'Export Board Records', () => flows.exportRecords(ctx)),
     run('pycom.openSerialMonitor', 'Open Serial Monitor', () => flows.serialMonitor(ctx)),
     run('pycom.generateKeys', 'Generate Keys', () => flows.generateKeys(ctx)),
     run('pycom.importKey', 'Import Key', () => flows.importKey(ctx)),

@@ -13,7 +13,8 @@ import { PycomPanel, registerPanelSerializer } from './panel';
 import { registerCommands } from './commands';
 import { registerBuildTasks, runBuildTask } from './tasks';
 import { VirtualBoards } from './virtual-boards';
-import { refreshPorts, type FlowContext } from './flows';
+import { exportRecords, refreshPorts, stopProvisioning, type FlowContext } from './flows';
+import { showError } from './errors';
 import { isSocketUrl, KeyStore, readHardwareKeyFile } from '../core';
 import * as fs from 'node:fs';
 import { registerTestHooks } from './test-hooks';
@@ -55,6 +56,7 @@ export function activate(context: vscode.ExtensionContext): void {
     initialMessages: () => [
       ...(state.efuses ? [{ type: 'efuses' as const, snapshot: state.efuses }] : []),
       ...(state.flash ? [{ type: 'flash' as const, progress: state.flash }] : []),
+      ...(state.production ? [{ type: 'production' as const, view: state.production }] : []),
     ],
     onMessage: (m) => {
       if (m.type === 'refreshEfuses') void vscode.commands.executeCommand('pycom.readEfuses');
@@ -62,6 +64,8 @@ export function activate(context: vscode.ExtensionContext): void {
         log.info('flash: cancel requested from the panel');
         ctx.flashAbort?.abort();
       }
+      if (m.type === 'stopProduction') stopProvisioning(ctx);
+      if (m.type === 'exportRecords') void exportRecords(ctx, m.format).catch((e: unknown) => showError(log, 'Pycom: Export Board Records', e));
       if (m.type === 'tabChanged') log.debug(`panel tab ${m.tab}`);
     },
     onInvalidMessage: (error) => log.warn(`ignored a webview message: ${error}`),
@@ -75,12 +79,15 @@ export function activate(context: vscode.ExtensionContext): void {
   // re-send (and re-render) the whole eFuse table each time.
   let postedEfuses: unknown;
   let postedFlash: unknown;
+  let postedProduction: unknown;
   state.onDidChange(() => {
     refreshAll();
     if (state.efuses && state.efuses !== postedEfuses) panel.post({ type: 'efuses', snapshot: state.efuses });
     if (state.flash && state.flash !== postedFlash) panel.post({ type: 'flash', progress: state.flash });
     postedEfuses = state.efuses;
+    if (state.production && state.production !== postedProduction) panel.post({ type: 'production', view: state.production });
     postedFlash = state.flash;
+    postedProduction = state.production;
   });
   const ctx: FlowContext = { log, state, panel, virtuals, refreshAll, runBuildTask: () => runBuildTask(log) };
 

@@ -40,6 +40,9 @@ export function panelHtml(scriptUri: string, cspSource: string, nonce: string): 
   .ok { color: var(--vscode-testing-iconPassed); font-weight: bold; }
   .failed { color: var(--vscode-errorForeground); font-weight: bold; }
   code { font-family: var(--vscode-editor-font-family); }
+  .row-bar { display: grid; grid-template-columns: 1fr 3.5em; gap: 6px; align-items: center; }
+  .buttons { display: flex; gap: 8px; margin: 8px 0; }
+  vscode-table-cell.wrap { white-space: normal; overflow: visible; }
 </style>
 </head>
 <body>

@@ -9,6 +9,10 @@ export interface PycomSettings {
   firmwarePath: string;
   keyStorePath: string;
   perDeviceKeys: boolean;
+  /** The signed build Provision Boards puts on every board (its release folder); '' = the firmware project's build. */
+  buildPath: string;
+  /** Provision Boards' profile: 'ask' each run, 'off' (development) or 'on' (release: the hardening fuses too). */
+  hardening: HardeningSetting;
   virtualBoardProfile: string;
   /** Machine-scoped: never taken from workspace settings (they choose executables). */
   toolchainPath: string;
@@ -23,7 +27,10 @@ export interface PycomSettings {
  * cloned repository must not redirect them. VS Code already ignores restricted settings there;
  * reading them this way keeps it true whatever the host does.
  */
-const RESTRICTED = new Set(['port', 'firmwarePath', 'keyStorePath', 'perDeviceKeys']);
+const RESTRICTED = new Set(['port', 'firmwarePath', 'keyStorePath', 'perDeviceKeys', 'buildPath', 'hardening']);
+
+export const HARDENING_SETTINGS = ['ask', 'off', 'on'] as const;
+export type HardeningSetting = (typeof HARDENING_SETTINGS)[number];
 
 function get<T>(c: vscode.WorkspaceConfiguration, key: string, fallback: T): T {
   if (vscode.workspace.isTrusted || !RESTRICTED.has(key)) return c.get<T>(key, fallback);
@@ -47,6 +54,9 @@ export function readSettings(): PycomSettings {
     firmwarePath: get(c, 'firmwarePath', ''),
     keyStorePath: get(c, 'keyStorePath', 'secure'),
     perDeviceKeys: get(c, 'perDeviceKeys', false),
+    buildPath: get(c, 'buildPath', ''),
+    // A value outside the enum (a hand-edited settings file) asks, the conservative choice.
+    hardening: HARDENING_SETTINGS.find((h) => h === get<unknown>(c, 'hardening', 'ask')) ?? 'ask',
     virtualBoardProfile: get(c, 'virtualBoardProfile', 'GPY'),
     toolchainPath: machine(c, 'toolchainPath'),
     idfPath: machine(c, 'idfPath'),

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { SecurityState } from '../core';
-import type { EfuseSnapshot, FlashProgressView } from '../../webview/src/protocol';
+import type { EfuseSnapshot, FlashProgressView, ProductionView } from '../../webview/src/protocol';
 
 export interface SelectedPort {
   /** Serial device path or `socket://host:port` of a virtual board. */
@@ -49,6 +49,8 @@ export interface PortRow {
   virtual: boolean;
   board?: string;
   detail?: string;
+  /** A serial port whose USB ids the board catalog recognises as a Pycom board. */
+  pycom?: boolean;
 }
 
 /** What the UI shows, in one place, so views, status bar and panel never disagree. */
@@ -69,9 +71,11 @@ export class UiState implements vscode.Disposable {
   /** The snapshot before the last read, to highlight what changed. */
   previousEfuses: EfuseSnapshot | undefined;
   flash: FlashProgressView | undefined;
+  /** The last (or running) provisioning run, for the panel's Production tab. */
+  production: ProductionView | undefined;
   private lastRead: EfuseSnapshot | undefined;
 
-  update(patch: Partial<Pick<UiState, 'port' | 'efuses' | 'flash' | 'chip' | 'ports'>>): void {
+  update(patch: Partial<Pick<UiState, 'port' | 'efuses' | 'flash' | 'chip' | 'ports' | 'production'>>): void {
     // A burn plan is a preview, not a read: "previous" is the last real read before this one.
     if (patch.efuses?.hasValues && !patch.efuses.plan) {
       if (this.lastRead) this.previousEfuses = this.lastRead;

@@ -24,7 +24,9 @@ export async function openEditor(): Promise<Editor> {
   // launchPersistentContext gives the fresh --user-data-dir the brief asks for.
   const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 } });
   const page = context.pages()[0] ?? (await context.newPage());
-  await page.goto(url);
+  // A cold code-server on a busy machine takes longer than playwright's default 30 s for the first load;
+  // a failed load must not leave the browser running (mocha would wait for it forever).
+  await page.goto(url, { timeout: 120_000 }).catch(async (e: unknown) => { await context.close(); throw e; });
   await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
   const browser = context.browser()!;
   return { browser, page, close: async () => { await context.close(); fs.rmSync(profile, { recursive: true, force: true }); } };

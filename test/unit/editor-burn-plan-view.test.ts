@@ -4,28 +4,14 @@ import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { planLayout, planPoints } from '../../webview/src/plan-view';
 import type { EfuseSnapshot } from '../../webview/src/protocol';
+import { FakeNode, fakeDocument } from './helpers/fake-dom';
 
 /*
  * The renderer is typed against the browser's DOM, which the root project (Node) does not load:
- * it is required untyped here (the webview's own tsconfig checks it), and runs on FakeNode below.
+ * it is required untyped here (the webview's own tsconfig checks it), and runs on FakeNode (helpers/fake-dom).
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { renderEfuses } = require('../../webview/src/efuse-tab') as { renderEfuses(root: unknown, s: EfuseSnapshot | undefined): void };
-
-/** Just enough of the DOM for the webview's el()/clear(): elements, attributes, text. */
-class FakeNode {
-  readonly children: FakeNode[] = [];
-  readonly attrs = new Map<string, string>();
-  constructor(readonly tag: string, readonly text = '') {}
-  setAttribute(k: string, v: string): void { this.attrs.set(k, v); }
-  append(...n: FakeNode[]): void { this.children.push(...n); }
-  get firstChild(): FakeNode | undefined { return this.children[0]; }
-  removeChild(n: FakeNode): void { this.children.splice(this.children.indexOf(n), 1); }
-  get textContent(): string { return this.text + this.children.map((c) => c.textContent).join(''); }
-  /** Every descendant with this tag, in document order. */
-  all(tag: string): FakeNode[] { return this.children.flatMap((c) => [...(c.tag === tag ? [c] : []), ...c.all(tag)]); }
-  byTestId(id: string): FakeNode | undefined { return this.children.map((c) => (c.attrs.get('data-testid') === id ? c : c.byTestId(id))).find(Boolean); }
-}
 
 function plannedSnapshot(hardening: boolean): EfuseSnapshot {
   const dev = new VirtualEsp32({ profile: 'GPY', seed: 'plan-view' });
@@ -39,9 +25,7 @@ function plannedSnapshot(hardening: boolean): EfuseSnapshot {
 }
 
 describe('the burn plan in the eFuse inspector', () => {
-  const g = globalThis as { document?: unknown };
-  before(() => { g.document = { createElement: (t: string) => new FakeNode(t), createTextNode: (t: string) => new FakeNode('#text', t) }; });
-  after(() => { delete g.document; });
+  fakeDocument();
 
   it('nests each step\'s protections under it instead of listing them as top-level points', () => {
     const s = plannedSnapshot(true);

@@ -63,9 +63,9 @@ describe('security review', function () {
   it('workspace trust: burn, flash and build are unavailable in untrusted workspaces; key and firmware paths are not read from the workspace', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     const cmds = new Map<string, { enablement?: string }>(pkg.contributes.commands.map((c: { command: string }) => [c.command, c]));
-    for (const id of ['pycom.burnKeys', 'pycom.flashFirmware', 'pycom.buildFirmware']) assert.match(cmds.get(id)!.enablement ?? '', /isWorkspaceTrusted/, id);
+    for (const id of ['pycom.burnKeys', 'pycom.flashFirmware', 'pycom.buildFirmware', 'pycom.provisionBoards']) assert.match(cmds.get(id)!.enablement ?? '', /isWorkspaceTrusted/, id);
     const restricted: string[] = pkg.capabilities.untrustedWorkspaces.restrictedConfigurations;
-    for (const s of ['pycom.keyStorePath', 'pycom.firmwarePath', 'pycom.port']) {
+    for (const s of ['pycom.keyStorePath', 'pycom.firmwarePath', 'pycom.port', 'pycom.perDeviceKeys', 'pycom.buildPath', 'pycom.hardening']) {
       assert.ok(restricted.includes(s), s);
       assert.match(pkg.contributes.configuration.properties[s].scope, /^machine/, s);
     }

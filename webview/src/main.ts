@@ -1,4 +1,4 @@
-// The Pycom webview app: two tabs (eFuse inspector, flash progress) built from @vscode-elements.
+// The Pycom webview app: three tabs (eFuse inspector, flash progress, production) built from @vscode-elements.
 import '@vscode-elements/elements/dist/vscode-tabs/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-header/index.js';
 import '@vscode-elements/elements/dist/vscode-tab-panel/index.js';
@@ -13,6 +13,7 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import { isHostMessage, parseWebviewState, tabRootId, TABS, type HostMessage, type WebviewMessage, type WebviewState } from './protocol';
 import { renderEfuses } from './efuse-tab';
 import { renderFlash } from './flash-tab';
+import { renderProduction } from './production-tab';
 
 interface VsCodeApi {
   postMessage(m: WebviewMessage): void;
@@ -33,11 +34,16 @@ let state: WebviewState = restored.state;
 const tabs = document.getElementById('tabs') as HTMLElement & { selectedIndex: number };
 const efuseRoot = document.getElementById(tabRootId('efuses'))!;
 const flashRoot = document.getElementById(tabRootId('flash'))!;
+const productionRoot = document.getElementById(tabRootId('production'))!;
 
 function render(): void {
   tabs.selectedIndex = TABS.indexOf(state.tab);
   renderEfuses(efuseRoot, state.efuses);
   renderFlash(flashRoot, state.flash, () => vscode.postMessage({ type: 'cancelFlash' }));
+  renderProduction(productionRoot, state.production, {
+    stop: () => vscode.postMessage({ type: 'stopProduction' }),
+    exportRecords: (format) => vscode.postMessage({ type: 'exportRecords', format }),
+  });
   vscode.setState(state);
 }
 
@@ -46,6 +52,7 @@ function apply(m: HostMessage): void {
     case 'showTab': state = { ...state, tab: m.tab }; break;
     case 'efuses': state = { ...state, efuses: m.snapshot }; break;
     case 'flash': state = { ...state, flash: m.progress }; break;
+    case 'production': state = { ...state, production: m.view }; break;
   }
   render();
 }

@@ -8,12 +8,12 @@
  */
 
 /** The panel's tabs, in the order they appear. The panel HTML is generated from this list. */
-export const TABS = ['efuses', 'flash'] as const;
+export const TABS = ['efuses', 'flash', 'production'] as const;
 export type Tab = (typeof TABS)[number];
 /** The tab the panel opens on when nothing (valid) says otherwise. */
 export const DEFAULT_TAB: Tab = 'efuses';
 /** Each tab's header text. A Record, so adding a tab to TABS without a label does not compile. */
-export const TAB_LABELS: Readonly<Record<Tab, string>> = { efuses: 'eFuse Inspector', flash: 'Flash Progress' };
+export const TAB_LABELS: Readonly<Record<Tab, string>> = { efuses: 'eFuse Inspector', flash: 'Flash Progress', production: 'Production' };
 /** The id of the element a tab renders into. */
 export function tabRootId(tab: Tab): string {
   return `${tab}-root`;
@@ -95,18 +95,62 @@ export interface FlashProgressView {
   result?: { ok: boolean; text: string };
 }
 
+/**
+ * One board of a provisioning run, as the Production tab shows it. `state` is the core's
+ * provisioning state (connecting, identified, keys, burning, flashing, boot-check, finished,
+ * failed, unapproved) as display text; `progress` (0..1) is the host's estimate of how far that
+ * board is; `outcome` is set once the board is done.
+ */
+export interface ProductionRowView {
+  port: string;
+  /** "GPy (virtual)", "GPy", or the port when the board is not known yet. */
+  board: string;
+  virtual: boolean;
+  mac?: string;
+  state: string;
+  progress: number;
+  /** The last sentence about this board (what it is doing, what went wrong and what to do). */
+  message: string;
+  /** Set when the board is done: finished, failed, or left untouched (not approved). */
+  outcome?: ProductionOutcome;
+  /** The board's flash-encryption key fingerprint once known (never the key). */
+  flashKey?: string;
+}
+
+export type ProductionOutcome = 'finished' | 'failed' | 'untouched';
+export const PRODUCTION_OUTCOMES: readonly ProductionOutcome[] = ['finished', 'failed', 'untouched'];
+
+export type ProductionPhase = 'reading' | 'approving' | 'running' | 'stopping' | 'done';
+
+/** A provisioning run: its settings in one line, a row per board, and how it ended. */
+export interface ProductionView {
+  phase: ProductionPhase;
+  /** What the run uses: build folder, key store, per-device or shared keys, profile. */
+  setup: string;
+  rows: ProductionRowView[];
+  /** How the run ended (one sentence), once it has. */
+  result?: { ok: boolean; text: string };
+}
+
 /** Extension → webview. */
 export type HostMessage =
   | { type: 'showTab'; tab: Tab }
   | { type: 'efuses'; snapshot: EfuseSnapshot }
-  | { type: 'flash'; progress: FlashProgressView };
+  | { type: 'flash'; progress: FlashProgressView }
+  | { type: 'production'; view: ProductionView };
+
+/** The formats board records are exported in (the core's records export). */
+export const RECORD_FORMATS = ['json', 'csv'] as const;
+export type RecordFormat = (typeof RECORD_FORMATS)[number];
 
 /** Webview → extension. */
 export type WebviewMessage =
   | { type: 'ready' }
   | { type: 'tabChanged'; tab: Tab }
   | { type: 'refreshEfuses' }
-  | { type: 'cancelFlash' };
+  | { type: 'cancelFlash' }
+  | { type: 'stopProduction' }
+  | { type: 'exportRecords'; format: RecordFormat };
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string };
 
@@ -130,7 +174,8 @@ export function parseWebviewMessage(raw: unknown): ParseResult<WebviewMessage> {
   switch (type) {
     case 'ready':
     case 'refreshEfuses':
-    case 'cancelFlash': {
+    case 'cancelFlash':
+    case 'stopProduction': {
       const err = onlyKeys(['type']);
       return err ? { ok: false, error: err } : { ok: true, message: { type } };
     }
@@ -142,6 +187,15 @@ export function parseWebviewMessage(raw: unknown): ParseResult<WebviewMessage> {
         return { ok: false, error: `webview message "tabChanged" has an unknown tab: ${JSON.stringify(tab)}` };
       }
       return { ok: true, message: { type, tab } };
+    }
+    case 'exportRecords': {
+      const err = onlyKeys(['type', 'format']);
+      if (err) return { ok: false, error: err };
+      const format = raw.format;
+      if (!RECORD_FORMATS.some((f) => f === format)) {
+        return { ok: false, error: `webview message "exportRecords" has an unknown format: ${shown(format)} (json or csv)` };
+      }
+      return { ok: true, message: { type, format: format as RecordFormat } };
     }
     default:
       return { ok: false, error: `unknown webview message type: ${JSON.stringify(type).slice(0, 40)}` };
@@ -156,11 +210,22 @@ export function overallPercent(p: FlashProgressView): number {
   return Math.floor((done * 100) / total);
 }
 
+/**
+ * Overall progress of a provisioning run, 0..100: the mean of the boards' progress, a board that
+ * is done (finished, failed or untouched) counting as complete.
+ */
+export function productionPercent(v: ProductionView): number {
+  if (v.rows.length === 0) return v.phase === 'done' ? 100 : 0;
+  const sum = v.rows.reduce((n, r) => n + (r.outcome ? 1 : Math.max(0, Math.min(1, r.progress))), 0);
+  return Math.floor((sum * 100) / v.rows.length);
+}
+
 /** State the webview persists with vscode.setState so hide/show and a window reload do not lose it. */
 export interface WebviewState {
   tab: Tab;
   efuses?: EfuseSnapshot;
   flash?: FlashProgressView;
+  production?: ProductionView;
 }
 
 function isEfuseSnapshot(v: unknown): v is EfuseSnapshot {
@@ -169,6 +234,15 @@ function isEfuseSnapshot(v: unknown): v is EfuseSnapshot {
 
 function isFlashProgress(v: unknown): v is FlashProgressView {
   return isRecord(v) && Array.isArray(v.regions) && Array.isArray(v.log);
+}
+
+function isProductionRow(v: unknown): v is ProductionRowView {
+  return isRecord(v) && typeof v.port === 'string' && typeof v.board === 'string' && typeof v.state === 'string' && typeof v.message === 'string'
+    && typeof v.progress === 'number' && (v.outcome === undefined || PRODUCTION_OUTCOMES.some((o) => o === v.outcome));
+}
+
+function isProductionView(v: unknown): v is ProductionView {
+  return isRecord(v) && typeof v.phase === 'string' && typeof v.setup === 'string' && Array.isArray(v.rows) && v.rows.every(isProductionRow);
 }
 
 /** A short, single-line rendering of an untrusted value for an error sentence. */
@@ -203,7 +277,9 @@ export function parseWebviewState(raw: unknown): { state: WebviewState; error?: 
   else if (raw.efuses !== undefined) problems.push('a malformed eFuse snapshot (dropped)');
   if (isFlashProgress(raw.flash)) state.flash = raw.flash;
   else if (raw.flash !== undefined) problems.push('malformed flash progress (dropped)');
-  const extra = Object.keys(raw).filter((k) => !['tab', 'efuses', 'flash'].includes(k));
+  if (isProductionView(raw.production)) state.production = raw.production;
+  else if (raw.production !== undefined) problems.push('a malformed production run (dropped)');
+  const extra = Object.keys(raw).filter((k) => !['tab', 'efuses', 'flash', 'production'].includes(k));
   if (extra.length) problems.push(`unexpected field(s) ${shown(extra.join(', '))} (ignored)`);
   return problems.length ? { state, error: `saved panel state has ${problems.join(', ')}` } : { state };
 }
@@ -218,6 +294,8 @@ export function isHostMessage(raw: unknown): raw is HostMessage {
       return isEfuseSnapshot(raw.snapshot);
     case 'flash':
       return isFlashProgress(raw.progress);
+    case 'production':
+      return isProductionView(raw.view);
     default:
       return false;
   }

@@ -19,6 +19,8 @@ export interface FlowContext {
   runBuildTask(): Promise<number | undefined>;
   /** Set while a flash runs, so the panel's Cancel reaches it. */
   flashAbort?: AbortController;
+  /** Set while boards are provisioned, so the Production tab's Stop reaches the run. */
+  provisionAbort?: AbortController;
 }
 
 
@@ -46,12 +48,17 @@ export function buildBoard(esp32Dir: string | undefined): BoardId | undefined {
   return built.length === 1 ? built[0] : undefined;
 }
 
-/** The secure build outputs as the core classifies them (decrypted with the key store's key when it is there). */
-export function currentBuild(flashKey?: Uint8Array): BuildOutputs | undefined {
+/** The secure build's release folder (esp32/build/<BOARD>/release) and its board, when it exists. */
+export function currentBuildDir(): { dir: string; board: BoardId } | undefined {
   const esp32 = firmwareEsp32Dir();
   const board = buildBoard(esp32);
   if (!esp32 || !board) return undefined;
   const dir = path.join(esp32, 'build', board, 'release');
-  if (!fs.existsSync(dir)) return undefined;
-  return findBuildOutputs(dir, { board, ...(flashKey ? { flashKey } : {}) });
+  return fs.existsSync(dir) ? { dir, board } : undefined;
+}
+
+/** The secure build outputs as the core classifies them (decrypted with the key store's key when it is there). */
+export function currentBuild(flashKey?: Uint8Array): BuildOutputs | undefined {
+  const b = currentBuildDir();
+  return b ? findBuildOutputs(b.dir, { board: b.board, ...(flashKey ? { flashKey } : {}) }) : undefined;
 }

@@ -11,3 +11,4 @@ export * from './monitor';
 export * from './ota';
 export * from './keys';
 export * from './rehearse';
+export * from './provision';

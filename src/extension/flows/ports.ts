@@ -21,7 +21,7 @@ export async function refreshPorts(ctx: FlowContext): Promise<PortRow[]> {
   // A virtual board started outside the editor (npm start's `pycom-secure sim serve`) is only known by its URL.
   if (isSocketUrl(configured) && !ctx.virtuals.find(configured)) rows.push({ path: configured, virtual: true, board: 'Virtual board', detail: 'socket:// (pycom-secure sim serve)' });
   for (const v of ctx.virtuals.list()) rows.push({ path: v.url, virtual: true, board: `${v.title}`, detail: 'started by this window' });
-  for (const p of listing.ports) rows.push({ path: p.path, virtual: false, ...(p.board ? { board: p.board.name } : {}), detail: describePort(p) });
+  for (const p of listing.ports) rows.push({ path: p.path, virtual: false, ...(p.board ? { board: p.board.name } : {}), ...(p.board?.pycom ? { pycom: true } : {}), detail: describePort(p) });
   ctx.state.update({ ports: rows });
   return rows;
 }

@@ -94,12 +94,14 @@ export const window = {
 
 /** Settings a test sets; `pycom.*` keys without the prefix. */
 export const settings: Record<string, unknown> = {};
+/** Values only the workspace's settings file holds (they win over `settings`, which act as the user's). */
+export const workspaceSettings: Record<string, unknown> = {};
 export const workspace = {
   isTrusted: true,
   workspaceFolders: undefined as { uri: MockUri }[] | undefined,
   getConfiguration: () => ({
-    get: <T>(k: string, fallback: T): T => (k in settings ? settings[k] as T : fallback),
-    inspect: <T>(k: string) => ({ globalValue: settings[k] as T | undefined, defaultValue: undefined }),
+    get: <T>(k: string, fallback: T): T => (k in workspaceSettings ? workspaceSettings[k] as T : k in settings ? settings[k] as T : fallback),
+    inspect: <T>(k: string) => ({ globalValue: settings[k] as T | undefined, workspaceValue: workspaceSettings[k] as T | undefined, defaultValue: undefined }),
   }),
 };
 export const commands = { executeCommand: async () => undefined };
