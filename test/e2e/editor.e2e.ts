@@ -315,8 +315,8 @@ async function waitForCell(frame: Frame, field: string, value: string): Promise<
  * Issue #14 in the editor: "Pycom: Provision Boards" on three virtual GPys started from its own
  * port pick, with the workspace as an operator screen (pycom.buildPath, pycom.perDeviceKeys and
  * pycom.hardening set in .vscode/settings.json, so nothing but the ports and the MACs is asked).
- * The shared key: the sample build's signed partition tables are 3152 bytes (16-byte padded), which
- * the per-device re-encryption does not take yet; per-device keys are driven by the unit test.
+ * Per-device keys: each board gets its own flash key and the sample build (signed partition tables
+ * of 3152 bytes, as real builds have) is re-encrypted for it.
  * Runs after the suite above, in a window of its own, on the keys and build it made (made here
  * when missing); the workspace settings are put back afterwards.
  */
@@ -357,7 +357,7 @@ describe('Provisioning a fleet from the editor (issue #14)', function () {
     }
     // The operator screen: the workspace fixes the build, per-device keys and the profile.
     const s = JSON.parse(savedSettings) as Record<string, unknown>;
-    fs.writeFileSync(settingsFile, JSON.stringify({ ...s, 'pycom.buildPath': buildRel, 'pycom.perDeviceKeys': false, 'pycom.hardening': 'off' }, null, 2));
+    fs.writeFileSync(settingsFile, JSON.stringify({ ...s, 'pycom.buildPath': buildRel, 'pycom.perDeviceKeys': true, 'pycom.hardening': 'off' }, null, 2));
   });
   afterEach(async function () {
     if (this.currentTest?.state === 'failed' && editor) await screenshot(page(), `failed-${this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`).catch(() => undefined);
@@ -405,6 +405,11 @@ describe('Provisioning a fleet from the editor (issue #14)', function () {
     assert.match(await frame.locator('[data-testid="production-overall"]').innerText(), /3 of 3 board\(s\) done[\s\S]*100%/);
     const rows = frame.locator('[data-testid="production-row"]');
     assert.equal(await rows.count(), 3);
+    const keyPrints = new Set<string>();
+    for (let i = 0; i < 3; i++) {
+      keyPrints.add(((await rows.nth(i).locator('[data-testid="production-result"]').innerText()).match(/flash key ([0-9a-f]{16})/) ?? ['', ''])[1]);
+    }
+    assert.equal(keyPrints.size, 3, `each board its own flash key: ${[...keyPrints].join(', ')}`);
     for (let i = 0; i < 3; i++) {
       const mac = (await rows.nth(i).locator('[data-testid="production-mac"]').innerText()).trim();
       assert.ok(macs.includes(mac), `row ${i} shows an approved MAC (${mac})`);

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BoardRecordWriter, boardRecordsCsv, readBoardRecords } from '../../src/core/audit/board-record';
 import { boardPlanFromBuild } from '../../src/core/secure-build/per-device';
-import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
+import { decryptFlashData, encryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { classifyContent } from '../../src/core/firmware/content';
 import { isUserError } from '../../src/core/errors';
 import { KEYS, secureBuild, tmpDir } from './flash-harness';
@@ -58,6 +58,22 @@ describe('boardPlanFromBuild: one build re-encrypted per board key', () => {
     // Deterministic: the same build and key give the same bytes (a rerun writes nothing).
     const again = boardPlanFromBuild(dir, { flashKey: boardKey, buildKey: KEYS.flashKey, flashSize: 0x800000 });
     assert.deepEqual(again.plan.regions.map((g) => g.data), r.plan.regions.map((g) => g.data));
+  });
+
+  it('re-encrypts a partition table of 3152 bytes (3072 + a 68-byte signature block, padded to 16 as espsecure does), as real builds hold', () => {
+    const real = tmpDir('per-device-3152');
+    fs.cpSync(dir, real, { recursive: true });
+    for (const name of ['partitions_4MB.bin_enc', 'partitions_8MB.bin_enc']) {
+      const f = path.join(real, 'lib', name);
+      const plain = decryptFlashData(new Uint8Array(fs.readFileSync(f)), { key: KEYS.flashKey, address: 0x8000, flashCryptConf: 0xf }).subarray(0, 3152);
+      fs.writeFileSync(f, encryptFlashData(plain, { key: KEYS.flashKey, address: 0x8000, flashCryptConf: 0xf }));
+    }
+    const r = boardPlanFromBuild(real, { flashKey: boardKey, buildKey: KEYS.flashKey, flashSize: 0x800000 });
+    assert.equal(r.reencrypted, true);
+    const table = r.plan.regions.find((g) => g.address === 0x8000)!;
+    const plain = decryptFlashData(table.data, { key: boardKey, address: 0x8000, flashCryptConf: 0xf });
+    assert.deepEqual(plain.subarray(0, 3152), decryptFlashData(new Uint8Array(fs.readFileSync(table.file)), { key: KEYS.flashKey, address: 0x8000, flashCryptConf: 0xf }));
+    assert.ok(plain.subarray(3152).every((b) => b === 0xff), 'padded with erased flash');
   });
 
   it('uses the build as it is when it decrypts with the board key', () => {

@@ -60,7 +60,7 @@ function decryptedBuild(dir: string, o: BoardPlanOptions, buildKey: Uint8Array, 
   let decryptsValid = true;
   for (const r of plan.regions) {
     if (!r.encrypted) continue;
-    if (r.data.length % 32 !== 0) {
+    if (r.data.length % 16 !== 0) {
       decryptsValid = false;
       break;
     }
