@@ -189,7 +189,7 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
     const thirdEfuses = efuses(2);
     const out = (await provisionBoards(ctx))!;
     armed = false;
-    assert.equal(out.ok, false);
+    assert.equal(out.ok, false, JSON.stringify(out.boards.map((b) => [b.mac, b.state, b.message])));
     const third = out.boards.find((b) => b.mac === macOf(2))!;
     assert.equal(third.state, 'failed');
     assert.match(third.message, /Burn Keys was cancelled before .*0 of \d+ step\(s\) burned/);

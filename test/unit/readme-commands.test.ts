@@ -41,7 +41,7 @@ const SANE: { command: RegExp; output: RegExp }[] = [
   { command: /^pycom-secure efuse burn-keys .*--confirm \S+$/, output: /Done: 6 step\(s\) burned and verified; both keys protected, flash encryption and secure boot on\./ },
   { command: /^pycom-secure efuse summary /, output: /FLASH_CRYPT_CNT \(BLOCK0\)[^\n]*= 1 R\/W[\s\S]*ABS_DONE_0 \(BLOCK0\)[^\n]*= True/ },
   { command: /^pycom-secure build /, output: /make exited with 0: 0 error\(s\)[\s\S]*Outputs \(in .*build\/GPY\/release\): .*gpy\.bin_enc/ },
-  { command: /^pycom-secure flash /, output: /The board booted: Loaded app from partition at offset 0x10000/ },
+  { command: /^pycom-secure flash /, output: /The board booted: (Pycom MicroPython \S+|Loaded app from partition at offset 0x10000)/ },
   { command: /^pycom-secure predict-boot /, output: /WILL BOOT\. The app at 0x10000 starts\./ },
   { command: /^pycom-secure monitor /, output: /Loaded app from partition at offset 0x10000/ },
   { command: /^pycom-secure ota-image /, output: /^(?=[\s\S]*The board says its next OTA slot is 0x210000\.)(?=[\s\S]*Wrote ota\.bin: \d+ bytes for slot 0x210000)/ },

@@ -104,7 +104,7 @@ class ProductionRun {
       this.set(e.port, {
         state: e.state, message: e.message, ...(e.mac ? { mac: e.mac } : {}), ...(outcome ? { outcome } : {}),
         progress: outcome ? 1 : Math.max(r.progress, STATE_PROGRESS[e.state]),
-      }, outcome !== undefined);
+      }, true); // a board's state change is posted at once (a few per board); only progress is throttled
     } else if (e.type === 'progress') {
       const base = STATE_PROGRESS[e.state];
       this.set(e.port, { progress: Math.max(this.row(e.port).progress, base + PHASE_SPAN[e.state] * Math.max(0, Math.min(1, e.fraction))) });
