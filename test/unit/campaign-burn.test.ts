@@ -120,6 +120,25 @@ describe('campaign: Burn Keys under faults (short)', function () {
   });
 });
 
+describe('campaign: fault-free retries hold on a busy machine (issue 18)', function () {
+  this.timeout(120_000);
+
+  it('a machine stall of 600 ms in every attempt (twice the scaled command timeout) does not fail the fault-free rerun or the resume proof', async () => {
+    // The stall hits each attempt at the same to-host byte: the faulted attempt (scaled timeouts,
+    // 300 ms) may stop on it; the rerun and the resume proof run the loader's own timeouts and
+    // must not. Before the fix they ran scaled too and every run ended "not resumable".
+    const r = await runBurnCampaign({
+      runs: 3, seed: 'unit-burn-stall', workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'camp-stall-')),
+      flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: true,
+      clock: scaledClock(0.1), timeScale: 0.1, baud: 921600, syncTimeoutMs: 1000, concurrency: 3,
+      stall: { atByte: 600, ms: 600 },
+    });
+    const text = formatCounters('Burn Keys campaign (stalled machine)', r.counters, 'unit-burn-stall');
+    assert.equal(r.counters.other, 0, `${text}\n${JSON.stringify(r.records.filter((x) => x.end === 'other'), null, 1)}`);
+    assert.ok(r.records.some((x) => /E_TIMEOUT/.test(x.firstAttempt)), `the stall does stop a scaled attempt:\n${JSON.stringify(r.records, null, 1)}`);
+  });
+});
+
 /** `espefuse burn_key flash_encryption|secure_boot_v1` on the raw words: reversed key, RD_DIS and WR_DIS of the block. */
 function espefuseBurnKey(raw: EfuseWords, block: 1 | 2, key: Uint8Array): EfuseWords {
   const out = raw.map((b) => [...b]);
