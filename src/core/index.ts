@@ -60,6 +60,7 @@ export { describeImage } from './image/describe-image';
 export { checksumOk, hashOk, readEspImage } from './image/esp-image';
 export { readHardwareKeyFile, readSigningKeyFile, readVerifyingKeyFile, writeNewKeyFile } from './keys/key-files';
 export { DEFAULT_KEY_STORE, DEVICES_DIR, FLASH_KEY_FILE, KeyStore, normaliseMac } from './keystore/key-store';
+export { LOCK_FILE, lockKeyStore, withKeyStoreLock, type LockHolder } from './keystore/lock';
 export { readFlash } from './loader/flash';
 export { knownSlots, makeOtaImage } from './ota/ota-image';
 export { queryOtaSlot } from './ota/raw-repl';
