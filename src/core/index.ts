@@ -65,7 +65,7 @@ export { readFlash } from './loader/flash';
 export { knownSlots, makeOtaImage } from './ota/ota-image';
 export { queryOtaSlot } from './ota/raw-repl';
 export { captureOutput } from './transport/capture';
-export { transportFromUrl } from './transport/open';
+export { isLoopbackHost, transportFromUrl, type TransportOptions } from './transport/open';
 export { describePort, listPorts } from './transport/ports';
 export type { PortEntry } from './transport/ports';
 export type { Transport } from './transport/transport';

@@ -10,6 +10,8 @@ export interface PycomSettings {
   keyStorePath: string;
   perDeviceKeys: boolean;
   virtualBoardProfile: string;
+  /** Machine-scoped: a socket:// board on another machine may be used (key words cross the network in clear). */
+  allowRemoteSocket: boolean;
   /** Machine-scoped: never taken from workspace settings (they choose executables). */
   toolchainPath: string;
   idfPath: string;
@@ -46,6 +48,7 @@ export function readSettings(): PycomSettings {
     keyStorePath: get(c, 'keyStorePath', 'secure'),
     perDeviceKeys: get(c, 'perDeviceKeys', false),
     virtualBoardProfile: get(c, 'virtualBoardProfile', 'GPY'),
+    allowRemoteSocket: c.inspect<boolean>('allowRemoteSocket')?.globalValue ?? false,
     toolchainPath: machine(c, 'toolchainPath'),
     idfPath: machine(c, 'idfPath'),
   };
@@ -60,4 +63,9 @@ export function resolveInWorkspace(p: string): string | undefined {
   if (path.isAbsolute(p)) return p;
   const root = workspaceRoot();
   return root ? path.join(root, p) : undefined;
+}
+
+/** What the core's transportFromUrl / withBoard need to allow (or refuse, naming this setting) a remote socket:// board. */
+export function remoteSocketOptions(s: Pick<PycomSettings, 'allowRemoteSocket'> = readSettings()): { allowRemote: boolean; allowRemoteHint: string } {
+  return { allowRemote: s.allowRemoteSocket, allowRemoteHint: 'turn on the setting pycom.allowRemoteSocket (user settings)' };
 }
