@@ -55,8 +55,10 @@ const serve: CliCommand = {
   },
   help: [
     'Connect with --port socket://127.0.0.1:PORT. One client at a time; each connection resets the board into',
-    'download mode. With --state the board (eFuses and flash) is loaded from FILE if it exists and saved back',
-    'after every disconnect and on exit. --port 0 (the default) picks a free port. Stops on Ctrl-C.',
+    'download mode. With --state the board (eFuses and flash) is loaded from FILE if it exists and saved to it',
+    '(atomically) before the board answers any command that burned an eFuse or erased or wrote flash, so a killed',
+    'server keeps everything it acknowledged; also after every disconnect and on exit. --port 0 (the default) picks',
+    'a free port. Stops on Ctrl-C.',
   ].join('\n'),
   options: [{ name: 'port' }, { name: 'profile' }, { name: 'state' }, { name: 'timing', flag: true }, { name: 'coding-scheme' }, { name: 'seed' }],
   async run(args, io) {
@@ -79,6 +81,18 @@ async function serveBoard(args: Args, io: CliIo, port: number, state: string | u
   const save = (): void => {
     if (state) saveStateFile(state, dev);
   };
+  // Every burn and every flash write is on disk before the reply that acknowledges it: a real chip
+  // never forgets a burned eFuse, and neither may a killed sim serve.
+  if (state) {
+    dev.persist = () => {
+      try {
+        save();
+      } catch (e) {
+        io.err(`sim serve: ${e instanceof Error ? e.message : String(e)}`);
+        throw e;
+      }
+    };
+  }
   let server;
   try {
     server = await startSimServer(dev, { port, onDisconnect: save });
