@@ -17,6 +17,7 @@ import { scaledClock } from '../campaign/clock';
 import { formatCounters } from '../campaign/outcome';
 import { createMemoryPair } from '../../src/core/transport/memory';
 import { fixtureKeys } from '../../scripts/make-fixture-firmware';
+import { campaignFirmware } from '../../scripts/campaign';
 import { field, fieldWords, type EfuseWords } from '../../src/core/efuse/fields';
 import { keyFileToBlockWords } from '../../src/core/crypto/efuse-key-layout';
 
@@ -136,6 +137,23 @@ describe('campaign: fault-free retries hold on a busy machine (issue 18)', funct
     const text = formatCounters('Burn Keys campaign (stalled machine)', r.counters, 'unit-burn-stall');
     assert.equal(r.counters.other, 0, `${text}\n${JSON.stringify(r.records.filter((x) => x.end === 'other'), null, 1)}`);
     assert.ok(r.records.some((x) => /E_TIMEOUT/.test(x.firstAttempt)), `the stall does stop a scaled attempt:\n${JSON.stringify(r.records, null, 1)}`);
+  });
+});
+
+describe('campaign findings: seed robust-q9 (issue 18)', function () {
+  this.timeout(120_000);
+
+  it('run 104 of the 3/4-coding GPy: a garbled EFUSE timing write no longer lands in a program register after its check (no BLOCK3 bits burned)', async () => {
+    const fw = campaignFirmware({ board: 'GPY', keylen: 192 });
+    const r = await runBurnCampaign({
+      runs: 300, only: [104], seed: 'robust-q9/burn-GPY-3/4', workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'camp-q9-')),
+      profile: 'GPY', codingScheme: '3/4', flashKey: fw.flashKey, secureBootKey: fw.secureBootKey, hardening: true,
+      clock: scaledClock(0.1), timeScale: 0.1, baud: 921600, syncTimeoutMs: 1000, concurrency: 1,
+    });
+    assert.equal(r.records.length, 1);
+    assert.equal(r.records[0]!.fault, 'byte 15597 to-device XOR 0x24', 'the same fault is drawn');
+    assert.deepEqual(r.records[0]!.problems, []);
+    assert.notEqual(r.records[0]!.end, 'other');
   });
 });
 
