@@ -30,6 +30,12 @@ import { flash } from '../src/core/workflows/flash';
 import { withBoard } from '../src/core/workflows/board';
 import { scriptedUi } from '../src/core/workflows/ui-port';
 import { FIXTURE_IV, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
+import { burnKeys } from '../src/core/workflows/burn-keys';
+import { LOCK_FILE } from '../src/core/keystore/lock';
+import { layout } from '../src/core/boards/catalog';
+import { writePartitionTable, type PartitionEntry } from '../src/core/partition/table';
+import { transportFromUrl } from '../src/core/transport/open';
+import type { BoardSession } from '../src/core/workflows/board';
 
 export const MATRIX_DOC = path.join(__dirname, '..', 'docs', 'bad-input-matrix.md');
 
@@ -60,6 +66,32 @@ async function burnWith(ctx: Ctx, over: Partial<BurnKeysInput>, confirm?: string
   const plan = planBurnKeys(await readEfuses(access), input);
   return executeBurnKeys(access, plan, { confirmMac: confirm ?? ctx.mac, flashKey: input.flashKey!, secureBootKey: input.secureBootKey! });
 }
+
+/** Runs `fn` on a board session over an in-memory link to the case's virtual board. */
+async function onBoard<T>(c: Ctx, fn: (b: BoardSession) => Promise<T>): Promise<T> {
+  const { host, device } = createMemoryPair('/dev/ttyACM0');
+  c.dev.attach(device);
+  c.dev.reset('download');
+  await host.open();
+  const conn = await connect(host, { reset: 'none', baud: 115200, clock: scaledClock(0.1), syncTimeoutMs: 2000 });
+  try {
+    return await fn({ transport: host, conn, chip: await identify(conn) });
+  } finally {
+    conn.loader.dispose();
+  }
+}
+
+/** Burn Keys through the workflow the CLI and the editor run, on a key store in the case's folder. */
+function burnKeysWith(c: Ctx, store: KeyStore): Promise<unknown> {
+  return onBoard(c, (b) => burnKeys(b, { store, keys: () => ({ flashKey: K.flashKey, secureBootKey: K.secureBootKey }), hardening: false, showPlan: () => undefined }, scriptedUi()));
+}
+
+/** A plaintext partition table at 0x8000 checked against a board with encryption off and 8 MB of flash. */
+function checkTable(c: Ctx, entries: PartitionEntry[]): Promise<unknown> {
+  return checkPlan(planFromPairs([{ address: 0x8000, file: file(c, 'partitions.bin', writePartitionTable(entries)) }]), { chip: { flashEncryption: false, secureBoot: false, flashCryptConf: 0xf, flashSize: 0x800000 } });
+}
+
+const EIGHT_MB = layout('8MB').entries;
 
 export const CASES: Case[] = [
   { input: 'Flash-encryption key file of the wrong length (16 bytes)', run: async (c) => readHardwareKeyFile(file(c, 'short.bin', new Uint8Array(16).fill(7)), 'flash-encryption') },
@@ -111,6 +143,28 @@ export const CASES: Case[] = [
     c.dev.attach(device);
     return withBoard({ port: '/dev/ttyACM0', reset: 'none', baud: 0, transport: host }, scriptedUi(), async () => undefined);
   } },
+  { input: 'Signing key PEM with text after its END line', run: async (c) => readSigningKeyFile(file(c, 'trailing.pem', K.signingKeyPem + 'appended by a broken copy\n')) },
+  { input: 'Signing key PEM holding two key blocks', run: async (c) => readSigningKeyFile(file(c, 'two.pem', String(K.signingKeyPem) + String(K.signingKeyPem))) },
+  { input: 'Burn Keys with the key store\'s audit.jsonl a symbolic link to a file outside the store', run: async (c) => {
+    const store = new KeyStore(path.join(c.dir, 'secure'));
+    store.ensureDir();
+    fs.writeFileSync(path.join(c.dir, 'elsewhere.jsonl'), '');
+    fs.symlinkSync(path.join(c.dir, 'elsewhere.jsonl'), store.auditPath);
+    return burnKeysWith(c, store);
+  } },
+  { input: 'Burn Keys on a key store another process holds (another Burn Keys run on this machine)', run: async (c) => {
+    const store = new KeyStore(path.join(c.dir, 'secure'));
+    store.ensureDir();
+    // Process 1 always runs: a live holder on this host.
+    fs.writeFileSync(path.join(store.dir, LOCK_FILE), JSON.stringify({ pid: 1, host: os.hostname(), command: 'Burn Keys on 24:0a:c4:00:00:01', since: '2026-01-01T00:00:00.000Z' }));
+    return burnKeysWith(c, store);
+  } },
+  { input: 'Partition table with overlapping app partitions (factory 0x10000 size 0x1B0000, ota_0 at 0x100000)', run: (c) =>
+    checkTable(c, EIGHT_MB.map((e) => (e.label === 'factory' ? { ...e, size: 0x1b0000 } : e.label === 'ota_0' ? { ...e, offset: 0x100000 } : e))) },
+  { input: 'Partition table whose last app partition ends past the 8 MB flash', run: (c) => checkTable(c, EIGHT_MB.map((e) => (e.label === 'ota_0' ? { ...e, size: 0x700000 } : e))) },
+  { input: 'Partition table with an app partition not on a 64 KB boundary', run: (c) => checkTable(c, EIGHT_MB.map((e) => (e.label === 'ota_0' ? { ...e, offset: 0x211000 } : e))) },
+  { input: 'Partition table with two partitions of one name', run: (c) => checkTable(c, EIGHT_MB.map((e) => (e.label === 'ota_0' ? { ...e, label: 'factory' } : e))) },
+  { input: '--port socket:// of another machine without --allow-remote', run: async () => transportFromUrl('socket://192.0.2.1:3333') },
   { input: 'Board running its firmware, not in download mode (no answer to SYNC)', run: async (c) => {
     // A board that ignores the reset lines and stays silent: modelled as a board without power.
     c.dev.powerOff();

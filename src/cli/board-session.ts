@@ -5,8 +5,8 @@ import { terminalUi } from './terminal-ui';
 import { checkLoaderBaud, DEFAULT_BAUD, transportFromUrl, withBoard as coreWithBoard, type BoardSession, type BoardTarget, type Transport } from '../core';
 
 /** Opens a port (serial or socket://) for the length of `fn`, and always closes it. */
-export async function withPort<T>(port: string, fn: (t: Transport) => Promise<T>): Promise<T> {
-  const t = transportFromUrl(port);
+export async function withPort<T>(port: string, fn: (t: Transport) => Promise<T>, args?: Args): Promise<T> {
+  const t = transportFromUrl(port, undefined, { allowRemote: args?.flag('allow-remote') ?? false });
   await t.open();
   try {
     return await fn(t);
@@ -15,9 +15,12 @@ export async function withPort<T>(port: string, fn: (t: Transport) => Promise<T>
   }
 }
 
-/** The board the command line names: --port, --reset, --baud. */
+/** `--allow-remote`: a socket:// board on another machine is meant (every command that takes --port a board answers on). */
+export const ALLOW_REMOTE_OPTION = { name: 'allow-remote', flag: true } as const;
+
+/** The board the command line names: --port, --reset, --baud, --allow-remote. */
 export function boardTarget(args: Args, extra: Pick<BoardTarget, 'board' | 'trace'> = {}): BoardTarget {
-  return { port: args.need('port'), reset: resetModeOption(args), baud: checkLoaderBaud(args.opt('baud') ?? DEFAULT_BAUD), ...extra };
+  return { port: args.need('port'), reset: resetModeOption(args), baud: checkLoaderBaud(args.opt('baud') ?? DEFAULT_BAUD), allowRemote: args.flag('allow-remote'), ...extra };
 }
 
 /** The core's withBoard for a command: the board from --port/--reset/--baud, progress on stderr. */

@@ -68,12 +68,13 @@ export { PKCS11_MODULE_ENV, PKCS11_PIN_ENV, pkcs11CheckAccess, pkcs11GenerateSig
 export type { Pkcs11Access } from './keys/pkcs11';
 export { openSigner, pemPrivateKey, signingPublicKey, tokenUriOf } from './keys/signer';
 export type { Signer } from './keys/signer';
+export { LOCK_FILE, lockKeyStore, withKeyStoreLock, type LockHolder } from './keystore/lock';
 export { readFlash } from './loader/flash';
 export { knownSlots, makeOtaImage } from './ota/ota-image';
 export { queryOtaSlot } from './ota/raw-repl';
 export { captureOutput } from './transport/capture';
 export type { CaptureEnd } from './transport/capture';
-export { transportFromUrl } from './transport/open';
+export { isLoopbackHost, transportFromUrl, type TransportOptions } from './transport/open';
 export { describePort, listPorts } from './transport/ports';
 export type { PortEntry } from './transport/ports';
 export type { Transport } from './transport/transport';

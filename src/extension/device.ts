@@ -1,5 +1,5 @@
 import { withBoard, type ChipInfo, type Connection, type ResetMode, type Transport } from '../core';
-import type { PycomSettings } from './settings';
+import { remoteSocketOptions, type PycomSettings } from './settings';
 import type { ChipView } from './state';
 
 export interface DeviceSession {
@@ -19,8 +19,8 @@ export function coreResetMode(setting: string): ResetMode {
  * port, gets the ROM loader talking, identifies the chip, runs `fn`, and always lets go of the
  * board again (a board left open would block the CLI, a REPL or the next command).
  */
-export async function withDevice<T>(port: string, s: Pick<PycomSettings, 'baudRate' | 'resetMode'>, log: (line: string) => void, fn: (d: DeviceSession) => Promise<T>): Promise<T> {
-  return withBoard({ port, reset: coreResetMode(s.resetMode), baud: s.baudRate }, { info: log, warn: log }, (b) => fn({ transport: b.transport, conn: b.conn, info: b.chip }));
+export async function withDevice<T>(port: string, s: Pick<PycomSettings, 'baudRate' | 'resetMode'> & Partial<Pick<PycomSettings, 'allowRemoteSocket'>>, log: (line: string) => void, fn: (d: DeviceSession) => Promise<T>): Promise<T> {
+  return withBoard({ port, reset: coreResetMode(s.resetMode), baud: s.baudRate, ...remoteSocketOptions({ allowRemoteSocket: s.allowRemoteSocket ?? false }) }, { info: log, warn: log }, (b) => fn({ transport: b.transport, conn: b.conn, info: b.chip }));
 }
 
 /** What the Device view shows of a chip: display text and the security state, nothing secret. */

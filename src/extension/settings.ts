@@ -14,6 +14,8 @@ export interface PycomSettings {
   /** Provision Boards' profile: 'ask' each run, 'off' (development) or 'on' (release: the hardening fuses too). */
   hardening: HardeningSetting;
   virtualBoardProfile: string;
+  /** Machine-scoped: a socket:// board on another machine may be used (key words cross the network in clear). */
+  allowRemoteSocket: boolean;
   /** Machine-scoped: never taken from workspace settings (they choose executables). */
   toolchainPath: string;
   idfPath: string;
@@ -58,6 +60,7 @@ export function readSettings(): PycomSettings {
     // A value outside the enum (a hand-edited settings file) asks, the conservative choice.
     hardening: HARDENING_SETTINGS.find((h) => h === get<unknown>(c, 'hardening', 'ask')) ?? 'ask',
     virtualBoardProfile: get(c, 'virtualBoardProfile', 'GPY'),
+    allowRemoteSocket: c.inspect<boolean>('allowRemoteSocket')?.globalValue ?? false,
     toolchainPath: machine(c, 'toolchainPath'),
     idfPath: machine(c, 'idfPath'),
     pkcs11Module: machine(c, 'pkcs11Module'),
@@ -87,4 +90,9 @@ export function applyPkcs11Module(): void {
   const m = readSettings().pkcs11Module;
   if (m) process.env.PYCOM_PKCS11_MODULE = m;
   else delete process.env.PYCOM_PKCS11_MODULE;
+}
+
+/** What the core's transportFromUrl / withBoard need to allow (or refuse, naming this setting) a remote socket:// board. */
+export function remoteSocketOptions(s: Pick<PycomSettings, 'allowRemoteSocket'> = readSettings()): { allowRemote: boolean; allowRemoteHint: string } {
+  return { allowRemote: s.allowRemoteSocket, allowRemoteHint: 'turn on the setting pycom.allowRemoteSocket (user settings)' };
 }

@@ -7,7 +7,7 @@ import { burnKeys } from '../../src/core/workflows/burn-keys';
 import { scriptedUi } from '../../src/core/workflows/ui-port';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import type { CodingSchemeOption } from '../../src/core/virtual/profiles';
-import { describeFault, withCampaignBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
+import { describeFault, faultFreeLink, withCampaignBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
 import { count, emptyCounters, settle, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
 import { Prng } from './prng';
 
@@ -130,7 +130,7 @@ export async function runBurnCampaign(o: BurnCampaignOptions): Promise<BurnCampa
   const probe = newBoard(o);
   const probeDir = fs.mkdtempSync(path.join(o.workDir, 'probe-'));
   const steps0 = stepCounts(probe);
-  const bytes = await burnOnce(probe, path.join(probeDir, 'audit.jsonl'), o);
+  const bytes = await burnOnce(probe, path.join(probeDir, 'audit.jsonl'), faultFreeLink(o));
   const s1 = stepCounts(probe);
   const traffic: Traffic = { ...bytes, steps: { 'efuse-word': s1['efuse-word'] - steps0['efuse-word'], 'flash-erase': 0, 'flash-program': 0 } };
   const planned = probe.efuse.rawWords();
@@ -178,14 +178,14 @@ export async function runBurnCampaign(o: BurnCampaignOptions): Promise<BurnCampa
     let last = first;
     if (!first.ok) {
       // The user's natural next action: the same command again.
-      last = await attempt(dev, auditFile, o);
+      last = await attempt(dev, auditFile, faultFreeLink(o));
       check('rerun', last);
     }
     if (last.ok) {
       end = 'final';
     } else {
       // Prove the stop resumable: a further fault-free run must reach the planned state.
-      const proof = await attempt(dev, auditFile, o);
+      const proof = await attempt(dev, auditFile, faultFreeLink(o));
       check('resume proof', proof);
       if (proof.ok && sameWords(dev.efuse.rawWords(), planned)) end = 'resumable';
       else note(BURN_ROWS.notResumable, proof.ok ? 'resumed run ended elsewhere' : errorText(proof.error));

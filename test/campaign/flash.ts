@@ -14,7 +14,7 @@ import { scriptedUi } from '../../src/core/workflows/ui-port';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import type { CodingSchemeOption } from '../../src/core/virtual/profiles';
-import { describeFault, withCampaignBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
+import { describeFault, faultFreeLink, withCampaignBoard, pickFault, stepCounts, type FaultKind, type FaultSpec, type LinkOptions, type Traffic } from './link';
 import { count, emptyCounters, settle, errorText, pool, unclearError, withDeadline, type Counters, type RunRecord } from './outcome';
 import { Prng } from './prng';
 
@@ -144,7 +144,7 @@ export async function runFlashCampaign(o: FlashCampaignOptions): Promise<FlashCa
     const dir = fs.mkdtempSync(path.join(o.workDir, `probe-${s}-`));
     const rig = await newRig(o, dir, s);
     const before = stepCounts(rig.dev);
-    const bytes = await flashOnce(rig, o, s);
+    const bytes = await flashOnce(rig, faultFreeLink(o), s);
     const after = stepCounts(rig.dev);
     if (!bootsNow(rig.dev, o.signingPublicKey).boots) throw new Error(`campaign setup: the fault-free ${s} flash does not boot`);
     traffic[s] = { ...bytes, steps: { 'efuse-word': 0, 'flash-erase': after['flash-erase'] - before['flash-erase'], 'flash-program': after['flash-program'] - before['flash-program'] } };
@@ -179,14 +179,14 @@ export async function runFlashCampaign(o: FlashCampaignOptions): Promise<FlashCa
     check('faulted run', first);
     let last = first;
     if (!first.ok) {
-      last = await attempt(rig, o, scenario);
+      last = await attempt(rig, faultFreeLink(o), scenario);
       check('rerun', last);
     }
     let end: RunRecord['end'] = 'other';
     if (last.ok) {
       end = 'final';
     } else {
-      const proof = await attempt(rig, o, scenario);
+      const proof = await attempt(rig, faultFreeLink(o), scenario);
       check('resume proof', proof);
       if (proof.ok && bootsNow(rig.dev, o.signingPublicKey).boots) end = 'resumable';
       else problems.push(`${FLASH_ROWS.notResumable}: ${proof.ok ? 'does not boot' : errorText(proof.error)}`);

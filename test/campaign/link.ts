@@ -1,7 +1,7 @@
 import { withBoard, type BoardSession } from '../../src/core/workflows/board';
 import { scriptedUi } from '../../src/core/workflows/ui-port';
-import type { Clock } from '../../src/core/loader/clock';
-import { DEFAULT_TIMEOUT_MS } from '../../src/core/loader/timeouts';
+import { realClock, type Clock } from '../../src/core/loader/clock';
+import { DEFAULT_TIMEOUT_MS, SYNC_TIMEOUT_MS } from '../../src/core/loader/timeouts';
 import { createMemoryPair } from '../../src/core/transport/memory';
 import type { DeviceEndpoint } from '../../src/core/transport/transport';
 import type { VirtualEsp32 } from '../../src/core/virtual/device';
@@ -50,6 +50,22 @@ export interface LinkOptions {
   timeScale: number;
   baud: number;
   syncTimeoutMs: number;
+  /**
+   * A pause of the machine (load: other processes, GC) once per attempt: the board's to-host byte
+   * `atByte` reaches the host `ms` real milliseconds late. Not a fault: every attempt gets it.
+   */
+  stall?: { atByte: number; ms: number };
+}
+
+/**
+ * The link of a fault-free attempt (the user's rerun, the run that proves a stop resumable): the
+ * loader's own timeouts on the real clock, never the campaign's scaled ones. Scaled timeouts are
+ * only there to make injected delays cheap; a fault-free run has none, and with them a busy
+ * machine (a few hundred ms without the CPU) timed out a retry that proves nothing about the
+ * product. With the real timeouts a fault-free attempt fails only on a real finding.
+ */
+export function faultFreeLink<T extends LinkOptions>(o: T): T {
+  return { ...o, clock: realClock, timeScale: 1, syncTimeoutMs: Math.max(o.syncTimeoutMs, SYNC_TIMEOUT_MS) };
 }
 
 /** Draws one fault. Byte positions and steps are uniform over what a fault-free run uses. */
@@ -110,6 +126,7 @@ export async function withCampaignBoard<T>(dev: VirtualEsp32, o: LinkOptions, fa
     const action = fault.kind === 'byte-dropped' ? 'drop' : fault.kind === 'byte-corrupted' ? 'corrupt' : 'delay';
     dev.faults.addByteFault({ direction: fault.direction, action, atByte: fault.atByte, ...(fault.xor ? { xor: fault.xor } : {}), ...(fault.delayMs ? { delayMs: fault.delayMs } : {}) });
   }
+  if (o.stall) dev.faults.addByteFault({ direction: 'to-host', action: 'delay', atByte: o.stall.atByte, delayMs: o.stall.ms });
   const result = await withBoard({ port: host.url, transport: host, reset: 'none', baud: o.baud, clock: o.clock, syncTimeoutMs: o.syncTimeoutMs }, scriptedUi(), fn);
   return { result, counts: { ...counts } };
 }

@@ -17,6 +17,7 @@ import { scaledClock } from '../campaign/clock';
 import { formatCounters } from '../campaign/outcome';
 import { createMemoryPair } from '../../src/core/transport/memory';
 import { fixtureKeys } from '../../scripts/make-fixture-firmware';
+import { campaignFirmware } from '../../scripts/campaign';
 import { field, fieldWords, type EfuseWords } from '../../src/core/efuse/fields';
 import { keyFileToBlockWords } from '../../src/core/crypto/efuse-key-layout';
 
@@ -117,6 +118,42 @@ describe('campaign: Burn Keys under faults (short)', function () {
     for (const row of Object.values(BURN_ROWS)) assert.equal(r.counters.violations[row], 0, row);
     assert.equal(r.counters.finalState + r.counters.resumable, 40);
     assert.ok(r.counters.faultsFired > 10, 'most faults stop the faulted run');
+  });
+});
+
+describe('campaign: fault-free retries hold on a busy machine (issue 18)', function () {
+  this.timeout(120_000);
+
+  it('a machine stall of 600 ms in every attempt (twice the scaled command timeout) does not fail the fault-free rerun or the resume proof', async () => {
+    // The stall hits each attempt at the same to-host byte: the faulted attempt (scaled timeouts,
+    // 300 ms) may stop on it; the rerun and the resume proof run the loader's own timeouts and
+    // must not. Before the fix they ran scaled too and every run ended "not resumable".
+    const r = await runBurnCampaign({
+      runs: 3, seed: 'unit-burn-stall', workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'camp-stall-')),
+      flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: true,
+      clock: scaledClock(0.1), timeScale: 0.1, baud: 921600, syncTimeoutMs: 1000, concurrency: 3,
+      stall: { atByte: 600, ms: 600 },
+    });
+    const text = formatCounters('Burn Keys campaign (stalled machine)', r.counters, 'unit-burn-stall');
+    assert.equal(r.counters.other, 0, `${text}\n${JSON.stringify(r.records.filter((x) => x.end === 'other'), null, 1)}`);
+    assert.ok(r.records.some((x) => /E_TIMEOUT/.test(x.firstAttempt)), `the stall does stop a scaled attempt:\n${JSON.stringify(r.records, null, 1)}`);
+  });
+});
+
+describe('campaign findings: seed robust-q9 (issue 18)', function () {
+  this.timeout(120_000);
+
+  it('run 104 of the 3/4-coding GPy: a garbled EFUSE timing write no longer lands in a program register after its check (no BLOCK3 bits burned)', async () => {
+    const fw = campaignFirmware({ board: 'GPY', keylen: 192 });
+    const r = await runBurnCampaign({
+      runs: 300, only: [104], seed: 'robust-q9/burn-GPY-3/4', workDir: fs.mkdtempSync(path.join(os.tmpdir(), 'camp-q9-')),
+      profile: 'GPY', codingScheme: '3/4', flashKey: fw.flashKey, secureBootKey: fw.secureBootKey, hardening: true,
+      clock: scaledClock(0.1), timeScale: 0.1, baud: 921600, syncTimeoutMs: 1000, concurrency: 1,
+    });
+    assert.equal(r.records.length, 1);
+    assert.equal(r.records[0]!.fault, 'byte 15597 to-device XOR 0x24', 'the same fault is drawn');
+    assert.deepEqual(r.records[0]!.problems, []);
+    assert.notEqual(r.records[0]!.end, 'other');
   });
 });
 

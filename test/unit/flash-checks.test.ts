@@ -6,7 +6,11 @@ import { planFromBuild, planFromPairs, type FlashPlan } from '../../src/core/fla
 import { runFlashSession, keysForBoard } from '../../src/core/flash/session';
 import { encryptFor } from '../../src/core/secure-build/process';
 import { digestSecureBootloader } from '../../src/core/crypto/bootloader-digest';
-import { fixtureBootloader, FIXTURE_IV } from '../../scripts/make-fixture-firmware';
+import { fixtureApp, fixtureBootloader, FIXTURE_IV } from '../../scripts/make-fixture-firmware';
+import { secureSet } from '../../src/core/secure-build/process';
+import { checkPlan } from '../../src/core/flash/checks';
+import { layout } from '../../src/core/boards/catalog';
+import { writePartitionTable, type PartitionEntry } from '../../src/core/partition/table';
 import { KEYS, fixtureStore, flashMd5, predictor, secureBuild, tmpDir, virtualBoard, type Board } from './flash-harness';
 
 function file(data: Uint8Array): string {
@@ -87,6 +91,39 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
   });
   it('the config sector unless forced', async () => {
     await refused(plainBoard, planFromPairs([{ address: 0x3ff000, file: file(new Uint8Array(0x1000).fill(0)) }]), /E_PLAN_CONFIG_SECTOR/, /LoRa\/Sigfox identity/);
+  });
+  describe('partition tables checked as gen_esp32part.py does (issue 18): signed, encrypted, refused before any write', () => {
+    const base = layout('8MB').entries;
+    const withTable = (table: Uint8Array, flashSize = 0x800000): FlashPlan => {
+      const p = planFromBuild(out(), { flashSize });
+      const r = p.regions.find((x) => x.role === 'partition-table')!;
+      r.data = secureSet({ bootloader: fixtureBootloader(), app: fixtureApp(24 * 1024, 'fixture-app'), partitionTable: table, iv: FIXTURE_IV }, KEYS, []).partitionTable;
+      return p;
+    };
+    const edit = (i: number, e: Partial<PartitionEntry>): PartitionEntry[] => base.map((x, j) => (j === i ? { ...x, ...e } : x));
+    const cases: Array<[string, Uint8Array, RegExp, RegExp]> = [
+      ['overlapping app partitions (factory 0x10000 size 0x1B0000, ota_0 at 0x100000)', writePartitionTable(edit(1, { size: 0x1b0000 }).map((x) => (x.label === 'ota_0' ? { ...x, offset: 0x100000 } : x))),
+        /E_PT_OVERLAP/, /partitions "factory" \(0x10000-0x1C0000\) and "ota_0" \(from 0x100000\) overlap; fix the partition table \(partitions\.csv\) and build again\.$/],
+      ['a factory partition past the end of the 8 MB flash', writePartitionTable(edit(3, { size: 0x700000 })), /E_PT_FLASH/, /partition "ota_0" ends at 0x910000, past the end of the 8 MB flash/],
+      ['an app partition not on a 64 KB boundary', writePartitionTable(edit(3, { offset: 0x211000 })), /E_PT_ALIGN/, /partition "ota_0" starts at 0x211000, which is not 0x10000-aligned/],
+      ['two partitions with one name', writePartitionTable(edit(3, { label: 'factory' })), /E_PT_NAMES/, /the partition name "factory" is used more than once, and names must be unique/],
+      ['an entry after the MD5 row', (() => {
+        const t = writePartitionTable(base);
+        const extra = writePartitionTable([{ label: 'late', type: 1, subtype: 0x81, offset: 0x400000, size: 0x1000, encrypted: false }], { md5: false });
+        Buffer.from(extra.subarray(0, 32)).copy(t, (base.length + 1) * 32);
+        return t;
+      })(), /E_PT_MD5/, /1 entry comes after its MD5 row, which covers only the entries before it/],
+      ['two otadata partitions', writePartitionTable([...base.slice(0, 4), { label: 'otadata2', type: 1, subtype: 0, offset: 0x400000, size: 0x1000, encrypted: false }, base[4]!]), /E_PT_OTADATA/, /it has 2 otadata partitions/],
+    ];
+    for (const [name, table, code, message] of cases) {
+      it(name, async () => {
+        await refused(secured, withTable(table), code, message);
+      });
+    }
+    it('without a board, the bounds come from the board catalog (the layout\'s 8 MB)', async () => {
+      await assert.rejects(checkPlan(withTable(writePartitionTable(edit(3, { size: 0x700000 }))), { flashKey: KEYS.flashKey }), /past the end of the 8 MB flash/);
+      await checkPlan(withTable(writePartitionTable(base)), { flashKey: KEYS.flashKey });
+    });
   });
   it('a plan after which the device would not boot (boot prediction)', async () => {
     // Only the table and the app: erased digest sector means the ROM finds no bootloader.

@@ -122,4 +122,32 @@ describe('files: nothing lost, nothing hung', function () {
     assert.match(hk.err, /more than the 1048576/);
     assert.equal(fs.existsSync(out), false);
   });
+
+  it('a PEM key with text after its END line, a second key block or a damaged block is refused, nothing written', async () => {
+    const pem = path.join(dir, 'sk.pem');
+    assert.equal((await cli(['generate-signing-key', pem])).code, 0);
+    const good = fs.readFileSync(pem, 'latin1');
+    const other = path.join(dir, 'sk2.pem');
+    assert.equal((await cli(['generate-signing-key', other])).code, 0);
+    const plain = path.join(dir, 'plain.bin');
+    fs.writeFileSync(plain, Buffer.alloc(4096, 1));
+    const out = path.join(dir, 'signed.bin');
+    const cases: Array<[string, string, RegExp]> = [
+      ['trailing.pem', good + 'garbage appended by a broken copy\n', /has 33 character\(s\) of other text after its last "-----END" line/],
+      ['two.pem', good + fs.readFileSync(other, 'latin1'), /holds 2 key blocks \("EC PRIVATE KEY", "EC PRIVATE KEY"\), so which key is meant is not clear; keep one key per file\./],
+      ['damaged.pem', good + '-----BEGIN EC PRIVATE KEY-----\nnot base64 !!\n-----END EC PRIVATE KEY-----\n', /1 of its "-----BEGIN" blocks is damaged/],
+    ];
+    for (const [name, text, want] of cases) {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, text);
+      const r = await cli(['sign-data', '--version', '1', '--keyfile', f, '--output', out, plain]);
+      assert.equal(r.code, 2, r.err);
+      assert.match(r.err, want);
+      assert.match(r.err, /^pycom-secure sign-data: The key file .* cannot be used: .*\.\n$/);
+      assert.equal(fs.existsSync(out), false);
+    }
+    // Explanatory text before the block (as `openssl ec -text` writes) is still fine.
+    fs.writeFileSync(path.join(dir, 'text.pem'), 'Private-Key: (256 bit)\n' + good);
+    assert.equal((await cli(['sign-data', '--version', '1', '--keyfile', path.join(dir, 'text.pem'), '--output', out, plain])).code, 0);
+  });
 });

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { runCli } from '../../src/cli/main';
 import type { CliIo } from '../../src/cli/command';
 import { loadStateFile } from '../../src/core/virtual/state-file';
+import { burnKeys, withBoard, scriptedUi, KeyStore, digestPrivateKey, readSigningKeyFile, readHardwareKeyFile } from '../../src/core';
+import { generateMissingKeys } from '../../src/extension/keys-actions';
 
 function io(): CliIo & { outLines: string[]; errLines: string[] } {
   const outLines: string[] = [];
@@ -77,5 +79,49 @@ describe('sim serve: one process per state file', () => {
     again.kill('SIGINT');
     await new Promise((r) => again.once('exit', r));
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
+
+describe('sim serve --state: nothing acknowledged is forgotten (issue 18)', () => {
+  it('killed with SIGKILL while a client is connected, the state file still has every burn and flash write the board acknowledged', async function () {
+    this.timeout(60_000);
+    const { spawn } = await import('node:child_process');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simkill-'));
+    const state = path.join(dir, 's.json');
+    const bin = path.join(__dirname, '..', '..', 'bin', 'pycom-secure.js');
+    const server = spawn(process.execPath, [bin, 'sim', 'serve', '--port', '0', '--state', state, '--seed', 'killed'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        server.stdout.on('data', (d: Buffer) => {
+          const m = /listening on .*:(\d+)/.exec(d.toString());
+          if (m) resolve(Number(m[1]));
+        });
+        server.on('exit', (c) => reject(new Error(`sim serve exited with ${c}`)));
+      });
+      const store = new KeyStore(path.join(dir, 'secure'));
+      generateMissingKeys(store.dir, false, fs.existsSync);
+      const keys = ({ threeFour }: { threeFour: boolean }) => ({
+        flashKey: readHardwareKeyFile(store.sharedFlashKeyPath, 'flash-encryption'),
+        secureBootKey: digestPrivateKey(readSigningKeyFile(store.signingKeyPath), threeFour ? 192 : 256),
+      });
+      const block = Buffer.alloc(0x400, 0x5a);
+      await withBoard({ port: `socket://127.0.0.1:${port}`, reset: 'auto', baud: 115200 }, scriptedUi(), async (b) => {
+        assert.equal((await burnKeys(b, { store, keys, hardening: false, showPlan: () => undefined }, scriptedUi())).kind, 'burned');
+        await b.conn.loader.flashBegin(0x1000, 1, 0x400, 0x300000, 3000);
+        await b.conn.loader.flashData(block, 0);
+        // Still connected (no disconnect save): the server dies as a power cut would take it.
+        server.kill('SIGKILL');
+        await new Promise((r) => server.once('exit', r));
+      }).catch(() => undefined);
+      const dev = loadStateFile(state);
+      assert.equal(dev.efuse.rawField('ABS_DONE_0'), 1n, 'ABS_DONE_0 kept');
+      assert.equal(dev.efuse.rawField('FLASH_CRYPT_CONFIG'), 0xfn, 'FLASH_CRYPT_CONFIG kept');
+      assert.equal(dev.efuse.rawField('RD_DIS') & 3n, 3n, 'key blocks read-protected');
+      assert.ok(dev.efuse.rawWords()[1]!.some((w) => w !== 0) && dev.efuse.rawWords()[2]!.some((w) => w !== 0), 'both keys kept');
+      assert.deepEqual(dev.flash.read(0x300000, 0x400), block, 'the acknowledged FLASH_DATA block kept');
+    } finally {
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

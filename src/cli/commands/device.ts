@@ -1,5 +1,5 @@
 import { resetModeOption } from '../common-options';
-import { withBoard, withPort } from '../board-session';
+import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
 import { isSocketUrl, describePort, enterDownloadMode, exitDownloadMode, formatUsbId, listPorts, type ChipInfo, type PortEntry, type UsbBoard } from '../../core';
@@ -71,9 +71,9 @@ export function formatChipInfo(info: ChipInfo): string[] {
 const info: CliCommand = {
   name: 'device info',
   summary: 'Connect to the ESP32 in download mode and show its identity, flash and security state (read-only).',
-  usage: 'device info --port PORT [--baud N] [--reset auto|pic|classic|none] [--json]',
+  usage: 'device info --port PORT [--allow-remote] [--baud N] [--reset auto|pic|classic|none] [--json]',
   help: 'PORT is a serial port (/dev/ttyACM0, COM3) or socket://HOST:PORT. --reset auto picks the way into download mode from the board\'s USB ids.',
-  options: [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'json', flag: true }, { name: 'verbose', flag: true }],
+  options: [{ name: 'port', aliases: ['-p'] }, ALLOW_REMOTE_OPTION, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'json', flag: true }, { name: 'verbose', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
     const port = args.need('port');
@@ -88,14 +88,14 @@ function downloadCommand(name: string, summary: string, action: typeof enterDown
   return {
     name,
     summary,
-    usage: `${name} --port PORT [--reset auto|pic|classic|none]`,
-    options: [{ name: 'port', aliases: ['-p'] }, { name: 'reset' }],
+    usage: `${name} --port PORT [--allow-remote] [--reset auto|pic|classic|none]`,
+    options: [{ name: 'port', aliases: ['-p'] }, ALLOW_REMOTE_OPTION, { name: 'reset' }],
     async run(args: Args, io: CliIo) {
       args.maxPositionals(0);
       const port = args.need('port');
       const reset = resetModeOption(args);
       const board = await boardFor(port);
-      const result = await withPort(port, (t) => action(t, reset, board));
+      const result = await withPort(port, (t) => action(t, reset, board), args);
       io.out(result.message);
     },
   };

@@ -1,15 +1,15 @@
-import { withBoard } from '../board-session';
+import { withBoard, ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
 import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, fingerprint, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, pemPrivateKey, readEfuses, readHardwareKeyFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 import { terminalUi } from '../terminal-ui';
 
-const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }];
+const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, ALLOW_REMOTE_OPTION, { name: 'baud', aliases: ['-b'] }];
 
 const summary: CliCommand = {
   name: 'efuse summary',
   summary: 'Show every eFuse field of the connected ESP32 (espefuse names; --json in espefuse\'s summary JSON shape). Key bytes are never shown.',
-  usage: 'efuse summary --port PORT [--json]',
+  usage: 'efuse summary --port PORT [--allow-remote] [--json]',
   options: [...PORT_OPTS, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
@@ -21,7 +21,7 @@ const summary: CliCommand = {
 const dump: CliCommand = {
   name: 'efuse dump',
   summary: 'Print the raw eFuse block words (espefuse dump format; words of readable key blocks are masked).',
-  usage: 'efuse dump --port PORT',
+  usage: 'efuse dump --port PORT [--allow-remote]',
   options: PORT_OPTS,
   async run(args, io) {
     args.maxPositionals(0);
@@ -58,7 +58,7 @@ function loadSecureBootKey(args: Args): (threeFour: boolean) => { secureBootKey:
 const burnKeysCommand: CliCommand = {
   name: 'efuse burn-keys',
   summary: 'Burn the flash-encryption and secure boot keys and enable flash encryption and secure boot, as one plan you see and confirm. Permanent.',
-  usage: 'efuse burn-keys --port PORT --flash-key FLASH_KEY.bin (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--keys-burned-elsewhere] [--dry-run] [--confirm MAC] [--key-store DIR] [--json]',
+  usage: 'efuse burn-keys --port PORT [--allow-remote] --flash-key FLASH_KEY.bin (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--keys-burned-elsewhere] [--dry-run] [--confirm MAC] [--key-store DIR] [--json]',
   help: [
     'Steps: flash-encryption key -> BLOCK1, secure boot key -> BLOCK2 (both read back and compared),',
     'then both read- and write-protected, FLASH_CRYPT_CONFIG = 0xF, FLASH_CRYPT_CNT odd (encryption on),',

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
-import { withBoard, withPort } from '../board-session';
+import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
 import { keyAccess, PKCS11_MODULE_OPTION } from '../key-access';
 import type { CliCommand, CliIo } from '../command';
@@ -98,7 +98,7 @@ const build: CliCommand = {
 };
 
 const flashOptions = [
-  { name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'flash-size' },
+  { name: 'port' }, ALLOW_REMOTE_OPTION, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'flash-size' },
   { name: 'incremental', flag: true }, { name: 'dry-run', flag: true }, { name: 'force-config-sector', flag: true }, { name: 'no-compress', flag: true }, { name: 'boot-log-ms' },
   { name: 'trust-key-store', flag: true }, { name: 'json', flag: true },
 ];
@@ -106,7 +106,7 @@ const flashOptions = [
 const flash: CliCommand = {
   name: 'flash',
   summary: 'Check a flash plan against the board, its eFuses and the key store, then write it (verified) and show the boot log.',
-  usage: 'flash --port PORT (--build DIR | ADDR FILE ...) [--incremental] [--dry-run] [--force-config-sector] [--key-store DIR] [--trust-key-store] [--json]',
+  usage: 'flash --port PORT [--allow-remote] (--build DIR | ADDR FILE ...) [--incremental] [--dry-run] [--force-config-sector] [--key-store DIR] [--trust-key-store] [--json]',
   help: [
     'Read-protected key blocks cannot be read over the serial port, so the key store\'s keys count as the',
     'board\'s only with evidence: a verified Burn Keys run for this board in the store\'s audit log, or the',
@@ -205,8 +205,8 @@ const flash: CliCommand = {
 const verifyFlash: CliCommand = {
   name: 'verify-flash',
   summary: 'Compare the board\'s flash with a build or ADDR FILE pairs (MD5 per 4 KB sector).',
-  usage: 'verify-flash --port PORT (--build DIR | ADDR FILE ...) [--board B] [--key-store DIR] [--trust-key-store]',
-  options: [{ name: 'port' }, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'trust-key-store', flag: true }],
+  usage: 'verify-flash --port PORT [--allow-remote] (--build DIR | ADDR FILE ...) [--board B] [--key-store DIR] [--trust-key-store]',
+  options: [{ name: 'port' }, ALLOW_REMOTE_OPTION, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'trust-key-store', flag: true }],
   async run(args, io) {
     return withBoard(args, io, async (board) => {
       const { conn, chip: info } = board;
@@ -243,9 +243,9 @@ const verifyFlash: CliCommand = {
 const otaImageCommand: CliCommand = {
   name: 'ota-image',
   summary: 'Write the app encrypted for the board\'s OTA slot (asked from the running board unless --slot is given).',
-  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT] --output OUT [--key-store DIR] [--mac MAC [--trust-key-store]] [--json]',
+  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT [--allow-remote]] --output OUT [--key-store DIR] [--mac MAC [--trust-key-store]] [--json]',
   help: 'With --mac the image is for that board (its own key under KEY_STORE/devices/<MAC>/ when it has one; the build is then re-encrypted from the store\'s build key) and is recorded in its records: its key must be backed by a verified Burn Keys run for it in the key store\'s audit log, or by --trust-key-store (your word, recorded in the audit log).',
-  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }, { name: 'trust-key-store', flag: true }, { name: 'json', flag: true }],
+  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, ALLOW_REMOTE_OPTION, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }, { name: 'trust-key-store', flag: true }, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
     const b = boardOption(args, true)!;
@@ -262,7 +262,7 @@ const otaImageCommand: CliCommand = {
       slot: slotOpt !== undefined ? args.int('slot') : async () => {
         const port = args.opt('port');
         if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
-        const { slot } = await withPort(port, (t) => askOtaSlot(t, { note: (l) => io.err(l) }));
+        const { slot } = await withPort(port, (t) => askOtaSlot(t, { note: (l) => io.err(l) }), args);
         io.err(`The board says its next OTA slot is ${hex(slot)}.`);
         return slot;
       },
@@ -289,14 +289,14 @@ const otaImageCommand: CliCommand = {
 const monitor: CliCommand = {
   name: 'monitor',
   summary: 'Show what the board prints at 115200 baud (after a reset into normal boot), with explanations of known failure lines.',
-  usage: 'monitor --port PORT [--seconds N] [--no-reset] [--reset auto|pic|classic|none]',
-  options: [{ name: 'port' }, { name: 'seconds' }, { name: 'no-reset', flag: true }, { name: 'reset' }],
+  usage: 'monitor --port PORT [--allow-remote] [--seconds N] [--no-reset] [--reset auto|pic|classic|none]',
+  options: [{ name: 'port' }, ALLOW_REMOTE_OPTION, { name: 'seconds' }, { name: 'no-reset', flag: true }, { name: 'reset' }],
   async run(args, io) {
     args.maxPositionals(0);
     return withPort(args.need('port'), async (t) => {
       const r = await monitorWorkflow(t, { ms: args.int('seconds', 5) * 1000, mode: resetModeOption(args), noReset: args.flag('no-reset') }, terminalUi(io));
       return printBootLog(io, r.text);
-    });
+    }, args);
   },
 };
 

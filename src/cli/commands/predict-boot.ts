@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { boardOption } from '../common-options';
 import { PKCS11_MODULE_OPTION } from '../key-access';
-import { withBoard } from '../board-session';
+import { withBoard, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
@@ -102,7 +102,7 @@ async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Pro
 export const predictBootCommand: CliCommand = {
   name: 'predict-boot',
   summary: 'Say whether the connected board (or a planned one, --plan) will boot, and if not what it prints and why.',
-  usage: 'predict-boot (--port PORT [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened]) [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM|pkcs11:URI] [--pkcs11-module PATH] [--trust-key-store] [--json]',
+  usage: 'predict-boot (--port PORT [--allow-remote] [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened]) [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM|pkcs11:URI] [--pkcs11-module PATH] [--trust-key-store] [--json]',
   help: [
     'With --port: the eFuses and flash of the connected board (the flash is read over the ROM loader: digest,',
     'bootloader, partition table and the app image). With --build as well: the board as it will be after that',
@@ -118,7 +118,7 @@ export const predictBootCommand: CliCommand = {
     'Exit code 0: boots into the app; 1: does not (or would generate its own keys on first boot); 4: cannot decide.',
   ].join('\n'),
   options: [
-    { name: 'port', aliases: ['-p'] }, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'build' }, { name: 'board' }, { name: 'plan', flag: true },
+    { name: 'port', aliases: ['-p'] }, ALLOW_REMOTE_OPTION, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'build' }, { name: 'board' }, { name: 'plan', flag: true },
     { name: 'efuses' }, { name: 'flash-size' }, { name: 'key-store' }, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'json', flag: true },
     { name: 'trust-key-store', flag: true }, PKCS11_MODULE_OPTION,
   ],

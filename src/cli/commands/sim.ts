@@ -73,6 +73,10 @@ const serve: CliCommand = {
     `CHANGE_BAUDRATE, flash erase and program times) with the ${DEFAULT_TIMING.name} profile; --timing-profile picks`,
     `another: ${Object.values(TIMING_PROFILES).map((t) => `${t.name} (${t.eraseUnit === 'sector' ? 'every 4 KB sector erased on its own' : '64 KB block erases where they fit'})`).join(', ')}.`,
     'Each baud change the client makes is reported on stderr.',
+    'download mode. With --state the board (eFuses and flash) is loaded from FILE if it exists and saved to it',
+    '(atomically) before the board answers any command that burned an eFuse or erased or wrote flash, so a killed',
+    'server keeps everything it acknowledged; also after every disconnect and on exit. --port 0 (the default) picks',
+    'a free port. Stops on Ctrl-C.',
   ].join('\n'),
   options: [{ name: 'port' }, { name: 'profile' }, { name: 'state' }, { name: 'timing', flag: true }, { name: 'timing-profile' }, { name: 'coding-scheme' }, { name: 'seed' }],
   async run(args, io) {
@@ -105,6 +109,18 @@ async function serveBoard(args: Args, io: CliIo, port: number, state: string | u
     io.err(`connection closed: ${now.in - last.in} bytes from the client, ${now.out - last.out} bytes to it, ${Math.round(now.flash - last.flash)} ms of flash erase/program (timing profile ${dev.timing!.name})`);
     last = now;
   };
+  // Every burn and every flash write is on disk before the reply that acknowledges it: a real chip
+  // never forgets a burned eFuse, and neither may a killed sim serve.
+  if (state) {
+    dev.persist = () => {
+      try {
+        save();
+      } catch (e) {
+        io.err(`sim serve: ${e instanceof Error ? e.message : String(e)}`);
+        throw e;
+      }
+    };
+  }
   let server;
   try {
     server = await startSimServer(dev, {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { UserError } from '../errors';
 import { fsError, makeDirs, writeAll } from '../util/atomic-file';
 import { VERSION } from '../version';
 
@@ -55,7 +56,7 @@ export class AuditLog {
     let size = -1;
     try {
       makeDirs(dir, { mode: 0o700, what: 'audit log folder' });
-      fd = fs.openSync(this.file, 'a', 0o600);
+      fd = openNoFollow(this.file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
       // A torn previous line would swallow this one; start on a fresh line.
       size = fs.fstatSync(fd).size;
       if (size > 0 && !endsWithNewline(this.file, size)) writeAll(fd, Buffer.from('\n'));
@@ -83,8 +84,39 @@ export class AuditLog {
   }
 }
 
+/**
+ * Opens a file of the key store without following a symbolic link (O_NOFOLLOW): a linked
+ * audit.jsonl would send the record to a file outside the store. Only regular files are opened.
+ */
+function openNoFollow(file: string, flags: number, mode?: number): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flags | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK, mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP' && isLink(file)) throw linkRefusal(file);
+    throw e;
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new UserError('E_NOT_A_FILE', `The audit log ${file} is not a regular file; move it away (the store's record must be a plain file) and run the command again.`);
+  }
+  return fd;
+}
+
+function isLink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+function linkRefusal(file: string): UserError {
+  return new UserError('E_SYMLINK', `The audit log ${file} is a symbolic link, and the key store's record is never written through a link (it would land outside the store); replace the link with a plain file (move the file it points to into its place) and run the command again.`);
+}
+
 function endsWithNewline(file: string, size: number): boolean {
-  const fd = fs.openSync(file, 'r');
+  const fd = openNoFollow(file, fs.constants.O_RDONLY);
   try {
     const b = Buffer.alloc(1);
     fs.readSync(fd, b, 0, 1, size - 1);
@@ -116,8 +148,18 @@ export interface AuditReadResult {
 
 /** Reads the log, keeping every good line and reporting the damaged ones instead of failing. */
 export function readAudit(file: string): AuditReadResult {
-  if (!fs.existsSync(file)) return { records: [], damaged: [] };
-  const lines = fs.readFileSync(file, 'utf8').split('\n');
+  if (!fs.existsSync(file) && !isLink(file)) return { records: [], damaged: [] };
+  let text: string;
+  let fd: number | undefined;
+  try {
+    fd = openNoFollow(file, fs.constants.O_RDONLY);
+    text = fs.readFileSync(fd, 'utf8');
+  } catch (e) {
+    throw fsError(e, 'read', 'audit log', file);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   const records: AuditRecord[] = [];
   const damaged: AuditReadResult['damaged'] = [];

@@ -3,7 +3,7 @@ import type { Transport } from '../transport/transport';
 import { realClock, type Clock } from '../loader/clock';
 import { RomLoader } from '../loader/rom-loader';
 import { CHIP_MAGIC_ESP32, CHIP_MAGIC_REG, UART0_CLKDIV_REG } from '../chip/esp32';
-import { LinkError } from '../loader/link-error';
+import { LinkError, linkError, SIM_BUSY_TEXT } from '../loader/link-error';
 import { SYNC_TIMEOUT_MS } from '../loader/timeouts';
 import { analyzeBootLog } from '../boot/boot-log';
 import { fail, type MessageContext } from './messages';
@@ -115,7 +115,7 @@ async function enterAndSync(loader: RomLoader, strategy: EntryStrategy, ctx: Ctx
     seen = Buffer.concat([seen, loader.reader.noise()]).subarray(-8192);
   };
   for (let attempt = 0; attempt < attempts; attempt++) {
-    if (attempt > 0) remember();
+    remember();
     loader.reader.clearNoise();
     if (strategy === 'pic') {
       const version = await picEnterDownload(t, { clock: ctx.clock });
@@ -132,6 +132,11 @@ async function enterAndSync(loader: RomLoader, strategy: EntryStrategy, ctx: Ctx
         await loader.sync(syncTimeout);
         return;
       } catch (e) {
+        if (e instanceof LinkError && e.failure === 'closed') {
+          // A busy `sim serve` says so before it closes: that, not "unplugged".
+          remember();
+          if (seen.toString('latin1').includes(SIM_BUSY_TEXT)) throw linkError('E_BOARD_BUSY', { port: t.url, detail: SIM_BUSY_TEXT }, { failure: 'closed' });
+        }
         if (!(e instanceof LinkError) || e.failure === 'closed' || e.failure === undefined) throw e;
         lastError = e;
         await ctx.clock.sleep(50);
@@ -164,6 +169,8 @@ function explain(loader: RomLoader, seen: Buffer, lastError: unknown, ctx: Ctx):
     case undefined:
       break;
   }
+  // Frames came that were not replies (an echo, another opcode): say what they were.
+  if (lastError instanceof LinkError && lastError.code === 'E_WRONG_REPLY') return lastError;
   if (lastError instanceof LinkError) {
     // "Stream stopped" during sync still means the ROM never answered: say download mode.
     if (lastError.failure === 'stream-stopped' || lastError.failure === 'no-data') return fail('E_NO_DATA', mc);

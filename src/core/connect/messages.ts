@@ -32,6 +32,9 @@ export const MESSAGES = {
   E_PORT_OPEN: (c) => `Could not open ${c.port} (${c.detail ?? 'unknown error'}): unplug and replug the board and try again.`,
   E_PORT_IO: (c) => `The link to ${c.port} failed (${c.detail ?? 'I/O error'}): the board may have been unplugged; reconnect it and try again.`,
   E_LINK_CLOSED: (c) => `The link to ${c.port} closed while waiting for the chip: the board was probably unplugged or reset; reconnect it and try again.`,
+  E_BOARD_BUSY: (c) => `The virtual board on ${c.port} is busy: another client is connected to it (it said "${c.detail ?? 'busy'}"); close that program or wait for it to finish, then try again.`,
+  E_WRONG_REPLY: (c) =>
+    `The device on ${c.port} answered ${c.op ?? 'a command'} with frames that are not its reply (${c.detail ?? 'unknown frames'}): it is not an ESP32 ROM loader in step with this tool; reset the board into download mode and try again, and check that nothing else talks on this port.`,
   E_TCP_CONNECT: (c) =>
     `Could not connect to ${c.port} (${c.detail ?? 'connection refused'}): check that the device server (e.g. \`pycom-secure sim serve\`) is running on that address.`,
   E_BAD_URL: (c) => `"${c.port}" is not a port name or a socket://HOST:PORT address: give a port from \`pycom-secure device list\` or socket://127.0.0.1:PORT.`,
@@ -71,7 +74,7 @@ export const MESSAGES = {
   E_TIMEOUT_STREAM_STOPPED: (c) =>
     `The chip on ${c.port} stopped answering (no reply to ${c.op ?? 'a command'}): it may have reset or lost power; put it back in download mode and try again.`,
   E_NO_MATCHING_REPLY: (c) =>
-    `The chip on ${c.port} kept sending replies that do not match ${c.op ?? 'the command'}: the link is out of step; reset the board into download mode and try again.`,
+    `The chip on ${c.port} kept sending replies that do not match ${c.op ?? 'the command'}${c.detail ? ` (${c.detail})` : ''}: the link is out of step; reset the board into download mode and try again.`,
   E_UNSUPPORTED_COMMAND: (c) =>
     `The ESP32 ROM loader on ${c.port} does not support ${c.op ?? 'this command'}: this operation is not possible without a flasher stub, which this product never uploads.`,
   E_ROM_ERROR: (c) => `The chip on ${c.port} refused ${c.op ?? 'a command'}: ${c.detail ?? 'unknown ROM error'}; retry, and if it repeats, check the power supply and the cable.`,

@@ -22,6 +22,21 @@ export function parsePem(text: string): PemBlock[] {
   return blocks;
 }
 
+/**
+ * What a key file holds besides its well-formed blocks: `malformedBlocks` counts BEGIN lines that
+ * did not make a block (no matching END, or a body that is not base64); `trailing` is the
+ * non-blank text after the last block's END line (text before the first block is explanatory
+ * text such as `openssl ec -text` writes, and is allowed by RFC 7468 section 2).
+ */
+export function pemLeftovers(text: string): { malformedBlocks: number; trailing: string } {
+  const begins = (text.match(/-----BEGIN [^-\r\n]*-----/g) ?? []).length;
+  const blocks = [...text.matchAll(BLOCK)];
+  const good = parsePem(text).length;
+  const last = blocks.at(-1);
+  const after = last ? text.slice(last.index! + last[0].length) : '';
+  return { malformedBlocks: begins - good, trailing: after.trim() };
+}
+
 /** PEM text with 64-character base64 lines and LF line ends, as OpenSSL and python-ecdsa write it. */
 export function encodePem(label: string, der: Uint8Array): string {
   const b64 = Buffer.from(der).toString('base64');

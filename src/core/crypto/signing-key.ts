@@ -2,7 +2,7 @@ import { p256 } from '@noble/curves/nist.js';
 import { UserError } from '../errors';
 import { DerError, type DerNode, TAG, children, concat, decodeOid, encodeTlv, expectTag, readOne } from './der';
 import { ALGORITHM_NAMES, CURVE_NAMES, FOREIGN_PEM_LABELS, OID_EC_PUBLIC_KEY, OID_P256 } from './key-oids';
-import { type PemBlock, encodePem, parsePem } from './pem';
+import { type PemBlock, encodePem, parsePem, pemLeftovers } from './pem';
 
 /**
  * Secure boot v1 signing keys: ECDSA on NIST P-256. Reads the forms espsecure reads (SEC1, SEC1
@@ -98,10 +98,25 @@ function parseSpki(file: string, der: Uint8Array): Uint8Array {
   return pointBytes(file, bits.subarray(1)).slice(1);
 }
 
+/** Labels of blocks that hold a key (a file with two of them is ambiguous: which one is meant?). */
+const KEY_LABELS = new Set(['EC PRIVATE KEY', 'PRIVATE KEY', 'PUBLIC KEY', 'ENCRYPTED PRIVATE KEY']);
+
 function blocksOf(file: string, bytes: Uint8Array): PemBlock[] {
-  const blocks = parsePem(Buffer.from(bytes).toString('latin1'));
+  const text = Buffer.from(bytes).toString('latin1');
+  const blocks = parsePem(text);
   if (blocks.length === 0) {
     throw bad(file, 'it is not a PEM key file (no "-----BEGIN ...-----" block was found); pass the .pem written by generate-signing-key or openssl');
+  }
+  const left = pemLeftovers(text);
+  if (left.malformedBlocks > 0) {
+    throw bad(file, `${left.malformedBlocks} of its "-----BEGIN" blocks ${left.malformedBlocks === 1 ? 'is' : 'are'} damaged (no matching END line, or text that is not base64); restore the key file from your backup`);
+  }
+  if (left.trailing) {
+    throw bad(file, `it has ${left.trailing.length} character(s) of other text after its last "-----END" line; a key file holds its key and nothing after it: restore it from your backup, or remove what was appended if you know it is not part of the key`);
+  }
+  const keys = blocks.filter((b) => KEY_LABELS.has(b.label));
+  if (keys.length > 1) {
+    throw bad(file, `it holds ${keys.length} key blocks (${keys.map((b) => `"${b.label}"`).join(', ')}), so which key is meant is not clear; keep one key per file`);
   }
   for (const b of blocks) {
     if (b.label === 'ENCRYPTED PRIVATE KEY' || b.headers.some((h) => /ENCRYPTED/i.test(h))) {

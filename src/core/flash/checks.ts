@@ -3,9 +3,9 @@ import { computeBootloaderDigest } from '../crypto/bootloader-digest';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent, type ContentKind } from '../firmware/content';
 import { hex } from '../util/hex';
-import { CONFIG_SECTOR_ADDRESS, layout } from '../boards/catalog';
+import { boardFlashSize, CONFIG_SECTOR_ADDRESS, layout } from '../boards/catalog';
 import { PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
-import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, type PartitionEntry } from '../partition/table';
+import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, validatePartitionTable, type PartitionEntry } from '../partition/table';
 import { describeRegion, type FlashPlan, type PlanRegion } from './plan';
 import { provisioningProfile } from '../boot/predict';
 import { diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
@@ -96,6 +96,16 @@ function decryptAt(data: Uint8Array, address: number, key: Uint8Array, conf: num
   return decryptFlashData(data.subarray(0, whole), { key, address, flashCryptConf: conf });
 }
 
+/**
+ * The flash size a plan is checked against: the connected chip's; without a board, the size the
+ * plan's layout is made for, else the smallest module of its board (board catalog).
+ */
+function planFlashSize(plan: FlashPlan, ctx: CheckContext): number | undefined {
+  if (ctx.chip?.flashSize !== undefined) return ctx.chip.flashSize;
+  if (plan.layout) return layout(plan.layout).flashSize;
+  return plan.board ? boardFlashSize(plan.board) : undefined;
+}
+
 /** Static checks: alignment, overlaps, the config sector, sizes against the flash and the table. */
 function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly PartitionEntry[] | undefined, notes: string[]): void {
   const sorted = [...plan.regions].sort((a, b) => a.address - b.address);
@@ -173,7 +183,12 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
   // 2. Layout, with the plan's own partition table when it can be read.
   const table = plan.regions.find((r) => r.role === 'partition-table');
   let partitions: readonly PartitionEntry[] | undefined;
-  if (table) partitions = parsePartitionTable(plaintext.get(table)!.subarray(0, TABLE_MAX_LEN), describeRegion(table)).entries;
+  if (table) {
+    const t = parsePartitionTable(plaintext.get(table)!.subarray(0, TABLE_MAX_LEN), describeRegion(table));
+    // As gen_esp32part.py checks it, against the chip's flash or, without a board, the catalog's.
+    validatePartitionTable(t, describeRegion(table), planFlashSize(plan, ctx));
+    partitions = t.entries;
+  }
   else if (plan.layout) partitions = layout(plan.layout).entries;
   checkLayout(plan, ctx, partitions, notes);
 

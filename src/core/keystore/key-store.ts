@@ -101,6 +101,40 @@ export class KeyStore {
     return gitExposureWarning(this.dir);
   }
 
+  /**
+   * Warning sentences for loose permissions (POSIX modes; none on Windows): a store folder other
+   * users can write (they could swap a key or the audit log), and key files or the audit log
+   * other users can read.
+   */
+  permissionWarnings(): string[] {
+    if (process.platform === 'win32') return [];
+    const out: string[] = [];
+    const mode = (f: string): number | undefined => {
+      try {
+        const st = fs.lstatSync(f);
+        return st.isSymbolicLink() ? undefined : st.mode & 0o777;
+      } catch {
+        return undefined;
+      }
+    };
+    const dirMode = mode(this.dir);
+    if (dirMode !== undefined && (dirMode & 0o022) !== 0) {
+      out.push(`The key store folder ${this.dir} can be written by other users (mode ${dirMode.toString(8)}), who could replace a key or the audit log; make it private with chmod 700 "${this.dir}".`);
+    }
+    const files = [this.signingKeyPath, this.sharedFlashKeyPath, this.auditPath];
+    const devices = path.join(this.dir, DEVICES_DIR);
+    try {
+      for (const d of fs.readdirSync(devices)) files.push(path.join(devices, d, FLASH_KEY_FILE));
+    } catch {
+      /* no per-device keys */
+    }
+    for (const f of files) {
+      const m = mode(f);
+      if (m !== undefined && (m & 0o044) !== 0) out.push(`${f} can be read by other users (mode ${m.toString(8)}); make it private with chmod 600 "${f}".`);
+    }
+    return out;
+  }
+
   /** Creates the store's folder (0700, with its parents) when missing; true when it was created. */
   ensureDir(): boolean {
     return makeDirs(this.dir, { mode: 0o700, what: 'key folder' });

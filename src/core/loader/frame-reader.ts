@@ -22,6 +22,10 @@ export class ReadFailure extends Error {
     readonly received: number,
     readonly noise: Buffer,
     readonly linkError?: Error,
+    /** The first bytes received during this wait, as they came (for messages: what was actually received). */
+    readonly raw?: Buffer,
+    /** How many bytes arrived during this wait in all. */
+    readonly rawTotal?: number,
   ) {
     super(`read failed: ${kind}`);
     this.name = 'ReadFailure';
@@ -56,6 +60,8 @@ export class FrameReader {
   private framesSeen = 0;
   private badFrames = 0;
   private bytesThisWait = 0;
+  /** The first bytes of this wait, raw (bounded). */
+  private rawThisWait: Buffer = Buffer.alloc(0);
 
   constructor(
     private readonly transport: Transport,
@@ -90,6 +96,7 @@ export class FrameReader {
   push(chunk: Buffer): void {
     this.bytesSeen += chunk.length;
     this.bytesThisWait += chunk.length;
+    if (this.rawThisWait.length < 64) this.rawThisWait = Buffer.concat([this.rawThisWait, chunk.subarray(0, 64 - this.rawThisWait.length)]);
     for (const ev of this.decoder.push(chunk)) {
       if (ev.kind === 'frame') {
         this.framesSeen++;
@@ -113,6 +120,7 @@ export class FrameReader {
     if (this.closed) return Promise.reject(new ReadFailure('closed', 0, this.noise(), this.closedError));
     if (this.waiter) return Promise.reject(new Error('FrameReader: only one reader at a time'));
     this.bytesThisWait = 0;
+    this.rawThisWait = Buffer.alloc(0);
     return new Promise<Buffer>((resolve, reject) => {
       const cancel = this.clock.timer(timeoutMs, () => {
         if (this.waiter?.resolve !== res) return;
@@ -167,7 +175,7 @@ export class FrameReader {
   private timeoutFailure(): ReadFailure {
     const noise = this.noise();
     if (this.decoder.midFrame) return new ReadFailure('mid-frame', this.decoder.pendingFrameBytes, noise);
-    if (this.bytesThisWait > 0) return new ReadFailure('noise', 0, noise);
+    if (this.bytesThisWait > 0) return new ReadFailure('noise', 0, noise, undefined, this.rawThisWait, this.bytesThisWait);
     if (this.bytesSeen === 0) return new ReadFailure('no-data', 0, noise);
     if (this.framesSeen > 0) return new ReadFailure('stream-stopped', 0, noise);
     // Text came earlier (a boot log) but nothing during this wait: still "no answer".

@@ -31,18 +31,36 @@ export function noiseSnippet(noise: Buffer, max = 60): string {
   return text.length > max ? `…${text.slice(-max)}` : text;
 }
 
+/**
+ * Bytes as a message shows them: up to `max` in hex, then how many there were in all
+ * ("c0 c0 c0 … (4096 bytes)").
+ */
+export function hexExcerpt(bytes: Uint8Array, max = 16, total = bytes.length): string {
+  const shown = Array.from(bytes.subarray(0, max), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  return total > Math.min(max, bytes.length) ? `${shown} … (${total} bytes)` : `${shown} (${total} byte${total === 1 ? '' : 's'})`;
+}
+
+/** What the virtual board's server says to a second client before it closes the connection. */
+export const SIM_BUSY_TEXT = 'pycom-secure sim serve: busy, another client is connected';
+
 export function fromReadFailure(f: ReadFailure, ctx: MessageContext): LinkError {
   const extra = { failure: f.kind, noise: f.noise };
   switch (f.kind) {
     case 'no-data':
       return linkError('E_NO_DATA', ctx, extra);
-    case 'noise':
-      return linkError('E_NOISE', { ...ctx, detail: `"${noiseSnippet(f.noise)}"` }, extra);
+    case 'noise': {
+      const text = noiseSnippet(f.noise);
+      // Nothing printable (a flood of 0xC0 frame delimiters, binary garbage): show the bytes.
+      const raw = f.raw ?? Buffer.alloc(0);
+      const detail = text ? `"${text}"` : raw.every((b) => b === 0xc0) && raw.length ? `only 0xC0 frame delimiters: ${hexExcerpt(raw, 16, f.rawTotal)}` : `bytes ${hexExcerpt(raw, 16, f.rawTotal)}`;
+      return linkError('E_NOISE', { ...ctx, detail }, extra);
+    }
     case 'mid-frame':
       return linkError('E_TIMEOUT_MID_FRAME', { ...ctx, received: f.received }, extra);
     case 'stream-stopped':
       return linkError('E_TIMEOUT_STREAM_STOPPED', ctx, extra);
     case 'closed':
+      if (f.noise.toString('latin1').includes(SIM_BUSY_TEXT)) return linkError('E_BOARD_BUSY', { ...ctx, detail: SIM_BUSY_TEXT }, extra);
       return linkError('E_LINK_CLOSED', ctx, extra);
   }
 }

@@ -1,10 +1,10 @@
 import { Op, SYNC_PAYLOAD, ROM_ERROR_TEXT, RomError, opName, READ_FLASH_SLOW_MAX } from '../rom/opcodes';
 import { slipEncode } from '../rom/slip';
-import { checksum, decodeResponse, encodeRequest, words } from '../rom/packet';
+import { checksum, decodeResponse, encodeRequest, HEADER_LEN, words } from '../rom/packet';
 import type { Transport } from '../transport/transport';
 import { realClock, type Clock } from './clock';
 import { FrameReader, ReadFailure } from './frame-reader';
-import { LinkError, fromReadFailure, linkError } from './link-error';
+import { LinkError, fromReadFailure, hexExcerpt, linkError } from './link-error';
 import { writeFlash, md5, readFlash, type FlashProgress, type WriteFlashOptions, type WriteFlashResult } from './flash';
 import { DEFAULT_TIMEOUT_MS, MD5_MS_PER_MB, MEM_END_ROM_TIMEOUT_MS, SYNC_TIMEOUT_MS, timeoutPerMb } from './timeouts';
 import { EFUSE_BLK0_RDATA4_REG, RTC_CALI_CFG1_REG } from '../chip/esp32';
@@ -24,6 +24,30 @@ export interface CommandResult {
   payload: Buffer;
 }
 
+
+/** A frame that is our own request coming back (direction 0x00, the same opcode): a loopback or TX wired to RX. */
+function isEcho(frame: Buffer, op: number): boolean {
+  return frame.length >= HEADER_LEN && frame[0] === 0x00 && frame[1] === op;
+}
+
+/** The ROM answers SYNC eight times: a late copy is expected, not a wrong reply. */
+function isStaleSync(frame: Buffer): boolean {
+  return decodeResponse(frame)?.op === Op.SYNC;
+}
+
+/** The frames that were not the reply, as a message shows them (kinds, then the first in hex). */
+function describeUnmatched(frames: readonly Buffer[], op: number): string {
+  if (frames.length === 0) return 'nothing else';
+  const first = frames[0]!;
+  const kind = (f: Buffer): string => {
+    if (isEcho(f, op)) return `an echo of the ${opName(op)} request itself (a loopback, or TX wired to RX)`;
+    const r = decodeResponse(f);
+    if (r) return `a reply for ${opName(r.op)} instead of ${opName(op)}`;
+    return 'a frame that is not a loader reply';
+  };
+  const kinds = [...new Set(frames.map(kind))];
+  return `received ${frames.length} frame${frames.length === 1 ? '' : 's'}: ${kinds.join('; ')}; the first was ${hexExcerpt(first)}`;
+}
 
 /** Frames a command may be answered by before we give up on matching (esptool: 100). */
 const MAX_NON_MATCHING = 100;
@@ -79,21 +103,37 @@ export class RomLoader {
 
   private async awaitReply(op: number, timeoutMs: number, payloadLen: number): Promise<CommandResult> {
     const ctx = { port: this.port, op: opName(op), howToEnter: this.downloadHint };
+    // Frames that were not the reply: said in the message if the reply never comes.
+    const unmatched: Buffer[] = [];
+    const received = (): string => describeUnmatched(unmatched, op);
     for (let skipped = 0; skipped <= MAX_NON_MATCHING; skipped++) {
       let frame: Buffer;
       try {
         frame = await this.reader.readFrame(timeoutMs);
       } catch (e) {
-        if (e instanceof ReadFailure) throw fromReadFailure(e, ctx);
+        if (e instanceof ReadFailure) {
+          // A wrong opcode or our own request echoed back: say what came, not "sent nothing".
+          if (unmatched.some((f) => isEcho(f, op) || (decodeResponse(f) && decodeResponse(f)!.op !== op && !isStaleSync(f)))) {
+            throw linkError('E_WRONG_REPLY', { ...ctx, detail: received() }, { failure: e.kind, noise: e.noise });
+          }
+          throw fromReadFailure(e, ctx);
+        }
         throw e;
       }
       const resp = decodeResponse(frame);
       if (!resp) {
         // Not a reply (text between two C0 bytes, a request echoed by a loopback): keep for diagnostics.
         this.reader.note(frame);
+        if (unmatched.length < 8) unmatched.push(frame);
         continue;
       }
+      const size = frame.readUInt16LE(2);
+      if (size !== frame.length - HEADER_LEN) {
+        // The ROM's length field always equals the data it sends: anything else is a broken frame.
+        throw linkError('E_BAD_REPLY', { ...ctx, detail: `its length field says ${size} data bytes but it carries ${frame.length - HEADER_LEN}: ${hexExcerpt(frame)}` });
+      }
       if (resp.op !== op) {
+        if (unmatched.length < 8) unmatched.push(frame);
         if (resp.data.length >= 2 && resp.data[0] !== 0 && resp.data[1] === RomError.INVALID_MESSAGE) {
           await this.drainAfterRejection();
           throw linkError('E_UNSUPPORTED_COMMAND', ctx, { romError: RomError.INVALID_MESSAGE });
@@ -112,7 +152,7 @@ export class RomLoader {
       }
       return { value: resp.value, payload: Buffer.from(resp.data.subarray(0, payloadLen)) };
     }
-    throw linkError('E_NO_MATCHING_REPLY', ctx);
+    throw linkError('E_NO_MATCHING_REPLY', { ...ctx, detail: received() });
   }
 
   /**

@@ -105,6 +105,14 @@ export class VirtualEsp32 {
   private bootTimer: NodeJS.Timeout | undefined;
   private readonly textListeners = new Set<(text: string) => void>();
   private readonly baudListeners = new Set<(baud: number) => void>();
+  /**
+   * Called (synchronously) before the loader sends any reply while an eFuse burn or a flash
+   * erase/program has happened since the last call: `sim serve --state` saves the board there,
+   * so nothing a reply acknowledges is lost when the server is killed. Throwing from it (a full
+   * disk) is kept in `internalErrors` and the reply still goes out.
+   */
+  persist: (() => void) | undefined;
+  private persistedChanges = -1;
   private readonly bootPredictor: BootPredictor | undefined;
   /** The MicroPython console while the firmware runs (set by a boot that reached the app, dropped at each new epoch). */
   private console: VirtualMicroPython | undefined;
@@ -135,7 +143,10 @@ export class VirtualEsp32 {
       faults: this.faults,
       timing: this.timing,
       spend: (ms, flash) => this.timeline?.spend(ms, flash),
-      send: (packet) => this.send(slipEncode(packet)),
+      send: (packet) => {
+        this.persistIfChanged();
+        return this.send(slipEncode(packet));
+      },
       uartBaud: () => this.uartBaudValue,
       setUartBaud: (b) => {
         this.uartBaudValue = b;
@@ -403,6 +414,19 @@ export class VirtualEsp32 {
   }
 
   /** Sends bytes out of UART0, in order, through the fault and timing models. */
+  /** Runs `persist` when the eFuses or the flash changed since it last ran. */
+  persistIfChanged(): void {
+    if (!this.persist) return;
+    const now = this.efuse.changes + this.flash.changes;
+    if (now === this.persistedChanges) return;
+    try {
+      this.persist();
+      this.persistedChanges = now;
+    } catch (e) {
+      this.internalErrors.push(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
   private send(bytes: Buffer, baud = this.uartBaudValue): Promise<void> {
     const epoch = this.epoch;
     const signal = this.halt.signal;

@@ -90,6 +90,7 @@ export class EfuseController {
 
   /** Replaces the physical bits (factory setup, state-file load) and reloads. */
   setRaw(raw: EfuseWords): void {
+    this.changes++;
     this.raw = cloneWords(raw);
     for (let b = 0; b < R.BLOCK_COUNT; b++) {
       const blk = this.raw[b];
@@ -213,6 +214,9 @@ export class EfuseController {
     if (ran && this.busyPolls === 0) this.cmd = 0;
   }
 
+  /** Bumped by every programmed word and setRaw: a state file knows whether it is behind. */
+  changes = 0;
+
   /** PGM: raw |= wdata & ~protected, word by word (a power loss can stop it between words). */
   private program(): void {
     const protect = writeProtectMask(this.effWrDis);
@@ -222,6 +226,7 @@ export class EfuseController {
         if ((add & ~this.raw[b]![w]!) === 0) continue;
         this.onProgramWord?.(b, w);
         this.raw[b]![w] = (this.raw[b]![w]! | add) >>> 0;
+        this.changes++;
       }
     }
   }

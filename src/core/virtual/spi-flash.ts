@@ -27,6 +27,10 @@ export class SpiFlash {
   readonly manufacturer: number;
   readonly memoryType: number;
   private readonly sectors = new Map<number, Buffer>();
+  /** Bumped by every erase, program and load: a state file knows whether it is behind. */
+  changes = 0;
+  /** Sectors changed since `takeChangedSectors` last ran (a state file re-encodes only those). */
+  private changed = new Set<number>();
 
   constructor(opts: SpiFlashOptions) {
     capacityByte(opts.size);
@@ -67,6 +71,7 @@ export class SpiFlash {
   /** Erases the 4 KiB sector containing `offset`. */
   eraseSector(offset: number): void {
     this.check(offset, 1);
+    this.touch(Math.floor(offset / SECTOR_SIZE));
     this.sectors.delete(Math.floor(offset / SECTOR_SIZE));
   }
 
@@ -76,11 +81,27 @@ export class SpiFlash {
     this.check(offset, length);
     const first = Math.floor(offset / SECTOR_SIZE);
     const last = Math.floor((offset + length - 1) / SECTOR_SIZE);
-    for (let s = first; s <= last; s++) this.sectors.delete(s);
+    for (let s = first; s <= last; s++) {
+      this.touch(s);
+      this.sectors.delete(s);
+    }
   }
 
   eraseChip(): void {
+    for (const s of this.sectors.keys()) this.touch(s);
     this.sectors.clear();
+  }
+
+  private touch(sector: number): void {
+    this.changes++;
+    this.changed.add(sector);
+  }
+
+  /** The sectors changed since the last call (and forgets them). */
+  takeChangedSectors(): Set<number> {
+    const out = this.changed;
+    this.changed = new Set();
+    return out;
   }
 
   /** NOR program: each byte becomes old AND new; bits only go 1 → 0. */
@@ -92,6 +113,7 @@ export class SpiFlash {
       const s = Math.floor(addr / SECTOR_SIZE);
       const inSector = addr % SECTOR_SIZE;
       const n = Math.min(SECTOR_SIZE - inSector, data.length - pos);
+      this.touch(s);
       let sec = this.sectors.get(s);
       for (let i = 0; i < n; i++) {
         const b = data[pos + i]!;
@@ -126,6 +148,7 @@ export class SpiFlash {
   /** Restores one sector's content (state file load). */
   loadSector(index: number, data: Uint8Array): void {
     if (data.length !== SECTOR_SIZE || index < 0 || (index + 1) * SECTOR_SIZE > this.size) throw new RangeError(`bad sector ${index}`);
+    this.touch(index);
     this.sectors.set(index, Buffer.from(data));
   }
 }

@@ -33,6 +33,26 @@ export interface StateFileV1 {
   sectors: Array<{ index: number; data: string }>;
 }
 
+/** Deflated sectors of each board, re-encoded only when the flash says a sector changed. */
+const encoded = new WeakMap<VirtualEsp32, Map<number, string>>();
+
+function encodedSectors(dev: VirtualEsp32): Array<{ index: number; data: string }> {
+  let cache = encoded.get(dev);
+  const changed = dev.flash.takeChangedSectors();
+  if (!cache) {
+    cache = new Map();
+    encoded.set(dev, cache);
+    for (const [index, data] of dev.flash.usedSectors()) cache.set(index, zlib.deflateRawSync(data).toString('base64'));
+  } else {
+    for (const i of changed) {
+      cache.delete(i);
+      const data = dev.flash.read(i * SECTOR_SIZE, SECTOR_SIZE);
+      if (data.some((b) => b !== 0xff)) cache.set(i, zlib.deflateRawSync(data).toString('base64'));
+    }
+  }
+  return [...cache.entries()].sort((a, b) => a[0] - b[0]).map(([index, data]) => ({ index, data }));
+}
+
 export function exportState(dev: VirtualEsp32): StateFileV1 {
   return {
     format: STATE_FORMAT,
@@ -42,7 +62,7 @@ export function exportState(dev: VirtualEsp32): StateFileV1 {
     codingScheme: dev.efuse.codingScheme === 1 ? '3/4' : 'none',
     flashSize: dev.flash.size,
     efuse: dev.efuse.rawWords().map((b) => b.map((w) => (w >>> 0).toString(16).padStart(8, '0'))),
-    sectors: dev.flash.usedSectors().map(([index, data]) => ({ index, data: zlib.deflateRawSync(data).toString('base64') })),
+    sectors: encodedSectors(dev),
   };
 }
 

@@ -1,13 +1,14 @@
 import * as net from 'node:net';
 import type { DeviceEndpoint, Unsubscribe } from '../transport/transport';
 import type { VirtualEsp32 } from './device';
+import { SIM_BUSY_TEXT } from '../loader/link-error';
 
 /**
  * Serves a virtual board over TCP (`socket://127.0.0.1:PORT`), one client at a time, any number
  * of connections one after another; the board keeps its state between them like a real board
  * between two tool runs. Each new connection resets the board into download mode, so the client
- * first receives the boot log. A second client while one is connected is refused (closed at
- * once), as a serial port that is already open would be.
+ * first receives the boot log. A second client while one is connected is refused (told
+ * SIM_BUSY_TEXT, then closed), as a serial port that is already open would be.
  */
 export interface SimServerOptions {
   port?: number;
@@ -55,7 +56,9 @@ export async function startSimServer(dev: VirtualEsp32, opts: SimServerOptions =
   let current: net.Socket | undefined;
   const server = net.createServer((sock) => {
     if (current) {
-      sock.destroy();
+      // Said in words before closing, so the client can tell "busy" from "unplugged".
+      sock.on('error', () => undefined);
+      sock.write(`${SIM_BUSY_TEXT}\r\n`, () => sock.destroy());
       return;
     }
     current = sock;

@@ -21,6 +21,10 @@ export interface BoardTarget {
   /** Test seams (the fault campaigns' scaled clock and sync timeout); the front ends leave them out. */
   clock?: ConnectOptions['clock'];
   syncTimeoutMs?: ConnectOptions['syncTimeoutMs'];
+  /** A socket:// board on another machine is meant (key words cross the network in clear); see transportFromUrl. */
+  allowRemote?: boolean;
+  /** How the front end allows a remote board, for the refusal. */
+  allowRemoteHint?: string;
 }
 
 /** A board in download mode with its ROM loader answering, identified. */
@@ -41,7 +45,9 @@ export interface BoardSession {
  */
 export async function withBoard<T>(target: BoardTarget, ui: Pick<UiPort, 'info' | 'warn'>, fn: (session: BoardSession) => Promise<T>): Promise<T> {
   checkLoaderBaud(target.baud);
-  const transport = target.transport ?? transportFromUrl(target.port);
+  const transport = target.transport ?? transportFromUrl(target.port, undefined, {
+    ...(target.allowRemote ? { allowRemote: true } : {}), ...(target.allowRemoteHint ? { allowRemoteHint: target.allowRemoteHint } : {}),
+  });
   if (!target.opened) await transport.open();
   try {
     const conn = await connect(transport, {

@@ -8,6 +8,7 @@ import { pendingSteps, type BurnPlan } from '../efuse/burn/plan';
 import { identify, type ChipInfo } from '../chip/identify';
 import { isUserError, UserError } from '../errors';
 import type { KeyStore } from '../keystore/key-store';
+import { isInFlight, withKeyStoreLock } from '../keystore/lock';
 import type { BoardSession } from './board';
 import type { Choice, UiPort } from './ui-port';
 
@@ -94,16 +95,27 @@ export function hardeningChoices(): Choice<boolean>[] {
  * returned as `cancelled`, never thrown.
  */
 export async function burnKeys(board: BoardSession, req: BurnKeysRequest, ui: UiPort): Promise<BurnKeysOutcome> {
+  // A dry run only reads the store; any other run holds its lock from reading the record to the
+  // last line written (another process is refused; this process's other tasks share it).
+  if (req.dryRun) return burnKeysLocked(board, req, ui, () => undefined);
+  return withKeyStoreLock(req.store.dir, `Burn Keys on ${board.chip.mac.address}`, (hold) => burnKeysLocked(board, req, ui, hold));
+}
+
+async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiPort, hold: () => void): Promise<BurnKeysOutcome> {
   const { conn, chip } = board;
   const warning = req.store.exposureWarning();
   if (warning) ui.warn(warning);
+  for (const w of req.store.permissionWarnings()) ui.warn(w);
   const audit = new AuditLog(req.store.auditPath);
-  const history = readAudit(audit.file);
+  const read = readAudit(audit.file);
+  // Runs of this process still going (other boards, one store) are not interrupted runs.
+  const history = { ...read, records: read.records.filter((r) => !isInFlight(audit.file, r.id)) };
   for (const d of history.damaged) ui.warn(`line ${d.line} of ${audit.file} is damaged${d.last ? ' (torn last line: the previous run was cut off while writing it)' : ''}; the other lines are used.`);
 
   const snap = await readEfuses(conn.loader);
   const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
   const keys = req.keys({ mac: chip.mac.address, threeFour });
+  hold(); // req.keys may have made the store's folder (a new per-device key)
   const planFor = (hardening: boolean): BurnPlan => planBurnKeys(snap, {
     target: { chip: chip.chip, revision: chip.revision.major, mac: chip.mac.address },
     flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, hardening, history: history.records,
@@ -152,6 +164,7 @@ export async function burnKeys(board: BoardSession, req: BurnKeysRequest, ui: Ui
   checkConfirmation(plan, typed);
 
   req.store.ensureDir();
+  hold();
   try {
     const result = await ui.task(`Burning eFuses on ${plan.mac}`, (report, signal) => {
       let done = 0;

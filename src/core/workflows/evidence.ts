@@ -10,6 +10,7 @@ import { OPERATION as BURN_KEYS, STEP } from '../efuse/burn/burn-keys';
 import { UserError } from '../errors';
 import { checksumOk, readEspImage } from '../image/esp-image';
 import { normaliseMac, type KeyStore } from '../keystore/key-store';
+import { lockKeyStore } from '../keystore/lock';
 import { readFlash } from '../loader/flash';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
 import { fingerprint } from '../util/fingerprint';
@@ -297,7 +298,13 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
 /** Appends an acknowledgement line to the store's audit log, refusing any line that holds key bytes. */
 function appendAcknowledgement(store: KeyStore, rec: AuditInput, keys: readonly Uint8Array[]): void {
   assertNoKeyBytes(rec, keys);
-  new AuditLog(store.auditPath).append(rec);
+  // One line, under the store's lock (already held when this is part of a flash run).
+  const release = fs.existsSync(store.dir) ? lockKeyStore(store.dir, `recording an acknowledgement for ${rec.mac}`) : undefined;
+  try {
+    new AuditLog(store.auditPath).append(rec);
+  } finally {
+    release?.();
+  }
 }
 
 /**

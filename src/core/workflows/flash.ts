@@ -7,6 +7,7 @@ import { keysForBoard, runFlashSession, type BoardKeys, type FlashSessionResult 
 import type { FlashProgressEvent } from '../flash/writer';
 import type { ResetMode } from '../connect/strategy';
 import type { KeyStore } from '../keystore/key-store';
+import { withKeyStoreLock } from '../keystore/lock';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
 import { establishKeyEvidence, type KeyEvidence } from './evidence';
@@ -71,6 +72,12 @@ export interface FlashOutcome extends FlashSessionResult {
  * between blocks.
  */
 export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<FlashOutcome> {
+  // A real run writes the store (journal, config-sector backup, an acknowledgement): it holds the store's lock.
+  if (req.dryRun) return flashLocked(board, req, ui);
+  return withKeyStoreLock(req.store.dir, `flash on ${board.chip.mac.address}`, () => flashLocked(board, req, ui));
+}
+
+async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<FlashOutcome> {
   const { conn, chip } = board;
   const keys = keysForBoard(req.store, chip);
   // Issue 12 B: no check may stand the store's keys in for read-protected ones without evidence.

@@ -3,7 +3,6 @@ import { BoardRecordWriter, regionsWritten } from '../audit/board-record';
 import type { BoardId } from '../boards/catalog';
 import type { BootLogExplanation } from '../boot/boot-log';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
-import { digestPrivateKey } from '../crypto/secure-boot-key';
 import { readEfuses } from '../efuse/access';
 import { redactState } from '../efuse/burn/burn-keys';
 import { renderPlan } from '../efuse/burn/plan';
@@ -11,8 +10,10 @@ import { decodeEfuses, isThreeFour } from '../efuse/decode';
 import { isUserError, UserError } from '../errors';
 import { GENERATIONS } from '../firmware/generations';
 import type { FlashPlan } from '../flash/plan';
-import { readHardwareKeyFile, readSigningKeyFile } from '../keys/key-files';
+import { readHardwareKeyFile } from '../keys/key-files';
 import { macDirName, normaliseMac, type KeyStore } from '../keystore/key-store';
+import { withKeyStoreLock } from '../keystore/lock';
+import { storeSecureBootKey } from '../keystore/secure-boot-key-source';
 import { boardPlanFromBuild, type DecryptedBuildCache } from '../secure-build/per-device';
 import { fingerprint } from '../util/fingerprint';
 import { withBoard, type BoardSession, type BoardTarget } from './board';
@@ -126,12 +127,21 @@ export function parseApprovedMacs(list: readonly string[], from = 'the approved 
  * goes wrong on a board is that board's `failed` result, never thrown.
  */
 export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'warn'>): Promise<ProvisionOutcome> {
+  // One lock for the whole run: the boards of this process share it (re-entrant), and another
+  // process using the same key store is refused before any board is opened.
+  return withKeyStoreLock(req.store.dir, `provision of ${req.ports.length} board(s)`, () => provisionLocked(req, ui));
+}
+
+async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'warn'>): Promise<ProvisionOutcome> {
   const approved = new Set(parseApprovedMacs(req.approvedMacs));
   if (req.ports.length === 0) throw new UserError('E_USAGE', 'There are no ports to provision; give at least one port.');
-  if (!fs.existsSync(req.store.signingKeyPath)) {
+  if (req.store.signingKeyFile() === undefined) {
     throw new UserError('E_NO_KEY', `There is no signing key at ${req.store.signingKeyPath}; generate it first (pycom-secure generate-signing-key) and build with it.`);
   }
-  const signingKey = readSigningKeyFile(req.store.signingKeyPath);
+  // BLOCK2's key: the store's random secure_boot_key.bin (a signing key in a token), else the
+  // digest of the PEM signing key (Pycom's reflashable flow). Checked here, before any board.
+  const secureBootKeyFor = (bits: 256 | 192): Uint8Array => storeSecureBootKey(req.store, bits)!.key;
+  secureBootKeyFor(256);
   let buildKey = req.buildKey;
   if (!buildKey) {
     if (!fs.existsSync(req.store.sharedFlashKeyPath)) {
@@ -206,7 +216,7 @@ export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' |
         if (flashKey.length !== (threeFour ? 24 : 32)) {
           throw new UserError('E_KEY_LENGTH', `${k.path} holds a ${flashKey.length * 8}-bit key but ${mac} uses ${threeFour ? 'the 3/4 coding scheme (192-bit keys)' : '256-bit keys'}; nothing was burned.`);
         }
-        secureBootKey = digestPrivateKey(signingKey, keyBits(codingForKeyLength(flashKey.length)));
+        secureBootKey = secureBootKeyFor(keyBits(codingForKeyLength(flashKey.length)));
         record.add('keys', { keyFingerprints: { 'flash-key': k.fingerprint, 'secure-boot-key': fingerprint(secureBootKey), 'build-key': fingerprint(buildKey!) }, keyCreated: created, efuseBefore: redactState(decodeEfuses(snap)) });
 
         state('burning', 'Burn Keys: keys, flash encryption and secure boot (resumes an interrupted run).');

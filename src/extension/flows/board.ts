@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { enterDownloadMode, readEfuses, transportFromUrl } from '../../core';
-import { readSettings } from '../settings';
+import { readSettings, remoteSocketOptions } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import { snapshotFromWords } from '../sources/efuse-snapshot';
 import type { SelectedPort } from '../state';
@@ -24,7 +24,7 @@ export async function readBoard(ctx: FlowContext, port?: SelectedPort): Promise<
 export async function enterDownload(ctx: FlowContext): Promise<void> {
   const p = await boardForCommand(ctx, 'Pycom: Enter Download Mode');
   if (!p) return;
-  const t = transportFromUrl(p.path);
+  const t = transportFromUrl(p.path, undefined, remoteSocketOptions());
   await t.open();
   try {
     const r = await enterDownloadMode(t, coreResetMode(readSettings().resetMode), undefined);

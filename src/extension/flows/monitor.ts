@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { monitor as monitorWorkflow, bootLogLines, transportFromUrl } from '../../core';
-import { readSettings } from '../settings';
+import { readSettings, remoteSocketOptions } from '../settings';
 import { coreResetMode } from '../device';
 import type { FlowContext } from './context';
 import { virtualBootLog } from './flash';
@@ -24,7 +24,7 @@ export async function serialMonitor(ctx: FlowContext): Promise<void> {
     out.appendLine('(virtual board: the boot log its flash and eFuses produce)');
   } else {
     // A real board, or a virtual board behind `sim serve` (no reset lines: the ROM loader is told to run the firmware).
-    const t = transportFromUrl(p.path);
+    const t = transportFromUrl(p.path, undefined, remoteSocketOptions());
     await t.open();
     try {
       text = (await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listening to ${p.path} for 5 s` }, () => monitorWorkflow(t, { ms: 5000, mode: coreResetMode(readSettings().resetMode) }, { info: (l) => out.appendLine(l) }))).text;

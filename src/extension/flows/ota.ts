@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { askOtaSlot, otaImage, hex, knownSlots, readHardwareKeyFile, transportFromUrl, UserError } from '../../core';
-import { readSettings, workspaceRoot } from '../settings';
+import { readSettings, remoteSocketOptions, workspaceRoot } from '../settings';
 import { coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
 import { type FlowContext, currentBuild, keyStore } from './context';
@@ -19,7 +19,7 @@ export type BoardSlotAnswer = { slot: number } | { reason: string };
  * MicroPython, a busy port) gives a `reason` in one sentence instead.
  */
 export async function askBoardForSlot(port: SelectedPort, timeoutMs = 3000): Promise<BoardSlotAnswer> {
-  const t = transportFromUrl(port.path);
+  const t = transportFromUrl(port.path, undefined, remoteSocketOptions());
   try {
     await t.open();
     // askOtaSlot also starts a board that sits in download mode (a `sim serve` board, a board just

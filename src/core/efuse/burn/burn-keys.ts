@@ -110,6 +110,16 @@ function auditEvidence(history: readonly AuditRecord[], mac: string): Pick<Ctx, 
   return { verified, interruptedKeys };
 }
 
+/** Steps pending now (not on the chip) that a step-done line of this MAC records as verified: the latest such line per step. */
+function recordedButMissing(history: readonly AuditRecord[], mac: string, steps: readonly PlanStep[]): { step: string; id: string; time: string }[] {
+  const pending = new Set(steps.filter((s) => s.status === 'pending').map((s) => s.id));
+  const last = new Map<string, AuditRecord>();
+  for (const r of history) {
+    if (r.mac === mac && r.operation === OPERATION && r.phase === 'step-done' && r.result === 'verified' && r.step && pending.has(r.step)) last.set(r.step, r);
+  }
+  return [...last.values()].map((r) => ({ step: r.step!, id: r.id, time: r.time }));
+}
+
 /** The steps of a plan as an intent line recorded it (JSON), keeping only well-formed ones. */
 function planSteps(plan: unknown): { id: string; status?: unknown; verifiedBy?: unknown; keyFingerprint?: string }[] {
   const steps = (plan as { steps?: unknown } | undefined)?.steps;
@@ -248,6 +258,14 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
     warnings,
   };
   if (ctx.unverified.length) plan.keysNotVerified = ctx.unverified;
+  // The record and the chip disagree: steps this MAC's audit log lists as burned and verified are
+  // not on the chip (another board with the same MAC, or a board whose eFuses were not kept, such
+  // as a virtual board run without its state file). Said plainly, never burned as if new.
+  const missing = recordedButMissing(history, mac, steps);
+  if (missing.length) {
+    plan.missingFromChip = missing;
+    warnings.unshift(`The audit log records ${missing.map((m) => `"${m.step}" (run ${m.id}, ${m.time})`).join(', ')} as burned and verified on ${mac}, but the chip does not have ${missing.length === 1 ? 'it' : 'them'}: this is another board with the same MAC, or this board's eFuses were not kept (a virtual board started without its state file); the plan burns ${missing.length === 1 ? 'it' : 'them'} again only if you confirm, so check which board this is first.`);
+  }
   if (last) {
     // Every open run counts, not just the last: the first run and the user's rerun can both be cut off.
     const stepsDone = new Set(interrupted.flatMap((r) => [...completedSteps(history, r.id)]));

@@ -128,9 +128,12 @@ export async function burnBlock(access: EfuseRegisterAccess, burn: BlockBurn, op
   if (burn.program.length !== n || burn.expect.length !== n) throw new RangeError(`BLOCK${burn.block} burns take ${n} words`);
   let readBack: number[] = [];
   for (let pass = 1; pass <= MAX_BURN_PASSES; pass++) {
-    await stageWdata(access, burn);
+    // Timing and EFUSE_CONF first, the program registers last: a garbled address in any of those
+    // writes could land in a WDATA register, and only a write made before the read-back check is
+    // caught by it (campaign seed robust-q9, run 104 of the 3/4-coding GPy: BLOCK3 bits burned).
     await setTiming(access, opts.apbMhz ?? 40);
     await access.writeReg(EFUSE_CONF, CONF_PROGRAM_MAGIC);
+    await stageWdata(access, burn);
     await access.writeReg(EFUSE_CMD, CMD_PGM);
     await waitIdle(access, timeout);
     let codingError = false;

@@ -1,6 +1,7 @@
 import { UserError } from '../../errors';
 import { AuditLog, assertNoKeyBytes, interruptedOperations, newOperationId, type AuditRecord } from '../../audit/audit-log';
 import { normaliseMac } from '../../keystore/key-store';
+import { isInFlight, markInFlight } from '../../keystore/lock';
 import { readEfuses, type EfuseRegisterAccess } from '../access';
 import { blockDataBytes } from '../coding';
 import { decodeEfuses, isThreeFour, type DecodedEfuses } from '../decode';
@@ -105,6 +106,20 @@ export async function executeBurnKeys(access: EfuseRegisterAccess, plan: BurnPla
     o.audit.append(rec);
   };
   const common = { id, operation: plan.operation, mac: plan.mac, revision: o.revision ?? plan.revision, keyFingerprints: fps };
+  // Another task of this process (several boards at once on one store) never takes this run for an interrupted one.
+  const ended = o.audit ? markInFlight(o.audit.file, id) : () => undefined;
+  try {
+    return await executeMarked(access, plan, o, { id, common, unverifiedField, keysNotVerified, log });
+  } finally {
+    ended();
+  }
+}
+
+async function executeMarked(access: EfuseRegisterAccess, plan: BurnPlan, o: ExecuteOptions, r: {
+  id: string; common: { id: string; operation: string; mac: string; revision: string; keyFingerprints: Record<string, string> };
+  unverifiedField: { keysNotVerified?: UnverifiedKey[] }; keysNotVerified: UnverifiedKey[]; log: (rec: Parameters<AuditLog['append']>[0]) => void;
+}): Promise<ExecuteResult> {
+  const { id, common, unverifiedField, keysNotVerified, log } = r;
   const before = decodeEfuses(await readEfuses(access));
   log({ ...common, ...unverifiedField, phase: 'intent', plan, efuseBefore: redactState(before), ...(plan.resumes ? { message: `resumes interrupted run ${plan.resumes.id}` } : {}) });
   const burned: string[] = [];
@@ -171,7 +186,7 @@ function closeEarlierRuns(plan: BurnPlan, id: string, audit: AuditLog | undefine
   if (!audit) return { closed, leftOpen };
   // A key taken on the user's word (not-verified) cannot vouch for an earlier run's key step.
   const verified = new Map(plan.steps.filter((s) => s.verifiedBy !== 'not-verified').map((s) => [s.id, s.keyFingerprint]));
-  const open = interruptedOperations(audit.read().records.filter((r) => r.operation === plan.operation), plan.mac).filter((r) => r.id !== id);
+  const open = interruptedOperations(audit.read().records.filter((r) => r.operation === plan.operation), plan.mac).filter((r) => r.id !== id && !isInFlight(audit.file, r.id));
   for (const r of open) {
     const steps = intendedSteps(r);
     const unverified = steps === undefined ? ['(its intent line holds no readable plan)'] : steps.filter((s) => !verified.has(s.id) || (s.keyFingerprint !== undefined && verified.get(s.id) !== s.keyFingerprint)).map((s) => s.id);

@@ -81,6 +81,11 @@ export interface BurnPlan {
    * absent when every key was read back or has a verified audit record.
    */
   keysNotVerified?: UnverifiedKey[];
+  /**
+   * Steps the audit log records as burned and verified on this MAC that the chip does not have
+   * (pending again): the record and the chip disagree, and the plan says so.
+   */
+  missingFromChip?: { step: string; id: string; time: string }[];
   /** Set when an earlier run of this operation was interrupted and this plan finishes it. */
   resumes?: {
     /** The most recent interrupted run. */
@@ -126,7 +131,9 @@ export function renderPlan(plan: BurnPlan): string {
   const lines: string[] = [];
   lines.push(`Plan: ${plan.operation} on the ESP32 with MAC ${plan.mac} (revision ${plan.revision}, coding scheme ${plan.codingScheme})`);
   if (plan.resumes) {
-    lines.push(`This finishes an interrupted run (${plan.resumes.id}, started ${plan.resumes.time}); steps already done are verified, not burned again.`);
+    const lost = new Set((plan.missingFromChip ?? []).map((m) => m.step));
+    const kept = plan.resumes.stepsDone.filter((s) => !lost.has(s));
+    lines.push(`This finishes an interrupted run (${plan.resumes.id}, started ${plan.resumes.time}); ${lost.size === 0 ? 'steps already done are verified, not burned again' : `${kept.length ? `${kept.join(', ')} ${kept.length === 1 ? 'is' : 'are'} on the chip and verified, not burned again; ` : ''}${[...lost].join(', ')} ${lost.size === 1 ? 'is' : 'are'} recorded as done but NOT on the chip (see the warning)`}.`);
     const earlier = plan.resumes.earlier ?? [];
     if (earlier.length) lines.push(`Earlier interrupted run${earlier.length === 1 ? '' : 's'} ${earlier.map((r) => `${r.id} (started ${r.time})`).join(', ')} ${earlier.length === 1 ? 'is' : 'are'} closed too once ${earlier.length === 1 ? 'its' : 'their'} steps are verified.`);
   }
