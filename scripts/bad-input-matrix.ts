@@ -35,6 +35,8 @@ import { LOCK_FILE } from '../src/core/keystore/lock';
 import { layout } from '../src/core/boards/catalog';
 import { writePartitionTable, type PartitionEntry } from '../src/core/partition/table';
 import { transportFromUrl } from '../src/core/transport/open';
+import { provision } from '../src/core/workflows/provision';
+import { parsePkcs11Uri } from '../src/core/keys/pkcs11-uri';
 import type { BoardSession } from '../src/core/workflows/board';
 
 export const MATRIX_DOC = path.join(__dirname, '..', 'docs', 'bad-input-matrix.md');
@@ -164,6 +166,13 @@ export const CASES: Case[] = [
   { input: 'Partition table whose last app partition ends past the 8 MB flash', run: (c) => checkTable(c, EIGHT_MB.map((e) => (e.label === 'ota_0' ? { ...e, size: 0x700000 } : e))) },
   { input: 'Partition table with an app partition not on a 64 KB boundary', run: (c) => checkTable(c, EIGHT_MB.map((e) => (e.label === 'ota_0' ? { ...e, offset: 0x211000 } : e))) },
   { input: 'Partition table with two partitions of one name', run: (c) => checkTable(c, EIGHT_MB.map((e) => (e.label === 'ota_0' ? { ...e, label: 'factory' } : e))) },
+  { input: 'provision with a malformed MAC in --confirm-macs (24:0a:c4:12:34:zz)', run: async (c) => {
+    const store = new KeyStore(path.join(c.dir, 'secure'));
+    const { host, device } = createMemoryPair('/dev/ttyACM0');
+    c.dev.attach(device);
+    return provision({ ports: [{ port: '/dev/ttyACM0', reset: 'none', baud: 115200, transport: host }], store, buildDir: c.dir, perDeviceKeys: true, hardening: false, approvedMacs: ['24:0a:c4:12:34:zz'], bootLog: false }, scriptedUi());
+  } },
+  { input: 'A pkcs11: signing key URI holding the PIN (pin-value=...)', run: async () => parsePkcs11Uri('pkcs11:token=t;object=o?pin-value=123456') },
   { input: '--port socket:// of another machine without --allow-remote', run: async () => transportFromUrl('socket://192.0.2.1:3333') },
   { input: 'Board running its firmware, not in download mode (no answer to SYNC)', run: async (c) => {
     // A board that ignores the reset lines and stays silent: modelled as a board without power.

@@ -1,8 +1,9 @@
 import { boardOption, resetModeOption } from '../common-options';
+import { ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
 import {
-  boardRecordsCsv, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, readBoardRecords, readHardwareKeyFile, readInputFile,
+  boardRecordsCsv, BOOT_LOG_CAP_MS, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, readBoardRecords, readHardwareKeyFile, readInputFile,
   UserError, type BoardTarget, type ProvisionEvent,
 } from '../../core';
 
@@ -37,7 +38,7 @@ async function ports(args: Args): Promise<string[]> {
 const provisionCommand: CliCommand = {
   name: 'provision',
   summary: 'Provision many boards at once: keys (per-device with --per-device-keys), Burn Keys, the build re-encrypted per board, flash, boot check, a record per board.',
-  usage: 'provision (--port PORT ... | --all-ports) --build DIR --key-store DIR (--confirm-macs MAC,MAC,... | --confirm-macs-file FILE) [--per-device-keys] [--hardening] [--jobs N] [--build-key FILE] [--board B] [--boot-log-ms N] [--json]',
+  usage: 'provision (--port PORT ... | --all-ports) --build DIR --key-store DIR (--confirm-macs MAC,MAC,... | --confirm-macs-file FILE) [--per-device-keys] [--hardening] [--jobs N] [--build-key FILE] [--board B] [--boot-log-ms N] [--baud N] [--reset MODE] [--allow-remote] [--json]',
   help: [
     'Every board in parallel: download mode, identify, approval, keys, Burn Keys (an interrupted run resumes),',
     'the build re-encrypted for the board\'s key, flash (only what differs is written, every region verified),',
@@ -53,7 +54,7 @@ const provisionCommand: CliCommand = {
   options: [
     { name: 'port', aliases: ['-p'], repeat: true }, { name: 'all-ports', flag: true }, { name: 'build' }, { name: 'key-store' }, { name: 'board' },
     { name: 'confirm-macs' }, { name: 'confirm-macs-file' }, { name: 'per-device-keys', flag: true }, { name: 'hardening', flag: true },
-    { name: 'jobs' }, { name: 'build-key' }, { name: 'boot-log-ms' }, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'json', flag: true },
+    { name: 'jobs' }, { name: 'build-key' }, { name: 'boot-log-ms' }, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'json', flag: true }, ALLOW_REMOTE_OPTION,
   ],
   async run(args, io) {
     args.maxPositionals(0);
@@ -62,14 +63,15 @@ const provisionCommand: CliCommand = {
     const store = new KeyStore(args.need('key-store'));
     const jobs = args.opt('jobs') !== undefined ? args.int('jobs') : undefined;
     if (jobs !== undefined && jobs < 1) throw new UserError('E_USAGE', 'provision: --jobs must be 1 or more.');
-    const bootMs = args.int('boot-log-ms', 2000);
+    const bootMs = args.int('boot-log-ms', BOOT_LOG_CAP_MS);
     const reset = resetModeOption(args);
-    const baud = args.int('baud', DEFAULT_BAUD);
+    const baud = checkLoaderBaud(args.opt('baud') ?? DEFAULT_BAUD);
     const board = boardOption(args, false);
     const buildKeyFile = args.opt('build-key');
     const buildKey = buildKeyFile ? readHardwareKeyFile(buildKeyFile, 'flash-encryption') : undefined;
     const list = await ports(args);
-    const targets: BoardTarget[] = list.map((port) => ({ port, reset, baud }));
+    const allowRemote = args.flag('allow-remote');
+    const targets: BoardTarget[] = list.map((port) => ({ port, reset, baud, ...(allowRemote ? { allowRemote } : {}) }));
     const json = args.flag('json');
     const ac = new AbortController();
     const onSig = () => ac.abort();

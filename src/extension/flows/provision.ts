@@ -6,7 +6,7 @@ import {
   type BoardTarget, type ChipInfo, type ProvisionEvent, type ProvisionOutcome, type ProvisionRequest, type ProvisionState, type Transport, type VirtualEsp32,
 } from '../../core';
 import type { ProductionRowView, ProductionView, RecordFormat } from '../../../webview/src/protocol';
-import { readSettings, resolveInWorkspace, workspaceRoot, type PycomSettings } from '../settings';
+import { readSettings, remoteSocketOptions, resolveInWorkspace, workspaceRoot, type PycomSettings } from '../settings';
 import { coreResetMode } from '../device';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
@@ -215,7 +215,7 @@ export async function provisionBoards(ctx: FlowContext): Promise<ProvisionOutcom
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Pycom: reading ${ports.length} board(s)` }, () => Promise.all(chosen.map(async (c) => {
       const note = (l: string) => ctx.log.info(`[${c.path}] ${l}`);
       try {
-        c.chip = await withBoard({ port: c.path, reset: mode, baud: s.baudRate }, { info: note, warn: (l) => ctx.log.warn(`[${c.path}] ${l}`) }, async (b) => b.chip);
+        c.chip = await withBoard({ port: c.path, reset: mode, baud: s.baudRate, ...remoteSocketOptions(s) }, { info: note, warn: (l) => ctx.log.warn(`[${c.path}] ${l}`) }, async (b) => b.chip);
         run.set(c.path, { mac: c.chip.mac.address, state: 'identified', progress: STATE_PROGRESS.identified, message: securityText(c.chip) });
       } catch (e) {
         run.set(c.path, { state: 'failed', outcome: 'failed', progress: 1, message: e instanceof Error ? e.message : String(e) }, true);
@@ -257,7 +257,7 @@ export async function provisionBoards(ctx: FlowContext): Promise<ProvisionOutcom
     const inWindow = new Map<Transport, VirtualEsp32>();
     const targets: BoardTarget[] = approved.map(({ board: c }) => {
       const v = ctx.virtuals.find(c.path);
-      if (!v) return { port: c.path, reset: mode, baud: s.baudRate };
+      if (!v) return { port: c.path, reset: mode, baud: s.baudRate, ...remoteSocketOptions(s) };
       const transport = transportFromUrl(c.path);
       inWindow.set(transport, v.dev);
       return { port: c.path, reset: mode, baud: s.baudRate, transport };
