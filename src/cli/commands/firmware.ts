@@ -106,7 +106,7 @@ const flashOptions = [
 const flash: CliCommand = {
   name: 'flash',
   summary: 'Check a flash plan against the board, its eFuses and the key store, then write it (verified) and show the boot log.',
-  usage: 'flash --port PORT [--allow-remote] (--build DIR | ADDR FILE ...) [--incremental] [--dry-run] [--force-config-sector] [--key-store DIR] [--trust-key-store] [--json]',
+  usage: 'flash --port PORT [--allow-remote] (--build DIR | ADDR FILE ...) [--board B] [--flash-size BYTES] [--incremental] [--dry-run] [--force-config-sector] [--no-compress] [--boot-log-ms N] [--baud N] [--reset MODE] [--key-store DIR] [--trust-key-store] [--json]',
   help: [
     'Read-protected key blocks cannot be read over the serial port, so the key store\'s keys count as the',
     'board\'s only with evidence: a verified Burn Keys run for this board in the store\'s audit log, or the',
