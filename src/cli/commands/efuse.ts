@@ -66,6 +66,7 @@ const burnKeysCommand: CliCommand = {
     'Without --dry-run nothing is burned unless --confirm repeats the MAC of the connected board (or you type it when asked).',
     'An interrupted burn resumes: run the same command again; finished steps are verified and skipped.',
     'Every step is recorded in KEY_STORE/audit.jsonl (fingerprints only, never key bytes); `pycom-secure records` exports it.',
+    'KEY_STORE is --key-store, else the store the flash key lives in (KEY_STORE/flash_encryption_key.bin), else secure/ here.',
     '--json prints the outcome as JSON on stdout (the plan goes to stderr).',
     '--keys-burned-elsewhere: a key block already read- and write-protected by espefuse or another workstation',
     'is taken as holding the given key and never written; only the missing steps are burned. Such a key cannot',
@@ -79,7 +80,8 @@ const burnKeysCommand: CliCommand = {
     const json = args.flag('json');
     const flashKey = readHardwareKeyFile(args.need('flash-key'), 'flash-encryption');
     const secureBootKey = loadSecureBootKey(args);
-    const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+    // Without --key-store the run is recorded in the store the flash key lives in (KEY_STORE/flash_encryption_key.bin), else secure/.
+    const store = new KeyStore(args.opt('key-store') ?? KeyStore.holding(args.need('flash-key')) ?? DEFAULT_KEY_STORE);
     const ui = terminalUi(io);
     return withBoard(args, io, async (board) => {
       const confirm = args.opt('confirm');

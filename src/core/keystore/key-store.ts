@@ -52,6 +52,19 @@ export class KeyStore {
     this.dir = path.resolve(dir);
   }
 
+  /**
+   * The key store a flash-encryption key file belongs to, from the store's layout: the folder of
+   * `KEY_STORE/flash_encryption_key.bin`, or KEY_STORE for `KEY_STORE/devices/<MAC>/flash_encryption_key.bin`;
+   * undefined for a file named otherwise (it may be anywhere). Lets a command given only the key
+   * record its run beside the key instead of in `secure/` of the current folder.
+   */
+  static holding(flashKeyFile: string): string | undefined {
+    const file = path.resolve(flashKeyFile);
+    if (path.basename(file) !== FLASH_KEY_FILE) return undefined;
+    const dir = path.dirname(file);
+    return path.basename(path.dirname(dir)) === DEVICES_DIR ? path.dirname(path.dirname(dir)) : dir;
+  }
+
   get signingKeyPath(): string {
     return path.join(this.dir, SIGNING_KEY_FILE);
   }
