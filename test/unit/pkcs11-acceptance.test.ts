@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cli } from './helpers/cli';
 import { makeToken, SOFTHSM_MODULE, USER_PIN, type SoftHsmToken } from './helpers/softhsm';
 import { tmpDir } from './flash-harness';
@@ -9,12 +9,10 @@ import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { KeyStore } from '../../src/core/keystore/key-store';
-import { openSigner } from '../../src/core/keys/signer';
-import { writeSecureBuildDir } from '../../src/core/secure-build/process';
 import { runBuild } from '../../src/core/firmware/build-runner';
 import { bundleCli } from './vectors/cli-harness';
 import { verifySignedData } from '../../src/core/crypto/signature';
-import { FIXTURE_IDF, FIXTURE_IV, FIXTURE_TOOLCHAIN_BIN, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
+import { FIXTURE_IDF, FIXTURE_TOOLCHAIN_BIN, fixtureApp } from '../../scripts/make-fixture-firmware';
 
 /**
  * Issue 16's acceptance on a virtual GPy: the signing key is made in a SoftHSM2 token and never
@@ -39,6 +37,9 @@ describe('a signing key that never leaves the token, from key generation to a bo
   let port: string;
   let store: KeyStore;
   let buildDir: string;
+  let sampleTree: string;
+  /** The sample tree's files before the build, with their mtimes (the tree itself holds fixture files, a sample PEM among them). */
+  let treeBefore = new Map<string, number>();
   const printed: string[] = [];
   const saved = { module: process.env.PYCOM_PKCS11_MODULE, pin: process.env.PYCOM_PKCS11_PIN };
 
@@ -85,16 +86,30 @@ describe('a signing key that never leaves the token, from key generation to a bo
     assert.match(r.err, /stays in a PKCS#11 token, so the secure boot key \(pass --secure-boot-key with the key from generate-secure-boot-key instead\) cannot be derived from it/);
   });
 
-  it('builds the fixture firmware signed through the token, flashes it, and the board boots it', async () => {
-    buildDir = path.join(tmpDir('hsm-build-'), 'build', 'GPY', 'release');
-    const signer = openSigner(store.signingKeyRefPath);
-    writeSecureBuildDir(buildDir, 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(24 * 1024, 'hsm'), iv: FIXTURE_IV }, {
-      signingKey: signer,
-      flashKey: new Uint8Array(fs.readFileSync(store.sharedFlashKeyPath)),
-      secureBootKey: new Uint8Array(fs.readFileSync(store.secureBootKeyPath)),
+  it('builds the sample firmware with make through the token (pycom-secure build), flashes it, and the board boots it', async () => {
+    // The sample tree `npm run sample-firmware` makes: its Makefile derives secure-bootloader-key.bin
+    // by a file rule and signs with $(SIGN_BINARY) as Pycom's application.mk does.
+    const root = tmpDir('hsm-sample-');
+    const made = spawnSync('bash', ['-c', 'source scripts/code-server.sh && cs_workspace "$1" ""', 'ws', root], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(made.status, 0, made.stderr);
+    treeBefore = new Map(filesUnder(root).map((f) => [f, fs.statSync(f).mtimeMs]));
+    const fw = path.join(root, 'firmware');
+    const esp32 = path.join(fw, 'pycom-micropython-sigfox', 'esp32');
+    const env = { ...process.env, PATH: `${path.join(fw, 'toolchain', 'bin')}${path.delimiter}${process.env.PATH}`, IDF_PATH: path.join(fw, 'esp-idf'), PYCOM_PKCS11_MODULE: SOFTHSM_MODULE, PYCOM_PKCS11_PIN: USER_PIN };
+    const built = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'pycom-secure.js'), 'build', '--board', 'GPY', '--project', esp32, '--key-store', store.dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      child.on('close', (code) => resolve({ code, out }));
     });
-    const before = await run(['predict-boot', '--port', port, '--build', buildDir, '--key-store', store.dir]);
-    assert.match(before, /after flashing release: WILL BOOT/);
+    printed.push(built.out);
+    assert.equal(built.code, 0, built.out);
+    assert.match(built.out, /The signing key stays in the token/);
+    buildDir = path.join(esp32, 'build', 'GPY', 'release');
+    sampleTree = root;
+    const predicted = await run(['predict-boot', '--port', port, '--build', buildDir, '--key-store', store.dir]);
+    assert.match(predicted, /after flashing release: WILL BOOT/);
     const flashed = await run(['flash', '--port', port, '--build', buildDir, '--key-store', store.dir, '--boot-log-ms', '500']);
     assert.match(flashed, /Loaded app from partition at offset 0x10000/);
     const j = JSON.parse(await run(['predict-boot', '--port', port, '--key-store', store.dir, '--json']).then((t) => t.slice(0, t.lastIndexOf('}') + 1))) as { boots: boolean; outcome: string };
@@ -103,7 +118,11 @@ describe('a signing key that never leaves the token, from key generation to a bo
   });
 
   it('no private signing key and no PIN in any file the product wrote, nor in anything it printed', () => {
-    const files = [...filesUnder(store.dir), ...filesUnder(path.dirname(path.dirname(path.dirname(buildDir))))];
+    // Everything in the store, and every file of the sample tree the build wrote or changed (the
+    // tree's own fixture files, a sample PEM among them, were there before this tool ran).
+    const written = filesUnder(sampleTree).filter((f) => treeBefore.get(f) !== fs.statSync(f).mtimeMs);
+    assert.ok(written.some((f) => f.endsWith('gpy.bin_enc')), 'the build wrote its outputs');
+    const files = [...filesUnder(store.dir), ...written];
     const names = filesUnder(store.dir).map((f) => path.basename(f));
     for (const n of ['secure_boot_signing_key.pkcs11', 'secure_boot_key.bin', 'flash_encryption_key.bin', 'audit.jsonl']) assert.ok(names.includes(n), `${n} in the store`);
     assert.ok(!names.some((n) => n.endsWith('.pem')), 'no PEM key in the store');
