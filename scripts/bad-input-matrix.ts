@@ -37,6 +37,7 @@ import { writePartitionTable, type PartitionEntry } from '../src/core/partition/
 import { transportFromUrl } from '../src/core/transport/open';
 import { provision } from '../src/core/workflows/provision';
 import { parsePkcs11Uri } from '../src/core/keys/pkcs11-uri';
+import { writeFileAtomic } from '../src/core/util/atomic-file';
 import type { BoardSession } from '../src/core/workflows/board';
 
 export const MATRIX_DOC = path.join(__dirname, '..', 'docs', 'bad-input-matrix.md');
@@ -173,6 +174,20 @@ export const CASES: Case[] = [
     return provision({ ports: [{ port: '/dev/ttyACM0', reset: 'none', baud: 115200, transport: host }], store, buildDir: c.dir, perDeviceKeys: true, hardening: false, approvedMacs: ['24:0a:c4:12:34:zz'], bootLog: false }, scriptedUi());
   } },
   { input: 'A pkcs11: signing key URI holding the PIN (pin-value=...)', run: async () => parsePkcs11Uri('pkcs11:token=t;object=o?pin-value=123456') },
+  { input: 'An output path that is a key (sign-data, encrypt-flash-data, ota-image --output or sim reset-state --state naming secure/flash_encryption_key.bin)', run: async (c) => {
+    const store = new KeyStore(path.join(c.dir, 'secure'));
+    store.ensureDir();
+    fs.writeFileSync(store.sharedFlashKeyPath, K.flashKey, { mode: 0o600 });
+    let refusal: unknown;
+    try {
+      // Every command's output goes through this one write path.
+      writeFileAtomic(store.sharedFlashKeyPath, new Uint8Array(64), { what: 'output file' });
+    } catch (e) {
+      refusal = e;
+    }
+    if (!fs.readFileSync(store.sharedFlashKeyPath).equals(K.flashKey)) throw new Error('the key file was changed');
+    if (refusal) throw refusal;
+  } },
   { input: '--port socket:// of another machine without --allow-remote', run: async () => transportFromUrl('socket://192.0.2.1:3333') },
   { input: 'Board running its firmware, not in download mode (no answer to SYNC)', run: async (c) => {
     // A board that ignores the reset lines and stays silent: modelled as a board without power.

@@ -6,22 +6,12 @@ import { makeDirs, readInputFile, writeFileAtomic } from '../util/atomic-file';
 import { fingerprint } from '../util/fingerprint';
 import { gitExposureWarning } from './git-check';
 
-/** File names inside the key store; the same names Pycom's makefile and espsecure use. */
-export const SIGNING_KEY_FILE = 'secure_boot_signing_key.pem';
-export const FLASH_KEY_FILE = 'flash_encryption_key.bin';
+import { FLASH_KEY_FILE, SECURE_BOOT_KEY_FILE, SIGNING_KEY_FILE, SIGNING_KEY_REF_FILE } from './file-names';
+
+export { FLASH_KEY_FILE, SECURE_BOOT_KEY_FILE, SIGNING_KEY_FILE, SIGNING_KEY_REF_FILE } from './file-names';
 export const AUDIT_FILE = 'audit.jsonl';
 export const DEVICES_DIR = 'devices';
 export const DEFAULT_KEY_STORE = 'secure';
-/**
- * A signing key that stays in a PKCS#11 token is kept in the store as this file: one line, its
- * pkcs11: URI (no secret, never a PIN), in place of secure_boot_signing_key.pem.
- */
-export const SIGNING_KEY_REF_FILE = 'secure_boot_signing_key.pkcs11';
-/**
- * A random secure boot key (what BLOCK2 holds), for a signing key it cannot be derived from
- * (a token key); espsecure digest_private_key's output has the same form (32 or 24 raw bytes).
- */
-export const SECURE_BOOT_KEY_FILE = 'secure_boot_key.bin';
 
 /** One flash key for every board (Pycom's documented way) or one per board (Espressif's production advice). */
 export type FlashKeyMode = 'shared' | 'per-device';

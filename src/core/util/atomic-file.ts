@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors';
+import { keyMaterialIn } from '../keystore/key-material';
 
 export interface WriteOptions {
   /** File mode for a new file; key files use 0o600. */
@@ -12,11 +13,6 @@ export interface WriteOptions {
   what?: string;
 }
 
-/**
- * Writes `data` to `dest` so that a failure never leaves a partial or truncated file:
- * the bytes go to a temporary file in the same directory, are fsync'ed, then renamed
- * (or hard-linked when `exclusive`, which fails atomically if `dest` appeared meanwhile).
- */
 /**
  * One sentence for a file-system error: what could not be done to which path, why, and what to
  * do. Every write and read of the product goes through it, so no file-system error ends as an
@@ -114,6 +110,13 @@ export function writeAll(fd: number, data: Uint8Array): void {
   }
 }
 
+/**
+ * Writes `data` to `dest` so that a failure never leaves a partial or truncated file:
+ * the bytes go to a temporary file in the same directory, are fsync'ed, then renamed
+ * (or hard-linked when `exclusive`, which fails atomically if `dest` appeared meanwhile).
+ * An existing `dest` that holds key material (keyMaterialIn: a key store's key file name, a PEM
+ * private key, a raw 24/32-byte owner-only file) is never replaced: E_KEY_FILE, nothing written.
+ */
 export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptions = {}): void {
   const what = opts.what ?? 'output file';
   const dir = path.dirname(path.resolve(dest));
@@ -125,6 +128,11 @@ export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptio
   }
   if (opts.exclusive && fs.existsSync(dest)) {
     throw new UserError('E_EXISTS', `The ${what} ${dest} already exists and is never overwritten; choose another path or move the existing file away.`);
+  }
+  // An output never replaces a key: a key given by mistake as an output path would be lost for good.
+  const keyWhy = keyMaterialIn(dest);
+  if (keyWhy) {
+    throw new UserError('E_KEY_FILE', `Cannot write the ${what} ${dest}: that file holds a key (${keyWhy}) and this tool never writes over a key; choose another path for the ${what}.`);
   }
   const tmp = path.join(dir, `.${path.basename(dest)}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number | undefined;

@@ -5,6 +5,7 @@ import { UserError } from '../errors';
 import { BLOCK_WORDS } from '../efuse/registers';
 import type { EfuseWords } from '../efuse/fields';
 import { writeFileAtomic } from '../util/atomic-file';
+import { keyMaterialIn } from '../keystore/key-material';
 import { resolveModule, type CodingSchemeOption } from './profiles';
 import type { BootPredictor } from './boot-model';
 import { VirtualEsp32 } from './device';
@@ -156,7 +157,23 @@ export function loadStateFile(file: string, opts: BoardFromStateOptions = {}): V
   try {
     json = JSON.parse(text);
   } catch {
-    throw bad(file, 'it is not valid JSON (truncated or edited?)');
+    throw notAState(file) ?? bad(file, 'it is not valid JSON (truncated or edited?)');
   }
-  return boardFromState(parseState(json, file), file, opts);
+  let st: StateFileV1;
+  try {
+    st = parseState(json, file);
+  } catch (e) {
+    throw notAState(file) ?? e;
+  }
+  return boardFromState(st, file, opts);
+}
+
+/**
+ * For a file that is not a board state but holds a key: the sentence that says so, instead of
+ * the usual advice to delete the file or reset it (which would destroy the key); else undefined.
+ */
+function notAState(file: string): UserError | undefined {
+  const why = keyMaterialIn(file);
+  if (!why) return undefined;
+  return new UserError('E_STATE_IS_KEY', `The file ${file} is a key file (${why}), not a virtual board state, and this tool never writes over a key; leave it as it is and give another --state path.`);
 }
