@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { BoardRecordWriter, regionsWritten } from '../audit/board-record';
+import { BoardRecordWriter, recordKeyEvidence, regionsWritten } from '../audit/board-record';
 import type { BoardId } from '../boards/catalog';
 import type { BootLogExplanation } from '../boot/boot-log';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
@@ -259,12 +259,13 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           ...(req.signal ? { signal: req.signal } : {}),
           onProgress: (e) => emit({ type: 'progress', port, mac: mac!, state: 'flashing', fraction: e.bytesDone / Math.max(1, e.bytesTotal), message: `${e.file} @ 0x${e.address.toString(16)}` }),
         }, boardUi);
-        record.add('flash', { regions: regionsWritten(plan!, out.results, reencrypted) });
+        record.add('flash', { regions: regionsWritten(plan!, out.results, reencrypted), keyEvidence: recordKeyEvidence(out.evidence.kind) });
         const bytesWritten = out.results.reduce((n, r) => n + r.bytesWritten, 0);
 
         state('boot-check', out.boot ? 'Boot check: the boot log after the writes.' : 'Boot check: predicted before the writes.');
         const boot = out.boot ? out.boot.explanation.verdict : 'predicted';
         if (out.boot && out.boot.explanation.verdict === 'failed') {
+          record.add('boot-check', { boot });
           throw new UserError('E_BOOT', `${mac} was written but its boot log says it does not boot: ${out.boot.explanation.summary}`);
         }
         const message = `${mac} finished: ${burned ? `${burned} eFuse step(s) burned` : 'eFuses already complete'}, ${bytesWritten ? `${bytesWritten} byte(s) written` : 'flash verified unchanged'}, flash key ${fingerprint(flashKey)}${created ? ' (new)' : ''}.`;
