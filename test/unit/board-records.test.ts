@@ -8,6 +8,7 @@ import { decryptFlashData, encryptFlashData } from '../../src/core/crypto/flash-
 import { classifyContent } from '../../src/core/firmware/content';
 import { isUserError } from '../../src/core/errors';
 import { KEYS, secureBuild, tmpDir } from './flash-harness';
+import { cli } from './helpers/cli';
 
 describe('board records (issue #14 point 3)', () => {
   it('folds a run\'s lines into one record; a run cut off is "interrupted"; --mac takes any spelling', () => {
@@ -60,6 +61,23 @@ describe('board records: the boot check and the key evidence', () => {
     const cell = (row: number, col: string): string => rows[row]!.split(',')[head.indexOf(col)]!;
     assert.deepEqual([cell(1, 'result'), cell(1, 'boot'), cell(1, 'keyEvidence')], ['failed', 'failed', 'trust-key-store']);
     assert.deepEqual([cell(2, 'result'), cell(2, 'boot'), cell(2, 'keyEvidence')], ['ok', 'boots', 'burn-record']);
+  });
+});
+
+describe('records: the key store folder', () => {
+  it('refuses a key store folder that does not exist, naming it and --key-store, and creates nothing', async () => {
+    const missing = path.join(tmpDir('rec-'), 'nope-store');
+    const r = await cli(['records', '--key-store', missing]);
+    assert.equal(r.code, 2, r.out + r.err);
+    assert.equal(r.out, '');
+    assert.ok(r.err.includes(missing) && /does not exist/.test(r.err) && /--key-store DIR/.test(r.err), r.err);
+    assert.equal(fs.existsSync(missing), false);
+  });
+
+  it('an existing key store with no runs yet gives an empty list', async () => {
+    const r = await cli(['records', '--key-store', tmpDir('rec-')]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out), []);
   });
 });
 

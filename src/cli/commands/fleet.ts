@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { boardOption, resetModeOption } from '../common-options';
 import { ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
@@ -130,6 +131,10 @@ const recordsCommand: CliCommand = {
     const format = args.opt('format') ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new UserError('E_USAGE', `records: --format must be json or csv, not "${format}".`);
     const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+    // A mistyped folder would otherwise print no records, as if no board had been worked on.
+    if (!fs.existsSync(store.dir)) {
+      throw new UserError('E_NO_DIR', `records: the key store folder ${store.dir} does not exist; give the folder that holds audit.jsonl with --key-store DIR${args.opt('key-store') === undefined ? ' (the default is ./secure)' : ''}.`);
+    }
     const recs = readBoardRecords(store.auditPath, args.opt('mac'));
     if (format === 'csv') io.out(boardRecordsCsv(recs).trimEnd());
     else io.out(JSON.stringify(recs, null, 2));
