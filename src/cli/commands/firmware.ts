@@ -120,6 +120,7 @@ const flash: CliCommand = {
     'is asked of the chip over serial and socket:// alike, checked, and falls back to 115200 if the link does not hold.',
   ].join('\n'),
   options: flashOptions,
+  interrupted: 'the flash may be partly written and the board may not boot until it is finished; run the same flash command again, which writes the regions again (with --incremental only what differs) and verifies each.',
   async run(args, io) {
     const port = args.opt('port');
     const ks = store(args);
