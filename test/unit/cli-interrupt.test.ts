@@ -72,7 +72,7 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
   it('efuse burn-keys: says to run the same command again (burned steps verified, not burned again), exits 130', async () => {
     const info = await interrupt(['efuse', 'summary', '--json', '--port', port], /$^/);
     const mac = String((JSON.parse(info.out) as Record<string, { value: unknown }>)['MAC']!.value).split(' ')[0]!;
-    const r = await interrupt(['efuse', 'burn-keys', '--port', port, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, '--key-store', store.dir], /Burn/);
+    const r = await interrupt(['efuse', 'burn-keys', '--port', port, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, '--key-store', store.dir], /^Burning: /m);
     assert.ok(r.sent, r.out + r.err);
     assert.equal(r.code, 130, r.out + r.err);
     assert.match(r.err, /pycom-secure efuse burn-keys: interrupted; .*run the same command again; steps already burned are verified, not burned again\./);
