@@ -19,5 +19,10 @@ export interface CliCommand {
   /** Extra help text printed by --help. */
   help?: string;
   options: OptionSpec[];
+  /**
+   * For a command that writes to a board and has no Ctrl-C handling of its own: what state an
+   * interruption (SIGINT) leaves and what to do, one sentence printed on stderr before exit 130.
+   */
+  interrupted?: string;
   run(args: Args, io: CliIo): Promise<number | void> | number | void;
 }

@@ -135,6 +135,17 @@ export const processIo: CliIo = {
 
 /** Entry point used by bin/pycom-secure.js. */
 export function main(): void {
+  // Ctrl-C in a command that writes to a board: one sentence on what it left and what to do, then
+  // exit 130 (128 + SIGINT, as shells report it). Commands with their own handling (provision,
+  // build, sim serve) set no `interrupted` and keep theirs.
+  const found = findCommand(process.argv.slice(2));
+  const sentence = found?.cmd.interrupted;
+  if (found && sentence) {
+    process.once('SIGINT', () => {
+      process.stderr.write(`\npycom-secure ${found.cmd.name}: interrupted; ${sentence}\n`);
+      process.exit(130);
+    });
+  }
   runCli(process.argv.slice(2), processIo).then((code) => {
     process.exitCode = code;
   });

@@ -141,7 +141,7 @@ export { isSocketUrl } from './transport/tcp';
 // Issue #14 (production line): per-device keys end to end, the board record, provisioning a fleet.
 export { boardPlanFromBuild, storeBuildKey } from './secure-build/per-device';
 export type { BoardPlan, BoardPlanOptions, DecryptedBuildCache } from './secure-build/per-device';
-export { BoardRecordWriter, boardRecordsCsv, readBoardRecords, regionsWritten, sha256Hex } from './audit/board-record';
-export type { BoardRecord, RecordOperation, RecordRegion } from './audit/board-record';
+export { BoardRecordWriter, boardRecordsCsv, endByBoot, readBoardRecords, recordKeyEvidence, regionsWritten, sha256Hex } from './audit/board-record';
+export type { BoardRecord, RecordKeyEvidence, RecordOperation, RecordRegion } from './audit/board-record';
 export { PROVISION_STATES, parseApprovedMacs, provision } from './workflows/provision';
 export type { ProvisionBoardResult, ProvisionEvent, ProvisionOutcome, ProvisionRequest, ProvisionState } from './workflows/provision';

@@ -47,6 +47,7 @@ export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputC
         // make runs this extension's own CLI (bin/ beside dist/) as SIGN_BINARY, with VS Code's Node (ELECTRON_RUN_AS_NODE).
         signCommand: [process.execPath, path.join(__dirname, '..', 'bin', 'pycom-secure.js')],
         ...(pin !== undefined ? { pkcs11: { pin } } : {}),
+        keyStoreHint: 'set pycom.keyStorePath to the folder that holds them',
         signal: abort.signal,
         env,
         // Paths in gcc diagnostics are relative to esp32/; the matcher resolves them from there.

@@ -2,12 +2,13 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BoardRecordWriter, boardRecordsCsv, readBoardRecords } from '../../src/core/audit/board-record';
+import { BoardRecordWriter, boardRecordsCsv, endByBoot, readBoardRecords, recordKeyEvidence } from '../../src/core/audit/board-record';
 import { boardPlanFromBuild } from '../../src/core/secure-build/per-device';
 import { decryptFlashData, encryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { classifyContent } from '../../src/core/firmware/content';
 import { isUserError } from '../../src/core/errors';
 import { KEYS, secureBuild, tmpDir } from './flash-harness';
+import { cli } from './helpers/cli';
 
 describe('board records (issue #14 point 3)', () => {
   it('folds a run\'s lines into one record; a run cut off is "interrupted"; --mac takes any spelling', () => {
@@ -39,7 +40,44 @@ describe('board records (issue #14 point 3)', () => {
     w.end('failed', {}, 'the "port" went away,\nunplugged');
     const csv = boardRecordsCsv(readBoardRecords(file));
     assert.ok(csv.includes('"the ""port"" went away,\nunplugged"'));
-    assert.equal(csv.split('\n')[0], 'id,operation,mac,board,port,chipRevision,result,error,start,end,toolVersion,firmwareGeneration,firmwareVersions,flashKey,secureBootKey,buildKey,regions,burnRuns');
+    assert.equal(csv.split('\n')[0], 'id,operation,mac,board,port,chipRevision,result,boot,keyEvidence,error,start,end,toolVersion,firmwareGeneration,firmwareVersions,flashKey,secureBootKey,buildKey,regions,burnRuns');
+  });
+});
+
+describe('board records: the boot check and the key evidence', () => {
+  it('a flash whose boot log says it does not boot is a failed record, the boot failure its error; the CSV has boot and keyEvidence', () => {
+    const file = path.join(tmpDir('rec-'), 'audit.jsonl');
+    const bad = new BoardRecordWriter(file, 'flash', '24:0a:c4:00:00:05', () => []);
+    endByBoot(bad, { verdict: 'failed', summary: 'flash read err, 1000' }, { keyEvidence: recordKeyEvidence('acknowledged') });
+    const good = new BoardRecordWriter(file, 'flash', '24:0a:c4:00:00:06', () => []);
+    endByBoot(good, { verdict: 'boots', summary: 'MicroPython banner' }, { keyEvidence: recordKeyEvidence('burn-record') });
+    const predicted = new BoardRecordWriter(file, 'flash', '24:0a:c4:00:00:07', () => []);
+    endByBoot(predicted, undefined, { keyEvidence: recordKeyEvidence('flash-read-back') });
+    const recs = readBoardRecords(file);
+    assert.deepEqual(recs.map((r) => [r.result, r.boot, r.keyEvidence]), [['failed', 'failed', 'trust-key-store'], ['ok', 'boots', 'burn-record'], ['ok', 'predicted', 'read-back']]);
+    assert.match(recs[0]!.error!, /does not boot: flash read err, 1000/);
+    const rows = boardRecordsCsv(recs).trimEnd().split('\n');
+    const head = rows[0]!.split(',');
+    const cell = (row: number, col: string): string => rows[row]!.split(',')[head.indexOf(col)]!;
+    assert.deepEqual([cell(1, 'result'), cell(1, 'boot'), cell(1, 'keyEvidence')], ['failed', 'failed', 'trust-key-store']);
+    assert.deepEqual([cell(2, 'result'), cell(2, 'boot'), cell(2, 'keyEvidence')], ['ok', 'boots', 'burn-record']);
+  });
+});
+
+describe('records: the key store folder', () => {
+  it('refuses a key store folder that does not exist, naming it and --key-store, and creates nothing', async () => {
+    const missing = path.join(tmpDir('rec-'), 'nope-store');
+    const r = await cli(['records', '--key-store', missing]);
+    assert.equal(r.code, 2, r.out + r.err);
+    assert.equal(r.out, '');
+    assert.ok(r.err.includes(missing) && /does not exist/.test(r.err) && /--key-store DIR/.test(r.err), r.err);
+    assert.equal(fs.existsSync(missing), false);
+  });
+
+  it('an existing key store with no runs yet gives an empty list', async () => {
+    const r = await cli(['records', '--key-store', tmpDir('rec-')]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(JSON.parse(r.out), []);
   });
 });
 

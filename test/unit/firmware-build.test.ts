@@ -121,6 +121,11 @@ describe('firmware build runner (fixture tree, plain make)', () => {
     assert.match(lines[3]!, /IDF_PATH is not set; .* set IDF_PATH to it \(in the editor: the pycom\.idfPath setting\)/);
     assert.ok(lines[4]!.includes(`\`pycom-secure generate-signing-key ${path.join(store, 'secure_boot_signing_key.pem')}\``), lines[4]);
     assert.ok(lines[5]!.includes(`\`pycom-secure generate-flash-encryption-key ${path.join(store, 'flash_encryption_key.bin')}\``), lines[5]);
+    // A key missing from the key store names the store looked in and --key-store before creating a new key.
+    for (const l of [lines[4]!, lines[5]!]) {
+      assert.ok(l.includes(`is not in the key store ${store} (that folder does not exist)`), l);
+      assert.ok(l.indexOf('--key-store DIR (or run this tool from the folder that holds secure/)') < l.indexOf('only for a new project create it with'), l);
+    }
     assert.equal(r.out, '', 'no make summary: make never ran');
     assert.equal(fs.existsSync(path.join(root, 'esp32', 'build')), false, 'nothing was built');
     assert.equal(fs.existsSync(path.join(store, 'secure_boot_signing_key.pem')) || fs.existsSync(path.join(store, 'flash_encryption_key.bin')), false, 'no key was written');

@@ -157,6 +157,34 @@ describe('provision: five served virtual boards, four approved, per-device keys'
     assert.deepEqual(devs.map(flashMd5), before);
   });
 
+  it('a burned board run without --per-device-keys: the hint names --per-device-keys, and the last line says what each unfinished board needs', async () => {
+    const efuses = JSON.stringify(devs[0]!.efuse.rawWords());
+    const flash = flashMd5(devs[0]!);
+    const ghost = '24:0a:c4:ff:ff:fe';
+    const r = await cli(['provision', '--port', ports[0]!, '--build', build, '--key-store', store.dir, '--confirm-macs', `${macOf(devs[0]!)},${ghost}`, '--boot-log-ms', '0']);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /run the same provision command again with --per-device-keys added; nothing was burned/);
+    assert.doesNotMatch(r.out + r.err, /--keys-burned-elsewhere/);
+    const last = r.out.trim().split('\n').pop()!;
+    assert.match(last, /^Not finished: 1 board\(s\) need what their message says first/);
+    assert.match(last, new RegExp(`${ghost} was never seen: plug that board in and give its port with --port`));
+    assert.doesNotMatch(last, /run the same command again/);
+    assert.equal(JSON.stringify(devs[0]!.efuse.rawWords()), efuses);
+    assert.equal(flashMd5(devs[0]!), flash);
+  });
+
+  it('a burned board and a key store that never burned it: the hint is efuse burn-keys --keys-burned-elsewhere', async () => {
+    const efuses = JSON.stringify(devs[1]!.efuse.rawWords());
+    const r = await cli(['provision', '--port', ports[1]!, '--build', build, '--key-store', fixtureStore().dir, '--confirm-macs', macOf(devs[1]!), '--boot-log-ms', '0', '--json']);
+    assert.equal(r.code, 1, r.out + r.err);
+    const summary = events(r.out).pop() as unknown as Summary & { boards: { rerunResumes?: boolean }[] };
+    assert.equal(summary.boards[0]!.state, 'failed');
+    assert.equal(summary.boards[0]!.rerunResumes, false);
+    assert.match(summary.boards[0]!.message, /provision cannot finish this board: finish it with `efuse burn-keys --keys-burned-elsewhere`/);
+    assert.doesNotMatch(summary.boards[0]!.message, /run again with --keys-burned-elsewhere/);
+    assert.equal(JSON.stringify(devs[1]!.efuse.rawWords()), efuses);
+  });
+
   describe('bad input touches nothing', () => {
     const cases: Array<[string, string[], RegExp]> = [
       ['a list entry that is not a MAC', ['--confirm-macs', '24:0a:c4:12:34:56,24:0a:c4:zz'], /"24:0a:c4:zz" in --confirm-macs is not a MAC address; write each as six hex bytes/],

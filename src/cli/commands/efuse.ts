@@ -75,6 +75,7 @@ const burnKeysCommand: CliCommand = {
     hardeningHelp(),
   ].join('\n'),
   options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'keys-burned-elsewhere', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }, { name: 'json', flag: true }],
+  interrupted: 'some steps may be burned and others not: run the same command again; steps already burned are verified, not burned again.',
   async run(args, io) {
     args.maxPositionals(0);
     const json = args.flag('json');

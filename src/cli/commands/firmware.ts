@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent } from '../../core';
+import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -120,6 +120,7 @@ const flash: CliCommand = {
     'is asked of the chip over serial and socket:// alike, checked, and falls back to 115200 if the link does not hold.',
   ].join('\n'),
   options: flashOptions,
+  interrupted: 'the flash may be partly written and the board may not boot until it is finished; run the same flash command again, which writes the regions again (with --incremental only what differs) and verifies each.',
   async run(args, io) {
     const port = args.opt('port');
     const ks = store(args);
@@ -173,7 +174,8 @@ const flash: CliCommand = {
           ...(r.plan.board ? { board: r.plan.board } : {}),
           ...(r.plan.generation ? { firmware: { generation: r.plan.generation, versions: GENERATIONS[r.plan.generation].versions, buildDir: args.opt('build') ?? '' } } : {}),
         });
-        record?.end('ok', r.boot ? { boot: r.boot.explanation.verdict } : {});
+        // A board that was written but does not boot is a failed run, the boot log's summary its error.
+        if (record) endByBoot(record, r.boot?.explanation, { keyEvidence: recordKeyEvidence(r.evidence.kind) });
       } catch (e) {
         record?.end('failed', {}, e instanceof Error ? e.message : String(e));
         throw e;
@@ -273,6 +275,7 @@ const otaImageCommand: CliCommand = {
     if (mac) {
       const rec = new BoardRecordWriter(store(args).auditPath, 'ota-image', normaliseMac(mac), () => (img.flashKey ? [img.flashKey] : []), {
         board: b, ...(img.flashKey ? { keyFingerprints: { 'flash-key': fingerprint(img.flashKey) } } : {}),
+        ...(img.evidence ? { keyEvidence: recordKeyEvidence(img.evidence.kind) } : {}),
       });
       rec.add('image', { regions: [{ address: img.slot, file: out, sha256: sha256Hex(img.data), length: img.data.length }] });
       rec.end('ok');

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { boardOption, resetModeOption } from '../common-options';
 import { ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
@@ -33,6 +34,20 @@ async function ports(args: Args): Promise<string[]> {
   const dup = given.find((p, i) => given.indexOf(p) !== i);
   if (dup) throw new UserError('E_USAGE', `provision: the port ${dup} is given twice; give each port once.`);
   return given;
+}
+
+/**
+ * The last line of a provisioning run that did not finish: what each kind of unfinished board
+ * needs (a rerun resumes only what a rerun can fix; a board never seen needs its port).
+ */
+function notFinished(boards: readonly { state: string; rerunResumes?: boolean }[], notSeen: readonly string[], auditPath: string): string {
+  const failed = boards.filter((b) => b.state === 'failed');
+  const todo: string[] = [];
+  const resumable = failed.filter((b) => b.rerunResumes).length;
+  if (resumable) todo.push(`run the same command again to resume ${resumable === 1 ? 'the board' : `the ${resumable} boards`} that stopped`);
+  if (failed.length > resumable) todo.push(`${failed.length - resumable} board(s) need what their message says first (running again alone does not fix them)`);
+  if (notSeen.length) todo.push(`${notSeen.join(', ')} ${notSeen.length === 1 ? 'was' : 'were'} never seen: plug ${notSeen.length === 1 ? 'that board' : 'those boards'} in and give ${notSeen.length === 1 ? 'its port' : 'their ports'} with --port (or use --all-ports)`);
+  return `Not finished: ${todo.join('; ')} (records in ${auditPath}).`;
 }
 
 const provisionCommand: CliCommand = {
@@ -110,7 +125,7 @@ const provisionCommand: CliCommand = {
         for (const r of [head, ...rows]) io.out(r.map((c, i) => (i < 6 ? c.padEnd(widths[i]!) : c)).join('  '));
         for (const m of outcome.notSeen) io.out(`${m} was approved but no port answered with it.`);
         const done = outcome.boards.filter((b) => b.state === 'finished').length;
-        io.out(outcome.ok ? `All ${done} approved board(s) finished; records in ${store.auditPath}.` : `Not finished: run the same command again to resume each board where it stopped (records in ${store.auditPath}).`);
+        io.out(outcome.ok ? `All ${done} approved board(s) finished; records in ${store.auditPath}.` : notFinished(outcome.boards, outcome.notSeen, store.auditPath));
       }
       return outcome.ok ? 0 : 1;
     } finally {
@@ -130,6 +145,10 @@ const recordsCommand: CliCommand = {
     const format = args.opt('format') ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new UserError('E_USAGE', `records: --format must be json or csv, not "${format}".`);
     const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+    // A mistyped folder would otherwise print no records, as if no board had been worked on.
+    if (!fs.existsSync(store.dir)) {
+      throw new UserError('E_NO_DIR', `records: the key store folder ${store.dir} does not exist; give the folder that holds audit.jsonl with --key-store DIR${args.opt('key-store') === undefined ? ' (the default is ./secure)' : ''}.`);
+    }
     const recs = readBoardRecords(store.auditPath, args.opt('mac'));
     if (format === 'csv') io.out(boardRecordsCsv(recs).trimEnd());
     else io.out(JSON.stringify(recs, null, 2));

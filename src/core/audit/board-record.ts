@@ -45,11 +45,42 @@ export interface BoardRecord {
   toolVersion: string;
   start: string;
   end?: string;
-  /** ok | failed | untouched (not approved) | interrupted (no end line: the run was cut off). */
+  /**
+   * ok | failed | untouched (not approved) | interrupted (no end line: the run was cut off). A run
+   * whose writes verified but whose boot log says the board does not boot is `failed`.
+   */
   result: string;
+  /** The boot check after the writes: the boot log's verdict, or `predicted` (checked before writing only). */
+  boot?: string;
+  /** Why the store's keys were taken for the board's (see RecordKeyEvidence). */
+  keyEvidence?: RecordKeyEvidence;
   error?: string;
   /** What happened, in order (state changes). */
   steps: string[];
+}
+
+/**
+ * The evidence a run had that the key store's keys are the board's (workflows/evidence.ts):
+ * `trust-key-store` the user's word (--trust-key-store, the editor's question; not verified),
+ * `burn-record` a verified Burn Keys run in the audit log, `read-back` the board's flash decrypting
+ * to a valid image set, `readable` the key block compared directly, `not-needed` no key relied on.
+ */
+export type RecordKeyEvidence = 'trust-key-store' | 'burn-record' | 'read-back' | 'readable' | 'not-needed';
+
+/** The record's name for a KeyEvidence kind (acknowledged → trust-key-store, flash-read-back → read-back). */
+export function recordKeyEvidence(kind: 'not-needed' | 'readable' | 'burn-record' | 'flash-read-back' | 'acknowledged'): RecordKeyEvidence {
+  return kind === 'acknowledged' ? 'trust-key-store' : kind === 'flash-read-back' ? 'read-back' : kind;
+}
+
+/**
+ * Ends a record of writes by the boot check: `failed` (the boot log's summary as the error) when
+ * the boot log says the board does not boot, else `ok`; `boot` is the verdict either way
+ * (`predicted` when no boot log was read).
+ */
+export function endByBoot(writer: BoardRecordWriter, boot: { verdict: string; summary: string } | undefined, fields: Record<string, unknown> = {}): void {
+  const all = { ...fields, boot: boot ? boot.verdict : 'predicted' };
+  if (boot?.verdict === 'failed') writer.end('failed', all, `written and verified, but the boot log says the board does not boot: ${boot.summary}`);
+  else writer.end('ok', all);
 }
 
 export function sha256Hex(data: Uint8Array): string {
@@ -157,7 +188,7 @@ export function readBoardRecords(file: string, mac?: string): BoardRecord[] {
   return [...byId.values()].filter((r) => !(r.operation === 'burn-keys' && inside.has(r.id)));
 }
 
-const CSV_COLUMNS = ['id', 'operation', 'mac', 'board', 'port', 'chipRevision', 'result', 'error', 'start', 'end', 'toolVersion', 'firmwareGeneration', 'firmwareVersions', 'flashKey', 'secureBootKey', 'buildKey', 'regions', 'burnRuns'] as const;
+const CSV_COLUMNS = ['id', 'operation', 'mac', 'board', 'port', 'chipRevision', 'result', 'boot', 'keyEvidence', 'error', 'start', 'end', 'toolVersion', 'firmwareGeneration', 'firmwareVersions', 'flashKey', 'secureBootKey', 'buildKey', 'regions', 'burnRuns'] as const;
 
 function csvCell(v: unknown): string {
   const s = v === undefined || v === null ? '' : String(v);
@@ -172,7 +203,7 @@ export function boardRecordsCsv(records: readonly BoardRecord[]): string {
   const rows = [CSV_COLUMNS.join(',')];
   for (const r of records) {
     const cells: Record<(typeof CSV_COLUMNS)[number], unknown> = {
-      id: r.id, operation: r.operation, mac: r.mac, board: r.board, port: r.port, chipRevision: r.chipRevision, result: r.result, error: r.error,
+      id: r.id, operation: r.operation, mac: r.mac, board: r.board, port: r.port, chipRevision: r.chipRevision, result: r.result, boot: r.boot, keyEvidence: r.keyEvidence, error: r.error,
       start: r.start, end: r.end, toolVersion: r.toolVersion, firmwareGeneration: r.firmware?.generation, firmwareVersions: r.firmware?.versions,
       flashKey: r.keyFingerprints['flash-key'], secureBootKey: r.keyFingerprints['secure-boot-key'], buildKey: r.keyFingerprints['build-key'],
       regions: r.regions.map((g) => `0x${g.address.toString(16)}:${g.file}:${g.sha256}`).join(' '), burnRuns: r.burnRuns.join(' '),

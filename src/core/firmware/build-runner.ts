@@ -33,6 +33,12 @@ export interface BuildOptions {
   signingKey: string;
   flashKey: string;
   /**
+   * The key store the keys were looked for in (when they come from it): a missing key there then
+   * names the store and how to point at another first (`hint`, default the CLI's "pass --key-store
+   * DIR (or run this tool from the folder that holds secure/)"), creating a new key last.
+   */
+  keyStore?: { dir: string; hint?: string };
+  /**
    * For a signing key in a PKCS#11 token. The real makefiles sign with `$(SIGN_BINARY) $@`
    * (`SIGN_BINARY = $(ESPSECUREPY) sign_data --keyfile $(SECURE_KEY)` in application.mk of every
    * generation from 1.17 to 1.20), and derive signature_verification_key.bin and
@@ -293,7 +299,14 @@ export function missingPrerequisites(o: BuildOptions): MissingPrerequisite[] {
   // Each key names the CLI command that makes exactly that file, and the editor command that fills the key store.
   for (const [file, what, command] of [[o.signingKey, 'secure boot signing key', 'pycom-secure generate-signing-key'], [o.flashKey, 'flash encryption key', 'pycom-secure generate-flash-encryption-key']] as const) {
     const abs = path.resolve(o.esp32Dir, file);
-    if (!fs.existsSync(abs)) {
+    const storeDir = o.keyStore ? path.resolve(o.keyStore.dir) : undefined;
+    if (!fs.existsSync(abs) && storeDir !== undefined && path.dirname(abs) === storeDir) {
+      // Most often the wrong key store (run from another folder, whose ./secure is not the keys'):
+      // new keys would make images no board burned with the old ones boots, so they come last.
+      const hint = o.keyStore!.hint ?? 'pass --key-store DIR (or run this tool from the folder that holds secure/)';
+      const store = fs.existsSync(storeDir) ? `the key store ${storeDir}` : `the key store ${storeDir} (that folder does not exist)`;
+      missing.push({ code: 'E_NO_KEY_FILE', sentence: `The ${what} ${path.basename(abs)} is not in ${store}; if your keys are in another key store, ${hint}; only for a new project create it with \`${command} ${abs}\` (or "Pycom: Generate Keys" in the editor) before building with SECURE=on.` });
+    } else if (!fs.existsSync(abs)) {
       missing.push({ code: 'E_NO_KEY_FILE', sentence: `The ${what} ${abs} does not exist; create it with \`${command} ${abs}\` (or "Pycom: Generate Keys" in the editor) before building with SECURE=on.` });
     } else if (!isFile(abs)) {
       missing.push({ code: 'E_NO_KEY_FILE', sentence: `The ${what} ${abs} is not a regular file; give the key file itself.` });

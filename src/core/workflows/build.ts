@@ -27,6 +27,11 @@ export interface SecureBuildRequest {
    */
   signCommand?: string[];
   pkcs11?: Pkcs11Access;
+  /**
+   * How this front end points at another key store, for the message when the store's keys are
+   * missing (default the CLI's "pass --key-store DIR (or run this tool from the folder that holds secure/)").
+   */
+  keyStoreHint?: string;
   env?: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   /** Every line make prints, as it comes (a terminal, the editor's task pseudo-terminal). */
@@ -78,6 +83,7 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
     signingKey,
     ...(inToken ? { token: { signCommand: req.signCommand ?? [], secureBootKeyFile: req.store.secureBootKeyPath, ...(req.pkcs11 ? { access: req.pkcs11 } : {}) } } : {}),
     flashKey: path.resolve(req.flashKey ?? req.store.sharedFlashKeyPath),
+    keyStore: { dir: req.store.dir, ...(req.keyStoreHint ? { hint: req.keyStoreHint } : {}) },
     encryptFlag: project.generation.needsEncryptFlag,
     ...(req.signal ? { signal: req.signal } : {}),
     ...(req.env ? { env: req.env } : {}),

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { BoardRecordWriter, regionsWritten } from '../audit/board-record';
+import { BoardRecordWriter, recordKeyEvidence, regionsWritten } from '../audit/board-record';
 import type { BoardId } from '../boards/catalog';
 import type { BootLogExplanation } from '../boot/boot-log';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
@@ -88,6 +88,11 @@ export interface ProvisionBoardResult {
   /** Flash bytes written in this run (0 on a rerun: everything verified as it was). */
   bytesWritten?: number;
   boot?: BootLogExplanation['verdict'] | 'predicted';
+  /**
+   * For a failed board: true when running the same provision again can finish it (a cut link, a
+   * cancelled run), false when something must be fixed first (the message says what).
+   */
+  rerunResumes?: boolean;
 }
 
 export interface ProvisionOutcome {
@@ -126,6 +131,26 @@ export function parseApprovedMacs(list: readonly string[], from = 'the approved 
  * signing key or build key in the store), findBuildOutputs' errors, E_BUILD_KEY. Everything that
  * goes wrong on a board is that board's `failed` result, never thrown.
  */
+/** Failures that running the same provision again cannot get past: the message says what to fix first. */
+const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_KEY_BLOCK_PROTECTED', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_NOT_CONFIRMED', 'E_BUILD_KEY']);
+
+/**
+ * A Burn Keys error said in provision's terms: Burn Keys' own hints name `efuse burn-keys` flags
+ * and "run Burn Keys again", which provision does not have; this names what works from here.
+ */
+function inProvisionTerms(e: UserError, mac: string | undefined, req: ProvisionRequest): string {
+  if (e.code === 'E_KEY_BLOCK_PROTECTED' && mac) {
+    const cut = e.message.indexOf('; if espefuse');
+    const what = cut >= 0 ? e.message.slice(0, cut) : e.message.replace(/[.;]?\s*$/, '');
+    if (!req.perDeviceKeys && fs.existsSync(req.store.deviceFlashKeyPath(mac))) {
+      return `${what}; the key store holds this board's own key (devices/${macDirName(mac)}/): run the same provision command again with --per-device-keys added; nothing was burned.`;
+    }
+    return `${what}; if espefuse or another workstation burned it, provision cannot finish this board: finish it with \`efuse burn-keys --keys-burned-elsewhere\` (its key then NOT verified); nothing was burned.`;
+  }
+  if (e.code === 'E_CANCELLED') return e.message.replace(/run Burn Keys again/g, 'run the same provision command again');
+  return e.message;
+}
+
 export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'warn'>): Promise<ProvisionOutcome> {
   // One lock for the whole run: the boards of this process share it (re-entrant), and another
   // process using the same key store is refused before any board is opened.
@@ -235,7 +260,7 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           record.add('burn-keys', { burnRuns: [burn.result.id] });
           if (burn.kind === 'burned') chip = burn.chip;
         } else if (burn.kind === 'cancelled') {
-          throw new UserError('E_CANCELLED', burn.message);
+          throw new UserError('E_CANCELLED', burn.message.replace(/run Burn Keys again/g, 'run the same provision command again'));
         } else if (burn.kind !== 'nothing-to-do') {
           throw new UserError('E_NOT_CONFIRMED', `Burn Keys on ${mac} ended without burning (${burn.kind}); nothing was burned.`);
         }
@@ -259,12 +284,13 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           ...(req.signal ? { signal: req.signal } : {}),
           onProgress: (e) => emit({ type: 'progress', port, mac: mac!, state: 'flashing', fraction: e.bytesDone / Math.max(1, e.bytesTotal), message: `${e.file} @ 0x${e.address.toString(16)}` }),
         }, boardUi);
-        record.add('flash', { regions: regionsWritten(plan!, out.results, reencrypted) });
+        record.add('flash', { regions: regionsWritten(plan!, out.results, reencrypted), keyEvidence: recordKeyEvidence(out.evidence.kind) });
         const bytesWritten = out.results.reduce((n, r) => n + r.bytesWritten, 0);
 
         state('boot-check', out.boot ? 'Boot check: the boot log after the writes.' : 'Boot check: predicted before the writes.');
         const boot = out.boot ? out.boot.explanation.verdict : 'predicted';
         if (out.boot && out.boot.explanation.verdict === 'failed') {
+          record.add('boot-check', { boot });
           throw new UserError('E_BOOT', `${mac} was written but its boot log says it does not boot: ${out.boot.explanation.summary}`);
         }
         const message = `${mac} finished: ${burned ? `${burned} eFuse step(s) burned` : 'eFuses already complete'}, ${bytesWritten ? `${bytesWritten} byte(s) written` : 'flash verified unchanged'}, flash key ${fingerprint(flashKey)}${created ? ' (new)' : ''}.`;
@@ -273,7 +299,8 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
         return { port, mac, state: 'finished', message, recordId: record.id, flashKeyFingerprint: fingerprint(flashKey), keyCreated: created, burned, bytesWritten, boot };
       });
     } catch (e) {
-      const message = isUserError(e) ? e.message : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+      const message = isUserError(e) ? inProvisionTerms(e, mac, req) : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+      const rerunResumes = !(isUserError(e) && NOT_FIXED_BY_RERUN.has(e.code)) && isUserError(e);
       try {
         const runs = record?.burnRunsSinceStart() ?? [];
         if (runs.length) record?.add('burn-keys', { burnRuns: runs });
@@ -282,7 +309,7 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
         log('warn')(`the record could not be closed: ${re instanceof Error ? re.message : String(re)}`);
       }
       state('failed', message);
-      return { port, ...(mac ? { mac } : {}), state: 'failed', message, ...(record ? { recordId: record.id } : {}), ...(flashKey ? { flashKeyFingerprint: fingerprint(flashKey) } : {}) };
+      return { port, ...(mac ? { mac } : {}), state: 'failed', message, rerunResumes, ...(record ? { recordId: record.id } : {}), ...(flashKey ? { flashKeyFingerprint: fingerprint(flashKey) } : {}) };
     } finally {
       if (owned && mac) busy.delete(mac);
     }

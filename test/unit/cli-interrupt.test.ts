@@ -1,0 +1,92 @@
+import { strict as assert } from 'node:assert';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { bundleCli, ROOT } from './vectors/cli-harness';
+import { fixtureStore, secureBuild } from './flash-harness';
+
+function launcher(): { argv: string[]; env: NodeJS.ProcessEnv } | Promise<{ argv: string[]; env: NodeJS.ProcessEnv }> {
+  if (fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) return { argv: [path.join(ROOT, 'bin', 'pycom-secure.js')], env: process.env };
+  return bundleCli(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-bundle-'))).then((bundle) => ({
+    argv: ['-e', 'require(process.argv[1]).main()', bundle],
+    env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
+  }));
+}
+
+/**
+ * Ctrl-C in a command that writes to a board, with real processes: `sim serve --timing` (writes
+ * take board time) and the CLI interrupted by SIGINT once it has printed a progress line. It says
+ * in one sentence what state it left and what to do, and exits 130.
+ */
+describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
+  // Real processes on a shared machine: generous, not a timing assertion.
+  this.timeout(180_000);
+  let server: ChildProcessWithoutNullStreams | undefined;
+  let cmd: { argv: string[]; env: NodeJS.ProcessEnv };
+  let port: string;
+  const store = fixtureStore();
+
+  before(async () => {
+    cmd = await launcher();
+    server = spawn(process.execPath, [...cmd.argv, 'sim', 'serve', '--port', '0', '--profile', 'GPY', '--seed', 'cli-interrupt', '--timing'], { env: cmd.env });
+    const p = await new Promise<number>((resolve, reject) => {
+      let text = '';
+      server!.stdout.on('data', (d: Buffer) => {
+        text += d.toString();
+        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
+        if (m) resolve(Number(m[1]));
+      });
+      server!.once('exit', (code) => reject(new Error(`sim serve exited with ${code}`)));
+    });
+    port = `socket://127.0.0.1:${p}`;
+  });
+
+  after(async () => {
+    if (server && server.exitCode === null) {
+      const gone = new Promise((r) => server!.once('exit', r));
+      server.kill('SIGTERM');
+      await gone;
+    }
+  });
+
+  /** Runs the CLI, sends SIGINT when `when` matches its output so far, and returns its exit code and output. */
+  function interrupt(args: string[], when: RegExp): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string; sent: boolean }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [...cmd.argv, ...args], { env: cmd.env });
+      let out = '';
+      let err = '';
+      let sent = false;
+      const check = (): void => {
+        if (!sent && when.test(out + err)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      };
+      child.stdout.on('data', (d: Buffer) => { out += d.toString(); check(); });
+      child.stderr.on('data', (d: Buffer) => { err += d.toString(); check(); });
+      child.once('close', (code, signal) => resolve({ code, signal, out, err, sent }));
+    });
+  }
+
+  it('efuse burn-keys: says to run the same command again (burned steps verified, not burned again), exits 130', async () => {
+    const info = await interrupt(['efuse', 'summary', '--json', '--port', port], /$^/);
+    const mac = String((JSON.parse(info.out) as Record<string, { value: unknown }>)['MAC']!.value).split(' ')[0]!;
+    const r = await interrupt(['efuse', 'burn-keys', '--port', port, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, '--key-store', store.dir], /^Burning: /m);
+    assert.ok(r.sent, r.out + r.err);
+    assert.equal(r.code, 130, r.out + r.err);
+    assert.match(r.err, /pycom-secure efuse burn-keys: interrupted; .*run the same command again; steps already burned are verified, not burned again\./);
+    // Running it again finishes the burn.
+    const again = await interrupt(['efuse', 'burn-keys', '--port', port, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, '--key-store', store.dir], /$^/);
+    assert.equal(again.code, 0, again.out + again.err);
+  });
+
+  it('flash: says the flash may be partly written and to run the same flash command again, exits 130', async () => {
+    const build = secureBuild('GPY', 768 * 1024, 'cli-interrupt');
+    const r = await interrupt(['flash', '--port', port, '--build', build, '--key-store', store.dir, '--boot-log-ms', '0'], /\] \S+ @ 0x[0-9a-f]+: \d+%/);
+    assert.ok(r.sent, r.out + r.err);
+    assert.equal(r.code, 130, r.out + r.err);
+    assert.match(r.err, /pycom-secure flash: interrupted; the flash may be partly written .*run the same flash command again/);
+    assert.equal(r.err.trim().split('\n').filter((l) => /interrupted/.test(l)).length, 1, r.err);
+  });
+});
