@@ -172,8 +172,11 @@ describe('Pycom Secure in a real VS Code (code-server)', function () {
     await runCommand(page(), 'Pycom: Build Secure Firmware');
     // The sample makefile runs this tool several times: on a busy machine that takes more than 30 s.
     await waitForNotification(page(), 'secure build finished', 120_000);
-    const app = row('gpy.bin_enc');
-    await app.waitFor();
+    // The Builds view refreshes a moment after the notification; until then it may still show the
+    // row from before the build ("holds no secure build outputs … gpy.bin_enc"), so wait for the
+    // output's own row rather than any row naming the file.
+    const app = page().locator('.monaco-list-row', { hasText: /gpy\.bin_enc[\s\S]*app · @ 0x10000/ }).first();
+    await app.waitFor({ timeout: 60_000 });
     assert.match(await app.innerText(), /app · @ 0x10000 · encrypted/);
     assert.match(await row('bootloader-reflash-digest.bin_enc').innerText(), /decrypts with your key/);
     await screenshot(page(), '07-builds');
