@@ -129,17 +129,8 @@ export const CASES: Case[] = [
       store.ensureDir();
       fs.writeFileSync(store.signingKeyPath, K.signingKeyPem);
       fs.writeFileSync(store.sharedFlashKeyPath, new Uint8Array(32).fill(0x5b));
-      const { host, device } = createMemoryPair('/dev/ttyACM0');
-      c.dev.attach(device);
-      c.dev.reset('download');
-      await host.open();
-      const conn = await connect(host, { reset: 'none', baud: 115200, clock: scaledClock(0.1), syncTimeoutMs: 2000 });
-      try {
-        const plan = planFromPairs([{ address: 0x10000, file: file(c, 'app.bin_enc', new Uint8Array(4096).fill(0x11)) }]);
-        return await flash({ transport: host, conn, chip: await identify(conn) }, { store, plan: () => plan, bootLog: false }, scriptedUi());
-      } finally {
-        conn.loader.dispose();
-      }
+      const plan = planFromPairs([{ address: 0x10000, file: file(c, 'app.bin_enc', new Uint8Array(4096).fill(0x11)) }]);
+      return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false }, scriptedUi()));
     } },
   { input: '--baud 0 (any rate not in the list this tool uses: 99999999, "fast")', run: async (c) => {
     const { host, device } = createMemoryPair('/dev/ttyACM0');
