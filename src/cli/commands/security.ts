@@ -60,6 +60,15 @@ function keyBits(key: Uint8Array): string {
   return codingForKeyLength(key.length) === '3/4' ? '192-bit key (3/4 coding, extended)' : `${key.length * 8}-bit key`;
 }
 
+/** The --keylen and KEYFILE of a command that writes a new raw key, its folder made ready (keyFolder). */
+function newRawKeyFile(args: Args, io: CliIo): { bits: 256 | 192; file: string } {
+  const bits = keylen(args);
+  args.maxPositionals(1);
+  const file = args.positional(0, 'KEYFILE');
+  keyFolder(file, io);
+  return { bits, file };
+}
+
 const generateFlashKey: CliCommand = {
   name: 'generate-flash-encryption-key',
   summary: 'Create a random flash encryption key file (mode 0600, never overwritten).',
@@ -67,10 +76,7 @@ const generateFlashKey: CliCommand = {
   help: 'Use --keylen 192 for chips whose CODING_SCHEME efuse is 3/4.',
   options: [KEYLEN],
   run(args, io) {
-    const bits = keylen(args);
-    args.maxPositionals(1);
-    const file = args.positional(0, 'KEYFILE');
-    keyFolder(file, io);
+    const { bits, file } = newRawKeyFile(args, io);
     const fp = writeNewKeyFile(file, generateFlashEncryptionKey(bits));
     io.out(`Wrote a ${bits}-bit flash encryption key to ${file} (fingerprint ${fp}).`);
   },
@@ -129,10 +135,7 @@ const generateSecureBoot: CliCommand = {
   ].join('\n'),
   options: [KEYLEN],
   run(args, io) {
-    const bits = keylen(args);
-    args.maxPositionals(1);
-    const file = args.positional(0, 'KEYFILE');
-    keyFolder(file, io);
+    const { bits, file } = newRawKeyFile(args, io);
     const fp = generateSecureBootKey(file, bits);
     io.out(`Wrote a random ${bits}-bit secure boot key to ${file} (fingerprint ${fp}).`);
   },
