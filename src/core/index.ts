@@ -85,7 +85,7 @@ export { VERSION } from './version';
 export { VirtualEsp32 } from './virtual/device';
 export { resolveModule } from './virtual/profiles';
 export type { CodingSchemeOption } from './virtual/profiles';
-export { loadStateFile, saveStateFile } from './virtual/state-file';
+export { loadStateFile, saveStateFile, StateJournal } from './virtual/state-file';
 export { startSimServer } from './virtual/tcp-server';
 export { DEFAULT_TIMING, TIMING_PROFILES, eraseMs, timingProfile, uartMs } from './virtual/timing';
 export type { TimingModel, TimingProfileName } from './virtual/timing';

@@ -2,12 +2,13 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { UserError } from '../../src/core/errors';
 import * as R from '../../src/core/efuse/registers';
 import { Op, RomError } from '../../src/core/rom/opcodes';
 import { words } from '../../src/core/rom/packet';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
-import { exportState, loadStateFile, saveStateFile } from '../../src/core/virtual/state-file';
+import { exportState, journalPath, loadStateFile, saveStateFile, StateJournal } from '../../src/core/virtual/state-file';
 import { dataBlock, memoryBoard, status } from './virtual-harness';
 
 describe('virtual board state file', () => {
@@ -52,6 +53,101 @@ describe('virtual board state file', () => {
     expectMsg(JSON.stringify({ ...good, sectors: [{ index: 1, data: 'AAAA' }] }), /sector 1 is corrupt|sector 1 holds/);
     expectMsg(JSON.stringify({ ...good, sectors: [{ index: 99999, data: '' }] }), /outside/);
     assert.throws(() => loadStateFile(path.join(dir, 'missing.json')), /does not exist/);
+  });
+});
+
+describe('virtual board state journal (sim serve --state)', () => {
+  let dir: string;
+  let file: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vjournal-'));
+    file = path.join(dir, 'board.json');
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** A board whose journal holds one flash write and one eFuse burn, never compacted (a killed server). */
+  function journaled(): VirtualEsp32 {
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'j' });
+    const j = new StateJournal(file, dev);
+    dev.flash.program(0x10000, Buffer.alloc(0x400, 0x42));
+    j.append();
+    const w = dev.efuse.rawWords();
+    w[0]![6] = 0x80; // a BLOCK0 bit burned
+    dev.efuse.setRaw(w);
+    dev.flash.eraseRange(0x10000, 0x1000);
+    dev.flash.program(0x10000, Buffer.from('second'));
+    j.append();
+    j.close();
+    return dev;
+  }
+
+  it('a board loaded from the file and its journal has every change the journal holds, without any compaction', () => {
+    const dev = journaled();
+    const fileOnly = JSON.parse(fs.readFileSync(file, 'utf8')) as { sectors: unknown[] };
+    assert.equal(fileOnly.sectors.length, 0, 'the state file itself was never rewritten');
+    assert.equal(fs.statSync(journalPath(file)).mode & 0o777, 0o600);
+    const back = loadStateFile(file);
+    assert.deepEqual(back.flash.read(0x10000, 6), Buffer.from('second'));
+    assert.deepEqual(back.flash.read(0x10006, 4), Buffer.alloc(4, 0xff), 'the later erase replayed after the first write');
+    assert.deepEqual(back.efuse.rawWords(), dev.efuse.rawWords());
+    assert.deepEqual(exportState(back).sectors, exportState(dev).sectors);
+  });
+
+  it('ignores a last line cut short (the server killed while appending, before its reply)', () => {
+    journaled();
+    fs.appendFileSync(journalPath(file), '{"sector":17,"data":"AAA');
+    const back = loadStateFile(file);
+    assert.deepEqual(back.flash.read(0x10000, 6), Buffer.from('second'));
+    assert.deepEqual(back.flash.read(17 * 0x1000, 4), Buffer.alloc(4, 0xff));
+  });
+
+  it('names the line of a journal that is corrupt before its end, and leaves both files as they are', () => {
+    journaled();
+    const jp = journalPath(file);
+    const lines = fs.readFileSync(jp, 'utf8').split('\n');
+    lines[1] = '{"sector":99999,"data":""}';
+    fs.writeFileSync(jp, lines.join('\n'));
+    const before = [fs.readFileSync(file), fs.readFileSync(jp)];
+    assert.throws(() => loadStateFile(file), (e: unknown) => e instanceof UserError && /line 2 names flash sector 99999, outside/.test(e.message) && e.message.includes(jp) && e.message.includes('sim reset-state'));
+    lines[1] = 'not json';
+    fs.writeFileSync(jp, lines.join('\n'));
+    assert.throws(() => loadStateFile(file), /line 2 is not a JSON object/);
+    assert.deepEqual(fs.readFileSync(file), before[0]);
+  });
+
+  it('ignores a journal left from an earlier version of the file (its id differs), and saving removes it', () => {
+    journaled();
+    const jp = journalPath(file);
+    const stale = fs.readFileSync(jp);
+    const fresh = new VirtualEsp32({ profile: 'GPY', seed: 'j' });
+    saveStateFile(file, fresh);
+    assert.equal(fs.existsSync(jp), false, 'saving the whole state removes its old journal');
+    fs.writeFileSync(jp, stale);
+    const back = loadStateFile(file);
+    assert.deepEqual(back.flash.read(0x10000, 6), Buffer.alloc(6, 0xff), 'the stale journal did not replay over the fresh board');
+  });
+
+  it('never appends to or removes a file at the journal path that is not a journal (a key given as --state.journal)', () => {
+    const jp = journalPath(file);
+    fs.writeFileSync(jp, '-----BEGIN EC PRIVATE KEY-----\n', { mode: 0o600 });
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'j' });
+    assert.throws(() => new StateJournal(file, dev), (e: unknown) => e instanceof UserError && e.code === 'E_STATE_JOURNAL' && e.message.includes(jp) && /move that file away/.test(e.message));
+    assert.throws(() => saveStateFile(file, dev), /is not a journal of a virtual board state/);
+    assert.equal(fs.readFileSync(jp, 'utf8'), '-----BEGIN EC PRIVATE KEY-----\n');
+    assert.equal(fs.existsSync(file), false, 'no state written either');
+  });
+
+  it('compacts into the state file once the journal passes its size limit', () => {
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'j' });
+    const j = new StateJournal(file, dev, 8 * 1024);
+    for (let i = 0; i < 4; i++) {
+      dev.flash.program(0x20000 + i * 0x1000, randomBytes(0x1000)); // incompressible: ~5.5 KB per journal line
+      j.append();
+    }
+    j.close();
+    const st = JSON.parse(fs.readFileSync(file, 'utf8')) as { sectors: unknown[] };
+    assert.ok(st.sectors.length >= 2, 'the state file holds the sectors written before the limit was passed');
+    assert.deepEqual(exportState(loadStateFile(file)).sectors, exportState(dev).sectors);
   });
 });
 
