@@ -257,6 +257,37 @@ describe('speed: progress within a region', () => {
   });
 });
 
+describe('speed: rate and time left when a region waits for its erase', () => {
+  it('the rate is the rate blocks are acknowledged at, and the time left counts the erase of the regions still to come', async () => {
+    const a = Buffer.alloc(0x40000, 0x5a);
+    const b = Buffer.alloc(0x40000, 0xa5);
+    const plan = { regions: [{ address: 0x10000, file: 'a.bin', data: a, encrypted: true, role: 'app' }, { address: 0x100000, file: 'b.bin', data: b, encrypted: true, role: 'app' }] } as unknown as FlashPlan;
+    let t = 0;
+    const io: FlashIo = {
+      async write(_address, d, o) {
+        t += 8000; // the board erases the whole region before its first block: 8 s
+        for (let done = 0x10000; done <= d.length; done += 0x10000) {
+          t += 1000; // then one second per 64 KiB
+          o.onBytes?.(done);
+        }
+      },
+      md5: async () => '',
+      read: async () => new Uint8Array(0),
+    };
+    const events: FlashProgressEvent[] = [];
+    await writePlan(plan, io, { onProgress: (e) => events.push({ ...e, at: t } as FlashProgressEvent), now: () => t });
+    const writes = events.filter((e) => e.phase === 'write');
+    // From the second acknowledgement of the first region on, the rate is the link's, not diluted by the 8 s erase.
+    for (const e of writes.slice(1)) assert.equal(e.throughput, 0x10000, JSON.stringify(e));
+    // Everything left, as the fake board will actually take it: the rest of this region, then b's erase and blocks.
+    const end = t;
+    for (const e of writes.slice(1)) {
+      const actual = (end - (e as FlashProgressEvent & { at: number }).at) / 1000;
+      assert.ok(Math.abs(e.etaSeconds! - actual) < 1e-6, `ETA ${e.etaSeconds} s at ${e.bytesDone} bytes, actually ${actual} s left`);
+    }
+  });
+});
+
 describe('speed: erase model profiles of the virtual board', () => {
   it('sector charges every 4 KiB sector; block64k uses 64 KiB blocks where they fit', () => {
     const s = TIMING_PROFILES.sector;

@@ -33,9 +33,17 @@ export interface FlashProgressEvent {
   bytesTotal: number;
   /** Bytes actually sent to flash so far, the region being written included (updated per block). */
   bytesWritten: number;
-  /** Written bytes per second since the first write began (erase time included, as the user waits for it). */
+  /**
+   * Bytes per second the board acknowledges blocks at (the link and page programs), measured
+   * between acknowledgements: the erase a region waits for before its first block is not counted
+   * here, since it would make the rate of a large region look a fraction of what the link carries.
+   */
   throughput: number;
-  /** Seconds left at the current throughput (undefined until something was written); updated within a region. */
+  /**
+   * Seconds left (undefined until something was written), updated within a region: the bytes left
+   * at `throughput`, plus, for each region or range not yet begun, its erase at the seconds per byte
+   * the ranges begun so far took before their first acknowledgement.
+   */
   etaSeconds?: number;
 }
 
@@ -91,13 +99,41 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
   let bytesWritten = 0;
   /** Bytes of the range being written that the loader has confirmed so far. */
   let inFlight = 0;
+  // The rate: acknowledged bytes over time between acknowledgements, summed over ranges.
+  let ackedBytes = 0;
+  let ackedSecs = 0;
+  // Before a range's first acknowledgement the board erases: seconds and bytes of ranges begun.
+  let eraseSecs = 0;
+  let erasedBytes = 0;
+  /** The range being written: when it began, its length, and its first and latest acknowledgement. */
+  let range: { t0: number; length: number; first?: { t: number; d: number }; last?: { t: number; d: number } } | undefined;
   const results: RegionResult[] = [];
   const emit = (phase: FlashProgressEvent['phase'], i: number, r: PlanRegion, extraDone = 0) => {
     if (!o.onProgress) return;
+    const t = now();
     const written = bytesWritten + inFlight;
-    const secs = writeStarted === undefined ? 0 : Math.max(1e-3, (now() - writeStarted) / 1000);
-    const throughput = secs > 0 ? written / secs : 0;
+    let bytes = ackedBytes;
+    let secs = ackedSecs;
+    if (range?.first && range.last && range.last.t > range.first.t) {
+      bytes += range.last.d - range.first.d;
+      secs += (range.last.t - range.first.t) / 1000;
+    }
+    // Until two acknowledgements of one range are in, the best there is: everything since the start.
+    const sinceStart = writeStarted === undefined ? 0 : Math.max(1e-3, (t - writeStarted) / 1000);
+    const throughput = secs > 0 && bytes > 0 ? bytes / secs : sinceStart > 0 ? written / sinceStart : 0;
     const left = bytesTotal - bytesDone - extraDone;
+    const leftInRange = range ? range.length - (range.last?.d ?? 0) : 0;
+    let erasePerByte = 0;
+    if (throughput > 0) {
+      let es = eraseSecs;
+      let eb = erasedBytes;
+      if (range?.first) {
+        es += Math.max(0, (range.first.t - range.t0) / 1000 - range.first.d / throughput);
+        eb += range.length;
+      }
+      erasePerByte = eb > 0 ? es / eb : 0;
+    }
+    const laterBytes = Math.max(0, left - leftInRange);
     o.onProgress({
       phase,
       region: i + 1,
@@ -108,8 +144,21 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
       bytesTotal,
       bytesWritten: written,
       throughput,
-      ...(written > 0 && throughput > 0 ? { etaSeconds: left / throughput } : {}),
+      ...(written > 0 && throughput > 0 ? { etaSeconds: left / throughput + laterBytes * erasePerByte } : {}),
     });
+  };
+  /** Folds the finished range into the rate and erase figures. */
+  const endRange = (): void => {
+    if (range?.first && range.last && range.last.t > range.first.t) {
+      ackedBytes += range.last.d - range.first.d;
+      ackedSecs += (range.last.t - range.first.t) / 1000;
+    }
+    if (range?.first) {
+      const rate = ackedSecs > 0 ? ackedBytes / ackedSecs : 0;
+      eraseSecs += Math.max(0, (range.first.t - range.t0) / 1000 - (rate > 0 ? range.first.d / rate : 0));
+      erasedBytes += range.length;
+    }
+    range = undefined;
   };
   for (const [i, r] of regions.entries()) {
     if (o.signal?.aborted) throw cancelled(r);
@@ -128,8 +177,10 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
     let regionWritten = 0;
     for (const [a, b] of ranges) {
       const before = regionWritten;
-      writeStarted ??= now();
+      const t0 = now();
+      writeStarted ??= t0;
       inFlight = 0;
+      range = { t0, length: b - a };
       try {
         await io.write(r.address + a, r.data.subarray(a, b), {
           compress: o.compress ?? true,
@@ -137,15 +188,22 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
           onBytes: (d) => {
             regionWritten = before + d;
             inFlight = d;
+            const at = { t: now(), d };
+            if (range) {
+              range.first ??= at;
+              range.last = at;
+            }
             emit('write', i, r, regionWritten);
           },
         });
       } catch (e) {
         bytesWritten += regionWritten - before;
         inFlight = 0;
+        range = undefined;
         if (o.signal?.aborted) throw cancelled(r);
         throw e;
       }
+      endRange();
       inFlight = 0;
       bytesWritten += b - a;
       regionWritten = before + (b - a);
