@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { SerialPort } from 'serialport';
 import { findUsbBoard, formatUsbId, parseUsbId, type UsbBoard } from '../boards/usb-ids';
 
 export interface PortEntry {
@@ -31,7 +30,7 @@ export interface ListPortsDeps {
  * (minimal containers) we scan /dev instead so the command still works, and say what is lost.
  */
 export async function listPorts(deps: ListPortsDeps = {}): Promise<PortListing> {
-  const list = deps.list ?? (() => SerialPort.list());
+  const list = deps.list ?? (async () => (await import('serialport')).SerialPort.list());
   try {
     const raw = await list();
     return { ports: raw.map(toEntry).sort(byPycomFirst) };

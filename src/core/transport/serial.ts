@@ -1,4 +1,4 @@
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
 import type { ModemSignals, Transport, TransportCapabilities, Unsubscribe } from './transport';
 import { Listeners } from './listeners';
 import { fail } from '../connect/messages';
@@ -38,7 +38,9 @@ export class SerialTransport implements Transport {
 
   async open(): Promise<void> {
     if (this.isOpen) return;
-    const port = new SerialPort({ path: this.url, baudRate: this.currentBaud, dataBits: this.dataBits, autoOpen: false, lock: true });
+    // Loaded when a serial port is first opened: every other command (and socket://) starts without it.
+    const { SerialPort: Port } = await import('serialport');
+    const port = new Port({ path: this.url, baudRate: this.currentBaud, dataBits: this.dataBits, autoOpen: false, lock: true });
     await new Promise<void>((resolve, reject) => {
       port.open((err) => (err ? reject(mapSerialError(err, this.url, 'open')) : resolve()));
     });
