@@ -17,6 +17,13 @@ export interface EcPrivateKey {
   publicKey: Uint8Array;
 }
 
+// A command multiplies by the base point a handful of times (the public key of a signing key, a
+// signature or two), so the table behind those multiplications is built in every process. noble's
+// default 8-bit window builds a table of 128 x 33 points first (about 60 ms here), more than it
+// saves over a few multiplications; a 4-bit window (8 x 65 points) is built in a few ms, and each
+// multiplication stays on noble's constant-time path (measured: first getPublicKey 55 -> 30 ms).
+p256.Point.BASE.precompute(4);
+
 const NEED = 'ESP32 secure boot v1 needs an ECDSA NIST P-256 (prime256v1) key, such as generate-signing-key writes';
 
 function bad(file: string, why: string): UserError {
