@@ -48,6 +48,11 @@ export interface BurnCampaignOptions extends LinkOptions {
   attemptDeadlineMs?: number;
   /** Replays only these run numbers (the faults are still drawn for every run, so each replays exactly). */
   only?: readonly number[];
+  /**
+   * Instead of drawing faults: one run per fault this returns, given the bytes the fault-free probe
+   * sent the board (so a regression can aim at a command wherever the traffic puts it).
+   */
+  faultsFor?: (toDevice: Buffer) => FaultSpec[];
   onRun?(r: RunRecord): void;
 }
 
@@ -130,7 +135,8 @@ export async function runBurnCampaign(o: BurnCampaignOptions): Promise<BurnCampa
   const probe = newBoard(o);
   const probeDir = fs.mkdtempSync(path.join(o.workDir, 'probe-'));
   const steps0 = stepCounts(probe);
-  const bytes = await burnOnce(probe, path.join(probeDir, 'audit.jsonl'), faultFreeLink(o));
+  const sent: Buffer[] = [];
+  const bytes = await burnOnce(probe, path.join(probeDir, 'audit.jsonl'), { ...faultFreeLink(o), onToDevice: (c) => void sent.push(Buffer.from(c)) });
   const s1 = stepCounts(probe);
   const traffic: Traffic = { ...bytes, steps: { 'efuse-word': s1['efuse-word'] - steps0['efuse-word'], 'flash-erase': 0, 'flash-program': 0 } };
   const planned = probe.efuse.rawWords();
@@ -140,8 +146,10 @@ export async function runBurnCampaign(o: BurnCampaignOptions): Promise<BurnCampa
   const counters = emptyCounters(rows);
   const records: RunRecord[] = [];
   const rng = new Prng(o.seed);
-  const faults = Array.from({ length: o.runs }, (_, i) => ({ i, fault: pickFault(rng.fork(String(i)), traffic, o, o.kinds) }))
-    .filter(({ i }) => !o.only || o.only.includes(i));
+  const faults = o.faultsFor
+    ? o.faultsFor(Buffer.concat(sent)).map((fault, i) => ({ i, fault }))
+    : Array.from({ length: o.runs }, (_, i) => ({ i, fault: pickFault(rng.fork(String(i)), traffic, o, o.kinds) }))
+      .filter(({ i }) => !o.only || o.only.includes(i));
 
   await pool(faults, o.concurrency ?? 8, async ({ i, fault }) => {
     const dir = fs.mkdtempSync(path.join(o.workDir, `burn-${i}-`));

@@ -55,6 +55,8 @@ export interface LinkOptions {
    * `atByte` reaches the host `ms` real milliseconds late. Not a fault: every attempt gets it.
    */
   stall?: { atByte: number; ms: number };
+  /** Sees every chunk the host sends the board, as it arrives (a probe records where commands sit). */
+  onToDevice?: (chunk: Buffer) => void;
 }
 
 /**
@@ -113,6 +115,7 @@ export async function withCampaignBoard<T>(dev: VirtualEsp32, o: LinkOptions, fa
     onData(fn) {
       return device.onData((chunk) => {
         counts.toDevice += chunk.length;
+        o.onToDevice?.(chunk);
         fn(chunk);
       });
     },

@@ -9,6 +9,8 @@ import { Op } from '../../src/core/rom/opcodes';
 import { instantSleepClock } from '../../src/core/loader/clock';
 import { isUserError } from '../../src/core/errors';
 import type { Transport } from '../../src/core/transport/transport';
+import { readEfuses } from '../../src/core/efuse/access';
+import { CMD_PGM, EFUSE_BASE, EFUSE_CMD, EFUSE_END, rdataAddr } from '../../src/core/efuse/registers';
 
 const OK = Buffer.from([0, 0, 0, 0]);
 
@@ -151,5 +153,43 @@ describe('frame reader and reply parser under random input', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('eFuse snapshots on one loader session', () => {
+  /** A ROM whose eFuse read windows hold `value(addr)`; counts READ_REGs of the eFuse controller. */
+  async function efuseRom(value: (addr: number) => number) {
+    const reads: number[] = [];
+    const { loader } = await scripted((op, data) => {
+      const addr = data.readUInt32LE(0);
+      if (op === Op.READ_REG) {
+        if (addr >= EFUSE_BASE && addr <= EFUSE_END) reads.push(addr);
+        return reply(op, value(addr));
+      }
+      return reply(op, 0);
+    });
+    return { loader, reads };
+  }
+
+  it('reads the 32 registers once while nothing could have changed them, and again after anything that could', async () => {
+    let burned = 0;
+    const { loader, reads } = await efuseRom((a) => (a === rdataAddr(0, 6) ? burned : 0x11));
+    const first = await readEfuses(loader);
+    assert.equal(reads.length, 32);
+    first.words[0]![6] = 0xdead; // a caller changing its copy changes nothing for the next one
+    await loader.readReg(0x3ff42000); // reads, SPI attach and flash writes leave the eFuses alone
+    await loader.spiAttach(0);
+    await loader.writeReg(0x3ff42000, 1); // a WRITE_REG outside the eFuse controller too
+    assert.deepEqual((await readEfuses(loader)).words[0]![6], 0);
+    assert.equal(reads.length, 32, 'answered from the snapshot');
+    // Programming: WRITE_REG into the controller (EFUSE_CMD) -> read again, and see the new bits.
+    burned = 0x80;
+    await loader.writeReg(EFUSE_CMD, CMD_PGM);
+    assert.equal((await readEfuses(loader)).words[0]![6], 0x80);
+    assert.equal(reads.length, 64);
+    // A SYNC (a reset, maybe another board) -> read again.
+    await loader.sync();
+    await readEfuses(loader);
+    assert.equal(reads.length, 96);
   });
 });

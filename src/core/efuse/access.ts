@@ -8,6 +8,12 @@ import type { EfuseWords } from './fields';
 export interface EfuseRegisterAccess {
   readReg(addr: number): Promise<number>;
   writeReg(addr: number, value: number): Promise<void>;
+  /**
+   * Optional: a number that changes whenever the eFuses may have changed (the ROM loader client
+   * counts writes into the eFuse controller, resets and RAM code). While it stays the same,
+   * readEfuses answers from its last snapshot instead of reading 32 registers again.
+   */
+  readonly efuseEpoch?: number;
 }
 
 /** What software can see of the eFuses right now: the read windows and the 3/4 decode status. */
@@ -18,8 +24,21 @@ export interface EfuseSnapshot {
   decStatus: number;
 }
 
-/** Reads every read-window register and DEC_STATUS (no reload: the chip loads them at reset). */
+/** The last snapshot per access, with the epoch it was read in. */
+const lastSnapshot = new WeakMap<EfuseRegisterAccess, { epoch: number; snap: EfuseSnapshot }>();
+
+function copy(snap: EfuseSnapshot): EfuseSnapshot {
+  return { words: snap.words.map((b) => [...b]), decStatus: snap.decStatus };
+}
+
+/**
+ * Reads every read-window register and DEC_STATUS (no reload: the chip loads them at reset). An
+ * access with an `efuseEpoch` that has not changed since its last read gets a copy of that read.
+ */
 export async function readEfuses(access: EfuseRegisterAccess): Promise<EfuseSnapshot> {
+  const epoch = access.efuseEpoch;
+  const last = epoch === undefined ? undefined : lastSnapshot.get(access);
+  if (last && last.epoch === epoch) return copy(last.snap);
   const words: EfuseWords = [];
   for (let b = 0; b < BLOCK_COUNT; b++) {
     const blk: number[] = [];
@@ -27,5 +46,7 @@ export async function readEfuses(access: EfuseRegisterAccess): Promise<EfuseSnap
     words.push(blk);
   }
   const decStatus = ((await access.readReg(EFUSE_DEC_STATUS)) & DEC_STATUS_MASK) >>> 0;
-  return { words, decStatus };
+  const snap = { words, decStatus };
+  if (epoch !== undefined && access.efuseEpoch === epoch) lastSnapshot.set(access, { epoch, snap: copy(snap) });
+  return snap;
 }

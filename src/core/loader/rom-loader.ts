@@ -7,7 +7,8 @@ import { FrameReader, ReadFailure } from './frame-reader';
 import { LinkError, fromReadFailure, hexExcerpt, linkError } from './link-error';
 import { writeFlash, md5, readFlash, type FlashProgress, type WriteFlashOptions, type WriteFlashResult } from './flash';
 import { DEFAULT_TIMEOUT_MS, MD5_MS_PER_MB, MEM_END_ROM_TIMEOUT_MS, SYNC_TIMEOUT_MS, timeoutPerMb } from './timeouts';
-import { EFUSE_BLK0_RDATA4_REG, RTC_CALI_CFG1_REG } from '../chip/esp32';
+import { EFUSE_BASE, EFUSE_BLK0_RDATA4_REG, RTC_CALI_CFG1_REG } from '../chip/esp32';
+import { EFUSE_END } from '../efuse/registers';
 
 export interface RomLoaderOptions {
   clock?: Clock;
@@ -64,6 +65,13 @@ export class RomLoader {
   downloadHint: string | undefined;
   private readonly trace: ((line: string) => void) | undefined;
   private busy = false;
+  /**
+   * Changes whenever the chip's eFuses may have changed since the last command: a WRITE_REG into
+   * the eFuse controller (programming needs EFUSE_CMD there, and so does reloading the read
+   * windows), or any command that is not a plain read, flash or link command (SYNC after a reset,
+   * RAM code). readEfuses (efuse/access.ts) reuses a snapshot only while this stays the same.
+   */
+  efuseEpoch = 0;
 
   constructor(
     readonly transport: Transport,
@@ -91,6 +99,8 @@ export class RomLoader {
   async command(op: number, data: Uint8Array, chk = 0, timeoutMs = DEFAULT_TIMEOUT_MS, payloadLen = 0): Promise<CommandResult> {
     if (this.busy) throw new Error('RomLoader: commands must not overlap');
     this.busy = true;
+    // Before sending: a command that timed out may still have run.
+    if (mayChangeEfuses(op, data)) this.efuseEpoch++;
     try {
       this.reader.discardPending();
       this.trace?.(`> ${opName(op)} (${data.length} bytes)`);
@@ -218,7 +228,10 @@ export class RomLoader {
     const requested = await this.romBaudFor(baud);
     await this.command(Op.CHANGE_BAUDRATE, words(requested, 0));
     await this.transport.setBaud(baud);
-    await this.clock.sleep(50);
+    // The host adapter's switch can put a few stray bytes on the line: esptool (loader.py
+    // change_baud) waits 50 ms for them. A link whose host side has no rate of its own (socket://,
+    // capabilities.baud false) switches nothing on this side, so there is nothing to wait for.
+    if (this.transport.capabilities.baud) await this.clock.sleep(50);
     this.reader.discardPending();
     await this.transport.flushInput();
   }
@@ -319,3 +332,15 @@ export class RomLoader {
   }
 }
 
+/** Commands after which a snapshot of the eFuses may no longer hold (see RomLoader.efuseEpoch). */
+const EFUSE_NEUTRAL_OPS: ReadonlySet<number> = new Set([
+  Op.READ_REG, Op.SPI_ATTACH, Op.SPI_SET_PARAMS, Op.CHANGE_BAUDRATE,
+  Op.FLASH_BEGIN, Op.FLASH_DATA, Op.FLASH_DEFL_BEGIN, Op.FLASH_DEFL_DATA, Op.SPI_FLASH_MD5, Op.READ_FLASH_SLOW,
+]);
+
+function mayChangeEfuses(op: number, data: Uint8Array): boolean {
+  if (EFUSE_NEUTRAL_OPS.has(op)) return false;
+  if (op !== Op.WRITE_REG || data.length < 4) return true;
+  const addr = (data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24)) >>> 0;
+  return addr >= EFUSE_BASE && addr <= EFUSE_END;
+}
