@@ -176,3 +176,23 @@ describe('security properties', () => {
     }
   });
 });
+
+describe('flash decryption of large images, repeated in one run', () => {
+  it('a repeat gives the same plaintext as a fresh decryption, as its own copy, and never the result for another key, address or config', () => {
+    const plain = new Uint8Array(128 * 1024).map((_, i) => (i * 7 + (i >> 9)) & 0xff);
+    const k1 = new Uint8Array(32).fill(0x11);
+    const k2 = new Uint8Array(32).fill(0x22);
+    const p = { key: k1, address: 0x10000, flashCryptConf: 0xf };
+    const cipher = encryptFlashData(plain, p);
+    const a = decryptFlashData(cipher, p);
+    assert.deepEqual(a, plain);
+    a.fill(0); // the caller's copy: changing it changes nothing for the next caller
+    assert.deepEqual(decryptFlashData(cipher, p), plain);
+    assert.deepEqual(decryptFlashData(cipher, { ...p, key: k1.slice() }), plain, 'the same key in another buffer');
+    for (const other of [{ ...p, key: k2 }, { ...p, address: 0x20000 }, { ...p, flashCryptConf: 0x3 }]) {
+      const fresh = encryptFlashData(decryptFlashData(cipher, other), other);
+      assert.deepEqual(fresh, cipher, 'decrypting and encrypting again with the same parameters round-trips');
+      assert.notDeepEqual(decryptFlashData(cipher, other), plain, `not the plaintext of the first parameters: ${JSON.stringify({ address: other.address, conf: other.flashCryptConf })}`);
+    }
+  });
+});
