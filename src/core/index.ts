@@ -143,5 +143,5 @@ export { boardPlanFromBuild, storeBuildKey } from './secure-build/per-device';
 export type { BoardPlan, BoardPlanOptions, DecryptedBuildCache } from './secure-build/per-device';
 export { BoardRecordWriter, boardRecordsCsv, endByBoot, readBoardRecords, recordKeyEvidence, regionsWritten, sha256Hex } from './audit/board-record';
 export type { BoardRecord, RecordKeyEvidence, RecordOperation, RecordRegion } from './audit/board-record';
-export { PROVISION_STATES, parseApprovedMacs, provision } from './workflows/provision';
-export type { ProvisionBoardResult, ProvisionEvent, ProvisionOutcome, ProvisionRequest, ProvisionState } from './workflows/provision';
+export { PROVISION_STATES, parseApprovedMacs, provision, provisionSummary } from './workflows/provision';
+export type { ProvisionBoardResult, ProvisionEvent, ProvisionOutcome, ProvisionRequest, ProvisionState, ProvisionSummaryTerms } from './workflows/provision';
