@@ -27,6 +27,7 @@ import { digestSecureBootloader } from '../src/core/crypto/bootloader-digest';
 import { identify } from '../src/core/chip/identify';
 import { KeyStore } from '../src/core/keystore/key-store';
 import { flash } from '../src/core/workflows/flash';
+import { otaImage } from '../src/core/workflows/ota';
 import { withBoard } from '../src/core/workflows/board';
 import { scriptedUi } from '../src/core/workflows/ui-port';
 import { FIXTURE_IV, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
@@ -178,6 +179,16 @@ export const CASES: Case[] = [
     }
     if (!fs.readFileSync(store.sharedFlashKeyPath).equals(K.flashKey)) throw new Error('the key file was changed');
     if (refusal) throw refusal;
+  } },
+  { input: 'ota-image on a key store with per-device keys, naming no board (neither --mac nor --port)', run: async (c) => {
+    const store = new KeyStore(path.join(c.dir, 'secure'));
+    fs.mkdirSync(path.dirname(store.deviceFlashKeyPath(c.mac)), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(store.sharedFlashKeyPath, K.flashKey, { mode: 0o600 });
+    fs.writeFileSync(store.deviceFlashKeyPath(c.mac), new Uint8Array(32).fill(7), { mode: 0o600 });
+    const output = path.join(c.dir, 'ota.bin');
+    const refused = await otaImage({ store, buildDir: c.dir, board: 'GPY', slot: 0x210000, output }).then(() => undefined, (e: unknown) => e);
+    if (fs.existsSync(output)) throw new Error('an image was written');
+    if (refused) throw refused;
   } },
   { input: '--port socket:// of another machine without --allow-remote', run: async () => transportFromUrl('socket://192.0.2.1:3333') },
   { input: 'Board running its firmware, not in download mode (no answer to SYNC)', run: async (c) => {

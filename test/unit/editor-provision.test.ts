@@ -195,8 +195,8 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
     assert.match(third.message, /Burn Keys was cancelled before .*0 of \d+ step\(s\) burned/);
     assert.equal(efuses(2), thirdEfuses, 'stopped before its first eFuse step: nothing burned');
     assert.ok(productionSeen.some((v) => v.phase === 'stopping'), 'the tab said it was stopping');
-    assert.match(state.production!.result!.text, /\(stopped\)\. Run "Pycom: Provision Boards" again to resume/);
-    assert.ok(user.shown.some((m) => m.level === 'warning' && /Run "Pycom: Provision Boards" again/.test(m.text)));
+    assert.match(state.production!.result!.text, new RegExp(`^Not finished \\(stopped\\): run "Pycom: Provision Boards" again to resume the (board|\\d boards) that stopped \\(\\d board\\(s\\) finished; records in ${store.auditPath.replace(/[.]/g, '\\.')}\\)\\.$`));
+    assert.ok(user.shown.some((m) => m.level === 'warning' && m.text === `Pycom: ${state.production!.result!.text}`));
     // The rerun: the first two burn nothing (their eFuses were complete), the third finishes.
     const again = (await provisionBoards(ctx))!;
     assert.equal(again.ok, true, JSON.stringify(again.boards));
@@ -204,6 +204,33 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
     for (const i of [0, 1]) assert.equal(byMac.get(macOf(i))!.burned, 0);
     assert.equal(byMac.get(macOf(2))!.state, 'finished');
     assert.equal(virtuals.list()[2]!.dev.efuse.rawField('ABS_DONE_0'), 1n);
+  });
+
+  it('a board a rerun cannot fix (burned with another store\'s key): the Production tab says so in provision\'s words, not "run again"', async () => {
+    // Another key store (a shared key, no record of these boards): the first board's key block is read-protected with its own key.
+    const other = new KeyStore(path.join(tmpDir('editor-prov-other-'), 'secure'));
+    other.ensureDir();
+    fs.writeFileSync(other.signingKeyPath, KEYS.signingKeyPem, { mode: 0o600 });
+    fs.writeFileSync(other.sharedFlashKeyPath, KEYS.flashKey, { mode: 0o600 });
+    const url = virtuals.list()[0]!.url;
+    answers = { ports: (items) => items.filter((i) => i.description === url), approve: (items) => [...items] };
+    const before = efuses(0);
+    Object.assign(settings, { keyStorePath: other.dir, perDeviceKeys: false });
+    let out;
+    try {
+      out = (await provisionBoards(ctx))!;
+    } finally {
+      Object.assign(settings, { keyStorePath: store.dir, perDeviceKeys: true });
+    }
+    assert.equal(out.ok, false);
+    assert.equal(out.boards[0]!.state, 'failed');
+    assert.equal(out.boards[0]!.rerunResumes, false, out.boards[0]!.message);
+    const posted = state.production!.result!;
+    assert.equal(posted.ok, false);
+    assert.equal(posted.text, `Not finished: 1 board(s) need what their message says first (running again alone does not fix them) (0 board(s) finished; records in ${other.auditPath}).`);
+    assert.ok(user.shown.some((m) => m.level === 'warning' && m.text === `Pycom: ${posted.text}`));
+    assert.equal(state.production!.rows[0]!.message, out.boards[0]!.message, 'the row says what to fix');
+    assert.equal(efuses(0), before, 'nothing burned');
   });
 
   it('refuses before any board is opened when the build in pycom.buildPath is missing', async () => {

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { generateMissingKeys } from '../../src/extension/keys-actions';
+import { cli } from './helpers/cli';
 import { burnKeys, withBoard, scriptedUi, KeyStore, digestPrivateKey, readSigningKeyFile, readHardwareKeyFile, readAudit, LOCK_FILE, lockKeyStore, type BurnKeysOutcome } from '../../src/core';
 
 /**
@@ -44,8 +45,8 @@ describe('key store: one writer process at a time, no links, private', function 
     withBoard({ port: url, reset: 'auto', baud: 115200 }, scriptedUi(), (b) => burnKeys(b, { store, keys, hardening: false, showPlan: () => undefined }, scriptedUi({ log: (level, l) => void (level === 'warn' && warnings.push(l)) })));
 
   /** Another process holding the store's lock (a node running the core's lockKeyStore). */
-  async function otherProcessHolds(): Promise<ChildProcess> {
-    const code = `require(${JSON.stringify(path.resolve('src/core/keystore/lock.ts'))}).lockKeyStore(${JSON.stringify(store.dir)}, 'Burn Keys on 24:0a:c4:00:00:01'); console.log('held'); setInterval(() => {}, 1000);`;
+  async function otherProcessHolds(lockDir = store.dir): Promise<ChildProcess> {
+    const code = `require(${JSON.stringify(path.resolve('src/core/keystore/lock.ts'))}).lockKeyStore(${JSON.stringify(lockDir)}, 'Burn Keys on 24:0a:c4:00:00:01'); console.log('held'); setInterval(() => {}, 1000);`;
     const child = spawn(process.execPath, ['-r', 'tsx/cjs', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
     children.push(child);
     await new Promise<void>((resolve, reject) => {
@@ -86,6 +87,43 @@ describe('key store: one writer process at a time, no links, private', function 
     assert.ok(fs.existsSync(path.join(store.dir, LOCK_FILE)));
     assert.equal((await burn(url)).kind, 'burned');
     assert.equal(fs.existsSync(path.join(store.dir, LOCK_FILE)), false);
+  });
+
+  it('key generation (the CLI\'s generate-… and digest-private-key, the editor\'s Generate Keys) is refused by a store another process holds, writing nothing; it runs once the holder is gone', async () => {
+    const fresh = path.join(dir, 'fresh');
+    fs.mkdirSync(fresh, { mode: 0o700 });
+    const holder = await otherProcessHolds(fresh);
+    const esc = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const sentence = `The key store ${esc(fresh)} is in use by another run of this tool \\(process ${holder.pid}: Burn Keys on 24:0a:c4:00:00:01, since \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z\\); wait for it to finish and run the command again \\(only if that process is gone, delete ${esc(path.join(fresh, LOCK_FILE))}\\)\\.`;
+    const runs: string[][] = [
+      ['generate-flash-encryption-key', path.join(fresh, 'flash_encryption_key.bin')],
+      ['generate-secure-boot-key', '--keylen', '192', path.join(fresh, 'secure_boot_key.bin')],
+      ['generate-signing-key', path.join(fresh, 'secure_boot_signing_key.pem')],
+      ['digest-private-key', '--keyfile', store.signingKeyPath, path.join(fresh, 'digest.bin')],
+    ];
+    for (const argv of runs) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, `${argv[0]}: ${r.err}`);
+      assert.match(r.err, new RegExp(`^pycom-secure ${argv[0]}: ${sentence}\\n$`));
+      assert.equal(r.out, '');
+    }
+    assert.throws(() => generateMissingKeys(fresh, false, fs.existsSync), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'E_KEY_STORE_LOCKED');
+      assert.match(e.message, new RegExp(`^${sentence}$`));
+      return true;
+    });
+    assert.deepEqual(fs.readdirSync(fresh), [LOCK_FILE], 'nothing written beside the holder\'s lock');
+
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+    for (const argv of runs) {
+      const r = await cli(argv);
+      assert.equal(r.code, 0, `${argv[0]}: ${r.err}`);
+    }
+    const made = generateMissingKeys(path.join(dir, 'fresh2'), false, fs.existsSync);
+    assert.deepEqual(made.created.map((k) => k.what), ['signing key', 'flash-encryption key']);
+    assert.deepEqual(fs.readdirSync(fresh).sort(), ['digest.bin', 'flash_encryption_key.bin', 'secure_boot_key.bin', 'secure_boot_signing_key.pem'], 'the stale lock was taken over and released');
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'fresh2')).sort(), ['flash_encryption_key.bin', 'secure_boot_signing_key.pem']);
   });
 
   it('the lock is re-entrant in one process and released only by its last user', () => {

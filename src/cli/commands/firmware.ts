@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent } from '../../core';
+import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -245,31 +245,61 @@ const verifyFlash: CliCommand = {
 const otaImageCommand: CliCommand = {
   name: 'ota-image',
   summary: 'Write the app encrypted for the board\'s OTA slot (asked from the running board unless --slot is given).',
-  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT [--allow-remote]] --output OUT [--key-store DIR] [--mac MAC [--trust-key-store]] [--json]',
-  help: 'With --mac the image is for that board (its own key under KEY_STORE/devices/<MAC>/ when it has one; the build is then re-encrypted from the store\'s build key) and is recorded in its records: its key must be backed by a verified Burn Keys run for it in the key store\'s audit log, or by --trust-key-store (your word, recorded in the audit log).',
-  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, ALLOW_REMOTE_OPTION, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }, { name: 'trust-key-store', flag: true }, { name: 'json', flag: true }],
+  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT [--baud N] [--reset MODE] [--allow-remote]] --output OUT [--key-store DIR] [--mac MAC] [--trust-key-store] [--json]',
+  help: [
+    'The image is for one board when its MAC is known: --port PORT reads it from the connected board (download mode, as',
+    'the other board commands connect; --mac too must then be that MAC), or --mac MAC gives it. Such an image uses the',
+    'board\'s own key under KEY_STORE/devices/<MAC>/ when it has one (the build is then re-encrypted from the store\'s',
+    'build key), else the shared key, and is recorded in the board\'s records. The key must be shown to be the board\'s:',
+    'with --port a readable key block is compared, or a verified Burn Keys run for it in the key store\'s audit log, or',
+    'the board\'s flash read back; with --mac only the Burn Keys run; or --trust-key-store (your word, recorded in the',
+    'audit log). A key store holding per-device keys needs --port or --mac. Without --slot, the board on --port is',
+    'asked for its next slot (pycom.ota_slot()).',
+  ].join('\n'),
+  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'baud' }, { name: 'reset' }, ALLOW_REMOTE_OPTION, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }, { name: 'trust-key-store', flag: true }, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
     const b = boardOption(args, true)!;
     const out = args.need('output');
-    const mac = args.opt('mac');
+    const given = args.opt('mac');
     const slotOpt = args.opt('slot');
+    const port = args.opt('port');
+    if (port === undefined) {
+      const stray = ['baud', 'reset', 'allow-remote'].filter((o) => (o === 'allow-remote' ? args.flag(o) : args.opt(o) !== undefined));
+      if (stray.length) throw new UserError('E_USAGE', `ota-image: ${stray.map((o) => `--${o}`).join(' and ')} ${stray.length === 1 ? 'goes' : 'go'} with --port PORT (the board to connect to); give --port, or leave ${stray.length === 1 ? 'it' : 'them'} out.`);
+    }
+    let mac = given !== undefined ? normaliseMac(given) : undefined;
+    const ks = store(args);
+    let boardEvidence: Awaited<ReturnType<typeof otaBoardEvidence>>['evidence'] | undefined;
+    if (port !== undefined) {
+      // The board's MAC from its eFuses (download mode), and the evidence for its key found on it.
+      const read = await withBoard(args, io, async (board) => {
+        if (mac !== undefined && board.chip.mac.address !== mac) {
+          throw new UserError('E_MAC_MISMATCH', `ota-image: --mac ${mac} is not the board on ${port}, whose MAC is ${board.chip.mac.address}; give that board's MAC, or leave --mac out to take it from the board; nothing was written.`);
+        }
+        return otaBoardEvidence(board, { store: ks, trustKeyStore: args.flag('trust-key-store') }, terminalUi(io));
+      });
+      io.err(`The board on ${port} is ${read.mac}.`);
+      mac = read.mac;
+      boardEvidence = read.evidence;
+    }
     const img = await otaImage({
-      store: store(args),
+      store: ks,
       ...(mac ? { mac } : {}),
+      ...(boardEvidence ? { boardEvidence } : {}),
       buildDir: args.need('build'),
       board: b,
       output: out,
       trustKeyStore: args.flag('trust-key-store'),
       slot: slotOpt !== undefined ? args.int('slot') : async () => {
-        const port = args.opt('port');
         if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
         const { slot } = await withPort(port, (t) => askOtaSlot(t, { note: (l) => io.err(l) }), args);
         io.err(`The board says its next OTA slot is ${hex(slot)}.`);
         return slot;
       },
     });
-    if (img.evidence) io.err(`Key evidence: ${img.evidence.text}.`);
+    // Evidence found on the board was said as it was found (establishKeyEvidence tells the UI).
+    if (img.evidence && !boardEvidence) io.err(`Key evidence: ${img.evidence.text}.`);
     // An image made for a board (--mac) goes into that board's records (issue #14).
     let recordId: string | undefined;
     if (mac) {

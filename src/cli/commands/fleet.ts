@@ -4,8 +4,8 @@ import { ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
 import {
-  boardRecordsCsv, BOOT_LOG_CAP_MS, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, readBoardRecords, readHardwareKeyFile, readInputFile,
-  UserError, type BoardTarget, type ProvisionEvent,
+  boardRecordsCsv, BOOT_LOG_CAP_MS, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, provisionSummary, readBoardRecords, readHardwareKeyFile, readInputFile,
+  UserError, type BoardTarget, type ProvisionEvent, type ProvisionSummaryTerms,
 } from '../../core';
 
 /** The approved MACs: --confirm-macs MAC,MAC,... or --confirm-macs-file FILE (one per line or comma-separated; # starts a comment). */
@@ -36,19 +36,11 @@ async function ports(args: Args): Promise<string[]> {
   return given;
 }
 
-/**
- * The last line of a provisioning run that did not finish: what each kind of unfinished board
- * needs (a rerun resumes only what a rerun can fix; a board never seen needs its port).
- */
-function notFinished(boards: readonly { state: string; rerunResumes?: boolean }[], notSeen: readonly string[], auditPath: string): string {
-  const failed = boards.filter((b) => b.state === 'failed');
-  const todo: string[] = [];
-  const resumable = failed.filter((b) => b.rerunResumes).length;
-  if (resumable) todo.push(`run the same command again to resume ${resumable === 1 ? 'the board' : `the ${resumable} boards`} that stopped`);
-  if (failed.length > resumable) todo.push(`${failed.length - resumable} board(s) need what their message says first (running again alone does not fix them)`);
-  if (notSeen.length) todo.push(`${notSeen.join(', ')} ${notSeen.length === 1 ? 'was' : 'were'} never seen: plug ${notSeen.length === 1 ? 'that board' : 'those boards'} in and give ${notSeen.length === 1 ? 'its port' : 'their ports'} with --port (or use --all-ports)`);
-  return `Not finished: ${todo.join('; ')} (records in ${auditPath}).`;
-}
+/** The CLI's ways on, in provision's summary line (provisionSummary). */
+const SUMMARY_TERMS: ProvisionSummaryTerms = {
+  rerun: 'run the same command again',
+  givePort: { one: 'give its port with --port (or use --all-ports)', many: 'give their ports with --port (or use --all-ports)' },
+};
 
 const provisionCommand: CliCommand = {
   name: 'provision',
@@ -124,8 +116,7 @@ const provisionCommand: CliCommand = {
         io.out('');
         for (const r of [head, ...rows]) io.out(r.map((c, i) => (i < 6 ? c.padEnd(widths[i]!) : c)).join('  '));
         for (const m of outcome.notSeen) io.out(`${m} was approved but no port answered with it.`);
-        const done = outcome.boards.filter((b) => b.state === 'finished').length;
-        io.out(outcome.ok ? `All ${done} approved board(s) finished; records in ${store.auditPath}.` : notFinished(outcome.boards, outcome.notSeen, store.auditPath));
+        io.out(provisionSummary(outcome, store.auditPath, SUMMARY_TERMS, ac.signal.aborted));
       }
       return outcome.ok ? 0 : 1;
     } finally {

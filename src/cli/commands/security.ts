@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Args, OptionSpec } from '../args';
 import type { CliCommand, CliIo } from '../command';
-import { codingForKeyLength, decryptFlashData, describeFile, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSecureBootKey, generateSigningKey, isPkcs11Uri, KeyStore, openSigner, pemPrivateKey, pkcs11GenerateSigningKey, readHardwareKeyFile, readInputFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, signingPublicKey, SIGNING_KEY_REF_FILE, tokenUriOf, UserError, verifyFileSignature, verifySignedData, writeFileAtomic, writeNewKeyFile } from '../../core';
+import { codingForKeyLength, decryptFlashData, describeFile, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSecureBootKey, generateSigningKey, isPkcs11Uri, KeyStore, openSigner, pemPrivateKey, pkcs11GenerateSigningKey, readHardwareKeyFile, readInputFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, signingPublicKey, SIGNING_KEY_REF_FILE, tokenUriOf, UserError, verifyFileSignature, verifySignedData, withKeyStoreLock, withKeyStoreLockSync, writeFileAtomic, writeNewKeyFile } from '../../core';
 import { keyAccess, PKCS11_MODULE_OPTION } from '../key-access';
 
 // Option spellings: espsecure v5 (hyphens) first, v4 underscores and short forms as aliases.
@@ -56,6 +56,15 @@ function keyFolder(file: string, io: CliIo): void {
   if (warning) io.err(`Warning: ${warning}`);
 }
 
+/**
+ * Writes a new key file holding the lock of the key store it goes into (its folder; keyFolder made
+ * it), so a provision or Burn Keys of another process never sees the store half made; another
+ * run holding that store refuses this one with the lock's sentence before anything is written.
+ */
+function lockedKeyWrite<T>(file: string, command: string, write: () => T): T {
+  return withKeyStoreLockSync(path.dirname(path.resolve(file)), command, write);
+}
+
 function keyBits(key: Uint8Array): string {
   return codingForKeyLength(key.length) === '3/4' ? '192-bit key (3/4 coding, extended)' : `${key.length * 8}-bit key`;
 }
@@ -77,7 +86,7 @@ const generateFlashKey: CliCommand = {
   options: [KEYLEN],
   run(args, io) {
     const { bits, file } = newRawKeyFile(args, io);
-    const fp = writeNewKeyFile(file, generateFlashEncryptionKey(bits));
+    const fp = lockedKeyWrite(file, args.command, () => writeNewKeyFile(file, generateFlashEncryptionKey(bits)));
     io.out(`Wrote a ${bits}-bit flash encryption key to ${file} (fingerprint ${fp}).`);
   },
 };
@@ -101,24 +110,33 @@ const generateSigning: CliCommand = {
     if (isPkcs11Uri(file)) {
       const storeDir = args.opt('key-store');
       const store = storeDir !== undefined ? new KeyStore(storeDir) : undefined;
-      if (store && store.signingKeyFile() !== undefined) {
-        throw new UserError('E_EXISTS', `The key store ${store.dir} already has a signing key (${store.signingKeyFile()}), and keys are never replaced; use another --key-store folder.`);
-      }
-      const made = pkcs11GenerateSigningKey(file, await keyAccess(args, io, file, true));
-      io.out(`Made an ECDSA NIST P-256 signing key in the token: ${made.uri} (public key fingerprint ${fingerprint(made.publicKey)}; the private key cannot leave the token).`);
-      if (store) {
-        keyFolder(store.signingKeyRefPath, io);
-        writeNewKeyFile(store.signingKeyRefPath, `${made.uri}\n`);
-        io.out(`Recorded it in the key store as ${store.signingKeyRefPath}; make the secure boot key with generate-secure-boot-key ${path.join(store.dir, 'secure_boot_key.bin')}.`);
-      }
+      const make = async (hold: () => void): Promise<void> => {
+        if (store && store.signingKeyFile() !== undefined) {
+          throw new UserError('E_EXISTS', `The key store ${store.dir} already has a signing key (${store.signingKeyFile()}), and keys are never replaced; use another --key-store folder.`);
+        }
+        const made = pkcs11GenerateSigningKey(file, await keyAccess(args, io, file, true));
+        io.out(`Made an ECDSA NIST P-256 signing key in the token: ${made.uri} (public key fingerprint ${fingerprint(made.publicKey)}; the private key cannot leave the token).`);
+        if (store) {
+          keyFolder(store.signingKeyRefPath, io);
+          hold();
+          writeNewKeyFile(store.signingKeyRefPath, `${made.uri}\n`);
+          io.out(`Recorded it in the key store as ${store.signingKeyRefPath}; make the secure boot key with generate-secure-boot-key ${path.join(store.dir, 'secure_boot_key.bin')}.`);
+        }
+      };
+      // An existing --key-store is locked before the token makes a key, so a store in use refuses first.
+      if (store) await withKeyStoreLock(store.dir, args.command, make);
+      else await make(() => undefined);
       return;
     }
     if (args.opt('key-store') !== undefined || args.opt('pkcs11-module') !== undefined) {
       throw new UserError('E_USAGE', 'generate-signing-key: --key-store and --pkcs11-module go with a pkcs11: URI; for a PEM key file give only KEYFILE.');
     }
     keyFolder(file, io);
-    const key = generateSigningKey();
-    writeNewKeyFile(file, encodeSec1Pem(key));
+    const key = lockedKeyWrite(file, args.command, () => {
+      const made = generateSigningKey();
+      writeNewKeyFile(file, encodeSec1Pem(made));
+      return made;
+    });
     io.out(`Wrote an ECDSA NIST P-256 signing key to ${file} (public key fingerprint ${fingerprint(key.publicKey)}).`);
   },
 };
@@ -136,7 +154,7 @@ const generateSecureBoot: CliCommand = {
   options: [KEYLEN],
   run(args, io) {
     const { bits, file } = newRawKeyFile(args, io);
-    const fp = generateSecureBootKey(file, bits);
+    const fp = lockedKeyWrite(file, args.command, () => generateSecureBootKey(file, bits));
     io.out(`Wrote a random ${bits}-bit secure boot key to ${file} (fingerprint ${fp}).`);
   },
 };
@@ -167,7 +185,8 @@ const digestPrivate: CliCommand = {
     args.maxPositionals(1);
     const keyFile = args.need('keyfile');
     const out = args.positional(0, 'OUTFILE');
-    const fp = writeNewKeyFile(out, digestPrivateKey(pemPrivateKey(keyFile, 'the secure boot key'), bits));
+    const key = digestPrivateKey(pemPrivateKey(keyFile, 'the secure boot key'), bits);
+    const fp = lockedKeyWrite(out, args.command, () => writeNewKeyFile(out, key));
     io.out(`Secure boot key (${bits}-bit) derived from ${keyFile} written to ${out} (fingerprint ${fp}).`);
   },
 };

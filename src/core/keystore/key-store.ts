@@ -89,6 +89,19 @@ export class KeyStore {
   }
 
   /**
+   * Whether the store holds any board's own flash-encryption key (devices/<MAC>/flash_encryption_key.bin):
+   * then its flash_encryption_key.bin is (or may be) only the build key, and a board's key takes its MAC.
+   */
+  hasDeviceKeys(): boolean {
+    const devices = path.join(this.dir, DEVICES_DIR);
+    try {
+      return fs.readdirSync(devices).some((d) => fs.existsSync(path.join(devices, d, FLASH_KEY_FILE)));
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * The flash-encryption key file to use for a board: its own (`devices/<MAC>/`) when the store
    * has one, else the shared one; undefined when the store has neither. Without a MAC, the shared
    * one. Only the path: reading it is the caller's (readHardwareKeyFile checks its length).

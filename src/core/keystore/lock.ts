@@ -220,6 +220,22 @@ export async function withKeyStoreLock<T>(dir: string, command: string, fn: (hol
   }
 }
 
+/**
+ * withKeyStoreLock for a synchronous write into a store (a key generated or imported): runs `fn`
+ * holding the store's lock, so a provision or Burn Keys of another process never sees a store
+ * half made. The folder must already exist to be locked (make it first, e.g. KeyStore.ensureDir);
+ * one that does not is not locked. Same errors as lockKeyStore, thrown before `fn` runs (then
+ * nothing is written).
+ */
+export function withKeyStoreLockSync<T>(dir: string, command: string, fn: () => T): T {
+  const release = fs.existsSync(dir) ? lockKeyStore(dir, command) : undefined;
+  try {
+    return fn();
+  } finally {
+    release?.();
+  }
+}
+
 /** Operations (audit ids) this process is running, by audit file: never "interrupted" to its own other tasks. */
 const inFlight = new Map<string, Set<string>>();
 

@@ -5,7 +5,10 @@ import { makeOtaImage, type OtaImage } from '../ota/ota-image';
 import { writeFileAtomic } from '../util/atomic-file';
 import { storeBuildKey } from '../secure-build/per-device';
 import type { BoardId } from '../boards/catalog';
-import { establishOfflineKeyEvidence, type KeyEvidence } from './evidence';
+import { establishKeyEvidence, establishOfflineKeyEvidence, type KeyEvidence } from './evidence';
+import { UserError } from '../errors';
+import type { BoardSession } from './board';
+import type { UiPort } from './ui-port';
 
 export interface OtaImageRequest {
   store: KeyStore;
@@ -24,6 +27,16 @@ export interface OtaImageRequest {
   trustKeyStore?: boolean;
   /** How this front end acknowledges, for the refusal (default "pass --trust-key-store"). */
   acknowledgeHint?: string;
+  /**
+   * The evidence for the board's key found on the connected board (otaBoardEvidence, same `mac`),
+   * used in place of the offline check (burn record or acknowledgement only).
+   */
+  boardEvidence?: KeyEvidence;
+  /**
+   * How this front end names the board, for the refusal when the store holds per-device keys and
+   * no `mac` is given (default the CLI's "give the board's MAC with --mac MAC, or --port PORT to read it from the board").
+   */
+  macHint?: string;
 }
 
 export interface OtaImageOutcome extends OtaImage {
@@ -43,18 +56,23 @@ export interface OtaImageOutcome extends OtaImage {
  * evidence that it is that board's (a verified burn record in the store, or the user's recorded
  * word; issue 12 B), or nothing is written.
  *
- * Errors: E_KEY_EVIDENCE (a board's image without evidence for its key), UserError for a missing or unreadable build, a slot that is not one of the board's OTA
+ * Errors: E_KEY_EVIDENCE (a board's image without evidence for its key), E_NEED_MAC (no `mac`
+ * and the store holds per-device keys: the build key's image would not boot on a board with its
+ * own key), UserError for a missing or unreadable build, a slot that is not one of the board's OTA
  * slots, an app that does not decrypt with the key, or an output that cannot be written.
  */
 export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
+  if (req.mac === undefined && req.store.hasDeviceKeys()) {
+    throw new UserError('E_NEED_MAC', `The key store ${req.store.dir} holds per-device keys (devices/<MAC>/), so an OTA image must be made with the key of the board it is for, not the build key; ${req.macHint ?? "give the board's MAC with --mac MAC, or --port PORT to read it from the board"}; nothing was written.`);
+  }
   const keyFile = req.store.flashKeyFileFor(req.mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
-  const evidence = req.mac
+  const evidence = req.boardEvidence ?? (req.mac
     ? establishOfflineKeyEvidence(req.mac, {
       store: req.store, keys: flashKey ? { flashKey } : {}, job: 'ota-image', writes: true,
       ...(req.trustKeyStore ? { trust: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
     })
-    : undefined;
+    : undefined);
   const build = findBuildOutputs(req.buildDir, { board: req.board, ...(flashKey ? { flashKey } : {}) });
   const slotSource = typeof req.slot === 'number' ? 'option' : 'board';
   const slot = typeof req.slot === 'number' ? req.slot : await req.slot(build);
@@ -62,4 +80,24 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
   const img = makeOtaImage({ build, slot, slotSource, ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) });
   writeFileAtomic(req.output, img.data);
   return { ...img, output: req.output, slotSource, ...(flashKey ? { flashKey } : {}), ...(evidence ? { evidence } : {}) };
+}
+
+/**
+ * For an OTA image made for the connected board (the CLI's `ota-image --port`): the board's MAC
+ * (from its eFuses) and the evidence that the store's flash key for that MAC (its own, else the
+ * shared one) is the board's, found on the board itself (establishKeyEvidence: a readable key
+ * block compared, a verified burn record, the flash read back, or `trustKeyStore` recorded), so a
+ * board whose key block holds another key is refused. Pass both to otaImage (`mac`, `boardEvidence`).
+ *
+ * Errors: E_KEY_MISMATCH, E_KEY_EVIDENCE (each saying nothing was written); link errors.
+ */
+export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint'>, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
+  const mac = board.chip.mac.address;
+  const keyFile = req.store.flashKeyFileFor(mac);
+  const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
+  const evidence = await establishKeyEvidence(board, {
+    store: req.store, keys: flashKey ? { flashKey } : {}, job: 'ota-image', writes: true,
+    ...(req.trustKeyStore ? { trust: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
+  }, ui);
+  return { mac, evidence };
 }

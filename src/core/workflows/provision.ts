@@ -103,6 +103,34 @@ export interface ProvisionOutcome {
   ok: boolean;
 }
 
+/** How a front end names its ways on, for provisionSummary (each the front end's own, real, command). */
+export interface ProvisionSummaryTerms {
+  /** Running the same provisioning again, as a verb phrase: "run the same command again" (CLI). */
+  rerun: string;
+  /** Giving the port of a board never seen: for one board ("give its port with --port") and for several. */
+  givePort: { one: string; many: string };
+}
+
+/**
+ * The last line of a provisioning run, the one wording of the CLI's summary and the editor's
+ * Production tab: all finished (and where the records are), or per kind of unfinished board what
+ * it needs: a rerun resumes only boards whose failure a rerun can fix (`rerunResumes`), the others
+ * need what their message says first, and an approved board never seen needs its port. `stopped`:
+ * the run was stopped (Ctrl-C, Stop). `auditPath` is the key store's audit log.
+ */
+export function provisionSummary(outcome: Pick<ProvisionOutcome, 'ok' | 'boards' | 'notSeen'>, auditPath: string, terms: ProvisionSummaryTerms, stopped = false): string {
+  const done = outcome.boards.filter((b) => b.state === 'finished').length;
+  if (outcome.ok) return `All ${done} approved board(s) finished; records in ${auditPath}.`;
+  const failed = outcome.boards.filter((b) => b.state === 'failed');
+  const resumable = failed.filter((b) => b.rerunResumes).length;
+  const todo: string[] = [];
+  if (resumable) todo.push(`${terms.rerun} to resume ${resumable === 1 ? 'the board' : `the ${resumable} boards`} that stopped`);
+  if (failed.length > resumable) todo.push(`${failed.length - resumable} board(s) need what their message says first (running again alone does not fix them)`);
+  const n = outcome.notSeen;
+  if (n.length) todo.push(`${n.join(', ')} ${n.length === 1 ? 'was' : 'were'} never seen: plug ${n.length === 1 ? 'that board' : 'those boards'} in and ${n.length === 1 ? terms.givePort.one : terms.givePort.many}`);
+  return `Not finished${stopped ? ' (stopped)' : ''}: ${todo.join('; ')} (${done} board(s) finished; records in ${auditPath}).`;
+}
+
 /**
  * The approved MAC list, normalised: refuses an empty list and anything that is not a MAC (one
  * sentence naming the entry). Used by the front ends to check the list before any port is opened.

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
-import { encodeSec1Pem, fingerprint, generateSecureBootKey, parsePkcs11Uri, readHardwareKeyFile, readSigningKeyFile, signingPublicKey, UserError, writeNewKeyFile } from '../../core';
+import { encodeSec1Pem, fingerprint, generateSecureBootKey, parsePkcs11Uri, readHardwareKeyFile, readSigningKeyFile, signingPublicKey, UserError, withKeyStoreLockSync, writeNewKeyFile } from '../../core';
 import { readSettings } from '../settings';
 import { generateMissingKeys } from '../keys-actions';
 import { type FlowContext, keyStore } from './context';
@@ -33,14 +33,15 @@ export async function importKey(ctx: FlowContext): Promise<void> {
   const file = files?.[0]?.fsPath;
   if (!file) return;
   store.ensureDir();
-  let fp: string;
-  if (kind.id === 'signing') {
-    const key = readSigningKeyFile(file);
-    writeNewKeyFile(store.signingKeyPath, encodeSec1Pem(key));
-    fp = fingerprint(key.publicKey);
-  } else {
-    fp = writeNewKeyFile(store.sharedFlashKeyPath, readHardwareKeyFile(file, 'flash-encryption'));
-  }
+  // Written holding the store's lock: a store another run holds refuses with its sentence, nothing written.
+  const fp = withKeyStoreLockSync(store.dir, 'Import Key', () => {
+    if (kind.id === 'signing') {
+      const key = readSigningKeyFile(file);
+      writeNewKeyFile(store.signingKeyPath, encodeSec1Pem(key));
+      return fingerprint(key.publicKey);
+    }
+    return writeNewKeyFile(store.sharedFlashKeyPath, readHardwareKeyFile(file, 'flash-encryption'));
+  });
   ctx.log.info(`imported ${kind.label} from ${file} (fingerprint ${fp})`);
   ctx.refreshAll();
   void vscode.window.showInformationMessage(`Pycom: imported ${kind.label} ${fp}.`);
@@ -68,8 +69,10 @@ async function importTokenKey(ctx: FlowContext): Promise<void> {
   if (store.signingKeyFile() !== undefined) throw new UserError('E_EXISTS', `The key store ${store.dir} already has a signing key, and keys are never replaced; set pycom.keyStorePath to another folder first.`);
   const pub = signingPublicKey(uri.trim());
   store.ensureDir();
-  writeNewKeyFile(store.signingKeyRefPath, `${uri.trim()}\n`);
-  const made = fs.existsSync(store.secureBootKeyPath) ? undefined : generateSecureBootKey(store.secureBootKeyPath, 256);
+  const made = withKeyStoreLockSync(store.dir, 'Import Key', () => {
+    writeNewKeyFile(store.signingKeyRefPath, `${uri.trim()}\n`);
+    return fs.existsSync(store.secureBootKeyPath) ? undefined : generateSecureBootKey(store.secureBootKeyPath, 256);
+  });
   ctx.log.info(`recorded the token signing key ${uri.trim()} (public key fingerprint ${fingerprint(pub)})${made ? `; generated the random secure boot key ${store.secureBootKeyPath} (fingerprint ${made})` : ''}`);
   ctx.refreshAll();
   void vscode.window.showInformationMessage(`Pycom: the signing key stays in the token (public key ${fingerprint(pub)}); the secure boot key is the random ${store.secureBootKeyPath}.`);

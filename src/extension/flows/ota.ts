@@ -90,7 +90,10 @@ export async function prepareOta(ctx: FlowContext): Promise<void> {
   if (!pick) return;
   const target = await vscode.window.showSaveDialog({ title: 'Save the OTA image', defaultUri: vscode.Uri.file(otaSavePath(build.dir, build.board, pick.slot, workspaceRoot())) });
   if (!target) return;
-  const img = await otaImage({ store, buildDir: build.dir, board: build.board, slot: pick.slot, output: target.fsPath });
+  const img = await otaImage({
+    store, buildDir: build.dir, board: build.board, slot: pick.slot, output: target.fsPath,
+    macHint: "Prepare OTA Image makes images for the shared key only: make this one with the CLI's pycom-secure ota-image --port PORT (or --mac MAC), which takes the board's own key",
+  });
   ctx.log.info(`OTA image ${target.fsPath}: ${img.data.length} bytes for slot ${hex(pick.slot)} from ${img.source}`);
   void vscode.window.showInformationMessage(`Pycom: wrote ${path.basename(target.fsPath)} (${img.data.length} bytes) for slot ${hex(pick.slot)}.`);
 }

@@ -2,8 +2,8 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  boardRecordsCsv, captureBootLog, hardeningChoices, parseApprovedMacs, parseBoard, provision, readBoardRecords, storeBuildKey, transportFromUrl, UserError, withBoard, writeFileAtomic,
-  type BoardTarget, type ChipInfo, type ProvisionEvent, type ProvisionOutcome, type ProvisionRequest, type ProvisionState, type Transport, type VirtualEsp32,
+  boardRecordsCsv, captureBootLog, hardeningChoices, parseApprovedMacs, parseBoard, provision, provisionSummary, readBoardRecords, storeBuildKey, transportFromUrl, UserError, withBoard, writeFileAtomic,
+  type BoardTarget, type ChipInfo, type ProvisionEvent, type ProvisionOutcome, type ProvisionRequest, type ProvisionState, type ProvisionSummaryTerms, type Transport, type VirtualEsp32,
 } from '../../core';
 import type { ProductionRowView, ProductionView, RecordFormat } from '../../../webview/src/protocol';
 import { readSettings, remoteSocketOptions, resolveInWorkspace, workspaceRoot, type PycomSettings } from '../settings';
@@ -28,6 +28,12 @@ const STATE_PROGRESS: Readonly<Record<ProvisionState, number>> = {
   connecting: 0.02, identified: 0.05, unapproved: 1, keys: 0.08, burning: 0.1, flashing: 0.3, 'boot-check': 0.92, finished: 1, failed: 1,
 };
 const PHASE_SPAN = { burning: 0.2, flashing: 0.62 } as const;
+
+/** The editor's ways on, in provision's summary line (the core's provisionSummary, as the CLI's). */
+const SUMMARY_TERMS: ProvisionSummaryTerms = {
+  rerun: 'run "Pycom: Provision Boards" again',
+  givePort: { one: 'tick its port when you run "Pycom: Provision Boards" again', many: 'tick their ports when you run "Pycom: Provision Boards" again' },
+};
 
 /** Virtual boards one "Start virtual boards" may add to a run. */
 const MAX_NEW_VIRTUAL = 16;
@@ -284,12 +290,8 @@ export async function provisionBoards(ctx: FlowContext): Promise<ProvisionOutcom
         ...(b.mac ? { mac: b.mac } : {}), ...(b.flashKeyFingerprint ? { flashKey: b.flashKeyFingerprint } : {}),
       });
     }
-    const finished = outcome.boards.filter((b) => b.state === 'finished').length;
-    const failed = outcome.boards.filter((b) => b.state === 'failed').length;
-    const notSeen = outcome.notSeen.length ? ` Approved but not seen on their port: ${outcome.notSeen.join(', ')}.` : '';
-    const text = outcome.ok
-      ? `All ${finished} approved board(s) finished; every board's record is in ${store.auditPath}.`
-      : `${finished} of ${approved.length} approved board(s) finished${failed ? `, ${failed} failed` : ''}${abort.signal.aborted ? ' (stopped)' : ''}.${notSeen} Run "Pycom: Provision Boards" again to resume each board where it stopped.`;
+    // The CLI's summary wording (the core's provisionSummary), in the editor's terms.
+    const text = provisionSummary(outcome, store.auditPath, SUMMARY_TERMS, abort.signal.aborted);
     run.phase('done', { ok: outcome.ok, text });
     ctx.log.info(`provisioning: ${text}`);
     const shown = outcome.ok ? vscode.window.showInformationMessage(`Pycom: ${text}`, 'Export Records') : vscode.window.showWarningMessage(`Pycom: ${text}`, 'Export Records');
