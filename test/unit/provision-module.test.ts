@@ -188,7 +188,7 @@ describe('provision workflow: the module question through the UI port', function
     await assert.rejects(provision(req(), scriptedUi({ confirm: (q) => { asked.push(q); return false; } })), (e: unknown) => {
       assert.ok(isUserError(e));
       assert.equal(e.code, 'E_MODULE_NOT_CONFIRMED');
-      assert.equal(e.message, 'You did not confirm that the boards are GPy modules, so no board was opened; provision them with the build made for their own module (build/<BOARD>/release).');
+      assert.equal(e.message, 'You did not confirm that the boards are GPy modules, so nothing was burned or written; provision them with the build made for their own module (build/<BOARD>/release).');
       return true;
     });
     assert.equal(asked.length, 1);

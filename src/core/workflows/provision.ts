@@ -171,7 +171,7 @@ async function confirmModule(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'c
     yes: `Yes, ${name} modules`,
   });
   if (!yes) {
-    throw new UserError('E_MODULE_NOT_CONFIRMED', `You did not confirm that the boards are ${name} modules, so no board was opened; provision them with the build made for their own module (build/<BOARD>/release).`);
+    throw new UserError('E_MODULE_NOT_CONFIRMED', `You did not confirm that the boards are ${name} modules, so nothing was burned or written; provision them with the build made for their own module (build/<BOARD>/release).`);
   }
   ui.info(`Module: ${name}, confirmed for every board of this run.`);
 }
