@@ -44,7 +44,7 @@ describe('module fit: what the chip can say against the board catalog', () => {
   });
 
   it('an 8 MB chip is refused for a SiPy build (4 MB modules only)', () => {
-    assert.throws(() => checkModuleFit('SIPY', chip({}), 'b'), /has 8 MB of flash but every SiPy module has 4 MB, so it is not a SiPy .*\(a 8 MB board is a WiPy 3\.0, GPy, FiPy or LoPy4\)/);
+    assert.throws(() => checkModuleFit('SIPY', chip({}), 'b'), /has 8 MB of flash but every SiPy module has 4 MB, so it is not a SiPy .*\(an 8 MB board is a WiPy 3\.0, GPy, FiPy or LoPy4\)/);
   });
 
   it('WiPy: both modules fit (WiPy 3.0 8 MB rev 1, WiPy 2.0 4 MB rev 0); an 8 MB revision-0 chip fits neither', () => {

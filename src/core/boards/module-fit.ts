@@ -35,6 +35,8 @@ export interface ModuleFit {
 }
 
 const mb = (n: number): string => `${n / 0x100000} MB`;
+/** "a 4 MB", "an 8 MB". */
+const aSize = (n: number): string => `${/^(8|11|18)/.test(mb(n)) ? 'an' : 'a'} ${mb(n)}`;
 const revisionText = (r: number): string => (r > 0 ? 'revision 1 or later' : 'revision 0');
 
 /** "WiPy 2.0, LoPy or SiPy": the catalog's modules with this flash size and revision side, by title. */
@@ -64,7 +66,7 @@ export function checkModuleFit(id: BoardId, chip: ChipModuleFacts, build: string
     candidates = all.filter((m) => m.flashSize === size);
     if (candidates.length === 0) {
       const like = modulesLike(size, chip.revisionMajor);
-      throw new UserError('E_MODULE_FLASH_SIZE', `${chip.name} has ${mb(size)} of flash but every ${b.name} module has ${[...new Set(all.map((m) => mb(m.flashSize)))].join(' or ')}, so it is not a ${b.name} and ${build} (${b.name} firmware) is not for it${like ? ` (a ${mb(size)} board is a ${like})` : ''}; ${fix}.`);
+      throw new UserError('E_MODULE_FLASH_SIZE', `${chip.name} has ${mb(size)} of flash but every ${b.name} module has ${[...new Set(all.map((m) => mb(m.flashSize)))].join(' or ')}, so it is not a ${b.name} and ${build} (${b.name} firmware) is not for it${like ? ` (${aSize(size)} board is a ${like})` : ''}; ${fix}.`);
     }
   }
   const sameRevision = candidates.filter((m) => (m.chipRevision > 0) === (chip.revisionMajor > 0));
