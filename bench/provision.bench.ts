@@ -42,7 +42,7 @@ async function run(n: number, buildDir: string, keysPem: Uint8Array): Promise<{ 
   }
   const cpu = process.cpuUsage();
   const t = performance.now();
-  const out = await provision({ ports: targets, store, buildDir, perDeviceKeys: true, hardening: false, approvedMacs: macs, bootLog: false }, { info: () => undefined, warn: () => undefined });
+  const out = await provision({ ports: targets, store, buildDir, board: 'GPY', perDeviceKeys: true, hardening: false, approvedMacs: macs, bootLog: false }, { info: () => undefined, warn: () => undefined });
   const wallMs = performance.now() - t;
   const used = process.cpuUsage(cpu);
   if (!out.ok) throw new Error(`provision bench: ${out.boards.filter((b) => b.state !== 'finished').map((b) => b.message).join('; ')}`);

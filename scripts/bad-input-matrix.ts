@@ -30,7 +30,10 @@ import { flash } from '../src/core/workflows/flash';
 import { otaImage } from '../src/core/workflows/ota';
 import { withBoard } from '../src/core/workflows/board';
 import { scriptedUi } from '../src/core/workflows/ui-port';
-import { FIXTURE_IV, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
+import { FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
+import { writeSecureBuildDir } from '../src/core/secure-build/process';
+import { boardPlanFromBuild } from '../src/core/secure-build/per-device';
+import type { BoardId } from '../src/core/boards/catalog';
 import { burnKeys } from '../src/core/workflows/burn-keys';
 import { LOCK_FILE } from '../src/core/keystore/lock';
 import { layout } from '../src/core/boards/catalog';
@@ -96,6 +99,25 @@ function checkTable(c: Ctx, entries: PartitionEntry[]): Promise<unknown> {
 }
 
 const EIGHT_MB = layout('8MB').entries;
+
+/** A key store with the fixture keys and a secure build for `board` made with them, in the case's folder. */
+function buildAndStore(c: Ctx, board: BoardId): { store: KeyStore; buildDir: string } {
+  const store = new KeyStore(path.join(c.dir, 'secure'));
+  store.ensureDir();
+  fs.writeFileSync(store.signingKeyPath, K.signingKeyPem, { mode: 0o600 });
+  fs.writeFileSync(store.sharedFlashKeyPath, K.flashKey, { mode: 0o600 });
+  const buildDir = path.join(c.dir, 'build', board, 'release');
+  writeSecureBuildDir(buildDir, board, { bootloader: fixtureBootloader(), app: fixtureApp(8 * 1024, 'matrix-app'), iv: FIXTURE_IV }, K);
+  return { store, buildDir };
+}
+
+/** provision of the board's own MAC with a build for `built`, through a UI port that cannot ask. */
+async function provisionWith(c: Ctx, built: BoardId, o: { board?: BoardId }): Promise<unknown> {
+  const { store, buildDir } = buildAndStore(c, built);
+  const { host, device } = createMemoryPair('/dev/ttyACM0');
+  c.dev.attach(device);
+  return provision({ ports: [{ port: '/dev/ttyACM0', reset: 'none', baud: 115200, transport: host }], store, buildDir, ...o, perDeviceKeys: true, hardening: false, approvedMacs: [c.mac], bootLog: false }, scriptedUi());
+}
 
 export const CASES: Case[] = [
   { input: 'Flash-encryption key file of the wrong length (16 bytes)', run: async (c) => readHardwareKeyFile(file(c, 'short.bin', new Uint8Array(16).fill(7)), 'flash-encryption') },
@@ -164,6 +186,12 @@ export const CASES: Case[] = [
     const { host, device } = createMemoryPair('/dev/ttyACM0');
     c.dev.attach(device);
     return provision({ ports: [{ port: '/dev/ttyACM0', reset: 'none', baud: 115200, transport: host }], store, buildDir: c.dir, perDeviceKeys: true, hardening: false, approvedMacs: ['24:0a:c4:12:34:zz'], bootLog: false }, scriptedUi());
+  } },
+  { input: 'provision --board LOPY4 with a GPy build (build/GPY/release)', run: async (c) => provisionWith(c, 'GPY', { board: 'LOPY4' }) },
+  { input: 'provision without --board where it cannot ask "These boards are GPy modules?" (--json, no terminal)', run: async (c) => provisionWith(c, 'GPY', {}) },
+  { input: 'flash of a SiPy build (4 MB modules) onto an 8 MB board', run: async (c) => {
+    const { store, buildDir } = buildAndStore(c, 'SIPY');
+    return onBoard(c, (b) => flash(b, { store, plan: ({ flashKey, flashSize }) => boardPlanFromBuild(buildDir, { ...(flashKey ? { flashKey } : {}), ...(flashSize !== undefined ? { flashSize } : {}) }).plan, bootLog: false }, scriptedUi()));
   } },
   { input: 'A pkcs11: signing key URI holding the PIN (pin-value=...)', run: async () => parsePkcs11Uri('pkcs11:token=t;object=o?pin-value=123456') },
   { input: 'An output path that is a key (sign-data, encrypt-flash-data, ota-image --output or sim reset-state --state naming secure/flash_encryption_key.bin)', run: async (c) => {

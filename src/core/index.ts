@@ -4,8 +4,10 @@
  * (test/unit/architecture.test.ts enforces it); tests may reach inside.
  */
 export { AuditLog, readAudit } from './audit/audit-log';
-export { boardChoices, boardFlashSize, boardIds, moduleIds, parseBoard, withBoards } from './boards/catalog';
+export { boardChoices, boardFlashSize, boardIds, findBoard, moduleIds, parseBoard, withBoards } from './boards/catalog';
 export type { BoardId, PycomBoard } from './boards/catalog';
+export { checkModuleFit, chipModuleFacts } from './boards/module-fit';
+export type { ChipModuleFacts, ModuleFit } from './boards/module-fit';
 export { formatUsbId } from './boards/usb-ids';
 export type { UsbBoard } from './boards/usb-ids';
 export { bootEfusesFromRaw } from './boot/boot-efuses';
@@ -47,7 +49,7 @@ export { summaryJson, summaryText } from './efuse/summary';
 export { UserError, isUserError } from './errors';
 export { runBuild } from './firmware/build-runner';
 export type { BuildTarget } from './firmware/build-runner';
-export { findBuildOutputs } from './firmware/outputs';
+export { buildBoard, findBuildOutputs, firmwareTitle } from './firmware/outputs';
 export type { BuildOutputs } from './firmware/outputs';
 export { detectProject, findProjectRoot } from './firmware/project';
 export { checkPlan } from './flash/checks';

@@ -90,7 +90,7 @@ export async function runProvisionCampaign(o: ProvisionCampaignOptions): Promise
         targets.push({ port: `virtual-${i}`, reset: 'none', baud: o.baud, transport: host, opened: true, clock: o.clock, syncTimeoutMs: o.syncTimeoutMs });
       }
       try {
-        const out = await provision({ ports: targets, store, buildDir: o.buildDir, perDeviceKeys: true, hardening: false, approvedMacs: approved, bootLog: false }, { info: () => undefined, warn: () => undefined });
+        const out = await provision({ ports: targets, store, buildDir: o.buildDir, board: 'GPY', perDeviceKeys: true, hardening: false, approvedMacs: approved, bootLog: false }, { info: () => undefined, warn: () => undefined });
         unclear(out);
         return out;
       } finally {

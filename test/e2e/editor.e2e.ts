@@ -388,7 +388,7 @@ describe('Provisioning a fleet from the editor (issue #14)', function () {
     await screenshot(page(), '10a-provision-ports');
     await input.press('Enter');
     // Each board's MAC and state, read without writing; the operator ticks each MAC.
-    await page().locator('.quick-input-widget', { hasText: 'tick the MAC of each board' }).first().waitFor({ timeout: 60_000 });
+    await page().locator('.quick-input-widget', { hasText: 'tick the MAC of each GPy board' }).first().waitFor({ timeout: 60_000 });
     const macRows = page().locator('.quick-input-list .monaco-list-row');
     await macRows.nth(2).waitFor();
     const macs: string[] = [];
@@ -401,6 +401,10 @@ describe('Provisioning a fleet from the editor (issue #14)', function () {
     assert.equal(new Set(macs.filter(Boolean)).size, 3, `three MACs: ${macs.join(', ')}`);
     await screenshot(page(), '10b-provision-approve');
     await input.press('Enter');
+    // The module question (the chip cannot say which Pycom module it sits on): a modal naming the build's.
+    const dialog = page().locator('.monaco-dialog-box', { hasText: 'These boards are GPy modules?' });
+    await dialog.waitFor({ timeout: 60_000 });
+    await dialog.getByRole('button', { name: 'Yes, GPy modules' }).click();
     const frame = await webviewFrame(page(), '[data-testid="production-table"]');
     const summary = frame.locator('[data-testid="production-summary"]');
     await summary.waitFor({ timeout: 90_000 });

@@ -7,6 +7,7 @@ import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { generateMissingKeys } from '../../src/extension/keys-actions';
 import { KeyStore } from '../../src/core/keystore/key-store';
+import { fixtureStore, secureBuild } from './flash-harness';
 
 const root = path.join(__dirname, '..', '..');
 
@@ -97,5 +98,53 @@ describe('CLI on a terminal: efuse burn-keys shows the plan and asks for the MAC
     assert.equal(r.code, 2, r.screen);
     assert.match(r.screen, /Nothing was burned/);
     assert.deepEqual(dev.efuse.rawWords().map((b) => [...b]), before);
+  });
+});
+
+/**
+ * provision without --board on a terminal: the plan names the build's module, then the question
+ * does ("These boards are GPy modules?"); anything but yes stops the run before any board is opened.
+ */
+describe('CLI on a terminal: provision without --board asks for the module', function () {
+  this.timeout(180_000);
+  let dev: VirtualEsp32;
+  let server: SimServer;
+  let mac: string;
+  let connections = 0;
+  const build = secureBuild('GPY', 24 * 1024, 'tty-module-app');
+
+  before(async () => {
+    if (!fs.existsSync(path.join(root, 'dist', 'cli.js'))) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: root });
+    dev = new VirtualEsp32({ profile: 'LOPY4', seed: 'cli-tty-module' });
+    mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    server = await startSimServer(dev, { port: 0, onDisconnect: () => { connections++; } });
+  });
+  after(() => server.close());
+
+  const argv = (ks: string) => [process.execPath, 'bin/pycom-secure.js', 'provision', '--port', `socket://127.0.0.1:${server.port}`, '--build', build,
+    '--key-store', ks, '--confirm-macs', mac, '--boot-log-ms', '0'];
+
+  it('"no" stops the run: no board opened, nothing burned, written or recorded', async () => {
+    const ks = fixtureStore();
+    const files = fs.readdirSync(ks.dir).sort();
+    const efuse = JSON.stringify(dev.efuse.rawWords().map(String));
+    const before = connections;
+    const r = await onTerminal(argv(ks.dir), /These boards are GPy modules\? \[yes\/no\]/, 'no');
+    assert.equal(r.code, 2, r.screen);
+    assert.ok(r.screen.indexOf(`Plan: GPy firmware (${build}) for each approved board.`) >= 0, r.screen);
+    assert.ok(r.screen.indexOf('Plan: GPy firmware') < r.screen.indexOf('These boards are GPy modules?'), 'the plan comes before the question');
+    assert.match(r.screen, /runs only on a GPy/);
+    assert.match(r.screen, /You did not confirm that the boards are GPy modules, so nothing was burned or written/);
+    assert.equal(connections, before, 'no board was opened');
+    assert.equal(JSON.stringify(dev.efuse.rawWords().map(String)), efuse);
+    assert.deepEqual(fs.readdirSync(ks.dir).sort(), files);
+  });
+
+  it('"yes" provisions the board (the chip cannot tell a LoPy4 from a GPy: the answer is the operator\'s word)', async () => {
+    const r = await onTerminal(argv(fixtureStore().dir), /These boards are GPy modules\? \[yes\/no\]/, 'yes');
+    assert.equal(r.code, 0, r.screen);
+    assert.match(r.screen, /Module: GPy, confirmed for every board of this run\./);
+    assert.match(r.screen, /All 1 approved board\(s\) finished/);
+    assert.equal(dev.efuse.rawField('ABS_DONE_0'), 1n);
   });
 });

@@ -62,12 +62,15 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
       throw new Error(`unexpected quick pick: ${title}`);
     };
     user.type = (o) => (/how many virtual/.test(o.title ?? '') ? '3' : undefined);
+    // The module question (a modal): the operator says yes unless a test says otherwise.
+    user.button = (text, buttons) => (text === 'These boards are GPy modules?' ? buttons.find((b) => b === 'Yes, GPy modules') : undefined);
   });
   after(() => {
     virtuals.dispose();
     user.pick = (items) => items[0];
     user.type = () => undefined;
     user.save = () => undefined;
+    user.button = () => undefined;
   });
   beforeEach(() => {
     user.shown.length = 0;
@@ -86,7 +89,7 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
     // Nothing asked about the profile: pycom.hardening fixes it.
     assert.deepEqual(user.asked.map((a) => a.replace(/\(.*\)/, '()')), [
       'pick: Pycom: Provision Boards: which ports?', 'type: Pycom: Provision Boards: how many virtual GPY boards?',
-      'pick: Pycom: Provision Boards: which ports?', 'pick: Pycom: Provision Boards: tick the MAC of each board to provision ()',
+      'pick: Pycom: Provision Boards: which ports?', 'pick: Pycom: Provision Boards: tick the MAC of each GPy board to provision ()',
     ]);
     const second = user.picks[1]!.items as readonly Item[];
     for (const v of virtuals.list()) {
@@ -99,6 +102,7 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
     assert.ok((approval.items as readonly Item[]).every((i) => !i.picked), 'no MAC is ticked for the operator');
     assert.match((approval.items[0] as { detail?: string }).detail ?? '', /factory-fresh/);
     assert.match(approval.placeHolder ?? '', /per-device keys .* development/);
+    assert.ok((approval.placeHolder ?? '').includes(`GPy firmware (${buildDir}) for each approved board`), 'the approval names the build\'s module');
     // Nothing was written: no eFuse burned, no key made, no record.
     for (let i = 0; i < 3; i++) assert.equal(virtuals.list()[i]!.dev.efuse.rawField('ABS_DONE_0'), 0n);
     assert.equal(fs.existsSync(path.join(store.dir, 'devices')), false);
@@ -137,6 +141,9 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
     assert.equal(p.phase, 'done');
     assert.equal(p.result?.ok, true);
     assert.match(p.setup, /per-device keys/);
+    assert.ok(p.setup.startsWith(`GPy firmware (${buildDir}) for each approved board`), p.setup);
+    // The module was asked once, as a modal naming it, after the MACs were approved.
+    assert.deepEqual(user.shown.filter((m) => /modules\?$/.test(m.text)).map((m) => `${m.level}: ${m.text}`), ['warning: These boards are GPy modules?']);
     assert.deepEqual(p.rows.map((r) => [r.mac, r.state, r.outcome]), [[macOf(0), 'finished', 'finished'], [macOf(1), 'finished', 'finished'], [macOf(2), 'unapproved', 'untouched']]);
     assert.equal(p.rows[0]!.flashKey, out.boards[0]!.flashKeyFingerprint);
     assert.equal(productionPercent(p), 100);
@@ -231,6 +238,48 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
     assert.ok(user.shown.some((m) => m.level === 'warning' && m.text === `Pycom: ${posted.text}`));
     assert.equal(state.production!.rows[0]!.message, out.boards[0]!.message, 'the row says what to fix');
     assert.equal(efuses(0), before, 'nothing burned');
+  });
+
+  it('a no to "These boards are GPy modules?" stops the run before any board is written: nothing burned, no key, no record', async () => {
+    const urls = virtuals.list().map((v) => v.url);
+    answers = { ports: (items) => items.filter((i) => urls.includes(i.description ?? '')), approve: (items) => [...items] };
+    const before = [0, 1, 2].map(efuses);
+    const flashes = [0, 1, 2].map((i) => flashMd5(virtuals.list()[i]!.dev));
+    const audit = fs.readFileSync(store.auditPath, 'utf8');
+    const keys = fs.readdirSync(path.join(store.dir, 'devices')).sort();
+    const asked: string[] = [];
+    const button = user.button;
+    user.button = (text) => { asked.push(text); return undefined; };
+    try {
+      await assert.rejects(provisionBoards(ctx), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_MODULE_NOT_CONFIRMED');
+        assert.match(e.message, /^You did not confirm that the boards are GPy modules, so nothing was burned or written/);
+        return true;
+      });
+    } finally {
+      user.button = button;
+    }
+    assert.deepEqual(asked, ['These boards are GPy modules?']);
+    assert.deepEqual([0, 1, 2].map(efuses), before);
+    assert.deepEqual([0, 1, 2].map((i) => flashMd5(virtuals.list()[i]!.dev)), flashes);
+    assert.equal(fs.readFileSync(store.auditPath, 'utf8'), audit);
+    assert.deepEqual(fs.readdirSync(path.join(store.dir, 'devices')).sort(), keys);
+    assert.equal(state.production!.phase, 'done');
+    assert.match(state.production!.result!.text, /did not confirm that the boards are GPy modules/);
+  });
+
+  it('pycom.board naming another module than the build: refused before any port is picked, naming both settings', async () => {
+    settings.board = 'LoPy4';
+    try {
+      await assert.rejects(provisionBoards(ctx), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_BUILD_BOARD');
+        assert.equal(e.message, `GPy firmware (${buildDir}) is for GPy modules but pycom.board says LoPy4; set pycom.board to GPy (or auto) if the boards are GPy modules, or pycom.buildPath to a LoPy4 build.`);
+        return true;
+      });
+    } finally {
+      settings.board = 'GPy';
+    }
+    assert.deepEqual(user.asked, [], 'nothing was asked: no port pick');
   });
 
   it('refuses before any board is opened when the build in pycom.buildPath is missing', async () => {

@@ -143,7 +143,7 @@ describe('what a wrong input is, said as what it is (issue 17, new-user findings
     const out = path.join(scratch(), 'lopy-ota.bin');
     const r = await cli(['ota-image', '--board', 'LOPY', '--build', gpy, '--slot', '0x1C0000', '--output', out, '--key-store', fixtureStore().dir]);
     assert.equal(r.code, 2, r.err);
-    assert.match(r.err, /is a build for GPy \(BOARD=GPY\), not for LoPy \(BOARD=LOPY\): it holds gpy\.bin.* and no lopy\.bin\. Give the folder of a LOPY build \(build\/LOPY\/release\), or name GPY as the board \(--board GPY\)/);
+    assert.match(r.err, /is a build for GPy \(BOARD=GPY\), not for LoPy \(BOARD=LOPY\): it holds gpy\.bin.* and no lopy\.bin; give the folder of a LOPY build \(build\/LOPY\/release\), or name GPY as the board \(--board GPY\)/);
     assert.doesNotMatch(r.err, /key/i);
     assert.equal(fs.existsSync(out), false);
     // Every reader of a build given with a board says the same: flash, verify-flash, predict-boot.

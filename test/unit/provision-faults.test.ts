@@ -39,7 +39,7 @@ describe('provision: a failure stops only its board; a rerun resumes it', functi
   });
 
   const run = (events: ProvisionEvent[] = []) => provision({
-    ports, store, buildDir: build, perDeviceKeys: true, hardening: false, approvedMacs: devs.map(macOf),
+    ports, store, buildDir: build, board: 'GPY', perDeviceKeys: true, hardening: false, approvedMacs: devs.map(macOf),
     bootLog: false, onEvent: (e) => events.push(e),
   }, { info: () => undefined, warn: () => undefined });
 

@@ -58,7 +58,7 @@ describe('provision: five served virtual boards, four approved, per-device keys'
 
   const approved = () => devs.slice(0, 4).map(macOf);
   const provisionArgs = () => [
-    'provision', ...ports.flatMap((p) => ['--port', p]), '--build', build, '--key-store', store.dir,
+    'provision', ...ports.flatMap((p) => ['--port', p]), '--build', build, '--board', 'GPY', '--key-store', store.dir,
     '--per-device-keys', '--confirm-macs', approved().join(','), '--boot-log-ms', '1500', '--json',
   ];
 
@@ -161,7 +161,7 @@ describe('provision: five served virtual boards, four approved, per-device keys'
     const efuses = JSON.stringify(devs[0]!.efuse.rawWords());
     const flash = flashMd5(devs[0]!);
     const ghost = '24:0a:c4:ff:ff:fe';
-    const r = await cli(['provision', '--port', ports[0]!, '--build', build, '--key-store', store.dir, '--confirm-macs', `${macOf(devs[0]!)},${ghost}`, '--boot-log-ms', '0']);
+    const r = await cli(['provision', '--port', ports[0]!, '--build', build, '--board', 'GPY', '--key-store', store.dir, '--confirm-macs', `${macOf(devs[0]!)},${ghost}`, '--boot-log-ms', '0']);
     assert.equal(r.code, 1, r.out + r.err);
     assert.match(r.out, /run the same provision command again with --per-device-keys added; nothing was burned/);
     assert.doesNotMatch(r.out + r.err, /--keys-burned-elsewhere/);
@@ -175,7 +175,7 @@ describe('provision: five served virtual boards, four approved, per-device keys'
 
   it('a burned board and a key store that never burned it: the hint is efuse burn-keys --keys-burned-elsewhere', async () => {
     const efuses = JSON.stringify(devs[1]!.efuse.rawWords());
-    const r = await cli(['provision', '--port', ports[1]!, '--build', build, '--key-store', fixtureStore().dir, '--confirm-macs', macOf(devs[1]!), '--boot-log-ms', '0', '--json']);
+    const r = await cli(['provision', '--port', ports[1]!, '--build', build, '--board', 'GPY', '--key-store', fixtureStore().dir, '--confirm-macs', macOf(devs[1]!), '--boot-log-ms', '0', '--json']);
     assert.equal(r.code, 1, r.out + r.err);
     const summary = events(r.out).pop() as unknown as Summary & { boards: { rerunResumes?: boolean }[] };
     assert.equal(summary.boards[0]!.state, 'failed');
@@ -198,7 +198,7 @@ describe('provision: five served virtual boards, four approved, per-device keys'
         const audit = fs.existsSync(ks.auditPath);
         const flashes = devs.map(flashMd5);
         const efuses = devs.map((d) => JSON.stringify(d.efuse.rawWords()));
-        const r = await cli(['provision', '--port', ports[4]!, '--build', build, '--key-store', ks.dir, '--per-device-keys', ...extra]);
+        const r = await cli(['provision', '--port', ports[4]!, '--build', build, '--board', 'GPY', '--key-store', ks.dir, '--per-device-keys', ...extra]);
         assert.equal(r.code, 2, r.out + r.err);
         assert.match(r.err, msg);
         assert.equal(r.err.trim().split('\n').length, 1, r.err);
@@ -212,7 +212,7 @@ describe('provision: five served virtual boards, four approved, per-device keys'
       const f = path.join(tmpDir('macs-'), 'approved.txt');
       fs.writeFileSync(f, `# line 7\n${macOf(devs[4]!).toUpperCase()}\n\n`);
       const ks = fixtureStore();
-      const r = await cli(['provision', '--port', ports[0]!, '--build', build, '--key-store', ks.dir, '--confirm-macs-file', f, '--json']);
+      const r = await cli(['provision', '--port', ports[0]!, '--build', build, '--board', 'GPY', '--key-store', ks.dir, '--confirm-macs-file', f, '--json']);
       // The board on ports[0] is not in this list: untouched; the approved one was not seen: not ok.
       assert.equal(r.code, 1, r.out + r.err);
       const summary = events(r.out).pop() as unknown as Summary;

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent } from '../../core';
+import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -113,6 +113,8 @@ const flash: CliCommand = {
     'board\'s current flash decrypting (with the store\'s keys) to a valid image set. --trust-key-store is your',
     'word instead, recorded in the audit log (fingerprints only).',
     'Each run is recorded for the board (regions, SHA-256, result) in KEY_STORE/audit.jsonl; `pycom-secure records` exports it.',
+    '--board B refuses a --build made for another board before the board is opened; with --build, the chip\'s flash',
+    'size and revision must be those of a module of the build\'s board (an ESP32 does not say which module it is).',
     'A board with its own key (KEY_STORE/devices/<MAC>/) gets --build re-encrypted for it from the store\'s build key.',
     'After writing, the boot log is read until a line settles the outcome (the MicroPython banner or a known',
     `failure), or after ${BOOT_LOG_SILENCE_MS / 1000} s of silence, for at most --boot-log-ms (default ${BOOT_LOG_CAP_MS}). Regions that shrink`,
@@ -136,6 +138,9 @@ const flash: CliCommand = {
       return;
     }
     const json = args.flag('json');
+    // A build made for another board than --board is refused before the board is opened.
+    const buildDir = args.opt('build');
+    if (buildDir) buildBoard(buildDir, boardOption(args, false));
     return withBoard(args, io, async (board) => {
       let nextShown = 0;
       // The board's record (issue #14): started before the first write, closed with what was written or the error.

@@ -4,8 +4,8 @@ import { ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
 import {
-  boardRecordsCsv, BOOT_LOG_CAP_MS, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, provisionSummary, readBoardRecords, readHardwareKeyFile, readInputFile,
-  UserError, type BoardTarget, type ProvisionEvent, type ProvisionSummaryTerms,
+  boardRecordsCsv, BOOT_LOG_CAP_MS, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, provisionSummary, readBoardRecords, readHardwareKeyFile, readInputFile, UserError,
+  type BoardTarget, type ProvisionEvent, type ProvisionSummaryTerms, type UiPort,
 } from '../../core';
 
 /** The approved MACs: --confirm-macs MAC,MAC,... or --confirm-macs-file FILE (one per line or comma-separated; # starts a comment). */
@@ -55,6 +55,10 @@ const provisionCommand: CliCommand = {
     '--per-device-keys: each board gets its own flash-encryption key, created in KEY_STORE/devices/<MAC>/ the',
     'first time (0600, never overwritten). The build key (--build-key, default KEY_STORE/flash_encryption_key.bin)',
     'is the key the build was made with: the build is decrypted with it and re-encrypted for each board.',
+    '--board B states the Pycom module every board is (an ESP32 does not say which module it sits on): the build',
+    'must be for it. Without it, a terminal asks "These boards are GPy modules?" (the build\'s module) before any',
+    'board is opened, and a run that cannot ask (--json, no terminal) is refused. Each board\'s flash size and',
+    'chip revision are checked against the module\'s either way.',
     '--boot-log-ms 0 skips reading the boot log (the boot is still predicted before writing).',
     '--json prints one JSON event per line and a summary line. Exit 0 only when every approved board finished.',
   ].join('\n'),
@@ -96,8 +100,20 @@ const provisionCommand: CliCommand = {
         io.out(JSON.stringify(e));
         return;
       }
-      if (e.type === 'state') io.out(`${e.port}  ${e.mac ?? '-'}  ${e.state}: ${e.message}`);
+      if (e.type === 'firmware') io.out(`Plan: ${e.message}`);
+      else if (e.type === 'state') io.out(`${e.port}  ${e.mac ?? '-'}  ${e.state}: ${e.message}`);
       else if (e.type === 'plan') io.err(`${e.port}  ${e.mac}  Burn Keys plan (${e.steps} step(s) to burn):\n${e.text.split('\n').map((l) => `    ${l}`).join('\n')}`);
+    };
+    // The module question (no --board) on a terminal only: --json and scripts give --board.
+    const ui: Pick<UiPort, 'info' | 'warn' | 'confirm'> = json ? { info: () => undefined, warn: () => undefined } : {
+      info: (l) => io.err(l), warn: (l) => io.err(`Warning: ${l}`),
+      ...(io.prompt ? {
+        confirm: async (q) => {
+          io.err(q.detail);
+          const a = await io.prompt!(`${q.title} [yes/no] `);
+          return /^y(es)?$/i.test(a?.trim() ?? '');
+        },
+      } : {}),
     };
     try {
       const outcome = await provision({
@@ -105,7 +121,7 @@ const provisionCommand: CliCommand = {
         approvedMacs: macs, ...(jobs !== undefined ? { jobs } : {}), ...(buildKey ? { buildKey } : {}),
         bootLog: bootMs > 0 ? { ms: bootMs, mode: reset } : false,
         isVirtual: (p) => isSocketUrl(p), signal: ac.signal, onEvent,
-      }, json ? { info: () => undefined, warn: () => undefined } : { info: (l) => io.err(l), warn: (l) => io.err(`Warning: ${l}`) });
+      }, ui);
       lastFraction = new Map();
       if (json) {
         io.out(JSON.stringify({ type: 'summary', ok: outcome.ok, boards: outcome.boards, notSeen: outcome.notSeen }));

@@ -84,7 +84,30 @@ function checkBuildIsFor(dir: string, board: BoardId): void {
   const evidence = apps.length
     ? `it holds ${files.filter((f) => boardFromAppFile(f) !== undefined).sort().slice(0, 3).join(', ')} and no ${boardFacts(board).appBin}`
     : `its path names ${fromPath}`;
-  throw new UserError('E_BUILD_BOARD', `${dir} is a build for ${others.map((b) => `${boardFacts(b).name} (BOARD=${b})`).join(' and ')}, not for ${boardFacts(board).name} (BOARD=${board}): ${evidence}. Give the folder of a ${board} build (build/${board}/release), or name ${others[0]} as the board (--board ${others[0]}) if that is the board you have.`);
+  throw new UserError('E_BUILD_BOARD', `${dir} is a build for ${others.map((b) => `${boardFacts(b).name} (BOARD=${b})`).join(' and ')}, not for ${boardFacts(board).name} (BOARD=${board}): ${evidence}; give the folder of a ${board} build (build/${board}/release), or name ${others[0]} as the board (--board ${others[0]}) if that is the board you have.`);
+}
+
+/**
+ * The board (makefile BOARD) a build folder is for, without reading its outputs: `board` when
+ * given and the folder does not belong to another board, else what the folder says (its path
+ * build/<BOARD>/release, or its one app file). Cheap enough to call before any board is opened.
+ * Errors: E_BUILD_DIR (no such folder), E_BUILD_BOARD (made for another board than `board`, one
+ * sentence naming both and the fix; or the board cannot be told).
+ */
+export function buildBoard(dir: string, board?: BoardId): BoardId {
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new UserError('E_BUILD_DIR', `The build directory ${dir} does not exist; build first (pycom-secure build) or give the path of build/<BOARD>/release.`);
+  }
+  if (board) {
+    checkBuildIsFor(dir, board);
+    return board;
+  }
+  return detectBoard(dir);
+}
+
+/** How a plan or a question names a build: "GPy firmware (build/GPY/release)". */
+export function firmwareTitle(board: BoardId, dir: string): string {
+  return `${boardFacts(board).name} firmware (${dir})`;
 }
 
 function detectGeneration(dir: string, board: BoardId): GenerationId {
@@ -123,11 +146,7 @@ function inspect(file: string, address: number, o: FindOptions): Pick<BuildOutpu
 }
 
 export function findBuildOutputs(dir: string, o: FindOptions = {}): BuildOutputs {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
-    throw new UserError('E_BUILD_DIR', `The build directory ${dir} does not exist; build first (pycom-secure build) or give the path of build/<BOARD>/release.`);
-  }
-  if (o.board) checkBuildIsFor(dir, o.board);
-  const board = o.board ?? detectBoard(dir);
+  const board = buildBoard(dir, o.board);
   const generation = o.generation ?? detectGeneration(dir, board);
   const gen = GENERATIONS[generation];
   const app = boardFacts(board).appBin;

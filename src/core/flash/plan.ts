@@ -30,6 +30,8 @@ export interface FlashPlan {
   generation?: GenerationId;
   /** The partition layout the plan's table describes (for size checks when the table is encrypted and no key is known). */
   layout?: LayoutId;
+  /** The build folder the plan was made from (build/<BOARD>/release), for messages; undefined for ADDR FILE pairs. */
+  buildDir?: string;
 }
 
 export function describeRegion(r: PlanRegion): string {
@@ -69,7 +71,7 @@ export function planFromBuild(b: BuildOutputs, opts: { flashSize?: number } = {}
     role: o.role,
     encrypted: o.encrypted,
   }));
-  return { regions, board: b.board, generation: b.generation, ...(table!.layout ? { layout: table!.layout } : {}) };
+  return { regions, board: b.board, generation: b.generation, buildDir: b.dir, ...(table!.layout ? { layout: table!.layout } : {}) };
 }
 
 /** The role an explicit `ADDR FILE` pair most likely has, from its address and (if plain) its bytes. */

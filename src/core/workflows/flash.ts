@@ -12,6 +12,8 @@ import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
 import { establishKeyEvidence, type KeyEvidence } from './evidence';
 import { fingerprint } from '../util/fingerprint';
+import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
+import { firmwareTitle } from '../firmware/outputs';
 
 export interface FlashRequest {
   store: KeyStore;
@@ -63,11 +65,13 @@ export interface FlashOutcome extends FlashSessionResult {
  * Flash, the one body the CLI's `flash` and the editor's Flash Secure Firmware run: pick the
  * board's flash key from the store, establish that it is the board's (evidence.ts: a burn record,
  * the flash read-back, or the user's recorded word; E_KEY_EVIDENCE otherwise), make the plan, predict the boot of a full set against the
- * board's eFuses, check every region (address, encryption for this key, the chip's security
+ * board's eFuses, check that the chip can be a module of the build's board (flash size and
+ * silicon revision, boards/module-fit.ts), check every region (address, encryption for this key, the chip's security
  * state, the config sector), write and verify (MD5) each region, then start the firmware and
  * read its boot log. Nothing is written unless every check passed.
  *
- * Errors: UserError from the plan and its checks (nothing written), link errors (the region
+ * Errors: UserError from the plan and its checks (nothing written; E_MODULE_FLASH_SIZE and
+ * E_MODULE_REVISION for a chip that is no module of the build's board), link errors (the region
  * being written is named; a rerun with --incremental resumes), E_CANCELLED when `signal` aborts
  * between blocks.
  */
@@ -93,6 +97,14 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
     ui.info(`Flash key: ${fp && evidence.text.includes(fp) ? keys.flashKeySource.replace(` (fingerprint ${fp})`, '') : keys.flashKeySource}.`);
   }
   const plan = req.plan({ flashKey: keys.flashKey, flashSize: chip.flash.sizeBytes });
+  if (plan.board) {
+    // The chip cannot say which Pycom module it is, but its flash size and revision must be a
+    // module's of the build's board (boards/module-fit.ts): refused before anything is written.
+    const build = plan.buildDir ?? `this ${plan.board} build`;
+    const fit = checkModuleFit(plan.board, chipModuleFacts(chip), build);
+    ui.info(`Firmware: ${firmwareTitle(plan.board, build)} for ${chip.mac.address} (${chip.flash.sizeText} flash, ${chip.description}).`);
+    for (const n of fit.notes) ui.info(`note: ${n}`);
+  }
   const { predictor, skipped } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store);
   if (skipped) ui.info(`note: ${skipped}`);
   const result = await runFlashSession({

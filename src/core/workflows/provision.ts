@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { BoardRecordWriter, recordKeyEvidence, regionsWritten } from '../audit/board-record';
-import type { BoardId } from '../boards/catalog';
+import { board as boardFacts, type BoardId } from '../boards/catalog';
+import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
 import type { BootLogExplanation } from '../boot/boot-log';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
 import { readEfuses } from '../efuse/access';
@@ -8,7 +9,8 @@ import { redactState } from '../efuse/burn/burn-keys';
 import { renderPlan } from '../efuse/burn/plan';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
 import { isUserError, UserError } from '../errors';
-import { GENERATIONS } from '../firmware/generations';
+import { GENERATIONS, type GenerationId } from '../firmware/generations';
+import { firmwareTitle } from '../firmware/outputs';
 import type { FlashPlan } from '../flash/plan';
 import { readHardwareKeyFile } from '../keys/key-files';
 import { macDirName, normaliseMac, type KeyStore } from '../keystore/key-store';
@@ -44,7 +46,13 @@ export type ProvisionEvent =
   /** The Burn Keys plan for a board, as text, before anything is burned. */
   | { type: 'plan'; port: string; mac: string; text: string; steps: number }
   /** A progress or warning line of one board (connection notes, baud fallback, evidence). */
-  | { type: 'log'; port: string; mac?: string; level: 'info' | 'warn'; line: string };
+  | { type: 'log'; port: string; mac?: string; level: 'info' | 'warn'; line: string }
+  /**
+   * The run's plan, once, before the module is confirmed and any board is opened: the build's
+   * board (makefile BOARD), its name, folder and firmware generation; `message` says it for a
+   * person ("GPy firmware (build/GPY/release) for each approved board").
+   */
+  | { type: 'firmware'; board: BoardId; boardName: string; buildDir: string; generation: GenerationId; message: string };
 
 export interface ProvisionRequest {
   /** One target per port (socket:// URLs for `sim serve` boards). */
@@ -52,7 +60,19 @@ export interface ProvisionRequest {
   store: KeyStore;
   /** The signed build (build/<BOARD>/release) every board gets. */
   buildDir: string;
+  /**
+   * The Pycom module the operator says every board is (the CLI's --board): the build must be for
+   * it (E_BUILD_BOARD, before any board is opened). Without it the module is the build's, and the
+   * operator is asked through `ui.confirm` ("These boards are GPy modules?") before any board is
+   * opened: a front end that cannot ask is refused (E_MODULE_UNSTATED), a no is E_MODULE_NOT_CONFIRMED.
+   * The ESP32 does not say which module it sits on; each board's flash size and revision are
+   * checked against the module (boards/module-fit.ts) either way.
+   */
   board?: BoardId;
+  /** Ask the module question even when `board` is given (the editor: pycom.board is a workspace default, not the operator's word for these boards). */
+  confirmModule?: boolean;
+  /** How this front end states the module, for E_MODULE_UNSTATED (default: `run it again with --board <BOARD>`, the CLI's). */
+  moduleHint?(board: BoardId): string;
   /** One flash-encryption key per board, created in devices/<MAC>/ the first time it is seen (0600, never overwritten). */
   perDeviceKeys: boolean;
   /** Also burn the hardening fuses (DISABLE_DL_ENCRYPT, DISABLE_DL_DECRYPT, DISABLE_DL_CACHE, JTAG_DISABLE). */
@@ -156,11 +176,36 @@ export function parseApprovedMacs(list: readonly string[], from = 'the approved 
  * at once is worked on only once.
  *
  * Errors (thrown before any board is touched): E_USAGE/E_MAC (the approved list), E_NO_KEY (no
- * signing key or build key in the store), findBuildOutputs' errors, E_BUILD_KEY. Everything that
- * goes wrong on a board is that board's `failed` result, never thrown.
+ * signing key or build key in the store), findBuildOutputs' errors (E_BUILD_BOARD: the build is
+ * not for `board`), E_BUILD_KEY, E_MODULE_UNSTATED / E_MODULE_NOT_CONFIRMED (no `board` and the
+ * module not confirmed through `ui.confirm`). Everything that goes wrong on a board (E_MODULE_FLASH_SIZE,
+ * E_MODULE_REVISION: the chip is no module of the build's board) is that board's `failed` result, never thrown.
  */
+/**
+ * The module, stated or confirmed before any board is opened: the chip cannot say which Pycom
+ * module it sits on, so without `req.board` (or with `req.confirmModule`) the operator is asked.
+ */
+async function confirmModule(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'confirm'>, board: BoardId, title: string): Promise<void> {
+  if (req.board && !req.confirmModule) return;
+  const name = boardFacts(board).name;
+  if (!ui.confirm) {
+    const hint = req.moduleHint?.(board) ?? `run it again with --board ${board}`;
+    throw new UserError('E_MODULE_UNSTATED', `${title} is for ${name} modules and an ESP32 does not say which Pycom module it sits on, so the boards' module must be stated: if every board is a ${name}, ${hint}; otherwise give the build made for their module (build/<BOARD>/release); no board was opened.`);
+  }
+  const n = req.ports.length;
+  const yes = await ui.confirm({
+    title: `These boards are ${name} modules?`,
+    detail: `Every approved board gets ${title}, which runs only on a ${name}. An ESP32 does not say which Pycom module it sits on: each board's flash size and chip revision are checked, the module is your word. Yes only if every board on ${n === 1 ? 'this port' : `these ${n} ports`} is a ${name}.`,
+    yes: `Yes, ${name} modules`,
+  });
+  if (!yes) {
+    throw new UserError('E_MODULE_NOT_CONFIRMED', `You did not confirm that the boards are ${name} modules, so nothing was burned or written; provision them with the build made for their own module (build/<BOARD>/release).`);
+  }
+  ui.info(`Module: ${name}, confirmed for every board of this run.`);
+}
+
 /** Failures that running the same provision again cannot get past: the message says what to fix first. */
-const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_KEY_BLOCK_PROTECTED', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_NOT_CONFIRMED', 'E_BUILD_KEY']);
+const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_NOT_CONFIRMED', 'E_BUILD_KEY']);
 
 /**
  * A Burn Keys error said in provision's terms: Burn Keys' own hints name `efuse burn-keys` flags
@@ -179,13 +224,13 @@ function inProvisionTerms(e: UserError, mac: string | undefined, req: ProvisionR
   return e.message;
 }
 
-export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'warn'>): Promise<ProvisionOutcome> {
+export async function provision(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'warn' | 'confirm'>): Promise<ProvisionOutcome> {
   // One lock for the whole run: the boards of this process share it (re-entrant), and another
   // process using the same key store is refused before any board is opened.
   return withKeyStoreLock(req.store.dir, `provision of ${req.ports.length} board(s)`, () => provisionLocked(req, ui));
 }
 
-async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'warn'>): Promise<ProvisionOutcome> {
+async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'warn' | 'confirm'>): Promise<ProvisionOutcome> {
   const approved = new Set(parseApprovedMacs(req.approvedMacs));
   if (req.ports.length === 0) throw new UserError('E_USAGE', 'There are no ports to provision; give at least one port.');
   if (req.store.signingKeyFile() === undefined) {
@@ -212,6 +257,10 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
   // The build decrypted once for all boards of this run (each board then costs one encryption).
   const decrypted: DecryptedBuildCache = {};
   const gen = check.build.generation;
+  const name = boardFacts(board).name;
+  const title = firmwareTitle(board, req.buildDir);
+  req.onEvent?.({ type: 'firmware', board, boardName: name, buildDir: req.buildDir, generation: gen, message: `${title} for each approved board.` });
+  await confirmModule(req, ui, board, title);
 
   const busy = new Set<string>();
   const results: ProvisionBoardResult[] = new Array(req.ports.length);
@@ -246,6 +295,9 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           state('unapproved', message);
           return { port, mac, state: 'unapproved', message };
         }
+        // What the chip can say about its module (flash size, revision) must fit the build's board.
+        const fit = checkModuleFit(board, chipModuleFacts(session.chip), req.buildDir, 'provision it with the build made for its own module (build/<BOARD>/release); nothing was burned or written');
+        for (const n of fit.notes) log('info')(`note: ${n}`);
         if (busy.has(mac)) throw new UserError('E_SAME_MAC', `${mac} is being provisioned on another port as well; it is worked on there only. Unplug one of them.`);
         busy.add(mac);
         owned = true;

@@ -2,8 +2,8 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  boardRecordsCsv, captureBootLog, hardeningChoices, parseApprovedMacs, parseBoard, provision, provisionSummary, readBoardRecords, storeBuildKey, transportFromUrl, UserError, withBoard, writeFileAtomic,
-  type BoardTarget, type ChipInfo, type ProvisionEvent, type ProvisionOutcome, type ProvisionRequest, type ProvisionState, type ProvisionSummaryTerms, type Transport, type VirtualEsp32,
+  boardRecordsCsv, captureBootLog, hardeningChoices, parseApprovedMacs, parseBoard, provision, provisionSummary, readBoardRecords, storeBuildKey, transportFromUrl, UserError, withBoard, writeFileAtomic, buildBoard, findBoard, firmwareTitle, isUserError,
+  type BoardTarget, type ChipInfo, type ProvisionEvent, type ProvisionOutcome, type ProvisionRequest, type ProvisionState, type ProvisionSummaryTerms, type Transport, type VirtualEsp32, type BoardId,
 } from '../../core';
 import type { ProductionRowView, ProductionView, RecordFormat } from '../../../webview/src/protocol';
 import { readSettings, remoteSocketOptions, resolveInWorkspace, workspaceRoot, type PycomSettings } from '../settings';
@@ -60,6 +60,29 @@ export function provisionBuildDir(s: Pick<PycomSettings, 'buildPath'>): string {
   const b = currentBuildDir();
   if (!b) throw new UserError('E_NO_BUILD', 'There is no secure build to provision with: run "Pycom: Build Secure Firmware" first, or set pycom.buildPath to the build\'s release folder.');
   return b.dir;
+}
+
+/**
+ * The module the build is for (its folder or app file), checked against pycom.board when that
+ * names one: the chip cannot say which Pycom module it sits on, so the run names the build's and
+ * the operator confirms it. Throws E_BUILD_BOARD (one sentence, the settings to change).
+ */
+export function provisionModule(buildDir: string, setting: string): BoardId {
+  const named = parseBoard(setting);
+  let built: BoardId;
+  try {
+    built = buildBoard(buildDir);
+  } catch (e) {
+    // A folder that does not say its board on its own: pycom.board names it (checked against its files).
+    if (!named || !isUserError(e) || e.code !== 'E_BUILD_BOARD') throw e;
+    built = buildBoard(buildDir, named);
+  }
+  if (named && named !== built) {
+    const b = findBoard(built)!.name;
+    const n = findBoard(named)!.name;
+    throw new UserError('E_BUILD_BOARD', `${firmwareTitle(built, buildDir)} is for ${b} modules but pycom.board says ${n}; set pycom.board to ${b} (or auto) if the boards are ${b} modules, or pycom.buildPath to a ${n} build.`);
+  }
+  return built;
 }
 
 /** One sentence on a board's security state as read, for the approval list and its row. */
@@ -201,6 +224,8 @@ export async function provisionBoards(ctx: FlowContext): Promise<ProvisionOutcom
   const s = readSettings();
   const store = keyStore();
   const buildDir = provisionBuildDir(s);
+  const board = provisionModule(buildDir, s.board);
+  const moduleName = findBoard(board)!.name;
   if (!fs.existsSync(store.signingKeyPath)) throw new UserError('E_NO_KEY', `There is no signing key at ${store.signingKeyPath}: run "Pycom: Generate Keys" and build with it first.`);
   // Checked again by the core; here so the operator hears it before plugging boards in and approving them.
   if (!storeBuildKey(store)) throw new UserError('E_NO_KEY', `There is no build key at ${store.sharedFlashKeyPath} (the flash-encryption key the build was made with): put that key there with "Pycom: Import Key", then provision.`);
@@ -212,7 +237,7 @@ export async function provisionBoards(ctx: FlowContext): Promise<ProvisionOutcom
   const abort = new AbortController();
   ctx.provisionAbort = abort;
   const mode = coreResetMode(s.resetMode);
-  const setup = `Build ${buildDir} · key store ${store.dir} · ${s.perDeviceKeys ? 'per-device keys (one per MAC)' : 'the shared flash-encryption key'} · ${hardening ? 'release (hardening fuses too)' : 'development'}`;
+  const setup = `${firmwareTitle(board, buildDir)} for each approved board · key store ${store.dir} · ${s.perDeviceKeys ? 'per-device keys (one per MAC)' : 'the shared flash-encryption key'} · ${hardening ? 'release (hardening fuses too)' : 'development'}`;
   const run = new ProductionRun(ctx, setup, ports);
   ctx.panel.show('production');
   try {
@@ -243,7 +268,7 @@ export async function provisionBoards(ctx: FlowContext): Promise<ProvisionOutcom
       picked: false,
       board: c,
     })), {
-      title: `Pycom: Provision Boards: tick the MAC of each board to provision (${seen.length} read)`,
+      title: `Pycom: Provision Boards: tick the MAC of each ${moduleName} board to provision (${seen.length} read)`,
       placeHolder: `Ticked boards get their keys, flash encryption and secure boot burned (cannot be undone) and the build written. ${setup}`,
       canPickMany: true, ignoreFocusOut: true, matchOnDescription: true, matchOnDetail: true,
     });
@@ -274,14 +299,14 @@ export async function provisionBoards(ctx: FlowContext): Promise<ProvisionOutcom
       return dev ? virtualBootLog(dev) : captureBootLog(b.transport, { ms: BOOT_LOG_MS, mode, loader: b.conn.loader, note: (l) => ctx.log.info(l) });
     };
     const virtual = new Set(ports.filter((p) => p.virtual).map((p) => p.path));
-    const board = parseBoard(s.board);
     run.phase('running');
     abort.signal.addEventListener('abort', () => run.phase('stopping'), { once: true });
     ctx.log.info(`provisioning ${macs.join(', ')} (${setup})`);
     const outcome = await provision({
-      ports: targets, store, buildDir, ...(board ? { board } : {}), perDeviceKeys: s.perDeviceKeys, hardening, approvedMacs: macs, bootLog,
+      // The module question is asked even when pycom.board names it: a setting is not the operator's word for these boards.
+      ports: targets, store, buildDir, board, confirmModule: true, perDeviceKeys: s.perDeviceKeys, hardening, approvedMacs: macs, bootLog,
       isVirtual: (p) => virtual.has(p), signal: abort.signal, onEvent: (e) => run.onEvent(e),
-    }, { info: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l) });
+    }, { info: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l), confirm: vscodeUi(ctx.log).confirm! });
 
     // 4. The rows from the results (fingerprints only), and how the run ended.
     for (const b of outcome.boards) {
