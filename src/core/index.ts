@@ -127,6 +127,7 @@ export { assessKeys, burnRecordFor, establishKeyEvidence, establishOfflineKeyEvi
 export type { EvidenceKeys, KeyEvidence, KeyEvidenceKind, KeyEvidenceRequest } from './workflows/evidence';
 export type { ConfirmQuestion } from './workflows/ui-port';
 export { diagnoseDecryption, diagnoseDifference, diagnoseDigest, knownFlashAddresses } from './flash/diagnose';
+export { confirmUnfinishedWrite, diagnosePartlyWrittenRegion, erasedTailStart, partlyWrittenFile, partlyWrittenImage, partlyWrittenSentence, regionName, unfinishedWrites, type PartlyWritten } from './flash/partly-written';
 export type { NamedKey } from './flash/diagnose';
 // Issue #17 (repl): the OTA slot asked from the board, starting its firmware from download mode when that is safe; Pycom's ota_slot rule.
 export { askOtaSlot } from './ota/ask-slot';
@@ -143,7 +144,7 @@ export { isSocketUrl } from './transport/tcp';
 // Issue #14 (production line): per-device keys end to end, the board record, provisioning a fleet.
 export { boardPlanFromBuild, storeBuildKey } from './secure-build/per-device';
 export type { BoardPlan, BoardPlanOptions, DecryptedBuildCache } from './secure-build/per-device';
-export { BoardRecordWriter, boardRecordsCsv, endByBoot, readBoardRecords, recordKeyEvidence, regionsWritten, sha256Hex } from './audit/board-record';
+export { BoardRecordWriter, boardRecordsCsv, endByBoot, latestBoardRecords, readBoardRecords, recordKeyEvidence, regionsWritten, sha256Hex } from './audit/board-record';
 export type { BoardRecord, RecordKeyEvidence, RecordOperation, RecordRegion } from './audit/board-record';
 export { PROVISION_STATES, parseApprovedMacs, provision, provisionSummary } from './workflows/provision';
 export type { ProvisionBoardResult, ProvisionEvent, ProvisionOutcome, ProvisionRequest, ProvisionState, ProvisionSummaryTerms } from './workflows/provision';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BoardRecordWriter, boardRecordsCsv, endByBoot, readBoardRecords, recordKeyEvidence } from '../../src/core/audit/board-record';
+import { BoardRecordWriter, boardRecordsCsv, endByBoot, latestBoardRecords, readBoardRecords, recordKeyEvidence } from '../../src/core/audit/board-record';
 import { boardPlanFromBuild } from '../../src/core/secure-build/per-device';
 import { decryptFlashData, encryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { classifyContent } from '../../src/core/firmware/content';
@@ -40,7 +40,7 @@ describe('board records (issue #14 point 3)', () => {
     w.end('failed', {}, 'the "port" went away,\nunplugged');
     const csv = boardRecordsCsv(readBoardRecords(file));
     assert.ok(csv.includes('"the ""port"" went away,\nunplugged"'));
-    assert.equal(csv.split('\n')[0], 'id,operation,mac,board,port,chipRevision,result,boot,keyEvidence,error,start,end,toolVersion,firmwareGeneration,firmwareVersions,flashKey,secureBootKey,buildKey,regions,burnRuns');
+    assert.equal(csv.split('\n')[0], 'id,operation,mac,board,port,chipRevision,result,boot,keyEvidence,error,start,end,toolVersion,firmwareGeneration,firmwareVersions,flashKey,secureBootKey,buildKey,regions,burnRuns,supersedes,supersededBy');
   });
 });
 
@@ -128,5 +128,36 @@ describe('boardPlanFromBuild: one build re-encrypted per board key', () => {
     }
     assert.ok(isUserError(err) && err.code === 'E_BUILD_KEY', String(err));
     assert.match((err as Error).message, /neither with the board's key [0-9a-f]+ nor with the build key [0-9a-f]+; the build was made with another key/);
+  });
+});
+
+describe('board records: a run cut off, then the board written again', () => {
+  it('the next flash or provision of that board supersedes the interrupted run; the history keeps both; --latest is the board\'s state; old lines still parse', () => {
+    const file = path.join(tmpDir('rec-'), 'audit.jsonl');
+    const mac = '24:0a:c4:00:00:08';
+    // A line as written before `supersedes` existed: an intent with no end.
+    fs.writeFileSync(file, `${JSON.stringify({ id: 'old-cut', operation: 'flash', mac, phase: 'intent', time: '2026-01-01T00:00:00.000Z', record: { port: 'p' } })}\n`);
+    const other = new BoardRecordWriter(file, 'flash', '24:0a:c4:00:00:09', () => []);
+    const ota = new BoardRecordWriter(file, 'ota-image', mac, () => []);
+    ota.end('ok');
+    const cutAgain = new BoardRecordWriter(file, 'provision', mac, () => []);
+    const done = new BoardRecordWriter(file, 'flash', mac, () => []);
+    done.end('ok');
+    const after = new BoardRecordWriter(file, 'flash', mac, () => []);
+    after.end('ok');
+    const recs = readBoardRecords(file);
+    const by = (id: string) => recs.find((r) => r.id === id)!;
+    assert.deepEqual([by('old-cut').result, by('old-cut').supersedes, by('old-cut').supersededBy], ['interrupted', undefined, cutAgain.id]);
+    assert.deepEqual([by(cutAgain.id).result, by(cutAgain.id).supersedes, by(cutAgain.id).supersededBy], ['interrupted', 'old-cut', done.id]);
+    assert.deepEqual([by(done.id).supersedes, by(done.id).supersededBy], [cutAgain.id, undefined]);
+    // After a finished run there is nothing to supersede; another board's and an ota-image run take over nothing.
+    assert.equal(by(after.id).supersedes, undefined);
+    assert.equal(by(other.id).supersedes, undefined);
+    assert.equal(by(ota.id).supersedes, undefined);
+    assert.deepEqual(latestBoardRecords(recs).map((r) => r.id), [other.id, after.id]);
+    const csv = boardRecordsCsv(recs).trimEnd().split('\n');
+    const head = csv[0]!.split(',');
+    const row = csv.find((l) => l.startsWith(`${cutAgain.id},`))!.split(',');
+    assert.deepEqual([row[head.indexOf('supersedes')], row[head.indexOf('supersededBy')]], ['old-cut', done.id]);
   });
 });

@@ -89,4 +89,45 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
     assert.match(r.err, /pycom-secure flash: interrupted; the flash may be partly written .*run the same flash command again/);
     assert.equal(r.err.trim().split('\n').filter((l) => /interrupted/.test(l)).length, 1, r.err);
   });
+
+  it('after a flash cut off in the app: predict-boot and verify-flash say the app was only partly written (no key blamed); the same flash again finishes it and its record supersedes the interrupted one', async () => {
+    const build = secureBuild('GPY', 768 * 1024, 'cli-interrupt-resume');
+    const flashArgs = ['flash', '--port', port, '--build', build, '--key-store', store.dir, '--boot-log-ms', '0'];
+    const cut = await interrupt(flashArgs, /gpy\.bin_enc @ 0x10000: \d+%/);
+    assert.equal(cut.code, 130, cut.out + cut.err);
+
+    const p = await interrupt(['predict-boot', '--port', port, '--key-store', store.dir, '--json'], /$^/);
+    assert.equal(p.code, 1, p.out + p.err);
+    const v = JSON.parse(p.out) as { reason: string; diagnosis: string; partlyWritten: { address: number; length: number; written: number; source: string; run: string } };
+    assert.match(v.diagnosis, /^the app at 0x10000 \(gpy\.bin_enc\) was only partly written \(flash interrupted at \d+ of 786528 bytes\): .*run the same `pycom-secure flash` again \(or with --incremental\) to finish it\.$/);
+    assert.match(v.reason, /^The bootloader finds no bootable app: the app at 0x10000 was only partly written/);
+    for (const text of [v.diagnosis, v.reason]) assert.doesNotMatch(text, /another key|wrong key|not encrypted|does not decrypt|encrypted with|encrypted for/, text);
+    assert.equal(v.partlyWritten.address, 0x10000);
+    assert.equal(v.partlyWritten.source, 'journal');
+    assert.ok(v.partlyWritten.written < v.partlyWritten.length && v.partlyWritten.written % 32 === 0, JSON.stringify(v.partlyWritten));
+
+    const vf = await interrupt(['verify-flash', '--port', port, '--build', build, '--key-store', store.dir], /$^/);
+    assert.equal(vf.code, 1, vf.out + vf.err);
+    assert.match(vf.out, /gpy\.bin_enc at 0x10000 .*differs.*\n {2}Diagnosis: the app at 0x10000 \(gpy\.bin_enc\) was only partly written \(flash interrupted at \d+ of 786528 bytes\)/);
+
+    const again = await interrupt([...flashArgs, '--incremental'], /$^/);
+    assert.equal(again.code, 0, again.out + again.err);
+    const recs = JSON.parse((await interrupt(['records', '--key-store', store.dir, '--format', 'json'], /$^/)).out) as Array<{ id: string; operation: string; result: string; supersedes?: string; supersededBy?: string }>;
+    const flashes = recs.filter((r) => r.operation === 'flash');
+    const [interrupted, done] = flashes.slice(-2) as [typeof flashes[0], typeof flashes[0]];
+    // The history stays truthful; the board's state is the completing run's.
+    assert.equal(interrupted.result, 'interrupted');
+    assert.equal(interrupted.supersededBy, done.id);
+    assert.equal(done.result, 'ok');
+    assert.equal(done.supersedes, interrupted.id);
+    const latest = JSON.parse((await interrupt(['records', '--key-store', store.dir, '--latest'], /$^/)).out) as Array<{ id: string }>;
+    assert.deepEqual(latest.map((r) => r.id), [done.id]);
+    const csv = (await interrupt(['records', '--key-store', store.dir, '--format', 'csv', '--latest'], /$^/)).out.trim().split('\n');
+    assert.equal(csv.length, 2, csv.join('\n'));
+    assert.ok(csv[0]!.endsWith(',supersedes,supersededBy'));
+    assert.ok(csv[1]!.startsWith(`${done.id},flash,`) && csv[1]!.includes(`,${interrupted.id},`), csv[1]);
+
+    const after = await interrupt(['predict-boot', '--port', port, '--key-store', store.dir], /$^/);
+    assert.equal(after.code, 0, after.out + after.err);
+  });
 });

@@ -377,7 +377,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     it('the partition table encrypted with FLASH_CRYPT_CONFIG 0x0: the setting is named', async () => {
       const r = await predictWith('diag-pb-conf', 0x8000, encryptFor(plainAt(0x8000), 0x8000, KEYS_A.flashKey, 0x0));
       assert.equal(r.verdict?.boots, false);
-      assert.match(r.diagnosis ?? '', /the partition-table at 0x8000 was encrypted with FLASH_CRYPT_CONFIG 0x0, but this chip's is 0xF/);
+      assert.match(r.diagnosis ?? '', /the partition table at 0x8000 was encrypted with FLASH_CRYPT_CONFIG 0x0, but this chip's is 0xF/);
     });
   });
 });

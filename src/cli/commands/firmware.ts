@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard } from '../../core';
+import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -231,6 +231,12 @@ const verifyFlash: CliCommand = {
         if (diff.length) bad++;
         io.out(`${describeRegion(r)}: ${diff.length ? `differs in ${diff.map(([a, b]) => `${hex(r.address + a)}-${hex(r.address + b)}`).join(', ')}` : 'verify OK (digest matched)'}`);
         if (!diff.length) continue;
+        // An interrupted write first (the journal, or the file's start then erased flash): no key to suspect then.
+        const cut = await diagnosePartlyWrittenRegion(fio, ks, info.mac.address, r);
+        if (cut) {
+          io.out(`  Diagnosis: ${cut}`);
+          continue;
+        }
         // Test why, on (at most 4 KB of) the first differing range: read back, decrypt, compare (issue 12 item 4).
         const from = diff[0]![0] & ~31;
         const to = Math.min(r.data.length - (r.data.length % 32), from + 0x1000, Math.max(from + 32, (diff[0]![1] + 31) & ~31));

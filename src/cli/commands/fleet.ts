@@ -4,7 +4,7 @@ import { ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
 import {
-  boardRecordsCsv, BOOT_LOG_CAP_MS, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, provisionSummary, readBoardRecords, readHardwareKeyFile, readInputFile, UserError,
+  boardRecordsCsv, BOOT_LOG_CAP_MS, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, provisionSummary, readBoardRecords, readHardwareKeyFile, readInputFile, UserError, latestBoardRecords,
   type BoardTarget, type ProvisionEvent, type ProvisionSummaryTerms, type UiPort,
 } from '../../core';
 
@@ -144,9 +144,13 @@ const provisionCommand: CliCommand = {
 const recordsCommand: CliCommand = {
   name: 'records',
   summary: 'Export the board records of a key store (provision, flash, ota-image, burn-keys runs) as JSON or CSV.',
-  usage: 'records [--key-store DIR] [--format json|csv] [--mac MAC]',
-  help: 'One record per board and run: MAC, board, chip revision, key fingerprints (never key bytes), eFuse state before and after, each region written (address, file, sha256), firmware generation, tool version, start and end times, result and error.',
-  options: [{ name: 'key-store' }, { name: 'format' }, { name: 'mac' }],
+  usage: 'records [--key-store DIR] [--format json|csv] [--mac MAC] [--latest]',
+  help: [
+    'One record per board and run: MAC, board, chip revision, key fingerprints (never key bytes), eFuse state before and after, each region written (address, file, sha256), firmware generation, tool version, start and end times, result and error.',
+    'A run that was cut off stays `interrupted` (it happened); the next flash or provision of that board names it in `supersedes`, and the',
+    'cut-off record names that run in `supersededBy`. --latest gives one record per board, its latest run: the board\'s current state.',
+  ].join('\n'),
+  options: [{ name: 'key-store' }, { name: 'format' }, { name: 'mac' }, { name: 'latest', flag: true }],
   run(args, io) {
     args.maxPositionals(0);
     const format = args.opt('format') ?? 'json';
@@ -156,7 +160,8 @@ const recordsCommand: CliCommand = {
     if (!fs.existsSync(store.dir)) {
       throw new UserError('E_NO_DIR', `records: the key store folder ${store.dir} does not exist; give the folder that holds audit.jsonl with --key-store DIR${args.opt('key-store') === undefined ? ' (the default is ./secure)' : ''}.`);
     }
-    const recs = readBoardRecords(store.auditPath, args.opt('mac'));
+    const all = readBoardRecords(store.auditPath, args.opt('mac'));
+    const recs = args.flag('latest') ? latestBoardRecords(all) : all;
     if (format === 'csv') io.out(boardRecordsCsv(recs).trimEnd());
     else io.out(JSON.stringify(recs, null, 2));
   },

@@ -5,7 +5,7 @@ import { withBoard, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { boardFlashSize, boardPlanFromBuild, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, pemPrivateKey, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootOnBoard, readHardwareKeyFile, signingPublicKey, storeBuildKey, storeSecureBootKey, UserError, type BoardId, type BootVerdict, type FlashPlan, type KeyEvidence, type KnownKeys, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
+import { boardFlashSize, boardPlanFromBuild, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, pemPrivateKey, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootOnBoard, readHardwareKeyFile, signingPublicKey, storeBuildKey, storeSecureBootKey, UserError, type BoardId, type BootVerdict, type FlashPlan, type KeyEvidence, type KnownKeys, type PartlyWritten, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
 
 /**
  * Keys for the prediction: explicit files first, then the key store (per-device flash key, shared
@@ -34,7 +34,7 @@ function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour:
   return keys;
 }
 
-function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined, evidence?: KeyEvidence, diagnosis?: string): number {
+function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined, evidence?: KeyEvidence, diagnosis?: string, partlyWritten?: PartlyWritten): number {
   const decided = r.undecidable.length === 0 && v !== undefined;
   const safe = decided && v.boots && v.outcome === 'app-running';
   if (args.flag('json')) {
@@ -44,6 +44,10 @@ function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: Boo
       log: decided ? v.log : [], hazards: decided ? v.hazards : [], assumptions: r.assumptions, undecidable: r.undecidable,
       evidence: evidence ? { kind: evidence.kind, text: evidence.text } : null,
       diagnosis: diagnosis ?? null,
+      partlyWritten: partlyWritten ? {
+        address: partlyWritten.address, length: partlyWritten.length ?? null, written: partlyWritten.written ?? null, file: partlyWritten.file ?? null,
+        source: partlyWritten.source, run: partlyWritten.run?.id ?? null,
+      } : null,
     }, null, 2));
   } else if (!decided) {
     io.out(`Cannot decide whether ${source.charAt(0).toLowerCase()}${source.slice(1)} will boot:`);
@@ -95,7 +99,7 @@ async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Pro
     }, terminalUi(io));
     // The board as it will be after this build is written: the plan's bytes over what it holds now.
     const source = dir && r.verdict ? `The board on ${port} after flashing ${path.basename(dir)}` : `The board on ${port}`;
-    return report(args, io, source, r.resolved, r.verdict, r.evidence, r.diagnosis);
+    return report(args, io, source, r.resolved, r.verdict, r.evidence, r.diagnosis, r.partlyWritten);
   });
 }
 

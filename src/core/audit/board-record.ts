@@ -57,6 +57,14 @@ export interface BoardRecord {
   error?: string;
   /** What happened, in order (state changes). */
   steps: string[];
+  /**
+   * The id of this board's run that was cut off (`interrupted`, no end line) just before this one
+   * started: this run writes the board again, so its result is the board's state from now on
+   * (the same `flash` again finishes what that run left). Absent in records written before 0.2.
+   */
+  supersedes?: string;
+  /** Derived when read (never written): the id of the later run whose `supersedes` names this one. */
+  supersededBy?: string;
 }
 
 /**
@@ -107,7 +115,10 @@ export class BoardRecordWriter {
    */
   constructor(file: string, readonly operation: RecordOperation, readonly mac: string, private readonly keys: () => readonly Uint8Array[], fields: Record<string, unknown> = {}) {
     this.audit = new AuditLog(file);
-    this.line('intent', { record: fields });
+    // A run that writes the board takes over from the run before it that was cut off (issue: a
+    // record that stays `interrupted` although the same flash finished the board later).
+    const cut = WRITES_BOARD.includes(operation) ? interruptedRunBefore(file, mac) : undefined;
+    this.line('intent', { record: { ...fields, ...(cut ? { supersedes: cut } : {}) } });
   }
 
   /**
@@ -140,6 +151,17 @@ export class BoardRecordWriter {
 }
 
 const OPERATIONS: readonly string[] = ['provision', 'flash', 'ota-image'];
+/** The operations whose runs write a board's flash (an `ota-image` run only prepares a file). */
+const WRITES_BOARD: readonly string[] = ['provision', 'flash'];
+
+/**
+ * The id of `mac`'s latest run that writes the board (flash, provision), when that run has no end
+ * line (`interrupted`) and no later run has taken over from it yet; else undefined.
+ */
+export function interruptedRunBefore(file: string, mac: string): string | undefined {
+  const last = readBoardRecords(file, mac).filter((r) => WRITES_BOARD.includes(r.operation)).pop();
+  return last && last.result === 'interrupted' ? last.id : undefined;
+}
 
 /**
  * The board records in an audit log, oldest first, one per run (its lines folded: later facts win,
@@ -185,10 +207,29 @@ export function readBoardRecords(file: string, mac?: string): BoardRecord[] {
   }
   // A Burn Keys run made inside a provisioning run is part of that board's record, not one of its own.
   const inside = new Set([...byId.values()].filter((r) => r.operation !== 'burn-keys').flatMap((r) => r.burnRuns));
+  for (const r of byId.values()) {
+    const cut = r.supersedes !== undefined ? byId.get(r.supersedes) : undefined;
+    if (cut && cut.mac === r.mac) cut.supersededBy = r.id;
+  }
   return [...byId.values()].filter((r) => !(r.operation === 'burn-keys' && inside.has(r.id)));
 }
 
-const CSV_COLUMNS = ['id', 'operation', 'mac', 'board', 'port', 'chipRevision', 'result', 'boot', 'keyEvidence', 'error', 'start', 'end', 'toolVersion', 'firmwareGeneration', 'firmwareVersions', 'flashKey', 'secureBootKey', 'buildKey', 'regions', 'burnRuns'] as const;
+/**
+ * The latest record per board (by MAC, ordered by that latest record): what `records --latest`
+ * shows, the board's current state. A board whose latest run was cut off shows that `interrupted`
+ * record; once a later run took over, that run's record (with `supersedes`) is the latest.
+ */
+export function latestBoardRecords(records: readonly BoardRecord[]): BoardRecord[] {
+  const byMac = new Map<string, BoardRecord>();
+  for (const r of records) {
+    byMac.delete(r.mac);
+    byMac.set(r.mac, r);
+  }
+  return [...byMac.values()];
+}
+
+// New columns go at the end, so a consumer that reads columns by position keeps working.
+const CSV_COLUMNS = ['id', 'operation', 'mac', 'board', 'port', 'chipRevision', 'result', 'boot', 'keyEvidence', 'error', 'start', 'end', 'toolVersion', 'firmwareGeneration', 'firmwareVersions', 'flashKey', 'secureBootKey', 'buildKey', 'regions', 'burnRuns', 'supersedes', 'supersededBy'] as const;
 
 function csvCell(v: unknown): string {
   const s = v === undefined || v === null ? '' : String(v);
@@ -207,6 +248,7 @@ export function boardRecordsCsv(records: readonly BoardRecord[]): string {
       start: r.start, end: r.end, toolVersion: r.toolVersion, firmwareGeneration: r.firmware?.generation, firmwareVersions: r.firmware?.versions,
       flashKey: r.keyFingerprints['flash-key'], secureBootKey: r.keyFingerprints['secure-boot-key'], buildKey: r.keyFingerprints['build-key'],
       regions: r.regions.map((g) => `0x${g.address.toString(16)}:${g.file}:${g.sha256}`).join(' '), burnRuns: r.burnRuns.join(' '),
+      supersedes: r.supersedes, supersededBy: r.supersededBy,
     };
     rows.push(CSV_COLUMNS.map((c) => csvCell(cells[c])).join(','));
   }

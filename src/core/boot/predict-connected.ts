@@ -71,6 +71,24 @@ export interface ReaderPredictionOptions {
   signingPublicKey?: Uint8Array;
   /** Called before each batch of reads with the number of bytes about to be read. */
   onRead?: (bytes: number) => void;
+  /**
+   * Whether raw flash [offset, offset+length) is erased (one SPI_FLASH_MD5), when the reader can
+   * tell cheaply: a batch of sectors whose last one is erased is searched for where the erased
+   * part starts, and only the part before it is read (an image cut off by an interrupted write
+   * would otherwise have its whole partition read at 64 bytes a command).
+   */
+  erased?: (offset: number, length: number) => Promise<boolean>;
+}
+
+/** Contiguous runs of sector numbers, in order. */
+function runs(sectors: readonly number[]): number[][] {
+  const out: number[][] = [];
+  for (const s of [...sectors].sort((a, b) => a - b)) {
+    const last = out[out.length - 1];
+    if (last && last[last.length - 1] === s - 1) last.push(s);
+    else out.push([s]);
+  }
+  return out;
 }
 
 /**
@@ -102,7 +120,29 @@ export async function predictBootFromReader(o: ReaderPredictionOptions): Promise
       return predictBoot({ efuse: o.efuse, flashSize: o.flashSize, readFlash, ...(o.signingPublicKey ? { signingPublicKey: o.signingPublicKey } : {}) });
     } catch (e) {
       if (!(e instanceof NeedRange)) throw e;
-      const sectors = e.sectors.filter((s) => s * SECTOR_SIZE < o.flashSize);
+      let sectors = e.sectors.filter((s) => s * SECTOR_SIZE < o.flashSize);
+      if (o.erased) {
+        const toRead: number[] = [];
+        for (const run of runs(sectors)) {
+          const at = (i: number): number => run[i]! * SECTOR_SIZE;
+          const tailErased = async (i: number): Promise<boolean> => o.erased!(at(i), Math.min(o.flashSize, at(run.length - 1) + SECTOR_SIZE) - at(i));
+          if (run.length < 2 || !(await tailErased(run.length - 1))) {
+            toRead.push(...run);
+            continue;
+          }
+          // The first sector from which the rest of the run is erased.
+          let lo = 0;
+          let hi = run.length - 1;
+          while (lo < hi) {
+            const mid = Math.floor((lo + hi) / 2);
+            if (await tailErased(mid)) hi = mid;
+            else lo = mid + 1;
+          }
+          for (const s of run.slice(lo)) cache.set(s, new Uint8Array(SECTOR_SIZE).fill(0xff));
+          toRead.push(...run.slice(0, lo));
+        }
+        sectors = toRead;
+      }
       o.onRead?.(sectors.length * SECTOR_SIZE);
       for (const s of sectors) cache.set(s, await o.read(s * SECTOR_SIZE, Math.min(SECTOR_SIZE, o.flashSize - s * SECTOR_SIZE)));
       for (const s of e.sectors) if (!cache.has(s)) cache.set(s, new Uint8Array(SECTOR_SIZE).fill(0xff));

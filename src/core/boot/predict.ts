@@ -38,6 +38,12 @@ export interface BootVerdict {
   outcome: BootOutcome;
   /** One sentence: what the user sees and why. */
   reason: string;
+  /**
+   * When the boot fails: the start of `reason` that says what the board shows, without why (e.g.
+   * `The board prints "flash read err, 1000" and resets forever`), so a cause found by a test on
+   * the board (an interrupted write, flash/partly-written.ts) can take the place of the guessed one.
+   */
+  symptom?: string;
   /** Lines the board prints after the ROM header (banner + rst line). */
   log: string[];
   /** The ROM resets and tries again forever (watchdog loop). */
@@ -93,8 +99,9 @@ function popcount7(v: number): number {
   return n;
 }
 
-function fail(outcome: BootOutcome, reason: string, log: string[], e: BootEfuses, resetLoop = true): BootVerdict {
-  return { boots: false, outcome, reason, log, resetLoop, hazards: hazards(e) };
+/** A failed boot: `symptom` is what the board shows, `cause` the rest of the reason (": why."). */
+function fail(outcome: BootOutcome, symptom: string, cause: string, log: string[], e: BootEfuses, resetLoop = true): BootVerdict {
+  return { boots: false, outcome, reason: `${symptom}${cause}`, symptom, log, resetLoop, hazards: hazards(e) };
 }
 
 function romLoadLines(img: EspImage): string[] {
@@ -187,16 +194,16 @@ export function predictBoot(input: BootInput): BootVerdict {
       : fe
         ? 'flash encryption is on, so the ROM decrypts 0x1000 with the BLOCK1 key and finds no image there: the bootloader was written in plaintext, encrypted with another key, or encrypted for another address'
         : 'there is no ESP32 image at 0x1000 (wrong offset, or an encrypted image while flash encryption is off)';
-    return fail('no-bootloader', `The board prints "${lines[0]}" and resets forever: ${why}.`, [...log, ...lines], e);
+    return fail('no-bootloader', `The board prints "${lines[0]}" and resets forever`, `: ${why}.`, [...log, ...lines], e);
   }
   const bl = parseImage(blBytes, 'The bootloader');
   if (!bl) {
-    return fail('no-bootloader', 'The board prints "flash read err, 1000" and resets forever: the bootloader image at 0x1000 is truncated or corrupt.', ['flash read err, 1000', 'ets_main.c 371 '], e);
+    return fail('no-bootloader', 'The board prints "flash read err, 1000" and resets forever', ': the bootloader image at 0x1000 is truncated or corrupt.', ['flash read err, 1000', 'ets_main.c 371 '], e);
   }
   if (!checksumOk(bl)) {
     const line = `csum err:0x${bl.computedChecksum.toString(16).padStart(2, '0')}!=0x${bl.storedChecksum.toString(16).padStart(2, '0')}`;
     const tail = e.consoleDebugDisable ? [] : ['ets_main.c 371 ', 'Falling back to built-in command interpreter.', 'OK', '>'];
-    return fail('bootloader-checksum', `The board prints "${line}": the bootloader image at 0x1000 is corrupt (checksum mismatch).`, [line, ...tail], e, e.consoleDebugDisable);
+    return fail('bootloader-checksum', `The board prints "${line}"`, ': the bootloader image at 0x1000 is corrupt (checksum mismatch).', [line, ...tail], e, e.consoleDebugDisable);
   }
   if (e.absDone0) {
     const iv = view(0, 128);
@@ -204,7 +211,7 @@ export function predictBoot(input: BootInput): BootVerdict {
     const digest = Buffer.from(computeBootloaderDigest(e.secureBootKey, iv, bootloaderDigestInput(blBytes.subarray(0, bl.imageEnd), bl.hashAppended)));
     if (!digest.equals(stored)) {
       // UNCONFIRMED: exact position of this line relative to the load lines; printed first here.
-      return fail('secure-boot-check-fail', 'The board prints "secure boot check fail" and resets forever: secure boot is on and the digest at 0x0 does not match the bootloader for the key in BLOCK2 (digest made with another key, another bootloader, or not written).', ['secure boot check fail'], e);
+      return fail('secure-boot-check-fail', 'The board prints "secure boot check fail" and resets forever', ': secure boot is on and the digest at 0x0 does not match the bootloader for the key in BLOCK2 (digest made with another key, another bootloader, or not written).', ['secure boot check fail'], e);
     }
   }
   log.push(...romLoadLines(bl));
@@ -217,7 +224,7 @@ export function predictBoot(input: BootInput): BootVerdict {
     // The block at +0xC00, as the bootloader reads it (image/signature-block.ts).
     if (!verifySignatureAt(tableBytes, TABLE_MAX_LEN, input.signingPublicKey)) {
       log.push('E (0) boot: Failed to verify partition table signature.', 'E (0) boot: load partition table error!');
-      return fail('partition-table', 'The bootloader stops with "Failed to verify partition table signature.": the partition table is not signed with the key the bootloader trusts.', log, e, false);
+      return fail('partition-table', 'The bootloader stops with "Failed to verify partition table signature."', ': the partition table is not signed with the key the bootloader trusts.', log, e, false);
     }
   }
   let app: { offset: number; size: number } | undefined;
@@ -228,25 +235,25 @@ export function predictBoot(input: BootInput): BootVerdict {
   } catch {
     const magic = Buffer.from(tableBytes.subarray(0, 2)).readUInt16LE(0);
     log.push(`E (0) flash_parts: partition 0 invalid magic number 0x${magic.toString(16)}`, 'E (0) boot: Failed to verify partition table', 'E (0) boot: load partition table error!');
-    return fail('partition-table', `The bootloader stops with "partition 0 invalid magic number 0x${magic.toString(16)}": ${fe ? 'the partition table at 0x8000 is not encrypted for this key and address' : 'there is no valid partition table at 0x8000'}.`, log, e, false);
+    return fail('partition-table', `The bootloader stops with "partition 0 invalid magic number 0x${magic.toString(16)}"`, `: ${fe ? 'the partition table at 0x8000 is not encrypted for this key and address' : 'there is no valid partition table at 0x8000'}.`, log, e, false);
   }
   if (!app) {
     log.push('E (0) boot: No bootable app partitions in the partition table');
-    return fail('no-app', 'The bootloader finds no app partition in the partition table.', log, e, false);
+    return fail('no-app', 'The bootloader finds no app partition in the partition table', '.', log, e, false);
   }
   const appBytes = view(app.offset, imageExtent(view, app.offset, app.size));
   const img = parseImage(appBytes, 'The app');
   if (!img || !checksumOk(img) || hashOk(img) === false) {
     const why = !img ? (appBytes[0] === 0xe9 ? 'the image is truncated' : `image at ${hex(app.offset, { width: 8, lower: true })} has invalid magic byte`) : 'the image is corrupt (checksum or hash)';
     log.push(`E (0) esp_image: ${why}`, 'E (0) boot: No bootable app partitions in the partition table');
-    return fail('no-app', `The bootloader finds no bootable app: at ${hex(app.offset, { width: 8, lower: true })} ${why}${fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : ''}.`, log, e, false);
+    return fail('no-app', 'The bootloader finds no bootable app', `: at ${hex(app.offset, { width: 8, lower: true })} ${why}${fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : ''}.`, log, e, false);
   }
   if (e.absDone0 && profile.secureBoot && input.signingPublicKey) {
     log.push('I (0) esp_image: Verifying image signature...');
     // The block where the image reader found it: right after the image (image/signature-block.ts).
     if (!verifySignatureAt(appBytes, img.signature.at, input.signingPublicKey)) {
       log.push('E (0) secure_boot: Secure boot signature verification failed');
-      return fail('no-app', 'The bootloader refuses the app: "Secure boot signature verification failed" (not signed with the signing key whose digest is in BLOCK2).', log, e, false);
+      return fail('no-app', 'The bootloader refuses the app: "Secure boot signature verification failed"', ' (not signed with the signing key whose digest is in BLOCK2).', log, e, false);
     }
   }
   log.push(`I (0) boot: Loaded app from partition at offset ${hex(app.offset, { lower: true })}`);

@@ -16,6 +16,9 @@ export interface JournalEntry {
   startedAt: string;
 }
 
+/** The journal's file name in a board's folder of the key store (KEY_STORE/devices/<MAC>/). */
+export const JOURNAL_FILE = 'flash-journal.json';
+
 export class FlashJournal {
   constructor(readonly file: string) {}
 

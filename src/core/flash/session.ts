@@ -7,7 +7,7 @@ import { DEVICES_DIR, FLASH_KEY_FILE, macDirName, type KeyStore } from '../keyst
 import type { NamedKey } from './diagnose';
 import { fingerprint } from '../util/fingerprint';
 import { checkPlan, type BootPredictor, type CheckReport } from './checks';
-import { FlashJournal } from './journal';
+import { FlashJournal, JOURNAL_FILE } from './journal';
 import type { FlashPlan } from './plan';
 import { backupConfigSector, writePlan, type FlashIo, type FlashProgressEvent, type RegionResult } from './writer';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
@@ -69,6 +69,11 @@ export function deviceDir(store: KeyStore, mac: string): string {
   return path.join(store.dir, DEVICES_DIR, macDirName(mac));
 }
 
+/** The board's flash journal in the key store: the regions whose write began and did not finish (journal.ts). */
+export function boardJournal(store: KeyStore, mac: string): FlashJournal {
+  return new FlashJournal(path.join(deviceDir(store, mac), JOURNAL_FILE));
+}
+
 export interface FlashSessionOptions {
   io: FlashIo;
   info: Pick<ChipInfo, 'mac' | 'security' | 'flash'>;
@@ -116,7 +121,7 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
   const configBackup = await backupConfigSector(o.io, dir, o.info.flash.sizeBytes);
   if (configBackup?.created) log(`Saved the config sector (LoRa/Sigfox identity) to ${configBackup.path}.`);
   const results = await writePlan(o.plan, o.io, {
-    journal: new FlashJournal(path.join(dir, 'flash-journal.json')),
+    journal: boardJournal(o.store, o.info.mac.address),
     ...(o.incremental ? { incremental: true } : {}),
     ...(o.compress !== undefined ? { compress: o.compress } : {}),
     ...(o.signal ? { signal: o.signal } : {}),

@@ -16,6 +16,7 @@ import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
 import { fingerprint } from '../util/fingerprint';
 import { CONFIG_SECTOR_ADDRESS } from '../boards/catalog';
 import { deviceDir } from '../flash/session';
+import { JOURNAL_FILE } from '../flash/journal';
 import { hex } from '../util/hex';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
@@ -316,7 +317,7 @@ function appendAcknowledgement(store: KeyStore, rec: AuditInput, keys: readonly 
  */
 export function storeWroteBoard(store: KeyStore, mac: string): string | undefined {
   const dir = deviceDir(store, mac);
-  for (const f of [`config-${hex(CONFIG_SECTOR_ADDRESS)}.bin`, 'flash-journal.json']) {
+  for (const f of [`config-${hex(CONFIG_SECTOR_ADDRESS)}.bin`, JOURNAL_FILE]) {
     const p = path.join(dir, f);
     if (fs.existsSync(p)) return p;
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readEfuses } from '../efuse/access';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
 import { predictBootFromReader, resolveBootEfuses, type KnownKeys, type ResolvedEfuses } from '../boot/predict-connected';
@@ -10,6 +11,9 @@ import { classifyContent, type ContentKind } from '../firmware/content';
 import { diagnoseDecryption } from '../flash/diagnose';
 import type { RegionRole } from '../flash/plan';
 import { storeFlashKeys } from '../flash/session';
+import { confirmUnfinishedWrite, partlyWrittenCause, regionName, partlyWrittenImage, partlyWrittenSentence, type PartlyWritten } from '../flash/partly-written';
+import { romFlashIo } from '../flash/rom-io';
+import type { FlashIo } from '../flash/writer';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
 import { hex } from '../util/hex';
 import type { FlashPlan } from '../flash/plan';
@@ -39,11 +43,14 @@ export interface PredictBootOutcome {
   /** Why the given keys were taken for the board's read-protected ones (workflows/evidence.ts). */
   evidence?: KeyEvidence;
   /**
-   * When the board would not boot because a region does not decrypt: which cause was tested to
-   * hold (another address, another key of the store, another FLASH_CRYPT_CONFIG), or that none of
-   * them does (flash/diagnose.ts).
+   * When the board would not boot: the region the boot fails at was only partly written (an
+   * interrupted flash, tested on the board: flash/partly-written.ts), or, when it does not
+   * decrypt, which cause was tested to hold (another address, another key of the store, another
+   * FLASH_CRYPT_CONFIG), or that none of them does (flash/diagnose.ts).
    */
   diagnosis?: string;
+  /** The interrupted write the failure is due to, when one was found (then `diagnosis` says so and blames no key). */
+  partlyWritten?: PartlyWritten;
 }
 
 /**
@@ -78,8 +85,8 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
     throw e;
   }
   let read = (o: number, n: number): Promise<Uint8Array> => readFlash(conn.loader, o, n);
-  if (req.plan) {
-    const plan = req.plan({ flashKey: keys.flashKey, flashSize });
+  const plan = req.plan?.({ flashKey: keys.flashKey, flashSize });
+  if (plan) {
     const fromBoard = read;
     read = async (o, n) => {
       const now = await fromBoard(o, n);
@@ -87,33 +94,58 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
     };
   }
   let fetched = 0;
+  const raw = romFlashIo(conn.loader);
   const verdict = await predictBootFromReader({
     efuse: resolved.efuse,
     flashSize,
     read,
+    // Erased raw flash is the same with or without encryption; a range the build writes is not the board's.
+    erased: async (o, n) => !plan?.regions.some((g) => g.address < o + n && o < g.address + g.data.length)
+      && (await raw.md5(o, n)) === createHash('md5').update(new Uint8Array(n).fill(0xff)).digest('hex'),
     ...(keys.signingPublicKey ? { signingPublicKey: keys.signingPublicKey } : {}),
     onRead: (n) => {
       if (Math.floor((fetched + n) / 0x40000) > Math.floor(fetched / 0x40000)) ui.info(`Reading flash for the prediction: ${Math.round((fetched + n) / 1024)} KiB so far...`);
       fetched += n;
     },
   });
-  const diagnosis = verdict.boots ? undefined : await diagnoseFailedRegion(verdict.outcome, resolved.efuse, read, req.store, keys.flashKey);
-  return { resolved, verdict, evidence, ...(diagnosis ? { diagnosis } : {}) };
+  if (verdict.boots) return { resolved, verdict, evidence };
+  const found = await diagnoseFailedRegion(verdict, resolved.efuse, read, {
+    store: req.store, mac: chip.mac.address, flashKey: keys.flashKey, board: raw,
+    ...(plan ? { plan } : {}),
+  });
+  if (!found) return { resolved, verdict, evidence };
+  return {
+    resolved, evidence, diagnosis: found.diagnosis,
+    // A cause tested on the board takes the place of the guessed one ("encrypted with another key").
+    verdict: found.cause && verdict.symptom ? { ...verdict, reason: `${verdict.symptom}: ${found.cause}.` } : verdict,
+    ...(found.partlyWritten ? { partlyWritten: found.partlyWritten } : {}),
+  };
+}
+
+interface FailedRegion {
+  address: number;
+  /** Bytes read for the decryption diagnosis. */
+  length: number;
+  /** The flash the boot reads for this region (the whole app partition for an app). */
+  span: number;
+  want: ContentKind;
+  role: RegionRole;
+  headerOnly?: boolean;
 }
 
 /** The region a failed boot points at: the bootloader (digest image at 0x0 with secure boot), the table, or the app. */
-async function failedRegion(outcome: BootOutcome, efuse: BootEfuses, view: (o: number, n: number) => Promise<Uint8Array>): Promise<{ address: number; length: number; want: ContentKind; role: RegionRole; headerOnly?: boolean } | undefined> {
-  if (outcome === 'no-bootloader') {
+async function failedRegion(outcome: BootOutcome, efuse: BootEfuses, view: (o: number, n: number) => Promise<Uint8Array>): Promise<FailedRegion | undefined> {
+  if (outcome === 'no-bootloader' || outcome === 'bootloader-checksum' || outcome === 'secure-boot-check-fail') {
     return efuse.absDone0
-      ? { address: DIGEST_ADDRESS, length: PARTITION_TABLE_ADDRESS, want: 'digest-image', role: 'bootloader-digest' }
-      : { address: BOOTLOADER_ADDRESS, length: BOOTLOADER_MAX_LEN, want: 'image', role: 'bootloader' };
+      ? { address: DIGEST_ADDRESS, length: PARTITION_TABLE_ADDRESS, span: PARTITION_TABLE_ADDRESS, want: 'digest-image', role: 'bootloader-digest' }
+      : { address: BOOTLOADER_ADDRESS, length: BOOTLOADER_MAX_LEN, span: BOOTLOADER_MAX_LEN, want: 'image', role: 'bootloader' };
   }
-  if (outcome === 'partition-table') return { address: PARTITION_TABLE_ADDRESS, length: TABLE_MAX_LEN, want: 'partition-table', role: 'partition-table' };
+  if (outcome === 'partition-table') return { address: PARTITION_TABLE_ADDRESS, length: TABLE_MAX_LEN, span: TABLE_MAX_LEN, want: 'partition-table', role: 'partition-table' };
   if (outcome === 'no-app') {
     try {
       const apps = parsePartitionTable(await view(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN)).entries.filter((p) => p.type === 0);
       const app = apps.find((p) => p.subtype === 0) ?? apps[0];
-      return app ? { address: app.offset, length: SECTOR_SIZE + 32, want: 'image', role: 'app', headerOnly: true } : undefined;
+      return app ? { address: app.offset, length: SECTOR_SIZE + 32, span: app.size, want: 'image', role: 'app', headerOnly: true } : undefined;
     } catch {
       return undefined;
     }
@@ -121,31 +153,58 @@ async function failedRegion(outcome: BootOutcome, efuse: BootEfuses, view: (o: n
   return undefined;
 }
 
+interface FailureContext {
+  store: KeyStore;
+  mac: string;
+  /** The key the prediction used for BLOCK1, when known. */
+  flashKey: Uint8Array | undefined;
+  /** The board's raw flash (never the plan's bytes): reads and SPI_FLASH_MD5. */
+  board: Pick<FlashIo, 'read' | 'md5'>;
+  /** The build laid over the flash, when the prediction is of the board after flashing it. */
+  plan?: FlashPlan;
+}
+
 /**
- * Issue 12 item 4 for predict-boot: when the boot fails at a region that is read through flash
- * encryption and that region does not decrypt with the key the prediction used, test which cause
- * holds (flash/diagnose.ts) on the bytes the board will hold there (the build's over the flash).
+ * Issue 12 item 4 for predict-boot: why the region the boot fails at is wrong, tested and not
+ * recited. First an interrupted write (the key store's flash journal confirmed on the board, or a
+ * region that starts as a valid image and is erased where it goes on), unless the build laid
+ * over it rewrites that region; then, when the region is read through flash encryption and does
+ * not decrypt with the key the prediction used, which cause holds (flash/diagnose.ts) on the
+ * bytes the board will hold there (the build's over the flash). `cause` is set when a tested
+ * cause replaces the verdict's guessed one.
  */
-async function diagnoseFailedRegion(outcome: BootOutcome, efuse: BootEfuses, read: (o: number, n: number) => Promise<Uint8Array>, store: KeyStore, flashKey: Uint8Array | undefined): Promise<string | undefined> {
-  if (!flashEncryptionOn(efuse) || !flashKey) return undefined;
+async function diagnoseFailedRegion(verdict: BootVerdict, efuse: BootEfuses, read: (o: number, n: number) => Promise<Uint8Array>, c: FailureContext): Promise<{ diagnosis: string; cause?: string; partlyWritten?: PartlyWritten } | undefined> {
+  const fe = flashEncryptionOn(efuse);
+  if (fe && !c.flashKey) return undefined;
   const conf = efuse.flashCryptConfig;
   const view = async (o: number, n: number): Promise<Uint8Array> => {
+    if (!fe) return read(o, n);
     const start = o & ~31;
     const end = (o + n + 31) & ~31;
-    const plain = decryptFlashData(await read(start, end - start), { key: flashKey, address: start, flashCryptConf: conf });
+    const plain = decryptFlashData(await read(start, end - start), { key: c.flashKey!, address: start, flashCryptConf: conf });
     return plain.subarray(o - start, o - start + n);
   };
-  const region = await failedRegion(outcome, efuse, view);
+  const region = await failedRegion(verdict.outcome, efuse, view);
   if (!region) return undefined;
+  const name = regionName(region.role);
+  const rewritten = c.plan?.regions.some((g) => g.address < region.address + region.span && region.address < g.address + g.data.length) ?? false;
+  if (!rewritten) {
+    const cut = (await confirmUnfinishedWrite(c.board, c.store, c.mac, { address: region.address, length: region.span }))
+      ?? (region.want === 'image' ? await partlyWrittenImage(c.board, view, region.address, region.span) : undefined);
+    if (cut) return { diagnosis: partlyWrittenSentence(cut, name), cause: partlyWrittenCause(cut, name), partlyWritten: cut };
+  }
+  if (!fe) return undefined;
   const data = await read(region.address, region.length);
   const plain = await view(region.address, region.length);
   // It decrypts to what it should: the failure is not a decryption (a signature, a digest), nothing to test here.
   if (region.headerOnly ? plain[0] === 0xe9 : classifyContent(plain).kind === region.want) return undefined;
-  return diagnoseDecryption({
-    data, address: region.address, want: region.want, role: region.role, conf,
-    region: `the ${region.role} at ${hex(region.address)}`,
-    key: { label: 'the key the prediction used', key: flashKey },
-    otherKeys: storeFlashKeys(store),
-    ...(region.headerOnly ? { headerOnly: true } : {}),
-  }).message;
+  return {
+    diagnosis: diagnoseDecryption({
+      data, address: region.address, want: region.want, role: region.role, conf,
+      region: `${name} at ${hex(region.address)}`,
+      key: { label: 'the key the prediction used', key: c.flashKey! },
+      otherKeys: storeFlashKeys(c.store),
+      ...(region.headerOnly ? { headerOnly: true } : {}),
+    }).message,
+  };
 }

@@ -1,0 +1,196 @@
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { readBoardRecords } from '../audit/board-record';
+import type { KeyStore } from '../keystore/key-store';
+import { hex } from '../util/hex';
+import type { JournalEntry } from './journal';
+import type { PlanRegion, RegionRole } from './plan';
+import { boardJournal } from './session';
+import type { FlashIo } from './writer';
+
+/**
+ * An interrupted write, found by a test on the board rather than guessed (a region that does not
+ * decrypt is otherwise blamed on the key): the ROM erases a whole region on FLASH_BEGIN and then
+ * programs it block by block from its start (esptool's write_flash without the stub), so a write
+ * cut off part-way leaves the region's first bytes written and the rest erased (0xFF).
+ */
+export interface PartlyWritten {
+  /** Where the region starts. */
+  address: number;
+  /** Bytes the interrupted write was to put there (the journal's length), when known. */
+  length?: number;
+  /** Bytes at the start of the region before its erased tail (measured on the board, to 32 bytes); undefined when the tail is not erased. */
+  written?: number;
+  /** The build file, when the journal names it. */
+  file?: string;
+  /** When the interrupted write began (the journal's ISO time). */
+  startedAt?: string;
+  /**
+   * How it is known: `journal` (the key store's flash journal says the write began and never
+   * finished, and the board confirms it does not hold those bytes), `file` (the board holds the
+   * file's first bytes, then erased flash) or `image` (the region starts as a valid image but the
+   * flash is erased where the image goes on; no journal).
+   */
+  source: 'journal' | 'file' | 'image';
+  /** The run that began the write (its board record), when the audit log has one. */
+  run?: { id: string; operation: string; result: string };
+}
+
+type BoardIo = Pick<FlashIo, 'read' | 'md5'>;
+
+const REGION_NAME: Partial<Record<RegionRole, string>> = {
+  'bootloader-digest': 'the bootloader and its digest',
+  bootloader: 'the bootloader',
+  'partition-table': 'the partition table',
+  app: 'the app',
+  'ota-copy': 'the OTA copy',
+};
+
+/** A region's name in a sentence: "the app", "the partition table". */
+export function regionName(role: RegionRole): string {
+  return REGION_NAME[role] ?? `the ${role} region`;
+}
+
+const BLOCK = 32;
+
+function md5Hex(data: Uint8Array): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+const allErased = (d: Uint8Array): boolean => d.every((b) => b === 0xff);
+
+/** Whether raw flash [address, address+length) is erased, by one SPI_FLASH_MD5. */
+async function erasedRange(io: BoardIo, address: number, length: number): Promise<boolean> {
+  return length <= 0 || (await io.md5(address, length)) === md5Hex(new Uint8Array(length).fill(0xff));
+}
+
+/**
+ * Where the erased tail of raw flash [address, address+length) begins, relative to `address` (a
+ * multiple of 32 bytes: 0 when the whole range is erased): a binary search over 32-byte blocks
+ * read with READ_FLASH_SLOW (a written 32-byte block of ciphertext is never all 0xFF), confirmed by
+ * one MD5 of the tail. Undefined when the range does not end in erased flash.
+ */
+export async function erasedTailStart(io: BoardIo, address: number, length: number): Promise<number | undefined> {
+  const blocks = Math.ceil(length / BLOCK);
+  if (blocks === 0) return undefined;
+  const erasedBlock = async (i: number): Promise<boolean> => allErased(await io.read(address + i * BLOCK, Math.min(BLOCK, length - i * BLOCK)));
+  if (!(await erasedBlock(blocks - 1))) return undefined;
+  let lo = 0;
+  let hi = blocks - 1;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (await erasedBlock(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  const p = lo * BLOCK;
+  return (await erasedRange(io, address + p, length - p)) ? p : undefined;
+}
+
+/**
+ * The key store's record of writes to `mac` that began and did not finish (its flash journal),
+ * each with the run that began it: the latest flash or provision record of the board that started
+ * before the write did (`interrupted` when the process was killed, `failed` when the link was lost).
+ */
+export function unfinishedWrites(store: KeyStore, mac: string): Array<JournalEntry & { run?: PartlyWritten['run'] }> {
+  const entries = boardJournal(store, mac).read();
+  if (!entries.length) return [];
+  const runs = readBoardRecords(store.auditPath, mac).filter((r) => r.operation === 'flash' || r.operation === 'provision');
+  return entries.map((e) => {
+    const run = runs.filter((r) => r.start <= e.startedAt).pop();
+    return { ...e, ...(run ? { run: { id: run.id, operation: run.operation, result: run.result } } : {}) };
+  });
+}
+
+/**
+ * Tests the journal's claim on the board: the first unfinished write overlapping [address,
+ * address+length) that the board confirms (its region ends in erased flash, or its MD5 is not the
+ * MD5 of what the write was to put there). A write the board holds in full is not reported (the
+ * region was finished some other way). Reads a few 32-byte blocks and one or two MD5s per write.
+ */
+export async function confirmUnfinishedWrite(io: BoardIo, store: KeyStore, mac: string, range: { address: number; length: number }): Promise<PartlyWritten | undefined> {
+  for (const e of unfinishedWrites(store, mac)) {
+    if (!(e.address < range.address + range.length && range.address < e.address + e.length)) continue;
+    const base = { address: e.address, length: e.length, file: e.file, startedAt: e.startedAt, source: 'journal' as const, ...(e.run ? { run: e.run } : {}) };
+    const tail = await erasedTailStart(io, e.address, e.length);
+    if (tail !== undefined) return { ...base, written: tail };
+    if ((await io.md5(e.address, e.length)) !== e.md5) return base;
+  }
+  return undefined;
+}
+
+/**
+ * Without a journal, with the file at hand (verify-flash): whether the board holds the file's
+ * first bytes at `address` and erased flash after them (two MD5s and a binary search). Undefined
+ * when it does not (a region erased from its start is not "partly written": nothing of it is there).
+ */
+export async function partlyWrittenFile(io: BoardIo, address: number, data: Uint8Array, file?: string): Promise<PartlyWritten | undefined> {
+  const tail = await erasedTailStart(io, address, data.length);
+  if (tail === undefined || tail === 0 || tail >= data.length) return undefined;
+  if ((await io.md5(address, tail)) !== md5Hex(data.subarray(0, tail))) return undefined;
+  return { address, length: data.length, written: tail, source: 'file', ...(file ? { file } : {}) };
+}
+
+/**
+ * Without a journal or a file (predict-boot): whether the image at `address` starts valid (its
+ * header, in `plain`, the flash as the chip reads it) but the flash is erased (raw, in `io`) where
+ * its segments go on, within `max` bytes. Walks the segment headers; at the first one that lies
+ * in erased flash, measures the written part before it.
+ */
+export async function partlyWrittenImage(io: BoardIo, plain: (o: number, n: number) => Promise<Uint8Array>, address: number, max: number): Promise<PartlyWritten | undefined> {
+  const h = await plain(address, 24);
+  if (h[0] !== 0xe9 || h[1]! === 0 || h[1]! > 16) return undefined;
+  let pos = 24;
+  const erasedAt = async (offset: number): Promise<boolean> => {
+    const at = (address + offset) & ~(BLOCK - 1);
+    return allErased(await io.read(at, BLOCK));
+  };
+  for (let i = 0; i <= h[1]!; i++) {
+    if (pos + 8 > max) return undefined;
+    if (await erasedAt(pos)) {
+      const end = Math.min(max, ((pos + 8 + BLOCK - 1) & ~(BLOCK - 1)));
+      const written = await erasedTailStart(io, address, end);
+      return written !== undefined && written > 0 ? { address, written, source: 'image' } : undefined;
+    }
+    if (i === h[1]!) return undefined;
+    pos += 8 + Buffer.from(await plain(address + pos, 8)).readUInt32LE(4);
+  }
+  return undefined;
+}
+
+/**
+ * The sentence for a partly written region, `what` naming it ("the app"): what was tested, and
+ * the way forward (the same command again: a journalled region is rewritten in full, and
+ * --incremental then writes only what differs elsewhere). Never suggests a key problem.
+ */
+export function partlyWrittenSentence(p: PartlyWritten, what: string): string {
+  const at = `${what} at ${hex(p.address)}${p.file ? ` (${p.file})` : ''}`;
+  const op = p.run?.operation === 'provision' ? 'provision' : 'flash';
+  const again = op === 'provision'
+    ? 'run the same `pycom-secure provision` again to finish it'
+    : 'run the same `pycom-secure flash` again (or with --incremental) to finish it';
+  const run = p.run ? `the ${op} run ${p.run.id} (${p.run.result})` : 'a flash';
+  if (p.source === 'journal') {
+    const began = `the key store's flash journal says ${run} began writing it${p.startedAt ? ` at ${p.startedAt}` : ''} and never finished`;
+    if (p.written === undefined) return `${at} was only partly written: ${began}, and the board does not hold the ${p.length} bytes it was writing; ${again}.`;
+    return `${at} was only partly written (flash interrupted at ${p.written} of ${p.length} bytes): ${began}, and the board holds ${p.written} bytes there, then erased flash; ${again}.`;
+  }
+  if (p.source === 'file') {
+    return `${at} was only partly written (flash interrupted at ${p.written} of ${p.length} bytes): the board holds the file's first ${p.written} bytes, then erased flash; ${again}.`;
+  }
+  return `${at} was only partly written (flash interrupted after ${p.written} bytes): it starts as a valid image, but the flash is erased from ${hex(p.address + p.written!)} on, where the image goes on; ${again}.`;
+}
+
+/** The short cause for a boot verdict's reason: "the app at 0x10000 was only partly written (an interrupted flash)". */
+export function partlyWrittenCause(p: PartlyWritten, what: string): string {
+  return `${what} at ${hex(p.address)} was only partly written (an interrupted flash${p.written !== undefined && p.length !== undefined ? `: ${p.written} of ${p.length} bytes` : ''})`;
+}
+
+/**
+ * verify-flash's test before any key is suspected: a region of the plan that the board holds only
+ * partly (the journal's unfinished write confirmed on the board, or the file's first bytes then
+ * erased flash). Returns the sentence (partlyWrittenSentence), or undefined.
+ */
+export async function diagnosePartlyWrittenRegion(io: BoardIo, store: KeyStore, mac: string, r: Pick<PlanRegion, 'address' | 'data' | 'file' | 'role'>): Promise<string | undefined> {
+  const cut = (await confirmUnfinishedWrite(io, store, mac, { address: r.address, length: r.data.length })) ?? (await partlyWrittenFile(io, r.address, r.data, path.basename(r.file)));
+  return cut ? partlyWrittenSentence(cut, regionName(r.role)) : undefined;
+}
