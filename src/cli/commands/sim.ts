@@ -136,9 +136,10 @@ async function serveBoard(args: Args, io: CliIo, port: number, state: string | u
     if (code === 'EADDRINUSE') throw new UserError('E_PORT_IN_USE', `${args.command}: port ${port} is already in use; choose another with --port, or 0 for a free one.`);
     throw e;
   }
-  io.out(`listening on ${server.host}:${server.port}`);
   const offBaud = dev.onUartBaud((b) => io.err(`board UART0 now at ${b} baud`));
-  await new Promise<void>((resolve) => {
+  // Ctrl-C / SIGTERM are handled before "listening" is printed: a caller that stops the server as
+  // soon as it reads that line must not find the default action (the lock and the state left behind).
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -147,6 +148,8 @@ async function serveBoard(args: Args, io: CliIo, port: number, state: string | u
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  io.out(`listening on ${server.host}:${server.port}`);
+  await stopped;
   offBaud();
   await server.close();
   save();
