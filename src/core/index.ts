@@ -106,7 +106,7 @@ export { secureBuild } from './workflows/build';
 export type { SecureBuildOutcome, SecureBuildRequest } from './workflows/build';
 export { monitor } from './workflows/monitor';
 export type { MonitorRequest } from './workflows/monitor';
-export { otaBoardEvidence, otaImage } from './workflows/ota';
+export { checkOtaBoardNamed, otaBoardEvidence, otaImage, recordOtaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
 export { predictBootOnBoard } from './workflows/predict-boot';
 export type { PredictBootOutcome, PredictBootRequest } from './workflows/predict-boot';

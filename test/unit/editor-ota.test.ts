@@ -5,9 +5,22 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { prepareOta, otaSavePath, type FlowContext } from '../../src/extension/flows';
 import { UiState } from '../../src/extension/state';
+import { randomBytes } from 'node:crypto';
 import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { classifyContent } from '../../src/core/firmware/content';
-import { KEYS, fixtureStore, secureBuild, tmpDir } from './flash-harness';
+import { VirtualEsp32 } from '../../src/core/virtual/device';
+import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
+import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
+import { directAccess } from '../../src/core/efuse/controller-access';
+import { readEfuses } from '../../src/core/efuse/access';
+import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
+import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
+import { AuditLog } from '../../src/core/audit/audit-log';
+import { readBoardRecords } from '../../src/core/audit/board-record';
+import { boardPlanFromBuild } from '../../src/core/secure-build/per-device';
+import { fingerprint } from '../../src/core/util/fingerprint';
+import type { KeyStore } from '../../src/core/keystore/key-store';
+import { KEYS, fixtureStore, flashMd5, secureBuild, tmpDir } from './flash-harness';
 
 /**
  * A board on TCP that runs MicroPython's raw REPL and answers `pycom.ota_slot()` with `answer`,
@@ -77,6 +90,9 @@ describe('Prepare OTA Image in the editor asks the board for its next slot', fun
     const plain = decryptFlashData(fs.readFileSync(out), { key: KEYS.flashKey, address: 0x210000, flashCryptConf: 0xf });
     assert.equal(classifyContent(plain).kind, 'image', 'the file is the app encrypted for 0x210000');
     assert.ok(user.shown.some((m) => m.text === `Pycom: wrote next.bin (${fs.statSync(out).size} bytes) for slot 0x210000.`));
+    // A shared-key store needs no MAC: the board was not put in download mode (no SLIP frame), and no board record was made.
+    assert.ok(!board.heard().includes('\xc0'), 'no ROM loader command was sent');
+    assert.equal(fs.existsSync(path.join(String(settings.keyStorePath), 'audit.jsonl')), false, 'no record');
   });
 
   it('a board that does not answer (download mode, no REPL) leaves the list with a placeholder saying so; Escape writes nothing', async () => {
@@ -118,5 +134,99 @@ describe('Prepare OTA Image in the editor asks the board for its next slot', fun
     const deep = `/home/someone/${'projects/'.repeat(6)}pycom-micropython-sigfox/esp32/build/GPY/release`;
     assert.equal(otaSavePath(deep, 'GPY', 0x210000, '/home/someone/ws'), '/home/someone/ws/gpy-ota-0x210000.bin');
     assert.equal(otaSavePath(deep, 'GPY', 0x210000, undefined), path.join(path.dirname(deep), 'gpy-ota-0x210000.bin'), 'no workspace: the build folder');
+  });
+  /**
+   * A key store with per-device keys (devices/<MAC>/, as provision --per-device-keys leaves it) and
+   * a served virtual GPy with its own key burned (the Burn Keys run in the store's audit log) and
+   * the build re-encrypted for that key, so its firmware boots and answers pycom.ota_slot().
+   */
+  describe('a board with its own key (per-device key store)', () => {
+    let dev: VirtualEsp32;
+    let server: SimServer;
+    let url: string;
+    let mac: string;
+    let own: Buffer;
+    let store: KeyStore;
+    const audit = (): string => (fs.existsSync(store.auditPath) ? fs.readFileSync(store.auditPath, 'utf8') : '');
+
+    before(async () => {
+      store = fixtureStore();
+      dev = new VirtualEsp32({ profile: 'GPY', seed: 'editor-ota-own-key', bootPredictor: bootPredictorForVirtual });
+      mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+      own = randomBytes(32);
+      fs.mkdirSync(path.dirname(store.deviceFlashKeyPath(mac)), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(store.deviceFlashKeyPath(mac), own, { mode: 0o600 });
+      const access = directAccess(dev.efuse);
+      const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: own, secureBootKey: KEYS.secureBootKey, hardening: false, history: [] });
+      await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: own, secureBootKey: KEYS.secureBootKey, audit: new AuditLog(store.auditPath) });
+      // The build (made with the store's build key) re-encrypted for the board's own key, as provision flashes it.
+      const flashed = boardPlanFromBuild(secureBuild('GPY'), { board: 'GPY', flashSize: dev.flash.size, flashKey: own, buildKey: KEYS.flashKey }).plan;
+      for (const r of flashed.regions) dev.flash.program(r.address, r.data);
+      server = await startSimServer(dev, { port: 0 });
+      url = `socket://127.0.0.1:${server.port}`;
+    });
+    after(async () => {
+      await server.close();
+      user.button = () => undefined;
+    });
+    beforeEach(() => {
+      settings.keyStorePath = store.dir;
+    });
+
+    it('with its port selected: MAC and key evidence read from the board, slot asked, image encrypted with the board\'s own key, recorded for it', async () => {
+      const flashBefore = flashMd5(dev);
+      const c = ctx(url);
+      await prepareOta(c);
+      assert.ok(c.log.lines.includes(`info OTA: the board on ${url} is ${mac}`), c.log.lines.join('\n'));
+      assert.ok(c.log.lines.some((l) => /^info OTA: Key evidence: the verified Burn Keys run /.test(l)), 'the burn record vouches for the key');
+      // Then the slot, from the firmware started out of download mode.
+      assert.deepEqual(user.picks[0]!.items.map((i) => i.label), ['0x210000', '0x10000']);
+      assert.equal(user.picks[0]!.placeHolder, 'GPy (virtual) says its next OTA slot is 0x210000: press Enter to use it.');
+      const data = fs.readFileSync(out);
+      assert.equal(classifyContent(decryptFlashData(data, { key: own, address: 0x210000, flashCryptConf: 0xf })).kind, 'image', 'decrypts with the board\'s own key');
+      assert.notEqual(classifyContent(decryptFlashData(data, { key: KEYS.flashKey, address: 0x210000, flashCryptConf: 0xf })).kind, 'image', 'not with the build key');
+      const recs = readBoardRecords(store.auditPath, mac).filter((r) => r.operation === 'ota-image');
+      assert.equal(recs.length, 1);
+      assert.equal(recs[0]!.result, 'ok');
+      assert.equal(recs[0]!.board, 'GPY');
+      assert.equal(recs[0]!.keyEvidence, 'burn-record');
+      assert.equal(recs[0]!.keyFingerprints['flash-key'], fingerprint(own));
+      assert.deepEqual(recs[0]!.regions.map((r) => [r.address, r.file, r.length]), [[0x210000, out, data.length]]);
+      assert.ok(!audit().includes(own.toString('hex')) && !c.log.lines.join('\n').includes(own.toString('hex')), 'the key itself is nowhere');
+      assert.ok(user.shown.some((m) => m.text === `Pycom: wrote next.bin (${data.length} bytes) for slot 0x210000 with the key of ${mac}.`));
+      assert.equal(flashMd5(dev), flashBefore, 'nothing was written to the board');
+    });
+
+    it('no port selected: refused naming "Pycom: Select Port" before anything is asked; no file, no record', async () => {
+      const before = audit();
+      await assert.rejects(prepareOta(ctx()), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_NEED_MAC');
+        assert.equal(e.message, `The key store ${store.dir} holds per-device keys (devices/<MAC>/), so an OTA image must be made with the key of the board it is for, not the build key; select that board with "Pycom: Select Port" (its MAC is read from it), then run "Pycom: Prepare OTA Image" again; nothing was written.`);
+        return true;
+      });
+      assert.deepEqual(user.asked, [], 'no pick, no save dialog');
+      assert.equal(fs.existsSync(out), false);
+      assert.equal(audit(), before);
+    });
+
+    it('another store\'s key for this MAC: asked (modal); Cancel refuses with the way on, no file, no record', async () => {
+      const other = fixtureStore();
+      fs.mkdirSync(path.dirname(other.deviceFlashKeyPath(mac)), { recursive: true, mode: 0o700 });
+      fs.writeFileSync(other.deviceFlashKeyPath(mac), randomBytes(32), { mode: 0o600 });
+      settings.keyStorePath = other.dir;
+      const asked: string[] = [];
+      user.button = (text) => (asked.push(text), undefined);
+      await assert.rejects(prepareOta(ctx(url)), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_KEY_EVIDENCE');
+        assert.match(e.message, /answer Yes to the question about the key store .*; nothing was written\.$/);
+        assert.doesNotMatch(e.message, /--trust-key-store/);
+        return true;
+      });
+      assert.equal(asked.length, 1);
+      assert.match(asked[0]!, /is this key store the one whose keys were burned into this board/);
+      assert.equal(user.picks.length, 0, 'refused before the slot pick');
+      assert.equal(fs.existsSync(out), false);
+      assert.equal(fs.existsSync(other.auditPath), false);
+    });
   });
 });

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion } from '../../core';
+import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion, recordOtaImage } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -312,16 +312,7 @@ const otaImageCommand: CliCommand = {
     // Evidence found on the board was said as it was found (establishKeyEvidence tells the UI).
     if (img.evidence && !boardEvidence) io.err(`Key evidence: ${img.evidence.text}.`);
     // An image made for a board (--mac) goes into that board's records (issue #14).
-    let recordId: string | undefined;
-    if (mac) {
-      const rec = new BoardRecordWriter(store(args).auditPath, 'ota-image', normaliseMac(mac), () => (img.flashKey ? [img.flashKey] : []), {
-        board: b, ...(img.flashKey ? { keyFingerprints: { 'flash-key': fingerprint(img.flashKey) } } : {}),
-        ...(img.evidence ? { keyEvidence: recordKeyEvidence(img.evidence.kind) } : {}),
-      });
-      rec.add('image', { regions: [{ address: img.slot, file: out, sha256: sha256Hex(img.data), length: img.data.length }] });
-      rec.end('ok');
-      recordId = rec.id;
-    }
+    const recordId = mac ? recordOtaImage(ks, mac, b, img) : undefined;
     if (args.flag('json')) {
       io.out(JSON.stringify({ output: out, slot: img.slot, slotSource: img.slotSource, bytes: img.data.length, sha256: sha256Hex(img.data), source: img.source, flashKey: img.flashKey ? fingerprint(img.flashKey) : null, mac: mac ? normaliseMac(mac) : null, recordId: recordId ?? null }, null, 2));
       return;

@@ -1,6 +1,8 @@
 import { findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
 import { readHardwareKeyFile } from '../keys/key-files';
-import type { KeyStore } from '../keystore/key-store';
+import { normaliseMac, type KeyStore } from '../keystore/key-store';
+import { BoardRecordWriter, recordKeyEvidence, sha256Hex } from '../audit/board-record';
+import { fingerprint } from '../util/fingerprint';
 import { makeOtaImage, type OtaImage } from '../ota/ota-image';
 import { writeFileAtomic } from '../util/atomic-file';
 import { storeBuildKey } from '../secure-build/per-device';
@@ -48,6 +50,20 @@ export interface OtaImageOutcome extends OtaImage {
 }
 
 /**
+ * The refusal otaImage starts with, for a front end to give before it asks anything else (the
+ * editor, before its slot pick): a key store holding per-device keys (devices/<MAC>/) needs the
+ * board's MAC, because the build key's image would not boot on a board with its own key.
+ * `macHint` is how this front end names the board (default the CLI's --mac/--port sentence).
+ *
+ * Errors: E_NEED_MAC (no `mac` and the store holds per-device keys), saying nothing was written.
+ */
+export function checkOtaBoardNamed(req: Pick<OtaImageRequest, 'store' | 'mac' | 'macHint'>): void {
+  if (req.mac === undefined && req.store.hasDeviceKeys()) {
+    throw new UserError('E_NEED_MAC', `The key store ${req.store.dir} holds per-device keys (devices/<MAC>/), so an OTA image must be made with the key of the board it is for, not the build key; ${req.macHint ?? "give the board's MAC with --mac MAC, or --port PORT to read it from the board"}; nothing was written.`);
+  }
+}
+
+/**
  * The OTA image for a board, the one body of the CLI's `ota-image` and the editor's Prepare OTA
  * Image: the board's flash key (its own by MAC, else the shared one), the build's outputs
  * classified with it, the app encrypted for the slot the board writes next (Pycom's OTA writes
@@ -62,9 +78,7 @@ export interface OtaImageOutcome extends OtaImage {
  * slots, an app that does not decrypt with the key, or an output that cannot be written.
  */
 export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
-  if (req.mac === undefined && req.store.hasDeviceKeys()) {
-    throw new UserError('E_NEED_MAC', `The key store ${req.store.dir} holds per-device keys (devices/<MAC>/), so an OTA image must be made with the key of the board it is for, not the build key; ${req.macHint ?? "give the board's MAC with --mac MAC, or --port PORT to read it from the board"}; nothing was written.`);
-  }
+  checkOtaBoardNamed(req);
   const keyFile = req.store.flashKeyFileFor(req.mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
   const evidence = req.boardEvidence ?? (req.mac
@@ -86,18 +100,38 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
  * For an OTA image made for the connected board (the CLI's `ota-image --port`): the board's MAC
  * (from its eFuses) and the evidence that the store's flash key for that MAC (its own, else the
  * shared one) is the board's, found on the board itself (establishKeyEvidence: a readable key
- * block compared, a verified burn record, the flash read back, or `trustKeyStore` recorded), so a
- * board whose key block holds another key is refused. Pass both to otaImage (`mac`, `boardEvidence`).
+ * block compared, a verified burn record, the flash read back, `trustKeyStore` recorded, or with
+ * `ask` the user's answer to `ui.confirm`, recorded: the editor's way), so a board whose key block
+ * holds another key is refused. Pass both to otaImage (`mac`, `boardEvidence`), then
+ * recordOtaImage.
  *
  * Errors: E_KEY_MISMATCH, E_KEY_EVIDENCE (each saying nothing was written); link errors.
  */
-export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint'>, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
+export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
   const mac = board.chip.mac.address;
   const keyFile = req.store.flashKeyFileFor(mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys: flashKey ? { flashKey } : {}, job: 'ota-image', writes: true,
-    ...(req.trustKeyStore ? { trust: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
+    ...(req.trustKeyStore ? { trust: true } : {}), ...(req.ask ? { ask: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
   }, ui);
   return { mac, evidence };
+}
+
+/**
+ * Records an OTA image made for a board (`mac`) in that board's records (KEY_STORE/audit.jsonl,
+ * operation `ota-image`, issue #14): the board id, the flash key's fingerprint and the key
+ * evidence's kind, and the image as one region (its slot address, output path, SHA-256 and length
+ * in bytes). Never the key itself (BoardRecordWriter refuses any line holding it). The one body of
+ * the CLI's `ota-image --port/--mac` and the editor's Prepare OTA Image for a board with its own key.
+ * Returns the record id. Errors: file-system errors writing the audit log.
+ */
+export function recordOtaImage(store: KeyStore, mac: string, board: BoardId, img: OtaImageOutcome): string {
+  const rec = new BoardRecordWriter(store.auditPath, 'ota-image', normaliseMac(mac), () => (img.flashKey ? [img.flashKey] : []), {
+    board, ...(img.flashKey ? { keyFingerprints: { 'flash-key': fingerprint(img.flashKey) } } : {}),
+    ...(img.evidence ? { keyEvidence: recordKeyEvidence(img.evidence.kind) } : {}),
+  });
+  rec.add('image', { regions: [{ address: img.slot, file: img.output, sha256: sha256Hex(img.data), length: img.data.length }] });
+  rec.end('ok');
+  return rec.id;
 }

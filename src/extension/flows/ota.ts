@@ -1,8 +1,9 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { askOtaSlot, otaImage, hex, knownSlots, readHardwareKeyFile, transportFromUrl, UserError } from '../../core';
+import { askOtaSlot, checkOtaBoardNamed, fingerprint, otaBoardEvidence, otaImage, hex, knownSlots, readHardwareKeyFile, recordOtaImage, transportFromUrl, UserError, type KeyEvidence, type KeyStore } from '../../core';
 import { readSettings, remoteSocketOptions, workspaceRoot } from '../settings';
-import { coreResetMode } from '../device';
+import { coreResetMode, withDevice } from '../device';
+import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
 import { type FlowContext, currentBuild, keyStore } from './context';
 import { boardTitle } from './ports';
@@ -46,11 +47,42 @@ export function otaSavePath(buildDir: string, board: string, slot: number, works
   return inBuild.length <= SHOWN_WHOLE || !workspace ? inBuild : path.join(workspace, name);
 }
 
+/** The board an image is made for (a key store with per-device keys): its MAC and why its key is taken. */
+type ForBoard = { mac: string; evidence: KeyEvidence };
+
+/** How Prepare OTA Image names the board, in the refusal on a per-device key store with no port selected. */
+const SELECT_BOARD_HINT = 'select that board with "Pycom: Select Port" (its MAC is read from it), then run "Pycom: Prepare OTA Image" again';
+
+/**
+ * For a key store with per-device keys: the selected board's MAC (from its eFuses, in download
+ * mode through withDevice) and the evidence that the store's key for that MAC (its own, else the
+ * shared one) is the board's, by the core's otaBoardEvidence, as the CLI's `ota-image --port`
+ * finds them; without evidence the user is asked (modal), and the answer recorded. Asked before
+ * the slot, as the CLI does: the slot question then starts the board's firmware from download mode.
+ *
+ * Errors: E_KEY_MISMATCH / E_KEY_EVIDENCE (each saying nothing was written), link errors.
+ */
+async function boardForImage(ctx: FlowContext, store: KeyStore, port: SelectedPort): Promise<ForBoard> {
+  const found = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Reading the MAC of ${boardTitle(port)} and checking its key` },
+    () => withDevice(port.path, readSettings(), (l) => ctx.log.info(l), (d) => otaBoardEvidence({ transport: d.transport, conn: d.conn, chip: d.info }, {
+      store, ask: true, acknowledgeHint: 'answer Yes to the question about the key store',
+    }, { info: (l) => ctx.log.info(`OTA: ${l}`), confirm: (q) => vscodeUi(ctx.log).confirm!(q) })),
+  );
+  ctx.log.info(`OTA: the board on ${port.path} is ${found.mac}`);
+  return found;
+}
+
 /**
  * Prepare OTA Image: the board's next slot is asked from the board itself (the selected port),
  * and comes first in the pick; when the board does not answer, or no port is selected, the pick
  * lists the build's slots and its placeholder says why and what to do. The image is written by
  * the core's otaImage (the same body as the CLI's `ota-image`).
+ *
+ * A key store with per-device keys (devices/<MAC>/) needs the selected board, as the CLI's
+ * `ota-image --port`: its MAC and key evidence are read first (boardForImage), the image is
+ * encrypted with that board's own key (re-encrypted from the store's build key) and recorded in
+ * the board's records (recordOtaImage). With no port selected it is refused, nothing written.
  */
 export async function prepareOta(ctx: FlowContext): Promise<void> {
   const store = keyStore();
@@ -60,6 +92,9 @@ export async function prepareOta(ctx: FlowContext): Promise<void> {
   if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build: run "Pycom: Build Secure Firmware" first.');
   const slots = knownSlots(build.board, build.generation);
   const port = ctx.state.port;
+  // A key store with per-device keys and no port selected: refused (E_NEED_MAC), before anything is asked.
+  if (!port) checkOtaBoardNamed({ store, macHint: SELECT_BOARD_HINT });
+  const forBoard = port && store.hasDeviceKeys() ? await boardForImage(ctx, store, port) : undefined;
   const answer: BoardSlotAnswer = port
     ? await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Asking ${boardTitle(port)} for its next OTA slot` }, () => askBoardForSlot(port))
     : { reason: 'no port is selected' };
@@ -92,8 +127,14 @@ export async function prepareOta(ctx: FlowContext): Promise<void> {
   if (!target) return;
   const img = await otaImage({
     store, buildDir: build.dir, board: build.board, slot: pick.slot, output: target.fsPath,
-    macHint: "Prepare OTA Image makes images for the shared key only: make this one with the CLI's pycom-secure ota-image --port PORT (or --mac MAC), which takes the board's own key",
+    ...(forBoard ? { mac: forBoard.mac, boardEvidence: forBoard.evidence } : {}),
+    macHint: SELECT_BOARD_HINT,
   });
   ctx.log.info(`OTA image ${target.fsPath}: ${img.data.length} bytes for slot ${hex(pick.slot)} from ${img.source}`);
-  void vscode.window.showInformationMessage(`Pycom: wrote ${path.basename(target.fsPath)} (${img.data.length} bytes) for slot ${hex(pick.slot)}.`);
+  if (forBoard) {
+    const id = recordOtaImage(store, forBoard.mac, build.board, img);
+    ctx.log.info(`OTA: recorded as ${id} for ${forBoard.mac}${img.flashKey ? ` (flash key ${fingerprint(img.flashKey)})` : ''}`);
+  }
+  const forWhom = forBoard ? ` with the key of ${forBoard.mac}` : '';
+  void vscode.window.showInformationMessage(`Pycom: wrote ${path.basename(target.fsPath)} (${img.data.length} bytes) for slot ${hex(pick.slot)}${forWhom}.`);
 }
