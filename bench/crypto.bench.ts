@@ -47,7 +47,15 @@ export const cryptoBench: BenchModule = {
     const p = { key, address: 0x10000, flashCryptConf: 0xf };
     const enc = encryptFlashData(img, p);
     const encMs = await timeMs(RUNS, () => encryptFlashData(img, p));
-    const decMs = await timeMs(RUNS, () => decryptFlashData(enc, p));
+    // decryptFlashData keeps its last few large results (a flash run decrypts its app more than
+    // once): each round gets ciphertext it has not seen (one byte changed), so this is the cost of
+    // a first decryption, the SHA-256 of the lookup included.
+    let round = 0;
+    const decMs = await timeMs(RUNS, () => {
+      const c = enc.slice();
+      c[round % c.length] ^= ++round & 0xff || 1;
+      return decryptFlashData(c, p);
+    });
     const signingKey = generateSigningKey();
     const signMs = await timeMs(RUNS, () => signData(img, signingKey));
     const iv = pseudoRandom(128, 4);
