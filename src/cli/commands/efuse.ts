@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { withBoard, ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
@@ -58,7 +60,7 @@ function loadSecureBootKey(args: Args): (threeFour: boolean) => { secureBootKey:
 const burnKeysCommand: CliCommand = {
   name: 'efuse burn-keys',
   summary: 'Burn the flash-encryption and secure boot keys and enable flash encryption and secure boot, as one plan you see and confirm. Permanent.',
-  usage: 'efuse burn-keys --port PORT [--allow-remote] --flash-key FLASH_KEY.bin (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--keys-burned-elsewhere] [--dry-run] [--confirm MAC] [--key-store DIR] [--json]',
+  usage: 'efuse burn-keys --port PORT [--allow-remote] (--flash-key FLASH_KEY.bin | --per-device-keys) (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--keys-burned-elsewhere] [--dry-run] [--confirm MAC] [--key-store DIR] [--json]',
   help: [
     'Steps: flash-encryption key -> BLOCK1, secure boot key -> BLOCK2 (both read back and compared),',
     'then both read- and write-protected, FLASH_CRYPT_CONFIG = 0xF, FLASH_CRYPT_CNT odd (encryption on),',
@@ -67,6 +69,9 @@ const burnKeysCommand: CliCommand = {
     'An interrupted burn resumes: run the same command again; finished steps are verified and skipped.',
     'Every step is recorded in KEY_STORE/audit.jsonl (fingerprints only, never key bytes); `pycom-secure records` exports it.',
     'KEY_STORE is --key-store, else the store the flash key lives in (KEY_STORE/flash_encryption_key.bin), else secure/ here.',
+    '--per-device-keys instead of --flash-key: the board gets its own flash-encryption key, KEY_STORE/devices/<MAC>/',
+    'flash_encryption_key.bin, made (random, 0600) the first time and never overwritten; flash --build then',
+    're-encrypts the build for it, as after provision --per-device-keys. --dry-run makes no key (the plan uses a throwaway one).',
     '--json prints the outcome as JSON on stdout (the plan goes to stderr).',
     '--keys-burned-elsewhere: a key block already read- and write-protected by espefuse or another workstation',
     'is taken as holding the given key and never written; only the missing steps are burned. Such a key cannot',
@@ -74,24 +79,46 @@ const burnKeysCommand: CliCommand = {
     '',
     hardeningHelp(),
   ].join('\n'),
-  options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'keys-burned-elsewhere', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }, { name: 'json', flag: true }],
+  options: [...PORT_OPTS, { name: 'flash-key' }, { name: 'secure-boot-key' }, { name: 'signing-key' }, { name: 'hardening', flag: true }, { name: 'keys-burned-elsewhere', flag: true }, { name: 'dry-run', flag: true }, { name: 'confirm' }, { name: 'key-store' }, { name: 'json', flag: true }, { name: 'per-device-keys', flag: true }],
   interrupted: 'some steps may be burned and others not: run the same command again; steps already burned are verified, not burned again.',
   async run(args, io) {
     args.maxPositionals(0);
     const json = args.flag('json');
-    const flashKey = readHardwareKeyFile(args.need('flash-key'), 'flash-encryption');
+    const perDevice = args.flag('per-device-keys');
+    const flashKeyFile = args.opt('flash-key');
+    if (perDevice === (flashKeyFile !== undefined)) {
+      throw new UserError('E_USAGE', `${args.command}: give exactly one of --flash-key FLASH_KEY.bin (one key, e.g. the store's shared flash_encryption_key.bin) or --per-device-keys (this board's own key in KEY_STORE/devices/<MAC>/).`);
+    }
+    const flashKey = flashKeyFile !== undefined ? readHardwareKeyFile(flashKeyFile, 'flash-encryption') : undefined;
     const secureBootKey = loadSecureBootKey(args);
     // Without --key-store the run is recorded in the store the flash key lives in (KEY_STORE/flash_encryption_key.bin), else secure/.
-    const store = new KeyStore(args.opt('key-store') ?? KeyStore.holding(args.need('flash-key')) ?? DEFAULT_KEY_STORE);
+    const store = new KeyStore(args.opt('key-store') ?? (flashKeyFile !== undefined ? KeyStore.holding(flashKeyFile) : undefined) ?? DEFAULT_KEY_STORE);
+    const dryRun = args.flag('dry-run');
     const ui = terminalUi(io);
     return withBoard(args, io, async (board) => {
       const confirm = args.opt('confirm');
+      /** The board's own key (--per-device-keys): the one in devices/<MAC>/, made now when it has none. */
+      const ownKey = (mac: string, threeFour: boolean): Uint8Array => {
+        const file = store.deviceFlashKeyPath(mac);
+        if (!fs.existsSync(file)) {
+          if (board.chip.security.keys.flashEncryption !== 'empty') {
+            throw new UserError('E_NO_KEY', `${mac} already has a flash-encryption key in BLOCK1, but the key store ${store.dir} has no key of its own for it in devices/; burn it with --flash-key and the key it was burned with; nothing was burned.`);
+          }
+          if (dryRun) {
+            ui.warn(`This board has no key of its own yet; the real run makes ${file}. The plan below uses a throwaway key, so its fingerprint will differ.`);
+            return new Uint8Array(randomBytes(threeFour ? 24 : 32));
+          }
+        }
+        const k = store.flashKeyFor(mac, 'per-device', threeFour ? 24 : 32);
+        if (k.created) io.err(`Made this board's own flash-encryption key ${k.path} (fingerprint ${k.fingerprint}); back it up with the rest of the key store.`);
+        return k.key;
+      };
       const r = await burnKeys(board, {
         store,
-        keys: ({ threeFour }) => ({ flashKey, ...secureBootKey(threeFour) }),
+        keys: ({ mac, threeFour }) => ({ flashKey: flashKey ?? ownKey(mac, threeFour), ...secureBootKey(threeFour) }),
         hardening: args.flag('hardening'),
         keysBurnedElsewhere: args.flag('keys-burned-elsewhere'),
-        dryRun: args.flag('dry-run'),
+        dryRun,
         ...(confirm !== undefined ? { confirm } : {}),
         showPlan: (plan) => (json ? io.err(renderPlan(plan)) : io.out(renderPlan(plan))),
       }, ui);
