@@ -8,7 +8,8 @@ import type { KeyStore } from '../../src/core/keystore/key-store';
 /**
  * Issue 18 (part): an output path that names an existing key is refused at the one write path,
  * whatever the command, and the key stays byte for byte what it was. A key is recognised by the
- * store's file names, a PEM private key, or a raw 24/32-byte owner-only file.
+ * store's file names, a PEM private key, a raw 24/32-byte owner-only file, or any binary file of
+ * exactly a raw key's size (a backup copy under another name).
  */
 describe('outputs never write over a key', function () {
   this.timeout(60_000);
@@ -108,6 +109,28 @@ describe('outputs never write over a key', function () {
     const r = await cli(['ota-image', '--board', 'GPY', '--build', build, '--slot', '0x210000', '--output', key, '--key-store', store.dir]);
     assert.equal(r.code, 2);
     assert.equal(r.err, refusal('ota-image', key, 'output file', byName(key)));
+    keysIntact();
+    fs.rmSync(path.resolve(build, '../../..'), { recursive: true, force: true });
+  });
+
+  it('a raw key backed up under another name with ordinary permissions (0644) is refused as an output (a new user\'s trial: ota-image wrote over it)', async () => {
+    const build = secureBuild('GPY');
+    for (const bytes of [32, 24]) {
+      const backup = path.join(dir, `backupkey-${bytes}.bin`);
+      fs.writeFileSync(backup, fs.readFileSync(store.sharedFlashKeyPath).subarray(0, bytes), { mode: 0o644 });
+      fs.chmodSync(backup, 0o644);
+      before.set(backup, fs.readFileSync(backup));
+      const r = await cli(['ota-image', '--board', 'GPY', '--build', build, '--slot', '0x210000', '--output', backup, '--key-store', store.dir]);
+      assert.equal(r.code, 2);
+      assert.equal(r.err, refusal('ota-image', backup, 'output file', `it is a ${bytes}-byte binary file, the size of a raw ESP32 key`));
+    }
+    // A 32-byte text file is not a key: it is replaced as any earlier output is.
+    const note = path.join(dir, 'note.txt');
+    fs.writeFileSync(note, 'just a 32-byte note, not a key..', { mode: 0o644 });
+    assert.equal(fs.statSync(note).size, 32);
+    const r = await cli(['ota-image', '--board', 'GPY', '--build', build, '--slot', '0x210000', '--output', note, '--key-store', store.dir]);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(fs.statSync(note).size > 32);
     keysIntact();
     fs.rmSync(path.resolve(build, '../../..'), { recursive: true, force: true });
   });

@@ -14,8 +14,9 @@ const RAW_KEY_BYTES = [24, 32];
  * a key store's key file", "it is a PEM private key", "it is a 32-byte file readable only by its
  * owner, as raw keys are kept"), or undefined when it does not (or does not exist, or is not a
  * regular file). Reads at most 4 KB. The facts used: the key store's file names, the PEM
- * "PRIVATE KEY" labels (RFC 7468), and a raw 24- or 32-byte key kept owner-only (mode & 0o077 == 0),
- * which is how this tool and espsecure's users keep flash-encryption and secure boot keys.
+ * "PRIVATE KEY" labels (RFC 7468), a raw 24- or 32-byte key kept owner-only (mode & 0o077 == 0),
+ * which is how this tool and espsecure's users keep flash-encryption and secure boot keys, and any
+ * binary file of exactly those sizes whatever its mode (a backup copy under another name).
  */
 export function keyMaterialIn(file: string): string | undefined {
   let st: fs.Stats;
@@ -35,7 +36,13 @@ export function keyMaterialIn(file: string): string | undefined {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const buf = Buffer.alloc(Math.min(SNIFF_BYTES, st.size));
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    if (PEM_PRIVATE_KEY.test(buf.subarray(0, n).toString('latin1'))) return 'it is a PEM private key';
+    const text = buf.subarray(0, n).toString('latin1');
+    if (PEM_PRIVATE_KEY.test(text)) return 'it is a PEM private key';
+    // A raw key backed up under another name, with ordinary permissions (a copy restored from a
+    // USB stick): binary, and exactly a raw key's size. Text of that size (a note) is not a key.
+    if (RAW_KEY_BYTES.includes(n) && n === st.size && !/^[\t\n\r\x20-\x7e]*$/.test(text)) {
+      return `it is a ${n}-byte binary file, the size of a raw ESP32 key`;
+    }
   } catch {
     // Unreadable: whether it is a key cannot be told here; the write itself reports what is wrong.
   } finally {
