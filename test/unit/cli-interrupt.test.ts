@@ -90,6 +90,24 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
     assert.equal(r.err.trim().split('\n').filter((l) => /interrupted/.test(l)).length, 1, r.err);
   });
 
+  it('a flash cut off during the app\'s erase (before its first block) is recorded as interrupted and named as the run that left the app partly written', async () => {
+    const build = secureBuild('GPY', 768 * 1024, 'cli-interrupt-erase');
+    const before = (JSON.parse((await interrupt(['records', '--key-store', store.dir, '--format', 'json'], /$^/)).out || '[]') as Array<{ id: string }>).map((r) => r.id);
+    const cut = await interrupt(['flash', '--port', port, '--build', build, '--key-store', store.dir, '--boot-log-ms', '0'], /gpy\.bin_enc @ 0x10000: erasing 768 KiB, then writing it/);
+    assert.ok(cut.sent, cut.out + cut.err);
+    assert.equal(cut.code, 130, cut.out + cut.err);
+    assert.doesNotMatch(cut.err, /gpy\.bin_enc @ 0x10000: \d+%/, 'cut off before the first block of the app');
+    const recs = JSON.parse((await interrupt(['records', '--key-store', store.dir, '--format', 'json'], /$^/)).out) as Array<{ id: string; operation: string; result: string }>;
+    const fresh = recs.filter((r) => !before.includes(r.id));
+    assert.equal(fresh.length, 1, JSON.stringify(fresh));
+    assert.equal(fresh[0]!.operation, 'flash');
+    assert.equal(fresh[0]!.result, 'interrupted');
+    const p = await interrupt(['predict-boot', '--port', port, '--key-store', store.dir, '--json'], /$^/);
+    const v = JSON.parse(p.out) as { partlyWritten?: { address: number; run: string } };
+    assert.equal(v.partlyWritten?.address, 0x10000, p.out);
+    assert.equal(v.partlyWritten?.run, fresh[0]!.id, 'the cut-off run is named, not an earlier one');
+  });
+
   it('after a flash cut off in the app: predict-boot and verify-flash say the app was only partly written (no key blamed); the same flash again finishes it and its record supersedes the interrupted one', async () => {
     const build = secureBuild('GPY', 768 * 1024, 'cli-interrupt-resume');
     const flashArgs = ['flash', '--port', port, '--build', build, '--key-store', store.dir, '--boot-log-ms', '0'];
@@ -99,7 +117,7 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
     const p = await interrupt(['predict-boot', '--port', port, '--key-store', store.dir, '--json'], /$^/);
     assert.equal(p.code, 1, p.out + p.err);
     const v = JSON.parse(p.out) as { reason: string; diagnosis: string; partlyWritten: { address: number; length: number; written: number; source: string; run: string } };
-    assert.match(v.diagnosis, /^the app at 0x10000 \(gpy\.bin_enc\) was only partly written \(flash interrupted at \d+ of 786528 bytes\): .*run the same `pycom-secure flash` again \(or with --incremental\) to finish it\.$/);
+    assert.match(v.diagnosis, /^the app at 0x10000 \(gpy\.bin_enc\) was only partly written \(flash interrupted at \d+ of 786528 bytes\): .*run the same `pycom-secure flash` again to finish it \(the interrupted region is written again in full, with --incremental too\)\.$/);
     assert.match(v.reason, /^The bootloader finds no bootable app: the app at 0x10000 was only partly written/);
     for (const text of [v.diagnosis, v.reason]) assert.doesNotMatch(text, /another key|wrong key|not encrypted|does not decrypt|encrypted with|encrypted for/, text);
     assert.equal(v.partlyWritten.address, 0x10000);

@@ -69,7 +69,7 @@ describe('partly written regions (an interrupted flash)', () => {
     const cut = await confirmUnfinishedWrite(b.io, store, mac, { address: APP, length: 0x1c0000 });
     assert.deepEqual([cut?.source, cut?.written, cut?.length, cut?.run?.id, cut?.run?.result], ['journal', 0x3000, app.length, rec.id, 'interrupted']);
     const sentence = await diagnosePartlyWrittenRegion(b.io, store, mac, { address: APP, data: app, file: '/x/gpy.bin_enc', role: 'app' });
-    assert.match(sentence!, /^the app at 0x10000 \(gpy\.bin_enc\) was only partly written \(flash interrupted at 12288 of \d+ bytes\): the key store's flash journal says the flash run \S+ \(interrupted\) began writing it at \S+ and never finished, .*run the same `pycom-secure flash` again \(or with --incremental\) to finish it\.$/);
+    assert.match(sentence!, /^the app at 0x10000 \(gpy\.bin_enc\) was only partly written \(flash interrupted at 12288 of \d+ bytes\): the key store's flash journal says the flash run \S+ \(interrupted\) began writing it at \S+ and never finished, .*run the same `pycom-secure flash` again to finish it \(the interrupted region is written again in full, with --incremental too\)\.$/);
     // Another range than the journal's: nothing to say.
     assert.equal(await confirmUnfinishedWrite(b.io, store, mac, { address: 0x8000, length: 0x1000 }), undefined);
     // Finished some other way (the board holds the journal's bytes): not reported.

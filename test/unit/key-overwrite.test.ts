@@ -135,6 +135,16 @@ describe('outputs never write over a key', function () {
     fs.rmSync(path.resolve(build, '../../..'), { recursive: true, force: true });
   });
 
+  it('an output path that is a folder is refused in one sentence naming a file path, and nothing is written into it', async () => {
+    const build = secureBuild('GPY');
+    const r = await cli(['ota-image', '--board', 'GPY', '--build', build, '--slot', '0x210000', '--output', dir, '--key-store', store.dir]);
+    assert.equal(r.code, 2);
+    assert.equal(r.err, `pycom-secure ota-image: Cannot write the output file ${dir}: that is a folder; give the path of a file in it (for example ${path.join(dir, 'out.bin')}).\n`);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['data.bin']);
+    keysIntact();
+    fs.rmSync(path.resolve(build, '../../..'), { recursive: true, force: true });
+  });
+
   it('a re-run still replaces its own previous output: encrypt-flash-data twice (a 32-byte output), sim reset-state twice', async () => {
     const plain = path.join(dir, 'block.bin');
     fs.writeFileSync(plain, Buffer.alloc(32, 0x11));

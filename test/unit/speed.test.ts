@@ -249,7 +249,10 @@ describe('speed: progress within a region', () => {
     await writePlan(plan, io, { onProgress: (e) => events.push(e), now: () => t });
     const mid = events.filter((e) => e.phase === 'write' && e.bytesDone < data.length);
     assert.ok(mid.length >= 3, JSON.stringify(events));
-    for (const e of mid) {
+    // The first acknowledgement alone measures nothing (it is mostly the erase before it): no rate, no ETA.
+    assert.equal(mid[0]!.throughput, 0);
+    assert.equal(mid[0]!.etaSeconds, undefined);
+    for (const e of mid.slice(1)) {
       assert.ok(e.bytesWritten > 0 && e.bytesWritten < data.length);
       assert.equal(e.throughput, 0x10000);
       assert.equal(e.etaSeconds, (data.length - e.bytesDone) / 0x10000);
@@ -276,6 +279,10 @@ describe('speed: rate and time left when a region waits for its erase', () => {
     };
     const events: FlashProgressEvent[] = [];
     await writePlan(plan, io, { onProgress: (e) => events.push({ ...e, at: t } as FlashProgressEvent), now: () => t });
+    // Each region says it is about to be erased before anything of it is written, with its size.
+    const erases = events.filter((e) => e.phase === 'erase');
+    assert.deepEqual(erases.map((e) => [e.address, e.eraseBytes, e.bytesWritten]), [[0x10000, 0x40000, 0], [0x100000, 0x40000, 0x40000]]);
+    assert.ok(events.indexOf(erases[0]!) === 0, 'the first event of the run');
     const writes = events.filter((e) => e.phase === 'write');
     // From the second acknowledgement of the first region on, the rate is the link's, not diluted by the 8 s erase.
     for (const e of writes.slice(1)) assert.equal(e.throughput, 0x10000, JSON.stringify(e));

@@ -35,6 +35,8 @@ function printBootLog(io: CliIo, text: string): number {
 }
 
 const PROGRESS_STEP = 0.1;
+/** Regions from this size on get an "erasing" line before their first block (the ROM erases them whole first). */
+const ERASE_LINE_BYTES = 64 * 1024;
 
 /**
  * One progress line: region, bytes done of the plan, rate and time left, e.g.
@@ -45,7 +47,9 @@ export function progressLine(e: FlashProgressEvent): string {
   const kib = (n: number): string => String(Math.round(n / 1024));
   const rate = e.throughput > 0 ? `, ${(e.throughput / 1024).toFixed(1)} KiB/s` : '';
   const eta = e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : '';
-  return `[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}: ${Math.round(frac * 100)}% (${kib(e.bytesDone)}/${kib(e.bytesTotal)} KiB${rate}${eta})`;
+  const where = `[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}`;
+  if (e.phase === 'erase') return `${where}: erasing ${kib(e.eraseBytes ?? 0)} KiB, then writing it (${Math.round(frac * 100)}% of ${kib(e.bytesTotal)} KiB done${eta})`;
+  return `${where}: ${Math.round(frac * 100)}% (${kib(e.bytesDone)}/${kib(e.bytesTotal)} KiB${rate}${eta})`;
 }
 
 /** --boot-log-ms: the cap on the boot-log capture after a flash (it ends sooner on an outcome line or silence). */
@@ -165,9 +169,12 @@ const flash: CliCommand = {
         compress: !args.flag('no-compress'),
         bootLog: { ms: bootLogCap(args), mode: resetModeOption(args) },
         onProgress: (e) => {
+          // Started before the first erase (the 'erase' event comes first): a run cut off during the erase is recorded too.
           if (!args.flag('dry-run')) startRecord();
           const frac = e.bytesDone / Math.max(1, e.bytesTotal);
-          if (e.phase === 'done' || frac >= nextShown) {
+          // A large region's erase takes seconds with nothing else to show: say it is under way.
+          if (e.phase === 'erase' && (e.eraseBytes ?? 0) >= ERASE_LINE_BYTES) io.err(progressLine(e));
+          else if (e.phase === 'done' || (e.phase === 'write' && frac >= nextShown)) {
             nextShown = frac + PROGRESS_STEP;
             io.err(progressLine(e));
           }

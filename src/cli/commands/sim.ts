@@ -66,7 +66,7 @@ const serve: CliCommand = {
     return `sim serve [--port N] [--profile ${moduleIds().join('|')}] [--state FILE] [--timing] [--timing-profile ${Object.keys(TIMING_PROFILES).join('|')}] [--coding-scheme none|3/4] [--seed TEXT]`;
   },
   help: [
-    'Connect with --port socket://127.0.0.1:PORT. One client at a time; each connection resets the board into',
+    'Connect with --port socket://127.0.0.1:PORT. One client at a time; each connection resets the board into download mode.',
     `--timing makes the board take the time a real one would (UART at the rate the client asked with`,
     `CHANGE_BAUDRATE, flash erase and program times) with the ${DEFAULT_TIMING.name} profile; --timing-profile picks`,
     `another: ${Object.values(TIMING_PROFILES).map((t) => `${t.name} (${t.eraseUnit === 'sector' ? 'every 4 KB sector erased on its own' : '64 KB block erases where they fit'})`).join(', ')}.`,

@@ -167,7 +167,7 @@ export function partlyWrittenSentence(p: PartlyWritten, what: string): string {
   const op = p.run?.operation === 'provision' ? 'provision' : 'flash';
   const again = op === 'provision'
     ? 'run the same `pycom-secure provision` again to finish it'
-    : 'run the same `pycom-secure flash` again (or with --incremental) to finish it';
+    : 'run the same `pycom-secure flash` again to finish it (the interrupted region is written again in full, with --incremental too)';
   const run = p.run ? `the ${op} run ${p.run.id} (${p.run.result})` : 'a flash';
   if (p.source === 'journal') {
     const began = `the key store's flash journal says ${run} began writing it${p.startedAt ? ` at ${p.startedAt}` : ''} and never finished`;

@@ -23,7 +23,15 @@ export interface FlashIo {
 }
 
 export interface FlashProgressEvent {
-  phase: 'compare' | 'write' | 'done';
+  /**
+   * 'compare': an incremental run is comparing the region with the board; 'erase': the region's
+   * writing is about to start with the ROM's erase of it (sent before anything is written or
+   * erased, once per region that has something to write); 'write': a block was acknowledged;
+   * 'done': the region is written and verified.
+   */
+  phase: 'compare' | 'erase' | 'write' | 'done';
+  /** With 'erase': the bytes of the region that will be erased and written. */
+  eraseBytes?: number;
   region: number;
   regions: number;
   file: string;
@@ -108,9 +116,8 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
   /** The range being written: when it began, its length, and its first and latest acknowledgement. */
   let range: { t0: number; length: number; first?: { t: number; d: number }; last?: { t: number; d: number } } | undefined;
   const results: RegionResult[] = [];
-  const emit = (phase: FlashProgressEvent['phase'], i: number, r: PlanRegion, extraDone = 0) => {
+  const emit = (phase: FlashProgressEvent['phase'], i: number, r: PlanRegion, extraDone = 0, eraseBytes?: number) => {
     if (!o.onProgress) return;
-    const t = now();
     const written = bytesWritten + inFlight;
     let bytes = ackedBytes;
     let secs = ackedSecs;
@@ -118,9 +125,9 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
       bytes += range.last.d - range.first.d;
       secs += (range.last.t - range.first.t) / 1000;
     }
-    // Until two acknowledgements of one range are in, the best there is: everything since the start.
-    const sinceStart = writeStarted === undefined ? 0 : Math.max(1e-3, (t - writeStarted) / 1000);
-    const throughput = secs > 0 && bytes > 0 ? bytes / secs : sinceStart > 0 ? written / sinceStart : 0;
+    // No rate until two acknowledgements are in: one alone is mostly the erase before it (the
+    // first line of a 1.9 MB app would say 0 KiB/s and hours left).
+    const throughput = secs > 0 && bytes > 0 ? bytes / secs : 0;
     const left = bytesTotal - bytesDone - extraDone;
     const leftInRange = range ? range.length - (range.last?.d ?? 0) : 0;
     let erasePerByte = 0;
@@ -143,6 +150,7 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
       bytesDone: bytesDone + extraDone,
       bytesTotal,
       bytesWritten: written,
+      ...(eraseBytes !== undefined ? { eraseBytes } : {}),
       throughput,
       ...(written > 0 && throughput > 0 ? { etaSeconds: left / throughput + laterBytes * erasePerByte } : {}),
     });
@@ -162,6 +170,9 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
   };
   for (const [i, r] of regions.entries()) {
     if (o.signal?.aborted) throw cancelled(r);
+    // A region a run left incomplete is written again in full, --incremental or not: the sector
+    // whose erase or page program was cut off can hold bits that read right now and flip later
+    // (NOR flash), so a comparison of what reads back does not clear it.
     const wasIncomplete = o.journal?.overlapsIncomplete(r.address, r.data.length) ?? false;
     let ranges: Array<[number, number]>;
     if (o.incremental && !wasIncomplete) {
@@ -173,7 +184,12 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
     const changed = ranges.reduce((s, [a, b]) => s + b - a, 0);
     // Unchanged bytes are done as soon as the comparison says so.
     bytesDone += r.data.length - changed;
-    if (ranges.length) o.journal?.begin(r.address, r.data, path.basename(r.file));
+    if (ranges.length) {
+      // Said before the journal and the first erase: a front end starts the board's record here,
+      // so a run cut off during the erase is recorded and named as the one that left it.
+      if (o.onProgress) emit('erase', i, r, 0, changed);
+      o.journal?.begin(r.address, r.data, path.basename(r.file));
+    }
     let regionWritten = 0;
     for (const [a, b] of ranges) {
       const before = regionWritten;

@@ -126,6 +126,9 @@ export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptio
   if (!fs.existsSync(dir)) {
     throw new UserError('E_NO_DIR', `Cannot write the ${what} ${dest}: the directory ${dir} does not exist; create it or choose another path.`);
   }
+  if (fs.existsSync(dest) && fs.statSync(dest).isDirectory()) {
+    throw new UserError('E_IS_DIR', `Cannot write the ${what} ${dest}: that is a folder; give the path of a file in it (for example ${path.join(dest, 'out.bin')}).`);
+  }
   if (opts.exclusive && fs.existsSync(dest)) {
     throw new UserError('E_EXISTS', `The ${what} ${dest} already exists and is never overwritten; choose another path or move the existing file away.`);
   }

@@ -324,7 +324,7 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
         secureBootKey = secureBootKeyFor(keyBits(codingForKeyLength(flashKey.length)));
         record.add('keys', { keyFingerprints: { 'flash-key': k.fingerprint, 'secure-boot-key': fingerprint(secureBootKey), 'build-key': fingerprint(buildKey!) }, keyCreated: created, efuseBefore: redactState(decodeEfuses(snap)) });
 
-        state('burning', 'Burn Keys: keys, flash encryption and secure boot (resumes an interrupted run).');
+        state('burning', 'Burn Keys: keys, flash encryption and secure boot (steps already on the chip are verified, not burned again).');
         const burn = await burnKeys(session, {
           store: req.store,
           keys: () => ({ flashKey: flashKey!, secureBootKey: secureBootKey! }),
