@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as path from 'node:path';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
-import { planFromBuild } from '../../src/core/flash/plan';
+import { planFromBuild, planFromPairs } from '../../src/core/flash/plan';
 import { runFlashSession, keysForBoard, deviceDir } from '../../src/core/flash/session';
 import { FlashJournal } from '../../src/core/flash/journal';
 import { explainBootLog } from '../../src/core/boot/boot-log';
@@ -92,5 +92,33 @@ describe('incremental writes, cancellation and resume', () => {
     assert.match(ex.summary, /plaintext bootloader on a chip with flash encryption on/);
     assert.equal(explainBootLog('Pycom MicroPython 1.20.2.r4 [v1.11-ffb0e1c] on 2021-01-12; GPy with ESP32\r\n>>> ').verdict, 'booted');
     assert.equal(explainBootLog('secure boot check fail').findings[0]!.entry.id, 'secure-boot-check-fail');
+  });
+});
+
+describe('ADDR FILE pairs are checked against the partition table on the board', () => {
+  it('an app larger than the factory partition the board\'s table gives it is refused before anything is written', async function () {
+    this.timeout(120_000);
+    const b = await virtualBoard('GPY', { burn: true, seed: 'pairs-table' });
+    try {
+      const store = fixtureStore();
+      const keys = keysForBoard(store, b.info);
+      const full = planFromBuild(findBuildOutputs(secureBuild('GPY', 96 * 1024, 'pairs-small')), { flashSize: 0x800000 });
+      await runFlashSession({ io: b.io, info: b.info, plan: full, store, keys });
+      const factory = 2027520; // GPy 8 MB layout (partitions_8MB): factory 0x1EF000 bytes at 0x10000
+      const big = path.join(secureBuild('GPY', factory + 64 * 1024, 'pairs-big'), 'gpy.bin_enc');
+      const before = Buffer.from(b.dev.flash.read(0, 0x400000));
+      const plan = planFromPairs([{ address: 0x10000, file: big }]);
+      await assert.rejects(runFlashSession({ io: b.io, info: b.info, plan, store, keys }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_TOO_BIG');
+        assert.match(e.message, /is larger than the "factory" partition it goes into \(0x10000, 2027520 bytes\)/);
+        return true;
+      });
+      assert.ok(Buffer.from(b.dev.flash.read(0, 0x400000)).equals(before), 'nothing written');
+      // The small app of the same build fits: checked against the board's table, and said so.
+      const ok = await runFlashSession({ io: b.io, info: b.info, plan: planFromPairs([{ address: 0x10000, file: full.regions.find((r) => r.role === 'app')!.file }]), store, keys, dryRun: true });
+      assert.ok(ok.report.notes.includes('Sizes checked against the partition table on the board (0x8000).'), ok.report.notes.join('\n'));
+    } finally {
+      b.close();
+    }
   });
 });

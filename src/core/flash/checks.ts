@@ -60,6 +60,12 @@ export interface CheckContext {
    */
   otherFlashKeys?: readonly NamedKey[];
   otherSecureBootKeys?: readonly NamedKey[];
+  /**
+   * The partition table on the board at 0x8000 (read and decrypted with `flashKey` when flash
+   * encryption is on), for a plan that brings no table of its own and no known layout; undefined
+   * when the board holds none that parses. Asked only when a region lies past the table.
+   */
+  boardPartitions?: () => Promise<readonly PartitionEntry[] | undefined>;
 }
 
 export interface CheckReport {
@@ -137,7 +143,7 @@ function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly Pa
     }
     if (r.address < 0x9000) continue;
     if (!partitions) {
-      notes.push(`The size of ${describeRegion(r)} was not checked against a partition table.`);
+      notes.push(`The size of ${describeRegion(r)} was not checked against a partition table (the plan has none, and none was read from a board).`);
       continue;
     }
     const p = partitions.find((e) => r.address >= e.offset && r.address < e.offset + e.size);
@@ -190,6 +196,11 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     partitions = t.entries;
   }
   else if (plan.layout) partitions = layout(plan.layout).entries;
+  else if (ctx.boardPartitions && plan.regions.some((r) => r.address >= PARTITION_TABLE_ADDRESS + SECTOR_SIZE)) {
+    // ADDR FILE pairs: the table already on the board says where each app partition ends.
+    partitions = await ctx.boardPartitions();
+    if (partitions) notes.push('Sizes checked against the partition table on the board (0x8000).');
+  }
   checkLayout(plan, ctx, partitions, notes);
 
   // 3. The chip's encryption state must match what each file is.

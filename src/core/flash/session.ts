@@ -7,6 +7,10 @@ import { DEVICES_DIR, FLASH_KEY_FILE, macDirName, type KeyStore } from '../keyst
 import type { NamedKey } from './diagnose';
 import { fingerprint } from '../util/fingerprint';
 import { checkPlan, type BootPredictor, type CheckReport } from './checks';
+import { UserError } from '../errors';
+import { decryptFlashData } from '../crypto/flash-encryption';
+import { PARTITION_TABLE_ADDRESS } from '../chip/esp32';
+import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
 import { FlashJournal, JOURNAL_FILE } from './journal';
 import type { FlashPlan } from './plan';
 import { backupConfigSector, writePlan, type FlashIo, type FlashProgressEvent, type RegionResult } from './writer';
@@ -115,6 +119,20 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
     ...(keys.secureBootKey ? { secureBootKey: keys.secureBootKey } : {}),
     ...(o.forceConfigSector ? { forceConfigSector: true } : {}),
     ...(o.predictBoot ? { predictBoot: o.predictBoot } : {}),
+    boardPartitions: async () => {
+      const raw = await o.io.read(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN);
+      const encrypted = sec.flashEncryption.enabled;
+      if (encrypted && !keys.flashKey) return undefined;
+      const conf = sec.flashEncryption.config !== 'protected' ? sec.flashEncryption.config : 0xf;
+      const plain = encrypted ? decryptFlashData(raw, { key: keys.flashKey!, address: PARTITION_TABLE_ADDRESS, flashCryptConf: conf }) : raw;
+      try {
+        return parsePartitionTable(plain, 'the partition table on the board').entries;
+      } catch (e) {
+        // No table there (erased, or one that does not parse): nothing to check against, as before.
+        if (e instanceof UserError) return undefined;
+        throw e;
+      }
+    },
   });
   if (o.dryRun) return { report, results: [] };
   const dir = deviceDir(o.store, o.info.mac.address);
