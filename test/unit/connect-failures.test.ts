@@ -5,7 +5,7 @@ import { connect } from '../../src/core/connect/connect';
 import { classifyPicAnswer, picEnterDownload, picExitDownload } from '../../src/core/connect/pic';
 import { enterDownloadMode } from '../../src/core/connect/download-mode';
 import { analyzeBootLog } from '../../src/core/boot/boot-log';
-import { mapSerialError } from '../../src/core/transport/serial';
+import { mapSerialError, SerialTransport } from '../../src/core/transport/serial';
 import { instantSleepClock } from '../../src/core/loader/clock';
 import { isUserError } from '../../src/core/errors';
 import { MESSAGES } from '../../src/core/connect/messages';
@@ -192,6 +192,18 @@ describe('download-mode entry failures name their cause', () => {
     assert.equal(perm.code, 'E_PORT_PERMISSION');
     if (process.platform === 'linux') assert.match(perm.message, /dialout/);
     assert.equal(mapSerialError(new Error('Error: No such file or directory, cannot open /dev/ttyUSB9'), '/dev/ttyUSB9', 'open').code, 'E_PORT_NOT_FOUND');
+  });
+
+  it('a file or /dev/null given as the port is named as not a serial port (a real open, not "unplug and replug")', async () => {
+    for (const port of ['/dev/null', __filename]) {
+      const t = new SerialTransport(port);
+      await assert.rejects(t.open(), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_NOT_A_PORT', e.message);
+        assert.equal(e.message, `${port} is not a serial port (it exists, but answers no serial-port request): give the board's port; \`pycom-secure device list\` shows the ones that exist.`);
+        return true;
+      });
+      assert.equal(t.isOpen, false);
+    }
   });
 
   it('classic on a link without modem lines is refused with advice', async () => {

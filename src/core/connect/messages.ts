@@ -30,6 +30,8 @@ export const MESSAGES = {
       ? `You are not allowed to open ${c.port}: add yourself to the dialout group (sudo usermod -aG dialout $USER), log out and in again, and retry.`
       : `You are not allowed to open ${c.port}: check the port's permissions (or the driver) and retry.`,
   E_PORT_OPEN: (c) => `Could not open ${c.port} (${c.detail ?? 'unknown error'}): unplug and replug the board and try again.`,
+  E_NOT_A_PORT: (c) =>
+    `${c.port} is not a serial port (it exists, but answers no serial-port request): give the board's port; \`pycom-secure device list\` shows the ones that exist.`,
   E_PORT_IO: (c) => `The link to ${c.port} failed (${c.detail ?? 'I/O error'}): the board may have been unplugged; reconnect it and try again.`,
   E_LINK_CLOSED: (c) => `The link to ${c.port} closed while waiting for the chip: the board was probably unplugged or reset; reconnect it and try again.`,
   E_BOARD_BUSY: (c) => `The virtual board on ${c.port} is busy: another client is connected to it (it said "${c.detail ?? 'busy'}"); close that program or wait for it to finish, then try again.`,

@@ -131,5 +131,7 @@ export function mapSerialError(err: Error, port: string, phase: 'open' | 'io' = 
   }
   if (/EACCES|EPERM|Permission denied/i.test(m)) return fail('E_PORT_PERMISSION', { port });
   if (/ENOENT|No such file|File not found|cannot find the file|ENXIO/i.test(m)) return fail('E_PORT_NOT_FOUND', { port });
+  // A regular file or /dev/null given as the port: the terminal ioctls fail with ENOTTY.
+  if (/ENOTTY|Inappropriate ioctl/i.test(m)) return fail('E_NOT_A_PORT', { port });
   return fail(phase === 'open' ? 'E_PORT_OPEN' : 'E_PORT_IO', { port, detail: err.message });
 }
