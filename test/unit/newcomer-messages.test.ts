@@ -151,6 +151,15 @@ describe('what a wrong input is, said as what it is (issue 17, new-user findings
     assert.equal(findBuildOutputs(gpy, { board: 'GPY' }).board, 'GPY');
   });
 
+  it('flash --build of a folder that is not a build (the key store) says so and names a release folder, not --board', async () => {
+    const store = fixtureStore();
+    for (const args of [['--dry-run'], ['--port', 'socket://127.0.0.1:1']]) {
+      const r = await cli(['flash', ...args, '--build', store.dir, '--key-store', store.dir]);
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.err, `pycom-secure flash: ${store.dir} is not a build's output folder: it holds no app binary (such as gpy.bin_enc); give the release folder of a secure build, e.g. esp32/build/GPY/release.\n`);
+    }
+  });
+
   it('paths on the kernel\'s file systems (/proc) are named for what they are, and nothing hangs', async () => {
     const missing = await cli(['image-info', '/proc/x.bin']);
     assert.equal(missing.err, 'pycom-secure image-info: The image /proc/x.bin does not exist; check the path.\n');

@@ -65,7 +65,11 @@ function detectBoard(dir: string): BoardId {
   const files = fs.readdirSync(dir);
   const boards = new Set(files.map(boardFromAppFile).filter((b): b is BoardId => b !== undefined));
   if (boards.size === 1) return [...boards][0]!;
-  throw new UserError('E_BUILD_BOARD', `Cannot tell which board ${dir} was built for${boards.size > 1 ? ` (it holds apps for ${[...boards].join(', ')})` : ' (no app binary found)'}; pass --board.`);
+  if (boards.size === 0) {
+    // --board would not help: there is no build here.
+    throw new UserError('E_NOT_A_BUILD', `${dir} is not a build's output folder: it holds no app binary (such as gpy.bin_enc); give the release folder of a secure build, e.g. esp32/build/GPY/release.`);
+  }
+  throw new UserError('E_BUILD_BOARD', `Cannot tell which board ${dir} was built for (it holds apps for ${[...boards].join(', ')}); pass --board.`);
 }
 
 /**
