@@ -160,6 +160,21 @@ describe('what a wrong input is, said as what it is (issue 17, new-user findings
     }
   });
 
+  it('flash ADDR FILE and ota-image --output are checked before the board is opened (a port nothing listens on is never reached)', async () => {
+    const store = fixtureStore();
+    const port = 'socket://127.0.0.1:1';
+    const bad = await cli(['flash', '--port', port, 'zz', __filename, '--key-store', store.dir]);
+    assert.equal(bad.err, 'pycom-secure flash: ADDR must be a number in hex (0x...) or decimal, not "zz".\n');
+    const missing = await cli(['flash', '--port', port, '0x10000', '/nonexistent/app.bin', '--key-store', store.dir]);
+    assert.match(missing.err, /^pycom-secure flash: The file to flash \/nonexistent\/app\.bin does not exist/);
+    const ota = await cli(['ota-image', '--board', 'GPY', '--build', secureBuild('GPY'), '--port', port, '--output', store.sharedFlashKeyPath, '--key-store', store.dir]);
+    assert.match(ota.err, /^pycom-secure ota-image: Cannot write the output file .*flash_encryption_key\.bin: that file holds a key/);
+    for (const r of [bad, missing, ota]) {
+      assert.equal(r.code, 2, r.err);
+      assert.doesNotMatch(r.err, /127\.0\.0\.1:1/, 'refused before connecting');
+    }
+  });
+
   it('paths on the kernel\'s file systems (/proc) are named for what they are, and nothing hangs', async () => {
     const missing = await cli(['image-info', '/proc/x.bin']);
     assert.equal(missing.err, 'pycom-secure image-info: The image /proc/x.bin does not exist; check the path.\n');

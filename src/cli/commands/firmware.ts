@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion, recordOtaImage } from '../../core';
+import { checkOutputPath, askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion, recordOtaImage } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -145,6 +145,8 @@ const flash: CliCommand = {
     // A build made for another board than --board is refused before the board is opened.
     const buildDir = args.opt('build');
     if (buildDir) buildBoard(buildDir, boardOption(args, false));
+    // ADDR FILE pairs do not depend on the board: a bad address or a missing file is said before it is opened.
+    const pairsPlan = buildDir ? undefined : plan(args, undefined);
     return withBoard(args, io, async (board) => {
       let nextShown = 0;
       // The board's record (issue #14): started before the first write, closed with what was written or the error.
@@ -161,7 +163,7 @@ const flash: CliCommand = {
       try {
         r = await flashWorkflow(board, {
         store: ks,
-        plan: ({ flashKey, flashSize }) => plan(args, flashSize, flashKey),
+        plan: ({ flashKey, flashSize }) => pairsPlan ?? plan(args, flashSize, flashKey),
         incremental: args.flag('incremental'),
         dryRun: args.flag('dry-run'),
         forceConfigSector: args.flag('force-config-sector'),
@@ -279,6 +281,8 @@ const otaImageCommand: CliCommand = {
     args.maxPositionals(0);
     const b = boardOption(args, true)!;
     const out = args.need('output');
+    // A folder or a key given as the output is said before any board is opened or started.
+    checkOutputPath(out);
     const given = args.opt('mac');
     const slotOpt = args.opt('slot');
     const port = args.opt('port');

@@ -117,7 +117,12 @@ export function writeAll(fd: number, data: Uint8Array): void {
  * An existing `dest` that holds key material (keyMaterialIn: a key store's key file name, a PEM
  * private key, a raw 24/32-byte owner-only file) is never replaced: E_KEY_FILE, nothing written.
  */
-export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptions = {}): void {
+/**
+ * The checks writeFileAtomic makes before writing, for a command to make before it opens a board:
+ * the folder exists and is one, `dest` is not a folder, not an existing file when `exclusive`,
+ * and holds no key material. Errors: E_NO_DIR, E_IS_DIR, E_EXISTS, E_KEY_FILE; nothing written.
+ */
+export function checkOutputPath(dest: string, opts: Pick<WriteOptions, 'what' | 'exclusive'> = {}): void {
   const what = opts.what ?? 'output file';
   const dir = path.dirname(path.resolve(dest));
   if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) {
@@ -137,6 +142,12 @@ export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptio
   if (keyWhy) {
     throw new UserError('E_KEY_FILE', `Cannot write the ${what} ${dest}: that file holds a key (${keyWhy}) and this tool never writes over a key; choose another path for the ${what}.`);
   }
+}
+
+export function writeFileAtomic(dest: string, data: Uint8Array, opts: WriteOptions = {}): void {
+  checkOutputPath(dest, opts);
+  const what = opts.what ?? 'output file';
+  const dir = path.dirname(path.resolve(dest));
   const tmp = path.join(dir, `.${path.basename(dest)}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number | undefined;
   try {
