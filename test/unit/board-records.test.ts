@@ -160,4 +160,18 @@ describe('board records: a run cut off, then the board written again', () => {
     const row = csv.find((l) => l.startsWith(`${cutAgain.id},`))!.split(',');
     assert.deepEqual([row[head.indexOf('supersedes')], row[head.indexOf('supersededBy')]], ['old-cut', done.id]);
   });
+
+  it('a failed run (the link lost mid-write, or a board that did not boot) is superseded by the next run that writes the board, as an interrupted one is', () => {
+    const file = path.join(tmpDir('rec-'), 'audit.jsonl');
+    const mac = '24:0a:c4:00:00:0a';
+    const failed = new BoardRecordWriter(file, 'flash', mac, () => []);
+    failed.end('failed', {}, 'the link to the board was lost while writing gpy.bin_enc');
+    const done = new BoardRecordWriter(file, 'flash', mac, () => []);
+    done.end('ok');
+    const recs = readBoardRecords(file);
+    const by = (id: string) => recs.find((r) => r.id === id)!;
+    assert.deepEqual([by(failed.id).result, by(failed.id).supersededBy], ['failed', done.id]);
+    assert.equal(by(done.id).supersedes, failed.id);
+    assert.deepEqual(latestBoardRecords(recs).map((r) => r.id), [done.id]);
+  });
 });

@@ -160,7 +160,9 @@ const WRITES_BOARD: readonly string[] = ['provision', 'flash'];
  */
 export function interruptedRunBefore(file: string, mac: string): string | undefined {
   const last = readBoardRecords(file, mac).filter((r) => WRITES_BOARD.includes(r.operation)).pop();
-  return last && last.result === 'interrupted' ? last.id : undefined;
+  // A failed run wrote the board too (a record is started only when writing begins): the link lost
+  // mid-write, or a board written that then did not boot. The next run's state is the board's.
+  return last && (last.result === 'interrupted' || last.result === 'failed') ? last.id : undefined;
 }
 
 /**
