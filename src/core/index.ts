@@ -70,7 +70,7 @@ export { PKCS11_MODULE_ENV, PKCS11_PIN_ENV, pkcs11CheckAccess, pkcs11GenerateSig
 export type { Pkcs11Access } from './keys/pkcs11';
 export { openSigner, pemPrivateKey, signingPublicKey, tokenUriOf } from './keys/signer';
 export type { Signer } from './keys/signer';
-export { LOCK_FILE, lockKeyStore, withKeyStoreLock, withKeyStoreLockSync, type LockHolder } from './keystore/lock';
+export { LOCK_FILE, lockKeyStore, processAlive, withKeyStoreLock, withKeyStoreLockSync, type LockHolder } from './keystore/lock';
 export { readFlash } from './loader/flash';
 export { knownSlots, makeOtaImage } from './ota/ota-image';
 export { queryOtaSlot } from './ota/raw-repl';

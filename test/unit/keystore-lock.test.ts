@@ -7,7 +7,7 @@ import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { generateMissingKeys } from '../../src/extension/keys-actions';
 import { cli } from './helpers/cli';
-import { burnKeys, withBoard, scriptedUi, KeyStore, digestPrivateKey, readSigningKeyFile, readHardwareKeyFile, readAudit, LOCK_FILE, lockKeyStore, type BurnKeysOutcome } from '../../src/core';
+import { burnKeys, withBoard, scriptedUi, KeyStore, digestPrivateKey, readSigningKeyFile, readHardwareKeyFile, readAudit, LOCK_FILE, lockKeyStore, processAlive, type BurnKeysOutcome } from '../../src/core';
 
 /**
  * Issue 18 point 4: the key store is locked for the whole of a run that writes it, per process and
@@ -160,5 +160,28 @@ describe('key store: one writer process at a time, no links, private', function 
     assert.equal((await burn(url, warnings)).kind, 'burned');
     assert.ok(warnings.includes(`The key store folder ${store.dir} can be written by other users (mode 777), who could replace a key or the audit log; make it private with chmod 700 "${store.dir}".`), warnings.join('\n'));
     assert.ok(warnings.includes(`${store.signingKeyPath} can be read by other users (mode 644); make it private with chmod 600 "${store.signingKeyPath}".`), warnings.join('\n'));
+  });
+});
+
+describe('a lock holder killed a moment ago (a zombie its parent has not collected) holds nothing', () => {
+  it('processAlive is false for a zombie, true for a running process', async () => {
+    // sh starts `sleep 30` in the background, prints its pid and becomes `sleep 60`, which never
+    // collects it: killed, the first sleep stays a zombie (Linux /proc state Z) until its parent goes.
+    const parent = spawn('sh', ['-c', 'sleep 30 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString().trim()))));
+      assert.equal(processAlive(pid), true);
+      process.kill(pid, 'SIGKILL');
+      let state = '';
+      for (let i = 0; i < 100 && state !== 'Z'; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+        state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      }
+      assert.equal(state, 'Z', 'the killed process is a zombie');
+      assert.equal(processAlive(pid), false, 'a zombie holds no lock');
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { bootPredictorForVirtual, DEFAULT_TIMING, fsError, loadStateFile, moduleIds, resolveModule, saveStateFile, startSimServer, StateJournal, TIMING_PROFILES, timingProfile, UserError, VirtualEsp32, type CodingSchemeOption, type TimingModel } from '../../core';
+import { bootPredictorForVirtual, DEFAULT_TIMING, fsError, loadStateFile, moduleIds, resolveModule, saveStateFile, processAlive, startSimServer, StateJournal, TIMING_PROFILES, timingProfile, UserError, VirtualEsp32, type CodingSchemeOption, type TimingModel } from '../../core';
 
 /**
  * The seed a new virtual board's MAC comes from: --seed, or a random one, so every new board has
@@ -173,12 +173,7 @@ function lockStateFile(state: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, 'write', 'lock of the virtual board state file', lock);
       const pid = Number(fs.readFileSync(lock, 'utf8').trim());
-      let alive = false;
-      try {
-        alive = Number.isInteger(pid) && pid > 0 && process.kill(pid, 0);
-      } catch {
-        alive = false;
-      }
+      const alive = Number.isInteger(pid) && pid > 0 && processAlive(pid);
       if (alive) throw new UserError('E_STATE_IN_USE', `sim serve: the state file ${state} is in use by another sim serve (process ${pid}); stop that one first, or give this board another --state file.`);
       fs.rmSync(lock, { force: true });
     }

@@ -80,13 +80,22 @@ function readHolder(file: string): { holder?: LockHolder; ino: number } | undefi
   }
 }
 
-function processAlive(pid: number): boolean {
+/**
+ * Whether process `pid` still runs. A process killed a moment ago whose parent has not collected it
+ * yet is a zombie: it exists for kill(pid, 0) but holds nothing (Linux: state Z in /proc/PID/stat).
+ */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     // EPERM: it exists but belongs to another user.
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (macOS, Windows): kill(pid, 0) is the answer
   }
 }
 
