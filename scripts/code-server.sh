@@ -121,6 +121,8 @@ cs_workspace() {
   cp -r "$repo/test/fixtures/firmware" "$ws/firmware"
   rm -rf "$ws/$fw/build"
   cp "$repo/test/e2e/sample-firmware/Makefile" "$ws/$fw/Makefile"
+  # The tree's fixture keys are public test keys, but key files are kept owner-only wherever they are.
+  find "$ws/firmware" -type f \( -name '*key*.bin' -o -name '*.pem' \) -exec chmod 600 {} +
   printf 'secure/\n.pycom/\n' >"$ws/.gitignore"
   # The sample makefile calls `pycom-secure` as the real one calls espsecure.py: a wrapper on the
   # sample toolchain's path.
