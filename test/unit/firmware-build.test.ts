@@ -11,6 +11,8 @@ import { FIXTURE_IDF, FIXTURE_TOOLCHAIN_BIN, FIXTURE_TREE } from '../../scripts/
 import { KEYS, tmpDir } from './flash-harness';
 import { allCommands } from '../../src/cli/main';
 import { cli } from './helpers/cli';
+import { readSigningKeyFile } from '../../src/core/keys/key-files';
+import { fingerprint } from '../../src/core/util/fingerprint';
 
 function copyTree(): string {
   const dst = path.join(tmpDir('fw-'), 'pycom-micropython-sigfox');
@@ -160,6 +162,11 @@ describe('firmware build runner (fixture tree, plain make)', () => {
     assert.equal(where[1], path.join(esp32, 'build', 'GPY', 'release'));
     for (const f of where[2]!.split(', ')) assert.ok(fs.statSync(path.join(where[1]!, f)).isFile(), `${f} exists`);
     assert.ok(where[2]!.split(', ').includes('gpy.bin_enc'), where[2]);
+    // Which keys made it, by fingerprint (a new user had to read .pycom-secure-keys.json to know).
+    const flashKey = fs.readFileSync(path.join(esp32, 'flash_encryption_key.bin'));
+    const pub = readSigningKeyFile(path.join(esp32, 'secure_boot_signing_key.pem')).publicKey;
+    assert.equal(out[2], `Keys used (fingerprints): signing key ${fingerprint(pub)} (its public key), flash-encryption key ${fingerprint(flashKey)}.`);
+    assert.ok(!r.out.includes(flashKey.toString('hex')));
   });
 
   it('a build with an empty key store names the real commands that create each key (issue #12 E), and builds nothing', async () => {

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { detectProject, type FirmwareProject } from '../firmware/project';
-import { makeTargets, runBuild, type BuildResult, type BuildTarget } from '../firmware/build-runner';
+import { KEY_STAMP_FILE, makeTargets, runBuild, type BuildResult, type BuildTarget } from '../firmware/build-runner';
 import { board as boardFacts, boardGeneration, type BoardId } from '../boards/catalog';
 import { countDiagnostics, firstError, type Diagnostic } from '../firmware/diagnostics';
 import { buildDirFor, DIGEST_FILE, factoryName, otaCopyName, tableOutputs } from '../firmware/generations';
@@ -94,7 +94,11 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
   const outputs = res.exitCode === 0 ? expectedOutputs(project, board).filter((rel) => fs.existsSync(path.join(project.esp32Dir, rel))) : [];
   const lines = [`make exited with ${res.exitCode}: ${errors} error(s), ${warnings} warning(s).`];
   if (res.exitCode !== 0) lines.push(first ? `First error: ${first.text}` : 'First error: make printed no line this tool recognises as an error; read the output above.');
-  else if (outputs.length) lines.push(`Outputs (in ${path.join(project.esp32Dir, buildDirFor(board))}): ${outputs.map((o) => path.relative(buildDirFor(board), o)).join(', ')}.`);
+  else if (outputs.length) {
+    lines.push(`Outputs (in ${path.join(project.esp32Dir, buildDirFor(board))}): ${outputs.map((o) => path.relative(buildDirFor(board), o)).join(', ')}.`);
+    const keys = madeWith(path.join(project.esp32Dir, buildDirFor(board)));
+    if (keys) lines.push(keys);
+  }
   else lines.push(`make succeeded, but none of the outputs a secure ${board} build writes is in ${path.join(project.esp32Dir, buildDirFor(board))}; read make's output above before flashing.`);
   return { ...res, project, board, errors, warnings, ...(first && res.exitCode !== 0 ? { firstError: first } : {}), outputs, summary: lines.join('\n') };
 }
@@ -111,4 +115,19 @@ function expectedOutputs(project: FirmwareProject, board: BoardId): string[] {
     factoryName(gen, app),
     ...facts.otaCopies.map((a) => otaCopyName(app, a)),
   ].map((rel) => path.posix.join(dir, rel));
+}
+
+/** Which keys made a build's outputs, by fingerprint, from the stamp the build runner leaves (KEY_STAMP_FILE). */
+function madeWith(buildDir: string): string | undefined {
+  try {
+    const k = JSON.parse(fs.readFileSync(path.join(buildDir, KEY_STAMP_FILE), 'utf8')) as { signingKey?: string; flashKey?: string; secureBootKey?: string };
+    const parts = [
+      k.signingKey ? `signing key ${k.signingKey} (its public key)` : undefined,
+      k.secureBootKey ? `secure boot key ${k.secureBootKey}` : undefined,
+      k.flashKey ? `flash-encryption key ${k.flashKey}` : undefined,
+    ].filter((x): x is string => x !== undefined);
+    return parts.length ? `Keys used (fingerprints): ${parts.join(', ')}.` : undefined;
+  } catch {
+    return undefined;
+  }
 }
