@@ -85,6 +85,19 @@ describe('diagnoses test each cause and name the one that holds', function () {
     assert.match(d.message, /encrypted with the old key .* for address 0x210000/);
   });
 
+  it('a damaged file (one byte changed after the build): its header decrypts with the right key and address, so it is named damaged, not another key', async () => {
+    const data = new Uint8Array(fs.readFileSync(byRole('app')));
+    data[data.length >> 1] ^= 0x01;
+    const d = diagnoseDecryption({
+      data, address: 0x10000, want: 'image', role: 'app', region: 'gpy.bin_enc', conf: 0xf,
+      key: { label: 'the board key', key: KEYS.flashKey }, otherKeys: [{ label: 'the old key', key: new Uint8Array(32).fill(0x21) }],
+    });
+    assert.equal(d.cause, 'damaged');
+    assert.equal(d.message, `gpy.bin_enc is damaged: with the flash key ${fingerprint(KEYS.flashKey)} at 0x10000 its start decrypts to an ESP32 app image, but the rest does not check out (its checksum does not match), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`);
+    const plan = planFromPairs([{ address: 0x10000, file: file(data, 'gpy.bin_enc') }]);
+    await assert.rejects(checkPlan(plan, { chip, flashKey: KEYS.flashKey }), /is damaged: .* bytes changed after the build/);
+  });
+
   it('digest made with another key of the store: that key is named; with none, the sentence says none can be tested', () => {
     const sbOther = new Uint8Array(32).fill(3);
     const digest = digestSecureBootloader(fixtureBootloader(), sbOther, FIXTURE_IV).output;

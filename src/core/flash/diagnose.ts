@@ -88,7 +88,7 @@ export interface DecryptionFailure {
 
 export interface DecryptionDiagnosis {
   /** The cause that holds, when one does. */
-  cause?: 'address' | 'key' | 'conf' | 'key+address';
+  cause?: 'address' | 'key' | 'conf' | 'key+address' | 'damaged';
   address?: number;
   key?: NamedKey;
   conf?: number;
@@ -134,6 +134,15 @@ export function diagnoseDecryption(f: DecryptionFailure): DecryptionDiagnosis {
         return { cause: 'key+address', key: k, address: a, message: `${f.region} was encrypted with ${k.label} (fingerprint ${fingerprint(k.key)}) for address ${hex(a)}: neither the key nor the address is this board's ${at}; use the build made with the board's key for ${at}.` };
       }
     }
+  }
+  // The right key, address and config, and still not the right content: the header decrypts as
+  // it should but the whole does not check out, so bytes changed after the build.
+  if (!f.headerOnly && looksLike(decryptPrefix(f.data, probeLen, f.address, f.key.key, f.conf), f.want)) {
+    const got = classifyContent(decryptPrefix(f.data, f.data.length, f.address, f.key.key, f.conf));
+    return {
+      cause: 'damaged',
+      message: `${f.region} is damaged: with the flash key ${fingerprint(f.key.key)} at ${at} its start decrypts to ${KIND_TEXT[f.want]}, but the rest does not check out (${got.problem ?? `it reads as ${KIND_TEXT[got.kind]}`}), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`,
+    };
   }
   const tested = [
     `the addresses ${addresses.map((a) => hex(a)).join(', ')}`,
