@@ -140,7 +140,8 @@ describe('provision and flash: the build\'s module is stated, confirmed or refus
     assert.ok(r.err.includes(`Firmware: LoPy4 firmware (${lopy4Build}) for ${macOf(lopy4().dev)} (8MB flash, ESP32-`), r.err);
     assert.doesNotMatch(r.err, /E_MODULE|is not a LoPy4/);
     // (The factory-fresh board then refuses the encrypted build for its own reason: its keys are not burned.)
-    assert.match(r.err, /flash encryption is off on this chip/);
+    assert.match(r.err, /flash encryption is off on this chip, so it would be read as garbage; burn the keys first \(`pycom-secure efuse burn-keys`, which also turns flash encryption on\), then flash this build\./);
+    assert.doesNotMatch(r.err, /plaintext build/, 'never advice to flash a plaintext secure bootloader on a board without keys');
   });
 
   it('provision --board GPY on a GPy and a 4 MB LoPy: the GPy finishes, the LoPy fails by flash size, untouched and without a record', async () => {

@@ -211,7 +211,7 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
         refuse('E_PLAN_PLAINTEXT', `${describeRegion(r)} is plaintext, but flash encryption is on: the chip would decrypt it into garbage (the "flash read err, 1000" boot loop); use the file encrypted for ${hex(r.address)}.`);
       }
       if (!chip.flashEncryption && r.encrypted) {
-        refuse('E_PLAN_ENCRYPTED', `${describeRegion(r)} is encrypted, but flash encryption is off on this chip, so it would be read as garbage; burn the keys and FLASH_CRYPT_CNT first, or flash the plaintext build.`);
+        refuse('E_PLAN_ENCRYPTED', `${describeRegion(r)} is encrypted, but flash encryption is off on this chip, so it would be read as garbage; burn the keys first (\`pycom-secure efuse burn-keys\`, which also turns flash encryption on), then flash this build.`);
       }
     }
     checkSelfProvisioning(plan, chip, plaintext);
