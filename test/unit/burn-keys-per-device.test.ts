@@ -86,6 +86,25 @@ describe('efuse burn-keys --per-device-keys', function () {
     assert.equal(fs.readFileSync(ks.auditPath, 'utf8'), audit);
   });
 
+  it('another flash key given for a board this store burned: the store\'s record names the key the block holds, with or without --keys-burned-elsewhere; nothing burned', async () => {
+    const { dev, port, mac } = await board('record-says');
+    const ks = fixtureStore();
+    const first = await cli(['efuse', 'burn-keys', '--port', port, '--flash-key', ks.sharedFlashKeyPath, '--signing-key', ks.signingKeyPath, '--key-store', ks.dir, '--confirm', mac]);
+    assert.equal(first.code, 0, first.out + first.err);
+    const other = path.join(tmpDir('record-says-'), 'other.bin');
+    assert.equal((await cli(['generate-flash-encryption-key', other])).code, 0);
+    const before = dev.efuse.rawWords();
+    const audit = fs.readFileSync(ks.auditPath, 'utf8');
+    for (const extra of [[], ['--keys-burned-elsewhere']]) {
+      const r = await cli(['efuse', 'burn-keys', '--port', port, '--flash-key', other, '--signing-key', ks.signingKeyPath, '--key-store', ks.dir, '--confirm', mac, ...extra]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.err, new RegExp(`BLOCK1 is read-protected, and this key store's verified Burn Keys record for this board says it holds the key with fingerprint ${fingerprint(fs.readFileSync(ks.sharedFlashKeyPath))}, not this one \\(${fingerprint(fs.readFileSync(other))}\\); give that key \\(the one this store burned into this board\\); nothing was burned\\.`));
+      assert.doesNotMatch(r.err, /run again with --keys-burned-elsewhere/);
+    }
+    assert.deepEqual(dev.efuse.rawWords(), before);
+    assert.equal(fs.readFileSync(ks.auditPath, 'utf8').split('\n').filter((l) => l.includes('"phase":"step-done"')).length, audit.split('\n').filter((l) => l.includes('"phase":"step-done"')).length, 'no step burned');
+  });
+
   it('--flash-key and --per-device-keys together, or neither: one sentence naming both, before the port is opened', async () => {
     const ks = store();
     for (const keyArgs of [['--flash-key', fixtureStore().sharedFlashKeyPath, '--per-device-keys'], []]) {

@@ -144,6 +144,12 @@ function keyStep(ctx: Ctx, id: string, block: 1 | 2, key: Uint8Array, title: str
       // a block hidden but still writable was left by something else and may well be empty.
       throw new UserError('E_KEY_BLOCK_HALF_PROTECTED', `${name} is read-protected but still writable (WR_DIS bit ${6 + block} not set), which is not how espefuse's burn_key or the bootloader leave a key, so it may be empty and cannot be checked; nothing was burned, and --keys-burned-elsewhere does not apply to it.`);
     }
+    // The store's own verified record names another key for this block: that record, not a guess
+    // about another tool, is what holds (with --keys-burned-elsewhere too: the record contradicts it).
+    const recorded = [...ctx.verified.entries()].find(([k, v]) => k.startsWith(`${id}:`) && v !== undefined && v !== fp)?.[1];
+    if (recorded) {
+      throw new UserError('E_KEY_MISMATCH', `${name} is read-protected, and this key store's verified Burn Keys record for this board says it holds the key with fingerprint ${recorded}, not this one (${fp}); give that key (the one this store burned into this board); nothing was burned.`);
+    }
     if (ctx.keysBurnedElsewhere) {
       ctx.unverified.push({ step: id, block, keyFingerprint: fp, result: 'not verified', reason: `${name} was read- and write-protected before this run (burned by another tool or workstation); it reads as zeros, so it cannot be compared with the key file` });
       return { ...base, registers: [], status: 'done', verifiedBy: 'not-verified' };
