@@ -98,6 +98,21 @@ describe('diagnoses test each cause and name the one that holds', function () {
     await assert.rejects(checkPlan(plan, { chip, flashKey: KEYS.flashKey }), /is damaged: .* bytes changed after the build/);
   });
 
+  it('an empty file in a build is called empty, not a file encrypted with another key', async () => {
+    const dir = path.join(tmpDir('empty-out-'), 'release');
+    fs.cpSync(build, dir, { recursive: true });
+    const boot = findBuildOutputs(dir, { flashKey: KEYS.flashKey }).outputs.find((o) => o.role === 'bootloader-digest')!.path;
+    fs.writeFileSync(boot, '');
+    const plan = planFromPairs([{ address: 0x8000, file: byRole('partition-table') }]);
+    plan.regions.unshift({ ...plan.regions[0]!, address: 0, file: boot, data: new Uint8Array(0), role: 'bootloader-digest', encrypted: true });
+    await assert.rejects(checkPlan(plan, { chip, flashKey: KEYS.flashKey }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'E_PLAN_EMPTY');
+      assert.match(e.message, /is an empty file \(0 bytes\): nothing of it was written by the build .*build again, or copy the file again from the build\./);
+      assert.doesNotMatch(e.message, /key/);
+      return true;
+    });
+  });
+
   it('digest made with another key of the store: that key is named; with none, the sentence says none can be tested', () => {
     const sbOther = new Uint8Array(32).fill(3);
     const digest = digestSecureBootloader(fixtureBootloader(), sbOther, FIXTURE_IV).output;

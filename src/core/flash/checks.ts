@@ -160,6 +160,9 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
 
   // 1. What each file is, as the chip will read it (decrypting encrypted ones at their address).
   for (const r of plan.regions) {
+    if (r.data.length === 0) {
+      refuse('E_PLAN_EMPTY', `${describeRegion(r)} is an empty file (0 bytes): nothing of it was written by the build (a build cut off, or a failed copy); build again, or copy the file again from the build.`);
+    }
     if (!r.encrypted) {
       plaintext.set(r, r.data);
       continue;
