@@ -43,7 +43,16 @@ fi
 # The token tests need the binding built; an optional dependency fails quietly, so check it here.
 if ! node -e "require('pkcs11js')" >/dev/null 2>&1; then
   echo "setup: building the PKCS#11 binding pkcs11js (node-gyp; needs g++ and make)"
-  npm rebuild pkcs11js --no-audit --no-fund --loglevel=error >/dev/null || fail "build pkcs11js (npm rebuild pkcs11js)"
+  if [ -d node_modules/pkcs11js ]; then
+    npm rebuild pkcs11js --no-audit --no-fund --loglevel=error >/dev/null || fail "build pkcs11js (npm rebuild pkcs11js)"
+  else
+    # npm ci drops an optional package whose build failed, silently (seen once on a loaded
+    # machine): fetch and build it again, the locked version, twice at most, its output shown.
+    v="$(node -p "require('./package-lock.json').packages['node_modules/pkcs11js'].version")"
+    npm install --no-save --no-audit --no-fund --loglevel=error "pkcs11js@$v" \
+      || npm install --no-save --no-audit --no-fund --loglevel=error --foreground-scripts "pkcs11js@$v" \
+      || fail "install pkcs11js@$v (npm install --no-save pkcs11js@$v)"
+  fi
   node -e "require('pkcs11js')" || fail "load pkcs11js"
 fi
 node scripts/build.mjs || fail "build (node scripts/build.mjs)"
