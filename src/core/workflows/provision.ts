@@ -205,7 +205,7 @@ async function confirmModule(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'c
 }
 
 /** Failures that running the same provision again cannot get past: the message says what to fix first. */
-const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_NOT_CONFIRMED', 'E_BUILD_KEY']);
+const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_MISMATCH', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_NOT_CONFIRMED', 'E_BUILD_KEY']);
 
 /**
  * A Burn Keys error said in provision's terms: Burn Keys' own hints name `efuse burn-keys` flags
@@ -219,6 +219,17 @@ function inProvisionTerms(e: UserError, mac: string | undefined, req: ProvisionR
       return `${what}; the key store holds this board's own key (devices/${macDirName(mac)}/): run the same provision command again with --per-device-keys added; nothing was burned.`;
     }
     return `${what}; if espefuse or another workstation burned it, provision cannot finish this board: finish it with \`efuse burn-keys --keys-burned-elsewhere\` (its key then NOT verified); nothing was burned.`;
+  }
+  if (e.code === 'E_KEY_MISMATCH' && mac) {
+    // The store's record names another key for the block: when that is the board's own key, the
+    // way forward is provision's --per-device-keys, not another --flash-key.
+    const what = e.message.replace(/; give that key \(the one this store burned into this board\); nothing was burned\.$/, '');
+    if (!req.perDeviceKeys && fs.existsSync(req.store.deviceFlashKeyPath(mac))) {
+      return `${what}; the key store holds this board's own key (devices/${macDirName(mac)}/): run the same provision command again with --per-device-keys added; nothing was burned.`;
+    }
+    if (req.perDeviceKeys && fs.existsSync(req.store.sharedFlashKeyPath)) {
+      return `${what}; if that is the key store's shared key, run the same provision command again without --per-device-keys; nothing was burned.`;
+    }
   }
   if (e.code === 'E_CANCELLED') return e.message.replace(/run Burn Keys again/g, 'run the same provision command again');
   return e.message;
