@@ -145,6 +145,60 @@ describe('outputs never write over a key', function () {
     fs.rmSync(path.resolve(build, '../../..'), { recursive: true, force: true });
   });
 
+  it('a key backed up as DER (SEC1 or PKCS#8), hex or base64 text under any name is refused as an output', async () => {
+    const { generateKeyPairSync, randomBytes: rnd } = await import('node:crypto');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const backups: Array<[string, Buffer, string]> = [
+      ['sign.der', privateKey.export({ format: 'der', type: 'sec1' }), 'it is an EC private key in DER'],
+      ['sign-pkcs8.der', privateKey.export({ format: 'der', type: 'pkcs8' }), 'it is an EC private key in DER'],
+      ['key.hex', Buffer.from(`${rnd(32).toString('hex')}\n`), "it is hex text of a raw ESP32 key's size"],
+      ['key192.hex', Buffer.from(rnd(24).toString('hex')), "it is hex text of a raw ESP32 key's size"],
+      ['key.b64', Buffer.from(`${rnd(32).toString('base64')}\n`), "it is base64 text of a raw ESP32 key's size"],
+    ];
+    for (const [name, bytes, why] of backups) {
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, bytes, { mode: 0o644 });
+      before.set(f, bytes);
+      const r = await cli(['encrypt-flash-data', '--keyfile', store.sharedFlashKeyPath, '--address', '0x10000', '--output', f, data]);
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.err, refusal('encrypt-flash-data', f, 'output file', why));
+    }
+    keysIntact();
+  });
+
+  it('the key store\'s records and a virtual board\'s state are never replaced by an output: audit log, config-sector backup, flash journal, lock, state file', async () => {
+    const build = secureBuild('GPY');
+    const dev = path.join(store.dir, 'devices', '24-0a-c4-00-00-01');
+    fs.mkdirSync(dev, { recursive: true });
+    const files: Array<[string, string]> = [
+      [store.auditPath, "it is a key store's audit log (board records and the evidence of every Burn Keys run)"],
+      [path.join(dev, 'config-0x3FF000.bin'), "it is a board's config-sector backup (its LoRa/Sigfox identity, saved before the first write)"],
+      [path.join(dev, 'flash-journal.json'), "it is a board's flash journal (the regions a cut-off flash left incomplete)"],
+      [path.join(store.dir, '.pycom-secure.lock'), "it is a key store's lock file"],
+    ];
+    fs.writeFileSync(files[0]![0], '{"id":"x","operation":"burn-keys"}\n');
+    fs.writeFileSync(files[1]![0], Buffer.alloc(4096, 0x42));
+    fs.writeFileSync(files[2]![0], '{"incomplete":[]}\n');
+    fs.writeFileSync(files[3]![0], '{"pid":1}');
+    const state = path.join(dir, 'board.json');
+    assert.equal((await cli(['sim', 'reset-state', '--state', state, '--seed', 'rec'])).code, 0);
+    files.push([state, "it is a virtual board's state file (the board's eFuses and flash)"]);
+    for (const [f] of files) before.set(f, fs.readFileSync(f));
+    for (const [f, why] of files) {
+      const r = await cli(['ota-image', '--board', 'GPY', '--build', build, '--slot', '0x210000', '--output', f, '--key-store', store.dir]);
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.err, `pycom-secure ota-image: Cannot write the output file ${f}: ${why}, which this tool never writes over; choose another path for the output file.\n`);
+    }
+    // Their owners still write them: sim reset-state over its state file.
+    assert.equal((await cli(['sim', 'reset-state', '--state', state, '--seed', 'rec2'])).code, 0);
+    before.delete(state);
+    for (const [f] of files.slice(0, 4)) assert.ok(fs.readFileSync(f).equals(before.get(f)!), `${f} changed`);
+    fs.rmSync(files[3]![0]);
+    before.delete(files[3]![0]);
+    keysIntact();
+    fs.rmSync(path.resolve(build, '../../..'), { recursive: true, force: true });
+  });
+
   it('a re-run still replaces its own previous output: encrypt-flash-data twice (a 32-byte output), sim reset-state twice', async () => {
     const plain = path.join(dir, 'block.bin');
     fs.writeFileSync(plain, Buffer.alloc(32, 0x11));

@@ -43,8 +43,66 @@ export function keyMaterialIn(file: string): string | undefined {
     if (RAW_KEY_BYTES.includes(n) && n === st.size && !/^[\t\n\r\x20-\x7e]*$/.test(text)) {
       return `it is a ${n}-byte binary file, the size of a raw ESP32 key`;
     }
+    // The same key kept as hex (xxd -p) or base64 text, a whole small file of it.
+    const t = text.trim();
+    if (n === st.size && (/^[0-9a-fA-F]{48}$|^[0-9a-fA-F]{64}$/.test(t) || /^[A-Za-z0-9+/]{32}$|^[A-Za-z0-9+/]{43}=$/.test(t))) {
+      return `it is ${/^[0-9a-fA-F]+$/.test(t) ? 'hex' : 'base64'} text of a raw ESP32 key's size`;
+    }
+    // An EC private key in DER (openssl ec -outform DER; PKCS#8 DER): RFC 5915's ECPrivateKey
+    // (SEQUENCE, version 1, a 32-byte OCTET STRING) or RFC 5208's PrivateKeyInfo naming id-ecPublicKey.
+    if (n === st.size && n < 512 && buf[0] === 0x30) {
+      const der = buf.subarray(0, n);
+      if (der.includes(Buffer.from([0x02, 0x01, 0x01, 0x04, 0x20])) || (der.includes(Buffer.from([0x02, 0x01, 0x00])) && der.includes(Buffer.from([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01])))) {
+        return 'it is an EC private key in DER';
+      }
+    }
   } catch {
     // Unreadable: whether it is a key cannot be told here; the write itself reports what is wrong.
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  return undefined;
+}
+
+/**
+ * The key store's own records and the virtual board's state, which no output may replace: each
+ * with the `what` of the one write that owns it (undefined: nothing rewrites it whole).
+ * audit.jsonl (board records, Burn Keys evidence: appended only), devices/<MAC>/flash-journal.json,
+ * devices/<MAC>/config-0x3FF000.bin (written once), the store's lock, a `sim serve` state file.
+ */
+const STORE_RECORDS: ReadonlyArray<{ name: RegExp; is: string; owner?: string }> = [
+  { name: /^audit\.jsonl$/, is: "a key store's audit log (board records and the evidence of every Burn Keys run)" },
+  { name: /^flash-journal\.json$/, is: "a board's flash journal (the regions a cut-off flash left incomplete)", owner: 'flash journal' },
+  { name: /^config-0x[0-9a-f]+\.bin$/i, is: "a board's config-sector backup (its LoRa/Sigfox identity, saved before the first write)" },
+  { name: /^\.pycom-secure\.lock$/, is: "a key store's lock file" },
+];
+const STATE_FILE_START = '{"format":"pycom-secure-virtual-esp32"';
+
+/**
+ * Why the existing regular file `file` is a record no output may replace (a phrase, as
+ * keyMaterialIn), or undefined; `what` is the writer's own name for what it writes: the one write
+ * that owns a record (the flash journal, `sim reset-state` / `sim serve` for a state file) passes.
+ */
+export function storeRecordIn(file: string, what: string): string | undefined {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+  if (!st.isFile()) return undefined;
+  const base = path.basename(file);
+  const rec = STORE_RECORDS.find((r) => r.name.test(base));
+  if (rec) return rec.owner === what ? undefined : `it is ${rec.is}`;
+  if (what === 'virtual board state file') return undefined;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const buf = Buffer.alloc(STATE_FILE_START.length);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    if (buf.subarray(0, n).toString('latin1') === STATE_FILE_START) return "it is a virtual board's state file (the board's eFuses and flash)";
+  } catch {
+    // Unreadable: the write reports what is wrong.
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }

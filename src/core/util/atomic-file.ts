@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors';
-import { keyMaterialIn } from '../keystore/key-material';
+import { keyMaterialIn, storeRecordIn } from '../keystore/key-material';
 
 export interface WriteOptions {
   /** File mode for a new file; key files use 0o600. */
@@ -141,6 +141,11 @@ export function checkOutputPath(dest: string, opts: Pick<WriteOptions, 'what' | 
   const keyWhy = keyMaterialIn(dest);
   if (keyWhy) {
     throw new UserError('E_KEY_FILE', `Cannot write the ${what} ${dest}: that file holds a key (${keyWhy}) and this tool never writes over a key; choose another path for the ${what}.`);
+  }
+  // Nor a record of the key store (the evidence that it burned a board) or a virtual board's state.
+  const recordWhy = storeRecordIn(dest, what);
+  if (recordWhy) {
+    throw new UserError('E_RECORD_FILE', `Cannot write the ${what} ${dest}: ${recordWhy}, which this tool never writes over; choose another path for the ${what}.`);
   }
 }
 
