@@ -175,6 +175,22 @@ describe('what a wrong input is, said as what it is (issue 17, new-user findings
     }
   });
 
+  it('a key file given as --key-store is named a file, not a folder, by every command (it was an internal error), and stays as it was', async () => {
+    const store = fixtureStore();
+    const key = store.sharedFlashKeyPath;
+    const bytes = fs.readFileSync(key);
+    for (const argv of [
+      ['records', '--key-store', key],
+      ['flash', '--dry-run', '--build', secureBuild('GPY'), '--key-store', key],
+      ['efuse', 'burn-keys', '--port', 'socket://127.0.0.1:1', '--flash-key', key, '--signing-key', store.signingKeyPath, '--key-store', key],
+    ]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 2, r.err);
+      assert.equal(r.err, `pycom-secure ${argv[0] === 'efuse' ? 'efuse burn-keys' : argv[0]}: The key store ${key} is a file, not a folder: a key store is the folder that holds the keys (such as secure/, with flash_encryption_key.bin in it); give that folder.\n`);
+    }
+    assert.ok(fs.readFileSync(key).equals(bytes));
+  });
+
   it('paths on the kernel\'s file systems (/proc) are named for what they are, and nothing hangs', async () => {
     const missing = await cli(['image-info', '/proc/x.bin']);
     assert.equal(missing.err, 'pycom-secure image-info: The image /proc/x.bin does not exist; check the path.\n');

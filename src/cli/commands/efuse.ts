@@ -92,7 +92,7 @@ const burnKeysCommand: CliCommand = {
     const flashKey = flashKeyFile !== undefined ? readHardwareKeyFile(flashKeyFile, 'flash-encryption') : undefined;
     const secureBootKey = loadSecureBootKey(args);
     // Without --key-store the run is recorded in the store the flash key lives in (KEY_STORE/flash_encryption_key.bin), else secure/.
-    const store = new KeyStore(args.opt('key-store') ?? (flashKeyFile !== undefined ? KeyStore.holding(flashKeyFile) : undefined) ?? DEFAULT_KEY_STORE);
+    const store = KeyStore.named(args.opt('key-store') ?? (flashKeyFile !== undefined ? KeyStore.holding(flashKeyFile) : undefined) ?? DEFAULT_KEY_STORE);
     const dryRun = args.flag('dry-run');
     const ui = terminalUi(io);
     return withBoard(args, io, async (board) => {

@@ -8,7 +8,7 @@ import type { CliCommand, CliIo } from '../command';
 import { parseIntArg, type Args } from '../args';
 
 function store(args: Args): KeyStore {
-  return new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+  return KeyStore.named(args.opt('key-store') ?? DEFAULT_KEY_STORE);
 }
 
 /** `--build DIR` or `ADDR FILE ...` pairs. */

@@ -71,7 +71,7 @@ const provisionCommand: CliCommand = {
     args.maxPositionals(0);
     const macs = approvedMacs(args);
     const buildDir = args.need('build');
-    const store = new KeyStore(args.need('key-store'));
+    const store = KeyStore.named(args.need('key-store'));
     const jobs = args.opt('jobs') !== undefined ? args.int('jobs') : undefined;
     if (jobs !== undefined && jobs < 1) throw new UserError('E_USAGE', 'provision: --jobs must be 1 or more.');
     const bootMs = args.int('boot-log-ms', BOOT_LOG_CAP_MS);
@@ -155,7 +155,7 @@ const recordsCommand: CliCommand = {
     args.maxPositionals(0);
     const format = args.opt('format') ?? 'json';
     if (format !== 'json' && format !== 'csv') throw new UserError('E_USAGE', `records: --format must be json or csv, not "${format}".`);
-    const store = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+    const store = KeyStore.named(args.opt('key-store') ?? DEFAULT_KEY_STORE);
     // A mistyped folder would otherwise print no records, as if no board had been worked on.
     if (!fs.existsSync(store.dir)) {
       throw new UserError('E_NO_DIR', `records: the key store folder ${store.dir} does not exist; give the folder that holds audit.jsonl with --key-store DIR${args.opt('key-store') === undefined ? ' (the default is ./secure)' : ''}.`);

@@ -128,7 +128,7 @@ export const predictBootCommand: CliCommand = {
   ],
   async run(args, io) {
     args.maxPositionals(0);
-    const ks = new KeyStore(args.opt('key-store') ?? DEFAULT_KEY_STORE);
+    const ks = KeyStore.named(args.opt('key-store') ?? DEFAULT_KEY_STORE);
     if (args.flag('plan')) return planned(args, io, ks);
     const port = args.opt('port');
     if (!port) throw new UserError('E_USAGE', 'predict-boot: give --port PORT (a connected board), or --plan --build DIR (a planned one).');

@@ -109,7 +109,7 @@ const generateSigning: CliCommand = {
     const file = args.positional(0, 'KEYFILE');
     if (isPkcs11Uri(file)) {
       const storeDir = args.opt('key-store');
-      const store = storeDir !== undefined ? new KeyStore(storeDir) : undefined;
+      const store = storeDir !== undefined ? KeyStore.named(storeDir) : undefined;
       const make = async (hold: () => void): Promise<void> => {
         if (store && store.signingKeyFile() !== undefined) {
           throw new UserError('E_EXISTS', `The key store ${store.dir} already has a signing key (${store.signingKeyFile()}), and keys are never replaced; use another --key-store folder.`);

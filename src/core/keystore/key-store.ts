@@ -43,6 +43,23 @@ export class KeyStore {
   }
 
   /**
+   * The store a user named (--key-store, a setting): as the constructor, but a path that exists and
+   * is not a folder (a key file given as the store) is refused. Errors: E_NOT_A_STORE.
+   */
+  static named(dir: string): KeyStore {
+    let isFile = false;
+    try {
+      isFile = !fs.statSync(dir).isDirectory();
+    } catch {
+      isFile = false; // missing: a store that does not exist yet
+    }
+    if (isFile) {
+      throw new UserError('E_NOT_A_STORE', `The key store ${dir} is a file, not a folder: a key store is the folder that holds the keys (such as secure/, with flash_encryption_key.bin in it); give that folder.`);
+    }
+    return new KeyStore(dir);
+  }
+
+  /**
    * The key store a flash-encryption key file belongs to, from the store's layout: the folder of
    * `KEY_STORE/flash_encryption_key.bin`, or KEY_STORE for `KEY_STORE/devices/<MAC>/flash_encryption_key.bin`;
    * undefined for a file named otherwise (it may be anywhere). Lets a command given only the key
