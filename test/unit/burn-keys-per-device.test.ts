@@ -69,6 +69,17 @@ describe('efuse burn-keys --per-device-keys', function () {
     assert.deepEqual(dev.efuse.rawWords(), before);
   });
 
+  it('a burn refused at the confirmation (another MAC typed) makes no key file and burns nothing', async () => {
+    const { dev, port, mac } = await board('per-device-wrong-mac');
+    const ks = store();
+    const before = dev.efuse.rawWords();
+    const r = await cli(['efuse', 'burn-keys', '--port', port, '--per-device-keys', '--signing-key', ks.signingKeyPath, '--key-store', ks.dir, '--confirm', '24:0a:c4:00:00:00']);
+    assert.notEqual(r.code, 0, r.out + r.err);
+    assert.doesNotMatch(r.err, /Made this board's own/);
+    assert.equal(fs.existsSync(ks.deviceFlashKeyPath(mac)), false, 'no key made for a burn that did not happen');
+    assert.deepEqual(dev.efuse.rawWords(), before);
+  });
+
   it('refuses a board that already has a key in BLOCK1 but none of its own in the store: nothing burned, no key made', async () => {
     const { dev, port, mac } = await board('per-device-3');
     const ks = store();

@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { withBoard, ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, fingerprint, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, pemPrivateKey, readEfuses, readHardwareKeyFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { makeDirs, writeNewKeyFile, burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, fingerprint, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, pemPrivateKey, readEfuses, readHardwareKeyFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 import { terminalUi } from '../terminal-ui';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, ALLOW_REMOTE_OPTION, { name: 'baud', aliases: ['-b'] }];
@@ -97,25 +98,33 @@ const burnKeysCommand: CliCommand = {
     const ui = terminalUi(io);
     return withBoard(args, io, async (board) => {
       const confirm = args.opt('confirm');
-      /** The board's own key (--per-device-keys): the one in devices/<MAC>/, made now when it has none. */
-      const ownKey = (mac: string, threeFour: boolean): Uint8Array => {
+      /**
+       * The board's own key (--per-device-keys): the one in devices/<MAC>/, or a new one, written
+       * (0600, never over anything) only once the burn is confirmed and before it starts.
+       */
+      const ownKey = (mac: string, threeFour: boolean): { flashKey: Uint8Array; persist?: () => void } => {
         const file = store.deviceFlashKeyPath(mac);
-        if (!fs.existsSync(file)) {
-          if (board.chip.security.keys.flashEncryption !== 'empty') {
-            throw new UserError('E_NO_KEY', `${mac} already has a flash-encryption key in BLOCK1, but the key store ${store.dir} has no key of its own for it in devices/; burn it with --flash-key and the key it was burned with; nothing was burned.`);
-          }
-          if (dryRun) {
-            ui.warn(`This board has no key of its own yet; the real run makes ${file}. The plan below uses a throwaway key, so its fingerprint will differ.`);
-            return new Uint8Array(randomBytes(threeFour ? 24 : 32));
-          }
+        if (fs.existsSync(file)) return { flashKey: readHardwareKeyFile(file, 'flash-encryption') };
+        if (board.chip.security.keys.flashEncryption !== 'empty') {
+          throw new UserError('E_NO_KEY', `${mac} already has a flash-encryption key in BLOCK1, but the key store ${store.dir} has no key of its own for it in devices/; burn it with --flash-key and the key it was burned with; nothing was burned.`);
         }
-        const k = store.flashKeyFor(mac, 'per-device', threeFour ? 24 : 32);
-        if (k.created) io.err(`Made this board's own flash-encryption key ${k.path} (fingerprint ${k.fingerprint}); back it up with the rest of the key store.`);
-        return k.key;
+        const key = new Uint8Array(randomBytes(threeFour ? 24 : 32));
+        if (dryRun) {
+          ui.warn(`This board has no key of its own yet; the real run makes ${file}. The plan below uses a throwaway key, so its fingerprint will differ.`);
+          return { flashKey: key };
+        }
+        return {
+          flashKey: key,
+          persist: () => {
+            makeDirs(path.dirname(file), { mode: 0o700, what: 'key folder' });
+            const fp = writeNewKeyFile(file, key);
+            io.err(`Made this board's own flash-encryption key ${file} (fingerprint ${fp}); back it up with the rest of the key store.`);
+          },
+        };
       };
       const r = await burnKeys(board, {
         store,
-        keys: ({ mac, threeFour }) => ({ flashKey: flashKey ?? ownKey(mac, threeFour), ...secureBootKey(threeFour) }),
+        keys: ({ mac, threeFour }) => ({ ...(flashKey ? { flashKey } : ownKey(mac, threeFour)), ...secureBootKey(threeFour) }),
         hardening: args.flag('hardening'),
         keysBurnedElsewhere: args.flag('keys-burned-elsewhere'),
         dryRun,

@@ -19,6 +19,12 @@ export interface BurnKeysKeys {
   secureBootKey: Uint8Array;
   /** Where it comes from, in words (describeSecureBootKey); said in the plan and so in the audit record. */
   secureBootKeySource?: string;
+  /**
+   * For a key made for this run and not yet on disk (a new per-device key): writes it. Called once
+   * the burn is confirmed, before the first step, so a refused, cancelled or dry run leaves no key
+   * file, and no key is ever burned that is not on disk. Throwing stops the run, nothing burned.
+   */
+  persist?: () => void;
 }
 
 export interface BurnKeysRequest {
@@ -164,6 +170,7 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
   checkConfirmation(plan, typed);
 
   req.store.ensureDir();
+  keys.persist?.();
   hold();
   try {
     const result = await ui.task(`Burning eFuses on ${plan.mac}`, (report, signal) => {
