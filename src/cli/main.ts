@@ -141,10 +141,13 @@ export function main(): void {
   const found = findCommand(process.argv.slice(2));
   const sentence = found?.cmd.interrupted;
   if (found && sentence) {
-    process.once('SIGINT', () => {
-      process.stderr.write(`\npycom-secure ${found.cmd.name}: interrupted; ${sentence}\n`);
-      process.exit(130);
-    });
+    // SIGTERM (a service manager, `kill`) says the same; the exit code is 128 + the signal's number.
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      process.once(signal, () => {
+        process.stderr.write(`\npycom-secure ${found.cmd.name}: interrupted; ${sentence}\n`);
+        process.exit(code);
+      });
+    }
   }
   runCli(process.argv.slice(2), processIo).then((code) => {
     process.exitCode = code;

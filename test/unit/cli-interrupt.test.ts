@@ -51,7 +51,7 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
   });
 
   /** Runs the CLI, sends SIGINT when `when` matches its output so far, and returns its exit code and output. */
-  function interrupt(args: string[], when: RegExp): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string; sent: boolean }> {
+  function interrupt(args: string[], when: RegExp, signal: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string; sent: boolean }> {
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [...cmd.argv, ...args], { env: cmd.env });
       let out = '';
@@ -60,7 +60,7 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
       const check = (): void => {
         if (!sent && when.test(out + err)) {
           sent = true;
-          child.kill('SIGINT');
+          child.kill(signal);
         }
       };
       child.stdout.on('data', (d: Buffer) => { out += d.toString(); check(); });
@@ -88,6 +88,14 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
     assert.equal(r.code, 130, r.out + r.err);
     assert.match(r.err, /pycom-secure flash: interrupted; the flash may be partly written .*run the same flash command again/);
     assert.equal(r.err.trim().split('\n').filter((l) => /interrupted/.test(l)).length, 1, r.err);
+  });
+
+  it('flash stopped with SIGTERM (kill, a service manager) says the same sentence as Ctrl-C and exits 143', async () => {
+    const build = secureBuild('GPY', 768 * 1024, 'cli-interrupt-term');
+    const r = await interrupt(['flash', '--port', port, '--build', build, '--key-store', store.dir, '--boot-log-ms', '0'], /\] \S+ @ 0x[0-9a-f]+: \d+%/, 'SIGTERM');
+    assert.ok(r.sent, r.out + r.err);
+    assert.equal(r.code, 143, r.out + r.err);
+    assert.match(r.err, /pycom-secure flash: interrupted; the flash may be partly written .*run the same flash command again/);
   });
 
   it('a flash cut off during the app\'s erase (before its first block) is recorded as interrupted and named as the run that left the app partly written', async () => {

@@ -117,9 +117,16 @@ describe('security commands refuse bad input clearly', () => {
       assert.equal(r.code, 2);
       assert.equal(r.stderr.length, 1);
       assert.ok(r.stderr[0]!.includes(path.resolve(key)), r.stderr[0]);
-      assert.match(r.stderr[0]!, /never overwritten/);
+      // A file that is not a key is not called one: it is simply in the way.
+      assert.match(r.stderr[0]!, /already exists, and a new key is never written over anything; give a path where no file is yet\./);
       assert.equal(fs.readFileSync(key, 'utf8'), 'precious');
     }
+    // An existing key is named as such.
+    const real = write('flash_encryption_key.bin', Buffer.alloc(32, 7));
+    const r = await run('generate-flash-encryption-key', real);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr[0]!, /A key file already exists at .* key files are never overwritten/);
+    assert.ok(fs.readFileSync(real).equals(Buffer.alloc(32, 7)));
   });
 
   it('key files are written with mode 0600, other outputs are not', async () => {

@@ -66,7 +66,13 @@ describe('sim serve: one process per state file', () => {
       });
       const o = io();
       assert.equal(await runCli(['sim', 'serve', '--port', '0', '--state', state], o), 2);
-      assert.match(o.errLines.join('\n'), new RegExp(`the state file .*s\\.json is in use by another sim serve \\(process ${first.pid}\\); stop that one first, or give this board another --state file\\.`));
+      // sim reset-state too: the running server would write its board back over the fresh one.
+      const before = fs.readFileSync(state);
+      const r = io();
+      assert.equal(await runCli(['sim', 'reset-state', '--state', state, '--seed', 'other'], r), 2);
+      assert.match(r.errLines.join('\n'), new RegExp(`is in use by another sim serve \\(process ${first.pid}\\)`));
+      assert.ok(fs.readFileSync(state).equals(before), 'the state file is untouched');
+      assert.match(o.errLines.join('\n'), new RegExp(`The state file .*s\\.json is in use by another sim serve \\(process ${first.pid}\\); stop that one first, or give this board another --state file\\.`));
     } finally {
       first.kill('SIGINT');
       await new Promise((r) => first.once('exit', r));

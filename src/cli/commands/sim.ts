@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { bootPredictorForVirtual, DEFAULT_TIMING, fsError, loadStateFile, moduleIds, resolveModule, saveStateFile, processAlive, startSimServer, StateJournal, TIMING_PROFILES, timingProfile, UserError, VirtualEsp32, type CodingSchemeOption, type TimingModel } from '../../core';
+import { bootPredictorForVirtual, DEFAULT_TIMING, fsError, loadStateFile, moduleIds, resolveModule, saveStateFile, checkOutputPath, processAlive, startSimServer, StateJournal, TIMING_PROFILES, timingProfile, UserError, VirtualEsp32, type CodingSchemeOption, type TimingModel } from '../../core';
 
 /**
  * The seed a new virtual board's MAC comes from: --seed, or a random one, so every new board has
@@ -174,11 +174,11 @@ function lockStateFile(state: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, 'write', 'lock of the virtual board state file', lock);
       const pid = Number(fs.readFileSync(lock, 'utf8').trim());
       const alive = Number.isInteger(pid) && pid > 0 && processAlive(pid);
-      if (alive) throw new UserError('E_STATE_IN_USE', `sim serve: the state file ${state} is in use by another sim serve (process ${pid}); stop that one first, or give this board another --state file.`);
+      if (alive) throw new UserError('E_STATE_IN_USE', `The state file ${state} is in use by another sim serve (process ${pid}); stop that one first, or give this board another --state file.`);
       fs.rmSync(lock, { force: true });
     }
   }
-  throw new UserError('E_STATE_IN_USE', `sim serve: the lock ${lock} could not be taken; remove it if no sim serve is running.`);
+  throw new UserError('E_STATE_IN_USE', `The lock ${lock} could not be taken; remove it if no sim serve is running.`);
 }
 
 const resetState: CliCommand = {
@@ -191,10 +191,18 @@ const resetState: CliCommand = {
   run(args, io) {
     args.maxPositionals(0);
     const state = args.need('state');
-    const dev = new VirtualEsp32({ profile: profile(args) ?? 'GPY', codingScheme: codingScheme(args), seed: boardSeed(args) });
-    saveStateFile(state, dev);
-    const mac = [...dev.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
-    io.out(`fresh ${dev.module.title} board (MAC ${mac}, ${dev.flash.size / 1048576} MB flash) written to ${state}`);
+    // What cannot be written is said first (a missing folder, a key), then: a running sim serve
+    // would write its board back over the fresh one when it stops, so its lock is taken.
+    checkOutputPath(state, { what: 'virtual board state file' });
+    const release = lockStateFile(state);
+    try {
+      const dev = new VirtualEsp32({ profile: profile(args) ?? 'GPY', codingScheme: codingScheme(args), seed: boardSeed(args) });
+      saveStateFile(state, dev);
+      const mac = [...dev.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+      io.out(`fresh ${dev.module.title} board (MAC ${mac}, ${dev.flash.size / 1048576} MB flash) written to ${state}`);
+    } finally {
+      release();
+    }
     return 0;
   },
 };

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { keyMaterialIn } from '../keystore/key-material';
 import { UserError } from '../errors';
 import { readInputFile, writeFileAtomic } from '../util/atomic-file';
 import { fingerprint } from '../util/fingerprint';
@@ -47,6 +48,9 @@ export function readVerifyingKeyFile(file: string): Uint8Array {
 export function writeNewKeyFile(file: string, bytes: Uint8Array | string): string {
   const abs = path.resolve(file);
   if (fs.existsSync(abs)) {
+    if (!keyMaterialIn(abs)) {
+      throw new UserError('E_EXISTS', `${abs} already exists${fs.statSync(abs).isDirectory() ? ' and is a folder' : ''}, and a new key is never written over anything; give a path where no file is yet.`);
+    }
     throw new UserError('E_EXISTS', `A key file already exists at ${abs} and key files are never overwritten; keep it if a device uses it, or move it away and run the command again.`);
   }
   writeFileAtomic(file, typeof bytes === 'string' ? Buffer.from(bytes) : bytes, { mode: KEY_FILE_MODE, exclusive: true, what: 'key file' });
