@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { bootPredictorForVirtual, DEFAULT_TIMING, fsError, loadStateFile, moduleIds, resolveModule, saveStateFile, checkOutputPath, processAlive, startSimServer, StateJournal, TIMING_PROFILES, timingProfile, UserError, VirtualEsp32, type CodingSchemeOption, type TimingModel } from '../../core';
+import { bootPredictorForVirtual, DEFAULT_TIMING, fsError, loadStateFile, moduleIds, resolveModule, saveStateFile, processAlive, startSimServer, StateJournal, TIMING_PROFILES, timingProfile, UserError, VirtualEsp32, type CodingSchemeOption, type TimingModel } from '../../core';
 
 /**
  * The seed a new virtual board's MAC comes from: --seed, or a random one, so every new board has
@@ -162,6 +162,18 @@ async function serveBoard(args: Args, io: CliIo, port: number, state: string | u
  * whose process is gone is taken over. Returns the release function.
  * Errors: E_STATE_IN_USE when another live process holds it.
  */
+/** The live process holding `STATE.lock` (a running sim serve), or undefined. */
+function stateLockHolder(state: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(`${path.resolve(state)}.lock`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
+}
+
 function lockStateFile(state: string): () => void {
   const lock = `${path.resolve(state)}.lock`;
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -191,18 +203,13 @@ const resetState: CliCommand = {
   run(args, io) {
     args.maxPositionals(0);
     const state = args.need('state');
-    // What cannot be written is said first (a missing folder, a key), then: a running sim serve
-    // would write its board back over the fresh one when it stops, so its lock is taken.
-    checkOutputPath(state, { what: 'virtual board state file' });
-    const release = lockStateFile(state);
-    try {
-      const dev = new VirtualEsp32({ profile: profile(args) ?? 'GPY', codingScheme: codingScheme(args), seed: boardSeed(args) });
-      saveStateFile(state, dev);
-      const mac = [...dev.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
-      io.out(`fresh ${dev.module.title} board (MAC ${mac}, ${dev.flash.size / 1048576} MB flash) written to ${state}`);
-    } finally {
-      release();
-    }
+    // A running sim serve would write its board back over the fresh one when it stops.
+    const holder = stateLockHolder(state);
+    if (holder !== undefined) throw new UserError('E_STATE_IN_USE', `The state file ${state} is in use by another sim serve (process ${holder}); stop that one first, or give this board another --state file.`);
+    const dev = new VirtualEsp32({ profile: profile(args) ?? 'GPY', codingScheme: codingScheme(args), seed: boardSeed(args) });
+    saveStateFile(state, dev);
+    const mac = [...dev.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    io.out(`fresh ${dev.module.title} board (MAC ${mac}, ${dev.flash.size / 1048576} MB flash) written to ${state}`);
     return 0;
   },
 };
