@@ -1,18 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { bundleCli, ROOT } from './vectors/cli-harness';
+import { cliLauncher, serveSimProcess } from './helpers/sim-process';
 import { fixtureStore, secureBuild } from './flash-harness';
-
-function launcher(): { argv: string[]; env: NodeJS.ProcessEnv } | Promise<{ argv: string[]; env: NodeJS.ProcessEnv }> {
-  if (fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) return { argv: [path.join(ROOT, 'bin', 'pycom-secure.js')], env: process.env };
-  return bundleCli(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-bundle-'))).then((bundle) => ({
-    argv: ['-e', 'require(process.argv[1]).main()', bundle],
-    env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
-  }));
-}
 
 /**
  * Ctrl-C in a command that writes to a board, with real processes: `sim serve --timing` (writes
@@ -28,17 +17,9 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
   const store = fixtureStore();
 
   before(async () => {
-    cmd = await launcher();
-    server = spawn(process.execPath, [...cmd.argv, 'sim', 'serve', '--port', '0', '--profile', 'GPY', '--seed', 'cli-interrupt', '--timing'], { env: cmd.env });
-    const p = await new Promise<number>((resolve, reject) => {
-      let text = '';
-      server!.stdout.on('data', (d: Buffer) => {
-        text += d.toString();
-        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
-        if (m) resolve(Number(m[1]));
-      });
-      server!.once('exit', (code) => reject(new Error(`sim serve exited with ${code}`)));
-    });
+    cmd = await cliLauncher();
+    let p: number;
+    ({ server, port: p } = await serveSimProcess(cmd, ['--profile', 'GPY', '--seed', 'cli-interrupt', '--timing']));
     port = `socket://127.0.0.1:${p}`;
   });
 

@@ -1,21 +1,13 @@
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { cli } from './helpers/cli';
-import { bundleCli, ROOT } from './vectors/cli-harness';
+import { cliLauncher, serveSimProcess } from './helpers/sim-process';
 import { fixtureStore, secureBuild, tmpDir } from './flash-harness';
 import { fingerprint } from '../../src/core/util/fingerprint';
 import type { KeyStore } from '../../src/core/keystore/key-store';
-
-/** The built launcher when dist/ exists (the suite builds first), else a fresh bundle of the same sources. */
-async function launcher(): Promise<{ argv: string[]; env: NodeJS.ProcessEnv }> {
-  if (fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) return { argv: [path.join(ROOT, 'bin', 'pycom-secure.js')], env: process.env };
-  const bundle = await bundleCli(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-bundle-')));
-  return { argv: ['-e', 'require(process.argv[1]).main()', bundle], env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') } };
-}
 
 /** A board's own key in the store (what provision --per-device-keys makes): devices/<MAC>/, 0600. */
 function addDeviceKey(store: KeyStore, mac: string): { file: string; key: Buffer } {
@@ -45,19 +37,8 @@ describe('CLI: ota-image takes the board\'s MAC from --port (a served virtual GP
   const ota = (out: string, ...extra: string[]) => cli(['ota-image', '--board', 'GPY', '--build', build, '--slot', '0x210000', '--output', out, '--key-store', store.dir, ...extra]);
 
   before(async () => {
-    const cmd = await launcher();
-    server = spawn(process.execPath, [...cmd.argv, 'sim', 'serve', '--port', '0', '--profile', 'GPY', '--seed', 'ota-port-mac'], { env: cmd.env });
-    const port = await new Promise<number>((resolve, reject) => {
-      let text = '';
-      let errText = '';
-      server!.stderr.on('data', (d: Buffer) => (errText += d.toString()));
-      server!.stdout.on('data', (d: Buffer) => {
-        text += d.toString();
-        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
-        if (m) resolve(Number(m[1]));
-      });
-      server!.once('exit', (code) => reject(new Error(`sim serve exited with ${code}: ${errText}`)));
-    });
+    let port: number;
+    ({ server, port } = await serveSimProcess(await cliLauncher(), ['--profile', 'GPY', '--seed', 'ota-port-mac']));
     url = `socket://127.0.0.1:${port}`;
     const info = await cli(['device', 'info', '--json', '--port', url]);
     assert.equal(info.code, 0, info.err);

@@ -1,30 +1,18 @@
 import { strict as assert } from 'node:assert';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { bundleCli, ROOT } from './vectors/cli-harness';
+import { spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { cliLauncher, serveSimProcess } from './helpers/sim-process';
 
 /**
  * Issue 3 acceptance with real processes: `pycom-secure sim serve` in one process, `pycom-secure
  * device info --port socket://127.0.0.1:PORT` in another, as a user runs them in two terminals.
- * The built launcher (bin/pycom-secure.js → dist/cli.js) is used when the build exists (the README's
- * test command builds first); otherwise a fresh bundle of the same sources stands in for it.
  */
-function launcher(): { argv: string[]; env: NodeJS.ProcessEnv } | Promise<{ argv: string[]; env: NodeJS.ProcessEnv }> {
-  if (fs.existsSync(path.join(ROOT, 'dist', 'cli.js'))) return { argv: [path.join(ROOT, 'bin', 'pycom-secure.js')], env: process.env };
-  return bundleCli(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-bundle-'))).then((bundle) => ({
-    argv: ['-e', 'require(process.argv[1]).main()', bundle],
-    env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
-  }));
-}
 
 describe('CLI processes: sim serve + device info over socket://', () => {
   let server: ChildProcessWithoutNullStreams | undefined;
   let cmd: { argv: string[]; env: NodeJS.ProcessEnv };
 
   before(async () => {
-    cmd = await launcher();
+    cmd = await cliLauncher();
   });
 
   after(async () => {
@@ -36,18 +24,8 @@ describe('CLI processes: sim serve + device info over socket://', () => {
   });
 
   it('device info shows the served virtual GPy\'s identity and security state', async () => {
-    server = spawn(process.execPath, [...cmd.argv, 'sim', 'serve', '--port', '0', '--profile', 'GPY', '--seed', 'cli-process'], { env: cmd.env });
-    const port = await new Promise<number>((resolve, reject) => {
-      let text = '';
-      let errText = '';
-      server!.stderr.on('data', (d: Buffer) => (errText += d.toString()));
-      server!.stdout.on('data', (d: Buffer) => {
-        text += d.toString();
-        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
-        if (m) resolve(Number(m[1]));
-      });
-      server!.once('exit', (code) => reject(new Error(`sim serve exited with ${code}: ${errText}`)));
-    });
+    let port: number;
+    ({ server, port } = await serveSimProcess(cmd, ['--profile', 'GPY', '--seed', 'cli-process']));
 
     const r = spawnSync(process.execPath, [...cmd.argv, 'device', 'info', '--port', `socket://127.0.0.1:${port}`], { env: cmd.env, encoding: 'utf8', timeout: 15000 });
     assert.equal(r.status, 0, r.stderr);
