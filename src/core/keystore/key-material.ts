@@ -9,6 +9,31 @@ const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 /** Sizes of a raw ESP32 key: a flash-encryption or secure boot key is 256 bits, or 192 under 3/4 coding. */
 const RAW_KEY_BYTES = [24, 32];
 
+/** The file's stat when it is an existing regular file (anything else is no key and no record). */
+function regularFile(file: string): fs.Stats | undefined {
+  try {
+    const st = fs.statSync(file);
+    return st.isFile() ? st : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first `max` bytes of `file`, or undefined when it cannot be read (the write then says why). */
+function head(file: string, max: number): Buffer | undefined {
+  let fd: number | undefined;
+  try {
+    // O_NONBLOCK: a file swapped for a FIFO after the stat must not block.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const buf = Buffer.alloc(max);
+    return buf.subarray(0, fs.readSync(fd, buf, 0, max, 0));
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
 /**
  * Why the existing regular file `file` holds key material, as a short phrase ("its name is that of
  * a key store's key file", "it is a PEM private key", "it is a 32-byte file readable only by its
@@ -19,47 +44,33 @@ const RAW_KEY_BYTES = [24, 32];
  * binary file of exactly those sizes whatever its mode (a backup copy under another name).
  */
 export function keyMaterialIn(file: string): string | undefined {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch {
-    return undefined;
-  }
-  if (!st.isFile()) return undefined;
+  const st = regularFile(file);
+  if (!st) return undefined;
   if (KEY_FILE_NAMES.includes(path.basename(file))) return `its name ${path.basename(file)} is that of a key store's key file`;
   if (RAW_KEY_BYTES.includes(st.size) && process.platform !== 'win32' && (st.mode & 0o077) === 0) {
     return `it is a ${st.size}-byte file readable only by its owner, as raw keys are kept`;
   }
-  let fd: number | undefined;
-  try {
-    // O_NONBLOCK: a file swapped for a FIFO after the stat must not block.
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    const buf = Buffer.alloc(Math.min(SNIFF_BYTES, st.size));
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    const text = buf.subarray(0, n).toString('latin1');
-    if (PEM_PRIVATE_KEY.test(text)) return 'it is a PEM private key';
-    // A raw key backed up under another name, with ordinary permissions (a copy restored from a
-    // USB stick): binary, and exactly a raw key's size. Text of that size (a note) is not a key.
-    if (RAW_KEY_BYTES.includes(n) && n === st.size && !/^[\t\n\r\x20-\x7e]*$/.test(text)) {
-      return `it is a ${n}-byte binary file, the size of a raw ESP32 key`;
+  const buf = head(file, Math.min(SNIFF_BYTES, st.size));
+  if (!buf) return undefined;
+  const n = buf.length;
+  const text = buf.toString('latin1');
+  if (PEM_PRIVATE_KEY.test(text)) return 'it is a PEM private key';
+  // A raw key backed up under another name, with ordinary permissions (a copy restored from a
+  // USB stick): binary, and exactly a raw key's size. Text of that size (a note) is not a key.
+  if (RAW_KEY_BYTES.includes(n) && n === st.size && !/^[\t\n\r\x20-\x7e]*$/.test(text)) {
+    return `it is a ${n}-byte binary file, the size of a raw ESP32 key`;
+  }
+  // The same key kept as hex (xxd -p) or base64 text, a whole small file of it.
+  const t = text.trim();
+  if (n === st.size && (/^[0-9a-fA-F]{48}$|^[0-9a-fA-F]{64}$/.test(t) || /^[A-Za-z0-9+/]{32}$|^[A-Za-z0-9+/]{43}=$/.test(t))) {
+    return `it is ${/^[0-9a-fA-F]+$/.test(t) ? 'hex' : 'base64'} text of a raw ESP32 key's size`;
+  }
+  // An EC private key in DER (openssl ec -outform DER; PKCS#8 DER): RFC 5915's ECPrivateKey
+  // (SEQUENCE, version 1, a 32-byte OCTET STRING) or RFC 5208's PrivateKeyInfo naming id-ecPublicKey.
+  if (n === st.size && n < 512 && buf[0] === 0x30) {
+    if (buf.includes(Buffer.from([0x02, 0x01, 0x01, 0x04, 0x20])) || (buf.includes(Buffer.from([0x02, 0x01, 0x00])) && buf.includes(Buffer.from([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01])))) {
+      return 'it is an EC private key in DER';
     }
-    // The same key kept as hex (xxd -p) or base64 text, a whole small file of it.
-    const t = text.trim();
-    if (n === st.size && (/^[0-9a-fA-F]{48}$|^[0-9a-fA-F]{64}$/.test(t) || /^[A-Za-z0-9+/]{32}$|^[A-Za-z0-9+/]{43}=$/.test(t))) {
-      return `it is ${/^[0-9a-fA-F]+$/.test(t) ? 'hex' : 'base64'} text of a raw ESP32 key's size`;
-    }
-    // An EC private key in DER (openssl ec -outform DER; PKCS#8 DER): RFC 5915's ECPrivateKey
-    // (SEQUENCE, version 1, a 32-byte OCTET STRING) or RFC 5208's PrivateKeyInfo naming id-ecPublicKey.
-    if (n === st.size && n < 512 && buf[0] === 0x30) {
-      const der = buf.subarray(0, n);
-      if (der.includes(Buffer.from([0x02, 0x01, 0x01, 0x04, 0x20])) || (der.includes(Buffer.from([0x02, 0x01, 0x00])) && der.includes(Buffer.from([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01])))) {
-        return 'it is an EC private key in DER';
-      }
-    }
-  } catch {
-    // Unreadable: whether it is a key cannot be told here; the write itself reports what is wrong.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
   }
   return undefined;
 }
@@ -84,27 +95,10 @@ const STATE_FILE_START = '{"format":"pycom-secure-virtual-esp32"';
  * that owns a record (the flash journal, `sim reset-state` / `sim serve` for a state file) passes.
  */
 export function storeRecordIn(file: string, what: string): string | undefined {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch {
-    return undefined;
-  }
-  if (!st.isFile()) return undefined;
-  const base = path.basename(file);
-  const rec = STORE_RECORDS.find((r) => r.name.test(base));
+  if (!regularFile(file)) return undefined;
+  const rec = STORE_RECORDS.find((r) => r.name.test(path.basename(file)));
   if (rec) return rec.owner === what ? undefined : `it is ${rec.is}`;
   if (what === 'virtual board state file') return undefined;
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    const buf = Buffer.alloc(STATE_FILE_START.length);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    if (buf.subarray(0, n).toString('latin1') === STATE_FILE_START) return "it is a virtual board's state file (the board's eFuses and flash)";
-  } catch {
-    // Unreadable: the write reports what is wrong.
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
+  if (head(file, STATE_FILE_START.length)?.toString('latin1') === STATE_FILE_START) return "it is a virtual board's state file (the board's eFuses and flash)";
   return undefined;
 }
