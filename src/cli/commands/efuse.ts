@@ -1,10 +1,9 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { withBoard, ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
-import { makeDirs, writeNewKeyFile, burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, fingerprint, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, pemPrivateKey, readEfuses, readHardwareKeyFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
+import { burnKeys, decodeEfuses, DEFAULT_KEY_STORE, digestPrivateKey, dumpText, fingerprint, hardeningHelp, keyBits, KeyStore, leftOpenWarnings, notConfirmedError, pemPrivateKey, readEfuses, readHardwareKeyFile, readSummarySource, renderPlan, summaryJson, summaryText, UserError } from '../../core';
 import { terminalUi } from '../terminal-ui';
 
 const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, ALLOW_REMOTE_OPTION, { name: 'baud', aliases: ['-b'] }];
@@ -116,8 +115,7 @@ const burnKeysCommand: CliCommand = {
         return {
           flashKey: key,
           persist: () => {
-            makeDirs(path.dirname(file), { mode: 0o700, what: 'key folder' });
-            const fp = writeNewKeyFile(file, key);
+            const fp = store.saveDeviceFlashKey(mac, key);
             io.err(`Made this board's own flash-encryption key ${file} (fingerprint ${fp}); back it up with the rest of the key store.`);
           },
         };

@@ -162,16 +162,21 @@ async function serveBoard(args: Args, io: CliIo, port: number, state: string | u
  * whose process is gone is taken over. Returns the release function.
  * Errors: E_STATE_IN_USE when another live process holds it.
  */
-/** The live process holding `STATE.lock` (a running sim serve), or undefined. */
-function stateLockHolder(state: string): number | undefined {
+/**
+ * Refuses a state file whose lock (`STATE.lock`) a live process holds: a running sim serve.
+ * Errors: E_STATE_IN_USE.
+ */
+function stateNotInUse(state: string): void {
   let text: string;
   try {
     text = fs.readFileSync(`${path.resolve(state)}.lock`, 'utf8');
   } catch {
-    return undefined;
+    return;
   }
   const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 && processAlive(pid) ? pid : undefined;
+  if (Number.isInteger(pid) && pid > 0 && processAlive(pid)) {
+    throw new UserError('E_STATE_IN_USE', `The state file ${state} is in use by another sim serve (process ${pid}); stop that one first, or give this board another --state file.`);
+  }
 }
 
 function lockStateFile(state: string): () => void {
@@ -184,9 +189,7 @@ function lockStateFile(state: string): () => void {
       return () => fs.rmSync(lock, { force: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, 'write', 'lock of the virtual board state file', lock);
-      const pid = Number(fs.readFileSync(lock, 'utf8').trim());
-      const alive = Number.isInteger(pid) && pid > 0 && processAlive(pid);
-      if (alive) throw new UserError('E_STATE_IN_USE', `The state file ${state} is in use by another sim serve (process ${pid}); stop that one first, or give this board another --state file.`);
+      stateNotInUse(state);
       fs.rmSync(lock, { force: true });
     }
   }
@@ -204,8 +207,7 @@ const resetState: CliCommand = {
     args.maxPositionals(0);
     const state = args.need('state');
     // A running sim serve would write its board back over the fresh one when it stops.
-    const holder = stateLockHolder(state);
-    if (holder !== undefined) throw new UserError('E_STATE_IN_USE', `The state file ${state} is in use by another sim serve (process ${holder}); stop that one first, or give this board another --state file.`);
+    stateNotInUse(state);
     const dev = new VirtualEsp32({ profile: profile(args) ?? 'GPY', codingScheme: codingScheme(args), seed: boardSeed(args) });
     saveStateFile(state, dev);
     const mac = [...dev.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');

@@ -187,9 +187,18 @@ export class KeyStore {
     if (mode === 'shared') {
       throw new UserError('E_NO_KEY', `There is no shared flash-encryption key at ${file}; generate one first (pycom-secure generate-flash-encryption-key) or use per-device keys.`);
     }
-    makeDirs(path.dirname(file), { mode: 0o700, what: 'key folder' });
     const key = new Uint8Array(randomBytes(length));
+    return { path: file, key, created: true, fingerprint: this.saveDeviceFlashKey(mac, key) };
+  }
+
+  /**
+   * Writes `key` as the board's own flash-encryption key (devices/<MAC>/, folder 0700, file 0600),
+   * never over an existing file (E_EXISTS). Returns its fingerprint.
+   */
+  saveDeviceFlashKey(mac: string, key: Uint8Array): string {
+    const file = this.deviceFlashKeyPath(mac);
+    makeDirs(path.dirname(file), { mode: 0o700, what: 'key folder' });
     writeFileAtomic(file, key, { mode: 0o600, exclusive: true, what: 'flash-encryption key file' });
-    return { path: file, key, created: true, fingerprint: fingerprint(key) };
+    return fingerprint(key);
   }
 }
