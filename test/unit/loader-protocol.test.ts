@@ -69,6 +69,46 @@ describe('ROM loader client (scripted device)', () => {
     assert.equal(dataTries, 3);
   });
 
+
+  it('a block encoded ahead of its turn is sent only for that block: another block, seq or command is encoded afresh', async () => {
+    const sent: Array<{ op: number; seq: number; first: number; chk: number }> = [];
+    const { host, device } = createMemoryPair();
+    const dec = new SlipDecoder();
+    device.onData((chunk) => {
+      for (const ev of dec.push(chunk)) {
+        if (ev.kind !== 'frame') continue;
+        const req = decodeRequest(ev.data);
+        if ('error' in req) continue;
+        sent.push({ op: req.op, seq: req.data.readUInt32LE(4), first: req.data[16]!, chk: ev.data.readUInt32LE(4) });
+        device.write(reply(req.op, 0));
+      }
+    });
+    await host.open();
+    const loader = new RomLoader(host, { clock: instantSleepClock });
+    const block = (x: number): Buffer => Buffer.concat([Buffer.from([x]), Buffer.alloc(1023)]);
+    const a = block(0x11);
+    const b = block(0x22);
+    const c = block(0x33);
+    await loader.flashData(a, 0, 3000, b);
+    await loader.flashData(c, 1); // not the block announced as next
+    await loader.flashData(a, 1, 3000, b);
+    await loader.flashDeflData(b, 2); // b was announced for FLASH_DATA seq 2, not FLASH_DEFL_DATA
+    await loader.flashData(a, 0, 3000, b);
+    await loader.flashData(b, 1); // the announced block: its prepared frame
+    assert.deepEqual(
+      sent.map((s) => [s.op, s.seq, s.first]),
+      [
+        [Op.FLASH_DATA, 0, 0x11],
+        [Op.FLASH_DATA, 1, 0x33],
+        [Op.FLASH_DATA, 1, 0x11],
+        [Op.FLASH_DEFL_DATA, 2, 0x22],
+        [Op.FLASH_DATA, 0, 0x11],
+        [Op.FLASH_DATA, 1, 0x22],
+      ],
+    );
+    // Each frame's checksum is the one of the data it carries (seed 0xEF XOR the one non-zero byte).
+    assert.deepEqual(sent.map((s) => s.chk), sent.map((s) => 0xef ^ s.first));
+  });
   it('an unsupported-command frame (other opcode, 01 05) raises unsupported', async () => {
     const { loader } = await scripted(() => reply(0x00, 0, Buffer.from([1, 0x05, 0, 0])));
     await assert.rejects(loader.command(0xd4, Buffer.alloc(16)), code('E_UNSUPPORTED_COMMAND', /0xd4|stub/));

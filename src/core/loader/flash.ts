@@ -54,9 +54,10 @@ export interface WriteFlashResult {
 export interface RomFlashCommands {
   readonly port: string;
   flashBegin(eraseSize: number, blocks: number, blockSize: number, offset: number, timeoutMs: number): Promise<void>;
-  flashData(block: Uint8Array, seq: number, timeoutMs?: number): Promise<void>;
+  /** `next`: the block that follows (seq + 1), which the loader may encode while this one is answered. */
+  flashData(block: Uint8Array, seq: number, timeoutMs?: number, next?: Uint8Array): Promise<void>;
   flashDeflBegin(eraseSize: number, blocks: number, blockSize: number, offset: number, timeoutMs: number): Promise<void>;
-  flashDeflData(block: Uint8Array, seq: number, timeoutMs?: number): Promise<void>;
+  flashDeflData(block: Uint8Array, seq: number, timeoutMs?: number, next?: Uint8Array): Promise<void>;
   flashMd5(addr: number, size: number): Promise<string>;
   readFlashSlow(addr: number, length: number): Promise<Buffer>;
 }
@@ -82,27 +83,37 @@ export async function writeFlash(loader: RomFlashCommands, addr: number, data: U
     const eraseSize = Math.ceil(image.length / ROM_FLASH_WRITE_SIZE) * ROM_FLASH_WRITE_SIZE;
     await loader.flashDeflBegin(eraseSize, blocks, ROM_FLASH_WRITE_SIZE, start, timeoutPerMb(ERASE_REGION_MS_PER_MB, eraseSize));
     let done = 0;
+    const chunkAt = (seq: number): Buffer | undefined => (seq < blocks ? z.subarray(seq * ROM_FLASH_WRITE_SIZE, (seq + 1) * ROM_FLASH_WRITE_SIZE) : undefined);
+    let chunk = chunkAt(0)!;
     for (let seq = 0; seq < blocks; seq++) {
       checkAbort(loader, opts.signal, `after ${seq} of ${blocks} blocks`);
-      const chunk = z.subarray(seq * ROM_FLASH_WRITE_SIZE, (seq + 1) * ROM_FLASH_WRITE_SIZE);
+      const next = chunkAt(seq + 1);
       const timeout = timeoutPerMb(ERASE_WRITE_MS_PER_MB, Math.max(inflated[seq] ?? 0, ROM_FLASH_WRITE_SIZE));
       // A compressed block is only re-sent when the ROM rejected its checksum: then it never
       // reached the inflater. After a timeout we cannot know, and a second copy would corrupt the stream.
-      await withRetries(() => loader.flashDeflData(chunk, seq, timeout), (e) => isChecksumReject(e));
+      const current = chunk;
+      await withRetries(() => loader.flashDeflData(current, seq, timeout, next), (e) => isChecksumReject(e));
       done = Math.min(image.length, done + (inflated[seq] ?? 0));
       progress({ phase: 'write', done, total: image.length, block: seq + 1, blocks });
+      if (next) chunk = next;
     }
   } else {
     const blocks = Math.ceil(image.length / ROM_FLASH_WRITE_SIZE);
+    // Whole blocks, the last one padded with 0xFF as esptool pads it (loader.py flash_block).
+    const padded = Buffer.alloc(blocks * ROM_FLASH_WRITE_SIZE, 0xff);
+    image.copy(padded);
+    const blockAt = (seq: number): Buffer | undefined => (seq < blocks ? padded.subarray(seq * ROM_FLASH_WRITE_SIZE, (seq + 1) * ROM_FLASH_WRITE_SIZE) : undefined);
     await loader.flashBegin(image.length, blocks, ROM_FLASH_WRITE_SIZE, start, timeoutPerMb(ERASE_REGION_MS_PER_MB, image.length));
+    let block = blockAt(0)!;
     for (let seq = 0; seq < blocks; seq++) {
       checkAbort(loader, opts.signal, `after ${seq} of ${blocks} blocks`);
-      const block = Buffer.alloc(ROM_FLASH_WRITE_SIZE, 0xff);
-      image.copy(block, 0, seq * ROM_FLASH_WRITE_SIZE, (seq + 1) * ROM_FLASH_WRITE_SIZE);
+      const next = blockAt(seq + 1);
+      const current = block;
       // Plain blocks land at offset + seq·0x400 in an already-erased region: writing the same
       // bytes again is harmless, so esptool's 3 attempts apply (loader.py flash_block).
-      await withRetries(() => loader.flashData(block, seq, DEFAULT_TIMEOUT_MS), isTransientLinkFailure);
+      await withRetries(() => loader.flashData(current, seq, DEFAULT_TIMEOUT_MS, next), isTransientLinkFailure);
       progress({ phase: 'write', done: Math.min(image.length, (seq + 1) * ROM_FLASH_WRITE_SIZE), total: image.length, block: seq + 1, blocks });
+      if (next) block = next;
     }
   }
 

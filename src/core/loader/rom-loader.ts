@@ -65,6 +65,8 @@ export class RomLoader {
   downloadHint: string | undefined;
   private readonly trace: ((line: string) => void) | undefined;
   private busy = false;
+  /** A *_DATA frame encoded ahead of its turn (see dataCommand). */
+  private prepared: { op: number; seq: number; block: Uint8Array; frame: Buffer } | undefined;
   /**
    * Changes whenever the chip's eFuses may have changed since the last command: a WRITE_REG into
    * the eFuse controller (programming needs EFUSE_CMD there, and so does reloading the read
@@ -97,14 +99,25 @@ export class RomLoader {
    * precede the status (MD5: 32, READ_FLASH_SLOW: 64); the status is read right after them.
    */
   async command(op: number, data: Uint8Array, chk = 0, timeoutMs = DEFAULT_TIMEOUT_MS, payloadLen = 0): Promise<CommandResult> {
-    if (this.busy) throw new Error('RomLoader: commands must not overlap');
-    this.busy = true;
     // Before sending: a command that timed out may still have run.
     if (mayChangeEfuses(op, data)) this.efuseEpoch++;
+    return this.send(op, slipEncode(encodeRequest(op, data, chk)), data.length, timeoutMs, payloadLen);
+  }
+
+  /**
+   * Sends an encoded request frame and waits for its reply. `meanwhile` runs once the frame is on
+   * its way (encoding the next data block there keeps that work out of the time between a reply
+   * and the next request, which every one of a large region's blocks waits for).
+   */
+  private async send(op: number, frame: Buffer, dataLength: number, timeoutMs: number, payloadLen: number, meanwhile?: () => void): Promise<CommandResult> {
+    if (this.busy) throw new Error('RomLoader: commands must not overlap');
+    this.busy = true;
     try {
       this.reader.discardPending();
-      this.trace?.(`> ${opName(op)} (${data.length} bytes)`);
-      await this.transport.write(slipEncode(encodeRequest(op, data, chk)));
+      this.trace?.(`> ${opName(op)} (${dataLength} bytes)`);
+      const written = this.transport.write(frame);
+      meanwhile?.();
+      await written;
       return await this.awaitReply(op, timeoutMs, payloadLen);
     } finally {
       this.busy = false;
@@ -112,7 +125,8 @@ export class RomLoader {
   }
 
   private async awaitReply(op: number, timeoutMs: number, payloadLen: number): Promise<CommandResult> {
-    const ctx = { port: this.port, op: opName(op), howToEnter: this.downloadHint };
+    // Built only for a message: naming the opcode on every reply showed up in flashing profiles.
+    const ctx = (): { port: string; op: string; howToEnter: string | undefined } => ({ port: this.port, op: opName(op), howToEnter: this.downloadHint });
     // Frames that were not the reply: said in the message if the reply never comes.
     const unmatched: Buffer[] = [];
     const received = (): string => describeUnmatched(unmatched, op);
@@ -124,9 +138,9 @@ export class RomLoader {
         if (e instanceof ReadFailure) {
           // A wrong opcode or our own request echoed back: say what came, not "sent nothing".
           if (unmatched.some((f) => isEcho(f, op) || (decodeResponse(f) && decodeResponse(f)!.op !== op && !isStaleSync(f)))) {
-            throw linkError('E_WRONG_REPLY', { ...ctx, detail: received() }, { failure: e.kind, noise: e.noise });
+            throw linkError('E_WRONG_REPLY', { ...ctx(), detail: received() }, { failure: e.kind, noise: e.noise });
           }
-          throw fromReadFailure(e, ctx);
+          throw fromReadFailure(e, ctx());
         }
         throw e;
       }
@@ -140,29 +154,29 @@ export class RomLoader {
       const size = frame.readUInt16LE(2);
       if (size !== frame.length - HEADER_LEN) {
         // The ROM's length field always equals the data it sends: anything else is a broken frame.
-        throw linkError('E_BAD_REPLY', { ...ctx, detail: `its length field says ${size} data bytes but it carries ${frame.length - HEADER_LEN}: ${hexExcerpt(frame)}` });
+        throw linkError('E_BAD_REPLY', { ...ctx(), detail: `its length field says ${size} data bytes but it carries ${frame.length - HEADER_LEN}: ${hexExcerpt(frame)}` });
       }
       if (resp.op !== op) {
         if (unmatched.length < 8) unmatched.push(frame);
         if (resp.data.length >= 2 && resp.data[0] !== 0 && resp.data[1] === RomError.INVALID_MESSAGE) {
           await this.drainAfterRejection();
-          throw linkError('E_UNSUPPORTED_COMMAND', ctx, { romError: RomError.INVALID_MESSAGE });
+          throw linkError('E_UNSUPPORTED_COMMAND', ctx(), { romError: RomError.INVALID_MESSAGE });
         }
         continue; // a stale reply to an earlier command (e.g. the 7 extra SYNC replies)
       }
       if (resp.data.length < payloadLen + 2) {
-        throw linkError('E_BAD_REPLY', { ...ctx, detail: `${resp.data.length} data bytes, expected at least ${payloadLen + 2}` });
+        throw linkError('E_BAD_REPLY', { ...ctx(), detail: `${resp.data.length} data bytes, expected at least ${payloadLen + 2}` });
       }
       const status = resp.data[payloadLen]!;
       const code = resp.data[payloadLen + 1]!;
       this.trace?.(`< ${opName(op)} status ${status} ${code}`);
       if (status !== 0) {
         const detail = ROM_ERROR_TEXT[code] ?? `unknown ROM error 0x${code.toString(16).padStart(2, '0')}`;
-        throw linkError('E_ROM_ERROR', { ...ctx, detail }, { romError: code });
+        throw linkError('E_ROM_ERROR', { ...ctx(), detail }, { romError: code });
       }
       return { value: resp.value, payload: Buffer.from(resp.data.subarray(0, payloadLen)) };
     }
-    throw linkError('E_NO_MATCHING_REPLY', { ...ctx, detail: received() });
+    throw linkError('E_NO_MATCHING_REPLY', { ...ctx(), detail: received() });
   }
 
   /**
@@ -251,8 +265,9 @@ export class RomLoader {
     await this.command(Op.FLASH_BEGIN, words(eraseSize, blocks, blockSize, offset), 0, timeoutMs);
   }
 
-  async flashData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
-    await this.dataCommand(Op.FLASH_DATA, block, seq, timeoutMs);
+  /** FLASH_DATA; `next` (optional) is the block that will follow, encoded while this one is answered. */
+  async flashData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS, next?: Uint8Array): Promise<void> {
+    await this.dataCommand(Op.FLASH_DATA, block, seq, timeoutMs, next);
   }
 
   /** FLASH_END: `reboot` false leaves the loader and runs the code in flash (the ROM's "1"). */
@@ -264,8 +279,9 @@ export class RomLoader {
     await this.command(Op.FLASH_DEFL_BEGIN, words(eraseSize, blocks, blockSize, offset), 0, timeoutMs);
   }
 
-  async flashDeflData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<void> {
-    await this.dataCommand(Op.FLASH_DEFL_DATA, block, seq, timeoutMs);
+  /** FLASH_DEFL_DATA; `next` as for flashData. */
+  async flashDeflData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS, next?: Uint8Array): Promise<void> {
+    await this.dataCommand(Op.FLASH_DEFL_DATA, block, seq, timeoutMs, next);
   }
 
   async flashDeflEnd(reboot: boolean): Promise<void> {
@@ -325,11 +341,30 @@ export class RomLoader {
     return readFlash(this, addr, length, opts);
   }
 
-  /** *_DATA packets: 16-byte sub-header (len, seq, 0, 0), data, XOR checksum over the data. */
-  private async dataCommand(op: number, block: Uint8Array, seq: number, timeoutMs: number): Promise<void> {
-    const payload = Buffer.concat([words(block.length, seq, 0, 0), block]);
-    await this.command(op, payload, checksum(block), timeoutMs);
+  /**
+   * *_DATA packets: 16-byte sub-header (len, seq, 0, 0), data, XOR checksum over the data.
+   * `next` is the block the caller will send with seq + 1: it is encoded while this one's reply is
+   * awaited, and used if the next call passes that same block (the same object) and seq.
+   */
+  private async dataCommand(op: number, block: Uint8Array, seq: number, timeoutMs: number, next?: Uint8Array): Promise<void> {
+    if (mayChangeEfuses(op, block)) this.efuseEpoch++; // MEM_DATA: code for RAM
+    const ready = this.prepared;
+    this.prepared = undefined;
+    const frame = ready && ready.op === op && ready.seq === seq && ready.block === block ? ready.frame : encodeData(op, block, seq);
+    const prepare = next ? (): void => void (this.prepared = { op, seq: seq + 1, block: next, frame: encodeData(op, next, seq + 1) }) : undefined;
+    await this.send(op, frame, 16 + block.length, timeoutMs, 0, prepare);
   }
+}
+
+/** One *_DATA request as a SLIP frame: header, sub-header (len, seq, 0, 0), data; checksum over the data. */
+function encodeData(op: number, block: Uint8Array, seq: number): Buffer {
+  const payload = Buffer.allocUnsafe(16 + block.length);
+  payload.writeUInt32LE(block.length, 0);
+  payload.writeUInt32LE(seq >>> 0, 4);
+  payload.writeUInt32LE(0, 8);
+  payload.writeUInt32LE(0, 12);
+  payload.set(block, 16);
+  return slipEncode(encodeRequest(op, payload, checksum(block)));
 }
 
 /** Commands after which a snapshot of the eFuses may no longer hold (see RomLoader.efuseEpoch). */

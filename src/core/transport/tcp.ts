@@ -66,7 +66,7 @@ export class TcpTransport implements Transport {
     const s = this.socket;
     if (!s || s.destroyed) throw fail('E_LINK_CLOSED', { port: this.url });
     await new Promise<void>((resolve, reject) =>
-      s.write(Buffer.from(data), (err) => (err ? reject(fail('E_PORT_IO', { port: this.url, detail: err.message })) : resolve())),
+      s.write(Buffer.isBuffer(data) ? data : Buffer.from(data), (err) => (err ? reject(fail('E_PORT_IO', { port: this.url, detail: err.message })) : resolve())),
     );
   }
 
