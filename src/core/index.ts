@@ -16,7 +16,7 @@ export { BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, captureBootLog } from './boot/cap
 export { predictBoot } from './boot/predict';
 export type { BootVerdict } from './boot/predict';
 export { PLANNED_EFUSE_STATES, plannedBootEfuses, predictBootFromReader, resolveBootEfuses } from './boot/predict-connected';
-export type { KnownKeys, PlannedEfuseState, ResolvedEfuses } from './boot/predict-connected';
+export type { KnownKeys, MissingKeyHints, PlannedEfuseState, ResolvedEfuses } from './boot/predict-connected';
 export { boardBootPredictor, overlayFlash } from './boot/predict-plan';
 export { bootPredictorForVirtual } from './boot/virtual-board';
 export { codingForKeyLength, keyBits, keyBytes } from './chip/esp32';
@@ -108,8 +108,8 @@ export { monitor } from './workflows/monitor';
 export type { MonitorRequest } from './workflows/monitor';
 export { checkOtaBoardNamed, otaBoardEvidence, otaImage, recordOtaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
-export { predictBootOnBoard } from './workflows/predict-boot';
-export type { PredictBootOutcome, PredictBootRequest } from './workflows/predict-boot';
+export { predictBootOnBoard, predictionKeys, predictionReport } from './workflows/predict-boot';
+export type { GivenPredictionKeys, PredictBootHints, PredictBootOutcome, PredictBootRequest, PredictionReport, PredictionStatus } from './workflows/predict-boot';
 
 // Issue 13 point 6: espefuse v4.12's summary, field by field (efuse summary reads APB_CTL_DATE too).
 export { readSummarySource } from './efuse/summary';
@@ -127,7 +127,7 @@ export { assessKeys, burnRecordFor, establishKeyEvidence, establishOfflineKeyEvi
 export type { EvidenceKeys, KeyEvidence, KeyEvidenceKind, KeyEvidenceRequest } from './workflows/evidence';
 export type { ConfirmQuestion } from './workflows/ui-port';
 export { diagnoseDecryption, diagnoseDifference, diagnoseDigest, knownFlashAddresses } from './flash/diagnose';
-export { confirmUnfinishedWrite, diagnosePartlyWrittenRegion, erasedTailStart, partlyWrittenFile, partlyWrittenImage, partlyWrittenSentence, regionName, unfinishedWrites, type PartlyWritten } from './flash/partly-written';
+export { confirmUnfinishedWrite, diagnosePartlyWrittenRegion, erasedTailStart, partlyWrittenFile, partlyWrittenImage, partlyWrittenSentence, regionName, unfinishedWrites, type PartlyWritten, type RerunHints } from './flash/partly-written';
 export type { NamedKey } from './flash/diagnose';
 // Issue #17 (repl): the OTA slot asked from the board, starting its firmware from download mode when that is safe; Pycom's ota_slot rule.
 export { askOtaSlot } from './ota/ask-slot';

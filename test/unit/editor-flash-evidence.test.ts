@@ -65,7 +65,8 @@ describe('editor: Flash asks (modal) before trusting a key store without evidenc
     await assert.rejects(flashFirmware(ctx(), port()), (e: Error & { code?: string }) => {
       assert.equal(e.code, 'E_KEY_EVIDENCE');
       assert.match(e.message, /answer Yes to the question about the key store/);
-      assert.doesNotMatch(e.message, /--trust-key-store/);
+      assert.match(e.message, /use the key store that burned this board \(set pycom\.keyStorePath\)/);
+      assert.doesNotMatch(e.message, /--trust-key-store|--key-store/);
       return true;
     });
     assert.equal(asked.length, 1);

@@ -5,38 +5,21 @@ import { withBoard, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
 import type { CliCommand, CliIo } from '../command';
 import type { Args } from '../args';
-import { boardFlashSize, boardPlanFromBuild, codingForKeyLength, DEFAULT_KEY_STORE, digestPrivateKey, findBuildOutputs, keyBits, KeyStore, overlayFlash, pemPrivateKey, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootOnBoard, readHardwareKeyFile, signingPublicKey, storeBuildKey, storeSecureBootKey, UserError, type BoardId, type BootVerdict, type FlashPlan, type KeyEvidence, type KnownKeys, type PartlyWritten, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
+import { boardFlashSize, boardPlanFromBuild, DEFAULT_KEY_STORE, findBuildOutputs, KeyStore, overlayFlash, PLANNED_EFUSE_STATES, plannedBootEfuses, predictBoot, predictBootOnBoard, predictionKeys, predictionReport, storeBuildKey, UserError, type BoardId, type BootVerdict, type FlashPlan, type KeyEvidence, type KnownKeys, type PartlyWritten, type PlannedEfuseState, type ResolvedEfuses } from '../../core';
 
 /**
- * Keys for the prediction: explicit files first, then the key store (per-device flash key, shared
- * key, signing key: a PEM file or a token reference, whose public key is read without a PIN; the
- * secure boot key: the store's random one, else derived from the PEM signing key).
+ * Keys for the prediction (the core's predictionKeys): the files named by --flash-key,
+ * --secure-boot-key and --signing-key first, then the key store.
  */
 function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour: boolean): KnownKeys {
-  const keys: KnownKeys = {};
-  const sbk = args.opt('secure-boot-key');
-  if (sbk !== undefined && args.opt('signing-key') !== undefined) throw new UserError('E_USAGE', `${args.command}: give --secure-boot-key or --signing-key, not both.`);
-  const fkFile = args.opt('flash-key') ?? ks.flashKeyFileFor(mac);
-  if (fkFile) keys.flashKey = readHardwareKeyFile(fkFile, 'flash-encryption');
-  const explicit = args.opt('signing-key');
-  const signing = explicit ?? ks.signingKeyFile();
-  const access = args.opt('pkcs11-module') !== undefined ? { module: args.opt('pkcs11-module')! } : {};
-  if (signing !== undefined) keys.signingPublicKey = signingPublicKey(signing, access);
-  const bits = keyBits(threeFour ? '3/4' : codingForKeyLength(keys.flashKey?.length));
-  if (sbk !== undefined) keys.secureBootKey = readHardwareKeyFile(sbk, 'digest');
-  // Reflashable secure boot v1: BLOCK2 holds the digest of the signing key (192 bits on 3/4 chips),
-  // or, for a signing key in a token, the store's random secure_boot_key.bin.
-  else if (explicit !== undefined) keys.secureBootKey = digestPrivateKey(pemPrivateKey(explicit, 'the secure boot key (pass --secure-boot-key)'), bits);
-  else {
-    const fromStore = storeSecureBootKey(ks, bits);
-    if (fromStore) keys.secureBootKey = fromStore.key;
-  }
-  return keys;
+  if (args.opt('secure-boot-key') !== undefined && args.opt('signing-key') !== undefined) throw new UserError('E_USAGE', `${args.command}: give --secure-boot-key or --signing-key, not both.`);
+  const given = { flashKeyFile: args.opt('flash-key'), signingKey: args.opt('signing-key'), secureBootKeyFile: args.opt('secure-boot-key'), pkcs11Module: args.opt('pkcs11-module') };
+  return predictionKeys(ks, { ...(mac !== undefined ? { mac } : {}), threeFour }, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));
 }
 
 function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined, evidence?: KeyEvidence, diagnosis?: string, partlyWritten?: PartlyWritten): number {
-  const decided = r.undecidable.length === 0 && v !== undefined;
-  const safe = decided && v.boots && v.outcome === 'app-running';
+  const said = predictionReport(source, { resolved: r, ...(v ? { verdict: v } : {}), ...(diagnosis ? { diagnosis } : {}) });
+  const decided = said.status !== 'undecided' && v !== undefined;
   if (args.flag('json')) {
     io.out(JSON.stringify({
       source, decided,
@@ -49,18 +32,12 @@ function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: Boo
         source: partlyWritten.source, run: partlyWritten.run?.id ?? null,
       } : null,
     }, null, 2));
-  } else if (!decided) {
-    io.out(`Cannot decide whether ${source.charAt(0).toLowerCase()}${source.slice(1)} will boot:`);
-    for (const u of r.undecidable) io.out(`  - ${u}`);
   } else {
-    io.out(`${source}: ${safe ? 'WILL BOOT' : v.boots ? 'WOULD BOOT, BUT MUST NOT' : 'WILL NOT BOOT'}. ${v.reason}`);
-    for (const l of v.log) io.out(`  | ${l}`);
-    for (const h of v.hazards) io.out(`  warning: ${h}`);
-    if (diagnosis) io.out(`Diagnosis: ${diagnosis}`);
+    for (const l of said.lines) io.out(l);
+    for (const a of r.assumptions) io.err(`assumption: ${a}`);
   }
-  if (!args.flag('json')) for (const a of r.assumptions) io.err(`assumption: ${a}`);
   // 0: boots into the app; 1: does not, or would generate its own keys on first boot; 4: cannot decide.
-  return !decided ? 4 : safe ? 0 : 1;
+  return said.status === 'undecided' ? 4 : said.status === 'boots' ? 0 : 1;
 }
 
 function buildPlan(args: Args, ks: KeyStore, dir: string, flashKey: Uint8Array | undefined, flashSize: number | undefined): { plan: FlashPlan; board: BoardId } {

@@ -29,15 +29,31 @@ export interface ResolvedEfuses {
 }
 
 /**
- * The boot-relevant eFuses from words read over the loader, with read-protected keys replaced by
- * the given ones. A readable block is used as it is (the chip's key wins over a file's).
+ * How a front end tells the user to supply a key the prediction lacks: the end of the sentence
+ * "BLOCK1 is read-protected and the flash-encryption key is not known: <hint>." (no final stop).
  */
-export function resolveBootEfuses(words: EfuseWords, revision: number, keys: KnownKeys): ResolvedEfuses {
+export interface MissingKeyHints {
+  flashKey: string;
+  secureBootKey: string;
+}
+
+/** The CLI's way (predict-boot's options); the default of resolveBootEfuses. */
+export const CLI_MISSING_KEY_HINTS: MissingKeyHints = {
+  flashKey: 'give --flash-key FILE (or a key store holding it)',
+  secureBootKey: 'give --secure-boot-key FILE or --signing-key PEM (or a key store holding it)',
+};
+
+/**
+ * The boot-relevant eFuses from words read over the loader, with read-protected keys replaced by
+ * the given ones. A readable block is used as it is (the chip's key wins over a file's). A key
+ * that is needed and not given makes the answer undecidable, the sentence ending with `hints`.
+ */
+export function resolveBootEfuses(words: EfuseWords, revision: number, keys: KnownKeys, hints: MissingKeyHints = CLI_MISSING_KEY_HINTS): ResolvedEfuses {
   const efuse = bootEfusesFromRaw(words, revision);
   const assumptions: string[] = [];
   const undecidable: string[] = [];
   const fe = flashEncryptionOn(efuse);
-  const slot = (which: 'flashKey' | 'secureBootKey', block: 'BLOCK1' | 'BLOCK2', needed: boolean, what: string, option: string): void => {
+  const slot = (which: 'flashKey' | 'secureBootKey', block: 'BLOCK1' | 'BLOCK2', needed: boolean, what: string): void => {
     const facts = block === 'BLOCK1' ? efuse.blk1 : efuse.blk2;
     const given = keys[which];
     if (!facts.readProtected) {
@@ -50,11 +66,11 @@ export function resolveBootEfuses(words: EfuseWords, revision: number, keys: Kno
       efuse[which] = given;
       if (needed) assumptions.push(`${block} is read-protected: it is assumed to hold the ${what} ${fingerprint(given)} (this cannot be checked over the serial port).`);
     } else if (needed) {
-      undecidable.push(`${block} is read-protected and the ${what} is not known: give ${option} (or a key store holding it).`);
+      undecidable.push(`${block} is read-protected and the ${what} is not known: ${hints[which]}.`);
     }
   };
-  slot('flashKey', 'BLOCK1', fe, 'flash-encryption key', '--flash-key FILE');
-  slot('secureBootKey', 'BLOCK2', efuse.absDone0, 'secure boot key', '--secure-boot-key FILE or --signing-key PEM');
+  slot('flashKey', 'BLOCK1', fe, 'flash-encryption key');
+  slot('secureBootKey', 'BLOCK2', efuse.absDone0, 'secure boot key');
   return { efuse, assumptions, undecidable };
 }
 

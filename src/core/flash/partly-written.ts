@@ -158,16 +158,30 @@ export async function partlyWrittenImage(io: BoardIo, plain: (o: number, n: numb
 }
 
 /**
- * The sentence for a partly written region, `what` naming it ("the app"): what was tested, and
- * the way forward (the same command again: a journalled region is rewritten in full, and
- * --incremental then writes only what differs elsewhere). Never suggests a key problem.
+ * How a front end says to finish an interrupted write: the clause after "; " in
+ * partlyWrittenSentence, for a cut-off flash run and a cut-off provision run (no final stop).
  */
-export function partlyWrittenSentence(p: PartlyWritten, what: string): string {
+export interface RerunHints {
+  flash: string;
+  provision: string;
+}
+
+/** The CLI's way (the same command again); the default of partlyWrittenSentence. */
+export const CLI_RERUN_HINTS: RerunHints = {
+  flash: 'run the same `pycom-secure flash` again to finish it (the interrupted region is written again in full, with --incremental too)',
+  provision: 'run the same `pycom-secure provision` again to finish it',
+};
+
+/**
+ * The sentence for a partly written region, `what` naming it ("the app"): what was tested, and
+ * the way forward in the front end's words (`rerun`; the CLI's by default: the same command
+ * again, a journalled region is rewritten in full, and --incremental then writes only what
+ * differs elsewhere). Never suggests a key problem.
+ */
+export function partlyWrittenSentence(p: PartlyWritten, what: string, rerun: RerunHints = CLI_RERUN_HINTS): string {
   const at = `${what} at ${hex(p.address)}${p.file ? ` (${p.file})` : ''}`;
   const op = p.run?.operation === 'provision' ? 'provision' : 'flash';
-  const again = op === 'provision'
-    ? 'run the same `pycom-secure provision` again to finish it'
-    : 'run the same `pycom-secure flash` again to finish it (the interrupted region is written again in full, with --incremental too)';
+  const again = rerun[op];
   const run = p.run ? `the ${op} run ${p.run.id} (${p.run.result})` : 'a flash';
   if (p.source === 'journal') {
     const began = `the key store's flash journal says ${run} began writing it${p.startedAt ? ` at ${p.startedAt}` : ''} and never finished`;

@@ -215,6 +215,8 @@ export interface KeyEvidenceRequest {
   job: string;
   /** How this front end acknowledges, for the refusal: default "pass --trust-key-store". */
   acknowledgeHint?: string;
+  /** How this front end uses another key store, for the refusal: default "--key-store DIR". */
+  keyStoreHint?: string;
   /** The job writes (flash, ota-image): the refusal says nothing was written. */
   writes?: boolean;
   /** Refuse when a readable key block holds another key than the store's (default true; the boot prediction uses the chip's key instead). */
@@ -292,7 +294,7 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
   }
   throw new UserError(
     'E_KEY_EVIDENCE',
-    `${req.job}: nothing shows that this key store holds the board's keys (${named}), which are read-protected and cannot be compared: ${why}; use the key store that burned this board (--key-store DIR), or ${req.acknowledgeHint ?? 'pass --trust-key-store'} if you are sure it is (recorded in the audit log)${req.writes ? '; nothing was written' : ''}.`,
+    `${req.job}: nothing shows that this key store holds the board's keys (${named}), which are read-protected and cannot be compared: ${why}; use the key store that burned this board (${req.keyStoreHint ?? '--key-store DIR'}), or ${req.acknowledgeHint ?? 'pass --trust-key-store'} if you are sure it is (recorded in the audit log)${req.writes ? '; nothing was written' : ''}.`,
   );
 }
 
@@ -348,6 +350,6 @@ export function establishOfflineKeyEvidence(mac: string, req: Omit<KeyEvidenceRe
   }
   throw new UserError(
     'E_KEY_EVIDENCE',
-    `${req.job}: nothing shows that this key store holds the flash-encryption key of ${normaliseMac(mac)} (${named}): ${record.mismatch ?? `no verified Burn Keys run for it in ${req.store.auditPath}`}, and without the board its flash cannot be read back; use the key store that burned this board (--key-store DIR), or ${req.acknowledgeHint ?? 'pass --trust-key-store'} if you are sure it is (recorded in the audit log); nothing was written.`,
+    `${req.job}: nothing shows that this key store holds the flash-encryption key of ${normaliseMac(mac)} (${named}): ${record.mismatch ?? `no verified Burn Keys run for it in ${req.store.auditPath}`}, and without the board its flash cannot be read back; use the key store that burned this board (${req.keyStoreHint ?? '--key-store DIR'}), or ${req.acknowledgeHint ?? 'pass --trust-key-store'} if you are sure it is (recorded in the audit log); nothing was written.`,
   );
 }

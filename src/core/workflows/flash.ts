@@ -48,6 +48,8 @@ export interface FlashRequest {
   askTrust?: boolean;
   /** How this front end acknowledges, for the refusal (default "pass --trust-key-store"). */
   acknowledgeHint?: string;
+  /** How this front end uses another key store, for the refusal (default "--key-store DIR"). */
+  keyStoreHint?: string;
 }
 
 export interface FlashOutcome extends FlashSessionResult {
@@ -89,7 +91,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys, job: 'flash', writes: true,
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.askTrust ? { ask: true } : {}),
-    ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
+    ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}), ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
   }, ui);
   if (keys.flashKeySource) {
     // The evidence line has named the key by its fingerprint already: the fingerprint is said once.

@@ -29,6 +29,8 @@ export interface OtaImageRequest {
   trustKeyStore?: boolean;
   /** How this front end acknowledges, for the refusal (default "pass --trust-key-store"). */
   acknowledgeHint?: string;
+  /** How this front end uses another key store, for the refusal (default "--key-store DIR"). */
+  keyStoreHint?: string;
   /**
    * The evidence for the board's key found on the connected board (otaBoardEvidence, same `mac`),
    * used in place of the offline check (burn record or acknowledgement only).
@@ -85,6 +87,7 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
     ? establishOfflineKeyEvidence(req.mac, {
       store: req.store, keys: flashKey ? { flashKey } : {}, job: 'ota-image', writes: true,
       ...(req.trustKeyStore ? { trust: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
+      ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
     })
     : undefined);
   const build = findBuildOutputs(req.buildDir, { board: req.board, ...(flashKey ? { flashKey } : {}) });
@@ -107,13 +110,14 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
  *
  * Errors: E_KEY_MISMATCH, E_KEY_EVIDENCE (each saying nothing was written); link errors.
  */
-export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
+export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint' | 'keyStoreHint'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
   const mac = board.chip.mac.address;
   const keyFile = req.store.flashKeyFileFor(mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys: flashKey ? { flashKey } : {}, job: 'ota-image', writes: true,
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.ask ? { ask: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
+    ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
   }, ui);
   return { mac, evidence };
 }

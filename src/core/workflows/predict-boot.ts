@@ -1,17 +1,17 @@
 import { createHash } from 'node:crypto';
 import { readEfuses } from '../efuse/access';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
-import { predictBootFromReader, resolveBootEfuses, type KnownKeys, type ResolvedEfuses } from '../boot/predict-connected';
+import { CLI_MISSING_KEY_HINTS, predictBootFromReader, resolveBootEfuses, type KnownKeys, type MissingKeyHints, type ResolvedEfuses } from '../boot/predict-connected';
 import { overlayFlash } from '../boot/predict-plan';
 import type { BootOutcome, BootVerdict } from '../boot/predict';
 import { flashEncryptionOn, type BootEfuses } from '../boot/boot-efuses';
-import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
+import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, codingForKeyLength, DIGEST_ADDRESS, keyBits, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent, type ContentKind } from '../firmware/content';
 import { diagnoseDecryption } from '../flash/diagnose';
 import type { RegionRole } from '../flash/plan';
 import { storeFlashKeys } from '../flash/session';
-import { confirmUnfinishedWrite, partlyWrittenCause, regionName, partlyWrittenImage, partlyWrittenSentence, type PartlyWritten } from '../flash/partly-written';
+import { CLI_RERUN_HINTS, confirmUnfinishedWrite, partlyWrittenCause, regionName, partlyWrittenImage, partlyWrittenSentence, type PartlyWritten, type RerunHints } from '../flash/partly-written';
 import { romFlashIo } from '../flash/rom-io';
 import type { FlashIo } from '../flash/writer';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
@@ -20,12 +20,16 @@ import type { FlashPlan } from '../flash/plan';
 import { readFlash } from '../loader/flash';
 import { isUserError, UserError } from '../errors';
 import type { KeyStore } from '../keystore/key-store';
+import { storeSecureBootKey } from '../keystore/secure-boot-key-source';
+import { readHardwareKeyFile } from '../keys/key-files';
+import { pemPrivateKey, signingPublicKey } from '../keys/signer';
+import { digestPrivateKey } from '../crypto/secure-boot-key';
 import { establishKeyEvidence, type KeyEvidence } from './evidence';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
 
 export interface PredictBootRequest {
-  /** The keys the prediction may use for read-protected key blocks (files, or the key store by MAC). */
+  /** The keys the prediction may use for read-protected key blocks (files, or the key store by MAC: predictionKeys). */
   keys(board: { mac: string; threeFour: boolean }): KnownKeys;
   /** A build to predict the board after (its bytes over what the flash holds now); made once the flash size is known. */
   plan?(board: { flashKey: Uint8Array | undefined; flashSize: number }): FlashPlan;
@@ -33,6 +37,60 @@ export interface PredictBootRequest {
   store: KeyStore;
   /** The user vouched that the keys are the board's (the CLI's --trust-key-store); recorded in the audit log. */
   trustKeyStore?: boolean;
+  /** Without evidence, ask through `ui.confirm` whether the store is the board's (the editor); the answer is recorded. */
+  ask?: boolean;
+  /** The front end's words for its ways forward; the CLI's options by default. */
+  hints?: PredictBootHints;
+}
+
+/** How a front end names its ways forward in the answer's sentences (each defaults to the CLI's). */
+export interface PredictBootHints {
+  /** How to supply a key the prediction lacks (predict-connected.ts). */
+  missingKey?: MissingKeyHints;
+  /** How to say the key store is the board's (evidence.ts; default "pass --trust-key-store"). */
+  acknowledge?: string;
+  /** How to use another key store (evidence.ts; default "--key-store DIR"). */
+  keyStore?: string;
+  /** How to finish an interrupted flash or provision run (partly-written.ts). */
+  rerun?: RerunHints;
+}
+
+/** Key files named instead of the key store's (the CLI's --flash-key, --signing-key, --secure-boot-key, --pkcs11-module). */
+export interface GivenPredictionKeys {
+  flashKeyFile?: string;
+  /** A PEM file or a pkcs11: URI. */
+  signingKey?: string;
+  secureBootKeyFile?: string;
+  /** The PKCS#11 module for a token signing key (else PYCOM_PKCS11_MODULE). */
+  pkcs11Module?: string;
+}
+
+/**
+ * The keys a boot prediction may use: the given files first, then the key store (the board's
+ * per-device flash key, else the shared one; the signing key, a PEM file or a token reference
+ * whose public key is read without a PIN; the secure boot key: the given file, else derived from
+ * a given PEM signing key, else the store's random secure_boot_key.bin, else derived from the
+ * store's PEM signing key). `board.mac` is undefined for a planned board (shared key only); the
+ * secure boot key has 192 bits on a 3/4-coding chip or with a 24-byte flash key.
+ *
+ * Errors: UserError from reading a key file (E_KEY_* naming the file) or a token (E_TOKEN_KEY, E_PKCS11_*).
+ */
+export function predictionKeys(store: KeyStore, board: { mac?: string; threeFour: boolean }, given: GivenPredictionKeys = {}): KnownKeys {
+  const keys: KnownKeys = {};
+  const fkFile = given.flashKeyFile ?? store.flashKeyFileFor(board.mac);
+  if (fkFile) keys.flashKey = readHardwareKeyFile(fkFile, 'flash-encryption');
+  const signing = given.signingKey ?? store.signingKeyFile();
+  if (signing !== undefined) keys.signingPublicKey = signingPublicKey(signing, given.pkcs11Module !== undefined ? { module: given.pkcs11Module } : {});
+  const bits = keyBits(board.threeFour ? '3/4' : codingForKeyLength(keys.flashKey?.length));
+  if (given.secureBootKeyFile !== undefined) keys.secureBootKey = readHardwareKeyFile(given.secureBootKeyFile, 'digest');
+  // Reflashable secure boot v1: BLOCK2 holds the digest of the signing key (192 bits on 3/4 chips),
+  // or, for a signing key in a token, the store's random secure_boot_key.bin.
+  else if (given.signingKey !== undefined) keys.secureBootKey = digestPrivateKey(pemPrivateKey(given.signingKey, 'the secure boot key (pass --secure-boot-key)'), bits);
+  else {
+    const fromStore = storeSecureBootKey(store, bits);
+    if (fromStore) keys.secureBootKey = fromStore.key;
+  }
+  return keys;
 }
 
 export interface PredictBootOutcome {
@@ -58,16 +116,20 @@ export interface PredictBootOutcome {
  * there is evidence they are the board's, evidence.ts; else named as undecidable), its flash read over the ROM loader as the bootloader reads it (digest,
  * bootloader, partition table, the app), optionally with a build's bytes laid over it. Progress on
  * large reads goes to `ui.info` every 256 KiB (READ_FLASH_SLOW moves 64 bytes per command).
+ * Nothing is written to the board; the key store's audit log gets a line only when the user
+ * vouches for the keys (`trustKeyStore`, or a yes to `ui.confirm` with `ask`). The sentences name
+ * the ways forward in the front end's words (`hints`). predictionReport puts the outcome in words.
  *
- * Errors: E_FLASH_SIZE when the flash chip did not identify itself; link errors.
+ * Errors: E_FLASH_SIZE when the flash chip did not identify itself; E_KEY_MISMATCH is not raised
+ * (a readable key block is used as it is); link errors; key file errors from `keys`.
  */
-export async function predictBootOnBoard(board: BoardSession, req: PredictBootRequest, ui: Pick<UiPort, 'info'>): Promise<PredictBootOutcome> {
+export async function predictBootOnBoard(board: BoardSession, req: PredictBootRequest, ui: Pick<UiPort, 'info'> & Partial<Pick<UiPort, 'confirm'>>): Promise<PredictBootOutcome> {
   const { conn, chip } = board;
   const snap = await readEfuses(conn.loader);
   const words = snap.words;
   const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
   const keys = req.keys({ mac: chip.mac.address, threeFour });
-  const resolved = resolveBootEfuses(words, chip.revision.major, keys);
+  const resolved = resolveBootEfuses(words, chip.revision.major, keys, req.hints?.missingKey ?? CLI_MISSING_KEY_HINTS);
   const flashSize = chip.flash.sizeBytes;
   if (!flashSize) throw new UserError('E_FLASH_SIZE', 'predict-boot: the flash chip did not identify itself, so the boot cannot be predicted; check the board and its connection.');
   if (resolved.undecidable.length) return { resolved };
@@ -77,7 +139,8 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
   try {
     evidence = await establishKeyEvidence(board, {
       store: req.store, keys: { ...(keys.flashKey ? { flashKey: keys.flashKey } : {}), ...(keys.secureBootKey ? { secureBootKey: keys.secureBootKey } : {}) },
-      job: 'predict-boot', readableMustMatch: false, ...(req.trustKeyStore ? { trust: true } : {}),
+      job: 'predict-boot', readableMustMatch: false, ...(req.trustKeyStore ? { trust: true } : {}), ...(req.ask ? { ask: true } : {}),
+      ...(req.hints?.acknowledge ? { acknowledgeHint: req.hints.acknowledge } : {}), ...(req.hints?.keyStore ? { keyStoreHint: req.hints.keyStore } : {}),
     }, ui);
   } catch (e) {
     // The refusal stands alone: without evidence nothing was assumed about the key blocks.
@@ -110,7 +173,7 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
   });
   if (verdict.boots) return { resolved, verdict, evidence };
   const found = await diagnoseFailedRegion(verdict, resolved.efuse, read, {
-    store: req.store, mac: chip.mac.address, flashKey: keys.flashKey, board: raw,
+    store: req.store, mac: chip.mac.address, flashKey: keys.flashKey, board: raw, rerun: req.hints?.rerun ?? CLI_RERUN_HINTS,
     ...(plan ? { plan } : {}),
   });
   if (!found) return { resolved, verdict, evidence };
@@ -119,6 +182,58 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
     // A cause tested on the board takes the place of the guessed one ("encrypted with another key").
     verdict: found.cause && verdict.symptom ? { ...verdict, reason: `${verdict.symptom}: ${found.cause}.` } : verdict,
     ...(found.partlyWritten ? { partlyWritten: found.partlyWritten } : {}),
+  };
+}
+
+/**
+ * The answer in four kinds: `boots` (into the app), `boots-but-must-not` (it would boot, but
+ * generate its own keys on first boot, or run an app it must not), `does-not-boot`, `undecided`
+ * (a key is missing or has no evidence).
+ */
+export type PredictionStatus = 'boots' | 'boots-but-must-not' | 'does-not-boot' | 'undecided';
+
+const STATUS_WORDS: Record<Exclude<PredictionStatus, 'undecided'>, string> = {
+  boots: 'WILL BOOT',
+  'boots-but-must-not': 'WOULD BOOT, BUT MUST NOT',
+  'does-not-boot': 'WILL NOT BOOT',
+};
+
+export interface PredictionReport {
+  status: PredictionStatus;
+  /**
+   * One line for a notification: "<source>: WILL BOOT. <the verdict's reason>", or "Cannot decide
+   * whether <source> will boot: <what is missing>".
+   */
+  headline: string;
+  /**
+   * The whole answer, one entry per line, as predict-boot prints it: the verdict, the boot log the
+   * chip would print ("  | ..."), warnings, and the diagnosis ("Diagnosis: ...") of a failed boot;
+   * or, undecided, what would have to be known ("  - ..."). Fingerprints only, never key bytes.
+   */
+  lines: string[];
+}
+
+/**
+ * The answer of a prediction (predictBootOnBoard, or predictBoot for a planned board) in words,
+ * the same for every front end. `source` names the board as the sentence's subject ("The board on
+ * /dev/ttyACM0"); its first letter is lowercased inside "Cannot decide whether ...".
+ */
+export function predictionReport(source: string, r: { resolved: ResolvedEfuses; verdict?: BootVerdict; diagnosis?: string }): PredictionReport {
+  const v = r.verdict;
+  if (r.resolved.undecidable.length || !v) {
+    const whether = `Cannot decide whether ${source.charAt(0).toLowerCase()}${source.slice(1)} will boot`;
+    return {
+      status: 'undecided',
+      headline: `${whether}: ${r.resolved.undecidable.join(' ')}`,
+      lines: [`${whether}:`, ...r.resolved.undecidable.map((u) => `  - ${u}`)],
+    };
+  }
+  const status: PredictionStatus = v.boots && v.outcome === 'app-running' ? 'boots' : v.boots ? 'boots-but-must-not' : 'does-not-boot';
+  const headline = `${source}: ${STATUS_WORDS[status]}. ${v.reason}`;
+  return {
+    status,
+    headline,
+    lines: [headline, ...v.log.map((l) => `  | ${l}`), ...v.hazards.map((h) => `  warning: ${h}`), ...(r.diagnosis ? [`Diagnosis: ${r.diagnosis}`] : [])],
   };
 }
 
@@ -162,6 +277,8 @@ interface FailureContext {
   board: Pick<FlashIo, 'read' | 'md5'>;
   /** The build laid over the flash, when the prediction is of the board after flashing it. */
   plan?: FlashPlan;
+  /** The front end's way to finish an interrupted write, for the partly-written sentence. */
+  rerun: RerunHints;
 }
 
 /**
@@ -191,7 +308,7 @@ async function diagnoseFailedRegion(verdict: BootVerdict, efuse: BootEfuses, rea
   if (!rewritten) {
     const cut = (await confirmUnfinishedWrite(c.board, c.store, c.mac, { address: region.address, length: region.span }))
       ?? (region.want === 'image' ? await partlyWrittenImage(c.board, view, region.address, region.span) : undefined);
-    if (cut) return { diagnosis: partlyWrittenSentence(cut, name), cause: partlyWrittenCause(cut, name), partlyWritten: cut };
+    if (cut) return { diagnosis: partlyWrittenSentence(cut, name, c.rerun), cause: partlyWrittenCause(cut, name), partlyWritten: cut };
   }
   if (!fe) return undefined;
   const data = await read(region.address, region.length);

@@ -23,6 +23,10 @@ export interface FlowContext {
   provisionAbort?: AbortController;
 }
 
+/** How the editor's user says a key store is the board's (the modal question), in refusals that need it. */
+export const ACKNOWLEDGE_HINT = 'answer Yes to the question about the key store';
+/** How the editor's user takes another key store, in refusals that need it. */
+export const KEY_STORE_HINT = 'set pycom.keyStorePath';
 
 export function keyStore(): KeyStore {
   const dir = resolveInWorkspace(readSettings().keyStorePath);

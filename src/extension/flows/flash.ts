@@ -5,7 +5,7 @@ import { readSettings } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
 import type { FlashProgressView } from '../../../webview/src/protocol';
-import { type FlowContext, currentBuild, keyStore } from './context';
+import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuild, keyStore } from './context';
 import { boardForCommand } from './ports';
 import { vscodeUi } from '../vscode-ui';
 
@@ -60,7 +60,7 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
           signal: abort.signal,
           // Read-protected keys without a burn record or a flash read-back: the user is asked (modal), and the answer recorded.
           askTrust: true,
-          acknowledgeHint: 'answer Yes to the question about the key store',
+          acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT,
           // A virtual board in this window prints what its boot model predicts; any other board is started and listened to.
           bootLog: inProcess ? async () => virtualBootLog(inProcess.dev) : { ms: BOOT_LOG_CAP_MS, mode: coreResetMode(readSettings().resetMode) },
           onProgress: (e) => {

@@ -12,3 +12,4 @@ export * from './ota';
 export * from './keys';
 export * from './rehearse';
 export * from './provision';
+export * from './predict';

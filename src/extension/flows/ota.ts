@@ -5,7 +5,7 @@ import { readSettings, remoteSocketOptions, workspaceRoot } from '../settings';
 import { coreResetMode, withDevice } from '../device';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
-import { type FlowContext, currentBuild, keyStore } from './context';
+import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuild, keyStore } from './context';
 import { boardTitle } from './ports';
 
 /* Prepare OTA Image. */
@@ -66,7 +66,7 @@ async function boardForImage(ctx: FlowContext, store: KeyStore, port: SelectedPo
   const found = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Reading the MAC of ${boardTitle(port)} and checking its key` },
     () => withDevice(port.path, readSettings(), (l) => ctx.log.info(l), (d) => otaBoardEvidence({ transport: d.transport, conn: d.conn, chip: d.info }, {
-      store, ask: true, acknowledgeHint: 'answer Yes to the question about the key store',
+      store, ask: true, acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT,
     }, { info: (l) => ctx.log.info(`OTA: ${l}`), confirm: (q) => vscodeUi(ctx.log).confirm!(q) })),
   );
   ctx.log.info(`OTA: the board on ${port.path} is ${found.mac}`);
