@@ -193,6 +193,15 @@ export const CASES: Case[] = [
     const { store, buildDir } = buildAndStore(c, 'SIPY');
     return onBoard(c, (b) => flash(b, { store, plan: ({ flashKey, flashSize }) => boardPlanFromBuild(buildDir, { ...(flashKey ? { flashKey } : {}), ...(flashSize !== undefined ? { flashSize } : {}) }).plan, bootLog: false }, scriptedUi()));
   } },
+  { input: 'flash 0x9000 APP: an app image where the board\'s partition table has no app partition (0x9000 is nvs)',
+    setup: async (c) => {
+      c.dev.flash.program(0x8000, writePartitionTable(EIGHT_MB));
+    },
+    run: async (c) => {
+      const { store } = buildAndStore(c, 'GPY');
+      const plan = planFromPairs([{ address: 0x9000, file: file(c, 'app.bin', fixtureApp(8 * 1024, 'matrix-app')) }]);
+      return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false }, scriptedUi()));
+    } },
   { input: 'A pkcs11: signing key URI holding the PIN (pin-value=...)', run: async () => parsePkcs11Uri('pkcs11:token=t;object=o?pin-value=123456') },
   { input: 'An output path that is a key (sign-data, encrypt-flash-data, ota-image --output or sim reset-state --state naming secure/flash_encryption_key.bin)', run: async (c) => {
     const store = new KeyStore(path.join(c.dir, 'secure'));
