@@ -6,9 +6,9 @@ import { hex } from '../util/hex';
 import { boardFlashSize, CONFIG_SECTOR_ADDRESS, layout } from '../boards/catalog';
 import { PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, validatePartitionTable, type PartitionEntry } from '../partition/table';
-import { describeRegion, type FlashPlan, type PlanRegion } from './plan';
+import { describeRegion, EXPECTED_CONTENT, type FlashPlan, type PlanRegion } from './plan';
 import { provisioningProfile } from '../boot/predict';
-import { diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
+import { diagnoseDamage, diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
 
 /**
  * Everything that is checked before the first byte is written. Each refusal is a UserError whose
@@ -75,13 +75,6 @@ export interface CheckReport {
   plaintext: Map<PlanRegion, Uint8Array>;
 }
 
-const EXPECTED: Partial<Record<PlanRegion['role'], ContentKind>> = {
-  'bootloader-digest': 'digest-image',
-  bootloader: 'image',
-  'partition-table': 'partition-table',
-  app: 'image',
-  'ota-copy': 'image',
-};
 const KIND_TEXT: Record<ContentKind, string> = {
   image: 'an ESP32 app image',
   'digest-image': 'a secure boot digest + bootloader image',
@@ -200,11 +193,15 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     if (!ctx.flashKey) {
       refuse('E_PLAN_NO_KEY', `${describeRegion(r)} is encrypted but there is no flash-encryption key for this board in the key store, so it cannot be checked; add the key (or use the board's key store) before flashing.`);
     }
-    if (r.data.length % 16 !== 0) refuse('E_PLAN_DECRYPT', `${describeRegion(r)} is not a whole number of 16-byte blocks, so it is not a flash-encryption output.`);
+    if (r.data.length % 16 !== 0) {
+      // A build's encrypted output is always whole blocks: one that is not was cut off after the build.
+      const damaged = plan.buildDir ? diagnoseDamage({ data: r.data, address: r.address, region: describeRegion(r), conf }, []) : undefined;
+      refuse('E_PLAN_DECRYPT', damaged ?? `${describeRegion(r)} is not a whole number of 16-byte blocks, so it is not a flash-encryption output.`);
+    }
     plaintext.set(r, decryptAt(r.data, r.address, ctx.flashKey, conf));
   }
   for (const r of plan.regions) {
-    const want = EXPECTED[r.role];
+    const want = EXPECTED_CONTENT[r.role];
     if (!want) continue;
     const got = classifyContent(plaintext.get(r)!);
     if (got.kind === want) continue;
