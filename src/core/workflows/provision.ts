@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { BoardRecordWriter, recordKeyEvidence, regionsWritten } from '../audit/board-record';
+import { BoardRecordWriter, recordFlashProgress, recordKeyEvidence, regionsWritten } from '../audit/board-record';
 import { board as boardFacts, type BoardId } from '../boards/catalog';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
 import type { BootLogExplanation } from '../boot/boot-log';
@@ -381,7 +381,11 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           incremental: true,
           bootLog: req.bootLog,
           ...(req.signal ? { signal: req.signal } : {}),
-          onProgress: (e) => emit({ type: 'progress', port, mac: mac!, state: 'flashing', fraction: e.bytesDone / Math.max(1, e.bytesTotal), message: `${e.file} @ 0x${e.address.toString(16)}` }),
+          onProgress: (e) => {
+            // Each region into the record as it begins and as it is verified: a run cut off keeps them.
+            if (plan) recordFlashProgress(record!, plan, e, reencrypted);
+            emit({ type: 'progress', port, mac: mac!, state: 'flashing', fraction: e.bytesDone / Math.max(1, e.bytesTotal), message: `${e.file} @ 0x${e.address.toString(16)}` });
+          },
         }, boardUi);
         record.add('flash', { regions: regionsWritten(plan!, out.results, reencrypted), keyEvidence: recordKeyEvidence(out.evidence.kind) });
         const bytesWritten = out.results.reduce((n, r) => n + r.bytesWritten, 0);
