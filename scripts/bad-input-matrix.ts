@@ -100,6 +100,9 @@ function checkTable(c: Ctx, entries: PartitionEntry[]): Promise<unknown> {
 
 const EIGHT_MB = layout('8MB').entries;
 
+/** A board's own (per-device) flash key, other than the build key K.flashKey. */
+const OWN_KEY = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff);
+
 /** A key store with the fixture keys and a secure build for `board` made with them, in the case's folder. */
 function buildAndStore(c: Ctx, board: BoardId): { store: KeyStore; buildDir: string } {
   const store = new KeyStore(path.join(c.dir, 'secure'));
@@ -193,6 +196,26 @@ export const CASES: Case[] = [
     const { store, buildDir } = buildAndStore(c, 'SIPY');
     return onBoard(c, (b) => flash(b, { store, plan: ({ flashKey, flashSize }) => boardPlanFromBuild(buildDir, { ...(flashKey ? { flashKey } : {}), ...(flashSize !== undefined ? { flashSize } : {}) }).plan, bootLog: false }, scriptedUi()));
   } },
+  { input: 'flash 0x9000 APP: an app image where the board\'s partition table has no app partition (0x9000 is nvs)',
+    setup: async (c) => {
+      c.dev.flash.program(0x8000, writePartitionTable(EIGHT_MB));
+    },
+    run: async (c) => {
+      const { store } = buildAndStore(c, 'GPY');
+      const plan = planFromPairs([{ address: 0x9000, file: file(c, 'app.bin', fixtureApp(8 * 1024, 'matrix-app')) }]);
+      return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false }, scriptedUi()));
+    } },
+  { input: 'flash --build of a build whose app was cut off after the build (not whole 16-byte blocks), on a board with its own key',
+    setup: async (c) => {
+      await burnWith(c, { flashKey: OWN_KEY });
+    },
+    run: async (c) => {
+      const { store, buildDir } = buildAndStore(c, 'GPY');
+      store.saveDeviceFlashKey(c.mac, OWN_KEY);
+      const app = path.join(buildDir, 'gpy.bin_enc');
+      fs.writeFileSync(app, fs.readFileSync(app).subarray(0, -13));
+      return onBoard(c, (b) => flash(b, { store, trustKeyStore: true, plan: ({ flashKey, flashSize }) => boardPlanFromBuild(buildDir, { ...(flashKey ? { flashKey } : {}), buildKey: K.flashKey, ...(flashSize !== undefined ? { flashSize } : {}) }).plan, bootLog: false }, scriptedUi()));
+    } },
   { input: 'A pkcs11: signing key URI holding the PIN (pin-value=...)', run: async () => parsePkcs11Uri('pkcs11:token=t;object=o?pin-value=123456') },
   { input: 'An output path that is a key (sign-data, encrypt-flash-data, ota-image --output or sim reset-state --state naming secure/flash_encryption_key.bin)', run: async (c) => {
     const store = new KeyStore(path.join(c.dir, 'secure'));

@@ -16,25 +16,26 @@ if [ -e "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
   echo "sample-firmware: $dir exists and is not empty; give a new folder (nothing was changed)." >&2
   exit 2
 fi
+# The rehearsal printed at the end is the README's quick path, taken from README.md (one place):
+# the commands of its shell block after `npm run sample-firmware -- DIR`, with DIR made this folder.
+readme_dir="$(sed -n 's/^npm run sample-firmware -- \([^ ]*\).*/\1/p' README.md | head -n 1)"
+steps="$(awk '/^```sh$/ { inblock = 1; next } /^```$/ { if (found) exit; inblock = 0; next } inblock && found { print } inblock && /^npm run sample-firmware -- / { found = 1 }' README.md)"
+if [ -z "$readme_dir" ] || [ -z "$steps" ]; then
+  echo "sample-firmware: README.md has no quick path after \`npm run sample-firmware -- DIR\` to print; restore its \"The command line: a quick path\" block (nothing was changed)." >&2
+  exit 1
+fi
 source scripts/code-server.sh
 bash scripts/setup.sh >/dev/null
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 cs_workspace "$dir" ""
 rm -rf "$dir/.vscode"
-fw="$dir/firmware/pycom-micropython-sigfox/esp32"
+steps="${steps//"$readme_dir"/"$dir"}"
+steps="  ${steps//$'\n'/$'\n'  }"
 cat <<TXT
 Sample firmware in $dir (keys go to $dir/secure, ignored by the .gitignore there).
-Rehearse the whole path on a virtual GPy (pycom-secure is node $REPO/bin/pycom-secure.js):
+Rehearse the whole path on a virtual GPy, the README's quick path (pycom-secure is node $REPO/bin/pycom-secure.js,
+or on PATH after npm link; PORT is the port sim serve prints, MAC the board's MAC as the dry run's plan shows it):
 
-  cd $dir
-  pycom-secure sim serve --port 0 --state .pycom/board.json &   # prints: listening on 127.0.0.1:PORT (the state file is the board: it holds its eFuses, keys included)
-  pycom-secure generate-signing-key secure/secure_boot_signing_key.pem
-  pycom-secure generate-flash-encryption-key secure/flash_encryption_key.bin
-  pycom-secure efuse burn-keys --port socket://127.0.0.1:PORT --flash-key secure/flash_encryption_key.bin --signing-key secure/secure_boot_signing_key.pem
-  PATH=$dir/firmware/toolchain/bin:\$PATH IDF_PATH=$dir/firmware/esp-idf pycom-secure build --board GPY --project $fw
-  pycom-secure flash --port socket://127.0.0.1:PORT --build $fw/build/GPY/release
-  pycom-secure predict-boot --port socket://127.0.0.1:PORT
-  pycom-secure monitor --port socket://127.0.0.1:PORT
-  pycom-secure ota-image --board GPY --build $fw/build/GPY/release --port socket://127.0.0.1:PORT --output gpy-ota.bin
+$steps
 TXT

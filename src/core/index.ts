@@ -144,7 +144,7 @@ export { isSocketUrl } from './transport/tcp';
 // Issue #14 (production line): per-device keys end to end, the board record, provisioning a fleet.
 export { boardPlanFromBuild, storeBuildKey } from './secure-build/per-device';
 export type { BoardPlan, BoardPlanOptions, DecryptedBuildCache } from './secure-build/per-device';
-export { BoardRecordWriter, boardRecordsCsv, endByBoot, latestBoardRecords, readBoardRecords, recordKeyEvidence, regionsWritten, sha256Hex } from './audit/board-record';
+export { BoardRecordWriter, boardRecordsCsv, endByBoot, latestBoardRecords, readBoardRecords, recordFlashProgress, recordKeyEvidence, regionsWritten, sha256Hex } from './audit/board-record';
 export type { BoardRecord, RecordKeyEvidence, RecordOperation, RecordRegion } from './audit/board-record';
 export { PROVISION_STATES, parseApprovedMacs, provision, provisionSummary } from './workflows/provision';
 export type { ProvisionBoardResult, ProvisionEvent, ProvisionOutcome, ProvisionRequest, ProvisionState, ProvisionSummaryTerms } from './workflows/provision';

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BoardRecordWriter, boardRecordsCsv, endByBoot, latestBoardRecords, readBoardRecords, recordKeyEvidence } from '../../src/core/audit/board-record';
+import { BoardRecordWriter, boardRecordsCsv, endByBoot, latestBoardRecords, readBoardRecords, recordFlashProgress, recordKeyEvidence, sha256Hex } from '../../src/core/audit/board-record';
 import { boardPlanFromBuild } from '../../src/core/secure-build/per-device';
 import { decryptFlashData, encryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { classifyContent } from '../../src/core/firmware/content';
@@ -23,6 +23,25 @@ describe('board records (issue #14 point 3)', () => {
     assert.deepEqual(all[0]!.regions.map((g) => g.address), [0x10000, 0x8000]);
     assert.equal(all[0]!.board, 'GPY');
     assert.deepEqual(readBoardRecords(file, '24-0A-C4-00-00-02').map((r) => r.operation), ['flash']);
+  });
+
+  it('a region begun and never written is the one the run was cut off in: listed after the written ones, marked cutOff, and ":cut-off" in the CSV', () => {
+    const file = path.join(tmpDir('rec-'), 'audit.jsonl');
+    const w = new BoardRecordWriter(file, 'flash', '24:0a:c4:00:00:0a', () => []);
+    const plan = { regions: [{ address: 0x0, file: 'digest.bin_enc', data: new Uint8Array(64).fill(1) }, { address: 0x10000, file: 'gpy.bin_enc', data: new Uint8Array(96).fill(2) }] };
+    recordFlashProgress(w, plan, { phase: 'erase', address: 0x0 });
+    recordFlashProgress(w, plan, { phase: 'write', address: 0x0 });
+    recordFlashProgress(w, plan, { phase: 'done', address: 0x0, regionBytesWritten: 64 });
+    recordFlashProgress(w, plan, { phase: 'erase', address: 0x10000 });
+    // No end line: the process stopped (power, kill) in the app.
+    const [rec] = readBoardRecords(file);
+    assert.equal(rec!.result, 'interrupted');
+    assert.deepEqual(rec!.regions, [
+      { address: 0x0, file: 'digest.bin_enc', sha256: sha256Hex(plan.regions[0]!.data), length: 64, bytesWritten: 64 },
+      { address: 0x10000, file: 'gpy.bin_enc', sha256: sha256Hex(plan.regions[1]!.data), length: 96, cutOff: true },
+    ]);
+    const row = boardRecordsCsv([rec!]).split('\n')[1]!;
+    assert.ok(row.includes(`0x0:digest.bin_enc:${sha256Hex(plan.regions[0]!.data)} 0x10000:gpy.bin_enc:${sha256Hex(plan.regions[1]!.data)}:cut-off,`), row);
   });
 
   it('refuses to write a line holding a key it was told about, forwards or reversed', () => {

@@ -119,11 +119,15 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
 
     const again = await interrupt([...flashArgs, '--incremental'], /$^/);
     assert.equal(again.code, 0, again.out + again.err);
-    const recs = JSON.parse((await interrupt(['records', '--key-store', store.dir, '--format', 'json'], /$^/)).out) as Array<{ id: string; operation: string; result: string; supersedes?: string; supersededBy?: string }>;
+    const recs = JSON.parse((await interrupt(['records', '--key-store', store.dir, '--format', 'json'], /$^/)).out) as Array<{ id: string; operation: string; result: string; supersedes?: string; supersededBy?: string; regions: Array<{ address: number; file: string; bytesWritten?: number; cutOff?: boolean }> }>;
     const flashes = recs.filter((r) => r.operation === 'flash');
     const [interrupted, done] = flashes.slice(-2) as [typeof flashes[0], typeof flashes[0]];
     // The history stays truthful; the board's state is the completing run's.
     assert.equal(interrupted.result, 'interrupted');
+    // The cut-off run lists the regions it finished (written and verified) and the one it was cut off in.
+    assert.deepEqual(interrupted.regions.map((g) => [g.address, g.file.split('/').pop(), g.bytesWritten !== undefined, g.cutOff ?? false]),
+      [[0x0, 'bootloader-reflash-digest.bin_enc', true, false], [0x8000, 'partitions_8MB.bin_enc', true, false], [0x10000, 'gpy.bin_enc', false, true]]);
+    assert.deepEqual(done.regions.map((g) => [g.address, g.cutOff ?? false]), [[0x0, false], [0x8000, false], [0x10000, false]]);
     assert.equal(interrupted.supersededBy, done.id);
     assert.equal(done.result, 'ok');
     assert.equal(done.supersedes, interrupted.id);

@@ -9,6 +9,7 @@ import { digestSecureBootloader } from '../../src/core/crypto/bootloader-digest'
 import { fixtureApp, fixtureBootloader, FIXTURE_IV } from '../../scripts/make-fixture-firmware';
 import { secureSet } from '../../src/core/secure-build/process';
 import { checkPlan } from '../../src/core/flash/checks';
+import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { layout } from '../../src/core/boards/catalog';
 import { writePartitionTable, type PartitionEntry } from '../../src/core/partition/table';
 import { KEYS, fixtureStore, flashMd5, predictor, secureBuild, tmpDir, virtualBoard, type Board } from './flash-harness';
@@ -123,6 +124,44 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
     it('without a board, the bounds come from the board catalog (the layout\'s 8 MB)', async () => {
       await assert.rejects(checkPlan(withTable(writePartitionTable(edit(3, { size: 0x700000 }))), { flashKey: KEYS.flashKey }), /past the end of the 8 MB flash/);
       await checkPlan(withTable(writePartitionTable(base)), { flashKey: KEYS.flashKey });
+    });
+  });
+  describe('an app image only where the table has an app partition', () => {
+    let flashed: Board;
+    const appPlain = () => decryptFlashData(fs.readFileSync(byRole('app')), { key: KEYS.flashKey, address: 0x10000, flashCryptConf: 0xf });
+    const appFor = (address: number) => file(encryptFor(appPlain(), address, KEYS.flashKey));
+    before(async () => {
+      // The build's 8 MB table on the board: factory at 0x10000, ota_0 at 0x210000, nvs at 0x9000.
+      flashed = await virtualBoard('GPY', { burn: true, seed: 'app-address' });
+      const store = fixtureStore();
+      await runFlashSession({ io: flashed.io, info: flashed.info, plan: planFromBuild(out(), { flashSize: 0x800000 }), store, keys: keysForBoard(store, flashed.info) });
+    });
+    after(() => flashed.close());
+    it('refused inside ota_0 (0x300000), against the table on the board', async () => {
+      await refused(flashed, planFromPairs([{ address: 0x300000, file: appFor(0x300000) }]), /^E_PLAN_APP_ADDRESS$/,
+        /^x\.bin at 0x300000 \(app, encrypted, \d+ bytes\) is an app image, but 0x300000 is inside the "ota_0" app partition \(0x210000-0x3FF000\) in the partition table, so the bootloader would never start it and the write would overwrite what is there; write it at an app partition's address \("factory" at 0x10000, "ota_0" at 0x210000\)\.$/);
+    });
+    it('refused at 0x9000, the nvs partition', async () => {
+      await refused(flashed, planFromPairs([{ address: 0x9000, file: appFor(0x9000) }]), /^E_PLAN_APP_ADDRESS$/,
+        /^x\.bin at 0x9000 \(data, encrypted, \d+ bytes\) is an app image, but 0x9000 is the "nvs" data partition in the partition table, so the bootloader would never start it/);
+    });
+    it('refused past every partition, with the plan\'s own table (no board)', async () => {
+      const p = planFromBuild(out(), { flashSize: 0x800000 });
+      p.regions.push({ address: 0x500000, file: '/b/app_0x500000.bin', data: encryptFor(appPlain(), 0x500000, KEYS.flashKey), role: 'app', encrypted: true });
+      await assert.rejects(checkPlan(p, { flashKey: KEYS.flashKey }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_APP_ADDRESS');
+        assert.match(e.message, /is an app image, but the partition table has nothing at 0x500000, so the bootloader would never start it .*\("factory" at 0x10000, "ota_0" at 0x210000\)\.$/);
+        return true;
+      });
+    });
+    it('allowed at ota_0 (0x210000), and plain data still allowed in nvs: written', async () => {
+      const store = fixtureStore();
+      const data = new Uint8Array(0x1000).fill(0x5a);
+      const plan = planFromPairs([{ address: 0x210000, file: appFor(0x210000) }, { address: 0x9000, file: file(data) }]);
+      assert.deepEqual(plan.regions.map((r) => r.role), ['app', 'data']);
+      await runFlashSession({ io: flashed.io, info: flashed.info, plan, store, keys: keysForBoard(store, flashed.info), predictBoot: predictor(flashed.dev) });
+      assert.ok(Buffer.from(flashed.dev.flash.read(0x210000, 0x100)).equals(plan.regions[0]!.data.subarray(0, 0x100)));
+      assert.ok(Buffer.from(flashed.dev.flash.read(0x9000, 0x1000)).equals(data));
     });
   });
   it('a plan after which the device would not boot (boot prediction)', async () => {

@@ -11,6 +11,10 @@ import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { digestSecureBootloader } from '../../src/core/crypto/bootloader-digest';
 import { fingerprint } from '../../src/core/util/fingerprint';
 import { fixtureBootloader, FIXTURE_IV } from '../../scripts/make-fixture-firmware';
+import { boardPlanFromBuild, storeBuildKey } from '../../src/core/secure-build/per-device';
+import { provision } from '../../src/core/workflows/provision';
+import { scriptedUi } from '../../src/core/workflows/ui-port';
+import type { Transport } from '../../src/core/transport/transport';
 import { KEYS, fixtureStore, flashMd5, secureBuild, tmpDir, virtualBoard } from './flash-harness';
 
 /**
@@ -98,6 +102,64 @@ describe('diagnoses test each cause and name the one that holds', function () {
     await assert.rejects(checkPlan(plan, { chip, flashKey: KEYS.flashKey }), /is damaged: .* bytes changed after the build/);
   });
 
+  describe('a damaged build file is named damaged whichever key the board has (shared, or its own in devices/<MAC>/)', () => {
+    /** A copy of the build with its app damaged by `damage`; the app's file name. */
+    const damagedBuild = (damage: (d: Uint8Array) => Uint8Array): string => {
+      const dir = path.join(tmpDir('damaged-'), 'build', 'GPY', 'release');
+      fs.cpSync(build, dir, { recursive: true });
+      const app = path.join(dir, path.relative(build, byRole('app')));
+      fs.writeFileSync(app, damage(new Uint8Array(fs.readFileSync(app))));
+      return dir;
+    };
+    const flipped = (d: Uint8Array): Uint8Array => {
+      d[d.length >> 1] ^= 0x01;
+      return d;
+    };
+    const cutOff = (d: Uint8Array): Uint8Array => d.subarray(0, d.length - 13);
+    const size = fs.statSync(byRole('app')).size;
+    const cases: Array<[string, (d: Uint8Array) => Uint8Array, string]> = [
+      ['one byte changed', flipped, `gpy.bin_enc at 0x10000 (app, encrypted, ${size} bytes) is damaged: with the flash key ${fingerprint(KEYS.flashKey)} at 0x10000 its start decrypts to an ESP32 app image, but the rest does not check out (its checksum does not match), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`],
+      ['cut off (not whole 16-byte blocks)', cutOff, `gpy.bin_enc at 0x10000 (app, encrypted, ${size - 13} bytes) is damaged: it is not a whole number of 16-byte blocks, as every flash-encryption output is, so bytes were lost after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`],
+    ];
+    for (const [what, damage, sentence] of cases) {
+      for (const own of [false, true]) {
+        it(`${what}, on a board with ${own ? 'its own key' : 'the shared key'}: the same sentence, nothing written`, async () => {
+          const b = await virtualBoard('GPY', { burn: true, seed: `damaged-${own}` });
+          try {
+            const store = fixtureStore();
+            if (own) store.saveDeviceFlashKey(b.info.mac.address, new Uint8Array(32).fill(0x42));
+            const keys = keysForBoard(store, b.info);
+            const before = flashMd5(b.dev);
+            // As flash --build makes the plan: the board's key, re-encrypting from the store's build key.
+            await assert.rejects(async () => {
+              const { plan } = boardPlanFromBuild(damagedBuild(damage), { flashKey: keys.flashKey!, buildKey: storeBuildKey(store)!, flashSize: 0x800000 });
+              await runFlashSession({ io: b.io, info: b.info, plan, store, keys });
+            }, (e: Error & { code?: string }) => {
+              assert.equal(e.code, 'E_PLAN_DECRYPT');
+              assert.equal(e.message, sentence);
+              return true;
+            });
+            assert.equal(flashMd5(b.dev), before);
+          } finally {
+            b.close();
+          }
+        });
+      }
+      it(`${what}: provision names it damaged before any board is opened`, async () => {
+        const store = fixtureStore();
+        await assert.rejects(
+          provision({ ports: [{ port: '/dev/pycom-none', reset: 'none', baud: 115200, transport: unopenable() }], store, buildDir: damagedBuild(damage), board: 'GPY', perDeviceKeys: true, hardening: false, approvedMacs: ['24:0a:c4:00:00:01'], bootLog: false }, scriptedUi()),
+          (e: Error & { code?: string }) => {
+            assert.equal(e.code, 'E_PLAN_DECRYPT');
+            assert.equal(e.message, sentence);
+            return true;
+          },
+        );
+        assert.equal(fs.existsSync(path.join(store.dir, 'devices')), false, 'no board key made');
+      });
+    }
+  });
+
   it('an empty file in a build is called empty, not a file encrypted with another key', async () => {
     const dir = path.join(tmpDir('empty-out-'), 'release');
     fs.cpSync(build, dir, { recursive: true });
@@ -152,6 +214,11 @@ describe('diagnoses test each cause and name the one that holds', function () {
 /** The plaintext of a build's _enc file (made with the fixture key for `address`, CONFIG 0xF). */
 function decrypted(enc: Uint8Array, address: number): Uint8Array {
   return decryptFlashData(enc.subarray(0, enc.length - (enc.length % 16)), { key: KEYS.flashKey, address, flashCryptConf: 0xf });
+}
+
+/** A transport whose every use fails the test: the run must end before any board is opened. */
+function unopenable(): Transport {
+  return new Proxy({} as Transport, { get: (_t, name) => (name === 'then' ? undefined : () => assert.fail(`the port was used (${String(name)})`)) });
 }
 
 function decryptedApp(enc: Uint8Array): Uint8Array {

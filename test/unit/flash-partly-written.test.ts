@@ -6,7 +6,7 @@ import { planFromBuild } from '../../src/core/flash/plan';
 import { boardJournal, deviceDir, keysForBoard, runFlashSession } from '../../src/core/flash/session';
 import { confirmUnfinishedWrite, diagnosePartlyWrittenRegion, erasedTailStart, partlyWrittenFile, partlyWrittenImage } from '../../src/core/flash/partly-written';
 import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
-import { BoardRecordWriter } from '../../src/core/audit/board-record';
+import { BoardRecordWriter, readBoardRecords, recordFlashProgress, regionsWritten, sha256Hex } from '../../src/core/audit/board-record';
 import { bootNow, fixtureStore, KEYS, secureBuild, virtualBoard, type Board } from './flash-harness';
 
 /**
@@ -78,5 +78,59 @@ describe('partly written regions (an interrupted flash)', () => {
     assert.equal(await confirmUnfinishedWrite(b.io, store, mac, { address: APP, length: 0x1c0000 }), undefined);
     assert.equal(bootNow(b.dev).boots, true);
     assert.ok(fs.existsSync(path.join(deviceDir(store, mac), 'flash-journal.json')));
+  });
+});
+
+/**
+ * The record of a run cut off mid-way lists what a successful run's lists for the regions it
+ * finished (written and verified), plus the region it was cut off in, marked `cutOff`.
+ */
+describe('the record of a cut-off flash run', function () {
+  this.timeout(120_000);
+  it('power lost in the app: the digest image and the table are listed as written, the app as cut off', async () => {
+    const b = await virtualBoard('GPY', { burn: true, seed: 'cut-record' });
+    try {
+      const store = fixtureStore();
+      const mac = b.info.mac.address;
+      const plan = planFromBuild(findBuildOutputs(secureBuild('GPY', 64 * 1024, 'cut-record-app')), { flashSize: 0x800000 });
+      const [digest, table, app] = [...plan.regions].sort((x, y) => x.address - y.address) as [typeof plan.regions[0], typeof plan.regions[0], typeof plan.regions[0]];
+      // Power lost before the 20th page of the app (256-byte page programs, the digest and table first).
+      const pages = (n: number): number => Math.ceil(n / 256);
+      b.dev.faults.setPowerLoss({ kind: 'flash-program', step: pages(digest.data.length) + pages(table.data.length) + 20 });
+      // As `flash` and `provision` keep the record: every progress event into it, the error at the end.
+      const cut = new BoardRecordWriter(store.auditPath, 'flash', mac, () => [KEYS.flashKey]);
+      await assert.rejects(runFlashSession({ io: b.io, info: b.info, plan, store, keys: keysForBoard(store, b.info), onProgress: (e) => recordFlashProgress(cut, plan, e) }).catch((e: Error) => {
+        cut.end('failed', {}, e.message);
+        throw e;
+      }));
+      const region = (g: typeof digest) => ({ address: g.address, file: g.file, sha256: sha256Hex(g.data), length: g.data.length });
+      const [rec] = readBoardRecords(store.auditPath, mac);
+      assert.equal(rec!.result, 'failed');
+      assert.deepEqual(rec!.regions, [
+        { ...region(digest), bytesWritten: digest.data.length },
+        { ...region(table), bytesWritten: table.data.length },
+        { ...region(app), cutOff: true },
+      ]);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('a run that finishes lists each region once (as written, then in its summary), none cut off', async () => {
+    const b = await virtualBoard('GPY', { burn: true, seed: 'whole-record' });
+    try {
+      const store = fixtureStore();
+      const plan = planFromBuild(findBuildOutputs(secureBuild('GPY', 64 * 1024, 'cut-record-app')), { flashSize: 0x800000 });
+      const rec = new BoardRecordWriter(store.auditPath, 'flash', b.info.mac.address, () => [KEYS.flashKey]);
+      const { results } = await runFlashSession({ io: b.io, info: b.info, plan, store, keys: keysForBoard(store, b.info), onProgress: (e) => recordFlashProgress(rec, plan, e) });
+      rec.add('flash', { regions: regionsWritten(plan, results) });
+      rec.end('ok');
+      const [got] = readBoardRecords(store.auditPath);
+      assert.equal(got!.result, 'ok');
+      assert.deepEqual(got!.regions, regionsWritten(plan, results));
+      assert.deepEqual(got!.regions.map((g) => [g.address, g.cutOff]), [[0x0, undefined], [0x8000, undefined], [0x10000, undefined]]);
+    } finally {
+      b.close();
+    }
   });
 });

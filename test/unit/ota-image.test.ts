@@ -10,6 +10,7 @@ import { queryOtaSlot, type ReplLink } from '../../src/core/ota/raw-repl';
 import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { classifyContent } from '../../src/core/firmware/content';
 import { encryptFor } from '../../src/core/secure-build/process';
+import { fingerprint } from '../../src/core/util/fingerprint';
 import { KEYS, secureBuild } from './flash-harness';
 
 /** A scripted MicroPython board on the other end of the raw REPL. */
@@ -77,6 +78,23 @@ describe('OTA images', () => {
     const img = makeOtaImage({ build, slot: 0x1c0000, slotSource: 'board', flashKey: KEYS.flashKey });
     assert.match(img.source, /re-encrypted for 0x1C0000/);
     assert.equal(classifyContent(decryptFlashData(img.data, { key: KEYS.flashKey, address: 0x1c0000, flashCryptConf: 0xf })).kind, 'image');
+  });
+
+  it('a damaged app in the build is named damaged, not blamed on the key: the shared key, or a board\'s own key and the build key', () => {
+    const dir = secureBuild('GPY', 24 * 1024, 'ota-damaged');
+    const app = new Uint8Array(fs.readFileSync(path.join(dir, 'gpy.bin_enc')));
+    app[app.length >> 1] ^= 0x01;
+    fs.writeFileSync(path.join(dir, 'gpy.bin_enc'), app);
+    const sentence = `gpy.bin_enc at 0x10000 (app, encrypted, ${app.length} bytes) is damaged: with the flash key ${fingerprint(KEYS.flashKey)} at 0x10000 its start decrypts to an ESP32 app image, but the rest does not check out (its checksum does not match), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`;
+    const build = findBuildOutputs(dir, { flashKey: KEYS.flashKey });
+    const own = new Uint8Array(32).map((_, i) => (i * 29 + 5) & 0xff);
+    for (const keys of [{ flashKey: KEYS.flashKey }, { flashKey: own, buildKey: KEYS.flashKey }]) {
+      assert.throws(() => makeOtaImage({ build, slot: 0x10000, slotSource: 'option', ...keys }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_OTA_SOURCE');
+        assert.equal(e.message, sentence);
+        return true;
+      });
+    }
   });
 
   it('asks the board through the raw REPL and parses its answer', async () => {

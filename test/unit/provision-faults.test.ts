@@ -56,6 +56,8 @@ describe('provision: a failure stops only its board; a rerun resumes it', functi
     const recs = readBoardRecords(store.auditPath);
     assert.deepEqual(recs.map((r) => [r.mac, r.result]), devs.map((d, i) => [macOf(d), i === 0 ? 'ok' : 'failed']));
     for (const r of recs.slice(1)) assert.ok(r.error && r.error.length > 0);
+    // The board cut off in its first region (the digest image at 0x0): that region is listed, cut off.
+    assert.deepEqual(recs[2]!.regions.map((g) => [g.address, g.cutOff ?? false]), [[0x0, true]]);
     // The interrupted burn is open in the audit log for the rerun to resume.
     assert.ok(readAudit(store.auditPath).records.some((r) => r.operation === 'burn-keys' && r.mac === macOf(devs[1]!) && r.phase === 'failed'));
     assert.equal(bootNow(devs[0]!).boots, true);

@@ -19,7 +19,14 @@ describe('npm run sample-firmware: a firmware tree that builds with your own key
     const dir = path.join(base, 'rehearsal');
     const r = spawnSync('bash', ['scripts/sample-firmware.sh', dir], { cwd: root, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /pycom-secure efuse burn-keys --port socket:\/\/127\.0\.0\.1:PORT/);
+    // The printout is the README's quick path, in the README's words (its sim serve line included), in this folder.
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+    const block = /^```sh\nnpm run sample-firmware -- (\S+).*\n([\s\S]*?)^```$/m.exec(readme)!;
+    const quickPath = block[2]!.trimEnd().split('\n').map((l) => `  ${l.split(block[1]!).join(dir)}`);
+    assert.ok(quickPath.includes('  pycom-secure sim serve --profile GPY --state gpy.json &    # prints: listening on 127.0.0.1:PORT'), quickPath.join('\n'));
+    const printed = r.stdout.trimEnd().split('\n');
+    assert.deepEqual(printed.slice(-quickPath.length), quickPath);
+    assert.equal(printed.filter((l) => /pycom-secure sim serve/.test(l)).length, 1, r.stdout);
     const fw = path.join(dir, 'firmware', 'pycom-micropython-sigfox', 'esp32');
     assert.ok(fs.existsSync(path.join(fw, 'Makefile')));
     assert.equal(fs.readFileSync(path.join(dir, '.gitignore'), 'utf8'), 'secure/\n.pycom/\n');

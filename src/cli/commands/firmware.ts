@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { checkOutputPath, askOtaSlot, boardPlanFromBuild, BoardRecordWriter, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion, recordOtaImage } from '../../core';
+import { checkOutputPath, askOtaSlot, boardPlanFromBuild, BoardRecordWriter, recordFlashProgress, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion, recordOtaImage } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -160,10 +160,11 @@ const flash: CliCommand = {
         });
       };
       let r: Awaited<ReturnType<typeof flashWorkflow>>;
+      let planned: FlashPlan | undefined;
       try {
         r = await flashWorkflow(board, {
         store: ks,
-        plan: ({ flashKey, flashSize }) => pairsPlan ?? plan(args, flashSize, flashKey),
+        plan: ({ flashKey, flashSize }) => (planned = pairsPlan ?? plan(args, flashSize, flashKey)),
         incremental: args.flag('incremental'),
         dryRun: args.flag('dry-run'),
         forceConfigSector: args.flag('force-config-sector'),
@@ -173,6 +174,8 @@ const flash: CliCommand = {
         onProgress: (e) => {
           // Started before the first erase (the 'erase' event comes first): a run cut off during the erase is recorded too.
           if (!args.flag('dry-run')) startRecord();
+          // Each region into the record as it begins and as it is verified: a run cut off keeps them.
+          if (record && planned) recordFlashProgress(record, planned, e);
           const frac = e.bytesDone / Math.max(1, e.bytesTotal);
           // A large region's erase takes seconds with nothing else to show: say it is under way.
           if (e.phase === 'erase' && (e.eraseBytes ?? 0) >= ERASE_LINE_BYTES) io.err(progressLine(e));

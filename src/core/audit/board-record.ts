@@ -23,6 +23,12 @@ export interface RecordRegion {
   /** Bytes actually written (0: the flash already held them, verified by MD5). */
   bytesWritten?: number;
   reencrypted?: boolean;
+  /**
+   * The run stopped while writing this region (the link or the board's power lost, the process
+   * stopped): its write began and did not finish. `sha256` and `length` are what was to be
+   * written, not what the board holds; the same flash again writes it in full.
+   */
+  cutOff?: true;
 }
 
 export interface BoardRecord {
@@ -103,6 +109,31 @@ export function regionsWritten(plan: { regions: readonly { address: number; file
   });
 }
 
+/** What recordFlashProgress needs of a flash progress event (flash/writer.ts FlashProgressEvent). */
+export interface RegionProgress {
+  phase: string;
+  address: number;
+  /** With 'done': the bytes of the region actually written. */
+  regionBytesWritten?: number;
+}
+
+/**
+ * Adds a flash run's regions to its record as they are written, so a run cut off keeps the
+ * regions it finished and names the one it was in (each line is fsynced before the writes go on):
+ * feed it every progress event of the run. At 'erase' (a region's write begins, before its
+ * erase) the region is added as begun; at 'done' (written and verified by MD5) as written, with
+ * the bytes written. A begun region with no written line reads back as `cutOff`
+ * (readBoardRecords). `plan` holds the bytes written per address (for their SHA-256).
+ */
+export function recordFlashProgress(writer: BoardRecordWriter, plan: { regions: readonly { address: number; file: string; data: Uint8Array }[] }, e: RegionProgress, reencrypted = false): void {
+  if (e.phase !== 'erase' && e.phase !== 'done') return;
+  const g = plan.regions.find((x) => x.address === e.address);
+  if (!g) return;
+  const region: RecordRegion = { address: g.address, file: g.file, sha256: sha256Hex(g.data), length: g.data.length, ...(reencrypted ? { reencrypted: true } : {}) };
+  if (e.phase === 'erase') writer.add('region-begun', { regionsBegun: [region] });
+  else writer.add('region-written', { regions: [{ ...region, bytesWritten: e.regionBytesWritten ?? 0 }] });
+}
+
 /** The lines of one board's record, written as the work happens. */
 export class BoardRecordWriter {
   readonly id = newOperationId();
@@ -174,6 +205,7 @@ export function interruptedRunBefore(file: string, mac: string): string | undefi
 export function readBoardRecords(file: string, mac?: string): BoardRecord[] {
   const want = mac !== undefined ? normaliseMac(mac) : undefined;
   const byId = new Map<string, BoardRecord>();
+  const begun = new Map<string, RecordRegion[]>();
   for (const r of readAudit(file).records) {
     const isBurn = r.operation === 'burn-keys';
     if (!OPERATIONS.includes(r.operation) && !isBurn) continue;
@@ -196,7 +228,9 @@ export function readBoardRecords(file: string, mac?: string): BoardRecord[] {
     if (r.step) rec.steps.push(r.step);
     const f = (r as AuditRecord & { record?: Record<string, unknown> }).record ?? {};
     for (const [k, v] of Object.entries(f)) {
-      if (k === 'regions' && Array.isArray(v)) rec.regions.push(...(v as RecordRegion[]));
+      // A region said again (written, then in the run's summary) is one region: the later line wins.
+      if (k === 'regions' && Array.isArray(v)) for (const g of v as RecordRegion[]) upsertRegion(rec.regions, g);
+      else if (k === 'regionsBegun' && Array.isArray(v)) begun.set(r.id, [...(begun.get(r.id) ?? []), ...(v as RecordRegion[])]);
       else if (k === 'burnRuns' && Array.isArray(v)) rec.burnRuns.push(...(v as string[]));
       else if (k === 'keyFingerprints' && v && typeof v === 'object') Object.assign(rec.keyFingerprints, v);
       else (rec as unknown as Record<string, unknown>)[k] = v;
@@ -207,6 +241,12 @@ export function readBoardRecords(file: string, mac?: string): BoardRecord[] {
       if (r.message && r.phase === 'failed') rec.error = r.message;
     }
   }
+  // A region whose write began and never finished is the one the run was cut off in.
+  for (const [id, regions] of begun) {
+    const rec = byId.get(id);
+    if (!rec) continue;
+    for (const g of regions) if (!rec.regions.some((x) => x.address === g.address)) rec.regions.push({ ...g, cutOff: true });
+  }
   // A Burn Keys run made inside a provisioning run is part of that board's record, not one of its own.
   const inside = new Set([...byId.values()].filter((r) => r.operation !== 'burn-keys').flatMap((r) => r.burnRuns));
   for (const r of byId.values()) {
@@ -214,6 +254,12 @@ export function readBoardRecords(file: string, mac?: string): BoardRecord[] {
     if (cut && cut.mac === r.mac) cut.supersededBy = r.id;
   }
   return [...byId.values()].filter((r) => !(r.operation === 'burn-keys' && inside.has(r.id)));
+}
+
+function upsertRegion(regions: RecordRegion[], g: RecordRegion): void {
+  const i = regions.findIndex((x) => x.address === g.address);
+  if (i >= 0) regions[i] = g;
+  else regions.push(g);
 }
 
 /**
@@ -240,7 +286,7 @@ function csvCell(v: unknown): string {
 
 /**
  * Records as CSV (RFC 4180 quoting), one row per record: key fingerprints in their own columns,
- * regions as `address:file:sha256` joined by spaces. The eFuse states are in the JSON export only.
+ * regions as `address:file:sha256` joined by spaces (`:cut-off` after the region a cut-off run was in). The eFuse states are in the JSON export only.
  */
 export function boardRecordsCsv(records: readonly BoardRecord[]): string {
   const rows = [CSV_COLUMNS.join(',')];
@@ -249,7 +295,7 @@ export function boardRecordsCsv(records: readonly BoardRecord[]): string {
       id: r.id, operation: r.operation, mac: r.mac, board: r.board, port: r.port, chipRevision: r.chipRevision, result: r.result, boot: r.boot, keyEvidence: r.keyEvidence, error: r.error,
       start: r.start, end: r.end, toolVersion: r.toolVersion, firmwareGeneration: r.firmware?.generation, firmwareVersions: r.firmware?.versions,
       flashKey: r.keyFingerprints['flash-key'], secureBootKey: r.keyFingerprints['secure-boot-key'], buildKey: r.keyFingerprints['build-key'],
-      regions: r.regions.map((g) => `0x${g.address.toString(16)}:${g.file}:${g.sha256}`).join(' '), burnRuns: r.burnRuns.join(' '),
+      regions: r.regions.map((g) => `0x${g.address.toString(16)}:${g.file}:${g.sha256}${g.cutOff ? ':cut-off' : ''}`).join(' '), burnRuns: r.burnRuns.join(' '),
       supersedes: r.supersedes, supersededBy: r.supersededBy,
     };
     rows.push(CSV_COLUMNS.map((c) => csvCell(cells[c])).join(','));

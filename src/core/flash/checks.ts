@@ -6,9 +6,9 @@ import { hex } from '../util/hex';
 import { boardFlashSize, CONFIG_SECTOR_ADDRESS, layout } from '../boards/catalog';
 import { PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, validatePartitionTable, type PartitionEntry } from '../partition/table';
-import { describeRegion, type FlashPlan, type PlanRegion } from './plan';
+import { describeRegion, EXPECTED_CONTENT, type FlashPlan, type PlanRegion } from './plan';
 import { provisioningProfile } from '../boot/predict';
-import { diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
+import { diagnoseDamage, diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
 
 /**
  * Everything that is checked before the first byte is written. Each refusal is a UserError whose
@@ -75,13 +75,6 @@ export interface CheckReport {
   plaintext: Map<PlanRegion, Uint8Array>;
 }
 
-const EXPECTED: Partial<Record<PlanRegion['role'], ContentKind>> = {
-  'bootloader-digest': 'digest-image',
-  bootloader: 'image',
-  'partition-table': 'partition-table',
-  app: 'image',
-  'ota-copy': 'image',
-};
 const KIND_TEXT: Record<ContentKind, string> = {
   image: 'an ESP32 app image',
   'digest-image': 'a secure boot digest + bootloader image',
@@ -113,7 +106,7 @@ function planFlashSize(plan: FlashPlan, ctx: CheckContext): number | undefined {
 }
 
 /** Static checks: alignment, overlaps, the config sector, sizes against the flash and the table. */
-function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly PartitionEntry[] | undefined, notes: string[]): void {
+function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly PartitionEntry[] | undefined, plaintext: Map<PlanRegion, Uint8Array>, notes: string[]): void {
   const sorted = [...plan.regions].sort((a, b) => a.address - b.address);
   for (const r of sorted) {
     // Writes erase whole 4 KB sectors: an unaligned start would erase bytes before it.
@@ -151,6 +144,36 @@ function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly Pa
       refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} is larger than the "${p.label}" partition it goes into (${hex(p.offset)}, ${p.size} bytes); the build does not fit this layout.`);
     }
   }
+  if (partitions) for (const r of sorted) checkAppAddress(r, plaintext.get(r)!, partitions);
+}
+
+/** Partition type of app partitions (factory, ota_N) in the binary table (ESP-IDF esp_partition.h). */
+const PARTITION_TYPE_APP = 0;
+
+/**
+ * An app image (plaintext magic 0xE9, as the chip reads it) must start where the table has an app
+ * partition (factory or ota_N): the bootloader starts apps only from the start of one, and
+ * anywhere else it would overwrite what is there (nvs, otadata, the file system). The bootloader
+ * and digest images at their fixed addresses (0x1000, 0x0) are not apps; other files are judged
+ * by the other rules. Throws E_PLAN_APP_ADDRESS naming the address, what the table has there and
+ * the app partitions' addresses.
+ */
+function checkAppAddress(r: PlanRegion, plain: Uint8Array, partitions: readonly PartitionEntry[]): void {
+  const app = r.role === 'app' || r.role === 'ota-copy' || (r.role === 'data' && plain[0] === 0xe9 && classifyContent(plain).kind === 'image');
+  if (!app) return;
+  const apps = partitions.filter((e) => e.type === PARTITION_TYPE_APP);
+  if (apps.some((e) => e.offset === r.address)) return;
+  const at = partitions.find((e) => r.address >= e.offset && r.address < e.offset + e.size);
+  const kind = (e: PartitionEntry) => (e.type === PARTITION_TYPE_APP ? 'app' : 'data');
+  const there = !at
+    ? `the partition table has nothing at ${hex(r.address)}`
+    : at.offset === r.address
+      ? `${hex(r.address)} is the "${at.label}" ${kind(at)} partition in the partition table`
+      : `${hex(r.address)} is inside the "${at.label}" ${kind(at)} partition (${hex(at.offset)}-${hex(at.offset + at.size)}) in the partition table`;
+  const where = apps.length
+    ? `write it at an app partition's address (${apps.map((e) => `"${e.label}" at ${hex(e.offset)}`).join(', ')})`
+    : 'the table has no app partition, so flash a partition table that has one first';
+  refuse('E_PLAN_APP_ADDRESS', `${describeRegion(r)} is an app image, but ${there}, so the bootloader would never start it and the write would overwrite what is there; ${where}.`);
 }
 
 export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promise<CheckReport> {
@@ -170,11 +193,15 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     if (!ctx.flashKey) {
       refuse('E_PLAN_NO_KEY', `${describeRegion(r)} is encrypted but there is no flash-encryption key for this board in the key store, so it cannot be checked; add the key (or use the board's key store) before flashing.`);
     }
-    if (r.data.length % 16 !== 0) refuse('E_PLAN_DECRYPT', `${describeRegion(r)} is not a whole number of 16-byte blocks, so it is not a flash-encryption output.`);
+    if (r.data.length % 16 !== 0) {
+      // A build's encrypted output is always whole blocks: one that is not was cut off after the build.
+      const damaged = plan.buildDir ? diagnoseDamage({ data: r.data, address: r.address, region: describeRegion(r), conf }, []) : undefined;
+      refuse('E_PLAN_DECRYPT', damaged ?? `${describeRegion(r)} is not a whole number of 16-byte blocks, so it is not a flash-encryption output.`);
+    }
     plaintext.set(r, decryptAt(r.data, r.address, ctx.flashKey, conf));
   }
   for (const r of plan.regions) {
-    const want = EXPECTED[r.role];
+    const want = EXPECTED_CONTENT[r.role];
     if (!want) continue;
     const got = classifyContent(plaintext.get(r)!);
     if (got.kind === want) continue;
@@ -204,7 +231,7 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     partitions = await ctx.boardPartitions();
     if (partitions) notes.push('Sizes checked against the partition table on the board (0x8000).');
   }
-  checkLayout(plan, ctx, partitions, notes);
+  checkLayout(plan, ctx, partitions, plaintext, notes);
 
   // 3. The chip's encryption state must match what each file is.
   const chip = ctx.chip;

@@ -103,7 +103,7 @@ export interface DecryptionDiagnosis {
  * address). A candidate counts only when the whole file then classifies as `want`.
  */
 export function diagnoseDecryption(f: DecryptionFailure): DecryptionDiagnosis {
-  const probeLen = f.want === 'digest-image' ? 0x1020 : 64;
+  const probeLen = probeLength(f.want);
   const addresses = (f.addresses ?? knownFlashAddresses()).filter((a) => a !== f.address);
   const others = (f.otherKeys ?? []).filter((k) => !Buffer.from(k.key).equals(Buffer.from(f.key.key)));
   const holds = (address: number, key: Uint8Array, conf: number): boolean => {
@@ -137,13 +137,8 @@ export function diagnoseDecryption(f: DecryptionFailure): DecryptionDiagnosis {
   }
   // The right key, address and config, and still not the right content: the header decrypts as
   // it should but the whole does not check out, so bytes changed after the build.
-  if (!f.headerOnly && looksLike(decryptPrefix(f.data, probeLen, f.address, f.key.key, f.conf), f.want)) {
-    const got = classifyContent(decryptPrefix(f.data, f.data.length, f.address, f.key.key, f.conf));
-    return {
-      cause: 'damaged',
-      message: `${f.region} is damaged: with the flash key ${fingerprint(f.key.key)} at ${at} its start decrypts to ${KIND_TEXT[f.want]}, but the rest does not check out (${got.problem ?? `it reads as ${KIND_TEXT[got.kind]}`}), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`,
-    };
-  }
+  const damaged = f.headerOnly ? undefined : damagedWith(f, f.want, f.key.key);
+  if (damaged) return { cause: 'damaged', message: damaged };
   const tested = [
     `the addresses ${addresses.map((a) => hex(a)).join(', ')}`,
     others.length ? `the key store's other key${others.length > 1 ? 's' : ''} (${others.map((k) => fingerprint(k.key)).join(', ')})` : 'no other key (the key store holds none)',
@@ -153,6 +148,45 @@ export function diagnoseDecryption(f: DecryptionFailure): DecryptionDiagnosis {
   return {
     message: `${f.region} does not decrypt to ${kind} at ${at} with the flash key ${fingerprint(f.key.key)}, and none of the causes that can be tested holds (tried ${tested.join(', ')}): it was encrypted with a key this key store does not hold, or it is not a flash-encryption output${onChip ? `; written, ${onChip}` : ''}.`,
   };
+}
+
+/** The probe length that shows whether a decryption could be `want` (the digest image's bootloader starts at 0x1000). */
+function probeLength(want: ContentKind): number {
+  return want === 'digest-image' ? 0x1020 : 64;
+}
+
+/**
+ * With `key` at its own address the file's start decrypts to `want` but the whole does not check
+ * out: bytes changed after the build. The sentence naming it damaged, or undefined.
+ */
+function damagedWith(f: Pick<DecryptionFailure, 'data' | 'address' | 'region' | 'conf'>, want: ContentKind, key: Uint8Array): string | undefined {
+  if (!looksLike(decryptPrefix(f.data, probeLength(want), f.address, key, f.conf), want)) return undefined;
+  const got = classifyContent(decryptPrefix(f.data, f.data.length, f.address, key, f.conf));
+  if (got.kind === want) return undefined;
+  return `${f.region} is damaged: with the flash key ${fingerprint(key)} at ${hex(f.address)} its start decrypts to ${KIND_TEXT[want]}, but the rest does not check out (${got.problem ?? `it reads as ${KIND_TEXT[got.kind]}`}), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`;
+}
+
+/**
+ * Whether an encrypted output of a build that does not decrypt to what it must be is damaged
+ * rather than made with another key, judged as the board's-key check (diagnoseDecryption) judges
+ * it: its length is not a whole number of 16-byte blocks (every flash-encryption output is), or
+ * with one of `keys` at its own address (FLASH_CRYPT_CONFIG `conf`) its start decrypts to `want`
+ * but the whole does not check out. Returns the one sentence naming it damaged (keys as
+ * fingerprints), or undefined when the evidence does not say damaged. Used wherever a build's file
+ * is decrypted: the flash checks with the board's key, the per-device re-encryption and provision
+ * with the build key and the board's own key, so a damaged file is named damaged whichever key the
+ * board has.
+ */
+export function diagnoseDamage(f: { data: Uint8Array; address: number; want?: ContentKind; region: string; conf: number }, keys: readonly NamedKey[]): string | undefined {
+  if (f.data.length % 16 !== 0) {
+    return `${f.region} is damaged: it is not a whole number of 16-byte blocks, as every flash-encryption output is, so bytes were lost after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`;
+  }
+  if (!f.want) return undefined;
+  for (const k of keys) {
+    const m = damagedWith(f, f.want, k.key);
+    if (m) return m;
+  }
+  return undefined;
 }
 
 /**

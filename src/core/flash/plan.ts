@@ -4,7 +4,7 @@ import { UserError } from '../errors';
 import type { GenerationId } from '../firmware/generations';
 import { hex } from '../util/hex';
 import type { BuildOutputs } from '../firmware/outputs';
-import { classifyContent } from '../firmware/content';
+import { classifyContent, type ContentKind } from '../firmware/content';
 import { readInputFile } from '../util/atomic-file';
 import { CONFIG_SECTOR_ADDRESS, layout as layoutFacts, type BoardId, type LayoutId } from '../boards/catalog';
 import { BOOTLOADER_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
@@ -15,6 +15,18 @@ import { BOOTLOADER_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZ
  * checked (checks.ts) before a single byte is written.
  */
 export type RegionRole = 'bootloader-digest' | 'bootloader' | 'partition-table' | 'app' | 'ota-copy' | 'config' | 'data';
+
+/**
+ * What each role's bytes must be as the chip reads them (decrypted at their address when
+ * encrypted); roles not listed (config, data) may hold anything.
+ */
+export const EXPECTED_CONTENT: Readonly<Partial<Record<RegionRole, ContentKind>>> = {
+  'bootloader-digest': 'digest-image',
+  bootloader: 'image',
+  'partition-table': 'partition-table',
+  app: 'image',
+  'ota-copy': 'image',
+};
 
 export interface PlanRegion {
   address: number;

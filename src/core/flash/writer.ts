@@ -32,6 +32,8 @@ export interface FlashProgressEvent {
   phase: 'compare' | 'erase' | 'write' | 'done';
   /** With 'erase': the bytes of the region that will be erased and written. */
   eraseBytes?: number;
+  /** With 'done': the bytes of this region actually written (0 when the flash already held them all). */
+  regionBytesWritten?: number;
   region: number;
   regions: number;
   file: string;
@@ -116,7 +118,7 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
   /** The range being written: when it began, its length, and its first and latest acknowledgement. */
   let range: { t0: number; length: number; first?: { t: number; d: number }; last?: { t: number; d: number } } | undefined;
   const results: RegionResult[] = [];
-  const emit = (phase: FlashProgressEvent['phase'], i: number, r: PlanRegion, extraDone = 0, eraseBytes?: number) => {
+  const emit = (phase: FlashProgressEvent['phase'], i: number, r: PlanRegion, extraDone = 0, eraseBytes?: number, regionBytesWritten?: number) => {
     if (!o.onProgress) return;
     const written = bytesWritten + inFlight;
     let bytes = ackedBytes;
@@ -151,6 +153,7 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
       bytesTotal,
       bytesWritten: written,
       ...(eraseBytes !== undefined ? { eraseBytes } : {}),
+      ...(regionBytesWritten !== undefined ? { regionBytesWritten } : {}),
       throughput,
       ...(written > 0 && throughput > 0 ? { etaSeconds: left / throughput + laterBytes * erasePerByte } : {}),
     });
@@ -227,7 +230,7 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
     bytesDone += changed;
     o.journal?.done(r.address, r.data.length);
     results.push({ address: r.address, file: r.file, length: r.data.length, bytesWritten: changed, ranges });
-    emit('done', i, r);
+    emit('done', i, r, 0, undefined, changed);
   }
   return results;
 }

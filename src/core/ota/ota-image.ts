@@ -9,6 +9,8 @@ import { hex } from '../util/hex';
 import type { BuildOutputs } from '../firmware/outputs';
 import { encryptFor } from '../secure-build/process';
 import { fingerprint } from '../util/fingerprint';
+import { diagnoseDamage } from '../flash/diagnose';
+import { describeRegion } from '../flash/plan';
 
 /**
  * The OTA image: the signed app encrypted for the slot the board will write it to. Pycom's OTA
@@ -72,6 +74,7 @@ export function makeOtaImage(o: OtaImageOptions): OtaImage {
     }
     let signed: Uint8Array | undefined;
     let from = '';
+    let damaged: string | undefined;
     if (build.plainApp) {
       signed = new Uint8Array(fs.readFileSync(build.plainApp));
       from = 'the signed plaintext app';
@@ -84,9 +87,16 @@ export function makeOtaImage(o: OtaImageOptions): OtaImage {
           from = `${factory.rel} decrypted at 0x10000${which}`;
           if (classifyContent(signed).kind === 'image') break;
         }
+        if (classifyContent(signed!).kind !== 'image') {
+          // A damaged file is named damaged, as flash names it, not blamed on a key.
+          const data = new Uint8Array(fs.readFileSync(factory.path));
+          damaged = diagnoseDamage({ data, address: FACTORY_ADDRESS, want: 'image', region: describeRegion({ address: FACTORY_ADDRESS, file: factory.path, data, role: 'app', encrypted: true }), conf },
+            [{ label: 'the board\'s key', key: o.flashKey }, ...(o.buildKey ? [{ label: 'the build key', key: o.buildKey }] : [])]);
+        }
       }
     }
     const c = signed ? classifyContent(signed) : undefined;
+    if (damaged) throw new UserError('E_OTA_SOURCE', damaged);
     if (!signed || c?.kind !== 'image') {
       throw new UserError('E_OTA_SOURCE', `No valid app to re-encrypt for ${hex(slot)} in ${build.dir} with the flash key ${fingerprint(o.flashKey)} (the build may use another key); rebuild with this board's keys.`);
     }

@@ -2,7 +2,8 @@ import { UserError } from '../errors';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent } from '../firmware/content';
 import { findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
-import { planFromBuild, type FlashPlan } from '../flash/plan';
+import { describeRegion, EXPECTED_CONTENT, planFromBuild, type FlashPlan } from '../flash/plan';
+import { diagnoseDamage } from '../flash/diagnose';
 import * as fs from 'node:fs';
 import type { BoardId } from '../boards/catalog';
 import { readHardwareKeyFile } from '../keys/key-files';
@@ -85,8 +86,9 @@ function decryptedBuild(dir: string, o: BoardPlanOptions, buildKey: Uint8Array, 
  * A build that does not decrypt with the build key but does with the board's key (a build made
  * with this board's own key) is used as it is.
  *
- * Errors: E_BUILD_KEY when the outputs decrypt with neither key (the build was made with another
- * key), plus findBuildOutputs' and planFromBuild's errors.
+ * Errors: E_PLAN_DECRYPT when an output is damaged (diagnoseDamage: not whole 16-byte blocks, or
+ * its start decrypts with one of the keys and the rest does not check out), E_BUILD_KEY when the
+ * outputs decrypt with neither key (the build was made with another key), plus findBuildOutputs' and planFromBuild's errors.
  */
 export function boardPlanFromBuild(dir: string, o: BoardPlanOptions, cache: DecryptedBuildCache = {}): BoardPlan {
   const base = { ...(o.board ? { board: o.board } : {}), ...(o.flashCryptConf !== undefined ? { flashCryptConf: o.flashCryptConf } : {}) };
@@ -103,6 +105,10 @@ export function boardPlanFromBuild(dir: string, o: BoardPlanOptions, cache: Decr
       return { plan: planFromBuild(withBoardKey, size), build: withBoardKey, reencrypted: false };
     }
     const bad = fromBuildKey.plan.regions.find((r) => r.encrypted && !fromBuildKey.plain.has(r.address))!;
+    // A damaged file is named damaged, as it is on a board with the shared key, not blamed on a key.
+    const damaged = diagnoseDamage({ data: bad.data, address: bad.address, region: describeRegion(bad), conf: o.flashCryptConf ?? 0xf, ...(EXPECTED_CONTENT[bad.role] ? { want: EXPECTED_CONTENT[bad.role]! } : {}) },
+      [{ label: 'the build key', key: o.buildKey! }, { label: 'the board\'s key', key: o.flashKey! }]);
+    if (damaged) throw new UserError('E_PLAN_DECRYPT', damaged);
     throw new UserError('E_BUILD_KEY', `${bad.file} decrypts at ${hex(bad.address)} neither with the board's key ${fingerprint(o.flashKey!)} nor with the build key ${fingerprint(o.buildKey!)}; the build was made with another key: rebuild it with the key store's flash_encryption_key.bin.`);
   }
   const conf = o.flashCryptConf ?? 0xf;

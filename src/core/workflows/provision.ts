@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { BoardRecordWriter, recordKeyEvidence, regionsWritten } from '../audit/board-record';
+import { BoardRecordWriter, recordFlashProgress, recordKeyEvidence, regionsWritten } from '../audit/board-record';
 import { board as boardFacts, type BoardId } from '../boards/catalog';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
 import type { BootLogExplanation } from '../boot/boot-log';
@@ -11,7 +11,8 @@ import { decodeEfuses, isThreeFour } from '../efuse/decode';
 import { isUserError, UserError } from '../errors';
 import { GENERATIONS, type GenerationId } from '../firmware/generations';
 import { firmwareTitle } from '../firmware/outputs';
-import type { FlashPlan } from '../flash/plan';
+import { describeRegion, EXPECTED_CONTENT, type FlashPlan } from '../flash/plan';
+import { diagnoseDamage } from '../flash/diagnose';
 import { readHardwareKeyFile } from '../keys/key-files';
 import { macDirName, normaliseMac, type KeyStore } from '../keystore/key-store';
 import { withKeyStoreLock } from '../keystore/lock';
@@ -177,7 +178,7 @@ export function parseApprovedMacs(list: readonly string[], from = 'the approved 
  *
  * Errors (thrown before any board is touched): E_USAGE/E_MAC (the approved list), E_NO_KEY (no
  * signing key or build key in the store), findBuildOutputs' errors (E_BUILD_BOARD: the build is
- * not for `board`), E_BUILD_KEY, E_MODULE_UNSTATED / E_MODULE_NOT_CONFIRMED (no `board` and the
+ * not for `board`), E_PLAN_DECRYPT (an output of the build is damaged: diagnoseDamage), E_BUILD_KEY, E_MODULE_UNSTATED / E_MODULE_NOT_CONFIRMED (no `board` and the
  * module not confirmed through `ui.confirm`). Everything that goes wrong on a board (E_MODULE_FLASH_SIZE,
  * E_MODULE_REVISION: the chip is no module of the build's board) is that board's `failed` result, never thrown.
  */
@@ -260,7 +261,14 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
   }
   // The build must decrypt with the build key: checked once, before any board.
   const check = boardPlanFromBuild(req.buildDir, { ...(req.board ? { board: req.board } : {}), flashKey: buildKey, buildKey, flashSize: 0x800000 });
-  const bad = check.build.outputs.filter((o) => o.encrypted && o.decryptsValid === false);
+  // decryptsValid is left unset for a file that is not whole 16-byte blocks: no decryption of it is valid.
+  const bad = check.build.outputs.filter((o) => o.encrypted && o.decryptsValid !== true);
+  for (const o of bad) {
+    // A damaged file is named damaged (as flash names it), not blamed on the build key.
+    const data = new Uint8Array(fs.readFileSync(o.path));
+    const damaged = diagnoseDamage({ data, address: o.address, want: EXPECTED_CONTENT[o.role]!, region: describeRegion({ address: o.address, file: o.path, data, role: o.role, encrypted: true }), conf: 0xf }, [{ label: 'the build key', key: buildKey }]);
+    if (damaged) throw new UserError('E_PLAN_DECRYPT', damaged);
+  }
   if (bad.length) {
     throw new UserError('E_BUILD_KEY', `${bad.map((o) => o.rel).join(', ')} in ${req.buildDir} do${bad.length === 1 ? 'es' : ''} not decrypt with the build key ${fingerprint(buildKey)}; the build was made with another key: rebuild it with the key store's keys.`);
   }
@@ -373,7 +381,11 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           incremental: true,
           bootLog: req.bootLog,
           ...(req.signal ? { signal: req.signal } : {}),
-          onProgress: (e) => emit({ type: 'progress', port, mac: mac!, state: 'flashing', fraction: e.bytesDone / Math.max(1, e.bytesTotal), message: `${e.file} @ 0x${e.address.toString(16)}` }),
+          onProgress: (e) => {
+            // Each region into the record as it begins and as it is verified: a run cut off keeps them.
+            if (plan) recordFlashProgress(record!, plan, e, reencrypted);
+            emit({ type: 'progress', port, mac: mac!, state: 'flashing', fraction: e.bytesDone / Math.max(1, e.bytesTotal), message: `${e.file} @ 0x${e.address.toString(16)}` });
+          },
         }, boardUi);
         record.add('flash', { regions: regionsWritten(plan!, out.results, reencrypted), keyEvidence: recordKeyEvidence(out.evidence.kind) });
         const bytesWritten = out.results.reduce((n, r) => n + r.bytesWritten, 0);
