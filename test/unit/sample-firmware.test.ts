@@ -23,7 +23,7 @@ describe('npm run sample-firmware: a firmware tree that builds with your own key
     const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
     const block = /^```sh\nnpm run sample-firmware -- (\S+).*\n([\s\S]*?)^```$/m.exec(readme)!;
     const quickPath = block[2]!.trimEnd().split('\n').map((l) => `  ${l.split(block[1]!).join(dir)}`);
-    assert.ok(quickPath.includes('  pycom-secure sim serve --profile GPY --state gpy.json &    # prints: listening on 127.0.0.1:PORT'), quickPath.join('\n'));
+    assert.ok(quickPath.includes('  pycom-secure sim serve --profile GPY --state .pycom/gpy.json &    # prints: listening on 127.0.0.1:PORT'), quickPath.join('\n'));
     const printed = r.stdout.trimEnd().split('\n');
     assert.deepEqual(printed.slice(-quickPath.length), quickPath);
     assert.equal(printed.filter((l) => /pycom-secure sim serve/.test(l)).length, 1, r.stdout);
