@@ -70,6 +70,37 @@ describe('ROM loader client (scripted device)', () => {
   });
 
 
+  it('the next block goes out on the OK reply to the one before: never after a rejected block, never once the write is cancelled', async () => {
+    const seen: number[] = [];
+    let rejectedOnce = false;
+    const ctl = new AbortController();
+    const { host, device } = createMemoryPair();
+    const dec = new SlipDecoder();
+    device.onData((chunk) => {
+      for (const ev of dec.push(chunk)) {
+        if (ev.kind !== 'frame') continue;
+        const req = decodeRequest(ev.data);
+        if ('error' in req) continue;
+        let out = reply(req.op, 0);
+        if (req.op === Op.FLASH_DATA) {
+          const seq = req.data.readUInt32LE(4);
+          seen.push(seq);
+          if (seq === 1 && !rejectedOnce) {
+            rejectedOnce = true;
+            out = reply(req.op, 0, Buffer.from([1, 0x07, 0, 0])); // bad checksum: block 1 again, not block 2
+          }
+          if (seq === 3) ctl.abort(); // cancelled while block 3 is on the board: its OK reply sends nothing
+        }
+        setImmediate(() => device.write(out)); // a reply takes a while, as on a real link
+      }
+    });
+    await host.open();
+    const loader = new RomLoader(host, { clock: instantSleepClock });
+    await assert.rejects(loader.writeFlash(0x10000, Buffer.alloc(6 * 1024, 0x5a), { compress: false, verify: false, signal: ctl.signal }), (e: unknown) => isUserError(e));
+    await new Promise((r) => setImmediate(r)); // anything sent on block 3's reply would have arrived by now
+    assert.deepEqual(seen, [0, 1, 1, 2, 3]);
+  });
+
   it('a block encoded ahead of its turn is sent only for that block: another block, seq or command is encoded afresh', async () => {
     const sent: Array<{ op: number; seq: number; first: number; chk: number }> = [];
     const { host, device } = createMemoryPair();

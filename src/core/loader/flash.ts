@@ -54,10 +54,13 @@ export interface WriteFlashResult {
 export interface RomFlashCommands {
   readonly port: string;
   flashBegin(eraseSize: number, blocks: number, blockSize: number, offset: number, timeoutMs: number): Promise<void>;
-  /** `next`: the block that follows (seq + 1), which the loader may encode while this one is answered. */
-  flashData(block: Uint8Array, seq: number, timeoutMs?: number, next?: Uint8Array): Promise<void>;
+  /**
+   * `next`: the block that follows (seq + 1), which the loader may encode while this one is
+   * answered and, while `wanted()` holds, send on this one's OK reply.
+   */
+  flashData(block: Uint8Array, seq: number, timeoutMs?: number, next?: Uint8Array, wanted?: () => boolean): Promise<void>;
   flashDeflBegin(eraseSize: number, blocks: number, blockSize: number, offset: number, timeoutMs: number): Promise<void>;
-  flashDeflData(block: Uint8Array, seq: number, timeoutMs?: number, next?: Uint8Array): Promise<void>;
+  flashDeflData(block: Uint8Array, seq: number, timeoutMs?: number, next?: Uint8Array, wanted?: () => boolean): Promise<void>;
   flashMd5(addr: number, size: number): Promise<string>;
   readFlashSlow(addr: number, length: number): Promise<Buffer>;
 }
@@ -73,6 +76,8 @@ export async function writeFlash(loader: RomFlashCommands, addr: number, data: U
   checkAbort(loader, opts.signal, 'before writing');
 
   let compressedSize: number | undefined;
+  // The loader may send the next block the moment the board clears the current one: not once cancelled.
+  const wanted = (): boolean => !opts.signal?.aborted;
   progress({ phase: 'erase', done: 0, total: image.length });
   if (compress) {
     const z = zlib.deflateSync(image, { level: 9 });
@@ -92,7 +97,7 @@ export async function writeFlash(loader: RomFlashCommands, addr: number, data: U
       // A compressed block is only re-sent when the ROM rejected its checksum: then it never
       // reached the inflater. After a timeout we cannot know, and a second copy would corrupt the stream.
       const current = chunk;
-      await withRetries(() => loader.flashDeflData(current, seq, timeout, next), (e) => isChecksumReject(e));
+      await withRetries(() => loader.flashDeflData(current, seq, timeout, next, wanted), (e) => isChecksumReject(e));
       done = Math.min(image.length, done + (inflated[seq] ?? 0));
       progress({ phase: 'write', done, total: image.length, block: seq + 1, blocks });
       if (next) chunk = next;
@@ -111,7 +116,7 @@ export async function writeFlash(loader: RomFlashCommands, addr: number, data: U
       const current = block;
       // Plain blocks land at offset + seq·0x400 in an already-erased region: writing the same
       // bytes again is harmless, so esptool's 3 attempts apply (loader.py flash_block).
-      await withRetries(() => loader.flashData(current, seq, DEFAULT_TIMEOUT_MS, next), isTransientLinkFailure);
+      await withRetries(() => loader.flashData(current, seq, DEFAULT_TIMEOUT_MS, next, wanted), isTransientLinkFailure);
       progress({ phase: 'write', done: Math.min(image.length, (seq + 1) * ROM_FLASH_WRITE_SIZE), total: image.length, block: seq + 1, blocks });
       if (next) block = next;
     }

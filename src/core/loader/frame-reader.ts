@@ -62,6 +62,11 @@ export class FrameReader {
   private bytesThisWait = 0;
   /** The first bytes of this wait, raw (bounded). */
   private rawThisWait: Buffer = Buffer.alloc(0);
+  /**
+   * Sees every frame as it is decoded, before it is queued or handed to the reader, in the same
+   * turn as the bytes arrived (RomLoader sends the next data block from here).
+   */
+  onFrame: ((frame: Buffer) => void) | undefined;
 
   constructor(
     private readonly transport: Transport,
@@ -100,6 +105,7 @@ export class FrameReader {
     for (const ev of this.decoder.push(chunk)) {
       if (ev.kind === 'frame') {
         this.framesSeen++;
+        this.onFrame?.(ev.data);
         if (this.waiter) {
           const w = this.waiter;
           this.waiter = undefined;

@@ -65,8 +65,10 @@ export class RomLoader {
   downloadHint: string | undefined;
   private readonly trace: ((line: string) => void) | undefined;
   private busy = false;
+  /** The reply that may send `prepared` at once (see sendPreparedOnAck): to `op` block `seq`, while `wanted()`. */
+  private armed: { op: number; seq: number; wanted: () => boolean } | undefined;
   /** A *_DATA frame encoded ahead of its turn (see dataCommand). */
-  private prepared: { op: number; seq: number; block: Uint8Array; frame: Buffer } | undefined;
+  private prepared: { op: number; seq: number; block: Uint8Array; frame: Buffer; sent?: Promise<void> } | undefined;
   /**
    * Changes whenever the chip's eFuses may have changed since the last command: a WRITE_REG into
    * the eFuse controller (programming needs EFUSE_CMD there, and so does reloading the read
@@ -84,6 +86,7 @@ export class RomLoader {
     this.downloadHint = opts.downloadHint;
     this.trace = opts.trace;
     this.reader.start();
+    this.reader.onFrame = (f) => this.sendPreparedOnAck(f);
   }
 
   dispose(): void {
@@ -107,21 +110,44 @@ export class RomLoader {
   /**
    * Sends an encoded request frame and waits for its reply. `meanwhile` runs once the frame is on
    * its way (encoding the next data block there keeps that work out of the time between a reply
-   * and the next request, which every one of a large region's blocks waits for).
+   * and the next request, which every one of a large region's blocks waits for). `sent`: the frame
+   * already went out (sendPreparedOnAck), so it is not written again and a reply that came in
+   * since is not discarded.
    */
-  private async send(op: number, frame: Buffer, dataLength: number, timeoutMs: number, payloadLen: number, meanwhile?: () => void): Promise<CommandResult> {
+  private async send(op: number, frame: Buffer, dataLength: number, timeoutMs: number, payloadLen: number, meanwhile?: () => void, sent?: Promise<void>): Promise<CommandResult> {
     if (this.busy) throw new Error('RomLoader: commands must not overlap');
     this.busy = true;
     try {
-      this.reader.discardPending();
+      if (!sent) this.reader.discardPending();
       this.trace?.(`> ${opName(op)} (${dataLength} bytes)`);
-      const written = this.transport.write(frame);
+      const written = sent ?? this.transport.write(frame);
       meanwhile?.();
       await written;
       return await this.awaitReply(op, timeoutMs, payloadLen);
     } finally {
       this.busy = false;
     }
+  }
+
+  /**
+   * The next data block goes out as soon as the reply that clears it is decoded, in the same turn
+   * as its bytes arrived, not after that reply has travelled back up through the promises of the
+   * block before (each of a 1.9 MB app's 1 870 blocks waited for that; the ROM answers a block
+   * only after writing it, so one request is still outstanding at a time). Only for a block
+   * announced as next (dataCommand's `next`), only on an OK reply to the block before it (same
+   * opcode, status 0, a length field that matches), and only while `armed` says the writer still
+   * wants it (a cancelled write sends nothing more). Anything else leaves it to dataCommand.
+   */
+  private sendPreparedOnAck(frame: Buffer): void {
+    const p = this.prepared;
+    const a = this.armed;
+    if (!p || !a || p.sent || a.op !== p.op || a.seq !== p.seq - 1) return;
+    if (frame.length < HEADER_LEN + 2 || frame[0] !== 0x01 || frame[1] !== a.op || frame.readUInt16LE(2) !== frame.length - HEADER_LEN || frame[HEADER_LEN] !== 0) return;
+    this.armed = undefined;
+    if (!a.wanted()) return;
+    const sent = this.transport.write(p.frame);
+    sent.catch(() => undefined); // awaited by the block's own send, which reports it
+    p.sent = sent;
   }
 
   private async awaitReply(op: number, timeoutMs: number, payloadLen: number): Promise<CommandResult> {
@@ -265,9 +291,13 @@ export class RomLoader {
     await this.command(Op.FLASH_BEGIN, words(eraseSize, blocks, blockSize, offset), 0, timeoutMs);
   }
 
-  /** FLASH_DATA; `next` (optional) is the block that will follow, encoded while this one is answered. */
-  async flashData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS, next?: Uint8Array): Promise<void> {
-    await this.dataCommand(Op.FLASH_DATA, block, seq, timeoutMs, next);
+  /**
+   * FLASH_DATA. `next` (optional): the block that will follow, encoded while this one is answered;
+   * with `wanted` too, it is sent as soon as an OK reply to this one arrives while `wanted()` holds
+   * (sendPreparedOnAck), and the caller's flashData for it then only waits for its reply.
+   */
+  async flashData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS, next?: Uint8Array, wanted?: () => boolean): Promise<void> {
+    await this.dataCommand(Op.FLASH_DATA, block, seq, timeoutMs, next, wanted);
   }
 
   /** FLASH_END: `reboot` false leaves the loader and runs the code in flash (the ROM's "1"). */
@@ -280,8 +310,8 @@ export class RomLoader {
   }
 
   /** FLASH_DEFL_DATA; `next` as for flashData. */
-  async flashDeflData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS, next?: Uint8Array): Promise<void> {
-    await this.dataCommand(Op.FLASH_DEFL_DATA, block, seq, timeoutMs, next);
+  async flashDeflData(block: Uint8Array, seq: number, timeoutMs = DEFAULT_TIMEOUT_MS, next?: Uint8Array, wanted?: () => boolean): Promise<void> {
+    await this.dataCommand(Op.FLASH_DEFL_DATA, block, seq, timeoutMs, next, wanted);
   }
 
   async flashDeflEnd(reboot: boolean): Promise<void> {
@@ -346,13 +376,26 @@ export class RomLoader {
    * `next` is the block the caller will send with seq + 1: it is encoded while this one's reply is
    * awaited, and used if the next call passes that same block (the same object) and seq.
    */
-  private async dataCommand(op: number, block: Uint8Array, seq: number, timeoutMs: number, next?: Uint8Array): Promise<void> {
+  private async dataCommand(op: number, block: Uint8Array, seq: number, timeoutMs: number, next?: Uint8Array, wanted?: () => boolean): Promise<void> {
     if (mayChangeEfuses(op, block)) this.efuseEpoch++; // MEM_DATA: code for RAM
     const ready = this.prepared;
     this.prepared = undefined;
-    const frame = ready && ready.op === op && ready.seq === seq && ready.block === block ? ready.frame : encodeData(op, block, seq);
-    const prepare = next ? (): void => void (this.prepared = { op, seq: seq + 1, block: next, frame: encodeData(op, next, seq + 1) }) : undefined;
-    await this.send(op, frame, 16 + block.length, timeoutMs, 0, prepare);
+    this.armed = undefined;
+    const mine = ready && ready.op === op && ready.seq === seq && ready.block === block ? ready : undefined;
+    const frame = mine ? mine.frame : encodeData(op, block, seq);
+    const prepare = next
+      ? (): void => {
+          this.prepared = { op, seq: seq + 1, block: next, frame: encodeData(op, next, seq + 1) };
+          if (wanted) this.armed = { op, seq, wanted };
+        }
+      : undefined;
+    try {
+      await this.send(op, frame, 16 + block.length, timeoutMs, 0, prepare, mine?.sent);
+    } catch (e) {
+      // This block failed (no OK reply, so nothing was sent for the next): nor will a later reply send it.
+      this.armed = undefined;
+      throw e;
+    }
   }
 }
 
