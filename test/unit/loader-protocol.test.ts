@@ -101,6 +101,47 @@ describe('ROM loader client (scripted device)', () => {
     assert.deepEqual(seen, [0, 1, 1, 2, 3]);
   });
 
+  it('a link that delivers some replies within the write: each reply still goes to its own block', async () => {
+    const seen: number[] = [];
+    let rejectedOnce = false;
+    const listeners: Array<(b: Buffer) => void> = [];
+    const dec = new SlipDecoder();
+    const link: Transport = {
+      url: 'sync:test', isOpen: true, baud: 115200, capabilities: { modemLines: false, dataBits: false, baud: false },
+      open: async () => undefined, close: async () => undefined, flushInput: async () => undefined, setBaud: async () => undefined,
+      setSignals: async () => undefined, setDataBits: async () => undefined, onClose: () => () => undefined,
+      onData: (l) => {
+        listeners.push(l);
+        return () => undefined;
+      },
+      write: (data) => {
+        for (const ev of dec.push(Buffer.from(data))) {
+          if (ev.kind !== 'frame') continue;
+          const req = decodeRequest(ev.data);
+          if ('error' in req) continue;
+          let out = reply(req.op, 0);
+          let now = false;
+          if (req.op === Op.FLASH_DATA) {
+            const seq = req.data.readUInt32LE(4);
+            seen.push(seq);
+            now = seq % 2 === 1; // odd blocks are answered before write returns, even ones later
+            if (seq === 1 && !rejectedOnce) {
+              rejectedOnce = true;
+              out = reply(req.op, 0, Buffer.from([1, 0x07, 0, 0]));
+            }
+          }
+          if (now) for (const l of listeners) l(out);
+          else setImmediate(() => listeners.forEach((l) => l(out)));
+        }
+        return Promise.resolve();
+      },
+    };
+    const loader = new RomLoader(link, { clock: instantSleepClock });
+    await loader.writeFlash(0x10000, Buffer.alloc(4 * 1024, 0x5a), { compress: false, verify: false });
+    // Block 1's rejection is answered by sending block 1 again, not block 0 (it never was block 0's reply).
+    assert.deepEqual(seen, [0, 1, 1, 2, 3]);
+  });
+
   it('a block encoded ahead of its turn is sent only for that block: another block, seq or command is encoded afresh', async () => {
     const sent: Array<{ op: number; seq: number; first: number; chk: number }> = [];
     const { host, device } = createMemoryPair();

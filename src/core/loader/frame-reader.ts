@@ -63,8 +63,8 @@ export class FrameReader {
   /** The first bytes of this wait, raw (bounded). */
   private rawThisWait: Buffer = Buffer.alloc(0);
   /**
-   * Sees every frame as it is decoded, before it is queued or handed to the reader, in the same
-   * turn as the bytes arrived (RomLoader sends the next data block from here).
+   * Sees every frame as it is decoded, right after it is queued or handed to the reader, in the
+   * same turn as the bytes arrived (RomLoader sends the next data block from here).
    */
   onFrame: ((frame: Buffer) => void) | undefined;
 
@@ -105,7 +105,6 @@ export class FrameReader {
     for (const ev of this.decoder.push(chunk)) {
       if (ev.kind === 'frame') {
         this.framesSeen++;
-        this.onFrame?.(ev.data);
         if (this.waiter) {
           const w = this.waiter;
           this.waiter = undefined;
@@ -114,6 +113,9 @@ export class FrameReader {
           this.queue.push(ev.data);
           if (this.queue.length > this.maxQueued) this.queue.shift();
         }
+        // After the frame is delivered: whatever onFrame sends, a reply to it that a link delivers
+        // at once (within the write) is queued behind this frame, never handed to this frame's reader.
+        this.onFrame?.(ev.data);
       } else if (ev.kind === 'noise') this.keepNoise(ev.data);
       else this.badFrames++;
     }
