@@ -85,8 +85,13 @@ describe('README: every shell command is run against a virtual board, or listed 
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'readme-home-'));
     if (!fs.existsSync(path.join(root, 'dist', 'cli.js'))) assert.fail('dist/cli.js is missing: run node scripts/build.mjs first');
   });
-  after(() => {
-    sim?.kill();
+  after(async () => {
+    // sim serve saves its state (in the folder's .pycom/) as it exits: wait for that before removing the folder.
+    if (sim && sim.exitCode === null && sim.signalCode === null) {
+      const exited = new Promise((r) => sim!.once('exit', r));
+      sim.kill();
+      await exited;
+    }
     fs.rmSync(home, { recursive: true, force: true });
   });
 

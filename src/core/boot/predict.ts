@@ -216,10 +216,17 @@ export function predictBoot(input: BootInput): BootVerdict {
   }
   log.push(...romLoadLines(bl));
   const profile = bootloaderProfile(blBytes.subarray(0, bl.imageEnd));
+  // Whether the bootloader verifies the partition table's and the app's signatures: with secure
+  // boot on (ABS_DONE_0) the ROM has just accepted the digest at 0x0, which only a secure boot
+  // build makes, and a secure boot v1 bootloader checks both signatures (ESP-IDF v3 secure boot
+  // docs). Pycom's bootloader holds none of the log strings bootloaderProfile looks for, so they
+  // cannot decide it; assuming the checks is the conservative answer (UNCONFIRMED only for
+  // bootloaders digested by hand: "boots" is never said of an image the bootloader may refuse).
+  const checksSignatures = e.absDone0;
 
   // C. 2nd stage: partition table and app.
   const tableBytes = view(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN + 68);
-  if (e.absDone0 && profile.secureBoot && input.signingPublicKey) {
+  if (checksSignatures && input.signingPublicKey) {
     log.push('I (0) boot: Verifying partition table signature...');
     // The block at +0xC00, as the bootloader reads it (image/signature-block.ts).
     if (!verifySignatureAt(tableBytes, TABLE_MAX_LEN, input.signingPublicKey)) {
@@ -248,7 +255,7 @@ export function predictBoot(input: BootInput): BootVerdict {
     log.push(`E (0) esp_image: ${why}`, 'E (0) boot: No bootable app partitions in the partition table');
     return fail('no-app', 'The bootloader finds no bootable app', `: at ${hex(app.offset, { width: 8, lower: true })} ${why}${fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : ''}.`, log, e, false);
   }
-  if (e.absDone0 && profile.secureBoot && input.signingPublicKey) {
+  if (checksSignatures && input.signingPublicKey) {
     log.push('I (0) esp_image: Verifying image signature...');
     // The block where the image reader found it: right after the image (image/signature-block.ts).
     if (!verifySignatureAt(appBytes, img.signature.at, input.signingPublicKey)) {

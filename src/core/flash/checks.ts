@@ -9,6 +9,9 @@ import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, validateParti
 import { describeRegion, EXPECTED_CONTENT, type FlashPlan, type PlanRegion } from './plan';
 import { provisioningProfile } from '../boot/predict';
 import { diagnoseDamage, diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
+import { identifyFile } from '../image/file-kind';
+import { verifySignatureAt } from '../crypto/signature';
+import { fingerprint } from '../util/fingerprint';
 
 /**
  * Everything that is checked before the first byte is written. Each refusal is a UserError whose
@@ -50,6 +53,13 @@ export interface CheckContext {
   secureBootKey?: Uint8Array;
   forceConfigSector?: boolean;
   predictBoot?: BootPredictor;
+  /**
+   * The public key (64-byte X‖Y) of the key store's signing key: with secure boot on, or turned on
+   * by this plan's digest image, the partition table and the app must carry its signature.
+   */
+  signingPublicKey?: Uint8Array;
+  /** Where that key is (the store's PEM file or token reference), for the message. */
+  signingKeyLabel?: string;
   /** How the user knows `flashKey` / `secureBootKey` (a file of the key store), for diagnoses. */
   flashKeyLabel?: string;
   secureBootKeyLabel?: string;
@@ -263,6 +273,24 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
       if (!Buffer.from(digest).equals(Buffer.from(p.subarray(0x80, 0xc0)))) {
         refuse('E_PLAN_DIGEST_KEY', diagnoseDigest(p, { label: ctx.secureBootKeyLabel ?? 'the one in BLOCK2', key: ctx.secureBootKey }, ctx.otherSecureBootKeys ?? [], describeRegion(r)));
       }
+    }
+  }
+
+  // 4b. A secure boot v1 bootloader verifies the partition table's and the app's signatures with
+  // the public key built into it (ESP-IDF v3 secure boot docs: "Verifying partition table
+  // signature", "Secure boot signature verification failed"); Pycom's build builds in the key that
+  // signs, the key store's. A table or app signed with another key, or not at all, never boots.
+  const secureBootComing = ctx.chip?.secureBoot === true || plan.regions.some((r) => r.role === 'bootloader-digest');
+  if (ctx.signingPublicKey && secureBootComing) {
+    for (const r of plan.regions.filter((x) => x.role === 'partition-table' || x.role === 'app' || x.role === 'ota-copy')) {
+      const p = plaintext.get(r)!;
+      const id = identifyFile(p);
+      if ((id.kind !== 'app' && id.kind !== 'partition-table') || !id.signature) continue; // content judged above
+      const sig = id.signature;
+      if (sig.present && verifySignatureAt(p, sig.at, ctx.signingPublicKey)) continue;
+      const key = `${ctx.signingKeyLabel ?? "the key store's signing key"} (fingerprint ${fingerprint(ctx.signingPublicKey)})`;
+      const line = r.role === 'partition-table' ? 'Failed to verify partition table signature' : 'Secure boot signature verification failed';
+      refuse('E_PLAN_SIGNATURE', `${describeRegion(r)} is ${sig.present ? `signed with another key than ${key}` : `not signed (no signature block where the bootloader reads it), so it does not verify with ${key}`}: with secure boot on, the bootloader stops with "${line}" and the board does not boot; build it again signed with that key (\`pycom-secure build --signing-key\` naming it).`);
     }
   }
 

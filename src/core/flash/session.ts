@@ -15,6 +15,7 @@ import { FlashJournal, JOURNAL_FILE } from './journal';
 import type { FlashPlan } from './plan';
 import { backupConfigSector, writePlan, type FlashIo, type FlashProgressEvent, type RegionResult } from './writer';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
+import { signingPublicKey } from '../keys/signer';
 
 /**
  * One `flash` run against a connected board: keys from the key store, every check, the config
@@ -104,7 +105,11 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
   const log = o.log ?? ((): void => undefined);
   const keys = o.keys ?? keysForBoard(o.store, o.info as ChipInfo);
   const sec = o.info.security;
+  // The store's signing key, for the signature check (checks.ts 4b); a store without one checks none.
+  const signing = o.store.signingKeyFile();
+  const signingPub = signing !== undefined ? signingPublicKey(signing) : undefined;
   const report = await checkPlan(o.plan, {
+    ...(signingPub ? { signingPublicKey: signingPub, signingKeyLabel: signing! } : {}),
     chip: {
       flashEncryption: sec.flashEncryption.enabled,
       secureBoot: sec.secureBoot.v1Enabled,

@@ -10,6 +10,8 @@ import type { BuildOutputs } from '../firmware/outputs';
 import { encryptFor } from '../secure-build/process';
 import { fingerprint } from '../util/fingerprint';
 import { diagnoseDamage } from '../flash/diagnose';
+import { identifyFile } from '../image/file-kind';
+import { verifySignatureAt } from '../crypto/signature';
 import { describeRegion } from '../flash/plan';
 
 /**
@@ -45,6 +47,12 @@ export interface OtaImageOptions {
   /** The key the build was made with, when the board has its own (per-device keys): the build's app is decrypted with it. */
   buildKey?: Uint8Array;
   flashCryptConf?: number;
+  /**
+   * The public key (X‖Y) of the key store's signing key: the app must carry its signature, which a
+   * secure boot bootloader checks before it boots the slot; `signingKeyLabel` names it.
+   */
+  signingPublicKey?: Uint8Array;
+  signingKeyLabel?: string;
 }
 
 export interface OtaImage {
@@ -104,6 +112,17 @@ export function makeOtaImage(o: OtaImageOptions): OtaImage {
       throw new UserError('E_OTA_UNSIGNED', `The app in ${build.dir} is not signed; a board with secure boot rejects unsigned OTA images, so sign it first.`);
     }
     out = { data: encryptFor(signed, slot, o.flashKey, conf), slot, source: `${from}, re-encrypted for ${hex(slot)}` };
+  }
+  if (o.signingPublicKey && o.flashKey) {
+    // The bootloader verifies the app it boots from this slot (secure boot v1): an image signed
+    // with another key would leave the device unable to boot the slot after the update.
+    const plain = decryptFlashData(out.data, { key: o.flashKey, address: slot, flashCryptConf: conf });
+    const id = identifyFile(plain);
+    const sig = id.kind === 'app' ? id.signature : undefined;
+    if (!sig || !sig.present || !verifySignatureAt(plain, sig.at, o.signingPublicKey)) {
+      const key = `${o.signingKeyLabel ?? "the key store's signing key"} (fingerprint ${fingerprint(o.signingPublicKey)})`;
+      throw new UserError('E_OTA_SIGNATURE', `The app in ${build.dir} is ${sig?.present ? `signed with another key than ${key}` : `not signed with ${key}`}: a board with secure boot would refuse it after the update ("Secure boot signature verification failed"), so no OTA image was written; build it again signed with that key (\`pycom-secure build --signing-key\` naming it).`);
+    }
   }
   const size = slotSize(slot);
   if (size !== undefined && out.data.length > size) {

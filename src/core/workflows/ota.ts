@@ -1,3 +1,4 @@
+import { signingPublicKey } from '../keys/signer';
 import { findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
 import { readHardwareKeyFile } from '../keys/key-files';
 import { normaliseMac, type KeyStore } from '../keystore/key-store';
@@ -94,7 +95,10 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
   const slotSource = typeof req.slot === 'number' ? 'option' : 'board';
   const slot = typeof req.slot === 'number' ? req.slot : await req.slot(build);
   const buildKey = storeBuildKey(req.store);
-  const img = makeOtaImage({ build, slot, slotSource, ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) });
+  // The store's signing key: the image must carry its signature, or the board refuses the slot.
+  const signing = req.store.signingKeyFile();
+  const signingPub = signing !== undefined ? signingPublicKey(signing) : undefined;
+  const img = makeOtaImage({ build, slot, slotSource, ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}), ...(signingPub ? { signingPublicKey: signingPub, signingKeyLabel: signing! } : {}) });
   writeFileAtomic(req.output, img.data);
   return { ...img, output: req.output, slotSource, ...(flashKey ? { flashKey } : {}), ...(evidence ? { evidence } : {}) };
 }
