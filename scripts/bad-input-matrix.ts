@@ -196,6 +196,16 @@ export const CASES: Case[] = [
     const { store, buildDir } = buildAndStore(c, 'SIPY');
     return onBoard(c, (b) => flash(b, { store, plan: ({ flashKey, flashSize }) => boardPlanFromBuild(buildDir, { ...(flashKey ? { flashKey } : {}), ...(flashSize !== undefined ? { flashSize } : {}) }).plan, bootLog: false }, scriptedUi()));
   } },
+  { input: 'flash --build of a GPy build whose lib/partitions_8MB.bin_enc was deleted (only the 4 MB table left), onto an 8 MB board', run: async (c) => {
+    const { store, buildDir } = buildAndStore(c, 'GPY');
+    fs.rmSync(path.join(buildDir, 'lib', 'partitions_8MB.bin_enc'));
+    return onBoard(c, (b) => flash(b, { store, plan: ({ flashKey, flashSize }) => boardPlanFromBuild(buildDir, { ...(flashKey ? { flashKey } : {}), ...(flashSize !== undefined ? { flashSize } : {}) }).plan, bootLog: false }, scriptedUi()));
+  } },
+  { input: 'flash 0x8000 lib/partitions_4MB.bin_enc (the 4 MB table) onto an 8 MB board', run: async (c) => {
+    const { store, buildDir } = buildAndStore(c, 'GPY');
+    const plan = planFromPairs([{ address: 0x8000, file: path.join(buildDir, 'lib', 'partitions_4MB.bin_enc') }]);
+    return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false }, scriptedUi()));
+  } },
   { input: 'flash 0x9000 APP: an app image where the board\'s partition table has no app partition (0x9000 is nvs)',
     setup: async (c) => {
       c.dev.flash.program(0x8000, writePartitionTable(EIGHT_MB));

@@ -380,20 +380,38 @@ export function boardGeneration(id: BoardId, generation: GenerationId): BoardGen
 }
 
 /**
+ * The layouts among `ids` (in their order) that a module with `flashSize` bytes of flash takes:
+ * those made for the most flash not above it (PartitionLayout.flashSize; ties all count: 1.20.3.b3's
+ * small- and normal-factory 8MB tables). Empty when every one is made for more flash. This is the
+ * one rule by which a flash plan picks a build's table and by which a table given as ADDR FILE is
+ * judged: a smaller flash size's table is never taken when the size's own one exists.
+ */
+export function layoutsForFlashSize(ids: readonly LayoutId[], flashSize: number): LayoutId[] {
+  const fit = ids.filter((l) => layout(l).flashSize <= flashSize);
+  const best = Math.max(...fit.map((l) => layout(l).flashSize));
+  return fit.filter((l) => layout(l).flashSize === best);
+}
+
+/**
+ * The catalog layouts whose entries are exactly `entries` (same count, and each the same type,
+ * subtype, offset and size in the same order; labels and flags are not compared, the data
+ * partitions' labels being unconfirmed). Several when layouts share their entries (8MB and
+ * 8MB_normal_factory_fw); empty for a table of one's own.
+ */
+export function layoutsMatching(entries: readonly PartitionEntry[]): PartitionLayout[] {
+  const same = (a: PartitionEntry, b: PartitionEntry): boolean => a.type === b.type && a.subtype === b.subtype && a.offset === b.offset && a.size === b.size;
+  return current.layouts.filter((l) => l.entries.length === entries.length && l.entries.every((e, i) => same(e, entries[i]!)));
+}
+
+/**
  * The ota_0 offsets `pycom.ota_slot()` can answer (besides the factory slot) on a board flashed
  * from this generation's build: for each module of the board, the ota_0 of the tables a flash
- * would pick for its flash size (the largest layout not above it; ties all count: 1.20.3.b3's
- * small- and normal-factory 8MB tables). A 4 MB SiPy never gets the 8MB table's slot.
+ * would pick for its flash size (layoutsForFlashSize). A 4 MB SiPy never gets the 8MB table's slot.
  */
 export function otaSlots(id: BoardId, generation: GenerationId): number[] {
-  const tables = boardGeneration(id, generation).layouts.map((l) => layout(l));
-  const picked = new Set<LayoutId>();
-  for (const m of board(id).modules) {
-    const fit = tables.filter((t) => t.flashSize <= m.flashSize);
-    const best = Math.max(...fit.map((t) => t.flashSize));
-    for (const t of fit) if (t.flashSize === best) picked.add(t.id);
-  }
-  return [...new Set(tables.filter((t) => picked.has(t.id)).map((t) => t.entries.find((e) => e.type === 0 && e.subtype === SUBTYPE.OTA_0)!.offset))];
+  const ids = boardGeneration(id, generation).layouts;
+  const picked = new Set(board(id).modules.flatMap((m) => layoutsForFlashSize(ids, m.flashSize)));
+  return [...new Set(ids.filter((l) => picked.has(l)).map((l) => layout(l).entries.find((e) => e.type === 0 && e.subtype === SUBTYPE.OTA_0)!.offset))];
 }
 
 /** The boards for a message, in catalog order: `WIPY, LOPY, SIPY, GPY, FIPY or LOPY4` (by id) or `WiPy, ..., FiPy or LoPy4` (by name). */

@@ -3,7 +3,8 @@ import { computeBootloaderDigest } from '../crypto/bootloader-digest';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent, type ContentKind } from '../firmware/content';
 import { hex } from '../util/hex';
-import { boardFlashSize, CONFIG_SECTOR_ADDRESS, layout } from '../boards/catalog';
+import { boardFlashSize, catalog, CONFIG_SECTOR_ADDRESS, layout, layouts, layoutsForFlashSize, layoutsMatching, SUBTYPE } from '../boards/catalog';
+import { GENERATIONS, tableOutputs } from '../firmware/generations';
 import { PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, validatePartitionTable, type PartitionEntry } from '../partition/table';
 import { describeRegion, EXPECTED_CONTENT, type FlashPlan, type PlanRegion } from './plan';
@@ -157,6 +158,33 @@ function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly Pa
   if (partitions) for (const r of sorted) checkAppAddress(r, plaintext.get(r)!, partitions);
 }
 
+const mb = (bytes: number): string => `${bytes / 0x100000} MB`;
+const ota0 = (entries: readonly PartitionEntry[]): number | undefined => entries.find((e) => e.type === 0 && e.subtype === SUBTYPE.OTA_0)?.offset;
+
+/**
+ * A partition table given as ADDR FILE that is one of Pycom's (catalog layoutsMatching) must be
+ * one the catalog gives the board's flash size (layoutsForFlashSize over every layout), or it is
+ * refused (E_PLAN_TABLE_SIZE) naming the layout's flash size and ota_0, the board's flash size
+ * and the table to use. Refused, with no flag to allow it: on an 8 MB module the 4MB layout
+ * moves ota_0 (0x210000 to 0x1C0000) and the file system, so the OTA images and firmware made
+ * for the board (which follow its flash size) no longer fit; firmware that did use the 4 MB
+ * layout on 8 MB modules (1.20.0.rc11 and older) is flashed with --build, where its generation
+ * decides the table. A table of one's own (no catalog match) is only checked to fit the flash.
+ */
+function checkTableFlashSize(r: PlanRegion, entries: readonly PartitionEntry[], flashSize: number): void {
+  const matched = layoutsMatching(entries);
+  if (!matched.length) return;
+  const fit = layoutsForFlashSize(layouts().map((l) => l.id), flashSize);
+  if (fit.length === 0 || matched.some((l) => fit.includes(l.id))) return;
+  // The table Era D (1.20.1-1.20.2) builds for this flash size: lib/partitions_8MB.bin_enc on 8 MB.
+  const d = new Set(catalog().boards.flatMap((x) => x.generations.D.layouts));
+  const want = tableOutputs(GENERATIONS.D, fit.filter((l) => d.has(l)))[0];
+  const theirs = ota0(matched[0]!.entries);
+  const ours = want ? ota0(layout(want.layout).entries) : undefined;
+  const moves = theirs !== undefined && ours !== undefined ? `ota_0 at ${hex(theirs)} instead of ${hex(ours)} and the file system elsewhere` : 'the app slots and the file system elsewhere';
+  refuse('E_PLAN_TABLE_SIZE', `${describeRegion(r)} is Pycom's partition table for ${mb(matched[0]!.flashSize)} modules, but this board has ${mb(flashSize)} of flash, so it would put ${moves}; flash the build's table for ${mb(flashSize)}${want ? ` (${want.file})` : ''} instead, or the whole build with --build DIR, which picks the table for the board's flash size; nothing was written.`);
+}
+
 /** Partition type of app partitions (factory, ota_N) in the binary table (ESP-IDF esp_partition.h). */
 const PARTITION_TYPE_APP = 0;
 
@@ -233,6 +261,8 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     const t = parsePartitionTable(plaintext.get(table)!.subarray(0, TABLE_MAX_LEN), describeRegion(table));
     // As gen_esp32part.py checks it, against the chip's flash or, without a board, the catalog's.
     validatePartitionTable(t, describeRegion(table), planFlashSize(plan, ctx));
+    // A build's plan took its table by the flash size already (plan.ts pickTable).
+    if (!plan.buildDir && ctx.chip?.flashSize !== undefined) checkTableFlashSize(table, t.entries, ctx.chip.flashSize);
     partitions = t.entries;
   }
   else if (plan.layout) partitions = layout(plan.layout).entries;

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import type { GenerationId } from '../firmware/generations';
+import { GENERATIONS, tableOutputs, type GenerationId } from '../firmware/generations';
 import { hex } from '../util/hex';
 import type { BuildOutputs } from '../firmware/outputs';
 import { classifyContent, type ContentKind } from '../firmware/content';
 import { readInputFile } from '../util/atomic-file';
-import { CONFIG_SECTOR_ADDRESS, layout as layoutFacts, type BoardId, type LayoutId } from '../boards/catalog';
+import { boardGeneration, CONFIG_SECTOR_ADDRESS, layout as layoutFacts, layoutsForFlashSize, type BoardId, type LayoutId } from '../boards/catalog';
 import { BOOTLOADER_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 
 /**
@@ -50,21 +50,38 @@ export function describeRegion(r: PlanRegion): string {
   return `${path.basename(r.file)} at ${hex(r.address)} (${r.role}, ${r.encrypted ? 'encrypted' : 'plaintext'}, ${r.data.length} bytes)`;
 }
 
+const mb = (bytes: number): string => `${bytes / 0x100000} MB`;
+
 /**
- * The table for a flash size when the build holds several (Era D builds 4MB and 8MB for WiPy and
- * LoPy): the one whose layout is made for the most flash not above `flashSize` (catalog
- * PartitionLayout.flashSize), else the first. Throws E_PLAN_FLASH_SIZE without a flash size.
+ * The build's table for a board with `flashSize` bytes of flash: the one of a layout the catalog
+ * gives that flash size among the tables this generation builds for the board
+ * (layoutsForFlashSize; Era D builds 4MB and 8MB for every board), in the makefile's order.
+ * Undefined when the build holds no table at all (E_PLAN_INCOMPLETE names it with the rest).
+ * Never another size's table: on an 8 MB module the 4MB layout puts ota_0 at 0x1C0000 instead of
+ * 0x210000 and moves the file system, so later OTA images and the board's /flash no longer fit.
+ * Errors: E_PLAN_FLASH_SIZE without a flash size when the build is for several sizes, or when
+ * every table is for more flash; E_PLAN_TABLE_MISSING when the table for the size is not there
+ * (naming the file from the generation's partitionTableFile).
  */
 function pickTable(b: BuildOutputs, flashSize: number | undefined) {
   const tables = b.outputs.filter((o) => o.role === 'partition-table');
-  if (tables.length <= 1) return tables[0];
-  const sizeOf = (t: (typeof tables)[number]) => (t.layout !== undefined ? layoutFacts(t.layout).flashSize : 0);
+  if (tables.length === 0) return undefined;
+  const built = boardGeneration(b.board, b.generation).layouts;
+  const sizes = [...new Set(built.map((l) => layoutFacts(l).flashSize))].sort((x, y) => x - y);
   if (flashSize === undefined) {
-    const sizes = [...new Set(tables.map(sizeOf))].sort((x, y) => x - y).map((n) => `${n / 0x100000} MB`);
-    throw new UserError('E_PLAN_FLASH_SIZE', `${b.dir} has partition tables for ${sizes.join(' and ')} modules; connect the board (its flash size decides) or pass --flash-size.`);
+    // One flash size for every table the build makes: any of them is the one.
+    if (sizes.length <= 1) return tables[0];
+    throw new UserError('E_PLAN_FLASH_SIZE', `The build in ${b.dir} makes partition tables for ${sizes.map(mb).join(' and ')} modules; connect the board (its flash size decides) or pass --flash-size.`);
   }
-  const fitting = tables.filter((t) => sizeOf(t) <= flashSize).sort((x, y) => sizeOf(y) - sizeOf(x));
-  return fitting[0] ?? tables[0];
+  const wanted = layoutsForFlashSize(built, flashSize);
+  if (wanted.length === 0) {
+    throw new UserError('E_PLAN_FLASH_SIZE', `${b.dir} has partition tables only for ${sizes.map(mb).join(' and ')} modules, but the board has ${mb(flashSize)} of flash; use a build for the board's own module (build/<BOARD>/release).`);
+  }
+  const table = tables.find((t) => t.layout !== undefined && wanted.includes(t.layout));
+  if (table) return table;
+  const files = tableOutputs(GENERATIONS[b.generation], wanted).map((t) => t.file);
+  const others = tables.map((t) => t.rel).join(', ');
+  throw new UserError('E_PLAN_TABLE_MISSING', `${b.dir} has no partition table for a board with ${mb(flashSize)} of flash: ${files.join(' or ')} is missing, and its ${others} ${tables.length > 1 ? 'are' : 'is'} made for another flash size (ota_0 and the file system would move); restore ${files.length > 1 ? 'the one this build made' : files[0]} to the build folder, or build again (pycom-secure build); nothing was written.`);
 }
 
 /** The full secure set of a build: digest at 0x0, partition table at 0x8000, factory app at 0x10000. */

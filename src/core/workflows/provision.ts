@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { BoardRecordWriter, recordFlashProgress, recordKeyEvidence, regionsWritten } from '../audit/board-record';
-import { board as boardFacts, type BoardId } from '../boards/catalog';
+import { board as boardFacts, boardFlashSize, type BoardId } from '../boards/catalog';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
 import type { BootLogExplanation } from '../boot/boot-log';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
@@ -10,7 +10,7 @@ import { renderPlan } from '../efuse/burn/plan';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
 import { isUserError, UserError } from '../errors';
 import { GENERATIONS, type GenerationId } from '../firmware/generations';
-import { firmwareTitle } from '../firmware/outputs';
+import { buildBoard, firmwareTitle } from '../firmware/outputs';
 import { describeRegion, EXPECTED_CONTENT, type FlashPlan } from '../flash/plan';
 import { diagnoseDamage } from '../flash/diagnose';
 import { readHardwareKeyFile } from '../keys/key-files';
@@ -259,8 +259,11 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
     }
     buildKey = readHardwareKeyFile(req.store.sharedFlashKeyPath, 'flash-encryption');
   }
-  // The build must decrypt with the build key: checked once, before any board.
-  const check = boardPlanFromBuild(req.buildDir, { ...(req.board ? { board: req.board } : {}), flashKey: buildKey, buildKey, flashSize: 0x800000 });
+  // The build must decrypt with the build key: checked once, before any board. The plan is made
+  // for the smallest module of the build's board: its table must be there (each board's own
+  // flash size is checked again when its plan is made).
+  const smallest = boardFlashSize(buildBoard(req.buildDir, req.board));
+  const check = boardPlanFromBuild(req.buildDir, { ...(req.board ? { board: req.board } : {}), flashKey: buildKey, buildKey, flashSize: smallest });
   // decryptsValid is left unset for a file that is not whole 16-byte blocks: no decryption of it is valid.
   const bad = check.build.outputs.filter((o) => o.encrypted && o.decryptsValid !== true);
   for (const o of bad) {
