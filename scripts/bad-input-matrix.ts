@@ -134,6 +134,15 @@ export const CASES: Case[] = [
   { input: 'Burn Keys: chip is not an original ESP32', run: (c) => burnWith(c, { target: { chip: 'ESP32-S2', revision: 0, mac: c.mac } }) },
   { input: 'Burn Keys: unknown chip revision', run: (c) => burnWith(c, { target: { chip: 'ESP32', revision: 7, mac: c.mac } }) },
   { input: 'Image file that is not an ESP32 image', run: async () => readEspImage(new Uint8Array(64).fill(0x41), 'The app image') },
+  { input: 'Image file that is a flash-encryption key (a 32-byte copy of flash_encryption_key.bin): no byte of it quoted', run: async () => readEspImage(K.flashKey, 'The app image') },
+  { input: 'flash 0x10000 secure/flash_encryption_key.bin (a key file given as the file to flash)', run: async (c) => {
+    const store = new KeyStore(path.join(c.dir, 'secure'));
+    store.ensureDir();
+    fs.writeFileSync(store.sharedFlashKeyPath, K.flashKey, { mode: 0o600 });
+    // As the CLI does: the ADDR FILE pairs are read before the board is opened.
+    const plan = planFromPairs([{ address: 0x10000, file: store.sharedFlashKeyPath }]);
+    return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false }, scriptedUi()));
+  } },
   { input: 'Partition table file of random bytes', run: async () => parsePartitionTable(new Uint8Array(3072).fill(0x11), 'the partition table') },
   { input: 'Build directory without secure outputs', run: async (c) => {
     const d = path.join(c.dir, 'build', 'GPY', 'release');

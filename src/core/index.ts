@@ -80,7 +80,7 @@ export { isLoopbackHost, transportFromUrl, type TransportOptions } from './trans
 export { describePort, listPorts } from './transport/ports';
 export type { PortEntry } from './transport/ports';
 export type { Transport } from './transport/transport';
-export { checkOutputPath, fsError, makeDirs, readInputFile, writeFileAtomic } from './util/atomic-file';
+export { checkOutputPath, fsError, makeDirs, readDataFile, readInputFile, writeFileAtomic, type DataInput } from './util/atomic-file';
 export { fingerprint } from './util/fingerprint';
 export { hex } from './util/hex';
 export { VERSION } from './version';

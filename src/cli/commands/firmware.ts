@@ -227,13 +227,15 @@ const verifyFlash: CliCommand = {
   usage: 'verify-flash --port PORT [--allow-remote] (--build DIR | ADDR FILE ...) [--board B] [--key-store DIR] [--trust-key-store]',
   options: [{ name: 'port' }, ALLOW_REMOTE_OPTION, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'trust-key-store', flag: true }],
   async run(args, io) {
+    // ADDR FILE pairs are read (and a key file among them refused) before the board is opened.
+    const pairsPlan = args.opt('build') ? undefined : plan(args, undefined);
     return withBoard(args, io, async (board) => {
       const { conn, chip: info } = board;
       const ks = store(args);
       const keys = keysForBoard(ks, info);
       // A build is classified with the store's key: only with evidence that it is the board's (issue 12 B).
       await establishKeyEvidence(board, { store: ks, keys, job: 'verify-flash', ...(args.flag('trust-key-store') ? { trust: true } : {}) }, terminalUi(io));
-      const p = plan(args, info.flash.sizeBytes, keys.flashKey);
+      const p = pairsPlan ?? plan(args, info.flash.sizeBytes, keys.flashKey);
       const fio = romFlashIo(conn.loader);
       const sec = info.security.flashEncryption;
       const conf = sec.enabled && sec.config !== 'protected' ? sec.config : 0xf;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Args, OptionSpec } from '../args';
 import type { CliCommand, CliIo } from '../command';
-import { codingForKeyLength, decryptFlashData, describeFile, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSecureBootKey, generateSigningKey, isPkcs11Uri, KeyStore, openSigner, pemPrivateKey, pkcs11GenerateSigningKey, readHardwareKeyFile, readInputFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, signingPublicKey, SIGNING_KEY_REF_FILE, tokenUriOf, UserError, verifyFileSignature, verifySignedData, withKeyStoreLock, withKeyStoreLockSync, writeFileAtomic, writeNewKeyFile } from '../../core';
+import { codingForKeyLength, decryptFlashData, describeFile, digestPrivateKey, digestSecureBootloader, encodeSec1Pem, encryptFlashData, fingerprint, generateFlashEncryptionKey, generateSecureBootKey, generateSigningKey, isPkcs11Uri, KeyStore, openSigner, pemPrivateKey, pkcs11GenerateSigningKey, readDataFile, readHardwareKeyFile, readInputFile, readVerifyingKeyFile, SIGNATURE_BLOCK_LEN, signData, signingPublicKey, SIGNING_KEY_REF_FILE, tokenUriOf, UserError, verifyFileSignature, verifySignedData, withKeyStoreLock, withKeyStoreLockSync, writeFileAtomic, writeNewKeyFile, type DataInput } from '../../core';
 import { keyAccess, PKCS11_MODULE_OPTION } from '../key-access';
 
 // Option spellings: espsecure v5 (hyphens) first, v4 underscores and short forms as aliases.
@@ -203,7 +203,7 @@ const digestBootloader: CliCommand = {
     const key = readHardwareKeyFile(args.need('keyfile'), 'digest');
     const ivFile = args.opt('iv');
     const iv = ivFile === undefined ? undefined : new Uint8Array(readInputFile(ivFile, 'IV file'));
-    const image = readInputFile(imageFile, 'bootloader image');
+    const image = readDataFile(imageFile, { what: 'bootloader image', isNot: 'a bootloader image', instead: 'pass the bootloader.bin the build wrote as IMAGE, and the secure boot key with --keyfile' });
     const out = args.opt('output') ?? `${imageFile.replace(/\.[^./\\]*$/, '')}-digest-0x0000.bin`;
     const r = digestSecureBootloader(image, key, iv, `The bootloader image ${imageFile}`);
     writeFileAtomic(out, r.output);
@@ -227,8 +227,8 @@ const signDataCmd: CliCommand = {
     args.maxPositionals(1);
     const dataFile = args.positional(0, 'DATAFILE');
     const keyFile = args.need('keyfile');
+    const data = readDataFile(dataFile, { what: 'data file', isNot: 'data to sign', instead: 'pass the app or partition table to sign as DATAFILE, and the signing key with --keyfile' });
     const key = openSigner(keyFile, await keyAccess(args, io, keyFile, true));
-    const data = readInputFile(dataFile, 'data file');
     const out = args.opt('output') ?? dataFile;
     if (path.resolve(out) === path.resolve(dataFile) && data.length >= SIGNATURE_BLOCK_LEN && alreadySigned(data, key.publicKey)) {
       throw new UserError('E_ALREADY_SIGNED', `${dataFile} already ends with a signature by this key; signing it again in place would sign the signature, so use the file as it is.`);
@@ -257,8 +257,8 @@ const verifySignature: CliCommand = {
     args.maxPositionals(1);
     const dataFile = args.positional(0, 'DATAFILE');
     const keyFile = args.need('keyfile');
+    const signed = readDataFile(dataFile, { what: 'signed file', isNot: 'a signed file', instead: 'pass the signed app or partition table as DATAFILE, and the key with --keyfile' });
     const pub = tokenUriOf(keyFile) !== undefined ? signingPublicKey(keyFile, await keyAccess(args, io, keyFile, false)) : readVerifyingKeyFile(keyFile);
-    const signed = readInputFile(dataFile, 'signed file');
     const r = verifyFileSignature(signed, pub, dataFile);
     if (!r.valid) {
       throw new UserError('E_SIG_INVALID', `Signature is not valid: ${dataFile} was not signed by key ${fingerprint(pub)}, or was modified after signing.`);
@@ -266,6 +266,12 @@ const verifySignature: CliCommand = {
     if (r.trailer) io.err(`Note: the signature block is followed by ${r.trailer}; the bootloader does not read them.`);
     io.out(`Signature is valid (key ${fingerprint(pub)}${r.identity.kind === 'unknown' ? '' : `; ${r.identity.what}, block at offset 0x${r.at.toString(16)}`}).`);
   },
+};
+
+/** The input of encrypt-flash-data and decrypt-flash-data, for readDataFile. */
+const DATA_INPUTS: Record<'encrypt' | 'decrypt', DataInput> = {
+  encrypt: { what: 'plaintext file', isNot: 'data to encrypt', instead: 'pass the image to encrypt as PLAINTEXT, and the flash-encryption key with --keyfile' },
+  decrypt: { what: 'ciphertext file', isNot: 'ciphertext read from flash', instead: 'pass the encrypted image (a .bin_enc file or a flash read-back) as CIPHERTEXT, and the flash-encryption key with --keyfile' },
 };
 
 function flashCommand(direction: 'encrypt' | 'decrypt'): CliCommand {
@@ -289,7 +295,7 @@ function flashCommand(direction: 'encrypt' | 'decrypt'): CliCommand {
       const inFile = args.positional(0, input);
       const out = args.need('output');
       const p = flashParams(args);
-      const data = readInputFile(inFile, direction === 'encrypt' ? 'plaintext file' : 'ciphertext file');
+      const data = readDataFile(inFile, DATA_INPUTS[direction]);
       const result = direction === 'encrypt' ? encryptFlashData(data, p) : decryptFlashData(data, p);
       writeFileAtomic(out, result);
       if (p.flashCryptConf === 0) io.err('Warning: FLASH_CRYPT_CONFIG 0 disables the per-block key tweak; every 16-byte block uses the same key.');
@@ -308,7 +314,7 @@ const imageInfo: CliCommand = {
   run(args, io) {
     args.maxPositionals(1);
     const file = args.positional(0, 'IMAGE');
-    const data = readInputFile(file, 'image');
+    const data = readDataFile(file, { what: 'image', isNot: 'a firmware image', instead: "pass the image the build wrote (bootloader.bin, partitions.bin or the app's .bin) or a file read back from flash" });
     const r = describeFile(data, file);
     for (const line of r.lines) io.out(line);
     return r.ok ? 0 : 1;

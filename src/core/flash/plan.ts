@@ -5,7 +5,7 @@ import { GENERATIONS, tableOutputs, type GenerationId } from '../firmware/genera
 import { hex } from '../util/hex';
 import type { BuildOutputs } from '../firmware/outputs';
 import { classifyContent, type ContentKind } from '../firmware/content';
-import { readInputFile } from '../util/atomic-file';
+import { readDataFile } from '../util/atomic-file';
 import { boardGeneration, CONFIG_SECTOR_ADDRESS, layout as layoutFacts, layoutsForFlashSize, type BoardId, type LayoutId } from '../boards/catalog';
 import { BOOTLOADER_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 
@@ -119,7 +119,7 @@ export function guessRole(address: number, data: Uint8Array): { role: RegionRole
 export function planFromPairs(pairs: ReadonlyArray<{ address: number; file: string }>): FlashPlan {
   if (pairs.length === 0) throw new UserError('E_USAGE', 'Nothing to flash: give --build DIR or ADDR FILE pairs.');
   const regions = pairs.map(({ address, file }) => {
-    const data = new Uint8Array(readInputFile(file, 'file to flash'));
+    const data = new Uint8Array(readDataFile(file, { what: 'file to flash', isNot: 'an image to flash', instead: 'keys go into eFuses (`pycom-secure efuse burn-keys`), never into flash, so give the images the build wrote as ADDR FILE pairs, or --build DIR' }));
     if (data.length === 0) throw new UserError('E_PLAN_EMPTY', `${file} is empty; there is nothing to write at ${hex(address)}.`);
     return { address, file, data, ...guessRole(address, data) };
   });

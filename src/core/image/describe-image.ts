@@ -1,6 +1,7 @@
 import { type EspImage, checksumOk, hashOk, readEspImage } from './esp-image';
 import { hex } from '../util/hex';
 import { UserError } from '../errors';
+import { keyMaterialIn, keyMaterialInBytes } from '../keystore/key-material';
 import { describeSignatureBlock } from './signature-block';
 import { DIGEST_IMAGE_BOOTLOADER_OFFSET, digestImageBootloader, identifyFile, type FileIdentity } from './file-kind';
 
@@ -70,9 +71,13 @@ export function describeFile(data: Uint8Array, file: string): { lines: string[];
     }
     case 'ciphertext':
       throw new UserError('E_IMAGE_CIPHERTEXT', `${file} is not an ESP32 firmware image and looks like ciphertext (no image or table magic, random-looking bytes): if it is encrypted, decrypt it first with \`pycom-secure decrypt-flash-data --keyfile KEY --address ADDR --output PLAIN ${file}\` at the address it is flashed at, then run image-info on the plaintext.`);
-    case 'unknown':
-      // The reader's own message says what is wrong with an image; anything else is named as unknown.
+    case 'unknown': {
+      // The reader's own message says what is wrong with an image; a key is named as one, without
+      // a byte of it; anything else is named as unknown.
       if (data[0] === 0xe9) readEspImage(data, `The image ${file}`);
+      const keyWhy = keyMaterialIn(file) ?? keyMaterialInBytes(data);
+      if (keyWhy) throw new UserError('E_KEY_AS_DATA', `${file} is a key file (${keyWhy}), not a firmware image; pass the image the build wrote (bootloader.bin, partitions.bin or the app's .bin) or a file read back from flash.`);
       throw new UserError('E_IMAGE_MAGIC', `${file} is not an ESP32 firmware image (it is ${id.what}): it starts with ${hex(data[0] ?? 0, { width: 2, lower: true })}, so pass the .bin written by the build (not an .elf) or a file read back from flash.`);
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
 import { hex } from '../util/hex';
+import { keyMaterialInBytes } from '../keystore/key-material';
 import { SIGNATURE_BLOCK_LEN, signatureBlockAt, type SignatureBlockLocation } from './signature-block';
 
 export { SIGNATURE_BLOCK_LEN };
@@ -54,10 +55,20 @@ export interface EspImage {
 
 const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 
-/** `what` names the file in messages, e.g. "The bootloader image bootloader.bin". */
+/**
+ * `what` names the file in messages, e.g. "The bootloader image bootloader.bin". Throws a one-sentence
+ * UserError for anything that is not a readable image; key material (keyMaterialInBytes) is
+ * named as such (E_KEY_AS_DATA) and none of its bytes is quoted.
+ */
 export function readEspImage(data: Uint8Array, what = 'The image'): EspImage {
   if (data.length < HEADER_LEN) {
     throw new UserError('E_IMAGE_TRUNCATED', `${what} is only ${data.length} bytes, shorter than the 24-byte ESP32 image header; check that the file is complete.`);
+  }
+  // Key material quoted as header bytes would leak it: a key (or a tiny file the size of one) is
+  // named as such before any byte is read as a header field.
+  const keyWhy = data[0] !== IMAGE_MAGIC || data.length < 512 ? keyMaterialInBytes(data) : undefined;
+  if (keyWhy) {
+    throw new UserError('E_KEY_AS_DATA', `${what} holds key material (${keyWhy}), not an ESP32 firmware image; pass the .bin written by the build, and a key only to an option that asks for one.`);
   }
   if (data[0] !== IMAGE_MAGIC) {
     throw new UserError('E_IMAGE_MAGIC', `${what} is not an ESP32 firmware image: it starts with ${hex(data[0]!, { width: 2, lower: true })} instead of the magic byte 0xe9; pass the .bin written by the build (not an .elf or an encrypted file).`);

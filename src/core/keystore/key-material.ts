@@ -8,6 +8,8 @@ const SNIFF_BYTES = 4096;
 const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 /** Sizes of a raw ESP32 key: a flash-encryption or secure boot key is 256 bits, or 192 under 3/4 coding. */
 const RAW_KEY_BYTES = [24, 32];
+/** Fewest different byte values (or text digits) a key's bytes (or its hex/base64 text) show: keys are random. */
+const MIN_KEY_SYMBOLS = 8;
 
 /** The file's stat when it is an existing regular file (anything else is no key and no record). */
 function regularFile(file: string): fs.Stats | undefined {
@@ -41,7 +43,8 @@ function head(file: string, max: number): Buffer | undefined {
  * regular file). Reads at most 4 KB. The facts used: the key store's file names, the PEM
  * "PRIVATE KEY" labels (RFC 7468), a raw 24- or 32-byte key kept owner-only (mode & 0o077 == 0),
  * which is how this tool and espsecure's users keep flash-encryption and secure boot keys, and any
- * binary file of exactly those sizes whatever its mode (a backup copy under another name).
+ * random-looking binary file of exactly those sizes whatever its mode (a backup copy under another
+ * name), and key text or DER (keyMaterialInBytes).
  */
 export function keyMaterialIn(file: string): string | undefined {
   const st = regularFile(file);
@@ -51,23 +54,38 @@ export function keyMaterialIn(file: string): string | undefined {
     return `it is a ${st.size}-byte file readable only by its owner, as raw keys are kept`;
   }
   const buf = head(file, Math.min(SNIFF_BYTES, st.size));
-  if (!buf) return undefined;
+  return buf ? keyMaterialInBytes(buf, buf.length === st.size) : undefined;
+}
+
+/**
+ * Why `bytes` (a file's contents, or its first 4 KB when `whole` is false) hold key material, as
+ * keyMaterialIn's short phrase, or undefined: judged by content alone (no name, no mode), for
+ * code that has the bytes but not the file. The facts: a PEM "PRIVATE KEY" label (RFC 7468); a
+ * whole binary file of a raw ESP32 key's size (24 or 32 bytes); hex or base64 text of that size
+ * (each with at least 8 different byte values or digits, as random bytes give: a fill pattern is no key);
+ * an EC private key in DER (RFC 5915, RFC 5208). Never throws.
+ */
+export function keyMaterialInBytes(bytes: Uint8Array, whole = true): string | undefined {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, SNIFF_BYTES));
   const n = buf.length;
   const text = buf.toString('latin1');
   if (PEM_PRIVATE_KEY.test(text)) return 'it is a PEM private key';
+  if (!whole || n !== bytes.length) return undefined;
   // A raw key backed up under another name, with ordinary permissions (a copy restored from a
-  // USB stick): binary, and exactly a raw key's size. Text of that size (a note) is not a key.
-  if (RAW_KEY_BYTES.includes(n) && n === st.size && !/^[\t\n\r\x20-\x7e]*$/.test(text)) {
+  // USB stick): binary, and exactly a raw key's size. Text of that size (a note) is not a key, nor
+  // is a fill pattern (a key is random: 24 random bytes have far more than 8 different values).
+  if (RAW_KEY_BYTES.includes(n) && !/^[\t\n\r\x20-\x7e]*$/.test(text) && new Set(buf).size >= MIN_KEY_SYMBOLS) {
     return `it is a ${n}-byte binary file, the size of a raw ESP32 key`;
   }
-  // The same key kept as hex (xxd -p) or base64 text, a whole small file of it.
+  // The same key kept as hex (xxd -p) or base64 text, a whole small file of it. A key is random,
+  // so its text has many different digits: a run of one letter ("AAAA…") is no key.
   const t = text.trim();
-  if (n === st.size && (/^[0-9a-fA-F]{48}$|^[0-9a-fA-F]{64}$/.test(t) || /^[A-Za-z0-9+/]{32}$|^[A-Za-z0-9+/]{43}=$/.test(t))) {
+  if ((/^[0-9a-fA-F]{48}$|^[0-9a-fA-F]{64}$/.test(t) || /^[A-Za-z0-9+/]{32}$|^[A-Za-z0-9+/]{43}=$/.test(t)) && new Set(t).size >= MIN_KEY_SYMBOLS) {
     return `it is ${/^[0-9a-fA-F]+$/.test(t) ? 'hex' : 'base64'} text of a raw ESP32 key's size`;
   }
   // An EC private key in DER (openssl ec -outform DER; PKCS#8 DER): RFC 5915's ECPrivateKey
   // (SEQUENCE, version 1, a 32-byte OCTET STRING) or RFC 5208's PrivateKeyInfo naming id-ecPublicKey.
-  if (n === st.size && n < 512 && buf[0] === 0x30) {
+  if (n < 512 && buf[0] === 0x30) {
     if (buf.includes(Buffer.from([0x02, 0x01, 0x01, 0x04, 0x20])) || (buf.includes(Buffer.from([0x02, 0x01, 0x00])) && buf.includes(Buffer.from([0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01])))) {
       return 'it is an EC private key in DER';
     }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../errors';
 import { hex } from '../util/hex';
+import { keyMaterialInBytes } from '../keystore/key-material';
 import { SIGNATURE_BLOCK_LEN, signatureBlockAt } from '../image/signature-block';
 
 export { SIGNATURE_BLOCK_LEN };
@@ -53,6 +54,9 @@ export function isEncryptedPartition(e: PartitionEntry): boolean {
  */
 export function parsePartitionTable(bytes: Uint8Array, what = 'the partition table'): PartitionTable {
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // A key read as entries would have its bytes quoted as magic numbers, offsets and labels.
+  const keyWhy = buf.length < 512 ? keyMaterialInBytes(buf) : undefined;
+  if (keyWhy) throw new UserError('E_KEY_AS_DATA', `${what} holds key material (${keyWhy}), not a partition table; pass the partitions.bin the build wrote.`);
   if (buf.length < ENTRY_SIZE) {
     throw new UserError('E_PT_SHORT', `${what} is only ${buf.length} bytes; a partition table has at least one 32-byte entry.`);
   }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors';
-import { keyMaterialIn, storeRecordIn } from '../keystore/key-material';
+import { keyMaterialIn, keyMaterialInBytes, storeRecordIn } from '../keystore/key-material';
 
 export interface WriteOptions {
   /** File mode for a new file; key files use 0o600. */
@@ -239,4 +239,28 @@ export function readInputFile(file: string, what = 'input file', maxBytes?: numb
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+/** What a data input is, for readDataFile's refusal of a key file in its place. */
+export interface DataInput {
+  /** The input's name in readInputFile's messages, e.g. "image", "data file". */
+  what: string;
+  /** What the input should be, after "not", e.g. "a firmware image". */
+  isNot: string;
+  /** What to pass instead, one clause starting with a verb, e.g. "pass the image the build wrote". */
+  instead: string;
+}
+
+/**
+ * readInputFile for a DATA input (an image to describe, digest, sign, verify, encrypt, decrypt or
+ * flash), which a key file must never stand in for: a file that holds key material (keyMaterialIn
+ * on the file, keyMaterialInBytes on what was read) is refused, UserError E_KEY_AS_DATA, before
+ * its bytes reach any message or output. The sentence names the file, why it is a key (never a
+ * byte of it), what it is not and what to pass instead. Other errors as readInputFile.
+ */
+export function readDataFile(file: string, input: DataInput): Buffer {
+  const data = readInputFile(file, input.what);
+  const why = keyMaterialIn(file) ?? keyMaterialInBytes(data);
+  if (why) throw new UserError('E_KEY_AS_DATA', `${file} is a key file (${why}), not ${input.isNot}; ${input.instead}.`);
+  return data;
 }
