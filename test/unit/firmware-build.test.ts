@@ -169,6 +169,34 @@ describe('firmware build runner (fixture tree, plain make)', () => {
     assert.ok(!r.out.includes(flashKey.toString('hex')));
   });
 
+  it('a --flash-key that is no key is refused before the previous build\'s outputs are removed', async () => {
+    const root = copyTree();
+    const esp32 = path.join(root, 'esp32');
+    const saved = { PATH: process.env.PATH, IDF_PATH: process.env.IDF_PATH };
+    process.env.PATH = ENV.PATH;
+    process.env.IDF_PATH = ENV.IDF_PATH;
+    const short = path.join(tmpDir('short-key-'), 'short.bin');
+    fs.writeFileSync(short, Buffer.alloc(16, 7), { mode: 0o600 });
+    const keys = ['--signing-key', path.join(esp32, 'secure_boot_signing_key.pem')];
+    let good: Awaited<ReturnType<typeof cli>>;
+    let bad: Awaited<ReturnType<typeof cli>>;
+    try {
+      good = await cli(['build', '--board', 'GPY', '--project', root, ...keys, '--flash-key', path.join(esp32, 'flash_encryption_key.bin')]);
+      assert.equal(good.code, 0, good.err);
+      bad = await cli(['build', '--board', 'GPY', '--project', root, ...keys, '--flash-key', short]);
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.IDF_PATH === undefined) delete process.env.IDF_PATH;
+      else process.env.IDF_PATH = saved.IDF_PATH;
+    }
+    assert.equal(bad.code, 2, bad.out + bad.err);
+    assert.match(bad.err, /short\.bin/);
+    assert.match(bad.err, /16 bytes/);
+    assert.doesNotMatch(bad.out + bad.err, /Removed/);
+    // The last good build is still there.
+    assert.ok(fs.statSync(path.join(esp32, 'build', 'GPY', 'release', 'gpy.bin_enc')).isFile());
+  });
+
   it('a build with an empty key store names the real commands that create each key (issue #12 E), and builds nothing', async () => {
     const root = copyTree();
     const store = tmpDir('empty-store-');

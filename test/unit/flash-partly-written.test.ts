@@ -78,6 +78,8 @@ describe('partly written regions (an interrupted flash)', () => {
     assert.equal(await confirmUnfinishedWrite(b.io, store, mac, { address: APP, length: 0x1c0000 }), undefined);
     assert.equal(bootNow(b.dev).boots, true);
     assert.ok(fs.existsSync(path.join(deviceDir(store, mac), 'flash-journal.json')));
+    // Only its owner reads it, as everything else in the key store (a new-user trial found it 0644).
+    assert.equal(fs.statSync(path.join(deviceDir(store, mac), 'flash-journal.json')).mode & 0o777, 0o600);
   });
 });
 

@@ -33,7 +33,7 @@ export class FlashJournal {
 
   private save(entries: JournalEntry[]): void {
     makeDirs(path.dirname(this.file), { mode: 0o700, what: 'journal folder' });
-    writeFileAtomic(this.file, Buffer.from(JSON.stringify({ incomplete: entries }, null, 2) + '\n'), { what: 'flash journal' });
+    writeFileAtomic(this.file, Buffer.from(JSON.stringify({ incomplete: entries }, null, 2) + '\n'), { what: 'flash journal', mode: 0o600 });
   }
 
   /** Whether any incomplete write overlaps [address, address+length). */

@@ -1,3 +1,4 @@
+import { readHardwareKeyFile } from '../keys/key-files';
 import * as path from 'node:path';
 import { detectProject, type FirmwareProject } from '../firmware/project';
 import { KEY_STAMP_FILE, makeTargets, runBuild, type BuildResult, type BuildTarget } from '../firmware/build-runner';
@@ -75,6 +76,11 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
   if (targets.length > 1) req.onLine(`note: firmware ${project.generation.versions} has no ${req.target} target (it arrived in 1.19.0.b2), so this tool runs ${targets.map((t) => `make TARGET=${t}`).join(', then ')}.`);
   const signingKey = path.resolve(req.signingKey ?? req.store.signingKeyFile() ?? req.store.signingKeyPath);
   const inToken = fs.existsSync(signingKey) && tokenUriOf(signingKey) !== undefined;
+  const flashKey = path.resolve(req.flashKey ?? req.store.sharedFlashKeyPath);
+  // Read (length, format) before the runner removes the old outputs: a bad key must not cost the
+  // last good build (a new-user trial lost one to a 16-byte --flash-key). A missing key is the
+  // runner's to report, with the other missing prerequisites.
+  if (fs.existsSync(flashKey)) readHardwareKeyFile(flashKey, 'flash-encryption');
   const res = await runBuild({
     esp32Dir: project.esp32Dir,
     board,
@@ -82,7 +88,7 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
     generation: project.generation,
     signingKey,
     ...(inToken ? { token: { signCommand: req.signCommand ?? [], secureBootKeyFile: req.store.secureBootKeyPath, ...(req.pkcs11 ? { access: req.pkcs11 } : {}) } } : {}),
-    flashKey: path.resolve(req.flashKey ?? req.store.sharedFlashKeyPath),
+    flashKey,
     keyStore: { dir: req.store.dir, ...(req.keyStoreHint ? { hint: req.keyStoreHint } : {}) },
     encryptFlag: project.generation.needsEncryptFlag,
     ...(req.signal ? { signal: req.signal } : {}),
