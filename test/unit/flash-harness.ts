@@ -21,6 +21,9 @@ import type { FlashIo } from '../../src/core/flash/writer';
 import type { BoardId } from '../../src/core/boards/catalog';
 import { writeSecureBuildDir } from '../../src/core/secure-build/process';
 import { FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureKeys } from '../../scripts/make-fixture-firmware';
+import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
+import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
+import { cli } from './helpers/cli';
 
 export const KEYS = fixtureKeys();
 
@@ -84,4 +87,19 @@ export function predictor(dev: VirtualEsp32) {
 /** The boot prediction for the device's flash as it is now. */
 export function bootNow(dev: VirtualEsp32): BootVerdict {
   return predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size, signingPublicKey: KEYS.signingKey.publicKey });
+}
+
+/**
+ * A virtual GPy served over socket:// whose keys the CLI burned from `store` (so the store's audit
+ * log holds the evidence, as for a user's board). Close `server` when done.
+ */
+export async function servedBurnedGpy(store: KeyStore, seed: string): Promise<{ dev: VirtualEsp32; server: SimServer; port: string }> {
+  const dev = new VirtualEsp32({ profile: 'GPY', seed, bootPredictor: bootPredictorForVirtual });
+  const server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
+  const port = `socket://127.0.0.1:${server.port}`;
+  const summary = JSON.parse((await cli(['efuse', 'summary', '--json', '--port', port])).out) as Record<string, { value: unknown }>;
+  const mac = String(summary['MAC']!.value).split(' ')[0]!;
+  const r = await cli(['efuse', 'burn-keys', '--port', port, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, '--key-store', store.dir]);
+  if (r.code !== 0) throw new Error(`burn-keys failed: ${r.err}`);
+  return { dev, server, port };
 }

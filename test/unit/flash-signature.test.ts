@@ -3,15 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cli } from './helpers/cli';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
-import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
-import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
+import type { SimServer } from '../../src/core/virtual/tcp-server';
 import { writeSecureBuildDir } from '../../src/core/secure-build/process';
 import { generateSigningKey } from '../../src/core/crypto/signing-key';
 import { digestPrivateKey } from '../../src/core/crypto/secure-boot-key';
 import { fingerprint } from '../../src/core/util/fingerprint';
 import { signingPublicKey } from '../../src/core/keys/signer';
 import { fixtureApp, fixtureBootloader, fixtureKeys, FIXTURE_IV } from '../../scripts/make-fixture-firmware';
-import { fixtureStore, flashMd5, secureBuild, tmpDir } from './flash-harness';
+import { fixtureStore, flashMd5, secureBuild, servedBurnedGpy, tmpDir } from './flash-harness';
 
 /**
  * A new-user trial: a table and an app signed with another signing key (same flash key) were
@@ -35,13 +34,7 @@ describe('with secure boot on, the table and the app must carry the key store\'s
   }
 
   before(async () => {
-    dev = new VirtualEsp32({ profile: 'GPY', seed: 'flash-signature', bootPredictor: bootPredictorForVirtual });
-    server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
-    port = `socket://127.0.0.1:${server.port}`;
-    const summary = JSON.parse((await cli(['efuse', 'summary', '--json', '--port', port])).out) as Record<string, { value: unknown }>;
-    const mac = String(summary['MAC']!.value).split(' ')[0]!;
-    const r = await cli(['efuse', 'burn-keys', '--port', port, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, '--key-store', store.dir]);
-    assert.equal(r.code, 0, r.err);
+    ({ dev, server, port } = await servedBurnedGpy(store, 'flash-signature'));
     const f = await cli(['flash', '--port', port, '--key-store', store.dir, '--build', good]);
     assert.equal(f.code, 0, f.err);
   });

@@ -3,15 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cli } from './helpers/cli';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
-import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
-import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
+import type { SimServer } from '../../src/core/virtual/tcp-server';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { planFromBuild } from '../../src/core/flash/plan';
 import { createMemoryPair } from '../../src/core/transport/memory';
 import { provision } from '../../src/core/workflows/provision';
 import { scriptedUi } from '../../src/core/workflows/ui-port';
 import { isUserError } from '../../src/core/errors';
-import { fixtureStore, flashMd5, secureBuild, tmpDir } from './flash-harness';
+import { fixtureStore, flashMd5, secureBuild, servedBurnedGpy, tmpDir } from './flash-harness';
 
 const MB = 0x100000;
 
@@ -41,13 +40,7 @@ describe('an 8 MB board never gets the 4 MB partition table (served virtual GPy)
   const noEight = copyWithout(dir, 'lib/partitions_8MB.bin_enc');
 
   before(async () => {
-    dev = new VirtualEsp32({ profile: 'GPY', seed: 'flash-table-size', bootPredictor: bootPredictorForVirtual });
-    server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
-    port = `socket://127.0.0.1:${server.port}`;
-    const summary = JSON.parse((await cli(['efuse', 'summary', '--json', '--port', port])).out) as Record<string, { value: unknown }>;
-    const mac = String(summary['MAC']!.value).split(' ')[0]!;
-    const r = await cli(['efuse', 'burn-keys', '--port', port, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, '--key-store', store.dir]);
-    assert.equal(r.code, 0, r.err);
+    ({ dev, server, port } = await servedBurnedGpy(store, 'flash-table-size'));
   });
   after(async () => {
     await server.close();
