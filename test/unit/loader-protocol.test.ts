@@ -14,8 +14,11 @@ import { CMD_PGM, EFUSE_BASE, EFUSE_CMD, EFUSE_END, rdataAddr } from '../../src/
 
 const OK = Buffer.from([0, 0, 0, 0]);
 
-/** A scripted ROM: `answer` returns raw bytes to send for each decoded request. */
-async function scripted(answer: (op: number, data: Buffer, n: number) => Buffer | undefined): Promise<{ loader: RomLoader; host: Transport }> {
+/**
+ * A scripted ROM: `answer` returns raw bytes to send for each decoded request (`frame` is the whole
+ * request, header included). `later`: each reply is sent a turn later, as a real link takes a while.
+ */
+async function scripted(answer: (op: number, data: Buffer, n: number, frame: Buffer) => Buffer | undefined, opts: { later?: boolean } = {}): Promise<{ loader: RomLoader; host: Transport }> {
   const { host, device } = createMemoryPair();
   const dec = new SlipDecoder();
   let n = 0;
@@ -24,8 +27,9 @@ async function scripted(answer: (op: number, data: Buffer, n: number) => Buffer 
       if (ev.kind !== 'frame') continue;
       const req = decodeRequest(ev.data);
       if ('error' in req) continue;
-      const out = answer(req.op, req.data, n++);
-      if (out) device.write(out);
+      const out = answer(req.op, req.data, n++, ev.data);
+      if (out && opts.later) setImmediate(() => device.write(out));
+      else if (out) device.write(out);
     }
   });
   await host.open();
@@ -74,28 +78,17 @@ describe('ROM loader client (scripted device)', () => {
     const seen: number[] = [];
     let rejectedOnce = false;
     const ctl = new AbortController();
-    const { host, device } = createMemoryPair();
-    const dec = new SlipDecoder();
-    device.onData((chunk) => {
-      for (const ev of dec.push(chunk)) {
-        if (ev.kind !== 'frame') continue;
-        const req = decodeRequest(ev.data);
-        if ('error' in req) continue;
-        let out = reply(req.op, 0);
-        if (req.op === Op.FLASH_DATA) {
-          const seq = req.data.readUInt32LE(4);
-          seen.push(seq);
-          if (seq === 1 && !rejectedOnce) {
-            rejectedOnce = true;
-            out = reply(req.op, 0, Buffer.from([1, 0x07, 0, 0])); // bad checksum: block 1 again, not block 2
-          }
-          if (seq === 3) ctl.abort(); // cancelled while block 3 is on the board: its OK reply sends nothing
-        }
-        setImmediate(() => device.write(out)); // a reply takes a while, as on a real link
+    const { loader } = await scripted((op, data) => {
+      if (op !== Op.FLASH_DATA) return reply(op, 0);
+      const seq = data.readUInt32LE(4);
+      seen.push(seq);
+      if (seq === 1 && !rejectedOnce) {
+        rejectedOnce = true;
+        return reply(op, 0, Buffer.from([1, 0x07, 0, 0])); // bad checksum: block 1 again, not block 2
       }
-    });
-    await host.open();
-    const loader = new RomLoader(host, { clock: instantSleepClock });
+      if (seq === 3) ctl.abort(); // cancelled while block 3 is on the board: its OK reply sends nothing
+      return reply(op, 0);
+    }, { later: true }); // a reply takes a while, as on a real link
     await assert.rejects(loader.writeFlash(0x10000, Buffer.alloc(6 * 1024, 0x5a), { compress: false, verify: false, signal: ctl.signal }), (e: unknown) => isUserError(e));
     await new Promise((r) => setImmediate(r)); // anything sent on block 3's reply would have arrived by now
     assert.deepEqual(seen, [0, 1, 1, 2, 3]);
@@ -144,19 +137,10 @@ describe('ROM loader client (scripted device)', () => {
 
   it('a block encoded ahead of its turn is sent only for that block: another block, seq or command is encoded afresh', async () => {
     const sent: Array<{ op: number; seq: number; first: number; chk: number }> = [];
-    const { host, device } = createMemoryPair();
-    const dec = new SlipDecoder();
-    device.onData((chunk) => {
-      for (const ev of dec.push(chunk)) {
-        if (ev.kind !== 'frame') continue;
-        const req = decodeRequest(ev.data);
-        if ('error' in req) continue;
-        sent.push({ op: req.op, seq: req.data.readUInt32LE(4), first: req.data[16]!, chk: ev.data.readUInt32LE(4) });
-        device.write(reply(req.op, 0));
-      }
+    const { loader } = await scripted((op, data, _n, frame) => {
+      sent.push({ op, seq: data.readUInt32LE(4), first: data[16]!, chk: frame.readUInt32LE(4) });
+      return reply(op, 0);
     });
-    await host.open();
-    const loader = new RomLoader(host, { clock: instantSleepClock });
     const block = (x: number): Buffer => Buffer.concat([Buffer.from([x]), Buffer.alloc(1023)]);
     const a = block(0x11);
     const b = block(0x22);
