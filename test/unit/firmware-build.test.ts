@@ -14,6 +14,20 @@ import { cli } from './helpers/cli';
 import { readSigningKeyFile } from '../../src/core/keys/key-files';
 import { fingerprint } from '../../src/core/util/fingerprint';
 
+/** Runs `fn` with the fixture toolchain on PATH and IDF_PATH set (as a user's shell has them), then restores both. */
+async function withToolchain<T>(fn: () => Promise<T>): Promise<T> {
+  const saved = { PATH: process.env.PATH, IDF_PATH: process.env.IDF_PATH };
+  process.env.PATH = ENV.PATH;
+  process.env.IDF_PATH = ENV.IDF_PATH;
+  try {
+    return await fn();
+  } finally {
+    process.env.PATH = saved.PATH;
+    if (saved.IDF_PATH === undefined) delete process.env.IDF_PATH;
+    else process.env.IDF_PATH = saved.IDF_PATH;
+  }
+}
+
 function copyTree(): string {
   const dst = path.join(tmpDir('fw-'), 'pycom-micropython-sigfox');
   fs.cpSync(FIXTURE_TREE, dst, { recursive: true });
@@ -143,17 +157,7 @@ describe('firmware build runner (fixture tree, plain make)', () => {
   it('a successful build says where its outputs are', async () => {
     const root = copyTree();
     const esp32 = path.join(root, 'esp32');
-    const saved = { PATH: process.env.PATH, IDF_PATH: process.env.IDF_PATH };
-    process.env.PATH = ENV.PATH;
-    process.env.IDF_PATH = ENV.IDF_PATH;
-    let r: Awaited<ReturnType<typeof cli>>;
-    try {
-      r = await cli(['build', '--board', 'GPY', '--project', root, '--signing-key', path.join(esp32, 'secure_boot_signing_key.pem'), '--flash-key', path.join(esp32, 'flash_encryption_key.bin')]);
-    } finally {
-      process.env.PATH = saved.PATH;
-      if (saved.IDF_PATH === undefined) delete process.env.IDF_PATH;
-      else process.env.IDF_PATH = saved.IDF_PATH;
-    }
+    const r = await withToolchain(() => cli(['build', '--board', 'GPY', '--project', root, '--signing-key', path.join(esp32, 'secure_boot_signing_key.pem'), '--flash-key', path.join(esp32, 'flash_encryption_key.bin')]));
     assert.equal(r.code, 0, r.err);
     const out = r.out.trimEnd().split('\n');
     assert.equal(out[0], 'make exited with 0: 0 error(s), 1 warning(s).');
@@ -172,23 +176,12 @@ describe('firmware build runner (fixture tree, plain make)', () => {
   it('a --flash-key that is no key is refused before the previous build\'s outputs are removed', async () => {
     const root = copyTree();
     const esp32 = path.join(root, 'esp32');
-    const saved = { PATH: process.env.PATH, IDF_PATH: process.env.IDF_PATH };
-    process.env.PATH = ENV.PATH;
-    process.env.IDF_PATH = ENV.IDF_PATH;
     const short = path.join(tmpDir('short-key-'), 'short.bin');
     fs.writeFileSync(short, Buffer.alloc(16, 7), { mode: 0o600 });
     const keys = ['--signing-key', path.join(esp32, 'secure_boot_signing_key.pem')];
-    let good: Awaited<ReturnType<typeof cli>>;
-    let bad: Awaited<ReturnType<typeof cli>>;
-    try {
-      good = await cli(['build', '--board', 'GPY', '--project', root, ...keys, '--flash-key', path.join(esp32, 'flash_encryption_key.bin')]);
-      assert.equal(good.code, 0, good.err);
-      bad = await cli(['build', '--board', 'GPY', '--project', root, ...keys, '--flash-key', short]);
-    } finally {
-      process.env.PATH = saved.PATH;
-      if (saved.IDF_PATH === undefined) delete process.env.IDF_PATH;
-      else process.env.IDF_PATH = saved.IDF_PATH;
-    }
+    const good = await withToolchain(() => cli(['build', '--board', 'GPY', '--project', root, ...keys, '--flash-key', path.join(esp32, 'flash_encryption_key.bin')]));
+    assert.equal(good.code, 0, good.err);
+    const bad = await withToolchain(() => cli(['build', '--board', 'GPY', '--project', root, ...keys, '--flash-key', short]));
     assert.equal(bad.code, 2, bad.out + bad.err);
     assert.match(bad.err, /short\.bin/);
     assert.match(bad.err, /16 bytes/);
