@@ -4,7 +4,7 @@ import { readEfuses } from '../efuse/access';
 import type { BootPredictor } from '../flash/checks';
 import type { FlashPlan } from '../flash/plan';
 import type { BoardKeys } from '../flash/session';
-import { signingPublicKey } from '../keys/signer';
+import { storeSigningPublicKey } from '../keystore/secure-boot-key-source';
 import type { KeyStore } from '../keystore/key-store';
 import type { BootEfuses } from './boot-efuses';
 import { predictBoot } from './predict';
@@ -83,7 +83,6 @@ export async function boardBootPredictor(
   if (!info.flash.sizeBytes) return { skipped: 'the flash size is unknown, so the boot could not be predicted.' };
   // Readable key blocks are used as read (the chip's key wins); read-protected ones take the store's.
   const { efuse } = resolveBootEfuses((await readEfuses(access)).words, info.revision.major, keys);
-  const signing = store.signingKeyFile();
-  const pub = signing !== undefined ? signingPublicKey(signing) : undefined;
+  const pub = storeSigningPublicKey(store)?.publicKey;
   return { predictor: planBootPredictor({ efuse, flashSize: info.flash.sizeBytes, ...(pub ? { signingPublicKey: pub } : {}) }) };
 }

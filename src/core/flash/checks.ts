@@ -10,8 +10,7 @@ import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, validateParti
 import { describeRegion, EXPECTED_CONTENT, type FlashPlan, type PlanRegion } from './plan';
 import { provisioningProfile } from '../boot/predict';
 import { diagnoseDamage, diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
-import { identifyFile } from '../image/file-kind';
-import { verifySignatureAt } from '../crypto/signature';
+import { bootSignatureStatus } from '../image/verify-file';
 import { fingerprint } from '../util/fingerprint';
 
 /**
@@ -313,14 +312,11 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
   const secureBootComing = ctx.chip?.secureBoot === true || plan.regions.some((r) => r.role === 'bootloader-digest');
   if (ctx.signingPublicKey && secureBootComing) {
     for (const r of plan.regions.filter((x) => x.role === 'partition-table' || x.role === 'app' || x.role === 'ota-copy')) {
-      const p = plaintext.get(r)!;
-      const id = identifyFile(p);
-      if ((id.kind !== 'app' && id.kind !== 'partition-table') || !id.signature) continue; // content judged above
-      const sig = id.signature;
-      if (sig.present && verifySignatureAt(p, sig.at, ctx.signingPublicKey)) continue;
+      const status = bootSignatureStatus(plaintext.get(r)!, ctx.signingPublicKey);
+      if (status === undefined || status === 'valid') continue; // content judged above
       const key = `${ctx.signingKeyLabel ?? "the key store's signing key"} (fingerprint ${fingerprint(ctx.signingPublicKey)})`;
       const line = r.role === 'partition-table' ? 'Failed to verify partition table signature' : 'Secure boot signature verification failed';
-      refuse('E_PLAN_SIGNATURE', `${describeRegion(r)} is ${sig.present ? `signed with another key than ${key}` : `not signed (no signature block where the bootloader reads it), so it does not verify with ${key}`}: with secure boot on, the bootloader stops with "${line}" and the board does not boot; build it again signed with that key (\`pycom-secure build --signing-key\` naming it).`);
+      refuse('E_PLAN_SIGNATURE', `${describeRegion(r)} is ${status === 'other-key' ? `signed with another key than ${key}` : `not signed (no signature block where the bootloader reads it), so it does not verify with ${key}`}: with secure boot on, the bootloader stops with "${line}" and the board does not boot; build it again signed with that key (\`pycom-secure build --signing-key\` naming it).`);
     }
   }
 

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ChipInfo } from '../chip/identify';
 import { readHardwareKeyFile } from '../keys/key-files';
-import { storeSecureBootKey } from '../keystore/secure-boot-key-source';
+import { storeSecureBootKey, storeSigningPublicKey } from '../keystore/secure-boot-key-source';
 import { DEVICES_DIR, FLASH_KEY_FILE, macDirName, type KeyStore } from '../keystore/key-store';
 import type { NamedKey } from './diagnose';
 import { fingerprint } from '../util/fingerprint';
@@ -15,7 +15,6 @@ import { FlashJournal, JOURNAL_FILE } from './journal';
 import type { FlashPlan } from './plan';
 import { backupConfigSector, writePlan, type FlashIo, type FlashProgressEvent, type RegionResult } from './writer';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
-import { signingPublicKey } from '../keys/signer';
 
 /**
  * One `flash` run against a connected board: keys from the key store, every check, the config
@@ -106,10 +105,9 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
   const keys = o.keys ?? keysForBoard(o.store, o.info as ChipInfo);
   const sec = o.info.security;
   // The store's signing key, for the signature check (checks.ts 4b); a store without one checks none.
-  const signing = o.store.signingKeyFile();
-  const signingPub = signing !== undefined ? signingPublicKey(signing) : undefined;
+  const signing = storeSigningPublicKey(o.store);
   const report = await checkPlan(o.plan, {
-    ...(signingPub ? { signingPublicKey: signingPub, signingKeyLabel: signing! } : {}),
+    ...(signing ? { signingPublicKey: signing.publicKey, signingKeyLabel: signing.file } : {}),
     chip: {
       flashEncryption: sec.flashEncryption.enabled,
       secureBoot: sec.secureBoot.v1Enabled,

@@ -58,3 +58,17 @@ export function verifyFileSignature(data: Uint8Array, publicKey: Uint8Array, fil
   const sig = id.signature!;
   return { valid: verifySignatureAt(data, sig.at, publicKey), identity: id, at: sig.at, trailer: sig.trailer.kind === 'none' ? '' : sig.trailer.text };
 }
+
+/**
+ * How an app image or partition table (plaintext, as the bootloader reads it) is signed with
+ * respect to `publicKey` (64-byte X‖Y): 'valid', 'other-key' (a block that does not verify),
+ * 'unsigned' (no block where the bootloader reads it), or undefined for anything that is neither
+ * an app nor a table (its content is judged elsewhere). The secure boot v1 bootloader's check
+ * (ESP-IDF v3 secure boot docs), used by the flash checks and ota-image.
+ */
+export function bootSignatureStatus(plain: Uint8Array, publicKey: Uint8Array): 'valid' | 'other-key' | 'unsigned' | undefined {
+  const id = identifyFile(plain);
+  if ((id.kind !== 'app' && id.kind !== 'partition-table') || !id.signature) return undefined;
+  if (!id.signature.present) return 'unsigned';
+  return verifySignatureAt(plain, id.signature.at, publicKey) ? 'valid' : 'other-key';
+}

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors';
 import { digestPrivateKey } from '../crypto/secure-boot-key';
 import { readHardwareKeyFile, writeNewKeyFile } from '../keys/key-files';
-import { pemPrivateKey, tokenUriOf } from '../keys/signer';
+import { pemPrivateKey, signingPublicKey, tokenUriOf } from '../keys/signer';
 import { fingerprint } from '../util/fingerprint';
 import type { KeyStore } from './key-store';
 
@@ -64,4 +64,14 @@ export function storeSigningKeyInToken(store: KeyStore): boolean {
  */
 export function generateSecureBootKey(file: string, bits: 256 | 192): string {
   return writeNewKeyFile(file, new Uint8Array(randomBytes(bits / 8)));
+}
+
+/**
+ * The key store's signing key as the bootloader built with it checks signatures: its file (PEM or
+ * token reference) and public key (64-byte X‖Y); undefined when the store holds none. Errors: the
+ * key reader's UserError for an unreadable key.
+ */
+export function storeSigningPublicKey(store: KeyStore): { file: string; publicKey: Uint8Array } | undefined {
+  const file = store.signingKeyFile();
+  return file !== undefined ? { file, publicKey: signingPublicKey(file) } : undefined;
 }

@@ -10,8 +10,7 @@ import type { BuildOutputs } from '../firmware/outputs';
 import { encryptFor } from '../secure-build/process';
 import { fingerprint } from '../util/fingerprint';
 import { diagnoseDamage } from '../flash/diagnose';
-import { identifyFile } from '../image/file-kind';
-import { verifySignatureAt } from '../crypto/signature';
+import { bootSignatureStatus } from '../image/verify-file';
 import { describeRegion } from '../flash/plan';
 
 /**
@@ -117,11 +116,10 @@ export function makeOtaImage(o: OtaImageOptions): OtaImage {
     // The bootloader verifies the app it boots from this slot (secure boot v1): an image signed
     // with another key would leave the device unable to boot the slot after the update.
     const plain = decryptFlashData(out.data, { key: o.flashKey, address: slot, flashCryptConf: conf });
-    const id = identifyFile(plain);
-    const sig = id.kind === 'app' ? id.signature : undefined;
-    if (!sig || !sig.present || !verifySignatureAt(plain, sig.at, o.signingPublicKey)) {
+    const status = bootSignatureStatus(plain, o.signingPublicKey);
+    if (status !== 'valid') {
       const key = `${o.signingKeyLabel ?? "the key store's signing key"} (fingerprint ${fingerprint(o.signingPublicKey)})`;
-      throw new UserError('E_OTA_SIGNATURE', `The app in ${build.dir} is ${sig?.present ? `signed with another key than ${key}` : `not signed with ${key}`}: a board with secure boot would refuse it after the update ("Secure boot signature verification failed"), so no OTA image was written; build it again signed with that key (\`pycom-secure build --signing-key\` naming it).`);
+      throw new UserError('E_OTA_SIGNATURE', `The app in ${build.dir} is ${status === 'other-key' ? `signed with another key than ${key}` : `not signed with ${key}`}: a board with secure boot would refuse it after the update ("Secure boot signature verification failed"), so no OTA image was written; build it again signed with that key (\`pycom-secure build --signing-key\` naming it).`);
     }
   }
   const size = slotSize(slot);

@@ -1,4 +1,4 @@
-import { signingPublicKey } from '../keys/signer';
+import { storeSigningPublicKey } from '../keystore/secure-boot-key-source';
 import { findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
 import { readHardwareKeyFile } from '../keys/key-files';
 import { normaliseMac, type KeyStore } from '../keystore/key-store';
@@ -96,9 +96,8 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
   const slot = typeof req.slot === 'number' ? req.slot : await req.slot(build);
   const buildKey = storeBuildKey(req.store);
   // The store's signing key: the image must carry its signature, or the board refuses the slot.
-  const signing = req.store.signingKeyFile();
-  const signingPub = signing !== undefined ? signingPublicKey(signing) : undefined;
-  const img = makeOtaImage({ build, slot, slotSource, ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}), ...(signingPub ? { signingPublicKey: signingPub, signingKeyLabel: signing! } : {}) });
+  const signing = storeSigningPublicKey(req.store);
+  const img = makeOtaImage({ build, slot, slotSource, ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}), ...(signing ? { signingPublicKey: signing.publicKey, signingKeyLabel: signing.file } : {}) });
   writeFileAtomic(req.output, img.data);
   return { ...img, output: req.output, slotSource, ...(flashKey ? { flashKey } : {}), ...(evidence ? { evidence } : {}) };
 }
