@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { BenchModule, BenchResult } from './bench';
 import { median } from './bench';
-import { eraseMs, flashReadMs, TIMING_PROFILES, uartMs, type TimingModel } from '../src/core/virtual/timing';
+import { eraseMs, flashReadMs, TIMING_PROFILES, uartMs, type TimingModel } from '../src/core/chip/flash-timing';
 import { roundTripOverheadMs } from './round-trip';
 import { writeSecureBuildDir } from '../src/core/secure-build/process';
 import { findBuildOutputs } from '../src/core/firmware/outputs';

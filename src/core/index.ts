@@ -89,8 +89,8 @@ export { resolveModule } from './virtual/profiles';
 export type { CodingSchemeOption } from './virtual/profiles';
 export { loadStateFile, saveStateFile, StateJournal } from './virtual/state-file';
 export { startSimServer } from './virtual/tcp-server';
-export { DEFAULT_TIMING, TIMING_PROFILES, eraseMs, timingProfile, uartMs } from './virtual/timing';
-export type { TimingModel, TimingProfileName } from './virtual/timing';
+export { DEFAULT_TIMING, TIMING_PROFILES, eraseMs, timingProfile, uartMs } from './chip/flash-timing';
+export type { TimingModel, TimingProfileName } from './chip/flash-timing';
 export type { SimServer } from './virtual/tcp-server';
 
 // The workflows: one body per user-level job, driven through a UiPort by the CLI, the editor and the campaigns.

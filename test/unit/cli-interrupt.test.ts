@@ -83,6 +83,8 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
     const build = secureBuild('GPY', 768 * 1024, 'cli-interrupt-erase');
     const before = (JSON.parse((await interrupt(['records', '--key-store', store.dir, '--format', 'json'], /$^/)).out || '[]') as Array<{ id: string }>).map((r) => r.id);
     const cut = await interrupt(['flash', '--port', port, '--build', build, '--key-store', store.dir, '--boot-log-ms', '0'], /gpy\.bin_enc @ 0x10000: erasing 768 KiB, then writing it/);
+    // A time left from the first acknowledgement on: estimated (baud, typical flash times) until a rate is measured.
+    assert.match(cut.err, /^\[1\/3\] bootloader-reflash-digest\.bin_enc @ 0x0: \d+% \(\d+\/\d+ KiB, about \d+ s left\)$/m, cut.err);
     assert.ok(cut.sent, cut.out + cut.err);
     assert.equal(cut.code, 130, cut.out + cut.err);
     assert.doesNotMatch(cut.err, /gpy\.bin_enc @ 0x10000: \d+%/, 'cut off before the first block of the app');

@@ -12,7 +12,8 @@ import { captureOutput } from '../../src/core/transport/capture';
 import { bootLogSettled } from '../../src/core/boot/boot-log';
 import { writePlan, type FlashIo, type FlashProgressEvent } from '../../src/core/flash/writer';
 import type { FlashPlan } from '../../src/core/flash/plan';
-import { eraseMs, TIMING_PROFILES } from '../../src/core/virtual/timing';
+import { eraseMs, romWriteEstimate, TIMING_PROFILES } from '../../src/core/chip/flash-timing';
+import { progressLine } from '../../src/cli/commands/firmware';
 import { isUserError } from '../../src/core/errors';
 import { cli } from './helpers/cli';
 
@@ -292,6 +293,67 @@ describe('speed: rate and time left when a region waits for its erase', () => {
       const actual = (end - (e as FlashProgressEvent & { at: number }).at) / 1000;
       assert.ok(Math.abs(e.etaSeconds! - actual) < 1e-6, `ETA ${e.etaSeconds} s at ${e.bytesDone} bytes, actually ${actual} s left`);
     }
+  });
+});
+
+describe('speed: time left before anything was measured', () => {
+  it('the first events carry an estimate that counts the erase to come; measured figures replace it', async () => {
+    const a = Buffer.alloc(0x40000, 0x5a);
+    const b = Buffer.alloc(0x20000, 0xa5);
+    const plan = { regions: [{ address: 0x10000, file: 'a.bin', data: a, encrypted: true, role: 'app' }, { address: 0x100000, file: 'b.bin', data: b, encrypted: true, role: 'app' }] } as unknown as FlashPlan;
+    let t = 0;
+    const io: FlashIo = {
+      async write(_address, d, o) {
+        t += 8000;
+        for (let done = 0x10000; done <= d.length; done += 0x10000) {
+          t += 1000;
+          o.onBytes?.(done);
+        }
+      },
+      md5: async () => '',
+      read: async () => new Uint8Array(0),
+    };
+    // 1 s per 64 KiB written, 2 ms per erased byte's worth: easy figures to check.
+    const estimate = { secondsPerByte: 1 / 0x10000, eraseSeconds: (_address: number, size: number) => size / 0x8000 };
+    const events: FlashProgressEvent[] = [];
+    await writePlan(plan, io, { onProgress: (e) => events.push(e), now: () => t, estimate });
+    const [erase, firstAck] = events;
+    // Before the first region's erase: all 6 x 64 KiB at the estimated rate, plus both regions' erase (8 s + 4 s).
+    assert.equal(erase!.phase, 'erase');
+    assert.equal(erase!.etaEstimated, true);
+    assert.equal(erase!.etaSeconds, 6 + 8 + 4);
+    // After the first acknowledgement (no rate yet): this region's erase is over, the next one's is not.
+    assert.equal(firstAck!.phase, 'write');
+    assert.equal(firstAck!.etaEstimated, true);
+    assert.equal(firstAck!.etaSeconds, 5 + 4);
+    // From the second acknowledgement on, the measured figures, not flagged as estimated.
+    const measured = events.filter((e) => e.phase === 'write').slice(1);
+    assert.ok(measured.length > 0);
+    for (const e of measured) assert.equal(e.etaEstimated, undefined, JSON.stringify(e));
+  });
+
+  it('without an estimate nothing is said before the second acknowledgement (as before)', async () => {
+    const data = Buffer.alloc(0x20000, 1);
+    const plan = { regions: [{ address: 0x10000, file: 'a.bin', data, encrypted: true, role: 'app' }] } as unknown as FlashPlan;
+    const io: FlashIo = { async write(_a, d, o) { o.onBytes?.(d.length); }, md5: async () => '', read: async () => new Uint8Array(0) };
+    const events: FlashProgressEvent[] = [];
+    await writePlan(plan, io, { onProgress: (e) => events.push(e), now: () => 0 });
+    assert.equal(events[0]!.etaSeconds, undefined);
+  });
+
+  it('the ROM estimate: per 1 KiB block its request, reply and 4 page programs; the erase per 4 KiB sector', () => {
+    const est = romWriteEstimate(TIMING_PROFILES.sector, 921600, 0x400);
+    // (1050 + 14) bytes x 10 bits at 921600 baud + 4 x 0.7 ms, per 1024 bytes.
+    const blockMs = ((1050 + 14) * 10 * 1000) / 921600 + 4 * 0.7;
+    assert.ok(Math.abs(est.secondsPerByte - blockMs / 1024 / 1000) < 1e-12);
+    // A 1.9 MB app at 0x10000: 464 sectors at 45 ms.
+    assert.ok(Math.abs(est.eraseSeconds(0x10000, 1900096) - 464 * 0.045) < 1e-9);
+  });
+
+  it('the CLI line says "about" while the time left is an estimate', () => {
+    const base = { phase: 'erase' as const, region: 3, regions: 3, file: '/b/gpy.bin_enc', address: 0x10000, bytesDone: 14560, bytesTotal: 1914656, bytesWritten: 14560, throughput: 0, eraseBytes: 1900096 };
+    assert.equal(progressLine({ ...base, etaSeconds: 47.2, etaEstimated: true }), '[3/3] gpy.bin_enc @ 0x10000: erasing 1856 KiB, then writing it (1% of 1870 KiB done, about 48 s left)');
+    assert.equal(progressLine({ ...base, phase: 'write', throughput: 71000, etaSeconds: 20.1 }), '[3/3] gpy.bin_enc @ 0x10000: 1% (14/1870 KiB, 69.3 KiB/s, 21 s left)');
   });
 });
 

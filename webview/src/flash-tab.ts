@@ -30,7 +30,7 @@ export function renderFlash(root: Element, p: FlashProgressView | undefined, onC
   root.append(bar(`Overall (${pct}%)`, pct, 100, 'flash-overall'));
   for (const r of p.regions) root.append(bar(`${r.name} @ ${hex(r.address)}`, r.written, r.size));
   const kbps = p.bytesPerSecond !== undefined ? `${(p.bytesPerSecond / 1024).toFixed(1)} KiB/s` : '—';
-  root.append(el('p', {}, `Throughput: ${kbps} · ETA: ${formatEta(p.etaSeconds)} · ${total} bytes`));
+  root.append(el('p', {}, `Throughput: ${kbps} · ETA: ${p.etaEstimated && p.etaSeconds !== undefined ? 'about ' : ''}${formatEta(p.etaSeconds)} · ${total} bytes`));
   if (p.state === 'running') {
     const cancel = el('vscode-button', { secondary: '' }, 'Cancel');
     cancel.addEventListener('click', onCancel);

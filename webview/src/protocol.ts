@@ -90,6 +90,8 @@ export interface FlashProgressView {
   regions: FlashRegionView[];
   bytesPerSecond?: number;
   etaSeconds?: number;
+  /** `etaSeconds` is estimated from the baud and typical flash times: nothing was measured yet. */
+  etaEstimated?: boolean;
   log: string[];
   /** How it ended: the flash checks' boot prediction and the boot log's verdict. */
   result?: { ok: boolean; text: string };

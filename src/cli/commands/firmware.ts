@@ -46,7 +46,7 @@ export function progressLine(e: FlashProgressEvent): string {
   const frac = e.bytesDone / Math.max(1, e.bytesTotal);
   const kib = (n: number): string => String(Math.round(n / 1024));
   const rate = e.throughput > 0 ? `, ${(e.throughput / 1024).toFixed(1)} KiB/s` : '';
-  const eta = e.etaSeconds !== undefined ? `, ${Math.ceil(e.etaSeconds)} s left` : '';
+  const eta = e.etaSeconds !== undefined ? `, ${e.etaEstimated ? 'about ' : ''}${Math.ceil(e.etaSeconds)} s left` : '';
   const where = `[${e.region}/${e.regions}] ${path.basename(e.file)} @ ${hex(e.address)}`;
   if (e.phase === 'erase') return `${where}: erasing ${kib(e.eraseBytes ?? 0)} KiB, then writing it (${Math.round(frac * 100)}% of ${kib(e.bytesTotal)} KiB done${eta})`;
   return `${where}: ${Math.round(frac * 100)}% (${kib(e.bytesDone)}/${kib(e.bytesTotal)} KiB${rate}${eta})`;

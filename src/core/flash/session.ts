@@ -15,6 +15,8 @@ import { FlashJournal, JOURNAL_FILE } from './journal';
 import type { FlashPlan } from './plan';
 import { backupConfigSector, writePlan, type FlashIo, type FlashProgressEvent, type RegionResult } from './writer';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
+import { DEFAULT_TIMING, romWriteEstimate } from '../chip/flash-timing';
+import { ROM_FLASH_WRITE_SIZE } from '../rom/opcodes';
 
 /**
  * One `flash` run against a connected board: keys from the key store, every check, the config
@@ -92,6 +94,8 @@ export interface FlashSessionOptions {
   signal?: AbortSignal;
   onProgress?: (e: FlashProgressEvent) => void;
   log?: (line: string) => void;
+  /** The link's rate in bits per second: the time left is estimated from it until a rate is measured. */
+  baud?: number;
 }
 
 export interface FlashSessionResult {
@@ -147,6 +151,7 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
     ...(o.compress !== undefined ? { compress: o.compress } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    ...(o.onProgress && o.baud ? { estimate: romWriteEstimate(DEFAULT_TIMING, o.baud, ROM_FLASH_WRITE_SIZE) } : {}),
   });
   return { report, results, ...(configBackup ? { configBackup } : {}) };
 }

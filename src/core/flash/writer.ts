@@ -8,6 +8,7 @@ import { SECTOR_SIZE } from '../chip/esp32';
 import { makeDirs, writeFileAtomic } from '../util/atomic-file';
 import type { FlashJournal } from './journal';
 import type { FlashPlan, PlanRegion } from './plan';
+import type { WriteEstimate } from '../chip/flash-timing';
 
 /**
  * Writes a checked plan. Every write is verified with SPI_FLASH_MD5 (by the loader's writeFlash);
@@ -52,9 +53,12 @@ export interface FlashProgressEvent {
   /**
    * Seconds left (undefined until something was written), updated within a region: the bytes left
    * at `throughput`, plus, for each region or range not yet begun, its erase at the seconds per byte
-   * the ranges begun so far took before their first acknowledgement.
+   * the ranges begun so far took before their first acknowledgement. Before two acknowledgements
+   * are in, when the writer was given an `estimate`, it is that estimate instead (`etaEstimated`).
    */
   etaSeconds?: number;
+  /** True while `etaSeconds` is the a-priori estimate (the link's baud and typical flash times), not measured. */
+  etaEstimated?: boolean;
 }
 
 export interface WritePlanOptions {
@@ -64,6 +68,12 @@ export interface WritePlanOptions {
   journal?: FlashJournal;
   onProgress?: (e: FlashProgressEvent) => void;
   now?: () => number;
+  /**
+   * The time left before anything was measured (chip/flash-timing.ts romWriteEstimate): without
+   * it, no time left is given until a region's second acknowledgement, so the first region's
+   * erase (about 21 s for a 1.9 MB app) shows none.
+   */
+  estimate?: WriteEstimate;
 }
 
 export interface RegionResult {
@@ -116,7 +126,7 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
   let eraseSecs = 0;
   let erasedBytes = 0;
   /** The range being written: when it began, its length, and its first and latest acknowledgement. */
-  let range: { t0: number; length: number; first?: { t: number; d: number }; last?: { t: number; d: number } } | undefined;
+  let range: { t0: number; address: number; length: number; first?: { t: number; d: number }; last?: { t: number; d: number } } | undefined;
   const results: RegionResult[] = [];
   const emit = (phase: FlashProgressEvent['phase'], i: number, r: PlanRegion, extraDone = 0, eraseBytes?: number, regionBytesWritten?: number) => {
     if (!o.onProgress) return;
@@ -143,6 +153,17 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
       erasePerByte = eb > 0 ? es / eb : 0;
     }
     const laterBytes = Math.max(0, left - leftInRange);
+    let eta: Pick<FlashProgressEvent, 'etaSeconds' | 'etaEstimated'> = {};
+    if (written > 0 && throughput > 0) eta = { etaSeconds: left / throughput + laterBytes * erasePerByte };
+    else if (o.estimate && left > 0) {
+      // Nothing measured yet: the bytes left at the estimated rate, plus the erase of every range
+      // whose erase is still to come (the one being written too, until its first acknowledgement).
+      const est = o.estimate;
+      let erase = range && !range.first ? est.eraseSeconds(range.address, range.length) : 0;
+      if (phase === 'compare' || (phase === 'erase' && !range)) erase += est.eraseSeconds(r.address, eraseBytes ?? r.data.length);
+      for (const later of regions.slice(i + 1)) erase += est.eraseSeconds(later.address, later.data.length);
+      eta = { etaSeconds: left * est.secondsPerByte + erase, etaEstimated: true };
+    }
     o.onProgress({
       phase,
       region: i + 1,
@@ -155,7 +176,7 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
       ...(eraseBytes !== undefined ? { eraseBytes } : {}),
       ...(regionBytesWritten !== undefined ? { regionBytesWritten } : {}),
       throughput,
-      ...(written > 0 && throughput > 0 ? { etaSeconds: left / throughput + laterBytes * erasePerByte } : {}),
+      ...eta,
     });
   };
   /** Folds the finished range into the rate and erase figures. */
@@ -199,7 +220,7 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
       const t0 = now();
       writeStarted ??= t0;
       inFlight = 0;
-      range = { t0, length: b - a };
+      range = { t0, address: r.address + a, length: b - a };
       try {
         await io.write(r.address + a, r.data.subarray(a, b), {
           compress: o.compress ?? true,

@@ -34,7 +34,8 @@ import { RegisterSpace } from './registers';
 import { RomLoader } from './rom-loader';
 import { SpiFlash } from './spi-flash';
 import { Spi1 } from './spi1';
-import { DEFAULT_TIMING, DeviceTimeline, sleep, sleepUntil, type TimingModel } from './timing';
+import { DEFAULT_TIMING, type TimingModel } from '../chip/flash-timing';
+import { DeviceTimeline, sleep, sleepUntil } from './timing';
 
 export type DeviceMode = 'download' | 'normal';
 /** 'off': power lost (fault) until the next reset; 'reset': EN held low; 'ram': running uploaded code. */

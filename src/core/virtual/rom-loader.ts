@@ -5,7 +5,7 @@ import type { Faults } from './faults';
 import { romXtalEstimate, rtcCaliFor, type RegisterSpace } from './registers';
 import type { SpiFlash } from './spi-flash';
 import { EFUSE_BLK0_RDATA4_REG, PAGE_SIZE, SECTOR_SIZE } from '../chip/esp32';
-import { eraseMs, flashReadMs, type TimingModel } from './timing';
+import { eraseMs, flashReadMs, type TimingModel } from '../chip/flash-timing';
 
 /**
  * The ESP32 mask-ROM serial loader (esptool docs, Serial Protocol; esptool's loader.py and

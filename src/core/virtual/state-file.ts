@@ -1,4 +1,4 @@
-import type { TimingModel } from './timing';
+import type { TimingModel } from '../chip/flash-timing';
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { randomBytes } from 'node:crypto';

@@ -116,6 +116,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
     ...(predictor ? { predictBoot: predictor } : {}),
     ...(req.signal ? { signal: req.signal } : {}),
     ...(req.onProgress ? { onProgress: req.onProgress } : {}),
+    baud: board.transport.baud,
     log: (l) => ui.info(l),
   });
   const outcome: FlashOutcome = { ...result, plan, keys, evidence, predicted: predictor !== undefined };

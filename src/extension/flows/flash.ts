@@ -70,7 +70,9 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
             lastPost = now;
             const v = view.v!;
             const regions = v.regions.map((r, i) => ({ ...r, written: Math.max(0, Math.min(r.size, e.bytesDone - starts[i]!)) }));
-            push({ ...v, regions, bytesPerSecond: e.throughput, ...(e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds } : {}) });
+            // A measured time left replaces an estimated one (and keeps the last one until there is one).
+            const eta = e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds, etaEstimated: e.etaEstimated === true } : {};
+            push({ ...v, regions, bytesPerSecond: e.throughput, ...eta });
             const pct = Math.floor((e.bytesDone * 100) / Math.max(1, e.bytesTotal));
             progress.report({ message: `${path.basename(e.file)} @ ${hex(e.address)}`, increment: pct - lastPct });
             lastPct = pct;
