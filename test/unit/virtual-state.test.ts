@@ -1,3 +1,4 @@
+import * as zlib from 'node:zlib';
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -56,6 +57,11 @@ describe('virtual board state file', () => {
   });
 });
 
+/** A journal line as the journal writes it: the text, then `,"crc":C` (CRC-32 of the text). */
+function crcLine(json: string): string {
+  return `${json.slice(0, -1)},"crc":"${zlib.crc32(json).toString(16).padStart(8, '0')}"}`;
+}
+
 describe('virtual board state journal (sim serve --state)', () => {
   let dir: string;
   let file: string;
@@ -105,14 +111,42 @@ describe('virtual board state journal (sim serve --state)', () => {
     journaled();
     const jp = journalPath(file);
     const lines = fs.readFileSync(jp, 'utf8').split('\n');
-    lines[1] = '{"sector":99999,"data":""}';
+    // A line with a valid checksum but a sector outside the flash (written by a broken tool).
+    lines[1] = crcLine('{"sector":99999,"data":""}');
     fs.writeFileSync(jp, lines.join('\n'));
     const before = [fs.readFileSync(file), fs.readFileSync(jp)];
     assert.throws(() => loadStateFile(file), (e: unknown) => e instanceof UserError && /line 2 names flash sector 99999, outside/.test(e.message) && e.message.includes(jp) && e.message.includes('sim reset-state'));
     lines[1] = 'not json';
     fs.writeFileSync(jp, lines.join('\n'));
-    assert.throws(() => loadStateFile(file), /line 2 is not a JSON object/);
+    assert.throws(() => loadStateFile(file), /line 2 has no checksum/);
     assert.deepEqual(fs.readFileSync(file), before[0]);
+  });
+
+  it('every journal line carries a CRC-32 of its text: a line damaged after it was written is refused, naming the line, and nothing is changed', () => {
+    journaled();
+    const jp = journalPath(file);
+    const lines = fs.readFileSync(jp, 'utf8').split('\n');
+    assert.match(lines[0]!, /"crc":"crc32"/);
+    for (const l of lines.slice(1, -1)) assert.match(l, /,"crc":"[0-9a-f]{8}"\}$/);
+    // One character of the flash data changed: still valid JSON and valid base64, so only the checksum can tell.
+    const i = lines.findIndex((l) => l.startsWith('{"sector":'));
+    const at = lines[i]!.indexOf('"data":"') + 10;
+    const c = lines[i]![at]!;
+    lines[i] = lines[i]!.slice(0, at) + (c === 'A' ? 'B' : 'A') + lines[i]!.slice(at + 1);
+    fs.writeFileSync(jp, lines.join('\n'));
+    const before = [fs.readFileSync(file), fs.readFileSync(jp)];
+    assert.throws(() => loadStateFile(file), (e: unknown) => e instanceof UserError && e.message.includes(`line ${i + 1} does not match its checksum`) && e.message.includes('sim reset-state'));
+    assert.deepEqual([fs.readFileSync(file), fs.readFileSync(jp)], before);
+  });
+
+  it('a journal written before the checksum (a header without "crc") is still read', () => {
+    journaled();
+    const jp = journalPath(file);
+    const lines = fs.readFileSync(jp, 'utf8').split('\n');
+    const old = [lines[0]!.replace(/,"crc":"crc32"/, ''), ...lines.slice(1).map((l) => l.replace(/,"crc":"[0-9a-f]{8}"\}$/, '}'))];
+    fs.writeFileSync(jp, old.join('\n'));
+    const back = loadStateFile(file);
+    assert.deepEqual(back.flash.read(0x10000, 6), Buffer.from('second'));
   });
 
   it('ignores a journal left from an earlier version of the file (its id differs), and saving removes it', () => {

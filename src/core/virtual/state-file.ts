@@ -110,6 +110,23 @@ export function journalPath(file: string): string {
 }
 
 const JOURNAL_FORMAT = 'pycom-secure-virtual-esp32-journal';
+/** The header's "crc": every line after it carries the CRC-32 of its own text. */
+const JOURNAL_CRC = 'crc32';
+/** `,"crc":"xxxxxxxx"}`: what a checksummed journal line ends with. */
+const CRC_TAIL = /,"crc":"([0-9a-f]{8})"\}$/;
+
+/** A JSON object's text with `,"crc":C` added (C: CRC-32 of the text as given, 8 hex digits). */
+function withCrc(json: string): string {
+  return `${json.slice(0, -1)},"crc":"${zlib.crc32(json).toString(16).padStart(8, '0')}"}`;
+}
+
+/** The line without its checksum when the checksum holds; undefined when it is missing or wrong. */
+function checkedLine(line: string): string | undefined {
+  const m = CRC_TAIL.exec(line);
+  if (!m) return undefined;
+  const json = `${line.slice(0, m.index)}}`;
+  return zlib.crc32(json).toString(16).padStart(8, '0') === m[1] ? json : undefined;
+}
 
 /** A journal path that exists must be a journal of this tool: anything else is never appended to or removed. */
 function checkJournalPath(jp: string): void {
@@ -141,8 +158,11 @@ function notJournal(jp: string): UserError {
  * rewriting the whole state before each reply: `append()` writes the eFuse words (when they
  * changed) and each changed 4 KiB sector as one JSON line and syncs the file (fdatasync), so a
  * killed server loses nothing a reply acknowledged; `compact()` folds it into the state file.
- * Shapes: line 1 `{"format":"pycom-secure-virtual-esp32-journal","journal":ID}`, then
- * `{"efuse":[[8 hex digits, ...] x 4]}` or `{"sector":INDEX,"data":DEFLATED_BASE64 or ""}`.
+ * Shapes: line 1 `{"format":"pycom-secure-virtual-esp32-journal","journal":ID,"crc":"crc32"}`, then
+ * `{"efuse":[[8 hex digits, ...] x 4],"crc":C}` or `{"sector":INDEX,"data":DEFLATED_BASE64 or "","crc":C}`,
+ * where C is the CRC-32 (zlib's, as in gzip and PNG) of the line without its `,"crc":C` part, as 8
+ * lowercase hex digits: a line damaged after it was written is found, not replayed. Journals
+ * written before the checksum (a header without "crc") are read without it.
  * Errors: UserError (E_STATE_JOURNAL, file system) from the constructor and `append()`.
  */
 export class StateJournal {
@@ -164,8 +184,8 @@ export class StateJournal {
   append(): void {
     const lines: string[] = [];
     const ef = JSON.stringify(efuseHex(this.dev));
-    if (ef !== this.efuseSeen) lines.push(`{"efuse":${ef}}`);
-    for (const c of refreshSectors(this.dev)) lines.push(JSON.stringify({ sector: c.index, data: c.data }));
+    if (ef !== this.efuseSeen) lines.push(withCrc(`{"efuse":${ef}}`));
+    for (const c of refreshSectors(this.dev)) lines.push(withCrc(JSON.stringify({ sector: c.index, data: c.data })));
     if (lines.length === 0) return;
     const jp = journalPath(this.file);
     if (this.fd === undefined) {
@@ -176,7 +196,7 @@ export class StateJournal {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw notJournal(jp);
         throw fsError(e, 'create', 'virtual board state journal', jp);
       }
-      lines.unshift(JSON.stringify({ format: JOURNAL_FORMAT, journal: id }));
+      lines.unshift(JSON.stringify({ format: JOURNAL_FORMAT, journal: id, crc: JOURNAL_CRC }));
     }
     const data = Buffer.from(lines.join('\n') + '\n');
     try {
@@ -328,9 +348,15 @@ function withJournal(st: StateFileV1, file: string): StateFileV1 {
   const efuse = st.efuse.map((b) => [...b]);
   const sectors = new Map(st.sectors.map((x) => [x.index, x.data]));
   const maxIndex = st.flashSize / SECTOR_SIZE;
+  const checksummed = header.crc === JOURNAL_CRC;
   complete.slice(1).forEach((line, i) => {
     const n = i + 2;
-    const rec = parseLine(line);
+    let text: string | undefined = line;
+    if (checksummed) {
+      text = checkedLine(line);
+      if (text === undefined) throw badLine(n, CRC_TAIL.test(line) ? 'does not match its checksum (it was changed or damaged after it was written)' : 'has no checksum');
+    }
+    const rec = parseLine(text);
     if (!isObject(rec)) throw badLine(n, 'is not a JSON object');
     if (rec.efuse !== undefined) {
       const ef = rec.efuse;
