@@ -6,7 +6,7 @@ import { readEspImage } from './esp-image';
  * `signature_verification_key.bin` (espsecure extract_public_key: the raw 64-byte public key,
  * X‖Y, big-endian 32+32 bytes) into the bootloader's data (bootloader_support component.mk,
  * COMPONENT_EMBED_FILES), and verifies the partition table's and the app's signatures with it
- * (ESP-IDF secure boot v1 docs; /work/shared/spec/esp32-boot-security.md §3.5). The key is not
+ * (ESP-IDF secure boot v1 docs, "Signed app verification"). The key is not
  * marked, so it is found as the one 64-byte window of segment data that is a point on NIST P-256
  * (y² = x³ − 3x + b mod p): random 64 bytes satisfy that with probability about 2^-256, so a hit
  * is the embedded key, found deterministically.
