@@ -91,17 +91,42 @@ export function buildImage(segments: readonly SegmentSpec[], opts: { entry: numb
   return out;
 }
 
-/** A small second-stage bootloader (IRAM/DRAM segments like IDF's). */
-export function fixtureBootloader(seed = 'fixture-bootloader'): Uint8Array {
+/** Where fixtureBootloader puts the embedded verification key: this far into its second (DRAM) segment's data. */
+const KEY_IN_DRAM2 = 0x100;
+
+/**
+ * A small second-stage bootloader (IRAM/DRAM segments like IDF's) with the secure boot
+ * verification key linked into its data, as IDF links signature_verification_key.bin (X‖Y, 64
+ * bytes) into a secure boot bootloader; `verificationKey` defaults to the fixture signing key's.
+ * The key is there twice in a row, so the image's XOR checksum is the same whatever the key:
+ * the sample firmware's makefile links its own key by concatenating fixtureBootloaderAround's
+ * parts with the key, no tool needed. No SHA-256 is appended (the ROM does not check one on
+ * the bootloader, and a makefile could not recompute it).
+ */
+export function fixtureBootloader(seed = 'fixture-bootloader', verificationKey: Uint8Array = fixtureKeys().signingKey.publicKey): Uint8Array {
+  if (verificationKey.length !== 64) throw new Error('a verification key is 64 bytes (X‖Y)');
+  const dram2 = prng(`${seed}/dram2`, 1024);
+  dram2.set(verificationKey, KEY_IN_DRAM2);
+  dram2.set(verificationKey, KEY_IN_DRAM2 + 64);
   return buildImage(
     [
       { loadAddress: 0x3fff0018, data: prng(`${seed}/dram`, 4) },
-      { loadAddress: 0x3fff001c, data: prng(`${seed}/dram2`, 1024) },
+      { loadAddress: 0x3fff001c, data: dram2 },
       { loadAddress: 0x40078000, data: prng(`${seed}/iram`, 4096) },
       { loadAddress: 0x40080400, data: prng(`${seed}/iram2`, 2048) },
     ],
-    { entry: 0x40080764 },
+    { entry: 0x40080764, hashAppended: false },
   );
+}
+
+/**
+ * fixtureBootloader(seed) split around its two copies of the key: `head ‖ key ‖ key ‖ tail` is the
+ * bootloader built with `key` (what the sample firmware's makefile concatenates).
+ */
+export function fixtureBootloaderAround(seed = 'fixture-bootloader'): { head: Uint8Array; tail: Uint8Array } {
+  const bl = fixtureBootloader(seed);
+  const at = 24 + 8 + 4 + 8 + KEY_IN_DRAM2; // header, segment 0 (4 bytes), segment 1's header
+  return { head: bl.slice(0, at), tail: bl.slice(at + 128) };
 }
 
 /** An app of about `size` bytes, split over the usual DROM/DRAM/IRAM/IROM segments. */
@@ -348,6 +373,9 @@ export function generateFixtureTree(): void {
   const bootloader = fixtureBootloader();
   const app = fixtureApp(FIXTURE_APP_SIZE);
   write(path.join(prep, 'bootloader.bin'), bootloader);
+  const around = fixtureBootloaderAround();
+  write(path.join(prep, 'bootloader-head.bin'), around.head);
+  write(path.join(prep, 'bootloader-tail.bin'), around.tail);
   let first = true;
   for (const id of allLayouts()) {
     const csv = formatPartitionCsv(layout(id).entries);

@@ -51,7 +51,7 @@ function storeWith(keys: SecureKeys & { pem: string }): KeyStore {
 
 function buildWith(keys: SecureKeys): string {
   const dir = path.join(tmpDir('build-ev-'), 'build', 'GPY', 'release');
-  writeSecureBuildDir(dir, 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(24 * 1024, 'fixture-app'), iv: FIXTURE_IV }, keys);
+  writeSecureBuildDir(dir, 'GPY', { bootloader: fixtureBootloader(undefined, keys.signingKey.publicKey), app: fixtureApp(24 * 1024, 'fixture-app'), iv: FIXTURE_IV }, keys);
   return dir;
 }
 

@@ -3,6 +3,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
+import { bootloaderVerificationKey } from '../../src/core/image/bootloader-key';
+import { signingPublicKey } from '../../src/core/keys/signer';
 
 const root = path.join(__dirname, '..', '..');
 const cli = (args: string[], env: NodeJS.ProcessEnv = process.env, cwd = root) => spawnSync(process.execPath, [path.join(root, 'bin', 'pycom-secure.js'), ...args], { cwd, env, encoding: 'utf8' });
@@ -36,6 +39,13 @@ describe('npm run sample-firmware: a firmware tree that builds with your own key
     const b = cli(['build', '--board', 'GPY', '--project', fw], env, dir);
     assert.equal(b.status, 0, b.stdout + b.stderr);
     assert.ok(fs.existsSync(path.join(fw, 'build', 'GPY', 'release', 'gpy.bin_enc')));
+    // The bootloader is linked with the verification key of the key it was built with, as IDF's
+    // is, so a virtual board with secure boot checks the app with it (image/bootloader-key.ts).
+    const digestImage = fs.readFileSync(path.join(fw, 'build', 'GPY', 'release', 'bootloader', 'bootloader-reflash-digest.bin_enc'));
+    const flashKey = fs.readFileSync(path.join(dir, 'secure', 'flash_encryption_key.bin'));
+    const bootloader = decryptFlashData(digestImage, { key: flashKey, address: 0, flashCryptConf: 0xf }).subarray(0x1000);
+    const own = signingPublicKey(path.join(dir, 'secure', 'secure_boot_signing_key.pem'));
+    assert.equal(Buffer.from(bootloaderVerificationKey(bootloader) ?? []).toString('hex'), Buffer.from(own).toString('hex'));
   });
 
   it('refuses a folder that is not empty, and no folder at all, changing nothing', () => {

@@ -145,7 +145,7 @@ describe('security review: key material over a full CLI pipeline run', function 
     fs.mkdirSync(prep);
     for (const layout of ['4MB', '8MB'] as const) {
       const table = writePartitionTable(parsePartitionCsv(formatPartitionCsv(layoutFacts(layout).entries), `partitions_${layout}.csv`));
-      const set = secureSet({ bootloader: fixtureBootloader(), partitionTable: table, app: fixtureApp(FIXTURE_APP_SIZE), iv: FIXTURE_IV }, keys, [0x1c0000, 0x210000]);
+      const set = secureSet({ bootloader: fixtureBootloader(undefined, signingKey.publicKey), partitionTable: table, app: fixtureApp(FIXTURE_APP_SIZE), iv: FIXTURE_IV }, keys, [0x1c0000, 0x210000]);
       fs.writeFileSync(path.join(prep, `partitions_${layout}.bin`), set.signedPartitionTable);
       fs.writeFileSync(path.join(prep, `partitions_${layout}.bin_enc`), set.partitionTable);
       fs.writeFileSync(path.join(prep, 'bootloader-reflash-digest.bin_enc'), set.digest);

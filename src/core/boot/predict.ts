@@ -1,6 +1,7 @@
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { bootloaderDigestInput, computeBootloaderDigest } from '../crypto/bootloader-digest';
 import { verifySignatureAt } from '../crypto/signature';
+import { bootloaderVerificationKey } from '../image/bootloader-key';
 import { readEspImage, checksumOk, hashOk, type EspImage } from '../image/esp-image';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
 import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS } from '../chip/esp32';
@@ -29,8 +30,18 @@ export interface BootInput {
   /** Raw flash bytes (what esptool would read, ciphertext if encrypted). */
   readFlash(offset: number, length: number): Uint8Array;
   flashSize: number;
-  /** The 64-byte X‖Y secure boot verification key compiled into the bootloader, when known. */
+  /**
+   * The 64-byte X‖Y signing public key the user expects the bootloader to hold (the key store's),
+   * used only when the bootloader image holds no key of its own (bootloaderVerificationKey finds
+   * the one it was built with, and that is the one it checks with).
+   */
   signingPublicKey?: Uint8Array;
+  /**
+   * With secure boot on and no verification key found in the bootloader nor given: true stops the
+   * boot before the partition table (the virtual board's own boot: it must never start an app a
+   * real board may refuse); false or absent predicts without the signature checks, as before.
+   */
+  requireVerificationKey?: boolean;
 }
 
 export interface BootVerdict {
@@ -223,13 +234,23 @@ export function predictBoot(input: BootInput): BootVerdict {
   // cannot decide it; assuming the checks is the conservative answer (UNCONFIRMED only for
   // bootloaders digested by hand: "boots" is never said of an image the bootloader may refuse).
   const checksSignatures = e.absDone0;
+  // The key it checks with: the one linked into it (signature_verification_key.bin, found in its
+  // data), else the one the caller expects it to hold.
+  const verificationKey = checksSignatures ? (bootloaderVerificationKey(blBytes) ?? input.signingPublicKey) : undefined;
 
   // C. 2nd stage: partition table and app.
   const tableBytes = view(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN + 68);
-  if (checksSignatures && input.signingPublicKey) {
+  if (checksSignatures && !verificationKey && input.requireVerificationKey) {
+    // Not a line a real board prints: a secure boot bootloader always embeds its key (ESP-IDF links
+    // signature_verification_key.bin into it), so a bootloader without one is a hand-made test
+    // image. The virtual board then refuses rather than start an app a real board might refuse.
+    log.push('[virtual board] no secure boot verification key (a P-256 point) found in the bootloader: signatures cannot be checked, the app is not started');
+    return fail('partition-table', 'The virtual board does not start the app', ': secure boot is on and its bootloader holds no verification key to check the partition table and the app with (a secure boot build links signature_verification_key.bin into the bootloader; build it with secure boot enabled).', log, e, false);
+  }
+  if (verificationKey) {
     log.push('I (0) boot: Verifying partition table signature...');
     // The block at +0xC00, as the bootloader reads it (image/signature-block.ts).
-    if (!verifySignatureAt(tableBytes, TABLE_MAX_LEN, input.signingPublicKey)) {
+    if (!verifySignatureAt(tableBytes, TABLE_MAX_LEN, verificationKey)) {
       log.push('E (0) boot: Failed to verify partition table signature.', 'E (0) boot: load partition table error!');
       return fail('partition-table', 'The bootloader stops with "Failed to verify partition table signature."', ': the partition table is not signed with the key the bootloader trusts.', log, e, false);
     }
@@ -255,10 +276,10 @@ export function predictBoot(input: BootInput): BootVerdict {
     log.push(`E (0) esp_image: ${why}`, 'E (0) boot: No bootable app partitions in the partition table');
     return fail('no-app', 'The bootloader finds no bootable app', `: at ${hex(app.offset, { width: 8, lower: true })} ${why}${fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : ''}.`, log, e, false);
   }
-  if (checksSignatures && input.signingPublicKey) {
+  if (verificationKey) {
     log.push('I (0) esp_image: Verifying image signature...');
     // The block where the image reader found it: right after the image (image/signature-block.ts).
-    if (!verifySignatureAt(appBytes, img.signature.at, input.signingPublicKey)) {
+    if (!verifySignatureAt(appBytes, img.signature.at, verificationKey)) {
       log.push('E (0) secure_boot: Secure boot signature verification failed');
       return fail('no-app', 'The bootloader refuses the app: "Secure boot signature verification failed"', ' (not signed with the signing key whose digest is in BLOCK2).', log, e, false);
     }

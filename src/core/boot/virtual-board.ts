@@ -28,7 +28,9 @@ const lines = (log: readonly string[]): string => log.map((l) => `${l}\r\n`).joi
  * predictBoot's verdict (the ROM's and the bootloader's boot messages and checks, ESP-IDF
  * secure-boot-v1 and flash-encryption docs) for the board's physical eFuses and raw
  * flash, each ended with CRLF as the ROM and bootloader print them. Never throws for any flash
- * content.
+ * content. With secure boot on, the partition table's and the app's signatures are checked with
+ * the key linked into the bootloader the board boots (image/bootloader-key.ts), as the real
+ * bootloader checks them; a bootloader that holds no key does not start the app.
  *
  * A secure bootloader on a board with empty key blocks provisions itself (ESP-IDF's secure_boot.c
  * and flash_encrypt.c, simulated
@@ -44,6 +46,7 @@ export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
     efuse: bootEfusesFromRaw(ctx.efuse, ctx.chipRevision),
     readFlash: (o, n) => ctx.flash.read(o, n),
     flashSize: ctx.flash.size,
+    requireVerificationKey: true,
   });
   const runs = (boots: boolean): Pick<BootPrediction, 'firmware'> => (boots ? { firmware: pycomFirmware } : {});
   if (v.outcome !== 'first-boot-provisioning' || !v.firstBoot) return { log: lines(v.log), ...runs(v.boots) };
@@ -76,7 +79,7 @@ export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
       }
       return out;
     };
-    const again = predictBoot({ efuse: bootEfusesFromRaw(first.efuseAfter, ctx.chipRevision), readFlash: readAfter, flashSize: ctx.flash.size });
+    const again = predictBoot({ efuse: bootEfusesFromRaw(first.efuseAfter, ctx.chipRevision), readFlash: readAfter, flashSize: ctx.flash.size, requireVerificationKey: true });
     log += normalBootHeader(ctx.chipRevision, 0x3) + lines(again.log);
     return { log, efuseAfter: first.efuseAfter, flashWrites: first.flashWrites, ...runs(again.boots) };
   }
