@@ -14,6 +14,8 @@ import { directAccess } from '../src/core/efuse/controller-access';
 import { readEfuses } from '../src/core/efuse/access';
 import { planBurnKeys, type BurnKeysInput } from '../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../src/core/efuse/burn/execute';
+import { field, withField } from '../src/core/efuse/fields';
+import { digestPrivateKey } from '../src/core/crypto/secure-boot-key';
 import { readHardwareKeyFile, readSigningKeyFile } from '../src/core/keys/key-files';
 import { readEspImage } from '../src/core/image/esp-image';
 import { parsePartitionTable } from '../src/core/partition/table';
@@ -72,6 +74,11 @@ async function burnWith(ctx: Ctx, over: Partial<BurnKeysInput>, confirm?: string
   const input: BurnKeysInput = { target: { chip: 'ESP32', revision: 1, mac: ctx.mac }, flashKey: K.flashKey, secureBootKey: K.secureBootKey, hardening: false, history: [], ...over };
   const plan = planBurnKeys(await readEfuses(access), input);
   return executeBurnKeys(access, plan, { confirmMac: confirm ?? ctx.mac, flashKey: input.flashKey!, secureBootKey: input.secureBootKey! });
+}
+
+/** Makes the case's board one with the 3/4 eFuse coding scheme (CODING_SCHEME 1), as `sim serve --coding-scheme 3/4`. */
+function threeFour(c: Ctx): void {
+  c.dev.efuse.setRaw(withField(c.dev.efuse.rawWords(), field('CODING_SCHEME'), 1));
 }
 
 /** Runs `fn` on a board session over an in-memory link to the case's virtual board. */
@@ -201,6 +208,15 @@ export const CASES: Case[] = [
   } },
   { input: 'provision --board LOPY4 with a GPy build (build/GPY/release)', run: async (c) => provisionWith(c, 'GPY', { board: 'LOPY4' }) },
   { input: 'provision without --board where it cannot ask "These boards are GPy modules?" (--json, no terminal)', run: async (c) => provisionWith(c, 'GPY', {}) },
+  { input: 'Burn Keys on a board with the 3/4 eFuse coding scheme (192-bit key blocks)', setup: async (c) => threeFour(c), run: async (c) => burnKeysWith(c, new KeyStore(path.join(c.dir, 'secure'))) },
+  { input: 'flash --build onto a 3/4-coding board whose 192-bit keys an older version of this tool burned', setup: async (c) => {
+    threeFour(c);
+    await burnWith(c, { flashKey: K.flashKey.subarray(0, 24), secureBootKey: digestPrivateKey(K.signingKey, 192) });
+  }, run: async (c) => {
+    const { store, buildDir } = buildAndStore(c, 'GPY');
+    store.saveDeviceFlashKey(c.mac, K.flashKey.subarray(0, 24));
+    return onBoard(c, (b) => flash(b, { store, trustKeyStore: true, plan: ({ flashKey, flashSize }) => boardPlanFromBuild(buildDir, { ...(flashKey ? { flashKey } : {}), ...(flashSize !== undefined ? { flashSize } : {}), buildKey: K.flashKey }).plan, bootLog: false }, scriptedUi()));
+  } },
   { input: 'flash of a SiPy build (4 MB modules) onto an 8 MB board', run: async (c) => {
     const { store, buildDir } = buildAndStore(c, 'SIPY');
     return onBoard(c, (b) => flash(b, { store, plan: ({ flashKey, flashSize }) => boardPlanFromBuild(buildDir, { ...(flashKey ? { flashKey } : {}), ...(flashSize !== undefined ? { flashSize } : {}) }).plan, bootLog: false }, scriptedUi()));

@@ -37,6 +37,7 @@ export { SIGNATURE_BLOCK_LEN, signData, verifySignedData } from './crypto/signat
 export { encodeSec1Pem, generateSigningKey, parseSigningKey } from './crypto/signing-key';
 export { readEfuses } from './efuse/access';
 export { planBurnKeys } from './efuse/burn/burn-keys';
+export { codingSchemeCause, refuseUnsupportedCodingScheme, unsupportedCodingScheme } from './efuse/burn/coding-support';
 export { checkConfirmation, closeInterruptedRun, executeBurnKeys } from './efuse/burn/execute';
 export { HARDENING_FUSES, hardeningHelp } from './efuse/burn/hardening';
 export { pendingSteps, renderPlan } from './efuse/burn/plan';

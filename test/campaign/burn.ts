@@ -83,6 +83,8 @@ async function burnOnce(dev: VirtualEsp32, auditFile: string, o: BurnCampaignOpt
       keys: () => ({ flashKey: o.flashKey, secureBootKey: o.secureBootKey }),
       hardening: o.hardening ?? false,
       keysBurnedElsewhere: o.keysBurnedElsewhere ?? false,
+      // The campaign tests the engine's 3/4 path too, which the front ends refuse (E_CODING_34).
+      allowThreeFour: o.codingScheme === '3/4',
       showPlan: () => undefined,
     }, scriptedUi());
     if (r.kind === 'cancelled') throw new Error(r.message);

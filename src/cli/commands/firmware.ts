@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { checkOutputPath, askOtaSlot, boardPlanFromBuild, BoardRecordWriter, recordFlashProgress, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion, recordOtaImage } from '../../core';
+import { codingSchemeCause, checkOutputPath, askOtaSlot, boardPlanFromBuild, BoardRecordWriter, recordFlashProgress, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion, recordOtaImage } from '../../core';
 import { boardOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -239,12 +239,18 @@ const verifyFlash: CliCommand = {
       const fio = romFlashIo(conn.loader);
       const sec = info.security.flashEncryption;
       const conf = sec.enabled && sec.config !== 'protected' ? sec.config : 0xf;
+      // Keys burned under the 3/4 coding scheme: no build of this tool can be on this flash, whatever else differs.
+      const coding = codingSchemeCause(info.security.codingScheme, info.security.keys.flashEncryption !== 'empty' || info.security.keys.secureBoot !== 'empty');
       let bad = 0;
       for (const r of p.regions) {
         const diff = await differingRanges(fio, r.address, r.data);
         if (diff.length) bad++;
         io.out(`${describeRegion(r)}: ${diff.length ? `differs in ${diff.map(([a, b]) => `${hex(r.address + a)}-${hex(r.address + b)}`).join(', ')}` : 'verify OK (digest matched)'}`);
         if (!diff.length) continue;
+        if (coding) {
+          io.out(`  Diagnosis: ${coding}.`);
+          continue;
+        }
         // An interrupted write first (the journal, or the file's start then erased flash): no key to suspect then.
         const cut = await diagnosePartlyWrittenRegion(fio, ks, info.mac.address, r);
         if (cut) {

@@ -26,6 +26,8 @@ export interface SecurityState {
   };
   jtagDisabled: boolean;
   consoleDebugDisabled: boolean;
+  /** CODING_SCHEME (0 None, 1 3/4, 2 Repeat, 3 None-like); absent when RD_DIS bit 3 hides it. */
+  codingScheme?: number;
 }
 
 export function securityFromEfuses(dec: DecodedEfuses): SecurityState {
@@ -47,5 +49,6 @@ export function securityFromEfuses(dec: DecodedEfuses): SecurityState {
     },
     jtagDisabled: bit('JTAG_DISABLE'),
     consoleDebugDisabled: bit('CONSOLE_DEBUG_DISABLE'),
+    ...(dec.codingScheme !== undefined ? { codingScheme: dec.codingScheme } : {}),
   };
 }

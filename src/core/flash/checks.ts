@@ -12,6 +12,7 @@ import { provisioningProfile } from '../boot/predict';
 import { diagnoseDamage, diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
 import { bootSignatureStatus } from '../image/verify-file';
 import { fingerprint } from '../util/fingerprint';
+import { codingSchemeCause, unsupportedCodingScheme } from '../efuse/burn/coding-support';
 
 /**
  * Everything that is checked before the first byte is written. Each refusal is a UserError whose
@@ -33,6 +34,12 @@ export interface ChipSecurity {
    * better (conservative). Undefined when not known: the self-provisioning check is then skipped.
    */
   emptyKeyBlocks?: { blk1: boolean; blk2: boolean };
+  /**
+   * CODING_SCHEME, when readable: on a 3/4 board with keys burned, a region that does not decrypt
+   * or verify, and a boot predicted to fail, are blamed on the coding scheme (coding-support.ts
+   * codingSchemeCause), not on the keys.
+   */
+  codingScheme?: number;
 }
 
 export interface BootPrediction {
@@ -213,6 +220,18 @@ function checkAppAddress(r: PlanRegion, plain: Uint8Array, partitions: readonly 
   refuse('E_PLAN_APP_ADDRESS', `${describeRegion(r)} is an app image, but ${there}, so the bootloader would never start it and the write would overwrite what is there; ${where}.`);
 }
 
+/**
+ * The refusal of a region on a board whose keys were burned under the 3/4 coding scheme, or
+ * undefined on any other board: checked first wherever a check would otherwise blame a key (no
+ * build of this tool can match a 192-bit key, coding-support.ts).
+ */
+function codingRefusal(chip: ChipSecurity | undefined, region: string): string | undefined {
+  if (!chip) return undefined;
+  const keysBurned = chip.emptyKeyBlocks ? !(chip.emptyKeyBlocks.blk1 && chip.emptyKeyBlocks.blk2) : chip.flashEncryption || chip.secureBoot;
+  const cause = codingSchemeCause(chip.codingScheme, keysBurned);
+  return cause && `${region} cannot boot on this board: ${cause}; nothing was written.`;
+}
+
 export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promise<CheckReport> {
   const notes: string[] = [];
   const plaintext = new Map<PlanRegion, Uint8Array>();
@@ -243,6 +262,8 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     const got = classifyContent(plaintext.get(r)!);
     if (got.kind === want) continue;
     if (r.encrypted) {
+      const coding = codingRefusal(ctx.chip, describeRegion(r));
+      if (coding) refuse('E_CODING_34', coding);
       // Test each cause (address, key, FLASH_CRYPT_CONFIG) and name the one that holds (issue 12 item 4).
       refuse('E_PLAN_DECRYPT', diagnoseDecryption({
         data: r.data, address: r.address, want, role: r.role, region: describeRegion(r), conf,
@@ -280,6 +301,9 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
         refuse('E_PLAN_PLAINTEXT', `${describeRegion(r)} is plaintext, but flash encryption is on: the chip would decrypt it into garbage (the "flash read err, 1000" boot loop); use the file encrypted for ${hex(r.address)}.`);
       }
       if (!chip.flashEncryption && r.encrypted) {
+        // On a 3/4 board the way on is not Burn Keys (it refuses such a board, coding-support.ts).
+        const coding = unsupportedCodingScheme(chip.codingScheme);
+        if (coding) refuse(coding.code, `${describeRegion(r)} is encrypted, but flash encryption is off on this chip, and ${coding.what}, so this tool does not secure this board (efuse burn-keys refuses it); flash plaintext firmware instead; nothing was written.`);
         refuse('E_PLAN_ENCRYPTED', `${describeRegion(r)} is encrypted, but flash encryption is off on this chip, so it would be read as garbage; burn the keys first (\`pycom-secure efuse burn-keys\`, which also turns flash encryption on), then flash this build.`);
       }
     }
@@ -300,6 +324,8 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
       const image = p.subarray(0x1000, 0x1000 + Math.floor((p.length - 0x1000) / 128) * 128);
       const digest = computeBootloaderDigest(ctx.secureBootKey, p.subarray(0, 128), image);
       if (!Buffer.from(digest).equals(Buffer.from(p.subarray(0x80, 0xc0)))) {
+        const coding = codingRefusal(ctx.chip, describeRegion(r));
+        if (coding) refuse('E_CODING_34', coding);
         refuse('E_PLAN_DIGEST_KEY', diagnoseDigest(p, { label: ctx.secureBootKeyLabel ?? 'the one in BLOCK2', key: ctx.secureBootKey }, ctx.otherSecureBootKeys ?? [], describeRegion(r)));
       }
     }
@@ -323,6 +349,8 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
   // 5. Finally: would the device boot afterwards?
   if (ctx.predictBoot) {
     const p = await ctx.predictBoot(plan);
+    const coding = p.boots ? undefined : codingRefusal(ctx.chip, 'This plan');
+    if (coding) refuse('E_CODING_34', coding);
     if (!p.boots) refuse('E_PLAN_NO_BOOT', `After this plan the device would not boot: ${p.reason ?? 'the boot prediction failed'}; nothing was written.`);
   } else {
     notes.push('Boot prediction was not run.');

@@ -120,6 +120,7 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
       ...(o.info.flash.sizeBytes !== undefined ? { flashSize: o.info.flash.sizeBytes } : {}),
       // A read-protected block reads as zeros but is reported 'protected', never 'empty' (chip/security.ts).
       emptyKeyBlocks: { blk1: sec.keys.flashEncryption === 'empty', blk2: sec.keys.secureBoot === 'empty' },
+      ...(sec.codingScheme !== undefined ? { codingScheme: sec.codingScheme } : {}),
     },
     ...(keys.flashKey ? { flashKey: keys.flashKey, flashKeyLabel: keys.flashKeySource?.replace(/ \(fingerprint [0-9a-f]+\)$/, '') ?? 'the board\'s key' } : {}),
     ...(keys.otherFlashKeys ? { otherFlashKeys: keys.otherFlashKeys } : {}),

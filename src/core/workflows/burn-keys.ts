@@ -2,6 +2,8 @@ import { AuditLog, readAudit } from '../audit/audit-log';
 import { readEfuses, type EfuseSnapshot } from '../efuse/access';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
 import { planBurnKeys } from '../efuse/burn/burn-keys';
+import { refuseUnsupportedCodingScheme } from '../efuse/burn/coding-support';
+import { CodingScheme } from '../efuse/fields';
 import { checkConfirmation, notConfirmedError as notConfirmed, closeInterruptedRun, executeBurnKeys, type ExecuteResult } from '../efuse/burn/execute';
 import { HARDENING_FUSES } from '../efuse/burn/hardening';
 import { pendingSteps, type BurnPlan } from '../efuse/burn/plan';
@@ -45,6 +47,12 @@ export interface BurnKeysRequest {
   keysBurnedElsewhere?: boolean;
   /** Show the plan and stop. */
   dryRun?: boolean;
+  /**
+   * Burn a board with the 3/4 coding scheme anyway. Only the fault campaigns set it: they test the
+   * burn engine's 3/4 path (3/4-coded blocks under faults). No front end does: the CLI, the editor
+   * and provision are refused on such a board (E_CODING_34, coding-support.ts).
+   */
+  allowThreeFour?: boolean;
   /** The MAC given up front (the CLI's --confirm); otherwise `ui.confirmMac` asks. */
   confirm?: string;
   /** True when the board is virtual (said in the confirmation question). */
@@ -95,7 +103,9 @@ export function hardeningChoices(): Choice<boolean>[] {
  * development profile burns: the user hears there is nothing to do before being asked anything
  * (`releaseOpen` says whether Release's hardening fuses could still be burned).
  *
- * Errors: UserError from the plan (a board that cannot take these keys), the confirmation (a MAC
+ * Errors: UserError before any key is asked for (E_CODING_34: the board uses the 3/4 coding
+ * scheme, which this tool's 256-bit builds cannot boot on; E_CODING_RESERVED, E_CODING_HIDDEN,
+ * E_CODING_REPEAT), from the plan (a board that cannot take these keys), the confirmation (a MAC
  * that does not match, E_NOT_CONFIRMED) and the burn (E_KEY_READBACK, E_PROTECT_FAILED,
  * E_FINAL_STATE); link errors. A cancel (the signal of `ui.task`) stops between steps and is
  * returned as `cancelled`, never thrown.
@@ -119,7 +129,11 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
   for (const d of history.damaged) ui.warn(`line ${d.line} of ${audit.file} is damaged${d.last ? ' (torn last line: the previous run was cut off while writing it)' : ''}; the other lines are used.`);
 
   const snap = await readEfuses(conn.loader);
-  const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
+  const dec = decodeEfuses(snap);
+  // Refused here, at plan time, before any key is asked for (made, stored) or anything is shown
+  // as a plan or burned: a 3/4 board (192-bit keys) can never run this tool's 256-bit builds.
+  if (!req.allowThreeFour || dec.codingScheme !== CodingScheme.THREE_FOUR) refuseUnsupportedCodingScheme(dec);
+  const threeFour = isThreeFour(dec.codingScheme);
   const keys = req.keys({ mac: chip.mac.address, threeFour });
   hold(); // req.keys may have made the store's folder (a new per-device key)
   const planFor = (hardening: boolean): BurnPlan => planBurnKeys(snap, {

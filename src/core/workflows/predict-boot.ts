@@ -25,6 +25,7 @@ import { readHardwareKeyFile } from '../keys/key-files';
 import { pemPrivateKey, signingPublicKey } from '../keys/signer';
 import { digestPrivateKey } from '../crypto/secure-boot-key';
 import { establishKeyEvidence, type KeyEvidence } from './evidence';
+import { codingSchemeCause } from '../efuse/burn/coding-support';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
 
@@ -127,7 +128,8 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
   const { conn, chip } = board;
   const snap = await readEfuses(conn.loader);
   const words = snap.words;
-  const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
+  const dec = decodeEfuses(snap);
+  const threeFour = isThreeFour(dec.codingScheme);
   const keys = req.keys({ mac: chip.mac.address, threeFour });
   const resolved = resolveBootEfuses(words, chip.revision.major, keys, req.hints?.missingKey ?? CLI_MISSING_KEY_HINTS);
   const flashSize = chip.flash.sizeBytes;
@@ -172,6 +174,11 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
     },
   });
   if (verdict.boots) return { resolved, verdict, evidence };
+  // Keys burned under the 3/4 coding scheme: that is the cause, not the key the digest was made with.
+  const coding = codingSchemeCause(dec.codingScheme, dec.keyBlocks[1].status !== 'empty' || dec.keyBlocks[2].status !== 'empty');
+  if (coding) {
+    return { resolved, evidence, diagnosis: `${coding}.`, verdict: verdict.symptom ? { ...verdict, reason: `${verdict.symptom}: ${coding}.` } : verdict };
+  }
   const found = await diagnoseFailedRegion(verdict, resolved.efuse, read, {
     store: req.store, mac: chip.mac.address, flashKey: keys.flashKey, board: raw, rerun: req.hints?.rerun ?? CLI_RERUN_HINTS,
     ...(plan ? { plan } : {}),

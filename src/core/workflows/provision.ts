@@ -6,6 +6,7 @@ import type { BootLogExplanation } from '../boot/boot-log';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
 import { readEfuses } from '../efuse/access';
 import { redactState } from '../efuse/burn/burn-keys';
+import { refuseUnsupportedCodingScheme } from '../efuse/burn/coding-support';
 import { renderPlan } from '../efuse/burn/plan';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
 import { isUserError, UserError } from '../errors';
@@ -180,7 +181,7 @@ export function parseApprovedMacs(list: readonly string[], from = 'the approved 
  * signing key or build key in the store), findBuildOutputs' errors (E_BUILD_BOARD: the build is
  * not for `board`), E_PLAN_DECRYPT (an output of the build is damaged: diagnoseDamage), E_BUILD_KEY, E_MODULE_UNSTATED / E_MODULE_NOT_CONFIRMED (no `board` and the
  * module not confirmed through `ui.confirm`). Everything that goes wrong on a board (E_MODULE_FLASH_SIZE,
- * E_MODULE_REVISION: the chip is no module of the build's board) is that board's `failed` result, never thrown.
+ * E_MODULE_REVISION: the chip is no module of the build's board; E_CODING_34: the board uses the 3/4 eFuse coding scheme, refused before its record, key or plan) is that board's `failed` result, never thrown.
  */
 /**
  * The module, stated or confirmed before any board is opened: the chip cannot say which Pycom
@@ -206,7 +207,7 @@ async function confirmModule(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'c
 }
 
 /** Failures that running the same provision again cannot get past: the message says what to fix first. */
-const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_MISMATCH', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_NOT_CONFIRMED', 'E_BUILD_KEY']);
+const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_MISMATCH', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_NOT_CONFIRMED', 'E_BUILD_KEY', 'E_CODING_34', 'E_CODING_RESERVED', 'E_CODING_HIDDEN', 'E_CODING_REPEAT']);
 
 /**
  * A Burn Keys error said in provision's terms: Burn Keys' own hints name `efuse burn-keys` flags
@@ -324,13 +325,16 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
         busy.add(mac);
         owned = true;
         const virtual = req.isVirtual?.(port) ?? false;
+        // A board whose coding scheme this tool's builds cannot boot on (3/4: 192-bit keys) is
+        // refused before its record, its key or its plan: nothing is written or burned for it.
+        const snap = await readEfuses(session.conn.loader);
+        refuseUnsupportedCodingScheme(decodeEfuses(snap));
         record = new BoardRecordWriter(req.store.auditPath, 'provision', mac, () => [flashKey, secureBootKey, buildKey].filter((k): k is Uint8Array => k !== undefined), {
           board, port, chipRevision: session.chip.revision.text, virtual,
           firmware: { generation: gen, versions: GENERATIONS[gen].versions, buildDir: req.buildDir },
         });
 
         state('keys', req.perDeviceKeys ? `Keys: this board's own flash-encryption key (devices/${macDirName(mac)}/).` : 'Keys: the shared flash-encryption key.');
-        const snap = await readEfuses(session.conn.loader);
         const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
         const own = req.store.deviceFlashKeyPath(mac);
         let created = false;

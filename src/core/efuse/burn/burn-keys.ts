@@ -5,7 +5,8 @@ import { normaliseMac } from '../../keystore/key-store';
 import { field, fieldWords, isRdDisSet, isWrDisSet, popcount, readFieldRaw, type EfuseBlock, type EfuseWords } from '../fields';
 import { blockDataBytes } from '../coding';
 import { keyFileToBlockWords, keyFileToReadWords } from '../../crypto/efuse-key-layout';
-import { decodeEfuses, isThreeFour, type DecodedEfuses, type KeyBlockState } from '../decode';
+import { decodeEfuses, type DecodedEfuses, type KeyBlockState } from '../decode';
+import { engineCodingScheme } from './coding-support';
 import type { EfuseSnapshot } from '../access';
 import { block0Changes, keyBlockChanges, type BurnPlan, type PlanStep, type UnverifiedKey } from './plan';
 import { checkKeys, checkTarget, type BurnTarget } from './key-checks';
@@ -210,10 +211,10 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
   checkTarget(input.target);
   const mac = normaliseMac(input.target.mac);
   const dec = decodeEfuses(snap);
-  if (dec.codingScheme === undefined) throw new UserError('E_CODING_HIDDEN', 'CODING_SCHEME is read-protected on this chip, so the key length cannot be known; nothing was burned.');
-  if (dec.codingScheme === 2) throw new UserError('E_CODING_REPEAT', 'This chip uses the Repeat coding scheme, which no tool supports for keys; nothing was burned.');
+  // The engine burns 3/4-coded blocks too (as espefuse does); Burn Keys refuses 3/4 boards before
+  // it gets here (coding-support.ts refuseUnsupportedCodingScheme).
+  const { threeFour } = engineCodingScheme(dec.codingScheme);
   if (dec.mac !== mac) throw new UserError('E_MAC_MISMATCH', `The eFuses report MAC ${dec.mac} but the board was identified as ${mac}; reconnect and try again, nothing was burned.`);
-  const threeFour = isThreeFour(dec.codingScheme);
   if (!input.flashKey && !dec.flashEncryptionEnabled) {
     throw new UserError('E_NO_FLASH_KEY', 'The plan would enable flash encryption without a flash-encryption key in BLOCK1; the chip would then make up a key nobody knows. Give --flash-key; nothing was burned.');
   }
