@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { boardOption } from '../common-options';
+import { boardOption, flashSizeOption } from '../common-options';
 import { PKCS11_MODULE_OPTION } from '../key-access';
 import { withBoard, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -55,7 +55,7 @@ async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
   const state = (args.opt('efuses') ?? 'burned') as PlannedEfuseState;
   if (!(PLANNED_EFUSE_STATES as readonly string[]).includes(state)) throw new UserError('E_USAGE', `predict-boot: --efuses must be ${PLANNED_EFUSE_STATES.join(', ')}, not "${state}".`);
   const keys = knownKeys(args, ks, undefined, false);
-  const explicitSize = args.opt('flash-size') !== undefined ? args.int('flash-size') : undefined;
+  const explicitSize = flashSizeOption(args);
   const { plan, board: b } = buildPlan(args, ks, dir, keys.flashKey, explicitSize);
   const flashSize = explicitSize ?? boardFlashSize(b);
   const r = plannedBootEfuses(state, keys);
