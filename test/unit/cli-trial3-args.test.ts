@@ -126,3 +126,18 @@ describe('records --latest: a board\'s state comes from the runs that changed it
     assert.equal(all.length, 3);
   });
 });
+
+describe('predict-boot --efuses (third new-user trial)', () => {
+  it('a wrong value names the three states in one sentence', async () => {
+    const r = await cli(['predict-boot', '--plan', '--build', secureBuild('GPY'), '--efuses', 'x']);
+    assert.equal(r.code, 2);
+    assert.equal(r.err, 'pycom-secure predict-boot: --efuses must be fresh, burned or hardened (the eFuse state --plan assumes), not "x".\n');
+    assert.equal(r.out, '');
+  });
+
+  it('with --port it is refused, not silently ignored, before the board is opened', async () => {
+    const r = await cli(['predict-boot', '--port', 'socket://127.0.0.1:1', '--efuses', 'burned']);
+    assert.equal(r.code, 2);
+    assert.equal(r.err, "pycom-secure predict-boot: --efuses sets the eFuse state of a planned board and goes with --plan; with --port the board's own eFuses are read, so drop --efuses (or drop --port and add --plan).\n");
+  });
+});
