@@ -75,22 +75,6 @@ describe('numeric options are range-checked with one sentence (third new-user tr
     });
   }
 
-  it('encrypt-flash-data --address and --flash-crypt-conf out of range write no output', async () => {
-    const dir = tmpDir('range-efd-');
-    const key = path.join(dir, 'k.bin');
-    fs.writeFileSync(key, Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff)), { mode: 0o600 });
-    const input = path.join(dir, 'in.bin');
-    fs.writeFileSync(input, Buffer.alloc(32, 1));
-    const out = path.join(dir, 'out.bin');
-    const a = await cli(['encrypt-flash-data', '--keyfile', key, '--address', '0x1000000', '--output', out, input]);
-    assert.equal(a.code, 2);
-    assert.equal(a.err, 'pycom-secure encrypt-flash-data: --address must be a flash address from 0x0 to 0xffffff (hex 0x... or decimal), not "0x1000000".\n');
-    const c = await cli(['encrypt-flash-data', '--keyfile', key, '--address', '0x1000', '--flash-crypt-conf', '16', '--output', out, input]);
-    assert.equal(c.code, 2);
-    assert.equal(c.err, 'pycom-secure encrypt-flash-data: --flash-crypt-conf must be a FLASH_CRYPT_CONFIG value from 0x0 to 0xf (hex 0x... or decimal), not "16".\n');
-    assert.equal(fs.existsSync(out), false);
-  });
-
   it('flash --boot-log-ms 0 writes and verifies, then says the boot log was not captured and how to see it', async () => {
     const store = fixtureStore();
     const { server, port } = await servedBurnedGpy(store, 'boot-log-0');
