@@ -17,8 +17,34 @@ export interface ParsedArgs {
 }
 
 /**
+ * Example values for the options most commands share, shown when one is given without a value
+ * (`--port needs a value (e.g. --port /dev/ttyACM0)`). Options not listed point at `--help`.
+ */
+const VALUE_EXAMPLES: Readonly<Record<string, string>> = {
+  port: '/dev/ttyACM0',
+  baud: '921600',
+  build: 'firmware/esp32/build/GPY/release',
+  board: 'GPY',
+  'key-store': 'secure',
+  reset: 'auto',
+  output: 'out.bin',
+  keyfile: 'secure/flash_encryption_key.bin',
+  address: '0x10000',
+  seconds: '10',
+  'boot-log-ms': '5000',
+};
+
+function valueExample(key: string, name: string, command: string): string {
+  const v = VALUE_EXAMPLES[name];
+  return v !== undefined ? `e.g. ${key} ${v}` : `run \`pycom-secure ${command} --help\` to see what it takes`;
+}
+
+/**
  * A small, strict parser: unknown options are errors (a typo must not silently change
  * what gets burned), `--name value` and `--name=value` both work, `--` ends options.
+ * An option that takes a value, followed by another option (anything starting with `--`, or one of
+ * this command's short aliases) or by nothing, is refused: `--port --baud 921600` must not make the
+ * port "--baud". A negative number (`-1`) is a value. Errors: UserError E_USAGE, one sentence.
  */
 export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[], command: string): ParsedArgs {
   const byName = new Map<string, OptionSpec>();
@@ -49,9 +75,11 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
       if (eq > 0) value = arg.slice(eq + 1);
       else {
         value = argv[i + 1];
-        i++;
+        // `--port --baud 921600`: the next option is not this one's value (a negative number like -1 is).
+        if (value !== undefined && (value.startsWith('--') || byName.has(value))) value = undefined;
+        else i++;
       }
-      if (value === undefined) throw new UserError('E_USAGE', `${command}: ${key} needs a value.`);
+      if (value === undefined) throw new UserError('E_USAGE', `${command}: ${key} needs a value (${valueExample(key, spec.name, command)}).`);
       const list = options.get(spec.name) ?? [];
       if (list.length > 0 && !spec.repeat) throw new UserError('E_USAGE', `${command}: ${key} was given more than once.`);
       list.push(value);
@@ -61,6 +89,18 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[],
     }
   }
   return { options, flags, positionals };
+}
+
+/** The values a numeric option accepts (inclusive), and how the refusal names them. */
+export interface IntRange {
+  min: number;
+  max: number;
+  /** What the number is, as the sentence says it: "a whole number of seconds". */
+  what: string;
+  /** Show the bounds in hex (addresses). */
+  hex?: boolean;
+  /** What a special value means, e.g. "0 picks a free port". */
+  note?: string;
 }
 
 /** Accessors that turn a missing or malformed value into one clear sentence. */
@@ -98,6 +138,25 @@ export class Args {
     return parseIntArg(v, `--${name}`, this.command);
   }
 
+  /**
+   * A whole number within `range` (hex or decimal as `int` reads them), the fallback when the option
+   * is absent. Anything else (negative, out of range, not a number) is one sentence naming the range,
+   * e.g. `--seconds must be a whole number of seconds from 1 to 86400, not "-1".`
+   */
+  intIn(name: string, range: IntRange, fallback?: number): number {
+    const v = this.opt(name);
+    if (v === undefined) {
+      if (fallback === undefined) throw new UserError('E_USAGE', `${this.command}: --${name} is required.`);
+      return fallback;
+    }
+    const n = wholeNumber(v);
+    if (!Number.isSafeInteger(n) || n < range.min || n > range.max) {
+      const shown = (x: number): string => (range.hex ? `0x${x.toString(16)}` : String(x));
+      throw new UserError('E_USAGE', `${this.command}: --${name} must be ${range.what} from ${shown(range.min)} to ${shown(range.max)}${range.hex ? ' (hex 0x... or decimal)' : ''}${range.note ? ` (${range.note})` : ''}, not "${v}".`);
+    }
+    return n;
+  }
+
   positional(index: number, what: string): string {
     const v = this.parsed.positionals[index];
     if (v === undefined) throw new UserError('E_USAGE', `${this.command}: missing ${what}.`);
@@ -112,9 +171,14 @@ export class Args {
   }
 }
 
-export function parseIntArg(v: string, what: string, command: string): number {
+/** A whole number written in hex (0x...) or decimal, as espsecure reads them; NaN for anything else (a sign, a fraction, text). */
+export function wholeNumber(v: string): number {
   const s = v.trim();
-  const n = /^0x[0-9a-f]+$/i.test(s) ? parseInt(s.slice(2), 16) : /^\d+$/.test(s) ? parseInt(s, 10) : NaN;
+  return /^0x[0-9a-f]+$/i.test(s) ? parseInt(s.slice(2), 16) : /^\d+$/.test(s) ? parseInt(s, 10) : NaN;
+}
+
+export function parseIntArg(v: string, what: string, command: string): number {
+  const n = wholeNumber(v);
   if (!Number.isSafeInteger(n)) throw new UserError('E_USAGE', `${command}: ${what} must be a number in hex (0x...) or decimal, not "${v}".`);
   return n;
 }

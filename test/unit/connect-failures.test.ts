@@ -165,6 +165,12 @@ describe('download-mode entry failures name their cause', () => {
     await connectFails(new RecordingTransport(), 'none', 'E_NO_DATA', /P2 \(GPIO0\) to GND/);
   });
 
+  it('5000 bytes of 0xC0 once, then silence: the device answered, but not as a ROM loader (not "sent nothing back"; third new-user trial)', async () => {
+    let sent = false;
+    const t = new RecordingTransport(() => (sent ? undefined : ((sent = true), Buffer.alloc(5000, 0xc0))));
+    await connectFails(t, 'none', 'E_NOISE', /^The device on \/dev\/ttyFAKE0 answered, but not with ROM-loader replies \(only 0xC0 frame delimiters: c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 … \(5000 bytes\)\): it is the wrong port, or the board is running its firmware instead of being in download mode \(or the baud rate or cable is wrong\); check the port with `pycom-secure device list`, connect P2 \(GPIO0\) to GND/);
+  });
+
   it('boot log with boot:0x13 (SPI_FAST_FLASH_BOOT): wrong boot mode', async () => {
     const log = Buffer.from('ets Jun  8 2016 00:22:57\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\r\n');
     let sent = false;
@@ -194,12 +200,12 @@ describe('download-mode entry failures name their cause', () => {
     assert.equal(mapSerialError(new Error('Error: No such file or directory, cannot open /dev/ttyUSB9'), '/dev/ttyUSB9', 'open').code, 'E_PORT_NOT_FOUND');
   });
 
-  it('a file or /dev/null given as the port is named as not a serial port (a real open, not "unplug and replug")', async () => {
-    for (const port of ['/dev/null', __filename]) {
+  it('a folder, a file or /dev/null given as the port is named as not a serial port, saying what it is (a real open, not "unplug and replug")', async () => {
+    for (const [port, kind] of [['/dev/null', 'a device that is not a serial port'], [__filename, 'a regular file'], [__dirname, 'a folder']] as const) {
       const t = new SerialTransport(port);
       await assert.rejects(t.open(), (e: Error & { code?: string }) => {
         assert.equal(e.code, 'E_NOT_A_PORT', e.message);
-        assert.equal(e.message, `${port} is not a serial port (it exists, but answers no serial-port request): give the board's port; \`pycom-secure device list\` shows the ones that exist.`);
+        assert.equal(e.message, `${port} is not a serial port (it is ${kind}): give the board's serial port (e.g. /dev/ttyACM0, /dev/ttyUSB0 or COM3); \`pycom-secure device list\` shows the ones that exist.`);
         return true;
       });
       assert.equal(t.isOpen, false);

@@ -173,6 +173,22 @@ describe('firmware build runner (fixture tree, plain make)', () => {
     assert.ok(!r.out.includes(flashKey.toString('hex')));
   });
 
+  it('a failed make exits 2, as make does and docs/safety.md says (third new-user trial), and writes no app', async () => {
+    const root = copyTree();
+    const esp32 = path.join(root, 'esp32');
+    const keys = ['--signing-key', path.join(esp32, 'secure_boot_signing_key.pem'), '--flash-key', path.join(esp32, 'flash_encryption_key.bin')];
+    process.env.FIXTURE_FAIL = 'compile';
+    let r: Awaited<ReturnType<typeof cli>>;
+    try {
+      r = await withToolchain(() => cli(['build', '--board', 'GPY', '--project', root, ...keys]));
+    } finally {
+      delete process.env.FIXTURE_FAIL;
+    }
+    assert.equal(r.code, 2, r.out + r.err);
+    assert.match(r.out, /^make exited with 2: \d+ error\(s\), \d+ warning\(s\)\.\nFirst error: main\.c:42:5: error: expected ';' before 'return'\n$/);
+    assert.equal(fs.existsSync(path.join(esp32, 'build', 'GPY', 'release', 'gpy.bin_enc')), false, 'no app was written');
+  });
+
   it('a --flash-key that is no key is refused before the previous build\'s outputs are removed', async () => {
     const root = copyTree();
     const esp32 = path.join(root, 'esp32');

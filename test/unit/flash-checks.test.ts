@@ -64,6 +64,10 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
   it('overlap of two plaintext data files', async () => {
     await refused(plainBoard, planFromPairs([{ address: 0x9000, file: file(new Uint8Array(0x2000).fill(1)) }, { address: 0xa000, file: file(new Uint8Array(16).fill(2)) }]), /E_PLAN_OVERLAP/, /overlaps/);
   });
+  it('an address beyond the board\'s flash says so, with the flash size and what to do (third new-user trial)', async () => {
+    await refused(plainBoard, planFromPairs([{ address: 0x800000, file: file(new Uint8Array(64).fill(1)) }]), /E_PLAN_FLASH_SIZE/, /^x\.bin at 0x800000 \(.*\) starts at 0x800000, beyond this board's 8 MB of flash \(its last address is 0x7FFFFF\): give an address inside the flash, or check that the address, the file and the board are the ones you meant; nothing was written\.$/);
+    await refused(plainBoard, planFromPairs([{ address: 0x7ff000, file: file(new Uint8Array(0x2000).fill(1)) }]), /E_PLAN_FLASH_SIZE/, /ends at 0x801000, past the end of this board's 8 MB of flash/);
+  });
   it('file larger than its partition', async () => {
     const big = secureBuild('GPY', 0x1f0000, 'big');
     await refused(secured, planFromBuild(findBuildOutputs(big), { flashSize: 0x800000 }), /E_PLAN_TOO_BIG/, /larger than the "factory" partition/);

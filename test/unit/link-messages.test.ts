@@ -78,7 +78,7 @@ describe('link messages say what was received', function () {
     const loader = loaderOn(() => Buffer.alloc(300, 0xc0));
     await assert.rejects(loader.readReg(0x3ff5a000), (e: Error & { code?: string }) => {
       assert.equal(e.code, 'E_NOISE');
-      assert.match(e.message, /sent bytes that are not loader replies \(only 0xC0 frame delimiters: c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 … \(300 bytes\)\)/);
+      assert.match(e.message, /answered, but not with ROM-loader replies \(only 0xC0 frame delimiters: c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 c0 … \(300 bytes\)\)/);
       return true;
     });
     loader.dispose();

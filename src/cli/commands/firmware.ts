@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { codingSchemeCause, checkOutputPath, askOtaSlot, boardPlanFromBuild, BoardRecordWriter, recordFlashProgress, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion, recordOtaImage } from '../../core';
-import { boardOption, resetModeOption } from '../common-options';
+import { boardOption, bootLogMsOption, flashSizeOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
 import { keyAccess, PKCS11_MODULE_OPTION } from '../key-access';
@@ -52,12 +52,8 @@ export function progressLine(e: FlashProgressEvent): string {
   return `${where}: ${Math.round(frac * 100)}% (${kib(e.bytesDone)}/${kib(e.bytesTotal)} KiB${rate}${eta})`;
 }
 
-/** --boot-log-ms: the cap on the boot-log capture after a flash (it ends sooner on an outcome line or silence). */
-function bootLogCap(args: Args): number {
-  const ms = args.int('boot-log-ms', BOOT_LOG_CAP_MS);
-  if (!Number.isInteger(ms) || ms < 0) throw new UserError('E_USAGE', `${args.command}: --boot-log-ms must be a whole number of milliseconds, 0 or more.`);
-  return ms;
-}
+/** `build`'s exit code when make fails: 2, make's own (documented in docs/cli.md and docs/safety.md). */
+export const BUILD_FAILED_EXIT = 2;
 
 const build: CliCommand = {
   name: 'build',
@@ -94,7 +90,8 @@ const build: CliCommand = {
         onLine: (line) => io.err(line),
       });
       io.out(res.summary);
-      return res.exitCode === 0 ? 0 : 1;
+      // A failed build exits 2, as make itself does (docs/cli.md, docs/safety.md): nothing usable was made.
+      return res.exitCode === 0 ? 0 : BUILD_FAILED_EXIT;
     } finally {
       process.off('SIGINT', onSig);
     }
@@ -121,7 +118,7 @@ const flash: CliCommand = {
     'size and revision must be those of a module of the build\'s board (an ESP32 does not say which module it is).',
     'A board with its own key (KEY_STORE/devices/<MAC>/) gets --build re-encrypted for it from the store\'s build key.',
     'After writing, the boot log is read until a line settles the outcome (the MicroPython banner or a known',
-    `failure), or after ${BOOT_LOG_SILENCE_MS / 1000} s of silence, for at most --boot-log-ms (default ${BOOT_LOG_CAP_MS}). Regions that shrink`,
+    `failure), or after ${BOOT_LOG_SILENCE_MS / 1000} s of silence, for at most --boot-log-ms (default ${BOOT_LOG_CAP_MS}; 0 reads no boot log). Regions that shrink`,
     'meaningfully are sent compressed (encrypted ones never do); --no-compress sends everything plain. --baud',
     'is asked of the chip over serial and socket:// alike, checked, and falls back to 115200 if the link does not hold.',
   ].join('\n'),
@@ -134,7 +131,7 @@ const flash: CliCommand = {
       if (!args.flag('dry-run')) throw new UserError('E_USAGE', 'flash: --port is required (only --dry-run checks a plan without a board).');
       const keyFile = ks.flashKeyFileFor();
       const key = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
-      const p = plan(args, args.opt('flash-size') ? args.int('flash-size') : undefined, key);
+      const p = plan(args, flashSizeOption(args), key);
       const r = await checkPlan(p, key ? { flashKey: key } : {});
       for (const reg of p.regions) io.out(`  ${describeRegion(reg)}`);
       for (const n of r.notes) io.err(`note: ${n}`);
@@ -142,6 +139,8 @@ const flash: CliCommand = {
       return;
     }
     const json = args.flag('json');
+    // Checked before the board is opened: a bad number is said before anything happens.
+    const bootLogMs = bootLogMsOption(args);
     // A build made for another board than --board is refused before the board is opened.
     const buildDir = args.opt('build');
     if (buildDir) buildBoard(buildDir, boardOption(args, false));
@@ -170,7 +169,7 @@ const flash: CliCommand = {
         forceConfigSector: args.flag('force-config-sector'),
         trustKeyStore: args.flag('trust-key-store'),
         compress: !args.flag('no-compress'),
-        bootLog: { ms: bootLogCap(args), mode: resetModeOption(args) },
+        bootLog: bootLogMs > 0 ? { ms: bootLogMs, mode: resetModeOption(args) } : false,
         onProgress: (e) => {
           // Started before the first erase (the 'erase' event comes first): a run cut off during the erase is recorded too.
           if (!args.flag('dry-run')) startRecord();
@@ -216,7 +215,11 @@ const flash: CliCommand = {
         return;
       }
       for (const x of r.results) io.out(`${path.basename(x.file)} @ ${hex(x.address)}: ${x.bytesWritten === 0 ? 'unchanged' : `${x.bytesWritten} of ${x.length} bytes written`}, verified (MD5).`);
-      return printBootLog(io, r.boot!.text);
+      if (!r.boot) {
+        io.out(`Boot log not captured (--boot-log-ms 0); to see the board boot, run \`pycom-secure monitor --port ${port}\`.`);
+        return 0;
+      }
+      return printBootLog(io, r.boot.text);
     });
   },
 };
@@ -350,8 +353,10 @@ const monitor: CliCommand = {
   options: [{ name: 'port' }, ALLOW_REMOTE_OPTION, { name: 'seconds' }, { name: 'no-reset', flag: true }, { name: 'reset' }],
   async run(args, io) {
     args.maxPositionals(0);
+    // Checked before the port is opened; 0 would show nothing, and a day is the most a timer here holds comfortably.
+    const seconds = args.intIn('seconds', { min: 1, max: 86_400, what: 'a whole number of seconds' }, 5);
     return withPort(args.need('port'), async (t) => {
-      const r = await monitorWorkflow(t, { ms: args.int('seconds', 5) * 1000, mode: resetModeOption(args), noReset: args.flag('no-reset') }, terminalUi(io));
+      const r = await monitorWorkflow(t, { ms: seconds * 1000, mode: resetModeOption(args), noReset: args.flag('no-reset') }, terminalUi(io));
       return printBootLog(io, r.text);
     }, args);
   },

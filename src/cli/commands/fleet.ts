@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import { boardOption, resetModeOption } from '../common-options';
+import { boardOption, bootLogMsOption, resetModeOption } from '../common-options';
 import { ALLOW_REMOTE_OPTION } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
 import {
-  boardRecordsCsv, BOOT_LOG_CAP_MS, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, provisionSummary, readBoardRecords, readHardwareKeyFile, readInputFile, UserError, latestBoardRecords,
+  boardRecordsCsv, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, provisionSummary, readBoardRecords, readHardwareKeyFile, readInputFile, UserError, latestBoardRecords,
   type BoardTarget, type ProvisionEvent, type ProvisionSummaryTerms, type UiPort,
 } from '../../core';
 
@@ -37,6 +37,9 @@ async function ports(args: Args): Promise<string[]> {
 }
 
 /** The CLI's ways on, in provision's summary line (provisionSummary). */
+/** The most boards `provision --jobs` works on at once (each its own port and link). */
+const MAX_JOBS = 64;
+
 const SUMMARY_TERMS: ProvisionSummaryTerms = {
   rerun: 'run the same command again',
   givePort: { one: 'give its port with --port (or use --all-ports)', many: 'give their ports with --port (or use --all-ports)' },
@@ -72,9 +75,8 @@ const provisionCommand: CliCommand = {
     const macs = approvedMacs(args);
     const buildDir = args.need('build');
     const store = KeyStore.named(args.need('key-store'));
-    const jobs = args.opt('jobs') !== undefined ? args.int('jobs') : undefined;
-    if (jobs !== undefined && jobs < 1) throw new UserError('E_USAGE', 'provision: --jobs must be 1 or more.');
-    const bootMs = args.int('boot-log-ms', BOOT_LOG_CAP_MS);
+    const jobs = args.opt('jobs') !== undefined ? args.intIn('jobs', { min: 1, max: MAX_JOBS, what: 'a whole number of boards at once' }) : undefined;
+    const bootMs = bootLogMsOption(args);
     const reset = resetModeOption(args);
     const baud = checkLoaderBaud(args.opt('baud') ?? DEFAULT_BAUD);
     const board = boardOption(args, false);
@@ -148,7 +150,7 @@ const recordsCommand: CliCommand = {
   help: [
     'One record per board and run: MAC, board, chip revision, key fingerprints (never key bytes), eFuse state before and after, each region written (address, file, sha256), firmware generation, tool version, start and end times, result and error.',
     'A run that was cut off stays `interrupted` (it happened); the next flash or provision of that board names it in `supersedes`, and the',
-    'cut-off record names that run in `supersededBy`. --latest gives one record per board, its latest run: the board\'s current state.',
+    'cut-off record names that run in `supersededBy`. --latest gives one record per board, its latest run that changed it (burn-keys, flash, provision; not ota-image, which only reads it): the board\'s current state.',
   ].join('\n'),
   options: [{ name: 'key-store' }, { name: 'format' }, { name: 'mac' }, { name: 'latest', flag: true }],
   run(args, io) {

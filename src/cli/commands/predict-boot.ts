@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { boardOption } from '../common-options';
+import { boardOption, flashSizeOption } from '../common-options';
 import { PKCS11_MODULE_OPTION } from '../key-access';
 import { withBoard, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -53,9 +53,9 @@ async function planned(args: Args, io: CliIo, ks: KeyStore): Promise<number> {
   const dir = args.opt('build');
   if (!dir) throw new UserError('E_USAGE', 'predict-boot: --plan needs --build DIR (the build to predict).');
   const state = (args.opt('efuses') ?? 'burned') as PlannedEfuseState;
-  if (!(PLANNED_EFUSE_STATES as readonly string[]).includes(state)) throw new UserError('E_USAGE', `predict-boot: --efuses must be ${PLANNED_EFUSE_STATES.join(', ')}, not "${state}".`);
+  if (!(PLANNED_EFUSE_STATES as readonly string[]).includes(state)) throw new UserError('E_USAGE', `predict-boot: --efuses must be ${PLANNED_EFUSE_STATES.slice(0, -1).join(', ')} or ${PLANNED_EFUSE_STATES[PLANNED_EFUSE_STATES.length - 1]} (the eFuse state --plan assumes), not "${state}".`);
   const keys = knownKeys(args, ks, undefined, false);
-  const explicitSize = args.opt('flash-size') !== undefined ? args.int('flash-size') : undefined;
+  const explicitSize = flashSizeOption(args);
   const { plan, board: b } = buildPlan(args, ks, dir, keys.flashKey, explicitSize);
   const flashSize = explicitSize ?? boardFlashSize(b);
   const r = plannedBootEfuses(state, keys);
@@ -109,6 +109,8 @@ export const predictBootCommand: CliCommand = {
     if (args.flag('plan')) return planned(args, io, ks);
     const port = args.opt('port');
     if (!port) throw new UserError('E_USAGE', 'predict-boot: give --port PORT (a connected board), or --plan --build DIR (a planned one).');
+    // The connected board's eFuses are read from it: a planned state given too would be silently ignored.
+    if (args.opt('efuses') !== undefined) throw new UserError('E_USAGE', 'predict-boot: --efuses sets the eFuse state of a planned board and goes with --plan; with --port the board\'s own eFuses are read, so drop --efuses (or drop --port and add --plan).');
     return connected(args, io, ks, port);
   },
 };

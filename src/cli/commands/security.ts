@@ -36,6 +36,7 @@ function flashParams(args: Args): { key: Uint8Array; address: number; flashCrypt
     throw new UserError('E_USAGE', 'AES-XTS flash encryption is for ESP32-S2/S3/C3 and later; the ESP32 in Pycom modules uses its own scheme, so drop --aes-xts.');
   }
   const key = readHardwareKeyFile(args.need('keyfile'), 'flash-encryption');
+  // Their ranges (16-aligned, within 16 MB; FLASH_CRYPT_CONFIG 0x0-0xF) are the core's to check (crypto/flash-encryption).
   return { key, address: args.int('address'), flashCryptConf: args.int('flash-crypt-conf', 0xf) };
 }
 

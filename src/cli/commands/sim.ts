@@ -80,8 +80,7 @@ const serve: CliCommand = {
   options: [{ name: 'port' }, { name: 'profile' }, { name: 'state' }, { name: 'timing', flag: true }, { name: 'timing-profile' }, { name: 'coding-scheme' }, { name: 'seed' }],
   async run(args, io) {
     args.maxPositionals(0);
-    const port = args.int('port', 0);
-    if (port < 0 || port > 65535) throw new UserError('E_USAGE', `${args.command}: --port must be 0..65535.`);
+    const port = args.intIn('port', { min: 0, max: 65535, what: 'a TCP port number', note: '0 picks a free port' }, 0);
     const state = args.opt('state');
     // One board, one process: a second server on the same state file would save over the first's burns.
     const unlock = state ? lockStateFile(state) : () => undefined;

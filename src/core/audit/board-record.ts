@@ -262,14 +262,21 @@ function upsertRegion(regions: RecordRegion[], g: RecordRegion): void {
   else regions.push(g);
 }
 
+/** The runs that change a board (its eFuses or flash): its state comes from these, never from an `ota-image` run. */
+const CHANGES_BOARD: readonly string[] = [...WRITES_BOARD, 'burn-keys'];
+
 /**
  * The latest record per board (by MAC, ordered by that latest record): what `records --latest`
- * shows, the board's current state. A board whose latest run was cut off shows that `interrupted`
- * record; once a later run took over, that run's record (with `supersedes`) is the latest.
+ * shows, the board's current state. Only runs that changed the board count (burn-keys, flash,
+ * provision): an `ota-image` run only reads the board and writes a file, so it stays in the full
+ * history but is never a board's latest state (a board with only ota-image runs has none). A board
+ * whose latest run was cut off shows that `interrupted` record; once a later run took over, that
+ * run's record (with `supersedes`) is the latest.
  */
 export function latestBoardRecords(records: readonly BoardRecord[]): BoardRecord[] {
   const byMac = new Map<string, BoardRecord>();
   for (const r of records) {
+    if (!CHANGES_BOARD.includes(r.operation)) continue;
     byMac.delete(r.mac);
     byMac.set(r.mac, r);
   }

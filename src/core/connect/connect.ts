@@ -3,7 +3,7 @@ import type { Transport } from '../transport/transport';
 import { realClock, type Clock } from '../loader/clock';
 import { RomLoader } from '../loader/rom-loader';
 import { CHIP_MAGIC_ESP32, CHIP_MAGIC_REG, UART0_CLKDIV_REG } from '../chip/esp32';
-import { LinkError, linkError, SIM_BUSY_TEXT } from '../loader/link-error';
+import { hexExcerpt, LinkError, linkError, SIM_BUSY_TEXT } from '../loader/link-error';
 import { SYNC_TIMEOUT_MS } from '../loader/timeouts';
 import { analyzeBootLog } from '../boot/boot-log';
 import { fail, type MessageContext } from './messages';
@@ -114,6 +114,9 @@ async function enterAndSync(loader: RomLoader, strategy: EntryStrategy, ctx: Ctx
   const remember = (): void => {
     seen = Buffer.concat([seen, loader.reader.noise()]).subarray(-8192);
   };
+  // Every byte the device sent while we waited for a SYNC reply (the first few kept): a device that
+  // answered with something else (a flood of 0xC0, another protocol) is not one that "sent nothing back".
+  const heard = { total: 0, first: Buffer.alloc(0) };
   for (let attempt = 0; attempt < attempts; attempt++) {
     remember();
     loader.reader.clearNoise();
@@ -126,21 +129,30 @@ async function enterAndSync(loader: RomLoader, strategy: EntryStrategy, ctx: Ctx
       await runReset(t, seq, ctx.clock);
       ctx.trace?.(`reset: ${seq.name}`);
     }
-    for (let i = 0; i < 5; i++) {
-      try {
-        await t.flushInput();
-        await loader.sync(syncTimeout);
-        return;
-      } catch (e) {
-        if (e instanceof LinkError && e.failure === 'closed') {
-          // A busy `sim serve` says so before it closes: that, not "unplugged".
-          remember();
-          if (seen.toString('latin1').includes(SIM_BUSY_TEXT)) throw linkError('E_BOARD_BUSY', { port: t.url, detail: SIM_BUSY_TEXT }, { failure: 'closed' });
+    // Counted from here on (after any PIC exchange or reset), so only answers to SYNC are counted.
+    const unheard = t.onData((chunk) => {
+      heard.total += chunk.length;
+      if (heard.first.length < 16) heard.first = Buffer.concat([heard.first, chunk]).subarray(0, 16);
+    });
+    try {
+      for (let i = 0; i < 5; i++) {
+        try {
+          await t.flushInput();
+          await loader.sync(syncTimeout);
+          return;
+        } catch (e) {
+          if (e instanceof LinkError && e.failure === 'closed') {
+            // A busy `sim serve` says so before it closes: that, not "unplugged".
+            remember();
+            if (seen.toString('latin1').includes(SIM_BUSY_TEXT)) throw linkError('E_BOARD_BUSY', { port: t.url, detail: SIM_BUSY_TEXT }, { failure: 'closed' });
+          }
+          if (!(e instanceof LinkError) || e.failure === 'closed' || e.failure === undefined) throw e;
+          lastError = e;
+          await ctx.clock.sleep(50);
         }
-        if (!(e instanceof LinkError) || e.failure === 'closed' || e.failure === undefined) throw e;
-        lastError = e;
-        await ctx.clock.sleep(50);
       }
+    } finally {
+      unheard();
     }
     // A boot log that names the cause ends the attempts early only when retrying cannot help.
     const finding = analyzeBootLog(Buffer.concat([seen, loader.reader.noise()]));
@@ -148,11 +160,18 @@ async function enterAndSync(loader: RomLoader, strategy: EntryStrategy, ctx: Ctx
     if (strategy === 'none' && finding) break;
   }
   remember();
-  throw explain(loader, seen, lastError, ctx);
+  throw explain(loader, seen, lastError, ctx, heard);
+}
+
+/** What a device sent instead of SYNC replies, as E_NOISE shows it: printable text quoted, else the bytes. */
+function heardDetail(heard: { total: number; first: Buffer }): string {
+  const text = heard.first.toString('latin1').replace(/[^\x20-\x7e]+/g, ' ').trim();
+  if (heard.first.every((b) => b === 0xc0)) return `only 0xC0 frame delimiters: ${hexExcerpt(heard.first, 16, heard.total)}`;
+  return text.length >= 8 ? `"${text}…", ${heard.total} bytes` : `bytes ${hexExcerpt(heard.first, 16, heard.total)}`;
 }
 
 /** Picks the most specific reason: what the board printed beats how the read failed. */
-function explain(loader: RomLoader, seen: Buffer, lastError: unknown, ctx: Ctx): UserError {
+function explain(loader: RomLoader, seen: Buffer, lastError: unknown, ctx: Ctx, heard: { total: number; first: Buffer }): UserError {
   const mc: MessageContext = { port: loader.transport.url, howToEnter: ctx.hint };
   const finding = analyzeBootLog(seen);
   switch (finding?.kind) {
@@ -173,7 +192,11 @@ function explain(loader: RomLoader, seen: Buffer, lastError: unknown, ctx: Ctx):
   if (lastError instanceof LinkError && lastError.code === 'E_WRONG_REPLY') return lastError;
   if (lastError instanceof LinkError) {
     // "Stream stopped" during sync still means the ROM never answered: say download mode.
-    if (lastError.failure === 'stream-stopped' || lastError.failure === 'no-data') return fail('E_NO_DATA', mc);
+    if (lastError.failure === 'stream-stopped' || lastError.failure === 'no-data') {
+      // It did send something (once, or between our SYNCs), just never a reply: not "nothing back".
+      if (heard.total > 0) return fail('E_NOISE', { ...mc, detail: heardDetail(heard) });
+      return fail('E_NO_DATA', mc);
+    }
     return lastError;
   }
   if (lastError instanceof UserError) return lastError;

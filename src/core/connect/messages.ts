@@ -31,7 +31,7 @@ export const MESSAGES = {
       : `You are not allowed to open ${c.port}: check the port's permissions (or the driver) and retry.`,
   E_PORT_OPEN: (c) => `Could not open ${c.port} (${c.detail ?? 'unknown error'}): unplug and replug the board and try again.`,
   E_NOT_A_PORT: (c) =>
-    `${c.port} is not a serial port (it exists, but answers no serial-port request): give the board's port; \`pycom-secure device list\` shows the ones that exist.`,
+    `${c.port} is not a serial port (it is ${c.detail ?? 'not a serial device'}): give the board's serial port (e.g. /dev/ttyACM0, /dev/ttyUSB0 or COM3); \`pycom-secure device list\` shows the ones that exist.`,
   E_PORT_IO: (c) => `The link to ${c.port} failed (${c.detail ?? 'I/O error'}): the board may have been unplugged; reconnect it and try again.`,
   E_LINK_CLOSED: (c) => `The link to ${c.port} closed while waiting for the chip: the board was probably unplugged or reset; reconnect it and try again.`,
   E_BOARD_BUSY: (c) => `The virtual board on ${c.port} is busy: another client is connected to it (it said "${c.detail ?? 'busy'}"); close that program or wait for it to finish, then try again.`,
@@ -54,7 +54,7 @@ export const MESSAGES = {
   E_FLASH_BOOT_FAILED: (c) =>
     `The chip on ${c.port} cannot read its bootloader ("${c.detail ?? 'flash read err'}"), which usually means encrypted or signed flash that does not match its eFuses: ${c.howToEnter ?? 'put it in download mode'} to reflash it.`,
   E_NOISE: (c) =>
-    `The chip on ${c.port} sent bytes that are not loader replies (${c.detail ?? 'garbage'}): it is probably not in download mode, or the baud rate or cable is wrong; ${c.howToEnter ?? 'put it in download mode'} and try again.`,
+    `The device on ${c.port} answered, but not with ROM-loader replies (${c.detail ?? 'garbage'}): it is the wrong port, or the board is running its firmware instead of being in download mode (or the baud rate or cable is wrong); check the port with \`pycom-secure device list\`, ${c.howToEnter ?? 'put the board in download mode'}, and try again.`,
   E_NOT_ESP32: (c) =>
     `The chip on ${c.port} is not an ESP32 (magic value 0x${(c.value ?? 0).toString(16).padStart(8, '0')}): this tool only supports the ESP32 inside Pycom modules; check that you picked the right port.`,
   E_BAUD_TOO_HIGH: (c) =>

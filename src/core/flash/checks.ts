@@ -122,6 +122,20 @@ function planFlashSize(plan: FlashPlan, ctx: CheckContext): number | undefined {
   return plan.board ? boardFlashSize(plan.board) : undefined;
 }
 
+/**
+ * A region outside the chip's flash (E_PLAN_FLASH_SIZE): checked first, before any file is
+ * decrypted, since no other finding about a file matters when its address is not on the board.
+ */
+function checkFlashSize(plan: FlashPlan, ctx: CheckContext): void {
+  const flashSize = ctx.chip?.flashSize;
+  if (flashSize === undefined) return;
+  for (const r of plan.regions) {
+    if (end(r) <= flashSize) continue;
+    const where = r.address >= flashSize ? `starts at ${hex(r.address)}, beyond` : `ends at ${hex(end(r))}, past the end of`;
+    refuse('E_PLAN_FLASH_SIZE', `${describeRegion(r)} ${where} this board's ${flashSize / 0x100000} MB of flash (its last address is ${hex(flashSize - 1)}): give an address inside the flash, or check that the address, the file and the board are the ones you meant; nothing was written.`);
+  }
+}
+
 /** Static checks: alignment, overlaps, the config sector, sizes against the flash and the table. */
 function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly PartitionEntry[] | undefined, plaintext: Map<PlanRegion, Uint8Array>, notes: string[]): void {
   const sorted = [...plan.regions].sort((a, b) => a.address - b.address);
@@ -133,10 +147,6 @@ function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly Pa
     if (r.encrypted && r.address % 32 !== 0) refuse('E_PLAN_ALIGN', `${describeRegion(r)}: encrypted data must start on a 32-byte boundary.`);
     if (!ctx.forceConfigSector && r.address < CONFIG_SECTOR_ADDRESS + SECTOR_SIZE && end(r) > CONFIG_SECTOR_ADDRESS) {
       refuse('E_PLAN_CONFIG_SECTOR', `${describeRegion(r)} would overwrite the config sector at 0x3FF000, which holds this module's LoRa/Sigfox identity (MAC, Sigfox ID/PAC); remove it from the plan, or pass --force-config-sector if you really mean to restore that sector.`);
-    }
-    const flashSize = ctx.chip?.flashSize;
-    if (flashSize !== undefined && end(r) > flashSize) {
-      refuse('E_PLAN_FLASH_SIZE', `${describeRegion(r)} ends at ${hex(end(r))}, past the end of the ${flashSize / 0x100000} MB flash.`);
     }
   }
   for (let i = 1; i < sorted.length; i++) {
@@ -236,6 +246,7 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
   const notes: string[] = [];
   const plaintext = new Map<PlanRegion, Uint8Array>();
   const conf = ctx.chip?.flashCryptConf ?? 0xf;
+  checkFlashSize(plan, ctx);
 
   // 1. What each file is, as the chip will read it (decrypting encrypted ones at their address).
   for (const r of plan.regions) {

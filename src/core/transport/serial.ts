@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import type { SerialPort } from 'serialport';
 import type { ModemSignals, Transport, TransportCapabilities, Unsubscribe } from './transport';
 import { Listeners } from './listeners';
@@ -122,6 +123,16 @@ export class SerialTransport implements Transport {
   }
 }
 
+/** What a path that is not a serial port is, for E_NOT_A_PORT: "a folder", "a regular file", "a device that is not a serial port". */
+function pathKind(port: string): string {
+  try {
+    const st = fs.statSync(port);
+    return st.isDirectory() ? 'a folder' : st.isFile() ? 'a regular file' : 'a device that is not a serial port';
+  } catch {
+    return 'not a serial device';
+  }
+}
+
 /** Turns the OS's wording (which differs per platform and binding) into one of our codes. */
 export function mapSerialError(err: Error, port: string, phase: 'open' | 'io' = 'io'): UserError {
   const m = `${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`;
@@ -131,7 +142,8 @@ export function mapSerialError(err: Error, port: string, phase: 'open' | 'io' = 
   }
   if (/EACCES|EPERM|Permission denied/i.test(m)) return fail('E_PORT_PERMISSION', { port });
   if (/ENOENT|No such file|File not found|cannot find the file|ENXIO/i.test(m)) return fail('E_PORT_NOT_FOUND', { port });
-  // A regular file or /dev/null given as the port: the terminal ioctls fail with ENOTTY.
-  if (/ENOTTY|Inappropriate ioctl/i.test(m)) return fail('E_NOT_A_PORT', { port });
+  // A folder, a regular file or /dev/null given as the port: open fails with EISDIR, the terminal
+  // ioctls with ENOTTY. Said as what the path is, not as a board to replug.
+  if (/EISDIR|Is a directory|ENOTTY|Inappropriate ioctl/i.test(m)) return fail('E_NOT_A_PORT', { port, detail: pathKind(port) });
   return fail(phase === 'open' ? 'E_PORT_OPEN' : 'E_PORT_IO', { port, detail: err.message });
 }

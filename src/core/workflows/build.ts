@@ -81,6 +81,7 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
   // last good build (a new-user trial lost one to a 16-byte --flash-key). A missing key is the
   // runner's to report, with the other missing prerequisites.
   if (fs.existsSync(flashKey)) readHardwareKeyFile(flashKey, 'flash-encryption');
+  const notesSeen = new Set<string>();
   const res = await runBuild({
     esp32Dir: project.esp32Dir,
     board,
@@ -93,7 +94,15 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
     encryptFlag: project.generation.needsEncryptFlag,
     ...(req.signal ? { signal: req.signal } : {}),
     ...(req.env ? { env: req.env } : {}),
-    onLine: (l) => req.onLine(l),
+    onLine: (l) => {
+      // A tool make runs once per file (encrypt-flash-data's "Note: padded with 12 bytes ...") says the
+      // same note each time: shown once per build, as it is one fact. Other lines all pass.
+      if (/^note:/i.test(l.trim())) {
+        if (notesSeen.has(l.trim())) return;
+        notesSeen.add(l.trim());
+      }
+      req.onLine(l);
+    },
   });
   const { errors, warnings } = countDiagnostics(res.diagnostics);
   const first = firstError(res.diagnostics);
