@@ -59,7 +59,7 @@ describe('board records (issue #14 point 3)', () => {
     w.end('failed', {}, 'the "port" went away,\nunplugged');
     const csv = boardRecordsCsv(readBoardRecords(file));
     assert.ok(csv.includes('"the ""port"" went away,\nunplugged"'));
-    assert.equal(csv.split('\n')[0], 'id,operation,mac,board,port,chipRevision,result,boot,keyEvidence,error,start,end,toolVersion,firmwareGeneration,firmwareVersions,flashKey,secureBootKey,buildKey,regions,burnRuns,supersedes,supersededBy');
+    assert.equal(csv.split('\n')[0], 'id,operation,mac,board,port,chipRevision,result,boot,keyEvidence,error,start,end,toolVersion,firmwareGeneration,firmwareVersions,flashKey,secureBootKey,buildKey,regions,burnRuns,supersedes,supersededBy,burnedSteps');
   });
 });
 

@@ -137,7 +137,7 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
     assert.deepEqual(latest.map((r) => r.id), [done.id]);
     const csv = (await interrupt(['records', '--key-store', store.dir, '--format', 'csv', '--latest'], /$^/)).out.trim().split('\n');
     assert.equal(csv.length, 2, csv.join('\n'));
-    assert.ok(csv[0]!.endsWith(',supersedes,supersededBy'));
+    assert.ok(csv[0]!.endsWith(',supersedes,supersededBy,burnedSteps'));
     assert.ok(csv[1]!.startsWith(`${done.id},flash,`) && csv[1]!.includes(`,${interrupted.id},`), csv[1]);
 
     const after = await interrupt(['predict-boot', '--port', port, '--key-store', store.dir], /$^/);

@@ -10,7 +10,8 @@ import { encryptFor } from '../../src/core/secure-build/process';
 import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { digestSecureBootloader } from '../../src/core/crypto/bootloader-digest';
 import { fingerprint } from '../../src/core/util/fingerprint';
-import { fixtureBootloader, FIXTURE_IV } from '../../scripts/make-fixture-firmware';
+import { fixtureApp, fixtureBootloader, FIXTURE_IV } from '../../scripts/make-fixture-firmware';
+import { hex } from '../../src/core/util/hex';
 import { boardPlanFromBuild, storeBuildKey } from '../../src/core/secure-build/per-device';
 import { provision } from '../../src/core/workflows/provision';
 import { scriptedUi } from '../../src/core/workflows/ui-port';
@@ -205,8 +206,50 @@ describe('diagnoses test each cause and name the one that holds', function () {
     it('the same content with another FLASH_CRYPT_CONFIG', () => {
       assert.match(diagnoseDifference({ ...base, board: encryptFor(table(), 0x8000, KEYS.flashKey, 0x5), expected: expected() }), /FLASH_CRYPT_CONFIG 0x5, not 0xF/);
     });
-    it('none holds: says so', () => {
-      assert.match(diagnoseDifference({ ...base, board: encryptFor(new Uint8Array(0x400).fill(7), 0x8000, KEYS.flashKey), expected: expected() }), /none of the testable causes holds/);
+    it('none holds: says so, and no longer blames another build without evidence', () => {
+      const m = diagnoseDifference({ ...base, board: encryptFor(new Uint8Array(0x400).fill(7), 0x8000, KEYS.flashKey), expected: expected() });
+      assert.match(m, /^the flash at 0x8000 does not hold this file as encrypted for 0x8000 \(a flash-encryption ciphertext depends on its address\), and none of the testable causes holds/);
+      assert.doesNotMatch(m, /another build/);
+    });
+
+    // A third new-user trial: the app encrypted for 0x210000 (an OTA copy) verified at 0x10000, or
+    // the app encrypted for 0x10000 verified at ota_0 (0x210000), was blamed on "another build".
+    describe('a file encrypted for another address than the one verified', () => {
+      const app = fixtureApp(0x3000, 'diag-app');
+      const key = { label: 'the store key', key: KEYS.flashKey };
+      // verify-flash's inputs for FILE at ADDR against a flash holding BOARD at ADDR (the first differing 4 KB).
+      const at = (address: number, fileBytes: Uint8Array, boardBytes: Uint8Array) => diagnoseDifference({
+        address, encrypted: true, conf: 0xf, key, board: boardBytes.subarray(0, 0x1000), expected: fileBytes.subarray(0, 0x1000),
+        file: { data: fileBytes, offset: 0 }, boardHead: boardBytes.subarray(0, 64),
+      });
+      it('the flash holds the same app encrypted for where it is: the file is named as made for its own address', () => {
+        for (const [file, region] of [[0x210000, 0x10000], [0x10000, 0x210000]] as const) {
+          const m = at(region, encryptFor(app, file, KEYS.flashKey), encryptFor(app, region, KEYS.flashKey));
+          assert.equal(m, `the flash at ${hex(region)} does not hold this file as encrypted for ${hex(region)} (a flash-encryption ciphertext depends on its address): the file is encrypted for address ${hex(file)} (decrypted for ${hex(file)} it matches what the flash at ${hex(region)} decrypts to, on the range compared), so the board holds this content, encrypted for where it is; to check this region give the file made for ${hex(region)} (this one is for ${hex(file)}).`);
+        }
+      });
+      it('the flash holds another app: the file looks encrypted for its own address, and the flash\'s header is said as read', () => {
+        const other = fixtureApp(0x3000, 'diag-other-app');
+        const m = at(0x210000, encryptFor(app, 0x10000, KEYS.flashKey), encryptFor(other, 0x210000, KEYS.flashKey));
+        assert.equal(m, 'the flash at 0x210000 does not hold this file as encrypted for 0x210000 (a flash-encryption ciphertext depends on its address): the file looks encrypted for address 0x10000 (decrypted for 0x10000 it is an ESP32 app image, for 0x210000 it is not), and the flash at 0x210000 decrypts to an ESP32 app image header (judged by its header); to check this region give the file made for 0x210000 (this one is for 0x10000).');
+        assert.doesNotMatch(m, /another build/);
+      });
+      it('a file meant for another region (the partition table at an app address)', () => {
+        const tableFile = encryptFor(table(), 0x8000, KEYS.flashKey);
+        const m = at(0x10000, tableFile, encryptFor(app, 0x10000, KEYS.flashKey));
+        assert.match(m, /: the file looks encrypted for address 0x8000 \(decrypted for 0x8000 it is a partition table, for 0x10000 it is not\), and the flash at 0x10000 decrypts to an ESP32 app image header \(judged by its header\);/);
+      });
+      it('the file is right for this address and the flash holds another app: both said, as tested', () => {
+        const other = fixtureApp(0x3000, 'diag-other-app');
+        const m = at(0x10000, encryptFor(app, 0x10000, KEYS.flashKey), encryptFor(other, 0x10000, KEYS.flashKey));
+        assert.match(m, /none of the testable causes holds .*: the file decrypts for 0x10000 to an ESP32 app image as it should and the flash at 0x10000 decrypts to an ESP32 app image header \(judged by its header\), so the flash holds other content there/);
+      });
+      it('a file that decrypts to nothing valid anywhere: said, with the addresses tried', () => {
+        const junk = encryptFor(new Uint8Array(0x1000).fill(9), 0x10000, KEYS.flashKey);
+        const m = at(0x10000, junk, encryptFor(app, 0x10000, KEYS.flashKey));
+        assert.match(m, new RegExp(`with the key ${fingerprint(KEYS.flashKey)} the file decrypts to no valid image, digest image or partition table at 0x10000 nor at 0x0, 0x1000, 0x8000, `));
+        assert.doesNotMatch(m, /looks encrypted for/);
+      });
     });
   });
 });

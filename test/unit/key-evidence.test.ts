@@ -336,6 +336,16 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       assert.equal(vf.code, 1, vf.out + vf.err);
       assert.match(vf.out, /differs in 0x8000/);
       assert.match(vf.out, new RegExp(`Diagnosis: the flash at 0x8000 holds this content encrypted with the key in .*24-0a-c4-00-00-98.* \\(fingerprint ${fingerprint(other)}\\)`));
+      // The build's app encrypted for 0x210000 (an OTA copy), verified at 0x10000 where the build's app is: the file is
+      // named as made for 0x210000 (the flash holds the same app for 0x10000), not blamed on another build.
+      const app = planOf(buildA, KEYS_A.flashKey)().regions.find((r) => r.address === 0x10000)!.data;
+      const plainApp = decryptFlashData(app, { key: KEYS_A.flashKey, address: 0x10000, flashCryptConf: 0xf });
+      const forOta = path.join(tmpDir('vf-addr-'), 'app.bin_enc_0x210000');
+      fs.writeFileSync(forOta, encryptFor(plainApp, 0x210000, KEYS_A.flashKey));
+      const va = await cli(['verify-flash', '--port', port, '--key-store', A.dir, '0x10000', forOta]);
+      assert.equal(va.code, 1, va.out + va.err);
+      assert.match(va.out, /Diagnosis: the flash at 0x10000 does not hold this file as encrypted for 0x10000 \(a flash-encryption ciphertext depends on its address\): the file is encrypted for address 0x210000 /);
+      assert.doesNotMatch(va.out, /another build/);
     } finally {
       await server.close();
     }

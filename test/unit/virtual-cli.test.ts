@@ -51,6 +51,51 @@ describe('sim CLI', () => {
   });
 });
 
+describe('sim serve: an existing state file keeps its board; options that shape a new board only are refused, not ignored', () => {
+  let dir: string;
+  let state: string;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'simopts-'));
+    state = path.join(dir, 'gpy.json');
+    assert.equal(await runCli(['sim', 'reset-state', '--state', state, '--profile', 'GPY', '--seed', 'kept'], io()), 0);
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const c of [
+    { argv: ['--coding-scheme', '3/4'], holds: 'a board with coding scheme none', option: '--coding-scheme', redo: '--coding-scheme 3/4' },
+    { argv: ['--profile', 'lopy4'], holds: 'a GPY board', option: '--profile', redo: '--profile lopy4' },
+    { argv: ['--seed', 'other'], holds: 'a board made from another seed \\(MAC [0-9a-f:]{17}\\)', option: '--seed', redo: '--seed other' },
+  ]) {
+    it(`${c.argv.join(' ')} on an existing state file: one sentence, the file untouched, nothing served`, async () => {
+      const before = fs.readFileSync(state);
+      const o = io();
+      assert.equal(await runCli(['sim', 'serve', '--port', '0', '--state', state, ...c.argv], o), 2);
+      const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      assert.match(o.errLines.join('\n'), new RegExp(`^pycom-secure sim serve: the state file ${esc(state)} already holds ${c.holds} and ${c.option} shapes a new board only; give a new --state file, or make this one afresh with \`pycom-secure sim reset-state --state ${esc(state)} ${esc(c.redo)}\` \\(its burns and flash are lost\\), or leave out ${c.option}\\.$`));
+      assert.deepEqual(o.outLines, [], 'nothing listening');
+      assert.ok(fs.readFileSync(state).equals(before), 'the state file is untouched');
+      assert.equal(fs.existsSync(`${state}.lock`), false, 'no lock left behind');
+      assert.equal(fs.existsSync(`${state}.journal`), false, 'no journal started');
+    });
+  }
+
+  it('options naming what the board already is, and the timing options, are taken', async function () {
+    this.timeout(30_000);
+    const { spawn } = await import('node:child_process');
+    const bin = path.join(__dirname, '..', '..', 'bin', 'pycom-secure.js');
+    const server = spawn(process.execPath, [bin, 'sim', 'serve', '--port', '0', '--state', state, '--profile', 'gpy', '--coding-scheme', 'none', '--seed', 'kept', '--timing-profile', 'block64k'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.stdout.on('data', (d: Buffer) => { if (/listening on/.test(d.toString())) resolve(); });
+        server.on('exit', (code) => reject(new Error(`sim serve exited with ${code}`)));
+      });
+    } finally {
+      server.kill('SIGINT');
+      await new Promise((r) => server.once('exit', r));
+    }
+  });
+});
+
 describe('sim serve: one process per state file', () => {
   it('a second sim serve on the same state file is refused while the first runs, and the lock goes with it', async function () {
     this.timeout(30_000);

@@ -265,8 +265,11 @@ const verifyFlash: CliCommand = {
         const to = Math.min(r.data.length - (r.data.length % 32), from + 0x1000, Math.max(from + 32, (diff[0]![1] + 31) & ~31));
         if (to <= from) continue;
         const boardBytes = await fio.read(r.address + from, to - from);
+        // The region's header too (64 bytes; already read when the range starts the region): what the flash decrypts to there.
+        const boardHead = from === 0 && boardBytes.length >= 64 ? boardBytes : await fio.read(r.address, 64);
         io.out(`  Diagnosis: ${diagnoseDifference({
           board: boardBytes, expected: r.data.subarray(from, to), address: r.address + from, encrypted: r.encrypted, conf,
+          file: { data: r.data, offset: from }, boardHead,
           ...(keys.flashKey ? { key: { label: keys.flashKeySource?.replace(/ \(fingerprint [0-9a-f]+\)$/, '') ?? 'the board\'s key', key: keys.flashKey } } : {}),
           ...(keys.otherFlashKeys ? { otherKeys: keys.otherFlashKeys } : {}),
         })}`);

@@ -128,7 +128,7 @@ const provisionCommand: CliCommand = {
       if (json) {
         io.out(JSON.stringify({ type: 'summary', ok: outcome.ok, boards: outcome.boards, notSeen: outcome.notSeen }));
       } else {
-        const rows = outcome.boards.map((b) => [b.port, b.mac ?? '-', b.state, b.flashKeyFingerprint ?? '-', b.burned ?? '-', b.bytesWritten ?? '-', b.message].map(String));
+        const rows = outcome.boards.map((b) => [b.port, b.mac ?? '-', b.state, b.flashKeyFingerprint ?? '-', `${b.burned ?? '-'}${b.resumed?.burnedSteps.length ? ` (+${b.resumed.burnedSteps.length} earlier)` : ''}`, b.bytesWritten ?? '-', b.message].map(String));
         const head = ['PORT', 'MAC', 'RESULT', 'FLASH KEY', 'BURNED', 'WRITTEN', 'MESSAGE'];
         const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (i < 6 ? r[i]!.length : 0))));
         io.out('');

@@ -20,6 +20,30 @@ function codingScheme(args: Args): CodingSchemeOption {
   return v;
 }
 
+/**
+ * Refuses the options that shape a NEW board only (--profile, --coding-scheme, --seed: the module,
+ * the eFuse coding scheme, the MAC) when they ask for something other than what the existing state
+ * file's board is: they would otherwise be ignored silently. An option that names what the board
+ * already is passes; --timing and --timing-profile apply to an existing board as well.
+ * Errors: E_STATE_OPTION (one sentence naming the file, what it holds and the ways on).
+ */
+function checkNewBoardOptions(args: Args, state: string, dev: VirtualEsp32): void {
+  const prof = profile(args);
+  const scheme = args.opt('coding-scheme') !== undefined ? codingScheme(args) : undefined;
+  const seed = args.opt('seed');
+  const has: CodingSchemeOption = dev.efuse.codingScheme === 1 ? '3/4' : 'none';
+  const clash = prof !== undefined && resolveModule(prof).id !== dev.module.id ? { option: '--profile', holds: `a ${dev.module.id} board`, redo: `--profile ${prof}` }
+    : scheme !== undefined && scheme !== has ? { option: '--coding-scheme', holds: `a board with coding scheme ${has}`, redo: `--coding-scheme ${scheme}` }
+      : seed !== undefined && seed !== dev.seed ? { option: '--seed', holds: `a board made from another seed (MAC ${macText(dev.mac)})`, redo: `--seed ${seed}` }
+        : undefined;
+  if (!clash) return;
+  throw new UserError('E_STATE_OPTION', `${args.command}: the state file ${state} already holds ${clash.holds} and ${clash.option} shapes a new board only; give a new --state file, or make this one afresh with \`pycom-secure sim reset-state --state ${state} ${clash.redo}\` (its burns and flash are lost), or leave out ${clash.option}.`);
+}
+
+function macText(mac: Uint8Array): string {
+  return [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
 function profile(args: Args): string | undefined {
   const p = args.opt('profile');
   if (p !== undefined) resolveModule(p);
@@ -49,9 +73,7 @@ function openBoard(args: Args): VirtualEsp32 {
   const bootPredictor = bootPredictorForVirtual;
   if (state && fs.existsSync(state)) {
     const dev = loadStateFile(state, { timing, bootPredictor });
-    if (prof && resolveModule(prof).id !== dev.module.id) {
-      throw new UserError('E_USAGE', `${args.command}: the state file ${state} holds a ${dev.module.id} board, not ${prof.toUpperCase()}; drop --profile or use another state file.`);
-    }
+    checkNewBoardOptions(args, state, dev);
     return dev;
   }
   const dev = new VirtualEsp32({ profile: prof ?? 'GPY', codingScheme: codingScheme(args), timing, seed: boardSeed(args), bootPredictor });
@@ -74,7 +96,8 @@ const serve: CliCommand = {
     'With --state the board (eFuses and flash) is loaded from FILE if it exists; before the board answers any',
     'command that burned an eFuse or erased or wrote flash, the change is appended to FILE.journal and synced, so a',
     'killed server keeps everything it acknowledged; FILE is rewritten whole (atomically) after every disconnect and',
-    'on exit. --port 0 (the default) picks',
+    'on exit. --profile, --coding-scheme and --seed shape a new board only: for a state file that already holds another',
+    'board they are refused, not ignored (--timing and --timing-profile apply to it). --port 0 (the default) picks',
     'a free port. Stops on Ctrl-C.',
   ].join('\n'),
   options: [{ name: 'port' }, { name: 'profile' }, { name: 'state' }, { name: 'timing', flag: true }, { name: 'timing-profile' }, { name: 'coding-scheme' }, { name: 'seed' }],
@@ -209,8 +232,7 @@ const resetState: CliCommand = {
     stateNotInUse(state);
     const dev = new VirtualEsp32({ profile: profile(args) ?? 'GPY', codingScheme: codingScheme(args), seed: boardSeed(args) });
     saveStateFile(state, dev);
-    const mac = [...dev.mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
-    io.out(`fresh ${dev.module.title} board (MAC ${mac}, ${dev.flash.size / 1048576} MB flash) written to ${state}`);
+    io.out(`fresh ${dev.module.title} board (MAC ${macText(dev.mac)}, ${dev.flash.size / 1048576} MB flash) written to ${state}`);
     return 0;
   },
 };

@@ -33,6 +33,8 @@ export interface AuditRecord {
   keysNotVerified?: { step: string; block: number; keyFingerprint: string; result: string; reason: string }[];
   efuseBefore?: unknown;
   efuseAfter?: unknown;
+  /** On a Burn Keys run's intent line: the id of the board record (provision run) it is part of. */
+  within?: string;
   result?: string;
   message?: string;
 }

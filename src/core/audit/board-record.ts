@@ -46,6 +46,13 @@ export interface BoardRecord {
   efuseAfter?: unknown;
   /** Burn Keys run ids (the audit log's burn-keys lines) this record's burn used. */
   burnRuns: string[];
+  /**
+   * Derived when read (never written), for a record with Burn Keys runs: the eFuse steps those runs
+   * burned, in order, each read back from the board and verified before the next began (the runs'
+   * step-done lines); [] when they burned nothing (everything was on the chip). A run cut off after
+   * its burn keeps them: the Burn Keys lines name the record they are part of (`within`).
+   */
+  burnedSteps?: string[];
   regions: RecordRegion[];
   firmware?: { generation: string; versions: string; buildDir: string };
   toolVersion: string;
@@ -137,6 +144,8 @@ export function recordFlashProgress(writer: BoardRecordWriter, plan: { regions: 
 /** The lines of one board's record, written as the work happens. */
 export class BoardRecordWriter {
   readonly id = newOperationId();
+  /** The id of this board's run cut off or failed just before this one (see BoardRecord.supersedes), when there is one. */
+  readonly supersedes: string | undefined;
   private readonly audit: AuditLog;
   private closed = false;
 
@@ -149,6 +158,7 @@ export class BoardRecordWriter {
     // A run that writes the board takes over from the run before it that was cut off (issue: a
     // record that stays `interrupted` although the same flash finished the board later).
     const cut = WRITES_BOARD.includes(operation) ? interruptedRunBefore(file, mac) : undefined;
+    this.supersedes = cut;
     this.line('intent', { record: { ...fields, ...(cut ? { supersedes: cut } : {}) } });
   }
 
@@ -206,8 +216,17 @@ export function readBoardRecords(file: string, mac?: string): BoardRecord[] {
   const want = mac !== undefined ? normaliseMac(mac) : undefined;
   const byId = new Map<string, BoardRecord>();
   const begun = new Map<string, RecordRegion[]>();
+  // Per Burn Keys run: the record it is part of, its verified steps and the eFuses after its last line.
+  const burns = new Map<string, { within?: string; steps: string[]; efuseAfter?: unknown }>();
   for (const r of readAudit(file).records) {
     const isBurn = r.operation === 'burn-keys';
+    if (isBurn) {
+      const b = burns.get(r.id) ?? { steps: [] };
+      burns.set(r.id, b);
+      if (r.phase === 'intent' && typeof r.within === 'string') b.within = r.within;
+      if (r.phase === 'step-done' && r.step && r.result === 'verified' && !b.steps.includes(r.step)) b.steps.push(r.step);
+      if (r.efuseAfter !== undefined) b.efuseAfter = r.efuseAfter;
+    }
     if (!OPERATIONS.includes(r.operation) && !isBurn) continue;
     let m: string;
     try {
@@ -247,6 +266,20 @@ export function readBoardRecords(file: string, mac?: string): BoardRecord[] {
     if (!rec) continue;
     for (const g of regions) if (!rec.regions.some((x) => x.address === g.address)) rec.regions.push({ ...g, cutOff: true });
   }
+  // A Burn Keys run that names its record (`within`) is part of it, even when the record was cut off before naming the run.
+  for (const [id, b] of burns) {
+    const rec = b.within !== undefined ? byId.get(b.within) : undefined;
+    const own = byId.get(id);
+    if (rec && own && rec.mac === own.mac && !rec.burnRuns.includes(id)) rec.burnRuns.push(id);
+  }
+  for (const rec of byId.values()) {
+    if (rec.operation === 'burn-keys' || rec.burnRuns.length === 0) continue;
+    rec.burnRuns = [...new Set(rec.burnRuns)];
+    const runs = rec.burnRuns.map((id) => burns.get(id)).filter((b) => b !== undefined);
+    rec.burnedSteps = [...new Set(runs.flatMap((b) => b.steps))];
+    // Cut off before its own eFuse read-back: the last state a burn line read back from the board.
+    if (rec.efuseAfter === undefined) rec.efuseAfter = runs.map((b) => b.efuseAfter).filter((e) => e !== undefined).pop();
+  }
   // A Burn Keys run made inside a provisioning run is part of that board's record, not one of its own.
   const inside = new Set([...byId.values()].filter((r) => r.operation !== 'burn-keys').flatMap((r) => r.burnRuns));
   for (const r of byId.values()) {
@@ -284,7 +317,7 @@ export function latestBoardRecords(records: readonly BoardRecord[]): BoardRecord
 }
 
 // New columns go at the end, so a consumer that reads columns by position keeps working.
-const CSV_COLUMNS = ['id', 'operation', 'mac', 'board', 'port', 'chipRevision', 'result', 'boot', 'keyEvidence', 'error', 'start', 'end', 'toolVersion', 'firmwareGeneration', 'firmwareVersions', 'flashKey', 'secureBootKey', 'buildKey', 'regions', 'burnRuns', 'supersedes', 'supersededBy'] as const;
+const CSV_COLUMNS = ['id', 'operation', 'mac', 'board', 'port', 'chipRevision', 'result', 'boot', 'keyEvidence', 'error', 'start', 'end', 'toolVersion', 'firmwareGeneration', 'firmwareVersions', 'flashKey', 'secureBootKey', 'buildKey', 'regions', 'burnRuns', 'supersedes', 'supersededBy', 'burnedSteps'] as const;
 
 function csvCell(v: unknown): string {
   const s = v === undefined || v === null ? '' : String(v);
@@ -303,7 +336,7 @@ export function boardRecordsCsv(records: readonly BoardRecord[]): string {
       start: r.start, end: r.end, toolVersion: r.toolVersion, firmwareGeneration: r.firmware?.generation, firmwareVersions: r.firmware?.versions,
       flashKey: r.keyFingerprints['flash-key'], secureBootKey: r.keyFingerprints['secure-boot-key'], buildKey: r.keyFingerprints['build-key'],
       regions: r.regions.map((g) => `0x${g.address.toString(16)}:${g.file}:${g.sha256}${g.cutOff ? ':cut-off' : ''}`).join(' '), burnRuns: r.burnRuns.join(' '),
-      supersedes: r.supersedes, supersededBy: r.supersededBy,
+      supersedes: r.supersedes, supersededBy: r.supersededBy, burnedSteps: r.burnedSteps?.join(' '),
     };
     rows.push(CSV_COLUMNS.map((c) => csvCell(cells[c])).join(','));
   }

@@ -221,14 +221,36 @@ export interface DifferenceInput {
   conf: number;
   otherKeys?: readonly NamedKey[];
   addresses?: readonly number[];
+  /**
+   * The whole file and where `expected` starts in it (bytes, 32-aligned): the region then starts
+   * at `address - offset`, and the file is tested for the address it was encrypted for (it decrypts
+   * to a whole valid image or table there). Without it only the compared range is tested.
+   */
+  file?: { data: Uint8Array; offset: number };
+  /** The board's raw bytes at the region's start (its first 64 at least): whether they decrypt there to an app image or a partition table header. */
+  boardHead?: Uint8Array;
+}
+
+/** An app image header as an ESP32 bootloader reads it: magic 0xE9, 1-16 segments, a SPI mode 0-5, an entry point in 0x40xxxxxx. Stricter than looksLike: it judges the board's flash, which only has its header read. */
+function imageHeader(d: Uint8Array): boolean {
+  return d.length >= 24 && d[0] === 0xe9 && d[1]! >= 1 && d[1]! <= 16 && d[2]! <= 5 && d[7] === 0x40;
+}
+
+/** What a header says a region holds (`image`, `partition-table`), or undefined for neither. */
+function headerKind(d: Uint8Array): 'image' | 'partition-table' | undefined {
+  if (d.length >= 32 && d[0] === 0xaa && d[1] === 0x50) return 'partition-table';
+  return imageHeader(d) ? 'image' : undefined;
 }
 
 /**
  * Why a region reads back different from its file (verify-flash, issue 12 item 4), tested on one
  * differing range: erased; the file's plaintext written without encryption; the same content
- * encrypted with another key of the store, for another address, or with another FLASH_CRYPT_CONFIG.
- * Returns the sentence naming the cause that holds, or saying that none of the testable ones does
- * (the board holds other content, e.g. another build). Offsets in bytes.
+ * encrypted with another key of the store, for another address, or with another FLASH_CRYPT_CONFIG;
+ * with `file`, the file encrypted for another address than this one (the same content on the flash
+ * for this address, or the file decrypting to a valid image or table only at another address).
+ * Returns the sentence naming the cause that holds, or saying that the flash does not hold the
+ * file as encrypted for this address and none of the testable causes holds (with what the file and,
+ * given `boardHead`, the flash decrypt to there). Offsets in bytes.
  */
 export function diagnoseDifference(d: DifferenceInput): string {
   const at = hex(d.address);
@@ -236,20 +258,58 @@ export function diagnoseDifference(d: DifferenceInput): string {
   if (!d.encrypted || !d.key) {
     return `the flash at ${at} holds other bytes than the file, which is plaintext, so no key, address or FLASH_CRYPT_CONFIG can explain it: the board holds another file there.`;
   }
-  const want = decryptFlashData(d.expected, { key: d.key.key, address: d.address, flashCryptConf: d.conf });
+  const key = d.key;
+  const want = decryptFlashData(d.expected, { key: key.key, address: d.address, flashCryptConf: d.conf });
   const same = (x: Uint8Array): boolean => Buffer.from(x).equals(Buffer.from(want));
   if (same(d.board)) return `the flash at ${at} holds this file's plaintext: it was written without encryption (a plaintext flash on a board that encrypts), so the chip reads garbage there; flash the encrypted file.`;
-  const dec = (key: Uint8Array, address: number, conf: number): Uint8Array => decryptFlashData(d.board, { key, address, flashCryptConf: conf });
-  for (const k of (d.otherKeys ?? []).filter((x) => !Buffer.from(x.key).equals(Buffer.from(d.key!.key)))) {
-    if (same(dec(k.key, d.address, d.conf))) return `the flash at ${at} holds this content encrypted with ${k.label} (fingerprint ${fingerprint(k.key)}), not with ${d.key.label} (fingerprint ${fingerprint(d.key.key)}): one of the two is not the board's key.`;
+  const dec = (k: Uint8Array, address: number, conf: number): Uint8Array => decryptFlashData(d.board, { key: k, address, flashCryptConf: conf });
+  for (const k of (d.otherKeys ?? []).filter((x) => !Buffer.from(x.key).equals(Buffer.from(key.key)))) {
+    if (same(dec(k.key, d.address, d.conf))) return `the flash at ${at} holds this content encrypted with ${k.label} (fingerprint ${fingerprint(k.key)}), not with ${key.label} (fingerprint ${fingerprint(key.key)}): one of the two is not the board's key.`;
   }
-  for (const a of (d.addresses ?? knownFlashAddresses()).filter((x) => x !== d.address)) {
+  const offset = d.file?.offset ?? d.address % 0x1000;
+  const start = d.address - offset;
+  const addresses = (d.addresses ?? knownFlashAddresses()).filter((x) => x !== start);
+  for (const a of addresses) {
     // The same offset inside a region written for another base address.
-    const shifted = a + (d.address % 0x1000);
-    if (same(dec(d.key.key, shifted, d.conf))) return `the flash at ${at} holds this content encrypted for address ${hex(shifted)}: it was written from the file made for another address.`;
+    if (same(dec(key.key, a + offset, d.conf))) return `the flash at ${at} holds this content encrypted for address ${hex(a + offset)}: it was written from the file made for another address.`;
   }
   for (let c = 0; c <= 0xf; c++) {
-    if (c !== d.conf && same(dec(d.key.key, d.address, c))) return `the flash at ${at} holds this content encrypted with FLASH_CRYPT_CONFIG ${hex(c)}, not ${hex(d.conf)}.`;
+    if (c !== d.conf && same(dec(key.key, d.address, c))) return `the flash at ${at} holds this content encrypted with FLASH_CRYPT_CONFIG ${hex(c)}, not ${hex(d.conf)}.`;
   }
-  return `the flash at ${at} holds other content (none of the testable causes holds: not erased, not this file's plaintext, not this content with the key store's other keys, another address or another FLASH_CRYPT_CONFIG): most likely another build was flashed there.`;
+  const notFor = `the flash at ${at} does not hold this file as encrypted for ${at} (a flash-encryption ciphertext depends on its address)`;
+  if (!d.file) {
+    return `${notFor}, and none of the testable causes holds (not erased, not this file's plaintext, not this content with the key store's other keys, for another address or with another FLASH_CRYPT_CONFIG): it holds other content.`;
+  }
+  // The file encrypted for another address: the flash holds the same content for this one.
+  const onBoard = dec(key.key, d.address, d.conf);
+  const fileAt = (a: number): Uint8Array => decryptFlashData(d.expected, { key: key.key, address: a + offset, flashCryptConf: d.conf });
+  for (const a of addresses) {
+    if (Buffer.from(fileAt(a)).equals(Buffer.from(onBoard))) {
+      return `${notFor}: the file is encrypted for address ${hex(a)} (decrypted for ${hex(a)} it matches what the flash at ${at} decrypts to, on the range compared), so the board holds this content, encrypted for where it is; to check this region give the file made for ${hex(start)} (this one is for ${hex(a)}).`;
+    }
+  }
+  // What the file decrypts to, whole, at its own start and at every other address; and what the flash's header decrypts to.
+  const data = d.file.data.subarray(0, d.file.data.length - (d.file.data.length % 16));
+  const fileKind = (a: number): ContentKind | undefined => {
+    const head = decryptFlashData(data.subarray(0, Math.min(data.length, probeLength('digest-image'))), { key: key.key, address: a, flashCryptConf: d.conf });
+    if (!(['image', 'partition-table', 'digest-image'] as const).some((k) => looksLike(head, k))) return undefined;
+    const kind = classifyContent(decryptFlashData(data, { key: key.key, address: a, flashCryptConf: d.conf })).kind;
+    return kind === 'unknown' ? undefined : kind;
+  };
+  // A digest image (0x0) starts with its random IV: 64 bytes cannot tell what the flash holds there.
+  const head = start !== DIGEST_ADDRESS && d.boardHead && d.boardHead.length >= 64 ? d.boardHead : undefined;
+  const boardKind = head ? headerKind(decryptFlashData(head.subarray(0, 64), { key: key.key, address: start, flashCryptConf: d.conf })) : undefined;
+  const flashSays = !head ? undefined : boardKind
+    ? `the flash at ${hex(start)} decrypts to ${KIND_TEXT[boardKind]} header (judged by its header)`
+    : `the flash at ${hex(start)} does not decrypt to an app image or partition table header`;
+  const tested = 'none of the testable causes holds (not erased, not this file\'s plaintext, not this content with the key store\'s other keys, for another address or with another FLASH_CRYPT_CONFIG)';
+  const own = fileKind(start);
+  if (own === undefined) {
+    const elsewhere = addresses.find((a) => fileKind(a) !== undefined);
+    if (elsewhere !== undefined) {
+      return `${notFor}: the file looks encrypted for address ${hex(elsewhere)} (decrypted for ${hex(elsewhere)} it is ${KIND_TEXT[fileKind(elsewhere)!]}, for ${hex(start)} it is not)${flashSays ? `, and ${flashSays}` : ''}; to check this region give the file made for ${hex(start)} (this one is for ${hex(elsewhere)}).`;
+    }
+    return `${notFor}, and ${tested}; with the key ${fingerprint(key.key)} the file decrypts to no valid image, digest image or partition table at ${hex(start)} nor at ${addresses.map((a) => hex(a)).join(', ')}${flashSays ? `, and ${flashSays}` : ''}.`;
+  }
+  return `${notFor}, and ${tested}: the file decrypts for ${hex(start)} to ${KIND_TEXT[own]} as it should${flashSays ? ` and ${flashSays}` : ''}, so the flash holds other content there (another build or another file, for instance).`;
 }

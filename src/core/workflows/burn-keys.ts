@@ -59,6 +59,8 @@ export interface BurnKeysRequest {
   virtual?: boolean;
   /** Called with the plan once it is made, before anything is asked or burned: the front end shows it. */
   showPlan(plan: BurnPlan, before: EfuseSnapshot): void;
+  /** The board record this burn is part of (a provision run's id): said on the run's audit lines (ExecuteOptions.within). */
+  within?: string;
 }
 
 /** How a Burn Keys run ended. Every kind but `burned` and `closed` burned nothing. */
@@ -167,7 +169,7 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
   req.showPlan(plan, snap);
   if (req.dryRun) return { kind: 'dry-run', plan };
 
-  const exec = { flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, audit, revision: chip.revision.text, engine: { apbMhz: eFuseApbMhz(chip) } } as const;
+  const exec = { flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, audit, revision: chip.revision.text, engine: { apbMhz: eFuseApbMhz(chip) }, ...(req.within ? { within: req.within } : {}) } as const;
   const steps = pendingSteps(plan).length;
   if (steps === 0) {
     const closed = await closeInterruptedRun(conn.loader, plan, exec);

@@ -1,5 +1,5 @@
 import * as fs from 'node:fs';
-import { BoardRecordWriter, recordFlashProgress, recordKeyEvidence, regionsWritten } from '../audit/board-record';
+import { BoardRecordWriter, readBoardRecords, recordFlashProgress, recordKeyEvidence, regionsWritten, type BoardRecord } from '../audit/board-record';
 import { board as boardFacts, boardFlashSize, type BoardId } from '../boards/catalog';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
 import type { BootLogExplanation } from '../boot/boot-log';
@@ -105,8 +105,13 @@ export interface ProvisionBoardResult {
   flashKeyFingerprint?: string;
   /** True when this run created the board's per-device key. */
   keyCreated?: boolean;
-  /** eFuse steps burned in this run (0 on a rerun). */
+  /**
+   * eFuse steps burned in this run (0 on a rerun); for a failed board, the steps burned before it
+   * stopped, as its record says (each read back from the board and verified: BoardRecord.burnedSteps).
+   */
   burned?: number;
+  /** The earlier run of this board that this run took over from (cut off or failed), and what it had done. */
+  resumed?: ResumedRun;
   /** Flash bytes written in this run (0 on a rerun: everything verified as it was). */
   bytesWritten?: number;
   boot?: BootLogExplanation['verdict'] | 'predicted';
@@ -115,6 +120,42 @@ export interface ProvisionBoardResult {
    * cancelled run), false when something must be fixed first (the message says what).
    */
   rerunResumes?: boolean;
+}
+
+/** What an earlier run of a board, cut off or failed, had done, from its record (see earlierRun). */
+export interface ResumedRun {
+  recordId: string;
+  operation: BoardRecord['operation'];
+  /** interrupted (cut off: no end line) or failed. */
+  result: string;
+  /** The runs cut off or failed before it that it had taken over from in turn (its `supersedes` chain), latest first. */
+  before: string[];
+  /** The eFuse steps it and `before` burned, each read back and verified on the board (BoardRecord.burnedSteps), oldest first. */
+  burnedSteps: string[];
+  /** Regions it wrote and verified (not the one it was cut off in). */
+  regionsWritten: number;
+}
+
+/** The earlier run `supersedes` names, from the audit log, as ResumedRun; undefined when there is none. */
+function earlierRun(auditPath: string, mac: string, supersedes: string | undefined): ResumedRun | undefined {
+  if (supersedes === undefined) return undefined;
+  const all = readBoardRecords(auditPath, mac);
+  const r = all.find((x) => x.id === supersedes);
+  if (!r) return undefined;
+  // A rerun cut off too (before its own burn) took over from the run that burned: follow the chain.
+  const chain = [r];
+  for (let p = all.find((x) => x.id === r.supersedes); p && (p.result === 'interrupted' || p.result === 'failed') && !chain.includes(p); p = all.find((x) => x.id === p!.supersedes)) chain.push(p);
+  const burnedSteps = [...new Set(chain.slice().reverse().flatMap((x) => x.burnedSteps ?? []))];
+  return { recordId: r.id, operation: r.operation, result: r.result, before: chain.slice(1).map((x) => x.id), burnedSteps, regionsWritten: r.regions.filter((g) => !g.cutOff).length };
+}
+
+/** The line a rerun says first: which run it resumes and what that run had done (its record). */
+function resumeLine(r: ResumedRun): string {
+  const n = r.burnedSteps.length;
+  const who = r.before.length ? `it and the run(s) it took over from (${r.before.join(', ')})` : 'it';
+  const burned = n ? `${who} burned and verified ${n} eFuse step(s) (${r.burnedSteps.join(', ')})` : `${who} burned no eFuse`;
+  const wrote = r.regionsWritten ? `it wrote and verified ${r.regionsWritten} flash region(s)` : 'it wrote no flash region';
+  return `Resuming ${r.operation} run ${r.recordId} (${r.result === 'interrupted' ? 'cut off' : r.result}): ${burned}, and ${wrote}; the board is read now and only what is missing is burned or written.`;
 }
 
 export interface ProvisionOutcome {
@@ -296,6 +337,7 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
     let flashKey: Uint8Array | undefined;
     let secureBootKey: Uint8Array | undefined;
     let owned = false;
+    let resumed: ResumedRun | undefined;
     const state = (s: ProvisionState, message: string): void => emit({ type: 'state', port, ...(mac ? { mac } : {}), state: s, message });
     const log = (level: 'info' | 'warn') => (line: string): void => {
       emit({ type: 'log', port, ...(mac ? { mac } : {}), level, line });
@@ -333,6 +375,8 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           board, port, chipRevision: session.chip.revision.text, virtual,
           firmware: { generation: gen, versions: GENERATIONS[gen].versions, buildDir: req.buildDir },
         });
+        resumed = earlierRun(req.store.auditPath, mac, record.supersedes);
+        if (resumed) log('info')(resumeLine(resumed));
 
         state('keys', req.perDeviceKeys ? `Keys: this board's own flash-encryption key (devices/${macDirName(mac)}/).` : 'Keys: the shared flash-encryption key.');
         const threeFour = isThreeFour(decodeEfuses(snap).codingScheme);
@@ -350,13 +394,18 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
         secureBootKey = secureBootKeyFor(keyBits(codingForKeyLength(flashKey.length)));
         record.add('keys', { keyFingerprints: { 'flash-key': k.fingerprint, 'secure-boot-key': fingerprint(secureBootKey), 'build-key': fingerprint(buildKey!) }, keyCreated: created, efuseBefore: redactState(decodeEfuses(snap)) });
 
-        state('burning', 'Burn Keys: keys, flash encryption and secure boot (steps already on the chip are verified, not burned again).');
+        const earlierSteps = resumed?.burnedSteps.length ?? 0;
+        const byEarlier = resumed ? (resumed.before.length ? `the earlier runs ${[resumed.recordId, ...resumed.before].join(', ')}` : `the earlier run ${resumed.recordId}`) : '';
+        state('burning', earlierSteps
+          ? `Burn Keys: the ${earlierSteps} step(s) burned by ${byEarlier} are verified on the chip, not burned again; only a step still missing is burned.`
+          : 'Burn Keys: keys, flash encryption and secure boot (steps already on the chip are verified, not burned again).');
         const burn = await burnKeys(session, {
           store: req.store,
           keys: () => ({ flashKey: flashKey!, secureBootKey: secureBootKey! }),
           hardening: req.hardening,
           confirm: mac,
           virtual,
+          within: record.id,
           showPlan: (plan) => emit({ type: 'plan', port, mac: mac!, text: renderPlan(plan), steps: plan.steps.filter((s) => s.status === 'pending').length }),
         }, boardUi);
         let chip = session.chip;
@@ -403,23 +452,35 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           record.add('boot-check', { boot });
           throw new UserError('E_BOOT', `${mac} was written but its boot log says it does not boot: ${out.boot.explanation.summary}`);
         }
-        const message = `${mac} finished: ${burned ? `${burned} eFuse step(s) burned` : 'eFuses already complete'}, ${bytesWritten ? `${bytesWritten} byte(s) written` : 'flash verified unchanged'}, flash key ${fingerprint(flashKey)}${created ? ' (new)' : ''}.`;
+        const efuses = burned
+          ? `${burned} eFuse step(s) burned${earlierSteps ? ` (and ${earlierSteps} by ${byEarlier})` : ''}`
+          : earlierSteps ? `eFuses burned by ${byEarlier} (${earlierSteps} step(s)), verified now` : 'eFuses already complete';
+        const message = `${mac} finished: ${efuses}, ${bytesWritten ? `${bytesWritten} byte(s) written` : 'flash verified unchanged'}, flash key ${fingerprint(flashKey)}${created ? ' (new)' : ''}.`;
         record.end('ok', { boot, bytesWritten, burned });
         state('finished', message);
-        return { port, mac, state: 'finished', message, recordId: record.id, flashKeyFingerprint: fingerprint(flashKey), keyCreated: created, burned, bytesWritten, boot };
+        return { port, mac, state: 'finished', message, recordId: record.id, flashKeyFingerprint: fingerprint(flashKey), keyCreated: created, burned, bytesWritten, boot, ...(resumed ? { resumed } : {}) };
       });
     } catch (e) {
-      const message = isUserError(e) ? inProvisionTerms(e, mac, req) : `internal error: ${e instanceof Error ? e.message : String(e)}`;
+      let message = isUserError(e) ? inProvisionTerms(e, mac, req) : `internal error: ${e instanceof Error ? e.message : String(e)}`;
       const rerunResumes = !(isUserError(e) && NOT_FIXED_BY_RERUN.has(e.code)) && isUserError(e);
+      // What this run burned before it stopped, as its record says (each step read back from the board).
+      let burnedSteps: string[] | undefined;
       try {
         const runs = record?.burnRunsSinceStart() ?? [];
         if (runs.length) record?.add('burn-keys', { burnRuns: runs });
-        record?.end('failed', {}, message);
+        if (record && mac) burnedSteps = readBoardRecords(req.store.auditPath, mac).find((r) => r.id === record!.id)?.burnedSteps ?? [];
+        if (burnedSteps?.length) {
+          message = `${message.replace(/\.$/, '')} (before it stopped, this run burned ${burnedSteps.length} eFuse step(s), each read back and verified: ${burnedSteps.join(', ')}; ${rerunResumes ? 'running it again does not burn them again' : 'they stay burned'}).`;
+        }
+        record?.end('failed', burnedSteps ? { burned: burnedSteps.length } : {}, message);
       } catch (re) {
         log('warn')(`the record could not be closed: ${re instanceof Error ? re.message : String(re)}`);
       }
       state('failed', message);
-      return { port, ...(mac ? { mac } : {}), state: 'failed', message, rerunResumes, ...(record ? { recordId: record.id } : {}), ...(flashKey ? { flashKeyFingerprint: fingerprint(flashKey) } : {}) };
+      return {
+        port, ...(mac ? { mac } : {}), state: 'failed', message, rerunResumes, ...(record ? { recordId: record.id } : {}), ...(flashKey ? { flashKeyFingerprint: fingerprint(flashKey) } : {}),
+        ...(burnedSteps ? { burned: burnedSteps.length } : {}), ...(resumed ? { resumed } : {}),
+      };
     } finally {
       if (owned && mac) busy.delete(mac);
     }

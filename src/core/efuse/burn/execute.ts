@@ -29,6 +29,12 @@ export interface ExecuteOptions {
    * a `failed`/`interrupted` line), so running Burn Keys again resumes it.
    */
   signal?: AbortSignal;
+  /**
+   * The id of the board record (a provision run) this burn is part of: written on the run's intent
+   * line (`within`), so the record takes this run's steps in even when it was cut off before it
+   * could name the run itself.
+   */
+  within?: string;
 }
 
 export interface ExecuteResult {
@@ -121,7 +127,7 @@ async function executeMarked(access: EfuseRegisterAccess, plan: BurnPlan, o: Exe
 }): Promise<ExecuteResult> {
   const { id, common, unverifiedField, keysNotVerified, log } = r;
   const before = decodeEfuses(await readEfuses(access));
-  log({ ...common, ...unverifiedField, phase: 'intent', plan, efuseBefore: redactState(before), ...(plan.resumes ? { message: `resumes interrupted run ${plan.resumes.id}` } : {}) });
+  log({ ...common, ...unverifiedField, phase: 'intent', plan, efuseBefore: redactState(before), ...(o.within ? { within: o.within } : {}), ...(plan.resumes ? { message: `resumes interrupted run ${plan.resumes.id}` } : {}) });
   const burned: string[] = [];
   try {
     const pending = pendingSteps(plan);
