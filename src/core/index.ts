@@ -110,6 +110,8 @@ export type { MonitorRequest } from './workflows/monitor';
 export { checkOtaBoardNamed, otaBoardEvidence, otaImage, recordOtaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
 export { predictBootOnBoard, predictionKeys, predictionReport } from './workflows/predict-boot';
+export { regionVerificationLine, verifyFlash } from './workflows/verify-flash';
+export type { RegionVerification, VerifyFlashOutcome, VerifyFlashRequest } from './workflows/verify-flash';
 export type { GivenPredictionKeys, PredictBootHints, PredictBootOutcome, PredictBootRequest, PredictionReport, PredictionStatus } from './workflows/predict-boot';
 
 // Issue 13 point 6: espefuse v4.12's summary, field by field (efuse summary reads APB_CTL_DATE too).

@@ -38,6 +38,7 @@ export function registerCommands(ctx: FlowContext): vscode.Disposable[] {
     run('pycom.flashFirmware', 'Flash Secure Firmware', () => flows.flashFirmware(ctx)),
     run('pycom.prepareOtaImage', 'Prepare OTA Image', () => flows.prepareOta(ctx)),
     run('pycom.predictBoot', 'Check Board\'s Flash (Predict Boot)', () => flows.checkBoardFlash(ctx)),
+    run('pycom.verifyFlash', 'Verify Board\'s Flash Against Build', () => flows.verifyBoardFlash(ctx)),
     run('pycom.rehearseVirtual', 'Rehearse on Virtual Board', () => flows.rehearse(ctx)),
     run('pycom.provisionBoards', 'Provision Boards', () => flows.provisionBoards(ctx)),
     run('pycom.exportRecords', 'Export Board Records', () => flows.exportRecords(ctx)),

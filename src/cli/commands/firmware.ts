@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { codingSchemeCause, checkOutputPath, askOtaSlot, boardPlanFromBuild, BoardRecordWriter, recordFlashProgress, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, diagnoseDifference, differingRanges, establishKeyEvidence, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, romFlashIo, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, diagnosePartlyWrittenRegion, recordOtaImage } from '../../core';
+import { verifyFlash as verifyFlashWorkflow, regionVerificationLine, checkOutputPath, askOtaSlot, boardPlanFromBuild, BoardRecordWriter, recordFlashProgress, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, recordOtaImage } from '../../core';
 import { boardOption, bootLogMsOption, flashSizeOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -233,48 +233,16 @@ const verifyFlash: CliCommand = {
     // ADDR FILE pairs are read (and a key file among them refused) before the board is opened.
     const pairsPlan = args.opt('build') ? undefined : plan(args, undefined);
     return withBoard(args, io, async (board) => {
-      const { conn, chip: info } = board;
-      const ks = store(args);
-      const keys = keysForBoard(ks, info);
-      // A build is classified with the store's key: only with evidence that it is the board's (issue 12 B).
-      await establishKeyEvidence(board, { store: ks, keys, job: 'verify-flash', ...(args.flag('trust-key-store') ? { trust: true } : {}) }, terminalUi(io));
-      const p = pairsPlan ?? plan(args, info.flash.sizeBytes, keys.flashKey);
-      const fio = romFlashIo(conn.loader);
-      const sec = info.security.flashEncryption;
-      const conf = sec.enabled && sec.config !== 'protected' ? sec.config : 0xf;
-      // Keys burned under the 3/4 coding scheme: no build of this tool can be on this flash, whatever else differs.
-      const coding = codingSchemeCause(info.security.codingScheme, info.security.keys.flashEncryption !== 'empty' || info.security.keys.secureBoot !== 'empty');
-      let bad = 0;
-      for (const r of p.regions) {
-        const diff = await differingRanges(fio, r.address, r.data);
-        if (diff.length) bad++;
-        io.out(`${describeRegion(r)}: ${diff.length ? `differs in ${diff.map(([a, b]) => `${hex(r.address + a)}-${hex(r.address + b)}`).join(', ')}` : 'verify OK (digest matched)'}`);
-        if (!diff.length) continue;
-        if (coding) {
-          io.out(`  Diagnosis: ${coding}.`);
-          continue;
-        }
-        // An interrupted write first (the journal, or the file's start then erased flash): no key to suspect then.
-        const cut = await diagnosePartlyWrittenRegion(fio, ks, info.mac.address, r);
-        if (cut) {
-          io.out(`  Diagnosis: ${cut}`);
-          continue;
-        }
-        // Test why, on (at most 4 KB of) the first differing range: read back, decrypt, compare (issue 12 item 4).
-        const from = diff[0]![0] & ~31;
-        const to = Math.min(r.data.length - (r.data.length % 32), from + 0x1000, Math.max(from + 32, (diff[0]![1] + 31) & ~31));
-        if (to <= from) continue;
-        const boardBytes = await fio.read(r.address + from, to - from);
-        // The region's header too (64 bytes; already read when the range starts the region): what the flash decrypts to there.
-        const boardHead = from === 0 && boardBytes.length >= 64 ? boardBytes : await fio.read(r.address, 64);
-        io.out(`  Diagnosis: ${diagnoseDifference({
-          board: boardBytes, expected: r.data.subarray(from, to), address: r.address + from, encrypted: r.encrypted, conf,
-          file: { data: r.data, offset: from }, boardHead,
-          ...(keys.flashKey ? { key: { label: keys.flashKeySource?.replace(/ \(fingerprint [0-9a-f]+\)$/, '') ?? 'the board\'s key', key: keys.flashKey } } : {}),
-          ...(keys.otherFlashKeys ? { otherKeys: keys.otherFlashKeys } : {}),
-        })}`);
-      }
-      return bad ? 1 : 0;
+      const r = await verifyFlashWorkflow(board, {
+        store: store(args),
+        plan: ({ flashKey, flashSize }) => pairsPlan ?? plan(args, flashSize, flashKey),
+        ...(args.flag('trust-key-store') ? { trustKeyStore: true } : {}),
+        onRegion: (v) => {
+          io.out(regionVerificationLine(v));
+          if (v.diagnosis) io.out(`  Diagnosis: ${v.diagnosis}`);
+        },
+      }, terminalUi(io));
+      return r.ok ? 0 : 1;
     });
   },
 };

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { findBuildOutputs, findProjectRoot, KeyStore, parseBoard, UserError, type BoardId, type BuildOutputs } from '../../core';
+import { boardPlanFromBuild, findBuildOutputs, findProjectRoot, KeyStore, parseBoard, storeBuildKey, UserError, type BoardId, type BuildOutputs, type FlashPlan } from '../../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from '../settings';
 import type { UiState } from '../state';
 import type { PycomPanel } from '../panel';
@@ -65,4 +65,17 @@ export function currentBuildDir(): { dir: string; board: BoardId } | undefined {
 export function currentBuild(flashKey?: Uint8Array): BuildOutputs | undefined {
   const b = currentBuildDir();
   return b ? findBuildOutputs(b.dir, { board: b.board, ...(flashKey ? { flashKey } : {}) }) : undefined;
+}
+
+/**
+ * The flash plan of the current build for a board: `flashKey` is the key store's key for the board
+ * (a board with its own key gets the build re-encrypted for it from the store's build key), and
+ * `flashSize` its flash in bytes. Used by Flash Secure Firmware and Verify Board's Flash, so both
+ * mean the same regions. Errors: E_NO_BUILD (no build in the firmware checkout), the plan's own.
+ */
+export function currentBuildPlan(store: KeyStore, flashKey: Uint8Array | undefined, flashSize: number | undefined): FlashPlan {
+  const build = currentBuild(flashKey);
+  if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build in the firmware checkout: run "Pycom: Build Secure Firmware" first (or set pycom.firmwarePath and pycom.board).');
+  const buildKey = storeBuildKey(store);
+  return boardPlanFromBuild(build.dir, { board: build.board, ...(flashSize !== undefined ? { flashSize } : {}), ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) }).plan;
 }

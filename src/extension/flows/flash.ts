@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { boardPlanFromBuild, BOOT_LOG_CAP_MS, bootEfusesFromRaw, bootLogLines, flash as flashWorkflow, hex, predictBoot, storeBuildKey, UserError, type VirtualEsp32 } from '../../core';
+import { BOOT_LOG_CAP_MS, bootEfusesFromRaw, bootLogLines, flash as flashWorkflow, hex, predictBoot, UserError, type VirtualEsp32 } from '../../core';
 import { readSettings } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
 import type { FlashProgressView } from '../../../webview/src/protocol';
-import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuild, keyStore } from './context';
+import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore } from './context';
 import { boardForCommand } from './ports';
 import { vscodeUi } from '../vscode-ui';
 
@@ -48,11 +48,7 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
         const result = await flashWorkflow({ transport: d.transport, conn: d.conn, chip: d.info }, {
           store,
           plan: ({ flashKey, flashSize }) => {
-            const build = currentBuild(flashKey);
-            if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build to flash: run "Pycom: Build Secure Firmware" first (or set pycom.firmwarePath and pycom.board).');
-            // A board with its own key (per-device keys) gets the build re-encrypted for it from the store's build key.
-            const buildKey = storeBuildKey(store);
-            const { plan } = boardPlanFromBuild(build.dir, { board: build.board, ...(flashSize !== undefined ? { flashSize } : {}), ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) });
+            const plan = currentBuildPlan(store, flashKey, flashSize);
             push(progressView(boardLabel, plan.regions.map((r) => ({ name: `${path.basename(r.file)} (${r.role})`, address: r.address, size: r.data.length }))));
             starts = plan.regions.map((_, i) => plan.regions.slice(0, i).reduce((n, r) => n + r.data.length, 0));
             return plan;

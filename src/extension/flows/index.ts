@@ -13,3 +13,4 @@ export * from './keys';
 export * from './rehearse';
 export * from './provision';
 export * from './predict';
+export * from './verify';
