@@ -4,7 +4,9 @@ import { detectProject, type FirmwareProject } from '../firmware/project';
 import { KEY_STAMP_FILE, makeTargets, runBuild, type BuildResult, type BuildTarget } from '../firmware/build-runner';
 import { board as boardFacts, boardGeneration, type BoardId } from '../boards/catalog';
 import { countDiagnostics, firstError, type Diagnostic } from '../firmware/diagnostics';
-import { buildDirFor, DIGEST_FILE, factoryName, otaCopyName, tableOutputs } from '../firmware/generations';
+import { buildDirFor, DIGEST_FILE, factoryName, otaCopyName, PLAIN_BOOTLOADER_FILE, tableOutputs } from '../firmware/generations';
+import { bootloaderVerificationKey } from '../image/bootloader-key';
+import { fingerprint } from '../util/fingerprint';
 import * as fs from 'node:fs';
 import type { KeyStore } from '../keystore/key-store';
 import type { Pkcs11Access } from '../keys/pkcs11';
@@ -113,6 +115,8 @@ export async function secureBuild(req: SecureBuildRequest): Promise<SecureBuildO
     lines.push(`Outputs (in ${path.join(project.esp32Dir, buildDirFor(board))}): ${outputs.map((o) => path.relative(buildDirFor(board), o)).join(', ')}.`);
     const keys = madeWith(path.join(project.esp32Dir, buildDirFor(board)));
     if (keys) lines.push(keys);
+    const stale = bootloaderKeyMismatch(path.join(project.esp32Dir, buildDirFor(board)));
+    if (stale) lines.push(stale);
   }
   else lines.push(`make succeeded, but none of the outputs a secure ${board} build writes is in ${path.join(project.esp32Dir, buildDirFor(board))}; read make's output above before flashing.`);
   return { ...res, project, board, errors, warnings, ...(first && res.exitCode !== 0 ? { firstError: first } : {}), outputs, summary: lines.join('\n') };
@@ -145,4 +149,28 @@ function madeWith(buildDir: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A warning when the build's bootloader (PLAIN_BOOTLOADER_FILE) embeds another verification key
+ * than the public key of the signing key that signed this build (by fingerprint, from the key
+ * stamp): such a bootloader refuses this build's partition table and app ("secure boot check
+ * fail"). It happens when make reuses a bootloader linked before the signing key changed (its
+ * dependencies are by timestamp, and only TARGET=boot relinks it). The key is found as IDF links
+ * it, the raw P-256 point of signature_verification_key.bin (image/bootloader-key.ts). Undefined
+ * when the keys agree, or when there is no bootloader, no stamp or no key to compare.
+ */
+export function bootloaderKeyMismatch(buildDir: string): string | undefined {
+  let signing: string | undefined;
+  let image: Uint8Array;
+  try {
+    signing = (JSON.parse(fs.readFileSync(path.join(buildDir, KEY_STAMP_FILE), 'utf8')) as { signingKey?: string }).signingKey;
+    image = fs.readFileSync(path.join(buildDir, PLAIN_BOOTLOADER_FILE));
+  } catch {
+    return undefined;
+  }
+  const key = signing ? bootloaderVerificationKey(image) : undefined;
+  if (!key || fingerprint(key) === signing) return undefined;
+  const where = path.join(buildDir, path.dirname(PLAIN_BOOTLOADER_FILE));
+  return `warning: the bootloader in ${where} verifies signatures with the key ${fingerprint(key)}, not the signing key ${signing} this build was signed with, so a board given this bootloader refuses this build's partition table and app; delete ${where} and build again with --target boot_app (the editor: Build Secure Firmware) so the bootloader is linked with this key.`;
 }
