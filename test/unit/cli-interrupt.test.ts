@@ -121,6 +121,8 @@ describe('CLI: Ctrl-C during flash and efuse burn-keys', function () {
 
     const again = await interrupt([...flashArgs, '--incremental'], /$^/);
     assert.equal(again.code, 0, again.out + again.err);
+    // The rerun says it finishes the cut-off write, and that the region goes again in full.
+    assert.match(again.out + again.err, /Resuming: gpy\.bin_enc at 0x10000 was left partly written by a run that began writing it at \S+ and was cut off; this run writes gpy\.bin_enc at 0x10000 again in full\./);
     const recs = JSON.parse((await interrupt(['records', '--key-store', store.dir, '--format', 'json'], /$^/)).out) as Array<{ id: string; operation: string; result: string; supersedes?: string; supersededBy?: string; regions: Array<{ address: number; file: string; bytesWritten?: number; cutOff?: boolean }> }>;
     const flashes = recs.filter((r) => r.operation === 'flash');
     const [interrupted, done] = flashes.slice(-2) as [typeof flashes[0], typeof flashes[0]];

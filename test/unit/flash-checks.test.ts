@@ -83,6 +83,14 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
   it('plaintext image for a chip with flash encryption on', async () => {
     await refused(secured, planFromPairs([{ address: 0x1000, file: file(fixtureBootloader()) }]), /E_PLAN_PLAINTEXT/, /flash read err, 1000/);
   });
+  it('a plaintext bootloader, wherever it is given, is named and sent to the digest image at 0x0 on a secure boot chip', async () => {
+    for (const address of [0x1000, 0x0, 0x10000]) {
+      await refused(secured, planFromPairs([{ address, file: file(fixtureBootloader()) }]), /E_PLAN_PLAINTEXT/, /is a bootloader image \(flashed at 0x1000\), and with secure boot on the bootloader goes onto this board only as the build's bootloader\/bootloader-reflash-digest\.bin_enc at 0x0 \(the bootloader with its digest, encrypted\); `flash --build DIR` picks the build's encrypted files\.$/);
+    }
+  });
+  it('a plaintext app on a chip with flash encryption on: named, and the encrypted file for its address asked for', async () => {
+    await refused(secured, planFromPairs([{ address: 0x10000, file: file(fixtureApp(8 * 1024, 'plain-app')) }]), /E_PLAN_PLAINTEXT/, /use the file encrypted for 0x10000 \(\S+ is an app image\); `flash --build DIR` picks the build's encrypted files\.$/);
+  });
   it('encrypted images for a chip with encryption off', async () => {
     await refused(plainBoard, planFromBuild(out(), { flashSize: 0x800000 }), /E_PLAN_ENCRYPTED/, /flash encryption is off/);
   });

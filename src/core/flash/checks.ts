@@ -4,8 +4,10 @@ import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent, type ContentKind } from '../firmware/content';
 import { hex } from '../util/hex';
 import { boardFlashSize, catalog, CONFIG_SECTOR_ADDRESS, layout, layouts, layoutsForFlashSize, layoutsMatching, SUBTYPE } from '../boards/catalog';
-import { GENERATIONS, tableOutputs } from '../firmware/generations';
-import { PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
+import * as path from 'node:path';
+import { DIGEST_FILE, GENERATIONS, tableOutputs } from '../firmware/generations';
+import { BOOTLOADER_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
+import { identifyFile } from '../image/file-kind';
 import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, validatePartitionTable, type PartitionEntry } from '../partition/table';
 import { describeRegion, EXPECTED_CONTENT, type FlashPlan, type PlanRegion } from './plan';
 import { provisioningProfile } from '../boot/predict';
@@ -309,7 +311,7 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
   if (chip) {
     for (const r of plan.regions) {
       if (chip.flashEncryption && !r.encrypted && readThroughEncryption(r, partitions)) {
-        refuse('E_PLAN_PLAINTEXT', `${describeRegion(r)} is plaintext, but flash encryption is on: the chip would decrypt it into garbage (the "flash read err, 1000" boot loop); use the file encrypted for ${hex(r.address)}.`);
+        refuse('E_PLAN_PLAINTEXT', `${describeRegion(r)} is plaintext, but flash encryption is on: the chip would decrypt it into garbage (the "flash read err, 1000" boot loop); ${plaintextWayOn(r, chip.secureBoot)}.`);
       }
       if (!chip.flashEncryption && r.encrypted) {
         // On a 3/4 board the way on is not Burn Keys (it refuses such a board, coding-support.ts).
@@ -409,4 +411,23 @@ function readThroughEncryption(r: PlanRegion, partitions: readonly PartitionEntr
   const p = partitions?.find((e) => r.address >= e.offset && r.address < e.offset + e.size);
   // Unknown partition: assume it is encrypted, the conservative answer.
   return p ? isEncryptedPartition(p) : true;
+}
+
+/**
+ * What to write instead of a plaintext file at `r.address` on a chip with flash encryption on,
+ * by what the file is (image/file-kind.ts): a bootloader goes in as the build's digest image at
+ * 0x0 when secure boot v1 is on (esp32-boot-security: the reflashable bootloader is written with
+ * its digest, encrypted, from 0x0; nothing else may be written below 0x8000), else encrypted for
+ * 0x1000; any other file encrypted for its address.
+ */
+function plaintextWayOn(r: PlanRegion, secureBoot: boolean): string {
+  const id = identifyFile(r.data);
+  const viaBuild = '`flash --build DIR` picks the build\'s encrypted files';
+  if (id.kind === 'bootloader' || id.kind === 'digest-image') {
+    const what = `${path.basename(r.file)} is ${id.what}`;
+    return secureBoot
+      ? `${what}, and with secure boot on the bootloader goes onto this board only as the build's ${DIGEST_FILE} at 0x0 (the bootloader with its digest, encrypted); ${viaBuild}`
+      : `${what}: use it encrypted for ${hex(BOOTLOADER_ADDRESS)} (\`encrypt-flash-data --address ${hex(BOOTLOADER_ADDRESS)}\`); ${viaBuild}`;
+  }
+  return `use the file encrypted for ${hex(r.address)}${id.kind === 'app' || id.kind === 'partition-table' ? ` (${path.basename(r.file)} is ${id.what})` : ''}; ${viaBuild}`;
 }

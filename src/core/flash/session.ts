@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { hex } from '../util/hex';
 import type { ChipInfo } from '../chip/identify';
 import { readHardwareKeyFile } from '../keys/key-files';
 import { storeSecureBootKey, storeSigningPublicKey } from '../keystore/secure-boot-key-source';
@@ -146,8 +147,14 @@ export async function runFlashSession(o: FlashSessionOptions): Promise<FlashSess
   const dir = deviceDir(o.store, o.info.mac.address);
   const configBackup = await backupConfigSector(o.io, dir, o.info.flash.sizeBytes);
   if (configBackup?.created) log(`Saved the config sector (LoRa/Sigfox identity) to ${configBackup.path}.`);
+  const journal = boardJournal(o.store, o.info.mac.address);
+  // A run cut off before: say that this one finishes it (the writer rewrites such a region in full).
+  for (const e of journal.read()) {
+    const r = o.plan.regions.find((x) => e.address < x.address + x.data.length && x.address < e.address + e.length);
+    if (r) log(`Resuming: ${e.file} at ${hex(e.address)} was left partly written by a run that began writing it at ${e.startedAt} and was cut off; this run writes ${path.basename(r.file)} at ${hex(r.address)} again in full.`);
+  }
   const results = await writePlan(o.plan, o.io, {
-    journal: boardJournal(o.store, o.info.mac.address),
+    journal,
     ...(o.incremental ? { incremental: true } : {}),
     ...(o.compress !== undefined ? { compress: o.compress } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
