@@ -189,6 +189,11 @@ export const CASES: Case[] = [
       const plan = planFromPairs([{ address: 0x10000, file: file(c, 'app.bin_enc', new Uint8Array(4096).fill(0x11)) }]);
       return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false, trustKeyStore: true }, scriptedUi()));
     } },
+  { input: 'Burn Keys with a key store that did not burn this board (its keys read- and write-protected, burned from another key store; no record in this one)',
+    setup: async (c) => {
+      await burnWith(c, {});
+    },
+    run: async (c) => burnKeysWith(c, new KeyStore(path.join(c.dir, 'secrue'))) },
   { input: '--baud 0 (any rate not in the list this tool uses: 99999999, "fast")', run: async (c) => {
     const { host, device } = createMemoryPair('/dev/ttyACM0');
     c.dev.attach(device);

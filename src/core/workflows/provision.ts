@@ -215,7 +215,7 @@ const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 
  */
 function inProvisionTerms(e: UserError, mac: string | undefined, req: ProvisionRequest): string {
   if (e.code === 'E_KEY_BLOCK_PROTECTED' && mac) {
-    const cut = e.message.indexOf('; if espefuse');
+    const cut = e.message.indexOf('; if another key store');
     const what = cut >= 0 ? e.message.slice(0, cut) : e.message.replace(/[.;]?\s*$/, '');
     if (!req.perDeviceKeys && fs.existsSync(req.store.deviceFlashKeyPath(mac))) {
       return `${what}; the key store holds this board's own key (devices/${macDirName(mac)}/): run the same provision command again with --per-device-keys added; nothing was burned.`;
