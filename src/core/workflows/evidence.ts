@@ -39,6 +39,10 @@ import type { UiPort } from './ui-port';
  *
  * A readable key block needs no evidence: the chip's key is compared with the store's directly
  * (`readable`); `not-needed` when no key block the checks rely on holds a key.
+ *
+ * Evidence AGAINST the store's keys (the written flash at 0x1000 does not decrypt with its flash
+ * key, or the written digest at 0x0 does not match its secure boot key) is no "no evidence": it
+ * is refused at once (E_KEY_CONTRADICTED), and no acknowledgement is asked for or taken.
  */
 export type KeyEvidenceKind = 'not-needed' | 'readable' | 'burn-record' | 'flash-read-back' | 'acknowledged';
 
@@ -323,7 +327,7 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
   if (fromFlash.ok) return say({ kind: 'flash-read-back', text: fromFlash.text });
   // Evidence against one of the store's keys: refused at once, not asked, and no acknowledgement
   // outweighs it (the user's word is for when nothing can be checked).
-  const against = !fromFlash.ok && 'against' in fromFlash ? a.needed.find((s) => s.block === fromFlash.against) : undefined;
+  const against = 'against' in fromFlash ? a.needed.find((s) => s.block === fromFlash.against) : undefined;
   if (against) throw contradicted(req, against, chip.mac.address);
 
   const acknowledge = (how: string): KeyEvidence => {
