@@ -33,7 +33,7 @@ import { otaImage } from '../src/core/workflows/ota';
 import { withBoard } from '../src/core/workflows/board';
 import { scriptedUi } from '../src/core/workflows/ui-port';
 import { FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureKeys } from './make-fixture-firmware';
-import { writeSecureBuildDir } from '../src/core/secure-build/process';
+import { encryptFor, writeSecureBuildDir } from '../src/core/secure-build/process';
 import { boardPlanFromBuild } from '../src/core/secure-build/per-device';
 import type { BoardId } from '../src/core/boards/catalog';
 import { burnKeys } from '../src/core/workflows/burn-keys';
@@ -174,6 +174,26 @@ export const CASES: Case[] = [
       const plan = planFromPairs([{ address: 0x10000, file: file(c, 'app.bin_enc', new Uint8Array(4096).fill(0x11)) }]);
       return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false }, scriptedUi()));
     } },
+  { input: 'Flash with a key store the board\'s flash contradicts (read-protected keys, the bootloader at 0x1000 written with another store\'s flash key; --trust-key-store given)',
+    setup: async (c) => {
+      await burnWith(c, {});
+      // The store that burned the board flashed its bootloader (encrypted with its key).
+      c.dev.flash.program(0x1000, encryptFor(fixtureBootloader(), 0x1000, K.flashKey));
+    },
+    run: async (c) => {
+      // A mistyped key store path where new keys were generated: another flash key, the same signing key.
+      const store = new KeyStore(path.join(c.dir, 'secrue'));
+      store.ensureDir();
+      fs.writeFileSync(store.signingKeyPath, K.signingKeyPem);
+      fs.writeFileSync(store.sharedFlashKeyPath, new Uint8Array(32).fill(0x5b));
+      const plan = planFromPairs([{ address: 0x10000, file: file(c, 'app.bin_enc', new Uint8Array(4096).fill(0x11)) }]);
+      return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false, trustKeyStore: true }, scriptedUi()));
+    } },
+  { input: 'Burn Keys with a key store that did not burn this board (its keys read- and write-protected, burned from another key store; no record in this one)',
+    setup: async (c) => {
+      await burnWith(c, {});
+    },
+    run: async (c) => burnKeysWith(c, new KeyStore(path.join(c.dir, 'secrue'))) },
   { input: '--baud 0 (any rate not in the list this tool uses: 99999999, "fast")', run: async (c) => {
     const { host, device } = createMemoryPair('/dev/ttyACM0');
     c.dev.attach(device);

@@ -83,4 +83,29 @@ describe('editor: Flash asks (modal) before trusting a key store without evidenc
     assert.match(recs[0]!.message ?? '', /confirmed that this key store holds/);
     assert.ok(!fs.readFileSync(store.auditPath, 'utf8').includes(Buffer.from(KEYS.flashKey).toString('hex')));
   });
+
+  it('pycom.keyStorePath mistyped (a new store with other keys): the flash contradicts its key, refused without the modal, nothing written', async () => {
+    const asked: string[] = [];
+    user.button = (text) => (asked.push(text), 'Yes, this key store burned this board');
+    const other = new KeyStore(path.join(path.dirname(store.dir), 'secrue'));
+    other.ensureDir();
+    fs.writeFileSync(other.signingKeyPath, KEYS.signingKeyPem);
+    fs.writeFileSync(other.sharedFlashKeyPath, new Uint8Array(32).fill(0x5b));
+    settings.keyStorePath = other.dir;
+    const before = flashMd5(dev);
+    try {
+      await assert.rejects(flashFirmware(ctx(), port()), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_KEY_CONTRADICTED');
+        assert.match(e.message, /does not decrypt with the key store's flash-encryption key [0-9a-f]{16}/);
+        assert.ok(e.message.includes(`so this key store (${other.dir}) is not the one that burned this board; use the key store that burned it (set pycom.keyStorePath); nothing was written.`), e.message);
+        assert.doesNotMatch(e.message, /--trust-key-store|--key-store|answer Yes/);
+        return true;
+      });
+    } finally {
+      settings.keyStorePath = store.dir;
+    }
+    assert.deepEqual(asked, []);
+    assert.equal(flashMd5(dev), before);
+    assert.equal(fs.existsSync(other.auditPath), false);
+  });
 });

@@ -209,21 +209,20 @@ describe('Prepare OTA Image in the editor asks the board for its next slot', fun
       assert.equal(audit(), before);
     });
 
-    it('another store\'s key for this MAC: asked (modal); Cancel refuses with the way on, no file, no record', async () => {
+    it('another store\'s key for this MAC, which the board\'s flash contradicts: refused without the modal, the way on, no file, no record', async () => {
       const other = fixtureStore();
       fs.mkdirSync(path.dirname(other.deviceFlashKeyPath(mac)), { recursive: true, mode: 0o700 });
       fs.writeFileSync(other.deviceFlashKeyPath(mac), randomBytes(32), { mode: 0o600 });
       settings.keyStorePath = other.dir;
       const asked: string[] = [];
-      user.button = (text) => (asked.push(text), undefined);
+      user.button = (text) => (asked.push(text), 'Yes, this key store burned this board');
       await assert.rejects(prepareOta(ctx(url)), (e: Error & { code?: string }) => {
-        assert.equal(e.code, 'E_KEY_EVIDENCE');
-        assert.match(e.message, /answer Yes to the question about the key store .*; nothing was written\.$/);
-        assert.doesNotMatch(e.message, /--trust-key-store/);
+        assert.equal(e.code, 'E_KEY_CONTRADICTED');
+        assert.match(e.message, /does not decrypt with the key store's flash-encryption key [0-9a-f]{16} .*is not the one that burned this board; use the key store that burned it \(set pycom\.keyStorePath\); nothing was written\.$/);
+        assert.doesNotMatch(e.message, /--trust-key-store|--key-store/);
         return true;
       });
-      assert.equal(asked.length, 1);
-      assert.match(asked[0]!, /is this key store the one whose keys were burned into this board/);
+      assert.deepEqual(asked, [], 'evidence against is not put to the user');
       assert.equal(user.picks.length, 0, 'refused before the slot pick');
       assert.equal(fs.existsSync(out), false);
       assert.equal(fs.existsSync(other.auditPath), false);

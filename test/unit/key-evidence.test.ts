@@ -21,8 +21,10 @@ import { digestPrivateKey } from '../../src/core/crypto/secure-boot-key';
 import { encodeSec1Pem, generateSigningKey } from '../../src/core/crypto/signing-key';
 import { fingerprint } from '../../src/core/util/fingerprint';
 import { flash } from '../../src/core/workflows/flash';
+import { deviceDir } from '../../src/core/flash/session';
+import { JOURNAL_FILE } from '../../src/core/flash/journal';
 import { predictBootOnBoard } from '../../src/core/workflows/predict-boot';
-import { otaImage } from '../../src/core/workflows/ota';
+import { otaBoardEvidence, otaImage } from '../../src/core/workflows/ota';
 import { scriptedUi } from '../../src/core/workflows/ui-port';
 import type { BoardSession } from '../../src/core/workflows/board';
 import { readSigningKeyFile, readHardwareKeyFile } from '../../src/core/keys/key-files';
@@ -97,10 +99,9 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
   const buildA = buildWith(KEYS_A);
   const buildB = buildWith(KEYS_B);
 
-  it('reproduction B: flash with another store\'s keys is refused, names the ways forward, writes and records nothing', async () => {
+  it('reproduction B: flash with another store\'s keys on an erased board is refused, names the ways forward, writes and records nothing', async () => {
     const rig = await burnedGpy('ev-repro', A);
     try {
-      preloadA(rig.dev);
       const B = storeWith(KEYS_B);
       const before = flashMd5(rig.dev);
       await assert.rejects(flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false }, scriptedUi()), (e: Error & { code?: string }) => {
@@ -116,7 +117,6 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       });
       assert.equal(flashMd5(rig.dev), before);
       assert.equal(auditLines(B), '');
-      assert.equal(bootNow(rig.dev).boots, true, 'the board still boots store A\'s firmware');
     } finally {
       rig.close();
     }
@@ -157,7 +157,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       assert.equal(r.evidence.kind, 'flash-read-back');
       assert.match(r.evidence.text, /valid image set .*digest at 0x0 matching the secure boot key [0-9a-f]{16}.*app at 0x10000/);
       // The read-back of another store's keys on the same flash is no evidence.
-      await assert.rejects(flash(rig.session, { store: storeWith(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()), /E_KEY_EVIDENCE|holds no bootloader|does not match/);
+      await assert.rejects(flash(rig.session, { store: storeWith(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()), /does not decrypt with the key store's flash-encryption key/);
     } finally {
       rig.close();
     }
@@ -244,7 +244,11 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       // The build made with B's keys over the board: the old code said WILL BOOT.
       const without = await predictBootOnBoard(rig.session, { store: B, keys: keysOf(B), plan: planOf(buildB, KEYS_B.flashKey) }, scriptedUi());
       assert.equal(without.verdict, undefined);
-      assert.ok(without.resolved.undecidable.some((u) => /nothing shows that this key store holds the board's keys/.test(u) && /--trust-key-store/.test(u)));
+      // The board's flash decrypts with A's key only: evidence against B's, said as a refusal (no "nothing was written": predict-boot only reads).
+      assert.ok(without.resolved.undecidable.some((u) => /is not the one that burned this board/.test(u) && !/nothing was written|--trust-key-store/.test(u)), without.resolved.undecidable.join('\n'));
+      const vouched = await predictBootOnBoard(rig.session, { store: B, keys: keysOf(B), plan: planOf(buildB, KEYS_B.flashKey), trustKeyStore: true }, scriptedUi());
+      assert.equal(vouched.verdict, undefined);
+      assert.ok(vouched.resolved.undecidable.some((u) => /vouching for it cannot outweigh what the board shows/.test(u)));
       assert.equal(auditLines(B), '');
       const withRecord = await predictBootOnBoard(rig.session, { store: A, keys: keysOf(A) }, scriptedUi());
       assert.equal(withRecord.evidence?.kind, 'burn-record');
@@ -252,6 +256,12 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       const copy = storeWith(KEYS_A);
       const readBack = await predictBootOnBoard(rig.session, { store: copy, keys: keysOf(copy) }, scriptedUi());
       assert.equal(readBack.evidence?.kind, 'flash-read-back');
+      // An erased bootloader region is no evidence either way: "cannot decide", and the acknowledgement decides.
+      rig.dev.flash.eraseRange(0, 0x8000);
+      const erased = await predictBootOnBoard(rig.session, { store: B, keys: keysOf(B), plan: planOf(buildB, KEYS_B.flashKey) }, scriptedUi());
+      assert.equal(erased.verdict, undefined);
+      assert.ok(erased.resolved.undecidable.some((u) => /nothing shows that this key store holds the board's keys/.test(u) && /--trust-key-store/.test(u)));
+      assert.equal(auditLines(B), '');
       const acked = await predictBootOnBoard(rig.session, { store: B, keys: keysOf(B), plan: planOf(buildB, KEYS_B.flashKey), trustKeyStore: true }, scriptedUi());
       assert.equal(acked.evidence?.kind, 'acknowledged');
       assert.match(auditLines(B), /"operation":"trust-key-store"/);
@@ -278,7 +288,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     assert.match(auditLines(B), /"operation":"trust-key-store"/);
   });
 
-  it('the CLI: flash, verify-flash and predict-boot name --trust-key-store; with it they go on', async () => {
+  it('the CLI: flash, verify-flash and predict-boot refuse a store the flash contradicts; on erased flash they name --trust-key-store, and with it go on', async () => {
     const rig = await burnedGpy('ev-cli', A);
     rig.close();
     preloadA(rig.dev);
@@ -293,23 +303,30 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     try {
       const B = storeWith(KEYS_B);
       const before = flashMd5(rig.dev);
-      const f = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--boot-log-ms', '200']);
-      assert.equal(f.code, 2, f.out + f.err);
-      assert.match(f.err, /--trust-key-store/);
-      assert.equal(flashMd5(rig.dev), before);
+      // The board's flash (A's build) contradicts B's flash key: refused, even with --trust-key-store.
+      for (const extra of [[], ['--trust-key-store']]) {
+        const f = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--boot-log-ms', '200', ...extra]);
+        assert.equal(f.code, 2, f.out + f.err);
+        assert.match(f.err, new RegExp(`pycom-secure flash: the flash of .* does not decrypt with the key store's flash-encryption key ${fingerprint(KEYS_B.flashKey)} .*this key store \\(${B.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\) is not the one that burned this board.*--key-store DIR\\); nothing was written\\.$`, 'm'));
+        assert.doesNotMatch(f.err, /pass --trust-key-store/);
+        assert.equal(flashMd5(rig.dev), before);
+        assert.equal(auditLines(B), '');
+      }
       // --dry-run too: the refusal comes alone, nothing about the store's key is said before it.
       const dry = await cli(['flash', '--dry-run', '--port', port, '--build', buildB, '--key-store', B.dir]);
       assert.equal(dry.code, 2, dry.out + dry.err);
       assert.equal(dry.out, '');
-      assert.deepEqual(dry.err.trimEnd().split('\n').map((l) => l.slice(0, 39)), ['pycom-secure flash: nothing shows that ']);
+      assert.deepEqual(dry.err.trimEnd().split('\n').map((l) => l.slice(0, 33)), ['pycom-secure flash: the flash of ']);
       assert.equal(flashMd5(rig.dev), before);
-      const v = await cli(['verify-flash', '--port', port, '--build', buildB, '--key-store', B.dir]);
+      const v = await cli(['verify-flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store']);
       assert.equal(v.code, 2, v.out + v.err);
-      assert.match(v.err, /verify-flash: nothing shows/);
+      assert.match(v.err, /verify-flash: the flash of .* is not the one that burned this board/);
+      assert.doesNotMatch(v.err, /nothing was written/);
       const p = await cli(['predict-boot', '--port', port, '--build', buildB, '--key-store', B.dir]);
       assert.equal(p.code, 4, p.out + p.err);
       assert.doesNotMatch(p.out, /WILL BOOT/);
-      assert.match(p.out, /--trust-key-store/);
+      assert.match(p.out, /is not the one that burned this board/);
+      assert.equal(auditLines(B), '');
       // Without evidence nothing is assumed about the key blocks: no "assumption:" after the refusal.
       assert.doesNotMatch(p.err, /assum/i);
       const pj = await cli(['predict-boot', '--port', port, '--build', buildB, '--key-store', B.dir, '--json']);
@@ -317,12 +334,18 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       const ok = await cli(['predict-boot', '--port', port, '--key-store', A.dir]);
       assert.equal(ok.code, 0, ok.out + ok.err);
       assert.match(ok.err, /Key evidence: the verified Burn Keys run/);
+      // On an erased bootloader region there is no evidence either way: the refusal names --trust-key-store, and it goes on with it.
+      rig.dev.flash.eraseRange(0, 0x8000);
+      const noEvidence = await cli(['flash', '--dry-run', '--port', port, '--build', buildB, '--key-store', B.dir]);
+      assert.equal(noEvidence.code, 2, noEvidence.out + noEvidence.err);
+      assert.match(noEvidence.err, /pycom-secure flash: nothing shows that .*pass --trust-key-store/);
       const acked = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store', '--dry-run']);
       assert.equal(acked.code, 0, acked.out + acked.err);
       assert.match(acked.err, /Key evidence: you vouched/);
       // The flash key's fingerprint is said once (in the evidence), the key file once.
       assert.equal(acked.err.split(fingerprint(KEYS_B.flashKey)).length - 1, 1, acked.err);
       assert.match(acked.err, /^Flash key: .*flash_encryption_key\.bin\.$/m);
+      preloadA(rig.dev);
       // verify-flash with evidence: a region written with another of the store's keys is diagnosed as such.
       const per = A.deviceFlashKeyPath('24:0a:c4:00:00:98');
       fs.mkdirSync(path.dirname(per), { recursive: true });
@@ -349,6 +372,137 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     } finally {
       await server.close();
     }
+  });
+
+  describe('evidence against the key store is refused, never asked (E_KEY_CONTRADICTED)', () => {
+    /** A UI port whose confirm fails the test: evidence against is never put to the user. */
+    const noQuestion = () => scriptedUi({ confirm: (q) => assert.fail(`asked: ${q.title}`) });
+    /** Asks, records the question, answers No. */
+    const askedNo = (asked: string[]) => scriptedUi({ confirm: (q) => (asked.push(q.detail), false) });
+
+    it('the editor\'s case: a board flashed with store A, Flash with store B (ask on): refused at once, no modal, nothing written or recorded', async () => {
+      const rig = await burnedGpy('ev-contra-editor', A);
+      try {
+        preloadA(rig.dev);
+        const B = storeWith(KEYS_B);
+        const before = flashMd5(rig.dev);
+        for (const extra of [{}, { trustKeyStore: true }]) {
+          await assert.rejects(flash(rig.session, {
+            store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, askTrust: true, ...extra,
+            acknowledgeHint: 'answer Yes to the question about the key store', keyStoreHint: 'set pycom.keyStorePath',
+          }, noQuestion()), (e: Error & { code?: string }) => {
+            assert.equal(e.code, 'E_KEY_CONTRADICTED');
+            assert.equal(e.message, `flash: the flash of ${rig.mac} shows that its read-protected BLOCK1 holds another flash-encryption key than this key store's: the bootloader region at 0x1000 is written but does not decrypt with the key store's flash-encryption key ${fingerprint(KEYS_B.flashKey)} (no bootloader header), so this key store (${B.dir}) is not the one that burned this board${'trustKeyStore' in extra ? ', and vouching for it cannot outweigh what the board shows' : ''}; use the key store that burned it (set pycom.keyStorePath); nothing was written.`);
+            assert.ok(!e.message.includes(Buffer.from(KEYS_B.flashKey).toString('hex')));
+            return true;
+          });
+        }
+        assert.equal(flashMd5(rig.dev), before);
+        assert.equal(auditLines(B), '');
+        assert.equal(bootNow(rig.dev).boots, true, 'the board still boots store A\'s firmware');
+      } finally {
+        rig.close();
+      }
+    });
+
+    it('the secure boot key: the bootloader decrypts with the store\'s flash key but the digest at 0x0 is another key\'s', async () => {
+      const rig = await burnedGpy('ev-contra-sbk', A);
+      try {
+        preloadA(rig.dev);
+        // Store A's flash key with another signing key: the flash decrypts, the digest does not match.
+        const mixed: SecureKeys & { pem: string } = { ...KEYS_A, signingKey: KEYS_B.signingKey, pem: KEYS_B.pem, secureBootKey: KEYS_B.secureBootKey };
+        const C = storeWith(mixed);
+        const before = flashMd5(rig.dev);
+        await assert.rejects(flash(rig.session, { store: C, plan: planOf(buildWith(mixed), KEYS_A.flashKey), bootLog: false, askTrust: true }, noQuestion()), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'E_KEY_CONTRADICTED');
+          assert.match(e.message, new RegExp(`read-protected BLOCK2 holds another secure boot key than this key store's: the bootloader at 0x1000 decrypts and parses, but the digest written at 0x0 does not match the key store's secure boot key ${fingerprint(KEYS_B.secureBootKey)}, so this key store \\(.*\\) is not the one that burned this board; use the key store that burned it \\(--key-store DIR\\); nothing was written\\.$`));
+          return true;
+        });
+        assert.equal(flashMd5(rig.dev), before);
+        assert.equal(auditLines(C), '');
+        // An erased digest was never written: no evidence either way, so the question is asked.
+        rig.dev.flash.eraseRange(0, 0x1000);
+        const asked: string[] = [];
+        await assert.rejects(flash(rig.session, { store: C, plan: planOf(buildWith(mixed), KEYS_A.flashKey), bootLog: false, askTrust: true }, askedNo(asked)), (e: Error & { code?: string }) => e.code === 'E_KEY_EVIDENCE');
+        assert.equal(asked.length, 1);
+        assert.equal(auditLines(C), '');
+      } finally {
+        rig.close();
+      }
+    });
+
+    it('a bootloader written with the right key but cut off after its first block is no evidence against: asked, as before', async () => {
+      const rig = await burnedGpy('ev-contra-partly', undefined);
+      try {
+        const region = planOf(buildA, KEYS_A.flashKey)().regions.find((r) => r.address === 0)!.data;
+        // The ROM erased the region and programmed its start: the digest block and the bootloader's first 1 KB.
+        rig.dev.flash.eraseRange(0, 0x8000);
+        rig.dev.flash.program(0, region.subarray(0, 0x1000 + 0x400));
+        const copy = storeWith(KEYS_A);
+        const asked: string[] = [];
+        await assert.rejects(flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, askTrust: true, dryRun: true }, askedNo(asked)), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'E_KEY_EVIDENCE');
+          assert.match(e.message, /holds no bootloader image/);
+          return true;
+        });
+        assert.equal(asked.length, 1);
+        // The same cut-off flash read with another store's key is evidence against it.
+        await assert.rejects(flash(rig.session, { store: storeWith(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, askTrust: true, dryRun: true }, noQuestion()), /E_KEY_CONTRADICTED|is not the one that burned this board/);
+      } finally {
+        rig.close();
+      }
+    });
+
+    it('erased flash, a plaintext bootloader, or a write this store began (its journal) are no evidence against: asked, as before', async () => {
+      const rig = await burnedGpy('ev-contra-none', undefined);
+      try {
+        const B = storeWith(KEYS_B);
+        const attempt = async (store: KeyStore) => {
+          const asked: string[] = [];
+          await assert.rejects(flash(rig.session, { store, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, askTrust: true, dryRun: true }, askedNo(asked)), (e: Error & { code?: string }) => e.code === 'E_KEY_EVIDENCE');
+          assert.equal(asked.length, 1);
+          assert.equal(auditLines(store), '');
+          return asked[0]!;
+        };
+        assert.match(await attempt(B), /holds no bootloader image/);
+        // A bootloader written without encryption (the factory firmware) says nothing about the key.
+        rig.dev.flash.program(0x1000, fixtureBootloader());
+        assert.match(await attempt(B), /holds no bootloader image/);
+        // Garbage at 0x1000 where this store's journal says a write began: its own unfinished work.
+        rig.dev.flash.eraseRange(0x1000, 0x1000);
+        rig.dev.flash.program(0x1000, new Uint8Array(64).fill(0x3c));
+        const J = storeWith(KEYS_B);
+        const journal = path.join(deviceDir(J, rig.mac), JOURNAL_FILE);
+        fs.mkdirSync(path.dirname(journal), { recursive: true });
+        fs.writeFileSync(journal, JSON.stringify({ incomplete: [{ address: 0, length: 0x8000, md5: '0'.repeat(32), file: 'bootloader.bin', startedAt: new Date().toISOString() }] }));
+        assert.match(await attempt(J), /has written it before/);
+        // Without that journal the same garbage is evidence against.
+        await assert.rejects(flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, askTrust: true, dryRun: true }, noQuestion()), (e: Error & { code?: string }) => e.code === 'E_KEY_CONTRADICTED');
+      } finally {
+        rig.close();
+      }
+    });
+
+    it('ota-image for the connected board and predict-boot get the same refusal (predict-boot without "nothing was written")', async () => {
+      const rig = await burnedGpy('ev-contra-ota', A);
+      try {
+        preloadA(rig.dev);
+        const B = storeWith(KEYS_B);
+        await assert.rejects(otaBoardEvidence(rig.session, { store: B, ask: true, keyStoreHint: 'set pycom.keyStorePath' }, noQuestion()), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'E_KEY_CONTRADICTED');
+          assert.match(e.message, /^ota-image: .* is not the one that burned this board; use the key store that burned it \(set pycom\.keyStorePath\); nothing was written\.$/);
+          return true;
+        });
+        const signing = readSigningKeyFile(B.signingKeyPath);
+        const p = await predictBootOnBoard(rig.session, { store: B, ask: true, keys: () => ({ flashKey: KEYS_B.flashKey, signingPublicKey: signing.publicKey, secureBootKey: KEYS_B.secureBootKey }) }, noQuestion());
+        assert.equal(p.verdict, undefined);
+        assert.equal(p.resolved.undecidable.length, 1);
+        assert.match(p.resolved.undecidable[0]!, /^predict-boot: .* is not the one that burned this board; use the key store that burned it \(--key-store DIR\)\.$/);
+        assert.equal(auditLines(B), '');
+      } finally {
+        rig.close();
+      }
+    });
   });
 
   describe('predict-boot tests each cause of a region that does not decrypt (issue 12 item 4)', () => {

@@ -1,7 +1,7 @@
 import { AuditLog, readAudit } from '../audit/audit-log';
 import { readEfuses, type EfuseSnapshot } from '../efuse/access';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
-import { planBurnKeys } from '../efuse/burn/burn-keys';
+import { planBurnKeys, type BurnKeysHints } from '../efuse/burn/burn-keys';
 import { refuseUnsupportedCodingScheme } from '../efuse/burn/coding-support';
 import { CodingScheme } from '../efuse/fields';
 import { checkConfirmation, notConfirmedError as notConfirmed, closeInterruptedRun, executeBurnKeys, type ExecuteResult } from '../efuse/burn/execute';
@@ -34,9 +34,13 @@ export interface BurnKeysRequest {
   store: KeyStore;
   /**
    * The keys for this board, asked once the chip is read: `threeFour` says whether the chip uses
-   * the 3/4 coding scheme (192-bit keys) and `mac` which board it is (per-device keys).
+   * the 3/4 coding scheme (192-bit keys), `mac` which board it is (per-device keys) and `burned`
+   * which key blocks already hold a key or are read-protected (so a store without keys can be told
+   * it is not this board's: keysNotInStoreError).
    */
-  keys(board: { mac: string; threeFour: boolean }): BurnKeysKeys;
+  keys(board: { mac: string; threeFour: boolean; burned: KeyBlockName[] }): BurnKeysKeys;
+  /** The ways forward in the front end's words when a key block is already protected (default: the CLI's). */
+  hints?: BurnKeysHints;
   /** Also burn the hardening fuses (the CLI's --hardening); undefined asks the user through `ui.choose`. */
   hardening?: boolean;
   /**
@@ -61,6 +65,23 @@ export interface BurnKeysRequest {
   showPlan(plan: BurnPlan, before: EfuseSnapshot): void;
   /** The board record this burn is part of (a provision run's id): said on the run's audit lines (ExecuteOptions.within). */
   within?: string;
+}
+
+/** A key block Burn Keys burns. */
+export type KeyBlockName = 'BLOCK1' | 'BLOCK2';
+
+/**
+ * The refusal when the key store lacks key files (`missing`: their paths) for a board whose key
+ * blocks already hold keys (`burned`, from BurnKeysRequest.keys): this store is not the one that
+ * burned the board, and generating new keys would not help (a burned block keeps its key), so the
+ * way forward is the store that burned it, in the front end's words (`keyStoreHint`, default the
+ * CLI's "--key-store DIR"). Code E_NO_KEY; nothing was burned.
+ */
+export function keysNotInStoreError(o: { mac: string; burned: readonly KeyBlockName[]; storeDir: string; missing: readonly string[]; keyStoreHint?: string }): UserError {
+  return new UserError(
+    'E_NO_KEY',
+    `${o.mac} already has keys burned (${o.burned.join(' and ')}), but this key store (${o.storeDir}) does not hold them (there is no ${o.missing.join(' and no ')}), so it is not the key store that burned this board; use the key store that burned it (${o.keyStoreHint ?? '--key-store DIR'}); generating new keys would not help, as a burned key block keeps its key; nothing was burned.`,
+  );
 }
 
 /** How a Burn Keys run ended. Every kind but `burned` and `closed` burned nothing. */
@@ -136,13 +157,15 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
   // as a plan or burned: a 3/4 board (192-bit keys) can never run this tool's 256-bit builds.
   if (!req.allowThreeFour || dec.codingScheme !== CodingScheme.THREE_FOUR) refuseUnsupportedCodingScheme(dec);
   const threeFour = isThreeFour(dec.codingScheme);
-  const keys = req.keys({ mac: chip.mac.address, threeFour });
+  const burned: KeyBlockName[] = [...(dec.keyBlocks[1].status !== 'empty' ? ['BLOCK1' as const] : []), ...(dec.keyBlocks[2].status !== 'empty' ? ['BLOCK2' as const] : [])];
+  const keys = req.keys({ mac: chip.mac.address, threeFour, burned });
   hold(); // req.keys may have made the store's folder (a new per-device key)
   const planFor = (hardening: boolean): BurnPlan => planBurnKeys(snap, {
     target: { chip: chip.chip, revision: chip.revision.major, mac: chip.mac.address },
     flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, hardening, history: history.records,
     ...(keys.secureBootKeySource ? { secureBootKeySource: keys.secureBootKeySource } : {}),
     keysBurnedElsewhere: req.keysBurnedElsewhere ?? false,
+    ...(req.hints ? { hints: req.hints } : {}),
   });
 
   let hardening = req.hardening;

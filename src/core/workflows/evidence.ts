@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { assertNoKeyBytes, AuditLog, newOperationId, readAudit, type AuditInput, type AuditRecord } from '../audit/audit-log';
 import { bootEfusesFromRaw, flashEncryptionOn, type BootEfuses } from '../boot/boot-efuses';
 import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
-import { bootloaderDigestInput, computeBootloaderDigest } from '../crypto/bootloader-digest';
+import { bootloaderDigestInput, computeBootloaderDigest, DIGEST_OFFSET } from '../crypto/bootloader-digest';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { readEfuses } from '../efuse/access';
 import { OPERATION as BURN_KEYS, STEP } from '../efuse/burn/burn-keys';
@@ -39,6 +39,10 @@ import type { UiPort } from './ui-port';
  *
  * A readable key block needs no evidence: the chip's key is compared with the store's directly
  * (`readable`); `not-needed` when no key block the checks rely on holds a key.
+ *
+ * Evidence AGAINST the store's keys (the written flash at 0x1000 does not decrypt with its flash
+ * key, or the written digest at 0x0 does not match its secure boot key) is no "no evidence": it
+ * is refused at once (E_KEY_CONTRADICTED), and no acknowledgement is asked for or taken.
  */
 export type KeyEvidenceKind = 'not-needed' | 'readable' | 'burn-record' | 'flash-read-back' | 'acknowledged';
 
@@ -122,6 +126,33 @@ function sameMac(a: string, b: string): boolean {
   }
 }
 
+/** The secure boot digest's length in bytes, at DIGEST_OFFSET of the digest block at 0x0. */
+const DIGEST_LEN = 64;
+/** The unit of flash encryption in bytes: a 32-byte block decrypts on its own. */
+const CRYPT_BLOCK = 32;
+
+const erased = (d: Uint8Array): boolean => d.length > 0 && d.every((b) => b === 0xff);
+/** An image header's first bytes as the ROM accepts them: magic 0xE9 and 1..16 segments. */
+const plausibleHeader = (h: Uint8Array): boolean => h[0] === 0xe9 && h[1]! >= 1 && h[1]! <= 16;
+
+/**
+ * Whether the flash at 0x1000 is evidence AGAINST the flash key it was decrypted with (`plain`
+ * reads decrypted, `raw` as stored): its first 32-byte block is written (not all 0xFF), does not
+ * decrypt to an image header (magic 0xE9, 1..16 segments) and is no plaintext image header either
+ * (a bootloader written without encryption, e.g. the factory firmware, says nothing about the key).
+ * A bootloader written with the right key always starts with a valid header, even when the write
+ * was cut off: the ROM erases the region, then programs it from its first block on
+ * (flash/partly-written.ts), so an interrupted write leaves the first block erased or holding the
+ * header. Only a write this store began could leave worse (an erase cut off part-way), and then
+ * its flash journal exists and storeWroteBoard already takes the read-back as no evidence. Wrong-key
+ * ciphertext passes as a header about once in 4096 (then: no evidence, as before).
+ */
+async function contradictsFlashKey(raw: (a: number, n: number) => Promise<Uint8Array>, plain: (a: number, n: number) => Promise<Uint8Array>): Promise<boolean> {
+  const first = await raw(BOOTLOADER_ADDRESS, CRYPT_BLOCK);
+  if (first.length < CRYPT_BLOCK || erased(first) || plausibleHeader(first)) return false;
+  return !plausibleHeader(await plain(BOOTLOADER_ADDRESS, CRYPT_BLOCK));
+}
+
 /** Reads raw flash (ciphertext when encrypted); offsets and lengths in bytes. */
 export type RawFlashReader = (offset: number, length: number) => Promise<Uint8Array>;
 
@@ -132,26 +163,39 @@ export type RawFlashReader = (offset: number, length: number) => Promise<Uint8Ar
  * set, a partition table at 0x8000 and an app header (magic, segment headers inside the partition)
  * at the factory (else first) app partition. Only what those checks need is read, sector by
  * sector (about 40 KB: READ_FLASH_SLOW moves 64 bytes a command). Resolves to the sentence that
- * describes the set, or the first problem found.
+ * describes the set, or the first problem found; `against` names the key block the problem is
+ * evidence against: BLOCK1 when flash encryption is on and the written flash at 0x1000 does not
+ * decrypt to a bootloader header (contradictsFlashKey), BLOCK2 when the bootloader decrypts and
+ * parses but the written (not erased) digest at 0x0 does not match `efuse.secureBootKey`.
+ * Without `against` the problem is only a lack of evidence (erased or partly written flash).
  */
-export async function flashImageSetEvidence(read: RawFlashReader, efuse: BootEfuses, flashSize: number): Promise<{ ok: true; text: string } | { ok: false; problem: string }> {
+export async function flashImageSetEvidence(read: RawFlashReader, efuse: BootEfuses, flashSize: number): Promise<{ ok: true; text: string } | { ok: false; problem: string; against?: 'BLOCK1' | 'BLOCK2' }> {
   const fe = flashEncryptionOn(efuse);
+  const rawCache = new Map<number, Uint8Array>();
   const cache = new Map<number, Uint8Array>();
+  const rawSector = async (s: number): Promise<Uint8Array> => {
+    let d = rawCache.get(s);
+    if (!d) {
+      d = await read(s * SECTOR_SIZE, SECTOR_SIZE);
+      rawCache.set(s, d);
+    }
+    return d;
+  };
   const sector = async (s: number): Promise<Uint8Array> => {
     let d = cache.get(s);
     if (!d) {
-      const raw = await read(s * SECTOR_SIZE, SECTOR_SIZE);
+      const raw = await rawSector(s);
       // Each 4 KB sector is whole 32-byte blocks, so it decrypts on its own.
       d = fe ? decryptFlashData(raw, { key: efuse.flashKey, address: s * SECTOR_SIZE, flashCryptConf: efuse.flashCryptConfig }) : raw;
       cache.set(s, d);
     }
     return d;
   };
-  const view = async (a: number, n: number): Promise<Uint8Array> => {
+  const view = async (a: number, n: number, raw = false): Promise<Uint8Array> => {
     const len = Math.max(0, Math.min(n, flashSize - a));
     const out = new Uint8Array(len);
     for (let s = Math.floor(a / SECTOR_SIZE); s * SECTOR_SIZE < a + len; s++) {
-      const d = await sector(s);
+      const d = raw ? await rawSector(s) : await sector(s);
       const from = Math.max(a, s * SECTOR_SIZE);
       const to = Math.min(a + len, (s + 1) * SECTOR_SIZE);
       out.set(d.subarray(from - s * SECTOR_SIZE, to - s * SECTOR_SIZE), from - a);
@@ -173,7 +217,9 @@ export async function flashImageSetEvidence(read: RawFlashReader, efuse: BootEfu
   const decrypted = fe ? ` decrypted with the flash key ${fingerprint(efuse.flashKey)}` : '';
 
   const blLen = await extent(BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN);
-  if (blLen === undefined) return { ok: false, problem: `the flash at 0x1000${decrypted} holds no bootloader image` };
+  if (blLen === undefined) {
+    return { ok: false, problem: `the flash at 0x1000${decrypted} holds no bootloader image`, ...(fe && (await contradictsFlashKey((a, n) => view(a, n, true), (a, n) => view(a, n))) ? { against: 'BLOCK1' as const } : {}) };
+  }
   let bl;
   try {
     bl = readEspImage(await view(BOOTLOADER_ADDRESS, blLen), 'The bootloader');
@@ -183,10 +229,14 @@ export async function flashImageSetEvidence(read: RawFlashReader, efuse: BootEfu
   if (!checksumOk(bl)) return { ok: false, problem: `the bootloader at 0x1000${decrypted} has a bad checksum` };
   if (efuse.absDone0) {
     const iv = await view(0, 128);
-    const stored = Buffer.from(await view(0x80, 64));
+    const stored = Buffer.from(await view(DIGEST_OFFSET, DIGEST_LEN));
     const bytes = await view(BOOTLOADER_ADDRESS, bl.imageEnd);
     const digest = Buffer.from(computeBootloaderDigest(efuse.secureBootKey, iv, bootloaderDigestInput(bytes, bl.hashAppended)));
-    if (!digest.equals(stored)) return { ok: false, problem: `the bootloader digest at 0x0 does not match the secure boot key ${fingerprint(efuse.secureBootKey)}` };
+    if (!digest.equals(stored)) {
+      // An erased digest was never written (nothing to judge the key by); a written one that does not match was made with another key.
+      const written = !erased(await view(DIGEST_OFFSET, DIGEST_LEN, true));
+      return { ok: false, problem: `the bootloader digest at 0x0 does not match the secure boot key ${fingerprint(efuse.secureBootKey)}`, ...(written ? { against: 'BLOCK2' as const } : {}) };
+    }
   }
   let app: { offset: number; size: number; label: string } | undefined;
   try {
@@ -232,8 +282,11 @@ const ACK_OPERATION = 'trust-key-store';
  * store's audit log. The sentence saying which evidence was used goes to `ui.info`.
  *
  * Errors: E_KEY_MISMATCH (a readable block holds another key; nothing compared can be trusted),
- * E_KEY_EVIDENCE (read-protected keys and no evidence: the sentence names why, and the ways
- * forward); link errors from reading the eFuses and the flash.
+ * E_KEY_CONTRADICTED (the flash read-back is evidence against a read-protected key: the written
+ * bootloader region does not decrypt with the store's flash key, or the written digest at 0x0 does
+ * not match its secure boot key; refused whatever `trust` or `ask`, nothing asked or recorded,
+ * unless storeWroteBoard), E_KEY_EVIDENCE (read-protected keys and no evidence: the sentence names
+ * why, and the ways forward); link errors from reading the eFuses and the flash.
  */
 export async function establishKeyEvidence(board: BoardSession, req: KeyEvidenceRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<KeyEvidence> {
   const { conn, chip } = board;
@@ -272,6 +325,10 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
       ? await flashImageSetEvidence((o, n) => readFlash(conn.loader, o, n), withStore, flashSize)
       : { ok: false as const, problem: 'the flash size is unknown, so the flash was not read back' };
   if (fromFlash.ok) return say({ kind: 'flash-read-back', text: fromFlash.text });
+  // Evidence against one of the store's keys: refused at once, not asked, and no acknowledgement
+  // outweighs it (the user's word is for when nothing can be checked).
+  const against = 'against' in fromFlash ? a.needed.find((s) => s.block === fromFlash.against) : undefined;
+  if (against) throw contradicted(req, against, chip.mac.address);
 
   const acknowledge = (how: string): KeyEvidence => {
     appendAcknowledgement(req.store, {
@@ -295,6 +352,21 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
   throw new UserError(
     'E_KEY_EVIDENCE',
     `${req.job}: nothing shows that this key store holds the board's keys (${named}), which are read-protected and cannot be compared: ${why}; use the key store that burned this board (${req.keyStoreHint ?? '--key-store DIR'}), or ${req.acknowledgeHint ?? 'pass --trust-key-store'} if you are sure it is (recorded in the audit log)${req.writes ? '; nothing was written' : ''}.`,
+  );
+}
+
+/**
+ * The refusal when the board's flash contradicts the store's key in `slot` (flashImageSetEvidence's
+ * `against`): what the flash shows, that this store is not the one that burned the board, the way
+ * forward in the front end's words (req.keyStoreHint), and for writing jobs that nothing was written.
+ */
+function contradicted(req: KeyEvidenceRequest, slot: KeySlot, mac: string): UserError {
+  const shows = slot.block === 'BLOCK1'
+    ? `the bootloader region at 0x1000 is written but does not decrypt with the key store's flash-encryption key ${fingerprint(slot.key)} (no bootloader header)`
+    : `the bootloader at 0x1000 decrypts and parses, but the digest written at 0x0 does not match the key store's secure boot key ${fingerprint(slot.key)}`;
+  return new UserError(
+    'E_KEY_CONTRADICTED',
+    `${req.job}: the flash of ${normaliseMac(mac)} shows that its read-protected ${slot.block} holds another ${slot.what} than this key store's: ${shows}, so this key store (${req.store.dir}) is not the one that burned this board${req.trust ? ', and vouching for it cannot outweigh what the board shows' : ''}; use the key store that burned it (${req.keyStoreHint ?? '--key-store DIR'})${req.writes ? '; nothing was written' : ''}.`,
   );
 }
 

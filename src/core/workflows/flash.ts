@@ -66,7 +66,7 @@ export interface FlashOutcome extends FlashSessionResult {
 /**
  * Flash, the one body the CLI's `flash` and the editor's Flash Secure Firmware run: pick the
  * board's flash key from the store, establish that it is the board's (evidence.ts: a burn record,
- * the flash read-back, or the user's recorded word; E_KEY_EVIDENCE otherwise), make the plan, predict the boot of a full set against the
+ * the flash read-back, or the user's recorded word; E_KEY_CONTRADICTED when the flash shows another key, E_KEY_EVIDENCE otherwise), make the plan, predict the boot of a full set against the
  * board's eFuses, check that the chip can be a module of the build's board (flash size and
  * silicon revision, boards/module-fit.ts), check every region (address, encryption for this key, the chip's security
  * state, the config sector), write and verify (MD5) each region, then start the firmware and

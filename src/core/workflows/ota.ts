@@ -111,7 +111,7 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
  * holds another key is refused. Pass both to otaImage (`mac`, `boardEvidence`), then
  * recordOtaImage.
  *
- * Errors: E_KEY_MISMATCH, E_KEY_EVIDENCE (each saying nothing was written); link errors.
+ * Errors: E_KEY_MISMATCH, E_KEY_CONTRADICTED, E_KEY_EVIDENCE (each saying nothing was written); link errors.
  */
 export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint' | 'keyStoreHint'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
   const mac = board.chip.mac.address;

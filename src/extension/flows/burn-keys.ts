@@ -1,11 +1,12 @@
 import * as vscode from 'vscode';
-import { keyBits, keyBytes, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, describeSecureBootKey, readEfuses, storeSecureBootKey, UserError } from '../../core';
+import * as fs from 'node:fs';
+import { keyBits, keyBytes, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, describeSecureBootKey, keysNotInStoreError, readEfuses, storeSecureBootKey, UserError } from '../../core';
 import { readSettings } from '../settings';
 import { withDevice } from '../device';
 import { snapshotFromWords, planSnapshot } from '../sources/efuse-snapshot';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
-import { type FlowContext, keyStore } from './context';
+import { BURN_KEYS_HINTS, KEY_STORE_HINT, type FlowContext, keyStore } from './context';
 import { boardTitle, chipPatch, pickBoard } from './ports';
 
 /* Burn Keys in the editor (the core workflow with VS Code as its UI). */
@@ -21,7 +22,6 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort, hardening?
   if (!p) return false;
   const s = readSettings();
   const store = keyStore();
-  if (store.signingKeyFile() === undefined) throw new UserError('E_NO_KEY', `There is no signing key at ${store.signingKeyPath}: run "Pycom: Generate Keys" first.`);
   const ui = vscodeUi(ctx.log);
   return withDevice(p.path, s, (l) => ctx.log.info(l), async (d) => {
     const source = `${boardTitle(p)} ${d.info.mac.address} on ${p.path}`;
@@ -29,7 +29,17 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort, hardening?
       store,
       virtual: p.virtual,
       ...(hardening !== undefined ? { hardening } : {}),
-      keys: ({ mac, threeFour }) => {
+      hints: BURN_KEYS_HINTS,
+      keys: ({ mac, threeFour, burned }) => {
+        // The board is read first: on a board with keys burned, a store without keys is the wrong store, not one to fill.
+        const missing = [
+          ...(store.signingKeyFile() === undefined ? [`signing key at ${store.signingKeyPath}`] : []),
+          ...(s.perDeviceKeys
+            ? (burned.includes('BLOCK1') && !fs.existsSync(store.deviceFlashKeyPath(mac)) ? [`flash-encryption key for ${mac} at ${store.deviceFlashKeyPath(mac)}`] : [])
+            : (fs.existsSync(store.sharedFlashKeyPath) ? [] : [`flash-encryption key at ${store.sharedFlashKeyPath}`])),
+        ];
+        if (missing.length && burned.length) throw keysNotInStoreError({ mac, burned, storeDir: store.dir, missing, keyStoreHint: KEY_STORE_HINT });
+        if (store.signingKeyFile() === undefined) throw new UserError('E_NO_KEY', `There is no signing key at ${store.signingKeyPath}: run "Pycom: Generate Keys" first.`);
         const flash = store.flashKeyFor(mac, s.perDeviceKeys ? 'per-device' : 'shared', keyBytes(threeFour ? '3/4' : 'none'));
         if (flash.created) ctx.log.info(`generated the per-device flash-encryption key for ${mac} (fingerprint ${flash.fingerprint})`);
         // The store's random secure_boot_key.bin, else the digest of its PEM signing key (never its public key).

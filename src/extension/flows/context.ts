@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { boardPlanFromBuild, findBuildOutputs, findProjectRoot, KeyStore, parseBoard, storeBuildKey, UserError, type BoardId, type BuildOutputs, type FlashPlan } from '../../core';
+import { boardPlanFromBuild, findBuildOutputs, findProjectRoot, KeyStore, parseBoard, storeBuildKey, UserError, type BoardId, type BuildOutputs, type BurnKeysHints, type FlashPlan } from '../../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from '../settings';
 import type { UiState } from '../state';
 import type { PycomPanel } from '../panel';
@@ -27,6 +27,15 @@ export interface FlowContext {
 export const ACKNOWLEDGE_HINT = 'answer Yes to the question about the key store';
 /** How the editor's user takes another key store, in refusals that need it. */
 export const KEY_STORE_HINT = 'set pycom.keyStorePath';
+/**
+ * Burn Keys' ways forward on a board whose key block is already protected, in the editor's words:
+ * its setting for another key store; the editor has no way to take keys burned elsewhere on the
+ * user's word, so that one names the CLI's command.
+ */
+export const BURN_KEYS_HINTS: BurnKeysHints = {
+  keyStore: KEY_STORE_HINT,
+  keysBurnedElsewhere: 'run `pycom-secure efuse burn-keys --keys-burned-elsewhere` from a terminal',
+};
 
 export function keyStore(): KeyStore {
   const dir = resolveInWorkspace(readSettings().keyStorePath);

@@ -60,7 +60,7 @@ const SELECT_BOARD_HINT = 'select that board with "Pycom: Select Port" (its MAC 
  * finds them; without evidence the user is asked (modal), and the answer recorded. Asked before
  * the slot, as the CLI does: the slot question then starts the board's firmware from download mode.
  *
- * Errors: E_KEY_MISMATCH / E_KEY_EVIDENCE (each saying nothing was written), link errors.
+ * Errors: E_KEY_MISMATCH / E_KEY_CONTRADICTED / E_KEY_EVIDENCE (each saying nothing was written), link errors.
  */
 async function boardForImage(ctx: FlowContext, store: KeyStore, port: SelectedPort): Promise<ForBoard> {
   const found = await vscode.window.withProgress(

@@ -47,7 +47,26 @@ export interface BurnKeysInput {
    * protected block with no verified record in `history` is refused.
    */
   keysBurnedElsewhere?: boolean;
+  /** The ways forward in the front end's words, for the refusal of a protected key block (default: the CLI's, CLI_BURN_KEYS_HINTS). */
+  hints?: BurnKeysHints;
 }
+
+/**
+ * How a front end says the ways forward when a key block is already read-protected and no
+ * verified record in the key store names the given key: `keyStore` takes another key store (the
+ * CLI's "--key-store DIR", the editor's setting), `keysBurnedElsewhere` finishes a board whose keys
+ * another tool or workstation burned (the CLI's flag; the editor has none and names the CLI's).
+ */
+export interface BurnKeysHints {
+  keyStore: string;
+  keysBurnedElsewhere: string;
+}
+
+/** The CLI's ways forward (`efuse burn-keys`): the default of BurnKeysInput.hints. */
+export const CLI_BURN_KEYS_HINTS: BurnKeysHints = {
+  keyStore: '--key-store DIR',
+  keysBurnedElsewhere: 'run again with --keys-burned-elsewhere',
+};
 
 export const STEP = {
   flashKey: 'flash-key',
@@ -80,6 +99,7 @@ export function redactState(dec: DecodedEfuses): unknown {
 
 interface Ctx {
   keysBurnedElsewhere: boolean;
+  hints: BurnKeysHints;
   /** Key steps taken as done on the user's word alone, filled by keyStep. */
   unverified: UnverifiedKey[];
   words: EfuseWords;
@@ -157,7 +177,7 @@ function keyStep(ctx: Ctx, id: string, block: 1 | 2, key: Uint8Array, title: str
     }
     const other = ctx.dec.keyBlocks[block === 1 ? 2 : 1];
     const otherNote = other.status === 'empty' ? ` (BLOCK${block === 1 ? 2 : 1} is empty: that run burns only the key it lacks and the missing flags, never ${name})` : '';
-    throw new UserError('E_KEY_BLOCK_PROTECTED', `${name} is already read-protected and no verified record says it holds this key (fingerprint ${fp}), so it cannot be checked; if espefuse or another workstation burned it, run again with --keys-burned-elsewhere to finish only the steps that do not write ${name}, the key then NOT verified${otherNote}; nothing was burned.`);
+    throw new UserError('E_KEY_BLOCK_PROTECTED', `${name} is already read-protected and no verified record in this key store says it holds this key (fingerprint ${fp}), so it cannot be checked; if another key store burned it, use that one (${ctx.hints.keyStore}); if espefuse or another workstation burned it, ${ctx.hints.keysBurnedElsewhere} to finish only the steps that do not write ${name}, the key then NOT verified${otherNote}; nothing was burned.`);
   }
   const current = blockDataBytes(ctx.words[block]!, ctx.threeFour);
   if (current.equals(data)) return { ...base, registers: [], status: 'done', verifiedBy: 'readback' };
@@ -226,7 +246,7 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
   }
   checkKeys(input.flashKey, input.secureBootKey, keyBytes(threeFour ? '3/4' : 'none'));
   const history = input.history ?? [];
-  const ctx: Ctx = { keysBurnedElsewhere: input.keysBurnedElsewhere ?? false, unverified: [], words: snap.words, dec, threeFour, ...auditEvidence(history, mac) };
+  const ctx: Ctx = { keysBurnedElsewhere: input.keysBurnedElsewhere ?? false, hints: input.hints ?? CLI_BURN_KEYS_HINTS, unverified: [], words: snap.words, dec, threeFour, ...auditEvidence(history, mac) };
 
   const steps: PlanStep[] = [
     keyStep(ctx, STEP.flashKey, 1, input.flashKey, 'Burn the flash-encryption key into BLOCK1',
