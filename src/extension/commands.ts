@@ -46,6 +46,8 @@ export function registerCommands(ctx: FlowContext): vscode.Disposable[] {
     run('pycom.importKey', 'Import Key', () => flows.importKey(ctx)),
     run('pycom.showKeyFingerprints', 'Show Key Fingerprints', () => {
       const k = listKeyStore(flows.keyStore().dir);
+      const problem = flows.keyStoreSettingProblem(false);
+      if (!k && problem) return void vscode.window.showWarningMessage(`Pycom: ${problem.text}`);
       if (!k) return void vscode.window.showInformationMessage('Pycom: the key store is empty. Run "Pycom: Generate Keys".');
       const lines = [
         ...(k.signingKey ? [`signing key ${k.signingKey.fingerprint}`] : []),

@@ -5,7 +5,7 @@ import { readSettings } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
 import type { FlashProgressView } from '../../../webview/src/protocol';
-import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuild, keyStore } from './context';
+import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuild, firmwarePathProblem, keyStore, keyStoreSettingProblem } from './context';
 import { boardForCommand, boardTitle } from './ports';
 import { vscodeUi } from '../vscode-ui';
 
@@ -69,6 +69,8 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
   ctx.panel.show('flash');
   try {
     const s = readSettings();
+    const storeProblem = keyStoreSettingProblem(true);
+    if (storeProblem) throw new UserError('E_KEY_STORE', storeProblem.text.replace(/\.$/, '; nothing was written.'));
     const store = keyStore();
     return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flashing ${boardLabel}`, cancellable: true }, async (progress, token) => {
       token.onCancellationRequested(() => abort.abort());
@@ -83,7 +85,7 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
           store,
           plan: ({ flashKey, flashSize }) => {
             const build = currentBuild(flashKey);
-            if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build to flash: run "Pycom: Build Secure Firmware" first (or set pycom.firmwarePath and pycom.board).');
+            if (!build) throw new UserError('E_NO_BUILD', firmwarePathProblem()?.replace(/\.$/, '; nothing was written.') ?? 'There is no secure build to flash: run "Pycom: Build Secure Firmware" first (or set pycom.firmwarePath and pycom.board); nothing was written.');
             // A board with its own key (per-device keys) gets the build re-encrypted for it from the store's build key.
             const buildKey = storeBuildKey(store);
             const { plan } = boardPlanFromBuild(build.dir, { board: build.board, ...(flashSize !== undefined ? { flashSize } : {}), ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) });
