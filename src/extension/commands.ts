@@ -30,11 +30,7 @@ export function registerCommands(ctx: FlowContext): vscode.Disposable[] {
     run('pycom.enterDownloadMode', 'Enter Download Mode', () => flows.enterDownload(ctx)),
     run('pycom.readEfuses', 'Read eFuses', () => flows.readBoard(ctx)),
     run('pycom.burnKeys', 'Burn Keys', () => flows.burnKeys(ctx)),
-    run('pycom.buildFirmware', 'Build Secure Firmware', async () => {
-      const code = await ctx.runBuildTask();
-      ctx.refreshAll();
-      if (code === 0) void vscode.window.showInformationMessage('Pycom: the secure build finished; its outputs are in the Builds view.');
-    }),
+    run('pycom.buildFirmware', 'Build Secure Firmware', () => flows.buildFirmware(ctx)),
     run('pycom.flashFirmware', 'Flash Secure Firmware', () => flows.flashFirmware(ctx)),
     run('pycom.prepareOtaImage', 'Prepare OTA Image', () => flows.prepareOta(ctx)),
     run('pycom.predictBoot', 'Check Board\'s Flash (Predict Boot)', () => flows.checkBoardFlash(ctx)),

@@ -11,7 +11,7 @@ import { applyPkcs11Module, readSettings, resolveInWorkspace, workspaceRoot } fr
 import { StatusBar } from './status-bar';
 import { PycomPanel, registerPanelSerializer } from './panel';
 import { registerCommands } from './commands';
-import { registerBuildTasks, runBuildTask } from './tasks';
+import { lastBuildError, registerBuildTasks, runBuildTask } from './tasks';
 import { VirtualBoards } from './virtual-boards';
 import { exportRecords, firmwarePathProblem, keyStoreSettingProblem, refreshPorts, stopProvisioning, type FlowContext } from './flows';
 import { showError } from './errors';
@@ -89,7 +89,7 @@ export function activate(context: vscode.ExtensionContext): void {
     postedFlash = state.flash;
     postedProduction = state.production;
   });
-  const ctx: FlowContext = { log, state, panel, virtuals, refreshAll, runBuildTask: () => runBuildTask(log) };
+  const ctx: FlowContext = { log, state, panel, virtuals, refreshAll, runBuildTask: () => runBuildTask(log), lastBuildError };
 
   context.subscriptions.push(
     log, state, statusBar, panel, virtuals, registerPanelSerializer(panel),

@@ -17,6 +17,8 @@ export interface FlowContext {
   refreshAll(): void;
   /** Runs the pycom build task and resolves with its exit code. */
   runBuildTask(): Promise<number | undefined>;
+  /** Why the last build task failed before make ran (one sentence), if it did; undefined when make ran or it succeeded. */
+  lastBuildError?(): string | undefined;
   /** Set while a flash runs, so the panel's Cancel reaches it. */
   flashAbort?: AbortController;
   /** Set while boards are provisioned, so the Production tab's Stop reaches the run. */
