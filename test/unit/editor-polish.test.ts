@@ -1,9 +1,13 @@
 import { user, settings, fakeLog } from './helpers/vscode-mock';
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildFirmware, rehearse, type FlowContext } from '../../src/extension/flows';
 import { VirtualBoards } from '../../src/extension/virtual-boards';
 import { tmpDir } from './flash-harness';
+import { snapshotFromWords } from '../../src/extension/sources/efuse-snapshot';
+import { keyRegisterBytes } from '../../src/core/efuse/burn/burn-keys';
+import { fingerprint } from '../../src/core/util/fingerprint';
 import { UiState } from '../../src/extension/state';
 import { macPrompt, vscodeUi } from '../../src/extension/vscode-ui';
 
@@ -88,5 +92,50 @@ describe('editor: Rehearse on Virtual Board keeps the selected port', function (
     // The rehearsal board is listed (Select Port can select it), not selected.
     assert.ok(state.ports.some((r) => r.path === board.url && r.virtual));
     assert.ok(user.shown.some((m) => /Burn Keys was cancelled; nothing was burned/.test(m.text)));
+  });
+});
+
+describe('editor: the eFuse inspector names a key block by one fingerprint, the key file\'s', () => {
+  it('BLOCK1 in the field table and under "Raw blocks" give the same fingerprint, that of the key file burned', () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 11) & 0xff);
+    // The hardware holds the key file reversed (register order), as little-endian words.
+    const reg = keyRegisterBytes(key);
+    const block1 = Array.from({ length: 8 }, (_, i) => reg.readUInt32LE(i * 4));
+    const words = [new Array<number>(7).fill(0), block1, new Array<number>(8).fill(0), new Array<number>(8).fill(0)];
+    const snap = snapshotFromWords(words, 'test');
+    const fp = fingerprint(key);
+    assert.equal(snap.fields.find((f) => f.name === 'BLOCK1')!.value, `set, fingerprint ${fp}`);
+    assert.equal(snap.fields.find((f) => f.name === 'BLOCK1')!.raw, `set, fingerprint ${fp}`);
+    assert.equal(snap.blocks[1]!.hex, `key block, fingerprint ${fp}`);
+    assert.equal(snap.fields.find((f) => f.name === 'BLOCK2')!.value, 'empty');
+    assert.equal(snap.blocks[2]!.hex, 'key block, empty');
+    // No key byte anywhere in the snapshot.
+    assert.ok(!JSON.stringify(snap).includes(Buffer.from(key).toString('hex').slice(0, 16)));
+    assert.ok(!JSON.stringify(snap).includes(reg.toString('hex').slice(0, 16)));
+  });
+
+  it('a read-protected key block says so (it reads as zeros, which is not "empty")', () => {
+    const words = [new Array<number>(7).fill(0), new Array<number>(8).fill(0), new Array<number>(8).fill(0), new Array<number>(8).fill(0)];
+    words[0]![0] = 1 << 16; // RD_DIS bit 0 (word 0 bits 16..19): BLOCK1 read-protected
+    const snap = snapshotFromWords(words, 'test');
+    assert.equal(snap.fields.find((f) => f.name === 'BLOCK1')!.value, 'read-protected');
+    assert.equal(snap.blocks[1]!.hex, 'key block, read-protected');
+  });
+});
+
+describe('docs/editor.md: commands hidden from the palette are documented as view buttons', () => {
+  it('no command the palette hides (when: false) is in the Commands table; each is named as a view button', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const pkg = require('../../package.json') as { contributes: { commands: { command: string; title: string }[]; menus: { commandPalette: { command: string; when?: string }[] } } };
+    const hidden = pkg.contributes.menus.commandPalette.filter((m) => m.when === 'false').map((m) => pkg.contributes.commands.find((c) => c.command === m.command)!.title);
+    assert.ok(hidden.includes('Reveal Key Store') && hidden.includes('Refresh Devices'));
+    const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'editor.md'), 'utf8');
+    const commands = doc.slice(doc.indexOf('## Commands'), doc.indexOf('\n## ', doc.indexOf('## Commands') + 1));
+    const table = commands.split('\n').filter((l) => l.startsWith('|')).join('\n');
+    const buttons = commands.split('\n\n').find((p) => /buttons in a view's title bar only, not in the command palette/.test(p)) ?? '';
+    for (const t of hidden) {
+      assert.ok(!table.includes(t), `${t} is in the Commands table, but the palette hides it`);
+      assert.ok(buttons.includes(`**${t}**`), `${t} is not named as a view button`);
+    }
   });
 });
