@@ -2,7 +2,12 @@ import { user, settings, fakeLog } from './helpers/vscode-mock';
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildFirmware, rehearse, type FlowContext } from '../../src/extension/flows';
+import { buildFirmware, burnKeys, interruptedBurnRun, rehearse, type FlowContext } from '../../src/extension/flows';
+import { VirtualEsp32 } from '../../src/core/virtual/device';
+import { startSimServer } from '../../src/core/virtual/tcp-server';
+import { KeyStore } from '../../src/core/keystore/key-store';
+import { readAudit } from '../../src/core/audit/audit-log';
+import { KEYS } from './flash-harness';
 import { VirtualBoards } from '../../src/extension/virtual-boards';
 import { tmpDir } from './flash-harness';
 import { snapshotFromWords } from '../../src/extension/sources/efuse-snapshot';
@@ -136,6 +141,53 @@ describe('docs/editor.md: commands hidden from the palette are documented as vie
     for (const t of hidden) {
       assert.ok(!table.includes(t), `${t} is in the Commands table, but the palette hides it`);
       assert.ok(buttons.includes(`**${t}**`), `${t} is not named as a view button`);
+    }
+  });
+});
+
+describe('editor: Burn Keys after a cancelled burn says it resumes the run, and does not ask the profile again', function () {
+  this.timeout(60_000);
+  after(() => { user.type = () => undefined; user.pick = (items) => items[0]; user.cancelProgress = false; });
+
+  it('cancelled at the first step, then run again: "resuming run <id>", no Development/Release question, burned', async () => {
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'editor-resume' });
+    const server = await startSimServer(dev, { port: 0 });
+    try {
+      const store = new KeyStore(path.join(tmpDir('editor-resume-'), 'secure'));
+      store.ensureDir();
+      fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem);
+      fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey);
+      for (const k of Object.keys(settings)) delete settings[k];
+      Object.assign(settings, { keyStorePath: store.dir, baudRate: 115200, resetMode: 'auto' });
+      const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+      const port = { path: `socket://127.0.0.1:${server.port}`, virtual: true, board: 'GPy' };
+      const c = { log: fakeLog(), state: new UiState(), panel: { show: () => undefined } as never, virtuals: { find: () => undefined, list: () => [] } as never, refreshAll: () => undefined, runBuildTask: async () => 0 } as unknown as FlowContext;
+      user.type = () => mac;
+      user.picks.length = 0;
+      user.shown.length = 0;
+      // First run: Development (the first choice), the MAC, then Cancel in the progress notification.
+      user.pick = (items) => items[0];
+      user.cancelProgress = true;
+      assert.equal(await burnKeys(c, port), false);
+      user.cancelProgress = false;
+      assert.equal(user.picks.filter((p) => /Burn Keys/.test(p.title ?? '')).length, 1);
+      const open = interruptedBurnRun(store.auditPath, mac);
+      assert.ok(open, 'the cancelled run is open in the audit log');
+      assert.equal(open.hardening, false);
+      assert.equal(interruptedBurnRun(store.auditPath, '24:0a:c4:00:00:00'), undefined);
+      // Second run: no profile question; it says it resumes that run first.
+      user.picks.length = 0;
+      user.shown.length = 0;
+      user.pick = () => { throw new Error('the profile must not be asked again'); };
+      assert.equal(await burnKeys(c, port), true);
+      assert.equal(user.picks.length, 0);
+      assert.match(user.shown[0]!.text, new RegExp(`^Pycom: resuming Burn Keys run ${open.id} on ${mac} \\(started .*, Development\\): the steps it burned are verified, not burned again`));
+      assert.match(user.shown[1]!.text, /burned and verified \d+ step\(s\)/);
+      const done = readAudit(store.auditPath).records.filter((r) => r.phase === 'done');
+      assert.ok(done.some((r) => r.id === open.id), 'the resumed run is closed');
+      assert.equal(interruptedBurnRun(store.auditPath, mac), undefined);
+    } finally {
+      await server.close();
     }
   });
 });
