@@ -191,3 +191,15 @@ describe('editor: Burn Keys after a cancelled burn says it resumes the run, and 
     }
   });
 });
+
+describe('editor: physical eFuse words (a virtual board\'s own) of a read-protected key block', () => {
+  it('name the key by the key file\'s fingerprint, marked read-protected, in the table and the raw blocks alike', () => {
+    const key = Uint8Array.from({ length: 32 }, (_, i) => (i * 53 + 7) & 0xff);
+    const reg = keyRegisterBytes(key);
+    const words = [new Array<number>(7).fill(0), Array.from({ length: 8 }, (_, i) => reg.readUInt32LE(i * 4)), new Array<number>(8).fill(0), new Array<number>(8).fill(0)];
+    words[0]![0] = 1 << 16;
+    const snap = snapshotFromWords(words, 'test');
+    assert.equal(snap.fields.find((f) => f.name === 'BLOCK1')!.value, `read-protected, fingerprint ${fingerprint(key)}`);
+    assert.equal(snap.blocks[1]!.hex, `key block, read-protected, fingerprint ${fingerprint(key)}`);
+  });
+});
