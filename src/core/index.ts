@@ -3,7 +3,7 @@
  * the editor) needs. src/cli and src/extension import the core only from here
  * (test/unit/architecture.test.ts enforces it); tests may reach inside.
  */
-export { AuditLog, readAudit } from './audit/audit-log';
+export { AuditLog, interruptedOperations, readAudit } from './audit/audit-log';
 export { boardChoices, boardFlashSize, boardIds, findBoard, moduleIds, parseBoard, withBoards } from './boards/catalog';
 export type { BoardId, PycomBoard } from './boards/catalog';
 export { checkModuleFit, chipModuleFacts } from './boards/module-fit';
@@ -36,7 +36,7 @@ export { digestPrivateKey } from './crypto/secure-boot-key';
 export { SIGNATURE_BLOCK_LEN, signData, verifySignedData } from './crypto/signature';
 export { encodeSec1Pem, generateSigningKey, parseSigningKey } from './crypto/signing-key';
 export { readEfuses } from './efuse/access';
-export { CLI_BURN_KEYS_HINTS, planBurnKeys } from './efuse/burn/burn-keys';
+export { CLI_BURN_KEYS_HINTS, planBurnKeys, OPERATION as BURN_KEYS_OPERATION, STEP as BURN_KEYS_STEP } from './efuse/burn/burn-keys';
 export type { BurnKeysHints } from './efuse/burn/burn-keys';
 export { codingSchemeCause, refuseUnsupportedCodingScheme, unsupportedCodingScheme } from './efuse/burn/coding-support';
 export { checkConfirmation, closeInterruptedRun, executeBurnKeys } from './efuse/burn/execute';

@@ -30,11 +30,7 @@ export function registerCommands(ctx: FlowContext): vscode.Disposable[] {
     run('pycom.enterDownloadMode', 'Enter Download Mode', () => flows.enterDownload(ctx)),
     run('pycom.readEfuses', 'Read eFuses', () => flows.readBoard(ctx)),
     run('pycom.burnKeys', 'Burn Keys', () => flows.burnKeys(ctx)),
-    run('pycom.buildFirmware', 'Build Secure Firmware', async () => {
-      const code = await ctx.runBuildTask();
-      ctx.refreshAll();
-      if (code === 0) void vscode.window.showInformationMessage('Pycom: the secure build finished; its outputs are in the Builds view.');
-    }),
+    run('pycom.buildFirmware', 'Build Secure Firmware', () => flows.buildFirmware(ctx)),
     run('pycom.flashFirmware', 'Flash Secure Firmware', () => flows.flashFirmware(ctx)),
     run('pycom.prepareOtaImage', 'Prepare OTA Image', () => flows.prepareOta(ctx)),
     run('pycom.predictBoot', 'Check Board\'s Flash (Predict Boot)', () => flows.checkBoardFlash(ctx)),
@@ -47,6 +43,8 @@ export function registerCommands(ctx: FlowContext): vscode.Disposable[] {
     run('pycom.importKey', 'Import Key', () => flows.importKey(ctx)),
     run('pycom.showKeyFingerprints', 'Show Key Fingerprints', () => {
       const k = listKeyStore(flows.keyStore().dir);
+      const problem = flows.keyStoreSettingProblem(false);
+      if (!k && problem) return void vscode.window.showWarningMessage(`Pycom: ${problem.text}`);
       if (!k) return void vscode.window.showInformationMessage('Pycom: the key store is empty. Run "Pycom: Generate Keys".');
       const lines = [
         ...(k.signingKey ? [`signing key ${k.signingKey.fingerprint}`] : []),

@@ -11,9 +11,9 @@ import { applyPkcs11Module, readSettings, resolveInWorkspace, workspaceRoot } fr
 import { StatusBar } from './status-bar';
 import { PycomPanel, registerPanelSerializer } from './panel';
 import { registerCommands } from './commands';
-import { registerBuildTasks, runBuildTask } from './tasks';
+import { lastBuildError, registerBuildTasks, runBuildTask } from './tasks';
 import { VirtualBoards } from './virtual-boards';
-import { exportRecords, refreshPorts, stopProvisioning, type FlowContext } from './flows';
+import { exportRecords, firmwarePathProblem, keyStoreSettingProblem, refreshPorts, stopProvisioning, type FlowContext } from './flows';
 import { showError } from './errors';
 import { isSocketUrl, KeyStore, readHardwareKeyFile } from '../core';
 import * as fs from 'node:fs';
@@ -47,9 +47,9 @@ export function activate(context: vscode.ExtensionContext): void {
   const builds = () => listBuilds(project(), readSettings().board, sharedKey());
   const trees = {
     'pycom.device': new NodeTreeProvider(() => deviceNodes(state.port, state.chip, state.ports)),
-    'pycom.keys': new NodeTreeProvider(() => { const d = keyDir(); return keysNodes(d ? listKeyStore(d) : undefined); }),
+    'pycom.keys': new NodeTreeProvider(() => { const d = keyDir(); return keysNodes(d ? listKeyStore(d) : undefined, keyStoreSettingProblem(false)); }),
     'pycom.efuses': new NodeTreeProvider(() => efuseNodes(state.efuses, state.previousEfuses)),
-    'pycom.builds': new NodeTreeProvider(() => buildsNodes(builds())),
+    'pycom.builds': new NodeTreeProvider(() => buildsNodes(builds(), firmwarePathProblem())),
   };
   const statusBar = new StatusBar(state, () => listBuilds(project(), readSettings().board) !== undefined, boardName);
   const panel = new PycomPanel(context.extensionUri, {
@@ -89,7 +89,7 @@ export function activate(context: vscode.ExtensionContext): void {
     postedFlash = state.flash;
     postedProduction = state.production;
   });
-  const ctx: FlowContext = { log, state, panel, virtuals, refreshAll, runBuildTask: () => runBuildTask(log) };
+  const ctx: FlowContext = { log, state, panel, virtuals, refreshAll, runBuildTask: () => runBuildTask(log), lastBuildError };
 
   context.subscriptions.push(
     log, state, statusBar, panel, virtuals, registerPanelSerializer(panel),

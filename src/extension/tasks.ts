@@ -11,6 +11,13 @@ import { buildBoard, keyStore } from './flows';
  */
 /** The exit code of the last build task: onDidEndTaskProcess does not report custom executions. */
 let lastExitCode: number | undefined;
+/** Why the last build task failed before make ran (its one sentence), or undefined. */
+let lastError: string | undefined;
+
+/** Why the last build task failed before make ran (the sentence its terminal shows), or undefined when make ran. */
+export function lastBuildError(): string | undefined {
+  return lastError;
+}
 
 export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputChannel): vscode.Task {
   const exec = new vscode.CustomExecution(async () => {
@@ -65,6 +72,7 @@ export function makeBuildTask(def: vscode.TaskDefinition, log: vscode.LogOutputC
         run().then((code) => { lastExitCode = code; close.fire(code); }, (e: unknown) => {
           lastExitCode = 1;
           const msg = e instanceof Error ? e.message : String(e);
+          lastError = msg;
           line(`\x1b[31m${msg}\x1b[0m`);
           if (isUserError(e)) log.error(`build: [${e.code}] ${msg}`); else log.error(`build: ${msg}`);
           close.fire(1);
@@ -89,6 +97,7 @@ export function registerBuildTasks(log: vscode.LogOutputChannel): vscode.Disposa
 /** Runs the build task and resolves with its exit code (undefined if it never started). */
 export async function runBuildTask(log: vscode.LogOutputChannel): Promise<number | undefined> {
   lastExitCode = undefined;
+  lastError = undefined;
   const execution = await vscode.tasks.executeTask(makeBuildTask({ type: 'pycom', task: 'build' }, log));
   return new Promise((resolve) => {
     const sub = vscode.tasks.onDidEndTask((e) => {

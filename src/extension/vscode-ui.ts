@@ -2,6 +2,15 @@ import * as vscode from 'vscode';
 import { normaliseMac, type UiPort } from '../core';
 
 /**
+ * The core's typed-MAC prompt as the editor's input box means it: a wrong MAC keeps the box open
+ * (validateInput says so), so "anything else aborts" (the CLI's prompt) becomes "Escape cancels".
+ */
+export function macPrompt(corePrompt: string): string {
+  const base = corePrompt.replace(/[;,]?\s*anything else aborts\.?\s*$/i, '').replace(/[.;,]?\s*$/, '');
+  return `${base}; press Escape to cancel (nothing is burned until the MAC matches).`;
+}
+
+/**
  * The workflows' UI port in VS Code: lines to the "Pycom Secure" log, questions as quick picks and
  * input boxes (kept open when focus moves, so the user can read the plan in the panel), long
  * tasks as a cancellable notification with progress.
@@ -20,7 +29,9 @@ export function vscodeUi(log: vscode.LogOutputChannel): UiPort {
     confirmMac(q) {
       return Promise.resolve(vscode.window.showInputBox({
         title: q.title,
-        prompt: `Review the plan in the Pycom panel. ${q.prompt}`,
+        // The box stays open on a wrong MAC (it says so): the CLI's "anything else aborts" is not
+        // true here, Escape is how to cancel.
+        prompt: `Review the plan in the Pycom panel. ${macPrompt(q.prompt)}`,
         placeHolder: q.mac,
         ignoreFocusOut: true,
         validateInput: (v) => {

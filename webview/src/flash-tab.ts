@@ -1,4 +1,4 @@
-import { overallPercent, type FlashProgressView } from './protocol';
+import { FLASH_STATE_TEXT, overallPercent, type FlashProgressView } from './protocol';
 import { el, clear } from './dom';
 
 function hex(n: number): string {
@@ -26,12 +26,17 @@ export function renderFlash(root: Element, p: FlashProgressView | undefined, onC
   }
   const total = p.regions.reduce((n, r) => n + r.size, 0);
   const pct = overallPercent(p);
-  root.append(el('p', { 'data-testid': 'flash-state' }, `${p.board}: ${p.state}`));
+  const when = p.startedAt ? ` started ${p.startedAt.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC')}` : '';
+  // Saved before a window reload: the last run, not what is happening now.
+  if (p.restored) root.append(el('p', { class: 'muted', 'data-testid': 'flash-past' }, `Past run${when}, from before the window was reloaded: not running now. Flash again to see a new run here.`));
+  root.append(el('p', { 'data-testid': 'flash-state' }, `${p.board}: ${FLASH_STATE_TEXT[p.state] ?? p.state}${p.restored ? '' : when}`));
   root.append(bar(`Overall (${pct}%)`, pct, 100, 'flash-overall'));
   for (const r of p.regions) root.append(bar(`${r.name} @ ${hex(r.address)}`, r.written, r.size));
   const kbps = p.bytesPerSecond !== undefined ? `${(p.bytesPerSecond / 1024).toFixed(1)} KiB/s` : '—';
-  root.append(el('p', {}, `Throughput: ${kbps} · ETA: ${p.etaEstimated && p.etaSeconds !== undefined ? 'about ' : ''}${formatEta(p.etaSeconds)} · ${total} bytes`));
-  if (p.state === 'running') {
+  // A time left only while writing: a run that stopped has none.
+  const eta = p.state === 'running' ? ` · ETA: ${p.etaEstimated && p.etaSeconds !== undefined ? 'about ' : ''}${formatEta(p.etaSeconds)}` : '';
+  root.append(el('p', { 'data-testid': 'flash-rate' }, `Throughput: ${kbps}${eta} · ${total} bytes`));
+  if (p.state === 'running' && !p.restored) {
     const cancel = el('vscode-button', { secondary: '' }, 'Cancel');
     cancel.addEventListener('click', onCancel);
     root.append(cancel);

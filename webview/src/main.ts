@@ -10,7 +10,7 @@ import '@vscode-elements/elements/dist/vscode-table-row/index.js';
 import '@vscode-elements/elements/dist/vscode-table-cell/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import { isHostMessage, parseWebviewState, tabRootId, TABS, type HostMessage, type WebviewMessage, type WebviewState } from './protocol';
+import { isHostMessage, parseWebviewState, restoredFlash, tabRootId, TABS, type HostMessage, type WebviewMessage, type WebviewState } from './protocol';
 import { renderEfuses } from './efuse-tab';
 import { renderFlash } from './flash-tab';
 import { renderProduction } from './production-tab';
@@ -29,7 +29,9 @@ const vscode = acquireVsCodeApi();
 // back to the default. (After a reload the host's serializer checks the same state and logs it.)
 const restored = parseWebviewState(vscode.getState());
 if (restored.error) console.warn(`Pycom Secure: ${restored.error}`);
-let state: WebviewState = restored.state;
+// A flash run in the saved state is a past one (the extension sends the current run, if any,
+// as soon as the webview is ready): it must not pass for the current run after a reload.
+let state: WebviewState = restored.state.flash ? { ...restored.state, flash: restoredFlash(restored.state.flash) } : restored.state;
 
 const tabs = document.getElementById('tabs') as HTMLElement & { selectedIndex: number };
 const efuseRoot = document.getElementById(tabRootId('efuses'))!;

@@ -82,10 +82,37 @@ export interface FlashRegionView {
   written: number;
 }
 
-export type FlashState = 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+/**
+ * Where a flash run is: `checking` (the key-store question and the plan's checks; nothing written
+ * yet), `running` (writing), `done` (written, verified and, when there is a boot log, booted or
+ * not known not to), `not-booted` (written and verified, but the boot log says the board did not
+ * boot), `failed` or `cancelled` (the result says whether anything was written).
+ */
+export type FlashState = 'idle' | 'checking' | 'running' | 'done' | 'not-booted' | 'failed' | 'cancelled';
+
+/** Each state as the Flash Progress tab says it. A Record, so a new state without its text does not compile. */
+export const FLASH_STATE_TEXT: Readonly<Record<FlashState, string>> = {
+  idle: 'idle',
+  checking: 'checking (nothing written yet)',
+  running: 'running',
+  done: 'done',
+  'not-booted': 'written and verified, but the board did not boot',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
 
 export interface FlashProgressView {
+  /** The board and its port (and its MAC once read), e.g. "GPy (virtual) 24:0a:c4:… on socket://127.0.0.1:5555". */
   board: string;
+  /** The board's MAC once read. */
+  mac?: string;
+  /** When this run started (ISO 8601). */
+  startedAt?: string;
+  /**
+   * Set by the webview on a run it restored from its saved state (after a window reload or a
+   * hide/show) and that the extension has not sent again: a past run, not the current one.
+   */
+  restored?: boolean;
   state: FlashState;
   regions: FlashRegionView[];
   bytesPerSecond?: number;
@@ -232,6 +259,17 @@ export interface WebviewState {
 
 function isEfuseSnapshot(v: unknown): v is EfuseSnapshot {
   return isRecord(v) && Array.isArray(v.fields) && Array.isArray(v.blocks);
+}
+
+/**
+ * A flash run restored from saved state, as a past run: marked `restored`, and a run that was
+ * still checking or writing is no longer (the extension host that ran it is gone), so it shows
+ * as cancelled with no time left.
+ */
+export function restoredFlash(p: FlashProgressView): FlashProgressView {
+  const { etaSeconds: _eta, etaEstimated: _estimated, ...rest } = p;
+  const stopped = p.state === 'running' || p.state === 'checking';
+  return { ...rest, restored: true, ...(stopped ? { state: 'cancelled' as const } : {}) };
 }
 
 function isFlashProgress(v: unknown): v is FlashProgressView {

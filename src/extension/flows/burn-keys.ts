@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
-import { keyBits, keyBytes, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, describeSecureBootKey, keysNotInStoreError, readEfuses, storeSecureBootKey, UserError } from '../../core';
+import { BURN_KEYS_OPERATION, BURN_KEYS_STEP, interruptedOperations, readAudit, keyBits, keyBytes, burnKeys as burnKeysWorkflow, leftOpenWarnings, type EfuseWords, describeSecureBootKey, keysNotInStoreError, readEfuses, storeSecureBootKey, UserError } from '../../core';
 import { readSettings } from '../settings';
 import { withDevice } from '../device';
 import { snapshotFromWords, planSnapshot } from '../sources/efuse-snapshot';
@@ -12,10 +12,26 @@ import { boardTitle, chipPatch, pickBoard } from './ports';
 /* Burn Keys in the editor (the core workflow with VS Code as its UI). */
 
 /**
+ * The Burn Keys run a new run on `mac` resumes: the last interrupted (cancelled, cut off) run of
+ * this MAC in the store's audit log, when and with which profile it started (`hardening`: its plan
+ * had Release's hardening step; undefined when its plan cannot be read). Undefined when there is none.
+ */
+export function interruptedBurnRun(auditPath: string, mac: string): { id: string; time: string; hardening?: boolean } | undefined {
+  const records = readAudit(auditPath).records.filter((r) => r.operation === BURN_KEYS_OPERATION);
+  const last = interruptedOperations(records, mac).at(-1);
+  if (!last) return undefined;
+  const steps = (last.plan as { steps?: unknown } | undefined)?.steps;
+  const hardening = Array.isArray(steps) ? steps.some((st) => (st as { id?: unknown }).id === BURN_KEYS_STEP.hardening) : undefined;
+  return { id: last.id, time: last.time, ...(hardening !== undefined ? { hardening } : {}) };
+}
+
+/**
  * Burn Keys in the editor: pick the board (virtual first), then the core's Burn Keys workflow
  * (the same one the CLI and the fault campaigns run) with VS Code as its UI: the plan in the
  * panel with before/after columns, the profile as a quick pick, the typed MAC in an input box,
- * progress in a cancellable notification; the new state is shown when it ends.
+ * progress in a cancellable notification; the new state is shown when it ends. A run that
+ * finishes an interrupted one says so first and takes that run's profile (Development/Release is
+ * not asked again).
  */
 export async function burnKeys(ctx: FlowContext, port?: SelectedPort, hardening?: boolean): Promise<boolean> {
   const p = port ?? (await pickBoard(ctx, 'Pycom: Burn Keys: which board?', true));
@@ -25,10 +41,19 @@ export async function burnKeys(ctx: FlowContext, port?: SelectedPort, hardening?
   const ui = vscodeUi(ctx.log);
   return withDevice(p.path, s, (l) => ctx.log.info(l), async (d) => {
     const source = `${boardTitle(p)} ${d.info.mac.address} on ${p.path}`;
+    // A run cancelled (or cut off) earlier on this board: this run finishes it, with its profile
+    // (the choice was made then: asking again could only contradict it), and says so first.
+    const resume = interruptedBurnRun(store.auditPath, d.info.mac.address);
+    const profile = hardening ?? resume?.hardening;
+    if (resume) {
+      const text = `Pycom: resuming Burn Keys run ${resume.id} on ${d.info.mac.address} (started ${resume.time}${resume.hardening === undefined ? '' : `, ${resume.hardening ? 'Release' : 'Development'}`}): the steps it burned are verified, not burned again; the plan and the typed MAC follow.`;
+      ctx.log.info(text.replace(/^Pycom: /, ''));
+      void vscode.window.showInformationMessage(text);
+    }
     const r = await burnKeysWorkflow({ transport: d.transport, conn: d.conn, chip: d.info }, {
       store,
       virtual: p.virtual,
-      ...(hardening !== undefined ? { hardening } : {}),
+      ...(profile !== undefined ? { hardening: profile } : {}),
       hints: BURN_KEYS_HINTS,
       keys: ({ mac, threeFour, burned }) => {
         // The board is read first: on a board with keys burned, a store without keys is the wrong store, not one to fill.

@@ -17,6 +17,8 @@ export interface FlowContext {
   refreshAll(): void;
   /** Runs the pycom build task and resolves with its exit code. */
   runBuildTask(): Promise<number | undefined>;
+  /** Why the last build task failed before make ran (one sentence), if it did; undefined when make ran or it succeeded. */
+  lastBuildError?(): string | undefined;
   /** Set while a flash runs, so the panel's Cancel reaches it. */
   flashAbort?: AbortController;
   /** Set while boards are provisioned, so the Production tab's Stop reaches the run. */
@@ -41,6 +43,46 @@ export function keyStore(): KeyStore {
   const dir = resolveInWorkspace(readSettings().keyStorePath);
   if (!dir) throw new UserError('E_NO_WORKSPACE', 'Open a folder first: the key store lives inside the workspace.');
   return new KeyStore(dir);
+}
+
+/** The default of pycom.keyStorePath (package.json): a folder that does not exist yet is a store not started. */
+const DEFAULT_KEY_STORE = 'secure';
+
+/**
+ * What is wrong with pycom.keyStorePath (`kind`), as one sentence (`text`) that names the setting, its value and
+ * what to do; undefined when it is a folder (or no workspace is open, which keyStore() refuses).
+ * A folder that does not exist is a problem when `needsKeys` (Flash: there is nothing to flash
+ * with) or when the setting is not the default (a path typed by hand that points nowhere); the
+ * default folder not made yet is an empty store, which Generate Keys creates.
+ */
+export function keyStoreSettingProblem(needsKeys: boolean): { kind: 'file' | 'missing'; text: string } | undefined {
+  const setting = readSettings().keyStorePath;
+  const dir = resolveInWorkspace(setting);
+  if (!dir) return undefined;
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    st = undefined;
+  }
+  if (st && !st.isDirectory()) return { kind: 'file', text: `The setting pycom.keyStorePath is ${JSON.stringify(setting)} (${dir}), which is a file, not a folder: set pycom.keyStorePath to the folder that holds your keys (or to a new folder for Generate Keys).` };
+  if (!st && (needsKeys || setting !== DEFAULT_KEY_STORE)) return { kind: 'missing', text: `The setting pycom.keyStorePath is ${JSON.stringify(setting)}, but ${dir} does not exist: set pycom.keyStorePath to the folder that holds your keys, or run "Pycom: Generate Keys" to start a key store there.` };
+  return undefined;
+}
+
+/**
+ * What is wrong with pycom.firmwarePath, as one sentence that names the setting, its value and
+ * what to do; undefined when it is empty (the workspace is searched) or leads to a Pycom firmware
+ * checkout (core findProjectRoot).
+ */
+export function firmwarePathProblem(): string | undefined {
+  const setting = readSettings().firmwarePath;
+  if (!setting) return undefined;
+  const start = resolveInWorkspace(setting);
+  if (!start) return undefined;
+  if (!fs.existsSync(start)) return `The setting pycom.firmwarePath is ${JSON.stringify(setting)}, but ${start} does not exist: set pycom.firmwarePath to your pycom-micropython-sigfox checkout (the folder that holds esp32/).`;
+  if (!findProjectRoot(start)) return `The setting pycom.firmwarePath is ${JSON.stringify(setting)}, but ${start} is not a Pycom firmware checkout (no esp32/Makefile in it or in a folder above it): set pycom.firmwarePath to your pycom-micropython-sigfox checkout.`;
+  return undefined;
 }
 
 /** The firmware checkout (its esp32/ folder), from pycom.firmwarePath or the workspace. */
@@ -84,7 +126,7 @@ export function currentBuild(flashKey?: Uint8Array): BuildOutputs | undefined {
  */
 export function currentBuildPlan(store: KeyStore, flashKey: Uint8Array | undefined, flashSize: number | undefined): FlashPlan {
   const build = currentBuild(flashKey);
-  if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build in the firmware checkout: run "Pycom: Build Secure Firmware" first (or set pycom.firmwarePath and pycom.board).');
+  if (!build) throw new UserError('E_NO_BUILD', firmwarePathProblem()?.replace(/\.$/, '; nothing was written.') ?? 'There is no secure build in the firmware checkout: run "Pycom: Build Secure Firmware" first (or set pycom.firmwarePath and pycom.board); nothing was written.');
   const buildKey = storeBuildKey(store);
   return boardPlanFromBuild(build.dir, { board: build.board, ...(flashSize !== undefined ? { flashSize } : {}), ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}) }).plan;
 }

@@ -5,15 +5,45 @@ import { readSettings } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
 import type { FlashProgressView } from '../../../webview/src/protocol';
-import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore } from './context';
-import { boardForCommand } from './ports';
+import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore, keyStoreSettingProblem } from './context';
+import { boardForCommand, boardTitle } from './ports';
 import { vscodeUi } from '../vscode-ui';
 
 /* Flash Secure Firmware in the editor (the core workflow, progress in the panel and the status bar). */
 
 const cancelled = (what: string): UserError => new UserError('E_CANCELLED', `${what} was cancelled; nothing more was sent to the board.`);
-function progressView(board: string, regions: { name: string; address: number; size: number }[]): FlashProgressView {
-  return { board, state: 'running', regions: regions.map((r) => ({ ...r, written: 0 })), log: [] };
+
+/**
+ * The board a flash run is for, as the Flash Progress tab and the notifications name it: its
+ * title, its MAC once read, and its port ("GPy (virtual) 24:0a:c4:00:00:01 on socket://…"), so
+ * two virtual boards never look alike.
+ */
+export function flashRunTitle(p: SelectedPort, mac?: string): string {
+  const title = boardTitle(p);
+  return `${title}${mac ? ` ${mac}` : ''}${title.includes(p.path) ? '' : ` on ${p.path}`}`;
+}
+
+/** The boot prediction made before writing, as the log and the result say it. */
+function predictionText(predicted: boolean): string {
+  return predicted ? 'Boot prediction: the board boots (the digest, the signatures and the encryption match its eFuses).' : 'Boot prediction not run (partial plan).';
+}
+
+/**
+ * What the editor says when a flash was written and verified: one notification (information
+ * when the boot log does not say the board failed to boot; a warning that leads with "The board
+ * did not boot" when it does, the prediction quoted as what was expected) and the Flash Progress
+ * tab's state and result. `predicted`: the boot was predicted before writing (FlashOutcome.predicted);
+ * `boot`: the boot log's explanation (core/boot/boot-log.ts), when one was read.
+ */
+export function flashOutcome(board: string, predicted: boolean, boot?: { verdict: 'booted' | 'failed' | 'unknown'; summary: string }): { ok: boolean; state: 'done' | 'not-booted'; notification: { level: 'info' | 'warning'; text: string }; text: string } {
+  if (boot?.verdict === 'failed') {
+    const lead = /^The board did not boot/.test(boot.summary) ? boot.summary : `The board did not boot normally: ${boot.summary}`;
+    const expected = predicted ? 'the boot prediction before writing expected it to boot (the digest, the signatures and the encryption match its eFuses)' : 'no boot prediction was run (partial plan)';
+    const text = `${lead} The flash was written and verified; ${expected}.`;
+    return { ok: false, state: 'not-booted', notification: { level: 'warning', text: `Pycom: ${text} Board: ${board}.` }, text };
+  }
+  const text = boot ? `${predictionText(predicted)} ${boot.summary}` : predictionText(predicted);
+  return { ok: true, state: 'done', notification: { level: 'info', text: `Pycom: flashed ${board}. ${text}` }, text };
 }
 
 /**
@@ -25,22 +55,28 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
   const p = port ?? (await boardForCommand(ctx, 'Pycom: Flash Secure Firmware'));
   if (!p) return false;
   if (ctx.flashAbort) throw new UserError('E_BUSY', 'A flash is already running; wait for it or cancel it in the Flash Progress tab.');
-  const s = readSettings();
-  const store = keyStore();
-  const boardLabel = p.board ?? p.path;
-  const view: { v?: FlashProgressView } = {};
+  let boardLabel = flashRunTitle(p);
+  // The tab shows this run from its start (checking), never the previous run's result.
+  const view: { v: FlashProgressView } = { v: { board: boardLabel, startedAt: new Date().toISOString(), state: 'checking', regions: [], log: [] } };
   const push = (v: FlashProgressView) => { view.v = v; ctx.state.update({ flash: v }); };
   const addLog = (line: string) => {
     ctx.log.info(`flash: ${line}`);
-    if (view.v) push({ ...view.v, log: [...view.v.log, line].slice(-200) });
+    push({ ...view.v, log: [...view.v.log, line].slice(-200) });
   };
   const abort = new AbortController();
   ctx.flashAbort = abort;
+  push(view.v);
   ctx.panel.show('flash');
   try {
+    const s = readSettings();
+    const storeProblem = keyStoreSettingProblem(true);
+    if (storeProblem) throw new UserError('E_KEY_STORE', storeProblem.text.replace(/\.$/, '; nothing was written.'));
+    const store = keyStore();
     return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Flashing ${boardLabel}`, cancellable: true }, async (progress, token) => {
       token.onCancellationRequested(() => abort.abort());
       return withDevice(p.path, s, (l) => ctx.log.info(l), async (d) => {
+        boardLabel = flashRunTitle(p, d.info.mac.address);
+        push({ ...view.v, board: boardLabel, mac: d.info.mac.address });
         let starts: number[] = [];
         let lastPost = 0;
         let lastPct = 0;
@@ -49,7 +85,7 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
           store,
           plan: ({ flashKey, flashSize }) => {
             const plan = currentBuildPlan(store, flashKey, flashSize);
-            push(progressView(boardLabel, plan.regions.map((r) => ({ name: `${path.basename(r.file)} (${r.role})`, address: r.address, size: r.data.length }))));
+            push({ ...view.v, state: 'running', regions: plan.regions.map((r) => ({ name: `${path.basename(r.file)} (${r.role})`, address: r.address, size: r.data.length, written: 0 })) });
             starts = plan.regions.map((_, i) => plan.regions.slice(0, i).reduce((n, r) => n + r.data.length, 0));
             return plan;
           },
@@ -64,7 +100,7 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
             // The webview and status bar need a few updates a second, not one per 4 KB block.
             if (e.phase !== 'done' && now - lastPost < 150) return;
             lastPost = now;
-            const v = view.v!;
+            const v = view.v;
             const regions = v.regions.map((r, i) => ({ ...r, written: Math.max(0, Math.min(r.size, e.bytesDone - starts[i]!)) }));
             // A measured time left replaces an estimated one (and keeps the last one until there is one).
             const eta = e.etaSeconds !== undefined ? { etaSeconds: e.etaSeconds, etaEstimated: e.etaEstimated === true } : {};
@@ -76,19 +112,24 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
         }, { info: addLog, confirm: (q) => vscodeUi(ctx.log).confirm!(q) });
         for (const n of result.report.notes) addLog(`note: ${n}`);
         for (const r of result.results) addLog(`${path.basename(r.file)} @ ${hex(r.address)}: ${r.bytesWritten === 0 ? 'unchanged' : `${r.bytesWritten} of ${r.length} bytes written`}, verified (MD5)`);
-        const prediction = result.predicted ? 'Boot prediction: the board boots (the digest, the signatures and the encryption match its eFuses).' : 'Boot prediction not run (partial plan).';
-        addLog(prediction);
+        addLog(predictionText(result.predicted));
         // Into the Flash Progress tab's log (and the output channel), where the user watches the flash.
         if (result.boot) for (const l of bootLogLines(result.boot.text, result.boot.explanation).slice(0, -1)) addLog(l.startsWith('|') ? `boot ${l}` : `boot: ${l}`);
-        const ok = result.boot ? result.boot.explanation.verdict !== 'failed' : true;
-        const text = result.boot ? `${prediction} ${result.boot.explanation.summary}` : prediction;
-        push({ ...view.v!, state: 'done', regions: view.v!.regions.map((r) => ({ ...r, written: r.size })), result: { ok, text } });
-        void vscode.window.showInformationMessage(`Pycom: flashed ${boardLabel}. ${text}`);
-        return ok;
+        const out = flashOutcome(boardLabel, result.predicted, result.boot?.explanation);
+        const { etaSeconds: _eta, etaEstimated: _estimated, ...ended } = view.v;
+        push({ ...ended, state: out.state, regions: view.v.regions.map((r) => ({ ...r, written: r.size })), result: { ok: out.ok, text: out.text } });
+        if (out.notification.level === 'warning') {
+          void vscode.window.showWarningMessage(out.notification.text, 'Show Flash Progress').then((a) => a && ctx.panel.show('flash'));
+        } else {
+          void vscode.window.showInformationMessage(out.notification.text);
+        }
+        return out.ok;
       });
     });
   } catch (e) {
-    if (view.v) push({ ...view.v, state: abort.signal.aborted ? 'cancelled' : 'failed', result: { ok: false, text: e instanceof Error ? e.message : String(e) } });
+    // This run's outcome (refused before writing, cancelled, failed), with no time left.
+    const { etaSeconds: _eta, etaEstimated: _estimated, ...ended } = view.v;
+    push({ ...ended, state: abort.signal.aborted || (e instanceof UserError && e.code === 'E_CANCELLED') ? 'cancelled' : 'failed', result: { ok: false, text: e instanceof Error ? e.message : String(e) } });
     if (abort.signal.aborted && !(e instanceof UserError)) throw cancelled('The flash');
     throw e;
   } finally {

@@ -7,6 +7,7 @@ export * from './ports';
 export * from './board';
 export * from './burn-keys';
 export * from './flash';
+export * from './build';
 export * from './monitor';
 export * from './ota';
 export * from './keys';

@@ -3,11 +3,14 @@ import * as fs from 'node:fs';
 import { encodeSec1Pem, fingerprint, generateSecureBootKey, parsePkcs11Uri, readHardwareKeyFile, readSigningKeyFile, signingPublicKey, UserError, withKeyStoreLockSync, writeNewKeyFile } from '../../core';
 import { readSettings } from '../settings';
 import { generateMissingKeys } from '../keys-actions';
-import { type FlowContext, keyStore } from './context';
+import { type FlowContext, keyStore, keyStoreSettingProblem } from './context';
 
 /* Generate Keys and Import Key. */
 
 export function generateKeys(ctx: FlowContext): void {
+  // A key store path that is a file: refused naming the setting (a missing folder is created).
+  const problem = keyStoreSettingProblem(false);
+  if (problem?.kind === 'file') throw new UserError('E_NO_DIR', problem.text.replace(/\.$/, '; no key was generated.'));
   const store = keyStore();
   const { created, kept } = generateMissingKeys(store.dir, readSettings().perDeviceKeys, fs.existsSync);
   for (const k of created) ctx.log.info(`generated ${k.what} ${k.path} (fingerprint ${k.fingerprint})`);

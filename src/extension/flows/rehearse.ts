@@ -5,19 +5,25 @@ import { burnKeys } from './burn-keys';
 import { type FlowContext, currentBuild, keyStore } from './context';
 import { flashFirmware } from './flash';
 import { generateKeys } from './keys';
-import { refreshPorts, select } from './ports';
+import { refreshPorts } from './ports';
+import type { SelectedPort } from '../state';
 
 /* Rehearse on a virtual board: keys, Burn Keys, build, flash. */
 
 /**
  * The whole pipeline on a virtual board in this window: keys, Burn Keys (with the typed MAC, as
- * on a real board), build if there is none, flash, boot prediction.
+ * on a real board), build if there is none, flash, boot prediction. The board is started for the
+ * rehearsal and used for it only: the selected port (status bar, Flash button, pycom.port) is not
+ * changed; the board stays in the port lists until the window closes.
  */
 export async function rehearse(ctx: FlowContext): Promise<void> {
   const b = await ctx.virtuals.start(readSettings().virtualBoardProfile);
   ctx.log.info(`rehearsal: started a virtual ${b.title} on ${b.url}`);
   await refreshPorts(ctx);
-  const port = select(ctx, { path: b.url, virtual: true, board: b.title });
+  // The rehearsal board is temporary: used for this rehearsal only, never made the selected port
+  // (the status bar, the Flash button and pycom.port keep pointing where they did).
+  const port: SelectedPort = { path: b.url, virtual: true, board: b.title };
+  if (ctx.state.port) ctx.log.info(`rehearsal: on ${b.url}; the selected port stays ${ctx.state.port.path} (Select Port can select the rehearsal board)`);
   const store = keyStore();
   if (!fs.existsSync(store.signingKeyPath) || (!readSettings().perDeviceKeys && !fs.existsSync(store.sharedFlashKeyPath))) generateKeys(ctx);
   if (!(await burnKeys(ctx, port))) return;

@@ -1,4 +1,4 @@
-import { EFUSE_FIELDS, fingerprint, isRdDisSet, isWrDisSet, pendingSteps, readFieldRaw, renderPlan, type BurnPlan, type EfuseField, type EfuseWords } from '../../core';
+import { decodeEfuses, EFUSE_FIELDS, isRdDisSet, isWrDisSet, pendingSteps, readFieldRaw, renderPlan, type BurnPlan, type EfuseField, type EfuseWords } from '../../core';
 import type { EfuseFieldView, EfuseSnapshot } from '../../../webview/src/protocol';
 
 function bitsText(f: EfuseField): string {
@@ -10,13 +10,28 @@ function rawText(v: bigint, len: number): string {
 }
 
 /**
- * A field's display value. Key blocks never leave the extension as bytes: a fingerprint (or
- * "empty") stands in for them, in the value and in the raw bits alike.
+ * What each key block shows instead of its bytes: "empty", "read-protected", or the fingerprint of
+ * the key as its key file holds it (the core's decode: key-file byte order, 3/4 coding taken into
+ * account), the fingerprint the Keys view, the CLI and the audit log give for the same key. Words
+ * read over the link read zeros for a read-protected block; physical words (a virtual board's own)
+ * still hold the key, which is then named by its fingerprint as well.
  */
-function valueText(f: EfuseField, v: bigint): { value: string; raw: string } {
-  if (f.display === 'key' || f.name === 'BLOCK3') {
-    const bytes = Buffer.from(v.toString(16).padStart(Math.ceil(f.len / 4), '0'), 'hex');
-    const text = v === 0n ? 'empty' : `set, fingerprint ${fingerprint(bytes)}`;
+function keyBlockTexts(words: EfuseWords): Record<1 | 2 | 3, string> {
+  const protectedBlocks = decodeEfuses({ words, decStatus: 0 }).keyBlocks;
+  // The same words with RD_DIS cleared: what the block holds, whatever the read protection.
+  const open = decodeEfuses({ words: words.map((w, b) => (b === 0 ? w.map((x, i) => (i === 0 ? (x & ~(0xf << 16)) >>> 0 : x)) : [...w])), decStatus: 0 }).keyBlocks;
+  const text = (b: 1 | 2 | 3): string => {
+    const held = open[b].status === 'data' ? `fingerprint ${open[b].fingerprint}` : undefined;
+    if (protectedBlocks[b].status === 'protected') return held ? `read-protected, ${held}` : 'read-protected';
+    return held ? `set, ${held}` : 'empty';
+  };
+  return { 1: text(1), 2: text(2), 3: text(3) };
+}
+
+/** A field's display value. Key blocks never leave the extension as bytes, in the value and in the raw bits alike. */
+function valueText(f: EfuseField, v: bigint, keyBlocks: Record<1 | 2 | 3, string>): { value: string; raw: string } {
+  if (f.display === 'key' && f.block >= 1 && f.block <= 3) {
+    const text = keyBlocks[f.block as 1 | 2 | 3];
     return { value: text, raw: text };
   }
   const value = f.display === 'flag' ? (v ? 'True' : 'False') : f.values?.[Number(v)] ?? v.toString();
@@ -35,8 +50,10 @@ export function fieldTableSnapshot(): EfuseSnapshot {
 /** A snapshot of real eFuse words (as read by the core) for the views and the inspector. */
 export function snapshotFromWords(words: EfuseWords, source: string): EfuseSnapshot {
   const keyBlocks = new Set<number>(EFUSE_FIELDS.filter((f) => f.display === 'key').map((f) => f.block));
+  // One fingerprint per key block, used by the field table and the raw blocks alike.
+  const decoded = keyBlockTexts(words);
   const fields: EfuseFieldView[] = EFUSE_FIELDS.map((f) => {
-    const { value, raw } = valueText(f, readFieldRaw(words, f));
+    const { value, raw } = valueText(f, readFieldRaw(words, f), decoded);
     return {
       name: f.name, category: f.category, description: f.description, block: f.block, bit: f.bit, len: f.len, value, raw,
       readProtected: f.rdDis !== undefined ? isRdDisSet(words, f.rdDis) : false,
@@ -46,8 +63,8 @@ export function snapshotFromWords(words: EfuseWords, source: string): EfuseSnaps
   });
   const blocks = words.map((w, block) => ({
     block,
-    hex: keyBlocks.has(block) && block > 0
-      ? (w.every((x) => x === 0) ? 'empty key block' : `key block, fingerprint ${fingerprint(Buffer.from(Uint32Array.from(w).buffer))}`)
+    hex: keyBlocks.has(block) && block >= 1 && block <= 3
+      ? `key block, ${decoded[block as 1 | 2 | 3].replace(/^set, /, '')}`
       : w.map((x) => (x >>> 0).toString(16).padStart(8, '0')).join(' '),
   }));
   return { source, hasValues: true, fields, blocks };

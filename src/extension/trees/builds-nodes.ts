@@ -31,8 +31,13 @@ function describe(o: BuildOutputRow): string {
   return parts.join(' · ');
 }
 
-/** Builds view rows: the project, its board and generation, each output as the core verified it. */
-export function buildsNodes(b: BuildListing | undefined): UiNode[] {
+/**
+ * Builds view rows: the project, its board and generation, each output as the core verified it.
+ * `settingProblem`: what is wrong with pycom.firmwarePath (flows/context.ts firmwarePathProblem).
+ */
+export function buildsNodes(b: BuildListing | undefined, settingProblem?: string): UiNode[] {
+  // pycom.firmwarePath set to no Pycom checkout: say so (the welcome text would say "set it").
+  if (!b && settingProblem) return [{ id: 'builds/setting', label: 'pycom.firmwarePath: no Pycom firmware there', description: settingProblem, tooltip: settingProblem, icon: 'warning', color: 'list.warningForeground', command: { command: 'workbench.action.openSettings', title: 'Open Settings', arguments: ['pycom.firmwarePath'] } }];
   if (!b) return [];
   const children: UiNode[] = b.outputs.map((o) => ({
     id: `builds/out/${o.path}`,

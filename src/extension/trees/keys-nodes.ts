@@ -12,9 +12,14 @@ export interface KeyStoreListing {
   gitWarning?: string;
 }
 
-export function keysNodes(k: KeyStoreListing | undefined): UiNode[] {
-  if (!k) return [];
+/**
+ * The Keys view's rows. `settingProblem`: what is wrong with pycom.keyStorePath (one sentence,
+ * flows/context.ts keyStoreSettingProblem), shown first so an empty view never hides it.
+ */
+export function keysNodes(k: KeyStoreListing | undefined, settingProblem?: { kind: 'file' | 'missing'; text: string }): UiNode[] {
   const nodes: UiNode[] = [];
+  if (settingProblem) nodes.push({ id: 'keys/setting', label: settingProblem.kind === 'file' ? 'pycom.keyStorePath is a file' : 'pycom.keyStorePath: no such folder', description: settingProblem.text, tooltip: settingProblem.text, icon: 'warning', color: 'list.warningForeground', command: { command: 'workbench.action.openSettings', title: 'Open Settings', arguments: ['pycom.keyStorePath'] } });
+  if (!k) return nodes;
   if (k.gitWarning) nodes.push({ id: 'keys/git', label: 'Key store is not ignored by git', tooltip: k.gitWarning, icon: 'warning', color: 'list.warningForeground', contextValue: 'pycom.keys.gitWarning' });
   if (k.signingKey) {
     nodes.push({
