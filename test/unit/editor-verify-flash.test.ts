@@ -119,10 +119,15 @@ describe('editor: Verify Board\'s Flash Against Build', function () {
     assertNoKeys(c);
   });
 
-  it('no build in the firmware checkout: E_NO_BUILD naming the command to run; nothing written', async () => {
-    settings['firmwarePath'] = tmpDir('editor-verify-empty-');
+  it('no build in the firmware checkout, or no checkout at pycom.firmwarePath: E_NO_BUILD naming what to do; nothing written', async () => {
+    const checkout = tmpDir('editor-verify-nobuild-');
+    fs.mkdirSync(path.join(checkout, 'esp32'), { recursive: true });
+    fs.writeFileSync(path.join(checkout, 'esp32', 'Makefile'), '# fixture\n');
+    settings['firmwarePath'] = checkout;
     const before = flashMd5(dev);
-    await assert.rejects(verifyBoardFlash(ctx(), port()), (e: Error & { code?: string }) => e.code === 'E_NO_BUILD' && /Pycom: Build Secure Firmware/.test(e.message));
+    await assert.rejects(verifyBoardFlash(ctx(), port()), (e: Error & { code?: string }) => e.code === 'E_NO_BUILD' && /run "Pycom: Build Secure Firmware" first/.test(e.message));
+    settings['firmwarePath'] = tmpDir('editor-verify-empty-');
+    await assert.rejects(verifyBoardFlash(ctx(), port()), (e: Error & { code?: string }) => e.code === 'E_NO_BUILD' && /^The setting pycom\.firmwarePath is ".*", but .* is not a Pycom firmware checkout/.test(e.message));
     assert.equal(flashMd5(dev), before);
   });
 
