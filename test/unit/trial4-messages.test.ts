@@ -8,7 +8,9 @@ import { encodeSec1Pem, generateSigningKey } from '../../src/core/crypto/signing
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
 import { writePlan, type FlashIo } from '../../src/core/flash/writer';
-import type { FlashPlan } from '../../src/core/flash/plan';
+import { planFromBuild, type FlashPlan } from '../../src/core/flash/plan';
+import { findBuildOutputs } from '../../src/core/firmware/outputs';
+import { secureBuild } from './flash-harness';
 import { fail } from '../../src/core/connect/messages';
 
 /**
@@ -67,6 +69,21 @@ describe('a link cut mid-run says what the run left and how to finish it', () =>
     } finally {
       await server.close().catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a build missing a file: the file named, and the build command that makes it', () => {
+  it('the app or the digest image deleted: E_PLAN_INCOMPLETE names the file and `pycom-secure build --board GPY`', () => {
+    for (const [file, what] of [['gpy.bin_enc', /the app \(gpy\.bin_enc\)/], ['bootloader/bootloader-reflash-digest.bin_enc', /the bootloader digest image \(bootloader\/bootloader-reflash-digest\.bin_enc\)/]] as const) {
+      const dir = secureBuild('GPY', 16 * 1024, `missing-${file.replace(/\W/g, '-')}`);
+      fs.rmSync(path.join(dir, file));
+      assert.throws(() => planFromBuild(findBuildOutputs(dir), { flashSize: 0x800000 }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_INCOMPLETE');
+        assert.match(e.message, what);
+        assert.match(e.message, /; build again with `pycom-secure build --board GPY` \(its default target makes the bootloader and the app; the editor: Build Secure Firmware\); nothing was written\.$/);
+        return true;
+      });
     }
   });
 });
