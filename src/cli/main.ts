@@ -126,8 +126,21 @@ function ttySecretPrompt(question: string): Promise<string | undefined> {
   });
 }
 
+/**
+ * Set once stdout's reader has gone (`pycom-secure image-info F | head -1`: EPIPE). Output stops
+ * there, but the command runs on to its end: a flash or a burn must not stop half-way because
+ * nobody reads its progress any more.
+ */
+let stdoutGone = false;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') stdoutGone = true;
+  else throw e;
+});
+
 export const processIo: CliIo = {
-  out: (line) => process.stdout.write(line + '\n'),
+  out: (line) => {
+    if (!stdoutGone) process.stdout.write(line + '\n');
+  },
   err: (line) => process.stderr.write(line + '\n'),
   // Questions only when a person can answer: on a terminal. Scripts give --confirm instead.
   ...(process.stdin.isTTY ? { prompt: ttyPrompt, promptSecret: ttySecretPrompt } : {}),

@@ -47,3 +47,21 @@ describe('CLI processes: sim serve + device info over socket://', () => {
     assert.deepEqual([flash['id'], flash['manufacturer'], flash['device'], flash['manufacturerHex'], flash['deviceHex']], [0xc84017, 0xc8, 0x4017, 'c8', '4017']);
   });
 });
+
+describe('CLI process: stdout closed by its reader', () => {
+  it('a reader that goes away (`| head -1`) ends the output quietly: no EPIPE stack trace, the command runs to its end and exits 0', async () => {
+    const { spawn } = await import('node:child_process');
+    const cmd = await cliLauncher();
+    const f = 'test/fixtures/firmware/pycom-micropython-sigfox/esp32/prepared/bootloader.bin';
+    for (let i = 0; i < 3; i++) {
+      const child = spawn(process.execPath, [...cmd.argv, 'image-info', f], { env: cmd.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // The reader is gone before the first line: every write of the command meets a closed pipe.
+      child.stdout.destroy();
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((r) => child.once('exit', r));
+      assert.doesNotMatch(err, /EPIPE|Unhandled 'error' event/, err);
+      assert.equal(code, 0, err);
+    }
+  });
+});

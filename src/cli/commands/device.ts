@@ -71,8 +71,8 @@ export function formatChipInfo(info: ChipInfo): string[] {
 const info: CliCommand = {
   name: 'device info',
   summary: 'Connect to the ESP32 in download mode and show its identity, flash and security state (read-only).',
-  usage: 'device info --port PORT [--allow-remote] [--baud N] [--reset auto|pic|classic|none] [--json]',
-  help: 'PORT is a serial port (/dev/ttyACM0, COM3) or socket://HOST:PORT. --reset auto picks the way into download mode from the board\'s USB ids.',
+  usage: 'device info --port PORT [--allow-remote] [--baud N] [--reset auto|pic|classic|none] [--json] [--verbose]',
+  help: 'PORT is a serial port (/dev/ttyACM0, COM3) or socket://HOST:PORT. --reset auto picks the way into download mode from the board\'s USB ids. --verbose prints every ROM command and reply to stderr.',
   options: [{ name: 'port', aliases: ['-p'] }, ALLOW_REMOTE_OPTION, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'json', flag: true }, { name: 'verbose', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);

@@ -1,12 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../errors';
-import { GENERATIONS, tableOutputs, type GenerationId } from '../firmware/generations';
+import { DIGEST_FILE, factoryName, GENERATIONS, tableOutputs, type GenerationId } from '../firmware/generations';
 import { hex } from '../util/hex';
 import type { BuildOutputs } from '../firmware/outputs';
 import { classifyContent, type ContentKind } from '../firmware/content';
 import { readDataFile } from '../util/atomic-file';
-import { boardGeneration, CONFIG_SECTOR_ADDRESS, layout as layoutFacts, layoutsForFlashSize, type BoardId, type LayoutId } from '../boards/catalog';
+import { board as boardFacts, boardGeneration, CONFIG_SECTOR_ADDRESS, layout as layoutFacts, layoutsForFlashSize, type BoardId, type LayoutId } from '../boards/catalog';
 import { BOOTLOADER_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 
 /**
@@ -89,9 +89,15 @@ export function planFromBuild(b: BuildOutputs, opts: { flashSize?: number } = {}
   const digest = b.outputs.find((o) => o.role === 'bootloader-digest');
   const table = pickTable(b, opts.flashSize);
   const app = b.outputs.find((o) => o.role === 'app');
-  const missing = [!digest && 'the bootloader digest image', !table && 'the partition table', !app && 'the app'].filter(Boolean);
+  const gen = GENERATIONS[b.generation];
+  const missing = [
+    !digest && `the bootloader digest image (${DIGEST_FILE})`,
+    !table && 'the partition table',
+    !app && `the app (${factoryName(gen, boardFacts(b.board).appBin)})`,
+  ].filter(Boolean);
   if (missing.length) {
-    throw new UserError('E_PLAN_INCOMPLETE', `${b.dir} lacks ${missing.join(', ')}; run the secure build for both TARGET=boot and TARGET=app.`);
+    // `build`'s default target makes the bootloader and the app (boot_app, or TARGET=boot then TARGET=app where a release has no boot_app).
+    throw new UserError('E_PLAN_INCOMPLETE', `${b.dir} lacks ${missing.join(', ')}; build again with \`pycom-secure build --board ${b.board}\` (its default target makes the bootloader and the app; the editor: Build Secure Firmware); nothing was written.`);
   }
   const regions = [digest!, table!, app!].map((o) => ({
     address: o.address,

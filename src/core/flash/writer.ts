@@ -7,6 +7,7 @@ import { CONFIG_SECTOR_ADDRESS } from '../boards/catalog';
 import { SECTOR_SIZE } from '../chip/esp32';
 import { makeDirs, writeFileAtomic } from '../util/atomic-file';
 import type { FlashJournal } from './journal';
+import { isLinkLoss, withWhatWasLeft } from '../loader/link-error';
 import type { FlashPlan, PlanRegion } from './plan';
 import type { WriteEstimate } from '../chip/flash-timing';
 
@@ -241,6 +242,8 @@ export async function writePlan(plan: FlashPlan, io: FlashIo, o: WritePlanOption
         inFlight = 0;
         range = undefined;
         if (o.signal?.aborted) throw cancelled(r);
+        // The link went (unplugged, reset, a server killed): say what the run left, as a cancel does.
+        if (isLinkLoss(e)) throw withWhatWasLeft(e, `The flash was cut off while writing ${path.basename(r.file)} at ${hex(r.address)}: that region is marked incomplete and the board may not boot until it is finished; once the board is back, run the same command again to finish it (the region is written again in full).`);
         throw e;
       }
       endRange();

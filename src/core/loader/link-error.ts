@@ -71,3 +71,21 @@ export function isTransientLinkFailure(e: unknown): boolean {
   if (e.romError === RomError.INVALID_CRC) return true;
   return e.failure === 'no-data' || e.failure === 'stream-stopped' || e.failure === 'mid-frame' || e.failure === 'noise';
 }
+
+/**
+ * Whether `e` says the link to the board went or stopped answering (a LinkError from a read, or a
+ * write to a closed or failing port), as opposed to a refusal or a ROM error.
+ */
+export function isLinkLoss(e: unknown): e is UserError {
+  return e instanceof LinkError ? e.failure !== undefined || e.code === 'E_LINK_CLOSED' : e instanceof UserError && (e.code === 'E_LINK_CLOSED' || e.code === 'E_PORT_IO');
+}
+
+/**
+ * The same link error with a sentence added on what the run it cut off left and how to finish it
+ * (a flash: a region partly written; a burn: some eFuse steps burned), as the Ctrl-C sentences
+ * say; code (and a LinkError's failure kind and ROM error) unchanged.
+ */
+export function withWhatWasLeft(e: UserError, left: string): UserError {
+  const message = `${e.message} ${left}`;
+  return e instanceof LinkError ? new LinkError(e.code as MessageCode, message, e.failure, e.romError, e.noise) : new UserError(e.code, message);
+}

@@ -9,6 +9,7 @@ import { HARDENING_FUSES } from '../efuse/burn/hardening';
 import { pendingSteps, type BurnPlan } from '../efuse/burn/plan';
 import { identify, type ChipInfo } from '../chip/identify';
 import { isUserError, UserError } from '../errors';
+import { isLinkLoss, withWhatWasLeft } from '../loader/link-error';
 import type { KeyStore } from '../keystore/key-store';
 import { isInFlight, withKeyStoreLock } from '../keystore/lock';
 import type { BoardSession } from './board';
@@ -229,6 +230,8 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
       // What the chip holds now; the audit log keeps the run open and the next Burn Keys resumes it.
       return { kind: 'cancelled', plan, message: e.message, after: await readEfuses(conn.loader), chip: await identify(conn) };
     }
+    // The link went mid-burn: the audit log keeps the run open, and the next Burn Keys resumes it.
+    if (isLinkLoss(e)) throw withWhatWasLeft(e, 'The burn was cut off: some eFuse steps may be burned and others not; once the board is back, run the same command again (steps already burned are verified, not burned again).');
     throw e;
   }
 }

@@ -1,0 +1,89 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { burnKeys, withBoard, scriptedUi, KeyStore, digestPrivateKey, readSigningKeyFile, readHardwareKeyFile, type UiPort } from '../../src/core';
+import { randomBytes } from 'node:crypto';
+import { encodeSec1Pem, generateSigningKey } from '../../src/core/crypto/signing-key';
+import { VirtualEsp32 } from '../../src/core/virtual/device';
+import { startSimServer } from '../../src/core/virtual/tcp-server';
+import { writePlan, type FlashIo } from '../../src/core/flash/writer';
+import { planFromBuild, type FlashPlan } from '../../src/core/flash/plan';
+import { findBuildOutputs } from '../../src/core/firmware/outputs';
+import { secureBuild } from './flash-harness';
+import { fail } from '../../src/core/connect/messages';
+
+/**
+ * A link that goes mid-run (the board unplugged, `sim serve` killed) ends with the link's sentence
+ * AND what the cut-off run left and how to finish it, as Ctrl-C does: a flash names the region left
+ * incomplete, a burn says some steps may be burned and that the same command resumes it.
+ */
+describe('a link cut mid-run says what the run left and how to finish it', () => {
+  it('flash: the region being written is named, marked incomplete, and the same command finishes it (code unchanged)', async () => {
+    const data = Buffer.alloc(0x20000, 0x5a);
+    const plan = { regions: [{ address: 0x10000, file: '/b/gpy.bin_enc', data, encrypted: true, role: 'app' }] } as unknown as FlashPlan;
+    const io: FlashIo = {
+      async write(_a, _d, o) {
+        o.onBytes?.(0x400);
+        throw fail('E_LINK_CLOSED', { port: 'socket://127.0.0.1:1' });
+      },
+      md5: async () => '',
+      read: async () => new Uint8Array(0),
+    };
+    await assert.rejects(writePlan(plan, io), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'E_LINK_CLOSED');
+      assert.match(e.message, /^The link to socket:\/\/127\.0\.0\.1:1 closed while waiting for the chip: .* The flash was cut off while writing gpy\.bin_enc at 0x10000: that region is marked incomplete and the board may not boot until it is finished; once the board is back, run the same command again to finish it \(the region is written again in full\)\.$/);
+      return true;
+    });
+  });
+
+  it('burn: the server killed after the first burned step: E_LINK_CLOSED saying steps may be burned and the same command resumes', async function () {
+    this.timeout(60_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'link-cut-'));
+    const store = new KeyStore(path.join(dir, 'secure'));
+    store.ensureDir();
+    fs.writeFileSync(store.signingKeyPath, encodeSec1Pem(generateSigningKey()), { mode: 0o600 });
+    fs.writeFileSync(store.sharedFlashKeyPath, randomBytes(32), { mode: 0o600 });
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'link-cut-burn' });
+    const server = await startSimServer(dev, { port: 0 });
+    const url = `socket://127.0.0.1:${server.port}`;
+    const keys = () => ({ flashKey: readHardwareKeyFile(store.sharedFlashKeyPath, 'flash-encryption'), secureBootKey: digestPrivateKey(readSigningKeyFile(store.signingKeyPath), 256) });
+    let cut = false;
+    const ui: UiPort = {
+      ...scriptedUi(),
+      // After the first step is burned, the board goes (as a pulled cable would).
+      task: (_t, fn) => fn((m) => {
+        if (!cut && m.startsWith('Burning: ')) {
+          cut = true;
+          void server.close();
+        }
+      }, new AbortController().signal),
+    };
+    try {
+      await assert.rejects(withBoard({ port: url, reset: 'auto', baud: 115200 }, scriptedUi(), (b) => burnKeys(b, { store, keys, hardening: false, showPlan: () => undefined }, ui)), (e: Error & { code?: string }) => {
+        assert.ok(cut, 'the link was cut during the burn');
+        assert.match(e.code ?? '', /^E_LINK_CLOSED$|^E_NO_DATA$|^E_STREAM_STOPPED$|^E_TCP_CONNECT$/, `${e.code}: ${e.message}`);
+        assert.match(e.message, / The burn was cut off: some eFuse steps may be burned and others not; once the board is back, run the same command again \(steps already burned are verified, not burned again\)\.$/);
+        return true;
+      });
+    } finally {
+      await server.close().catch(() => undefined);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a build missing a file: the file named, and the build command that makes it', () => {
+  it('the app or the digest image deleted: E_PLAN_INCOMPLETE names the file and `pycom-secure build --board GPY`', () => {
+    for (const [file, what] of [['gpy.bin_enc', /the app \(gpy\.bin_enc\)/], ['bootloader/bootloader-reflash-digest.bin_enc', /the bootloader digest image \(bootloader\/bootloader-reflash-digest\.bin_enc\)/]] as const) {
+      const dir = secureBuild('GPY', 16 * 1024, `missing-${file.replace(/\W/g, '-')}`);
+      fs.rmSync(path.join(dir, file));
+      assert.throws(() => planFromBuild(findBuildOutputs(dir), { flashSize: 0x800000 }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_INCOMPLETE');
+        assert.match(e.message, what);
+        assert.match(e.message, /; build again with `pycom-secure build --board GPY` \(its default target makes the bootloader and the app; the editor: Build Secure Firmware\); nothing was written\.$/);
+        return true;
+      });
+    }
+  });
+});
