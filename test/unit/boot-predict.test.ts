@@ -116,6 +116,16 @@ describe('boot prediction', () => {
     assert.ok(v.log.some((l) => l.startsWith('load:0x3ffb0000')), 'the ROM part ran');
   });
 
+  it('an app with one sector overwritten (it still starts as an image): corrupt, and no hint about the address', () => {
+    const f = secureFlash();
+    // 32 bytes inside the app replaced by other ciphertext: the header decrypts, the checksum does not hold.
+    f.write(0x10000 + 0x40, encryptFlashData(Uint8Array.from({ length: 32 }, (_, i) => i + 1), { key: flashKey, address: 0x10000 + 0x40, flashCryptConf: 0xf }));
+    const v = predict(securedEfuses(), f);
+    assert.equal(v.outcome, 'no-app');
+    assert.match(v.reason, /the image is corrupt \(checksum or hash\) \(some of its bytes are not the ones the image was built with: a damaged or partly overwritten region\)/);
+    assert.doesNotMatch(v.reason, /encrypted for exactly this address/);
+  });
+
   it('bootloader digest made with another key: "secure boot check fail"', () => {
     const v = predict(securedEfuses(), secureFlash({ digestKey: otherSbKey }));
     assert.equal(v.outcome, 'secure-boot-check-fail');

@@ -11,6 +11,7 @@ import { writePlan, type FlashIo } from '../../src/core/flash/writer';
 import { planFromBuild, type FlashPlan } from '../../src/core/flash/plan';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { secureBuild } from './flash-harness';
+import { partlyWrittenCause } from '../../src/core/flash/partly-written';
 import { fail } from '../../src/core/connect/messages';
 
 /**
@@ -85,5 +86,23 @@ describe('a build missing a file: the file named, and the build command that mak
         return true;
       });
     }
+  });
+});
+
+describe('fourth trial: key lengths and a region cut off during its erase', () => {
+  it('a secure boot key for Burn Keys is refused by the lengths Burn Keys takes (32 or 24), the same sentence for 64 and 16 bytes', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sbk-len-'));
+    for (const n of [64, 16]) {
+      const f = path.join(dir, `k${n}.bin`);
+      fs.writeFileSync(f, Buffer.alloc(n, 7));
+      assert.throws(() => readHardwareKeyFile(f, 'secure-boot'), (e: Error & { code?: string }) => e.code === 'E_KEY_LENGTH' && e.message.includes(`holds ${n} bytes but must hold 32 bytes (or 24 for the 3/4 coding scheme);`) && !/128-bit/.test(e.message));
+    }
+    // espsecure's digest still takes a 128-bit key.
+    assert.equal(readHardwareKeyFile(path.join(dir, 'k16.bin'), 'digest').length, 16);
+  });
+
+  it('a region cut off before its first block (during the erase) is said so, not "0 of N bytes"', () => {
+    assert.equal(partlyWrittenCause({ address: 0x10000, length: 24672, written: 0, source: 'journal' } as never, 'the app'), 'the app at 0x10000 was only partly written (an interrupted flash: cut off before any of its 24672 bytes was written, during its erase)');
+    assert.equal(partlyWrittenCause({ address: 0x10000, length: 24672, written: 4096, source: 'journal' } as never, 'the app'), 'the app at 0x10000 was only partly written (an interrupted flash: 4096 of 24672 bytes)');
   });
 });

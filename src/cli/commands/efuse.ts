@@ -44,7 +44,7 @@ function loadSecureBootKey(args: Args): (threeFour: boolean) => { secureBootKey:
     throw new UserError('E_USAGE', `${args.command}: give exactly one of --secure-boot-key KEY.bin or --signing-key SIGNING.pem.`);
   }
   if (file !== undefined) {
-    const key = readHardwareKeyFile(file, 'digest');
+    const key = readHardwareKeyFile(file, 'secure-boot');
     const source = `the secure boot key file ${file} (fingerprint ${fingerprint(key)})`;
     return () => ({ secureBootKey: key, secureBootKeySource: source });
   }

@@ -274,7 +274,9 @@ export function predictBoot(input: BootInput): BootVerdict {
   if (!img || !checksumOk(img) || hashOk(img) === false) {
     const why = !img ? (appBytes[0] === 0xe9 ? 'the image is truncated' : `image at ${hex(app.offset, { width: 8, lower: true })} has invalid magic byte`) : 'the image is corrupt (checksum or hash)';
     log.push(`E (0) esp_image: ${why}`, 'E (0) boot: No bootable app partitions in the partition table');
-    return fail('no-app', 'The bootloader finds no bootable app', `: at ${hex(app.offset, { width: 8, lower: true })} ${why}${fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : ''}.`, log, e, false);
+    // The address hint only where the start does not decrypt to an image at all; a parsed image that fails its checksum or hash has other bytes inside it.
+    const hint = !img && appBytes[0] !== 0xe9 ? (fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : '') : img ? ' (some of its bytes are not the ones the image was built with: a damaged or partly overwritten region)' : '';
+    return fail('no-app', 'The bootloader finds no bootable app', `: at ${hex(app.offset, { width: 8, lower: true })} ${why}${hint}.`, log, e, false);
   }
   if (verificationKey) {
     log.push('I (0) esp_image: Verifying image signature...');

@@ -196,7 +196,8 @@ export function partlyWrittenSentence(p: PartlyWritten, what: string, rerun: Rer
 
 /** The short cause for a boot verdict's reason: "the app at 0x10000 was only partly written (an interrupted flash)". */
 export function partlyWrittenCause(p: PartlyWritten, what: string): string {
-  return `${what} at ${hex(p.address)} was only partly written (an interrupted flash${p.written !== undefined && p.length !== undefined ? `: ${p.written} of ${p.length} bytes` : ''})`;
+  const how = p.written === 0 ? `: cut off before any of its ${p.length} bytes was written, during its erase` : p.written !== undefined && p.length !== undefined ? `: ${p.written} of ${p.length} bytes` : '';
+  return `${what} at ${hex(p.address)} was only partly written (an interrupted flash${how})`;
 }
 
 /**

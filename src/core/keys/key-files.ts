@@ -15,21 +15,24 @@ import { type EcPrivateKey, parseSigningKey, parseVerifyingKey } from '../crypto
 
 export const KEY_FILE_MODE = 0o600;
 
-export type HardwareKeyUse = 'flash-encryption' | 'digest';
+/** 'secure-boot': a key to burn into BLOCK2 (256 or 192 bits); 'digest': any key espsecure's digest takes (128 bits too). */
+export type HardwareKeyUse = 'flash-encryption' | 'secure-boot' | 'digest';
 
 const LENGTHS: Record<HardwareKeyUse, readonly number[]> = {
   'flash-encryption': [32, 24],
+  'secure-boot': [32, 24],
   digest: [32, 24, 16],
 };
 
 /** A flash encryption or secure boot key (.bin) in key file order. */
 export function readHardwareKeyFile(file: string, use: HardwareKeyUse): Uint8Array {
   const what = use === 'flash-encryption' ? 'flash encryption key file' : 'secure boot key file';
+  const lengths = LENGTHS[use];
   const bytes = readInputFile(file, what);
-  if (!LENGTHS[use].includes(bytes.length)) {
-    const want = use === 'flash-encryption' ? '32 bytes (or 24 for the 3/4 coding scheme)' : '32 bytes (or 24 for the 3/4 coding scheme, 16 for a 128-bit key)';
+  if (!lengths.includes(bytes.length)) {
+    const want = use === 'digest' ? '32 bytes (or 24 for the 3/4 coding scheme, 16 for a 128-bit key)' : '32 bytes (or 24 for the 3/4 coding scheme)';
     // 64 raw bytes is the length of the public key X||Y (extract_public_key), a common mix-up for the secure boot key.
-    const hint = keyContentHint(bytes, file) || (use === 'digest' && bytes.length === 64 ? 'that is the length of the raw public key (extract_public_key), not of the secure boot key, which digest-private-key derives from the signing key' : '');
+    const hint = keyContentHint(bytes, file) || (use !== 'flash-encryption' && bytes.length === 64 ? 'that is the length of the raw public key (extract_public_key), not of the secure boot key, which digest-private-key derives from the signing key' : '');
     throw new UserError('E_KEY_LENGTH', `The ${what} ${file} holds ${bytes.length} bytes but must hold ${want}; ${hint || 'check that you passed the right file'}.`);
   }
   return new Uint8Array(bytes);
