@@ -107,6 +107,15 @@ function checkTable(c: Ctx, entries: PartitionEntry[]): Promise<unknown> {
 
 const EIGHT_MB = layout('8MB').entries;
 
+/** Keys burned (flash encryption on) and Pycom's 8 MB table on the board, encrypted with the fixture key. */
+async function encryptedEightMb(c: Ctx): Promise<void> {
+  await burnWith(c, {});
+  c.dev.flash.program(0x8000, encryptFor(writePartitionTable(EIGHT_MB), 0x8000, K.flashKey));
+}
+
+/** 4 KiB of random-looking bytes (deterministic): no image, table or digest image at any address. */
+const RND_4K = Buffer.concat(Array.from({ length: 128 }, (_, i) => createHash('sha256').update(`rnd4k ${i}`).digest()));
+
 /** A board's own (per-device) flash key, other than the build key K.flashKey. */
 const OWN_KEY = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff);
 
@@ -251,7 +260,7 @@ export const CASES: Case[] = [
     const plan = planFromPairs([{ address: 0x8000, file: path.join(buildDir, 'lib', 'partitions_4MB.bin_enc') }]);
     return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false }, scriptedUi()));
   } },
-  { input: 'flash 0x9000 APP: an app image where the board\'s partition table has no app partition (0x9000 is nvs)',
+  { input: 'flash 0x9000 APP (a plaintext app image) where the board\'s partition table has no app partition (0x9000 is nvs)',
     setup: async (c) => {
       c.dev.flash.program(0x8000, writePartitionTable(EIGHT_MB));
     },
@@ -259,6 +268,27 @@ export const CASES: Case[] = [
       const { store } = buildAndStore(c, 'GPY');
       const plan = planFromPairs([{ address: 0x9000, file: file(c, 'app.bin', fixtureApp(8 * 1024, 'matrix-app')) }]);
       return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false }, scriptedUi()));
+    } },
+  { input: 'flash 0x9000 gpy.bin_enc (the build\'s app, encrypted for 0x10000) at nvs, on a board with flash encryption on',
+    setup: encryptedEightMb,
+    run: async (c) => {
+      const { store, buildDir } = buildAndStore(c, 'GPY');
+      const plan = planFromPairs([{ address: 0x9000, file: path.join(buildDir, 'gpy.bin_enc') }]);
+      return onBoard(c, (b) => flash(b, { store, trustKeyStore: true, plan: () => plan, bootLog: false }, scriptedUi()));
+    } },
+  { input: 'flash 0x12000 FILE: 4 KiB into the middle of the factory app partition (0x10000-0x1FF000)',
+    setup: encryptedEightMb,
+    run: async (c) => {
+      const { store } = buildAndStore(c, 'GPY');
+      const plan = planFromPairs([{ address: 0x12000, file: file(c, 'rnd4k.bin', RND_4K) }]);
+      return onBoard(c, (b) => flash(b, { store, trustKeyStore: true, plan: () => plan, bootLog: false }, scriptedUi()));
+    } },
+  { input: 'flash 0x400000 FILE: 4 KiB where the board\'s partition table has no partition (8 MB GPy)',
+    setup: encryptedEightMb,
+    run: async (c) => {
+      const { store } = buildAndStore(c, 'GPY');
+      const plan = planFromPairs([{ address: 0x400000, file: file(c, 'rnd4k.bin', RND_4K) }]);
+      return onBoard(c, (b) => flash(b, { store, trustKeyStore: true, plan: () => plan, bootLog: false }, scriptedUi()));
     } },
   { input: 'flash --build of a build whose app was cut off after the build (not whole 16-byte blocks), on a board with its own key',
     setup: async (c) => {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { planFromBuild, planFromPairs, type FlashPlan } from '../../src/core/flash/plan';
 import { runFlashSession, keysForBoard } from '../../src/core/flash/session';
@@ -72,8 +73,10 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
     const big = secureBuild('GPY', 0x1f0000, 'big');
     await refused(secured, planFromBuild(findBuildOutputs(big), { flashSize: 0x800000 }), /E_PLAN_TOO_BIG/, /larger than the "factory" partition/);
   });
+  // The table for this 8 MB board (the plan's table is checked before the other files).
+  const table8 = () => out().outputs.find((o) => o.role === 'partition-table' && o.layout === '8MB')!.path;
   it('the same files at wrong addresses: encrypted for another address', async () => {
-    await refused(secured, planFromPairs([{ address: 0x0, file: byRole('bootloader-digest') }, { address: 0x8000, file: byRole('partition-table') }, { address: 0x210000, file: byRole('app') }]), /E_PLAN_DECRYPT/, /encrypted for address 0x10000, not 0x210000/);
+    await refused(secured, planFromPairs([{ address: 0x0, file: byRole('bootloader-digest') }, { address: 0x8000, file: table8() }, { address: 0x210000, file: byRole('app') }]), /E_PLAN_DECRYPT/, /encrypted for address 0x10000, not 0x210000/);
   });
   it('wrong key', async () => {
     const other = encryptFor(fs.readFileSync(byRole('app')), 0x10000, new Uint8Array(32).fill(9));
@@ -165,6 +168,34 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
         assert.match(e.message, /is an app image, but the partition table has nothing at 0x500000, so the bootloader would never start it .*\("factory" at 0x10000, "ota_0" at 0x210000\)\.$/);
         return true;
       });
+    });
+    // 4 KiB of random-looking bytes (deterministic): no image, table or digest image at any address.
+    const rnd4k = () => file(Buffer.concat(Array.from({ length: 128 }, (_, i) => createHash('sha256').update(`rnd4k ${i}`).digest())));
+    it('4 KiB written into the middle of the factory app (0x12000) is refused: the app would fail its checks', async () => {
+      await refused(flashed, planFromPairs([{ address: 0x12000, file: rnd4k() }]), /^E_PLAN_INSIDE_APP$/,
+        /^x\.bin at 0x12000 \(data, encrypted, 4096 bytes\) starts inside the "factory" app partition \(0x10000-0x1FF000\), not at its start, so the app there would fail its checksum and signature check and the board would not start it; write the whole app at 0x10000 \(`flash --build DIR`, with --incremental to send only what differs\); nothing was written\.$/);
+      // At a 64 KB boundary inside it (guessed an app by its address alone): the same refusal, as data.
+      await refused(flashed, planFromPairs([{ address: 0x20000, file: rnd4k() }]), /^E_PLAN_INSIDE_APP$/, /^x\.bin at 0x20000 \(data, encrypted, 4096 bytes\) starts inside the "factory" app partition \(0x10000-0x1FF000\)/);
+      // A plaintext file inside an app partition, on the plan's own table (no board).
+      const p = planFromBuild(out(), { flashSize: 0x800000 });
+      p.regions.push({ address: 0x220000, file: '/b/patch.bin', data: new Uint8Array(0x1000).fill(0x11), role: 'data', encrypted: false });
+      await assert.rejects(checkPlan(p, { flashKey: KEYS.flashKey }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_INSIDE_APP');
+        assert.match(e.message, /inside the "ota_0" app partition \(0x210000-0x3FF000\)/);
+        return true;
+      });
+    });
+    it('the app encrypted for 0x10000 given at 0x9000 (nvs) is refused, naming the address it was encrypted for', async () => {
+      await refused(flashed, planFromPairs([{ address: 0x9000, file: byRole('app') }]), /^E_PLAN_DECRYPT$/,
+        /^gpy\.bin_enc at 0x9000 \(data, encrypted, \d+ bytes\) was encrypted for address 0x10000, not 0x9000: it is an ESP32 app image for 0x10000, and written at 0x9000 it would overwrite what is there with bytes the chip decrypts into garbage; write it at 0x10000 \(`flash --build DIR` writes each file of the build at its address\); nothing was written\.$/);
+      // Without a board too (dry run: the plan and the key only).
+      await assert.rejects(checkPlan(planFromPairs([{ address: 0x9000, file: byRole('app') }]), { flashKey: KEYS.flashKey }), /was encrypted for address 0x10000, not 0x9000/);
+      // The table encrypted for 0x8000 given at 0x1ff000 (otadata): named as a partition table.
+      await refused(flashed, planFromPairs([{ address: 0x1ff000, file: table8() }]), /^E_PLAN_DECRYPT$/, /was encrypted for address 0x8000, not 0x1FF000: it is a partition table for 0x8000/);
+    });
+    it('a region outside every partition (0x400000) is refused as such, not judged as an app', async () => {
+      await refused(flashed, planFromPairs([{ address: 0x400000, file: rnd4k() }]), /^E_PLAN_OUTSIDE_TABLE$/,
+        /^x\.bin at 0x400000 \(data, encrypted, 4096 bytes\) lies outside every partition of the partition table \("nvs" 0x9000-0x10000, "factory" 0x10000-0x1FF000, "otadata" 0x1FF000-0x200000, "ota_0" 0x210000-0x3FF000, "config" 0x3FF000-0x400000\), so nothing .* the address is most likely a mistake; give the address of the partition the file is for, or flash a partition table that has a partition there first; nothing was written\.$/);
     });
     it('allowed at ota_0 (0x210000), and plain data still allowed in nvs: written', async () => {
       const store = fixtureStore();

@@ -11,7 +11,7 @@ import { identifyFile } from '../image/file-kind';
 import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, validatePartitionTable, type PartitionEntry } from '../partition/table';
 import { describeRegion, EXPECTED_CONTENT, type FlashPlan, type PlanRegion } from './plan';
 import { provisioningProfile } from '../boot/predict';
-import { diagnoseDamage, diagnoseDecryption, diagnoseDigest, type NamedKey } from './diagnose';
+import { diagnoseDamage, diagnoseDecryption, diagnoseDigest, diagnoseMisplaced, type NamedKey } from './diagnose';
 import { bootSignatureStatus } from '../image/verify-file';
 import { fingerprint } from '../util/fingerprint';
 import { codingSchemeCause, unsupportedCodingScheme } from '../efuse/burn/coding-support';
@@ -173,7 +173,33 @@ function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly Pa
       refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} is larger than the "${p.label}" partition it goes into (${hex(p.offset)}, ${p.size} bytes); the build does not fit this layout.`);
     }
   }
-  if (partitions) for (const r of sorted) checkAppAddress(r, plaintext.get(r)!, partitions);
+  if (!partitions) return;
+  for (const r of sorted) checkAppAddress(r, plaintext.get(r)!, partitions);
+  for (const r of sorted) checkPartitionPlace(r, partitions);
+}
+
+const span = (e: PartitionEntry): string => `${hex(e.offset)}-${hex(e.offset + e.size)}`;
+
+/**
+ * Where a region may start in the partition table (`partitions`: the plan's own, its layout's, or
+ * the board's): not strictly inside an app partition (E_PLAN_INSIDE_APP), since the bootloader
+ * checks the whole app (its checksum, SHA-256 and, with secure boot, its signature) and a part
+ * written over its middle makes it fail, so an app is written whole from its partition's start;
+ * and not outside every partition (E_PLAN_OUTSIDE_TABLE): nothing the table describes is there,
+ * so it is refused as most likely a wrong address (conservative). Regions below 0x9000
+ * (bootloader, digest image, table) and the config sector (E_PLAN_CONFIG_SECTOR, checked before)
+ * are not judged here.
+ */
+function checkPartitionPlace(r: PlanRegion, partitions: readonly PartitionEntry[]): void {
+  if (r.address < PARTITION_TABLE_ADDRESS + SECTOR_SIZE || r.role === 'config') return;
+  const at = partitions.find((e) => r.address >= e.offset && r.address < e.offset + e.size);
+  if (at && at.type === PARTITION_TYPE_APP && at.offset !== r.address) {
+    refuse('E_PLAN_INSIDE_APP', `${describeRegion(r)} starts inside the "${at.label}" app partition (${span(at)}), not at its start, so the app there would fail its checksum and signature check and the board would not start it; write the whole app at ${hex(at.offset)} (\`flash --build DIR\`, with --incremental to send only what differs); nothing was written.`);
+  }
+  if (!at) {
+    const list = partitions.map((e) => `"${e.label}" ${span(e)}`).join(', ');
+    refuse('E_PLAN_OUTSIDE_TABLE', `${describeRegion(r)} lies outside every partition of the partition table (${list}), so nothing the bootloader or the firmware reads by the table is there and the address is most likely a mistake; give the address of the partition the file is for, or flash a partition table that has a partition there first; nothing was written.`);
+  }
 }
 
 const mb = (bytes: number): string => `${bytes / 0x100000} MB`;
@@ -244,6 +270,55 @@ function codingRefusal(chip: ChipSecurity | undefined, region: string): string |
   return cause && `${region} cannot boot on this board: ${cause}; nothing was written.`;
 }
 
+/**
+ * Whether a region's bytes are what its role needs, as the chip reads them (`plaintext`): an
+ * encrypted one that is not is diagnosed (diagnose.ts diagnoseDecryption: address, key,
+ * FLASH_CRYPT_CONFIG). An encrypted region whose role needs no particular content (data) is
+ * refused when it is an app image, partition table or digest image encrypted for another known
+ * address (diagnoseMisplaced): written here, it would overwrite what is there with bytes nothing
+ * reads. Errors: E_CODING_34, E_PLAN_DECRYPT, E_PLAN_CONTENT.
+ */
+function checkContent(r: PlanRegion, plaintext: Map<PlanRegion, Uint8Array>, ctx: CheckContext, conf: number): void {
+  const want = EXPECTED_CONTENT[r.role];
+  const key = (): NamedKey => ({ label: ctx.flashKeyLabel ?? 'the board\'s key', key: ctx.flashKey! });
+  if (!want) {
+    if (!r.encrypted) return;
+    const misplaced = diagnoseMisplaced({ data: r.data, address: r.address, key: key(), conf, region: describeRegion(r) });
+    if (misplaced) refuse('E_PLAN_DECRYPT', misplaced.message);
+    return;
+  }
+  const got = classifyContent(plaintext.get(r)!);
+  if (got.kind === want) return;
+  if (r.encrypted) {
+    const coding = codingRefusal(ctx.chip, describeRegion(r));
+    if (coding) refuse('E_CODING_34', coding);
+    // Test each cause (address, key, FLASH_CRYPT_CONFIG) and name the one that holds (issue 12 item 4).
+    refuse('E_PLAN_DECRYPT', diagnoseDecryption({
+      data: r.data, address: r.address, want, role: r.role, region: describeRegion(r), conf, key: key(),
+      ...(ctx.otherFlashKeys ? { otherKeys: ctx.otherFlashKeys } : {}),
+    }).message);
+  }
+  refuse('E_PLAN_CONTENT', `${describeRegion(r)} is not ${KIND_TEXT[want]} (${got.problem ?? `it is ${KIND_TEXT[got.kind]}`}); check the file and the address.`);
+}
+
+/**
+ * ADDR FILE pairs: plan.ts guessRole calls an encrypted file at a 64 KB-aligned address from
+ * 0x10000 on an app, having nothing else to go by. With the partition table known, such a region
+ * that is not at the start of an app partition and does not decrypt to an app image at its address
+ * is data (the bytes of whatever partition, or none, is there), so it is judged as data: an app
+ * image found encrypted for another address is named (checkContent), and the region is refused
+ * inside an app partition or outside the table (checkLayout). Changes the regions' `role` in place,
+ * so the messages and the board's record describe them as judged.
+ */
+function settleGuessedApps(plan: FlashPlan, partitions: readonly PartitionEntry[], plaintext: Map<PlanRegion, Uint8Array>): void {
+  for (const r of plan.regions) {
+    if (r.role !== 'app' || !r.encrypted) continue;
+    if (partitions.some((e) => e.type === PARTITION_TYPE_APP && e.offset === r.address)) continue;
+    if (classifyContent(plaintext.get(r)!).kind === 'image') continue; // an app: checkAppAddress says where it may go
+    r.role = 'data';
+  }
+}
+
 export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promise<CheckReport> {
   const notes: string[] = [];
   const plaintext = new Map<PlanRegion, Uint8Array>();
@@ -269,26 +344,11 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     }
     plaintext.set(r, decryptAt(r.data, r.address, ctx.flashKey, conf));
   }
-  for (const r of plan.regions) {
-    const want = EXPECTED_CONTENT[r.role];
-    if (!want) continue;
-    const got = classifyContent(plaintext.get(r)!);
-    if (got.kind === want) continue;
-    if (r.encrypted) {
-      const coding = codingRefusal(ctx.chip, describeRegion(r));
-      if (coding) refuse('E_CODING_34', coding);
-      // Test each cause (address, key, FLASH_CRYPT_CONFIG) and name the one that holds (issue 12 item 4).
-      refuse('E_PLAN_DECRYPT', diagnoseDecryption({
-        data: r.data, address: r.address, want, role: r.role, region: describeRegion(r), conf,
-        key: { label: ctx.flashKeyLabel ?? 'the board\'s key', key: ctx.flashKey! },
-        ...(ctx.otherFlashKeys ? { otherKeys: ctx.otherFlashKeys } : {}),
-      }).message);
-    }
-    refuse('E_PLAN_CONTENT', `${describeRegion(r)} is not ${KIND_TEXT[want]} (${got.problem ?? `it is ${KIND_TEXT[got.kind]}`}); check the file and the address.`);
-  }
-
-  // 2. Layout, with the plan's own partition table when it can be read.
+  // 2. The partition table the plan is checked against (the plan's own, checked first; its layout;
+  // or, for ADDR FILE pairs, the one on the board), before the other files' content: where a file
+  // goes decides what it must be.
   const table = plan.regions.find((r) => r.role === 'partition-table');
+  if (table) checkContent(table, plaintext, ctx, conf);
   let partitions: readonly PartitionEntry[] | undefined;
   if (table) {
     const t = parsePartitionTable(plaintext.get(table)!.subarray(0, TABLE_MAX_LEN), describeRegion(table));
@@ -304,6 +364,9 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     partitions = await ctx.boardPartitions();
     if (partitions) notes.push('Sizes checked against the partition table on the board (0x8000).');
   }
+  if (!plan.buildDir && partitions) settleGuessedApps(plan, partitions, plaintext);
+  for (const r of plan.regions) if (r !== table) checkContent(r, plaintext, ctx, conf);
+
   checkLayout(plan, ctx, partitions, plaintext, notes);
 
   // 3. The chip's encryption state must match what each file is.

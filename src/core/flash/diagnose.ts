@@ -150,6 +150,30 @@ export function diagnoseDecryption(f: DecryptionFailure): DecryptionDiagnosis {
   };
 }
 
+/**
+ * Whether an encrypted file given for a region that may hold any content (data) is one of the
+ * build's files encrypted for another address: with the board's key and FLASH_CRYPT_CONFIG it
+ * decrypts, whole, to an app image, a partition table or a digest image at one of `addresses`
+ * (default knownFlashAddresses()) other than `address`, as diagnoseDecryption's address test judges
+ * it. Returns that address, the kind and one sentence refusing the write, or undefined when it
+ * decrypts to none of them anywhere (data of its own, which stays allowed).
+ */
+export function diagnoseMisplaced(f: { data: Uint8Array; address: number; key: NamedKey; conf: number; region: string; addresses?: readonly number[] }): { address: number; kind: ContentKind; message: string } | undefined {
+  const addresses = (f.addresses ?? knownFlashAddresses()).filter((a) => a !== f.address);
+  for (const kind of ['image', 'partition-table', 'digest-image'] as const) {
+    const probe = probeLength(kind);
+    for (const a of addresses) {
+      if (!looksLike(decryptPrefix(f.data, probe, a, f.key.key, f.conf), kind)) continue;
+      if (classifyContent(decryptPrefix(f.data, f.data.length, a, f.key.key, f.conf)).kind !== kind) continue;
+      return {
+        address: a, kind,
+        message: `${f.region} was encrypted for address ${hex(a)}, not ${hex(f.address)}: it is ${KIND_TEXT[kind]} for ${hex(a)}, and written at ${hex(f.address)} it would overwrite what is there with bytes the chip decrypts into garbage; write it at ${hex(a)} (\`flash --build DIR\` writes each file of the build at its address); nothing was written.`,
+      };
+    }
+  }
+  return undefined;
+}
+
 /** The probe length that shows whether a decryption could be `want` (the digest image's bootloader starts at 0x1000). */
 function probeLength(want: ContentKind): number {
   return want === 'digest-image' ? 0x1020 : 64;
