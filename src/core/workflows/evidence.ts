@@ -357,10 +357,15 @@ function keySource(store: KeyStore, mac: string, slot: KeySlot): string {
  */
 function recordedOther(req: KeyEvidenceRequest | Omit<KeyEvidenceRequest, 'ask' | 'readableMustMatch'>, against: readonly RecordedOtherKey[], mac: string): UserError {
   const m = normaliseMac(mac);
-  const parts = against.map((x) => `the verified Burn Keys run ${x.run.id} (${x.run.time}) burned the ${x.slot.what} ${x.recorded} into ${x.slot.block} of ${m}, but the key store (${req.store.dir}) now holds ${fingerprint(x.slot.key)} for it (${keySource(req.store, m, x.slot)})`);
+  // One clause per run (both blocks usually come from the same one).
+  const runs = [...new Map(against.map((x) => [x.run.id, x.run])).values()];
+  const parts = runs.map((run) => {
+    const mine = against.filter((x) => x.run.id === run.id);
+    return `the verified Burn Keys run ${run.id} (${run.time}) burned ${mine.map((x) => `the ${x.slot.what} ${x.recorded} into ${x.slot.block}`).join(' and ')} of ${m}, but the key store (${req.store.dir}) now holds ${mine.map((x) => `${fingerprint(x.slot.key)} (${keySource(req.store, m, x.slot)})`).join(' and ')} for ${mine.length === 1 ? 'it' : 'them'}`;
+  });
   return new UserError(
     'E_KEY_CONTRADICTED',
-    `${req.job}: ${parts.join('; and ')}, and a burned key block keeps its key${req.trust ? ', so vouching for this key store cannot outweigh its own record' : ''}; restore the board's key from your backup (or use the key store that holds it: ${req.keyStoreHint ?? '--key-store DIR'})${req.writes ? '; nothing was written' : ''}.`,
+    `${req.job}: ${parts.join('; ')}, and a burned key block keeps its key${req.trust ? ', so vouching for this key store cannot outweigh its own record' : ''}; restore the board's key from your backup (or use the key store that holds it: ${req.keyStoreHint ?? '--key-store DIR'})${req.writes ? '; nothing was written' : ''}.`,
   );
 }
 
