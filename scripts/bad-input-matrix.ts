@@ -14,6 +14,7 @@ import { directAccess } from '../src/core/efuse/controller-access';
 import { readEfuses } from '../src/core/efuse/access';
 import { planBurnKeys, type BurnKeysInput } from '../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../src/core/efuse/burn/execute';
+import { AuditLog } from '../src/core/audit/audit-log';
 import { field, withField } from '../src/core/efuse/fields';
 import { digestPrivateKey } from '../src/core/crypto/secure-boot-key';
 import { readHardwareKeyFile, readSigningKeyFile } from '../src/core/keys/key-files';
@@ -69,11 +70,18 @@ function file(ctx: Ctx, name: string, content: Uint8Array | string): string {
   return f;
 }
 
-async function burnWith(ctx: Ctx, over: Partial<BurnKeysInput>, confirm?: string): Promise<unknown> {
+/** Burns the case's board (recorded in `store`'s audit log when given; cancelled after `cutAfter` steps when given). */
+async function burnWith(ctx: Ctx, over: Partial<BurnKeysInput>, confirm?: string, store?: KeyStore, cutAfter?: number): Promise<unknown> {
   const access = directAccess(ctx.dev.efuse);
   const input: BurnKeysInput = { target: { chip: 'ESP32', revision: 1, mac: ctx.mac }, flashKey: K.flashKey, secureBootKey: K.secureBootKey, hardening: false, history: [], ...over };
   const plan = planBurnKeys(await readEfuses(access), input);
-  return executeBurnKeys(access, plan, { confirmMac: confirm ?? ctx.mac, flashKey: input.flashKey!, secureBootKey: input.secureBootKey! });
+  const ac = new AbortController();
+  let started = 0;
+  return executeBurnKeys(access, plan, {
+    confirmMac: confirm ?? ctx.mac, flashKey: input.flashKey!, secureBootKey: input.secureBootKey!,
+    ...(store ? { audit: new AuditLog(store.auditPath) } : {}),
+    ...(cutAfter !== undefined ? { signal: ac.signal, onProgress: (m: string) => { if (m.startsWith('Burning: ') && ++started === cutAfter) ac.abort(); } } : {}),
+  });
 }
 
 /** Makes the case's board one with the 3/4 eFuse coding scheme (CODING_SCHEME 1), as `sim serve --coding-scheme 3/4`. */
@@ -195,6 +203,34 @@ export const CASES: Case[] = [
       store.ensureDir();
       fs.writeFileSync(store.signingKeyPath, K.signingKeyPem);
       fs.writeFileSync(store.sharedFlashKeyPath, new Uint8Array(32).fill(0x5b));
+      const plan = planFromPairs([{ address: 0x10000, file: file(c, 'app.bin_enc', new Uint8Array(4096).fill(0x11)) }]);
+      return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false, trustKeyStore: true }, scriptedUi()));
+    } },
+  { input: 'Flash with per-device keys after the board\'s own key file was moved away (the store\'s verified burn record names another flash key than the shared one it falls back to; --trust-key-store given)',
+    setup: async (c) => {
+      const store = new KeyStore(path.join(c.dir, 'secure'));
+      store.ensureDir();
+      fs.writeFileSync(store.signingKeyPath, K.signingKeyPem);
+      fs.writeFileSync(store.sharedFlashKeyPath, new Uint8Array(32).fill(0x5b));
+      // The board's own key (K.flashKey) was burned and recorded; its file is gone from devices/<MAC>/.
+      fs.mkdirSync(path.dirname(store.deviceFlashKeyPath(c.mac)), { recursive: true });
+      await burnWith(c, {}, undefined, store);
+    },
+    run: async (c) => {
+      const store = new KeyStore(path.join(c.dir, 'secure'));
+      const plan = planFromPairs([{ address: 0x10000, file: file(c, 'app.bin_enc', new Uint8Array(4096).fill(0x11)) }]);
+      return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false, trustKeyStore: true }, scriptedUi()));
+    } },
+  { input: 'Flash after a Burn Keys run cut off after 5 of its 6 steps (ABS_DONE_0 not burned; --trust-key-store given)',
+    setup: async (c) => {
+      const store = new KeyStore(path.join(c.dir, 'secure'));
+      store.ensureDir();
+      fs.writeFileSync(store.signingKeyPath, K.signingKeyPem);
+      fs.writeFileSync(store.sharedFlashKeyPath, K.flashKey);
+      await burnWith(c, {}, undefined, store, 5).catch(() => undefined);
+    },
+    run: async (c) => {
+      const store = new KeyStore(path.join(c.dir, 'secure'));
       const plan = planFromPairs([{ address: 0x10000, file: file(c, 'app.bin_enc', new Uint8Array(4096).fill(0x11)) }]);
       return onBoard(c, (b) => flash(b, { store, plan: () => plan, bootLog: false, trustKeyStore: true }, scriptedUi()));
     } },
@@ -362,7 +398,9 @@ export async function runMatrix(): Promise<Row[]> {
     } catch (e) {
       message = isUserError(e) ? `${e.code}: ${e.message}` : `(not a UserError) ${String(e)}`;
     }
-    rows.push({ input: c.input, message: message.split(dir).join('<dir>'), unchanged: boardDigest(dev) === before });
+    // Audit run ids and their times differ on every run: shown as placeholders, like the folder.
+    const stable = message.split(dir).join('<dir>').replace(/\b\d{17}-[0-9a-f]{8}\b/g, '<run id>').replace(/(\(|started )\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '$1<time>');
+    rows.push({ input: c.input, message: stable, unchanged: boardDigest(dev) === before });
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return rows;

@@ -135,14 +135,19 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     }
   });
 
-  it('a burn record naming other keys is named as the reason (the store\'s key files were replaced)', async () => {
+  it('a burn record naming other keys is evidence against the store (its key files were replaced): refused, --trust-key-store or not', async () => {
     const replaced = storeWith(KEYS_A);
     const rig = await burnedGpy('ev-replaced', replaced);
     try {
       fs.writeFileSync(replaced.signingKeyPath, KEYS_B.pem);
       fs.writeFileSync(replaced.sharedFlashKeyPath, KEYS_B.flashKey);
-      await assert.rejects(flash(rig.session, { store: replaced, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()),
-        new RegExp(`burned the flash-encryption key ${fingerprint(KEYS_A.flashKey)} and the secure boot key ${fingerprint(KEYS_A.secureBootKey)}, but the store now holds ${fingerprint(KEYS_B.flashKey)}`));
+      const lines = auditLines(replaced);
+      await assert.rejects(flash(rig.session, { store: replaced, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, trustKeyStore: true }, scriptedUi()), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_KEY_CONTRADICTED');
+        assert.match(e.message, new RegExp(`burned the flash-encryption key ${fingerprint(KEYS_A.flashKey)} into BLOCK1 and the secure boot key ${fingerprint(KEYS_A.secureBootKey)} into BLOCK2 of ${rig.mac}, but the key store \\(.*\\) now holds ${fingerprint(KEYS_B.flashKey)} \\(from the shared flash_encryption_key\\.bin\\) and ${fingerprint(KEYS_B.secureBootKey)} \\(derived from secure_boot_signing_key\\.pem\\) for them`));
+        return true;
+      });
+      assert.equal(auditLines(replaced), lines, 'no acknowledgement was recorded');
     } finally {
       rig.close();
     }

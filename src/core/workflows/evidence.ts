@@ -6,11 +6,11 @@ import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS, SECTOR
 import { bootloaderDigestInput, computeBootloaderDigest, DIGEST_OFFSET } from '../crypto/bootloader-digest';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { readEfuses } from '../efuse/access';
-import { OPERATION as BURN_KEYS, STEP } from '../efuse/burn/burn-keys';
+import { OPERATION as BURN_KEYS, STEP, unfinishedBurnRun } from '../efuse/burn/burn-keys';
 import { UserError } from '../errors';
 import { checksumOk, readEspImage } from '../image/esp-image';
-import { normaliseMac, type KeyStore } from '../keystore/key-store';
-import { lockKeyStore } from '../keystore/lock';
+import { DEVICES_DIR, FLASH_KEY_FILE, macDirName, normaliseMac, SECURE_BOOT_KEY_FILE, type KeyStore } from '../keystore/key-store';
+import { isInFlight, lockKeyStore } from '../keystore/lock';
 import { readFlash } from '../loader/flash';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
 import { fingerprint } from '../util/fingerprint';
@@ -40,9 +40,12 @@ import type { UiPort } from './ui-port';
  * A readable key block needs no evidence: the chip's key is compared with the store's directly
  * (`readable`); `not-needed` when no key block the checks rely on holds a key.
  *
- * Evidence AGAINST the store's keys (the written flash at 0x1000 does not decrypt with its flash
- * key, or the written digest at 0x0 does not match its secure boot key) is no "no evidence": it
- * is refused at once (E_KEY_CONTRADICTED), and no acknowledgement is asked for or taken.
+ * Evidence AGAINST the store's keys (the store's own verified Burn Keys run recorded another key
+ * for the block than the store holds now, the written flash at 0x1000 does not decrypt with its
+ * flash key, or the written digest at 0x0 does not match its secure boot key) is no "no evidence":
+ * it is refused at once (E_KEY_CONTRADICTED), and no acknowledgement is asked for or taken. A
+ * board whose Burn Keys run was cut off (the store's audit log has it open) is told to finish it
+ * first (E_BURN_UNFINISHED), before any of this.
  */
 export type KeyEvidenceKind = 'not-needed' | 'readable' | 'burn-record' | 'flash-read-back' | 'acknowledged';
 
@@ -99,12 +102,25 @@ export function assessKeys(efuse: BootEfuses, keys: EvidenceKeys): KeyAssessment
   return out;
 }
 
+/** A key block whose key a verified Burn Keys run recorded as another than the store's: evidence against it. */
+export interface RecordedOtherKey {
+  slot: KeySlot;
+  /** The run's `done` line. */
+  run: AuditRecord;
+  /** The fingerprint that run burned and verified in this block. */
+  recorded: string;
+}
+
 /**
  * The verified Burn Keys run of this MAC in `records` whose key fingerprints are the `needed`
  * keys (the latest one), or, when runs exist but name other keys, the sentence saying so (the
- * store's key files were replaced since that burn). Undefined `match` and `mismatch`: no run.
+ * store's key files were replaced since that burn). `against`: the blocks for which the latest
+ * verified run that recorded a key for them (keyFingerprints lists only keys a run read back or
+ * verified, never keys taken on the user's word) recorded another key than the store's; a burned
+ * key block keeps its key (eFuse bits never go back to 0), so that record is evidence AGAINST the
+ * store's key, not a lack of evidence. Undefined `match`, `mismatch` and `against`: no run.
  */
-export function burnRecordFor(records: readonly AuditRecord[], mac: string, needed: readonly KeySlot[]): { match?: AuditRecord; mismatch?: string } {
+export function burnRecordFor(records: readonly AuditRecord[], mac: string, needed: readonly KeySlot[]): { match?: AuditRecord; mismatch?: string; against?: RecordedOtherKey[] } {
   const m = normaliseMac(mac);
   const runs = records.filter((r) => r.operation === BURN_KEYS && r.phase === 'done' && r.result === 'ok' && typeof r.mac === 'string' && sameMac(r.mac, m));
   const fits = (r: AuditRecord): boolean => needed.every((s) => r.keyFingerprints?.[s.step] === fingerprint(s.key));
@@ -112,6 +128,13 @@ export function burnRecordFor(records: readonly AuditRecord[], mac: string, need
   if (match) return { match };
   const last = runs[runs.length - 1];
   if (!last) return {};
+  const against: RecordedOtherKey[] = [];
+  for (const slot of needed) {
+    const run = [...runs].reverse().find((r) => typeof r.keyFingerprints?.[slot.step] === 'string');
+    const recorded = run?.keyFingerprints?.[slot.step];
+    if (run && recorded && recorded !== fingerprint(slot.key)) against.push({ slot, run, recorded });
+  }
+  if (against.length) return { against };
   const differs = needed.filter((s) => last.keyFingerprints?.[s.step] !== fingerprint(s.key));
   return {
     mismatch: `the verified Burn Keys run ${last.id} (${last.time}) in this key store burned ${differs.map((s) => `the ${s.what} ${last.keyFingerprints?.[s.step] ?? '(not recorded)'}`).join(' and ')}, but the store now holds ${differs.map((s) => fingerprint(s.key)).join(' and ')}`,
@@ -275,14 +298,89 @@ export interface KeyEvidenceRequest {
 
 const ACK_OPERATION = 'trust-key-store';
 
+/** How a cut-off Burn Keys run is finished, in both front ends' words (E_BURN_UNFINISHED). */
+export const BURN_AGAIN_HINT = 'run the same command again (`pycom-secure efuse burn-keys` or the `pycom-secure provision` that ran it; in the editor: Burn Keys or Provision Boards)';
+
+/**
+ * Refuses (E_BURN_UNFINISHED) when the store's audit `records` hold a Burn Keys run of `mac` that
+ * was cut off and that no later run finished (unfinishedBurnRun, the history Burn Keys resumes
+ * from; runs of this process still going are not cut off): the board is half-way through the
+ * sequence (ABS_DONE_0 or the protection may be missing) and its keys have no verified record yet,
+ * so the sentence says which run, how far it got and how to finish it (BURN_AGAIN_HINT) before
+ * the job; whatever `trust`, nothing asked or recorded.
+ */
+function refuseUnfinishedBurn(req: Pick<KeyEvidenceRequest, 'store' | 'job' | 'writes'>, records: readonly AuditRecord[], mac: string): void {
+  const run = unfinishedBurnRun(records.filter((r) => !isInFlight(req.store.auditPath, r.id)), mac);
+  if (!run) return;
+  const howFar = run.total !== undefined ? `after ${run.done} of ${run.total} steps` : 'before it finished';
+  throw new UserError(
+    'E_BURN_UNFINISHED',
+    `${req.job}: Burn Keys run ${run.id} on ${run.mac} (started ${run.time}${run.within ? `, part of provision run ${run.within}` : ''}) was cut off ${howFar}, so the board is not finished and no verified record vouches for its keys yet; ${BURN_AGAIN_HINT} to finish it before ${req.job}${req.writes ? '; nothing was written' : ''}.`,
+  );
+}
+
+/**
+ * Which of the store's files a key of `slot` came from, for the refusal: the board's own
+ * devices/<MAC>/flash_encryption_key.bin or the shared flash_encryption_key.bin (saying the board's
+ * own file is missing when the store keeps per-device keys), secure_boot_key.bin, or the signing
+ * key it is derived from; "the key given" when the bytes are in none of the store's files.
+ */
+function keySource(store: KeyStore, mac: string, slot: KeySlot): string {
+  const same = (f: string): boolean => {
+    try {
+      return fs.existsSync(f) && Buffer.from(fs.readFileSync(f)).equals(Buffer.from(slot.key));
+    } catch {
+      return false;
+    }
+  };
+  if (slot.block === 'BLOCK1') {
+    const own = store.deviceFlashKeyPath(mac);
+    const ownRel = path.join(DEVICES_DIR, macDirName(mac), FLASH_KEY_FILE);
+    if (same(own)) return `from ${ownRel}`;
+    if (same(store.sharedFlashKeyPath)) {
+      return store.hasDeviceKeys() || fs.existsSync(path.dirname(own))
+        ? `${ownRel} is missing, so the shared ${FLASH_KEY_FILE} was taken`
+        : `from the shared ${FLASH_KEY_FILE}`;
+    }
+    return 'the key given, in none of its key files';
+  }
+  if (same(store.secureBootKeyPath)) return `from ${SECURE_BOOT_KEY_FILE}`;
+  const signing = fs.existsSync(store.secureBootKeyPath) ? undefined : store.signingKeyFile();
+  return signing ? `derived from ${path.basename(signing)}` : 'the key given, in none of its key files';
+}
+
+/**
+ * The refusal when the store's own verified Burn Keys run recorded another key for a read-protected
+ * block than the store holds now (burnRecordFor's `against`): which run burned which key into the
+ * board, which key and file the store holds now, and the way forward (restore the board's key from
+ * a backup, or the store that holds it: req.keyStoreHint). Not overridable by `trust`.
+ */
+function recordedOther(req: KeyEvidenceRequest | Omit<KeyEvidenceRequest, 'ask' | 'readableMustMatch'>, against: readonly RecordedOtherKey[], mac: string): UserError {
+  const m = normaliseMac(mac);
+  // One clause per run (both blocks usually come from the same one).
+  const runs = [...new Map(against.map((x) => [x.run.id, x.run])).values()];
+  const parts = runs.map((run) => {
+    const mine = against.filter((x) => x.run.id === run.id);
+    return `the verified Burn Keys run ${run.id} (${run.time}) burned ${mine.map((x) => `the ${x.slot.what} ${x.recorded} into ${x.slot.block}`).join(' and ')} of ${m}, but the key store (${req.store.dir}) now holds ${mine.map((x) => `${fingerprint(x.slot.key)} (${keySource(req.store, m, x.slot)})`).join(' and ')} for ${mine.length === 1 ? 'it' : 'them'}`;
+  });
+  return new UserError(
+    'E_KEY_CONTRADICTED',
+    `${req.job}: ${parts.join('; ')}, and a burned key block keeps its key${req.trust ? ', so vouching for this key store cannot outweigh its own record' : ''}; restore the board's key from your backup (or use the key store that holds it: ${req.keyStoreHint ?? '--key-store DIR'})${req.writes ? '; nothing was written' : ''}.`,
+  );
+}
+
 /**
  * The evidence that the store's keys are the board's, found in this order: nothing to prove
  * (no key block in use, or readable blocks that match), a verified burn record, the flash
  * read-back, the user's acknowledgement (`trust`, or `ask` through `ui.confirm`), recorded in the
  * store's audit log. The sentence saying which evidence was used goes to `ui.info`.
  *
- * Errors: E_KEY_MISMATCH (a readable block holds another key; nothing compared can be trusted),
- * E_KEY_CONTRADICTED (the flash read-back is evidence against a read-protected key: the written
+ * Errors: E_BURN_UNFINISHED (the store's audit log has a Burn Keys run of this MAC that was cut off
+ * and no later run finished: said before anything else, whatever `trust`; refuseUnfinishedBurn),
+ * E_KEY_MISMATCH (a readable block holds another key; nothing compared can be trusted),
+ * E_KEY_CONTRADICTED (the store's own verified Burn Keys run recorded another key for a
+ * read-protected block than the store now holds (burnRecordFor's `against`), or the flash
+ * read-back is evidence against a read-protected key: the written
  * bootloader region does not decrypt with the store's flash key, or the written digest at 0x0 does
  * not match its secure boot key; refused whatever `trust` or `ask`, nothing asked or recorded,
  * unless storeWroteBoard), E_KEY_EVIDENCE (read-protected keys and no evidence: the sentence names
@@ -290,6 +388,10 @@ const ACK_OPERATION = 'trust-key-store';
  */
 export async function establishKeyEvidence(board: BoardSession, req: KeyEvidenceRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<KeyEvidence> {
   const { conn, chip } = board;
+  // A board half-way through Burn Keys is named first: until the run is finished, no verified
+  // record vouches for its keys, and every check would blame the key store instead.
+  const records = readAudit(req.store.auditPath).records;
+  refuseUnfinishedBurn(req, records, chip.mac.address);
   const efuse = bootEfusesFromRaw((await readEfuses(conn.loader)).words, chip.revision.major);
   const a = assessKeys(efuse, req.keys);
   const bad = a.compared.filter((c) => !c.same);
@@ -307,8 +409,10 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
   }
   const named = a.needed.map((s) => `the ${s.what} ${fingerprint(s.key)} in ${s.block}`).join(' and ');
 
-  const record = burnRecordFor(readAudit(req.store.auditPath).records, chip.mac.address, a.needed);
+  const record = burnRecordFor(records, chip.mac.address, a.needed);
   if (record.match) return say({ kind: 'burn-record', text: `the verified Burn Keys run ${record.match.id} (${record.match.time}) in ${req.store.auditPath} burned ${named}` });
+  // The store's own verified record names another key for a block: refused at once, like flash that contradicts it.
+  if (record.against) throw recordedOther(req, record.against, chip.mac.address);
 
   // The chip decrypts with its own key; the read-back is judged with the store's keys in their place.
   const withStore: BootEfuses = { ...efuse };
@@ -403,14 +507,18 @@ export function storeWroteBoard(store: KeyStore, mac: string): string | undefine
  * burn record and the acknowledgement can be had, and the flash key is assumed read-protected (a
  * board with encryption on normally has it so; the conservative answer without a board).
  *
- * Errors: E_KEY_EVIDENCE as above.
+ * Errors: E_BURN_UNFINISHED, E_KEY_CONTRADICTED (from the store's own burn record only) and
+ * E_KEY_EVIDENCE as above.
  */
 export function establishOfflineKeyEvidence(mac: string, req: Omit<KeyEvidenceRequest, 'ask' | 'readableMustMatch'>): KeyEvidence {
   const needed: KeySlot[] = req.keys.flashKey ? [{ block: 'BLOCK1', step: STEP.flashKey, what: 'flash-encryption key', key: req.keys.flashKey }] : [];
+  const records = readAudit(req.store.auditPath).records;
+  refuseUnfinishedBurn(req, records, mac);
   if (needed.length === 0) return { kind: 'not-needed', text: 'no key is used' };
   const named = `the flash-encryption key ${fingerprint(needed[0]!.key)}`;
-  const record = burnRecordFor(readAudit(req.store.auditPath).records, mac, needed);
+  const record = burnRecordFor(records, mac, needed);
   if (record.match) return { kind: 'burn-record', text: `the verified Burn Keys run ${record.match.id} (${record.match.time}) in ${req.store.auditPath} burned ${named} into ${normaliseMac(mac)}` };
+  if (record.against) throw recordedOther(req, record.against, mac);
   if (req.trust) {
     appendAcknowledgement(req.store, {
       id: newOperationId(), phase: 'done', operation: ACK_OPERATION, mac: normaliseMac(mac),

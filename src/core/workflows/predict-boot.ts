@@ -122,7 +122,7 @@ export interface PredictBootOutcome {
  * the ways forward in the front end's words (`hints`). predictionReport puts the outcome in words.
  *
  * Errors: E_FLASH_SIZE when the flash chip did not identify itself; E_KEY_MISMATCH is not raised
- * (a readable key block is used as it is), and E_KEY_EVIDENCE / E_KEY_CONTRADICTED come back as
+ * (a readable key block is used as it is), and E_BURN_UNFINISHED / E_KEY_EVIDENCE / E_KEY_CONTRADICTED come back as
  * `resolved.undecidable` (the refusal's sentence); link errors; key file errors from `keys`.
  */
 export async function predictBootOnBoard(board: BoardSession, req: PredictBootRequest, ui: Pick<UiPort, 'info'> & Partial<Pick<UiPort, 'confirm'>>): Promise<PredictBootOutcome> {
@@ -147,7 +147,7 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
     }, ui);
   } catch (e) {
     // The refusal stands alone: without evidence (or with evidence against the keys) nothing was assumed about the key blocks.
-    if (isUserError(e) && (e.code === 'E_KEY_EVIDENCE' || e.code === 'E_KEY_CONTRADICTED')) return { resolved: { ...resolved, assumptions: [], undecidable: [e.message] } };
+    if (isUserError(e) && (e.code === 'E_KEY_EVIDENCE' || e.code === 'E_KEY_CONTRADICTED' || e.code === 'E_BURN_UNFINISHED')) return { resolved: { ...resolved, assumptions: [], undecidable: [e.message] } };
     throw e;
   }
   let read = (o: number, n: number): Promise<Uint8Array> => readFlash(conn.loader, o, n);

@@ -273,8 +273,7 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
     warnings.push('--keys-burned-elsewhere was given but no key block is read-protected without a verified record, so every key in this plan is verified as usual.');
   }
   if (!input.hardening) warnings.push('Without --hardening the UART download mode can still encrypt and decrypt flash and JTAG stays open (Pycom\'s default flow).');
-  const interrupted = interruptedOperations(history.filter((r) => r.operation === OPERATION), mac);
-  const last = interrupted[interrupted.length - 1];
+  const open = openBurnRuns(history, mac);
   const plan: BurnPlan = {
     operation: OPERATION,
     mac,
@@ -293,13 +292,69 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
     plan.missingFromChip = missing;
     warnings.unshift(`The audit log records ${missing.map((m) => `"${m.step}" (run ${m.id}, ${m.time})`).join(', ')} as burned and verified on ${mac}, but the chip does not have ${missing.length === 1 ? 'it' : 'them'}: this is another board with the same MAC, or this board's eFuses were not kept (a virtual board started without its state file); the plan burns ${missing.length === 1 ? 'it' : 'them'} again only if you confirm, so check which board this is first.`);
   }
-  if (last) {
-    // Every open run counts, not just the last: the first run and the user's rerun can both be cut off.
-    const stepsDone = new Set(interrupted.flatMap((r) => [...completedSteps(history, r.id)]));
-    plan.resumes = { id: last.id, time: last.time, stepsDone: [...stepsDone] };
-    if (interrupted.length > 1) plan.resumes.earlier = interrupted.slice(0, -1).map((r) => ({ id: r.id, time: r.time }));
+  if (open) {
+    plan.resumes = { id: open.last.id, time: open.last.time, stepsDone: open.stepsDone };
+    if (open.runs.length > 1) plan.resumes.earlier = open.runs.slice(0, -1).map((r) => ({ id: r.id, time: r.time }));
   }
   return plan;
+}
+
+/** Burn Keys runs of one MAC that were cut off (an intent line, no done line), as the plan resumes them. */
+export interface OpenBurnRuns {
+  /** The open runs' intent lines, oldest first (several: the first run and the user's rerun can both be cut off). */
+  runs: AuditRecord[];
+  /** The most recent one. */
+  last: AuditRecord;
+  /** Steps with a step-done line in any open run. */
+  stepsDone: string[];
+}
+
+/**
+ * The interrupted Burn Keys runs of `mac` (normalised) in a key store's audit records: what a plan
+ * resumes (BurnPlan.resumes, "finishes an interrupted run") and what the key-evidence checks name
+ * before anything else (unfinishedBurnRun). Undefined when no run of this MAC is open.
+ */
+export function openBurnRuns(history: readonly AuditRecord[], mac: string): OpenBurnRuns | undefined {
+  const runs = interruptedOperations(history.filter((r) => r.operation === OPERATION), mac);
+  const last = runs[runs.length - 1];
+  if (!last) return undefined;
+  return { runs, last, stepsDone: [...new Set(runs.flatMap((r) => [...completedSteps(history, r.id)]))] };
+}
+
+/** An interrupted Burn Keys run that no later run finished: the board is half-way through Pycom's sequence. */
+export interface UnfinishedBurnRun {
+  id: string;
+  time: string;
+  mac: string;
+  /** Steps of its plan done: already done when it planned, or with a step-done line in an open run. */
+  done: number;
+  /** Steps in its plan (undefined when its intent line holds no readable plan). */
+  total?: number;
+  /** The provision run it was part of (its intent line's `within`). */
+  within?: string;
+}
+
+/**
+ * The latest interrupted Burn Keys run of `mac` (openBurnRuns) unless a later run of the same MAC
+ * ended verified (a `done` line, result ok: the final state was read back, so the board is
+ * finished whatever the earlier run had planned). `history`: the key store's audit records.
+ */
+export function unfinishedBurnRun(history: readonly AuditRecord[], mac: string): UnfinishedBurnRun | undefined {
+  const m = normaliseMac(mac);
+  const open = openBurnRuns(history, m);
+  if (!open) return undefined;
+  const { last } = open;
+  const at = history.indexOf(last);
+  if (history.slice(at + 1).some((r) => r.operation === OPERATION && r.mac === m && r.phase === 'done' && r.result === 'ok')) return undefined;
+  const steps = (last.plan as { steps?: unknown } | undefined)?.steps;
+  const out: UnfinishedBurnRun = { id: last.id, time: last.time, mac: m, done: open.stepsDone.length, ...(last.within ? { within: last.within } : {}) };
+  if (Array.isArray(steps)) {
+    const done = new Set(open.stepsDone);
+    const listed = planSteps(last.plan);
+    out.total = steps.length;
+    out.done = listed.filter((s) => s.status === 'done' || done.has(s.id)).length;
+  }
+  return out;
 }
 
 function cryptCntStep(ctx: Ctx): PlanStep {
