@@ -59,6 +59,22 @@ describe('an 8 MB board never gets the 4 MB partition table (served virtual GPy)
     }
   });
 
+  it('flash --build of a build whose lib/partitions_8MB.bin_enc holds the 4 MB table (a copy over it) is refused (dry run too); the flash and the record untouched', async () => {
+    const swapped = path.join(tmpDir('table-swap-'), 'release');
+    fs.cpSync(dir, swapped, { recursive: true });
+    fs.copyFileSync(path.join(swapped, 'lib/partitions_4MB.bin_enc'), path.join(swapped, 'lib/partitions_8MB.bin_enc'));
+    for (const dry of [true, false]) {
+      const before = flashMd5(dev);
+      const audit = fs.readFileSync(store.auditPath, 'utf8');
+      const r = await cli(['flash', '--port', port, '--key-store', store.dir, '--build', swapped, ...(dry ? ['--dry-run'] : [])]);
+      assert.equal(r.code, 2, r.out + r.err);
+      assert.match(r.err, /partitions_8MB\.bin_enc at 0x8000 \(partition-table, encrypted, \d+ bytes\) is named for 8 MB modules but holds Pycom's partition table for 4 MB modules \(a file copied over it, or a build tree mixed up\), so it would put ota_0 at 0x1C0000 instead of 0x210000 and the file system elsewhere; build again \(pycom-secure build\) or restore the file from the build; nothing was written\./);
+      assert.doesNotMatch(r.out, /written|verified|booted/);
+      assert.equal(flashMd5(dev), before);
+      assert.equal(fs.readFileSync(store.auditPath, 'utf8'), audit);
+    }
+  });
+
   it('flash 0x8000 lib/partitions_4MB.bin_enc is refused, naming the table for 8 MB; the flash untouched', async () => {
     const before = flashMd5(dev);
     const table = path.join(dir, 'lib/partitions_4MB.bin_enc');

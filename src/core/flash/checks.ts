@@ -3,7 +3,7 @@ import { computeBootloaderDigest } from '../crypto/bootloader-digest';
 import { decryptFlashData } from '../crypto/flash-encryption';
 import { classifyContent, type ContentKind } from '../firmware/content';
 import { hex } from '../util/hex';
-import { boardFlashSize, catalog, CONFIG_SECTOR_ADDRESS, layout, layouts, layoutsForFlashSize, layoutsMatching, SUBTYPE } from '../boards/catalog';
+import { boardFlashSize, catalog, CONFIG_SECTOR_ADDRESS, layout, layouts, layoutsForFlashSize, layoutsMatching, SUBTYPE, type LayoutId } from '../boards/catalog';
 import * as path from 'node:path';
 import { DIGEST_FILE, GENERATIONS, tableOutputs } from '../firmware/generations';
 import { BOOTLOADER_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
@@ -229,6 +229,23 @@ function checkTableFlashSize(r: PlanRegion, entries: readonly PartitionEntry[], 
   refuse('E_PLAN_TABLE_SIZE', `${describeRegion(r)} is Pycom's partition table for ${mb(matched[0]!.flashSize)} modules, but this board has ${mb(flashSize)} of flash, so it would put ${moves}; flash the build's table for ${mb(flashSize)}${want ? ` (${want.file})` : ''} instead, or the whole build with --build DIR, which picks the table for the board's flash size; nothing was written.`);
 }
 
+/**
+ * A build's table, picked by its file name for the board's flash size (plan.ts pickTable), must hold
+ * that layout: when its entries are another of Pycom's layouts (catalog layoutsMatching; a 4 MB
+ * table copied over lib/partitions_8MB.bin_enc) it is refused (E_PLAN_TABLE_SIZE), naming both
+ * layouts' flash sizes and ota_0, since written it would move ota_0 and the file system. A table
+ * that matches no catalog layout (one of the user's own) is left to the other checks.
+ */
+function checkTableIsLayout(r: PlanRegion, entries: readonly PartitionEntry[], want: LayoutId): void {
+  const matched = layoutsMatching(entries);
+  if (!matched.length || matched.some((l) => l.id === want)) return;
+  const named = layout(want);
+  const theirs = ota0(matched[0]!.entries);
+  const ours = ota0(named.entries);
+  const moves = theirs !== undefined && ours !== undefined ? `ota_0 at ${hex(theirs)} instead of ${hex(ours)} and the file system elsewhere` : 'the app slots and the file system elsewhere';
+  refuse('E_PLAN_TABLE_SIZE', `${describeRegion(r)} is named for ${mb(named.flashSize)} modules but holds Pycom's partition table for ${mb(matched[0]!.flashSize)} modules (a file copied over it, or a build tree mixed up), so it would put ${moves}; build again (pycom-secure build) or restore the file from the build; nothing was written.`);
+}
+
 /** Partition type of app partitions (factory, ota_N) in the binary table (ESP-IDF esp_partition.h). */
 const PARTITION_TYPE_APP = 0;
 
@@ -356,6 +373,8 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     validatePartitionTable(t, describeRegion(table), planFlashSize(plan, ctx));
     // A build's plan took its table by the flash size already (plan.ts pickTable).
     if (!plan.buildDir && ctx.chip?.flashSize !== undefined) checkTableFlashSize(table, t.entries, ctx.chip.flashSize);
+    // It took it by the file's name: the table inside must be that layout (a copy over another size's file is not).
+    if (plan.buildDir && plan.layout) checkTableIsLayout(table, t.entries, plan.layout);
     partitions = t.entries;
   }
   else if (plan.layout) partitions = layout(plan.layout).entries;
