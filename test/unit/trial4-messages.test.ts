@@ -10,7 +10,10 @@ import { startSimServer } from '../../src/core/virtual/tcp-server';
 import { writePlan, type FlashIo } from '../../src/core/flash/writer';
 import { planFromBuild, type FlashPlan } from '../../src/core/flash/plan';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
-import { secureBuild } from './flash-harness';
+import { fixtureStore, secureBuild } from './flash-harness';
+import { createMemoryPair } from '../../src/core/transport/memory';
+import { provision, provisionSummary } from '../../src/core/workflows/provision';
+import { keyFileToReadWords } from '../../src/core/crypto/efuse-key-layout';
 import { partlyWrittenCause } from '../../src/core/flash/partly-written';
 import { fail } from '../../src/core/connect/messages';
 
@@ -104,5 +107,56 @@ describe('fourth trial: key lengths and a region cut off during its erase', () =
   it('a region cut off before its first block (during the erase) is said so, not "0 of N bytes"', () => {
     assert.equal(partlyWrittenCause({ address: 0x10000, length: 24672, written: 0, source: 'journal' } as never, 'the app'), 'the app at 0x10000 was only partly written (an interrupted flash: cut off before any of its 24672 bytes was written, during its erase)');
     assert.equal(partlyWrittenCause({ address: 0x10000, length: 24672, written: 4096, source: 'journal' } as never, 'the app'), 'the app at 0x10000 was only partly written (an interrupted flash: 4096 of 24672 bytes)');
+  });
+});
+
+describe('fifth trial: provision on a board whose BLOCK1 holds another key', () => {
+  it('the board fails with E_KEY_BLOCK_USED, and the summary does not tell the user to run the same command again', async () => {
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'trial5-block1-used' });
+    // BLOCK1 already holds another key, readable (burned by something else, never protected).
+    const raw = dev.efuse.rawWords();
+    raw[1] = keyFileToReadWords(new Uint8Array(32).fill(9), { reverse: true, coding: 'none' });
+    dev.efuse.setRaw(raw);
+    const efuses = JSON.stringify(dev.efuse.rawWords());
+    const { host, device } = createMemoryPair('/dev/ttyACM0');
+    dev.attach(device);
+    dev.reset('download');
+    const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    const store = fixtureStore();
+    const out = await provision({ ports: [{ port: '/dev/ttyACM0', reset: 'none', baud: 115200, transport: host }], store, buildDir: secureBuild('GPY', 16 * 1024, 'trial5-block1'), board: 'GPY', perDeviceKeys: false, hardening: false, approvedMacs: [mac], bootLog: false }, scriptedUi());
+    assert.equal(out.ok, false);
+    assert.equal(out.boards[0]!.state, 'failed');
+    assert.match(out.boards[0]!.message ?? '', /BLOCK1 already holds a different key/);
+    assert.equal(out.boards[0]!.rerunResumes, false);
+    const summary = provisionSummary(out, store.auditPath, { rerun: 'run the same command again', givePort: { one: 'give its port with --port', many: 'give their ports with --port' } });
+    assert.match(summary, /need what their message says first \(running again alone does not fix them\)/);
+    assert.doesNotMatch(summary, /run the same command again to resume/);
+    assert.equal(JSON.stringify(dev.efuse.rawWords()), efuses, 'nothing burned');
+  });
+});
+
+describe('fifth trial: a dry run checks --confirm', () => {
+  it('efuse burn-keys --dry-run --confirm <another MAC> fails as the real run would (E_NOT_CONFIRMED); the right MAC passes; nothing burned', async function () {
+    this.timeout(60_000);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dry-confirm-'));
+    const store = new KeyStore(path.join(dir, 'secure'));
+    store.ensureDir();
+    fs.writeFileSync(store.signingKeyPath, encodeSec1Pem(generateSigningKey()), { mode: 0o600 });
+    fs.writeFileSync(store.sharedFlashKeyPath, randomBytes(32), { mode: 0o600 });
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'dry-confirm' });
+    const server = await startSimServer(dev, { port: 0 });
+    const url = `socket://127.0.0.1:${server.port}`;
+    const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    const keys = () => ({ flashKey: readHardwareKeyFile(store.sharedFlashKeyPath, 'flash-encryption'), secureBootKey: digestPrivateKey(readSigningKeyFile(store.signingKeyPath), 256) });
+    const efuses = JSON.stringify(dev.efuse.rawWords());
+    const run = (confirm: string) => withBoard({ port: url, reset: 'auto', baud: 115200 }, scriptedUi(), (b) => burnKeys(b, { store, keys, hardening: false, dryRun: true, confirm, showPlan: () => undefined }, scriptedUi()));
+    try {
+      await assert.rejects(run('00:11:22:33:44:55'), (e: Error & { code?: string }) => e.code === 'E_NOT_CONFIRMED');
+      assert.equal((await run(mac)).kind, 'dry-run');
+      assert.equal(JSON.stringify(dev.efuse.rawWords()), efuses, 'nothing burned');
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -191,6 +191,8 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
   }
   const plan = planFor(hardening);
   req.showPlan(plan, snap);
+  // A rehearsed script's --confirm is checked by its dry run too: a MAC that would refuse the real run fails here first.
+  if (req.dryRun && req.confirm !== undefined) checkConfirmation(plan, req.confirm);
   if (req.dryRun) return { kind: 'dry-run', plan };
 
   const exec = { flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, audit, revision: chip.revision.text, engine: { apbMhz: eFuseApbMhz(chip) }, ...(req.within ? { within: req.within } : {}) } as const;

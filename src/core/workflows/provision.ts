@@ -248,7 +248,7 @@ async function confirmModule(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'c
 }
 
 /** Failures that running the same provision again cannot get past: the message says what to fix first. */
-const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_MISMATCH', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_KEY_CONTRADICTED', 'E_NOT_CONFIRMED', 'E_BUILD_KEY', 'E_CODING_34', 'E_CODING_RESERVED', 'E_CODING_HIDDEN', 'E_CODING_REPEAT']);
+const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_BLOCK_USED', 'E_SAME_KEY', 'E_KEY_IS_PUBLIC', 'E_KEY_MALFORMED', 'E_CRYPT_CNT_FULL', 'E_CHIP', 'E_CHIP_REVISION', 'E_KEY_MISMATCH', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_KEY_CONTRADICTED', 'E_NOT_CONFIRMED', 'E_BUILD_KEY', 'E_CODING_34', 'E_CODING_RESERVED', 'E_CODING_HIDDEN', 'E_CODING_REPEAT']);
 
 /**
  * A Burn Keys error said in provision's terms: Burn Keys' own hints name `efuse burn-keys` flags
