@@ -138,6 +138,14 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
         });
         assert.equal(fs.existsSync(out), false);
         assert.equal(audit(store), lines);
+        // Without a MAC: the store no longer holds a devices/ key file, but its audit log says the board has its own key.
+        await assert.rejects(otaImage({ store, buildDir: buildWith({ ...KEYS_A, flashKey: SHARED }), board: 'GPY', slot: 0x210000, output: out }), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'E_NEED_MAC');
+          assert.ok(e.message.includes(`burned the board ${rig.mac} with another flash-encryption key than its flash_encryption_key.bin (its audit log says so: a key of the board's own whose devices/<MAC>/ file is not there now, or a shared key since replaced)`), e.message);
+          assert.match(e.message, /give the board's MAC with --mac MAC, or --port PORT to read it from the board; nothing was written\.$/);
+          return true;
+        });
+        assert.equal(fs.existsSync(out), false);
         // predict-boot says it as its "cannot decide", never WILL BOOT.
         const p = await predictBootOnBoard(rig.session, { store, keys: keysOf(store, rig.mac), trustKeyStore: true }, scriptedUi());
         assert.equal(p.verdict, undefined);

@@ -141,6 +141,21 @@ export function burnRecordFor(records: readonly AuditRecord[], mac: string, need
   };
 }
 
+/**
+ * The MACs of boards this store's verified Burn Keys runs burned with another flash-encryption key
+ * than `sharedFlashKey` (by the recorded fingerprint): boards with keys of their own, whether or
+ * not their key files are still in devices/<MAC>/. Empty when the store has no such run.
+ */
+export function boardsBurnedWithOtherFlashKeys(store: KeyStore, sharedFlashKey: Uint8Array | undefined): string[] {
+  const shared = sharedFlashKey ? fingerprint(sharedFlashKey) : undefined;
+  const macs = new Set<string>();
+  for (const r of readAudit(store.auditPath).records) {
+    const fp = r.keyFingerprints?.[STEP.flashKey];
+    if (r.operation === BURN_KEYS && r.phase === 'done' && r.result === 'ok' && typeof r.mac === 'string' && typeof fp === 'string' && fp !== shared) macs.add(r.mac);
+  }
+  return [...macs];
+}
+
 function sameMac(a: string, b: string): boolean {
   try {
     return normaliseMac(a) === b;
