@@ -78,6 +78,10 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
   it('the same files at wrong addresses: encrypted for another address', async () => {
     await refused(secured, planFromPairs([{ address: 0x0, file: byRole('bootloader-digest') }, { address: 0x8000, file: table8() }, { address: 0x210000, file: byRole('app') }]), /E_PLAN_DECRYPT/, /encrypted for address 0x10000, not 0x210000/);
   });
+  it('another of the build\'s files at a low address: named as what it is and where it goes, not blamed on the key', async () => {
+    await refused(secured, planFromPairs([{ address: 0x0, file: byRole('app') }]), /E_PLAN_DECRYPT/, / is not a secure boot digest \+ bootloader image: it is an ESP32 app image encrypted for address 0x10000; write it at 0x10000, or give the file built for 0x0\.$/);
+    await refused(secured, planFromPairs([{ address: 0x1000, file: byRole('bootloader-digest') }]), /E_PLAN_DECRYPT/, /: it is a secure boot digest \+ bootloader image encrypted for address 0x0; write it at 0x0, or give the file built for 0x1000\.$/);
+  });
   it('wrong key', async () => {
     const other = encryptFor(fs.readFileSync(byRole('app')), 0x10000, new Uint8Array(32).fill(9));
     // A key the store does not hold: no cause can be tested, and the sentence says so.

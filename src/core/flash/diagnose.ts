@@ -139,6 +139,12 @@ export function diagnoseDecryption(f: DecryptionFailure): DecryptionDiagnosis {
   // it should but the whole does not check out, so bytes changed after the build.
   const damaged = f.headerOnly ? undefined : damagedWith(f, f.want, f.key.key);
   if (damaged) return { cause: 'damaged', message: damaged };
+  // Another of the build's files, for another address (the app given at 0x0, the digest image at
+  // 0x1000): named as what it is and where it goes, not suspected of another key.
+  const other = f.headerOnly ? undefined : diagnoseMisplaced({ data: f.data, address: f.address, key: f.key, conf: f.conf, region: f.region, ...(f.addresses ? { addresses: f.addresses } : {}) });
+  if (other) {
+    return { cause: 'address', address: other.address, message: `${f.region} is not ${kind}: it is ${KIND_TEXT[other.kind]} encrypted for address ${hex(other.address)}; write it at ${hex(other.address)}, or give the file built for ${at}.` };
+  }
   const tested = [
     `the addresses ${addresses.map((a) => hex(a)).join(', ')}`,
     others.length ? `the key store's other key${others.length > 1 ? 's' : ''} (${others.map((k) => fingerprint(k.key)).join(', ')})` : 'no other key (the key store holds none)',
