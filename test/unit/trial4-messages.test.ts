@@ -10,7 +10,14 @@ import { startSimServer } from '../../src/core/virtual/tcp-server';
 import { writePlan, type FlashIo } from '../../src/core/flash/writer';
 import { planFromBuild, type FlashPlan } from '../../src/core/flash/plan';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
-import { fixtureStore, secureBuild } from './flash-harness';
+import { fixtureStore, KEYS, secureBuild } from './flash-harness';
+import { directAccess } from '../../src/core/efuse/controller-access';
+import { readEfuses } from '../../src/core/efuse/access';
+import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
+import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
+import { AuditLog } from '../../src/core/audit/audit-log';
+import { fingerprint } from '../../src/core/util/fingerprint';
+import { macDirName } from '../../src/core/keystore/key-store';
 import { createMemoryPair } from '../../src/core/transport/memory';
 import { provision, provisionSummary } from '../../src/core/workflows/provision';
 import { keyFileToReadWords } from '../../src/core/crypto/efuse-key-layout';
@@ -158,5 +165,33 @@ describe('fifth trial: a dry run checks --confirm', () => {
       await server.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('fifth trial: provision --per-device-keys on a board whose own key file is gone', () => {
+  it('names the key the store\'s record says was burned and says to restore it from the backup (not "without --per-device-keys"); nothing burned', async () => {
+    const own = Uint8Array.from({ length: 32 }, (_, i) => (i * 53 + 0x39) & 0xff);
+    // The fixture build's keys: the store's shared key is the build key.
+    const store = new KeyStore(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'prov-own-')), 'secure'));
+    store.ensureDir();
+    fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem, { mode: 0o600 });
+    fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey, { mode: 0o600 });
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'trial5-prov-own' });
+    const access = directAccess(dev.efuse);
+    const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    const sbk = digestPrivateKey(readSigningKeyFile(store.signingKeyPath), 256);
+    const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: own, secureBootKey: sbk, hardening: false, history: [] });
+    await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: own, secureBootKey: sbk, audit: new AuditLog(store.auditPath) });
+    // The board's own key file is not in devices/<MAC>/ (moved away, lost).
+    const efuses = JSON.stringify(dev.efuse.rawWords());
+    const { host, device } = createMemoryPair('/dev/ttyACM0');
+    dev.attach(device);
+    dev.reset('download');
+    const out = await provision({ ports: [{ port: '/dev/ttyACM0', reset: 'none', baud: 115200, transport: host }], store, buildDir: secureBuild('GPY', 16 * 1024, 'trial5-prov-own'), board: 'GPY', perDeviceKeys: true, hardening: false, approvedMacs: [mac], bootLog: false }, scriptedUi());
+    assert.equal(out.ok, false);
+    const msg = out.boards[0]!.message ?? '';
+    assert.match(msg, new RegExp(`already has a flash-encryption key in BLOCK1: the verified Burn Keys run \\S+ in this key store burned its own key ${fingerprint(own)} there, and devices/${macDirName(mac)}/flash_encryption_key\\.bin is missing; restore that key from your backup`));
+    assert.doesNotMatch(msg, /without --per-device-keys/);
+    assert.equal(JSON.stringify(dev.efuse.rawWords()), efuses, 'nothing burned');
   });
 });

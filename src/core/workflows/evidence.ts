@@ -142,6 +142,17 @@ export function burnRecordFor(records: readonly AuditRecord[], mac: string, need
 }
 
 /**
+ * The flash-encryption key (fingerprint) the latest verified Burn Keys run of `mac` in this store
+ * recorded for BLOCK1, with the run's id; undefined when no such run recorded one.
+ */
+export function recordedFlashKey(store: KeyStore, mac: string): { fingerprint: string; run: string } | undefined {
+  const m = normaliseMac(mac);
+  const runs = readAudit(store.auditPath).records.filter((r) => r.operation === BURN_KEYS && r.phase === 'done' && r.result === 'ok' && typeof r.mac === 'string' && sameMac(r.mac, m) && typeof r.keyFingerprints?.[STEP.flashKey] === 'string');
+  const last = runs[runs.length - 1];
+  return last ? { fingerprint: last.keyFingerprints![STEP.flashKey]!, run: last.id } : undefined;
+}
+
+/**
  * The MACs of boards this store's verified Burn Keys runs burned with another flash-encryption key
  * than `sharedFlashKey` (by the recorded fingerprint): boards with keys of their own, whether or
  * not their key files are still in devices/<MAC>/. Empty when the store has no such run.

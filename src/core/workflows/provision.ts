@@ -20,6 +20,7 @@ import { withKeyStoreLock } from '../keystore/lock';
 import { storeSecureBootKey } from '../keystore/secure-boot-key-source';
 import { boardPlanFromBuild, type DecryptedBuildCache } from '../secure-build/per-device';
 import { fingerprint } from '../util/fingerprint';
+import { recordedFlashKey } from './evidence';
 import { withBoard, type BoardSession, type BoardTarget } from './board';
 import { burnKeys } from './burn-keys';
 import { flash, type FlashRequest } from './flash';
@@ -271,7 +272,11 @@ function inProvisionTerms(e: UserError, mac: string | undefined, req: ProvisionR
       return `${what}; the key store holds this board's own key (devices/${macDirName(mac)}/): run the same provision command again with --per-device-keys added; nothing was burned.`;
     }
     if (req.perDeviceKeys && fs.existsSync(req.store.sharedFlashKeyPath)) {
-      return `${what}; if that is the key store's shared key, run the same provision command again without --per-device-keys; nothing was burned.`;
+      // Only when the recorded key is the shared one does leaving out --per-device-keys help.
+      const rec = recordedFlashKey(req.store, mac);
+      const shared = fingerprint(readHardwareKeyFile(req.store.sharedFlashKeyPath, 'flash-encryption'));
+      if (!rec || rec.fingerprint === shared) return `${what}; if that is the key store's shared key, run the same provision command again without --per-device-keys; nothing was burned.`;
+      return `${what}; that is neither this file nor the key store's shared key (${shared}): restore the board's own key from your backup to devices/${macDirName(mac)}/flash_encryption_key.bin, then run the same provision command again; nothing was burned.`;
     }
   }
   if (e.code === 'E_CANCELLED') return e.message.replace(/run Burn Keys again/g, 'run the same provision command again');
@@ -383,7 +388,7 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
         const own = req.store.deviceFlashKeyPath(mac);
         let created = false;
         if (req.perDeviceKeys && !fs.existsSync(own) && session.chip.security.keys.flashEncryption !== 'empty') {
-          throw new UserError('E_NO_KEY', `${mac} already has a flash-encryption key in BLOCK1, but the key store has no key for it in devices/; provision it with the key it was burned with, or without --per-device-keys if that is the shared key.`);
+          throw new UserError('E_NO_KEY', noOwnKeyMessage(req.store, mac));
         }
         const k = req.store.flashKeyFor(mac, req.perDeviceKeys ? 'per-device' : 'shared', threeFour ? 24 : 32);
         flashKey = k.key;
@@ -499,4 +504,21 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
   const notSeen = [...approved].filter((m) => !seen.has(m));
   const ok = notSeen.length === 0 && results.every((r) => r.state === 'finished' || r.state === 'unapproved');
   return { boards: results, notSeen, ok };
+}
+
+/**
+ * Provision with --per-device-keys on a board whose BLOCK1 holds a key while devices/<MAC>/ holds
+ * none: when the store's audit log recorded which key a verified Burn Keys run burned there, the
+ * way on that it names (restore the board's own key, or the shared key when that is the one); else
+ * the general sentence.
+ */
+function noOwnKeyMessage(store: KeyStore, mac: string): string {
+  const rec = recordedFlashKey(store, mac);
+  const file = `devices/${macDirName(mac)}/flash_encryption_key.bin`;
+  const shared = fs.existsSync(store.sharedFlashKeyPath) ? fingerprint(readHardwareKeyFile(store.sharedFlashKeyPath, 'flash-encryption')) : undefined;
+  if (rec && rec.fingerprint !== shared) {
+    return `${mac} already has a flash-encryption key in BLOCK1: the verified Burn Keys run ${rec.run} in this key store burned its own key ${rec.fingerprint} there, and ${file} is missing; restore that key from your backup to ${file}, then run the same provision command again; nothing was burned.`;
+  }
+  if (rec) return `${mac} already has a flash-encryption key in BLOCK1: the verified Burn Keys run ${rec.run} in this key store burned the shared key ${rec.fingerprint} there; run the same provision command again without --per-device-keys; nothing was burned.`;
+  return `${mac} already has a flash-encryption key in BLOCK1, but the key store has no key for it in devices/; provision it with the key it was burned with, or without --per-device-keys if that is the shared key.`;
 }
