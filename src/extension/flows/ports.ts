@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { describePort, isSocketUrl, listPorts, type ChipInfo } from '../../core';
-import { chipView } from '../device';
+import { describePort, isSocketUrl, listPorts, UserError, type BoardSession, type ChipInfo } from '../../core';
+import { chipView, withDevice } from '../device';
 import { readSettings } from '../settings';
 import type { ChipView, SelectedPort, PortRow } from '../state';
 import type { FlowContext } from './context';
@@ -100,4 +100,33 @@ export async function selectPort(ctx: FlowContext): Promise<void> {
 
 export async function boardForCommand(ctx: FlowContext, title: string): Promise<SelectedPort | undefined> {
   return ctx.state.port ?? (await pickBoard(ctx, title, true));
+}
+
+/**
+ * A job that only reads one board (Check Board's Flash, Verify Board's Flash): refused with
+ * E_BUSY while a flash runs (`busyThen` ends the sentence: "then check the board's flash"), run on
+ * `port` or else the board picked as Flash Secure Firmware picks it, opened in download mode under
+ * a progress notification titled `${doing} ${boardTitle}`, the chip facts it reports kept in the
+ * state. Resolves with the job's value and the board, or undefined when no board was chosen (said
+ * in a notification; nothing read).
+ */
+export async function withChosenBoard<T>(
+  ctx: FlowContext,
+  port: SelectedPort | undefined,
+  o: { command: string; busyThen: string; doing: string },
+  job: (board: BoardSession) => Promise<T>,
+): Promise<{ value: T; port: SelectedPort } | undefined> {
+  if (ctx.flashAbort) throw new UserError('E_BUSY', `A flash is running; wait for it or cancel it in the Flash Progress tab, then ${o.busyThen}.`);
+  const p = port ?? (await boardForCommand(ctx, o.command));
+  if (!p) {
+    void vscode.window.showInformationMessage(`${o.command}: no board was chosen, so nothing was read; select one with "Pycom: Select Port", then run the command again.`);
+    return undefined;
+  }
+  const value = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `${o.doing} ${boardTitle(p)}`, cancellable: false }, () =>
+    withDevice(p.path, readSettings(), (l) => ctx.log.info(l), async (d) => {
+      const patch = chipPatch(ctx, p, d.info);
+      if (patch.chip) ctx.state.update(patch);
+      return job({ transport: d.transport, conn: d.conn, chip: d.info });
+    }));
+  return { value, port: p };
 }

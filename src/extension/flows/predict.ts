@@ -1,12 +1,10 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
-import { predictBootOnBoard, predictionKeys, predictionReport, UserError, type KeyStore, type PredictBootHints, type PredictionReport } from '../../core';
-import { readSettings } from '../settings';
-import { withDevice } from '../device';
+import { predictBootOnBoard, predictionKeys, predictionReport, type KeyStore, type PredictBootHints, type PredictionReport } from '../../core';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
 import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, keyStore } from './context';
-import { boardForCommand, boardTitle, chipPatch } from './ports';
+import { withChosenBoard } from './ports';
 
 /* Check Board's Flash: will the connected board boot, and if not, why (predict-boot in the editor). */
 
@@ -52,23 +50,15 @@ export function predictHints(store: KeyStore): PredictBootHints {
  * not in download mode: E_NO_DATA, E_RUNNING_FIRMWARE, ...); E_FLASH_SIZE; key file errors.
  */
 export async function checkBoardFlash(ctx: FlowContext, port?: SelectedPort): Promise<PredictionReport | undefined> {
-  if (ctx.flashAbort) throw new UserError('E_BUSY', 'A flash is running; wait for it or cancel it in the Flash Progress tab, then check the board\'s flash.');
-  const p = port ?? (await boardForCommand(ctx, TITLE));
-  if (!p) {
-    void vscode.window.showInformationMessage(`${TITLE}: no board was chosen, so nothing was read; select one with "Pycom: Select Port", then run the command again.`);
-    return undefined;
-  }
   const store = keyStore();
   const ui = vscodeUi(ctx.log);
-  const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Checking the flash of ${boardTitle(p)}`, cancellable: false }, () =>
-    withDevice(p.path, readSettings(), (l) => ctx.log.info(l), async (d) => {
-      const patch = chipPatch(ctx, p, d.info);
-      if (patch.chip) ctx.state.update(patch);
-      return predictBootOnBoard({ transport: d.transport, conn: d.conn, chip: d.info }, {
-        store, ask: true, hints: predictHints(store),
-        keys: ({ mac, threeFour }) => predictionKeys(store, { mac, threeFour }),
-      }, { info: (l) => ctx.log.info(`predict: ${l}`), confirm: (q) => ui.confirm!(q) });
-    }));
+  const run = await withChosenBoard(ctx, port, { command: TITLE, busyThen: 'check the board\'s flash', doing: 'Checking the flash of' }, (board) =>
+    predictBootOnBoard(board, {
+      store, ask: true, hints: predictHints(store),
+      keys: ({ mac, threeFour }) => predictionKeys(store, { mac, threeFour }),
+    }, { info: (l) => ctx.log.info(`predict: ${l}`), confirm: (q) => ui.confirm!(q) }));
+  if (!run) return undefined;
+  const { value: r, port: p } = run;
   const said = predictionReport(`The board on ${p.path}`, r);
   for (const l of said.lines) ctx.log.info(l);
   for (const a of r.resolved.assumptions) ctx.log.info(`assumption: ${a}`);

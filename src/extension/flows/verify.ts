@@ -1,12 +1,10 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
-import { hex, regionVerificationLine, UserError, verifyFlash, type VerifyFlashOutcome } from '../../core';
-import { readSettings } from '../settings';
-import { withDevice } from '../device';
+import { hex, regionVerificationLine, verifyFlash, type VerifyFlashOutcome } from '../../core';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
 import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore } from './context';
-import { boardForCommand, boardTitle, chipPatch } from './ports';
+import { boardTitle, withChosenBoard } from './ports';
 
 /* Verify Board's Flash Against Build: the CLI's verify-flash --build in the editor. */
 
@@ -29,29 +27,21 @@ const TITLE = 'Pycom: Verify Board\'s Flash Against Build';
  * E_KEY_MISMATCH (nothing compared); the link's UserErrors.
  */
 export async function verifyBoardFlash(ctx: FlowContext, port?: SelectedPort): Promise<VerifyFlashOutcome | undefined> {
-  if (ctx.flashAbort) throw new UserError('E_BUSY', 'A flash is running; wait for it or cancel it in the Flash Progress tab, then verify the board\'s flash.');
-  const p = port ?? (await boardForCommand(ctx, TITLE));
-  if (!p) {
-    void vscode.window.showInformationMessage(`${TITLE}: no board was chosen, so nothing was read; select one with "Pycom: Select Port", then run the command again.`);
-    return undefined;
-  }
   const store = keyStore();
   const ui = vscodeUi(ctx.log);
-  const title = boardTitle(p);
-  const r = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Verifying the flash of ${title}`, cancellable: false }, () =>
-    withDevice(p.path, readSettings(), (l) => ctx.log.info(l), async (d) => {
-      const patch = chipPatch(ctx, p, d.info);
-      if (patch.chip) ctx.state.update(patch);
-      return verifyFlash({ transport: d.transport, conn: d.conn, chip: d.info }, {
-        store,
-        plan: ({ flashKey, flashSize }) => currentBuildPlan(store, flashKey, flashSize),
-        askTrust: true, acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT,
-        onRegion: (v) => {
-          ctx.log.info(`verify: ${regionVerificationLine(v)}`);
-          if (v.diagnosis) ctx.log.info(`verify:   Diagnosis: ${v.diagnosis}`);
-        },
-      }, { info: (l) => ctx.log.info(`verify: ${l}`), confirm: (q) => ui.confirm!(q) });
-    }));
+  const run = await withChosenBoard(ctx, port, { command: TITLE, busyThen: 'verify the board\'s flash', doing: 'Verifying the flash of' }, (board) =>
+    verifyFlash(board, {
+      store,
+      plan: ({ flashKey, flashSize }) => currentBuildPlan(store, flashKey, flashSize),
+      askTrust: true, acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT,
+      onRegion: (v) => {
+        ctx.log.info(`verify: ${regionVerificationLine(v)}`);
+        if (v.diagnosis) ctx.log.info(`verify:   Diagnosis: ${v.diagnosis}`);
+      },
+    }, { info: (l) => ctx.log.info(`verify: ${l}`), confirm: (q) => ui.confirm!(q) }));
+  if (!run) return undefined;
+  const { value: r } = run;
+  const title = boardTitle(run.port);
   const bad = r.regions.filter((v) => v.differs.length > 0);
   const names = bad.map((v) => `${path.basename(v.region.file)} at ${hex(v.region.address)}`).join(', ');
   const text = bad.length === 0
