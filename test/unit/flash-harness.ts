@@ -19,7 +19,7 @@ import { romFlashIo } from '../../src/core/flash/rom-io';
 import { planBootPredictor } from '../../src/core/boot/predict-plan';
 import type { FlashIo } from '../../src/core/flash/writer';
 import type { BoardId } from '../../src/core/boards/catalog';
-import { writeSecureBuildDir } from '../../src/core/secure-build/process';
+import { writeSecureBuildDir, type SecureKeys } from '../../src/core/secure-build/process';
 import { FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureKeys } from '../../scripts/make-fixture-firmware';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
@@ -31,13 +31,25 @@ export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** A key store holding the fixture signing key and shared flash key. */
-export function fixtureStore(): KeyStore {
+/** A key store in a fresh folder holding `pem` as its signing key and `flashKey` as its shared flash key (0600). */
+export function keyStoreWith(pem: string | Uint8Array, flashKey: Uint8Array): KeyStore {
   const store = new KeyStore(path.join(tmpDir('ks-'), 'secure'));
   store.ensureDir();
-  fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem, { mode: 0o600 });
-  fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey, { mode: 0o600 });
+  fs.writeFileSync(store.signingKeyPath, pem, { mode: 0o600 });
+  fs.writeFileSync(store.sharedFlashKeyPath, flashKey, { mode: 0o600 });
   return store;
+}
+
+/** A key store holding the fixture signing key and shared flash key. */
+export function fixtureStore(): KeyStore {
+  return keyStoreWith(KEYS.signingKeyPem, KEYS.flashKey);
+}
+
+/** A secure GPy build made host-side with `keys`: its bootloader embeds their signing key, as IDF links it. */
+export function secureBuildWith(keys: SecureKeys): string {
+  const dir = path.join(tmpDir('build-'), 'build', 'GPY', 'release');
+  writeSecureBuildDir(dir, 'GPY', { bootloader: fixtureBootloader(undefined, keys.signingKey.publicKey), app: fixtureApp(24 * 1024, 'fixture-app'), iv: FIXTURE_IV }, keys);
+  return dir;
 }
 
 /** A secure build directory (Era D names) for `board`, made host-side from the fixture images. */

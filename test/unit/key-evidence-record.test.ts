@@ -15,7 +15,7 @@ import { AuditLog, readAudit } from '../../src/core/audit/audit-log';
 import { KeyStore, macDirName } from '../../src/core/keystore/key-store';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { planFromBuild } from '../../src/core/flash/plan';
-import { writeSecureBuildDir, type SecureKeys } from '../../src/core/secure-build/process';
+import type { SecureKeys } from '../../src/core/secure-build/process';
 import { digestPrivateKey } from '../../src/core/crypto/secure-boot-key';
 import { fingerprint } from '../../src/core/util/fingerprint';
 import { flash } from '../../src/core/workflows/flash';
@@ -27,8 +27,7 @@ import type { BoardSession } from '../../src/core/workflows/board';
 import { readSigningKeyFile, readHardwareKeyFile } from '../../src/core/keys/key-files';
 import { runCli } from '../../src/cli/main';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
-import { FIXTURE_IV, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
-import { bootNow, flashMd5, KEYS, tmpDir } from './flash-harness';
+import { bootNow, flashMd5, KEYS, tmpDir, keyStoreWith, secureBuildWith } from './flash-harness';
 
 /**
  * The key store's own audit log as evidence (a new-user trial): a verified Burn Keys run that
@@ -41,19 +40,9 @@ const KEYS_A: SecureKeys & { pem: string } = { signingKey: KEYS.signingKey, pem:
 const SHARED = Uint8Array.from({ length: 32 }, (_, i) => (i * 37 + 0x35) & 0xff);
 const OWN = Uint8Array.from({ length: 32 }, (_, i) => (i * 53 + 0x39) & 0xff);
 
-function storeWith(o: { pem: string; shared: Uint8Array }): KeyStore {
-  const s = new KeyStore(path.join(tmpDir('ks-rec-'), 'secure'));
-  s.ensureDir();
-  fs.writeFileSync(s.signingKeyPath, o.pem, { mode: 0o600 });
-  fs.writeFileSync(s.sharedFlashKeyPath, o.shared, { mode: 0o600 });
-  return s;
-}
 
-function buildWith(keys: SecureKeys): string {
-  const dir = path.join(tmpDir('build-rec-'), 'build', 'GPY', 'release');
-  writeSecureBuildDir(dir, 'GPY', { bootloader: fixtureBootloader(undefined, keys.signingKey.publicKey), app: fixtureApp(24 * 1024, 'fixture-app'), iv: FIXTURE_IV }, keys);
-  return dir;
-}
+
+const storeOf = (o: { pem: string; shared: Uint8Array }): KeyStore => keyStoreWith(o.pem, o.shared);
 
 function planOf(dir: string) {
   return (ctx: { flashKey: Uint8Array | undefined }) => planFromBuild(findBuildOutputs(dir, { ...(ctx.flashKey ? { flashKey: ctx.flashKey } : {}) }), { flashSize: 0x800000 });
@@ -103,20 +92,20 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
 
   describe('a verified burn record naming another key than the store holds is evidence against (E_KEY_CONTRADICTED)', () => {
     it('per-device keys: the board\'s own key file moved away, so the shared key is taken: flash refused with --trust-key-store too, the file named, nothing written or recorded', async () => {
-      const store = storeWith({ pem: KEYS_A.pem, shared: SHARED });
+      const store = storeOf({ pem: KEYS_A.pem, shared: SHARED });
       const rig = await burnedGpy('rec-perdev', store, OWN);
       try {
         store.saveDeviceFlashKey(rig.mac, OWN);
         const own = store.deviceFlashKeyPath(rig.mac);
         // The board's own key works: the record is the evidence.
-        const ok = await flash(rig.session, { store, plan: planOf(buildWith({ ...KEYS_A, flashKey: OWN })), bootLog: false }, scriptedUi());
+        const ok = await flash(rig.session, { store, plan: planOf(secureBuildWith({ ...KEYS_A, flashKey: OWN })), bootLog: false }, scriptedUi());
         assert.equal(ok.evidence.kind, 'burn-record');
         assert.equal(bootNow(rig.dev).boots, true);
         fs.renameSync(own, path.join(tmpDir('backup-'), 'flash_encryption_key.bin'));
         const before = flashMd5(rig.dev);
         const lines = audit(store);
         for (const trustKeyStore of [false, true]) {
-          await assert.rejects(flash(rig.session, { store, plan: planOf(buildWith({ ...KEYS_A, flashKey: SHARED })), bootLog: false, trustKeyStore, askTrust: true }, scriptedUi({ confirm: () => assert.fail('no question is asked') })), (e: Error & { code?: string }) => {
+          await assert.rejects(flash(rig.session, { store, plan: planOf(secureBuildWith({ ...KEYS_A, flashKey: SHARED })), bootLog: false, trustKeyStore, askTrust: true }, scriptedUi({ confirm: () => assert.fail('no question is asked') })), (e: Error & { code?: string }) => {
             assert.equal(e.code, 'E_KEY_CONTRADICTED');
             assert.match(e.message, new RegExp(`^flash: the verified Burn Keys run \\S+ \\(\\S+\\) burned the flash-encryption key ${fingerprint(OWN)} into BLOCK1 of ${rig.mac}, but the key store \\(${store.dir.replace(/[/\\]/g, '.')}\\) now holds ${fingerprint(SHARED)} \\(devices.${macDirName(rig.mac)}.flash_encryption_key\\.bin is missing, so the shared flash_encryption_key\\.bin was taken\\) for it, and a burned key block keeps its key`));
             assert.match(e.message, /restore the board's key from your backup \(or use the key store that holds it: --key-store DIR\); nothing was written\.$/);
@@ -131,7 +120,7 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
         assert.equal(audit(store), lines, 'no acknowledgement was recorded');
         // ota-image for the board by MAC (offline evidence): the same refusal, no file.
         const out = path.join(tmpDir('ota-rec-'), 'ota.bin');
-        await assert.rejects(otaImage({ store, mac: rig.mac, buildDir: buildWith({ ...KEYS_A, flashKey: SHARED }), board: 'GPY', slot: 0x210000, output: out, trustKeyStore: true }), (e: Error & { code?: string }) => {
+        await assert.rejects(otaImage({ store, mac: rig.mac, buildDir: secureBuildWith({ ...KEYS_A, flashKey: SHARED }), board: 'GPY', slot: 0x210000, output: out, trustKeyStore: true }), (e: Error & { code?: string }) => {
           assert.equal(e.code, 'E_KEY_CONTRADICTED');
           assert.match(e.message, new RegExp(`^ota-image: the verified Burn Keys run .* burned the flash-encryption key ${fingerprint(OWN)} into BLOCK1 .* now holds ${fingerprint(SHARED)} .*is missing, so the shared .*; nothing was written\\.$`));
           return true;
@@ -139,7 +128,7 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
         assert.equal(fs.existsSync(out), false);
         assert.equal(audit(store), lines);
         // Without a MAC: the store no longer holds a devices/ key file, but its audit log says the board has its own key.
-        await assert.rejects(otaImage({ store, buildDir: buildWith({ ...KEYS_A, flashKey: SHARED }), board: 'GPY', slot: 0x210000, output: out }), (e: Error & { code?: string }) => {
+        await assert.rejects(otaImage({ store, buildDir: secureBuildWith({ ...KEYS_A, flashKey: SHARED }), board: 'GPY', slot: 0x210000, output: out }), (e: Error & { code?: string }) => {
           assert.equal(e.code, 'E_NEED_MAC');
           assert.ok(e.message.includes(`burned the board ${rig.mac} with another flash-encryption key than its flash_encryption_key.bin (its audit log says so: a key of the board's own whose devices/<MAC>/ file is not there now, or a shared key since replaced)`), e.message);
           assert.match(e.message, /give the board's MAC with --mac MAC, or --port PORT to read it from the board; nothing was written\.$/);
@@ -156,7 +145,7 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
     });
 
     it('the CLI: a replaced shared key: flash --trust-key-store exits 2 with the one sentence, nothing written', async () => {
-      const store = storeWith({ pem: KEYS_A.pem, shared: KEYS_A.flashKey });
+      const store = storeOf({ pem: KEYS_A.pem, shared: KEYS_A.flashKey });
       const rig = await burnedGpy('rec-shared', store, KEYS_A.flashKey);
       rig.close();
       fs.writeFileSync(store.sharedFlashKeyPath, SHARED);
@@ -166,7 +155,7 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
         const lines = audit(store);
         let out = '';
         let err = '';
-        const code = await runCli(['flash', '--port', `socket://127.0.0.1:${server.port}`, '--build', buildWith({ ...KEYS_A, flashKey: SHARED }), '--key-store', store.dir, '--trust-key-store'], { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
+        const code = await runCli(['flash', '--port', `socket://127.0.0.1:${server.port}`, '--build', secureBuildWith({ ...KEYS_A, flashKey: SHARED }), '--key-store', store.dir, '--trust-key-store'], { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
         assert.equal(code, 2, out + err);
         assert.equal(out, '');
         assert.match(err, new RegExp(`^pycom-secure flash: the verified Burn Keys run .* burned the flash-encryption key ${fingerprint(KEYS_A.flashKey)} into BLOCK1 .* now holds ${fingerprint(SHARED)} \\(from the shared flash_encryption_key\\.bin\\) for it, .*; nothing was written\\.\\n$`));
@@ -180,9 +169,9 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
 
   describe('a Burn Keys run cut off half-way is named first (E_BURN_UNFINISHED)', () => {
     it('flash (with --trust-key-store, dry run or not), verify-flash, predict-boot and ota-image --mac name the run and how to finish it; nothing written or recorded; once finished, the record is the evidence', async () => {
-      const store = storeWith({ pem: KEYS_A.pem, shared: KEYS_A.flashKey });
+      const store = storeOf({ pem: KEYS_A.pem, shared: KEYS_A.flashKey });
       const rig = await burnedGpy('rec-cut', store, KEYS_A.flashKey, { cutAfter: 5 });
-      const build = buildWith(KEYS_A);
+      const build = secureBuildWith(KEYS_A);
       try {
         const before = flashMd5(rig.dev);
         const lines = audit(store);

@@ -15,7 +15,7 @@ import { field, withField } from '../../src/core/efuse/fields';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { planFromBuild } from '../../src/core/flash/plan';
-import { encryptFor, writeSecureBuildDir, type SecureKeys } from '../../src/core/secure-build/process';
+import { encryptFor, type SecureKeys } from '../../src/core/secure-build/process';
 import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { digestPrivateKey } from '../../src/core/crypto/secure-boot-key';
 import { encodeSec1Pem, generateSigningKey } from '../../src/core/crypto/signing-key';
@@ -30,8 +30,8 @@ import type { BoardSession } from '../../src/core/workflows/board';
 import { readSigningKeyFile, readHardwareKeyFile } from '../../src/core/keys/key-files';
 import { runCli } from '../../src/cli/main';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
-import { FIXTURE_IV, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
-import { bootNow, flashMd5, KEYS, tmpDir } from './flash-harness';
+import { fixtureBootloader } from '../../scripts/make-fixture-firmware';
+import { bootNow, flashMd5, KEYS, tmpDir, keyStoreWith, secureBuildWith } from './flash-harness';
 
 /**
  * Issue 12 B: a read-protected key block reads as zeros, so the key store's keys count as the
@@ -43,19 +43,9 @@ const KEYS_A: SecureKeys & { pem: string } = { signingKey: KEYS.signingKey, pem:
 const B_SIGNING = generateSigningKey();
 const KEYS_B: SecureKeys & { pem: string } = { signingKey: B_SIGNING, pem: encodeSec1Pem(B_SIGNING), flashKey: new Uint8Array(32).fill(0x5b), secureBootKey: digestPrivateKey(B_SIGNING, 256), flashCryptConf: 0xf };
 
-function storeWith(keys: SecureKeys & { pem: string }): KeyStore {
-  const s = new KeyStore(path.join(tmpDir('ks-ev-'), 'secure'));
-  s.ensureDir();
-  fs.writeFileSync(s.signingKeyPath, keys.pem, { mode: 0o600 });
-  fs.writeFileSync(s.sharedFlashKeyPath, keys.flashKey, { mode: 0o600 });
-  return s;
-}
 
-function buildWith(keys: SecureKeys): string {
-  const dir = path.join(tmpDir('build-ev-'), 'build', 'GPY', 'release');
-  writeSecureBuildDir(dir, 'GPY', { bootloader: fixtureBootloader(undefined, keys.signingKey.publicKey), app: fixtureApp(24 * 1024, 'fixture-app'), iv: FIXTURE_IV }, keys);
-  return dir;
-}
+
+const storeOf = (keys: SecureKeys & { pem: string }): KeyStore => keyStoreWith(keys.pem, keys.flashKey);
 
 interface Rig { dev: VirtualEsp32; session: BoardSession; mac: string; close(): void }
 
@@ -83,7 +73,7 @@ function planOf(dir: string, key: Uint8Array) {
 
 /** Writes store A's build onto the board straight into its flash (as if flashed elsewhere). */
 function preloadA(dev: VirtualEsp32): void {
-  for (const r of planOf(buildWith(KEYS_A), KEYS_A.flashKey)().regions) {
+  for (const r of planOf(secureBuildWith(KEYS_A), KEYS_A.flashKey)().regions) {
     dev.flash.eraseRange(r.address, Math.ceil(r.data.length / 0x1000) * 0x1000);
     dev.flash.program(r.address, r.data);
   }
@@ -95,14 +85,14 @@ function auditLines(s: KeyStore): string {
 
 describe('key evidence before checks that rely on read-protected keys (issue 12 B)', function () {
   this.timeout(120000);
-  const A = storeWith(KEYS_A);
-  const buildA = buildWith(KEYS_A);
-  const buildB = buildWith(KEYS_B);
+  const A = storeOf(KEYS_A);
+  const buildA = secureBuildWith(KEYS_A);
+  const buildB = secureBuildWith(KEYS_B);
 
   it('reproduction B: flash with another store\'s keys on an erased board is refused, names the ways forward, writes and records nothing', async () => {
     const rig = await burnedGpy('ev-repro', A);
     try {
-      const B = storeWith(KEYS_B);
+      const B = storeOf(KEYS_B);
       const before = flashMd5(rig.dev);
       await assert.rejects(flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false }, scriptedUi()), (e: Error & { code?: string }) => {
         assert.equal(e.code, 'E_KEY_EVIDENCE');
@@ -136,7 +126,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
   });
 
   it('a burn record naming other keys is evidence against the store (its key files were replaced): refused, --trust-key-store or not', async () => {
-    const replaced = storeWith(KEYS_A);
+    const replaced = storeOf(KEYS_A);
     const rig = await burnedGpy('ev-replaced', replaced);
     try {
       fs.writeFileSync(replaced.signingKeyPath, KEYS_B.pem);
@@ -157,12 +147,12 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     const rig = await burnedGpy('ev-readback', undefined);
     try {
       preloadA(rig.dev);
-      const copy = storeWith(KEYS_A);
+      const copy = storeOf(KEYS_A);
       const r = await flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, dryRun: true }, scriptedUi());
       assert.equal(r.evidence.kind, 'flash-read-back');
       assert.match(r.evidence.text, /valid image set .*digest at 0x0 matching the secure boot key [0-9a-f]{16}.*app at 0x10000/);
       // The read-back of another store's keys on the same flash is no evidence.
-      await assert.rejects(flash(rig.session, { store: storeWith(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()), /does not decrypt with the key store's flash-encryption key/);
+      await assert.rejects(flash(rig.session, { store: storeOf(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()), /does not decrypt with the key store's flash-encryption key/);
     } finally {
       rig.close();
     }
@@ -171,7 +161,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
   it('a flash this store wrote itself is no evidence (its own ciphertext decrypts with its own keys)', async () => {
     const rig = await burnedGpy('ev-own-write', undefined);
     try {
-      const B = storeWith(KEYS_B);
+      const B = storeOf(KEYS_B);
       // The wrong store flashes once on the user's word; a later run has to ask again.
       await flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, trustKeyStore: true }, scriptedUi());
       assert.equal(bootNow(rig.dev).boots, false, 'the chip decrypts with store A\'s key: B\'s build does not boot');
@@ -184,7 +174,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
   it('accepted with the acknowledgement (--trust-key-store), recorded in the audit log with fingerprints only', async () => {
     const rig = await burnedGpy('ev-ack', undefined);
     try {
-      const copy = storeWith(KEYS_A);
+      const copy = storeOf(KEYS_A);
       await assert.rejects(flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false }, scriptedUi()), /E_KEY_EVIDENCE|nothing shows/);
       const r = await flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, trustKeyStore: true }, scriptedUi());
       assert.equal(r.evidence.kind, 'acknowledged');
@@ -204,7 +194,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
   it('the editor\'s way: the UI port\'s confirm asks; yes is recorded, no refuses with nothing written', async () => {
     const rig = await burnedGpy('ev-editor', undefined);
     try {
-      const copy = storeWith(KEYS_A);
+      const copy = storeOf(KEYS_A);
       const before = flashMd5(rig.dev);
       const asked: string[] = [];
       await assert.rejects(flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, askTrust: true, acknowledgeHint: 'answer Yes to the question about the key store' }, scriptedUi({ confirm: (q) => (asked.push(q.detail), false) })), /answer Yes to the question about the key store/);
@@ -223,11 +213,11 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
   it('a board whose key blocks are readable needs no evidence: the chip\'s keys are compared directly', async () => {
     const rig = await burnedGpy('ev-readable', undefined, { readable: true });
     try {
-      const copy = storeWith(KEYS_A);
+      const copy = storeOf(KEYS_A);
       const r = await flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, dryRun: true }, scriptedUi());
       assert.equal(r.evidence.kind, 'readable');
       assert.equal(auditLines(copy), '');
-      await assert.rejects(flash(rig.session, { store: storeWith(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()), (e: Error & { code?: string }) => {
+      await assert.rejects(flash(rig.session, { store: storeOf(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, dryRun: true }, scriptedUi()), (e: Error & { code?: string }) => {
         assert.equal(e.code, 'E_KEY_MISMATCH');
         assert.match(e.message, new RegExp(`BLOCK1 is readable and holds the flash-encryption key ${fingerprint(KEYS_A.flashKey)}, not the key store's ${fingerprint(KEYS_B.flashKey)}`));
         return true;
@@ -245,7 +235,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
         const signing = readSigningKeyFile(s.signingKeyPath);
         return { flashKey: readHardwareKeyFile(s.sharedFlashKeyPath, 'flash-encryption'), signingPublicKey: signing.publicKey, secureBootKey: digestPrivateKey(signing, 256) };
       };
-      const B = storeWith(KEYS_B);
+      const B = storeOf(KEYS_B);
       // The build made with B's keys over the board: the old code said WILL BOOT.
       const without = await predictBootOnBoard(rig.session, { store: B, keys: keysOf(B), plan: planOf(buildB, KEYS_B.flashKey) }, scriptedUi());
       assert.equal(without.verdict, undefined);
@@ -258,7 +248,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       const withRecord = await predictBootOnBoard(rig.session, { store: A, keys: keysOf(A) }, scriptedUi());
       assert.equal(withRecord.evidence?.kind, 'burn-record');
       assert.equal(withRecord.verdict?.outcome, 'app-running');
-      const copy = storeWith(KEYS_A);
+      const copy = storeOf(KEYS_A);
       const readBack = await predictBootOnBoard(rig.session, { store: copy, keys: keysOf(copy) }, scriptedUi());
       assert.equal(readBack.evidence?.kind, 'flash-read-back');
       // An erased bootloader region is no evidence either way: "cannot decide", and the acknowledgement decides.
@@ -279,7 +269,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     const rig = await burnedGpy('ev-ota', A);
     rig.close();
     const out = path.join(tmpDir('ota-ev-'), 'ota.bin');
-    const B = storeWith(KEYS_B);
+    const B = storeOf(KEYS_B);
     await assert.rejects(otaImage({ store: B, mac: rig.mac, buildDir: buildB, board: 'GPY', slot: 0x210000, output: out }), (e: Error & { code?: string }) => {
       assert.equal(e.code, 'E_KEY_EVIDENCE');
       assert.match(e.message, /--trust-key-store/);
@@ -306,7 +296,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       return { code, out, err };
     };
     try {
-      const B = storeWith(KEYS_B);
+      const B = storeOf(KEYS_B);
       const before = flashMd5(rig.dev);
       // The board's flash (A's build) contradicts B's flash key: refused, even with --trust-key-store.
       for (const extra of [[], ['--trust-key-store']]) {
@@ -389,7 +379,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       const rig = await burnedGpy('ev-contra-editor', A);
       try {
         preloadA(rig.dev);
-        const B = storeWith(KEYS_B);
+        const B = storeOf(KEYS_B);
         const before = flashMd5(rig.dev);
         for (const extra of [{}, { trustKeyStore: true }]) {
           await assert.rejects(flash(rig.session, {
@@ -416,9 +406,9 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
         preloadA(rig.dev);
         // Store A's flash key with another signing key: the flash decrypts, the digest does not match.
         const mixed: SecureKeys & { pem: string } = { ...KEYS_A, signingKey: KEYS_B.signingKey, pem: KEYS_B.pem, secureBootKey: KEYS_B.secureBootKey };
-        const C = storeWith(mixed);
+        const C = storeOf(mixed);
         const before = flashMd5(rig.dev);
-        await assert.rejects(flash(rig.session, { store: C, plan: planOf(buildWith(mixed), KEYS_A.flashKey), bootLog: false, askTrust: true }, noQuestion()), (e: Error & { code?: string }) => {
+        await assert.rejects(flash(rig.session, { store: C, plan: planOf(secureBuildWith(mixed), KEYS_A.flashKey), bootLog: false, askTrust: true }, noQuestion()), (e: Error & { code?: string }) => {
           assert.equal(e.code, 'E_KEY_CONTRADICTED');
           assert.match(e.message, new RegExp(`read-protected BLOCK2 holds another secure boot key than this key store's: the bootloader at 0x1000 decrypts and parses, but the digest written at 0x0 does not match the key store's secure boot key ${fingerprint(KEYS_B.secureBootKey)}, so this key store \\(.*\\) is not the one that burned this board; use the key store that burned it \\(--key-store DIR\\); nothing was written\\.$`));
           return true;
@@ -428,7 +418,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
         // An erased digest was never written: no evidence either way, so the question is asked.
         rig.dev.flash.eraseRange(0, 0x1000);
         const asked: string[] = [];
-        await assert.rejects(flash(rig.session, { store: C, plan: planOf(buildWith(mixed), KEYS_A.flashKey), bootLog: false, askTrust: true }, askedNo(asked)), (e: Error & { code?: string }) => e.code === 'E_KEY_EVIDENCE');
+        await assert.rejects(flash(rig.session, { store: C, plan: planOf(secureBuildWith(mixed), KEYS_A.flashKey), bootLog: false, askTrust: true }, askedNo(asked)), (e: Error & { code?: string }) => e.code === 'E_KEY_EVIDENCE');
         assert.equal(asked.length, 1);
         assert.equal(auditLines(C), '');
       } finally {
@@ -443,7 +433,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
         // The ROM erased the region and programmed its start: the digest block and the bootloader's first 1 KB.
         rig.dev.flash.eraseRange(0, 0x8000);
         rig.dev.flash.program(0, region.subarray(0, 0x1000 + 0x400));
-        const copy = storeWith(KEYS_A);
+        const copy = storeOf(KEYS_A);
         const asked: string[] = [];
         await assert.rejects(flash(rig.session, { store: copy, plan: planOf(buildA, KEYS_A.flashKey), bootLog: false, askTrust: true, dryRun: true }, askedNo(asked)), (e: Error & { code?: string }) => {
           assert.equal(e.code, 'E_KEY_EVIDENCE');
@@ -452,7 +442,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
         });
         assert.equal(asked.length, 1);
         // The same cut-off flash read with another store's key is evidence against it.
-        await assert.rejects(flash(rig.session, { store: storeWith(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, askTrust: true, dryRun: true }, noQuestion()), /E_KEY_CONTRADICTED|is not the one that burned this board/);
+        await assert.rejects(flash(rig.session, { store: storeOf(KEYS_B), plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, askTrust: true, dryRun: true }, noQuestion()), /E_KEY_CONTRADICTED|is not the one that burned this board/);
       } finally {
         rig.close();
       }
@@ -461,7 +451,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     it('erased flash, a plaintext bootloader, or a write this store began (its journal) are no evidence against: asked, as before', async () => {
       const rig = await burnedGpy('ev-contra-none', undefined);
       try {
-        const B = storeWith(KEYS_B);
+        const B = storeOf(KEYS_B);
         const attempt = async (store: KeyStore) => {
           const asked: string[] = [];
           await assert.rejects(flash(rig.session, { store, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, askTrust: true, dryRun: true }, askedNo(asked)), (e: Error & { code?: string }) => e.code === 'E_KEY_EVIDENCE');
@@ -476,7 +466,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
         // Garbage at 0x1000 where this store's journal says a write began: its own unfinished work.
         rig.dev.flash.eraseRange(0x1000, 0x1000);
         rig.dev.flash.program(0x1000, new Uint8Array(64).fill(0x3c));
-        const J = storeWith(KEYS_B);
+        const J = storeOf(KEYS_B);
         const journal = path.join(deviceDir(J, rig.mac), JOURNAL_FILE);
         fs.mkdirSync(path.dirname(journal), { recursive: true });
         fs.writeFileSync(journal, JSON.stringify({ incomplete: [{ address: 0, length: 0x8000, md5: '0'.repeat(32), file: 'bootloader.bin', startedAt: new Date().toISOString() }] }));
@@ -492,7 +482,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       const rig = await burnedGpy('ev-contra-ota', A);
       try {
         preloadA(rig.dev);
-        const B = storeWith(KEYS_B);
+        const B = storeOf(KEYS_B);
         await assert.rejects(otaBoardEvidence(rig.session, { store: B, ask: true, keyStoreHint: 'set pycom.keyStorePath' }, noQuestion()), (e: Error & { code?: string }) => {
           assert.equal(e.code, 'E_KEY_CONTRADICTED');
           assert.match(e.message, /^ota-image: .* is not the one that burned this board; use the key store that burned it \(set pycom\.keyStorePath\); nothing was written\.$/);
@@ -534,7 +524,7 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
 
     it('the app encrypted with another board\'s per-device key of the store: that key is named', async () => {
       const other = new Uint8Array(32).fill(0x77);
-      const store = storeWith(KEYS_A);
+      const store = storeOf(KEYS_A);
       const per = store.deviceFlashKeyPath('24:0a:c4:00:00:99');
       fs.mkdirSync(path.dirname(per), { recursive: true });
       fs.writeFileSync(per, other);

@@ -10,7 +10,7 @@ import { startSimServer } from '../../src/core/virtual/tcp-server';
 import { writePlan, type FlashIo } from '../../src/core/flash/writer';
 import { planFromBuild, type FlashPlan } from '../../src/core/flash/plan';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
-import { fixtureStore, KEYS, secureBuild } from './flash-harness';
+import { fixtureStore, secureBuild } from './flash-harness';
 import { directAccess } from '../../src/core/efuse/controller-access';
 import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
@@ -172,10 +172,7 @@ describe('fifth trial: provision --per-device-keys on a board whose own key file
   it('names the key the store\'s record says was burned and says to restore it from the backup (not "without --per-device-keys"); nothing burned', async () => {
     const own = Uint8Array.from({ length: 32 }, (_, i) => (i * 53 + 0x39) & 0xff);
     // The fixture build's keys: the store's shared key is the build key.
-    const store = new KeyStore(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'prov-own-')), 'secure'));
-    store.ensureDir();
-    fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem, { mode: 0o600 });
-    fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey, { mode: 0o600 });
+    const store = fixtureStore();
     const dev = new VirtualEsp32({ profile: 'GPY', seed: 'trial5-prov-own' });
     const access = directAccess(dev.efuse);
     const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
