@@ -122,7 +122,7 @@ export interface RecordedOtherKey {
  */
 export function burnRecordFor(records: readonly AuditRecord[], mac: string, needed: readonly KeySlot[]): { match?: AuditRecord; mismatch?: string; against?: RecordedOtherKey[] } {
   const m = normaliseMac(mac);
-  const runs = records.filter((r) => r.operation === BURN_KEYS && r.phase === 'done' && r.result === 'ok' && typeof r.mac === 'string' && sameMac(r.mac, m));
+  const runs = verifiedBurnRuns(records).filter((r) => sameMac(r.mac, m));
   const fits = (r: AuditRecord): boolean => needed.every((s) => r.keyFingerprints?.[s.step] === fingerprint(s.key));
   const match = [...runs].reverse().find(fits);
   if (match) return { match };
@@ -147,7 +147,7 @@ export function burnRecordFor(records: readonly AuditRecord[], mac: string, need
  */
 export function recordedFlashKey(store: KeyStore, mac: string): { fingerprint: string; run: string } | undefined {
   const m = normaliseMac(mac);
-  const runs = readAudit(store.auditPath).records.filter((r) => r.operation === BURN_KEYS && r.phase === 'done' && r.result === 'ok' && typeof r.mac === 'string' && sameMac(r.mac, m) && typeof r.keyFingerprints?.[STEP.flashKey] === 'string');
+  const runs = verifiedBurnRuns(readAudit(store.auditPath).records).filter((r) => sameMac(r.mac, m) && typeof r.keyFingerprints?.[STEP.flashKey] === 'string');
   const last = runs[runs.length - 1];
   return last ? { fingerprint: last.keyFingerprints![STEP.flashKey]!, run: last.id } : undefined;
 }
@@ -160,11 +160,16 @@ export function recordedFlashKey(store: KeyStore, mac: string): { fingerprint: s
 export function boardsBurnedWithOtherFlashKeys(store: KeyStore, sharedFlashKey: Uint8Array | undefined): string[] {
   const shared = sharedFlashKey ? fingerprint(sharedFlashKey) : undefined;
   const macs = new Set<string>();
-  for (const r of readAudit(store.auditPath).records) {
+  for (const r of verifiedBurnRuns(readAudit(store.auditPath).records)) {
     const fp = r.keyFingerprints?.[STEP.flashKey];
-    if (r.operation === BURN_KEYS && r.phase === 'done' && r.result === 'ok' && typeof r.mac === 'string' && typeof fp === 'string' && fp !== shared) macs.add(r.mac);
+    if (typeof fp === 'string' && fp !== shared) macs.add(r.mac);
   }
   return [...macs];
+}
+
+/** The `done` lines of verified Burn Keys runs (result ok) that name their board, in log order. */
+function verifiedBurnRuns(records: readonly AuditRecord[]): Array<AuditRecord & { mac: string }> {
+  return records.filter((r): r is AuditRecord & { mac: string } => r.operation === BURN_KEYS && r.phase === 'done' && r.result === 'ok' && typeof r.mac === 'string');
 }
 
 function sameMac(a: string, b: string): boolean {
