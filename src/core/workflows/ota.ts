@@ -8,7 +8,6 @@ import { makeOtaImage, type OtaImage } from '../ota/ota-image';
 import { writeFileAtomic } from '../util/atomic-file';
 import { storeBuildKey } from '../secure-build/per-device';
 import type { BoardId } from '../boards/catalog';
-import * as fs from 'node:fs';
 import { boardsBurnedWithOtherFlashKeys, establishKeyEvidence, establishOfflineKeyEvidence, type KeyEvidence } from './evidence';
 import { UserError } from '../errors';
 import type { BoardSession } from './board';
@@ -68,8 +67,7 @@ export function checkOtaBoardNamed(req: Pick<OtaImageRequest, 'store' | 'mac' | 
     throw new UserError('E_NEED_MAC', `The key store ${req.store.dir} holds per-device keys (devices/<MAC>/), so an OTA image must be made with the key of the board it is for, not the build key; ${how}`);
   }
   // Key files can go missing: the audit log still says which boards this store burned with keys of their own.
-  const shared = fs.existsSync(req.store.sharedFlashKeyPath) ? readHardwareKeyFile(req.store.sharedFlashKeyPath, 'flash-encryption') : undefined;
-  const own = boardsBurnedWithOtherFlashKeys(req.store, shared);
+  const own = boardsBurnedWithOtherFlashKeys(req.store, storeBuildKey(req.store));
   if (own.length) {
     throw new UserError('E_NEED_MAC', `The key store ${req.store.dir} burned ${own.length === 1 ? `the board ${own[0]}` : `${own.length} boards`} with another flash-encryption key than its flash_encryption_key.bin (its audit log says so: a key of the board's own whose devices/<MAC>/ file is not there now, or a shared key since replaced), so an OTA image must be made for the board it is for, with that board's key; ${how}`);
   }

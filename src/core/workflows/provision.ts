@@ -18,7 +18,7 @@ import { readHardwareKeyFile } from '../keys/key-files';
 import { macDirName, normaliseMac, type KeyStore } from '../keystore/key-store';
 import { withKeyStoreLock } from '../keystore/lock';
 import { storeSecureBootKey } from '../keystore/secure-boot-key-source';
-import { boardPlanFromBuild, type DecryptedBuildCache } from '../secure-build/per-device';
+import { boardPlanFromBuild, storeBuildKey, type DecryptedBuildCache } from '../secure-build/per-device';
 import { fingerprint } from '../util/fingerprint';
 import { recordedFlashKey } from './evidence';
 import { withBoard, type BoardSession, type BoardTarget } from './board';
@@ -515,7 +515,8 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
 function noOwnKeyMessage(store: KeyStore, mac: string): string {
   const rec = recordedFlashKey(store, mac);
   const file = `devices/${macDirName(mac)}/flash_encryption_key.bin`;
-  const shared = fs.existsSync(store.sharedFlashKeyPath) ? fingerprint(readHardwareKeyFile(store.sharedFlashKeyPath, 'flash-encryption')) : undefined;
+  const key = storeBuildKey(store);
+  const shared = key ? fingerprint(key) : undefined;
   if (rec && rec.fingerprint !== shared) {
     return `${mac} already has a flash-encryption key in BLOCK1: the verified Burn Keys run ${rec.run} in this key store burned its own key ${rec.fingerprint} there, and ${file} is missing; restore that key from your backup to ${file}, then run the same provision command again; nothing was burned.`;
   }
