@@ -204,6 +204,12 @@ function checkPartitionPlace(r: PlanRegion, partitions: readonly PartitionEntry[
 
 const mb = (bytes: number): string => `${bytes / 0x100000} MB`;
 const ota0 = (entries: readonly PartitionEntry[]): number | undefined => entries.find((e) => e.type === 0 && e.subtype === SUBTYPE.OTA_0)?.offset;
+/** What a table (`theirs`) puts elsewhere than the board's layout (`ours`), for E_PLAN_TABLE_SIZE: "ota_0 at 0x1C0000 instead of 0x210000 and the file system elsewhere". */
+function whatMoves(theirs: readonly PartitionEntry[], ours: readonly PartitionEntry[] | undefined): string {
+  const a = ota0(theirs);
+  const b = ours ? ota0(ours) : undefined;
+  return a !== undefined && b !== undefined ? `ota_0 at ${hex(a)} instead of ${hex(b)} and the file system elsewhere` : 'the app slots and the file system elsewhere';
+}
 
 /**
  * A partition table given as ADDR FILE that is one of Pycom's (catalog layoutsMatching) must be
@@ -223,9 +229,7 @@ function checkTableFlashSize(r: PlanRegion, entries: readonly PartitionEntry[], 
   // The table Era D (1.20.1-1.20.2) builds for this flash size: lib/partitions_8MB.bin_enc on 8 MB.
   const d = new Set(catalog().boards.flatMap((x) => x.generations.D.layouts));
   const want = tableOutputs(GENERATIONS.D, fit.filter((l) => d.has(l)))[0];
-  const theirs = ota0(matched[0]!.entries);
-  const ours = want ? ota0(layout(want.layout).entries) : undefined;
-  const moves = theirs !== undefined && ours !== undefined ? `ota_0 at ${hex(theirs)} instead of ${hex(ours)} and the file system elsewhere` : 'the app slots and the file system elsewhere';
+  const moves = whatMoves(matched[0]!.entries, want ? layout(want.layout).entries : undefined);
   refuse('E_PLAN_TABLE_SIZE', `${describeRegion(r)} is Pycom's partition table for ${mb(matched[0]!.flashSize)} modules, but this board has ${mb(flashSize)} of flash, so it would put ${moves}; flash the build's table for ${mb(flashSize)}${want ? ` (${want.file})` : ''} instead, or the whole build with --build DIR, which picks the table for the board's flash size; nothing was written.`);
 }
 
@@ -240,9 +244,7 @@ function checkTableIsLayout(r: PlanRegion, entries: readonly PartitionEntry[], w
   const matched = layoutsMatching(entries);
   if (!matched.length || matched.some((l) => l.id === want)) return;
   const named = layout(want);
-  const theirs = ota0(matched[0]!.entries);
-  const ours = ota0(named.entries);
-  const moves = theirs !== undefined && ours !== undefined ? `ota_0 at ${hex(theirs)} instead of ${hex(ours)} and the file system elsewhere` : 'the app slots and the file system elsewhere';
+  const moves = whatMoves(matched[0]!.entries, named.entries);
   refuse('E_PLAN_TABLE_SIZE', `${describeRegion(r)} is named for ${mb(named.flashSize)} modules but holds Pycom's partition table for ${mb(matched[0]!.flashSize)} modules (a file copied over it, or a build tree mixed up), so it would put ${moves}; build again (pycom-secure build) or restore the file from the build; nothing was written.`);
 }
 
