@@ -12,9 +12,7 @@ import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { readAudit } from '../../src/core/audit/audit-log';
 import { KeyStore } from '../../src/core/keystore/key-store';
-import { writeSecureBuildDir } from '../../src/core/secure-build/process';
-import { FIXTURE_IV, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
-import { KEYS, flashMd5, tmpDir } from './flash-harness';
+import { KEYS, fixtureFirmwareProject, flashMd5 } from './flash-harness';
 
 /**
  * Issue 12 B in the editor: Flash Secure Firmware on a board whose keys are read-protected, with a
@@ -37,14 +35,8 @@ describe('editor: Flash asks (modal) before trusting a key store without evidenc
     await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey });
     server = await startSimServer(dev, { port: 0 });
     url = `socket://127.0.0.1:${server.port}`;
-    const project = tmpDir('editor-ev-');
-    fs.mkdirSync(path.join(project, 'esp32'), { recursive: true });
-    fs.writeFileSync(path.join(project, 'esp32', 'Makefile'), '# fixture\n');
-    writeSecureBuildDir(path.join(project, 'esp32', 'build', 'GPY', 'release'), 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(24 * 1024, 'fixture-app'), iv: FIXTURE_IV }, KEYS);
-    store = new KeyStore(path.join(project, 'secure'));
-    store.ensureDir();
-    fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem);
-    fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey);
+    let project: string;
+    ({ project, store } = fixtureFirmwareProject('editor-ev-'));
     for (const k of Object.keys(settings)) delete settings[k];
     Object.assign(settings, { keyStorePath: store.dir, firmwarePath: project, board: 'GPY', baudRate: 115200, resetMode: 'auto' });
   });

@@ -1,7 +1,5 @@
 import { user, settings, fakeLog } from './helpers/vscode-mock';
 import { strict as assert } from 'node:assert';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { flashFirmware, type FlowContext } from '../../src/extension/flows';
 import { flashOutcome, flashRunTitle } from '../../src/extension/flows/flash';
 import { UiState } from '../../src/extension/state';
@@ -12,10 +10,8 @@ import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { KeyStore } from '../../src/core/keystore/key-store';
-import { writeSecureBuildDir } from '../../src/core/secure-build/process';
-import { FIXTURE_IV, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
 import { restoredFlash, type FlashProgressView, type FlashRegionView } from '../../webview/src/protocol';
-import { KEYS, flashMd5, tmpDir } from './flash-harness';
+import { KEYS, fixtureFirmwareProject, flashMd5 } from './flash-harness';
 import { FakeNode, fakeDocument } from './helpers/fake-dom';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -46,14 +42,8 @@ describe('editor: the flash outcome and the Flash Progress tab', function () {
   let store: KeyStore;
 
   before(() => {
-    const project = tmpDir('editor-outcome-');
-    fs.mkdirSync(path.join(project, 'esp32'), { recursive: true });
-    fs.writeFileSync(path.join(project, 'esp32', 'Makefile'), '# fixture\n');
-    writeSecureBuildDir(path.join(project, 'esp32', 'build', 'GPY', 'release'), 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(24 * 1024, 'fixture-app'), iv: FIXTURE_IV }, KEYS);
-    store = new KeyStore(path.join(project, 'secure'));
-    store.ensureDir();
-    fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem);
-    fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey);
+    let project: string;
+    ({ project, store } = fixtureFirmwareProject('editor-outcome-'));
     for (const k of Object.keys(settings)) delete settings[k];
     Object.assign(settings, { keyStorePath: store.dir, firmwarePath: project, board: 'GPY', baudRate: 115200, resetMode: 'auto' });
   });

@@ -13,10 +13,8 @@ import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { AuditLog } from '../../src/core/audit/audit-log';
 import { KeyStore } from '../../src/core/keystore/key-store';
-import { writeSecureBuildDir } from '../../src/core/secure-build/process';
 import type { FlashPlan } from '../../src/core/flash/plan';
-import { FIXTURE_IV, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
-import { KEYS, flashMd5, tmpDir } from './flash-harness';
+import { KEYS, fixtureFirmwareProject, flashMd5, tmpDir } from './flash-harness';
 
 /**
  * "Pycom: Verify Board's Flash Against Build": the core's verifyFlash (the CLI's verify-flash
@@ -44,14 +42,7 @@ describe('editor: Verify Board\'s Flash Against Build', function () {
 
   before(async () => {
     dev = new VirtualEsp32({ profile: 'GPY', seed: 'editor-verify' });
-    project = tmpDir('editor-verify-');
-    fs.mkdirSync(path.join(project, 'esp32'), { recursive: true });
-    fs.writeFileSync(path.join(project, 'esp32', 'Makefile'), '# fixture\n');
-    writeSecureBuildDir(path.join(project, 'esp32', 'build', 'GPY', 'release'), 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(40 * 1024, 'editor-verify-app'), iv: FIXTURE_IV }, KEYS);
-    store = new KeyStore(path.join(project, 'secure'));
-    store.ensureDir();
-    fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem, { mode: 0o600 });
-    fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey, { mode: 0o600 });
+    ({ project, store } = fixtureFirmwareProject('editor-verify-', { size: 40 * 1024, seed: 'editor-verify-app' }));
     const access = directAccess(dev.efuse);
     const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
     const burn = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: false, history: [] });

@@ -40,6 +40,23 @@ export function keyStoreWith(pem: string | Uint8Array, flashKey: Uint8Array): Ke
   return store;
 }
 
+/**
+ * A Pycom firmware checkout as the editor finds it (esp32/Makefile) with a secure GPY build made
+ * host-side with the fixture keys in esp32/build/GPY/release, and its key store in secure/ (the
+ * fixture signing key and shared flash key).
+ */
+export function fixtureFirmwareProject(prefix: string, app: { size: number; seed: string } = { size: 24 * 1024, seed: 'fixture-app' }): { project: string; store: KeyStore } {
+  const project = tmpDir(prefix);
+  fs.mkdirSync(path.join(project, 'esp32'), { recursive: true });
+  fs.writeFileSync(path.join(project, 'esp32', 'Makefile'), '# fixture\n');
+  writeSecureBuildDir(path.join(project, 'esp32', 'build', 'GPY', 'release'), 'GPY', { bootloader: fixtureBootloader(), app: fixtureApp(app.size, app.seed), iv: FIXTURE_IV }, KEYS);
+  const store = new KeyStore(path.join(project, 'secure'));
+  store.ensureDir();
+  fs.writeFileSync(store.signingKeyPath, KEYS.signingKeyPem, { mode: 0o600 });
+  fs.writeFileSync(store.sharedFlashKeyPath, KEYS.flashKey, { mode: 0o600 });
+  return { project, store };
+}
+
 /** A key store holding the fixture signing key and shared flash key. */
 export function fixtureStore(): KeyStore {
   return keyStoreWith(KEYS.signingKeyPem, KEYS.flashKey);
