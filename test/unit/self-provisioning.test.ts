@@ -165,7 +165,7 @@ describe('issue 12 A: a secure bootloader on a board with no keys (first-boot se
     // The connected prediction says the same for this board: only the flash-encryption key would be generated.
     const v = predictBoot({ efuse: bootEfusesFromRaw(words, 1), readFlash: overlay(0x0, files.digest, 0x8000, files.part8, 0x10000, files.app), flashSize: 0x800000 });
     assert.equal(v.outcome, 'first-boot-provisioning', v.reason);
-    assert.deepEqual(v.firstBoot, { secureBootKey: false, flashEncryptionKey: true });
+    assert.deepEqual(v.firstBoot, { secureBootKey: false, flashEncryptionKey: true, appStarts: true });
     const plan = planFromPairs([{ address: 0, file: files.digest }]);
     const err = await checkPlan(plan, { chip: { flashEncryption: false, secureBoot: true, flashCryptConf: 0xf, emptyKeyBlocks: { blk1: true, blk2: false } } }).catch((e: Error) => e);
     assert.ok(err instanceof Error);

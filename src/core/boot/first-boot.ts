@@ -3,7 +3,9 @@ import { bootloaderDigestInput, computeBootloaderDigest } from '../crypto/bootlo
 import { keyFileToBlockWords } from '../crypto/efuse-key-layout';
 import { decryptFlashData, encryptFlashData } from '../crypto/flash-encryption';
 import { cloneWords, field, isFieldWritable, readFieldRaw, withField, type EfuseWords } from '../efuse/fields';
-import { checksumOk, readEspImage } from '../image/esp-image';
+import { checksumOk, hashOk, readEspImage } from '../image/esp-image';
+import { bootloaderVerificationKey } from '../image/bootloader-key';
+import { verifySignatureAt } from '../crypto/signature';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
 import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, keyBytes, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { bootEfusesFromRaw, flashEncryptionOn } from './boot-efuses';
@@ -160,11 +162,21 @@ export function simulateFirstBoot(o: FirstBootInput): FirstBootResult {
   if (readFieldRaw(words, field('ABS_DONE_0')) === 1n) cover(0, SECTOR_SIZE);
   cover(PARTITION_TABLE_ADDRESS, SECTOR_SIZE);
   const table = parsePartitionTable(raw(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN));
+  // flash_encrypt.c encrypt_partition encrypts an app only if esp_image_verify accepts it as a
+  // plaintext image, and that check includes the signature once ABS_DONE_0 reads 1 (Pycom's
+  // esp_image_format.c), which the secure boot step above has just burned: an app not signed with
+  // the bootloader's key stays plaintext. Without a key found in the bootloader (not a real
+  // secure bootloader) the signature is not asked for.
+  const sbOn = readFieldRaw(words, field('ABS_DONE_0')) === 1n;
+  const sigKey = sbOn ? bootloaderVerificationKey(plainBefore(BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN)) : undefined;
   table.entries.forEach((p, i) => {
     if (p.type !== 0) return;
     const len = imageExtent(raw, p.offset, p.size);
     try {
-      if (!checksumOk(readEspImage(raw(p.offset, len)))) return;
+      const bytes = raw(p.offset, len);
+      const img = readEspImage(bytes);
+      if (!checksumOk(img) || hashOk(img) === false) return;
+      if (sigKey && !verifySignatureAt(bytes, img.signature.at, sigKey)) return;
     } catch {
       return; // not a plaintext image: left alone
     }

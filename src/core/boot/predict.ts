@@ -62,11 +62,14 @@ export interface BootVerdict {
   /** Non-fatal risks worth showing. */
   hazards: string[];
   /**
-   * With outcome 'first-boot-provisioning': which keys the bootloader generates on the chip
-   * (ESP-IDF secure_boot.c: BLOCK2; flash_encrypt.c: BLOCK1), for the virtual board's model of
-   * that first boot (first-boot.ts).
+   * Set when this boot is a secure bootloader's first boot on empty key blocks (outcome
+   * 'first-boot-provisioning', or 'no-app' when Pycom's bootloader burns its keys although it
+   * found no valid app): which keys the bootloader generates on the chip (ESP-IDF secure_boot.c:
+   * BLOCK2; flash_encrypt.c: BLOCK1), for the virtual board's model of that first boot
+   * (first-boot.ts). `appStarts`: whether this boot goes on to start the app when it does not
+   * reset for flash encryption (false when the app failed its checks).
    */
-  firstBoot?: { secureBootKey: boolean; flashEncryptionKey: boolean };
+  firstBoot?: { secureBootKey: boolean; flashEncryptionKey: boolean; appStarts: boolean };
 }
 
 
@@ -113,6 +116,12 @@ function popcount7(v: number): number {
 /** A failed boot: `symptom` is what the board shows, `cause` the rest of the reason (": why."). */
 function fail(outcome: BootOutcome, symptom: string, cause: string, log: string[], e: BootEfuses, resetLoop = true): BootVerdict {
   return { boots: false, outcome, reason: `${symptom}${cause}`, symptom, log, resetLoop, hazards: hazards(e) };
+}
+
+/** What a first boot burns, for a sentence after "The bootloader will " or "the bootloader ". */
+function burnWords(genSb: boolean, genFe: boolean): string {
+  const what = [genSb ? 'secure boot key (BLOCK2)' : '', genFe ? 'flash-encryption key (BLOCK1)' : ''].filter(Boolean).join(' and ');
+  return `generate its own ${what} on the chip and read-protect ${genSb && genFe ? 'them' : 'it'}${genSb ? ', and burn ABS_DONE_0' : ''}`;
 }
 
 function romLoadLines(img: EspImage): string[] {
@@ -233,12 +242,43 @@ export function predictBoot(input: BootInput): BootVerdict {
   // docs). Pycom's bootloader holds none of the log strings bootloaderProfile looks for, so they
   // cannot decide it; assuming the checks is the conservative answer (UNCONFIRMED only for
   // bootloaders digested by hand: "boots" is never said of an image the bootloader may refuse).
+  // Without ABS_DONE_0 Pycom's bootloader checks neither signature (a secure bootloader's first
+  // boot: the checks that follow it are predicted in the provisioning branch below).
   const checksSignatures = e.absDone0;
   // The key it checks with: the one linked into it (signature_verification_key.bin, found in its
   // data), else the one the caller expects it to hold.
   const verificationKey = checksSignatures ? (bootloaderVerificationKey(blBytes) ?? input.signingPublicKey) : undefined;
 
   // C. 2nd stage: partition table and app.
+  // A secure bootloader's first boot on empty key blocks (provisioning): secure_boot.c fills
+  // BLOCK2 and flash_encrypt.c BLOCK1 when they are empty and unprotected. Decided before the app
+  // is checked, because Pycom's bootloader provisions whatever that check says (below).
+  const { secureBoot: blankSb, flashEncryption: blankFe } = blankKeyBlocks(e);
+  // Sector 0 is only read when it can matter (a connected board's flash crosses the serial line).
+  const first = blankSb || blankFe ? provisioningProfile(blBytes.subarray(0, bl.imageEnd), view(0, 0x1000)) : profile;
+  const genSb = blankSb && first.secureBoot;
+  const genFe = blankFe && first.flashEncryption;
+  const generating = (): string[] => [
+    ...(genSb ? ['I (0) secure_boot: Generating new secure boot key...'] : []),
+    ...(genFe ? ['I (0) flash_encrypt: Generating new flash encryption key...'] : []),
+  ];
+  /**
+   * Pycom's bootloader_main (pycom-micropython-sigfox esp32/bootloader/bootloader.c) ignores what
+   * get_image_from_partition returns: after a valid partition table it goes on to
+   * esp_secure_boot_permanently_enable and esp_flash_encrypt_check_and_update even when the app
+   * did not load. So a first boot with a bad app (or none) still burns the keys; the failure is
+   * only what the board shows after them.
+   */
+  const appFailed = (v: BootVerdict): BootVerdict => {
+    if (!genSb && !genFe) return v;
+    return {
+      ...v,
+      reason: `${v.reason} Before it stops, the bootloader goes on to ${burnWords(genSb, genFe)} (Pycom's bootloader provisions the chip even when the app did not load), so the board is then locked to keys nobody has.`,
+      log: [...v.log, ...generating()],
+      firstBoot: { secureBootKey: genSb, flashEncryptionKey: genFe, appStarts: false },
+    };
+  };
+
   const tableBytes = view(PARTITION_TABLE_ADDRESS, TABLE_MAX_LEN + 68);
   if (checksSignatures && !verificationKey && input.requireVerificationKey) {
     // Not a line a real board prints: a secure boot bootloader always embeds its key (ESP-IDF links
@@ -267,7 +307,7 @@ export function predictBoot(input: BootInput): BootVerdict {
   }
   if (!app) {
     log.push('E (0) boot: No bootable app partitions in the partition table');
-    return fail('no-app', 'The bootloader finds no app partition in the partition table', '.', log, e, false);
+    return appFailed(fail('no-app', 'The bootloader finds no app partition in the partition table', '.', log, e, false));
   }
   const appBytes = view(app.offset, imageExtent(view, app.offset, app.size));
   const img = parseImage(appBytes, 'The app');
@@ -276,36 +316,53 @@ export function predictBoot(input: BootInput): BootVerdict {
     log.push(`E (0) esp_image: ${why}`, 'E (0) boot: No bootable app partitions in the partition table');
     // The address hint only where the start does not decrypt to an image at all; a parsed image that fails its checksum or hash has other bytes inside it.
     const hint = !img && appBytes[0] !== 0xe9 ? (fe ? ' (with flash encryption on the app must be encrypted for exactly this address)' : '') : img ? ' (some of its bytes are not the ones the image was built with: a damaged or partly overwritten region)' : '';
-    return fail('no-app', 'The bootloader finds no bootable app', `: at ${hex(app.offset, { width: 8, lower: true })} ${why}${hint}.`, log, e, false);
+    return appFailed(fail('no-app', 'The bootloader finds no bootable app', `: at ${hex(app.offset, { width: 8, lower: true })} ${why}${hint}.`, log, e, false));
   }
   if (verificationKey) {
     log.push('I (0) esp_image: Verifying image signature...');
     // The block where the image reader found it: right after the image (image/signature-block.ts).
     if (!verifySignatureAt(appBytes, img.signature.at, verificationKey)) {
       log.push('E (0) secure_boot: Secure boot signature verification failed');
-      return fail('no-app', 'The bootloader refuses the app: "Secure boot signature verification failed"', ' (not signed with the signing key whose digest is in BLOCK2).', log, e, false);
+      return appFailed(fail('no-app', 'The bootloader refuses the app: "Secure boot signature verification failed"', ' (not signed with the signing key whose digest is in BLOCK2).', log, e, false));
     }
   }
   log.push(`I (0) boot: Loaded app from partition at offset ${hex(app.offset, { lower: true })}`);
   // First-boot provisioning: keys generated on the chip, known to nobody (the warning in Pycom's
   // "SecureBoot and Encryption" docs).
-  // secure_boot.c and flash_encrypt.c: an empty, unprotected key block is filled by the bootloader itself.
-  const { secureBoot: blankSb, flashEncryption: blankFe } = blankKeyBlocks(e);
-  // Sector 0 is only read when it can matter (a connected board's flash crosses the serial line).
-  const first = blankSb || blankFe ? provisioningProfile(blBytes.subarray(0, bl.imageEnd), view(0, 0x1000)) : profile;
-  const genSb = blankSb && first.secureBoot;
-  const genFe = blankFe && first.flashEncryption;
   if (genSb || genFe) {
-    if (genSb) log.push('I (0) secure_boot: Generating new secure boot key...');
-    if (genFe) log.push('I (0) flash_encrypt: Generating new flash encryption key...');
+    log.push(...generating());
+    const firstBoot = { secureBootKey: genSb, flashEncryptionKey: genFe, appStarts: true };
+    const burns = `The bootloader will ${burnWords(genSb, genFe)}`;
+    // Pycom's IDF checks the table's and the app's signatures only while ABS_DONE_0 reads 1
+    // (pycom-esp-idf bootloader_support esp_image_format.c, changed by Pycom from the compile-time
+    // SECURE_BOOT_CHECK_SIGNATURE to the run-time esp_secure_boot_enabled(); and Pycom's
+    // bootloader.c load_partition_table): this first boot checks neither, and burns ABS_DONE_0
+    // after loading the app. Every boot after it checks both, with the key linked into the
+    // bootloader, which is what is checked here.
+    const laterKey = genSb ? (bootloaderVerificationKey(blBytes) ?? input.signingPublicKey) : undefined;
+    const refusedLater = !laterKey
+      ? undefined
+      : !verifySignatureAt(tableBytes, TABLE_MAX_LEN, laterKey)
+        ? { line: 'Failed to verify partition table signature.', what: 'the partition table is' }
+        : !verifySignatureAt(appBytes, img.signature.at, laterKey)
+          ? { line: 'Secure boot signature verification failed', what: 'the app is' }
+          : undefined;
+    if (refusedLater) {
+      // With flash encryption going on in this boot the bootloader resets at once, so the app
+      // never runs; else it starts this once (loaded before ABS_DONE_0 was burned). "Does not
+      // boot" either way: the conservative answer for a board that is lost after one boot.
+      const symptom = `On this first boot, which checks no signature yet, the bootloader will ${burnWords(genSb, genFe)}, and ${genFe ? 'reset at once' : 'start the app this once'}; then every boot stops with "${refusedLater.line}"`;
+      const cause = `: ${refusedLater.what} not signed with the key linked into the bootloader, which checks it once ABS_DONE_0 is burned (a wrongly signed app is not encrypted by the bootloader either). Sign the build with the signing key the bootloader was built with.`;
+      return { boots: false, outcome: 'first-boot-provisioning', reason: `${symptom}${cause}`, symptom, log, resetLoop: false, hazards: hazards(e), firstBoot };
+    }
     return {
       boots: true,
       outcome: 'first-boot-provisioning',
-      reason: `The bootloader will generate its own ${[genSb ? 'secure boot key (BLOCK2)' : '', genFe ? 'flash-encryption key (BLOCK1)' : ''].filter(Boolean).join(' and ')} on the chip and read-protect ${genSb && genFe ? 'them' : 'it'}: nobody will ever know ${genSb && genFe ? 'them' : 'it'}${genSb ? ', the bootloader can never be replaced' : ''}${genFe ? ' and only 3 plaintext re-flashes remain' : ''}; burn your keys first with \`pycom-secure efuse burn-keys\` ("Pycom: Burn Keys" in the editor).`,
+      reason: `${burns}: nobody will ever know ${genSb && genFe ? 'them' : 'it'}${genSb ? ', the bootloader can never be replaced' : ''}${genFe ? ' and only 3 plaintext re-flashes remain' : ''}; burn your keys first with \`pycom-secure efuse burn-keys\` ("Pycom: Burn Keys" in the editor).`,
       log,
       resetLoop: false,
       hazards: hazards(e),
-      firstBoot: { secureBootKey: genSb, flashEncryptionKey: genFe },
+      firstBoot,
     };
   }
   if (fe && profile.flashEncryption) {

@@ -33,7 +33,8 @@ const lines = (log: readonly string[]): string => log.map((l) => `${l}\r\n`).joi
  * bootloader checks them; a bootloader that holds no key does not start the app.
  *
  * A secure bootloader on a board with empty key blocks provisions itself (ESP-IDF's secure_boot.c
- * and flash_encrypt.c, simulated
+ * and flash_encrypt.c; Pycom's bootloader does so without checking any signature first, and even
+ * when the app did not load: predictBoot's `firstBoot`), simulated
  * by simulateFirstBoot with keys derived from the device's seed): the returned eFuse words and
  * flash writes burn keys nobody has, read-protected, encrypt the flash in place and, when flash
  * encryption went on, the log goes on with the SW_RESET boot that follows.
@@ -49,7 +50,7 @@ export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
     requireVerificationKey: true,
   });
   const runs = (boots: boolean): Pick<BootPrediction, 'firmware'> => (boots ? { firmware: pycomFirmware } : {});
-  if (v.outcome !== 'first-boot-provisioning' || !v.firstBoot) return { log: lines(v.log), ...runs(v.boots) };
+  if (!v.firstBoot) return { log: lines(v.log), ...runs(v.boots) };
   let first: ReturnType<typeof simulateFirstBoot>;
   try {
     first = simulateFirstBoot({
@@ -83,5 +84,9 @@ export function bootPredictorForVirtual(ctx: BootContext): BootPrediction {
     log += normalBootHeader(ctx.chipRevision, 0x3) + lines(again.log);
     return { log, efuseAfter: first.efuseAfter, flashWrites: first.flashWrites, ...runs(again.boots) };
   }
-  return { log, efuseAfter: first.efuseAfter, flashWrites: first.flashWrites, ...runs(true) };
+  // No reset: the app the bootloader loaded before it burned ABS_DONE_0 starts, unchecked for
+  // its signature (it is checked from the next boot on), unless the app did not load at all.
+  // What Pycom's bootloader prints and does when it then jumps into an app that did not load is
+  // UNCONFIRMED: the board is modelled as stopped (nothing started).
+  return { log, efuseAfter: first.efuseAfter, flashWrites: first.flashWrites, ...runs(v.firstBoot.appStarts) };
 }
