@@ -183,6 +183,6 @@ describe('flash run titles and outcomes (pure)', () => {
     const o = flashOutcome('GPy', false, { verdict: 'failed', summary: 'The board burned keys of its own on this boot: BLOCK1; burn keys first.' });
     assert.deepEqual([o.ok, o.state, o.notification.level], [false, 'not-booted', 'warning']);
     assert.match(o.text, /^The board did not boot normally: The board burned keys of its own/);
-    assert.match(o.text, /no boot prediction was run \(partial plan\)\.$/);
+    assert.match(o.text, /no boot prediction passed before writing \(see the notes above\)\.$/);
   });
 });

@@ -7,8 +7,11 @@ import type { BoardKeys } from '../flash/session';
 import { storeSigningPublicKey } from '../keystore/secure-boot-key-source';
 import type { KeyStore } from '../keystore/key-store';
 import type { BootEfuses } from './boot-efuses';
-import { predictBoot } from './predict';
-import { resolveBootEfuses } from './predict-connected';
+import { predictBoot, type BootVerdict } from './predict';
+import { predictBootFromReader, resolveBootEfuses } from './predict-connected';
+import { createHash } from 'node:crypto';
+import type { FlashIo } from '../flash/writer';
+import { SECTOR_SIZE } from '../chip/esp32';
 
 /**
  * Adapts D's boot prediction to a flash plan: the flash as it will be after the plan (the plan's
@@ -67,10 +70,18 @@ export function isFullSet(plan: FlashPlan): boolean {
 /**
  * The boot prediction for flashing `plan` onto a connected board, shared by the CLI's `flash`
  * and the editor's Flash command so both refuse the same plans. Read-protected key blocks read
- * as zeros, so the key store's keys stand in for them. Only a full set (digest, table, app) is
- * predicted: for a partial plan the rest of the flash is unknown without reading it all back,
- * and undefined is returned (with the reason) instead of a guess. Rejects with the eFuse read's
- * link errors, and with the key reader's UserError when the store's signing key (PEM file or token) is unreadable.
+ * as zeros, so the key store's keys stand in for them. A full set (digest, table, app) is
+ * predicted over erased flash elsewhere. A partial plan (`flash ADDR FILE`) is predicted over the
+ * board's current flash with the plan's regions laid over it, read through `board` (raw bytes,
+ * only the sectors the boot reads that the plan does not cover wholly; `note` gets a progress line
+ * every 256 KiB): refused when the board boots now and would not after the write; when it does
+ * not boot now either, not refused for it, and said through `note` ("note: ..."), as is a skip
+ * because reading the board failed; `stillFails()` then gives that sentence (the boot was not
+ * predicted to work).
+ * Skipped (undefined predictor, `skipped` saying why) when the flash size is unknown, when the
+ * board's flash cannot be decrypted (flash encryption on and its key unknown), or when reading it
+ * fails. Rejects with the eFuse read's link errors, and with the key reader's UserError when the
+ * store's signing key (PEM file or token) is unreadable.
  */
 export async function boardBootPredictor(
   access: EfuseRegisterAccess,
@@ -78,11 +89,73 @@ export async function boardBootPredictor(
   plan: FlashPlan,
   keys: BoardKeys,
   store: KeyStore,
-): Promise<{ predictor?: BootPredictor; skipped?: string }> {
-  if (!isFullSet(plan)) return { skipped: 'boot prediction needs the full set (digest, partition table, app) in the plan; it was not run.' };
+  board?: { flash: Pick<FlashIo, 'read' | 'md5'>; note?: (line: string) => void },
+): Promise<{ predictor?: BootPredictor; skipped?: string; stillFails?: () => string | undefined }> {
   if (!info.flash.sizeBytes) return { skipped: 'the flash size is unknown, so the boot could not be predicted.' };
+  const flashSize = info.flash.sizeBytes;
   // Readable key blocks are used as read (the chip's key wins); read-protected ones take the store's.
-  const { efuse } = resolveBootEfuses((await readEfuses(access)).words, info.revision.major, keys);
+  const resolved = resolveBootEfuses((await readEfuses(access)).words, info.revision.major, keys);
   const pub = storeSigningPublicKey(store)?.publicKey;
-  return { predictor: planBootPredictor({ efuse, flashSize: info.flash.sizeBytes, ...(pub ? { signingPublicKey: pub } : {}) }) };
+  if (isFullSet(plan)) return { predictor: planBootPredictor({ efuse: resolved.efuse, flashSize, ...(pub ? { signingPublicKey: pub } : {}) }) };
+  if (!board) return { skipped: 'the board\'s current flash cannot be read here, so the boot after this partial write was not predicted.' };
+  if (resolved.undecidable.length) return { skipped: `the boot after this partial write was not predicted: ${resolved.undecidable.join(' ')}` };
+  const sectors = new Map<number, Uint8Array>();
+  let fetched = 0;
+  // The board's raw flash, a sector at a time and each sector once (the prediction before and after the write share it).
+  const boardRead = async (o: number, n: number): Promise<Uint8Array> => {
+    const out = new Uint8Array(n);
+    for (let s = o - (o % SECTOR_SIZE); s < o + n; s += SECTOR_SIZE) {
+      let data = sectors.get(s);
+      if (!data) {
+        data = await board.flash.read(s, Math.min(SECTOR_SIZE, flashSize - s));
+        sectors.set(s, data);
+        if (Math.floor((fetched + data.length) / 0x40000) > Math.floor(fetched / 0x40000)) board.note?.(`Reading flash for the boot prediction: ${Math.round((fetched + data.length) / 1024)} KiB so far...`);
+        fetched += data.length;
+      }
+      const from = Math.max(o, s);
+      const to = Math.min(o + n, s + data.length);
+      if (from < to) out.set(data.subarray(from - s, to - s), from - o);
+    }
+    return out;
+  };
+  const ERASED_SECTOR_MD5 = createHash('md5').update(new Uint8Array(SECTOR_SIZE).fill(0xff)).digest('hex');
+  const predict = (over: FlashPlan | undefined): Promise<BootVerdict> => predictBootFromReader({
+    efuse: resolved.efuse,
+    flashSize,
+    read: async (o, n) => {
+      // A sector the plan covers wholly is not read from the board.
+      const covered = over?.regions.some((g) => g.address <= o && o + n <= g.address + g.data.length);
+      const base = covered ? new Uint8Array(n).fill(0xff) : await boardRead(o, n);
+      return over ? overlayFlash(over, () => base)(o, n) : base;
+    },
+    erased: async (o, n) => !over?.regions.some((g) => g.address < o + n && o < g.address + g.data.length)
+      && (await board.flash.md5(o, n)) === (n === SECTOR_SIZE ? ERASED_SECTOR_MD5 : createHash('md5').update(new Uint8Array(n).fill(0xff)).digest('hex')),
+    ...(pub ? { signingPublicKey: pub } : {}),
+  });
+  let still: string | undefined;
+  const predictor: BootPredictor = async (p) => {
+    still = undefined;
+    let after: BootVerdict;
+    let before: BootVerdict | undefined;
+    try {
+      after = await predict(p);
+      if (!after.boots) before = await predict(undefined);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      still = `The boot after this partial write was not predicted: the board's current flash could not be read (${why.replace(/\.$/, '')}).`;
+      board.note?.(`note: ${still}`);
+      return { boots: true };
+    }
+    // A first-boot self-provisioning outcome counts as not booting, as for a full set.
+    const fails = (v: BootVerdict): boolean => !v.boots || v.outcome === 'first-boot-provisioning';
+    if (!fails(after)) return { boots: true };
+    if (before && fails(before)) {
+      // The write does not stop a boot that works now: it is not refused for it, but said.
+      still = `The board does not boot now and will not after this write either: ${after.reason.replace(/\.$/, '')}.`;
+      board.note?.(`note: ${still}`);
+      return { boots: true };
+    }
+    return { boots: false, reason: after.reason };
+  };
+  return { predictor, stillFails: () => still };
 }

@@ -55,7 +55,7 @@ export interface FlashRequest {
 export interface FlashOutcome extends FlashSessionResult {
   plan: FlashPlan;
   keys: BoardKeys;
-  /** Whether the boot of the full image set was predicted (and passed) before writing. */
+  /** Whether the boot after the plan (a full set, or a partial plan over the board's flash) was predicted, and passed, before writing. */
   predicted: boolean;
   /** Why the store's keys were taken for the board's (workflows/evidence.ts). */
   evidence: KeyEvidence;
@@ -66,8 +66,8 @@ export interface FlashOutcome extends FlashSessionResult {
 /**
  * Flash, the one body the CLI's `flash` and the editor's Flash Secure Firmware run: pick the
  * board's flash key from the store, establish that it is the board's (evidence.ts: a burn record,
- * the flash read-back, or the user's recorded word; E_KEY_CONTRADICTED when the flash shows another key, E_KEY_EVIDENCE otherwise), make the plan, predict the boot of a full set against the
- * board's eFuses, check that the chip can be a module of the build's board (flash size and
+ * the flash read-back, or the user's recorded word; E_KEY_CONTRADICTED when the flash shows another key, E_KEY_EVIDENCE otherwise), make the plan, predict the boot after it against the
+ * board's eFuses (a partial plan over the board's current flash, predict-plan.ts boardBootPredictor), check that the chip can be a module of the build's board (flash size and
  * silicon revision, boards/module-fit.ts), check every region (address, encryption for this key, the chip's security
  * state, the config sector), write and verify (MD5) each region, then start the firmware and
  * read its boot log. Nothing is written unless every check passed.
@@ -107,7 +107,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
     ui.info(`Firmware: ${firmwareTitle(plan.board, build)} for ${chip.mac.address} (${chip.flash.sizeText} flash, ${chip.description}).`);
     for (const n of fit.notes) ui.info(`note: ${n}`);
   }
-  const { predictor, skipped } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store);
+  const { predictor, skipped, stillFails } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store, { flash: romFlashIo(conn.loader), note: (l) => ui.info(l) });
   if (skipped) ui.info(`note: ${skipped}`);
   const result = await runFlashSession({
     io: romFlashIo(conn.loader), info: chip, plan, store: req.store, keys,
@@ -119,7 +119,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
     baud: board.transport.baud,
     log: (l) => ui.info(l),
   });
-  const outcome: FlashOutcome = { ...result, plan, keys, evidence, predicted: predictor !== undefined };
+  const outcome: FlashOutcome = { ...result, plan, keys, evidence, predicted: predictor !== undefined && !stillFails?.() };
   if (req.dryRun || req.bootLog === false) return outcome;
   const text = typeof req.bootLog === 'function'
     ? await req.bootLog(board)

@@ -25,7 +25,7 @@ export function flashRunTitle(p: SelectedPort, mac?: string): string {
 
 /** The boot prediction made before writing, as the log and the result say it. */
 function predictionText(predicted: boolean): string {
-  return predicted ? 'Boot prediction: the board boots (the digest, the signatures and the encryption match its eFuses).' : 'Boot prediction not run (partial plan).';
+  return predicted ? 'Boot prediction: the board boots (the digest, the signatures and the encryption match its eFuses).' : 'Boot prediction not passed before writing (skipped, or the board did not boot before this write either: see the notes above).';
 }
 
 /**
@@ -38,7 +38,7 @@ function predictionText(predicted: boolean): string {
 export function flashOutcome(board: string, predicted: boolean, boot?: { verdict: 'booted' | 'failed' | 'unknown'; summary: string }): { ok: boolean; state: 'done' | 'not-booted'; notification: { level: 'info' | 'warning'; text: string }; text: string } {
   if (boot?.verdict === 'failed') {
     const lead = /^The board did not boot/.test(boot.summary) ? boot.summary : `The board did not boot normally: ${boot.summary}`;
-    const expected = predicted ? 'the boot prediction before writing expected it to boot (the digest, the signatures and the encryption match its eFuses)' : 'no boot prediction was run (partial plan)';
+    const expected = predicted ? 'the boot prediction before writing expected it to boot (the digest, the signatures and the encryption match its eFuses)' : 'no boot prediction passed before writing (see the notes above)';
     const text = `${lead} The flash was written and verified; ${expected}.`;
     return { ok: false, state: 'not-booted', notification: { level: 'warning', text: `Pycom: ${text} Board: ${board}.` }, text };
   }
