@@ -137,17 +137,17 @@ export async function boardBootPredictor(
     still = undefined;
     let after: BootVerdict;
     let before: BootVerdict | undefined;
+    // A first-boot self-provisioning outcome counts as not booting, as for a full set.
+    const fails = (v: BootVerdict): boolean => !v.boots || v.outcome === 'first-boot-provisioning';
     try {
       after = await predict(p);
-      if (!after.boots) before = await predict(undefined);
+      if (fails(after)) before = await predict(undefined);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       still = `The boot after this partial write was not predicted: the board's current flash could not be read (${why.replace(/\.$/, '')}).`;
       board.note?.(`note: ${still}`);
       return { boots: true };
     }
-    // A first-boot self-provisioning outcome counts as not booting, as for a full set.
-    const fails = (v: BootVerdict): boolean => !v.boots || v.outcome === 'first-boot-provisioning';
     if (!fails(after)) return { boots: true };
     if (before && fails(before)) {
       // The write does not stop a boot that works now: it is not refused for it, but said.
