@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
-import { planFromBuild, planFromPairs, type FlashPlan } from '../../src/core/flash/plan';
+import { describeRegion, planFromBuild, planFromPairs, type FlashPlan } from '../../src/core/flash/plan';
 import { runFlashSession, keysForBoard } from '../../src/core/flash/session';
 import { encryptFor } from '../../src/core/secure-build/process';
 import { digestSecureBootloader } from '../../src/core/crypto/bootloader-digest';
@@ -197,9 +197,45 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
       // The table encrypted for 0x8000 given at 0x1ff000 (otadata): named as a partition table.
       await refused(flashed, planFromPairs([{ address: 0x1ff000, file: table8() }]), /^E_PLAN_DECRYPT$/, /was encrypted for address 0x8000, not 0x1FF000: it is a partition table for 0x8000/);
     });
-    it('a region outside every partition (0x400000) is refused as such, not judged as an app', async () => {
-      await refused(flashed, planFromPairs([{ address: 0x400000, file: rnd4k() }]), /^E_PLAN_OUTSIDE_TABLE$/,
-        /^x\.bin at 0x400000 \(data, encrypted, 4096 bytes\) lies outside every partition of the partition table \("nvs" 0x9000-0x10000, "factory" 0x10000-0x1FF000, "otadata" 0x1FF000-0x200000, "ota_0" 0x210000-0x3FF000, "config" 0x3FF000-0x400000\), so nothing .* the address is most likely a mistake; give the address of the partition the file is for, or flash a partition table that has a partition there first; nothing was written\.$/);
+    it('a region outside every partition and every fixed region (0x200000) is refused, naming the regions the firmware keeps outside the table', async () => {
+      await refused(flashed, planFromPairs([{ address: 0x200000, file: rnd4k() }]), /^E_PLAN_OUTSIDE_TABLE$/,
+        /^x\.bin at 0x200000 \(data, encrypted, 4096 bytes\) lies outside every partition of the partition table \("nvs" 0x9000-0x10000, "factory" 0x10000-0x1FF000, "otadata" 0x1FF000-0x200000, "ota_0" 0x210000-0x3FF000, "config" 0x3FF000-0x400000\) and outside "fs1" \(the \/flash file system Pycom's firmware keeps outside the partition table, 0x400000-0x800000\), the only region Pycom's firmware keeps outside this table, so nothing .* the address is most likely a mistake; give the address of the partition or region the file is for, or flash a partition table that has a partition there first; nothing was written\.$/);
+    });
+    it('the 8 MB modules\' /flash at 0x400000 ("fs1", outside the table) is accepted, named in the plan, and written as given', async () => {
+      const store = fixtureStore();
+      const plan = planFromPairs([{ address: 0x400000, file: rnd4k() }]);
+      await runFlashSession({ io: flashed.io, info: flashed.info, plan, store, keys: keysForBoard(store, flashed.info), predictBoot: predictor(flashed.dev) });
+      assert.match(describeRegion(plan.regions[0]!), /^x\.bin at 0x400000 \(data, encrypted, 4096 bytes, into "fs1" \(the \/flash file system Pycom's firmware keeps outside the partition table, 0x400000-0x800000\)\)$/);
+      assert.ok(Buffer.from(flashed.dev.flash.read(0x400000, 0x1000)).equals(plan.regions[0]!.data));
+    });
+    it('"fs1" is read through flash encryption: a plaintext file there on an encrypted board is refused', async () => {
+      const plan = planFromPairs([{ address: 0x400000, file: rnd4k() }]);
+      Object.assign(plan.regions[0]!, { role: 'data', encrypted: false });
+      await refused(flashed, plan, /^E_PLAN_PLAINTEXT$/, /^x\.bin at 0x400000 \(data, plaintext, 4096 bytes, into "fs1" .*\) is plaintext, but flash encryption is on/);
+    });
+    it('a write running past the end of "fs1" is refused (past the flash with the board; past the region without one)', async () => {
+      const big = () => file(new Uint8Array(0x2000).fill(0x33));
+      await refused(flashed, planFromPairs([{ address: 0x7ff000, file: big() }]), /^E_PLAN_FLASH_SIZE$/, /ends at 0x801000, past the end of this board's 8 MB of flash/);
+      // Without a board: the plan's own 8 MB table says where "fs1" ends.
+      await assert.rejects(checkPlan(planFromPairs([{ address: 0x8000, file: table8() }, { address: 0x7ff000, file: big() }]), { flashKey: KEYS.flashKey }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_TOO_BIG');
+        assert.match(e.message, /^x\.bin at 0x7FF000 \(data, encrypted, 8192 bytes, into "fs1" .*\) ends at 0x801000, past the end of "fs1" at 0x800000, so it would overwrite what lies after it; give a file of at most 4096 bytes for 0x7FF000; nothing was written\.$/);
+        return true;
+      });
+    });
+    it('0x400000 on a 4 MB board is refused: past its flash, and with the 4 MB table not a region of its layout', async () => {
+      const small = await virtualBoard('SIPY', { seed: 'fs1-4mb' });
+      try {
+        await refused(small, planFromPairs([{ address: 0x400000, file: rnd4k() }]), /^E_PLAN_FLASH_SIZE$/, /starts at 0x400000, beyond this board's 4 MB of flash/);
+      } finally {
+        small.close();
+      }
+      const table4 = out().outputs.find((o) => o.role === 'partition-table' && o.layout === '4MB')!.path;
+      await assert.rejects(checkPlan(planFromPairs([{ address: 0x8000, file: table4 }, { address: 0x400000, file: rnd4k() }]), { flashKey: KEYS.flashKey }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_OUTSIDE_TABLE');
+        assert.match(e.message, /\("nvs" 0x9000-0x10000, .*"fs" 0x380000-0x3FF000, "config" 0x3FF000-0x400000\) and Pycom's firmware keeps no region of its own outside this table, so nothing/);
+        return true;
+      });
     });
     it('allowed at ota_0 (0x210000), and plain data still allowed in nvs: written', async () => {
       const store = fixtureStore();

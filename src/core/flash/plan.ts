@@ -34,6 +34,12 @@ export interface PlanRegion {
   data: Uint8Array;
   role: RegionRole;
   encrypted: boolean;
+  /**
+   * Where it goes, when the checks found it in a region Pycom's firmware keeps outside the
+   * partition table (place.ts describeFirmwareRegion: `"fs1" (the /flash file system ...)`), so
+   * the plan shown names it; set by checkPlan.
+   */
+  area?: string;
 }
 
 export interface FlashPlan {
@@ -47,7 +53,7 @@ export interface FlashPlan {
 }
 
 export function describeRegion(r: PlanRegion): string {
-  return `${path.basename(r.file)} at ${hex(r.address)} (${r.role}, ${r.encrypted ? 'encrypted' : 'plaintext'}, ${r.data.length} bytes)`;
+  return `${path.basename(r.file)} at ${hex(r.address)} (${r.role}, ${r.encrypted ? 'encrypted' : 'plaintext'}, ${r.data.length} bytes${r.area ? `, into ${r.area}` : ''})`;
 }
 
 const mb = (bytes: number): string => `${bytes / 0x100000} MB`;
