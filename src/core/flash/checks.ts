@@ -176,8 +176,6 @@ function checkLayout(plan: FlashPlan, ctx: CheckContext, map: FlashMap | undefin
     }
     if (place?.kind === 'firmware') {
       const f = place.region;
-      // Named in the plan the user sees (describeRegion) by Pycom's name for it.
-      r.area = describeFirmwareRegion(f);
       if (end(r) > f.offset + f.size) {
         refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} ends at ${hex(end(r))}, past the end of "${f.name}" at ${hex(f.offset + f.size)}, so it would overwrite what lies after it; give a file of at most ${f.offset + f.size - r.address} bytes for ${hex(r.address)}; nothing was written.`);
       }
@@ -214,7 +212,7 @@ function checkPartitionPlace(r: PlanRegion, map: FlashMap): void {
   if (!place) {
     const list = partitions.map((e) => `"${e.label}" ${span(e)}`).join(', ');
     const fixed = map.outsideTable.length
-      ? `and outside ${map.outsideTable.map(describeFirmwareRegion).join(' and ')}, the only ${map.outsideTable.length > 1 ? 'regions' : 'region'} Pycom's firmware keeps outside this table`
+      ? `and outside ${map.outsideTable.map((f) => describeFirmwareRegion(f)).join(' and ')}, the only ${map.outsideTable.length > 1 ? 'regions' : 'region'} Pycom's firmware keeps outside this table`
       : 'and Pycom\'s firmware keeps no region of its own outside this table';
     refuse('E_PLAN_OUTSIDE_TABLE', `${describeRegion(r)} lies outside every partition of the partition table (${list}) ${fixed}, so nothing the bootloader or the firmware reads is there and the address is most likely a mistake; give the address of the partition or region the file is for, or flash a partition table that has a partition there first; nothing was written.`);
   }
@@ -404,9 +402,12 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     if (partitions) notes.push('Sizes checked against the partition table on the board (0x8000).');
   }
   if (!plan.buildDir && partitions) settleGuessedApps(plan, partitions, plaintext);
+  // Content refusals name the file alone, as the build's own checks (provision, OTA images) do.
   for (const r of plan.regions) if (r !== table) checkContent(r, plaintext, ctx, conf);
-
+  // Where each region goes, for the later messages and the plan shown (describeRegion).
   const map = partitions ? flashMap(partitions, plan.layout) : undefined;
+  if (map) for (const r of plan.regions) if (r.address >= PARTITION_TABLE_ADDRESS + SECTOR_SIZE) r.place = placeAt(map, r.address);
+
   checkLayout(plan, ctx, map, plaintext, notes);
 
   // 3. The chip's encryption state must match what each file is.

@@ -40,8 +40,28 @@ export function placeAt(map: FlashMap, address: number): FlashPlace | undefined 
 }
 
 /** `"fs1" (the /flash file system Pycom's firmware keeps outside the partition table, 0x400000-0x800000)`, for messages. */
-export function describeFirmwareRegion(f: FirmwareRegion): string {
-  return `"${f.name}" (${f.holds} Pycom's firmware keeps outside the partition table, ${hex(f.offset)}-${hex(f.offset + f.size)})`;
+export function describeFirmwareRegion(f: FirmwareRegion, more = ''): string {
+  return `"${f.name}" (${f.holds} Pycom's firmware keeps outside the partition table, ${hex(f.offset)}-${hex(f.offset + f.size)}${more})`;
+}
+
+/** Subtype names of gen_esp32part.py (ESP-IDF 3.x SUBTYPES); others are shown by number (Pycom's fs 5, config 6, dummy 7). */
+const APP_SUBTYPES: Readonly<Record<number, string>> = { 0x00: 'factory', 0x20: 'test' };
+const DATA_SUBTYPES: Readonly<Record<number, string>> = { 0x00: 'ota', 0x01: 'phy', 0x02: 'nvs', 0x03: 'coredump', 0x04: 'nvs_keys', 0x80: 'esphttpd', 0x81: 'fat', 0x82: 'spiffs' };
+
+/** `app/factory`, `app/ota_0`, `data/nvs`, `data/6`: a partition's type and subtype as gen_esp32part.py's CSV names them. */
+export function partitionKind(e: PartitionEntry): string {
+  if (e.type === 0) return `app/${e.subtype >= 0x10 && e.subtype < 0x20 ? `ota_${e.subtype - 0x10}` : (APP_SUBTYPES[e.subtype] ?? hex(e.subtype))}`;
+  return `${e.type === 1 ? 'data' : hex(e.type)}/${DATA_SUBTYPES[e.subtype] ?? e.subtype}`;
+}
+
+/**
+ * Where a region goes, for describeRegion: `"nvs" (data/nvs partition, not encrypted)`,
+ * `"factory" (app/factory partition, encrypted)`, or a fixed region by Pycom's name
+ * (describeFirmwareRegion) with whether the chip reads it through flash encryption (placeEncrypted).
+ */
+export function describePlace(p: FlashPlace): string {
+  const enc = placeEncrypted(p) ? 'encrypted' : 'not encrypted';
+  return p.kind === 'partition' ? `"${p.entry.label}" (${partitionKind(p.entry)} partition, ${enc})` : describeFirmwareRegion(p.region, `, ${enc}`);
 }
 
 /** Whether the chip reads the place through flash encryption: an app partition or one flagged encrypted, or a fixed region the firmware writes encrypted. */
