@@ -319,11 +319,11 @@ export const CASES: Case[] = [
       const plan = planFromPairs([{ address: 0x12000, file: file(c, 'rnd4k.bin', RND_4K) }]);
       return onBoard(c, (b) => flash(b, { store, trustKeyStore: true, plan: () => plan, bootLog: false }, scriptedUi()));
     } },
-  { input: 'flash 0x400000 FILE: 4 KiB where the board\'s partition table has no partition (8 MB GPy)',
+  { input: 'flash 0x200000 FILE: 4 KiB where the board\'s partition table has no partition and the firmware keeps nothing (8 MB GPy)',
     setup: encryptedEightMb,
     run: async (c) => {
       const { store } = buildAndStore(c, 'GPY');
-      const plan = planFromPairs([{ address: 0x400000, file: file(c, 'rnd4k.bin', RND_4K) }]);
+      const plan = planFromPairs([{ address: 0x200000, file: file(c, 'rnd4k.bin', RND_4K) }]);
       return onBoard(c, (b) => flash(b, { store, trustKeyStore: true, plan: () => plan, bootLog: false }, scriptedUi()));
     } },
   { input: 'flash --build of a build whose app was cut off after the build (not whole 16-byte blocks), on a board with its own key',

@@ -20,7 +20,7 @@ const GPY16: PycomBoard = {
   generations: { ...board('GPY').generations, D: { layouts: ['8MB', '16MB'], otaCopies: [0x210000] } },
   modules: [{ id: 'GPY16', title: 'GPy 16 MB', flashSize: 16 * MB, chipRevision: 1, packageCode: 0 }],
 };
-const L16: PartitionLayout = { id: '16MB', flashSize: 16 * MB, entries: layout('8MB').entries };
+const L16: PartitionLayout = { id: '16MB', flashSize: 16 * MB, entries: layout('8MB').entries, fileSystem: layout('8MB').fileSystem };
 
 function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const r = { out: '', err: '' };

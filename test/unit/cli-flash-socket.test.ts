@@ -78,8 +78,8 @@ describe('CLI: burn-keys, flash and predict-boot over socket:// on a served virt
     // The key is named once, by the evidence line (flash-encryption key FP in BLOCK1).
     const fp = /flash-encryption key ([0-9a-f]{16})/.exec(r.err)?.[1];
     assert.ok(fp, r.err);
-    assert.match(r.out, new RegExp(`bootloader-reflash-digest\\.bin_enc at 0x0 \\(\\S+, encrypted, \\d+ bytes\\), encrypted for the key ${fp}: would be written and verified`));
-    assert.match(r.out, /gpy\.bin_enc at 0x10000 \(app, encrypted, \d+ bytes\)/);
+    assert.match(r.out, new RegExp(`bootloader-reflash-digest\\.bin_enc at 0x0 \\(ciphertext, \\d+ bytes\\), encrypted for the key ${fp}: would be written and verified`));
+    assert.match(r.out, /gpy\.bin_enc at 0x10000 \(ciphertext, \d+ bytes, into "factory" \(app\/factory partition, encrypted\)\)/);
     assert.match(r.out, /Dry run: every check passed; nothing was written\./);
     assert.equal(flashMd5(dev), before);
   });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
-import { planFromBuild, planFromPairs, type FlashPlan } from '../../src/core/flash/plan';
+import { describeRegion, planFromBuild, planFromPairs, type FlashPlan } from '../../src/core/flash/plan';
 import { runFlashSession, keysForBoard } from '../../src/core/flash/session';
 import { encryptFor } from '../../src/core/secure-build/process';
 import { digestSecureBootloader } from '../../src/core/crypto/bootloader-digest';
@@ -158,11 +158,11 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
     after(() => flashed.close());
     it('refused inside ota_0 (0x300000), against the table on the board', async () => {
       await refused(flashed, planFromPairs([{ address: 0x300000, file: appFor(0x300000) }]), /^E_PLAN_APP_ADDRESS$/,
-        /^x\.bin at 0x300000 \(app, encrypted, \d+ bytes\) is an app image, but 0x300000 is inside the "ota_0" app partition \(0x210000-0x3FF000\) in the partition table, so the bootloader would never start it and the write would overwrite what is there; write it at an app partition's address \("factory" at 0x10000, "ota_0" at 0x210000\)\.$/);
+        /^x\.bin at 0x300000 \(ciphertext, \d+ bytes, into "ota_0" \(app\/ota_0 partition, encrypted\)\) is an app image, but 0x300000 is inside the "ota_0" app partition \(0x210000-0x3FF000\) in the partition table, so the bootloader would never start it and the write would overwrite what is there; write it at an app partition's address \("factory" at 0x10000, "ota_0" at 0x210000\)\.$/);
     });
     it('refused at 0x9000, the nvs partition', async () => {
       await refused(flashed, planFromPairs([{ address: 0x9000, file: appFor(0x9000) }]), /^E_PLAN_APP_ADDRESS$/,
-        /^x\.bin at 0x9000 \(data, encrypted, \d+ bytes\) is an app image, but 0x9000 is the "nvs" data partition in the partition table, so the bootloader would never start it/);
+        /^x\.bin at 0x9000 \(ciphertext, \d+ bytes, into "nvs" \(data\/nvs partition, not encrypted\)\) is an app image, but 0x9000 is the "nvs" data partition in the partition table, so the bootloader would never start it/);
     });
     it('refused past every partition, with the plan\'s own table (no board)', async () => {
       const p = planFromBuild(out(), { flashSize: 0x800000 });
@@ -177,9 +177,9 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
     const rnd4k = () => file(Buffer.concat(Array.from({ length: 128 }, (_, i) => createHash('sha256').update(`rnd4k ${i}`).digest())));
     it('4 KiB written into the middle of the factory app (0x12000) is refused: the app would fail its checks', async () => {
       await refused(flashed, planFromPairs([{ address: 0x12000, file: rnd4k() }]), /^E_PLAN_INSIDE_APP$/,
-        /^x\.bin at 0x12000 \(data, encrypted, 4096 bytes\) starts inside the "factory" app partition \(0x10000-0x1FF000\), not at its start, so the app there would fail its checksum and signature check and the board would not start it; write the whole app at 0x10000 \(`flash --build DIR`, with --incremental to send only what differs\); nothing was written\.$/);
+        /^x\.bin at 0x12000 \(ciphertext, 4096 bytes, into "factory" \(app\/factory partition, encrypted\)\) starts inside the "factory" app partition \(0x10000-0x1FF000\), not at its start, so the app there would fail its checksum and signature check and the board would not start it; write the whole app at 0x10000 \(`flash --build DIR`, with --incremental to send only what differs\); nothing was written\.$/);
       // At a 64 KB boundary inside it (guessed an app by its address alone): the same refusal, as data.
-      await refused(flashed, planFromPairs([{ address: 0x20000, file: rnd4k() }]), /^E_PLAN_INSIDE_APP$/, /^x\.bin at 0x20000 \(data, encrypted, 4096 bytes\) starts inside the "factory" app partition \(0x10000-0x1FF000\)/);
+      await refused(flashed, planFromPairs([{ address: 0x20000, file: rnd4k() }]), /^E_PLAN_INSIDE_APP$/, /^x\.bin at 0x20000 \(ciphertext, 4096 bytes, into "factory" \(app\/factory partition, encrypted\)\) starts inside the "factory" app partition \(0x10000-0x1FF000\)/);
       // A plaintext file inside an app partition, on the plan's own table (no board).
       const p = planFromBuild(out(), { flashSize: 0x800000 });
       p.regions.push({ address: 0x220000, file: '/b/patch.bin', data: new Uint8Array(0x1000).fill(0x11), role: 'data', encrypted: false });
@@ -191,15 +191,66 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
     });
     it('the app encrypted for 0x10000 given at 0x9000 (nvs) is refused, naming the address it was encrypted for', async () => {
       await refused(flashed, planFromPairs([{ address: 0x9000, file: byRole('app') }]), /^E_PLAN_DECRYPT$/,
-        /^gpy\.bin_enc at 0x9000 \(data, encrypted, \d+ bytes\) was encrypted for address 0x10000, not 0x9000: it is an ESP32 app image for 0x10000, and written at 0x9000 it would overwrite what is there with bytes the chip decrypts into garbage; write it at 0x10000 \(`flash --build DIR` writes each file of the build at its address\); nothing was written\.$/);
+        /^gpy\.bin_enc at 0x9000 \(ciphertext, \d+ bytes\) was encrypted for address 0x10000, not 0x9000: it is an ESP32 app image for 0x10000, and written at 0x9000 it would overwrite what is there with bytes the chip decrypts into garbage; write it at 0x10000 \(`flash --build DIR` writes each file of the build at its address\); nothing was written\.$/);
       // Without a board too (dry run: the plan and the key only).
       await assert.rejects(checkPlan(planFromPairs([{ address: 0x9000, file: byRole('app') }]), { flashKey: KEYS.flashKey }), /was encrypted for address 0x10000, not 0x9000/);
       // The table encrypted for 0x8000 given at 0x1ff000 (otadata): named as a partition table.
       await refused(flashed, planFromPairs([{ address: 0x1ff000, file: table8() }]), /^E_PLAN_DECRYPT$/, /was encrypted for address 0x8000, not 0x1FF000: it is a partition table for 0x8000/);
     });
-    it('a region outside every partition (0x400000) is refused as such, not judged as an app', async () => {
-      await refused(flashed, planFromPairs([{ address: 0x400000, file: rnd4k() }]), /^E_PLAN_OUTSIDE_TABLE$/,
-        /^x\.bin at 0x400000 \(data, encrypted, 4096 bytes\) lies outside every partition of the partition table \("nvs" 0x9000-0x10000, "factory" 0x10000-0x1FF000, "otadata" 0x1FF000-0x200000, "ota_0" 0x210000-0x3FF000, "config" 0x3FF000-0x400000\), so nothing .* the address is most likely a mistake; give the address of the partition the file is for, or flash a partition table that has a partition there first; nothing was written\.$/);
+    it('a region outside every partition and every fixed region (0x200000) is refused, naming the regions the firmware keeps outside the table', async () => {
+      await refused(flashed, planFromPairs([{ address: 0x200000, file: rnd4k() }]), /^E_PLAN_OUTSIDE_TABLE$/,
+        /^x\.bin at 0x200000 \(ciphertext, 4096 bytes\) lies outside every partition of the partition table \("nvs" 0x9000-0x10000, "factory" 0x10000-0x1FF000, "otadata" 0x1FF000-0x200000, "ota_0" 0x210000-0x3FF000, "config" 0x3FF000-0x400000\) and outside "fs1" \(the \/flash file system Pycom's firmware keeps outside the partition table, 0x400000-0x800000\), the only region Pycom's firmware keeps outside this table, so nothing .* the address is most likely a mistake; give the address of the partition or region the file is for, or flash a partition table that has a partition there first; nothing was written\.$/);
+    });
+    it('the 8 MB modules\' /flash at 0x400000 ("fs1", outside the table) is accepted, named in the plan, and written as given', async () => {
+      const store = fixtureStore();
+      const plan = planFromPairs([{ address: 0x400000, file: rnd4k() }]);
+      await runFlashSession({ io: flashed.io, info: flashed.info, plan, store, keys: keysForBoard(store, flashed.info), predictBoot: predictor(flashed.dev) });
+      assert.match(describeRegion(plan.regions[0]!), /^x\.bin at 0x400000 \(ciphertext, 4096 bytes, into "fs1" \(the \/flash file system Pycom's firmware keeps outside the partition table, 0x400000-0x800000, encrypted\)\)$/);
+      assert.ok(Buffer.from(flashed.dev.flash.read(0x400000, 0x1000)).equals(plan.regions[0]!.data));
+    });
+    it('"fs1" is read through flash encryption: a plaintext file there on an encrypted board is refused', async () => {
+      const plan = planFromPairs([{ address: 0x400000, file: rnd4k() }]);
+      Object.assign(plan.regions[0]!, { role: 'data', encrypted: false });
+      await refused(flashed, plan, /^E_PLAN_PLAINTEXT$/, /^x\.bin at 0x400000 \(ciphertext, 4096 bytes, into "fs1" \(.*, encrypted\)\) is plaintext, but flash encryption is on/);
+    });
+    it('a write running past the end of "fs1" is refused (past the flash with the board; past the region without one)', async () => {
+      const big = () => file(new Uint8Array(0x2000).fill(0x33));
+      await refused(flashed, planFromPairs([{ address: 0x7ff000, file: big() }]), /^E_PLAN_FLASH_SIZE$/, /ends at 0x801000, past the end of this board's 8 MB of flash/);
+      // Without a board: the plan's own 8 MB table says where "fs1" ends.
+      await assert.rejects(checkPlan(planFromPairs([{ address: 0x8000, file: table8() }, { address: 0x7ff000, file: big() }]), { flashKey: KEYS.flashKey }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_TOO_BIG');
+        assert.match(e.message, /^x\.bin at 0x7FF000 \(text, 8192 bytes, into "fs1" \(.*\)\) ends at 0x801000, past the end of "fs1" at 0x800000, so it would overwrite what lies after it; give a file of at most 4096 bytes for 0x7FF000; nothing was written\.$/);
+        return true;
+      });
+    });
+    it('0x400000 on a 4 MB board is refused: past its flash, and with the 4 MB table not a region of its layout', async () => {
+      const small = await virtualBoard('SIPY', { seed: 'fs1-4mb' });
+      try {
+        await refused(small, planFromPairs([{ address: 0x400000, file: rnd4k() }]), /^E_PLAN_FLASH_SIZE$/, /starts at 0x400000, beyond this board's 4 MB of flash/);
+      } finally {
+        small.close();
+      }
+      const table4 = out().outputs.find((o) => o.role === 'partition-table' && o.layout === '4MB')!.path;
+      await assert.rejects(checkPlan(planFromPairs([{ address: 0x8000, file: table4 }, { address: 0x400000, file: rnd4k() }]), { flashKey: KEYS.flashKey }), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'E_PLAN_OUTSIDE_TABLE');
+        assert.match(e.message, /\("nvs" 0x9000-0x10000, .*"fs" 0x380000-0x3FF000, "config" 0x3FF000-0x400000\) and Pycom's firmware keeps no region of its own outside this table, so nothing/);
+        return true;
+      });
+    });
+    it('labels say what the file is by its bytes and where it goes by the table, never guessed from the address', async () => {
+      // A text file in nvs: text, into an nvs partition that is not encrypted (IDF 3.x: unless flagged), and accepted as plaintext.
+      const text = planFromPairs([{ address: 0x8000, file: table8() }, { address: 0x9000, file: file(Buffer.from('key=value\n'.repeat(100))) }]);
+      await checkPlan(text, { flashKey: KEYS.flashKey });
+      assert.equal(describeRegion(text.regions[1]!), 'x.bin at 0x9000 (text, 1000 bytes, into "nvs" (data/nvs partition, not encrypted))');
+      assert.equal(text.regions[1]!.encrypted, false);
+      // The same nvs flagged encrypted in a table of one's own is said to be encrypted.
+      const entries = layout('8MB').entries.map((e) => (e.label === 'nvs' ? { ...e, encrypted: true } : e));
+      const own = planFromPairs([{ address: 0x8000, file: file(writePartitionTable(entries)) }, { address: 0x9000, file: rnd4k() }]);
+      await checkPlan(own, { flashKey: KEYS.flashKey });
+      assert.equal(describeRegion(own.regions[1]!), 'x.bin at 0x9000 (ciphertext, 4096 bytes, into "nvs" (data/nvs partition, encrypted))');
+      // An app image at 0x3FF000 is an app image going into the config sector, not "config".
+      await refused(flashed, planFromPairs([{ address: 0x3ff000, file: file(appPlain()) }]), /^E_PLAN_CONFIG_SECTOR$/,
+        /^x\.bin at 0x3FF000 \(app image, \d+ bytes, into "config" \(data\/6 partition, not encrypted\)\) would overwrite the config sector/);
     });
     it('allowed at ota_0 (0x210000), and plain data still allowed in nvs: written', async () => {
       const store = fixtureStore();

@@ -119,8 +119,8 @@ describe('diagnoses test each cause and name the one that holds', function () {
     const cutOff = (d: Uint8Array): Uint8Array => d.subarray(0, d.length - 13);
     const size = fs.statSync(byRole('app')).size;
     const cases: Array<[string, (d: Uint8Array) => Uint8Array, string]> = [
-      ['one byte changed', flipped, `gpy.bin_enc at 0x10000 (app, encrypted, ${size} bytes) is damaged: with the flash key ${fingerprint(KEYS.flashKey)} at 0x10000 its start decrypts to an ESP32 app image, but the rest does not check out (its checksum does not match), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`],
-      ['cut off (not whole 16-byte blocks)', cutOff, `gpy.bin_enc at 0x10000 (app, encrypted, ${size - 13} bytes) is damaged: it is not a whole number of 16-byte blocks, as every flash-encryption output is, so bytes were lost after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`],
+      ['one byte changed', flipped, `gpy.bin_enc at 0x10000 (ciphertext, ${size} bytes) is damaged: with the flash key ${fingerprint(KEYS.flashKey)} at 0x10000 its start decrypts to an ESP32 app image, but the rest does not check out (its checksum does not match), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`],
+      ['cut off (not whole 16-byte blocks)', cutOff, `gpy.bin_enc at 0x10000 (ciphertext, ${size - 13} bytes) is damaged: it is not a whole number of 16-byte blocks, as every flash-encryption output is, so bytes were lost after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`],
     ];
     for (const [what, damage, sentence] of cases) {
       for (const own of [false, true]) {

@@ -46,7 +46,7 @@ describe('with secure boot on, the table and the app must carry the key store\'s
     const before = flashMd5(dev);
     const r = await cli(['flash', '--port', port, '--key-store', store.dir, '0x8000', path.join(other, 'lib/partitions_8MB.bin_enc'), '0x10000', path.join(other, 'gpy.bin_enc')]);
     assert.equal(r.code, 2, r.out + r.err);
-    assert.match(r.err, new RegExp(`partitions_8MB\\.bin_enc at 0x8000 \\(partition-table, encrypted, \\d+ bytes\\) is signed with another key than ${store.signingKeyPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(fingerprint ${keyFp}\\): with secure boot on, the bootloader stops with "Failed to verify partition table signature" and the board does not boot; build it again signed with that key \\(\`pycom-secure build --signing-key\` naming it\\)\\.`));
+    assert.match(r.err, new RegExp(`partitions_8MB\\.bin_enc at 0x8000 \\(ciphertext, \\d+ bytes\\) is signed with another key than ${store.signingKeyPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(fingerprint ${keyFp}\\): with secure boot on, the bootloader stops with "Failed to verify partition table signature" and the board does not boot; build it again signed with that key \\(\`pycom-secure build --signing-key\` naming it\\)\\.`));
     assert.equal(flashMd5(dev), before);
   });
 
@@ -54,7 +54,7 @@ describe('with secure boot on, the table and the app must carry the key store\'s
     const before = flashMd5(dev);
     const r = await cli(['flash', '--port', port, '--key-store', store.dir, '0x10000', path.join(other, 'gpy.bin_enc')]);
     assert.equal(r.code, 2, r.out + r.err);
-    assert.match(r.err, /gpy\.bin_enc at 0x10000 \(app, encrypted, \d+ bytes\) is signed with another key than .* "Secure boot signature verification failed" and the board does not boot/);
+    assert.match(r.err, /gpy\.bin_enc at 0x10000 \(ciphertext, \d+ bytes, into "factory" \(app\/factory partition, encrypted\)\) is signed with another key than .* "Secure boot signature verification failed" and the board does not boot/);
     assert.equal(flashMd5(dev), before);
   });
 

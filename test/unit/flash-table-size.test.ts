@@ -68,7 +68,7 @@ describe('an 8 MB board never gets the 4 MB partition table (served virtual GPy)
       const audit = fs.readFileSync(store.auditPath, 'utf8');
       const r = await cli(['flash', '--port', port, '--key-store', store.dir, '--build', swapped, ...(dry ? ['--dry-run'] : [])]);
       assert.equal(r.code, 2, r.out + r.err);
-      assert.match(r.err, /partitions_8MB\.bin_enc at 0x8000 \(partition-table, encrypted, \d+ bytes\) is named for 8 MB modules but holds Pycom's partition table for 4 MB modules \(a file copied over it, or a build tree mixed up\), so it would put ota_0 at 0x1C0000 instead of 0x210000 and the file system elsewhere; build again \(pycom-secure build\) or restore the file from the build; nothing was written\./);
+      assert.match(r.err, /partitions_8MB\.bin_enc at 0x8000 \(ciphertext, \d+ bytes\) is named for 8 MB modules but holds Pycom's partition table for 4 MB modules \(a file copied over it, or a build tree mixed up\), so it would put ota_0 at 0x1C0000 instead of 0x210000 and the file system elsewhere; build again \(pycom-secure build\) or restore the file from the build; nothing was written\./);
       assert.doesNotMatch(r.out, /written|verified|booted/);
       assert.equal(flashMd5(dev), before);
       assert.equal(fs.readFileSync(store.auditPath, 'utf8'), audit);
@@ -81,7 +81,7 @@ describe('an 8 MB board never gets the 4 MB partition table (served virtual GPy)
     const r = await cli(['flash', '--port', port, '--key-store', store.dir, '0x8000', table]);
     assert.equal(r.code, 2, r.out + r.err);
     const size = fs.statSync(table).size;
-    assert.ok(r.err.includes(`partitions_4MB.bin_enc at 0x8000 (partition-table, encrypted, ${size} bytes) is Pycom's partition table for 4 MB modules, but this board has 8 MB of flash, so it would put ota_0 at 0x1C0000 instead of 0x210000 and the file system elsewhere; flash the build's table for 8 MB (lib/partitions_8MB.bin_enc) instead, or the whole build with --build DIR, which picks the table for the board's flash size; nothing was written.`), r.err);
+    assert.ok(r.err.includes(`partitions_4MB.bin_enc at 0x8000 (ciphertext, ${size} bytes) is Pycom's partition table for 4 MB modules, but this board has 8 MB of flash, so it would put ota_0 at 0x1C0000 instead of 0x210000 and the file system elsewhere; flash the build's table for 8 MB (lib/partitions_8MB.bin_enc) instead, or the whole build with --build DIR, which picks the table for the board's flash size; nothing was written.`), r.err);
     assert.equal(flashMd5(dev), before);
   });
 

@@ -85,7 +85,7 @@ describe('OTA images', () => {
     const app = new Uint8Array(fs.readFileSync(path.join(dir, 'gpy.bin_enc')));
     app[app.length >> 1] ^= 0x01;
     fs.writeFileSync(path.join(dir, 'gpy.bin_enc'), app);
-    const sentence = `gpy.bin_enc at 0x10000 (app, encrypted, ${app.length} bytes) is damaged: with the flash key ${fingerprint(KEYS.flashKey)} at 0x10000 its start decrypts to an ESP32 app image, but the rest does not check out (its checksum does not match), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`;
+    const sentence = `gpy.bin_enc at 0x10000 (ciphertext, ${app.length} bytes) is damaged: with the flash key ${fingerprint(KEYS.flashKey)} at 0x10000 its start decrypts to an ESP32 app image, but the rest does not check out (its checksum does not match), so bytes changed after the build (a bad copy or a cut-off download); build it again or copy it again from the build.`;
     const build = findBuildOutputs(dir, { flashKey: KEYS.flashKey });
     const own = new Uint8Array(32).map((_, i) => (i * 29 + 5) & 0xff);
     for (const keys of [{ flashKey: KEYS.flashKey }, { flashKey: own, buildKey: KEYS.flashKey }]) {

@@ -79,7 +79,7 @@ describe('issue 12 A: a secure bootloader on a board with no keys (first-boot se
           const r = await cli(['flash', '--port', port, '--key-store', ks.dir, ...(dry ? ['--dry-run'] : []), ...argv]);
           assert.equal(r.code, 2, r.out + r.err);
           assert.doesNotMatch(r.out, /every check passed/);
-          assert.match(r.err, /digest\.bin at 0x0 \(bootloader-digest, plaintext/);
+          assert.match(r.err, /digest\.bin at 0x0 \(secure boot digest image, \d+ bytes\)/);
           assert.match(r.err, /BLOCK2 \(secure boot key\) and BLOCK1 \(flash-encryption key\) are empty on this board/);
           assert.match(r.err, /generate those keys itself/);
           assert.match(r.err, /`pycom-secure efuse burn-keys`/);
@@ -147,7 +147,7 @@ describe('issue 12 A: a secure bootloader on a board with no keys (first-boot se
       const store = emptyStore();
       const refused = await runFlashSession({ io: b.io, info: b.info, plan: planFromPairs([{ address: 0x1000, file: path.join(dir, 'secure-bl.bin') }]), store }).catch((e: Error) => e);
       assert.ok(refused instanceof Error);
-      assert.match(refused.message, /secure-bl\.bin at 0x1000 \(bootloader, plaintext.*BLOCK2 \(secure boot key\) and BLOCK1 \(flash-encryption key\) are empty/);
+      assert.match(refused.message, /secure-bl\.bin at 0x1000 \(bootloader image, \d+ bytes\).*BLOCK2 \(secure boot key\) and BLOCK1 \(flash-encryption key\) are empty/);
       assert.equal(flashMd5(b.dev), before);
       const ok = await runFlashSession({ io: b.io, info: b.info, plan: planFromPairs([{ address: 0x1000, file: path.join(dir, 'plain-bl.bin') }]), store, dryRun: true });
       assert.deepEqual(ok.results, []);

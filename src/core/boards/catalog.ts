@@ -33,6 +33,25 @@ export interface PartitionLayout {
   flashSize: number;
   /** Entries with exact offsets and sizes; labels of data partitions are UNCONFIRMED (match by type/subtype/offset). */
   entries: readonly PartitionEntry[];
+  /** Where Pycom's firmware keeps /flash with this layout (inside the table for 4 MB, outside it for 8 MB). */
+  fileSystem: FirmwareRegion;
+}
+
+/**
+ * A region Pycom's firmware reads and writes at a fixed address of its own, whatever the partition
+ * table says (the table may or may not list it): the /flash file system and the config sector.
+ */
+export interface FirmwareRegion {
+  /** Pycom's name for it (esp32/tools/fw_updater/updater.py PARTITIONS: `fs`, `fs1`, `config`). */
+  name: string;
+  /** First byte (bytes from the start of flash). */
+  offset: number;
+  /** Length in bytes. */
+  size: number;
+  /** Whether the firmware writes it through flash encryption when encryption is on. */
+  encrypted: boolean;
+  /** What it holds, for messages ("the /flash file system"). */
+  holds: string;
 }
 
 /** What one firmware generation's secure build writes for a board. */
@@ -113,6 +132,25 @@ function data(label: string, subtype: number, offset: number, size: number, encr
 /** Partition subtype numbers (ESP-IDF esp_flash_partitions.h, gen_esp32part.py). */
 export const SUBTYPE = { FACTORY: 0x00, OTA_0: 0x10, OTA_DATA: 0x00, NVS: 0x02 } as const;
 
+/*
+ * Pycom's fixed regions (pycom-micropython-sigfox v1.18.2.r7 to v1.20.3.b3, the same in each):
+ *  - /flash: esp32/fatfs/src/drivers/sflash_diskio.h SFLASH_START_ADDR_4MB 0x380000 and _8MB
+ *    0x400000, with MICROPY_PORT_SFLASH_BLOCK_COUNT_4MB 127 and _8MB 1024 blocks of 4 KB
+ *    (esp32/mpconfigport.h); sflash_diskio.c takes the 8 MB one iff esp32_get_chip_rev() > 0, which
+ *    for every module in this catalog is the 8 MB flash that takes the 8 MB layouts. FatFS writes it
+ *    with spi_flash_write_encrypted when flash encryption is on (sflash_diskio.c sflash_write);
+ *    LittleFS (esp32/littlefs/sflash_diskio_littlefs.c) writes it plaintext. Taken as encrypted,
+ *    FatFS being the default: a plaintext file there on an encrypted chip is refused, the
+ *    conservative answer. An older (1.18 or 4MB) table on an 8 MB module is given the 4 MB file
+ *    system (its firmware would use 0x400000): a write at 0x400000 is then refused (conservative).
+ *  - config: esp32/pycom_config.c CONFIG_DATA_FLASH_ADDR (0x380000 + 127 blocks = 0x3FF000), one
+ *    4 KB sector written with plain spi_flash_write (plaintext even with flash encryption on).
+ */
+const FS_4MB: FirmwareRegion = { name: 'fs', offset: 0x380000, size: 127 * 4 * KB, encrypted: true, holds: 'the /flash file system' };
+const FS_8MB: FirmwareRegion = { name: 'fs1', offset: 0x400000, size: 1024 * 4 * KB, encrypted: true, holds: 'the /flash file system' };
+/** The LoRa/Sigfox identity sector (MACs, Sigfox ID/PAC, Wi-Fi and Pybytes settings) of every Pycom layout: plaintext, never rewritten by us unless forced. */
+export const CONFIG_SECTOR: FirmwareRegion = { name: 'config', offset: 0x3ff000, size: 4 * KB, encrypted: false, holds: 'the LoRa/Sigfox identity sector' };
+
 const EIGHT_MB_NORMAL: readonly PartitionEntry[] = [
   data('nvs', SUBTYPE.NVS, 0x9000, 0x7000),
   app('factory', SUBTYPE.FACTORY, 0x10000, 0x1ef000),
@@ -124,7 +162,7 @@ const EIGHT_MB_NORMAL: readonly PartitionEntry[] = [
 /** Pycom's partition layouts (the esp32/lib/partitions*.csv of the tags cited per layout). */
 const BUILTIN_LAYOUTS: readonly PartitionLayout[] = [
   // Era B/1.17-1.18 `lib/partitions.csv` (1536K slots).
-  { id: '1.18', flashSize: 4 * MB, entries: [
+  { id: '1.18', flashSize: 4 * MB, fileSystem: FS_4MB, entries: [
     data('nvs', SUBTYPE.NVS, 0x9000, 0x7000),
     app('factory', SUBTYPE.FACTORY, 0x10000, 0x180000),
     data('otadata', SUBTYPE.OTA_DATA, 0x190000, 0x1000, true),
@@ -134,7 +172,7 @@ const BUILTIN_LAYOUTS: readonly PartitionLayout[] = [
     data('config', 6, 0x3ff000, 4 * KB),
   ] },
   // 1.20 `partitions_4MB.csv` (also the single table of 1.20 rc1-rc11), 1720K slots.
-  { id: '4MB', flashSize: 4 * MB, entries: [
+  { id: '4MB', flashSize: 4 * MB, fileSystem: FS_4MB, entries: [
     data('nvs', SUBTYPE.NVS, 0x9000, 0x7000),
     app('factory', SUBTYPE.FACTORY, 0x10000, 0x1ae000),
     data('otadata', SUBTYPE.OTA_DATA, 0x1be000, 0x1000, true),
@@ -144,12 +182,13 @@ const BUILTIN_LAYOUTS: readonly PartitionLayout[] = [
     data('config', 6, 0x3ff000, 4 * KB),
   ] },
   // 1.20 `partitions_8MB.csv`, 1980K slots; the file system (fs1 at 0x400000) is not in the table.
-  { id: '8MB', flashSize: 8 * MB, entries: EIGHT_MB_NORMAL },
+  { id: '8MB', flashSize: 8 * MB, fileSystem: FS_8MB, entries: EIGHT_MB_NORMAL },
   // v1.20.3.b3 lib/partitions_8MB_normal_factory_fw.csv: the same entries as 8MB under another name.
-  { id: '8MB_normal_factory_fw', flashSize: 8 * MB, entries: EIGHT_MB_NORMAL },
+  { id: '8MB_normal_factory_fw', flashSize: 8 * MB, fileSystem: FS_8MB, entries: EIGHT_MB_NORMAL },
   // v1.20.3.b3 lib/partitions_8MB_small_factory_fw.csv (SMALL_FACTORY_FW_ENABLED=1, the default):
   // factory 1020K, ota_0 at 0x110000 with 3004K (boards/GPY/script_8MB_small_factory_fw_enc agrees).
-  { id: '8MB_small_factory_fw', flashSize: 8 * MB, entries: [
+  // Its firmware (v1.20.3.b3 sflash_diskio.h) still keeps /flash at 0x400000.
+  { id: '8MB_small_factory_fw', flashSize: 8 * MB, fileSystem: FS_8MB, entries: [
     data('nvs', SUBTYPE.NVS, 0x9000, 0x7000),
     app('factory', SUBTYPE.FACTORY, 0x10000, 1020 * KB),
     data('otadata', SUBTYPE.OTA_DATA, 0x10f000, 0x1000, true),
@@ -158,8 +197,8 @@ const BUILTIN_LAYOUTS: readonly PartitionLayout[] = [
   ] },
 ];
 
-/** The LoRa/Sigfox identity sector (MACs, Sigfox ID/PAC) of every Pycom layout: plaintext, never rewritten by us unless forced. */
-export const CONFIG_SECTOR_ADDRESS = 0x3ff000;
+/** CONFIG_SECTOR's address (0x3FF000). */
+export const CONFIG_SECTOR_ADDRESS = CONFIG_SECTOR.offset;
 
 /*
  * Per generation and board: the tables the build writes and the addresses of its OTA copies.
@@ -401,6 +440,17 @@ export function layoutsForFlashSize(ids: readonly LayoutId[], flashSize: number)
 export function layoutsMatching(entries: readonly PartitionEntry[]): PartitionLayout[] {
   const same = (a: PartitionEntry, b: PartitionEntry): boolean => a.type === b.type && a.subtype === b.subtype && a.offset === b.offset && a.size === b.size;
   return current.layouts.filter((l) => l.entries.length === entries.length && l.entries.every((e, i) => same(e, entries[i]!)));
+}
+
+/**
+ * The regions Pycom's firmware keeps at fixed addresses with the layouts `ids` (the layouts a
+ * table is, catalog layoutsMatching, or a plan's layout): each one's file system, then the config
+ * sector, each once. With no layout (a table of one's own) only the config sector, which every
+ * Pycom firmware writes at 0x3FF000. Source: the comment on FS_4MB/FS_8MB/CONFIG_SECTOR.
+ */
+export function firmwareRegions(ids: readonly LayoutId[]): FirmwareRegion[] {
+  const all = [...ids.map((l) => layout(l).fileSystem), CONFIG_SECTOR];
+  return all.filter((r, i) => all.indexOf(r) === i);
 }
 
 /**

@@ -8,9 +8,10 @@ import * as path from 'node:path';
 import { DIGEST_FILE, GENERATIONS, tableOutputs } from '../firmware/generations';
 import { BOOTLOADER_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { identifyFile } from '../image/file-kind';
-import { isEncryptedPartition, parsePartitionTable, TABLE_MAX_LEN, validatePartitionTable, type PartitionEntry } from '../partition/table';
+import { parsePartitionTable, TABLE_MAX_LEN, validatePartitionTable, type PartitionEntry } from '../partition/table';
 import { describeRegion, EXPECTED_CONTENT, type FlashPlan, type PlanRegion } from './plan';
 import { provisioningProfile } from '../boot/predict';
+import { describeFirmwareRegion, flashMap, placeAt, placeEncrypted, type FlashMap } from './place';
 import { diagnoseDamage, diagnoseDecryption, diagnoseDigest, diagnoseMisplaced, type NamedKey } from './diagnose';
 import { bootSignatureStatus } from '../image/verify-file';
 import { fingerprint } from '../util/fingerprint';
@@ -139,7 +140,7 @@ function checkFlashSize(plan: FlashPlan, ctx: CheckContext): void {
 }
 
 /** Static checks: alignment, overlaps, the config sector, sizes against the flash and the table. */
-function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly PartitionEntry[] | undefined, plaintext: Map<PlanRegion, Uint8Array>, notes: string[]): void {
+function checkLayout(plan: FlashPlan, ctx: CheckContext, map: FlashMap | undefined, plaintext: Map<PlanRegion, Uint8Array>, notes: string[]): void {
   const sorted = [...plan.regions].sort((a, b) => a.address - b.address);
   for (const r of sorted) {
     // Writes erase whole 4 KB sectors: an unaligned start would erase bytes before it.
@@ -164,41 +165,56 @@ function checkLayout(plan: FlashPlan, ctx: CheckContext, partitions: readonly Pa
       refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} is larger than the 4 KB partition-table sector.`);
     }
     if (r.address < 0x9000) continue;
-    if (!partitions) {
+    if (!map) {
       notes.push(`The size of ${describeRegion(r)} was not checked against a partition table (the plan has none, and none was read from a board).`);
       continue;
     }
-    const p = partitions.find((e) => r.address >= e.offset && r.address < e.offset + e.size);
-    if (p && end(r) > p.offset + p.size) {
+    const place = placeAt(map, r.address);
+    if (place?.kind === 'partition' && end(r) > place.entry.offset + place.entry.size) {
+      const p = place.entry;
       refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} is larger than the "${p.label}" partition it goes into (${hex(p.offset)}, ${p.size} bytes); the build does not fit this layout.`);
     }
+    if (place?.kind === 'firmware') {
+      const f = place.region;
+      if (end(r) > f.offset + f.size) {
+        refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} ends at ${hex(end(r))}, past the end of "${f.name}" at ${hex(f.offset + f.size)}, so it would overwrite what lies after it; give a file of at most ${f.offset + f.size - r.address} bytes for ${hex(r.address)}; nothing was written.`);
+      }
+    }
   }
-  if (!partitions) return;
-  for (const r of sorted) checkAppAddress(r, plaintext.get(r)!, partitions);
-  for (const r of sorted) checkPartitionPlace(r, partitions);
+  if (!map) return;
+  for (const r of sorted) checkAppAddress(r, plaintext.get(r)!, map.partitions);
+  for (const r of sorted) checkPartitionPlace(r, map);
 }
 
 const span = (e: PartitionEntry): string => `${hex(e.offset)}-${hex(e.offset + e.size)}`;
 
 /**
- * Where a region may start in the partition table (`partitions`: the plan's own, its layout's, or
- * the board's): not strictly inside an app partition (E_PLAN_INSIDE_APP), since the bootloader
+ * Where a region may start in the flash map (place.ts flashMap: the partition table, the plan's
+ * own, its layout's, or the board's, plus the regions Pycom's firmware keeps outside it): not
+ * strictly inside an app partition (E_PLAN_INSIDE_APP), since the bootloader
  * checks the whole app (its checksum, SHA-256 and, with secure boot, its signature) and a part
  * written over its middle makes it fail, so an app is written whole from its partition's start;
- * and not outside every partition (E_PLAN_OUTSIDE_TABLE): nothing the table describes is there,
- * so it is refused as most likely a wrong address (conservative). Regions below 0x9000
- * (bootloader, digest image, table) and the config sector (E_PLAN_CONFIG_SECTOR, checked before)
- * are not judged here.
+ * and not outside every partition and every such region (E_PLAN_OUTSIDE_TABLE): nothing the
+ * bootloader or the firmware reads is there, so it is refused as most likely a wrong address
+ * (conservative); the sentence names the regions the firmware keeps outside the table (the 8 MB
+ * modules' /flash, "fs1" at 0x400000), since restoring one of those is the usual reason to write
+ * past the table. Regions below 0x9000 (bootloader, digest image, table) and the config sector
+ * (E_PLAN_CONFIG_SECTOR, checked before) are not judged here.
  */
-function checkPartitionPlace(r: PlanRegion, partitions: readonly PartitionEntry[]): void {
+function checkPartitionPlace(r: PlanRegion, map: FlashMap): void {
   if (r.address < PARTITION_TABLE_ADDRESS + SECTOR_SIZE || r.role === 'config') return;
-  const at = partitions.find((e) => r.address >= e.offset && r.address < e.offset + e.size);
+  const place = placeAt(map, r.address);
+  const partitions = map.partitions;
+  const at = place?.kind === 'partition' ? place.entry : undefined;
   if (at && at.type === PARTITION_TYPE_APP && at.offset !== r.address) {
     refuse('E_PLAN_INSIDE_APP', `${describeRegion(r)} starts inside the "${at.label}" app partition (${span(at)}), not at its start, so the app there would fail its checksum and signature check and the board would not start it; write the whole app at ${hex(at.offset)} (\`flash --build DIR\`, with --incremental to send only what differs); nothing was written.`);
   }
-  if (!at) {
+  if (!place) {
     const list = partitions.map((e) => `"${e.label}" ${span(e)}`).join(', ');
-    refuse('E_PLAN_OUTSIDE_TABLE', `${describeRegion(r)} lies outside every partition of the partition table (${list}), so nothing the bootloader or the firmware reads by the table is there and the address is most likely a mistake; give the address of the partition the file is for, or flash a partition table that has a partition there first; nothing was written.`);
+    const fixed = map.outsideTable.length
+      ? `and outside ${map.outsideTable.map((f) => describeFirmwareRegion(f)).join(' and ')}, the only ${map.outsideTable.length > 1 ? 'regions' : 'region'} Pycom's firmware keeps outside this table`
+      : 'and Pycom\'s firmware keeps no region of its own outside this table';
+    refuse('E_PLAN_OUTSIDE_TABLE', `${describeRegion(r)} lies outside every partition of the partition table (${list}) ${fixed}, so nothing the bootloader or the firmware reads is there and the address is most likely a mistake; give the address of the partition or region the file is for, or flash a partition table that has a partition there first; nothing was written.`);
   }
 }
 
@@ -386,15 +402,19 @@ export async function checkPlan(plan: FlashPlan, ctx: CheckContext = {}): Promis
     if (partitions) notes.push('Sizes checked against the partition table on the board (0x8000).');
   }
   if (!plan.buildDir && partitions) settleGuessedApps(plan, partitions, plaintext);
+  // Content refusals name the file alone, as the build's own checks (provision, OTA images) do.
   for (const r of plan.regions) if (r !== table) checkContent(r, plaintext, ctx, conf);
+  // Where each region goes, for the later messages and the plan shown (describeRegion).
+  const map = partitions ? flashMap(partitions, plan.layout) : undefined;
+  if (map) for (const r of plan.regions) if (r.address >= PARTITION_TABLE_ADDRESS + SECTOR_SIZE) r.place = placeAt(map, r.address);
 
-  checkLayout(plan, ctx, partitions, plaintext, notes);
+  checkLayout(plan, ctx, map, plaintext, notes);
 
   // 3. The chip's encryption state must match what each file is.
   const chip = ctx.chip;
   if (chip) {
     for (const r of plan.regions) {
-      if (chip.flashEncryption && !r.encrypted && readThroughEncryption(r, partitions)) {
+      if (chip.flashEncryption && !r.encrypted && readThroughEncryption(r, map)) {
         refuse('E_PLAN_PLAINTEXT', `${describeRegion(r)} is plaintext, but flash encryption is on: the chip would decrypt it into garbage (the "flash read err, 1000" boot loop); ${plaintextWayOn(r, chip.secureBoot)}.`);
       }
       if (!chip.flashEncryption && r.encrypted) {
@@ -489,12 +509,12 @@ function checkSelfProvisioning(plan: FlashPlan, chip: ChipSecurity, plaintext: M
 }
 
 /** Whether the chip reads this region through the decrypting cache (so it must be ciphertext). */
-function readThroughEncryption(r: PlanRegion, partitions: readonly PartitionEntry[] | undefined): boolean {
+function readThroughEncryption(r: PlanRegion, map: FlashMap | undefined): boolean {
   if (r.role === 'config') return false;
   if (r.role !== 'data') return true;
-  const p = partitions?.find((e) => r.address >= e.offset && r.address < e.offset + e.size);
-  // Unknown partition: assume it is encrypted, the conservative answer.
-  return p ? isEncryptedPartition(p) : true;
+  const p = map && placeAt(map, r.address);
+  // Unknown place: assume it is encrypted, the conservative answer.
+  return p ? placeEncrypted(p) : true;
 }
 
 /**

@@ -8,6 +8,8 @@ import { classifyContent, type ContentKind } from '../firmware/content';
 import { readDataFile } from '../util/atomic-file';
 import { board as boardFacts, boardGeneration, CONFIG_SECTOR_ADDRESS, layout as layoutFacts, layoutsForFlashSize, type BoardId, type LayoutId } from '../boards/catalog';
 import { BOOTLOADER_ADDRESS, DIGEST_ADDRESS, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
+import { identifyFile, type FileKind } from '../image/file-kind';
+import { describePlace, type FlashPlace } from './place';
 
 /**
  * A flash plan: which bytes go to which address, what they are, and whether they are already
@@ -34,6 +36,12 @@ export interface PlanRegion {
   data: Uint8Array;
   role: RegionRole;
   encrypted: boolean;
+  /**
+   * Where it goes in the flash map the plan is checked against (place.ts: a partition of the
+   * table, or a region Pycom's firmware keeps outside it, such as "fs1"), so the plan shown and
+   * the messages name it; set by checkPlan, undefined below 0x9000 or without a table.
+   */
+  place?: FlashPlace;
 }
 
 export interface FlashPlan {
@@ -46,8 +54,26 @@ export interface FlashPlan {
   buildDir?: string;
 }
 
+/** What a file is by its bytes alone (image/file-kind.ts identifyFile), for describeRegion; `text` for printable bytes, `data` when nothing fits. */
+export function fileKindLabel(data: Uint8Array): string {
+  const id = identifyFile(data);
+  if (id.kind !== 'unknown') return FILE_KIND_LABEL[id.kind];
+  const printable = data.length > 0 && data.every((b) => b === 9 || b === 10 || b === 13 || (b >= 0x20 && b < 0x7f));
+  return printable ? 'text' : 'data';
+}
+const FILE_KIND_LABEL: Record<Exclude<FileKind, 'unknown'>, string> = {
+  app: 'app image', bootloader: 'bootloader image', 'digest-image': 'secure boot digest image', 'partition-table': 'partition table', ciphertext: 'ciphertext',
+};
+
+/**
+ * A region as every message names it: the file, the address, what the file is by its bytes
+ * (fileKindLabel: never a guess from the address) and its size, then where it goes when the
+ * checks placed it (place.ts describePlace: the partition's label, type/subtype and whether the
+ * chip reads it encrypted; or Pycom's name for a fixed region): `nvs.bin at 0x9000 (data, 24576
+ * bytes, into "nvs" (data/nvs partition, not encrypted))`.
+ */
 export function describeRegion(r: PlanRegion): string {
-  return `${path.basename(r.file)} at ${hex(r.address)} (${r.role}, ${r.encrypted ? 'encrypted' : 'plaintext'}, ${r.data.length} bytes)`;
+  return `${path.basename(r.file)} at ${hex(r.address)} (${fileKindLabel(r.data)}, ${r.data.length} bytes${r.place ? `, into ${describePlace(r.place)}` : ''})`;
 }
 
 const mb = (bytes: number): string => `${bytes / 0x100000} MB`;
@@ -109,10 +135,17 @@ export function planFromBuild(b: BuildOutputs, opts: { flashSize?: number } = {}
   return { regions, board: b.board, generation: b.generation, buildDir: b.dir, ...(table!.layout ? { layout: table!.layout } : {}) };
 }
 
-/** The role an explicit `ADDR FILE` pair most likely has, from its address and (if plain) its bytes. */
+/**
+ * The role an explicit `ADDR FILE` pair most likely has, from its address and (if plain) its bytes.
+ * Encrypted when its bytes are no valid image, table or digest image and either carry such a magic
+ * (a damaged one, or one encrypted for this address that decrypts to it) or look random
+ * (identifyFile 'ciphertext'); bytes with no magic that do not look random (a text file, an NVS
+ * image, 0xFF padding) are plaintext data.
+ */
 export function guessRole(address: number, data: Uint8Array): { role: RegionRole; encrypted: boolean } {
   const c = classifyContent(data);
-  const encrypted = c.kind === 'unknown';
+  const magic = data[0] === 0xe9 || (data[0] === 0xaa && data[1] === 0x50);
+  const encrypted = c.kind === 'unknown' && (magic || identifyFile(data).kind !== 'unknown');
   if (address >= CONFIG_SECTOR_ADDRESS && address < CONFIG_SECTOR_ADDRESS + SECTOR_SIZE) return { role: 'config', encrypted: false };
   if (address === DIGEST_ADDRESS) return { role: encrypted || c.kind === 'digest-image' ? 'bootloader-digest' : c.kind === 'image' ? 'bootloader' : 'data', encrypted };
   if (address === BOOTLOADER_ADDRESS) return { role: 'bootloader', encrypted };
