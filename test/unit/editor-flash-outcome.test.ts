@@ -10,6 +10,7 @@ import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { KeyStore } from '../../src/core/keystore/key-store';
+import { readBoardRecords } from '../../src/core/audit/board-record';
 import { restoredFlash, type FlashProgressView, type FlashRegionView } from '../../webview/src/protocol';
 import { KEYS, fixtureFirmwareProject, flashMd5 } from './flash-harness';
 import { FakeNode, fakeDocument } from './helpers/fake-dom';
@@ -63,7 +64,8 @@ describe('editor: the flash outcome and the Flash Progress tab', function () {
   };
 
   it('a board whose boot log says it did not boot: a warning that leads with it, the tab says "did not boot", not "done"', async () => {
-    const b = await burnedBoard('editor-outcome-noboot', 'flash read err, 1000\nets_main.c 371 \n');
+    // A failure the key evidence has nothing to do with (a crash in the app), after the store was vouched for.
+    const b = await burnedBoard('editor-outcome-noboot', 'I (421) boot: Loaded app from partition at offset 0x10000\nGuru Meditation Error: Core  0 panic\'ed (LoadProhibited). Exception was unhandled.\n');
     boards.push(b.server);
     user.button = (_t, buttons) => buttons[0];
     const seen: FlashProgressView[] = [];
@@ -72,7 +74,7 @@ describe('editor: the flash outcome and the Flash Progress tab', function () {
     const shown = user.shown.filter((m) => m.text.startsWith('Pycom:') && !/key store/.test(m.text));
     assert.equal(shown.length, 1);
     assert.equal(shown[0]!.level, 'warning');
-    assert.match(shown[0]!.text, /^Pycom: The board did not boot: "flash read err, 1000"/);
+    assert.match(shown[0]!.text, /^Pycom: The board did not boot: "Guru Meditation Error/);
     assert.match(shown[0]!.text, /the boot prediction before writing expected it to boot/);
     assert.doesNotMatch(shown[0]!.text, /Pycom: flashed/);
     const end = c.state.flash!;
@@ -85,6 +87,27 @@ describe('editor: the flash outcome and the Flash Progress tab', function () {
     renderFlash(root, end, () => undefined);
     assert.match(root.byTestId('flash-state')!.textContent, /: written and verified, but the board did not boot/);
     assert.doesNotMatch(root.byTestId('flash-state')!.textContent, /done/);
+  });
+
+  it('a vouched store the boot refutes ("flash read err, 1000" after the bootloader was written): the warning says the key is not the board\'s, in the editor\'s words', async () => {
+    const b = await burnedBoard('editor-outcome-refuted', 'flash read err, 1000\nets_main.c 371 \n');
+    boards.push(b.server);
+    user.button = (_t, buttons) => buttons[0];
+    const c = ctx([]);
+    assert.equal(await flashFirmware(c, { path: b.url, virtual: true, board: 'Virtual board' }), false);
+    const shown = user.shown.filter((m) => m.text.startsWith('Pycom: The board did not boot'));
+    assert.equal(shown.length, 1);
+    assert.equal(shown[0]!.level, 'warning');
+    assert.match(shown[0]!.text, /BLOCK1 does not hold the flash-encryption key [0-9a-f]{16} you vouched for/);
+    assert.match(shown[0]!.text, /\(set pycom\.keyStorePath\)/);
+    assert.doesNotMatch(shown[0]!.text, /--key-store/);
+    assert.equal(c.state.flash!.state, 'not-booted');
+    // The editor's run is recorded as the CLI's is, with the refutation.
+    const rec = readBoardRecords(store.auditPath, macOf(b.dev)).pop();
+    assert.equal(rec?.operation, 'flash');
+    assert.equal(rec?.result, 'failed');
+    assert.equal(rec?.keyEvidence, 'trust-key-store');
+    assert.equal(rec?.keyRefuted?.block, 'BLOCK1');
   });
 
   it('a flash starts by showing this run (its board, checking), not the previous run; refused before writing, it shows this run\'s refusal', async () => {

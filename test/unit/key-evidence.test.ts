@@ -11,6 +11,7 @@ import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { AuditLog, readAudit } from '../../src/core/audit/audit-log';
+import { readBoardRecords } from '../../src/core/audit/board-record';
 import { field, withField } from '../../src/core/efuse/fields';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
@@ -78,6 +79,12 @@ function preloadA(dev: VirtualEsp32): void {
     dev.flash.program(r.address, r.data);
   }
 }
+
+/** The store's keys as predict-boot takes them. */
+const keysOf = (s: KeyStore) => () => {
+  const signing = readSigningKeyFile(s.signingKeyPath);
+  return { flashKey: readHardwareKeyFile(s.sharedFlashKeyPath, 'flash-encryption'), signingPublicKey: signing.publicKey, secureBootKey: digestPrivateKey(signing, 256) };
+};
 
 function auditLines(s: KeyStore): string {
   return fs.existsSync(s.auditPath) ? fs.readFileSync(s.auditPath, 'utf8') : '';
@@ -171,6 +178,55 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     }
   });
 
+  it('a vouched flash the boot refutes ("flash read err"): said at once, recorded, and no later run takes that key on anyone\'s word', async () => {
+    const rig = await burnedGpy('ev-refuted', undefined);
+    try {
+      const B = storeOf(KEYS_B);
+      const bootLog = async (): Promise<string> => bootNow(rig.dev).log.join('\n');
+      const r = await flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog, trustKeyStore: true, keyStoreHint: 'the setting pycom.keyStore' }, scriptedUi());
+      assert.equal(r.boot?.explanation.verdict, 'failed');
+      assert.match(r.keyRefuted ?? '', new RegExp(`BLOCK1 does not hold the flash-encryption key ${fingerprint(KEYS_B.flashKey)} you vouched for`));
+      assert.match(r.keyRefuted ?? '', /the setting pycom\.keyStore/);
+      // The record says it with fingerprints only.
+      const rec = readBoardRecords(B.auditPath, rig.mac).find((x) => x.id === r.recordId);
+      assert.deepEqual(rec?.keyRefuted, { block: 'BLOCK1', keyFingerprint: fingerprint(KEYS_B.flashKey) });
+      assert.equal(rec?.result, 'failed');
+      assert.equal(rec?.keyEvidence, 'trust-key-store');
+      assert.ok(!auditLines(B).includes(Buffer.from(KEYS_B.flashKey).toString('hex')));
+      // Every later run with that key is refused, vouching or not, and writes nothing.
+      const before = flashMd5(rig.dev);
+      for (const extra of [{}, { trustKeyStore: true }]) {
+        await assert.rejects(flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog: false, ...extra }, scriptedUi()), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'E_KEY_CONTRADICTED');
+          assert.match(e.message, new RegExp(`flash run ${r.recordId} .* wrote ${rig.mac}'s bootloader encrypted with this key store's flash-encryption key ${fingerprint(KEYS_B.flashKey)} and verified it, and the ROM then could not read it`));
+          assert.match(e.message, /use the key store that burned it \(--key-store DIR\); nothing was written\.$/);
+          return true;
+        });
+      }
+      const predicted = await predictBootOnBoard(rig.session, { store: B, keys: keysOf(B), plan: planOf(buildB, KEYS_B.flashKey), trustKeyStore: true }, scriptedUi());
+      assert.equal(predicted.verdict, undefined);
+      assert.ok(predicted.resolved.undecidable.some((u) => /the ROM then could not read it/.test(u) && /vouching for it cannot outweigh what the board showed/.test(u)), predicted.resolved.undecidable.join('\n'));
+      await assert.rejects(otaImage({ store: B, mac: rig.mac, buildDir: buildB, board: 'GPY', slot: 0x210000, output: path.join(tmpDir('ev-refuted-'), 'ota.bin'), trustKeyStore: true }), (e: Error & { code?: string }) => e.code === 'E_KEY_CONTRADICTED');
+      assert.equal(flashMd5(rig.dev), before);
+    } finally {
+      rig.close();
+    }
+  });
+
+  it('a boot failure with checked key evidence refutes nothing (the key was verified; other causes)', async () => {
+    const rig = await burnedGpy('ev-not-refuted', A);
+    try {
+      // The board's own store, then a bootloader region the ROM cannot read: not a key problem.
+      const r = await flash(rig.session, { store: A, plan: planOf(buildA, KEYS_A.flashKey), bootLog: async () => 'flash read err, 1000\nets_main.c 371 ' }, scriptedUi());
+      assert.equal(r.evidence.kind, 'burn-record');
+      assert.equal(r.boot?.explanation.verdict, 'failed');
+      assert.equal(r.keyRefuted, undefined);
+      assert.equal(readBoardRecords(A.auditPath, rig.mac).find((x) => x.id === r.recordId)?.keyRefuted, undefined);
+    } finally {
+      rig.close();
+    }
+  });
+
   it('accepted with the acknowledgement (--trust-key-store), recorded in the audit log with fingerprints only', async () => {
     const rig = await burnedGpy('ev-ack', undefined);
     try {
@@ -231,10 +287,6 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     const rig = await burnedGpy('ev-predict', A);
     try {
       preloadA(rig.dev);
-      const keysOf = (s: KeyStore) => () => {
-        const signing = readSigningKeyFile(s.signingKeyPath);
-        return { flashKey: readHardwareKeyFile(s.sharedFlashKeyPath, 'flash-encryption'), signingPublicKey: signing.publicKey, secureBootKey: digestPrivateKey(signing, 256) };
-      };
       const B = storeOf(KEYS_B);
       // The build made with B's keys over the board: the old code said WILL BOOT.
       const without = await predictBootOnBoard(rig.session, { store: B, keys: keysOf(B), plan: planOf(buildB, KEYS_B.flashKey) }, scriptedUi());

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { verifyFlash as verifyFlashWorkflow, regionVerificationLine, checkOutputPath, askOtaSlot, boardPlanFromBuild, BoardRecordWriter, recordFlashProgress, endByBoot, recordKeyEvidence, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, explainBootLog, fingerprint, flash as flashWorkflow, GENERATIONS, hex, keysForBoard, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, recordOtaImage } from '../../core';
+import { verifyFlash as verifyFlashWorkflow, regionVerificationLine, checkOutputPath, askOtaSlot, boardPlanFromBuild, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, explainBootLog, fingerprint, flash as flashWorkflow, hex, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, recordOtaImage } from '../../core';
 import { boardOption, bootLogMsOption, flashSizeOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -148,22 +148,10 @@ const flash: CliCommand = {
     const pairsPlan = buildDir ? undefined : plan(args, undefined);
     return withBoard(args, io, async (board) => {
       let nextShown = 0;
-      // The board's record (issue #14): started before the first write, closed with what was written or the error.
-      const known = keysForBoard(ks, board.chip);
-      // Started at the first write (every check passed): a refused plan leaves no record and no new file.
-      let record: BoardRecordWriter | undefined;
-      const startRecord = (): void => {
-        record ??= new BoardRecordWriter(ks.auditPath, 'flash', board.chip.mac.address, () => [known.flashKey, known.secureBootKey].filter((k): k is Uint8Array => k !== undefined), {
-          port: board.chip.port, chipRevision: board.chip.revision.text,
-          keyFingerprints: { ...(known.flashKey ? { 'flash-key': fingerprint(known.flashKey) } : {}), ...(known.secureBootKey ? { 'secure-boot-key': fingerprint(known.secureBootKey) } : {}) },
-        });
-      };
-      let r: Awaited<ReturnType<typeof flashWorkflow>>;
-      let planned: FlashPlan | undefined;
-      try {
-        r = await flashWorkflow(board, {
+      // The board's record (issue #14) is the workflow's: begun at the first write, ended by the boot log.
+      const r = await flashWorkflow(board, {
         store: ks,
-        plan: ({ flashKey, flashSize }) => (planned = pairsPlan ?? plan(args, flashSize, flashKey)),
+        plan: ({ flashKey, flashSize }) => pairsPlan ?? plan(args, flashSize, flashKey),
         incremental: args.flag('incremental'),
         dryRun: args.flag('dry-run'),
         forceConfigSector: args.flag('force-config-sector'),
@@ -171,10 +159,6 @@ const flash: CliCommand = {
         compress: !args.flag('no-compress'),
         bootLog: bootLogMs > 0 ? { ms: bootLogMs, mode: resetModeOption(args) } : false,
         onProgress: (e) => {
-          // Started before the first erase (the 'erase' event comes first): a run cut off during the erase is recorded too.
-          if (!args.flag('dry-run')) startRecord();
-          // Each region into the record as it begins and as it is verified: a run cut off keeps them.
-          if (record && planned) recordFlashProgress(record, planned, e);
           const frac = e.bytesDone / Math.max(1, e.bytesTotal);
           // A large region's erase takes seconds with nothing else to show: say it is under way.
           if (e.phase === 'erase' && (e.eraseBytes ?? 0) >= ERASE_LINE_BYTES) io.err(progressLine(e));
@@ -184,24 +168,13 @@ const flash: CliCommand = {
           }
         },
       }, terminalUi(io));
-        if (!args.flag('dry-run')) startRecord();
-        record?.add('flash', {
-          regions: regionsWritten(r.plan, r.results),
-          ...(r.plan.board ? { board: r.plan.board } : {}),
-          ...(r.plan.generation ? { firmware: { generation: r.plan.generation, versions: GENERATIONS[r.plan.generation].versions, buildDir: args.opt('build') ?? '' } } : {}),
-        });
-        // A board that was written but does not boot is a failed run, the boot log's summary its error.
-        if (record) endByBoot(record, r.boot?.explanation, { keyEvidence: recordKeyEvidence(r.evidence.kind) });
-      } catch (e) {
-        record?.end('failed', {}, e instanceof Error ? e.message : String(e));
-        throw e;
-      }
       for (const n of r.report.notes) io.err(`note: ${n}`);
       if (json) {
         io.out(JSON.stringify({
-          mac: board.chip.mac.address, dryRun: args.flag('dry-run'), recordId: record?.id ?? null,
+          mac: board.chip.mac.address, dryRun: args.flag('dry-run'), recordId: r.recordId ?? null,
           regions: args.flag('dry-run') ? r.plan.regions.map((g) => ({ address: g.address, file: g.file, role: g.role, encrypted: g.encrypted, length: g.data.length })) : regionsWritten(r.plan, r.results),
           boot: r.boot ? { verdict: r.boot.explanation.verdict, summary: r.boot.explanation.summary } : null,
+          ...(r.keyRefuted ? { keyRefuted: r.keyRefuted } : {}),
         }, null, 2));
         return r.boot?.explanation.verdict === 'failed' ? 1 : 0;
       }
@@ -219,7 +192,10 @@ const flash: CliCommand = {
         io.out(`Boot log not captured (--boot-log-ms 0); to see the board boot, run \`pycom-secure monitor --port ${port}\`.`);
         return 0;
       }
-      return printBootLog(io, r.boot.text);
+      const code = printBootLog(io, r.boot.text);
+      // The boot refuted the key taken on the user's word: said last, as what to do next.
+      if (r.keyRefuted) io.out(r.keyRefuted);
+      return code;
     });
   },
 };

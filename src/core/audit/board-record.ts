@@ -67,6 +67,8 @@ export interface BoardRecord {
   boot?: string;
   /** Why the store's keys were taken for the board's (see RecordKeyEvidence). */
   keyEvidence?: RecordKeyEvidence;
+  /** The boot log after the writes refuted the key taken on the user's word (workflows/flash.ts). */
+  keyRefuted?: KeyRefutedFact;
   error?: string;
   /** What happened, in order (state changes). */
   steps: string[];
@@ -78,6 +80,15 @@ export interface BoardRecord {
   supersedes?: string;
   /** Derived when read (never written): the id of the later run whose `supersedes` names this one. */
   supersededBy?: string;
+}
+
+/**
+ * What a record keeps when the boot log refutes a key the user vouched for: the block and the
+ * fingerprint of the key it does not hold (never key bytes).
+ */
+export interface KeyRefutedFact {
+  block: 'BLOCK1';
+  keyFingerprint: string;
 }
 
 /**

@@ -172,6 +172,13 @@ export interface BootLogExplanation {
 }
 
 /**
+ * The catalogue entries where the ROM cannot read a bootloader image at 0x1000 ("flash read err,
+ * 1000"; "invalid header" on revision 3): with flash encryption on and a bootloader just written
+ * and verified, the chip decrypts with another key than the one it was encrypted with.
+ */
+export const BOOTLOADER_UNREADABLE: readonly string[] = ['flash-read-err', 'invalid-header'];
+
+/**
  * Explains a boot log captured after a reset (any text, e.g. captureBootLog's): every catalogue
  * entry found in the last boot of the log (first match each, in catalogue order; critical lines
  * anywhere), and a verdict: `failed` when a critical

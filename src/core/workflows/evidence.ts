@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { assertNoKeyBytes, AuditLog, newOperationId, readAudit, type AuditInput, type AuditRecord } from '../audit/audit-log';
+import { readBoardRecords, type BoardRecord } from '../audit/board-record';
 import { bootEfusesFromRaw, flashEncryptionOn, type BootEfuses } from '../boot/boot-efuses';
 import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
 import { bootloaderDigestInput, computeBootloaderDigest, DIGEST_OFFSET } from '../crypto/bootloader-digest';
@@ -42,7 +43,9 @@ import type { UiPort } from './ui-port';
  *
  * Evidence AGAINST the store's keys (the store's own verified Burn Keys run recorded another key
  * for the block than the store holds now, the written flash at 0x1000 does not decrypt with its
- * flash key, or the written digest at 0x0 does not match its secure boot key) is no "no evidence":
+ * flash key, the written digest at 0x0 does not match its secure boot key, or a flash of this board
+ * with the key taken on the user's word after which the ROM could not read the bootloader it had
+ * written and verified: workflows/flash.ts keyRefuted) is no "no evidence":
  * it is refused at once (E_KEY_CONTRADICTED), and no acknowledgement is asked for or taken. A
  * board whose Burn Keys run was cut off (the store's audit log has it open) is told to finish it
  * first (E_BURN_UNFINISHED), before any of this.
@@ -444,6 +447,11 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
   if (record.match) return say({ kind: 'burn-record', text: `the verified Burn Keys run ${record.match.id} (${record.match.time}) in ${req.store.auditPath} burned ${named}` });
   // The store's own verified record names another key for a block: refused at once, like flash that contradicts it.
   if (record.against) throw recordedOther(req, record.against, chip.mac.address);
+  // A flash of this board with this key, taken on the user's word, that the boot then refuted: the
+  // journal that flash left makes the read-back no evidence, so without this the user would be
+  // asked to vouch again for the key the board has already shown it does not hold.
+  const refuted = refutedByBoot(req.store, chip.mac.address, a.needed);
+  if (refuted) throw refutedKey(req, refuted, chip.mac.address);
 
   // The chip decrypts with its own key; the read-back is judged with the store's keys in their place.
   const withStore: BootEfuses = { ...efuse };
@@ -505,6 +513,38 @@ function contradicted(req: KeyEvidenceRequest, slot: KeySlot, mac: string): User
   );
 }
 
+/** A `flash` record of this board whose boot log refuted a needed key (workflows/flash.ts keyRefuted). */
+interface RefutedKey {
+  slot: KeySlot;
+  record: BoardRecord;
+}
+
+/**
+ * The latest `flash` record of `mac` in this store whose boot log refuted the key a `needed` slot
+ * holds (the ROM could not read the bootloader that run wrote with it and verified), unless a
+ * later record of the board with that key booted (the refutation was then wrong, e.g. the
+ * bootloader was at fault). Undefined when there is none.
+ */
+function refutedByBoot(store: KeyStore, mac: string, needed: readonly KeySlot[]): RefutedKey | undefined {
+  const records = readBoardRecords(store.auditPath, mac);
+  for (const slot of needed) {
+    const fp = fingerprint(slot.key);
+    const i = records.map((r) => r.keyRefuted?.block === slot.block && r.keyRefuted.keyFingerprint === fp).lastIndexOf(true);
+    if (i < 0) continue;
+    const bootedSince = records.slice(i + 1).some((r) => r.boot === 'booted' && r.keyFingerprints[slot.step] === fp);
+    if (!bootedSince) return { slot, record: records[i]! };
+  }
+  return undefined;
+}
+
+/** The refusal for a key the board's boot refuted (refutedByBoot): which run showed it, and the way forward. */
+function refutedKey(req: KeyEvidenceRequest, r: RefutedKey, mac: string): UserError {
+  return new UserError(
+    'E_KEY_CONTRADICTED',
+    `${req.job}: the flash run ${r.record.id} (${r.record.start}) wrote ${normaliseMac(mac)}'s bootloader encrypted with this key store's ${r.slot.what} ${fingerprint(r.slot.key)} and verified it, and the ROM then could not read it, so its read-protected ${r.slot.block} holds another key and this key store (${req.store.dir}) is not the one that burned this board${req.trust ? ', and vouching for it cannot outweigh what the board showed' : ''}; use the key store that burned it (${req.keyStoreHint ?? '--key-store DIR'})${req.writes ? '; nothing was written' : ''}.`,
+  );
+}
+
 /** Appends an acknowledgement line to the store's audit log, refusing any line that holds key bytes. */
 function appendAcknowledgement(store: KeyStore, rec: AuditInput, keys: readonly Uint8Array[]): void {
   assertNoKeyBytes(rec, keys);
@@ -538,7 +578,8 @@ export function storeWroteBoard(store: KeyStore, mac: string): string | undefine
  * burn record and the acknowledgement can be had, and the flash key is assumed read-protected (a
  * board with encryption on normally has it so; the conservative answer without a board).
  *
- * Errors: E_BURN_UNFINISHED, E_KEY_CONTRADICTED (from the store's own burn record only) and
+ * Errors: E_BURN_UNFINISHED, E_KEY_CONTRADICTED (from the store's own burn record, or a flash
+ * record whose boot refuted the key) and
  * E_KEY_EVIDENCE as above.
  */
 export function establishOfflineKeyEvidence(mac: string, req: Omit<KeyEvidenceRequest, 'ask' | 'readableMustMatch'>): KeyEvidence {
@@ -550,6 +591,8 @@ export function establishOfflineKeyEvidence(mac: string, req: Omit<KeyEvidenceRe
   const record = burnRecordFor(records, mac, needed);
   if (record.match) return { kind: 'burn-record', text: `the verified Burn Keys run ${record.match.id} (${record.match.time}) in ${req.store.auditPath} burned ${named} into ${normaliseMac(mac)}` };
   if (record.against) throw recordedOther(req, record.against, mac);
+  const refuted = refutedByBoot(req.store, mac, needed);
+  if (refuted) throw refutedKey(req, refuted, mac);
   if (req.trust) {
     appendAcknowledgement(req.store, {
       id: newOperationId(), phase: 'done', operation: ACK_OPERATION, mac: normaliseMac(mac),

@@ -1,6 +1,6 @@
 import { boardBootPredictor } from '../boot/predict-plan';
 import { captureBootLog } from '../boot/capture';
-import { explainBootLog, type BootLogExplanation } from '../boot/boot-log';
+import { BOOTLOADER_UNREADABLE, explainBootLog, type BootLogExplanation } from '../boot/boot-log';
 import type { FlashPlan } from '../flash/plan';
 import { romFlashIo } from '../flash/rom-io';
 import { keysForBoard, runFlashSession, type BoardKeys, type FlashSessionResult } from '../flash/session';
@@ -14,6 +14,8 @@ import { establishKeyEvidence, type KeyEvidence } from './evidence';
 import { fingerprint } from '../util/fingerprint';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
 import { firmwareTitle } from '../firmware/outputs';
+import { GENERATIONS } from '../firmware/generations';
+import { BoardRecordWriter, endByBoot, recordFlashProgress, recordKeyEvidence, regionsWritten, type KeyRefutedFact } from '../audit/board-record';
 
 export interface FlashRequest {
   store: KeyStore;
@@ -50,6 +52,12 @@ export interface FlashRequest {
   acknowledgeHint?: string;
   /** How this front end uses another key store, for the refusal (default "--key-store DIR"). */
   keyStoreHint?: string;
+  /**
+   * Write the run's `flash` board record in the store's audit log (audit/board-record.ts: begun at
+   * the first write, each region as it is verified, ended by the boot log); default true. Provision
+   * passes false: its own `provision` record holds the writes.
+   */
+  record?: boolean;
 }
 
 export interface FlashOutcome extends FlashSessionResult {
@@ -61,6 +69,15 @@ export interface FlashOutcome extends FlashSessionResult {
   evidence: KeyEvidence;
   /** The boot log and what it says, when one was asked for and the plan was written. */
   boot?: { text: string; explanation: BootLogExplanation };
+  /** The id of the run's `flash` board record (none for a dry run, a refused plan or `record: false`). */
+  recordId?: string;
+  /**
+   * Set when the boot log refutes the key the user vouched for (evidence `acknowledged`): the ROM
+   * could not read the bootloader this run had just written with that key and verified, so BLOCK1
+   * holds another key. One sentence for the user; the record says it too (`keyRefuted`), and later
+   * runs with that key refuse it (evidence.ts, E_KEY_CONTRADICTED).
+   */
+  keyRefuted?: string;
 }
 
 /**
@@ -109,25 +126,80 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
   }
   const { predictor, skipped, stillFails } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store, { flash: romFlashIo(conn.loader), note: (l) => ui.info(l) });
   if (skipped) ui.info(`note: ${skipped}`);
-  const result = await runFlashSession({
-    io: romFlashIo(conn.loader), info: chip, plan, store: req.store, keys,
-    incremental: req.incremental ?? false, dryRun: req.dryRun ?? false, forceConfigSector: req.forceConfigSector ?? false,
-    compress: req.compress ?? true,
-    ...(predictor ? { predictBoot: predictor } : {}),
-    ...(req.signal ? { signal: req.signal } : {}),
-    ...(req.onProgress ? { onProgress: req.onProgress } : {}),
-    baud: board.transport.baud,
-    log: (l) => ui.info(l),
-  });
-  const outcome: FlashOutcome = { ...result, plan, keys, evidence, predicted: predictor !== undefined && !stillFails?.() };
-  if (req.dryRun || req.bootLog === false) return outcome;
-  const text = typeof req.bootLog === 'function'
-    ? await req.bootLog(board)
-    : await captureBootLog(board.transport, {
-      ms: req.bootLog.ms, mode: req.bootLog.mode, loader: conn.loader, note: (l) => ui.info(l), untilOutcome: true,
-      ...(req.bootLog.silenceMs !== undefined ? { silenceMs: req.bootLog.silenceMs } : {}),
+  // The board's record (issue #14): begun at the first write (a refused plan leaves none), each
+  // region added as it begins and as it is verified, so a run cut off keeps what it finished.
+  let record: BoardRecordWriter | undefined;
+  const startRecord = (): void => {
+    if (req.dryRun || req.record === false) return;
+    record ??= new BoardRecordWriter(req.store.auditPath, 'flash', chip.mac.address, () => [keys.flashKey, keys.secureBootKey].filter((k): k is Uint8Array => k !== undefined), {
+      port: chip.port, chipRevision: chip.revision.text,
+      keyFingerprints: { ...(keys.flashKey ? { 'flash-key': fingerprint(keys.flashKey) } : {}), ...(keys.secureBootKey ? { 'secure-boot-key': fingerprint(keys.secureBootKey) } : {}) },
     });
-  return { ...outcome, boot: { text, explanation: explainBootLog(text) } };
+  };
+  try {
+    const result = await runFlashSession({
+      io: romFlashIo(conn.loader), info: chip, plan, store: req.store, keys,
+      incremental: req.incremental ?? false, dryRun: req.dryRun ?? false, forceConfigSector: req.forceConfigSector ?? false,
+      compress: req.compress ?? true,
+      ...(predictor ? { predictBoot: predictor } : {}),
+      ...(req.signal ? { signal: req.signal } : {}),
+      onProgress: (e) => {
+        // Started before the first erase (the 'erase' event comes first): a run cut off during the erase is recorded too.
+        startRecord();
+        if (record) recordFlashProgress(record, plan, e);
+        req.onProgress?.(e);
+      },
+      baud: board.transport.baud,
+      log: (l) => ui.info(l),
+    });
+    const outcome: FlashOutcome = { ...result, plan, keys, evidence, predicted: predictor !== undefined && !stillFails?.() };
+    if (req.dryRun) return outcome;
+    startRecord();
+    record?.add('flash', {
+      regions: regionsWritten(plan, result.results),
+      ...(plan.board ? { board: plan.board } : {}),
+      ...(plan.generation ? { firmware: { generation: plan.generation, versions: GENERATIONS[plan.generation].versions, buildDir: plan.buildDir ?? '' } } : {}),
+    });
+    const keyEvidence = { keyEvidence: recordKeyEvidence(evidence.kind) };
+    if (req.bootLog === false) {
+      if (record) endByBoot(record, undefined, keyEvidence);
+      return { ...outcome, ...(record ? { recordId: record.id } : {}) };
+    }
+    const text = typeof req.bootLog === 'function'
+      ? await req.bootLog(board)
+      : await captureBootLog(board.transport, {
+        ms: req.bootLog.ms, mode: req.bootLog.mode, loader: conn.loader, note: (l) => ui.info(l), untilOutcome: true,
+        ...(req.bootLog.silenceMs !== undefined ? { silenceMs: req.bootLog.silenceMs } : {}),
+      });
+    const explanation = explainBootLog(text);
+    const refuted = keyRefutedByBoot(outcome, explanation, req.keyStoreHint);
+    // A board that was written but does not boot is a failed run, the boot log's summary its error.
+    if (record) endByBoot(record, explanation, { ...keyEvidence, ...(refuted ? { keyRefuted: refuted.fact } : {}) });
+    return { ...outcome, boot: { text, explanation }, ...(record ? { recordId: record.id } : {}), ...(refuted ? { keyRefuted: refuted.text } : {}) };
+  } catch (e) {
+    record?.end('failed', {}, e instanceof Error ? e.message : String(e));
+    throw e;
+  }
+}
+
+/**
+ * The boot log's verdict on a key taken on the user's word: when the run wrote (or verified
+ * unchanged) the bootloader at 0x0/0x1000 encrypted with the store's flash key, and the ROM then
+ * cannot read a bootloader at 0x1000 ("flash read err, 1000"; "invalid header" on revision 3),
+ * the chip decrypts with another key than that one (the bytes are on the flash: MD5-verified).
+ * Only for evidence `acknowledged`: with any other evidence the key was checked, and such a line
+ * has other causes. Source of the ROM's lines: esp32-boot-security (the ROM's first-stage boot).
+ */
+function keyRefutedByBoot(o: FlashOutcome, explanation: BootLogExplanation, keyStoreHint: string | undefined): { text: string; fact: KeyRefutedFact } | undefined {
+  if (o.evidence.kind !== 'acknowledged' || !o.keys.flashKey) return undefined;
+  if (!explanation.findings.some((f) => BOOTLOADER_UNREADABLE.includes(f.entry.id))) return undefined;
+  const boot = o.plan.regions.find((r) => (r.role === 'bootloader-digest' || r.role === 'bootloader') && r.encrypted);
+  if (!boot || !o.results.some((r) => r.address === boot.address)) return undefined;
+  const fp = fingerprint(o.keys.flashKey);
+  return {
+    fact: { block: 'BLOCK1', keyFingerprint: fp },
+    text: `The board's BLOCK1 does not hold the flash-encryption key ${fp} you vouched for: the ROM cannot read the bootloader that was just written encrypted with it and verified (MD5), so this key store is not the one that burned this board; flash again with the key store that burned it (${keyStoreHint ?? '--key-store DIR'}).`,
+  };
 }
 
 /**

@@ -440,6 +440,8 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
             return p.plan;
           },
           incremental: true,
+          // This run's own `provision` record holds the writes (recordFlashProgress below).
+          record: false,
           bootLog: req.bootLog,
           ...(req.signal ? { signal: req.signal } : {}),
           onProgress: (e) => {

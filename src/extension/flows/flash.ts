@@ -35,11 +35,12 @@ function predictionText(predicted: boolean): string {
  * tab's state and result. `predicted`: the boot was predicted before writing (FlashOutcome.predicted);
  * `boot`: the boot log's explanation (core/boot/boot-log.ts), when one was read.
  */
-export function flashOutcome(board: string, predicted: boolean, boot?: { verdict: 'booted' | 'failed' | 'unknown'; summary: string }): { ok: boolean; state: 'done' | 'not-booted'; notification: { level: 'info' | 'warning'; text: string }; text: string } {
+export function flashOutcome(board: string, predicted: boolean, boot?: { verdict: 'booted' | 'failed' | 'unknown'; summary: string }, keyRefuted?: string): { ok: boolean; state: 'done' | 'not-booted'; notification: { level: 'info' | 'warning'; text: string }; text: string } {
   if (boot?.verdict === 'failed') {
     const lead = /^The board did not boot/.test(boot.summary) ? boot.summary : `The board did not boot normally: ${boot.summary}`;
     const expected = predicted ? 'the boot prediction before writing expected it to boot (the digest, the signatures and the encryption match its eFuses)' : 'no boot prediction passed before writing (see the notes above)';
-    const text = `${lead} The flash was written and verified; ${expected}.`;
+    // A key taken on the user's word that the boot refuted (core flash workflow): that is the cause, and what to do.
+    const text = keyRefuted ? `${lead} ${keyRefuted}` : `${lead} The flash was written and verified; ${expected}.`;
     return { ok: false, state: 'not-booted', notification: { level: 'warning', text: `Pycom: ${text} Board: ${board}.` }, text };
   }
   const text = boot ? `${predictionText(predicted)} ${boot.summary}` : predictionText(predicted);
@@ -115,7 +116,7 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
         addLog(predictionText(result.predicted));
         // Into the Flash Progress tab's log (and the output channel), where the user watches the flash.
         if (result.boot) for (const l of bootLogLines(result.boot.text, result.boot.explanation).slice(0, -1)) addLog(l.startsWith('|') ? `boot ${l}` : `boot: ${l}`);
-        const out = flashOutcome(boardLabel, result.predicted, result.boot?.explanation);
+        const out = flashOutcome(boardLabel, result.predicted, result.boot?.explanation, result.keyRefuted);
         const { etaSeconds: _eta, etaEstimated: _estimated, ...ended } = view.v;
         push({ ...ended, state: out.state, regions: view.v.regions.map((r) => ({ ...r, written: r.size })), result: { ok: out.ok, text: out.text } });
         if (out.notification.level === 'warning') {
