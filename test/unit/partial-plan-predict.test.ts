@@ -77,6 +77,18 @@ describe('flash ADDR FILE: the boot after a partial write is predicted over the 
     assert.deepEqual(r.notes, [`note: ${r.stillFails!()!}`]);
   });
 
+  it('a write without the app (the partial table alone): skipped before reading anything, saying why (the app would be read back 64 bytes a request)', async () => {
+    write(b, 0x0, set.digest);
+    write(b, 0x8000, set.partitionTable);
+    write(b, 0x10000, set.app);
+    const plan = planOf(0x8000, set.partitionTable);
+    let reads = 0;
+    const r = await predictorFor(b, plan, { ...b.io, read: async (o, n) => (reads++, b.io.read(o, n)) });
+    assert.equal(r.predictor, undefined);
+    assert.match(r.skipped!, /^the boot after this partial write was not predicted: it would read the app back from the board 64 bytes a request/);
+    assert.equal(reads, 0);
+  });
+
   it('the board\'s flash cannot be read: the prediction is skipped and the reason said', async () => {
     write(b, 0x0, set.digest);
     const plan = planOf(0x10000, set.app);

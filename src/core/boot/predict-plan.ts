@@ -99,6 +99,11 @@ export async function boardBootPredictor(
   if (isFullSet(plan)) return { predictor: planBootPredictor({ efuse: resolved.efuse, flashSize, ...(pub ? { signingPublicKey: pub } : {}) }) };
   if (!board) return { skipped: 'the board\'s current flash cannot be read here, so the boot after this partial write was not predicted.' };
   if (resolved.undecidable.length) return { skipped: `the boot after this partial write was not predicted: ${resolved.undecidable.join(' ')}` };
+  // The ROM loader reads flash 64 bytes a request (READ_FLASH_SLOW; esp32-rom-protocol): the app
+  // the boot would read back (1-2 MB) takes tens of seconds at 921600 baud and minutes at 115200,
+  // more than most writes. Without an app in the plan the prediction is skipped, said as such;
+  // with one, what is left to read is the digest, bootloader, table and otadata (about 48 KiB).
+  if (!plan.regions.some((r) => r.role === 'app')) return { skipped: 'the boot after this partial write was not predicted: it would read the app back from the board 64 bytes a request (the ROM loader\'s READ_FLASH_SLOW), which takes longer than the write; check the board afterwards with the boot prediction.' };
   const sectors = new Map<number, Uint8Array>();
   let fetched = 0;
   // The board's raw flash, a sector at a time and each sector once (the prediction before and after the write share it).
