@@ -127,7 +127,7 @@ export type { SignatureBlockLocation, Trailer } from './image/signature-block';
 export { verifyFileSignature } from './image/verify-file';
 export type { FileSignatureCheck } from './image/verify-file';
 // Issue 12 B: key evidence before any check that relies on read-protected keys, and diagnoses that test each cause.
-export { assessKeys, burnRecordFor, establishKeyEvidence, establishOfflineKeyEvidence, flashImageSetEvidence } from './workflows/evidence';
+export { assessKeys, burnRecordFor, CLI_BURN_AGAIN_HINTS, establishKeyEvidence, establishOfflineKeyEvidence, flashImageSetEvidence, type BurnAgainHints } from './workflows/evidence';
 export type { EvidenceKeys, KeyEvidence, KeyEvidenceKind, KeyEvidenceRequest } from './workflows/evidence';
 export type { ConfirmQuestion } from './workflows/ui-port';
 export { diagnoseDecryption, diagnoseDifference, diagnoseDigest, knownFlashAddresses } from './flash/diagnose';
@@ -151,4 +151,5 @@ export type { BoardPlan, BoardPlanOptions, DecryptedBuildCache } from './secure-
 export { BoardRecordWriter, boardRecordsCsv, endByBoot, latestBoardRecords, readBoardRecords, recordFlashProgress, recordKeyEvidence, regionsWritten, sha256Hex } from './audit/board-record';
 export type { BoardRecord, RecordKeyEvidence, RecordOperation, RecordRegion } from './audit/board-record';
 export { PROVISION_STATES, parseApprovedMacs, provision, provisionSummary } from './workflows/provision';
-export type { ProvisionBoardResult, ProvisionEvent, ProvisionOutcome, ProvisionRequest, ProvisionState, ProvisionSummaryTerms } from './workflows/provision';
+export type { ProvisionBoardResult, ProvisionEvent, ProvisionOutcome, ProvisionRequest, ProvisionState, ProvisionSummaryTerms, ProvisionHints } from './workflows/provision';
+export { CLI_PROVISION_HINTS } from './workflows/provision';

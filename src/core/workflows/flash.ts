@@ -10,7 +10,7 @@ import type { KeyStore } from '../keystore/key-store';
 import { withKeyStoreLock } from '../keystore/lock';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
-import { establishKeyEvidence, type KeyEvidence } from './evidence';
+import { establishKeyEvidence, type BurnAgainHints, type KeyEvidence } from './evidence';
 import { fingerprint } from '../util/fingerprint';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
 import { firmwareTitle } from '../firmware/outputs';
@@ -50,6 +50,8 @@ export interface FlashRequest {
   acknowledgeHint?: string;
   /** How this front end uses another key store, for the refusal (default "--key-store DIR"). */
   keyStoreHint?: string;
+  /** How this front end finishes a cut-off Burn Keys run, for E_BURN_UNFINISHED (default the CLI's). */
+  burnAgainHints?: BurnAgainHints;
 }
 
 export interface FlashOutcome extends FlashSessionResult {
@@ -92,6 +94,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
     store: req.store, keys, job: 'flash', writes: true,
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.askTrust ? { ask: true } : {}),
     ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}), ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
+    ...(req.burnAgainHints ? { burnAgainHints: req.burnAgainHints } : {}),
   }, ui);
   if (keys.flashKeySource) {
     // The evidence line has named the key by its fingerprint already: the fingerprint is said once.

@@ -8,7 +8,7 @@ import { makeOtaImage, type OtaImage } from '../ota/ota-image';
 import { writeFileAtomic } from '../util/atomic-file';
 import { storeBuildKey } from '../secure-build/per-device';
 import type { BoardId } from '../boards/catalog';
-import { boardsBurnedWithOtherFlashKeys, establishKeyEvidence, establishOfflineKeyEvidence, type KeyEvidence } from './evidence';
+import { boardsBurnedWithOtherFlashKeys, establishKeyEvidence, establishOfflineKeyEvidence, type BurnAgainHints, type KeyEvidence } from './evidence';
 import { UserError } from '../errors';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
@@ -32,6 +32,8 @@ export interface OtaImageRequest {
   acknowledgeHint?: string;
   /** How this front end uses another key store, for the refusal (default "--key-store DIR"). */
   keyStoreHint?: string;
+  /** How this front end finishes a cut-off Burn Keys run, for E_BURN_UNFINISHED (default the CLI's). */
+  burnAgainHints?: BurnAgainHints;
   /**
    * The evidence for the board's key found on the connected board (otaBoardEvidence, same `mac`),
    * used in place of the offline check (burn record or acknowledgement only).
@@ -95,7 +97,7 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
     ? establishOfflineKeyEvidence(req.mac, {
       store: req.store, keys: flashKey ? { flashKey } : {}, job: 'ota-image', writes: true,
       ...(req.trustKeyStore ? { trust: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
-      ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
+      ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}), ...(req.burnAgainHints ? { burnAgainHints: req.burnAgainHints } : {}),
     })
     : undefined);
   const build = findBuildOutputs(req.buildDir, { board: req.board, ...(flashKey ? { flashKey } : {}) });
@@ -120,14 +122,14 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
  *
  * Errors: E_KEY_MISMATCH, E_KEY_CONTRADICTED, E_KEY_EVIDENCE (each saying nothing was written); link errors.
  */
-export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint' | 'keyStoreHint'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
+export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint' | 'keyStoreHint' | 'burnAgainHints'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
   const mac = board.chip.mac.address;
   const keyFile = req.store.flashKeyFileFor(mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys: flashKey ? { flashKey } : {}, job: 'ota-image', writes: true,
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.ask ? { ask: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
-    ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
+    ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}), ...(req.burnAgainHints ? { burnAgainHints: req.burnAgainHints } : {}),
   }, ui);
   return { mac, evidence };
 }
