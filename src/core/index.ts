@@ -11,7 +11,7 @@ export type { ChipModuleFacts, ModuleFit } from './boards/module-fit';
 export { formatUsbId } from './boards/usb-ids';
 export type { UsbBoard } from './boards/usb-ids';
 export { bootEfusesFromRaw } from './boot/boot-efuses';
-export { explainBootLog } from './boot/boot-log';
+export { CLI_BOOT_LOG_HINTS, explainBootLog, type BootLogHints } from './boot/boot-log';
 export { BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, captureBootLog } from './boot/capture';
 export { predictBoot } from './boot/predict';
 export type { BootVerdict } from './boot/predict';

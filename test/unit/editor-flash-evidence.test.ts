@@ -69,7 +69,13 @@ describe('editor: Flash asks (modal) before trusting a key store without evidenc
 
   it('Yes: flashed, and the answer is in the audit log (fingerprints only)', async () => {
     user.button = (_text, buttons) => buttons[0];
-    assert.equal(await flashFirmware(ctx(), port()), true);
+    const c = ctx();
+    assert.equal(await flashFirmware(c, port()), true);
+    // The flash log names the key file by a path that resolves: here (no workspace folder, the store
+    // outside the working folder) the absolute one, never "../../tmp/...".
+    const said = (c.log as unknown as { lines: string[] }).lines.filter((l) => l.includes('Flash key: '));
+    assert.equal(said.length, 1, said.join('\n'));
+    assert.ok(said[0]!.includes(`Flash key: ${store.sharedFlashKeyPath}`), said[0]);
     const recs = readAudit(store.auditPath).records.filter((r) => r.operation === 'trust-key-store');
     assert.equal(recs.length, 1);
     assert.match(recs[0]!.message ?? '', /confirmed that this key store holds/);

@@ -1,6 +1,6 @@
 import { boardBootPredictor } from '../boot/predict-plan';
 import { captureBootLog } from '../boot/capture';
-import { explainBootLog, type BootLogExplanation } from '../boot/boot-log';
+import { explainBootLog, type BootLogExplanation, type BootLogHints } from '../boot/boot-log';
 import type { FlashPlan } from '../flash/plan';
 import { romFlashIo } from '../flash/rom-io';
 import { keysForBoard, runFlashSession, type BoardKeys, type FlashSessionResult } from '../flash/session';
@@ -52,6 +52,10 @@ export interface FlashRequest {
   keyStoreHint?: string;
   /** How this front end finishes a cut-off Burn Keys run, for E_BURN_UNFINISHED (default the CLI's). */
   burnAgainHints?: BurnAgainHints;
+  /** The commands the boot log's explanation names, in this front end's words (default CLI_BOOT_LOG_HINTS). */
+  bootLogHints?: BootLogHints;
+  /** The folder the log's key file path is relative to when inside it (the editor: the workspace; default the working folder), else absolute. */
+  pathBase?: string;
 }
 
 export interface FlashOutcome extends FlashSessionResult {
@@ -87,7 +91,7 @@ export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiP
 
 async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<FlashOutcome> {
   const { conn, chip } = board;
-  const keys = keysForBoard(req.store, chip);
+  const keys = keysForBoard(req.store, chip, req.pathBase);
   // Issue 12 B: no check may stand the store's keys in for read-protected ones without evidence.
   // Its refusal comes first and alone: the key is named only once it is known to be the board's.
   const evidence = await establishKeyEvidence(board, {
@@ -130,7 +134,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
       ms: req.bootLog.ms, mode: req.bootLog.mode, loader: conn.loader, note: (l) => ui.info(l), untilOutcome: true,
       ...(req.bootLog.silenceMs !== undefined ? { silenceMs: req.bootLog.silenceMs } : {}),
     });
-  return { ...outcome, boot: { text, explanation: explainBootLog(text) } };
+  return { ...outcome, boot: { text, explanation: explainBootLog(text, req.bootLogHints) } };
 }
 
 /**
@@ -139,13 +143,14 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
  * ✓ success, • information) and the summary.
  */
 export function bootLogLines(text: string, explanation: BootLogExplanation = explainBootLog(text), o: { advice?: boolean } = {}): string[] {
+  // The advice is the finding's, in the words of the front end that explained the log (explainBootLog's hints).
   const out: string[] = [];
   for (const line of text.split(/\r?\n/)) if (line.trim()) out.push(`| ${line}`);
   for (const f of explanation.findings) {
     const critical = f.entry.severity === 'critical';
     const mark = critical || f.entry.severity === 'failure' ? '✗' : f.entry.severity === 'success' ? '✓' : '•';
     // A critical line always carries its advice: the board just did something that cannot be undone.
-    out.push(`${mark} ${critical ? 'CRITICAL ' : ''}"${f.line}": ${f.entry.meaning}${(o.advice || critical) && f.entry.advice ? ` (${f.entry.advice})` : ''}.`);
+    out.push(`${mark} ${critical ? 'CRITICAL ' : ''}"${f.line}": ${f.entry.meaning}${(o.advice || critical) && f.advice ? ` (${f.advice})` : ''}.`);
   }
   out.push(explanation.summary);
   return out;

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { BoardRecordWriter, readBoardRecords, recordFlashProgress, recordKeyEvidence, regionsWritten, type BoardRecord } from '../audit/board-record';
 import { board as boardFacts, boardFlashSize, type BoardId } from '../boards/catalog';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
-import type { BootLogExplanation } from '../boot/boot-log';
+import { CLI_BOOT_LOG_HINTS, type BootLogExplanation, type BootLogHints } from '../boot/boot-log';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
 import { readEfuses } from '../efuse/access';
 import { redactState } from '../efuse/burn/burn-keys';
@@ -256,7 +256,8 @@ async function confirmModule(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'c
  * `withPerDeviceKeys` / `withoutPerDeviceKeys` run it again with per-device keys turned on / off,
  * `keysBurnedElsewhere` finishes a board whose key block another tool or workstation burned (which
  * provision cannot: only Burn Keys takes such keys on the user's word), `burnAgain` finishes a
- * cut-off Burn Keys run (evidence.ts), `keyStore` takes another key store.
+ * cut-off Burn Keys run (evidence.ts), `keyStore` takes another key store, `bootLog` names the
+ * commands in the boot check's explanation.
  */
 export interface ProvisionHints {
   rerun: string;
@@ -265,6 +266,8 @@ export interface ProvisionHints {
   keysBurnedElsewhere: string;
   burnAgain: BurnAgainHints;
   keyStore: string;
+  /** The commands the boot check's explanation names (flashAgain: provisioning again). */
+  bootLog: BootLogHints;
 }
 
 /** The CLI's ways on (`pycom-secure provision`): the default of ProvisionRequest.hints. */
@@ -275,6 +278,7 @@ export const CLI_PROVISION_HINTS: ProvisionHints = {
   keysBurnedElsewhere: 'finish it with `pycom-secure efuse burn-keys --keys-burned-elsewhere`',
   burnAgain: CLI_BURN_AGAIN_HINTS,
   keyStore: '--key-store DIR',
+  bootLog: { ...CLI_BOOT_LOG_HINTS, flashAgain: 'run the same `pycom-secure provision` command again to write it in full' },
 };
 
 /** Failures that running the same provision again cannot get past: the message says what to fix first. */
@@ -472,6 +476,7 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           incremental: true,
           bootLog: req.bootLog,
           keyStoreHint: (req.hints ?? CLI_PROVISION_HINTS).keyStore, burnAgainHints: (req.hints ?? CLI_PROVISION_HINTS).burnAgain,
+          bootLogHints: (req.hints ?? CLI_PROVISION_HINTS).bootLog,
           ...(req.signal ? { signal: req.signal } : {}),
           onProgress: (e) => {
             // Each region into the record as it begins and as it is verified: a run cut off keeps them.

@@ -38,6 +38,8 @@ export interface VerifyFlashRequest {
   keyStoreHint?: string;
   /** How this front end finishes a cut-off Burn Keys run, for E_BURN_UNFINISHED (default the CLI's). */
   burnAgainHints?: BurnAgainHints;
+  /** The folder key file paths are said relative to when inside it (see FlashRequest.pathBase). */
+  pathBase?: string;
   /** Each region's result as soon as it is known (a front end prints it then). */
   onRegion?: (r: RegionVerification) => void;
 }
@@ -67,7 +69,7 @@ export interface VerifyFlashOutcome {
  */
 export async function verifyFlash(board: BoardSession, req: VerifyFlashRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<VerifyFlashOutcome> {
   const { conn, chip } = board;
-  const keys = keysForBoard(req.store, chip);
+  const keys = keysForBoard(req.store, chip, req.pathBase);
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys, job: 'verify-flash',
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.askTrust ? { ask: true } : {}),
