@@ -108,7 +108,7 @@ export { secureBuild } from './workflows/build';
 export type { SecureBuildOutcome, SecureBuildRequest } from './workflows/build';
 export { monitor } from './workflows/monitor';
 export type { MonitorRequest } from './workflows/monitor';
-export { checkOtaBoardNamed, otaBoardEvidence, otaImage, recordOtaImage } from './workflows/ota';
+export { checkGivenOtaSlot, checkOtaBoardNamed, otaBoardEvidence, otaImage, recordOtaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
 export { predictBootOnBoard, predictionKeys, predictionReport } from './workflows/predict-boot';
 export { regionVerificationLine, verifyFlash } from './workflows/verify-flash';

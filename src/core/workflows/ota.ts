@@ -1,10 +1,11 @@
 import { storeSigningPublicKey } from '../keystore/secure-boot-key-source';
-import { findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
+import { buildGeneration, findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
+import type { GenerationId } from '../firmware/generations';
 import { readHardwareKeyFile } from '../keys/key-files';
 import { normaliseMac, type KeyStore } from '../keystore/key-store';
 import { BoardRecordWriter, recordKeyEvidence, sha256Hex } from '../audit/board-record';
 import { fingerprint } from '../util/fingerprint';
-import { makeOtaImage, type OtaImage } from '../ota/ota-image';
+import { checkSlot, makeOtaImage, type OtaImage } from '../ota/ota-image';
 import { writeFileAtomic } from '../util/atomic-file';
 import { storeBuildKey } from '../secure-build/per-device';
 import type { BoardId } from '../boards/catalog';
@@ -76,6 +77,21 @@ export function checkOtaBoardNamed(req: Pick<OtaImageRequest, 'store' | 'mac' | 
 }
 
 /**
+ * A slot the user gave (the CLI's --slot), checked against the build's board and firmware
+ * generation (checkSlot: E_OTA_SLOT, nothing written) before any other refusal or any board is
+ * opened. A build whose generation cannot be told is left to otaImage's own refusal.
+ */
+export function checkGivenOtaSlot(buildDir: string, board: BoardId, slot: number): void {
+  let generation: GenerationId;
+  try {
+    generation = buildGeneration(buildDir, board);
+  } catch {
+    return;
+  }
+  checkSlot(board, generation, slot, 'option');
+}
+
+/**
  * The OTA image for a board, the one body of the CLI's `ota-image` and the editor's Prepare OTA
  * Image: the board's flash key (its own by MAC, else the shared one), the build's outputs
  * classified with it, the app encrypted for the slot the board writes next (Pycom's OTA writes
@@ -90,6 +106,8 @@ export function checkOtaBoardNamed(req: Pick<OtaImageRequest, 'store' | 'mac' | 
  * slots, an app that does not decrypt with the key, or an output that cannot be written.
  */
 export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
+  // A slot given by the user is an argument: checked before anything about keys is said.
+  if (typeof req.slot === 'number') checkGivenOtaSlot(req.buildDir, req.board, req.slot);
   checkOtaBoardNamed(req);
   const keyFile = req.store.flashKeyFileFor(req.mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
