@@ -10,7 +10,7 @@ import { directAccess } from '../../src/core/efuse/controller-access';
 import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
-import { readAudit } from '../../src/core/audit/audit-log';
+import { AuditLog, readAudit } from '../../src/core/audit/audit-log';
 import { KeyStore } from '../../src/core/keystore/key-store';
 import { KEYS, fixtureFirmwareProject, flashMd5 } from './flash-harness';
 
@@ -69,7 +69,13 @@ describe('editor: Flash asks (modal) before trusting a key store without evidenc
 
   it('Yes: flashed, and the answer is in the audit log (fingerprints only)', async () => {
     user.button = (_text, buttons) => buttons[0];
-    assert.equal(await flashFirmware(ctx(), port()), true);
+    const c = ctx();
+    assert.equal(await flashFirmware(c, port()), true);
+    // The flash log names the key file by a path that resolves: here (no workspace folder, the store
+    // outside the working folder) the absolute one, never "../../tmp/...".
+    const said = (c.log as unknown as { lines: string[] }).lines.filter((l) => l.includes('Flash key: '));
+    assert.equal(said.length, 1, said.join('\n'));
+    assert.ok(said[0]!.includes(`Flash key: ${store.sharedFlashKeyPath}`), said[0]);
     const recs = readAudit(store.auditPath).records.filter((r) => r.operation === 'trust-key-store');
     assert.equal(recs.length, 1);
     assert.match(recs[0]!.message ?? '', /confirmed that this key store holds/);
@@ -99,5 +105,60 @@ describe('editor: Flash asks (modal) before trusting a key store without evidenc
     assert.deepEqual(asked, []);
     assert.equal(flashMd5(dev), before);
     assert.equal(fs.existsSync(other.auditPath), false);
+  });
+});
+
+/**
+ * A Burn Keys run cut off half-way, recorded in the workspace's key store: Flash Secure Firmware
+ * names it first, in the editor's words (its own Burn Keys command, not the CLI's), and writes nothing.
+ */
+describe('editor: Flash on a board whose Burn Keys run was cut off names the editor\'s command to finish it', function () {
+  this.timeout(60_000);
+  let server: SimServer;
+  let dev: VirtualEsp32;
+  let url: string;
+  let store: KeyStore;
+
+  before(async () => {
+    dev = new VirtualEsp32({ profile: 'GPY', seed: 'editor-burn-cut' });
+    let project: string;
+    ({ project, store } = fixtureFirmwareProject('editor-cut-'));
+    const access = directAccess(dev.efuse);
+    const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: false, history: [] });
+    const ac = new AbortController();
+    let started = 0;
+    await assert.rejects(executeBurnKeys(access, plan, {
+      confirmMac: mac, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, audit: new AuditLog(store.auditPath), signal: ac.signal,
+      onProgress: (m) => { if (m.startsWith('Burning: ') && ++started === 4) ac.abort(); },
+    }), /cancelled/i);
+    server = await startSimServer(dev, { port: 0 });
+    url = `socket://127.0.0.1:${server.port}`;
+    for (const k of Object.keys(settings)) delete settings[k];
+    Object.assign(settings, { keyStorePath: store.dir, firmwarePath: project, board: 'GPY', baudRate: 115200, resetMode: 'auto' });
+  });
+  after(async () => {
+    await server.close();
+    user.button = () => undefined;
+  });
+
+  it('refused with "Pycom: Burn Keys", no question asked, nothing written or recorded', async () => {
+    const asked: string[] = [];
+    user.button = (text) => (asked.push(text), undefined);
+    const before = flashMd5(dev);
+    const lines = fs.readFileSync(store.auditPath, 'utf8');
+    const ctx = {
+      log: fakeLog(), state: new UiState(), panel: { show: () => undefined },
+      virtuals: { find: () => undefined, list: () => [] }, refreshAll: () => undefined, runBuildTask: async () => 0,
+    } as never as FlowContext;
+    await assert.rejects(flashFirmware(ctx, { path: url, virtual: true, board: 'GPy' }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'E_BURN_UNFINISHED');
+      assert.match(e.message, /^flash: Burn Keys run \S+ on [0-9a-f:]{17} \(started \S+\) was cut off after 4 of 6 steps, .*; run "Pycom: Burn Keys" again on this board to finish it before flash; nothing was written\.$/);
+      assert.doesNotMatch(e.message, /pycom-secure|--|Provision Boards/);
+      return true;
+    });
+    assert.deepEqual(asked, []);
+    assert.equal(flashMd5(dev), before);
+    assert.equal(fs.readFileSync(store.auditPath, 'utf8'), lines);
   });
 });

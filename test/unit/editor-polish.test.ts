@@ -73,7 +73,7 @@ describe('editor: the typed-MAC box says what it does', () => {
 describe('editor: Rehearse on Virtual Board keeps the selected port', function () {
   this.timeout(60_000);
   const virtuals = new VirtualBoards();
-  after(() => { virtuals.dispose(); user.type = () => undefined; });
+  after(() => { virtuals.dispose(); user.type = () => undefined; user.button = () => undefined; });
 
   it('the rehearsal runs on its own virtual board; the selected port (status bar, Flash, Burn Keys\' first entry) stays', async () => {
     for (const k of Object.keys(settings)) delete settings[k];
@@ -85,6 +85,9 @@ describe('editor: Rehearse on Virtual Board keeps the selected port', function (
     const titles: string[] = [];
     // Burn Keys: Development, then Escape at the typed MAC: nothing burned, the rehearsal stops there.
     user.type = (o) => { titles.push(o.title ?? ''); return undefined; };
+    // The key store folder does not exist yet: Generate Keys asks before creating it; yes.
+    const asked: string[] = [];
+    user.button = (text, buttons) => (asked.push(text), /^Create the key store folder /.test(text) ? buttons[0] : undefined);
     user.shown.length = 0;
     const c = { log, state, panel: { show: () => undefined } as never, virtuals, refreshAll: () => undefined, runBuildTask: async () => 0 } as unknown as FlowContext;
     await rehearse(c);
@@ -97,6 +100,7 @@ describe('editor: Rehearse on Virtual Board keeps the selected port', function (
     // The rehearsal board is listed (Select Port can select it), not selected.
     assert.ok(state.ports.some((r) => r.path === board.url && r.virtual));
     assert.ok(user.shown.some((m) => /Burn Keys was cancelled; nothing was burned/.test(m.text)));
+    assert.deepEqual(asked, [`Create the key store folder ${settings.keyStorePath}?`]);
   });
 });
 

@@ -237,7 +237,31 @@ describe('editor: Provision Boards on three virtual boards in the window', funct
     assert.equal(posted.text, `Not finished: 1 board(s) need what their message says first (running again alone does not fix them) (0 board(s) finished; records in ${other.auditPath}).`);
     assert.ok(user.shown.some((m) => m.level === 'warning' && m.text === `Pycom: ${posted.text}`));
     assert.equal(state.production!.rows[0]!.message, out.boards[0]!.message, 'the row says what to fix');
+    // Provision's own sentence for a read-protected block, in the editor's words: the CLI's command only where the editor has none.
+    assert.match(out.boards[0]!.message, /is already read-protected .*; if espefuse or another workstation burned it, provision cannot finish this board: finish it from a terminal with `pycom-secure efuse burn-keys --keys-burned-elsewhere` \(its key then NOT verified\); nothing was burned\.$/);
+    assert.doesNotMatch(out.boards[0]!.message, /provision command|--per-device-keys|--key-store/);
     assert.equal(efuses(0), before, 'nothing burned');
+  });
+
+  it('a board burned with its own key, run with pycom.perDeviceKeys off: the row names the setting and the command, not the CLI\'s flag', async () => {
+    const url = virtuals.list()[0]!.url;
+    answers = { ports: (items) => items.filter((i) => i.description === url), approve: (items) => [...items] };
+    const before = efuses(0);
+    const flash = flashMd5(virtuals.list()[0]!.dev);
+    settings.perDeviceKeys = false;
+    let out;
+    try {
+      out = (await provisionBoards(ctx))!;
+    } finally {
+      settings.perDeviceKeys = true;
+    }
+    const b = out.boards[0]!;
+    assert.equal(b.state, 'failed');
+    assert.equal(b.rerunResumes, false, b.message);
+    assert.match(b.message, new RegExp(`the key store holds this board's own key \\(devices/${macOf(0).replace(/:/g, '-')}/\\): turn on pycom\\.perDeviceKeys and run "Pycom: Provision Boards" again; nothing was burned\\.$`, 'i'));
+    assert.doesNotMatch(b.message, /--per-device-keys|provision command/);
+    assert.equal(efuses(0), before, 'nothing burned');
+    assert.equal(flashMd5(virtuals.list()[0]!.dev), flash, 'nothing written');
   });
 
   it('a no to "These boards are GPy modules?" stops the run before any board is written: nothing burned, no key, no record', async () => {

@@ -67,11 +67,11 @@ describe('editor: messages about a bad setting name the setting', () => {
     assert.match(c.state.flash!.result!.text, /^The setting pycom\.keyStorePath/);
   });
 
-  it('pycom.keyStorePath at a file: Generate Keys refuses naming the setting; the file is untouched and no key written', () => {
+  it('pycom.keyStorePath at a file: Generate Keys refuses naming the setting; the file is untouched and no key written', async () => {
     const file = path.join(root, 'store-is-a-file');
     fs.writeFileSync(file, 'not a folder\n');
     settings.keyStorePath = file;
-    assert.throws(() => generateKeys(ctx()), (e: Error & { code?: string }) => {
+    await assert.rejects(generateKeys(ctx()), (e: Error & { code?: string }) => {
       assert.equal(e.code, 'E_NO_DIR');
       assert.match(e.message, /^The setting pycom\.keyStorePath is ".*store-is-a-file" \(.*\), which is a file, not a folder: set pycom\.keyStorePath to the folder that holds your keys \(or to a new folder for Generate Keys\); no key was generated\.$/);
       return true;
@@ -80,6 +80,41 @@ describe('editor: messages about a bad setting name the setting', () => {
     assert.deepEqual(fs.readdirSync(root), ['store-is-a-file']);
     assert.equal(keysNodes(undefined, keyStoreSettingProblem(false))[0]!.label, 'pycom.keyStorePath is a file');
     assert.equal(user.shown.length, 0);
+  });
+
+  it('pycom.keyStorePath at a folder that does not exist (mistyped): Generate Keys asks, naming the setting and the folder; Cancel makes nothing', async () => {
+    const typo = path.join(root, 'secrue');
+    settings.keyStorePath = typo;
+    const asked: { text: string; buttons: readonly string[] }[] = [];
+    user.button = (text, buttons) => (asked.push({ text, buttons }), undefined);
+    try {
+      const c = ctx();
+      assert.equal(await generateKeys(c), false);
+      assert.equal(asked.length, 1);
+      assert.equal(asked[0]!.text, `Create the key store folder ${typo}?`);
+      assert.deepEqual(asked[0]!.buttons, ['Create Folder and Generate Keys']);
+      assert.equal(fs.existsSync(typo), false, 'no folder made');
+      assert.deepEqual(fs.readdirSync(root), []);
+      assert.ok((c.log as unknown as { lines: string[] }).lines.some((l) => l.includes(`${typo} was not created and no key was generated`)));
+      assert.ok(!user.shown.some((m) => /generated/.test(m.text)), 'no key announced');
+    } finally {
+      user.button = () => undefined;
+    }
+  });
+
+  it('pycom.keyStorePath at a new folder, and the user says create it: the folder and the keys are made (0600)', async () => {
+    const fresh = path.join(root, 'keys', 'store');
+    settings.keyStorePath = fresh;
+    user.button = (text, buttons) => (/^Create the key store folder /.test(text) ? buttons[0] : undefined);
+    try {
+      assert.equal(await generateKeys(ctx()), true);
+    } finally {
+      user.button = () => undefined;
+    }
+    const pem = path.join(fresh, 'secure_boot_signing_key.pem');
+    assert.ok(fs.existsSync(pem));
+    assert.equal(fs.statSync(pem).mode & 0o777, 0o600);
+    assert.ok(user.shown.some((m) => /^Pycom: generated signing key [0-9a-f]{16}/.test(m.text)));
   });
 
   it('pycom.firmwarePath wrong: the Builds view says it is set to X and X does not exist / is no Pycom firmware (not "set pycom.firmwarePath")', () => {

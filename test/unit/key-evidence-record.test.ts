@@ -52,9 +52,10 @@ interface Rig { dev: VirtualEsp32; session: BoardSession; mac: string; close(): 
 
 /**
  * A virtual GPy burned with `flashKey` and store A's secure boot key, the run recorded in `store`;
- * with `cutAfter` the run is cancelled after that many of its 6 steps (the audit log keeps it open).
+ * with `cutAfter` the run is cancelled after that many of its 6 steps (the audit log keeps it open);
+ * `within` names the provisioning run that started it.
  */
-async function burnedGpy(seed: string, store: KeyStore, flashKey: Uint8Array, o: { cutAfter?: number } = {}): Promise<Rig> {
+async function burnedGpy(seed: string, store: KeyStore, flashKey: Uint8Array, o: { cutAfter?: number; within?: string } = {}): Promise<Rig> {
   const dev = new VirtualEsp32({ profile: 'GPY', seed });
   const access = directAccess(dev.efuse);
   const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
@@ -62,7 +63,7 @@ async function burnedGpy(seed: string, store: KeyStore, flashKey: Uint8Array, o:
   const ac = new AbortController();
   let started = 0;
   const run = executeBurnKeys(access, plan, {
-    confirmMac: mac, flashKey, secureBootKey: KEYS_A.secureBootKey, audit: new AuditLog(store.auditPath), signal: ac.signal,
+    confirmMac: mac, flashKey, secureBootKey: KEYS_A.secureBootKey, audit: new AuditLog(store.auditPath), signal: ac.signal, ...(o.within ? { within: o.within } : {}),
     onProgress: (m) => {
       if (m.startsWith('Burning: ') && ++started === o.cutAfter) ac.abort();
     },
@@ -178,8 +179,8 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
         const runId = (JSON.parse(lines.split('\n')[0]!) as { id: string }).id;
         const unfinished = (job: string, writes: boolean) => (e: Error & { code?: string }) => {
           assert.equal(e.code, 'E_BURN_UNFINISHED');
-          assert.match(e.message, new RegExp(`^${job}: Burn Keys run ${runId} on ${rig.mac} \\(started \\S+\\) was cut off after 5 of 6 steps, so the board is not finished .*; run the same command again \\(\`pycom-secure efuse burn-keys\` or the \`pycom-secure provision\` that ran it; in the editor: Burn Keys or Provision Boards\\) to finish it before ${job}${writes ? '; nothing was written' : ''}\\.$`));
-          assert.doesNotMatch(e.message, /trust-key-store|nothing shows/);
+          assert.match(e.message, new RegExp(`^${job}: Burn Keys run ${runId} on ${rig.mac} \\(started \\S+\\) was cut off after 5 of 6 steps, so the board is not finished .*; run the same \`pycom-secure efuse burn-keys\` command again to finish it before ${job}${writes ? '; nothing was written' : ''}\\.$`));
+          assert.doesNotMatch(e.message, /trust-key-store|nothing shows|in the editor|Pycom: /);
           return true;
         };
         for (const o of [{ trustKeyStore: true }, { trustKeyStore: true, dryRun: true }, {}]) {
@@ -205,6 +206,33 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
         assert.deepEqual(done.closed, [runId]);
         const r = await flash(rig.session, { store, plan: planOf(build), bootLog: false, dryRun: true }, scriptedUi());
         assert.equal(r.evidence.kind, 'burn-record');
+      } finally {
+        rig.close();
+      }
+    });
+
+    it('a run a provisioning run started names provision, and each front end says it in its own words (burnAgainHints)', async () => {
+      const store = storeOf({ pem: KEYS_A.pem, shared: KEYS_A.flashKey });
+      const rig = await burnedGpy('rec-cut-prov', store, KEYS_A.flashKey, { cutAfter: 3, within: 'prov-run-1' });
+      const build = secureBuildWith(KEYS_A);
+      try {
+        const before = flashMd5(rig.dev);
+        const lines = audit(store);
+        await assert.rejects(flash(rig.session, { store, plan: planOf(build), bootLog: false, trustKeyStore: true }, scriptedUi()), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'E_BURN_UNFINISHED');
+          assert.match(e.message, /part of provision run prov-run-1\) was cut off after 3 of 6 steps, .*; run the same `pycom-secure provision` command again to finish it before flash; nothing was written\.$/);
+          assert.doesNotMatch(e.message, /efuse burn-keys|Pycom: /);
+          return true;
+        });
+        const editorWords = { burnKeys: 'run "Pycom: Burn Keys" again on this board', provision: 'run "Pycom: Provision Boards" again with this board ticked' };
+        await assert.rejects(verifyFlash(rig.session, { store, plan: planOf(build), askTrust: true, burnAgainHints: editorWords }, scriptedUi({ confirm: () => assert.fail('no question is asked') })), (e: Error & { code?: string }) => {
+          assert.equal(e.code, 'E_BURN_UNFINISHED');
+          assert.match(e.message, /; run "Pycom: Provision Boards" again with this board ticked to finish it before verify-flash\.$/);
+          assert.doesNotMatch(e.message, /pycom-secure|--/);
+          return true;
+        });
+        assert.equal(flashMd5(rig.dev), before, 'nothing was written');
+        assert.equal(audit(store), lines, 'nothing was recorded');
       } finally {
         rig.close();
       }

@@ -180,7 +180,7 @@ describe('provision: five served virtual boards, four approved, per-device keys'
     const summary = events(r.out).pop() as unknown as Summary & { boards: { rerunResumes?: boolean }[] };
     assert.equal(summary.boards[0]!.state, 'failed');
     assert.equal(summary.boards[0]!.rerunResumes, false);
-    assert.match(summary.boards[0]!.message, /provision cannot finish this board: finish it with `efuse burn-keys --keys-burned-elsewhere`/);
+    assert.match(summary.boards[0]!.message, /provision cannot finish this board: finish it with `pycom-secure efuse burn-keys --keys-burned-elsewhere`/);
     assert.doesNotMatch(summary.boards[0]!.message, /run again with --keys-burned-elsewhere/);
     assert.equal(JSON.stringify(devs[1]!.efuse.rawWords()), efuses);
   });

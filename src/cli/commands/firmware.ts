@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { verifyFlash as verifyFlashWorkflow, regionVerificationLine, checkOutputPath, askOtaSlot, boardPlanFromBuild, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, explainBootLog, fingerprint, flash as flashWorkflow, hex, KeyStore, monitor as monitorWorkflow, normaliseMac, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, recordOtaImage } from '../../core';
+import { verifyFlash as verifyFlashWorkflow, regionVerificationLine, checkOutputPath, askOtaSlot, boardPlanFromBuild, BOOT_LOG_CAP_MS, BOOT_LOG_SILENCE_MS, bootLogLines, checkPlan, DEFAULT_KEY_STORE, describeRegion, explainBootLog, fingerprint, flash as flashWorkflow, hex, KeyStore, monitor as monitorWorkflow, normaliseMac, checkGivenOtaSlot, otaBoardEvidence, otaImage, planFromPairs, readHardwareKeyFile, regionsWritten, secureBuild, sha256Hex, storeBuildKey, UserError, type BuildTarget, type FlashPlan, type FlashProgressEvent, buildBoard, recordOtaImage } from '../../core';
 import { boardOption, bootLogMsOption, flashSizeOption, resetModeOption } from '../common-options';
 import { withBoard, withPort, ALLOW_REMOTE_OPTION } from '../board-session';
 import { terminalUi } from '../terminal-ui';
@@ -251,6 +251,9 @@ const otaImageCommand: CliCommand = {
       const stray = ['baud', 'reset', 'allow-remote'].filter((o) => (o === 'allow-remote' ? args.flag(o) : args.opt(o) !== undefined));
       if (stray.length) throw new UserError('E_USAGE', `ota-image: ${stray.map((o) => `--${o}`).join(' and ')} ${stray.length === 1 ? 'goes' : 'go'} with --port PORT (the board to connect to); give --port, or leave ${stray.length === 1 ? 'it' : 'them'} out.`);
     }
+    // The arguments first: a --slot that is not one of the build's slots is said before the key store or a board.
+    const slotGiven = slotOpt !== undefined ? args.int('slot') : undefined;
+    if (slotGiven !== undefined) checkGivenOtaSlot(args.need('build'), b, slotGiven);
     let mac = given !== undefined ? normaliseMac(given) : undefined;
     const ks = store(args);
     let boardEvidence: Awaited<ReturnType<typeof otaBoardEvidence>>['evidence'] | undefined;
@@ -274,7 +277,7 @@ const otaImageCommand: CliCommand = {
       board: b,
       output: out,
       trustKeyStore: args.flag('trust-key-store'),
-      slot: slotOpt !== undefined ? args.int('slot') : async () => {
+      slot: slotGiven !== undefined ? slotGiven : async () => {
         if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
         const { slot } = await withPort(port, (t) => askOtaSlot(t, { note: (l) => io.err(l) }), args);
         io.err(`The board says its next OTA slot is ${hex(slot)}.`);

@@ -115,16 +115,43 @@ export interface BootLogEntry {
    */
   severity: 'critical' | 'failure' | 'info' | 'success';
   meaning: string;
-  advice?: string;
+  /** What to do, in the front end's words when it names a command (BootLogHints; adviceFor). */
+  advice?: string | ((h: BootLogHints) => string);
 }
+
+/**
+ * The commands a boot-log explanation names, in the front end's words (each as it reads inside a
+ * sentence): `flashAgain` writes the build again in full (a verb phrase), `burnKeys` and
+ * `predictBoot` name the front end's Burn Keys and boot-prediction commands.
+ */
+export interface BootLogHints {
+  flashAgain: string;
+  burnKeys: string;
+  predictBoot: string;
+}
+
+/** The CLI's words: the default of explainBootLog. */
+export const CLI_BOOT_LOG_HINTS: BootLogHints = {
+  flashAgain: 'run the same `pycom-secure flash` again to write it in full',
+  burnKeys: '`pycom-secure efuse burn-keys`',
+  predictBoot: '`pycom-secure predict-boot --port PORT`',
+};
+
+/** An entry's advice in the front end's words (undefined when it has none). */
+export function adviceFor(entry: BootLogEntry, hints: BootLogHints = CLI_BOOT_LOG_HINTS): string | undefined {
+  return typeof entry.advice === 'function' ? entry.advice(hints) : entry.advice;
+}
+
+/** The advice for an app image a flash may have cut short (interrupted writes end in erased flash). */
+const appCutShort = (h: BootLogHints): string => `an interrupted flash leaves the app cut short like this: ${h.flashAgain} (${h.predictBoot} tells whether a region was cut off); if no flash was interrupted, the app was encrypted with another key than the board's`;
 
 export const BOOT_LOG_CATALOGUE: readonly BootLogEntry[] = [
   // First-boot self-provisioning (ESP-IDF secure_boot.c, flash_encrypt.c): the board just burned
   // keys nobody has.
-  { id: 'sb-key-generated', pattern: /Generating new secure boot key\.\.\./, severity: 'critical', meaning: 'the bootloader generated its own secure boot key and burned it into BLOCK2, read-protected: nobody has this key, so this bootloader can never be replaced', advice: 'this cannot be undone; keep this board off production, and on the next board burn your keys first with `pycom-secure efuse burn-keys`' },
-  { id: 'fe-key-generated', pattern: /Generating new flash encryption key\.\.\./, severity: 'critical', meaning: 'the bootloader generated its own flash-encryption key and burned it into BLOCK1, read-protected: nobody has this key, so pre-encrypted images cannot be made for this board and only 3 plaintext re-flashes remain', advice: 'this cannot be undone; keep this board off production, and on the next board burn your keys first with `pycom-secure efuse burn-keys`' },
-  { id: 'flash-read-err', pattern: /flash read err,\s*1000/, severity: 'failure', meaning: 'the ROM cannot read a bootloader at 0x1000: nothing flashed there yet as on a blank board, a plaintext bootloader on a chip with flash encryption on, an encrypted one with encryption off, or the wrong key', advice: 'on a blank board, flash the build (after Burn Keys for a secure one); on a board with flash encryption on, flash the bootloader digest image encrypted with its flash key at 0x0 (`pycom-secure predict-boot` tells which)' },
-  { id: 'invalid-header', pattern: /invalid header: 0x[0-9a-f]+/i, severity: 'failure', meaning: 'the ROM (rev3) finds no image header at 0x1000: same causes as "flash read err, 1000"', advice: 'on a blank board, flash the build (after Burn Keys for a secure one); on a board with flash encryption on, flash the bootloader digest image encrypted with its flash key at 0x0 (`pycom-secure predict-boot` tells which)' },
+  { id: 'sb-key-generated', pattern: /Generating new secure boot key\.\.\./, severity: 'critical', meaning: 'the bootloader generated its own secure boot key and burned it into BLOCK2, read-protected: nobody has this key, so this bootloader can never be replaced', advice: (h) => `this cannot be undone; keep this board off production, and on the next board burn your keys first with ${h.burnKeys}` },
+  { id: 'fe-key-generated', pattern: /Generating new flash encryption key\.\.\./, severity: 'critical', meaning: 'the bootloader generated its own flash-encryption key and burned it into BLOCK1, read-protected: nobody has this key, so pre-encrypted images cannot be made for this board and only 3 plaintext re-flashes remain', advice: (h) => `this cannot be undone; keep this board off production, and on the next board burn your keys first with ${h.burnKeys}` },
+  { id: 'flash-read-err', pattern: /flash read err,\s*1000/, severity: 'failure', meaning: 'the ROM cannot read a bootloader at 0x1000: nothing flashed there yet as on a blank board, a plaintext bootloader on a chip with flash encryption on, an encrypted one with encryption off, or the wrong key', advice: (h) => `on a blank board, flash the build (after Burn Keys for a secure one); on a board with flash encryption on, flash the bootloader digest image encrypted with its flash key at 0x0 (${h.predictBoot} tells which)` },
+  { id: 'invalid-header', pattern: /invalid header: 0x[0-9a-f]+/i, severity: 'failure', meaning: 'the ROM (rev3) finds no image header at 0x1000: same causes as "flash read err, 1000"', advice: (h) => `on a blank board, flash the build (after Burn Keys for a secure one); on a board with flash encryption on, flash the bootloader digest image encrypted with its flash key at 0x0 (${h.predictBoot} tells which)` },
   { id: 'csum-err', pattern: /csum err:0x[0-9a-f]+!=0x[0-9a-f]+/i, severity: 'failure', meaning: 'the bootloader at 0x1000 is corrupt (checksum wrong), or decrypts with the wrong key', advice: 'rebuild and reflash the bootloader' },
   { id: 'secure-boot-check-fail', pattern: /secure boot check fail/, severity: 'failure', meaning: 'the bootloader digest at 0x0 was not made with the secure boot key in BLOCK2', advice: 'rebuild the bootloader digest with the signing key whose digest_private_key is burned in BLOCK2' },
   { id: 'rom-basic', pattern: /Falling back to built-in command interpreter/, severity: 'failure', meaning: 'the ROM could not start a bootloader and dropped to its BASIC interpreter' },
@@ -132,11 +159,14 @@ export const BOOT_LOG_CATALOGUE: readonly BootLogEntry[] = [
   { id: 'partition-signature', pattern: /Failed to verify partition table signature/, severity: 'failure', meaning: 'the partition table is not signed with the key the bootloader was built with', advice: 'sign the partition table with the same signing key as the bootloader' },
   { id: 'partition-load', pattern: /load partition table error/, severity: 'failure', meaning: 'the bootloader could not load the partition table' },
   { id: 'app-magic', pattern: /image at 0x[0-9a-f]+ has invalid magic byte/i, severity: 'failure', meaning: 'no readable app at that address: nothing flashed, plaintext on an encrypted chip, or encrypted for another address (e.g. an OTA copy at 0x10000)', advice: 'flash the app encrypted for that address' },
-  { id: 'app-checksum', pattern: /Checksum failed\. Calculated 0x[0-9a-f]+ read 0x[0-9a-f]+/i, severity: 'failure', meaning: 'the app image is corrupt or was decrypted with the wrong key' },
-  { id: 'app-hash', pattern: /Image hash failed - image is corrupt/, severity: 'failure', meaning: 'the app image is corrupt (its SHA-256 does not match)' },
+  { id: 'app-checksum', pattern: /Checksum failed\. Calculated 0x[0-9a-f]+ read 0x[0-9a-f]+/i, severity: 'failure', meaning: 'the app image is corrupt or was decrypted with the wrong key', advice: appCutShort },
+  { id: 'app-hash', pattern: /Image hash failed - image is corrupt/, severity: 'failure', meaning: 'the app image is corrupt (its SHA-256 does not match)', advice: appCutShort },
+  // The boot model's (and so the virtual board's) own summary of a checksum or hash failure, or of an
+  // image that stops short (predict.ts): the real bootloader prints one of the two lines above.
+  { id: 'app-corrupt', pattern: /esp_image: the image is (?:corrupt|truncated)[^\r\n]*/, severity: 'failure', meaning: 'the app image does not check out: its checksum or hash does not match, or it stops short', advice: appCutShort },
   { id: 'app-unsigned', pattern: /image has invalid signature version field/, severity: 'failure', meaning: 'the app is not signed, and the bootloader requires signed apps', advice: 'sign the app with the secure boot signing key' },
   { id: 'app-signature', pattern: /Secure boot signature verification failed/, severity: 'failure', meaning: 'the app is signed with a key other than the one built into the bootloader', advice: 'sign the app with the same key as the bootloader' },
-  { id: 'no-app', pattern: /No bootable app partitions in the partition table/, severity: 'failure', meaning: 'no app partition holds a valid image' },
+  { id: 'no-app', pattern: /No bootable app partitions in the partition table/, severity: 'failure', meaning: 'no app partition holds a valid image', advice: (h) => `after an interrupted flash this is the app left partly written: ${h.flashAgain} (${h.predictBoot} tells whether a region was cut off)` },
   { id: 'secure-boot-not-enabled', pattern: /SECURE BOOT IS NOT ENABLED/, severity: 'failure', meaning: 'Pycom\'s bootloader could not enable secure boot on first boot' },
   { id: 'ota-fallback', pattern: /Cannot load Firmware img in the active partition/, severity: 'info', meaning: 'the OTA image did not verify and the board went back to the previous image (an OTA image encrypted for the wrong slot does this)' },
   { id: 'download-disabled', pattern: /Download mode is disabled/, severity: 'failure', meaning: 'UART download mode is disabled on this chip' },
@@ -162,6 +192,8 @@ function lastBoot(text: string): { text: string; boots: number } {
 export interface BootLogFinding {
   entry: BootLogEntry;
   line: string;
+  /** The entry's advice in the words of the front end that asked (explainBootLog's hints). */
+  advice?: string;
 }
 
 export interface BootLogExplanation {
@@ -184,9 +216,10 @@ export const BOOTLOADER_UNREADABLE: readonly string[] = ['flash-read-err', 'inva
  * anywhere), and a verdict: `failed` when a critical
  * line is there (the board burned keys of its own: the summary says so even when it booted) or a
  * failure line (the first failure in catalogue order gives the summary), else `booted` on a
- * success line, else `unknown`. Never throws.
+ * success line, else `unknown`. Advice that names a command is in the front end's words (`hints`,
+ * the CLI's by default). Never throws.
  */
-export function explainBootLog(text: string): BootLogExplanation {
+export function explainBootLog(text: string, hints: BootLogHints = CLI_BOOT_LOG_HINTS): BootLogExplanation {
   // A critical line counts wherever it is (the bootloader burns keys, then resets and boots again);
   // everything else is read from the last boot only, so an earlier reset into download mode does
   // not contradict the boot that followed it.
@@ -197,7 +230,8 @@ export function explainBootLog(text: string): BootLogExplanation {
     // "waiting for download" followed by the ROM loading the bootloader: the chip left download
     // mode without a reset (the ROM loader was told to run the firmware), so it is not "still" there.
     if (m && entry.id === 'download-waiting' && LEFT_DOWNLOAD_MODE.test(last.text.slice((m.index ?? 0) + m[0].length))) continue;
-    if (m) findings.push({ entry, line: m[0] });
+    const advice = m ? adviceFor(entry, hints) : undefined;
+    if (m) findings.push({ entry, line: m[0], ...(advice ? { advice } : {}) });
   }
   const critical = findings.filter((f) => f.entry.severity === 'critical');
   const failure = findings.find((f) => f.entry.severity === 'failure');
@@ -205,14 +239,15 @@ export function explainBootLog(text: string): BootLogExplanation {
   if (critical.length) {
     // It may well have booted: saying so would hide that it burned keys nobody has.
     const what = critical.map((f) => `"${f.line}" means ${f.entry.meaning}`).join('; ');
-    return { verdict: 'failed', findings, summary: `The board burned keys of its own on this boot: ${what}; ${critical[0]!.entry.advice ?? ''}.` };
+    return { verdict: 'failed', findings, summary: `The board burned keys of its own on this boot: ${what}; ${adviceFor(critical[0]!.entry, hints) ?? ''}.` };
   }
   if (failure) {
-    return { verdict: 'failed', findings, summary: `The board did not boot: "${failure.line}" means ${failure.entry.meaning}${failure.entry.advice ? `; ${failure.entry.advice}` : ''}.` };
+    const advice = adviceFor(failure.entry, hints);
+    return { verdict: 'failed', findings, summary: `The board did not boot: "${failure.line}" means ${failure.entry.meaning}${advice ? `; ${advice}` : ''}.` };
   }
   if (success) return { verdict: 'booted', findings, summary: `The board booted: ${success.line.trim()} (${success.entry.meaning}).` };
   const waiting = findings.find((f) => f.entry.id === 'download-waiting');
-  if (waiting) return { verdict: 'unknown', findings, summary: `The board is still in download mode ("${waiting.line}"), so the firmware did not start; ${waiting.entry.advice}.` };
+  if (waiting) return { verdict: 'unknown', findings, summary: `The board is still in download mode ("${waiting.line}"), so the firmware did not start; ${adviceFor(waiting.entry, hints)}.` };
   return { verdict: 'unknown', findings, summary: last.text.trim() ? 'The boot log holds no line this tool recognises (Pycom\'s secure bootloader prints nothing); listen longer with the serial monitor to see the firmware start.' : 'The board printed nothing after the reset.' };
 }
 

@@ -114,6 +114,11 @@ export function firmwareTitle(board: BoardId, dir: string): string {
   return `${boardFacts(board).name} firmware (${dir})`;
 }
 
+/** The firmware generation of the secure build in `dir` for `board`, by its output files. Throws E_BUILD_OUTPUTS when there is none. */
+export function buildGeneration(dir: string, board: BoardId): GenerationId {
+  return detectGeneration(dir, board);
+}
+
 function detectGeneration(dir: string, board: BoardId): GenerationId {
   const app = boardFacts(board).appBin;
   // 1.20.3.b3 names its 8MB table after SMALL_FACTORY_FW_ENABLED (application.mk about 647-653).

@@ -172,7 +172,11 @@ function checkLayout(plan: FlashPlan, ctx: CheckContext, map: FlashMap | undefin
     const place = placeAt(map, r.address);
     if (place?.kind === 'partition' && end(r) > place.entry.offset + place.entry.size) {
       const p = place.entry;
-      refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} is larger than the "${p.label}" partition it goes into (${hex(p.offset)}, ${p.size} bytes); the build does not fit this layout.`);
+      // A build's file too big for its partition is the build not fitting the layout; a single file given by address is that file.
+      const over = end(r) - (p.offset + p.size);
+      refuse('E_PLAN_TOO_BIG', `${describeRegion(r)} is larger than the "${p.label}" partition it goes into (${hex(p.offset)}, ${p.size} bytes)${plan.buildDir
+        ? '; the build does not fit this layout.'
+        : `, by ${over} bytes; give a file that fits the "${p.label}" partition, or the address of a partition large enough for it.`}`);
     }
     if (place?.kind === 'firmware') {
       const f = place.region;

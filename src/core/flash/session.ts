@@ -52,13 +52,25 @@ export function storeFlashKeys(store: KeyStore, except?: string): NamedKey[] {
   return out;
 }
 
-/** The board's flash key (its own per-device key first, then the shared one) and the BLOCK2 key. */
-export function keysForBoard(store: KeyStore, info: Pick<ChipInfo, 'mac' | 'security'>): BoardKeys {
+/**
+ * How a key file is named in messages: relative to `base` (the CLI: its working folder; the editor:
+ * the workspace) when it is inside it, so the path resolves from there; else absolute.
+ */
+export function keyFileLabel(file: string, base: string = process.cwd()): string {
+  const rel = path.relative(base, file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.resolve(file);
+}
+
+/**
+ * The board's flash key (its own per-device key first, then the shared one) and the BLOCK2 key;
+ * `flashKeySource` names the key file by keyFileLabel against `pathBase` (default the working folder).
+ */
+export function keysForBoard(store: KeyStore, info: Pick<ChipInfo, 'mac' | 'security'>, pathBase?: string): BoardKeys {
   const out: BoardKeys = {};
   const file = store.flashKeyFileFor(info.mac.address);
   if (file) {
     out.flashKey = readHardwareKeyFile(file, 'flash-encryption');
-    out.flashKeySource = `${path.relative(process.cwd(), file) || file} (fingerprint ${fingerprint(out.flashKey)})`;
+    out.flashKeySource = `${keyFileLabel(file, pathBase)} (fingerprint ${fingerprint(out.flashKey)})`;
   }
   const others = storeFlashKeys(store, file);
   if (others.length) out.otherFlashKeys = others;

@@ -328,28 +328,46 @@ export interface KeyEvidenceRequest {
   writes?: boolean;
   /** Refuse when a readable key block holds another key than the store's (default true; the boot prediction uses the chip's key instead). */
   readableMustMatch?: boolean;
+  /** How this front end finishes a cut-off Burn Keys run, for E_BURN_UNFINISHED (default CLI_BURN_AGAIN_HINTS). */
+  burnAgainHints?: BurnAgainHints;
 }
 
 const ACK_OPERATION = 'trust-key-store';
 
-/** How a cut-off Burn Keys run is finished, in both front ends' words (E_BURN_UNFINISHED). */
-export const BURN_AGAIN_HINT = 'run the same command again (`pycom-secure efuse burn-keys` or the `pycom-secure provision` that ran it; in the editor: Burn Keys or Provision Boards)';
+/**
+ * How a front end says to finish a cut-off Burn Keys run (E_BURN_UNFINISHED), as a verb phrase:
+ * `burnKeys` for a run of Burn Keys itself, `provision` for one a provisioning run started (the
+ * audit line names it: `within`). Each names that front end's own command only.
+ */
+export interface BurnAgainHints {
+  burnKeys: string;
+  provision: string;
+}
+
+/** The CLI's ways (the default of KeyEvidenceRequest.burnAgainHints). */
+export const CLI_BURN_AGAIN_HINTS: BurnAgainHints = {
+  burnKeys: 'run the same `pycom-secure efuse burn-keys` command again',
+  provision: 'run the same `pycom-secure provision` command again',
+};
 
 /**
  * Refuses (E_BURN_UNFINISHED) when the store's audit `records` hold a Burn Keys run of `mac` that
  * was cut off and that no later run finished (unfinishedBurnRun, the history Burn Keys resumes
  * from; runs of this process still going are not cut off): the board is half-way through the
  * sequence (ABS_DONE_0 or the protection may be missing) and its keys have no verified record yet,
- * so the sentence says which run, how far it got and how to finish it (BURN_AGAIN_HINT) before
- * the job; whatever `trust`, nothing asked or recorded.
+ * so the sentence says which run, how far it got and how to finish it in the front end's words
+ * (req.burnAgainHints: the provision command when a provisioning run started it, else Burn Keys)
+ * before the job; whatever `trust`, nothing asked or recorded.
  */
-function refuseUnfinishedBurn(req: Pick<KeyEvidenceRequest, 'store' | 'job' | 'writes'>, records: readonly AuditRecord[], mac: string): void {
+function refuseUnfinishedBurn(req: Pick<KeyEvidenceRequest, 'store' | 'job' | 'writes' | 'burnAgainHints'>, records: readonly AuditRecord[], mac: string): void {
   const run = unfinishedBurnRun(records.filter((r) => !isInFlight(req.store.auditPath, r.id)), mac);
   if (!run) return;
   const howFar = run.total !== undefined ? `after ${run.done} of ${run.total} steps` : 'before it finished';
+  const hints = req.burnAgainHints ?? CLI_BURN_AGAIN_HINTS;
+  const again = run.within ? hints.provision : hints.burnKeys;
   throw new UserError(
     'E_BURN_UNFINISHED',
-    `${req.job}: Burn Keys run ${run.id} on ${run.mac} (started ${run.time}${run.within ? `, part of provision run ${run.within}` : ''}) was cut off ${howFar}, so the board is not finished and no verified record vouches for its keys yet; ${BURN_AGAIN_HINT} to finish it before ${req.job}${req.writes ? '; nothing was written' : ''}.`,
+    `${req.job}: Burn Keys run ${run.id} on ${run.mac} (started ${run.time}${run.within ? `, part of provision run ${run.within}` : ''}) was cut off ${howFar}, so the board is not finished and no verified record vouches for its keys yet; ${again} to finish it before ${req.job}${req.writes ? '; nothing was written' : ''}.`,
   );
 }
 

@@ -1,6 +1,6 @@
 import { boardBootPredictor } from '../boot/predict-plan';
 import { captureBootLog } from '../boot/capture';
-import { BOOTLOADER_UNREADABLE, explainBootLog, type BootLogExplanation } from '../boot/boot-log';
+import { BOOTLOADER_UNREADABLE, explainBootLog, type BootLogExplanation, type BootLogHints } from '../boot/boot-log';
 import type { FlashPlan } from '../flash/plan';
 import { romFlashIo } from '../flash/rom-io';
 import { keysForBoard, runFlashSession, type BoardKeys, type FlashSessionResult } from '../flash/session';
@@ -10,7 +10,7 @@ import type { KeyStore } from '../keystore/key-store';
 import { withKeyStoreLock } from '../keystore/lock';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
-import { establishKeyEvidence, type KeyEvidence } from './evidence';
+import { establishKeyEvidence, type BurnAgainHints, type KeyEvidence } from './evidence';
 import { fingerprint } from '../util/fingerprint';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
 import { firmwareTitle } from '../firmware/outputs';
@@ -58,6 +58,12 @@ export interface FlashRequest {
    * passes false: its own `provision` record holds the writes.
    */
   record?: boolean;
+  /** How this front end finishes a cut-off Burn Keys run, for E_BURN_UNFINISHED (default the CLI's). */
+  burnAgainHints?: BurnAgainHints;
+  /** The commands the boot log's explanation names, in this front end's words (default CLI_BOOT_LOG_HINTS). */
+  bootLogHints?: BootLogHints;
+  /** The folder the log's key file path is relative to when inside it (the editor: the workspace; default the working folder), else absolute. */
+  pathBase?: string;
 }
 
 export interface FlashOutcome extends FlashSessionResult {
@@ -102,13 +108,14 @@ export async function flash(board: BoardSession, req: FlashRequest, ui: Pick<UiP
 
 async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<FlashOutcome> {
   const { conn, chip } = board;
-  const keys = keysForBoard(req.store, chip);
+  const keys = keysForBoard(req.store, chip, req.pathBase);
   // Issue 12 B: no check may stand the store's keys in for read-protected ones without evidence.
   // Its refusal comes first and alone: the key is named only once it is known to be the board's.
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys, job: 'flash', writes: true,
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.askTrust ? { ask: true } : {}),
     ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}), ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
+    ...(req.burnAgainHints ? { burnAgainHints: req.burnAgainHints } : {}),
   }, ui);
   if (keys.flashKeySource) {
     // The evidence line has named the key by its fingerprint already: the fingerprint is said once.
@@ -171,7 +178,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
         ms: req.bootLog.ms, mode: req.bootLog.mode, loader: conn.loader, note: (l) => ui.info(l), untilOutcome: true,
         ...(req.bootLog.silenceMs !== undefined ? { silenceMs: req.bootLog.silenceMs } : {}),
       });
-    const explanation = explainBootLog(text);
+    const explanation = explainBootLog(text, req.bootLogHints);
     const refuted = keyRefutedByBoot(outcome, explanation, req.keyStoreHint);
     // A board that was written but does not boot is a failed run, the boot log's summary its error.
     if (record) endByBoot(record, explanation, { ...keyEvidence, ...(refuted ? { keyRefuted: refuted.fact } : {}) });
@@ -208,13 +215,14 @@ function keyRefutedByBoot(o: FlashOutcome, explanation: BootLogExplanation, keyS
  * ✓ success, • information) and the summary.
  */
 export function bootLogLines(text: string, explanation: BootLogExplanation = explainBootLog(text), o: { advice?: boolean } = {}): string[] {
+  // The advice is the finding's, in the words of the front end that explained the log (explainBootLog's hints).
   const out: string[] = [];
   for (const line of text.split(/\r?\n/)) if (line.trim()) out.push(`| ${line}`);
   for (const f of explanation.findings) {
     const critical = f.entry.severity === 'critical';
     const mark = critical || f.entry.severity === 'failure' ? '✗' : f.entry.severity === 'success' ? '✓' : '•';
     // A critical line always carries its advice: the board just did something that cannot be undone.
-    out.push(`${mark} ${critical ? 'CRITICAL ' : ''}"${f.line}": ${f.entry.meaning}${(o.advice || critical) && f.entry.advice ? ` (${f.entry.advice})` : ''}.`);
+    out.push(`${mark} ${critical ? 'CRITICAL ' : ''}"${f.line}": ${f.entry.meaning}${(o.advice || critical) && f.advice ? ` (${f.advice})` : ''}.`);
   }
   out.push(explanation.summary);
   return out;

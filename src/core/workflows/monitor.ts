@@ -1,5 +1,5 @@
 import { captureBootLog } from '../boot/capture';
-import { explainBootLog, type BootLogExplanation } from '../boot/boot-log';
+import { explainBootLog, type BootLogExplanation, type BootLogHints } from '../boot/boot-log';
 import type { ResetMode } from '../connect/strategy';
 import { captureOutput } from '../transport/capture';
 import type { Transport } from '../transport/transport';
@@ -12,6 +12,8 @@ export interface MonitorRequest {
   mode: ResetMode;
   /** Only listen: no reset, no loader command. */
   noReset?: boolean;
+  /** The commands the explanation names, in this front end's words (default the CLI's). */
+  hints?: BootLogHints;
 }
 
 /**
@@ -21,5 +23,5 @@ export interface MonitorRequest {
  */
 export async function monitor(transport: Transport, req: MonitorRequest, ui: Pick<UiPort, 'info'>): Promise<{ text: string; explanation: BootLogExplanation }> {
   const text = req.noReset ? await captureOutput(transport, req.ms) : await captureBootLog(transport, { ms: req.ms, mode: req.mode, note: (l) => ui.info(l) });
-  return { text, explanation: explainBootLog(text) };
+  return { text, explanation: explainBootLog(text, req.hints) };
 }

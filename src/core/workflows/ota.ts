@@ -1,14 +1,15 @@
 import { storeSigningPublicKey } from '../keystore/secure-boot-key-source';
-import { findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
+import { buildGeneration, findBuildOutputs, type BuildOutputs } from '../firmware/outputs';
+import type { GenerationId } from '../firmware/generations';
 import { readHardwareKeyFile } from '../keys/key-files';
 import { normaliseMac, type KeyStore } from '../keystore/key-store';
 import { BoardRecordWriter, recordKeyEvidence, sha256Hex } from '../audit/board-record';
 import { fingerprint } from '../util/fingerprint';
-import { makeOtaImage, type OtaImage } from '../ota/ota-image';
+import { checkSlot, makeOtaImage, type OtaImage } from '../ota/ota-image';
 import { writeFileAtomic } from '../util/atomic-file';
 import { storeBuildKey } from '../secure-build/per-device';
 import type { BoardId } from '../boards/catalog';
-import { boardsBurnedWithOtherFlashKeys, establishKeyEvidence, establishOfflineKeyEvidence, type KeyEvidence } from './evidence';
+import { boardsBurnedWithOtherFlashKeys, establishKeyEvidence, establishOfflineKeyEvidence, type BurnAgainHints, type KeyEvidence } from './evidence';
 import { UserError } from '../errors';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
@@ -32,6 +33,8 @@ export interface OtaImageRequest {
   acknowledgeHint?: string;
   /** How this front end uses another key store, for the refusal (default "--key-store DIR"). */
   keyStoreHint?: string;
+  /** How this front end finishes a cut-off Burn Keys run, for E_BURN_UNFINISHED (default the CLI's). */
+  burnAgainHints?: BurnAgainHints;
   /**
    * The evidence for the board's key found on the connected board (otaBoardEvidence, same `mac`),
    * used in place of the offline check (burn record or acknowledgement only).
@@ -74,6 +77,21 @@ export function checkOtaBoardNamed(req: Pick<OtaImageRequest, 'store' | 'mac' | 
 }
 
 /**
+ * A slot the user gave (the CLI's --slot), checked against the build's board and firmware
+ * generation (checkSlot: E_OTA_SLOT, nothing written) before any other refusal or any board is
+ * opened. A build whose generation cannot be told is left to otaImage's own refusal.
+ */
+export function checkGivenOtaSlot(buildDir: string, board: BoardId, slot: number): void {
+  let generation: GenerationId;
+  try {
+    generation = buildGeneration(buildDir, board);
+  } catch {
+    return;
+  }
+  checkSlot(board, generation, slot, 'option');
+}
+
+/**
  * The OTA image for a board, the one body of the CLI's `ota-image` and the editor's Prepare OTA
  * Image: the board's flash key (its own by MAC, else the shared one), the build's outputs
  * classified with it, the app encrypted for the slot the board writes next (Pycom's OTA writes
@@ -88,6 +106,8 @@ export function checkOtaBoardNamed(req: Pick<OtaImageRequest, 'store' | 'mac' | 
  * slots, an app that does not decrypt with the key, or an output that cannot be written.
  */
 export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
+  // A slot given by the user is an argument: checked before anything about keys is said.
+  if (typeof req.slot === 'number') checkGivenOtaSlot(req.buildDir, req.board, req.slot);
   checkOtaBoardNamed(req);
   const keyFile = req.store.flashKeyFileFor(req.mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
@@ -95,7 +115,7 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
     ? establishOfflineKeyEvidence(req.mac, {
       store: req.store, keys: flashKey ? { flashKey } : {}, job: 'ota-image', writes: true,
       ...(req.trustKeyStore ? { trust: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
-      ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
+      ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}), ...(req.burnAgainHints ? { burnAgainHints: req.burnAgainHints } : {}),
     })
     : undefined);
   const build = findBuildOutputs(req.buildDir, { board: req.board, ...(flashKey ? { flashKey } : {}) });
@@ -120,14 +140,14 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
  *
  * Errors: E_KEY_MISMATCH, E_KEY_CONTRADICTED, E_KEY_EVIDENCE (each saying nothing was written); link errors.
  */
-export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint' | 'keyStoreHint'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
+export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint' | 'keyStoreHint' | 'burnAgainHints'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
   const mac = board.chip.mac.address;
   const keyFile = req.store.flashKeyFileFor(mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys: flashKey ? { flashKey } : {}, job: 'ota-image', writes: true,
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.ask ? { ask: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
-    ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
+    ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}), ...(req.burnAgainHints ? { burnAgainHints: req.burnAgainHints } : {}),
   }, ui);
   return { mac, evidence };
 }

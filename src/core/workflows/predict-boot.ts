@@ -24,7 +24,7 @@ import { storeSecureBootKey } from '../keystore/secure-boot-key-source';
 import { readHardwareKeyFile } from '../keys/key-files';
 import { pemPrivateKey, signingPublicKey } from '../keys/signer';
 import { digestPrivateKey } from '../crypto/secure-boot-key';
-import { establishKeyEvidence, type KeyEvidence } from './evidence';
+import { establishKeyEvidence, type BurnAgainHints, type KeyEvidence } from './evidence';
 import { codingSchemeCause } from '../efuse/burn/coding-support';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
@@ -54,6 +54,8 @@ export interface PredictBootHints {
   keyStore?: string;
   /** How to finish an interrupted flash or provision run (partly-written.ts). */
   rerun?: RerunHints;
+  /** How to finish a cut-off Burn Keys run (evidence.ts, E_BURN_UNFINISHED; default the CLI's). */
+  burnAgain?: BurnAgainHints;
 }
 
 /** Key files named instead of the key store's (the CLI's --flash-key, --signing-key, --secure-boot-key, --pkcs11-module). */
@@ -144,6 +146,7 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
       store: req.store, keys: { ...(keys.flashKey ? { flashKey: keys.flashKey } : {}), ...(keys.secureBootKey ? { secureBootKey: keys.secureBootKey } : {}) },
       job: 'predict-boot', readableMustMatch: false, ...(req.trustKeyStore ? { trust: true } : {}), ...(req.ask ? { ask: true } : {}),
       ...(req.hints?.acknowledge ? { acknowledgeHint: req.hints.acknowledge } : {}), ...(req.hints?.keyStore ? { keyStoreHint: req.hints.keyStore } : {}),
+      ...(req.hints?.burnAgain ? { burnAgainHints: req.hints.burnAgain } : {}),
     }, ui);
   } catch (e) {
     // The refusal stands alone: without evidence (or with evidence against the keys) nothing was assumed about the key blocks.

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { BoardRecordWriter, readBoardRecords, recordFlashProgress, recordKeyEvidence, regionsWritten, type BoardRecord } from '../audit/board-record';
 import { board as boardFacts, boardFlashSize, type BoardId } from '../boards/catalog';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
-import type { BootLogExplanation } from '../boot/boot-log';
+import { CLI_BOOT_LOG_HINTS, type BootLogExplanation, type BootLogHints } from '../boot/boot-log';
 import { codingForKeyLength, keyBits } from '../chip/esp32';
 import { readEfuses } from '../efuse/access';
 import { redactState } from '../efuse/burn/burn-keys';
@@ -20,7 +20,7 @@ import { withKeyStoreLock } from '../keystore/lock';
 import { storeSecureBootKey } from '../keystore/secure-boot-key-source';
 import { boardPlanFromBuild, storeBuildKey, type DecryptedBuildCache } from '../secure-build/per-device';
 import { fingerprint } from '../util/fingerprint';
-import { recordedFlashKey } from './evidence';
+import { CLI_BURN_AGAIN_HINTS, recordedFlashKey, type BurnAgainHints } from './evidence';
 import { withBoard, type BoardSession, type BoardTarget } from './board';
 import { burnKeys } from './burn-keys';
 import { flash, type FlashRequest } from './flash';
@@ -76,6 +76,8 @@ export interface ProvisionRequest {
   confirmModule?: boolean;
   /** How this front end states the module, for E_MODULE_UNSTATED (default: `run it again with --board <BOARD>`, the CLI's). */
   moduleHint?(board: BoardId): string;
+  /** The ways on in a board's failure sentence, in this front end's words (default CLI_PROVISION_HINTS). */
+  hints?: ProvisionHints;
   /** One flash-encryption key per board, created in devices/<MAC>/ the first time it is seen (0600, never overwritten). */
   perDeviceKeys: boolean;
   /** Also burn the hardening fuses (DISABLE_DL_ENCRYPT, DISABLE_DL_DECRYPT, DISABLE_DL_CACHE, JTAG_DISABLE). */
@@ -248,6 +250,37 @@ async function confirmModule(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 'c
   ui.info(`Module: ${name}, confirmed for every board of this run.`);
 }
 
+/**
+ * How a front end names its ways on in a board's failure sentence (each a verb phrase naming that
+ * front end's own command, flag or setting): `rerun` runs the same provisioning again,
+ * `withPerDeviceKeys` / `withoutPerDeviceKeys` run it again with per-device keys turned on / off,
+ * `keysBurnedElsewhere` finishes a board whose key block another tool or workstation burned (which
+ * provision cannot: only Burn Keys takes such keys on the user's word), `burnAgain` finishes a
+ * cut-off Burn Keys run (evidence.ts), `keyStore` takes another key store, `bootLog` names the
+ * commands in the boot check's explanation.
+ */
+export interface ProvisionHints {
+  rerun: string;
+  withPerDeviceKeys: string;
+  withoutPerDeviceKeys: string;
+  keysBurnedElsewhere: string;
+  burnAgain: BurnAgainHints;
+  keyStore: string;
+  /** The commands the boot check's explanation names (flashAgain: provisioning again). */
+  bootLog: BootLogHints;
+}
+
+/** The CLI's ways on (`pycom-secure provision`): the default of ProvisionRequest.hints. */
+export const CLI_PROVISION_HINTS: ProvisionHints = {
+  rerun: 'run the same provision command again',
+  withPerDeviceKeys: 'run the same provision command again with --per-device-keys added',
+  withoutPerDeviceKeys: 'run the same provision command again without --per-device-keys',
+  keysBurnedElsewhere: 'finish it with `pycom-secure efuse burn-keys --keys-burned-elsewhere`',
+  burnAgain: CLI_BURN_AGAIN_HINTS,
+  keyStore: '--key-store DIR',
+  bootLog: { ...CLI_BOOT_LOG_HINTS, flashAgain: 'run the same `pycom-secure provision` command again to write it in full' },
+};
+
 /** Failures that running the same provision again cannot get past: the message says what to fix first. */
 const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_BLOCK_USED', 'E_SAME_KEY', 'E_KEY_IS_PUBLIC', 'E_KEY_MALFORMED', 'E_CRYPT_CNT_FULL', 'E_CHIP', 'E_CHIP_REVISION', 'E_KEY_MISMATCH', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_KEY_CONTRADICTED', 'E_NOT_CONFIRMED', 'E_BUILD_KEY', 'E_CODING_34', 'E_CODING_RESERVED', 'E_CODING_HIDDEN', 'E_CODING_REPEAT']);
 
@@ -256,30 +289,31 @@ const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 
  * and "run Burn Keys again", which provision does not have; this names what works from here.
  */
 function inProvisionTerms(e: UserError, mac: string | undefined, req: ProvisionRequest): string {
+  const h = req.hints ?? CLI_PROVISION_HINTS;
   if (e.code === 'E_KEY_BLOCK_PROTECTED' && mac) {
     const cut = e.message.indexOf('; if another key store');
     const what = cut >= 0 ? e.message.slice(0, cut) : e.message.replace(/[.;]?\s*$/, '');
     if (!req.perDeviceKeys && fs.existsSync(req.store.deviceFlashKeyPath(mac))) {
-      return `${what}; the key store holds this board's own key (devices/${macDirName(mac)}/): run the same provision command again with --per-device-keys added; nothing was burned.`;
+      return `${what}; the key store holds this board's own key (devices/${macDirName(mac)}/): ${h.withPerDeviceKeys}; nothing was burned.`;
     }
-    return `${what}; if espefuse or another workstation burned it, provision cannot finish this board: finish it with \`efuse burn-keys --keys-burned-elsewhere\` (its key then NOT verified); nothing was burned.`;
+    return `${what}; if espefuse or another workstation burned it, provision cannot finish this board: ${h.keysBurnedElsewhere} (its key then NOT verified); nothing was burned.`;
   }
   if (e.code === 'E_KEY_MISMATCH' && mac) {
     // The store's record names another key for the block: when that is the board's own key, the
     // way forward is provision's --per-device-keys, not another --flash-key.
     const what = e.message.replace(/; give that key \(the one this store burned into this board\); nothing was burned\.$/, '');
     if (!req.perDeviceKeys && fs.existsSync(req.store.deviceFlashKeyPath(mac))) {
-      return `${what}; the key store holds this board's own key (devices/${macDirName(mac)}/): run the same provision command again with --per-device-keys added; nothing was burned.`;
+      return `${what}; the key store holds this board's own key (devices/${macDirName(mac)}/): ${h.withPerDeviceKeys}; nothing was burned.`;
     }
     if (req.perDeviceKeys && fs.existsSync(req.store.sharedFlashKeyPath)) {
       // Only when the recorded key is the shared one does leaving out --per-device-keys help.
       const rec = recordedFlashKey(req.store, mac);
       const shared = fingerprint(readHardwareKeyFile(req.store.sharedFlashKeyPath, 'flash-encryption'));
-      if (!rec || rec.fingerprint === shared) return `${what}; if that is the key store's shared key, run the same provision command again without --per-device-keys; nothing was burned.`;
-      return `${what}; that is neither this file nor the key store's shared key (${shared}): restore the board's own key from your backup to devices/${macDirName(mac)}/flash_encryption_key.bin, then run the same provision command again; nothing was burned.`;
+      if (!rec || rec.fingerprint === shared) return `${what}; if that is the key store's shared key, ${h.withoutPerDeviceKeys}; nothing was burned.`;
+      return `${what}; that is neither this file nor the key store's shared key (${shared}): restore the board's own key from your backup to devices/${macDirName(mac)}/flash_encryption_key.bin, then ${h.rerun}; nothing was burned.`;
     }
   }
-  if (e.code === 'E_CANCELLED') return e.message.replace(/run Burn Keys again/g, 'run the same provision command again');
+  if (e.code === 'E_CANCELLED') return e.message.replace(/run Burn Keys again/g, h.rerun);
   return e.message;
 }
 
@@ -388,7 +422,7 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
         const own = req.store.deviceFlashKeyPath(mac);
         let created = false;
         if (req.perDeviceKeys && !fs.existsSync(own) && session.chip.security.keys.flashEncryption !== 'empty') {
-          throw new UserError('E_NO_KEY', noOwnKeyMessage(req.store, mac));
+          throw new UserError('E_NO_KEY', noOwnKeyMessage(req.store, mac, req.hints ?? CLI_PROVISION_HINTS));
         }
         const k = req.store.flashKeyFor(mac, req.perDeviceKeys ? 'per-device' : 'shared', threeFour ? 24 : 32);
         flashKey = k.key;
@@ -420,7 +454,7 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           record.add('burn-keys', { burnRuns: [burn.result.id] });
           if (burn.kind === 'burned') chip = burn.chip;
         } else if (burn.kind === 'cancelled') {
-          throw new UserError('E_CANCELLED', burn.message.replace(/run Burn Keys again/g, 'run the same provision command again'));
+          throw new UserError('E_CANCELLED', burn.message.replace(/run Burn Keys again/g, (req.hints ?? CLI_PROVISION_HINTS).rerun));
         } else if (burn.kind !== 'nothing-to-do') {
           throw new UserError('E_NOT_CONFIRMED', `Burn Keys on ${mac} ended without burning (${burn.kind}); nothing was burned.`);
         }
@@ -443,6 +477,8 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           // This run's own `provision` record holds the writes (recordFlashProgress below).
           record: false,
           bootLog: req.bootLog,
+          keyStoreHint: (req.hints ?? CLI_PROVISION_HINTS).keyStore, burnAgainHints: (req.hints ?? CLI_PROVISION_HINTS).burnAgain,
+          bootLogHints: (req.hints ?? CLI_PROVISION_HINTS).bootLog,
           ...(req.signal ? { signal: req.signal } : {}),
           onProgress: (e) => {
             // Each region into the record as it begins and as it is verified: a run cut off keeps them.
@@ -514,14 +550,14 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
  * way on that it names (restore the board's own key, or the shared key when that is the one); else
  * the general sentence.
  */
-function noOwnKeyMessage(store: KeyStore, mac: string): string {
+function noOwnKeyMessage(store: KeyStore, mac: string, h: ProvisionHints): string {
   const rec = recordedFlashKey(store, mac);
   const file = `devices/${macDirName(mac)}/flash_encryption_key.bin`;
   const key = storeBuildKey(store);
   const shared = key ? fingerprint(key) : undefined;
   if (rec && rec.fingerprint !== shared) {
-    return `${mac} already has a flash-encryption key in BLOCK1: the verified Burn Keys run ${rec.run} in this key store burned its own key ${rec.fingerprint} there, and ${file} is missing; restore that key from your backup to ${file}, then run the same provision command again; nothing was burned.`;
+    return `${mac} already has a flash-encryption key in BLOCK1: the verified Burn Keys run ${rec.run} in this key store burned its own key ${rec.fingerprint} there, and ${file} is missing; restore that key from your backup to ${file}, then ${h.rerun}; nothing was burned.`;
   }
-  if (rec) return `${mac} already has a flash-encryption key in BLOCK1: the verified Burn Keys run ${rec.run} in this key store burned the shared key ${rec.fingerprint} there; run the same provision command again without --per-device-keys; nothing was burned.`;
-  return `${mac} already has a flash-encryption key in BLOCK1, but the key store has no key for it in devices/; provision it with the key it was burned with, or without --per-device-keys if that is the shared key.`;
+  if (rec) return `${mac} already has a flash-encryption key in BLOCK1: the verified Burn Keys run ${rec.run} in this key store burned the shared key ${rec.fingerprint} there; ${h.withoutPerDeviceKeys}; nothing was burned.`;
+  return `${mac} already has a flash-encryption key in BLOCK1, but the key store has no key for it in devices/; restore the key it was burned with to devices/${macDirName(mac)}/flash_encryption_key.bin, or if that is the shared key, ${h.withoutPerDeviceKeys}; nothing was burned.`;
 }

@@ -9,7 +9,7 @@ import { codingSchemeCause } from '../efuse/burn/coding-support';
 import type { KeyStore } from '../keystore/key-store';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
-import { establishKeyEvidence, type KeyEvidence } from './evidence';
+import { establishKeyEvidence, type BurnAgainHints, type KeyEvidence } from './evidence';
 
 /**
  * Verify Board's Flash: the one body of the CLI's `verify-flash` and the editor's "Pycom: Verify
@@ -36,6 +36,10 @@ export interface VerifyFlashRequest {
   /** The front end's words for acknowledging and for another key store (evidence.ts). */
   acknowledgeHint?: string;
   keyStoreHint?: string;
+  /** How this front end finishes a cut-off Burn Keys run, for E_BURN_UNFINISHED (default the CLI's). */
+  burnAgainHints?: BurnAgainHints;
+  /** The folder key file paths are said relative to when inside it (see FlashRequest.pathBase). */
+  pathBase?: string;
   /** Each region's result as soon as it is known (a front end prints it then). */
   onRegion?: (r: RegionVerification) => void;
 }
@@ -65,11 +69,12 @@ export interface VerifyFlashOutcome {
  */
 export async function verifyFlash(board: BoardSession, req: VerifyFlashRequest, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<VerifyFlashOutcome> {
   const { conn, chip } = board;
-  const keys = keysForBoard(req.store, chip);
+  const keys = keysForBoard(req.store, chip, req.pathBase);
   const evidence = await establishKeyEvidence(board, {
     store: req.store, keys, job: 'verify-flash',
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.askTrust ? { ask: true } : {}),
     ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}), ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}),
+    ...(req.burnAgainHints ? { burnAgainHints: req.burnAgainHints } : {}),
   }, ui);
   const plan = req.plan({ flashKey: keys.flashKey, flashSize: chip.flash.sizeBytes });
   const fio = romFlashIo(conn.loader);

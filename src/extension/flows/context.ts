@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { boardPlanFromBuild, findBuildOutputs, findProjectRoot, KeyStore, parseBoard, storeBuildKey, UserError, type BoardId, type BuildOutputs, type BurnKeysHints, type FlashPlan } from '../../core';
+import { boardPlanFromBuild, findBuildOutputs, findProjectRoot, KeyStore, parseBoard, storeBuildKey, UserError, type BoardId, type BuildOutputs, type BootLogHints, type BurnAgainHints, type BurnKeysHints, type FlashPlan, type ProvisionHints } from '../../core';
 import { readSettings, resolveInWorkspace, workspaceRoot } from '../settings';
 import type { UiState } from '../state';
 import type { PycomPanel } from '../panel';
@@ -37,6 +37,34 @@ export const KEY_STORE_HINT = 'set pycom.keyStorePath';
 export const BURN_KEYS_HINTS: BurnKeysHints = {
   keyStore: KEY_STORE_HINT,
   keysBurnedElsewhere: 'run `pycom-secure efuse burn-keys --keys-burned-elsewhere` from a terminal',
+};
+
+/** How the editor's user finishes a cut-off Burn Keys run (E_BURN_UNFINISHED): its own commands only. */
+export const BURN_AGAIN_HINTS: BurnAgainHints = {
+  burnKeys: 'run "Pycom: Burn Keys" again on this board',
+  provision: 'run "Pycom: Provision Boards" again with this board ticked',
+};
+
+/** The commands a boot-log explanation names (the Serial Monitor, the boot log after Flash), in the editor's words. */
+export const BOOT_LOG_HINTS: BootLogHints = {
+  flashAgain: 'run "Pycom: Flash Secure Firmware" again to write it in full',
+  burnKeys: '"Pycom: Burn Keys"',
+  predictBoot: '"Pycom: Check Board\'s Flash (Predict Boot)"',
+};
+
+/**
+ * Provision Boards' ways on in a board's failure sentence, in the editor's words: its command, its
+ * pycom.perDeviceKeys setting, and for keys burned elsewhere the CLI's command (the editor has no
+ * way to take them on the user's word, as BURN_KEYS_HINTS says).
+ */
+export const PROVISION_HINTS: ProvisionHints = {
+  rerun: 'run "Pycom: Provision Boards" again',
+  withPerDeviceKeys: 'turn on pycom.perDeviceKeys and run "Pycom: Provision Boards" again',
+  withoutPerDeviceKeys: 'turn off pycom.perDeviceKeys and run "Pycom: Provision Boards" again',
+  keysBurnedElsewhere: 'finish it from a terminal with `pycom-secure efuse burn-keys --keys-burned-elsewhere`',
+  burnAgain: BURN_AGAIN_HINTS,
+  keyStore: KEY_STORE_HINT,
+  bootLog: { ...BOOT_LOG_HINTS, flashAgain: 'run "Pycom: Provision Boards" again to write it in full' },
 };
 
 export function keyStore(): KeyStore {

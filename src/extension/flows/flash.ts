@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { BOOT_LOG_CAP_MS, bootEfusesFromRaw, bootLogLines, flash as flashWorkflow, hex, predictBoot, UserError, type VirtualEsp32 } from '../../core';
-import { readSettings } from '../settings';
+import { readSettings, workspaceRoot } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
 import type { FlashProgressView } from '../../../webview/src/protocol';
-import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore, keyStoreSettingProblem } from './context';
+import { ACKNOWLEDGE_HINT, BOOT_LOG_HINTS, BURN_AGAIN_HINTS, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore, keyStoreSettingProblem } from './context';
 import { boardForCommand, boardTitle } from './ports';
 import { vscodeUi } from '../vscode-ui';
 
@@ -93,7 +93,9 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
           signal: abort.signal,
           // Read-protected keys without a burn record or a flash read-back: the user is asked (modal), and the answer recorded.
           askTrust: true,
-          acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT,
+          acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT, burnAgainHints: BURN_AGAIN_HINTS, bootLogHints: BOOT_LOG_HINTS,
+          // The key file is named as the workspace sees it (the extension host's working folder is another one).
+          ...(workspaceRoot() ? { pathBase: workspaceRoot()! } : {}),
           // A virtual board in this window prints what its boot model predicts; any other board is started and listened to.
           bootLog: inProcess ? async () => virtualBootLog(inProcess.dev) : { ms: BOOT_LOG_CAP_MS, mode: coreResetMode(readSettings().resetMode) },
           onProgress: (e) => {

@@ -2,16 +2,37 @@ import * as vscode from 'vscode';
 import * as fs from 'node:fs';
 import { encodeSec1Pem, fingerprint, generateSecureBootKey, parsePkcs11Uri, readHardwareKeyFile, readSigningKeyFile, signingPublicKey, UserError, withKeyStoreLockSync, writeNewKeyFile } from '../../core';
 import { readSettings } from '../settings';
+import { vscodeUi } from '../vscode-ui';
 import { generateMissingKeys } from '../keys-actions';
 import { type FlowContext, keyStore, keyStoreSettingProblem } from './context';
 
 /* Generate Keys and Import Key. */
 
-export function generateKeys(ctx: FlowContext): void {
-  // A key store path that is a file: refused naming the setting (a missing folder is created).
+/**
+ * Generate Keys: the keys the store is missing (generateMissingKeys), never overwriting one.
+ * A pycom.keyStorePath that is a file is refused (E_NO_DIR). A folder typed in pycom.keyStorePath
+ * that does not exist (keyStoreSettingProblem's `missing`: a mistyped path, or a new store) is
+ * asked about first (modal, naming the setting and the absolute folder); Cancel makes nothing and
+ * returns false. The default folder (`secure`, the store not started yet) is created without asking.
+ * Returns true when the store has its keys afterwards.
+ */
+export async function generateKeys(ctx: FlowContext): Promise<boolean> {
+  // A key store path that is a file: refused naming the setting.
   const problem = keyStoreSettingProblem(false);
   if (problem?.kind === 'file') throw new UserError('E_NO_DIR', problem.text.replace(/\.$/, '; no key was generated.'));
   const store = keyStore();
+  if (problem?.kind === 'missing') {
+    const setting = readSettings().keyStorePath;
+    const yes = await vscodeUi(ctx.log).confirm!({
+      title: `Create the key store folder ${store.dir}?`,
+      detail: `pycom.keyStorePath is ${JSON.stringify(setting)}, and ${store.dir} does not exist. Generate Keys would create it and write new keys there. If the setting is mistyped, cancel and correct pycom.keyStorePath.`,
+      yes: 'Create Folder and Generate Keys',
+    });
+    if (!yes) {
+      ctx.log.info(`Generate Keys: cancelled; ${store.dir} was not created and no key was generated.`);
+      return false;
+    }
+  }
   const { created, kept } = generateMissingKeys(store.dir, readSettings().perDeviceKeys, fs.existsSync);
   for (const k of created) ctx.log.info(`generated ${k.what} ${k.path} (fingerprint ${k.fingerprint})`);
   ctx.refreshAll();
@@ -20,6 +41,7 @@ export function generateKeys(ctx: FlowContext): void {
   const warning = store.exposureWarning();
   if (warning) void vscode.window.showWarningMessage(warning);
   void vscode.window.showInformationMessage(text);
+  return true;
 }
 
 /** Copies an existing key into the store after the core has parsed it; never overwrites a key. */

@@ -1,12 +1,19 @@
 import * as vscode from 'vscode';
-import { monitor as monitorWorkflow, bootLogLines, transportFromUrl } from '../../core';
+import { monitor as monitorWorkflow, bootLogLines, explainBootLog, transportFromUrl } from '../../core';
 import { readSettings, remoteSocketOptions } from '../settings';
 import { coreResetMode } from '../device';
-import type { FlowContext } from './context';
+import { BOOT_LOG_HINTS, type FlowContext } from './context';
 import { virtualBootLog } from './flash';
 import { boardForCommand } from './ports';
 
-/* The Serial Monitor. */
+/*
+ * The Serial Monitor: read-only by design. It resets the board (or only listens), captures what it
+ * prints for 5 s, explains the known lines in the editor's words, and closes the port again (so
+ * Flash and the other commands can open it); it never sends a keystroke. Its header says so, and
+ * when the capture ends at MicroPython's `>>>` prompt a line says where to type instead.
+ */
+/** How long the Serial Monitor listens (ms). */
+const MONITOR_MS = 5000;
 
 let monitorChannel: vscode.OutputChannel | undefined;
 
@@ -16,7 +23,7 @@ export async function serialMonitor(ctx: FlowContext): Promise<void> {
   monitorChannel ??= vscode.window.createOutputChannel('Pycom Serial Monitor');
   const out = monitorChannel;
   out.show(true);
-  out.appendLine(`--- ${p.path} at 115200 baud, ${new Date().toLocaleTimeString()} ---`);
+  out.appendLine(`--- ${p.path} at 115200 baud, ${new Date().toLocaleTimeString()}: read-only, ${MONITOR_MS / 1000} s of what the board prints after a reset; nothing is sent to it ---`);
   let text: string;
   const inProcess = ctx.virtuals.find(p.path);
   if (inProcess) {
@@ -27,12 +34,24 @@ export async function serialMonitor(ctx: FlowContext): Promise<void> {
     const t = transportFromUrl(p.path, undefined, remoteSocketOptions());
     await t.open();
     try {
-      text = (await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listening to ${p.path} for 5 s` }, () => monitorWorkflow(t, { ms: 5000, mode: coreResetMode(readSettings().resetMode) }, { info: (l) => out.appendLine(l) }))).text;
+      text = (await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Listening to ${p.path} for ${MONITOR_MS / 1000} s` }, () => monitorWorkflow(t, { ms: MONITOR_MS, mode: coreResetMode(readSettings().resetMode), hints: BOOT_LOG_HINTS }, { info: (l) => out.appendLine(l) }))).text;
     } finally {
       await t.close().catch(() => undefined);
     }
   }
-  const lines = bootLogLines(text, undefined, { advice: true });
-  for (const l of lines.slice(0, -1)) out.appendLine(`  ${l}`);
-  out.appendLine(lines[lines.length - 1]!);
+  for (const l of monitorLines(p.path, text)) out.appendLine(l);
+}
+
+/**
+ * What the Serial Monitor shows under its header for the text captured on `port`: each printed line,
+ * each recognised line with its meaning and advice in the editor's words (BOOT_LOG_HINTS), the
+ * summary, and, when the capture ends at the REPL's `>>>` prompt, that this monitor cannot type
+ * there and where to instead.
+ */
+export function monitorLines(port: string, text: string): string[] {
+  const lines = bootLogLines(text, explainBootLog(text, BOOT_LOG_HINTS), { advice: true });
+  const out = [...lines.slice(0, -1).map((l) => `  ${l}`), lines[lines.length - 1]!];
+  // The REPL's prompt invites typing, which this monitor cannot take: say where to type instead.
+  if (/>>> ?$/m.test(text)) out.push(`This monitor is read-only: it cannot type at the REPL's >>> prompt. For the REPL, open ${port} at 115200 baud in a serial terminal; the monitor has already released the port.`);
+  return out;
 }

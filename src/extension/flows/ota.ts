@@ -5,7 +5,7 @@ import { readSettings, remoteSocketOptions, workspaceRoot } from '../settings';
 import { coreResetMode, withDevice } from '../device';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
-import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuild, keyStore } from './context';
+import { ACKNOWLEDGE_HINT, BURN_AGAIN_HINTS, KEY_STORE_HINT, type FlowContext, currentBuild, keyStore } from './context';
 import { boardTitle } from './ports';
 
 /* Prepare OTA Image. */
@@ -66,7 +66,7 @@ async function boardForImage(ctx: FlowContext, store: KeyStore, port: SelectedPo
   const found = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Reading the MAC of ${boardTitle(port)} and checking its key` },
     () => withDevice(port.path, readSettings(), (l) => ctx.log.info(l), (d) => otaBoardEvidence({ transport: d.transport, conn: d.conn, chip: d.info }, {
-      store, ask: true, acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT,
+      store, ask: true, acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT, burnAgainHints: BURN_AGAIN_HINTS,
     }, { info: (l) => ctx.log.info(`OTA: ${l}`), confirm: (q) => vscodeUi(ctx.log).confirm!(q) })),
   );
   ctx.log.info(`OTA: the board on ${port.path} is ${found.mac}`);
@@ -128,7 +128,7 @@ export async function prepareOta(ctx: FlowContext): Promise<void> {
   const img = await otaImage({
     store, buildDir: build.dir, board: build.board, slot: pick.slot, output: target.fsPath,
     ...(forBoard ? { mac: forBoard.mac, boardEvidence: forBoard.evidence } : {}),
-    macHint: SELECT_BOARD_HINT,
+    macHint: SELECT_BOARD_HINT, keyStoreHint: KEY_STORE_HINT, burnAgainHints: BURN_AGAIN_HINTS,
   });
   ctx.log.info(`OTA image ${target.fsPath}: ${img.data.length} bytes for slot ${hex(pick.slot)} from ${img.source}`);
   if (forBoard) {

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { predictBootOnBoard, predictionKeys, predictionReport, type KeyStore, type PredictBootHints, type PredictionReport } from '../../core';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
-import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, keyStore } from './context';
+import { ACKNOWLEDGE_HINT, BURN_AGAIN_HINTS, KEY_STORE_HINT, type FlowContext, keyStore } from './context';
 import { withChosenBoard } from './ports';
 
 /* Check Board's Flash: will the connected board boot, and if not, why (predict-boot in the editor). */
@@ -25,6 +25,7 @@ export function predictHints(store: KeyStore): PredictBootHints {
     },
     acknowledge: ACKNOWLEDGE_HINT,
     keyStore: KEY_STORE_HINT,
+    burnAgain: BURN_AGAIN_HINTS,
     rerun: {
       flash: 'run "Pycom: Flash Secure Firmware" again to finish it (the interrupted region is written again in full)',
       provision: 'run "Pycom: Provision Boards" again to finish it',

@@ -10,7 +10,7 @@ import { readSettings, remoteSocketOptions, resolveInWorkspace, workspaceRoot, t
 import { coreResetMode } from '../device';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
-import { type FlowContext, currentBuildDir, keyStore } from './context';
+import { type FlowContext, currentBuildDir, keyStore, PROVISION_HINTS } from './context';
 import { virtualBootLog } from './flash';
 import { boardTitle, refreshPorts } from './ports';
 
@@ -305,7 +305,7 @@ export async function provisionBoards(ctx: FlowContext): Promise<ProvisionOutcom
     const outcome = await provision({
       // The module question is asked even when pycom.board names it: a setting is not the operator's word for these boards.
       ports: targets, store, buildDir, board, confirmModule: true, perDeviceKeys: s.perDeviceKeys, hardening, approvedMacs: macs, bootLog,
-      isVirtual: (p) => virtual.has(p), signal: abort.signal, onEvent: (e) => run.onEvent(e),
+      hints: PROVISION_HINTS, isVirtual: (p) => virtual.has(p), signal: abort.signal, onEvent: (e) => run.onEvent(e),
     }, { info: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l), confirm: vscodeUi(ctx.log).confirm! });
 
     // 4. The rows from the results (fingerprints only), and how the run ended.

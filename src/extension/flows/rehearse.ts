@@ -25,7 +25,10 @@ export async function rehearse(ctx: FlowContext): Promise<void> {
   const port: SelectedPort = { path: b.url, virtual: true, board: b.title };
   if (ctx.state.port) ctx.log.info(`rehearsal: on ${b.url}; the selected port stays ${ctx.state.port.path} (Select Port can select the rehearsal board)`);
   const store = keyStore();
-  if (!fs.existsSync(store.signingKeyPath) || (!readSettings().perDeviceKeys && !fs.existsSync(store.sharedFlashKeyPath))) generateKeys(ctx);
+  // A pycom.keyStorePath folder that does not exist is asked about first; Cancel ends the rehearsal, nothing made.
+  if (!fs.existsSync(store.signingKeyPath) || (!readSettings().perDeviceKeys && !fs.existsSync(store.sharedFlashKeyPath))) {
+    if (!(await generateKeys(ctx))) return;
+  }
   if (!(await burnKeys(ctx, port))) return;
   const keyFile = store.flashKeyFileFor();
   const key = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;

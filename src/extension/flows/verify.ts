@@ -2,8 +2,9 @@ import * as vscode from 'vscode';
 import * as path from 'node:path';
 import { hex, regionVerificationLine, verifyFlash, type VerifyFlashOutcome } from '../../core';
 import { vscodeUi } from '../vscode-ui';
+import { workspaceRoot } from '../settings';
 import type { SelectedPort } from '../state';
-import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore } from './context';
+import { ACKNOWLEDGE_HINT, BURN_AGAIN_HINTS, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore } from './context';
 import { boardTitle, withChosenBoard } from './ports';
 
 /* Verify Board's Flash Against Build: the CLI's verify-flash --build in the editor. */
@@ -33,7 +34,7 @@ export async function verifyBoardFlash(ctx: FlowContext, port?: SelectedPort): P
     verifyFlash(board, {
       store,
       plan: ({ flashKey, flashSize }) => currentBuildPlan(store, flashKey, flashSize),
-      askTrust: true, acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT,
+      askTrust: true, acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT, burnAgainHints: BURN_AGAIN_HINTS, ...(workspaceRoot() ? { pathBase: workspaceRoot()! } : {}),
       onRegion: (v) => {
         ctx.log.info(`verify: ${regionVerificationLine(v)}`);
         if (v.diagnosis) ctx.log.info(`verify:   Diagnosis: ${v.diagnosis}`);

@@ -67,6 +67,8 @@ const message = (level: 'info' | 'warning' | 'error') => async (text: string, ..
   const buttons = rest.filter((x): x is string => typeof x === 'string');
   return buttons.length ? user.button(text, buttons) : undefined;
 };
+/** The lines written to each output channel the code under test created, by name. */
+export const outputChannels: Record<string, string[]> = {};
 export const ProgressLocation = { Notification: 15, Window: 10 } as const;
 export const window = {
   createWebviewPanel: () => {
@@ -85,6 +87,10 @@ export const window = {
   },
   showSaveDialog: async (o: { title?: string; defaultUri?: MockUri }) => { user.asked.push(`save: ${o.title ?? ''}`); const f = user.save(o); return f === undefined ? undefined : uri(f); },
   showInputBox: async (o: { title?: string; validateInput?: (v: string) => string | undefined }) => { user.asked.push(`type: ${o.title ?? ''}`); return user.type(o); },
+  createOutputChannel: (name: string) => {
+    const lines: string[] = (outputChannels[name] ??= []);
+    return { name, appendLine: (l: string) => lines.push(l), append: (l: string) => lines.push(l), show: () => undefined, clear: () => (lines.length = 0), dispose: () => undefined };
+  },
   showInformationMessage: message('info'),
   showWarningMessage: message('warning'),
   showErrorMessage: message('error'),
