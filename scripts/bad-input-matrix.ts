@@ -239,6 +239,16 @@ export const CASES: Case[] = [
       await burnWith(c, {});
     },
     run: async (c) => burnKeysWith(c, new KeyStore(path.join(c.dir, 'secrue'))) },
+  { input: 'Burn Keys --keys-burned-elsewhere with a flash key the board\'s flash contradicts (its keys read- and write-protected, the bootloader at 0x1000 written with another flash key)',
+    setup: async (c) => {
+      await burnWith(c, {});
+      c.dev.flash.program(0x1000, encryptFor(fixtureBootloader(), 0x1000, K.flashKey));
+    },
+    run: async (c) => {
+      const store = new KeyStore(path.join(c.dir, 'secure'));
+      const other = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 0x5b) & 0xff);
+      return onBoard(c, (b) => burnKeys(b, { store, keys: () => ({ flashKey: other, secureBootKey: K.secureBootKey }), hardening: false, keysBurnedElsewhere: true, showPlan: () => undefined }, scriptedUi()));
+    } },
   { input: '--baud 0 (any rate not in the list this tool uses: 99999999, "fast")', run: async (c) => {
     const { host, device } = createMemoryPair('/dev/ttyACM0');
     c.dev.attach(device);

@@ -131,7 +131,7 @@ export { assessKeys, burnRecordFor, CLI_BURN_AGAIN_HINTS, establishKeyEvidence, 
 export type { EvidenceKeys, KeyEvidence, KeyEvidenceKind, KeyEvidenceRequest } from './workflows/evidence';
 export type { ConfirmQuestion } from './workflows/ui-port';
 export { diagnoseDecryption, diagnoseDifference, diagnoseDigest, knownFlashAddresses } from './flash/diagnose';
-export { confirmUnfinishedWrite, diagnosePartlyWrittenRegion, erasedTailStart, partlyWrittenFile, partlyWrittenImage, partlyWrittenSentence, regionName, unfinishedWrites, type PartlyWritten, type RerunHints } from './flash/partly-written';
+export { confirmUnfinishedWrite, diagnosePartlyWrittenRegion, erasedTailStart, partlyWrittenDigestImage, partlyWrittenFile, partlyWrittenImage, partlyWrittenSentence, partlyWrittenTable, regionName, unfinishedWrites, type PartlyWritten, type RerunHints } from './flash/partly-written';
 export type { NamedKey } from './flash/diagnose';
 // Issue #17 (repl): the OTA slot asked from the board, starting its firmware from download mode when that is safe; Pycom's ota_slot rule.
 export { askOtaSlot } from './ota/ask-slot';

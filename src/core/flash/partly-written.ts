@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import { readBoardRecords } from '../audit/board-record';
 import type { KeyStore } from '../keystore/key-store';
 import { hex } from '../util/hex';
+import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN } from '../chip/esp32';
+import { ENTRY_MAGIC, ENTRY_SIZE, MD5_MAGIC } from '../partition/table';
 import type { JournalEntry } from './journal';
 import type { PlanRegion, RegionRole } from './plan';
 import { boardJournal } from './session';
@@ -28,10 +30,25 @@ export interface PartlyWritten {
   /**
    * How it is known: `journal` (the key store's flash journal says the write began and never
    * finished, and the board confirms it does not hold those bytes), `file` (the board holds the
-   * file's first bytes, then erased flash) or `image` (the region starts as a valid image but the
-   * flash is erased where the image goes on; no journal).
+   * file's first bytes, then erased flash) or, without a journal or file, from the board's own
+   * content: `image` (the region starts as a valid image, or holds one at `imageAt`, but the flash
+   * is erased where the image goes on), `digest` (the secure boot digest block at the region's
+   * start is written, but the flash is erased from before its bootloader at 0x1000 on), `table`
+   * (the partition table's entries end in erased flash where the table goes on).
    */
-  source: 'journal' | 'file' | 'image';
+  source: 'journal' | 'file' | 'image' | 'digest' | 'table';
+  /** `image` inside the region (the bootloader at 0x1000 of the digest image at 0x0): where that image starts. */
+  imageAt?: number;
+  /** `table`: the valid entries before the erased flash, and whether its MD5 entry is among them. */
+  table?: {
+    entries: number;
+    md5: boolean;
+    /**
+     * Plaintext flash only: the entries end in erased flash without an MD5 entry, which is also how
+     * a table made without one (gen_esp32part --disable-md5sum) ends, so both are said.
+     */
+    orNoMd5?: boolean;
+  };
   /** The run that began the write (its board record), when the audit log has one. */
   run?: { id: string; operation: string; result: string };
 }
@@ -158,6 +175,57 @@ export async function partlyWrittenImage(io: BoardIo, plain: (o: number, n: numb
 }
 
 /**
+ * Without a journal or a file (predict-boot), for the secure boot digest image written at 0x0
+ * (digest block, then the bootloader at 0x1000, one file written from its start): its first
+ * 32-byte block is written (raw, in `io`) and either the bootloader at 0x1000 starts valid (in
+ * `plain`) but the flash is erased where it goes on (partlyWrittenImage, reported for the whole
+ * region with `imageAt`), or the flash is erased from before 0x1000 (`digest`: the write was cut
+ * off before the bootloader, or only a digest block was ever written there; the sentence says
+ * both). Undefined when the region's start is erased (nothing of it is there) or neither holds.
+ */
+export async function partlyWrittenDigestImage(io: BoardIo, plain: (o: number, n: number) => Promise<Uint8Array>, address: number): Promise<PartlyWritten | undefined> {
+  const imageAt = BOOTLOADER_ADDRESS;
+  if (address >= imageAt || allErased(await io.read(address, BLOCK))) return undefined;
+  if (!allErased(await io.read(imageAt, BLOCK))) {
+    const cut = await partlyWrittenImage(io, plain, imageAt, BOOTLOADER_MAX_LEN);
+    return cut ? { address, written: imageAt - address + cut.written!, source: 'image', imageAt } : undefined;
+  }
+  const written = await erasedTailStart(io, address, imageAt - address + BLOCK);
+  return written !== undefined && written > 0 ? { address, written, source: 'digest' } : undefined;
+}
+
+/**
+ * Without a journal or a file (predict-boot), for the partition table at `address` (up to `max`
+ * bytes): walks its 32-byte entries as the chip reads them (`plain`) up to the first whose raw
+ * block (in `io`) is erased, and reports a cut there when the flash stays erased to `max` and
+ * every entry before it is one a table holds (an entry, the MD5 entry, or 0xFF padding after it).
+ * With flash encryption (`encrypted`) a written block is never all 0xFF (the table's padding is
+ * ciphertext too), so erased flash before `max` is an unfinished write, after the MD5 entry too.
+ * In plaintext erased flash is also the table's end: only entries ending without an MD5 entry are
+ * reported, with `orNoMd5` (a table made without one ends so too). Undefined when the first block
+ * is erased (nothing of it is there), when an entry does not decode (another cause: key, address)
+ * or when nothing is erased before `max`.
+ */
+export async function partlyWrittenTable(io: BoardIo, plain: (o: number, n: number) => Promise<Uint8Array>, address: number, max: number, encrypted: boolean): Promise<PartlyWritten | undefined> {
+  let entries = 0;
+  let md5 = false;
+  for (let off = 0; off + ENTRY_SIZE <= max; off += ENTRY_SIZE) {
+    if (allErased(await io.read(address + off, ENTRY_SIZE))) {
+      if (off === 0 || (!encrypted && (md5 || entries === 0))) return undefined;
+      if (!(await erasedRange(io, address + off, max - off))) return undefined;
+      return { address, written: off, source: 'table', table: { entries, md5, ...(!encrypted ? { orNoMd5: true } : {}) } };
+    }
+    const e = Buffer.from(await plain(address + off, ENTRY_SIZE));
+    const magic = e.readUInt16LE(0);
+    if (magic === ENTRY_MAGIC && !md5) entries++;
+    else if (magic === MD5_MAGIC && !md5) md5 = true;
+    // The 0xFF padding after the MD5 entry (decrypted): the table's end, written.
+    else if (!(md5 && e.every((b) => b === 0xff))) return undefined;
+  }
+  return undefined;
+}
+
+/**
  * How a front end says to finish an interrupted write: the clause after "; " in
  * partlyWrittenSentence, for a cut-off flash run and a cut-off provision run (no final stop).
  */
@@ -191,12 +259,24 @@ export function partlyWrittenSentence(p: PartlyWritten, what: string, rerun: Rer
   if (p.source === 'file') {
     return `${at} was only partly written (flash interrupted at ${p.written} of ${p.length} bytes): the board holds the file's first ${p.written} bytes, then erased flash; ${again}.`;
   }
-  return `${at} was only partly written (flash interrupted after ${p.written} bytes): it starts as a valid image, but the flash is erased from ${hex(p.address + p.written!)} on, where the image goes on; ${again}.`;
+  const from = hex(p.address + p.written!);
+  if (p.source === 'digest') {
+    return `${at} was only partly written (flash interrupted after ${p.written} bytes): its digest block is written, but the flash is erased from ${from} on, where its bootloader goes at ${hex(BOOTLOADER_ADDRESS)} (or only a digest block was ever written there); ${again}.`;
+  }
+  if (p.source === 'table') {
+    const t = p.table!;
+    const held = `${t.entries} valid entr${t.entries === 1 ? 'y' : 'ies'}${t.md5 ? ' and its MD5 entry' : ''}`;
+    if (t.orNoMd5) return `${at} may be only partly written: it holds ${held}, then erased flash from ${from} on with no MD5 entry, which is how a write cut off before the MD5 entry ends, and also how a table made without one ends; if the build's table has an MD5 entry, ${again}.`;
+    return `${at} was only partly written (flash interrupted after ${p.written} bytes): it holds ${held}, then erased flash from ${from} on, where the table goes on; ${again}.`;
+  }
+  const image = p.imageAt !== undefined && p.imageAt !== p.address ? `its image at ${hex(p.imageAt)} starts valid` : 'it starts as a valid image';
+  return `${at} was only partly written (flash interrupted after ${p.written} bytes): ${image}, but the flash is erased from ${from} on, where the image goes on; ${again}.`;
 }
 
 /** The short cause for a boot verdict's reason: "the app at 0x10000 was only partly written (an interrupted flash)". */
 export function partlyWrittenCause(p: PartlyWritten, what: string): string {
   const how = p.written === 0 ? `: cut off before any of its ${p.length} bytes was written, during its erase` : p.written !== undefined && p.length !== undefined ? `: ${p.written} of ${p.length} bytes` : '';
+  if (p.table?.orNoMd5) return `${what} at ${hex(p.address)} ends without its MD5 entry (an interrupted flash, or a table made without one)`;
   return `${what} at ${hex(p.address)} was only partly written (an interrupted flash${how})`;
 }
 

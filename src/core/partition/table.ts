@@ -14,8 +14,8 @@ export { SIGNATURE_BLOCK_LEN };
  */
 export const TABLE_MAX_LEN = 0xc00;
 export const ENTRY_SIZE = 32;
-const ENTRY_MAGIC = 0x50aa;
-const MD5_MAGIC = 0xebeb;
+export const ENTRY_MAGIC = 0x50aa;
+export const MD5_MAGIC = 0xebeb;
 const FLAG_ENCRYPTED = 0x1;
 
 export interface PartitionEntry {

@@ -1,7 +1,9 @@
 import { AuditLog, readAudit } from '../audit/audit-log';
 import { readEfuses, type EfuseSnapshot } from '../efuse/access';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
-import { planBurnKeys, type BurnKeysHints } from '../efuse/burn/burn-keys';
+import { CLI_BURN_KEYS_HINTS, planBurnKeys, type BurnKeysHints } from '../efuse/burn/burn-keys';
+import { bootEfusesFromRaw } from '../boot/boot-efuses';
+import { checkKeysTakenOnWord, keySlot } from './evidence';
 import { refuseUnsupportedCodingScheme } from '../efuse/burn/coding-support';
 import { CodingScheme } from '../efuse/fields';
 import { checkConfirmation, notConfirmedError as notConfirmed, closeInterruptedRun, executeBurnKeys, type ExecuteResult } from '../efuse/burn/execute';
@@ -47,7 +49,10 @@ export interface BurnKeysRequest {
   /**
    * Key blocks already read- and write-protected by another tool or workstation are taken as holding
    * these keys, NOT verified (said in the plan and the audit log); only the missing steps are burned
-   * and those blocks are never written (the CLI's --keys-burned-elsewhere).
+   * and those blocks are never written (the CLI's --keys-burned-elsewhere). The board's flash is
+   * read first and judged with these keys as `flash` judges it (evidence.ts checkKeysTakenOnWord):
+   * keys it contradicts are refused (E_KEY_CONTRADICTED), and what it showed goes into each
+   * taken key's reason in the plan and the audit record.
    */
   keysBurnedElsewhere?: boolean;
   /** Show the plan and stop. */
@@ -129,7 +134,8 @@ export function hardeningChoices(): Choice<boolean>[] {
  *
  * Errors: UserError before any key is asked for (E_CODING_34: the board uses the 3/4 coding
  * scheme, which this tool's 256-bit builds cannot boot on; E_CODING_RESERVED, E_CODING_HIDDEN,
- * E_CODING_REPEAT), from the plan (a board that cannot take these keys), the confirmation (a MAC
+ * E_CODING_REPEAT), from the plan (a board that cannot take these keys), E_KEY_CONTRADICTED (keys
+ * taken on the user's word that the board's flash contradicts; before anything is asked or shown), the confirmation (a MAC
  * that does not match, E_NOT_CONFIRMED) and the burn (E_KEY_READBACK, E_PROTECT_FAILED,
  * E_FINAL_STATE); link errors. A cancel (the signal of `ui.task`) stops between steps and is
  * returned as `cancelled`, never thrown.
@@ -169,6 +175,11 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
     ...(req.hints ? { hints: req.hints } : {}),
   });
 
+  // Keys about to be taken on the user's word are first held against the board's flash, as
+  // `flash` will hold them afterwards: a contradiction is refused here, before anything is asked.
+  const onWord = await flashOnKeysTakenOnWord(board, req, snap, keys, planFor(req.hardening ?? false));
+  if (onWord) ui.info(`The key${onWord.blocks.length === 1 ? '' : 's'} in ${onWord.blocks.join(' and ')} taken on your word: ${onWord.said}.`);
+
   let hardening = req.hardening;
   let releaseOpen = false;
   if (hardening === undefined) {
@@ -190,6 +201,8 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
     }
   }
   const plan = planFor(hardening);
+  // What the flash said goes with each key taken on the user's word: into the plan and the audit record.
+  if (onWord && plan.keysNotVerified) plan.keysNotVerified = plan.keysNotVerified.map((u) => ({ ...u, reason: `${u.reason}; ${onWord.said}` }));
   req.showPlan(plan, snap);
   // A rehearsed script's --confirm is checked by its dry run too: a MAC that would refuse the real run fails here first.
   if (req.dryRun && req.confirm !== undefined) checkConfirmation(plan, req.confirm);
@@ -236,6 +249,29 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
     if (isLinkLoss(e)) throw withWhatWasLeft(e, 'The burn was cut off: some eFuse steps may be burned and others not; once the board is back, run the same command again (steps already burned are verified, not burned again).');
     throw e;
   }
+}
+
+/**
+ * For a plan (`probe`) that takes read-protected key blocks on the user's word (keysNotVerified,
+ * --keys-burned-elsewhere): the board's flash judged with the given keys and the BLOCK0 fields as
+ * the run leaves them (snap's words plus every pending BLOCK0 step's bits), as `flash` judges it
+ * afterwards (checkKeysTakenOnWord). Throws E_KEY_CONTRADICTED when the flash shows another key in
+ * one of those blocks; resolves to the blocks and the sentence part saying what the flash showed,
+ * or undefined when no key is taken on the user's word (nothing is read).
+ */
+async function flashOnKeysTakenOnWord(board: BoardSession, req: BurnKeysRequest, snap: EfuseSnapshot, keys: BurnKeysKeys, probe: BurnPlan): Promise<{ blocks: string[]; said: string } | undefined> {
+  const taken = probe.keysNotVerified ?? [];
+  if (taken.length === 0) return undefined;
+  const words = snap.words.map((b) => [...b]);
+  for (const step of pendingSteps(probe)) {
+    const b = step.burn?.();
+    if (b?.block === 0) b.program.forEach((w, i) => (words[0]![i] = (words[0]![i]! | w) >>> 0));
+  }
+  const efuse = { ...bootEfusesFromRaw(words, board.chip.revision.major), flashKey: keys.flashKey, secureBootKey: keys.secureBootKey };
+  const given = { ...CLI_BURN_KEYS_HINTS.givenKey, ...req.hints?.givenKey };
+  const slots = taken.map((u) => (u.block === 1 ? keySlot('BLOCK1', keys.flashKey) : keySlot('BLOCK2', keys.secureBootKey)));
+  const said = await checkKeysTakenOnWord(board, { store: req.store, efuse, slots, keyHint: (s) => given[s.block] });
+  return { blocks: slots.map((s) => s.block), said };
 }
 
 /**

@@ -91,9 +91,7 @@ export function assessKeys(efuse: BootEfuses, keys: EvidenceKeys): KeyAssessment
   const consider = (block: 'BLOCK1' | 'BLOCK2', used: boolean, key: Uint8Array | undefined): void => {
     const facts = block === 'BLOCK1' ? efuse.blk1 : efuse.blk2;
     if (!key || !(used || !facts.empty || facts.readProtected)) return;
-    const slot: KeySlot = block === 'BLOCK1'
-      ? { block, step: STEP.flashKey, what: 'flash-encryption key', key }
-      : { block, step: STEP.secureBootKey, what: 'secure boot key', key };
+    const slot = keySlot(block, key);
     if (facts.readProtected) out.needed.push(slot);
     else if (!facts.empty) {
       const chip = block === 'BLOCK1' ? efuse.flashKey : efuse.secureBootKey;
@@ -103,6 +101,13 @@ export function assessKeys(efuse: BootEfuses, keys: EvidenceKeys): KeyAssessment
   consider('BLOCK1', flashEncryptionOn(efuse), keys.flashKey);
   consider('BLOCK2', efuse.absDone0, keys.secureBootKey);
   return out;
+}
+
+/** The slot of a key block holding `key`: the Burn Keys step that burns it and what it is called. */
+export function keySlot(block: 'BLOCK1' | 'BLOCK2', key: Uint8Array): KeySlot {
+  return block === 'BLOCK1'
+    ? { block, step: STEP.flashKey, what: 'flash-encryption key', key }
+    : { block, step: STEP.secureBootKey, what: 'secure boot key', key };
 }
 
 /** A key block whose key a verified Burn Keys run recorded as another than the store's: evidence against it. */
@@ -522,9 +527,7 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
  * forward in the front end's words (req.keyStoreHint), and for writing jobs that nothing was written.
  */
 function contradicted(req: KeyEvidenceRequest, slot: KeySlot, mac: string): UserError {
-  const shows = slot.block === 'BLOCK1'
-    ? `the bootloader region at 0x1000 is written but does not decrypt with the key store's flash-encryption key ${fingerprint(slot.key)} (no bootloader header)`
-    : `the bootloader at 0x1000 decrypts and parses, but the digest written at 0x0 does not match the key store's secure boot key ${fingerprint(slot.key)}`;
+  const shows = contradictionShows(slot, "the key store's");
   return new UserError(
     'E_KEY_CONTRADICTED',
     `${req.job}: the flash of ${normaliseMac(mac)} shows that its read-protected ${slot.block} holds another ${slot.what} than this key store's: ${shows}, so this key store (${req.store.dir}) is not the one that burned this board${req.trust ? ', and vouching for it cannot outweigh what the board shows' : ''}; use the key store that burned it (${req.keyStoreHint ?? '--key-store DIR'})${req.writes ? '; nothing was written' : ''}.`,
@@ -560,6 +563,53 @@ function refutedKey(req: KeyEvidenceRequest, r: RefutedKey, mac: string): UserEr
   return new UserError(
     'E_KEY_CONTRADICTED',
     `${req.job}: the flash run ${r.record.id} (${r.record.start}) wrote ${normaliseMac(mac)}'s bootloader encrypted with this key store's ${r.slot.what} ${fingerprint(r.slot.key)} and verified it, and the ROM then could not read it, so its read-protected ${r.slot.block} holds another key and this key store (${req.store.dir}) is not the one that burned this board${req.trust ? ', and vouching for it cannot outweigh what the board showed' : ''}; use the key store that burned it (${req.keyStoreHint ?? '--key-store DIR'})${req.writes ? '; nothing was written' : ''}.`,
+  );
+}
+
+/** What the flash shows when it contradicts `slot` (flashImageSetEvidence's `against`), naming the key as `whose` it is. */
+function contradictionShows(slot: KeySlot, whose: string): string {
+  return slot.block === 'BLOCK1'
+    ? `the bootloader region at 0x1000 is written but does not decrypt with ${whose} flash-encryption key ${fingerprint(slot.key)} (no bootloader header)`
+    : `the bootloader at 0x1000 decrypts and parses, but the digest written at 0x0 does not match ${whose} secure boot key ${fingerprint(slot.key)}`;
+}
+
+/** What Burn Keys asks of the flash before it takes keys on the user's word (checkKeysTakenOnWord). */
+export interface KeysOnWordRequest {
+  store: KeyStore;
+  /**
+   * The eFuses as the run leaves them (flash encryption on, FLASH_CRYPT_CONFIG, ABS_DONE_0), with
+   * the given keys in place of the blocks' own: what `flash` will judge the flash with afterwards.
+   */
+  efuse: BootEfuses;
+  /** The read-protected blocks taken on the user's word, each with the key given for it. */
+  slots: readonly KeySlot[];
+  /** How this front end gives the right key for a block, for the refusal ("--flash-key FILE"). */
+  keyHint(slot: KeySlot): string;
+}
+
+/**
+ * Before Burn Keys takes read-protected key blocks on the user's word (--keys-burned-elsewhere):
+ * the same flash evidence `flash` uses (establishKeyEvidence: flashImageSetEvidence with the given
+ * keys in the blocks' place, skipped when this store wrote the board, storeWroteBoard). When the
+ * flash contradicts a key in `req.slots` (its `against`), refuses with E_KEY_CONTRADICTED in one
+ * sentence (what the flash shows, what to give instead: req.keyHint); the caller has then asked,
+ * burned and recorded nothing. Otherwise resolves to a sentence part for the record saying what
+ * the flash showed (a valid image set, or why it says nothing: erased, partly written, not read).
+ * Link errors from reading the flash (about 40 KB, sector by sector).
+ */
+export async function checkKeysTakenOnWord(board: BoardSession, req: KeysOnWordRequest): Promise<string> {
+  const { conn, chip } = board;
+  const wrote = storeWroteBoard(req.store, chip.mac.address);
+  if (wrote) return `the board's flash was not read back, as this key store has written it before (${wrote}), so it cannot vouch for or against them`;
+  const flashSize = chip.flash.sizeBytes;
+  if (!flashSize) return 'the flash size is unknown, so the flash was not read back';
+  const r = await flashImageSetEvidence((o, n) => readFlash(conn.loader, o, n), req.efuse, flashSize);
+  if (r.ok) return `the board's flash agrees with them: ${r.text}`;
+  const slot = 'against' in r ? req.slots.find((s) => s.block === r.against) : undefined;
+  if (!slot) return `the board's flash says nothing about them: ${r.problem}`;
+  throw new UserError(
+    'E_KEY_CONTRADICTED',
+    `The flash of ${chip.mac.address} shows that its read-protected ${slot.block} holds another ${slot.what} than the one given to take on your word (--keys-burned-elsewhere): ${contradictionShows(slot, 'the given')}; give the key that was burned into ${slot.block} (${req.keyHint(slot)}); nothing was burned or recorded.`,
   );
 }
 

@@ -11,7 +11,7 @@ import { classifyContent, type ContentKind } from '../firmware/content';
 import { diagnoseDecryption } from '../flash/diagnose';
 import type { RegionRole } from '../flash/plan';
 import { storeFlashKeys } from '../flash/session';
-import { CLI_RERUN_HINTS, confirmUnfinishedWrite, partlyWrittenCause, regionName, partlyWrittenImage, partlyWrittenSentence, type PartlyWritten, type RerunHints } from '../flash/partly-written';
+import { CLI_RERUN_HINTS, confirmUnfinishedWrite, partlyWrittenCause, regionName, partlyWrittenDigestImage, partlyWrittenImage, partlyWrittenSentence, partlyWrittenTable, type PartlyWritten, type RerunHints } from '../flash/partly-written';
 import { romFlashIo } from '../flash/rom-io';
 import type { FlashIo } from '../flash/writer';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
@@ -293,6 +293,19 @@ interface FailureContext {
 }
 
 /**
+ * Without a journal: an interrupted write of `region` as the board's own content shows it
+ * (flash/partly-written.ts): an image that starts valid and is erased where it goes on (the
+ * bootloader without secure boot, the app), the digest image at 0x0 whose digest block is written
+ * but whose bootloader is cut short or erased, a partition table whose entries end in erased flash.
+ */
+async function partlyWrittenFromContent(board: Pick<FlashIo, 'read' | 'md5'>, view: (o: number, n: number) => Promise<Uint8Array>, region: FailedRegion, encrypted: boolean): Promise<PartlyWritten | undefined> {
+  if (region.want === 'image') return partlyWrittenImage(board, view, region.address, region.span);
+  if (region.want === 'digest-image') return partlyWrittenDigestImage(board, view, region.address);
+  if (region.want === 'partition-table') return partlyWrittenTable(board, view, region.address, region.span, encrypted);
+  return undefined;
+}
+
+/**
  * Issue 12 item 4 for predict-boot: why the region the boot fails at is wrong, tested and not
  * recited. First an interrupted write (the key store's flash journal confirmed on the board, or a
  * region that starts as a valid image and is erased where it goes on), unless the build laid
@@ -318,7 +331,7 @@ async function diagnoseFailedRegion(verdict: BootVerdict, efuse: BootEfuses, rea
   const rewritten = c.plan?.regions.some((g) => g.address < region.address + region.span && region.address < g.address + g.data.length) ?? false;
   if (!rewritten) {
     const cut = (await confirmUnfinishedWrite(c.board, c.store, c.mac, { address: region.address, length: region.span }))
-      ?? (region.want === 'image' ? await partlyWrittenImage(c.board, view, region.address, region.span) : undefined);
+      ?? (await partlyWrittenFromContent(c.board, view, region, fe));
     if (cut) return { diagnosis: partlyWrittenSentence(cut, name, c.rerun), cause: partlyWrittenCause(cut, name), partlyWritten: cut };
   }
   if (!fe) return undefined;

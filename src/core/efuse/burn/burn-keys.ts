@@ -60,12 +60,18 @@ export interface BurnKeysInput {
 export interface BurnKeysHints {
   keyStore: string;
   keysBurnedElsewhere: string;
+  /**
+   * How the key for each block is given, for the refusal when the board's flash contradicts a key
+   * taken on the user's word (only the CLI takes keys so; default: the CLI's options).
+   */
+  givenKey?: { BLOCK1: string; BLOCK2: string };
 }
 
 /** The CLI's ways forward (`efuse burn-keys`): the default of BurnKeysInput.hints. */
-export const CLI_BURN_KEYS_HINTS: BurnKeysHints = {
+export const CLI_BURN_KEYS_HINTS: BurnKeysHints & Required<Pick<BurnKeysHints, 'givenKey'>> = {
   keyStore: '--key-store DIR',
   keysBurnedElsewhere: 'run again with --keys-burned-elsewhere',
+  givenKey: { BLOCK1: '--flash-key FILE', BLOCK2: '--secure-boot-key FILE or --signing-key FILE' },
 };
 
 export const STEP = {
