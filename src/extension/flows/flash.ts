@@ -5,7 +5,7 @@ import { readSettings } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
 import type { FlashProgressView } from '../../../webview/src/protocol';
-import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore, keyStoreSettingProblem } from './context';
+import { ACKNOWLEDGE_HINT, KEY_STORE_HINT, MODULE_OVERRIDE_HINT, type FlowContext, currentBuildPlan, keyStore, keyStoreSettingProblem } from './context';
 import { boardForCommand, boardTitle } from './ports';
 import { vscodeUi } from '../vscode-ui';
 
@@ -93,6 +93,8 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
           // Read-protected keys without a burn record or a flash read-back: the user is asked (modal), and the answer recorded.
           askTrust: true,
           acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT,
+          // The key store's records name another module for this board: the user is asked (modal), and a yes recorded.
+          askModule: true, overrideModuleHint: MODULE_OVERRIDE_HINT,
           // A virtual board in this window prints what its boot model predicts; any other board is started and listened to.
           bootLog: inProcess ? async () => virtualBootLog(inProcess.dev) : { ms: BOOT_LOG_CAP_MS, mode: coreResetMode(readSettings().resetMode) },
           onProgress: (e) => {
