@@ -15,13 +15,14 @@ import { readEfuses } from '../src/core/efuse/access';
 import { planBurnKeys, type BurnKeysInput } from '../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../src/core/efuse/burn/execute';
 import { AuditLog } from '../src/core/audit/audit-log';
+import { BoardRecordWriter } from '../src/core/audit/board-record';
 import { field, withField } from '../src/core/efuse/fields';
 import { digestPrivateKey } from '../src/core/crypto/secure-boot-key';
 import { readHardwareKeyFile, readSigningKeyFile } from '../src/core/keys/key-files';
 import { readEspImage } from '../src/core/image/esp-image';
 import { parsePartitionTable } from '../src/core/partition/table';
 import { findBuildOutputs } from '../src/core/firmware/outputs';
-import { planFromPairs } from '../src/core/flash/plan';
+import { planFromBuild, planFromPairs } from '../src/core/flash/plan';
 import { checkPlan } from '../src/core/flash/checks';
 import { createMemoryPair } from '../src/core/transport/memory';
 import { connect } from '../src/core/connect/connect';
@@ -369,6 +370,23 @@ export const CASES: Case[] = [
     fs.writeFileSync(store.deviceFlashKeyPath(c.mac), new Uint8Array(32).fill(7), { mode: 0o600 });
     const output = path.join(c.dir, 'ota.bin');
     const refused = await otaImage({ store, buildDir: c.dir, board: 'GPY', slot: 0x210000, output }).then(() => undefined, (e: unknown) => e);
+    if (fs.existsSync(output)) throw new Error('an image was written');
+    if (refused) throw refused;
+  } },
+  { input: 'flash of a WiPy build on a board the key store\'s records say is a GPy (its provision record; no --override-module-evidence)',
+    setup: async (c) => {
+      await burnWith(c, {});
+    },
+    run: async (c) => {
+      const { store, buildDir } = buildAndStore(c, 'WIPY');
+      new BoardRecordWriter(store.auditPath, 'provision', c.mac, () => [], { board: 'GPY' }).end('ok');
+      return onBoard(c, (b) => flash(b, { store, plan: () => planFromBuild(findBuildOutputs(buildDir, { flashKey: K.flashKey }), { flashSize: 0x800000 }), bootLog: false, trustKeyStore: true }, scriptedUi()));
+    } },
+  { input: 'ota-image of a WiPy build for a board whose firmware\'s banner says "GPy with ESP32" (no --override-module-evidence)', run: async (c) => {
+    const { store, buildDir } = buildAndStore(c, 'WIPY');
+    const output = path.join(c.dir, 'ota.bin');
+    const banner = 'Pycom MicroPython 1.20.2.r4 [v1.11-ffb0e1c] on 2021-01-12; GPy with ESP32\r\n>>> ';
+    const refused = await otaImage({ store, buildDir, board: 'WIPY', boardName: 'the board on /dev/ttyACM0', slot: async () => ({ slot: 0x210000, banner }), output }).then(() => undefined, (e: unknown) => e);
     if (fs.existsSync(output)) throw new Error('an image was written');
     if (refused) throw refused;
   } },

@@ -110,6 +110,8 @@ export { monitor } from './workflows/monitor';
 export type { MonitorRequest } from './workflows/monitor';
 export { checkGivenOtaSlot, checkOtaBoardNamed, otaBoardEvidence, otaImage, recordOtaImage } from './workflows/ota';
 export type { OtaImageOutcome, OtaImageRequest } from './workflows/ota';
+export { bannerModule, checkBuildModule, recordedModule, OVERRIDE_MODULE_OPTION } from './workflows/module-evidence';
+export type { ModuleCheck, ModuleEvidence } from './workflows/module-evidence';
 export { predictBootOnBoard, predictionKeys, predictionReport } from './workflows/predict-boot';
 export { regionVerificationLine, verifyFlash } from './workflows/verify-flash';
 export type { RegionVerification, VerifyFlashOutcome, VerifyFlashRequest } from './workflows/verify-flash';

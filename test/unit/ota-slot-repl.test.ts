@@ -125,6 +125,16 @@ describe('virtual ESP32: the console answers only while its firmware runs', () =
     await host.close();
   });
 
+  it('askOtaSlot on a running firmware also returns the banner it prints on leaving the raw REPL (its module: workflows/module-evidence.ts)', async () => {
+    const { dev, host } = await plainBoard();
+    dev.reset('normal');
+    const asked = await askOtaSlot(host, { timeoutMs: 2000 });
+    assert.equal(asked.started, false);
+    assert.equal(asked.slot, 0x210000);
+    assert.match(asked.banner ?? '', /^\r\nPycom MicroPython [^\r]*; GPy with ESP32\r\nType "help\(\)" for more information\.\r\n>>> $/);
+    await host.close();
+  });
+
   it('a boot that stops (no app) leaves no console', async () => {
     const { dev, host } = await plainBoard();
     dev.flash.eraseRange(0x10000, 0x1000);

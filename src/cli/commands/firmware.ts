@@ -101,13 +101,13 @@ const build: CliCommand = {
 const flashOptions = [
   { name: 'port' }, ALLOW_REMOTE_OPTION, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'flash-size' },
   { name: 'incremental', flag: true }, { name: 'dry-run', flag: true }, { name: 'force-config-sector', flag: true }, { name: 'no-compress', flag: true }, { name: 'boot-log-ms' },
-  { name: 'trust-key-store', flag: true }, { name: 'json', flag: true },
+  { name: 'trust-key-store', flag: true }, { name: 'override-module-evidence', flag: true }, { name: 'json', flag: true },
 ];
 
 const flash: CliCommand = {
   name: 'flash',
   summary: 'Check a flash plan against the board, its eFuses and the key store, then write it (verified) and show the boot log.',
-  usage: 'flash --port PORT [--allow-remote] (--build DIR | ADDR FILE ...) [--board B] [--flash-size BYTES] [--incremental] [--dry-run] [--force-config-sector] [--no-compress] [--boot-log-ms N] [--baud N] [--reset MODE] [--key-store DIR] [--trust-key-store] [--json]',
+  usage: 'flash --port PORT [--allow-remote] (--build DIR | ADDR FILE ...) [--board B] [--flash-size BYTES] [--incremental] [--dry-run] [--force-config-sector] [--no-compress] [--boot-log-ms N] [--baud N] [--reset MODE] [--key-store DIR] [--trust-key-store] [--override-module-evidence] [--json]',
   help: [
     'Read-protected key blocks cannot be read over the serial port, so the key store\'s keys count as the',
     'board\'s only with evidence: a verified Burn Keys run for this board in the store\'s audit log, or the',
@@ -115,7 +115,9 @@ const flash: CliCommand = {
     'word instead, recorded in the audit log (fingerprints only).',
     'Each run is recorded for the board (regions, SHA-256, result) in KEY_STORE/audit.jsonl; `pycom-secure records` exports it.',
     '--board B refuses a --build made for another board before the board is opened; with --build, the chip\'s flash',
-    'size and revision must be those of a module of the build\'s board (an ESP32 does not say which module it is).',
+    'size and revision must be those of a module of the build\'s board (an ESP32 does not say which module it is),',
+    'and when the key store\'s records of this board (its last provision or flash) name another module, it is refused;',
+    '--override-module-evidence says the board is the build\'s module all the same (recorded in the audit log).',
     'A board with its own key (KEY_STORE/devices/<MAC>/) gets --build re-encrypted for it from the store\'s build key.',
     'After writing, the boot log is read until a line settles the outcome (the MicroPython banner or a known',
     `failure), or after ${BOOT_LOG_SILENCE_MS / 1000} s of silence, for at most --boot-log-ms (default ${BOOT_LOG_CAP_MS}; 0 reads no boot log). Regions that shrink`,
@@ -156,6 +158,7 @@ const flash: CliCommand = {
         dryRun: args.flag('dry-run'),
         forceConfigSector: args.flag('force-config-sector'),
         trustKeyStore: args.flag('trust-key-store'),
+        overrideModule: args.flag('override-module-evidence'),
         compress: !args.flag('no-compress'),
         bootLog: bootLogMs > 0 ? { ms: bootLogMs, mode: resetModeOption(args) } : false,
         onProgress: (e) => {
@@ -226,7 +229,7 @@ const verifyFlash: CliCommand = {
 const otaImageCommand: CliCommand = {
   name: 'ota-image',
   summary: 'Write the app encrypted for the board\'s OTA slot (asked from the running board unless --slot is given).',
-  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT [--baud N] [--reset MODE] [--allow-remote]] --output OUT [--key-store DIR] [--mac MAC] [--trust-key-store] [--json]',
+  usage: 'ota-image --board GPY --build DIR [--slot ADDR] [--port PORT [--baud N] [--reset MODE] [--allow-remote]] --output OUT [--key-store DIR] [--mac MAC] [--trust-key-store] [--override-module-evidence] [--json]',
   help: [
     'The image is for one board when its MAC is known: --port PORT reads it from the connected board (download mode, as',
     'the other board commands connect; --mac too must then be that MAC), or --mac MAC gives it. Such an image uses the',
@@ -235,9 +238,11 @@ const otaImageCommand: CliCommand = {
     'with --port a readable key block is compared, or a verified Burn Keys run for it in the key store\'s audit log, or',
     'the board\'s flash read back; with --mac only the Burn Keys run; or --trust-key-store (your word, recorded in the',
     'audit log). A key store holding per-device keys needs --port or --mac. Without --slot, the board on --port is',
-    'asked for its next slot (pycom.ota_slot()).',
+    'asked for its next slot (pycom.ota_slot()). The build must be for the board\'s module as far as this tool knows it:',
+    'the key store\'s records of the board (its last provision or flash) and, with --port, the banner its firmware prints',
+    '("...; GPy with ESP32"); another module\'s build is refused, or taken with --override-module-evidence (recorded).',
   ].join('\n'),
-  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'baud' }, { name: 'reset' }, ALLOW_REMOTE_OPTION, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }, { name: 'trust-key-store', flag: true }, { name: 'json', flag: true }],
+  options: [{ name: 'board' }, { name: 'build' }, { name: 'slot' }, { name: 'port' }, { name: 'baud' }, { name: 'reset' }, ALLOW_REMOTE_OPTION, { name: 'output' }, { name: 'key-store' }, { name: 'mac' }, { name: 'trust-key-store', flag: true }, { name: 'override-module-evidence', flag: true }, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
     const b = boardOption(args, true)!;
@@ -277,13 +282,15 @@ const otaImageCommand: CliCommand = {
       board: b,
       output: out,
       trustKeyStore: args.flag('trust-key-store'),
+      overrideModule: args.flag('override-module-evidence'),
       slot: slotGiven !== undefined ? slotGiven : async () => {
         if (!port) throw new UserError('E_USAGE', 'ota-image: give --slot ADDR, or --port PORT to ask the running board for pycom.ota_slot().');
-        const { slot } = await withPort(port, (t) => askOtaSlot(t, { note: (l) => io.err(l) }), args);
-        io.err(`The board says its next OTA slot is ${hex(slot)}.`);
-        return slot;
+        const asked = await withPort(port, (t) => askOtaSlot(t, { note: (l) => io.err(l) }), args);
+        io.err(`The board says its next OTA slot is ${hex(asked.slot)}.`);
+        // The banner it printed says which module's firmware runs on it: checked before the image is made.
+        return { slot: asked.slot, ...(asked.banner !== undefined ? { banner: asked.banner } : {}) };
       },
-    });
+    }, terminalUi(io));
     // Evidence found on the board was said as it was found (establishKeyEvidence tells the UI).
     if (img.evidence && !boardEvidence) io.err(`Key evidence: ${img.evidence.text}.`);
     // An image made for a board (--mac) goes into that board's records (issue #14).

@@ -11,7 +11,7 @@ import { readFlash } from '../loader/flash';
 import type { Clock } from '../loader/clock';
 import { captureOutput } from '../transport/capture';
 import type { Transport } from '../transport/transport';
-import { queryOtaSlot } from './raw-repl';
+import { queryOtaSlot, queryOtaSlotAndBanner } from './raw-repl';
 
 export interface AskOtaSlotOptions {
   /** How to start the firmware when the board is found in download mode (default 'auto': the board's reset lines, or FLASH_END on a port without them). */
@@ -30,7 +30,16 @@ export interface AskedOtaSlot {
   slot: number;
   /** Whether the board was in download mode and its firmware was started to be asked. */
   started: boolean;
+  /**
+   * What the firmware printed that holds its MicroPython banner (`...; GPy with ESP32`): its boot
+   * output when it was started, else what it printed on leaving the raw REPL; undefined when
+   * nothing came. The module it names is evidence for ota-image (workflows/module-evidence.ts bannerModule).
+   */
+  banner?: string;
 }
+
+/** How long a running firmware may take to print its banner after the raw REPL is left, in ms. */
+const BANNER_MS = 500;
 
 const PASS_SLOT = 'or pass --slot ADDR';
 
@@ -57,7 +66,8 @@ const PASS_SLOT = 'or pass --slot ADDR';
 export async function askOtaSlot(t: Transport, o: AskOtaSlotOptions = {}): Promise<AskedOtaSlot> {
   const clock = o.clock ? { clock: o.clock } : {};
   try {
-    return { slot: await queryOtaSlot(t, { timeoutMs: o.timeoutMs ?? 1500, ...clock }), started: false };
+    const r = await queryOtaSlotAndBanner(t, { timeoutMs: o.timeoutMs ?? 1500, bannerMs: BANNER_MS, ...clock });
+    return { slot: r.slot, started: false, ...(r.banner !== undefined ? { banner: r.banner } : {}) };
   } catch (e) {
     if (!(e instanceof UserError) || e.code !== 'E_REPL_TIMEOUT') throw e;
   }
@@ -85,7 +95,7 @@ export async function askOtaSlot(t: Transport, o: AskOtaSlotOptions = {}): Promi
     conn.loader.dispose();
   }
   try {
-    return { slot: await queryOtaSlot(t, { timeoutMs: o.timeoutMs ?? 3000, ...clock }), started: true };
+    return { slot: await queryOtaSlot(t, { timeoutMs: o.timeoutMs ?? 3000, ...clock }), started: true, banner: bootLog };
   } catch (err) {
     if (!(err instanceof UserError) || err.code !== 'E_REPL_TIMEOUT') throw err;
   }

@@ -15,6 +15,8 @@ export interface ReplLink {
 export interface RawReplResult {
   stdout: string;
   stderr: string;
+  /** With `bannerMs`: what the friendly REPL printed after Ctrl-B up to its `>>> ` prompt (its banner); undefined when none came in time. */
+  banner?: string;
 }
 
 const CTRL_A = 0x01;
@@ -76,6 +78,11 @@ export interface RawReplOptions {
   timeoutMs?: number;
   /** Injected by tests and the fuzzer so timeouts and the settle pause need no real waiting. */
   clock?: Clock;
+  /**
+   * Wait this long (ms) after Ctrl-B for the friendly REPL's banner and prompt (MicroPython's
+   * pyexec.c prints the banner when the friendly REPL starts); default 0, not waited for.
+   */
+  bannerMs?: number;
 }
 
 export async function rawReplExec(link: ReplLink, code: string, opts: RawReplOptions = {}): Promise<RawReplResult> {
@@ -96,7 +103,10 @@ export async function rawReplExec(link: ReplLink, code: string, opts: RawReplOpt
     const stderr = (await r.until('\x04', timeoutMs, 'reading the error output')).slice(0, -1);
     await r.until('>', timeoutMs, 'waiting for the raw REPL prompt');
     await link.write(Uint8Array.of(CTRL_B));
-    return { stdout, stderr };
+    if (!opts.bannerMs) return { stdout, stderr };
+    // A board that does not print it (not Pycom's firmware, a busy console) gives no banner: no evidence, not an error.
+    const banner = await r.until('>>> ', opts.bannerMs, 'reading the banner').catch(() => undefined);
+    return { stdout, stderr, ...(banner !== undefined ? { banner } : {}) };
   } finally {
     r.close();
   }
@@ -104,6 +114,14 @@ export async function rawReplExec(link: ReplLink, code: string, opts: RawReplOpt
 
 /** Asks the running firmware which slot the next OTA image must be written to (pycom-micropython-sigfox esp32/mods/modpycom.c, pycom.ota_slot()). */
 export async function queryOtaSlot(link: ReplLink, opts: RawReplOptions = {}): Promise<number> {
+  return (await queryOtaSlotAndBanner(link, opts)).slot;
+}
+
+/**
+ * queryOtaSlot, and with `opts.bannerMs` the banner the firmware printed when the raw REPL was
+ * left (what it says it is: `...; GPy with ESP32`), for the module check (workflows/module-evidence.ts).
+ */
+export async function queryOtaSlotAndBanner(link: ReplLink, opts: RawReplOptions = {}): Promise<{ slot: number; banner?: string }> {
   const res = await rawReplExec(link, 'import pycom; print(pycom.ota_slot())', opts);
   if (res.stderr.trim()) {
     const last = res.stderr.trim().split(/\r?\n/).pop();
@@ -114,5 +132,5 @@ export async function queryOtaSlot(link: ReplLink, opts: RawReplOptions = {}): P
   if (!Number.isSafeInteger(n)) {
     throw new UserError('E_REPL_ANSWER', `The board answered "${text.slice(0, 60)}" to pycom.ota_slot(), which is not an address; pass --slot.`);
   }
-  return n;
+  return { slot: n, ...(res.banner !== undefined ? { banner: res.banner } : {}) };
 }

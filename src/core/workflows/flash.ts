@@ -16,6 +16,7 @@ import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
 import { firmwareTitle } from '../firmware/outputs';
 import { GENERATIONS } from '../firmware/generations';
 import { BoardRecordWriter, endByBoot, recordFlashProgress, recordKeyEvidence, regionsWritten, type KeyRefutedFact } from '../audit/board-record';
+import { checkBuildModule, recordedModule, type ModuleCheck } from './module-evidence';
 
 export interface FlashRequest {
   store: KeyStore;
@@ -64,6 +65,15 @@ export interface FlashRequest {
   bootLogHints?: BootLogHints;
   /** The folder the log's key file path is relative to when inside it (the editor: the workspace; default the working folder), else absolute. */
   pathBase?: string;
+  /**
+   * The operator says the board is the build's module whatever the key store's records say (the
+   * CLI's --override-module-evidence; module-evidence.ts checkBuildModule); recorded in the audit log.
+   */
+  overrideModule?: boolean;
+  /** When the records name another module, ask through `ui.confirm` (the editor's modal question); a yes is recorded. */
+  askModule?: boolean;
+  /** How this front end overrides, for the refusal (default "run it again with --override-module-evidence"). */
+  overrideModuleHint?: string;
 }
 
 export interface FlashOutcome extends FlashSessionResult {
@@ -84,19 +94,23 @@ export interface FlashOutcome extends FlashSessionResult {
    * runs with that key refuse it (evidence.ts, E_KEY_CONTRADICTED).
    */
   keyRefuted?: string;
+  /** For a build's plan: the key store's records about the board's module, agreeing or overridden (module-evidence.ts). */
+  module?: ModuleCheck;
 }
 
 /**
  * Flash, the one body the CLI's `flash` and the editor's Flash Secure Firmware run: pick the
  * board's flash key from the store, establish that it is the board's (evidence.ts: a burn record,
- * the flash read-back, or the user's recorded word; E_KEY_CONTRADICTED when the flash shows another key, E_KEY_EVIDENCE otherwise), make the plan, predict the boot after it against the
- * board's eFuses (a partial plan over the board's current flash, predict-plan.ts boardBootPredictor), check that the chip can be a module of the build's board (flash size and
- * silicon revision, boards/module-fit.ts), check every region (address, encryption for this key, the chip's security
+ * the flash read-back, or the user's recorded word; E_KEY_CONTRADICTED when the flash shows another key, E_KEY_EVIDENCE otherwise), make the plan, predict the boot of a full set against the
+ * board's eFuses, check that the chip can be a module of the build's board (flash size and
+ * silicon revision, boards/module-fit.ts) and that the key store's records do not name another
+ * module for it (module-evidence.ts; E_MODULE_EVIDENCE unless overridden), check every region (address, encryption for this key, the chip's security
  * state, the config sector), write and verify (MD5) each region, then start the firmware and
  * read its boot log. Nothing is written unless every check passed.
  *
  * Errors: UserError from the plan and its checks (nothing written; E_MODULE_FLASH_SIZE and
- * E_MODULE_REVISION for a chip that is no module of the build's board), link errors (the region
+ * E_MODULE_REVISION for a chip that is no module of the build's board, E_MODULE_EVIDENCE for a
+ * board the records say is another module), link errors (the region
  * being written is named; a rerun with --incremental resumes), E_CANCELLED when `signal` aborts
  * between blocks.
  */
@@ -123,6 +137,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
     ui.info(`Flash key: ${fp && evidence.text.includes(fp) ? keys.flashKeySource.replace(` (fingerprint ${fp})`, '') : keys.flashKeySource}.`);
   }
   const plan = req.plan({ flashKey: keys.flashKey, flashSize: chip.flash.sizeBytes });
+  let module: ModuleCheck | undefined;
   if (plan.board) {
     // The chip cannot say which Pycom module it is, but its flash size and revision must be a
     // module's of the build's board (boards/module-fit.ts): refused before anything is written.
@@ -130,6 +145,15 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
     const fit = checkModuleFit(plan.board, chipModuleFacts(chip), build);
     ui.info(`Firmware: ${firmwareTitle(plan.board, build)} for ${chip.mac.address} (${chip.flash.sizeText} flash, ${chip.description}).`);
     for (const n of fit.notes) ui.info(`note: ${n}`);
+    // Nor can the chip say it is a GPy rather than a WiPy 3.0: the key store's records of the
+    // runs that wrote it can (the firmware that ran before this write says nothing here: its boot
+    // log is not read before writing). Another module's build is refused, or overridden and recorded.
+    module = await checkBuildModule({
+      store: req.store, board: plan.board, build, mac: chip.mac.address, who: chip.mac.address, job: 'flash',
+      evidence: [recordedModule(req.store, chip.mac.address)],
+      ...(req.overrideModule ? { override: true } : {}), ...(req.askModule ? { ask: true } : {}),
+      ...(req.overrideModuleHint ? { overrideHint: req.overrideModuleHint } : {}),
+    }, ui);
   }
   const { predictor, skipped, stillFails } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store, { flash: romFlashIo(conn.loader), note: (l) => ui.info(l) });
   if (skipped) ui.info(`note: ${skipped}`);
@@ -159,7 +183,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
       baud: board.transport.baud,
       log: (l) => ui.info(l),
     });
-    const outcome: FlashOutcome = { ...result, plan, keys, evidence, predicted: predictor !== undefined && !stillFails?.() };
+    const outcome: FlashOutcome = { ...result, plan, keys, evidence, predicted: predictor !== undefined && !stillFails?.(), ...(module ? { module } : {}) };
     if (req.dryRun) return outcome;
     startRecord();
     record?.add('flash', {

@@ -13,6 +13,7 @@ import { boardsBurnedWithOtherFlashKeys, establishKeyEvidence, establishOfflineK
 import { UserError } from '../errors';
 import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
+import { bannerModule, checkBuildModule, recordedModule, type ModuleCheck } from './module-evidence';
 
 export interface OtaImageRequest {
   store: KeyStore;
@@ -23,9 +24,21 @@ export interface OtaImageRequest {
   board: BoardId;
   /**
    * The OTA slot the board will write next: a number given by the user, or a function that asks
-   * the running board (Pycom's `pycom.ota_slot()` over the raw REPL), called once the build is read.
+   * the running board (Pycom's `pycom.ota_slot()` over the raw REPL, askOtaSlot), called once the
+   * build is read and the records checked; it may return the banner the board printed (askOtaSlot's
+   * `banner`), checked like `banner` before anything is written.
    */
-  slot: number | ((build: BuildOutputs) => Promise<number>);
+  slot: number | ((build: BuildOutputs) => Promise<number | { slot: number; banner?: string }>);
+  /** Text holding the running firmware's MicroPython banner, read before (the editor asks the slot first): the module it names is evidence (module-evidence.ts). */
+  banner?: string;
+  /** How the module check names a board whose MAC is not given (default "the board"), e.g. its port. */
+  boardName?: string;
+  /** The operator says the board is the build's module whatever the records or the banner say (the CLI's --override-module-evidence); recorded when the MAC is known. */
+  overrideModule?: boolean;
+  /** When the evidence names another module, ask through `ui.confirm` (the editor's modal question). */
+  askModule?: boolean;
+  /** How this front end overrides, for the refusal (default "run it again with --override-module-evidence"). */
+  overrideModuleHint?: string;
   output: string;
   /** The user vouched that the store holds this board's flash key (the CLI's --trust-key-store); recorded in the audit log. */
   trustKeyStore?: boolean;
@@ -53,6 +66,8 @@ export interface OtaImageOutcome extends OtaImage {
   flashKey?: Uint8Array;
   /** For an image made for a board (`mac`): why the store's key was taken for the board's (evidence.ts). */
   evidence?: KeyEvidence;
+  /** The evidence about the board's module that agreed with the build, or that the operator overrode (module-evidence.ts). */
+  module: ModuleCheck;
 }
 
 /**
@@ -98,14 +113,17 @@ export function checkGivenOtaSlot(buildDir: string, board: BoardId, slot: number
  * the file as it is into that slot, so it must be encrypted for that slot's address), written
  * atomically (a failed write leaves no partial file). Made for a board (`mac`), the key needs
  * evidence that it is that board's (a verified burn record in the store, or the user's recorded
- * word; issue 12 B), or nothing is written.
+ * word; issue 12 B), or nothing is written. The build must be for the board's module as far as
+ * the evidence says (module-evidence.ts: the key store's records for `mac`, checked before the
+ * slot is asked; the running firmware's banner, from `banner` or the slot answer): another
+ * module's build is refused unless `overrideModule` (or `askModule` and a yes through `ui.confirm`).
  *
- * Errors: E_KEY_EVIDENCE (a board's image without evidence for its key), E_NEED_MAC (no `mac`
+ * Errors: E_MODULE_EVIDENCE (the records or the banner name another module; nothing written), E_KEY_EVIDENCE (a board's image without evidence for its key), E_NEED_MAC (no `mac`
  * and the store holds per-device keys: the build key's image would not boot on a board with its
  * own key), UserError for a missing or unreadable build, a slot that is not one of the board's OTA
  * slots, an app that does not decrypt with the key, or an output that cannot be written.
  */
-export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
+export async function otaImage(req: OtaImageRequest, ui: Pick<UiPort, 'info' | 'confirm'> = { info: () => undefined }): Promise<OtaImageOutcome> {
   // A slot given by the user is an argument: checked before anything about keys is said.
   if (typeof req.slot === 'number') checkGivenOtaSlot(req.buildDir, req.board, req.slot);
   checkOtaBoardNamed(req);
@@ -119,14 +137,26 @@ export async function otaImage(req: OtaImageRequest): Promise<OtaImageOutcome> {
     })
     : undefined);
   const build = findBuildOutputs(req.buildDir, { board: req.board, ...(flashKey ? { flashKey } : {}) });
+  // The records (and a banner already read) are checked before the board is asked anything.
+  const recorded = req.mac ? recordedModule(req.store, req.mac) : undefined;
+  const moduleReq = {
+    store: req.store, board: build.board, build: req.buildDir, who: req.mac ? normaliseMac(req.mac) : (req.boardName ?? 'the board'), job: 'ota-image',
+    ...(req.mac ? { mac: req.mac } : {}), ...(req.overrideModule ? { override: true } : {}), ...(req.askModule ? { ask: true } : {}),
+    ...(req.overrideModuleHint ? { overrideHint: req.overrideModuleHint } : {}),
+  };
+  let module = await checkBuildModule({ ...moduleReq, evidence: [recorded, req.banner !== undefined ? bannerModule(req.banner) : undefined] }, ui);
   const slotSource = typeof req.slot === 'number' ? 'option' : 'board';
-  const slot = typeof req.slot === 'number' ? req.slot : await req.slot(build);
+  const asked = typeof req.slot === 'number' ? req.slot : await req.slot(build);
+  const slot = typeof asked === 'number' ? asked : asked.slot;
+  const banner = typeof asked === 'number' || asked.banner === undefined ? undefined : bannerModule(asked.banner);
+  // What the board's firmware just said it is (already overridden: the operator's word stands).
+  if (banner && module.overridden.length === 0) module = await checkBuildModule({ ...moduleReq, evidence: [banner] }, ui);
   const buildKey = storeBuildKey(req.store);
   // The store's signing key: the image must carry its signature, or the board refuses the slot.
   const signing = storeSigningPublicKey(req.store);
   const img = makeOtaImage({ build, slot, slotSource, ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}), ...(signing ? { signingPublicKey: signing.publicKey, signingKeyLabel: signing.file } : {}) });
   writeFileAtomic(req.output, img.data);
-  return { ...img, output: req.output, slotSource, ...(flashKey ? { flashKey } : {}), ...(evidence ? { evidence } : {}) };
+  return { ...img, output: req.output, slotSource, module, ...(flashKey ? { flashKey } : {}), ...(evidence ? { evidence } : {}) };
 }
 
 /**

@@ -27,6 +27,8 @@ export interface FlowContext {
 
 /** How the editor's user says a key store is the board's (the modal question), in refusals that need it. */
 export const ACKNOWLEDGE_HINT = 'answer Yes to the question about the key store';
+/** How the editor's user says the board is the build's module against the records or its banner (the modal question), in the refusal. */
+export const MODULE_OVERRIDE_HINT = 'run it again and answer Yes to the question about its module';
 /** How the editor's user takes another key store, in refusals that need it. */
 export const KEY_STORE_HINT = 'set pycom.keyStorePath';
 /**

@@ -5,7 +5,7 @@ import { readSettings, workspaceRoot } from '../settings';
 import { withDevice, coreResetMode } from '../device';
 import type { SelectedPort } from '../state';
 import type { FlashProgressView } from '../../../webview/src/protocol';
-import { ACKNOWLEDGE_HINT, BOOT_LOG_HINTS, BURN_AGAIN_HINTS, KEY_STORE_HINT, type FlowContext, currentBuildPlan, keyStore, keyStoreSettingProblem } from './context';
+import { ACKNOWLEDGE_HINT, BOOT_LOG_HINTS, BURN_AGAIN_HINTS, KEY_STORE_HINT, MODULE_OVERRIDE_HINT, type FlowContext, currentBuildPlan, keyStore, keyStoreSettingProblem } from './context';
 import { boardForCommand, boardTitle } from './ports';
 import { vscodeUi } from '../vscode-ui';
 
@@ -96,6 +96,8 @@ export async function flashFirmware(ctx: FlowContext, port?: SelectedPort): Prom
           acknowledgeHint: ACKNOWLEDGE_HINT, keyStoreHint: KEY_STORE_HINT, burnAgainHints: BURN_AGAIN_HINTS, bootLogHints: BOOT_LOG_HINTS,
           // The key file is named as the workspace sees it (the extension host's working folder is another one).
           ...(workspaceRoot() ? { pathBase: workspaceRoot()! } : {}),
+          // The key store's records name another module for this board: the user is asked (modal), and a yes recorded.
+          askModule: true, overrideModuleHint: MODULE_OVERRIDE_HINT,
           // A virtual board in this window prints what its boot model predicts; any other board is started and listened to.
           bootLog: inProcess ? async () => virtualBootLog(inProcess.dev) : { ms: BOOT_LOG_CAP_MS, mode: coreResetMode(readSettings().resetMode) },
           onProgress: (e) => {

@@ -5,13 +5,13 @@ import { readSettings, remoteSocketOptions, workspaceRoot } from '../settings';
 import { coreResetMode, withDevice } from '../device';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
-import { ACKNOWLEDGE_HINT, BURN_AGAIN_HINTS, KEY_STORE_HINT, type FlowContext, currentBuild, keyStore } from './context';
+import { ACKNOWLEDGE_HINT, BURN_AGAIN_HINTS, KEY_STORE_HINT, MODULE_OVERRIDE_HINT, type FlowContext, currentBuild, keyStore } from './context';
 import { boardTitle } from './ports';
 
 /* Prepare OTA Image. */
 
-/** What the board said when asked for its next OTA slot: an address, or why there is none. */
-export type BoardSlotAnswer = { slot: number } | { reason: string };
+/** What the board said when asked for its next OTA slot: an address (and the text holding its banner, when it printed one), or why there is none. */
+export type BoardSlotAnswer = { slot: number; banner?: string } | { reason: string };
 
 /**
  * Asks the board on `port` which slot its next OTA update goes to (Pycom's `pycom.ota_slot()`
@@ -25,7 +25,8 @@ export async function askBoardForSlot(port: SelectedPort, timeoutMs = 3000): Pro
     await t.open();
     // askOtaSlot also starts a board that sits in download mode (a `sim serve` board, a board just
     // flashed) when that is safe, then asks its raw REPL, as the CLI's ota-image --port does.
-    return { slot: (await askOtaSlot(t, { timeoutMs, mode: coreResetMode(readSettings().resetMode) })).slot };
+    const asked = await askOtaSlot(t, { timeoutMs, mode: coreResetMode(readSettings().resetMode) });
+    return { slot: asked.slot, ...(asked.banner !== undefined ? { banner: asked.banner } : {}) };
   } catch (e) {
     return { reason: e instanceof Error ? e.message : String(e) };
   } finally {
@@ -129,7 +130,11 @@ export async function prepareOta(ctx: FlowContext): Promise<void> {
     store, buildDir: build.dir, board: build.board, slot: pick.slot, output: target.fsPath,
     ...(forBoard ? { mac: forBoard.mac, boardEvidence: forBoard.evidence } : {}),
     macHint: SELECT_BOARD_HINT, keyStoreHint: KEY_STORE_HINT, burnAgainHints: BURN_AGAIN_HINTS,
-  });
+    // The banner the board printed when asked names its module; against it (or the records) the user is asked (modal).
+    ...('banner' in answer && answer.banner !== undefined ? { banner: answer.banner } : {}),
+    ...(port ? { boardName: boardTitle(port) } : {}),
+    askModule: true, overrideModuleHint: MODULE_OVERRIDE_HINT,
+  }, { info: (l) => ctx.log.info(`OTA: ${l}`), confirm: (q) => vscodeUi(ctx.log).confirm!(q) });
   ctx.log.info(`OTA image ${target.fsPath}: ${img.data.length} bytes for slot ${hex(pick.slot)} from ${img.source}`);
   if (forBoard) {
     const id = recordOtaImage(store, forBoard.mac, build.board, img);
