@@ -83,7 +83,7 @@ async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Pro
 export const predictBootCommand: CliCommand = {
   name: 'predict-boot',
   summary: 'Say whether the connected board (or a planned one, --plan) will boot, and if not what it prints and why.',
-  usage: 'predict-boot (--port PORT [--allow-remote] [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened]) [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM|pkcs11:URI] [--pkcs11-module PATH] [--trust-key-store] [--json]',
+  usage: 'predict-boot (--port PORT [--allow-remote] [--baud N] [--reset MODE] [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened] [--flash-size BYTES]) [--board B] [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM|pkcs11:URI] [--pkcs11-module PATH] [--trust-key-store] [--json]',
   help: [
     'With --port: the eFuses and flash of the connected board (the flash is read over the ROM loader: digest,',
     'bootloader, partition table and the app image). With --build as well: the board as it will be after that',
@@ -96,6 +96,9 @@ export const predictBootCommand: CliCommand = {
     'otherwise the answer is "cannot decide" too. Key bytes are never printed.',
     'A signing key in a token (pkcs11: URI, or the store\'s secure_boot_signing_key.pkcs11) gives its public key',
     'without a PIN; its secure boot key is the store\'s secure_boot_key.bin (or --secure-boot-key).',
+    '--board B: the module the build is for (default: the build\'s own); --flash-size BYTES (with --plan): the',
+    'module\'s flash size in bytes, e.g. 4194304 (default: the board\'s, from the catalog). --baud N and',
+    '--reset auto|pic|classic|none (with --port): the loader\'s rate after connecting, and how to enter download mode.',
     'Exit code 0: boots into the app; 1: does not (or would generate its own keys on first boot); 4: cannot decide.',
   ].join('\n'),
   options: [
