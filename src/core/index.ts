@@ -78,7 +78,7 @@ export { knownSlots, makeOtaImage } from './ota/ota-image';
 export { queryOtaSlot } from './ota/raw-repl';
 export { captureOutput } from './transport/capture';
 export type { CaptureEnd } from './transport/capture';
-export { isLoopbackHost, transportFromUrl, type TransportOptions } from './transport/open';
+export { isLoopbackHost, REMOTE_LINK_RISK, remoteSocketRefusal, transportFromUrl, type LinkJob, type TransportOptions } from './transport/open';
 export { describePort, listPorts } from './transport/ports';
 export type { PortEntry } from './transport/ports';
 export type { Transport } from './transport/transport';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { boardOption, bootLogMsOption, resetModeOption } from '../common-options';
-import { ALLOW_REMOTE_OPTION } from '../board-session';
+import { ALLOW_REMOTE_OPTION, linkJob } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
 import {
@@ -84,7 +84,7 @@ const provisionCommand: CliCommand = {
     const buildKey = buildKeyFile ? readHardwareKeyFile(buildKeyFile, 'flash-encryption') : undefined;
     const list = await ports(args);
     const allowRemote = args.flag('allow-remote');
-    const targets: BoardTarget[] = list.map((port) => ({ port, reset, baud, ...(allowRemote ? { allowRemote } : {}) }));
+    const targets: BoardTarget[] = list.map((port) => ({ port, reset, baud, ...(allowRemote ? { allowRemote } : {}), ...linkJob(args) }));
     const json = args.flag('json');
     const ac = new AbortController();
     const onSig = () => ac.abort();
