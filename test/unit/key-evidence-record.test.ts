@@ -178,8 +178,10 @@ describe('the key store\'s own audit log as key evidence (new-user trial)', func
         const runId = (JSON.parse(lines.split('\n')[0]!) as { id: string }).id;
         const unfinished = (job: string, writes: boolean) => (e: Error & { code?: string }) => {
           assert.equal(e.code, 'E_BURN_UNFINISHED');
-          assert.match(e.message, new RegExp(`^${job}: Burn Keys run ${runId} on ${rig.mac} \\(started \\S+\\) was cut off after 5 of 6 steps, so the board is not finished .*; run the same command again \\(\`pycom-secure efuse burn-keys\` or the \`pycom-secure provision\` that ran it; in the editor: Burn Keys or Provision Boards\\) to finish it before ${job}${writes ? '; nothing was written' : ''}\\.$`));
+          assert.match(e.message, new RegExp(`^${job}: Burn Keys run ${runId} on ${rig.mac} \\(started \\S+\\) was cut off after 5 of 6 steps, so the board is not finished .*; run the burn again, \`pycom-secure efuse burn-keys\` with the options of the cut-off run \\(or \`pycom-secure provision\` again, for a run that was part of a provision; in the editor: Burn Keys or Provision Boards\\) to finish it before ${job}${writes ? '; nothing was written' : ''}\\.$`));
           assert.doesNotMatch(e.message, /trust-key-store|nothing shows/);
+          // Said in answer to flash, "the same command" would be flash: the burn command is named (trial 6).
+          assert.doesNotMatch(e.message, /same command/);
           return true;
         };
         for (const o of [{ trustKeyStore: true }, { trustKeyStore: true, dryRun: true }, {}]) {

@@ -329,8 +329,11 @@ export interface KeyEvidenceRequest {
 
 const ACK_OPERATION = 'trust-key-store';
 
-/** How a cut-off Burn Keys run is finished, in both front ends' words (E_BURN_UNFINISHED). */
-export const BURN_AGAIN_HINT = 'run the same command again (`pycom-secure efuse burn-keys` or the `pycom-secure provision` that ran it; in the editor: Burn Keys or Provision Boards)';
+/**
+ * How a cut-off Burn Keys run is finished, in both front ends' words (E_BURN_UNFINISHED): the burn
+ * command itself, never "the same command" (said in answer to flash, that would be flash).
+ */
+export const BURN_AGAIN_HINT = 'run the burn again, `pycom-secure efuse burn-keys` with the options of the cut-off run (or `pycom-secure provision` again, for a run that was part of a provision; in the editor: Burn Keys or Provision Boards)';
 
 /**
  * Refuses (E_BURN_UNFINISHED) when the store's audit `records` hold a Burn Keys run of `mac` that
