@@ -125,6 +125,8 @@ const burnKeysCommand: CliCommand = {
         keys: ({ mac, threeFour }) => ({ ...(flashKey ? { flashKey } : ownKey(mac, threeFour)), ...secureBootKey(threeFour) }),
         hardening: args.flag('hardening'),
         keysBurnedElsewhere: args.flag('keys-burned-elsewhere'),
+        // A block holding another key is named with the store that holds it: secure/ here too, when another store is used.
+        otherStores: [KeyStore.named(DEFAULT_KEY_STORE)],
         dryRun,
         ...(confirm !== undefined ? { confirm } : {}),
         showPlan: (plan) => (json ? io.err(renderPlan(plan)) : io.out(renderPlan(plan))),
