@@ -17,8 +17,8 @@ function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour:
   return predictionKeys(ks, { ...(mac !== undefined ? { mac } : {}), threeFour }, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));
 }
 
-function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined, evidence?: KeyEvidence, diagnosis?: string, partlyWritten?: PartlyWritten): number {
-  const said = predictionReport(source, { resolved: r, ...(v ? { verdict: v } : {}), ...(diagnosis ? { diagnosis } : {}) });
+function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined, evidence?: KeyEvidence, diagnosis?: string, partlyWritten?: PartlyWritten, notes?: string[]): number {
+  const said = predictionReport(source, { resolved: r, ...(v ? { verdict: v } : {}), ...(diagnosis ? { diagnosis } : {}), ...(notes ? { notes } : {}) });
   const decided = said.status !== 'undecided' && v !== undefined;
   if (args.flag('json')) {
     io.out(JSON.stringify({
@@ -27,6 +27,7 @@ function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: Boo
       log: decided ? v.log : [], hazards: decided ? v.hazards : [], assumptions: r.assumptions, undecidable: r.undecidable,
       evidence: evidence ? { kind: evidence.kind, text: evidence.text } : null,
       diagnosis: diagnosis ?? null,
+      notes: notes ?? [],
       partlyWritten: partlyWritten ? {
         address: partlyWritten.address, length: partlyWritten.length ?? null, written: partlyWritten.written ?? null, file: partlyWritten.file ?? null,
         source: partlyWritten.source, run: partlyWritten.run?.id ?? null,
@@ -76,7 +77,7 @@ async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Pro
     }, terminalUi(io));
     // The board as it will be after this build is written: the plan's bytes over what it holds now.
     const source = dir && r.verdict ? `The board on ${port} after flashing ${path.basename(dir)}` : `The board on ${port}`;
-    return report(args, io, source, r.resolved, r.verdict, r.evidence, r.diagnosis, r.partlyWritten);
+    return report(args, io, source, r.resolved, r.verdict, r.evidence, r.diagnosis, r.partlyWritten, r.notes);
   });
 }
 
