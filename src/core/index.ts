@@ -3,7 +3,7 @@
  * the editor) needs. src/cli and src/extension import the core only from here
  * (test/unit/architecture.test.ts enforces it); tests may reach inside.
  */
-export { AuditLog, interruptedOperations, readAudit } from './audit/audit-log';
+export { AuditLog, damagedLinesPhrase, interruptedOperations, readAudit } from './audit/audit-log';
 export { boardChoices, boardFlashSize, boardIds, findBoard, moduleIds, parseBoard, withBoards } from './boards/catalog';
 export type { BoardId, PycomBoard } from './boards/catalog';
 export { checkModuleFit, chipModuleFacts } from './boards/module-fit';
