@@ -3,7 +3,7 @@
  * the editor) needs. src/cli and src/extension import the core only from here
  * (test/unit/architecture.test.ts enforces it); tests may reach inside.
  */
-export { AuditLog, interruptedOperations, readAudit } from './audit/audit-log';
+export { AuditLog, damagedLinesPhrase, interruptedOperations, readAudit } from './audit/audit-log';
 export { boardChoices, boardFlashSize, boardIds, findBoard, moduleIds, parseBoard, withBoards } from './boards/catalog';
 export type { BoardId, PycomBoard } from './boards/catalog';
 export { checkModuleFit, chipModuleFacts } from './boards/module-fit';
@@ -78,7 +78,7 @@ export { knownSlots, makeOtaImage } from './ota/ota-image';
 export { queryOtaSlot } from './ota/raw-repl';
 export { captureOutput } from './transport/capture';
 export type { CaptureEnd } from './transport/capture';
-export { isLoopbackHost, transportFromUrl, type TransportOptions } from './transport/open';
+export { isLoopbackHost, REMOTE_LINK_RISK, remoteSocketRefusal, transportFromUrl, type LinkJob, type TransportOptions } from './transport/open';
 export { describePort, listPorts } from './transport/ports';
 export type { PortEntry } from './transport/ports';
 export type { Transport } from './transport/transport';

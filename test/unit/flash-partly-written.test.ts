@@ -7,6 +7,8 @@ import { boardJournal, deviceDir, keysForBoard, runFlashSession } from '../../sr
 import { confirmUnfinishedWrite, diagnosePartlyWrittenRegion, erasedTailStart, partlyWrittenFile, partlyWrittenImage } from '../../src/core/flash/partly-written';
 import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { BoardRecordWriter, readBoardRecords, recordFlashProgress, regionsWritten, sha256Hex } from '../../src/core/audit/board-record';
+import { predictBootOnBoard, predictionReport } from '../../src/core/workflows/predict-boot';
+import { predictionKeys, scriptedUi } from '../../src/core';
 import { bootNow, fixtureStore, KEYS, secureBuild, virtualBoard, type Board } from './flash-harness';
 
 /**
@@ -80,6 +82,30 @@ describe('partly written regions (an interrupted flash)', () => {
     assert.ok(fs.existsSync(path.join(deviceDir(store, mac), 'flash-journal.json')));
     // Only its owner reads it, as everything else in the key store (a new-user trial found it 0644).
     assert.equal(fs.statSync(path.join(deviceDir(store, mac), 'flash-journal.json')).mode & 0o777, 0o600);
+  });
+
+  it('predict-boot on a board that boots, with a write into the OTA slot cut off: WILL BOOT stands, and a note names the slot and the rerun (verify-flash\'s test)', async () => {
+    const mac = b.info.mac.address;
+    const OTA = 0x210000;
+    assert.equal(bootNow(b.dev).boots, true);
+    new BoardRecordWriter(store.auditPath, 'flash', mac, () => []);
+    boardJournal(store, mac).begin(OTA, app, 'gpy.bin_enc');
+    b.dev.flash.eraseRange(OTA, app.length);
+    b.dev.flash.program(OTA, app.subarray(0, 0x2000));
+    const session = { transport: undefined as never, conn: b.conn, chip: b.info };
+    const r = await predictBootOnBoard(session, { store, trustKeyStore: true, keys: ({ mac: m, threeFour }) => predictionKeys(store, { mac: m, threeFour }, {}) }, scriptedUi());
+    assert.equal(r.verdict?.boots, true, r.resolved.undecidable.join(' '));
+    assert.equal(r.notes?.length, 1, JSON.stringify(r.notes));
+    assert.match(r.notes![0]!, /^Note: the app that boots is intact, but the region at 0x210000 \(gpy\.bin_enc\) was only partly written \(flash interrupted at 8192 of \d+ bytes\): the key store's flash journal says the flash run \S+ \(interrupted\) began writing it .*; run the same `pycom-secure flash` again to finish it/);
+    const said = predictionReport('The board', r);
+    assert.equal(said.status, 'boots');
+    assert.equal(said.lines[said.lines.length - 1], r.notes![0]);
+    // The slot written in full (finished some other way): no note.
+    b.dev.flash.eraseRange(OTA, app.length);
+    b.dev.flash.program(OTA, app);
+    const whole = await predictBootOnBoard(session, { store, trustKeyStore: true, keys: ({ mac: m, threeFour }) => predictionKeys(store, { mac: m, threeFour }, {}) }, scriptedUi());
+    assert.equal(whole.verdict?.boots, true);
+    assert.equal(whole.notes, undefined);
   });
 });
 

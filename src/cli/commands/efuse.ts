@@ -11,7 +11,7 @@ const PORT_OPTS = [{ name: 'port', aliases: ['-p'] }, ALLOW_REMOTE_OPTION, { nam
 const summary: CliCommand = {
   name: 'efuse summary',
   summary: 'Show every eFuse field of the connected ESP32 (espefuse names; --json in espefuse\'s summary JSON shape). Key bytes are never shown.',
-  usage: 'efuse summary --port PORT [--allow-remote] [--json]',
+  usage: 'efuse summary --port PORT [--allow-remote] [--baud N] [--json]',
   options: [...PORT_OPTS, { name: 'json', flag: true }],
   async run(args, io) {
     args.maxPositionals(0);
@@ -23,7 +23,7 @@ const summary: CliCommand = {
 const dump: CliCommand = {
   name: 'efuse dump',
   summary: 'Print the raw eFuse block words (espefuse dump format; words of readable key blocks are masked).',
-  usage: 'efuse dump --port PORT [--allow-remote]',
+  usage: 'efuse dump --port PORT [--allow-remote] [--baud N]',
   options: PORT_OPTS,
   async run(args, io) {
     args.maxPositionals(0);
@@ -60,7 +60,7 @@ function loadSecureBootKey(args: Args): (threeFour: boolean) => { secureBootKey:
 const burnKeysCommand: CliCommand = {
   name: 'efuse burn-keys',
   summary: 'Burn the flash-encryption and secure boot keys and enable flash encryption and secure boot, as one plan you see and confirm. Permanent.',
-  usage: 'efuse burn-keys --port PORT [--allow-remote] (--flash-key FLASH_KEY.bin | --per-device-keys) (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--keys-burned-elsewhere] [--dry-run] [--confirm MAC] [--key-store DIR] [--json]',
+  usage: 'efuse burn-keys --port PORT [--allow-remote] [--baud N] (--flash-key FLASH_KEY.bin | --per-device-keys) (--secure-boot-key KEY.bin | --signing-key SIGNING.pem) [--hardening] [--keys-burned-elsewhere] [--dry-run] [--confirm MAC] [--key-store DIR] [--json]',
   help: [
     'Steps: flash-encryption key -> BLOCK1, secure boot key -> BLOCK2 (both read back and compared),',
     'then both read- and write-protected, FLASH_CRYPT_CONFIG = 0xF, FLASH_CRYPT_CNT odd (encryption on),',
@@ -126,6 +126,8 @@ const burnKeysCommand: CliCommand = {
         keys: ({ mac, threeFour }) => ({ ...(flashKey ? { flashKey } : ownKey(mac, threeFour)), ...secureBootKey(threeFour) }),
         hardening: args.flag('hardening'),
         keysBurnedElsewhere: args.flag('keys-burned-elsewhere'),
+        // A block holding another key is named with the store that holds it: secure/ here too, when another store is used.
+        otherStores: [KeyStore.named(DEFAULT_KEY_STORE)],
         dryRun,
         ...(confirm !== undefined ? { confirm } : {}),
         showPlan: (plan) => (json ? io.err(renderPlan(plan)) : io.out(renderPlan(plan))),

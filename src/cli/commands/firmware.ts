@@ -206,7 +206,7 @@ const flash: CliCommand = {
 const verifyFlash: CliCommand = {
   name: 'verify-flash',
   summary: 'Compare the board\'s flash with a build or ADDR FILE pairs (MD5 per 4 KB sector).',
-  usage: 'verify-flash --port PORT [--allow-remote] (--build DIR | ADDR FILE ...) [--board B] [--key-store DIR] [--trust-key-store]',
+  usage: 'verify-flash --port PORT [--allow-remote] [--baud N] [--reset MODE] (--build DIR | ADDR FILE ...) [--board B] [--key-store DIR] [--trust-key-store]',
   options: [{ name: 'port' }, ALLOW_REMOTE_OPTION, { name: 'build' }, { name: 'board' }, { name: 'baud' }, { name: 'reset' }, { name: 'key-store' }, { name: 'trust-key-store', flag: true }],
   async run(args, io) {
     // ADDR FILE pairs are read (and a key file among them refused) before the board is opened.

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import { boardOption, bootLogMsOption, resetModeOption } from '../common-options';
-import { ALLOW_REMOTE_OPTION } from '../board-session';
+import { ALLOW_REMOTE_OPTION, linkJob } from '../board-session';
 import type { CliCommand } from '../command';
 import type { Args } from '../args';
 import {
-  boardRecordsCsv, checkLoaderBaud, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, provisionSummary, readBoardRecords, readHardwareKeyFile, readInputFile, UserError, latestBoardRecords,
+  boardRecordsCsv, checkLoaderBaud, damagedLinesPhrase, readAudit, DEFAULT_BAUD, DEFAULT_KEY_STORE, isSocketUrl, KeyStore, listPorts, parseApprovedMacs, provision, provisionSummary, readBoardRecords, readHardwareKeyFile, readInputFile, UserError, latestBoardRecords,
   type BoardTarget, type ProvisionEvent, type ProvisionSummaryTerms, type UiPort,
 } from '../../core';
 
@@ -84,7 +84,7 @@ const provisionCommand: CliCommand = {
     const buildKey = buildKeyFile ? readHardwareKeyFile(buildKeyFile, 'flash-encryption') : undefined;
     const list = await ports(args);
     const allowRemote = args.flag('allow-remote');
-    const targets: BoardTarget[] = list.map((port) => ({ port, reset, baud, ...(allowRemote ? { allowRemote } : {}) }));
+    const targets: BoardTarget[] = list.map((port) => ({ port, reset, baud, ...(allowRemote ? { allowRemote } : {}), ...linkJob(args) }));
     const json = args.flag('json');
     const ac = new AbortController();
     const onSig = () => ac.abort();
@@ -151,6 +151,8 @@ const recordsCommand: CliCommand = {
     'One record per board and run: MAC, board, chip revision, key fingerprints (never key bytes), eFuse state before and after, each region written (address, file, sha256), firmware generation, tool version, start and end times, result and error.',
     'A run that was cut off stays `interrupted` (it happened); the next flash or provision of that board names it in `supersedes`, and the',
     'cut-off record names that run in `supersededBy`. --latest gives one record per board, its latest run that changed it (burn-keys, flash, provision; not ota-image, which only reads it): the board\'s current state.',
+    'Exit code 0: every line of the audit log is a record; 1: the records are printed, but some lines are damaged (named on stderr:',
+    'file and line numbers); 2: the audit log holds no record at all (a file that is not an audit log), or bad input.',
   ].join('\n'),
   options: [{ name: 'key-store' }, { name: 'format' }, { name: 'mac' }, { name: 'latest', flag: true }],
   run(args, io) {
@@ -162,10 +164,20 @@ const recordsCommand: CliCommand = {
     if (!fs.existsSync(store.dir)) {
       throw new UserError('E_NO_DIR', `records: the key store folder ${store.dir} does not exist; give the folder that holds audit.jsonl with --key-store DIR${args.opt('key-store') === undefined ? ' (the default is ./secure)' : ''}.`);
     }
+    // The audit log is the evidence: a damaged line is named, never skipped silently (trial 6).
+    const { records: good, damaged } = readAudit(store.auditPath);
+    if (damaged.length && !good.length) {
+      throw new UserError('E_AUDIT_DAMAGED', `records: ${store.auditPath} is not a key store's audit log: none of its ${damaged.length} line${damaged.length === 1 ? ' is a record' : 's is a record'} (one JSON object per line, with an id and a phase); restore it from your backup of the key store, or give the folder that holds the right audit.jsonl with --key-store DIR.`);
+    }
     const all = readBoardRecords(store.auditPath, args.opt('mac'));
     const recs = args.flag('latest') ? latestBoardRecords(all) : all;
     if (format === 'csv') io.out(boardRecordsCsv(recs).trimEnd());
     else io.out(JSON.stringify(recs, null, 2));
+    if (damaged.length) {
+      io.err(`Warning: ${damagedLinesPhrase(store.auditPath, damaged)}, so what ${damaged.length === 1 ? 'it held is' : 'they held is'} missing from these records; restore the audit log from your backup of the key store if you have one (exit code 1).`);
+      return 1;
+    }
+    return 0;
   },
 };
 

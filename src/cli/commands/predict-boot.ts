@@ -17,8 +17,8 @@ function knownKeys(args: Args, ks: KeyStore, mac: string | undefined, threeFour:
   return predictionKeys(ks, { ...(mac !== undefined ? { mac } : {}), threeFour }, Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)));
 }
 
-function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined, evidence?: KeyEvidence, diagnosis?: string, partlyWritten?: PartlyWritten): number {
-  const said = predictionReport(source, { resolved: r, ...(v ? { verdict: v } : {}), ...(diagnosis ? { diagnosis } : {}) });
+function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: BootVerdict | undefined, evidence?: KeyEvidence, diagnosis?: string, partlyWritten?: PartlyWritten, notes?: string[]): number {
+  const said = predictionReport(source, { resolved: r, ...(v ? { verdict: v } : {}), ...(diagnosis ? { diagnosis } : {}), ...(notes ? { notes } : {}) });
   const decided = said.status !== 'undecided' && v !== undefined;
   if (args.flag('json')) {
     io.out(JSON.stringify({
@@ -27,6 +27,7 @@ function report(args: Args, io: CliIo, source: string, r: ResolvedEfuses, v: Boo
       log: decided ? v.log : [], hazards: decided ? v.hazards : [], assumptions: r.assumptions, undecidable: r.undecidable,
       evidence: evidence ? { kind: evidence.kind, text: evidence.text } : null,
       diagnosis: diagnosis ?? null,
+      notes: notes ?? [],
       partlyWritten: partlyWritten ? {
         address: partlyWritten.address, length: partlyWritten.length ?? null, written: partlyWritten.written ?? null, file: partlyWritten.file ?? null,
         source: partlyWritten.source, run: partlyWritten.run?.id ?? null,
@@ -76,14 +77,14 @@ async function connected(args: Args, io: CliIo, ks: KeyStore, port: string): Pro
     }, terminalUi(io));
     // The board as it will be after this build is written: the plan's bytes over what it holds now.
     const source = dir && r.verdict ? `The board on ${port} after flashing ${path.basename(dir)}` : `The board on ${port}`;
-    return report(args, io, source, r.resolved, r.verdict, r.evidence, r.diagnosis, r.partlyWritten);
+    return report(args, io, source, r.resolved, r.verdict, r.evidence, r.diagnosis, r.partlyWritten, r.notes);
   });
 }
 
 export const predictBootCommand: CliCommand = {
   name: 'predict-boot',
   summary: 'Say whether the connected board (or a planned one, --plan) will boot, and if not what it prints and why.',
-  usage: 'predict-boot (--port PORT [--allow-remote] [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened]) [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM|pkcs11:URI] [--pkcs11-module PATH] [--trust-key-store] [--json]',
+  usage: 'predict-boot (--port PORT [--allow-remote] [--baud N] [--reset MODE] [--build DIR] | --plan --build DIR [--efuses fresh|burned|hardened] [--flash-size BYTES]) [--board B] [--key-store DIR] [--flash-key FILE] [--secure-boot-key FILE | --signing-key PEM|pkcs11:URI] [--pkcs11-module PATH] [--trust-key-store] [--json]',
   help: [
     'With --port: the eFuses and flash of the connected board (the flash is read over the ROM loader: digest,',
     'bootloader, partition table and the app image). With --build as well: the board as it will be after that',
@@ -96,6 +97,9 @@ export const predictBootCommand: CliCommand = {
     'otherwise the answer is "cannot decide" too. Key bytes are never printed.',
     'A signing key in a token (pkcs11: URI, or the store\'s secure_boot_signing_key.pkcs11) gives its public key',
     'without a PIN; its secure boot key is the store\'s secure_boot_key.bin (or --secure-boot-key).',
+    '--board B: the module the build is for (default: the build\'s own); --flash-size BYTES (with --plan): the',
+    'module\'s flash size in bytes, e.g. 4194304 (default: the board\'s, from the catalog). --baud N and',
+    '--reset auto|pic|classic|none (with --port): the loader\'s rate after connecting, and how to enter download mode.',
     'Exit code 0: boots into the app; 1: does not (or would generate its own keys on first boot); 4: cannot decide.',
   ].join('\n'),
   options: [

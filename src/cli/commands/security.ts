@@ -289,6 +289,7 @@ function flashCommand(direction: 'encrypt' | 'decrypt'): CliCommand {
       direction === 'encrypt'
         ? 'Input that is not a multiple of 16 bytes is padded with 0xFF (deterministic, unlike espsecure, which pads with random bytes).'
         : 'The input must be a multiple of 16 bytes.',
+      '--aes-xts (espsecure\'s, for ESP32-S2 and later) is refused: the ESP32 of Pycom modules uses its own scheme.',
     ].join('\n'),
     options: [KEYFILE, ADDRESS, CONF, OUTPUT, AES_XTS],
     run(args: Args, io: CliIo) {

@@ -144,8 +144,35 @@ function fsyncDir(dir: string): void {
 
 export interface AuditReadResult {
   records: AuditRecord[];
-  /** Lines that could not be parsed (1-based line numbers); a torn last line is the usual case. */
+  /** Lines that could not be parsed (1-based line numbers); a torn last line (`last`: no newline after it) is the usual case. */
   damaged: { line: number; last: boolean }[];
+}
+
+/**
+ * The damaged lines of an audit log in words, for a warning: "line 5 of FILE is not a record" or
+ * "lines 5, 9-12 and 40 of FILE are not records" (at most 8 runs of numbers, then "and N more"),
+ * with "(a torn last line: a run was cut off while writing it)" when only the last line is.
+ * Empty string when no line is damaged.
+ */
+export function damagedLinesPhrase(file: string, damaged: AuditReadResult['damaged']): string {
+  if (!damaged.length) return '';
+  const runs: string[] = [];
+  let start = damaged[0]!.line;
+  let prev = start;
+  const close = (): void => void runs.push(start === prev ? String(start) : `${start}-${prev}`);
+  for (const d of damaged.slice(1)) {
+    if (d.line === prev + 1) prev = d.line;
+    else {
+      close();
+      start = prev = d.line;
+    }
+  }
+  close();
+  const shown = runs.slice(0, 8);
+  const more = runs.length - shown.length;
+  const list = more > 0 ? `${shown.join(', ')} and ${more} more` : shown.length > 1 ? `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}` : shown[0]!;
+  const torn = damaged.length === 1 && damaged[0]!.last ? ' (a torn last line: a run was cut off while writing it)' : '';
+  return damaged.length === 1 ? `line ${list} of ${file} is not a record${torn}` : `lines ${list} of ${file} are not records`;
 }
 
 /** Reads the log, keeping every good line and reporting the damaged ones instead of failing. */
@@ -162,7 +189,9 @@ export function readAudit(file: string): AuditReadResult {
     if (fd !== undefined) fs.closeSync(fd);
   }
   const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
+  // A torn last line is one with no newline after it (a line written whole ends with one).
+  const endsWhole = lines[lines.length - 1] === '';
+  if (endsWhole) lines.pop();
   const records: AuditRecord[] = [];
   const damaged: AuditReadResult['damaged'] = [];
   lines.forEach((text, i) => {
@@ -172,7 +201,7 @@ export function readAudit(file: string): AuditReadResult {
       if (typeof v !== 'object' || v === null || typeof v.id !== 'string' || typeof v.phase !== 'string') throw new Error('not a record');
       records.push(v);
     } catch {
-      damaged.push({ line: i + 1, last: i === lines.length - 1 });
+      damaged.push({ line: i + 1, last: i === lines.length - 1 && !endsWhole });
     }
   });
   return { records, damaged };

@@ -111,8 +111,12 @@ const STATE_FILE_START = '{"format":"pycom-secure-virtual-esp32"';
  * Why the existing regular file `file` is a record no output may replace (a phrase, as
  * keyMaterialIn), or undefined; `what` is the writer's own name for what it writes: the one write
  * that owns a record (the flash journal, `sim reset-state` / `sim serve` for a state file) passes.
+ * A file named audit.jsonl is refused whether or not it exists yet (nothing but the audit log writes one).
  */
 export function storeRecordIn(file: string, what: string): string | undefined {
+  // The audit log is found by its name alone: an output written where none exists yet would be
+  // read as the store's record (a binary file there reads as no record at all).
+  if (STORE_RECORDS[0]!.name.test(path.basename(file)) && !fs.existsSync(file)) return `its name ${path.basename(file)} is that of ${STORE_RECORDS[0]!.is}`;
   if (!regularFile(file)) return undefined;
   const rec = STORE_RECORDS.find((r) => r.name.test(path.basename(file)));
   if (rec) return rec.owner === what ? undefined : `it is ${rec.is}`;

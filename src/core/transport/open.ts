@@ -5,6 +5,38 @@ import { fail } from '../connect/messages';
 import { isIP } from 'node:net';
 import { UserError } from '../errors';
 
+/**
+ * What a job carries over its link: `burn-keys` the board's keys, `flash` the firmware,
+ * `provision` both for each board, `read` what the board holds (eFuses, flash), `serial` the
+ * board's serial line (a monitor, the download-mode lines, the REPL).
+ */
+export type LinkJob = 'burn-keys' | 'flash' | 'provision' | 'read' | 'serial';
+
+/**
+ * Why a socket:// board on another machine is refused, per job: one clause each, said in the
+ * refusal (remoteSocketRefusal). The ROM loader's protocol has neither encryption nor
+ * authentication: Burn Keys sends the key words as plain WRITE_REG values, flashing sends the
+ * firmware, and whoever answers at that address can read them or answer as the board.
+ * `any`: a link whose job is not said (the editor's board connection).
+ */
+export const REMOTE_LINK_RISK: Readonly<Record<LinkJob | 'any', string>> = {
+  'burn-keys': "Burn Keys would send the board's keys across the network in clear, to whoever answers there",
+  flash: 'flashing would send the firmware across the network in clear, to whoever answers there',
+  provision: "provisioning would send each board's keys and firmware across the network in clear, to whoever answers there",
+  read: "what the board holds (its eFuses and flash) would be read across the network in clear, from whoever answers there",
+  serial: "the board's serial line would cross the network in clear, to whoever answers there",
+  any: 'what goes to the board (its keys when burning, the firmware when flashing) would cross the network in clear, to whoever answers there',
+};
+
+/**
+ * The refusal (E_REMOTE_SOCKET) of the socket:// URL `url` whose host is not this machine: one
+ * sentence naming what the job would expose (REMOTE_LINK_RISK) and how to allow it (`allowRemoteHint`,
+ * default "pass --allow-remote").
+ */
+export function remoteSocketRefusal(url: string, opts: Pick<TransportOptions, 'job' | 'allowRemoteHint'> = {}): UserError {
+  return new UserError('E_REMOTE_SOCKET', `${url} is not on this machine, and over socket:// ${REMOTE_LINK_RISK[opts.job ?? 'any']}; use a board on this machine (socket://127.0.0.1:PORT), or ${opts.allowRemoteHint ?? 'pass --allow-remote'} if you mean to reach that board over a network you trust.`);
+}
+
 export interface TransportOptions {
   /**
    * The user means a board on another machine (the CLI's --allow-remote, the editor's
@@ -13,6 +45,8 @@ export interface TransportOptions {
   allowRemote?: boolean;
   /** How this front end allows it, for the refusal (default: "pass --allow-remote"). */
   allowRemoteHint?: string;
+  /** What the link is for, for the refusal (REMOTE_LINK_RISK); absent: `any`. */
+  job?: LinkJob;
 }
 
 /**
@@ -40,11 +74,7 @@ export function transportFromUrl(url: string, baud = 115200, opts: TransportOpti
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
     const sock = parseSocketUrl(trimmed);
     if (!sock) throw fail('E_BAD_URL', { port: url });
-    // The ROM protocol has no encryption or authentication: Burn Keys sends the key words as
-    // plain WRITE_REG values, flashing sends firmware, to whoever listens on that address.
-    if (!opts.allowRemote && !isLoopbackHost(sock.host)) {
-      throw new UserError('E_REMOTE_SOCKET', `${trimmed} is not on this machine, and over socket:// Burn Keys would send the key words (and flashing the firmware) across the network in clear, to whoever answers there; use a board on this machine (socket://127.0.0.1:PORT), or ${opts.allowRemoteHint ?? 'pass --allow-remote'} if you mean to reach that board over a network you trust.`);
-    }
+    if (!opts.allowRemote && !isLoopbackHost(sock.host)) throw remoteSocketRefusal(trimmed, opts);
     return new TcpTransport(trimmed, sock.host, sock.port);
   }
   if (trimmed === '') throw fail('E_BAD_URL', { port: url });

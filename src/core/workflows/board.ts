@@ -1,7 +1,7 @@
 import { checkLoaderBaud, connect, type Connection, type ConnectOptions } from '../connect/connect';
 import type { ResetMode } from '../connect/strategy';
 import { identify, type ChipInfo } from '../chip/identify';
-import { transportFromUrl } from '../transport/open';
+import { transportFromUrl, type LinkJob } from '../transport/open';
 import type { Transport } from '../transport/transport';
 import type { UiPort } from './ui-port';
 
@@ -25,6 +25,8 @@ export interface BoardTarget {
   allowRemote?: boolean;
   /** How the front end allows a remote board, for the refusal. */
   allowRemoteHint?: string;
+  /** What the link is for, named in that refusal (transport/open.ts REMOTE_LINK_RISK). */
+  job?: LinkJob;
 }
 
 /** A board in download mode with its ROM loader answering, identified. */
@@ -46,7 +48,7 @@ export interface BoardSession {
 export async function withBoard<T>(target: BoardTarget, ui: Pick<UiPort, 'info' | 'warn'>, fn: (session: BoardSession) => Promise<T>): Promise<T> {
   checkLoaderBaud(target.baud);
   const transport = target.transport ?? transportFromUrl(target.port, undefined, {
-    ...(target.allowRemote ? { allowRemote: true } : {}), ...(target.allowRemoteHint ? { allowRemoteHint: target.allowRemoteHint } : {}),
+    ...(target.allowRemote ? { allowRemote: true } : {}), ...(target.allowRemoteHint ? { allowRemoteHint: target.allowRemoteHint } : {}), ...(target.job ? { job: target.job } : {}),
   });
   if (!target.opened) await transport.open();
   try {

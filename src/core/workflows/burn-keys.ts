@@ -1,9 +1,14 @@
-import { AuditLog, readAudit } from '../audit/audit-log';
+import { AuditLog, readAudit, type AuditRecord } from '../audit/audit-log';
 import { readEfuses, type EfuseSnapshot } from '../efuse/access';
 import { decodeEfuses, isThreeFour } from '../efuse/decode';
-import { CLI_BURN_KEYS_HINTS, planBurnKeys, type BurnKeysHints } from '../efuse/burn/burn-keys';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { CLI_BURN_KEYS_HINTS, OPERATION, planBurnKeys, type BurnKeysHints } from '../efuse/burn/burn-keys';
 import { bootEfusesFromRaw } from '../boot/boot-efuses';
 import { checkKeysTakenOnWord, keySlot } from './evidence';
+import { fingerprint } from '../util/fingerprint';
+import { readHardwareKeyFile, readSigningKeyFile } from '../keys/key-files';
+import { digestPrivateKey } from '../crypto/secure-boot-key';
 import { refuseUnsupportedCodingScheme } from '../efuse/burn/coding-support';
 import { CodingScheme } from '../efuse/fields';
 import { checkConfirmation, notConfirmedError as notConfirmed, closeInterruptedRun, executeBurnKeys, type ExecuteResult } from '../efuse/burn/execute';
@@ -44,6 +49,11 @@ export interface BurnKeysRequest {
   keys(board: { mac: string; threeFour: boolean; burned: KeyBlockName[] }): BurnKeysKeys;
   /** The ways forward in the front end's words when a key block is already protected (default: the CLI's). */
   hints?: BurnKeysHints;
+  /**
+   * Other key stores to look in for a key a block already holds (the CLI's default secure/ when
+   * another store is used), so that refusal names the store that holds it (knownKeyHolders).
+   */
+  otherStores?: readonly KeyStore[];
   /** Also burn the hardening fuses (the CLI's --hardening); undefined asks the user through `ui.choose`. */
   hardening?: boolean;
   /**
@@ -173,6 +183,7 @@ async function burnKeysLocked(board: BoardSession, req: BurnKeysRequest, ui: UiP
     ...(keys.secureBootKeySource ? { secureBootKeySource: keys.secureBootKeySource } : {}),
     keysBurnedElsewhere: req.keysBurnedElsewhere ?? false,
     ...(req.hints ? { hints: req.hints } : {}),
+    keyHolders: knownKeyHolders([req.store, ...(req.otherStores ?? [])], chip.mac.address, history.records),
   });
 
   // Keys about to be taken on the user's word are first held against the board's flash, as
@@ -291,4 +302,53 @@ export function leftOpenWarnings(leftOpen: readonly { id: string; reason: string
 /** A `not-confirmed` outcome as the error a script gets (the CLI without a terminal). */
 export function notConfirmedError(plan: BurnPlan): UserError {
   return notConfirmed(plan, undefined);
+}
+
+/**
+ * Where the keys of `stores` are, by fingerprint (key-file order, as efuse/decode.ts fingerprints
+ * a readable block): each store's shared and per-board (devices/<MAC>/) flash key, secure_boot_key.bin
+ * and the secure boot key derived from its signing key PEM, and the Burn Keys runs of its audit log
+ * (`records` for the first store) that recorded the key for `mac`. One phrase per fingerprint, e.g.
+ * "secure/flash_encryption_key.bin holds that key (Burn Keys run R of secure/ burned it into M)".
+ * Files that cannot be read are left out; never throws.
+ */
+export function knownKeyHolders(stores: readonly KeyStore[], mac: string, records: readonly AuditRecord[]): Map<string, string> {
+  const files = new Map<string, string>();
+  const runs = new Map<string, string>();
+  const seen = new Set<string>();
+  stores.forEach((store, i) => {
+    if (seen.has(path.resolve(store.dir))) return;
+    seen.add(path.resolve(store.dir));
+    const add = (file: string, key: () => Uint8Array): void => {
+      try {
+        if (!fs.existsSync(file)) return;
+        const fp = fingerprint(key());
+        if (!files.has(fp)) files.set(fp, file);
+      } catch {
+        /* a file that is no key says nothing here */
+      }
+    };
+    for (const f of [store.deviceFlashKeyPath(mac), store.sharedFlashKeyPath]) add(f, () => readHardwareKeyFile(f, 'flash-encryption'));
+    add(store.secureBootKeyPath, () => readHardwareKeyFile(store.secureBootKeyPath, 'secure-boot'));
+    add(store.signingKeyPath, () => digestPrivateKey(readSigningKeyFile(store.signingKeyPath), 256));
+    let recs: readonly AuditRecord[] = records;
+    if (i > 0) {
+      try {
+        recs = readAudit(store.auditPath).records;
+      } catch {
+        recs = [];
+      }
+    }
+    for (const r of recs) {
+      if (r.operation !== OPERATION || r.mac !== mac) continue;
+      for (const fp of Object.values(r.keyFingerprints ?? {})) if (typeof fp === 'string' && !runs.has(fp)) runs.set(fp, `Burn Keys run ${r.id} (${r.time}) of the key store ${store.dir} burned it into ${mac}`);
+    }
+  });
+  const out = new Map<string, string>();
+  for (const fp of new Set([...files.keys(), ...runs.keys()])) {
+    const file = files.get(fp);
+    const run = runs.get(fp);
+    out.set(fp, file ? `${file} holds that key${run ? ` (${run})` : ''}` : `${run!}`);
+  }
+  return out;
 }

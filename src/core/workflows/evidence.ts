@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { assertNoKeyBytes, AuditLog, newOperationId, readAudit, type AuditInput, type AuditRecord } from '../audit/audit-log';
+import { assertNoKeyBytes, AuditLog, damagedLinesPhrase, newOperationId, readAudit, type AuditInput, type AuditRecord } from '../audit/audit-log';
 import { readBoardRecords, type BoardRecord } from '../audit/board-record';
 import { bootEfusesFromRaw, flashEncryptionOn, type BootEfuses } from '../boot/boot-efuses';
 import { BOOTLOADER_ADDRESS, BOOTLOADER_MAX_LEN, PARTITION_TABLE_ADDRESS, SECTOR_SIZE } from '../chip/esp32';
@@ -342,7 +342,8 @@ const ACK_OPERATION = 'trust-key-store';
 /**
  * How a front end says to finish a cut-off Burn Keys run (E_BURN_UNFINISHED), as a verb phrase:
  * `burnKeys` for a run of Burn Keys itself, `provision` for one a provisioning run started (the
- * audit line names it: `within`). Each names that front end's own command only.
+ * audit line names it: `within`). Each names that front end's own burn command, never "the same
+ * command" (said in answer to flash, that would be flash).
  */
 export interface BurnAgainHints {
   burnKeys: string;
@@ -351,8 +352,8 @@ export interface BurnAgainHints {
 
 /** The CLI's ways (the default of KeyEvidenceRequest.burnAgainHints). */
 export const CLI_BURN_AGAIN_HINTS: BurnAgainHints = {
-  burnKeys: 'run the same `pycom-secure efuse burn-keys` command again',
-  provision: 'run the same `pycom-secure provision` command again',
+  burnKeys: 'run `pycom-secure efuse burn-keys` again with the options of the cut-off run',
+  provision: 'run `pycom-secure provision` again with the options of the cut-off run',
 };
 
 /**
@@ -447,7 +448,10 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
   const { conn, chip } = board;
   // A board half-way through Burn Keys is named first: until the run is finished, no verified
   // record vouches for its keys, and every check would blame the key store instead.
-  const records = readAudit(req.store.auditPath).records;
+  const audit = readAudit(req.store.auditPath);
+  const records = audit.records;
+  // Damaged lines of the audit log (the evidence) are said once, in the evidence line.
+  const damage = damagedLinesPhrase(req.store.auditPath, audit.damaged);
   refuseUnfinishedBurn(req, records, chip.mac.address);
   const efuse = bootEfusesFromRaw((await readEfuses(conn.loader)).words, chip.revision.major);
   const a = assessKeys(efuse, req.keys);
@@ -456,8 +460,9 @@ export async function establishKeyEvidence(board: BoardSession, req: KeyEvidence
     throw new UserError('E_KEY_MISMATCH', `${req.job}: ${bad.map((c) => `${c.slot.block} is readable and holds the ${c.slot.what} ${fingerprint(c.chip)}, not the key store's ${fingerprint(c.slot.key)}`).join('; ')}, so the board would not read what this key store makes; use the key store (or key file) that holds the board's key${req.writes ? '; nothing was written' : ''}.`);
   }
   const say = (e: KeyEvidence): KeyEvidence => {
-    ui.info(`Key evidence: ${e.text}.`);
-    return e;
+    const said = damage ? { ...e, text: `${e.text} (${damage}, so ${audit.damaged.length === 1 ? 'it was' : 'they were'} skipped)` } : e;
+    ui.info(`Key evidence: ${said.text}.`);
+    return said;
   };
   if (a.needed.length === 0) {
     return a.compared.length

@@ -11,7 +11,7 @@ import { classifyContent, type ContentKind } from '../firmware/content';
 import { diagnoseDecryption } from '../flash/diagnose';
 import type { RegionRole } from '../flash/plan';
 import { storeFlashKeys } from '../flash/session';
-import { CLI_RERUN_HINTS, confirmUnfinishedWrite, partlyWrittenCause, regionName, partlyWrittenDigestImage, partlyWrittenImage, partlyWrittenSentence, partlyWrittenTable, type PartlyWritten, type RerunHints } from '../flash/partly-written';
+import { CLI_RERUN_HINTS, confirmUnfinishedWrite, partlyWrittenCause, regionName, partlyWrittenDigestImage, partlyWrittenImage, partlyWrittenSentence, partlyWrittenTable, unfinishedWrites, type PartlyWritten, type RerunHints } from '../flash/partly-written';
 import { romFlashIo } from '../flash/rom-io';
 import type { FlashIo } from '../flash/writer';
 import { parsePartitionTable, TABLE_MAX_LEN } from '../partition/table';
@@ -112,6 +112,13 @@ export interface PredictBootOutcome {
   diagnosis?: string;
   /** The interrupted write the failure is due to, when one was found (then `diagnosis` says so and blames no key). */
   partlyWritten?: PartlyWritten;
+  /**
+   * When the board boots: regions outside the boot path an interrupted write left only partly
+   * written (another OTA slot), each one sentence (partlyWrittenSentence) naming the region and
+   * the rerun; found as verify-flash finds them (the key store's flash journal confirmed on the
+   * board, confirmUnfinishedWrite). The verdict stands: the app that boots is intact.
+   */
+  notes?: string[];
 }
 
 /**
@@ -177,7 +184,10 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
       fetched += n;
     },
   });
-  if (verdict.boots) return { resolved, verdict, evidence };
+  if (verdict.boots) {
+    const notes = await partlyWrittenElsewhere(raw, req.store, chip.mac.address, plan, req.hints?.rerun ?? CLI_RERUN_HINTS);
+    return { resolved, verdict, evidence, ...(notes.length ? { notes } : {}) };
+  }
   // Keys burned under the 3/4 coding scheme: that is the cause, not the key the digest was made with.
   const coding = codingSchemeCause(dec.codingScheme, dec.keyBlocks[1].status !== 'empty' || dec.keyBlocks[2].status !== 'empty');
   if (coding) {
@@ -194,6 +204,21 @@ export async function predictBootOnBoard(board: BoardSession, req: PredictBootRe
     verdict: found.cause && verdict.symptom ? { ...verdict, reason: `${verdict.symptom}: ${found.cause}.` } : verdict,
     ...(found.partlyWritten ? { partlyWritten: found.partlyWritten } : {}),
   };
+}
+
+/**
+ * The key store's unfinished writes to `mac` (its flash journal) that the board confirms as partly
+ * written (confirmUnfinishedWrite, verify-flash's test) and that `plan` does not rewrite: one
+ * sentence each, "Note: the booting app is intact, but …" (partlyWrittenSentence, with `rerun`).
+ */
+async function partlyWrittenElsewhere(board: Pick<FlashIo, 'read' | 'md5'>, store: KeyStore, mac: string, plan: FlashPlan | undefined, rerun: RerunHints): Promise<string[]> {
+  const notes: string[] = [];
+  for (const e of unfinishedWrites(store, mac)) {
+    if (plan?.regions.some((g) => g.address < e.address + e.length && e.address < g.address + g.data.length)) continue;
+    const cut = await confirmUnfinishedWrite(board, store, mac, { address: e.address, length: e.length });
+    if (cut) notes.push(`Note: the app that boots is intact, but ${partlyWrittenSentence(cut, 'the region', rerun)}`);
+  }
+  return notes;
 }
 
 /**
@@ -229,7 +254,7 @@ export interface PredictionReport {
  * the same for every front end. `source` names the board as the sentence's subject ("The board on
  * /dev/ttyACM0"); its first letter is lowercased inside "Cannot decide whether ...".
  */
-export function predictionReport(source: string, r: { resolved: ResolvedEfuses; verdict?: BootVerdict; diagnosis?: string }): PredictionReport {
+export function predictionReport(source: string, r: { resolved: ResolvedEfuses; verdict?: BootVerdict; diagnosis?: string; notes?: readonly string[] }): PredictionReport {
   const v = r.verdict;
   if (r.resolved.undecidable.length || !v) {
     const whether = `Cannot decide whether ${source.charAt(0).toLowerCase()}${source.slice(1)} will boot`;
@@ -244,7 +269,7 @@ export function predictionReport(source: string, r: { resolved: ResolvedEfuses; 
   return {
     status,
     headline,
-    lines: [headline, ...v.log.map((l) => `  | ${l}`), ...v.hazards.map((h) => `  warning: ${h}`), ...(r.diagnosis ? [`Diagnosis: ${r.diagnosis}`] : [])],
+    lines: [headline, ...v.log.map((l) => `  | ${l}`), ...v.hazards.map((h) => `  warning: ${h}`), ...(r.diagnosis ? [`Diagnosis: ${r.diagnosis}`] : []), ...(r.notes ?? [])],
   };
 }
 

@@ -49,6 +49,12 @@ export interface BurnKeysInput {
   keysBurnedElsewhere?: boolean;
   /** The ways forward in the front end's words, for the refusal of a protected key block (default: the CLI's, CLI_BURN_KEYS_HINTS). */
   hints?: BurnKeysHints;
+  /**
+   * Where known keys are, by fingerprint (key-file order): one phrase each naming the key file or
+   * key store that holds the key and the Burn Keys run that burned it (workflows/burn-keys.ts
+   * knownKeyHolders), so the refusal of a readable key block that holds another key names it.
+   */
+  keyHolders?: ReadonlyMap<string, string>;
 }
 
 /**
@@ -105,6 +111,7 @@ export function redactState(dec: DecodedEfuses): unknown {
 
 interface Ctx {
   keysBurnedElsewhere: boolean;
+  keyHolders: ReadonlyMap<string, string>;
   hints: BurnKeysHints;
   /** Key steps taken as done on the user's word alone, filled by keyStep. */
   unverified: UnverifiedKey[];
@@ -193,7 +200,12 @@ function keyStep(ctx: Ctx, id: string, block: 1 | 2, key: Uint8Array, title: str
   if (state.status === 'data') {
     const subset = current.every((b, i) => (b & ~data[i]!) === 0);
     if (!(subset && ctx.interruptedKeys.has(fp))) {
-      throw new UserError('E_KEY_BLOCK_USED', `${name} already holds a different key (fingerprint ${state.fingerprint}); bits can only be added, never cleared, so nothing was burned.`);
+      // What to do: give the key the block holds, named where it is known (a key file, a key store's run).
+      const holder = state.fingerprint ? ctx.keyHolders.get(state.fingerprint) : undefined;
+      const instead = holder
+        ? `${holder}, so give that key instead (or use that key store: ${ctx.hints.keyStore})`
+        : `give the key with that fingerprint instead: the key file, or the key store that burned this board (${ctx.hints.keyStore})`;
+      throw new UserError('E_KEY_BLOCK_USED', `${name} already holds a different key (fingerprint ${state.fingerprint}) than the one given (${fp}), and bits can only be added, never cleared, so nothing was burned; ${instead}.`);
     }
   }
   return {
@@ -252,7 +264,7 @@ export function planBurnKeys(snap: EfuseSnapshot, input: BurnKeysInput): BurnPla
   }
   checkKeys(input.flashKey, input.secureBootKey, keyBytes(threeFour ? '3/4' : 'none'));
   const history = input.history ?? [];
-  const ctx: Ctx = { keysBurnedElsewhere: input.keysBurnedElsewhere ?? false, hints: input.hints ?? CLI_BURN_KEYS_HINTS, unverified: [], words: snap.words, dec, threeFour, ...auditEvidence(history, mac) };
+  const ctx: Ctx = { keysBurnedElsewhere: input.keysBurnedElsewhere ?? false, keyHolders: input.keyHolders ?? new Map(), hints: input.hints ?? CLI_BURN_KEYS_HINTS, unverified: [], words: snap.words, dec, threeFour, ...auditEvidence(history, mac) };
 
   const steps: PlanStep[] = [
     keyStep(ctx, STEP.flashKey, 1, input.flashKey, 'Burn the flash-encryption key into BLOCK1',
