@@ -31,6 +31,7 @@ import type { BoardSession } from '../../src/core/workflows/board';
 import { readSigningKeyFile, readHardwareKeyFile } from '../../src/core/keys/key-files';
 import { runCli } from '../../src/cli/main';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
+import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { fixtureBootloader } from '../../scripts/make-fixture-firmware';
 import { bootNow, flashMd5, KEYS, tmpDir, keyStoreWith, secureBuildWith } from './flash-harness';
 
@@ -186,10 +187,13 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       const r = await flash(rig.session, { store: B, plan: planOf(buildB, KEYS_B.flashKey), bootLog, trustKeyStore: true, keyStoreHint: 'the setting pycom.keyStore' }, scriptedUi());
       assert.equal(r.boot?.explanation.verdict, 'failed');
       assert.match(r.keyRefuted ?? '', new RegExp(`BLOCK1 does not hold the flash-encryption key ${fingerprint(KEYS_B.flashKey)} you vouched for`));
-      assert.match(r.keyRefuted ?? '', /the setting pycom\.keyStore/);
+      assert.match(r.keyRefuted ?? '', /the bootloader region 0x0-0x8000 it wrote has been erased again, so flash this board with the key store that burned it \(the setting pycom\.keyStore\)\.$/);
+      // What the chip could not read is erased again: the store that burned the board finds no evidence against its key there.
+      assert.ok(rig.dev.flash.read(0, 0x8000).every((x) => x === 0xff));
       // The record says it with fingerprints only.
       const rec = readBoardRecords(B.auditPath, rig.mac).find((x) => x.id === r.recordId);
       assert.deepEqual(rec?.keyRefuted, { block: 'BLOCK1', keyFingerprint: fingerprint(KEYS_B.flashKey) });
+      assert.equal(rec?.bootRegionErased, true);
       assert.equal(rec?.result, 'failed');
       assert.equal(rec?.keyEvidence, 'trust-key-store');
       assert.ok(!auditLines(B).includes(Buffer.from(KEYS_B.flashKey).toString('hex')));
@@ -208,8 +212,48 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       assert.ok(predicted.resolved.undecidable.some((u) => /the ROM then could not read it/.test(u) && /vouching for it cannot outweigh what the board showed/.test(u)), predicted.resolved.undecidable.join('\n'));
       await assert.rejects(otaImage({ store: B, mac: rig.mac, buildDir: buildB, board: 'GPY', slot: 0x210000, output: path.join(tmpDir('ev-refuted-'), 'ota.bin'), trustKeyStore: true }), (e: Error & { code?: string }) => e.code === 'E_KEY_CONTRADICTED');
       assert.equal(flashMd5(rig.dev), before);
+      // The store that burned the board flashes it on the user's word, and it boots.
+      const ok = await flash(rig.session, { store: A, plan: planOf(buildA, KEYS_A.flashKey), bootLog, trustKeyStore: true }, scriptedUi());
+      assert.equal(ok.boot?.explanation.verdict, 'booted');
+      assert.equal(ok.keyRefuted, undefined);
     } finally {
       rig.close();
+    }
+  });
+
+  it('the CLI over socket://: a vouched flash the boot refutes erases 0x0-0x8000 again (download mode entered again), and the store that burned the board then flashes it', async () => {
+    const dev = new VirtualEsp32({ profile: 'GPY', seed: 'ev-refuted-cli', bootPredictor: bootPredictorForVirtual });
+    const access = directAccess(dev.efuse);
+    const mac = Array.from(dev.mac, (x) => x.toString(16).padStart(2, '0')).join(':');
+    const burn = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS_A.flashKey, secureBootKey: KEYS_A.secureBootKey, hardening: false, history: [] });
+    await executeBurnKeys(access, burn, { confirmMac: mac, flashKey: KEYS_A.flashKey, secureBootKey: KEYS_A.secureBootKey, audit: new AuditLog(path.join(tmpDir('audit-'), 'audit.jsonl')) });
+    const server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
+    const port = `socket://127.0.0.1:${server.port}`;
+    const cli = async (argv: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
+      return { code, out, err };
+    };
+    try {
+      const B = storeOf(KEYS_B);
+      const wrong = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store']);
+      assert.equal(wrong.code, 1, wrong.out + wrong.err);
+      assert.match(wrong.out, /flash read err, 1000/);
+      assert.match(wrong.out, new RegExp(`BLOCK1 does not hold the flash-encryption key ${fingerprint(KEYS_B.flashKey)} you vouched for: .*the bootloader region 0x0-0x8000 it wrote has been erased again, so flash this board with the key store that burned it \\(--key-store DIR\\)\\.$`, 'm'));
+      assert.ok(dev.flash.read(0, 0x8000).every((x) => x === 0xff));
+      // The same wrong store again: refused by its own record, nothing written.
+      const before = flashMd5(dev);
+      const again = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store']);
+      assert.equal(again.code, 2, again.out + again.err);
+      assert.match(again.err, /the ROM then could not read it/);
+      assert.equal(flashMd5(dev), before);
+      // The store that burned it: no evidence against it any more, so its user's word is taken, and the board boots.
+      const right = await cli(['flash', '--port', port, '--build', buildA, '--key-store', storeOf(KEYS_A).dir, '--trust-key-store']);
+      assert.equal(right.code, 0, right.out + right.err);
+      assert.match(right.out, /The board booted/);
+    } finally {
+      await server.close();
     }
   });
 

@@ -69,6 +69,8 @@ export interface BoardRecord {
   keyEvidence?: RecordKeyEvidence;
   /** The boot log after the writes refuted the key taken on the user's word (workflows/flash.ts). */
   keyRefuted?: KeyRefutedFact;
+  /** With keyRefuted: whether the run erased the bootloader region 0x0-0x8000 it had written again. */
+  bootRegionErased?: boolean;
   error?: string;
   /** What happened, in order (state changes). */
   steps: string[];

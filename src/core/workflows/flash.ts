@@ -5,7 +5,8 @@ import type { FlashPlan } from '../flash/plan';
 import { romFlashIo } from '../flash/rom-io';
 import { keysForBoard, runFlashSession, type BoardKeys, type FlashSessionResult } from '../flash/session';
 import type { FlashProgressEvent } from '../flash/writer';
-import type { ResetMode } from '../connect/strategy';
+import { chooseStrategy, type ResetMode } from '../connect/strategy';
+import { isSocketUrl } from '../transport/tcp';
 import type { KeyStore } from '../keystore/key-store';
 import { withKeyStoreLock } from '../keystore/lock';
 import type { BoardSession } from './board';
@@ -17,6 +18,11 @@ import { firmwareTitle } from '../firmware/outputs';
 import { GENERATIONS } from '../firmware/generations';
 import { BoardRecordWriter, endByBoot, recordFlashProgress, recordKeyEvidence, regionsWritten, type KeyRefutedFact } from '../audit/board-record';
 import { checkBuildModule, recordedModule, type ModuleCheck } from './module-evidence';
+import { connect, type Connection } from '../connect/connect';
+import { identify } from '../chip/identify';
+import { writeFlash } from '../loader/flash';
+import { PARTITION_TABLE_ADDRESS } from '../chip/esp32';
+import { hex } from '../util/hex';
 
 export interface FlashRequest {
   store: KeyStore;
@@ -203,10 +209,16 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
         ...(req.bootLog.silenceMs !== undefined ? { silenceMs: req.bootLog.silenceMs } : {}),
       });
     const explanation = explainBootLog(text, req.bootLogHints);
-    const refuted = keyRefutedByBoot(outcome, explanation, req.keyStoreHint);
+    const refuted = keyRefutedByBoot(outcome, explanation);
+    // The chip cannot read what this run wrote at 0x0-0x8000 with the refuted key, and the store that
+    // did burn the board would read it back as evidence against its own key (evidence.ts): erased
+    // again, as the read-back of a board nobody has flashed, so that store can flash the board.
+    const erased = refuted ? await eraseBootRegion(board, req.bootLog) : undefined;
+    if (erased && !erased.ok) ui.info(`note: ${erased.why}`);
+    const refutedText = refuted ? refutationSentence(refuted.fact, erased!, req.keyStoreHint) : undefined;
     // A board that was written but does not boot is a failed run, the boot log's summary its error.
-    if (record) endByBoot(record, explanation, { ...keyEvidence, ...(refuted ? { keyRefuted: refuted.fact } : {}) });
-    return { ...outcome, boot: { text, explanation }, ...(record ? { recordId: record.id } : {}), ...(refuted ? { keyRefuted: refuted.text } : {}) };
+    if (record) endByBoot(record, explanation, { ...keyEvidence, ...(refuted ? { keyRefuted: refuted.fact, bootRegionErased: erased!.ok } : {}) });
+    return { ...outcome, boot: { text, explanation }, ...(record ? { recordId: record.id } : {}), ...(refutedText ? { keyRefuted: refutedText } : {}) };
   } catch (e) {
     record?.end('failed', {}, e instanceof Error ? e.message : String(e));
     throw e;
@@ -221,16 +233,57 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
  * Only for evidence `acknowledged`: with any other evidence the key was checked, and such a line
  * has other causes. Source of the ROM's lines: esp32-boot-security (the ROM's first-stage boot).
  */
-function keyRefutedByBoot(o: FlashOutcome, explanation: BootLogExplanation, keyStoreHint: string | undefined): { text: string; fact: KeyRefutedFact } | undefined {
+function keyRefutedByBoot(o: FlashOutcome, explanation: BootLogExplanation): { fact: KeyRefutedFact } | undefined {
   if (o.evidence.kind !== 'acknowledged' || !o.keys.flashKey) return undefined;
   if (!explanation.findings.some((f) => BOOTLOADER_UNREADABLE.includes(f.entry.id))) return undefined;
   const boot = o.plan.regions.find((r) => (r.role === 'bootloader-digest' || r.role === 'bootloader') && r.encrypted);
   if (!boot || !o.results.some((r) => r.address === boot.address)) return undefined;
-  const fp = fingerprint(o.keys.flashKey);
-  return {
-    fact: { block: 'BLOCK1', keyFingerprint: fp },
-    text: `The board's BLOCK1 does not hold the flash-encryption key ${fp} you vouched for: the ROM cannot read the bootloader that was just written encrypted with it and verified (MD5), so this key store is not the one that burned this board; flash again with the key store that burned it (${keyStoreHint ?? '--key-store DIR'}).`,
-  };
+  return { fact: { block: 'BLOCK1', keyFingerprint: fingerprint(o.keys.flashKey) } };
+}
+
+/** The region a refuted run erases again: the digest block at 0x0 and the bootloader, up to the partition table. */
+const BOOT_REGION_END = PARTITION_TABLE_ADDRESS;
+
+/**
+ * Erases 0x0 up to the partition table again (written as 0xFF, MD5-verified) after a run whose key
+ * the boot refuted: the ROM loader is entered again the board's way (the boot log started the
+ * firmware), or the session's own is used when the boot log came from an in-process virtual board.
+ * Never throws: a board that cannot be put back into download mode (no reset line) or a failed
+ * write is returned as the sentence part that says so.
+ */
+async function eraseBootRegion(board: BoardSession, bootLog: FlashRequest['bootLog']): Promise<{ ok: true } | { ok: false; why: string }> {
+  let again: Connection | undefined;
+  try {
+    if (typeof bootLog !== 'function' && bootLog !== false) {
+      const t = board.transport;
+      // Over socket:// nothing resets the chip; a virtual board's server resets it into download
+      // mode on each new connection (virtual/tcp-server.ts), so the link is opened again. A real
+      // board behind a TCP bridge is not reset by that, and connect says it is not in download mode.
+      if (chooseStrategy(bootLog.mode, undefined, t.capabilities, t.url) === 'none' && isSocketUrl(t.url)) {
+        await t.close();
+        await t.open();
+      }
+      again = await connect(t, { reset: bootLog.mode, baud: board.conn.baud, attempts: 2 });
+      // After a reset the ROM needs SPI_ATTACH before any flash command (identify does it, with the eFuses' pins).
+      await identify(again);
+    }
+    await writeFlash((again ?? board.conn).loader, 0, new Uint8Array(BOOT_REGION_END).fill(0xff));
+    return { ok: true };
+  } catch (e) {
+    const why = (e instanceof Error ? e.message : String(e)).replace(/\.$/, '');
+    return { ok: false, why: `the bootloader region 0x0-${hex(BOOT_REGION_END)} this run wrote could not be erased again (${why})` };
+  } finally {
+    again?.loader.dispose();
+  }
+}
+
+/** What the user is told of a refuted key: what the board showed, what was undone, and the way forward in this front end's words. */
+function refutationSentence(fact: KeyRefutedFact, erased: { ok: true } | { ok: false; why: string }, keyStoreHint: string | undefined): string {
+  const store = keyStoreHint ?? '--key-store DIR';
+  const undone = erased.ok
+    ? `the bootloader region 0x0-${hex(BOOT_REGION_END)} it wrote has been erased again, so flash this board with the key store that burned it (${store})`
+    : `${erased.why}, and until it is, the key store that burned this board reads what is there as evidence against its own key: erase 0x0-${hex(BOOT_REGION_END)} with another tool (esptool.py erase_region 0x0 ${hex(BOOT_REGION_END)}), then flash this board with that key store (${store})`;
+  return `The board's BLOCK1 does not hold the flash-encryption key ${fact.keyFingerprint} you vouched for: the ROM cannot read the bootloader that was just written encrypted with it and verified (MD5), so this key store is not the one that burned this board; ${undone}.`;
 }
 
 /**
