@@ -240,6 +240,10 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       const wrong = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store']);
       assert.equal(wrong.code, 1, wrong.out + wrong.err);
       assert.match(wrong.out, /flash read err, 1000/);
+      // Said before the first write: what a refuted key undoes.
+      const said = wrong.out + wrong.err;
+      assert.ok(said.indexOf('the key is taken on your word; if the board\'s ROM then cannot read the bootloader written with it, the bootloader region 0x0-0x8000 is erased again') >= 0, said);
+      assert.ok(wrong.err.indexOf('the key is taken on your word') >= 0 && wrong.err.indexOf('the key is taken on your word') < wrong.err.indexOf('[1/'), wrong.err);
       assert.match(wrong.out, new RegExp(`BLOCK1 does not hold the flash-encryption key ${fingerprint(KEYS_B.flashKey)} you vouched for: .*the bootloader region 0x0-0x8000 it wrote has been erased again, so flash this board with the key store that burned it \\(--key-store DIR\\)\\.$`, 'm'));
       assert.ok(dev.flash.read(0, 0x8000).every((x) => x === 0xff));
       // The same wrong store again: refused by its own record, nothing written.

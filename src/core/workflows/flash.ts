@@ -161,6 +161,10 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
       ...(req.overrideModuleHint ? { overrideHint: req.overrideModuleHint } : {}),
     }, ui);
   }
+  // Said before anything is written: what a refuted key undoes (keyRefutedByBoot, eraseBootRegion).
+  if (evidence.kind === 'acknowledged' && !req.dryRun && req.bootLog !== false && plan.regions.some(isEncryptedBootloader)) {
+    ui.info(`note: the key is taken on your word; if the board's ROM then cannot read the bootloader written with it, the bootloader region 0x0-${hex(BOOT_REGION_END)} is erased again, so that the key store that burned this board can flash it.`);
+  }
   const { predictor, skipped, stillFails } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store, { flash: romFlashIo(conn.loader), note: (l) => ui.info(l) });
   if (skipped) ui.info(`note: ${skipped}`);
   // The board's record (issue #14): begun at the first write (a refused plan leaves none), each
@@ -236,10 +240,13 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
 function keyRefutedByBoot(o: FlashOutcome, explanation: BootLogExplanation): { fact: KeyRefutedFact } | undefined {
   if (o.evidence.kind !== 'acknowledged' || !o.keys.flashKey) return undefined;
   if (!explanation.findings.some((f) => BOOTLOADER_UNREADABLE.includes(f.entry.id))) return undefined;
-  const boot = o.plan.regions.find((r) => (r.role === 'bootloader-digest' || r.role === 'bootloader') && r.encrypted);
+  const boot = o.plan.regions.find(isEncryptedBootloader);
   if (!boot || !o.results.some((r) => r.address === boot.address)) return undefined;
   return { fact: { block: 'BLOCK1', keyFingerprint: fingerprint(o.keys.flashKey) } };
 }
+
+/** A plan region holding the bootloader (or its digest image) encrypted: what a refuted key's boot could not read. */
+const isEncryptedBootloader = (r: FlashPlan['regions'][number]): boolean => (r.role === 'bootloader-digest' || r.role === 'bootloader') && r.encrypted;
 
 /** The region a refuted run erases again: the digest block at 0x0 and the bootloader, up to the partition table. */
 const BOOT_REGION_END = PARTITION_TABLE_ADDRESS;
