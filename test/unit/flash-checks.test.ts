@@ -74,7 +74,7 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
     await refused(secured, planFromBuild(findBuildOutputs(big), { flashSize: 0x800000 }), /E_PLAN_TOO_BIG/, /larger than the "factory" partition .*; the build does not fit this layout\.$/);
   });
   it('a single file (ADDR FILE) larger than its partition names the file and the partition, not "the build" (fifth new-user trial)', async () => {
-    await refused(secured, planFromPairs([{ address: 0x8000, file: table8() }, { address: 0x9000, file: file(new Uint8Array(0x8000).fill(1)) }]), /E_PLAN_TOO_BIG/, /^x\.bin at 0x9000 \(.*32768 bytes\) is larger than the "nvs" partition it goes into \(0x9000, \d+ bytes\), by \d+ bytes; give a file that fits the "nvs" partition, or the address of a partition large enough for it/);
+    await refused(secured, planFromPairs([{ address: 0x8000, file: table8() }, { address: 0x9000, file: file(new Uint8Array(0x8000).fill(1)) }]), /E_PLAN_TOO_BIG/, /^x\.bin at 0x9000 \(.*32768 bytes, into "nvs" \(data\/nvs partition, not encrypted\)\) is larger than the "nvs" partition it goes into \(0x9000, \d+ bytes\), by \d+ bytes; give a file that fits the "nvs" partition, or the address of a partition large enough for it/);
   });
   // The table for this 8 MB board (the plan's table is checked before the other files).
   const table8 = () => out().outputs.find((o) => o.role === 'partition-table' && o.layout === '8MB')!.path;

@@ -6,7 +6,7 @@ import { createMemoryPair } from '../../src/core/transport/memory';
 import { connect } from '../../src/core/connect/connect';
 import { identify } from '../../src/core/chip/identify';
 import { instantSleepClock } from '../../src/core/loader/clock';
-import { BoardRecordWriter } from '../../src/core/audit/board-record';
+import { BoardRecordWriter, readBoardRecords } from '../../src/core/audit/board-record';
 import { readAudit } from '../../src/core/audit/audit-log';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
 import { planFromBuild } from '../../src/core/flash/plan';
@@ -261,6 +261,64 @@ describe('CLI: flash and ota-image refuse another module\'s build (a served virt
     assert.match(over.out, /Dry run: every check passed; nothing was written\./);
     assert.ok(over.err.includes(`Module: flash: the operator said ${mac} is a WiPy`), over.err);
     assert.equal(readAudit(store.auditPath).records.filter((x) => x.operation === 'module-override' && x.mac === mac).length, 1);
+  });
+
+  it('flash ADDR FILE (trial 7): the app file\'s Pycom name (wipy.bin_enc) or --board names the module, checked against the records; nothing written when refused', async () => {
+    const store = fixtureStore();
+    const served = await servedBurnedGpy(store, 'modid-cli-pairs');
+    const mac = Array.from(served.dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    try {
+      const gpy = secureBuild('GPY', 24 * 1024, 'modid-pairs-gpy');
+      const wipy = secureBuild('WIPY', 24 * 1024, 'modid-pairs-wipy');
+      const first = await cli(['flash', '--port', served.port, '--build', gpy, '--key-store', store.dir, '--boot-log-ms', '0']);
+      assert.equal(first.code, 0, first.err);
+      const before = flashMd5(served.dev);
+      const r = await cli(['flash', '--port', served.port, '--key-store', store.dir, '--boot-log-ms', '0', '0x10000', path.join(wipy, 'wipy.bin_enc')]);
+      assert.equal(r.code, 2, r.out + r.err);
+      assert.match(r.err, /flash: wipy\.bin_enc is WiPy firmware, but the key store's record \S+ \(flash, started [^)]*\) says [0-9a-f:]{17} is a GPy/);
+      assert.match(r.err, /nothing was written\.\n$/);
+      assert.equal(flashMd5(served.dev), before);
+      // --board is the operator's word for single files: a GPy app under another name is checked as the module it names.
+      const renamed = path.join(tmpDir('modid-pairs-'), 'app.bin_enc');
+      fs.copyFileSync(path.join(wipy, 'wipy.bin_enc'), renamed);
+      const named = await cli(['flash', '--port', served.port, '--key-store', store.dir, '--boot-log-ms', '0', '--board', 'LOPY4', '0x10000', renamed]);
+      assert.equal(named.code, 2, named.out + named.err);
+      assert.match(named.err, /given for --board LOPY4\) is LoPy4 firmware, but the key store's record/);
+      assert.equal(flashMd5(served.dev), before);
+      // The module the records name passes, and the record of the write names it.
+      const ok = await cli(['flash', '--port', served.port, '--key-store', store.dir, '--boot-log-ms', '0', '--json', '0x10000', path.join(gpy, 'gpy.bin_enc')]);
+      assert.equal(ok.code, 0, ok.err);
+      const id = (JSON.parse(ok.out) as { recordId: string }).recordId;
+      assert.equal(readBoardRecords(store.auditPath, mac).find((x) => x.id === id)?.board, 'GPY');
+    } finally {
+      await served.server.close();
+    }
+  });
+
+  it('provision (trial 7): a board the records name a GPy is refused for a WiPy build, its own new record never taken as evidence; --override-module-evidence provisions it and is recorded', async () => {
+    const store = fixtureStore();
+    const served = await servedBurnedGpy(store, 'modid-cli-prov');
+    const mac = Array.from(served.dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+    try {
+      const gpy = secureBuild('GPY', 24 * 1024, 'modid-prov-gpy');
+      const wipy = secureBuild('WIPY', 24 * 1024, 'modid-prov-wipy');
+      const first = await cli(['flash', '--port', served.port, '--build', gpy, '--key-store', store.dir, '--boot-log-ms', '0']);
+      assert.equal(first.code, 0, first.err);
+      const before = flashMd5(served.dev);
+      const recordsBefore = readBoardRecords(store.auditPath, mac).length;
+      const r = await cli(['provision', '--port', served.port, '--build', wipy, '--board', 'WIPY', '--key-store', store.dir, '--confirm-macs', mac, '--boot-log-ms', '0']);
+      assert.notEqual(r.code, 0, r.out + r.err);
+      assert.match(r.out + r.err, /is WiPy firmware, but the key store's record \S+ \(flash, started [^)]*\) says [0-9a-f:]{17} is a GPy/);
+      assert.doesNotMatch(r.out + r.err, /Module: WiPy, as the key store's record/);
+      assert.equal(flashMd5(served.dev), before);
+      assert.equal(readBoardRecords(store.auditPath, mac).length, recordsBefore, 'no provision record is begun for a refused board');
+      const over = await cli(['provision', '--port', served.port, '--build', wipy, '--board', 'WIPY', '--key-store', store.dir, '--confirm-macs', mac, '--boot-log-ms', '0', '--override-module-evidence']);
+      assert.equal(over.code, 0, over.out + over.err);
+      assert.equal(readAudit(store.auditPath).records.filter((x) => x.operation === 'module-override' && x.mac === mac).length, 1);
+      assert.equal(readBoardRecords(store.auditPath, mac).pop()?.board, 'WIPY');
+    } finally {
+      await served.server.close();
+    }
   });
 
   it('ota-image --port: the firmware it starts says "GPy with ESP32", so a WiPy build is refused quoting that line; no image', async () => {

@@ -159,6 +159,8 @@ const flash: CliCommand = {
         forceConfigSector: args.flag('force-config-sector'),
         trustKeyStore: args.flag('trust-key-store'),
         overrideModule: args.flag('override-module-evidence'),
+        // Single files: the module --board names is checked against the records (with --build it names the build's).
+        ...(!buildDir && boardOption(args, false) ? { board: boardOption(args, false)! } : {}),
         compress: !args.flag('no-compress'),
         bootLog: bootLogMs > 0 ? { ms: bootLogMs, mode: resetModeOption(args) } : false,
         onProgress: (e) => {

@@ -48,7 +48,7 @@ const SUMMARY_TERMS: ProvisionSummaryTerms = {
 const provisionCommand: CliCommand = {
   name: 'provision',
   summary: 'Provision many boards at once: keys (per-device with --per-device-keys), Burn Keys, the build re-encrypted per board, flash, boot check, a record per board.',
-  usage: 'provision (--port PORT ... | --all-ports) --build DIR --key-store DIR (--confirm-macs MAC,MAC,... | --confirm-macs-file FILE) [--per-device-keys] [--hardening] [--jobs N] [--build-key FILE] [--board B] [--boot-log-ms N] [--baud N] [--reset MODE] [--allow-remote] [--json]',
+  usage: 'provision (--port PORT ... | --all-ports) --build DIR --key-store DIR (--confirm-macs MAC,MAC,... | --confirm-macs-file FILE) [--per-device-keys] [--hardening] [--jobs N] [--build-key FILE] [--board B] [--override-module-evidence] [--boot-log-ms N] [--baud N] [--reset MODE] [--allow-remote] [--json]',
   help: [
     'Every board in parallel: download mode, identify, approval, keys, Burn Keys (an interrupted run resumes),',
     'the build re-encrypted for the board\'s key, flash (only what differs is written, every region verified),',
@@ -61,7 +61,9 @@ const provisionCommand: CliCommand = {
     '--board B states the Pycom module every board is (an ESP32 does not say which module it sits on): the build',
     'must be for it. Without it, a terminal asks "These boards are GPy modules?" (the build\'s module) before any',
     'board is opened, and a run that cannot ask (--json, no terminal) is refused. Each board\'s flash size and',
-    'chip revision are checked against the module\'s either way.',
+    'chip revision are checked against the module\'s either way. A board the key store\'s records name another module',
+    '(its latest provision or flash record) is asked about in a terminal, else refused (E_MODULE_EVIDENCE, nothing',
+    'burned or written) unless --override-module-evidence (your word that every board is the build\'s module, recorded).',
     '--boot-log-ms 0 skips reading the boot log (the boot is still predicted before writing).',
     '--json prints one JSON event per line and a summary line. Exit 0 only when every approved board finished.',
   ].join('\n'),
@@ -69,6 +71,7 @@ const provisionCommand: CliCommand = {
     { name: 'port', aliases: ['-p'], repeat: true }, { name: 'all-ports', flag: true }, { name: 'build' }, { name: 'key-store' }, { name: 'board' },
     { name: 'confirm-macs' }, { name: 'confirm-macs-file' }, { name: 'per-device-keys', flag: true }, { name: 'hardening', flag: true },
     { name: 'jobs' }, { name: 'build-key' }, { name: 'boot-log-ms' }, { name: 'baud', aliases: ['-b'] }, { name: 'reset' }, { name: 'json', flag: true }, ALLOW_REMOTE_OPTION,
+    { name: 'override-module-evidence', flag: true },
   ],
   async run(args, io) {
     args.maxPositionals(0);
@@ -120,6 +123,7 @@ const provisionCommand: CliCommand = {
     try {
       const outcome = await provision({
         ports: targets, store, buildDir, ...(board ? { board } : {}), perDeviceKeys: args.flag('per-device-keys'), hardening: args.flag('hardening'),
+        ...(args.flag('override-module-evidence') ? { overrideModule: true } : {}),
         approvedMacs: macs, ...(jobs !== undefined ? { jobs } : {}), ...(buildKey ? { buildKey } : {}),
         bootLog: bootMs > 0 ? { ms: bootMs, mode: reset } : false,
         isVirtual: (p) => isSocketUrl(p), signal: ac.signal, onEvent,
@@ -152,7 +156,7 @@ const recordsCommand: CliCommand = {
     'A run that was cut off stays `interrupted` (it happened); the next flash or provision of that board names it in `supersedes`, and the',
     'cut-off record names that run in `supersededBy`. --latest gives one record per board, its latest run that changed it (burn-keys, flash, provision; not ota-image, which only reads it): the board\'s current state.',
     'Exit code 0: every line of the audit log is a record; 1: the records are printed, but some lines are damaged (named on stderr:',
-    'file and line numbers); 2: the audit log holds no record at all (a file that is not an audit log), or bad input.',
+    'file and line numbers); 2: the audit log holds lines but no record at all (a file that is not an audit log), or bad input; an empty one gives no records.',
   ].join('\n'),
   options: [{ name: 'key-store' }, { name: 'format' }, { name: 'mac' }, { name: 'latest', flag: true }],
   run(args, io) {

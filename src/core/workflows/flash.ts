@@ -14,6 +14,8 @@ import type { UiPort } from './ui-port';
 import { establishKeyEvidence, type BurnAgainHints, type KeyEvidence } from './evidence';
 import { fingerprint } from '../util/fingerprint';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
+import { boardFromAppFile, type BoardId } from '../boards/catalog';
+import * as path from 'node:path';
 import { firmwareTitle } from '../firmware/outputs';
 import { GENERATIONS } from '../firmware/generations';
 import { BoardRecordWriter, endByBoot, recordFlashProgress, recordKeyEvidence, regionsWritten, type KeyRefutedFact } from '../audit/board-record';
@@ -80,6 +82,10 @@ export interface FlashRequest {
   askModule?: boolean;
   /** How this front end overrides, for the refusal (default "run it again with --override-module-evidence"). */
   overrideModuleHint?: string;
+  /** For a plan of single files: the module the operator names (the CLI's --board), checked against the key store's records. */
+  board?: BoardId;
+  /** The caller checked the module against the key store's records itself, before its own record began (provision). */
+  moduleChecked?: boolean;
 }
 
 export interface FlashOutcome extends FlashSessionResult {
@@ -151,11 +157,15 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
     const fit = checkModuleFit(plan.board, chipModuleFacts(chip), build);
     ui.info(`Firmware: ${firmwareTitle(plan.board, build)} for ${chip.mac.address} (${chip.flash.sizeText} flash, ${chip.description}).`);
     for (const n of fit.notes) ui.info(`note: ${n}`);
-    // Nor can the chip say it is a GPy rather than a WiPy 3.0: the key store's records of the
-    // runs that wrote it can (the firmware that ran before this write says nothing here: its boot
-    // log is not read before writing). Another module's build is refused, or overridden and recorded.
+  }
+  // Nor can the chip say it is a GPy rather than a WiPy 3.0: the key store's records of the runs
+  // that wrote it can (the firmware that ran before this write says nothing here: its boot log is
+  // not read before writing). Another module's build is refused, or overridden and recorded; for
+  // single files, the module the operator names (--board) or the app file's Pycom name says.
+  const named = plan.board ? { board: plan.board, what: plan.buildDir ?? `this ${plan.board} build` } : singleFilesModule(plan, req.board);
+  if (named && !req.moduleChecked) {
     module = await checkBuildModule({
-      store: req.store, board: plan.board, build, mac: chip.mac.address, who: chip.mac.address, job: 'flash',
+      store: req.store, board: named.board, build: named.what, mac: chip.mac.address, who: chip.mac.address, job: 'flash',
       evidence: [recordedModule(req.store, chip.mac.address)],
       ...(req.overrideModule ? { override: true } : {}), ...(req.askModule ? { ask: true } : {}),
       ...(req.overrideModuleHint ? { overrideHint: req.overrideModuleHint } : {}),
@@ -166,7 +176,13 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
     ui.info(`note: the key is taken on your word; if the board's ROM then cannot read the bootloader written with it, the bootloader region 0x0-${hex(BOOT_REGION_END)} is erased again, so that the key store that burned this board can flash it.`);
   }
   const { predictor, skipped, stillFails } = await boardBootPredictor(conn.loader, chip, plan, keys, req.store, { flash: romFlashIo(conn.loader), note: (l) => ui.info(l) });
-  if (skipped) ui.info(`note: ${skipped}`);
+  // Said once the plan's checks have passed (at its first write, or after a dry run): a refusal for
+  // another reason (a misaligned address, the config sector) is not preceded by a note about the app.
+  let skippedSaid = !skipped;
+  const saySkipped = (): void => {
+    if (!skippedSaid) ui.info(`note: ${skipped}`);
+    skippedSaid = true;
+  };
   // The board's record (issue #14): begun at the first write (a refused plan leaves none), each
   // region added as it begins and as it is verified, so a run cut off keeps what it finished.
   let record: BoardRecordWriter | undefined;
@@ -185,6 +201,7 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
       ...(predictor ? { predictBoot: predictor } : {}),
       ...(req.signal ? { signal: req.signal } : {}),
       onProgress: (e) => {
+        saySkipped();
         // Started before the first erase (the 'erase' event comes first): a run cut off during the erase is recorded too.
         startRecord();
         if (record) recordFlashProgress(record, plan, e);
@@ -194,11 +211,12 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
       log: (l) => ui.info(l),
     });
     const outcome: FlashOutcome = { ...result, plan, keys, evidence, predicted: predictor !== undefined && !stillFails?.(), ...(module ? { module } : {}) };
+    saySkipped();
     if (req.dryRun) return outcome;
     startRecord();
     record?.add('flash', {
       regions: regionsWritten(plan, result.results),
-      ...(plan.board ? { board: plan.board } : {}),
+      ...(named ? { board: named.board } : {}),
       ...(plan.generation ? { firmware: { generation: plan.generation, versions: GENERATIONS[plan.generation].versions, buildDir: plan.buildDir ?? '' } } : {}),
     });
     const keyEvidence = { keyEvidence: recordKeyEvidence(evidence.kind) };
@@ -243,6 +261,21 @@ function keyRefutedByBoot(o: FlashOutcome, explanation: BootLogExplanation): { f
   const boot = o.plan.regions.find(isEncryptedBootloader);
   if (!boot || !o.results.some((r) => r.address === boot.address)) return undefined;
   return { fact: { block: 'BLOCK1', keyFingerprint: fingerprint(o.keys.flashKey) } };
+}
+
+/**
+ * The module a plan of single files (`flash ADDR FILE`) is for: the one the operator names (the
+ * CLI's --board), else the one an app file's Pycom name says (`wipy.bin_enc` is WiPy firmware,
+ * boards/catalog.ts boardFromAppFile); undefined when neither says.
+ */
+function singleFilesModule(plan: FlashPlan, board: BoardId | undefined): { board: BoardId; what: string } | undefined {
+  if (board) {
+    // Named by its app file when there is one (what makes it one module's firmware), else its first file.
+    const file = (plan.regions.find((r) => r.role === 'app') ?? plan.regions[0])?.file;
+    return { board, what: file ? `${path.basename(file)} (given for --board ${board})` : `the plan given for --board ${board}` };
+  }
+  const app = plan.regions.find((r) => r.role === 'app' && boardFromAppFile(r.file) !== undefined);
+  return app ? { board: boardFromAppFile(app.file)!, what: path.basename(app.file) } : undefined;
 }
 
 /** A plan region holding the bootloader (or its digest image) encrypted: what a refuted key's boot could not read. */

@@ -24,6 +24,7 @@ import { CLI_BURN_AGAIN_HINTS, recordedFlashKey, type BurnAgainHints } from './e
 import { withBoard, type BoardSession, type BoardTarget } from './board';
 import { burnKeys } from './burn-keys';
 import { flash, type FlashRequest } from './flash';
+import { checkBuildModule, recordedModule } from './module-evidence';
 import type { UiPort } from './ui-port';
 
 /**
@@ -72,6 +73,14 @@ export interface ProvisionRequest {
    * checked against the module (boards/module-fit.ts) either way.
    */
   board?: BoardId;
+  /**
+   * The operator says each board is the build's module whatever the key store's records of it say
+   * (the CLI's --override-module-evidence; module-evidence.ts); recorded in the audit log. Without
+   * it, a board whose records name another module is asked about through `ui.confirm`, else refused.
+   */
+  overrideModule?: boolean;
+  /** How this front end overrides, for that refusal (default "run it again with --override-module-evidence"). */
+  overrideModuleHint?: string;
   /** Ask the module question even when `board` is given (the editor: pycom.board is a workspace default, not the operator's word for these boards). */
   confirmModule?: boolean;
   /** How this front end states the module, for E_MODULE_UNSTATED (default: `run it again with --board <BOARD>`, the CLI's). */
@@ -282,7 +291,7 @@ export const CLI_PROVISION_HINTS: ProvisionHints = {
 };
 
 /** Failures that running the same provision again cannot get past: the message says what to fix first. */
-const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_BLOCK_USED', 'E_SAME_KEY', 'E_KEY_IS_PUBLIC', 'E_KEY_MALFORMED', 'E_CRYPT_CNT_FULL', 'E_CHIP', 'E_CHIP_REVISION', 'E_KEY_MISMATCH', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_KEY_CONTRADICTED', 'E_NOT_CONFIRMED', 'E_BUILD_KEY', 'E_CODING_34', 'E_CODING_RESERVED', 'E_CODING_HIDDEN', 'E_CODING_REPEAT']);
+const NOT_FIXED_BY_RERUN: ReadonlySet<string> = new Set(['E_MODULE_FLASH_SIZE', 'E_MODULE_REVISION', 'E_MODULE_EVIDENCE', 'E_KEY_BLOCK_PROTECTED', 'E_KEY_BLOCK_USED', 'E_SAME_KEY', 'E_KEY_IS_PUBLIC', 'E_KEY_MALFORMED', 'E_CRYPT_CNT_FULL', 'E_CHIP', 'E_CHIP_REVISION', 'E_KEY_MISMATCH', 'E_KEY_BLOCK_HALF_PROTECTED', 'E_NO_KEY', 'E_KEY_LENGTH', 'E_SAME_MAC', 'E_BOOT', 'E_KEY_EVIDENCE', 'E_KEY_CONTRADICTED', 'E_NOT_CONFIRMED', 'E_BUILD_KEY', 'E_CODING_34', 'E_CODING_RESERVED', 'E_CODING_HIDDEN', 'E_CODING_REPEAT']);
 
 /**
  * A Burn Keys error said in provision's terms: Burn Keys' own hints name `efuse burn-keys` flags
@@ -410,6 +419,14 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
         // refused before its record, its key or its plan: nothing is written or burned for it.
         const snap = await readEfuses(session.conn.loader);
         refuseUnsupportedCodingScheme(decodeEfuses(snap));
+        // The key store's records of this board may name another module (flash and ota-image check
+        // the same, module-evidence.ts): checked before this run's own record exists, so that record
+        // (which repeats the module stated for this run) is never taken as evidence for it.
+        await checkBuildModule({
+          store: req.store, board, build: req.buildDir, mac, who: mac, job: 'provision',
+          evidence: [recordedModule(req.store, mac)], ask: true,
+          ...(req.overrideModule ? { override: true } : {}), ...(req.overrideModuleHint ? { overrideHint: req.overrideModuleHint } : {}),
+        }, { info: boardUi.info, ...(ui.confirm ? { confirm: ui.confirm } : {}) });
         record = new BoardRecordWriter(req.store.auditPath, 'provision', mac, () => [flashKey, secureBootKey, buildKey].filter((k): k is Uint8Array => k !== undefined), {
           board, port, chipRevision: session.chip.revision.text, virtual,
           firmware: { generation: gen, versions: GENERATIONS[gen].versions, buildDir: req.buildDir },
@@ -476,6 +493,8 @@ async function provisionLocked(req: ProvisionRequest, ui: Pick<UiPort, 'info' | 
           incremental: true,
           // This run's own `provision` record holds the writes (recordFlashProgress below).
           record: false,
+          // Checked above, before this run's record began (which would otherwise be found as its own evidence).
+          moduleChecked: true,
           bootLog: req.bootLog,
           keyStoreHint: (req.hints ?? CLI_PROVISION_HINTS).keyStore, burnAgainHints: (req.hints ?? CLI_PROVISION_HINTS).burnAgain,
           bootLogHints: (req.hints ?? CLI_PROVISION_HINTS).bootLog,

@@ -10,7 +10,7 @@ import { readSettings, remoteSocketOptions, resolveInWorkspace, workspaceRoot, t
 import { coreResetMode } from '../device';
 import { vscodeUi } from '../vscode-ui';
 import type { SelectedPort } from '../state';
-import { type FlowContext, currentBuildDir, keyStore, PROVISION_HINTS } from './context';
+import { type FlowContext, currentBuildDir, keyStore, MODULE_OVERRIDE_HINT, PROVISION_HINTS } from './context';
 import { virtualBootLog } from './flash';
 import { boardTitle, refreshPorts } from './ports';
 
@@ -304,7 +304,7 @@ export async function provisionBoards(ctx: FlowContext): Promise<ProvisionOutcom
     ctx.log.info(`provisioning ${macs.join(', ')} (${setup})`);
     const outcome = await provision({
       // The module question is asked even when pycom.board names it: a setting is not the operator's word for these boards.
-      ports: targets, store, buildDir, board, confirmModule: true, perDeviceKeys: s.perDeviceKeys, hardening, approvedMacs: macs, bootLog,
+      ports: targets, store, buildDir, board, confirmModule: true, overrideModuleHint: MODULE_OVERRIDE_HINT, perDeviceKeys: s.perDeviceKeys, hardening, approvedMacs: macs, bootLog,
       hints: PROVISION_HINTS, isVirtual: (p) => virtual.has(p), signal: abort.signal, onEvent: (e) => run.onEvent(e),
     }, { info: (l) => ctx.log.info(l), warn: (l) => ctx.log.warn(l), confirm: vscodeUi(ctx.log).confirm! });
 

@@ -1,0 +1,43 @@
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fixtureStore, flashMd5, secureBuild, servedBurnedGpy } from './flash-harness';
+import { cli } from './helpers/cli';
+
+/** What the seventh new-user trial found in the command line's messages. */
+describe('trial 7: flash messages', function () {
+  this.timeout(180_000);
+
+  it('a write refused for its address is not preceded by the note that the partial plan\'s boot prediction was skipped; an accepted one says it', async () => {
+    const store = fixtureStore();
+    const served = await servedBurnedGpy(store, 'trial7-note');
+    try {
+      const gpy = secureBuild('GPY', 24 * 1024, 'trial7-note-gpy');
+      const table = path.join(gpy, 'lib', 'partitions_8MB.bin_enc');
+      const before = flashMd5(served.dev);
+      const bad = await cli(['flash', '--port', served.port, '--key-store', store.dir, '--boot-log-ms', '0', '0x8001', table]);
+      assert.equal(bad.code, 2, bad.out + bad.err);
+      assert.doesNotMatch(bad.err, /READ_FLASH_SLOW|boot after this partial write was not predicted/);
+      assert.match(bad.err, /The flash address 0x8001 is not a multiple of 16/);
+      assert.equal(flashMd5(served.dev), before);
+      const ok = await cli(['flash', '--port', served.port, '--key-store', store.dir, '--boot-log-ms', '0', '0x8000', table]);
+      assert.equal(ok.code, 0, ok.out + ok.err);
+      assert.match(ok.err, /note: the boot after this partial write was not predicted: it would read the app back/);
+    } finally {
+      await served.server.close();
+    }
+  });
+
+  it('records on an empty audit.jsonl (no run recorded yet): no records, exit 0, as its --help says; a file of lines that are no record is refused', async () => {
+    const store = fixtureStore();
+    fs.mkdirSync(path.dirname(store.auditPath), { recursive: true });
+    fs.writeFileSync(store.auditPath, '');
+    const empty = await cli(['records', '--key-store', store.dir]);
+    assert.equal(empty.code, 0, empty.err);
+    assert.deepEqual(JSON.parse(empty.out), []);
+    assert.equal(empty.err, '');
+    fs.writeFileSync(store.auditPath, 'not a record\n');
+    const junk = await cli(['records', '--key-store', store.dir]);
+    assert.equal(junk.code, 2, junk.out + junk.err);
+  });
+});
