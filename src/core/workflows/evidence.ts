@@ -618,16 +618,24 @@ export async function checkKeysTakenOnWord(board: BoardSession, req: KeysOnWordR
   );
 }
 
-/** Appends an acknowledgement line to the store's audit log, refusing any line that holds key bytes. */
-function appendAcknowledgement(store: KeyStore, rec: AuditInput, keys: readonly Uint8Array[]): void {
+/**
+ * Appends one line the user's word made (an acknowledgement, a module override) to the store's
+ * audit log under the store's lock (already held when this is part of a flash run), refusing a
+ * line that holds any of `keys` (assertNoKeyBytes). `what` names it for a lock held elsewhere.
+ */
+export function appendUserWord(store: KeyStore, rec: AuditInput, keys: readonly Uint8Array[], what: string): void {
   assertNoKeyBytes(rec, keys);
-  // One line, under the store's lock (already held when this is part of a flash run).
-  const release = fs.existsSync(store.dir) ? lockKeyStore(store.dir, `recording an acknowledgement for ${rec.mac}`) : undefined;
+  const release = fs.existsSync(store.dir) ? lockKeyStore(store.dir, `recording ${what} for ${rec.mac}`) : undefined;
   try {
     new AuditLog(store.auditPath).append(rec);
   } finally {
     release?.();
   }
+}
+
+/** Appends an acknowledgement line (the user vouched for the store's keys) to the store's audit log. */
+function appendAcknowledgement(store: KeyStore, rec: AuditInput, keys: readonly Uint8Array[]): void {
+  appendUserWord(store, rec, keys, 'an acknowledgement');
 }
 
 /**

@@ -1,8 +1,8 @@
-import { AuditLog, newOperationId } from '../audit/audit-log';
+import { newOperationId } from '../audit/audit-log';
+import { appendUserWord } from './evidence';
 import { readBoardRecords } from '../audit/board-record';
 import { board as boardFacts, catalog, type BoardId } from '../boards/catalog';
 import { UserError } from '../errors';
-import { lockKeyStore } from '../keystore/lock';
 import { normaliseMac, type KeyStore } from '../keystore/key-store';
 import * as fs from 'node:fs';
 import type { UiPort } from './ui-port';
@@ -137,15 +137,7 @@ export async function checkBuildModule(req: ModuleCheckRequest, ui: Pick<UiPort,
   const line = `${req.job}: the operator said ${req.who} is ${article(mine)} ${mine} (${req.build}), overriding ${against.map((e) => e.source).join(' and ')}`;
   if (req.mac !== undefined) {
     const mac = normaliseMac(req.mac);
-    const release = fs.existsSync(req.store.dir) ? lockKeyStore(req.store.dir, `recording a module override for ${mac}`) : undefined;
-    try {
-      new AuditLog(req.store.auditPath).append({
-        id: newOperationId(), phase: 'done', operation: 'module-override', mac, result: 'overridden',
-        message: line,
-      });
-    } finally {
-      release?.();
-    }
+    appendUserWord(req.store, { id: newOperationId(), phase: 'done', operation: 'module-override', mac, result: 'overridden', message: line }, [], 'a module override');
   }
   ui.info(`Module: ${line}${req.mac !== undefined ? ` (recorded in ${req.store.auditPath})` : ''}.`);
   return { agreed, overridden: against };
