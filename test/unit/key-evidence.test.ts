@@ -246,6 +246,8 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
       assert.ok(wrong.err.indexOf('the key is taken on your word') >= 0 && wrong.err.indexOf('the key is taken on your word') < wrong.err.indexOf('[1/'), wrong.err);
       assert.match(wrong.out, new RegExp(`BLOCK1 does not hold the flash-encryption key ${fingerprint(KEYS_B.flashKey)} you vouched for: .*the bootloader region 0x0-0x8000 it wrote has been erased again, so flash this board with the key store that burned it \\(--key-store DIR\\)\\.$`, 'm'));
       assert.ok(dev.flash.read(0, 0x8000).every((x) => x === 0xff));
+      // One way forward, not the boot log's generic advice beside it (trial 8: two fixes that disagreed).
+      assert.doesNotMatch(wrong.out, /predict-boot --port PORT` tells which|flash the bootloader digest image encrypted with its flash key/);
       // The same wrong store again: refused by its own record, nothing written.
       const before = flashMd5(dev);
       const again = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store']);

@@ -285,6 +285,11 @@ describe('CLI: flash and ota-image refuse another module\'s build (a served virt
       assert.equal(named.code, 2, named.out + named.err);
       assert.match(named.err, /given for --board LOPY4\) is LoPy4 firmware, but the key store's record/);
       assert.equal(flashMd5(served.dev), before);
+      // --board that contradicts the app file's own Pycom name (trial 8): refused, the file is not called the other module's firmware.
+      const contra = await cli(['flash', '--port', served.port, '--key-store', store.dir, '--boot-log-ms', '0', '--board', 'WIPY', '0x10000', path.join(gpy, 'gpy.bin_enc')]);
+      assert.equal(contra.code, 2, contra.out + contra.err);
+      assert.match(contra.err, /flash: gpy\.bin_enc is GPy firmware by its Pycom name, but --board WIPY names a WiPy; give --board GPY, or the WiPy app \(wipy\.bin_enc\); nothing was written\.\n$/);
+      assert.equal(flashMd5(served.dev), before);
       // The module the records name passes, and the record of the write names it.
       const ok = await cli(['flash', '--port', served.port, '--key-store', store.dir, '--boot-log-ms', '0', '--json', '0x10000', path.join(gpy, 'gpy.bin_enc')]);
       assert.equal(ok.code, 0, ok.err);

@@ -40,4 +40,18 @@ describe('trial 7: flash messages', function () {
     const junk = await cli(['records', '--key-store', store.dir]);
     assert.equal(junk.code, 2, junk.out + junk.err);
   });
+
+  it('predict-boot right after Burn Keys (flash erased): "erased, nothing written yet", not a key the store does not hold (trial 8)', async () => {
+    const store = fixtureStore();
+    const served = await servedBurnedGpy(store, 'trial8-erased');
+    try {
+      const p = await cli(['predict-boot', '--port', served.port, '--key-store', store.dir]);
+      assert.equal(p.code, 1, p.out + p.err);
+      assert.match(p.out, /WILL NOT BOOT\. The board prints "flash read err, 1000" and resets forever: the flash at 0x0 \(for the bootloader and its digest\) is erased: nothing was written there yet\./);
+      assert.doesNotMatch(p.out + p.err, /a key this key store does not hold|encrypted with another key/);
+      assert.match(p.out, /Diagnosis: .*so it says nothing about the key; flash the build \(`pycom-secure flash --port PORT --build DIR`\)\.$/m);
+    } finally {
+      await served.server.close();
+    }
+  });
 });

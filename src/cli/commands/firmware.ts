@@ -28,9 +28,11 @@ function plan(args: Args, flashSize: number | undefined, flashKey?: Uint8Array):
   return planFromPairs(pairs);
 }
 
-function printBootLog(io: CliIo, text: string): number {
+function printBootLog(io: CliIo, text: string, o: { summary?: boolean } = {}): number {
   const ex = explainBootLog(text);
-  for (const l of bootLogLines(text, ex)) io.out(l.startsWith('|') || l.startsWith('✗') || l.startsWith('✓') || l.startsWith('•') ? `  ${l}` : l);
+  const lines = bootLogLines(text, ex);
+  // Without its summary when the caller says what it means instead (a refuted key: the summary's generic advice would contradict it).
+  for (const l of o.summary === false ? lines.slice(0, -1) : lines) io.out(l.startsWith('|') || l.startsWith('✗') || l.startsWith('✓') || l.startsWith('•') ? `  ${l}` : l);
   return ex.verdict === 'failed' ? 1 : 0;
 }
 
@@ -197,7 +199,7 @@ const flash: CliCommand = {
         io.out(`Boot log not captured (--boot-log-ms 0); to see the board boot, run \`pycom-secure monitor --port ${port}\`.`);
         return 0;
       }
-      const code = printBootLog(io, r.boot.text);
+      const code = printBootLog(io, r.boot.text, r.keyRefuted ? { summary: false } : {});
       // The boot refuted the key taken on the user's word: said last, as what to do next.
       if (r.keyRefuted) io.out(r.keyRefuted);
       return code;

@@ -209,7 +209,9 @@ export function predictBoot(input: BootInput): BootVerdict {
   if (blBytes[0] !== 0xe9) {
     const word = Buffer.from(blBytes.subarray(0, 4)).readUInt32LE(0);
     const lines = e.revision >= 3 ? new Array<string>(8).fill(`invalid header: ${hex(word, { width: 8, lower: true })}`) : ['flash read err, 1000', 'ets_main.c 371 '];
-    const why = word === 0xffffffff && !fe
+    // Erased is judged on the raw flash: with encryption on, erased bytes decrypt to garbage too.
+    const erased = fe ? input.readFlash(BOOTLOADER_ADDRESS, 32).every((b) => b === 0xff) : word === 0xffffffff;
+    const why = erased
       ? 'the flash at 0x1000 is erased: no bootloader was written'
       : fe
         ? 'flash encryption is on, so the ROM decrypts 0x1000 with the BLOCK1 key and finds no image there: the bootloader was written in plaintext, encrypted with another key, or encrypted for another address'

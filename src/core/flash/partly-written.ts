@@ -232,12 +232,15 @@ export async function partlyWrittenTable(io: BoardIo, plain: (o: number, n: numb
 export interface RerunHints {
   flash: string;
   provision: string;
+  /** How to flash a board that holds nothing yet where it boots from (an erased region), as a verb phrase. */
+  firstFlash: string;
 }
 
 /** The CLI's way (the same command again); the default of partlyWrittenSentence. */
 export const CLI_RERUN_HINTS: RerunHints = {
   flash: 'run the same `pycom-secure flash` again to finish it (the interrupted region is written again in full, with --incremental too)',
   provision: 'run the same `pycom-secure provision` again to finish it',
+  firstFlash: 'flash the build (`pycom-secure flash --port PORT --build DIR`)',
 };
 
 /**

@@ -13,13 +13,14 @@ import type { BoardSession } from './board';
 import type { UiPort } from './ui-port';
 import { establishKeyEvidence, type BurnAgainHints, type KeyEvidence } from './evidence';
 import { fingerprint } from '../util/fingerprint';
+import { UserError } from '../errors';
 import { checkModuleFit, chipModuleFacts } from '../boards/module-fit';
-import { boardFromAppFile, type BoardId } from '../boards/catalog';
+import { board as boardFacts, boardFromAppFile, type BoardId } from '../boards/catalog';
 import * as path from 'node:path';
 import { firmwareTitle } from '../firmware/outputs';
 import { GENERATIONS } from '../firmware/generations';
 import { BoardRecordWriter, endByBoot, recordFlashProgress, recordKeyEvidence, regionsWritten, type KeyRefutedFact } from '../audit/board-record';
-import { checkBuildModule, recordedModule, type ModuleCheck } from './module-evidence';
+import { article, checkBuildModule, recordedModule, type ModuleCheck } from './module-evidence';
 import { connect, type Connection } from '../connect/connect';
 import { identify } from '../chip/identify';
 import { writeFlash } from '../loader/flash';
@@ -269,13 +270,16 @@ function keyRefutedByBoot(o: FlashOutcome, explanation: BootLogExplanation): { f
  * boards/catalog.ts boardFromAppFile); undefined when neither says.
  */
 function singleFilesModule(plan: FlashPlan, board: BoardId | undefined): { board: BoardId; what: string } | undefined {
-  if (board) {
-    // Named by its app file when there is one (what makes it one module's firmware), else its first file.
-    const file = (plan.regions.find((r) => r.role === 'app') ?? plan.regions[0])?.file;
-    return { board, what: file ? `${path.basename(file)} (given for --board ${board})` : `the plan given for --board ${board}` };
+  // Only an app is one module's firmware: a table, a digest image or a file system image is not.
+  const app = plan.regions.find((r) => r.role === 'app');
+  if (!app) return undefined;
+  const byName = boardFromAppFile(app.file);
+  const file = path.basename(app.file);
+  if (board && byName && byName !== board) {
+    throw new UserError('E_BUILD_BOARD', `flash: ${file} is ${boardFacts(byName).name} firmware by its Pycom name, but --board ${board} names ${article(boardFacts(board).name)} ${boardFacts(board).name}; give --board ${byName}, or the ${boardFacts(board).name} app (${boardFacts(board).appBin}_enc); nothing was written.`);
   }
-  const app = plan.regions.find((r) => r.role === 'app' && boardFromAppFile(r.file) !== undefined);
-  return app ? { board: boardFromAppFile(app.file)!, what: path.basename(app.file) } : undefined;
+  if (board) return { board, what: byName ? file : `${file} (given for --board ${board})` };
+  return byName ? { board: byName, what: file } : undefined;
 }
 
 /** A plan region holding the bootloader (or its digest image) encrypted: what a refuted key's boot could not read. */

@@ -94,7 +94,8 @@ function radiosMissing(has: BoardId, lacks: BoardId): string {
   return names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}` : names.join('');
 }
 
-const article = (name: string): string => (/^[AEIOU]/.test(name) ? 'an' : 'a');
+/** The indefinite article before a module name: "an" before a vowel letter, else "a". */
+export const article = (name: string): string => (/^[AEIOU]/.test(name) ? 'an' : 'a');
 
 /**
  * Checks the build's board against the evidence for the board's module (recordedModule,

@@ -361,6 +361,12 @@ async function diagnoseFailedRegion(verdict: BootVerdict, efuse: BootEfuses, rea
   }
   if (!fe) return undefined;
   const data = await read(region.address, region.length);
+  // Erased flash decrypts to garbage as well: it is nothing written yet, not another key (trial 8:
+  // a board right after Burn Keys was told its key store does not hold its key).
+  if (data.subarray(0, 32).every((b) => b === 0xff)) {
+    const erased = `the flash at ${hex(region.address)} (for ${name}) is erased: nothing was written there yet`;
+    return { diagnosis: `${erased}, so it says nothing about the key; ${c.rerun.firstFlash}.`, cause: erased };
+  }
   const plain = await view(region.address, region.length);
   // It decrypts to what it should: the failure is not a decryption (a signature, a digest), nothing to test here.
   if (region.headerOnly ? plain[0] === 0xe9 : classifyContent(plain).kind === region.want) return undefined;

@@ -40,7 +40,8 @@ export function flashOutcome(board: string, predicted: boolean, boot?: { verdict
     const lead = /^The board did not boot/.test(boot.summary) ? boot.summary : `The board did not boot normally: ${boot.summary}`;
     const expected = predicted ? 'the boot prediction before writing expected it to boot (the digest, the signatures and the encryption match its eFuses)' : 'no boot prediction passed before writing (see the notes above)';
     // A key taken on the user's word that the boot refuted (core flash workflow): that is the cause, and what to do.
-    const text = keyRefuted ? `${lead} ${keyRefuted}` : `${lead} The flash was written and verified; ${expected}.`;
+    // Without the boot log's generic advice, which would contradict it.
+    const text = keyRefuted ? `The board did not boot. ${keyRefuted}` : `${lead} The flash was written and verified; ${expected}.`;
     return { ok: false, state: 'not-booted', notification: { level: 'warning', text: `Pycom: ${text} Board: ${board}.` }, text };
   }
   const text = boot ? `${predictionText(predicted)} ${boot.summary}` : predictionText(predicted);

@@ -29,6 +29,7 @@ export function predictHints(store: KeyStore): PredictBootHints {
     rerun: {
       flash: 'run "Pycom: Flash Secure Firmware" again to finish it (the interrupted region is written again in full)',
       provision: 'run "Pycom: Provision Boards" again to finish it',
+      firstFlash: 'run "Pycom: Flash Secure Firmware"',
     },
   };
 }
