@@ -215,6 +215,8 @@ describe('flash plan refusals (nothing written: virtual flash MD5 unchanged)', f
       const plan = planFromPairs([{ address: 0x400000, file: rnd4k() }]);
       Object.assign(plan.regions[0]!, { role: 'data', encrypted: false });
       await refused(flashed, plan, /^E_PLAN_PLAINTEXT$/, /^x\.bin at 0x400000 \(ciphertext, 4096 bytes, into "fs1" \(.*, encrypted\)\) is plaintext, but flash encryption is on/);
+      // A file system image is no build output: it is encrypted by hand for its address (trial 8), not taken from `flash --build`.
+      await refused(flashed, plan, /^E_PLAN_PLAINTEXT$/, /encrypt it for 0x400000 with the board's flash key first \(`encrypt-flash-data --keyfile KEY\.bin --address 0x400000 --output OUT x\.bin`\) and flash that\.$/);
     });
     it('a write running past the end of "fs1" is refused (past the flash with the board; past the region without one)', async () => {
       const big = () => file(new Uint8Array(0x2000).fill(0x33));

@@ -537,5 +537,7 @@ function plaintextWayOn(r: PlanRegion, secureBoot: boolean): string {
       ? `${what}, and with secure boot on the bootloader goes onto this board only as the build's ${DIGEST_FILE} at 0x0 (the bootloader with its digest, encrypted); ${viaBuild}`
       : `${what}: use it encrypted for ${hex(BOOTLOADER_ADDRESS)} (\`encrypt-flash-data --address ${hex(BOOTLOADER_ADDRESS)}\`); ${viaBuild}`;
   }
-  return `use the file encrypted for ${hex(r.address)}${id.kind === 'app' || id.kind === 'partition-table' ? ` (${path.basename(r.file)} is ${id.what})` : ''}; ${viaBuild}`;
+  if (id.kind === 'app' || id.kind === 'partition-table') return `use the file encrypted for ${hex(r.address)} (${path.basename(r.file)} is ${id.what}); ${viaBuild}`;
+  // Data a build does not hold (a file system image, NVS): encrypted for its address by hand.
+  return `encrypt it for ${hex(r.address)} with the board's flash key first (\`encrypt-flash-data --keyfile KEY.bin --address ${hex(r.address)} --output OUT ${path.basename(r.file)}\`) and flash that`;
 }
