@@ -9,6 +9,7 @@ import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { BoardRecordWriter, readBoardRecords, recordFlashProgress, regionsWritten, sha256Hex } from '../../src/core/audit/board-record';
 import { predictBootOnBoard, predictionReport } from '../../src/core/workflows/predict-boot';
 import { predictionKeys, scriptedUi } from '../../src/core';
+import { flash } from '../../src/core/workflows/flash';
 import { bootNow, fixtureStore, KEYS, secureBuild, virtualBoard, type Board } from './flash-harness';
 
 /**
@@ -139,6 +140,25 @@ describe('the record of a cut-off flash run', function () {
         { ...region(table), bytesWritten: table.data.length },
         { ...region(app), cutOff: true },
       ]);
+    } finally {
+      b.close();
+    }
+  });
+
+  it('the flash workflow keeps the record itself: power lost in the app leaves a failed record naming the module from its first line, the app cut off (trial 7)', async () => {
+    const b = await virtualBoard('GPY', { burn: true, seed: 'cut-record-workflow' });
+    try {
+      const store = fixtureStore();
+      const plan = planFromBuild(findBuildOutputs(secureBuild('GPY', 64 * 1024, 'cut-record-app')), { flashSize: 0x800000 });
+      const [digest, table] = [...plan.regions].sort((x, y) => x.address - y.address);
+      const pages = (n: number): number => Math.ceil(n / 256);
+      b.dev.faults.setPowerLoss({ kind: 'flash-program', step: pages(digest!.data.length) + pages(table!.data.length) + 20 });
+      await assert.rejects(flash({ transport: b.conn.transport, conn: b.conn, chip: b.info }, { store, plan: () => plan, bootLog: false, trustKeyStore: true }, scriptedUi()));
+      const [rec] = readBoardRecords(store.auditPath, b.info.mac.address);
+      assert.equal(rec!.operation, 'flash');
+      assert.equal(rec!.result, 'failed');
+      assert.equal(rec!.board, 'GPY');
+      assert.deepEqual(rec!.regions.map((g) => [g.address, g.cutOff === true]), [[0x0, false], [0x8000, false], [0x10000, true]]);
     } finally {
       b.close();
     }

@@ -190,7 +190,8 @@ async function flashLocked(board: BoardSession, req: FlashRequest, ui: Pick<UiPo
   const startRecord = (): void => {
     if (req.dryRun || req.record === false) return;
     record ??= new BoardRecordWriter(req.store.auditPath, 'flash', chip.mac.address, () => [keys.flashKey, keys.secureBootKey].filter((k): k is Uint8Array => k !== undefined), {
-      port: chip.port, chipRevision: chip.revision.text,
+      // The module from the first line: a run cut off before its end still names what it was writing.
+      port: chip.port, chipRevision: chip.revision.text, ...(named ? { board: named.board } : {}),
       keyFingerprints: { ...(keys.flashKey ? { 'flash-key': fingerprint(keys.flashKey) } : {}), ...(keys.secureBootKey ? { 'secure-boot-key': fingerprint(keys.secureBootKey) } : {}) },
     });
   };
