@@ -120,7 +120,8 @@ export class Args {
 
   need(name: string): string {
     const v = this.opt(name);
-    if (v === undefined) throw new UserError('E_USAGE', `${this.command}: --${name} is required.`);
+    // The command's --help names what the option takes (a folder, a file, an address) and an example.
+    if (v === undefined) throw new UserError('E_USAGE', `${this.command}: --${name} is required; \`pycom-secure ${this.command} --help\` says what it takes.`);
     return v;
   }
 

@@ -18,7 +18,7 @@ describe('what a newcomer reads', () => {
   it('an error names its command once', async () => {
     const r = await cli(['device', 'info']);
     assert.equal(r.code, 2);
-    assert.equal(r.err, 'pycom-secure device info: --port is required.\n');
+    assert.equal(r.err, 'pycom-secure device info: --port is required; `pycom-secure device info --help` says what it takes.\n');
     const s = await cli(['efuse', 'summary', '--prot', 'x']);
     assert.equal(s.code, 2);
     assert.ok(s.err.startsWith('pycom-secure efuse summary: '), s.err);
