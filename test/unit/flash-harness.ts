@@ -119,11 +119,11 @@ export function bootNow(dev: VirtualEsp32): BootVerdict {
 }
 
 /**
- * A virtual GPy served over socket:// whose keys the CLI burned from `store` (so the store's audit
- * log holds the evidence, as for a user's board). Close `server` when done.
+ * A virtual GPy (or another `profile`, e.g. WIPY2) served over socket:// whose keys the CLI burned
+ * from `store` (so the store's audit log holds the evidence, as for a user's board). Close `server` when done.
  */
-export async function servedBurnedGpy(store: KeyStore, seed: string): Promise<{ dev: VirtualEsp32; server: SimServer; port: string }> {
-  const dev = new VirtualEsp32({ profile: 'GPY', seed, bootPredictor: bootPredictorForVirtual });
+export async function servedBurnedGpy(store: KeyStore, seed: string, profile = 'GPY'): Promise<{ dev: VirtualEsp32; server: SimServer; port: string }> {
+  const dev = new VirtualEsp32({ profile, seed, bootPredictor: bootPredictorForVirtual });
   const server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
   const port = `socket://127.0.0.1:${server.port}`;
   const summary = JSON.parse((await cli(['efuse', 'summary', '--json', '--port', port])).out) as Record<string, { value: unknown }>;

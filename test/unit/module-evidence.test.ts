@@ -73,6 +73,9 @@ describe('module evidence: where a board\'s module is read from', () => {
     const id = recordBoard(store, '24:0a:c4:00:00:01', 'GPY', 'flash');
     recordBoard(store, '24:0a:c4:00:00:01', 'LOPY4', 'ota-image');
     recordBoard(store, '24:0a:c4:00:00:02', 'FIPY', 'provision');
+    // A later run that failed before writing anything (trial 9: "nothing was burned") is no evidence.
+    const failed = new BoardRecordWriter(store.auditPath, 'provision', '24:0a:c4:00:00:01', () => [], { board: 'FIPY' });
+    failed.end('failed', {}, 'nothing was burned');
     const e = recordedModule(store, '24:0A:C4:00:00:01')!;
     assert.equal(e.board, 'GPY');
     assert.equal(e.recordId, id);

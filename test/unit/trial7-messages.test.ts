@@ -54,4 +54,23 @@ describe('trial 7: flash messages', function () {
       await served.server.close();
     }
   });
+
+  it('ota-image --port on a 4 MB WiPy 2.0 refuses the 8 MB layout\'s slot 0x210000 (trial 9): no image is written', async () => {
+    const store = fixtureStore();
+    const served = await servedBurnedGpy(store, 'trial9-wipy2', 'WIPY2');
+    try {
+      const wipy = secureBuild('WIPY', 24 * 1024, 'trial9-wipy');
+      const out = path.join(path.dirname(store.dir), 'ota-wipy2.bin');
+      const r = await cli(['ota-image', '--board', 'WIPY', '--build', wipy, '--slot', '0x210000', '--port', served.port, '--output', out, '--key-store', store.dir]);
+      assert.equal(r.code, 2, r.out + r.err);
+      assert.match(r.err, /--slot 0x210000, which is not a slot of WiPy firmware [^(]* on a board with 4 MB of flash \(known: 0x10000, 0x1c0000\); .*nothing was written\.\n$/i);
+      assert.equal(fs.existsSync(out), false);
+      // Its own slot is made.
+      const ok = await cli(['ota-image', '--board', 'WIPY', '--build', wipy, '--slot', '0x1c0000', '--port', served.port, '--output', out, '--key-store', store.dir]);
+      assert.equal(ok.code, 0, ok.out + ok.err);
+      assert.equal(fs.existsSync(out), true);
+    } finally {
+      await served.server.close();
+    }
+  });
 });

@@ -266,6 +266,7 @@ const otaImageCommand: CliCommand = {
     let mac = given !== undefined ? normaliseMac(given) : undefined;
     const ks = store(args);
     let boardEvidence: Awaited<ReturnType<typeof otaBoardEvidence>>['evidence'] | undefined;
+    let flashSize: number | undefined;
     if (port !== undefined) {
       // The board's MAC from its eFuses (download mode), and the evidence for its key found on it.
       const read = await withBoard(args, io, async (board) => {
@@ -277,11 +278,14 @@ const otaImageCommand: CliCommand = {
       io.err(`The board on ${port} is ${read.mac}.`);
       mac = read.mac;
       boardEvidence = read.evidence;
+      flashSize = read.flashSize;
     }
     const img = await otaImage({
       store: ks,
       ...(mac ? { mac } : {}),
       ...(boardEvidence ? { boardEvidence } : {}),
+      // The connected board's flash size: a slot of another size's layout (0x210000 on a 4 MB board) is refused.
+      ...(flashSize !== undefined ? { flashSize } : {}),
       buildDir: args.need('build'),
       board: b,
       output: out,

@@ -458,9 +458,10 @@ export function firmwareRegions(ids: readonly LayoutId[]): FirmwareRegion[] {
  * from this generation's build: for each module of the board, the ota_0 of the tables a flash
  * would pick for its flash size (layoutsForFlashSize). A 4 MB SiPy never gets the 8MB table's slot.
  */
-export function otaSlots(id: BoardId, generation: GenerationId): number[] {
+export function otaSlots(id: BoardId, generation: GenerationId, flashSize?: number): number[] {
   const ids = boardGeneration(id, generation).layouts;
-  const picked = new Set(board(id).modules.flatMap((m) => layoutsForFlashSize(ids, m.flashSize)));
+  // With the board's flash size known, only its layouts' slots (a 4 MB WiPy 2.0 has no 0x210000).
+  const picked = new Set(flashSize !== undefined ? layoutsForFlashSize(ids, flashSize) : board(id).modules.flatMap((m) => layoutsForFlashSize(ids, m.flashSize)));
   return [...new Set(ids.filter((l) => picked.has(l)).map((l) => layout(l).entries.find((e) => e.type === 0 && e.subtype === SUBTYPE.OTA_0)!.offset))];
 }
 

@@ -20,15 +20,20 @@ import { describeRegion } from '../flash/plan';
  * generation really have (pycom-micropython-sigfox esp32/ftp/updater.c; 1.20.0.rc1-rc4 encrypted
  * the OTA copy for 0x1A0000, Pycom's docs still name 0x1A0000).
  */
-export function knownSlots(board: BoardId, generation: GenerationId): number[] {
-  return [FACTORY_ADDRESS, ...otaSlots(board, generation)];
+export function knownSlots(board: BoardId, generation: GenerationId, flashSize?: number): number[] {
+  return [FACTORY_ADDRESS, ...otaSlots(board, generation, flashSize)];
 }
 
-export function checkSlot(board: BoardId, generation: GenerationId, slot: number, source: 'board' | 'option'): void {
-  const known = knownSlots(board, generation);
+/**
+ * Refuses a slot that is not one of `board`'s for this firmware generation (E_OTA_SLOT, nothing
+ * written); with `flashSize` (bytes, the connected board's), only its flash size's layouts count.
+ */
+export function checkSlot(board: BoardId, generation: GenerationId, slot: number, source: 'board' | 'option', flashSize?: number): void {
+  const known = knownSlots(board, generation, flashSize);
   if (!known.includes(slot)) {
     const said = source === 'board' ? `The board answered ${hex(slot)} to pycom.ota_slot()` : `--slot ${hex(slot)}`;
-    throw new UserError('E_OTA_SLOT', `${said}, which is not a slot of ${boardFacts(board).name} firmware ${GENERATIONS[generation].versions} (known: ${known.map((a) => hex(a)).join(', ')}); check the board, the build's firmware version and the address, nothing was written.`);
+    const on = flashSize !== undefined ? ` on a board with ${flashSize / 0x100000} MB of flash` : '';
+    throw new UserError('E_OTA_SLOT', `${said}, which is not a slot of ${boardFacts(board).name} firmware ${GENERATIONS[generation].versions}${on} (known: ${known.map((a) => hex(a)).join(', ')}); check the board, the build's firmware version and the address, nothing was written.`);
   }
 }
 
@@ -42,6 +47,8 @@ export interface OtaImageOptions {
   build: BuildOutputs;
   slot: number;
   slotSource: 'board' | 'option';
+  /** The board's flash size in bytes, when known (a connected board): only its layouts' slots are taken. */
+  flashSize?: number;
   flashKey?: Uint8Array;
   /** The key the build was made with, when the board has its own (per-device keys): the build's app is decrypted with it. */
   buildKey?: Uint8Array;
@@ -69,7 +76,7 @@ function decryptsValid(data: Uint8Array, slot: number, key: Uint8Array, conf: nu
 export function makeOtaImage(o: OtaImageOptions): OtaImage {
   const { build, slot } = o;
   const conf = o.flashCryptConf ?? 0xf;
-  checkSlot(build.board, build.generation, slot, o.slotSource);
+  checkSlot(build.board, build.generation, slot, o.slotSource, o.flashSize);
   const copy = build.outputs.find((x) => (x.role === 'ota-copy' || x.role === 'app') && x.address === slot && x.encrypted);
   let out: OtaImage | undefined;
   if (copy && (!o.flashKey || decryptsValid(fs.readFileSync(copy.path), slot, o.flashKey, conf))) {

@@ -31,13 +31,16 @@ const WRITES_MODULE: readonly string[] = ['provision', 'flash'];
 
 /**
  * The module the key store's records give the board `mac`: the latest provision or flash record
- * of it that names a board (provision: the module the operator stated or confirmed; flash: the
+ * of it that names a board and wrote it (ended ok, or wrote a region or burned an eFuse) (provision: the module the operator stated or confirmed; flash: the
  * build written, once this check had passed or been overridden). Undefined when no record names
  * one (no evidence) or the board's name is not in the catalog.
  */
 export function recordedModule(store: KeyStore, mac: string): ModuleEvidence | undefined {
   if (!fs.existsSync(store.auditPath)) return undefined;
-  const rec = readBoardRecords(store.auditPath, mac).filter((r) => WRITES_MODULE.includes(r.operation) && typeof r.board === 'string' && catalog().boards.some((b) => b.id === r.board)).pop();
+  // Only a run that wrote the board counts (a region written or begun, or eFuses burned): a run that
+  // failed before touching it (trial 9: "nothing was burned") only repeats what its operator said.
+  const wrote = (r: ReturnType<typeof readBoardRecords>[number]): boolean => r.result === 'ok' || r.regions.length > 0 || (r.burnedSteps?.length ?? 0) > 0;
+  const rec = readBoardRecords(store.auditPath, mac).filter((r) => WRITES_MODULE.includes(r.operation) && typeof r.board === 'string' && catalog().boards.some((b) => b.id === r.board) && wrote(r)).pop();
   if (!rec) return undefined;
   return { board: rec.board!, kind: 'record', recordId: rec.id, source: `the key store's record ${rec.id} (${rec.operation}, started ${rec.start})` };
 }

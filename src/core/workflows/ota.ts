@@ -19,6 +19,8 @@ export interface OtaImageRequest {
   store: KeyStore;
   /** The board's MAC when it has its own flash key (per-device keys); otherwise the shared key is used. */
   mac?: string;
+  /** The board's flash size in bytes when it is connected (otaBoardEvidence): a slot its layout does not have is refused. */
+  flashSize?: number;
   /** The build's output folder (esp32/build/BOARD/release) and the board it was built for. */
   buildDir: string;
   board: BoardId;
@@ -96,14 +98,14 @@ export function checkOtaBoardNamed(req: Pick<OtaImageRequest, 'store' | 'mac' | 
  * generation (checkSlot: E_OTA_SLOT, nothing written) before any other refusal or any board is
  * opened. A build whose generation cannot be told is left to otaImage's own refusal.
  */
-export function checkGivenOtaSlot(buildDir: string, board: BoardId, slot: number): void {
+export function checkGivenOtaSlot(buildDir: string, board: BoardId, slot: number, flashSize?: number): void {
   let generation: GenerationId;
   try {
     generation = buildGeneration(buildDir, board);
   } catch {
     return;
   }
-  checkSlot(board, generation, slot, 'option');
+  checkSlot(board, generation, slot, 'option', flashSize);
 }
 
 /**
@@ -125,7 +127,7 @@ export function checkGivenOtaSlot(buildDir: string, board: BoardId, slot: number
  */
 export async function otaImage(req: OtaImageRequest, ui: Pick<UiPort, 'info' | 'confirm'> = { info: () => undefined }): Promise<OtaImageOutcome> {
   // A slot given by the user is an argument: checked before anything about keys is said.
-  if (typeof req.slot === 'number') checkGivenOtaSlot(req.buildDir, req.board, req.slot);
+  if (typeof req.slot === 'number') checkGivenOtaSlot(req.buildDir, req.board, req.slot, req.flashSize);
   checkOtaBoardNamed(req);
   const keyFile = req.store.flashKeyFileFor(req.mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
@@ -154,7 +156,7 @@ export async function otaImage(req: OtaImageRequest, ui: Pick<UiPort, 'info' | '
   const buildKey = storeBuildKey(req.store);
   // The store's signing key: the image must carry its signature, or the board refuses the slot.
   const signing = storeSigningPublicKey(req.store);
-  const img = makeOtaImage({ build, slot, slotSource, ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}), ...(signing ? { signingPublicKey: signing.publicKey, signingKeyLabel: signing.file } : {}) });
+  const img = makeOtaImage({ build, slot, slotSource, ...(req.flashSize !== undefined ? { flashSize: req.flashSize } : {}), ...(flashKey ? { flashKey } : {}), ...(buildKey ? { buildKey } : {}), ...(signing ? { signingPublicKey: signing.publicKey, signingKeyLabel: signing.file } : {}) });
   writeFileAtomic(req.output, img.data);
   return { ...img, output: req.output, slotSource, module, ...(flashKey ? { flashKey } : {}), ...(evidence ? { evidence } : {}) };
 }
@@ -170,7 +172,7 @@ export async function otaImage(req: OtaImageRequest, ui: Pick<UiPort, 'info' | '
  *
  * Errors: E_KEY_MISMATCH, E_KEY_CONTRADICTED, E_KEY_EVIDENCE (each saying nothing was written); link errors.
  */
-export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint' | 'keyStoreHint' | 'burnAgainHints'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence }> {
+export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRequest, 'store' | 'trustKeyStore' | 'acknowledgeHint' | 'keyStoreHint' | 'burnAgainHints'> & { ask?: boolean }, ui: Pick<UiPort, 'info' | 'confirm'>): Promise<{ mac: string; evidence: KeyEvidence; flashSize?: number }> {
   const mac = board.chip.mac.address;
   const keyFile = req.store.flashKeyFileFor(mac);
   const flashKey = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
@@ -179,7 +181,7 @@ export async function otaBoardEvidence(board: BoardSession, req: Pick<OtaImageRe
     ...(req.trustKeyStore ? { trust: true } : {}), ...(req.ask ? { ask: true } : {}), ...(req.acknowledgeHint ? { acknowledgeHint: req.acknowledgeHint } : {}),
     ...(req.keyStoreHint ? { keyStoreHint: req.keyStoreHint } : {}), ...(req.burnAgainHints ? { burnAgainHints: req.burnAgainHints } : {}),
   }, ui);
-  return { mac, evidence };
+  return { mac, evidence, ...(board.chip.flash.sizeBytes !== undefined ? { flashSize: board.chip.flash.sizeBytes } : {}) };
 }
 
 /**

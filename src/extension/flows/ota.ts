@@ -49,7 +49,7 @@ export function otaSavePath(buildDir: string, board: string, slot: number, works
 }
 
 /** The board an image is made for (a key store with per-device keys): its MAC and why its key is taken. */
-type ForBoard = { mac: string; evidence: KeyEvidence };
+type ForBoard = { mac: string; evidence: KeyEvidence; flashSize?: number };
 
 /** How Prepare OTA Image names the board, in the refusal on a per-device key store with no port selected. */
 const SELECT_BOARD_HINT = 'select that board with "Pycom: Select Port" (its MAC is read from it), then run "Pycom: Prepare OTA Image" again';
@@ -91,11 +91,12 @@ export async function prepareOta(ctx: FlowContext): Promise<void> {
   const key = keyFile ? readHardwareKeyFile(keyFile, 'flash-encryption') : undefined;
   const build = currentBuild(key);
   if (!build) throw new UserError('E_NO_BUILD', 'There is no secure build: run "Pycom: Build Secure Firmware" first.');
-  const slots = knownSlots(build.board, build.generation);
   const port = ctx.state.port;
   // A key store with per-device keys and no port selected: refused (E_NEED_MAC), before anything is asked.
   if (!port) checkOtaBoardNamed({ store, macHint: SELECT_BOARD_HINT });
   const forBoard = port && store.hasDeviceKeys() ? await boardForImage(ctx, store, port) : undefined;
+  // The pick lists the build's board's slots; with the board read, only those of its flash size (otaImage checks it too).
+  const slots = knownSlots(build.board, build.generation, forBoard?.flashSize);
   const answer: BoardSlotAnswer = port
     ? await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Asking ${boardTitle(port)} for its next OTA slot` }, () => askBoardForSlot(port))
     : { reason: 'no port is selected' };
@@ -128,7 +129,7 @@ export async function prepareOta(ctx: FlowContext): Promise<void> {
   if (!target) return;
   const img = await otaImage({
     store, buildDir: build.dir, board: build.board, slot: pick.slot, output: target.fsPath,
-    ...(forBoard ? { mac: forBoard.mac, boardEvidence: forBoard.evidence } : {}),
+    ...(forBoard ? { mac: forBoard.mac, boardEvidence: forBoard.evidence, ...(forBoard.flashSize !== undefined ? { flashSize: forBoard.flashSize } : {}) } : {}),
     macHint: SELECT_BOARD_HINT, keyStoreHint: KEY_STORE_HINT, burnAgainHints: BURN_AGAIN_HINTS,
     // The banner the board printed when asked names its module; against it (or the records) the user is asked (modal).
     ...('banner' in answer && answer.banner !== undefined ? { banner: answer.banner } : {}),
