@@ -1,5 +1,5 @@
 import { wholeNumber, type Args } from './args';
-import { BOOT_LOG_CAP_MS, boardChoices, parseBoard, RESET_MODES, UserError, type BoardId, type ResetMode } from '../core';
+import { BOOT_LOG_CAP_MS, boardChoices, findModule, parseBoard, RESET_MODES, UserError, type BoardId, type ResetMode } from '../core';
 
 /** `--reset auto|pic|classic|none`, shared by every command that connects to a board. */
 export function resetModeOption(args: Args): ResetMode {
@@ -16,7 +16,12 @@ export function boardOption(args: Args, required = false): BoardId | undefined {
     return undefined;
   }
   const b = parseBoard(v);
-  if (!b) throw new UserError('E_USAGE', `${args.command}: --board must be ${boardChoices()}, not "${v}".`);
+  if (!b) {
+    // A module (virtual profile) name such as WIPY2 is one of a board's modules: say which board.
+    const m = findModule(v);
+    const hint = m ? `; the ${m.title} is a ${m.boardName} module, built and flashed as --board ${m.makeBoard}` : '';
+    throw new UserError('E_USAGE', `${args.command}: --board must be ${boardChoices()}, not "${v}"${hint}.`);
+  }
   return b;
 }
 

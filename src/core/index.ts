@@ -4,7 +4,7 @@
  * (test/unit/architecture.test.ts enforces it); tests may reach inside.
  */
 export { AuditLog, damagedLinesPhrase, interruptedOperations, readAudit } from './audit/audit-log';
-export { boardChoices, boardFlashSize, boardIds, findBoard, moduleIds, parseBoard, withBoards } from './boards/catalog';
+export { boardChoices, boardFlashSize, boardIds, findBoard, findModule, moduleIds, parseBoard, withBoards } from './boards/catalog';
 export type { BoardId, PycomBoard } from './boards/catalog';
 export { checkModuleFit, chipModuleFacts } from './boards/module-fit';
 export type { ChipModuleFacts, ModuleFit } from './boards/module-fit';

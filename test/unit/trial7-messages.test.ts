@@ -73,4 +73,10 @@ describe('trial 7: flash messages', function () {
       await served.server.close();
     }
   });
+
+  it('--board WIPY2 (a virtual profile, a module) says which board it is built and flashed as (trial 9)', async () => {
+    const r = await cli(['flash', '--port', 'socket://127.0.0.1:1', '--board', 'WIPY2', '--build', 'nowhere']);
+    assert.equal(r.code, 2, r.out + r.err);
+    assert.equal(r.err, 'pycom-secure flash: --board must be WIPY, LOPY, SIPY, GPY, FIPY or LOPY4, not "WIPY2"; the WiPy 2.0 is a WiPy module, built and flashed as --board WIPY.\n');
+  });
 });
