@@ -2,10 +2,6 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
-import { createMemoryPair } from '../../src/core/transport/memory';
-import { connect } from '../../src/core/connect/connect';
-import { identify } from '../../src/core/chip/identify';
-import { instantSleepClock } from '../../src/core/loader/clock';
 import { field, fieldWords, type EfuseWords } from '../../src/core/efuse/fields';
 import { keyFileToBlockWords } from '../../src/core/crypto/efuse-key-layout';
 import { KeyStore } from '../../src/core/keystore/key-store';
@@ -23,7 +19,7 @@ import { startSimServer } from '../../src/core/virtual/tcp-server';
 import { storeWroteBoard } from '../../src/core/workflows/evidence';
 import { deviceDir } from '../../src/core/flash/session';
 import { JOURNAL_FILE } from '../../src/core/flash/journal';
-import { KEYS, flashMd5, secureBuildWith, tmpDir } from './flash-harness';
+import { KEYS, flashMd5, secureBuildWith, tmpDir, downloadSession } from './flash-harness';
 import { cli } from './helpers/cli';
 
 /**
@@ -66,13 +62,8 @@ async function board(seed: string, o: { flash: boolean }): Promise<Rig> {
   const dev = new VirtualEsp32({ profile: 'GPY', seed });
   dev.efuse.setRaw(espefuseBurnedA(dev.efuse.rawWords()));
   if (o.flash) preloadA(dev);
-  const { host, device } = createMemoryPair();
-  dev.attach(device);
-  dev.reset('download');
-  await host.open();
-  const conn = await connect(host, { reset: 'none', baud: 115200, clock: instantSleepClock, syncTimeoutMs: 2000 });
-  const chip = await identify(conn);
-  return { dev, mac: chip.mac.address, session: { transport: host, conn, chip }, close: () => conn.loader.dispose() };
+  const { session, close } = await downloadSession(dev);
+  return { dev, mac: session.chip.mac.address, session, close };
 }
 
 const newStore = (): KeyStore => new KeyStore(path.join(tmpDir('elsewhere-ev-'), 'secure'));

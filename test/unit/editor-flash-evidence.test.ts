@@ -6,13 +6,10 @@ import { flashFirmware, type FlowContext } from '../../src/extension/flows';
 import { UiState } from '../../src/extension/state';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
-import { directAccess } from '../../src/core/efuse/controller-access';
-import { readEfuses } from '../../src/core/efuse/access';
-import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { AuditLog, readAudit } from '../../src/core/audit/audit-log';
 import { KeyStore } from '../../src/core/keystore/key-store';
-import { KEYS, fixtureFirmwareProject, flashMd5 } from './flash-harness';
+import { KEYS, fixtureFirmwareProject, flashMd5, fixtureBurnPlan } from './flash-harness';
 
 /**
  * Issue 12 B in the editor: Flash Secure Firmware on a board whose keys are read-protected, with a
@@ -28,9 +25,7 @@ describe('editor: Flash asks (modal) before trusting a key store without evidenc
 
   before(async () => {
     dev = new VirtualEsp32({ profile: 'GPY', seed: 'editor-evidence' });
-    const access = directAccess(dev.efuse);
-    const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
-    const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: false, history: [] });
+    const { access, mac, plan } = await fixtureBurnPlan(dev);
     // Burned from another workstation: the record is not in this store.
     await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey });
     server = await startSimServer(dev, { port: 0 });
@@ -123,9 +118,7 @@ describe('editor: Flash on a board whose Burn Keys run was cut off names the edi
     dev = new VirtualEsp32({ profile: 'GPY', seed: 'editor-burn-cut' });
     let project: string;
     ({ project, store } = fixtureFirmwareProject('editor-cut-'));
-    const access = directAccess(dev.efuse);
-    const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
-    const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS.flashKey, secureBootKey: KEYS.secureBootKey, hardening: false, history: [] });
+    const { access, mac, plan } = await fixtureBurnPlan(dev);
     const ac = new AbortController();
     let started = 0;
     await assert.rejects(executeBurnKeys(access, plan, {

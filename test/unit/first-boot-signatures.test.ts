@@ -9,7 +9,7 @@ import { generateSigningKey } from '../../src/core/crypto/signing-key';
 import { keyFileToBlockWords } from '../../src/core/crypto/efuse-key-layout';
 import { field, withField } from '../../src/core/efuse/fields';
 import { FIXTURE_IV, fixtureApp, fixtureBootloader } from '../../scripts/make-fixture-firmware';
-import { KEYS } from './flash-harness';
+import { KEYS, normalBootText, rawWrite, bootNow } from './flash-harness';
 
 /**
  * A secure bootloader's own first boot (no keys, ABS_DONE_0 off): Pycom's bootloader checks no
@@ -24,26 +24,6 @@ const good = secureSet({ bootloader: fixtureBootloader(), iv: FIXTURE_IV, app: f
 const other = secureSet({ bootloader: fixtureBootloader(), iv: FIXTURE_IV, app: fixtureApp(APP_SIZE) }, OTHER_SIGNER, []);
 /** The plaintext reflashable digest image (IV, digest, bootloader at 0x1000), as on a board with no keys. */
 const plainDigest = digestSecureBootloader(fixtureBootloader(), KEYS.secureBootKey, FIXTURE_IV).output;
-
-function rawWrite(dev: VirtualEsp32, offset: number, data: Uint8Array): void {
-  dev.flash.eraseRange(offset, Math.ceil(data.length / 0x1000) * 0x1000);
-  dev.flash.program(offset, data);
-}
-
-function bootLog(dev: VirtualEsp32): string {
-  let text = '';
-  const off = dev.onText((t) => (text += t));
-  try {
-    dev.reset('normal');
-  } finally {
-    off();
-  }
-  return text;
-}
-
-function predictNow(dev: VirtualEsp32): BootVerdict {
-  return predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size, signingPublicKey: KEYS.signingKey.publicKey });
-}
 
 /** A fresh board (no keys) holding the plaintext set with `table` and `app`. */
 function freshBoard(seed: string, table: Uint8Array, app: Uint8Array): VirtualEsp32 {
@@ -66,11 +46,11 @@ function assertProvisioned(dev: VirtualEsp32): void {
 describe("a secure bootloader's first boot (no keys, ABS_DONE_0 off): signatures checked from the next boot on", () => {
   it('table and app signed with the key linked into the bootloader: predicted to provision and boot, and the virtual board does', () => {
     const dev = freshBoard('first-boot-sig-good', good.signedPartitionTable, good.signedApp);
-    const v = predictNow(dev);
+    const v = bootNow(dev);
     assert.equal(v.outcome, 'first-boot-provisioning', v.reason);
     assert.equal(v.boots, true);
     assert.doesNotMatch(v.log.join('\n'), /Verifying (image|partition table) signature/); // not on this boot
-    const log = bootLog(dev);
+    const log = normalBootText(dev);
     assertProvisioned(dev);
     assert.match(log, /Encrypting partition \d+ at offset 0x10000\.\.\./);
     assert.match(log, /rst:0x3 \(SW_RESET\)[^]*Verifying partition table signature\.\.\.[^]*Verifying image signature\.\.\.[^]*Loaded app from partition at offset 0x10000/);
@@ -83,14 +63,14 @@ describe("a secure bootloader's first boot (no keys, ABS_DONE_0 off): signatures
   ] as const) {
     it(`${name}: predicted "does not boot" after burning the keys; the virtual board burns them, leaves the app plaintext and never starts it`, () => {
       const dev = freshBoard(`first-boot-sig-${name}`, good.signedPartitionTable, app);
-      const v = predictNow(dev);
+      const v = bootNow(dev);
       assert.equal(v.boots, false, v.reason);
       assert.equal(v.outcome, 'first-boot-provisioning');
       assert.deepEqual(v.firstBoot, { secureBootKey: true, flashEncryptionKey: true, appStarts: true });
       assert.match(v.reason, /^On this first boot, which checks no signature yet, the bootloader will generate its own secure boot key \(BLOCK2\) and flash-encryption key \(BLOCK1\) on the chip and read-protect them, and burn ABS_DONE_0, and reset at once; then every boot stops with "Secure boot signature verification failed": the app is not signed with the key linked into the bootloader/);
       assert.match(v.log.join('\n'), /Generating new secure boot key/);
       assert.doesNotMatch(v.log.join('\n'), /Secure boot signature verification failed/); // this boot does not check it
-      const log = bootLog(dev);
+      const log = normalBootText(dev);
       // Burned before the app's signature was ever checked.
       assertProvisioned(dev);
       // The encryption pass runs with ABS_DONE_0 just burned, so it refuses to encrypt the app.
@@ -100,7 +80,7 @@ describe("a secure bootloader's first boot (no keys, ABS_DONE_0 off): signatures
       assert.doesNotMatch(log, BANNER);
       // Every boot after: the same stop, nothing more burned; the prediction for the board as it is now agrees.
       const words = JSON.stringify(dev.efuse.rawWords());
-      assert.doesNotMatch(bootLog(dev), BANNER);
+      assert.doesNotMatch(normalBootText(dev), BANNER);
       assert.equal(JSON.stringify(dev.efuse.rawWords()), words);
       const after = bootNowWithOwnKeys(dev);
       assert.equal(after.boots, false);
@@ -110,10 +90,10 @@ describe("a secure bootloader's first boot (no keys, ABS_DONE_0 off): signatures
 
   it('a partition table signed with another key: predicted to stop at the table after burning; the virtual board does', () => {
     const dev = freshBoard('first-boot-sig-table', other.signedPartitionTable, good.signedApp);
-    const v = predictNow(dev);
+    const v = bootNow(dev);
     assert.equal(v.boots, false, v.reason);
     assert.match(v.reason, /then every boot stops with "Failed to verify partition table signature\.": the partition table is not signed with the key linked into the bootloader/);
-    const log = bootLog(dev);
+    const log = normalBootText(dev);
     assertProvisioned(dev);
     assert.match(log, /rst:0x3 \(SW_RESET\)[^]*E \(0\) boot: Failed to verify partition table signature\.\r\n/);
     assert.doesNotMatch(log, BANNER);
@@ -123,12 +103,12 @@ describe("a secure bootloader's first boot (no keys, ABS_DONE_0 off): signatures
     const bad = good.signedApp.slice();
     bad[0x2000]! ^= 0xff;
     const dev = freshBoard('first-boot-corrupt-app', good.signedPartitionTable, bad);
-    const v = predictNow(dev);
+    const v = bootNow(dev);
     assert.equal(v.boots, false);
     assert.equal(v.outcome, 'no-app');
     assert.deepEqual(v.firstBoot, { secureBootKey: true, flashEncryptionKey: true, appStarts: false });
     assert.match(v.reason, /^The bootloader finds no bootable app: at 0x00010000 the image is corrupt[^]*Before it stops, the bootloader goes on to generate its own secure boot key \(BLOCK2\) and flash-encryption key \(BLOCK1\)/);
-    const log = bootLog(dev);
+    const log = normalBootText(dev);
     assertProvisioned(dev);
     assert.match(log, /esp_image: the image is corrupt[^]*Generating new secure boot key/);
     assert.doesNotMatch(log, BANNER);
@@ -146,16 +126,16 @@ describe("a secure bootloader's first boot (no keys, ABS_DONE_0 off): signatures
     rawWrite(dev, 0x0, good.digest);
     rawWrite(dev, 0x8000, good.partitionTable);
     rawWrite(dev, 0x10000, other.app);
-    const v = predictNow(dev);
+    const v = bootNow(dev);
     assert.equal(v.boots, false, v.reason);
     assert.deepEqual(v.firstBoot, { secureBootKey: true, flashEncryptionKey: false, appStarts: true });
     assert.match(v.reason, /the bootloader will generate its own secure boot key \(BLOCK2\) on the chip and read-protect it, and burn ABS_DONE_0, and start the app this once; then every boot stops with "Secure boot signature verification failed"/);
-    const first = bootLog(dev);
+    const first = normalBootText(dev);
     assert.equal(dev.efuse.rawField('ABS_DONE_0'), 1n);
     assert.notEqual(dev.efuse.rawField('BLOCK2'), 0n);
     assert.match(first, /secure boot is now enabled for bootloader image/);
     assert.match(first, BANNER);
-    const second = bootLog(dev);
+    const second = normalBootText(dev);
     assert.match(second, /E \(0\) secure_boot: Secure boot signature verification failed\r\n/);
     assert.doesNotMatch(second, BANNER);
   });

@@ -10,6 +10,7 @@ import { instantSleepClock } from '../../src/core/loader/clock';
 import { directAccess } from '../../src/core/efuse/controller-access';
 import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
+import type { BurnPlan } from '../../src/core/efuse/burn/plan';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { AuditLog } from '../../src/core/audit/audit-log';
 import { bootEfusesFromRaw } from '../../src/core/boot/boot-efuses';
@@ -23,6 +24,7 @@ import { writeSecureBuildDir, type SecureKeys } from '../../src/core/secure-buil
 import { FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureKeys } from '../../scripts/make-fixture-firmware';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
+import type { BoardSession } from '../../src/core/workflows/board';
 import { cli } from './helpers/cli';
 
 export const KEYS = fixtureKeys();
@@ -84,16 +86,25 @@ export interface Board {
   close(): void;
 }
 
-export async function virtualBoard(profile = 'GPY', opts: { burn?: boolean; seed?: string } = {}): Promise<Board> {
-  const dev = new VirtualEsp32({ profile, seed: opts.seed ?? 'flash-test' });
-  if (opts.burn) await burnKeys(dev);
+/**
+ * `dev` attached over an in-memory link, reset into download mode and connected (115200 baud, no
+ * reset lines): the session the workflows take, and `close` to let go of its loader.
+ */
+export async function downloadSession(dev: VirtualEsp32): Promise<{ session: BoardSession; close(): void }> {
   const { host, device } = createMemoryPair();
   dev.attach(device);
   dev.reset('download');
   await host.open();
   const conn = await connect(host, { reset: 'none', baud: 115200, clock: instantSleepClock, syncTimeoutMs: 2000 });
-  const info = await identify(conn);
-  return { dev, conn, info, io: romFlashIo(conn.loader), close: () => conn.loader.dispose() };
+  const chip = await identify(conn);
+  return { session: { transport: host, conn, chip }, close: () => conn.loader.dispose() };
+}
+
+export async function virtualBoard(profile = 'GPY', opts: { burn?: boolean; seed?: string } = {}): Promise<Board> {
+  const dev = new VirtualEsp32({ profile, seed: opts.seed ?? 'flash-test' });
+  if (opts.burn) await burnKeys(dev);
+  const { session, close } = await downloadSession(dev);
+  return { dev, conn: session.conn, info: session.chip, io: romFlashIo(session.conn.loader), close };
 }
 
 /** Burns the fixture keys, FLASH_CRYPT_CONFIG/CNT and ABS_DONE_0 with D's Burn Keys. */
@@ -131,4 +142,33 @@ export async function servedBurnedGpy(store: KeyStore, seed: string, profile = '
   const r = await cli(['efuse', 'burn-keys', '--port', port, '--flash-key', store.sharedFlashKeyPath, '--signing-key', store.signingKeyPath, '--confirm', mac, '--key-store', store.dir]);
   if (r.code !== 0) throw new Error(`burn-keys failed: ${r.err}`);
   return { dev, server, port };
+}
+
+/** Everything the virtual device prints while it resets into normal boot. */
+export function normalBootText(dev: VirtualEsp32): string {
+  let text = '';
+  const off = dev.onText((t) => (text += t));
+  try {
+    dev.reset('normal');
+  } finally {
+    off();
+  }
+  return text;
+}
+
+/** Writes `data` at `offset` the way a low-level tool does (erase, program): no checks of this tool's. */
+export function rawWrite(dev: VirtualEsp32, offset: number, data: Uint8Array): void {
+  dev.flash.eraseRange(offset, Math.ceil(data.length / 0x1000) * 0x1000);
+  dev.flash.program(offset, data);
+}
+
+/**
+ * The Burn Keys plan for `keys` (default the fixture keys, no hardening) on `dev`'s fresh eFuses,
+ * with the eFuse access and the MAC it was made for: for tests that burn it whole or cut it off.
+ */
+export async function fixtureBurnPlan(dev: VirtualEsp32, keys: { flashKey: Uint8Array; secureBootKey: Uint8Array } = KEYS): Promise<{ access: ReturnType<typeof directAccess>; mac: string; plan: BurnPlan }> {
+  const access = directAccess(dev.efuse);
+  const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
+  const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: keys.flashKey, secureBootKey: keys.secureBootKey, hardening: false, history: [] });
+  return { access, mac, plan };
 }

@@ -2,10 +2,6 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
-import { createMemoryPair } from '../../src/core/transport/memory';
-import { connect } from '../../src/core/connect/connect';
-import { identify } from '../../src/core/chip/identify';
-import { instantSleepClock } from '../../src/core/loader/clock';
 import { directAccess } from '../../src/core/efuse/controller-access';
 import { readEfuses } from '../../src/core/efuse/access';
 import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
@@ -27,7 +23,7 @@ import type { BoardSession } from '../../src/core/workflows/board';
 import { readSigningKeyFile, readHardwareKeyFile } from '../../src/core/keys/key-files';
 import { runCli } from '../../src/cli/main';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
-import { bootNow, flashMd5, KEYS, tmpDir, keyStoreWith, secureBuildWith } from './flash-harness';
+import { bootNow, flashMd5, KEYS, tmpDir, keyStoreWith, secureBuildWith, downloadSession } from './flash-harness';
 
 /**
  * The key store's own audit log as evidence (a new-user trial): a verified Burn Keys run that
@@ -70,13 +66,8 @@ async function burnedGpy(seed: string, store: KeyStore, flashKey: Uint8Array, o:
   });
   if (o.cutAfter === undefined) await run;
   else await assert.rejects(run, /E_CANCELLED|cancelled/);
-  const { host, device } = createMemoryPair();
-  dev.attach(device);
-  dev.reset('download');
-  await host.open();
-  const conn = await connect(host, { reset: 'none', baud: 115200, clock: instantSleepClock, syncTimeoutMs: 2000 });
-  const chip = await identify(conn);
-  return { dev, mac, session: { transport: host, conn, chip }, close: () => conn.loader.dispose() };
+  const { session, close } = await downloadSession(dev);
+  return { dev, mac, session, close };
 }
 
 const audit = (s: KeyStore): string => (fs.existsSync(s.auditPath) ? fs.readFileSync(s.auditPath, 'utf8') : '');

@@ -2,13 +2,6 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
-import { createMemoryPair } from '../../src/core/transport/memory';
-import { connect } from '../../src/core/connect/connect';
-import { identify } from '../../src/core/chip/identify';
-import { instantSleepClock } from '../../src/core/loader/clock';
-import { directAccess } from '../../src/core/efuse/controller-access';
-import { readEfuses } from '../../src/core/efuse/access';
-import { planBurnKeys } from '../../src/core/efuse/burn/burn-keys';
 import { executeBurnKeys } from '../../src/core/efuse/burn/execute';
 import { AuditLog, readAudit } from '../../src/core/audit/audit-log';
 import { readBoardRecords } from '../../src/core/audit/board-record';
@@ -29,11 +22,11 @@ import { otaBoardEvidence, otaImage } from '../../src/core/workflows/ota';
 import { scriptedUi } from '../../src/core/workflows/ui-port';
 import type { BoardSession } from '../../src/core/workflows/board';
 import { readSigningKeyFile, readHardwareKeyFile } from '../../src/core/keys/key-files';
-import { runCli } from '../../src/cli/main';
 import { startSimServer } from '../../src/core/virtual/tcp-server';
+import { cli } from './helpers/cli';
 import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
 import { fixtureBootloader } from '../../scripts/make-fixture-firmware';
-import { bootNow, flashMd5, KEYS, tmpDir, keyStoreWith, secureBuildWith } from './flash-harness';
+import { bootNow, flashMd5, KEYS, tmpDir, keyStoreWith, secureBuildWith, downloadSession, fixtureBurnPlan } from './flash-harness';
 
 /**
  * Issue 12 B: a read-protected key block reads as zeros, so the key store's keys count as the
@@ -54,19 +47,12 @@ interface Rig { dev: VirtualEsp32; session: BoardSession; mac: string; close(): 
 /** A virtual GPy burned (keys protected) with store A's keys, the run recorded in `audit` (or nowhere). */
 async function burnedGpy(seed: string, audit?: KeyStore, o: { readable?: boolean } = {}): Promise<Rig> {
   const dev = new VirtualEsp32({ profile: 'GPY', seed });
-  const access = directAccess(dev.efuse);
-  const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
-  const plan = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS_A.flashKey, secureBootKey: KEYS_A.secureBootKey, hardening: false, history: [] });
+  const { access, mac, plan } = await fixtureBurnPlan(dev, KEYS_A);
   await executeBurnKeys(access, plan, { confirmMac: mac, flashKey: KEYS_A.flashKey, secureBootKey: KEYS_A.secureBootKey, audit: new AuditLog(audit ? audit.auditPath : path.join(tmpDir('audit-'), 'audit.jsonl')) });
   // A board whose key blocks were left readable (no RD_DIS): its keys can be compared directly.
   if (o.readable) dev.efuse.setRaw(withField(dev.efuse.rawWords(), field('RD_DIS'), 0));
-  const { host, device } = createMemoryPair();
-  dev.attach(device);
-  dev.reset('download');
-  await host.open();
-  const conn = await connect(host, { reset: 'none', baud: 115200, clock: instantSleepClock, syncTimeoutMs: 2000 });
-  const chip = await identify(conn);
-  return { dev, mac, session: { transport: host, conn, chip }, close: () => conn.loader.dispose() };
+  const { session, close } = await downloadSession(dev);
+  return { dev, mac, session, close };
 }
 
 function planOf(dir: string, key: Uint8Array) {
@@ -223,18 +209,10 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
 
   it('the CLI over socket://: a vouched flash the boot refutes erases 0x0-0x8000 again (download mode entered again), and the store that burned the board then flashes it', async () => {
     const dev = new VirtualEsp32({ profile: 'GPY', seed: 'ev-refuted-cli', bootPredictor: bootPredictorForVirtual });
-    const access = directAccess(dev.efuse);
-    const mac = Array.from(dev.mac, (x) => x.toString(16).padStart(2, '0')).join(':');
-    const burn = planBurnKeys(await readEfuses(access), { target: { chip: 'ESP32', revision: dev.chipRevision, mac }, flashKey: KEYS_A.flashKey, secureBootKey: KEYS_A.secureBootKey, hardening: false, history: [] });
+    const { access, mac, plan: burn } = await fixtureBurnPlan(dev, KEYS_A);
     await executeBurnKeys(access, burn, { confirmMac: mac, flashKey: KEYS_A.flashKey, secureBootKey: KEYS_A.secureBootKey, audit: new AuditLog(path.join(tmpDir('audit-'), 'audit.jsonl')) });
     const server = await startSimServer(dev, { port: 0, host: '127.0.0.1' });
     const port = `socket://127.0.0.1:${server.port}`;
-    const cli = async (argv: string[]) => {
-      let out = '';
-      let err = '';
-      const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-      return { code, out, err };
-    };
     try {
       const B = storeOf(KEYS_B);
       const wrong = await cli(['flash', '--port', port, '--build', buildB, '--key-store', B.dir, '--trust-key-store']);
@@ -391,12 +369,6 @@ describe('key evidence before checks that rely on read-protected keys (issue 12 
     preloadA(rig.dev);
     const server = await startSimServer(rig.dev, { port: 0, host: '127.0.0.1' });
     const port = `socket://127.0.0.1:${server.port}`;
-    const cli = async (argv: string[]) => {
-      let out = '';
-      let err = '';
-      const code = await runCli(argv, { out: (l) => (out += l + '\n'), err: (l) => (err += l + '\n') });
-      return { code, out, err };
-    };
     try {
       const B = storeOf(KEYS_B);
       const before = flashMd5(rig.dev);

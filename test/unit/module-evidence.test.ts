@@ -2,10 +2,6 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { VirtualEsp32 } from '../../src/core/virtual/device';
-import { createMemoryPair } from '../../src/core/transport/memory';
-import { connect } from '../../src/core/connect/connect';
-import { identify } from '../../src/core/chip/identify';
-import { instantSleepClock } from '../../src/core/loader/clock';
 import { BoardRecordWriter, readBoardRecords } from '../../src/core/audit/board-record';
 import { readAudit } from '../../src/core/audit/audit-log';
 import { findBuildOutputs } from '../../src/core/firmware/outputs';
@@ -19,7 +15,7 @@ import type { BoardSession } from '../../src/core/workflows/board';
 import { isUserError } from '../../src/core/errors';
 import { startSimServer, type SimServer } from '../../src/core/virtual/tcp-server';
 import { bootPredictorForVirtual } from '../../src/core/boot/virtual-board';
-import { burnKeys, fixtureStore, flashMd5, KEYS, secureBuild, servedBurnedGpy, tmpDir } from './flash-harness';
+import { burnKeys, fixtureStore, flashMd5, KEYS, secureBuild, servedBurnedGpy, tmpDir, downloadSession } from './flash-harness';
 import { cli } from './helpers/cli';
 
 /**
@@ -47,13 +43,8 @@ async function burnedGpy(seed: string): Promise<Rig> {
   const dev = new VirtualEsp32({ profile: 'GPY', seed });
   await burnKeys(dev);
   const mac = Array.from(dev.mac, (b) => b.toString(16).padStart(2, '0')).join(':');
-  const { host, device } = createMemoryPair();
-  dev.attach(device);
-  dev.reset('download');
-  await host.open();
-  const conn = await connect(host, { reset: 'none', baud: 115200, clock: instantSleepClock, syncTimeoutMs: 2000 });
-  const chip = await identify(conn);
-  return { dev, mac, session: { transport: host, conn, chip }, close: () => conn.loader.dispose() };
+  const { session, close } = await downloadSession(dev);
+  return { dev, mac, session, close };
 }
 
 const planOf = (dir: string) => () => planFromBuild(findBuildOutputs(dir, { flashKey: KEYS.flashKey }), { flashSize: 0x800000 });

@@ -11,7 +11,7 @@ import { secureSet, type SecureKeys } from '../../src/core/secure-build/process'
 import { decryptFlashData } from '../../src/core/crypto/flash-encryption';
 import { generateSigningKey } from '../../src/core/crypto/signing-key';
 import { buildImage, FIXTURE_ESP32, FIXTURE_IV, fixtureApp, fixtureBootloader, fixtureBootloaderAround, prng } from '../../scripts/make-fixture-firmware';
-import { burnKeys, KEYS } from './flash-harness';
+import { burnKeys, KEYS, normalBootText, rawWrite } from './flash-harness';
 
 const BANNER = /Pycom MicroPython /;
 /** Byte strings as hex (Buffer and Uint8Array alike). Public keys only. */
@@ -29,24 +29,6 @@ const keylessBootloader = (): Uint8Array =>
     ],
     { entry: 0x40080764, hashAppended: false },
   );
-
-/** Everything the device prints while it resets into normal boot. */
-function bootLog(dev: VirtualEsp32): string {
-  let text = '';
-  const off = dev.onText((t) => (text += t));
-  try {
-    dev.reset('normal');
-  } finally {
-    off();
-  }
-  return text;
-}
-
-/** Writes `data` at `offset` the way a low-level tool does (erase, program): no checks of this tool's. */
-function rawWrite(dev: VirtualEsp32, offset: number, data: Uint8Array): void {
-  dev.flash.eraseRange(offset, Math.ceil(data.length / 0x1000) * 0x1000);
-  dev.flash.program(offset, data);
-}
 
 describe('the secure boot verification key linked into a bootloader (image/bootloader-key.ts)', () => {
   it('is found in the fixture bootloader, and is the key it was built with', () => {
@@ -114,7 +96,7 @@ describe('a virtual board with secure boot on checks the table\'s and the app\'s
   });
 
   it('with the table and the app signed by the bootloader\'s key it boots to the MicroPython banner', () => {
-    const log = bootLog(dev);
+    const log = normalBootText(dev);
     assert.match(log, /I \(0\) boot: Verifying partition table signature\.\.\.\r\n/);
     assert.match(log, /I \(0\) esp_image: Verifying image signature\.\.\.\r\n/);
     assert.match(log, BANNER);
@@ -122,7 +104,7 @@ describe('a virtual board with secure boot on checks the table\'s and the app\'s
 
   it('an app signed with another key, written past this tool\'s checks: the bootloader refuses it, no banner', () => {
     rawWrite(dev, 0x10000, other.app);
-    const log = bootLog(dev);
+    const log = normalBootText(dev);
     assert.match(log, /E \(0\) secure_boot: Secure boot signature verification failed\r\n/);
     assert.doesNotMatch(log, BANNER);
     assert.doesNotMatch(log, /Loaded app from partition/);
@@ -132,12 +114,12 @@ describe('a virtual board with secure boot on checks the table\'s and the app\'s
     assert.match(v.reason, /Secure boot signature verification failed/);
     // The right app back: it boots again.
     rawWrite(dev, 0x10000, good.app);
-    assert.match(bootLog(dev), BANNER);
+    assert.match(normalBootText(dev), BANNER);
   });
 
   it('a partition table signed with another key: the bootloader stops at the table, no banner', () => {
     rawWrite(dev, 0x8000, other.partitionTable);
-    const log = bootLog(dev);
+    const log = normalBootText(dev);
     assert.match(log, /E \(0\) boot: Failed to verify partition table signature\.\r\nE \(0\) boot: load partition table error!\r\n/);
     assert.doesNotMatch(log, BANNER);
   });
@@ -146,7 +128,7 @@ describe('a virtual board with secure boot on checks the table\'s and the app\'s
     // A bootloader built with the other key (digested with the board's secure boot key), table and app signed with the store's.
     const otherBl = secureSet({ bootloader: fixtureBootloader(undefined, OTHER.publicKey), iv: FIXTURE_IV, app: fixtureApp(24 * 1024) }, KEYS, []);
     rawWrite(dev, 0x0, otherBl.digest);
-    const log = bootLog(dev);
+    const log = normalBootText(dev);
     assert.match(log, /Failed to verify partition table signature/);
     assert.doesNotMatch(log, BANNER);
     const v = predictBoot({ efuse: bootEfusesFromRaw(dev.efuse.rawWords(), dev.chipRevision), readFlash: (o, n) => dev.flash.read(o, n), flashSize: dev.flash.size, signingPublicKey: KEYS.signingKey.publicKey });
@@ -157,7 +139,7 @@ describe('a virtual board with secure boot on checks the table\'s and the app\'s
   it('a bootloader with no key in it: the virtual board says it cannot check and does not start the app', () => {
     const keyless = secureSet({ bootloader: keylessBootloader(), iv: FIXTURE_IV, app: fixtureApp(24 * 1024) }, KEYS, []);
     rawWrite(dev, 0x0, keyless.digest);
-    const log = bootLog(dev);
+    const log = normalBootText(dev);
     assert.match(log, /\[virtual board\] no secure boot verification key \(a P-256 point\) found in the bootloader: signatures cannot be checked, the app is not started\r\n/);
     assert.doesNotMatch(log, BANNER);
     // predict-boot, given the store's key, checks with it instead (as before): the set is signed with it, so it boots.
